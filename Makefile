@@ -1,0 +1,62 @@
+# PassLane: `make demo` runs the main job, `make test` runs the tests.
+# Both provision what they need on a fresh Debian / Raspberry Pi OS machine:
+# Debian packages (when we are root), a .venv with the Python extras, and the
+# node packages for the MicroPython (WebAssembly) firmware tests.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench firmware-test typecheck-firmware sysdeps venv node clean help
+
+help:
+	@echo "make demo   - set up and run a whole simulated registration site"
+	@echo "make test   - set up and run every test (Python, MicroPython, browser)"
+	@echo "make bench  - set up and print the benchmark tables"
+
+# ---------------------------------------------------------------- provisioning
+sysdeps:
+	@bash scripts/ensure-sysdeps.sh
+
+$(VENV)/.stamp-installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install python3 (>= 3.11) and python3-venv" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "error: PassLane needs Python >= 3.11 ($(PYTHON) is older)" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "error: could not create $(VENV); on Debian: apt-get install python3-venv" >&2; exit 1; }
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[edge,cloud,dev]'
+	@touch $@
+
+venv: $(VENV)/.stamp-installed
+
+node_modules/.stamp-installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; on Debian: apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node: node_modules/.stamp-installed
+
+# ---------------------------------------------------------------- main jobs
+demo: sysdeps venv
+	$(VENV)/bin/passlane demo
+
+test: sysdeps venv node
+	@$(MAKE) --no-print-directory firmware-test
+	@$(MAKE) --no-print-directory typecheck-firmware
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+bench: sysdeps venv node
+	$(VENV)/bin/passlane bench
+
+# The firmware's own tests under the real MicroPython interpreter (WebAssembly port, run by node).
+firmware-test: node
+	node tests/firmware/run_micropython.mjs
+
+# The firmware sources against the RP2040 MicroPython stubs.
+typecheck-firmware: venv
+	bash scripts/typecheck-firmware.sh
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .hypothesis var

@@ -1,0 +1,1 @@
+"""Runtime shared by every PassLane Raspberry Pi unit (lane controller, exam vehicle)."""

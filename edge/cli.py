@@ -1,0 +1,64 @@
+"""The one `passlane` console script.
+
+Each component owns its subcommands in its own `cli` module exposing
+``register(parser: argparse.ArgumentParser) -> None``; this dispatcher only
+knows their names and imports the one that is asked for, so `passlane sim`
+never pays for loading onnxruntime and `passlane vin` never loads FastAPI.
+A registered parser sets ``func`` (a callable taking the parsed namespace and
+returning an exit status) on its leaf subcommands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "sim": ("firmware.sim.cli", "run simulated lane-bus boards (real firmware, simulated world)"),
+    "board": ("edge.lanebus.cli", "talk to a lane-bus board from the host (status, barrier commands)"),
+    "vin": ("vision.cli", "read VINs from images; synthesise data; train and benchmark the models"),
+    "lane": ("lane_controller.cli", "run and check a lane controller"),
+    "bridge": ("cloud_bridge.cli", "run the cloud bridge; reference data, users, audit"),
+    "pki": ("edge.pki_cli", "site CA, per-unit certificates and broker accounts"),
+    "demo": ("edge.demo_cli", "run a whole simulated registration site on this machine"),
+    "bench": ("edge.bench_cli", "run the benchmarks and print their tables"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:<8} {text}" for name, (_, text) in SUBCOMMANDS.items())
+    return argparse.ArgumentParser(
+        prog="passlane",
+        description="PassLane drive-through registration.\n\ncommands:\n" + lines,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        _top_parser().print_help()
+        return 0 if args else 2
+    name = args[0]
+    if name not in SUBCOMMANDS:
+        _top_parser().error(f"unknown command {name!r}; choose one of: {', '.join(SUBCOMMANDS)}")
+    module_name, text = SUBCOMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"passlane {name}", description=text)
+    module.register(parser)
+    ns = parser.parse_args(args[1:])
+    func = getattr(ns, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(ns) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

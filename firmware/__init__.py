@@ -1,0 +1,1 @@
+"""MicroPython firmware for the RP2040 lane-bus boards (I/O board, plate issuer)."""

@@ -1,0 +1,1 @@
+"""The lane controller: one registration lane on a Raspberry Pi."""

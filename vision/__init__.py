@@ -1,0 +1,1 @@
+"""On-device VIN detection and recognition (opencv + onnxruntime)."""
