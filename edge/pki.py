@@ -1,0 +1,196 @@
+"""A site's trust material: the site CA, the broker's server certificate and per-unit accounts.
+
+One site directory holds everything a private Mosquitto and its clients need:
+
+    ca.crt  ca.key           the site CA (EC P-256, 10 years)
+    broker.crt broker.key    the broker's certificate (localhost, 127.0.0.1, ::1, extra names)
+    units.json               unit id -> role ("lane", "exam-vehicle", "bridge", "ops")
+    secrets/<unit>.password  each unit's MQTT password (mode 0600), never in a config file
+    mosquitto.passwd         PBKDF2-SHA512 hashes in Mosquitto's $7$ format
+    mosquitto.acl            per-unit topic rights derived from edge.contract
+
+Creating a site is idempotent: existing keys and passwords are kept, new units
+are added, so re-running `passlane pki init` never locks a running lane out.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import os
+import secrets
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pydantic import BaseModel, ConfigDict
+
+from edge.contract import TOPIC_ROOT, UNIT_PUBLISHES, UNIT_SUBSCRIBES, UNIT_ID_RE, topic
+
+ROLES = ("lane", "exam-vehicle", "bridge", "ops")
+_PBKDF2_ITERATIONS = 101  # what mosquitto_passwd itself writes for $7$
+
+
+class SiteUnits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site: str
+    units: dict[str, str]  # unit id -> role
+
+
+def mosquitto_password_hash(password: str, salt: bytes | None = None) -> str:
+    """Hash a password the way `mosquitto_passwd` does (format ``$7$iterations$salt$hash``)."""
+    salt = salt if salt is not None else os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _PBKDF2_ITERATIONS, 64)
+    return f"$7${_PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def acl_lines(site: str, unit: str, role: str) -> list[str]:
+    """The ACL block of one account: a unit may touch only its own topics; the bridge all."""
+    lines = [f"user {unit}"]
+    if role == "bridge":
+        lines.append(f"topic readwrite {TOPIC_ROOT}/#")
+    elif role == "ops":
+        lines.append(f"topic read {TOPIC_ROOT}/+/+/status")
+        lines.append(f"topic read {TOPIC_ROOT}/+/+/telemetry")
+    else:
+        lines += [f"topic write {topic(site, unit, leaf)}" for leaf in UNIT_PUBLISHES]
+        lines += [f"topic read {topic(site, unit, leaf)}" for leaf in UNIT_SUBSCRIBES]
+    return lines
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PassLane"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+class SitePki:
+    """The trust material of one site, in one directory."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    # paths
+    @property
+    def ca_cert(self) -> Path:
+        return self.root / "ca.crt"
+
+    @property
+    def broker_cert(self) -> Path:
+        return self.root / "broker.crt"
+
+    @property
+    def broker_key(self) -> Path:
+        return self.root / "broker.key"
+
+    @property
+    def passwd_file(self) -> Path:
+        return self.root / "mosquitto.passwd"
+
+    @property
+    def acl_file(self) -> Path:
+        return self.root / "mosquitto.acl"
+
+    def password_file(self, unit: str) -> Path:
+        return self.root / "secrets" / f"{unit}.password"
+
+    def password(self, unit: str) -> str:
+        return self.password_file(unit).read_text().strip()
+
+    def units(self) -> SiteUnits:
+        return SiteUnits.model_validate_json((self.root / "units.json").read_text())
+
+    # creation
+    def init(self, site: str, units: dict[str, str], extra_hosts: list[str] | None = None) -> SiteUnits:
+        """Create (or extend) the site: CA, broker certificate, accounts, password and ACL files."""
+        for unit, role in units.items():
+            if not UNIT_ID_RE.match(unit):
+                raise ValueError(f"bad unit id {unit!r}: lower-case letters, digits and '-', at most 32")
+            if role not in ROLES:
+                raise ValueError(f"unit {unit!r}: unknown role {role!r}; one of {', '.join(ROLES)}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        known = self.units().units if (self.root / "units.json").exists() else {}
+        if (self.root / "units.json").exists() and self.units().site != site:
+            raise ValueError(f"{self.root} already holds site {self.units().site!r}, not {site!r}")
+        merged = SiteUnits(site=site, units={**known, **units})
+        ca_key, ca_cert = self._ensure_ca()
+        self._ensure_broker_cert(ca_key, ca_cert, extra_hosts or [])
+        for unit in merged.units:
+            if not self.password_file(unit).exists():
+                _write_private(self.password_file(unit), (secrets.token_urlsafe(24) + "\n").encode())
+        self._write_broker_accounts(merged)
+        (self.root / "units.json").write_text(merged.model_dump_json(indent=2))
+        return merged
+
+    def _ensure_ca(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+        key_path = self.root / "ca.key"
+        if key_path.exists() and self.ca_cert.exists():
+            key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            return key, x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name("PassLane site CA"))
+            .issuer_name(_name("PassLane site CA"))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        _write_private(key_path, _key_pem(key))
+        self.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return key, cert
+
+    def _ensure_broker_cert(self, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, extra_hosts: list[str]) -> None:
+        if self.broker_cert.exists() and self.broker_key.exists() and not extra_hosts:
+            return
+        key = ec.generate_private_key(ec.SECP256R1())
+        names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+        for host in ["127.0.0.1", "::1", *extra_hosts]:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+        now = dt.datetime.now(dt.timezone.utc)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name("PassLane broker"))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
+        _write_private(self.broker_key, _key_pem(key))
+        self.broker_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    def _write_broker_accounts(self, site_units: SiteUnits) -> None:
+        passwd = "".join(f"{u}:{mosquitto_password_hash(self.password(u))}\n" for u in site_units.units)
+        _write_private(self.passwd_file, passwd.encode())
+        acl: list[str] = ["# generated by passlane pki init; edit units.json and re-run instead", ""]
+        for unit, role in site_units.units.items():
+            acl += acl_lines(site_units.site, unit, role) + [""]
+        _write_private(self.acl_file, "\n".join(acl).encode())
