@@ -1,0 +1,41 @@
+"""`passlane pki ...`: create a site's CA, broker certificate and per-unit broker accounts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from edge.pki import ROLES, SitePki
+
+
+def _parse_units(specs: list[str], lanes: int) -> dict[str, str]:
+    units = {"bridge": "bridge", "ops": "ops"} | {f"lane-{i:02d}": "lane" for i in range(1, lanes + 1)}
+    for spec in specs:
+        name, _, role = spec.partition(":")
+        units[name] = role or "lane"
+    return units
+
+
+def _init(ns: argparse.Namespace) -> int:
+    pki = SitePki(ns.dir)
+    try:
+        site = pki.init(ns.site, _parse_units(ns.unit, ns.lanes), extra_hosts=ns.host)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(f"site {site.site} in {Path(ns.dir).resolve()}")
+    for unit, role in site.units.items():
+        print(f"  {unit:<12} {role:<13} password file {pki.password_file(unit)}")
+    print(f"  CA certificate: {pki.ca_cert}")
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    init = sub.add_parser("init", help="create or extend a site (idempotent: keeps existing keys and passwords)")
+    init.add_argument("dir", help="site directory (holds keys and secrets: keep it private)")
+    init.add_argument("--site", default="site-1", help="site id (default site-1)")
+    init.add_argument("--lanes", type=int, default=2, help="number of lane units lane-01.. (default 2)")
+    init.add_argument("--unit", action="append", default=[], metavar="NAME[:ROLE]", help=f"extra unit; roles: {', '.join(ROLES)}")
+    init.add_argument("--host", action="append", default=[], help="extra broker host name or IP for its certificate")
+    init.set_defaults(func=_init)
