@@ -1,0 +1,197 @@
+"""Train the VIN-line recogniser (small CNN + CTC) on synthetic lines; export ONNX.
+
+Training only: imports torch. Reproducible from `seed`: every training image
+is `render_line(random_vin(rng), seed')` with seeds derived from the step.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.preprocess import REC_H, REC_W, prep_crop
+from vision.rules import ALPHABET
+from vision.synth import random_vin, render_line
+
+TRAIN_SEED_BASE = 10_000_000  # training seeds live above this; bench/fixtures below
+EVAL_SEED_BASE = 500_000
+
+
+def build_model():
+    import torch.nn as nn
+
+    def cbr(i, o, k=3, p=1):
+        return [nn.Conv2d(i, o, k, 1, p, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+
+    class Rec(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.f = nn.Sequential(
+                *cbr(1, 16), nn.MaxPool2d(2),            # 16 x 80
+                *cbr(16, 32), nn.MaxPool2d(2),           # 8 x 40
+                *cbr(32, 64), *cbr(64, 64), nn.MaxPool2d((2, 1)),  # 4 x 40
+                *cbr(64, 96), nn.MaxPool2d((2, 1)),      # 2 x 40
+                *cbr(96, 128, (2, 1), 0),                # 1 x 40
+            )
+            self.seq = nn.Sequential(nn.Conv1d(128, 128, 3, 1, 1), nn.ReLU(inplace=True),
+                                     nn.Conv1d(128, 128, 3, 1, 1), nn.ReLU(inplace=True))
+            self.out = nn.Conv1d(128, len(ALPHABET) + 1, 1)
+
+        def forward(self, x):  # (N,1,32,160) -> logits (N, 34, 40)
+            y = self.f(x).squeeze(2)
+            return self.out(y + self.seq(y))
+
+    return Rec()
+
+
+class _Softmaxed:
+    @staticmethod
+    def wrap(model):
+        import torch.nn as nn
+
+        class W(nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):  # (N, T, C) probabilities
+                return self.m(x).permute(0, 2, 1).softmax(-1)
+
+        return W(model)
+
+
+def export_onnx(model, path: Path) -> None:
+    import torch
+
+    model.eval()
+    w = _Softmaxed.wrap(model)
+    x = torch.zeros(1, 1, REC_H, REC_W)
+    torch.onnx.export(w, x, str(path), input_names=["crop"], output_names=["probs"],
+                      dynamic_axes={"crop": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
+
+
+def _sample(seed: int, extra: list[tuple[np.ndarray, str]], extra_frac: float) -> tuple[np.ndarray, str]:
+    rng = np.random.default_rng(seed)
+    if extra and rng.random() < extra_frac:
+        img, vin = extra[int(rng.integers(len(extra)))]
+        img = _augment_real(img, rng)
+        return prep_crop(img), vin
+    vin = random_vin(rng)
+    return prep_crop(render_line(vin, seed)), vin
+
+
+def _augment_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Light jitter for pseudo-labelled real crops: margins, blur, contrast."""
+    h, w = img.shape[:2]
+    dx0, dx1 = rng.integers(0, max(1, w // 20), 2)
+    dy0, dy1 = rng.integers(0, max(1, h // 6), 2)
+    img = img[dy0:h - dy1 or h, dx0:w - dx1 or w]
+    if rng.random() < 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.0))
+    if rng.random() < 0.3:
+        img = 255 - img
+    return img
+
+
+def load_extra(csv_path: str | None) -> list[tuple[np.ndarray, str]]:
+    """Pseudo-labelled real crops: CSV with columns file, vin (file relative to the CSV)."""
+    if not csv_path:
+        return []
+    base = Path(csv_path).parent
+    out = []
+    with open(csv_path) as fh:
+        for row in csv.DictReader(fh):
+            img = cv2.imread(str(base / row["file"]))
+            if img is not None:
+                out.append((img, row["vin"]))
+    return out
+
+
+def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: float = 2e-3,
+          extra_csv: str | None = None, extra_frac: float = 0.25, init: str | None = None,
+          export_every: int = 500, progress: bool = True) -> Path:
+    """Train and export `out_dir/vin_rec.onnx`; returns its path."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, IterableDataset
+    from tqdm import tqdm
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extra = load_extra(extra_csv)
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            cv2.setNumThreads(1)
+            base = TRAIN_SEED_BASE * (1 + seed)
+            for k in range(steps * batch):
+                yield _sample(base + k, extra, extra_frac)
+
+    def collate(items):
+        x = torch.from_numpy(np.stack([i[0] for i in items]))
+        tg = torch.tensor([ALPHABET.index(c) + 1 for _, v in items for c in v], dtype=torch.long)
+        return x, tg, [v for _, v in items]
+
+    model = build_model()
+    if init:
+        model.load_state_dict(torch.load(init, map_location="cpu"))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    loader = DataLoader(Stream(), batch_size=batch, collate_fn=collate, num_workers=1, prefetch_factor=4)
+    # fixed eval set (seeds never used in training)
+    ev = [_sample(EVAL_SEED_BASE + k, [], 0.0) for k in range(300)]
+    ex = torch.from_numpy(np.stack([e[0] for e in ev]))
+    onnx_path = out_dir / "vin_rec.onnx"
+    t0 = time.time()
+    bar = tqdm(loader, total=steps, disable=not progress, mininterval=10)
+    for step, (x, tg, vins) in enumerate(bar, 1):
+        model.train()
+        logits = model(x)  # N, C, T
+        lp = logits.permute(2, 0, 1).log_softmax(-1)
+        T = lp.shape[0]
+        loss = F.ctc_loss(lp, tg, torch.full((x.shape[0],), T, dtype=torch.long),
+                          torch.full((x.shape[0],), 17, dtype=torch.long), zero_infinity=True)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if step % export_every == 0 or step == steps:
+            model.eval()
+            with torch.no_grad():
+                p = model(ex).argmax(1).numpy()
+            ok = sum(_greedy(p[i]) == ev[i][1] for i in range(len(ev)))
+            print(f"step {step} loss {loss.item():.4f} eval_exact {ok / len(ev):.4f} elapsed {time.time() - t0:.0f}s", flush=True)
+            torch.save(model.state_dict(), out_dir / "rec.pt")
+            export_onnx(model, onnx_path)
+    return onnx_path
+
+
+def _greedy(ids: np.ndarray) -> str:
+    out, prev = [], 0
+    for i in ids:
+        if i != prev and i != 0:
+            out.append(ALPHABET[i - 1])
+        prev = i
+    return "".join(out)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--extra", default=None)
+    ap.add_argument("--init", default=None)
+    a = ap.parse_args()
+    train(a.out, a.steps, a.batch, a.seed, a.lr, a.extra, init=a.init)
