@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "lane": ("lane_controller.cli", "run and check a lane controller"),
     "bridge": ("cloud_bridge.cli", "run the cloud bridge; reference data, users, audit"),
     "pki": ("edge.pki_cli", "site CA, per-unit certificates and broker accounts"),
-    "demo": ("edge.demo_cli", "run a whole simulated registration site on this machine"),
+    "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
     "bench": ("edge.bench_cli", "run the benchmarks and print their tables"),
 }
 

@@ -1,0 +1,55 @@
+"""Pure parts of the site simulation: arrivals, the sim clock, the summary arithmetic."""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from site_sim.summary import SiteSummary, percentile
+from site_sim.timing import HumanDurations, SimClock, poisson_arrivals
+
+
+def test_poisson_arrivals_have_the_asked_mean_rate() -> None:
+    times = poisson_arrivals(rate_per_hour=30, count=4000, seed=7)
+    gaps = [b - a for a, b in zip([0.0, *times], times)]
+    assert statistics.mean(gaps) == pytest.approx(120.0, rel=0.06)
+    assert times == sorted(times)
+
+
+def test_poisson_arrivals_are_reproducible_from_the_seed() -> None:
+    assert poisson_arrivals(12, 10, seed=1) == poisson_arrivals(12, 10, seed=1)
+    assert poisson_arrivals(12, 10, seed=1) != poisson_arrivals(12, 10, seed=2)
+
+
+def test_sim_clock_scales_real_time_by_speed() -> None:
+    clock = SimClock(speed=60, real_start=100.0)
+    assert clock.sim_seconds(101.0) == 60.0
+    assert clock.real_delay(3600) == 60.0
+
+
+def test_human_durations_spread_around_their_median() -> None:
+    rng = random.Random(3)
+    draws = [HumanDurations().draw("fit_plates", rng) for _ in range(3000)]
+    assert statistics.median(draws) == pytest.approx(360, rel=0.05)
+
+
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=200), st.floats(0, 100))
+def test_percentile_is_one_of_the_values_and_monotone(values: list[float], q: float) -> None:
+    p = percentile(values, q)
+    assert p in values
+    assert percentile(values, 0) <= p <= percentile(values, 100) == max(values)
+
+
+def test_summary_counts_outcomes_and_the_30_minute_share() -> None:
+    outcomes = [("completed", 20.0, None), ("completed", 40.0, None), ("rejected", None, "inspection failed"),
+                ("aborted", None, "owner left")]
+    s = SiteSummary.from_outcomes(lanes=2, speed=60, outcomes=outcomes, events_published=10, events_stored=10,
+                                  duplicates=0, lost=0, wall_seconds=1.0)
+    assert (s.vehicles, s.completed, s.rejected, s.aborted) == (4, 2, 1, 1)
+    assert s.share_within_30_min == 0.5
+    assert s.max_minutes == 40.0
+    assert s.reasons == {"rejected: inspection failed": 1, "aborted: owner left": 1}
