@@ -1,0 +1,642 @@
+"""The registration case: one vehicle's visit, entry to exit, as a pure state machine.
+
+No I/O here. :func:`step` takes a case, one input (something a person, the
+cloud or a device said) and the time as a number, and returns the new case,
+the business events to journal and the actions the runtime must carry out;
+an illegal input raises :class:`Refused` with a reason the tablet can show.
+:func:`pending` says what a case is waiting for, so after a crash the runtime
+resumes every open case from its journaled state alone.
+
+Stages::
+
+    opened -> records_fetched -> admitted -> vin_confirmed -> inspected
+      -> plate_reserved -> paid -> plates_issued -> plates_fitted -> exit_open -> closed
+    any stage before plates_issued --reject/abort--> leaving (in the lane) or closed (never entered)
+    leaving -> exit_open -> closed            (a failed inspection leaves without plates)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from edge.contract import EventKind
+
+
+class Stage(StrEnum):
+    OPENED = "opened"
+    RECORDS_FETCHED = "records_fetched"
+    ADMITTED = "admitted"
+    VIN_CONFIRMED = "vin_confirmed"
+    INSPECTED = "inspected"
+    PLATE_RESERVED = "plate_reserved"
+    PAID = "paid"
+    PLATES_ISSUED = "plates_issued"
+    PLATES_FITTED = "plates_fitted"
+    LEAVING = "leaving"
+    EXIT_OPEN = "exit_open"
+    CLOSED = "closed"
+
+
+ORDER = list(Stage)
+ItemResult = Literal["pass", "fail", "na"]
+Barrier = Literal["entry", "exit"]
+
+
+class Refused(Exception):
+    """An input the case does not allow now; ``reason`` is shown to the inspector."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Case(BaseModel):
+    """Everything the lane knows about one case; journaled whole with every event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    case_id: str
+    station: str
+    opened_at: float
+    stage: Stage = Stage.OPENED
+    stage_at: float = 0.0
+    id_number: str | None = None
+    booking_number: str | None = None
+    partner: dict[str, Any] | None = None
+    record_problems: list[str] = []
+    lookup_error: str | None = None
+    entry_requested: bool = False
+    vin_read: dict[str, Any] | None = None
+    vin: str | None = None
+    vin_reason: str | None = None
+    items: dict[str, ItemResult] = {}
+    photos: dict[str, str] = {}
+    inspected_at: float | None = None
+    inspection_ok: bool | None = None
+    plate_options: list[str] = []
+    plate_choice: str | None = None
+    plate_error: str | None = None
+    plate: str | None = None
+    plate_expires_at: float | None = None
+    payment: dict[str, Any] | None = None
+    paid_at: float | None = None
+    issue_job: str | None = None
+    issued_at: float | None = None
+    issue_error: str | None = None
+    fitted_by: str | None = None
+    outcome: Literal["registered", "rejected", "aborted"] | None = None
+    reason: str | None = None
+    hold: str | None = None
+    closed_at: float | None = None
+
+    # ------------------------------------------------------------ derived
+    @property
+    def is_open(self) -> bool:
+        return self.stage != Stage.CLOSED
+
+    @property
+    def certificate_vin(self) -> str | None:
+        cert = ((self.partner or {}).get("vehicle") or {}).get("certificate") or {}
+        return cert.get("vin")
+
+    @property
+    def vehicle_type(self) -> str:
+        cert = ((self.partner or {}).get("vehicle") or {}).get("certificate") or {}
+        return cert.get("vehicle_type") or "passenger_car"
+
+    @property
+    def new_energy(self) -> bool:
+        cert = ((self.partner or {}).get("vehicle") or {}).get("certificate") or {}
+        return bool(cert.get("new_energy"))
+
+    @property
+    def vin_needs_review(self) -> bool:
+        if self.vin_read is None or self.vin is not None:
+            return False
+        return self.vin_read.get("decision") != "accept" or self.vin_read.get("vin") != self.certificate_vin
+
+    def age(self, now: float) -> float:
+        return (self.closed_at or now) - self.opened_at
+
+    def over_promise(self, now: float, promise_s: float) -> bool:
+        return self.age(now) > promise_s
+
+    def in_lane(self) -> bool:
+        """The vehicle is (or may be) inside the lane: it must leave through the exit."""
+        return self.entry_requested
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Open:
+    case_id: str
+    station: str
+    id_number: str | None = None
+    booking_number: str | None = None
+
+
+@dataclass(frozen=True)
+class PartnerRecords:
+    records: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PartnerLookupFailed:
+    error: str
+
+
+@dataclass(frozen=True)
+class Admit:
+    pass
+
+
+@dataclass(frozen=True)
+class VehiclePassed:
+    barrier: Barrier
+
+
+@dataclass(frozen=True)
+class VinRead:
+    vin: str | None
+    decision: str
+    confidence: float
+    check_digit: str = "valid"
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class VinConfirm:
+    vin: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class MarkItem:
+    item: str
+    result: ItemResult
+
+
+@dataclass(frozen=True)
+class Photo:
+    code: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class Conclude:
+    pass
+
+
+@dataclass(frozen=True)
+class PlateOptions:
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChoosePlate:
+    number: str
+    composed: bool = False
+
+
+@dataclass(frozen=True)
+class PlateReserved:
+    number: str
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True)
+class PlateReserveFailed:
+    number: str
+    error: str
+
+
+@dataclass(frozen=True)
+class PaymentStarted:
+    payment_id: str
+    amount_cents: int
+    pay_url: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentConfirmed:
+    payment_id: str
+    amount_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class Issue:
+    pass
+
+
+@dataclass(frozen=True)
+class PlatesIssued:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class IssueFailed:
+    job_id: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Fitted:
+    pass
+
+
+@dataclass(frozen=True)
+class OpenExit:
+    pass
+
+
+@dataclass(frozen=True)
+class Reject:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Abort:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+Input = (
+    PartnerRecords | PartnerLookupFailed | Admit | VehiclePassed | VinRead | VinConfirm | MarkItem | Photo | Conclude
+    | PlateOptions | ChoosePlate | PlateReserved | PlateReserveFailed | PaymentStarted | PaymentConfirmed | Issue
+    | PlatesIssued | IssueFailed | Fitted | OpenExit | Reject | Abort | Hold | Resume
+)
+
+
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class LookupPartner:
+    id_number: str | None
+    booking_number: str | None
+
+
+@dataclass(frozen=True)
+class OpenBarrier:
+    barrier: Barrier
+
+
+@dataclass(frozen=True)
+class CloseBarrier:
+    barrier: Barrier
+
+
+@dataclass(frozen=True)
+class SetLight:
+    barrier: Barrier
+    colour: Literal["red", "green", "off"]
+
+
+@dataclass(frozen=True)
+class CaptureVin:
+    pass
+
+
+@dataclass(frozen=True)
+class FetchPlateOptions:
+    new_energy: bool
+
+
+@dataclass(frozen=True)
+class ReservePlate:
+    number: str
+
+
+@dataclass(frozen=True)
+class ReleasePlate:
+    number: str
+
+
+@dataclass(frozen=True)
+class StartPayment:
+    plate: str
+
+
+@dataclass(frozen=True)
+class IssuePlates:
+    job_id: str
+    plate_type: str
+    text: str
+
+
+Action = LookupPartner | OpenBarrier | CloseBarrier | SetLight | CaptureVin | FetchPlateOptions | ReservePlate | ReleasePlate | StartPayment | IssuePlates
+
+
+# ---------------------------------------------------------------- rules and results
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The local rules a case is checked against (from lane.toml)."""
+
+    items: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
+        "passenger_car": ("vin", "engine", "brand_model", "colour", "seats", "vehicle_type", "plate_shape", "tyres", "belts_triangle"),
+    })
+    required_photos: tuple[str, ...] = ("0111", "0112", "0113")
+    compose_pattern: str = r"^[A-HJ-NP-Z0-9]{5}$"
+    compose_pattern_new_energy: str = r"^[DF][A-HJ-NP-Z0-9][0-9]{4}$"
+    authority: str = "京A"
+    min_inspection_s: float = 0.0
+
+    def checklist(self, vehicle_type: str) -> tuple[str, ...]:
+        return self.items.get(vehicle_type) or self.items.get("passenger_car") or ()
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    case: Case
+    events: list[Event]
+    actions: list[Action]
+
+
+def job_id_for(case: Case) -> str:
+    """The plate issuer job: case id + plate pair, so a retry can never issue twice."""
+    return f"{case.case_id}:{case.plate}:pair"
+
+
+HOLD_BLOCKS = (Admit, Issue, OpenExit, Fitted)
+
+
+def open_case(open_cases: dict[str, str], inp: Open, now: float) -> Step:
+    """Open a case at a station; one open case per station."""
+    if open_cases.get(inp.station):
+        raise Refused(f"station {inp.station} already has open case {open_cases[inp.station]}")
+    if not (inp.id_number or inp.booking_number):
+        raise Refused("an ID card number or a booking number is needed")
+    case = Case(case_id=inp.case_id, station=inp.station, opened_at=now, stage_at=now,
+                id_number=inp.id_number, booking_number=inp.booking_number)
+    ev = Event(EventKind.CASE_OPENED, {"id_number": inp.id_number, "booking_number": inp.booking_number})
+    return Step(case, [ev], [LookupPartner(inp.id_number, inp.booking_number)])
+
+
+def _record_problems(records: dict[str, Any]) -> list[str]:
+    problems = []
+    vehicle = records.get("vehicle") or {}
+    if not vehicle.get("certificate", {}).get("vin"):
+        problems.append("no factory certificate record")
+    tax = vehicle.get("purchase_tax") or {}
+    if tax.get("status") not in ("paid", "exempt"):
+        problems.append("purchase tax not paid")
+    ins = vehicle.get("insurance") or {}
+    if not ins.get("valid"):
+        problems.append("no valid compulsory insurance")
+    return problems
+
+
+def _to(case: Case, stage: Stage, now: float, **changes: Any) -> Case:
+    return case.model_copy(update={"stage": stage, "stage_at": now, **changes})
+
+
+def _need(cond: bool, reason: str) -> None:
+    if not cond:
+        raise Refused(reason)
+
+
+def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  # noqa: C901 - one table of transitions
+    """Apply one input to a case at time ``now``; raise Refused if the case does not allow it."""
+    s = case.stage
+    _need(s != Stage.CLOSED, "the case is closed")
+    if case.hold and isinstance(inp, HOLD_BLOCKS):
+        raise Refused(f"the case is on hold: {case.hold}")
+    E, A = [], []  # events, actions
+
+    match inp:
+        case PartnerRecords(records):
+            _need(s == Stage.OPENED, "partner records were already fetched")
+            problems = _record_problems(records)
+            case = _to(case, Stage.RECORDS_FETCHED, now, partner=records, record_problems=problems, lookup_error=None)
+            E.append(Event(EventKind.CASE_PARTNER_RECORDS, {"records": records, "problems": problems}))
+        case PartnerLookupFailed(error):
+            _need(s == Stage.OPENED, "partner records were already fetched")
+            case = case.model_copy(update={"lookup_error": error})
+        case Admit():
+            _need(s == Stage.RECORDS_FETCHED, "partner records are needed before admitting the vehicle")
+            _need(not case.record_problems, "partner records have problems: " + "; ".join(case.record_problems))
+            _need(not case.entry_requested, "the entry barrier is already open for this case")
+            case = case.model_copy(update={"entry_requested": True})
+            E.append(Event(EventKind.BARRIER_ACTUATED, {"barrier": "entry", "command": "open"}))
+            A += [OpenBarrier("entry"), SetLight("entry", "green")]
+        case VehiclePassed("entry"):
+            _need(s == Stage.RECORDS_FETCHED and case.entry_requested, "no vehicle was admitted through the entry")
+            case = _to(case, Stage.ADMITTED, now)
+            E.append(Event(EventKind.CASE_ADMITTED, {}))
+            A += [CloseBarrier("entry"), SetLight("entry", "red"), CaptureVin()]
+        case VehiclePassed("exit"):
+            _need(s == Stage.EXIT_OPEN, "the exit was not opened for this case")
+            outcome = case.outcome or "registered"
+            case = _to(case, Stage.CLOSED, now, outcome=outcome, closed_at=now)
+            E.append(Event(EventKind.CASE_CLOSED, {"outcome": outcome, "age_s": round(case.age(now), 3)}))
+            A += [CloseBarrier("exit"), SetLight("exit", "red")]
+        case VinRead(vin, decision, confidence, check_digit, image):
+            _need(s == Stage.ADMITTED, "a VIN is read only while the vehicle is on the station")
+            read = {"vin": vin, "decision": decision, "confidence": confidence, "check_digit": check_digit, "image": image}
+            matches = vin is not None and vin == case.certificate_vin
+            E.append(Event(EventKind.CASE_VIN_READ, {**read, "certificate_vin": case.certificate_vin, "matches": matches}))
+            if decision == "accept" and matches:
+                case = _to(case, Stage.VIN_CONFIRMED, now, vin_read=read, vin=vin)
+                E.append(Event(EventKind.CASE_VIN_CONFIRMED, {"vin": vin, "by": "reader"}))
+            else:
+                case = case.model_copy(update={"vin_read": read})
+        case VinConfirm(vin, reason):
+            _need(s == Stage.ADMITTED, "the VIN can be confirmed only while the vehicle is on the station")
+            vin = vin.strip().upper()
+            _need(vin == case.certificate_vin, f"VIN {vin} differs from the certificate VIN {case.certificate_vin}: reject the case")
+            read_vin = (case.vin_read or {}).get("vin")
+            if vin != read_vin or (case.vin_read or {}).get("decision") != "accept":
+                _need(bool(reason and reason.strip()), "a reason is needed to correct or accept a VIN the reader did not accept")
+            case = _to(case, Stage.VIN_CONFIRMED, now, vin=vin, vin_reason=reason)
+            E.append(Event(EventKind.CASE_VIN_CONFIRMED, {"vin": vin, "by": "inspector", "reason": reason, "read": read_vin}))
+        case MarkItem(item, result):
+            _need(s in (Stage.ADMITTED, Stage.VIN_CONFIRMED), "inspection items are marked while the vehicle is on the station")
+            _need(item in rules.checklist(case.vehicle_type), f"{item} is not on the checklist for {case.vehicle_type}")
+            _need(result in ("pass", "fail", "na"), "an item is pass, fail or na")
+            case = case.model_copy(update={"items": {**case.items, item: result}})
+            E.append(Event(EventKind.CASE_INSPECTION_ITEM, {"item": item, "result": result}))
+        case Photo(code, ref):
+            _need(s in (Stage.ADMITTED, Stage.VIN_CONFIRMED), "photos are taken while the vehicle is on the station")
+            _need(bool(re.fullmatch(r"\d{4}", code)), "a photo type code has four digits")
+            case = case.model_copy(update={"photos": {**case.photos, code: ref}})
+            E.append(Event(EventKind.CASE_PHOTO, {"code": code, "ref": ref}))
+        case Conclude():
+            _need(s == Stage.VIN_CONFIRMED, "the VIN must be confirmed before concluding the inspection")
+            missing = [i for i in rules.checklist(case.vehicle_type) if i not in case.items]
+            _need(not missing, "items not marked: " + ", ".join(missing))
+            failed = [i for i, r in case.items.items() if r == "fail"]
+            if not failed:
+                photos = [p for p in rules.required_photos if p not in case.photos]
+                _need(not photos, "photos missing: " + ", ".join(photos))
+            too_fast = rules.min_inspection_s > 0 and now - case.stage_at < rules.min_inspection_s
+            E.append(Event(EventKind.CASE_INSPECTED, {"ok": not failed, "failed": failed, "items": case.items, "too_fast": too_fast}))
+            if failed:
+                reason = "inspection failed: " + ", ".join(failed)
+                case = _to(case, Stage.LEAVING, now, inspected_at=now, inspection_ok=False, outcome="rejected", reason=reason)
+                E.append(Event(EventKind.CASE_REJECTED, {"reason": reason, "stage": s.value}))
+            else:
+                case = _to(case, Stage.INSPECTED, now, inspected_at=now, inspection_ok=True)
+                A.append(FetchPlateOptions(case.new_energy))
+        case PlateOptions(options):
+            _need(s == Stage.INSPECTED, "plate options are offered after the inspection")
+            case = case.model_copy(update={"plate_options": list(options)})
+        case ChoosePlate(number, composed):
+            _need(s == Stage.INSPECTED, "a plate number is chosen after the inspection, before payment")
+            _need(case.plate_choice is None, f"plate {case.plate_choice} is being reserved")
+            if composed:
+                pattern = rules.compose_pattern_new_energy if case.new_energy else rules.compose_pattern
+                tail = number[len(rules.authority):] if number.startswith(rules.authority) else number
+                _need(bool(re.fullmatch(pattern, tail)), f"{number} does not follow the local rules")
+                number = rules.authority + tail
+            else:
+                _need(number in case.plate_options, f"{number} is not one of the offered options")
+            case = case.model_copy(update={"plate_choice": number, "plate_error": None})
+            A.append(ReservePlate(number))
+        case PlateReserved(number, expires_at):
+            _need(s == Stage.INSPECTED and case.plate_choice == number, f"plate {number} was not asked for")
+            case = _to(case, Stage.PLATE_RESERVED, now, plate=number, plate_expires_at=expires_at)
+            E.append(Event(EventKind.CASE_PLATE_RESERVED, {"number": number, "expires_at": expires_at}))
+            A.append(StartPayment(number))
+        case PlateReserveFailed(number, error):
+            _need(s == Stage.INSPECTED and case.plate_choice == number, f"plate {number} was not asked for")
+            case = case.model_copy(update={"plate_choice": None, "plate_error": f"{number}: {error}"})
+        case PaymentStarted(payment_id, amount_cents, pay_url):
+            _need(s == Stage.PLATE_RESERVED, "payment starts after the plate is reserved")
+            case = case.model_copy(update={"payment": {"payment_id": payment_id, "amount_cents": amount_cents, "pay_url": pay_url}})
+        case PaymentConfirmed(payment_id, amount_cents):
+            _need(s == Stage.PLATE_RESERVED, "no payment is expected now")
+            known = (case.payment or {}).get("payment_id")
+            _need(known is None or known == payment_id, f"payment {payment_id} is not this case's payment")
+            case = _to(case, Stage.PAID, now, paid_at=now,
+                       payment={**(case.payment or {}), "payment_id": payment_id, "confirmed": True, **({"amount_cents": amount_cents} if amount_cents is not None else {})})
+            E.append(Event(EventKind.CASE_PAID, {"payment_id": payment_id, "amount_cents": amount_cents}))
+            A += _issue_actions(case)
+            case = case.model_copy(update={"issue_job": job_id_for(case)})
+        case Issue():
+            _need(s == Stage.PAID, "plates are issued only after the cloud confirms payment")
+            case = case.model_copy(update={"issue_job": job_id_for(case), "issue_error": None})
+            A += _issue_actions(case)
+        case PlatesIssued(job_id):
+            _need(s == Stage.PAID and case.issue_job == job_id, f"job {job_id} is not this case's issue job")
+            case = _to(case, Stage.PLATES_ISSUED, now, issued_at=now)
+            E.append(Event(EventKind.CASE_PLATES_ISSUED, {"job_id": job_id, "plate": case.plate}))
+        case IssueFailed(job_id, error):
+            _need(s == Stage.PAID and case.issue_job == job_id, f"job {job_id} is not this case's issue job")
+            case = case.model_copy(update={"issue_error": error, "hold": f"plate issuer: {error}"})
+            E.append(Event(EventKind.CASE_HELD, {"reason": f"plate issuer: {error}"}))
+        case Fitted():
+            _need(s == Stage.PLATES_ISSUED, "plates are fitted after they are issued")
+            case = _to(case, Stage.PLATES_FITTED, now)
+            E.append(Event(EventKind.CASE_PLATES_FITTED, {}))
+        case OpenExit():
+            _need(s in (Stage.PLATES_FITTED, Stage.LEAVING), "the exit opens only after the plates are fitted, or for a vehicle leaving without plates")
+            case = _to(case, Stage.EXIT_OPEN, now)
+            E.append(Event(EventKind.CASE_EXIT_OPENED, {"outcome": case.outcome or "registered"}))
+            A += [OpenBarrier("exit"), SetLight("exit", "green")]
+        case Reject(reason) | Abort(reason):
+            kind = "rejected" if isinstance(inp, Reject) else "aborted"
+            _need(bool(reason and reason.strip()), "a reason is needed")
+            _need(s not in (Stage.LEAVING, Stage.EXIT_OPEN), "the case is already leaving")
+            if kind == "rejected":
+                _need(ORDER.index(s) < ORDER.index(Stage.PLATES_ISSUED), "plates were issued: abort with a reason instead")
+            if case.plate and s in (Stage.PLATE_RESERVED,):
+                A.append(ReleasePlate(case.plate))
+            elif case.plate_choice and s == Stage.INSPECTED:
+                A.append(ReleasePlate(case.plate_choice))
+            if case.in_lane():
+                case = _to(case, Stage.LEAVING, now, outcome=kind, reason=reason, hold=None)
+            else:
+                case = _to(case, Stage.CLOSED, now, outcome=kind, reason=reason, closed_at=now, hold=None)
+            ek = EventKind.CASE_REJECTED if kind == "rejected" else EventKind.CASE_ABORTED
+            E.append(Event(ek, {"reason": reason, "stage": s.value, "paid": case.paid_at is not None}))
+            if case.stage == Stage.CLOSED:
+                E.append(Event(EventKind.CASE_CLOSED, {"outcome": kind, "age_s": round(case.age(now), 3)}))
+        case Hold(reason):
+            _need(not case.hold, f"already on hold: {case.hold}")
+            case = case.model_copy(update={"hold": reason})
+            E.append(Event(EventKind.CASE_HELD, {"reason": reason}))
+        case Resume():
+            _need(bool(case.hold), "the case is not on hold")
+            case = case.model_copy(update={"hold": None})
+            E.append(Event(EventKind.CASE_RESUMED, {}))
+        case _:
+            raise Refused(f"unknown input {inp!r}")
+    return Step(case, E, A)
+
+
+def _issue_actions(case: Case) -> list[Action]:
+    if case.hold:
+        return []
+    plate_type = "new_energy" if case.new_energy else "small_car"
+    return [IssuePlates(job_id_for(case), plate_type, case.plate or "")]
+
+
+def pending(case: Case) -> list[Action]:
+    """What an open case is waiting for from the outside world; re-run after a restart.
+
+    Every action here is idempotent (a look-up, a reservation of the same number
+    for the same case, a payment start for the same case, an issuer job with the
+    same id, opening an already open barrier).
+    """
+    s = case.stage
+    if s == Stage.OPENED:
+        return [LookupPartner(case.id_number, case.booking_number)]
+    if s == Stage.RECORDS_FETCHED and case.entry_requested:
+        return [OpenBarrier("entry")]
+    if s == Stage.ADMITTED and case.vin_read is None:
+        return [CaptureVin()]
+    if s == Stage.INSPECTED:
+        if case.plate_choice:
+            return [ReservePlate(case.plate_choice)]
+        if not case.plate_options:
+            return [FetchPlateOptions(case.new_energy)]
+    if s == Stage.PLATE_RESERVED and case.plate:
+        return [StartPayment(case.plate)] if case.payment is None else []
+    if s == Stage.PAID and case.issue_job and not case.hold:
+        return _issue_actions(case)
+    if s == Stage.EXIT_OPEN:
+        return [OpenBarrier("exit")]
+    return []
+
+
+def waiting_for(case: Case) -> str | None:
+    """What the case waits for, in words, for the tablet."""
+    s = case.stage
+    if case.hold:
+        return f"on hold: {case.hold}"
+    return {
+        Stage.OPENED: "partner records" if not case.lookup_error else f"partner records ({case.lookup_error})",
+        Stage.RECORDS_FETCHED: "vehicle to enter" if case.entry_requested else "inspector to admit the vehicle",
+        Stage.ADMITTED: "VIN review" if case.vin_needs_review else "VIN read",
+        Stage.VIN_CONFIRMED: "inspection",
+        Stage.INSPECTED: "plate reservation" if case.plate_choice else "owner's plate choice",
+        Stage.PLATE_RESERVED: "payment",
+        Stage.PAID: "plate issuer",
+        Stage.PLATES_ISSUED: "plates to be fitted",
+        Stage.PLATES_FITTED: "exit to open",
+        Stage.LEAVING: "exit to open (leaving without plates)",
+        Stage.EXIT_OPEN: "vehicle to pass the exit",
+    }.get(s)

@@ -1,0 +1,181 @@
+"""The registration case state machine: the happy path, the guards, and no illegal state under random inputs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from edge.contract import EventKind
+from lane_controller import case as C
+
+RULES = C.Rules(items={"passenger_car": ("vin", "tyres")}, required_photos=("0111", "0113"))
+VIN = "LSVAU2180N2183294"
+RECORDS = {
+    "owner": {"name": "张三", "id_number": "110101199003071234"},
+    "vehicle": {
+        "certificate": {"vin": VIN, "vehicle_type": "passenger_car", "brand_model": "Lavida"},
+        "purchase_tax": {"status": "paid"},
+        "insurance": {"valid": True},
+    },
+}
+
+
+def run(steps, case=None, now=0.0):
+    if case is None:
+        st_ = C.open_case({}, C.Open("c1", "A", id_number="110101199003071234"), now)
+        case = st_.case
+    out = []
+    for inp in steps:
+        now += 1
+        s = C.step(case, inp, now, RULES)
+        case = s.case
+        out.append(s)
+    return case, out
+
+
+HAPPY = [
+    C.PartnerRecords(RECORDS), C.Admit(), C.VehiclePassed("entry"),
+    C.VinRead(VIN, "accept", 0.99), C.MarkItem("vin", "pass"), C.MarkItem("tyres", "pass"),
+    C.Photo("0111", "p1.jpg"), C.Photo("0113", "p3.jpg"), C.Conclude(),
+    C.PlateOptions(("京AB1234", "京AC5678")), C.ChoosePlate("京AB1234"), C.PlateReserved("京AB1234", 999.0),
+    C.PaymentStarted("pay-1", 12500), C.PaymentConfirmed("pay-1", 12500),
+]
+
+
+def test_happy_path_goes_from_opened_to_closed_with_one_event_per_transition():
+    case, steps = run(HAPPY)
+    assert case.stage == C.Stage.PAID
+    issue = [a for a in steps[-1].actions if isinstance(a, C.IssuePlates)]
+    assert issue and issue[0].job_id == f"c1:京AB1234:pair"
+    case, more = run([C.PlatesIssued(issue[0].job_id), C.Fitted(), C.OpenExit(), C.VehiclePassed("exit")], case, 100)
+    assert case.stage == C.Stage.CLOSED and case.outcome == "registered"
+    kinds = [e.kind for s in steps + more for e in s.events]
+    assert kinds[-1] == EventKind.CASE_CLOSED
+    assert EventKind.CASE_PAID in kinds and EventKind.CASE_PLATES_ISSUED in kinds
+
+
+def test_issuing_before_payment_is_refused():
+    case, _ = run(HAPPY[:12])
+    assert case.stage == C.Stage.PLATE_RESERVED
+    with pytest.raises(C.Refused, match="after the cloud confirms payment"):
+        C.step(case, C.Issue(), 50, RULES)
+
+
+def test_exit_cannot_open_before_plates_are_fitted():
+    case, _ = run(HAPPY)
+    with pytest.raises(C.Refused):
+        C.step(case, C.OpenExit(), 50, RULES)
+
+
+def test_one_open_case_per_station():
+    with pytest.raises(C.Refused, match="already has open case"):
+        C.open_case({"A": "c0"}, C.Open("c1", "A", id_number="x"), 0)
+
+
+def test_entry_barrier_closes_only_after_the_loop_shows_the_vehicle_passed():
+    case, steps = run(HAPPY[:3])
+    assert not any(isinstance(a, C.CloseBarrier) for a in steps[1].actions)
+    assert C.CloseBarrier("entry") in steps[2].actions
+
+
+def test_failed_inspection_leaves_without_plates():
+    steps = HAPPY[:4] + [C.MarkItem("vin", "pass"), C.MarkItem("tyres", "fail"), C.Conclude()]
+    case, _ = run(steps)
+    assert case.stage == C.Stage.LEAVING and case.outcome == "rejected"
+    with pytest.raises(C.Refused):
+        C.step(case, C.Issue(), 50, RULES)
+    case, _ = run([C.OpenExit(), C.VehiclePassed("exit")], case, 60)
+    assert case.stage == C.Stage.CLOSED and case.outcome == "rejected"
+
+
+def test_vin_differing_from_certificate_needs_review_and_cannot_be_accepted():
+    case, _ = run(HAPPY[:3] + [C.VinRead("LSVAU2180N2183295", "accept", 0.9)])
+    assert case.stage == C.Stage.ADMITTED and case.vin_needs_review
+    with pytest.raises(C.Refused, match="differs from the certificate"):
+        C.step(case, C.VinConfirm("LSVAU2180N2183295", "looks right"), 10, RULES)
+    with pytest.raises(C.Refused, match="reason"):
+        C.step(case, C.VinConfirm(VIN), 10, RULES)
+    s = C.step(case, C.VinConfirm(VIN, "reader misread 4 as 5"), 10, RULES)
+    assert s.case.stage == C.Stage.VIN_CONFIRMED
+
+
+def test_abort_before_entry_closes_the_case_at_once():
+    case, steps = run([C.Abort("owner left")])
+    assert case.stage == C.Stage.CLOSED and case.outcome == "aborted"
+
+
+def test_hold_blocks_hardware_steps_until_resumed():
+    case, _ = run(HAPPY[:1] + [C.Hold("entry barrier fault")])
+    with pytest.raises(C.Refused, match="on hold"):
+        C.step(case, C.Admit(), 5, RULES)
+    case, _ = run([C.Resume(), C.Admit()], case, 6)
+    assert case.entry_requested
+
+
+def test_case_knows_its_age_against_the_promise():
+    case, _ = run([])
+    assert case.age(100.0) == 100.0
+    assert not case.over_promise(60 * 29, 1800) and case.over_promise(60 * 31, 1800)
+
+
+def test_pending_after_restart_repeats_the_same_issue_job():
+    case, steps = run(HAPPY)
+    first = [a for a in steps[-1].actions if isinstance(a, C.IssuePlates)]
+    assert C.pending(case) == first
+
+
+# ---------------------------------------------------------------- random sequences
+
+def inputs():
+    return st.one_of(
+        st.just(C.PartnerRecords(RECORDS)), st.just(C.PartnerLookupFailed("timeout")), st.just(C.Admit()),
+        st.sampled_from([C.VehiclePassed("entry"), C.VehiclePassed("exit")]),
+        st.builds(C.VinRead, st.sampled_from([VIN, "LSVAU2180N2183295", None]), st.sampled_from(["accept", "review", "none"]), st.floats(0, 1)),
+        st.builds(C.VinConfirm, st.sampled_from([VIN, "X"]), st.sampled_from([None, "fixed"])),
+        st.builds(C.MarkItem, st.sampled_from(["vin", "tyres", "bogus"]), st.sampled_from(["pass", "fail", "na"])),
+        st.builds(C.Photo, st.sampled_from(["0111", "0113", "zz"]), st.just("p.jpg")),
+        st.just(C.Conclude()), st.just(C.PlateOptions(("京AB1234",))),
+        st.sampled_from([C.ChoosePlate("京AB1234"), C.ChoosePlate("AB123", True), C.ChoosePlate("京AZZZZZ")]),
+        st.sampled_from([C.PlateReserved("京AB1234"), C.PlateReserveFailed("京AB1234", "taken"), C.PlateReserved("京AAB123")]),
+        st.sampled_from([C.PaymentStarted("pay-1", 100), C.PaymentConfirmed("pay-1"), C.PaymentConfirmed("pay-2")]),
+        st.just(C.Issue()), st.sampled_from([C.PlatesIssued("c1:京AB1234:pair"), C.PlatesIssued("c1:京AAB123:pair"), C.IssueFailed("c1:京AB1234:pair", "jam")]),
+        st.just(C.Fitted()), st.just(C.OpenExit()),
+        st.sampled_from([C.Reject("r"), C.Abort("a"), C.Hold("h"), C.Resume(), C.Reject("")]),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(inputs(), max_size=60))
+def test_no_illegal_state_is_reachable_by_any_input_sequence(seq):
+    case = C.open_case({}, C.Open("c1", "A", id_number="1"), 0).case
+    issued = paid = fitted = False
+    now = 0.0
+    for inp in seq:
+        now += 1
+        before = case
+        try:
+            s = C.step(case, inp, now, RULES)
+        except C.Refused:
+            continue
+        case = s.case
+        for a in s.actions:
+            if isinstance(a, C.IssuePlates):
+                assert case.paid_at is not None and not case.hold, "issue asked before payment"
+            if isinstance(a, C.CloseBarrier):
+                assert inp == C.VehiclePassed(a.barrier), "close asked without the loop showing the vehicle passed"
+            if isinstance(a, C.OpenBarrier) and a.barrier == "exit":
+                assert before.stage in (C.Stage.PLATES_FITTED, C.Stage.LEAVING)
+        if before.stage == C.Stage.CLOSED:
+            raise AssertionError("a closed case changed")
+        paid |= case.paid_at is not None
+        issued |= case.issued_at is not None
+        fitted |= case.stage == C.Stage.PLATES_FITTED
+        if case.issued_at is not None:
+            assert case.paid_at is not None and case.plate and case.inspection_ok
+        if case.stage in (C.Stage.EXIT_OPEN, C.Stage.CLOSED) and case.outcome in (None, "registered"):
+            assert case.outcome is None or (issued and fitted and paid)
+            assert case.vin == VIN
+        if case.outcome == "rejected" and case.inspection_ok is False:
+            assert case.issued_at is None
+        if case.stage in (C.Stage.VIN_CONFIRMED, C.Stage.INSPECTED, C.Stage.PAID):
+            assert case.vin == case.certificate_vin
