@@ -1,0 +1,80 @@
+"""`passlane sim io-board|plate-issuer --listen HOST:PORT [--control HOST:PORT] ...`"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+
+def _hostport(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def _run(ns: argparse.Namespace) -> int:
+    from firmware.sim.server import SimBoardServer
+
+    host, port = ns.listen
+    ctl_port = None
+    if ns.control:
+        ctl_host, ctl_port = ns.control
+        if ctl_host != host:
+            print("--control must use the same host as --listen", file=sys.stderr)
+            return 2
+    sim = SimBoardServer(ns.kind, host, port, ctl_port, time_scale=ns.time_scale,
+                         world_log=ns.world_log, baud=ns.baud, board_id=ns.board_id,
+                         journal_path=ns.journal)
+    sim.start()
+    ctl = f" control={host}:{sim.control_port}" if sim.control_port is not None else ""
+    pace = f"paced at {ns.baud} baud" if ns.baud else "unpaced"
+    print(f"sim {ns.kind} board_id={sim.board_id} serial={sim.url}{ctl} "
+          f"time_scale={ns.time_scale} {pace}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="kind", metavar="BOARD")
+    for kind, text in (("io-board", "simulated I/O board (two barriers, lights, loops, photo-eyes)"),
+                       ("plate-issuer", "simulated plate issuer (magazines, feeder, printer, tray)")):
+        p = sub.add_parser(kind, help=text, description=text)
+        p.add_argument("--listen", type=_hostport, default=("127.0.0.1", 0),
+                       help="serve the board's serial byte stream here (pyserial socket://HOST:PORT); "
+                            "port 0 picks a free one (printed on start)")
+        p.add_argument("--control", type=_hostport, default=None,
+                       help="JSON-lines control port for the simulated world")
+        p.add_argument("--world-log", default=None, help="append every world event (JSON lines) here")
+        p.add_argument("--time-scale", type=float, default=1.0,
+                       help="world runs this many times faster than real time (arm travel, vehicles, "
+                            "mechanism); the firmware's own clock stays real time")
+        p.add_argument("--baud", type=int, default=None,
+                       help="pace the serial bytes as a UART at this baud rate would (default: unpaced)")
+        p.add_argument("--board-id", default=None)
+        p.add_argument("--journal", default=None,
+                       help="plate issuer: keep the job journal ('flash') in this file")
+        p.set_defaults(func=_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="passlane sim")
+    register(parser)
+    ns = parser.parse_args(argv)
+    if not getattr(ns, "func", None):
+        parser.print_help()
+        return 2
+    return int(ns.func(ns))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

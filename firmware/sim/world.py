@@ -1,0 +1,423 @@
+"""The simulated physical world of a lane: barrier arms with travel time,
+limit switches, vehicles on loops and in photo-eye beams, the e-stop; and
+the plate issuer's mechanism (magazines, feeder, printer, ejector, cover).
+
+Pure in time: every method takes the world time `t` (seconds, already
+multiplied by the time scale).  Not thread-safe: the server holds a lock.
+Everything that happens is appended to `log` as a dict with "t" and "event"
+(arm motions, presence changes, plates), so a test can check afterwards that
+no arm ever closed onto a vehicle.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any, Callable
+
+from firmware import lanebus as lb
+from firmware.io_board import BARRIER_SHIFT, IN_ESTOP, R_CLOSE, R_GREEN, R_OPEN, R_RED, R_STOP
+from firmware.plate_issuer import MAGAZINE_SHIFT, S_PRINTER_BUSY, S_PRINTER_ERROR
+
+ARM_TRAVEL_S = 2.0        # class O (ordinary): 1.4-4 s for 0-90 degrees
+VEHICLE_TO_BEAM_S = 0.6   # from starting to move until its nose breaks the beam
+VEHICLE_OFF_LOOP_S = 1.6  # until its tail leaves the loop under the arm
+VEHICLE_CLEAR_BEAM_S = 2.2  # until its tail clears the beam
+VEHICLE_BACK_OFF_S = 0.8
+EDGE_PULSE_S = 0.3
+
+FEED_S = 0.8
+PRINT_S = 1.5
+EJECT_TO_BEAM_S = 0.3
+EXIT_BEAM_S = 0.2
+
+
+class _Timeline:
+    def __init__(self) -> None:
+        self._q: list[tuple[float, int, Callable[[float], None], str]] = []
+        self._n = itertools.count()
+
+    def at(self, t: float, fn: Callable[[float], None], tag: str = "") -> None:
+        heapq.heappush(self._q, (t, next(self._n), fn, tag))
+
+    def cancel(self, tag: str) -> None:
+        self._q = [e for e in self._q if e[3] != tag]
+        heapq.heapify(self._q)
+
+    def due(self, t: float) -> list[tuple[float, Callable[[float], None]]]:
+        out = []
+        while self._q and self._q[0][0] <= t:
+            when, _, fn, _ = heapq.heappop(self._q)
+            out.append((when, fn))
+        return out
+
+
+class _Log:
+    def __init__(self, sink: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.sink = sink
+
+    def __call__(self, t: float, event: str, **kw: Any) -> None:
+        e = {"t": round(t, 3), "event": event, **kw}
+        self.entries.append(e)
+        if self.sink:
+            self.sink(e)
+
+
+class Barrier:
+    """One barrier gate with its barrier controller, loop, photo-eye and edge."""
+
+    def __init__(self, name: str, log: _Log, timeline: _Timeline, travel_s: float) -> None:
+        self.name = name
+        self.log = log
+        self.tl = timeline
+        self.travel_s = travel_s
+        self.pos = 0.0          # 0 = closed (horizontal), 1 = open (vertical)
+        self.direction = 0      # +1 raising, -1 lowering
+        self.loop = False
+        self.beam_blockers = 0  # vehicles and pedestrians in the beam
+        self.edge = False
+        self.vehicle = "none"   # none, waiting, wants_to_pass, passing, leaving
+        self.vehicles_passed = 0
+        self.contacts = 0
+        self.light = "off"
+
+    @property
+    def beam(self) -> bool:
+        return self.beam_blockers > 0
+
+    def presence(self) -> bool:
+        return self.loop or self.beam or self.edge
+
+    def inputs(self) -> int:
+        w = 0
+        if self.loop:
+            w |= lb.IN_LOOP
+        if self.beam:
+            w |= lb.IN_BEAM
+        if self.edge:
+            w |= lb.IN_EDGE
+        if self.pos >= 1.0:
+            w |= lb.IN_LIMIT_OPEN
+        if self.pos <= 0.0:
+            w |= lb.IN_LIMIT_CLOSED
+        return w
+
+    def arm_state(self) -> str:
+        if self.direction > 0:
+            return "opening"
+        if self.direction < 0:
+            return "closing"
+        if self.pos >= 1.0:
+            return "open"
+        if self.pos <= 0.0:
+            return "closed"
+        return "stopped"
+
+    # ---------------------------------------------------------------- motion
+    def move(self, t0: float, t1: float) -> None:
+        if self.direction == 0 or t1 <= t0:
+            return
+        self.pos += self.direction * (t1 - t0) / self.travel_s
+        if self.pos >= 1.0:
+            self.pos = 1.0
+            self.direction = 0
+            self.log(t1, "arm_open", barrier=self.name)
+        elif self.pos <= 0.0:
+            self.pos = 0.0
+            self.direction = 0
+            self.log(t1, "arm_closed", barrier=self.name)
+        if self.direction < 0 and self.beam and self.pos < 0.9:
+            self.log(t1, "arm_struck_presence", barrier=self.name, pos=round(self.pos, 3))
+
+    def set_contacts(self, t: float, contacts: int) -> None:
+        """The barrier controller's reaction to the relay contacts (latched
+        like a pulse-driven controller: it completes a travel on its own)."""
+        old, self.contacts = self.contacts, contacts
+        light = "red" if contacts & R_RED else "green" if contacts & R_GREEN else "off"
+        if light != self.light:
+            self.light = light
+            self.log(t, "light", barrier=self.name, light=light)
+        new_dir = self.direction
+        if contacts & R_STOP:
+            new_dir = 0
+        elif contacts & R_OPEN and not old & R_OPEN:
+            new_dir = 1 if self.pos < 1.0 else 0
+        elif contacts & R_CLOSE and not old & R_CLOSE:
+            new_dir = -1 if self.pos > 0.0 else 0
+        if new_dir != self.direction:
+            if new_dir < 0:
+                self.log(t, "arm_closing", barrier=self.name, pos=round(self.pos, 3),
+                         presence=self.presence(), loop=self.loop, beam=self.beam, edge=self.edge)
+            elif new_dir > 0:
+                self.log(t, "arm_opening", barrier=self.name, pos=round(self.pos, 3),
+                         reversed=self.direction < 0)
+            else:
+                self.log(t, "arm_stopped", barrier=self.name, pos=round(self.pos, 3))
+            self.direction = new_dir
+
+    # ---------------------------------------------------------------- vehicles
+    def _set_loop(self, t: float, v: bool) -> None:
+        if v != self.loop:
+            self.loop = v
+            self.log(t, "loop", barrier=self.name, occupied=v)
+
+    def _beam(self, t: float, delta: int) -> None:
+        before = self.beam
+        self.beam_blockers += delta
+        if self.beam != before:
+            self.log(t, "beam", barrier=self.name, blocked=self.beam)
+
+    def arrive(self, t: float) -> None:
+        if self.vehicle != "none":
+            raise ValueError(f"{self.name}: a vehicle is already there ({self.vehicle})")
+        self.vehicle = "waiting"
+        self.log(t, "vehicle_arrived", barrier=self.name)
+        self._set_loop(t, True)
+
+    def want_pass(self, t: float) -> None:
+        if self.vehicle == "none":
+            self.arrive(t)
+        if self.vehicle != "waiting":
+            raise ValueError(f"{self.name}: vehicle is {self.vehicle}")
+        self.vehicle = "wants_to_pass"
+        self.check_go(t)
+
+    def check_go(self, t: float) -> None:
+        if self.vehicle == "wants_to_pass" and self.pos >= 1.0:
+            self.vehicle = "passing"
+            self.log(t, "vehicle_moving", barrier=self.name)
+            self.tl.at(t + VEHICLE_TO_BEAM_S, lambda tt: self._beam(tt, +1))
+            self.tl.at(t + VEHICLE_OFF_LOOP_S, lambda tt: self._set_loop(tt, False))
+            self.tl.at(t + VEHICLE_CLEAR_BEAM_S, self._passed)
+
+    def _passed(self, t: float) -> None:
+        self._beam(t, -1)
+        self.vehicle = "none"
+        self.vehicles_passed += 1
+        self.log(t, "vehicle_passed", barrier=self.name)
+
+    def leave(self, t: float) -> None:
+        if self.vehicle not in ("waiting", "wants_to_pass"):
+            raise ValueError(f"{self.name}: no vehicle waiting")
+        self.vehicle = "leaving"
+
+        def gone(tt: float) -> None:
+            self._set_loop(tt, False)
+            self.vehicle = "none"
+            self.log(tt, "vehicle_left", barrier=self.name)
+        self.tl.at(t + VEHICLE_BACK_OFF_S, gone)
+
+    def block_beam(self, t: float, seconds: float) -> None:
+        self.log(t, "pedestrian", barrier=self.name, seconds=seconds)
+        self._beam(t, +1)
+        self.tl.at(t + seconds, lambda tt: self._beam(tt, -1))
+
+    def press_edge(self, t: float) -> None:
+        self.edge = True
+        self.log(t, "edge", barrier=self.name, pressed=True)
+
+        def release(tt: float) -> None:
+            self.edge = False
+            self.log(tt, "edge", barrier=self.name, pressed=False)
+        self.tl.at(t + EDGE_PULSE_S, release)
+
+    def state(self) -> dict[str, Any]:
+        return {"arm": self.arm_state(), "pos": round(self.pos, 3), "loop": self.loop,
+                "beam": self.beam, "edge": self.edge, "vehicle": self.vehicle,
+                "vehicles_passed": self.vehicles_passed, "light": self.light}
+
+
+class IoWorld:
+    """Two barriers and an emergency stop."""
+
+    def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
+                 travel_s: float = ARM_TRAVEL_S) -> None:
+        self.log = _Log(log_sink)
+        self.tl = _Timeline()
+        self.t = 0.0
+        self.barriers = {name: Barrier(name, self.log, self.tl, travel_s) for name in lb.BARRIERS}
+        self.estop = False
+
+    def advance(self, t: float) -> None:
+        while True:
+            due = self.tl.due(t)
+            if not due:
+                break
+            for when, fn in due:
+                self._move_to(max(when, self.t))
+                fn(self.t)
+        self._move_to(t)
+
+    def _move_to(self, t: float) -> None:
+        if t <= self.t:
+            return
+        for b in self.barriers.values():
+            b.move(self.t, t)
+        self.t = t
+        for b in self.barriers.values():
+            b.check_go(t)
+
+    def input_word(self) -> int:
+        w = self.barriers["entry"].inputs() | (self.barriers["exit"].inputs() << BARRIER_SHIFT)
+        if self.estop:
+            w |= IN_ESTOP
+        return w
+
+    def set_relays(self, word: int) -> None:
+        self.barriers["entry"].set_contacts(self.t, word & 0xFF)
+        self.barriers["exit"].set_contacts(self.t, (word >> BARRIER_SHIFT) & 0xFF)
+
+    def set_estop(self, pressed: bool) -> None:
+        if pressed != self.estop:
+            self.estop = pressed
+            self.log(self.t, "estop", pressed=pressed)
+
+    def state(self) -> dict[str, Any]:
+        return {"t": round(self.t, 3), "estop": self.estop,
+                "barriers": {n: b.state() for n, b in self.barriers.items()}}
+
+
+class IssuerWorld:
+    """The plate issuer's mechanism and its sensors."""
+
+    def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
+                 magazine: int = 50) -> None:
+        self.log = _Log(log_sink)
+        self.tl = _Timeline()
+        self.t = 0.0
+        self.magazines = {p: magazine for p in lb.PLATE_TYPES}
+        self.cover_open = False
+        self.jam = False            # injected: the plate in the feeder/ejector sticks
+        self.print_failure = False  # injected: the next print ends in error
+        self.plate_at_printer = False
+        self.printer_busy = False
+        self.printer_error = False
+        self.exit_beam = False
+        self.tray: list[str] = []
+        self.issued: list[dict[str, Any]] = []
+        self.text = ""
+        self.plate_type = ""
+
+    def advance(self, t: float) -> None:
+        while True:
+            due = self.tl.due(t)
+            if not due:
+                break
+            for when, fn in due:
+                self.t = max(when, self.t)
+                fn(self.t)
+        self.t = max(self.t, t)
+
+    def sensors(self) -> int:
+        w = 0
+        if self.cover_open:
+            w |= lb.S_COVER_OPEN
+        if self.tray:
+            w |= lb.S_TRAY_OCCUPIED
+        if self.plate_at_printer:
+            w |= lb.S_PLATE_AT_PRINTER
+        if self.exit_beam:
+            w |= lb.S_EXIT_BEAM
+        if self.printer_busy:
+            w |= S_PRINTER_BUSY
+        if self.printer_error:
+            w |= S_PRINTER_ERROR
+        for i, p in enumerate(lb.PLATE_TYPES):
+            if self.magazines[p] <= 0:
+                w |= 1 << (MAGAZINE_SHIFT + i)
+        return w
+
+    # ---------------------------------------------------------------- mechanism (HAL calls)
+    def start_feed(self, plate_type: int) -> None:
+        p = lb.PLATE_TYPES[plate_type]
+        self.plate_type = p
+        self.log(self.t, "feed_started", plate_type=p)
+        if self.magazines[p] <= 0:
+            return
+        self.magazines[p] -= 1
+
+        def arrived(t: float) -> None:
+            if self.jam:
+                self.log(t, "plate_jammed", where="feeder")
+                return
+            self.plate_at_printer = True
+        self.tl.at(self.t + FEED_S, arrived, "mech")
+
+    def start_print(self, text: bytes) -> None:
+        self.text = bytes(text).decode("utf-8", "replace")
+        self.printer_busy = True
+        self.log(self.t, "print_started", text=self.text)
+
+        def done(t: float) -> None:
+            self.printer_busy = False
+            if self.print_failure:
+                self.print_failure = False
+                self.printer_error = True
+                self.log(t, "print_failed", text=self.text)
+        self.tl.at(self.t + PRINT_S, done, "mech")
+
+    def start_eject(self) -> None:
+        self.log(self.t, "eject_started")
+
+        def beam_on(t: float) -> None:
+            if self.jam:
+                self.log(t, "plate_jammed", where="ejector")
+                return
+            self.plate_at_printer = False
+            self.exit_beam = True
+
+            def beam_off(tt: float) -> None:
+                self.exit_beam = False
+                self.tray.append(self.text)
+                self.issued.append({"t": round(tt, 3), "text": self.text, "plate_type": self.plate_type})
+                self.log(tt, "plate_issued", text=self.text, plate_type=self.plate_type)
+            self.tl.at(t + EXIT_BEAM_S, beam_off, "mech")
+        self.tl.at(self.t + EJECT_TO_BEAM_S, beam_on, "mech")
+
+    def stop_mechanism(self) -> None:
+        self.tl.cancel("mech")
+        self.printer_busy = False
+        self.log(self.t, "mechanism_stopped")
+
+    # ---------------------------------------------------------------- operator / faults
+    def inject_fault(self, kind: str, plate_type: str | None = None) -> None:
+        if kind == "jam":
+            self.jam = True
+        elif kind == "magazine_empty":
+            for p in ([plate_type] if plate_type else lb.PLATE_TYPES):
+                self.magazines[p] = 0
+        elif kind == "cover_open":
+            self.cover_open = True
+        elif kind == "print_failure":
+            self.print_failure = True
+        else:
+            raise ValueError(f"unknown fault {kind!r}; one of jam, magazine_empty, cover_open, print_failure")
+        self.log(self.t, "fault_injected", kind=kind)
+
+    def clear_fault(self) -> None:
+        """The operator opens the cover, removes a stuck or spoiled blank, closes it."""
+        if self.plate_at_printer or self.jam or self.printer_error:
+            self.log(self.t, "blank_removed")
+        self.jam = False
+        self.print_failure = False
+        self.printer_error = False
+        self.plate_at_printer = False
+        self.exit_beam = False
+        self.cover_open = False
+        self.log(self.t, "operator_cleared")
+
+    def refill(self, plate_type: str, n: int) -> None:
+        self.magazines[plate_type] += n
+        self.log(self.t, "refilled", plate_type=plate_type, n=n)
+
+    def take_plates(self) -> list[str]:
+        taken, self.tray = self.tray, []
+        if taken:
+            self.log(self.t, "tray_emptied", plates=taken)
+        return taken
+
+    def state(self) -> dict[str, Any]:
+        return {"t": round(self.t, 3), "magazines": dict(self.magazines), "cover_open": self.cover_open,
+                "jam": self.jam, "tray": list(self.tray), "issued": list(self.issued),
+                "plate_at_printer": self.plate_at_printer, "printer_busy": self.printer_busy}
