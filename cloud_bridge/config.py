@@ -1,0 +1,181 @@
+"""The bridge's one configuration model (`bridge.toml`).
+
+Every field has a default and a description; unknown keys are refused with
+their path. Secrets (the MQTT password, the payment provider's key, the
+database password) never live in the file: they come from files or
+environment variables named here. `docs/bridge.md` holds the reference
+generated from these models (`config_reference()`), checked by a test.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(Section):
+    host: str = Field("127.0.0.1", description="broker host")
+    port: int = Field(8883, description="broker TLS port")
+    ca: Path | None = Field(None, description="CA certificate of the site broker (PEM); default <site_dir>/ca.crt")
+    site_dir: Path | None = Field(None, description="site PKI directory (`passlane pki init`); the password is read from <site_dir>/secrets/<username>.password")
+    username: str = Field("bridge", description="MQTT account of the bridge")
+    password_file: Path | None = Field(None, description="file holding the MQTT password (overrides site_dir)")
+    password_env: str = Field("PASSLANE_BRIDGE_MQTT_PASSWORD", description="environment variable that may hold the MQTT password")
+    client_id_prefix: str = Field("passlane-bridge", description="worker client ids are <prefix>-<n>; fixed ids make the persistent session survive restarts")
+    shared_group: str = Field("bridge", description="shared-subscription group ($share/<group>/...) the workers join")
+    session_expiry_s: int = Field(7 * 24 * 3600, description="MQTT v5 session expiry: how long the broker queues for a stopped worker")
+    keepalive_s: int = Field(15, description="MQTT keepalive")
+
+    def password(self) -> str:
+        if self.password_file is not None:
+            return self.password_file.read_text().strip()
+        if os.environ.get(self.password_env):
+            return os.environ[self.password_env]
+        if self.site_dir is not None:
+            return (self.site_dir / "secrets" / f"{self.username}.password").read_text().strip()
+        raise ValueError(f"no MQTT password: set mqtt.password_file, mqtt.site_dir or ${self.password_env}")
+
+    def ca_file(self) -> Path:
+        if self.ca is not None:
+            return self.ca
+        if self.site_dir is not None:
+            return self.site_dir / "ca.crt"
+        raise ValueError("no CA certificate: set mqtt.ca or mqtt.site_dir")
+
+
+class IngestConfig(Section):
+    batch_max: int = Field(500, ge=1, le=2000, description="most messages written in one database transaction")
+    batch_wait_ms: float = Field(5.0, ge=0, description="how long a worker waits to fill a batch once the first message arrived")
+    max_inflight: int = Field(1000, ge=1, description="MQTT receive maximum: unacknowledged messages the broker may send a worker")
+    telemetry_min_interval_s: float = Field(1.0, ge=0, description="telemetry of one unit is written at most this often (the latest is kept)")
+
+
+class HttpConfig(Section):
+    listen: str = Field("127.0.0.1:8080", description="host:port of the dashboard and API")
+    public_url: str = Field("", description="URL lanes and the payment provider reach the bridge at (default http://<listen>)")
+    session_ttl_s: int = Field(12 * 3600, description="lifetime of a dashboard session cookie")
+    secure_cookies: bool = Field(False, description="mark cookies Secure (set behind HTTPS)")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins per user name and address before sign-in is refused for login_lockout_s")
+    login_lockout_s: int = Field(300, ge=1, description="lock-out window after too many failed sign-ins")
+    metrics_public: bool = Field(True, description="serve /metrics without a token (for a Prometheus on a private network)")
+    default_language: str = Field("zh-CN", pattern="^(zh-CN|en)$", description="dashboard language unless the user picks another")
+
+
+class PlateRules(Section):
+    ordinary_pattern: str = Field("^[A-HJ-NP-Z0-9]{5}$", description="GA 36 ordinary (blue) plate: 5 characters after the authority; I and O never used")
+    new_energy_first: str = Field("DF", description="allowed first characters of the 6 on new-energy plates (D battery electric, F other)")
+    new_energy_battery_first: str = Field("D", description="first character offered to battery-electric vehicles")
+    new_energy_other_first: str = Field("F", description="first character offered to other new-energy vehicles (plug-in hybrid, fuel cell)")
+    composed_max_letters: int = Field(2, ge=0, le=5, description="an owner-composed number may hold at most this many letters (local rule)")
+    forbidden_substrings: list[str] = Field(default_factory=lambda: ["SB", "TMD"], description="substrings never allowed in a composed or offered number (local rule)")
+    options_default: int = Field(50, ge=1, le=200, description="random numbers offered per plate.options request")
+    reservation_s: int = Field(600, ge=10, description="how long a reserved number is held for a case")
+
+
+class PaymentsConfig(Section):
+    key_file: Path | None = Field(None, description="file holding the payment provider's HMAC key")
+    key_env: str = Field("PASSLANE_PAYMENT_KEY", description="environment variable that may hold the payment provider's HMAC key")
+    max_skew_s: int = Field(300, ge=1, description="a callback's timestamp must be within this many seconds of the bridge clock")
+    fees_cents: dict[str, int] = Field(default_factory=lambda: {"plate": 10000, "licence": 1000}, description="fee per item a lane may ask payment for (cents)")
+
+    def key(self) -> bytes:
+        if self.key_file is not None:
+            return self.key_file.read_bytes().strip()
+        if os.environ.get(self.key_env):
+            return os.environ[self.key_env].encode()
+        raise ValueError(f"no payment provider key: set payments.key_file or ${self.key_env}")
+
+
+class RulesConfig(Section):
+    file: Path | None = Field(None, description="risk rules file (TOML, the [rules] table of docs/bridge.md); default: built-in defaults")
+
+
+class BridgeSettings(Section):
+    """`bridge.toml`: everything one bridge deployment needs."""
+
+    db: str = Field("var/bridge.sqlite3", description="SQLite file path, or postgresql://... for several workers")
+    db_password_env: str = Field("PASSLANE_BRIDGE_DB_PASSWORD", description="environment variable that may hold the PostgreSQL password")
+    workers: int = Field(1, ge=0, le=16, description="MQTT ingest workers in this process (0: HTTP only)")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    plates: PlateRules = Field(default_factory=PlateRules)
+    payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    authorities: list[str] = Field(default_factory=lambda: ["苏A"], description="issuing authorities (province character + letter) whose plate pools this bridge serves")
+
+    @model_validator(mode="after")
+    def _check(self) -> "BridgeSettings":
+        for auth in self.authorities:
+            if len(auth) != 2 or not auth[1].isascii() or not auth[1].isupper():
+                raise ValueError(f"authority {auth!r}: a province character followed by one capital letter, e.g. 苏A")
+        return self
+
+    def db_url(self) -> str:
+        if self.db.startswith("postgresql://") and os.environ.get(self.db_password_env) and "@" not in self.db:
+            return self.db.replace("postgresql://", f"postgresql://:{os.environ[self.db_password_env]}@", 1)
+        return self.db
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> BridgeSettings:
+    """Read `bridge.toml` (optional), apply dotted overrides, validate; errors name the field path."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    try:
+        return BridgeSettings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top)"
+            lines.append(f"{where}: {err['msg']}")
+        raise ConfigError(f"{path or 'settings'}: " + "; ".join(lines)) from None
+
+
+def config_reference() -> str:
+    """The Markdown reference of every `bridge.toml` key, generated from the models."""
+    out: list[str] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        rows = []
+        subs = []
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                subs.append((name, ann))
+                continue
+            default = field.default_factory() if field.default_factory else field.default
+            rows.append(f"| `{prefix}{name}` | `{default!r}` | {field.description or ''} |")
+        if rows:
+            out.append(f"### `[{prefix.rstrip('.')}]`" if prefix else "### top level")
+            out.append("")
+            out.append("| key | default | meaning |")
+            out.append("|---|---|---|")
+            out.extend(rows)
+            out.append("")
+        for name, sub in subs:
+            walk(sub, f"{prefix}{name}.")
+
+    walk(BridgeSettings, "")
+    return "\n".join(out)

@@ -1,0 +1,293 @@
+"""Risk rules ("异常风险预警"): pure functions from events and facts to alert signals.
+
+No I/O here: the store hands in the event, what was known about its case
+before it (`CaseFacts`), and counters; the rules return `AlertSignal`s.
+An alert is keyed (`AlertSignal.key`): the store keeps one open alert per key
+and updates it when the same key fires again, so a rule may fire freely.
+
+Defaults are documented in docs/bridge.md and can be changed in a rules file
+(TOML, a `[rules]` table with the fields of `RiskRulesConfig`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.contract import EventEnvelope, EventKind
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Rule(StrEnum):
+    INSPECTION_TOO_SHORT = "inspection_too_short"
+    VIN_CORRECTED = "vin_corrected"
+    VIN_DIFFERS_FROM_CERTIFICATE = "vin_differs_from_certificate"
+    OVERRIDE_RATE = "inspector_override_rate"
+    CASE_OPEN_TOO_LONG = "case_open_too_long"
+    DEVICE_OFFLINE = "device_offline"
+    BARRIER_OUTSIDE_CASE = "barrier_outside_case"
+    PLATE_WITHOUT_PAYMENT = "plate_without_payment"
+    PLATE_ISSUED_TWICE = "plate_issued_twice"
+    FAILED_LOGINS = "failed_logins"
+
+
+class RiskRulesConfig(BaseModel):
+    """Thresholds of the risk rules; every one a documented, changeable default."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_inspection_s: float = Field(120.0, ge=0, description="an inspection shorter than this (seconds from admission or first item to case.inspected) is flagged; unconfirmed default")
+    override_rate_limit: float = Field(0.2, ge=0, le=1, description="an inspector whose VIN corrections / confirmations exceed this share is flagged")
+    override_min_samples: int = Field(20, ge=1, description="confirmations an inspector needs before the override rate is judged")
+    case_open_limit_s: float = Field(1800.0, ge=60, description="a case still open this long after case.opened is flagged (the 30-minute promise)")
+    device_offline_after_s: float = Field(120.0, ge=5, description="a unit silent this long (no status, telemetry or event) counts as offline")
+    failed_logins_limit: int = Field(5, ge=1, description="failed sign-ins (lane inspectors or dashboard users) within the window that raise an alert")
+    failed_logins_window_s: float = Field(600.0, ge=1, description="window for counting failed sign-ins")
+    severity: dict[str, Severity] = Field(
+        default_factory=lambda: {
+            Rule.INSPECTION_TOO_SHORT: Severity.WARNING,
+            Rule.VIN_CORRECTED: Severity.INFO,
+            Rule.VIN_DIFFERS_FROM_CERTIFICATE: Severity.HIGH,
+            Rule.OVERRIDE_RATE: Severity.WARNING,
+            Rule.CASE_OPEN_TOO_LONG: Severity.WARNING,
+            Rule.DEVICE_OFFLINE: Severity.HIGH,
+            Rule.BARRIER_OUTSIDE_CASE: Severity.HIGH,
+            Rule.PLATE_WITHOUT_PAYMENT: Severity.CRITICAL,
+            Rule.PLATE_ISSUED_TWICE: Severity.CRITICAL,
+            Rule.FAILED_LOGINS: Severity.WARNING,
+        },
+        description="severity per rule (info, warning, high, critical)",
+    )
+    disabled: list[Rule] = Field(default_factory=list, description="rules switched off")
+
+    def sev(self, rule: Rule) -> Severity:
+        return Severity(self.severity.get(rule, Severity.WARNING))
+
+
+def load_rules(path: Path | None) -> RiskRulesConfig:
+    if path is None:
+        return RiskRulesConfig()
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    return RiskRulesConfig.model_validate(data.get("rules", data))
+
+
+@dataclass(frozen=True)
+class AlertSignal:
+    rule: Rule
+    key: str  # de-duplication key: one open alert per key
+    severity: Severity
+    title: str
+    detail: str
+    site: str | None = None
+    unit: str | None = None
+    case_id: str | None = None
+
+
+@dataclass
+class CaseFacts:
+    """What the bridge knows about one case, folded from its events (order-insensitive where it can be)."""
+
+    case_id: str
+    unit: str = ""
+    site: str = ""
+    opened_at: float | None = None
+    admitted_at: float | None = None
+    first_item_at: float | None = None
+    inspected_at: float | None = None
+    closed_at: float | None = None
+    outcome: str | None = None  # registered | rejected | aborted
+    stage: str | None = None
+    stage_since: float | None = None
+    vin: str | None = None
+    cert_vin: str | None = None
+    plate: str | None = None
+    owner_name: str | None = None
+    id_number: str | None = None
+    paid: bool = False
+    vin_image: str | None = None
+    events: int = 0
+    stage_times: dict[str, float] = field(default_factory=dict)  # stage -> first ts
+
+    def as_row(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in CASE_COLUMNS}
+
+
+CASE_COLUMNS = (
+    "case_id", "unit", "site", "opened_at", "admitted_at", "first_item_at", "inspected_at", "closed_at",
+    "outcome", "stage", "stage_since", "vin", "cert_vin", "plate", "owner_name", "id_number", "paid",
+    "vin_image", "events",
+)
+
+TERMINAL = {EventKind.CASE_CLOSED: "registered", EventKind.CASE_REJECTED: "rejected", EventKind.CASE_ABORTED: "aborted"}
+
+
+def _first(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
+
+
+def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
+    """Fold one event into its case's facts (mutates and returns `facts`)."""
+    d = ev.data
+    facts.unit = facts.unit or ev.unit
+    facts.site = facts.site or site
+    facts.events += 1
+    if facts.stage_since is None or ev.ts >= facts.stage_since:
+        facts.stage, facts.stage_since = ev.kind.value, ev.ts
+    facts.stage_times.setdefault(ev.kind.value, ev.ts)
+    k = ev.kind
+    if k == EventKind.CASE_OPENED:
+        facts.opened_at = _first(facts.opened_at, ev.ts)
+        facts.owner_name = d.get("owner_name") or facts.owner_name
+        facts.id_number = d.get("id_number") or facts.id_number
+    elif k == EventKind.CASE_PARTNER_RECORDS:
+        cert = d.get("certificate") or {}
+        facts.cert_vin = cert.get("vin") or d.get("vin") or facts.cert_vin
+        owner = d.get("owner") or {}
+        facts.owner_name = owner.get("name") or facts.owner_name
+        facts.id_number = owner.get("id_number") or facts.id_number
+    elif k == EventKind.CASE_ADMITTED:
+        facts.admitted_at = _first(facts.admitted_at, ev.ts)
+    elif k == EventKind.CASE_INSPECTION_ITEM:
+        facts.first_item_at = _first(facts.first_item_at, ev.ts)
+    elif k in (EventKind.CASE_VIN_READ, EventKind.CASE_VIN_CONFIRMED):
+        if k == EventKind.CASE_VIN_CONFIRMED or not facts.vin:
+            facts.vin = d.get("vin") or facts.vin
+        img = d.get("image") or d.get("image_b64") or d.get("image_url") or d.get("photo")
+        if isinstance(img, str) and img:
+            facts.vin_image = img
+    elif k == EventKind.CASE_PHOTO:
+        if str(d.get("code", "")) == "0113" and isinstance(d.get("image") or d.get("image_b64") or d.get("image_url"), str):
+            facts.vin_image = d.get("image") or d.get("image_b64") or d.get("image_url")
+    elif k == EventKind.CASE_INSPECTED:
+        facts.inspected_at = _first(facts.inspected_at, ev.ts)
+    elif k == EventKind.CASE_PLATE_RESERVED:
+        facts.plate = d.get("number") or facts.plate
+    elif k == EventKind.CASE_PAID:
+        facts.paid = True
+    elif k == EventKind.CASE_PLATES_ISSUED:
+        facts.plate = d.get("number") or facts.plate
+    elif k in TERMINAL:
+        facts.closed_at = _first(facts.closed_at, ev.ts)
+        facts.outcome = TERMINAL[k]
+    return facts
+
+
+def _vin_confirm_fields(d: dict[str, Any]) -> tuple[str | None, str | None, bool]:
+    vin = d.get("vin")
+    read = d.get("read_vin") or d.get("ocr_vin") or d.get("vin_read")
+    corrected = bool(d.get("corrected") or d.get("override") or d.get("overridden") or (read and vin and read != vin))
+    return vin, read, corrected
+
+
+def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: RiskRulesConfig, *, paid_by_bridge: bool = False) -> list[AlertSignal]:
+    """The rules that judge one event against what was known of its case before it."""
+    out: list[AlertSignal] = []
+    off = set(cfg.disabled)
+    d = ev.data
+    k = ev.kind
+    case = ev.case_id
+    if k == EventKind.CASE_INSPECTED and Rule.INSPECTION_TOO_SHORT not in off:
+        duration = d.get("duration_s")
+        if duration is None and before is not None:
+            start = before.first_item_at if before.first_item_at is not None else before.admitted_at
+            duration = None if start is None else ev.ts - start
+        if duration is not None and float(duration) < cfg.min_inspection_s:
+            out.append(AlertSignal(Rule.INSPECTION_TOO_SHORT, f"{Rule.INSPECTION_TOO_SHORT}:{case}", cfg.sev(Rule.INSPECTION_TOO_SHORT),
+                                   "Inspection shorter than minimum", f"case {case}: inspection took {float(duration):.0f}s < {cfg.min_inspection_s:.0f}s (inspector {ev.actor})",
+                                   site, ev.unit, case))
+    if k == EventKind.CASE_VIN_CONFIRMED:
+        vin, read, corrected = _vin_confirm_fields(d)
+        if corrected and Rule.VIN_CORRECTED not in off:
+            out.append(AlertSignal(Rule.VIN_CORRECTED, f"{Rule.VIN_CORRECTED}:{case}", cfg.sev(Rule.VIN_CORRECTED),
+                                   "VIN corrected by inspector", f"case {case}: read {read or '?'} confirmed as {vin} by {ev.actor}", site, ev.unit, case))
+        cert_vin = d.get("certificate_vin") or (before.cert_vin if before else None)
+        if vin and cert_vin and vin != cert_vin and Rule.VIN_DIFFERS_FROM_CERTIFICATE not in off:
+            out.append(AlertSignal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, f"{Rule.VIN_DIFFERS_FROM_CERTIFICATE}:{case}", cfg.sev(Rule.VIN_DIFFERS_FROM_CERTIFICATE),
+                                   "VIN differs from certificate", f"case {case}: confirmed VIN {vin} but the certificate says {cert_vin}", site, ev.unit, case))
+    if k == EventKind.BARRIER_ACTUATED and Rule.BARRIER_OUTSIDE_CASE not in off:
+        state = str(d.get("state") or d.get("action") or d.get("to") or "").lower()
+        opened = state in ("open", "opened", "opening", "raise", "raised", "up")
+        in_case = bool(case) and (before is None or before.closed_at is None)
+        remote = bool(d.get("request_id") or d.get("command"))
+        if opened and not in_case:
+            out.append(AlertSignal(Rule.BARRIER_OUTSIDE_CASE, f"{Rule.BARRIER_OUTSIDE_CASE}:{ev.unit}:{d.get('barrier', '?')}", cfg.sev(Rule.BARRIER_OUTSIDE_CASE),
+                                   "Barrier opened outside a case",
+                                   f"{ev.unit}: barrier {d.get('barrier', '?')} opened with no open case" + (" (remote command)" if remote else "") + f" at {ev.ts:.0f}",
+                                   site, ev.unit, case))
+    if k == EventKind.CASE_PLATES_ISSUED and Rule.PLATE_WITHOUT_PAYMENT not in off:
+        paid = paid_by_bridge or (before is not None and before.paid)
+        if not paid:
+            out.append(AlertSignal(Rule.PLATE_WITHOUT_PAYMENT, f"{Rule.PLATE_WITHOUT_PAYMENT}:{case}", cfg.sev(Rule.PLATE_WITHOUT_PAYMENT),
+                                   "Plate issued without payment", f"case {case}: plate {d.get('number', '?')} issued but no payment is recorded", site, ev.unit, case))
+    if k == EventKind.DEVICE_FAULT and Rule.DEVICE_OFFLINE not in off:
+        dev = d.get("device") or d.get("board") or d.get("name") or "device"
+        out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{ev.unit}:{dev}", cfg.sev(Rule.DEVICE_OFFLINE),
+                               "Device fault", f"{ev.unit}: {dev} fault: {d.get('reason') or d.get('detail') or ''}".strip(), site, ev.unit, None))
+    return out
+
+
+def override_rate_signal(inspector: str, confirmed: int, overridden: int, cfg: RiskRulesConfig, site: str | None = None, unit: str | None = None) -> AlertSignal | None:
+    if Rule.OVERRIDE_RATE in cfg.disabled or confirmed < cfg.override_min_samples:
+        return None
+    rate = overridden / confirmed
+    if rate <= cfg.override_rate_limit:
+        return None
+    return AlertSignal(Rule.OVERRIDE_RATE, f"{Rule.OVERRIDE_RATE}:{inspector}", cfg.sev(Rule.OVERRIDE_RATE), "Inspector override rate above limit",
+                       f"inspector {inspector}: {overridden}/{confirmed} VINs corrected ({rate:.0%} > {cfg.override_rate_limit:.0%})", site, unit, None)
+
+
+def failed_logins_signal(who: str, count_in_window: int, cfg: RiskRulesConfig, site: str | None = None, unit: str | None = None) -> AlertSignal | None:
+    if Rule.FAILED_LOGINS in cfg.disabled or count_in_window < cfg.failed_logins_limit:
+        return None
+    return AlertSignal(Rule.FAILED_LOGINS, f"{Rule.FAILED_LOGINS}:{who}", cfg.sev(Rule.FAILED_LOGINS), "Repeated failed sign-ins",
+                       f"{who}: {count_in_window} failed sign-ins within {cfg.failed_logins_window_s:.0f}s", site, unit, None)
+
+
+def open_case_signals(open_cases: list[dict[str, Any]], now: float, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    """Cases still open beyond the limit (periodic sweep)."""
+    if Rule.CASE_OPEN_TOO_LONG in cfg.disabled:
+        return []
+    out = []
+    for c in open_cases:
+        opened = c.get("opened_at")
+        if opened is not None and c.get("closed_at") is None and now - opened > cfg.case_open_limit_s:
+            out.append(AlertSignal(Rule.CASE_OPEN_TOO_LONG, f"{Rule.CASE_OPEN_TOO_LONG}:{c['case_id']}", cfg.sev(Rule.CASE_OPEN_TOO_LONG), "Case open too long",
+                                   f"case {c['case_id']} open for {(now - opened) / 60:.0f} min (stage {c.get('stage')})", c.get("site"), c.get("unit"), c["case_id"]))
+    return out
+
+
+def offline_unit_signals(units: list[dict[str, Any]], now: float, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    """Units that said they went offline (Last Will) or fell silent, and boards reported offline (periodic sweep)."""
+    if Rule.DEVICE_OFFLINE in cfg.disabled:
+        return []
+    out = []
+    for u in units:
+        if u.get("role") == "bridge":
+            continue
+        last = u.get("last_seen_at")
+        state = u.get("state")
+        silent = last is not None and now - last > cfg.device_offline_after_s and state != "stopped"
+        if state == "offline" or silent:
+            why = "Last Will: offline" if state == "offline" else f"silent for {now - last:.0f}s"
+            out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{u['unit']}", cfg.sev(Rule.DEVICE_OFFLINE), "Unit offline",
+                                   f"{u['unit']}: {why}", u.get("site"), u["unit"], None))
+        for board in u.get("boards_offline") or []:
+            out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{u['unit']}:{board}", cfg.sev(Rule.DEVICE_OFFLINE), "Board offline",
+                                   f"{u['unit']}: board {board} offline", u.get("site"), u["unit"], None))
+    return out
+
+
+def plate_issued_twice_signal(number: str, case_id: str | None, holder: str | None, site: str | None, unit: str | None, cfg: RiskRulesConfig) -> AlertSignal:
+    return AlertSignal(Rule.PLATE_ISSUED_TWICE, f"{Rule.PLATE_ISSUED_TWICE}:{number}", cfg.sev(Rule.PLATE_ISSUED_TWICE), "Plate number issued twice",
+                       f"plate {number} reported issued for case {case_id} but it belongs to case {holder}", site, unit, case_id)

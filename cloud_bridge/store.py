@@ -1,0 +1,887 @@
+"""The bridge's database: one schema and one set of migrations, two engines.
+
+`SqliteStore` (WAL, the embedded default) and `PostgresStore` (several
+workers, several machines) share every SQL statement; they differ only in
+how they connect, lock and spell an auto-increment key. Written with `?`
+placeholders; the PostgreSQL store rewrites them to `%s`.
+
+Uniqueness that matters is the database's job, not the caller's:
+events by (unit, seq); one row per plate number, issued rows never change
+hands; one open alert per key (partial unique index); one callback per
+nonce; audit ids contiguous under a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloud_bridge import audit as audit_chain
+from cloud_bridge.ingest import Inbound, track_sequences
+from cloud_bridge.rules import (
+    CASE_COLUMNS,
+    AlertSignal,
+    CaseFacts,
+    RiskRulesConfig,
+    check_event,
+    failed_logins_signal,
+    override_rate_signal,
+    plate_issued_twice_signal,
+    project,
+    _vin_confirm_fields,
+)
+from edge.contract import CommandResult, EventEnvelope, EventKind, Leaf, Telemetry, UnitStatus
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, """
+CREATE TABLE events (
+  unit TEXT NOT NULL, seq BIGINT NOT NULL, site TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
+  kind TEXT NOT NULL, case_id TEXT, station TEXT, actor TEXT, data TEXT NOT NULL,
+  received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (unit, seq));
+CREATE INDEX events_case ON events (case_id);
+CREATE TABLE units (
+  unit TEXT PRIMARY KEY, site TEXT NOT NULL, role TEXT, state TEXT, software TEXT,
+  last_status_at DOUBLE PRECISION, last_seen_at DOUBLE PRECISION, acked_seq BIGINT NOT NULL DEFAULT 0,
+  max_seq BIGINT NOT NULL DEFAULT 0, stored BIGINT NOT NULL DEFAULT 0, duplicates BIGINT NOT NULL DEFAULT 0,
+  gaps BIGINT NOT NULL DEFAULT 0, out_of_order BIGINT NOT NULL DEFAULT 0, telemetry TEXT,
+  telemetry_at DOUBLE PRECISION, stage TEXT, outbox_depth BIGINT, boards_offline TEXT);
+CREATE TABLE dead_letters (
+  id {pk_auto}, topic TEXT NOT NULL, unit TEXT, reason TEXT NOT NULL, payload TEXT NOT NULL,
+  size BIGINT NOT NULL, received_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE cases (
+  case_id TEXT PRIMARY KEY, unit TEXT, site TEXT, opened_at DOUBLE PRECISION, admitted_at DOUBLE PRECISION,
+  first_item_at DOUBLE PRECISION, inspected_at DOUBLE PRECISION, closed_at DOUBLE PRECISION, outcome TEXT,
+  stage TEXT, stage_since DOUBLE PRECISION, vin TEXT, cert_vin TEXT, plate TEXT, owner_name TEXT,
+  id_number TEXT, paid INTEGER NOT NULL DEFAULT 0, vin_image TEXT, events BIGINT NOT NULL DEFAULT 0,
+  stage_times TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX cases_vin ON cases (vin);
+CREATE INDEX cases_plate ON cases (plate);
+CREATE INDEX cases_closed ON cases (closed_at);
+CREATE TABLE partner_owners (
+  id_number TEXT PRIMARY KEY, name TEXT NOT NULL, record TEXT NOT NULL);
+CREATE TABLE partner_vehicles (
+  vin TEXT PRIMARY KEY, id_number TEXT, booking_number TEXT, record TEXT NOT NULL);
+CREATE INDEX partner_vehicles_owner ON partner_vehicles (id_number);
+CREATE INDEX partner_vehicles_booking ON partner_vehicles (booking_number);
+CREATE TABLE plates (
+  number TEXT PRIMARY KEY, authority TEXT NOT NULL, plate_kind TEXT NOT NULL, status TEXT NOT NULL,
+  case_id TEXT, unit TEXT, reserved_at DOUBLE PRECISION, reserved_until DOUBLE PRECISION,
+  issued_at DOUBLE PRECISION, notified INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX plates_case ON plates (case_id);
+CREATE TABLE payments (
+  payment_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, unit TEXT NOT NULL, site TEXT NOT NULL,
+  amount_cents BIGINT NOT NULL, items TEXT NOT NULL, status TEXT NOT NULL,
+  created_at DOUBLE PRECISION NOT NULL, paid_at DOUBLE PRECISION);
+CREATE INDEX payments_case ON payments (case_id);
+CREATE TABLE payment_nonces (nonce TEXT PRIMARY KEY, seen_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE commands (
+  request_id TEXT PRIMARY KEY, site TEXT NOT NULL, unit TEXT NOT NULL, command TEXT NOT NULL,
+  args TEXT NOT NULL, issued_by TEXT NOT NULL, reason TEXT NOT NULL, issued_at DOUBLE PRECISION NOT NULL,
+  expires_at DOUBLE PRECISION NOT NULL, status TEXT NOT NULL, detail TEXT, result_at DOUBLE PRECISION);
+CREATE TABLE alerts (
+  id {pk_auto}, dedup_key TEXT NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL, site TEXT,
+  unit TEXT, case_id TEXT, title TEXT NOT NULL, detail TEXT NOT NULL, count BIGINT NOT NULL,
+  first_seen DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL, status TEXT NOT NULL,
+  acked_by TEXT, acked_at DOUBLE PRECISION, resolved_by TEXT, resolved_at DOUBLE PRECISION);
+CREATE UNIQUE INDEX alerts_open_key ON alerts (dedup_key) WHERE resolved_at IS NULL;
+CREATE TABLE inspector_stats (
+  inspector TEXT PRIMARY KEY, confirmed BIGINT NOT NULL DEFAULT 0, overridden BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE login_failures (id {pk_auto}, who TEXT NOT NULL, source TEXT, ts DOUBLE PRECISION NOT NULL);
+CREATE INDEX login_failures_who ON login_failures (who, ts);
+CREATE TABLE audit (
+  id BIGINT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  target TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE users (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+  created_at DOUBLE PRECISION NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL,
+  created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE api_tokens (
+  token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, label TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""),
+]
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    gaps: int = 0
+    out_of_order: int = 0
+    watermarks: dict[tuple[str, str], int] = field(default_factory=dict)  # (site, unit) -> acked seq (changed only)
+    alerts: list[AlertSignal] = field(default_factory=list)
+    dead_reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReserveOutcome:
+    ok: bool
+    number: str
+    error: str | None = None
+    reserved_until: float | None = None
+    released: list[str] = field(default_factory=list)
+
+
+class Cur:
+    """A thin cursor wrapper: dict rows, `?` placeholders."""
+
+    def __init__(self, raw: Any, pg: bool) -> None:
+        self.raw = raw
+        self.pg = pg
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.pg else sql
+
+    def x(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.raw.execute(self._sql(sql), tuple(params))
+        return self.raw.rowcount
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.raw.executemany(self._sql(sql), [tuple(r) for r in rows])
+
+    def q(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.raw.execute(self._sql(sql), tuple(params))
+        if self.pg:
+            return list(self.raw.fetchall())
+        cols = [d[0] for d in self.raw.description] if self.raw.description else []
+        return [dict(zip(cols, r)) for r in self.raw.fetchall()]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self.q(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+
+def _placeholders(n: int, width: int) -> str:
+    row = "(" + ",".join("?" * width) + ")"
+    return ",".join([row] * n)
+
+
+def _facts_from_row(row: dict[str, Any]) -> CaseFacts:
+    f = CaseFacts(**{k: row[k] for k in CASE_COLUMNS if k in row})
+    f.paid = bool(f.paid)
+    f.stage_times = json.loads(row.get("stage_times") or "{}")
+    return f
+
+
+class Store:
+    """Everything the bridge keeps. Subclasses: `SqliteStore`, `PostgresStore`."""
+
+    pg = False
+    pk_auto = ""
+    greatest = "MAX"
+
+    def __init__(self, rules: RiskRulesConfig | None = None) -> None:
+        self.rules = rules or RiskRulesConfig()
+        self._local = threading.local()
+
+    # -- engine specifics
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    @contextmanager
+    def tx(self, write: bool = True) -> Iterator[Cur]:
+        raise NotImplementedError
+
+    def _lock(self, cur: Cur, name: str) -> None:
+        """Serialise writers of one thing (audit chain, migrations) across workers."""
+
+    def for_update(self) -> str:
+        return ""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- schema
+    def migrate(self) -> int:
+        with self.tx() as cur:
+            self._lock(cur, "migrate")
+            cur.x("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
+            done = {r["version"] for r in cur.q("SELECT version FROM schema_migrations")}
+            applied = 0
+            for version, script in MIGRATIONS:
+                if version in done:
+                    continue
+                for stmt in script.format(pk_auto=self.pk_auto).split(";"):
+                    if stmt.strip():
+                        cur.x(stmt)
+                cur.x("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, time.time()))
+                applied += 1
+        return applied
+
+    def schema_version(self) -> int:
+        with self.tx(write=False) as cur:
+            return int(cur.scalar("SELECT MAX(version) AS v FROM schema_migrations") or 0)
+
+    # ------------------------------------------------------------------ ingest
+    def ingest_batch(self, items: list[Inbound], now: float | None = None) -> IngestResult:
+        """Store a batch in one transaction; after it returns, every item may be acknowledged."""
+        now = time.time() if now is None else now
+        for attempt in range(5):
+            try:
+                with self.tx() as cur:
+                    return self._ingest(cur, items, now)
+            except Exception as exc:  # noqa: BLE001 - retried only for engine-level conflicts
+                if not self._retryable(exc) or attempt == 4:
+                    raise
+                time.sleep(0.01 * (attempt + 1) * random.random())
+        raise StoreError("unreachable")
+
+    def _retryable(self, exc: Exception) -> bool:
+        return False
+
+    def _ingest(self, cur: Cur, items: list[Inbound], now: float) -> IngestResult:
+        res = IngestResult()
+        dead = [i for i in items if i.payload is None]
+        events: dict[tuple[str, int], tuple[str, EventEnvelope, float]] = {}
+        statuses: list[Inbound] = []
+        telemetry: dict[str, Inbound] = {}
+        results: list[Inbound] = []
+        in_batch_dupes = 0
+        for i in items:
+            if i.payload is None:
+                continue
+            if i.leaf == Leaf.EVENTS:
+                ev = i.payload
+                assert isinstance(ev, EventEnvelope)
+                key = (ev.unit, ev.seq)
+                if key in events:
+                    in_batch_dupes += 1
+                    continue
+                events[key] = (i.site or "", ev, i.received_at)
+            elif i.leaf == Leaf.STATUS:
+                statuses.append(i)
+            elif i.leaf == Leaf.TELEMETRY:
+                telemetry[i.unit or ""] = i
+            elif i.leaf == Leaf.CMD_RESULT:
+                results.append(i)
+
+        if dead:
+            cur.many("INSERT INTO dead_letters (topic, unit, reason, payload, size, received_at) VALUES (?,?,?,?,?,?)",
+                     [(d.topic, d.unit, d.reason, d.raw[:4096].decode("utf-8", "replace"), len(d.raw), d.received_at) for d in dead])
+            res.dead = len(dead)
+            res.dead_reasons = [d.reason or "" for d in dead]
+
+        # units first, in a fixed order (PostgreSQL row locks; no deadlock between workers)
+        unit_site: dict[str, str] = {}
+        for site, ev, _ in events.values():
+            unit_site[ev.unit] = site
+        for i in statuses + list(telemetry.values()) + results:
+            unit_site.setdefault(i.unit or "", i.site or "")
+        units_before: dict[str, dict[str, Any]] = {}
+        if unit_site:
+            names = sorted(unit_site)
+            cur.x(f"INSERT INTO units (unit, site) VALUES {_placeholders(len(names), 2)} ON CONFLICT (unit) DO NOTHING",
+                  [v for u in names for v in (u, unit_site[u])])
+            for row in cur.q(f"SELECT unit, acked_seq, max_seq FROM units WHERE unit IN ({','.join('?' * len(names))}) ORDER BY unit{self.for_update()}", names):
+                units_before[row["unit"]] = row
+
+        # cases touched, locked in a fixed order
+        case_ids = sorted({ev.case_id for _, ev, _ in events.values() if ev.case_id})
+        facts: dict[str, CaseFacts] = {}
+        if case_ids:
+            for chunk_start in range(0, len(case_ids), 500):
+                chunk = case_ids[chunk_start:chunk_start + 500]
+                for row in cur.q(f"SELECT * FROM cases WHERE case_id IN ({','.join('?' * len(chunk))}) ORDER BY case_id{self.for_update()}", chunk):
+                    facts[row["case_id"]] = _facts_from_row(row)
+
+        # the events themselves: insert-or-ignore, learn which were new
+        inserted: list[tuple[str, EventEnvelope, float]] = []
+        if events:
+            ordered = sorted(events.values(), key=lambda t: (t[1].unit, t[1].seq))
+            new_keys: set[tuple[str, int]] = set()
+            for start in range(0, len(ordered), 400):
+                chunk = ordered[start:start + 400]
+                params: list[Any] = []
+                for site, ev, recv in chunk:
+                    params += [ev.unit, ev.seq, site, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor,
+                               json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), recv]
+                rows = cur.q(f"INSERT INTO events (unit, seq, site, ts, kind, case_id, station, actor, data, received_at) VALUES "
+                             f"{_placeholders(len(chunk), 10)} ON CONFLICT (unit, seq) DO NOTHING RETURNING unit, seq", params)
+                new_keys.update((r["unit"], int(r["seq"])) for r in rows)
+            # arrival order for gap / reorder bookkeeping
+            inserted = [t for t in events.values() if (t[1].unit, t[1].seq) in new_keys]
+        res.stored = len(inserted)
+        res.duplicates = len(events) - len(inserted) + in_batch_dupes
+        inserted_keys = {(e.unit, e.seq) for _, e, _ in inserted}
+        dupes_per_unit: dict[str, int] = defaultdict(int)
+        for (unit, seq) in events:
+            if (unit, seq) not in inserted_keys:
+                dupes_per_unit[unit] += 1
+
+        per_unit: dict[str, list[int]] = defaultdict(list)
+        for _, ev, _ in inserted:
+            per_unit[ev.unit].append(ev.seq)
+        for unit in sorted(set(per_unit) | set(dupes_per_unit)):
+            before = units_before.get(unit, {"acked_seq": 0, "max_seq": 0})
+            prog = track_sequences(int(before["max_seq"]), per_unit.get(unit, []))
+            res.gaps += prog.gaps
+            res.out_of_order += prog.out_of_order
+            acked = int(before["acked_seq"])
+            new_acked = self._advance_watermark(cur, unit, acked)
+            cur.x(f"UPDATE units SET max_seq = {self.greatest}(max_seq, ?), stored = stored + ?, duplicates = duplicates + ?, "
+                  f"gaps = gaps + ?, out_of_order = out_of_order + ?, acked_seq = {self.greatest}(acked_seq, ?), last_seen_at = ? WHERE unit = ?",
+                  (prog.max_seq, len(per_unit.get(unit, [])), dupes_per_unit.get(unit, 0), prog.gaps, prog.out_of_order, new_acked, now, unit))
+            if new_acked > acked or (dupes_per_unit.get(unit) and not per_unit.get(unit)):
+                res.watermarks[(unit_site.get(unit, ""), unit)] = new_acked
+
+        # case projection and the per-event risk rules
+        if inserted:
+            self._project_and_judge(cur, inserted, facts, res, now)
+
+        for i in statuses:
+            st = i.payload
+            assert isinstance(st, UnitStatus)
+            cur.x("UPDATE units SET state = ?, role = ?, software = ?, last_status_at = ?, last_seen_at = ? WHERE unit = ?",
+                  (st.state.value, st.role, st.software, st.ts, now, st.unit))
+        for unit, i in telemetry.items():
+            tm = i.payload
+            assert isinstance(tm, Telemetry)
+            offline = [b.name for b in tm.boards if not b.online]
+            cur.x("UPDATE units SET telemetry = ?, telemetry_at = ?, stage = ?, outbox_depth = ?, boards_offline = ?, last_seen_at = ? WHERE unit = ?",
+                  (tm.model_dump_json(), tm.ts, tm.stage, tm.outbox_depth, json.dumps(offline), now, unit))
+        for i in results:
+            r = i.payload
+            assert isinstance(r, CommandResult)
+            cur.x("UPDATE commands SET status = ?, detail = ?, result_at = ? WHERE request_id = ? AND unit = ?",
+                  (r.status.value, r.detail, r.ts, r.request_id, r.unit))
+        for sig in res.alerts:
+            self._raise(cur, sig, now)
+        return res
+
+    def _advance_watermark(self, cur: Cur, unit: str, acked: int) -> int:
+        if cur.one("SELECT 1 AS x FROM events WHERE unit = ? AND seq = ?", (unit, acked + 1)) is None:
+            return acked
+        end = cur.scalar("SELECT MIN(e.seq) AS s FROM events e WHERE e.unit = ? AND e.seq > ? AND NOT EXISTS "
+                         "(SELECT 1 FROM events x WHERE x.unit = e.unit AND x.seq = e.seq + 1)", (unit, acked))
+        return int(end) if end is not None else acked
+
+    def _project_and_judge(self, cur: Cur, inserted: list[tuple[str, EventEnvelope, float]], facts: dict[str, CaseFacts],
+                           res: IngestResult, now: float) -> None:
+        cfg = self.rules
+        issued_cases = sorted({ev.case_id for _, ev, _ in inserted if ev.kind == EventKind.CASE_PLATES_ISSUED and ev.case_id})
+        paid_cases: set[str] = set()
+        if issued_cases:
+            paid_cases = {r["case_id"] for r in cur.q(
+                f"SELECT DISTINCT case_id FROM payments WHERE status = 'paid' AND case_id IN ({','.join('?' * len(issued_cases))})", issued_cases)}
+        touched: set[str] = set()
+        for site, ev, _ in sorted(inserted, key=lambda t: (t[1].ts, t[1].unit, t[1].seq)):
+            before = facts.get(ev.case_id) if ev.case_id else None
+            res.alerts += check_event(ev, before, site, cfg, paid_by_bridge=ev.case_id in paid_cases)
+            if ev.case_id:
+                f = facts.setdefault(ev.case_id, CaseFacts(ev.case_id))
+                project(f, ev, site)
+                touched.add(ev.case_id)
+            if ev.kind == EventKind.CASE_VIN_CONFIRMED and ev.actor:
+                _, _, corrected = _vin_confirm_fields(ev.data)
+                cur.x(f"INSERT INTO inspector_stats (inspector, confirmed, overridden) VALUES (?, 1, ?) ON CONFLICT (inspector) DO UPDATE "
+                      f"SET confirmed = inspector_stats.confirmed + 1, overridden = inspector_stats.overridden + excluded.overridden", (ev.actor, int(corrected)))
+                row = cur.one("SELECT confirmed, overridden FROM inspector_stats WHERE inspector = ?", (ev.actor,))
+                sig = override_rate_signal(ev.actor, int(row["confirmed"]), int(row["overridden"]), cfg, site, ev.unit) if row else None
+                if sig:
+                    res.alerts.append(sig)
+            if ev.kind == EventKind.INSPECTOR_SIGN_IN_FAILED:
+                who = f"{ev.unit}/{ev.actor or ev.data.get('inspector') or '?'}"
+                sig = self._count_failure(cur, who, ev.unit, ev.ts, site, ev.unit)
+                if sig:
+                    res.alerts.append(sig)
+            if ev.kind == EventKind.CASE_PLATES_ISSUED and ev.data.get("number"):
+                sig = self._issue_plate(cur, str(ev.data["number"]), ev.case_id, ev.unit, site, ev.ts, ev.data.get("plate_kind"))
+                if sig:
+                    res.alerts.append(sig)
+        for case_id in sorted(touched):
+            row = facts[case_id].as_row()
+            row["paid"] = int(bool(row["paid"]))
+            row["stage_times"] = json.dumps(facts[case_id].stage_times)
+            cols = list(row)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "case_id")
+            cur.x(f"INSERT INTO cases ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))}) ON CONFLICT (case_id) DO UPDATE SET {updates}",
+                  [row[c] for c in cols])
+
+    def _issue_plate(self, cur: Cur, number: str, case_id: str | None, unit: str, site: str, ts: float, kind: str | None) -> AlertSignal | None:
+        rows = cur.q(
+            "INSERT INTO plates (number, authority, plate_kind, status, case_id, unit, reserved_at, reserved_until, issued_at) "
+            "VALUES (?, ?, ?, 'issued', ?, ?, NULL, NULL, ?) ON CONFLICT (number) DO UPDATE SET status = 'issued', "
+            "issued_at = excluded.issued_at, case_id = excluded.case_id, unit = excluded.unit "
+            "WHERE plates.status = 'reserved' AND (plates.case_id = excluded.case_id OR plates.reserved_until < ?) RETURNING case_id",
+            (number, number[:2], kind or ("new-energy" if len(number) == 8 else "ordinary"), case_id, unit, ts, time.time()))
+        if rows:
+            return None
+        holder = cur.one("SELECT case_id, status FROM plates WHERE number = ?", (number,))
+        if holder and holder["case_id"] == case_id:
+            if holder["status"] == "issued":
+                return None  # the same case reported again
+        return plate_issued_twice_signal(number, case_id, holder["case_id"] if holder else None, site, unit, self.rules)
+
+    def _count_failure(self, cur: Cur, who: str, source: str | None, ts: float, site: str | None, unit: str | None) -> AlertSignal | None:
+        cur.x("INSERT INTO login_failures (who, source, ts) VALUES (?, ?, ?)", (who, source, ts))
+        n = int(cur.scalar("SELECT COUNT(*) AS n FROM login_failures WHERE who = ? AND ts > ?", (who, ts - self.rules.failed_logins_window_s)) or 0)
+        return failed_logins_signal(who, n, self.rules, site, unit)
+
+    # ------------------------------------------------------------------ alerts
+    def _raise(self, cur: Cur, s: AlertSignal, now: float) -> None:
+        cur.x("INSERT INTO alerts (dedup_key, rule, severity, site, unit, case_id, title, detail, count, first_seen, last_seen, status) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, 'open') ON CONFLICT (dedup_key) WHERE resolved_at IS NULL DO UPDATE SET "
+              "count = alerts.count + 1, last_seen = excluded.last_seen, detail = excluded.detail, severity = excluded.severity",
+              (s.key, s.rule.value, s.severity.value, s.site, s.unit, s.case_id, s.title, s.detail, now, now))
+
+    def raise_alerts(self, signals: list[AlertSignal], now: float | None = None) -> None:
+        if not signals:
+            return
+        now = time.time() if now is None else now
+        with self.tx() as cur:
+            for s in sorted(signals, key=lambda s: s.key):
+                self._raise(cur, s, now)
+
+    def alerts(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            if status == "active":
+                return cur.q("SELECT * FROM alerts WHERE resolved_at IS NULL ORDER BY last_seen DESC LIMIT ?", (limit,))
+            if status:
+                return cur.q("SELECT * FROM alerts WHERE status = ? ORDER BY last_seen DESC LIMIT ?", (status, limit))
+            return cur.q("SELECT * FROM alerts ORDER BY last_seen DESC LIMIT ?", (limit,))
+
+    def alert(self, alert_id: int) -> dict[str, Any] | None:
+        with self.tx(write=False) as cur:
+            return cur.one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+
+    def acknowledge_alert(self, alert_id: int, user: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self.tx() as cur:
+            return cur.x("UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ? AND status = 'open'", (user, now, alert_id)) == 1
+
+    def resolve_alert(self, alert_id: int, user: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self.tx() as cur:
+            return cur.x("UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_at = ?, acked_by = COALESCE(acked_by, ?), "
+                         "acked_at = COALESCE(acked_at, ?) WHERE id = ? AND resolved_at IS NULL", (user, now, user, now, alert_id)) == 1
+
+    def record_login_failure(self, who: str, source: str | None, now: float | None = None) -> int:
+        """Record a dashboard sign-in failure; raises the failed-logins alert when over the limit. Returns the count in the window."""
+        now = time.time() if now is None else now
+        with self.tx() as cur:
+            sig = self._count_failure(cur, who, source, now, None, None)
+            if sig:
+                self._raise(cur, sig, now)
+            return int(cur.scalar("SELECT COUNT(*) AS n FROM login_failures WHERE who = ? AND ts > ?", (who, now - self.rules.failed_logins_window_s)) or 0)
+
+    def recent_failures(self, who: str, since: float) -> int:
+        with self.tx(write=False) as cur:
+            return int(cur.scalar("SELECT COUNT(*) AS n FROM login_failures WHERE who = ? AND ts > ?", (who, since)) or 0)
+
+    # ------------------------------------------------------------------ reads for lanes and ops
+    def unit_events(self, unit: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            rows = cur.q("SELECT unit, seq, site, ts, kind, case_id, station, actor, data, received_at FROM events WHERE unit = ? AND seq > ? ORDER BY seq LIMIT ?",
+                         (unit, after, limit))
+        for r in rows:
+            r["data"] = json.loads(r["data"])
+        return rows
+
+    def case(self, case_id: str) -> dict[str, Any] | None:
+        with self.tx(write=False) as cur:
+            row = cur.one("SELECT * FROM cases WHERE case_id = ?", (case_id,))
+            events = cur.q("SELECT unit, seq, site, ts, kind, case_id, station, actor, data, received_at FROM events WHERE case_id = ? ORDER BY ts, unit, seq", (case_id,))
+            payments = cur.q("SELECT * FROM payments WHERE case_id = ? ORDER BY created_at", (case_id,))
+            plates = cur.q("SELECT * FROM plates WHERE case_id = ?", (case_id,))
+        if row is None and not events:
+            return None
+        for e in events:
+            e["data"] = json.loads(e["data"])
+        case = dict(row or {"case_id": case_id})
+        case["stage_times"] = json.loads(case.get("stage_times") or "{}")
+        case["paid"] = bool(case.get("paid")) or any(p["status"] == "paid" for p in payments)
+        case["timeline"] = events
+        case["payments"] = payments
+        case["plates"] = plates
+        return case
+
+    def search_cases(self, q: str, limit: int = 50) -> list[dict[str, Any]]:
+        q = q.strip()
+        like = f"%{q}%"
+        with self.tx(write=False) as cur:
+            return cur.q("SELECT case_id, unit, site, opened_at, closed_at, outcome, stage, vin, plate, owner_name, id_number, paid FROM cases "
+                         "WHERE case_id = ? OR vin LIKE ? OR plate LIKE ? OR owner_name LIKE ? OR id_number = ? ORDER BY opened_at DESC LIMIT ?",
+                         (q, like, like, like, q, limit))
+
+    def units(self) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            rows = cur.q("SELECT * FROM units ORDER BY site, unit")
+            open_cases = cur.q("SELECT unit, COUNT(*) AS n, MIN(opened_at) AS oldest FROM cases WHERE closed_at IS NULL GROUP BY unit")
+            current = cur.q("SELECT c.unit, c.case_id, c.stage, c.stage_since FROM cases c WHERE c.closed_at IS NULL ORDER BY c.stage_since")
+        oc = {r["unit"]: r for r in open_cases}
+        cur_case: dict[str, dict[str, Any]] = {}
+        for r in current:
+            cur_case[r["unit"]] = r  # the most recently moved open case
+        for r in rows:
+            r["telemetry"] = json.loads(r["telemetry"]) if r.get("telemetry") else None
+            r["boards_offline"] = json.loads(r["boards_offline"]) if r.get("boards_offline") else []
+            r["open_cases"] = int(oc.get(r["unit"], {}).get("n", 0))
+            c = cur_case.get(r["unit"])
+            r["current_case"] = c["case_id"] if c else None
+            r["case_stage"] = c["stage"] if c else None
+            r["stage_since"] = c["stage_since"] if c else None
+        return rows
+
+    def closed_cases(self, since: float) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            rows = cur.q("SELECT case_id, unit, site, opened_at, closed_at, outcome, stage_times FROM cases WHERE closed_at IS NOT NULL AND closed_at >= ?", (since,))
+        for r in rows:
+            r["stage_times"] = json.loads(r["stage_times"] or "{}")
+        return rows
+
+    def open_cases(self) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            return cur.q("SELECT case_id, unit, site, opened_at, closed_at, stage FROM cases WHERE closed_at IS NULL")
+
+    def counts(self) -> dict[str, Any]:
+        with self.tx(write=False) as cur:
+            u = cur.one("SELECT COALESCE(SUM(stored),0) AS stored, COALESCE(SUM(duplicates),0) AS duplicates, COALESCE(SUM(gaps),0) AS gaps, "
+                        "COALESCE(SUM(out_of_order),0) AS out_of_order, COALESCE(SUM(max_seq - stored),0) AS missing FROM units") or {}
+            events = cur.scalar("SELECT COUNT(*) AS n FROM events")
+            dead = cur.scalar("SELECT COUNT(*) AS n FROM dead_letters")
+            outcomes = cur.q("SELECT COALESCE(outcome, 'open') AS outcome, COUNT(*) AS n FROM cases GROUP BY COALESCE(outcome, 'open')")
+            alerts = cur.q("SELECT severity, COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL GROUP BY severity")
+            dead_reasons = cur.q("SELECT reason, COUNT(*) AS n FROM dead_letters GROUP BY reason ORDER BY n DESC LIMIT 20")
+        return {"events_stored": int(events or 0), "duplicates_seen": int(u.get("duplicates") or 0), "gaps_detected": int(u.get("gaps") or 0),
+                "out_of_order": int(u.get("out_of_order") or 0), "missing_seqs": int(u.get("missing") or 0), "dead_letters": int(dead or 0),
+                "dead_letter_reasons": {r["reason"]: int(r["n"]) for r in dead_reasons},
+                "cases_by_outcome": {r["outcome"]: int(r["n"]) for r in outcomes},
+                "open_alerts_by_severity": {r["severity"]: int(r["n"]) for r in alerts}}
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            return cur.q("SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,))
+
+    def watermarks(self) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            return cur.q("SELECT site, unit, acked_seq FROM units")
+
+    # ------------------------------------------------------------------ partner reference data
+    def load_reference(self, owners: list[dict[str, Any]], vehicles: list[dict[str, Any]]) -> tuple[int, int]:
+        with self.tx() as cur:
+            cur.many("INSERT INTO partner_owners (id_number, name, record) VALUES (?, ?, ?) ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, record = excluded.record",
+                     [(o["id_number"], o["name"], json.dumps(o, ensure_ascii=False)) for o in owners])
+            cur.many("INSERT INTO partner_vehicles (vin, id_number, booking_number, record) VALUES (?, ?, ?, ?) ON CONFLICT (vin) DO UPDATE SET "
+                     "id_number = excluded.id_number, booking_number = excluded.booking_number, record = excluded.record",
+                     [(v["vin"], v.get("owner_id_number"), v.get("booking_number"), json.dumps(v, ensure_ascii=False)) for v in vehicles])
+        return len(owners), len(vehicles)
+
+    def reference_owner(self, id_number: str) -> dict[str, Any] | None:
+        with self.tx(write=False) as cur:
+            row = cur.one("SELECT record FROM partner_owners WHERE id_number = ?", (id_number,))
+        return json.loads(row["record"]) if row else None
+
+    def reference_vehicles(self, *, id_number: str | None = None, booking_number: str | None = None, vin: str | None = None) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            if vin:
+                rows = cur.q("SELECT record FROM partner_vehicles WHERE vin = ?", (vin,))
+            elif booking_number:
+                rows = cur.q("SELECT record FROM partner_vehicles WHERE booking_number = ?", (booking_number,))
+            else:
+                rows = cur.q("SELECT record FROM partner_vehicles WHERE id_number = ? ORDER BY vin", (id_number,))
+        return [json.loads(r["record"]) for r in rows]
+
+    def reference_counts(self) -> tuple[int, int]:
+        with self.tx(write=False) as cur:
+            return int(cur.scalar("SELECT COUNT(*) AS n FROM partner_owners") or 0), int(cur.scalar("SELECT COUNT(*) AS n FROM partner_vehicles") or 0)
+
+    # ------------------------------------------------------------------ plate numbers
+    def taken_numbers(self, numbers: list[str], now: float | None = None) -> set[str]:
+        if not numbers:
+            return set()
+        now = time.time() if now is None else now
+        with self.tx(write=False) as cur:
+            rows = cur.q(f"SELECT number FROM plates WHERE number IN ({','.join('?' * len(numbers))}) AND (status = 'issued' OR reserved_until >= ?)",
+                         [*numbers, now])
+        return {r["number"] for r in rows}
+
+    def reserve_plate(self, number: str, authority: str, plate_kind: str, case_id: str, unit: str, hold_s: float,
+                      now: float | None = None) -> ReserveOutcome:
+        """Reserve `number` for `case_id`: atomic; a number has one holder; the case's other reservations are released."""
+        now = time.time() if now is None else now
+        until = now + hold_s
+        with self.tx() as cur:
+            rows = cur.q(
+                "INSERT INTO plates (number, authority, plate_kind, status, case_id, unit, reserved_at, reserved_until, issued_at, notified) "
+                "VALUES (?, ?, ?, 'reserved', ?, ?, ?, ?, NULL, 0) ON CONFLICT (number) DO UPDATE SET case_id = excluded.case_id, unit = excluded.unit, "
+                "reserved_at = excluded.reserved_at, reserved_until = excluded.reserved_until, plate_kind = excluded.plate_kind, notified = 0 "
+                "WHERE plates.status = 'reserved' AND (plates.case_id = excluded.case_id OR plates.reserved_until < ?) RETURNING number",
+                (number, authority, plate_kind, case_id, unit, now, until, now))
+            if not rows:
+                return ReserveOutcome(False, number, "taken")
+            released = [r["number"] for r in cur.q("DELETE FROM plates WHERE case_id = ? AND status = 'reserved' AND number <> ? RETURNING number", (case_id, number))]
+        return ReserveOutcome(True, number, None, until, released)
+
+    def release_plate(self, number: str, case_id: str) -> bool:
+        with self.tx() as cur:
+            return cur.x("DELETE FROM plates WHERE number = ? AND case_id = ? AND status = 'reserved'", (number, case_id)) == 1
+
+    def expire_reservations(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Reservations past their time: released, and returned once so their lanes can be told."""
+        now = time.time() if now is None else now
+        with self.tx() as cur:
+            return cur.q("DELETE FROM plates WHERE status = 'reserved' AND reserved_until < ? RETURNING number, case_id, unit", (now,))
+
+    def plates(self, case_id: str | None = None) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            if case_id:
+                return cur.q("SELECT * FROM plates WHERE case_id = ?", (case_id,))
+            return cur.q("SELECT * FROM plates ORDER BY number")
+
+    # ------------------------------------------------------------------ payments
+    def create_payment(self, case_id: str, unit: str, site: str, amount_cents: int, items: list[str], now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        with self.tx() as cur:
+            existing = cur.one("SELECT * FROM payments WHERE case_id = ? AND status = 'pending' AND amount_cents = ?", (case_id, amount_cents))
+            if existing:
+                return existing
+            pid = "pay_" + secrets.token_hex(10)
+            cur.x("INSERT INTO payments (payment_id, case_id, unit, site, amount_cents, items, status, created_at) VALUES (?,?,?,?,?,?,'pending',?)",
+                  (pid, case_id, unit, site, amount_cents, json.dumps(items), now))
+            return cur.one("SELECT * FROM payments WHERE payment_id = ?", (pid,)) or {}
+
+    def payment(self, payment_id: str) -> dict[str, Any] | None:
+        with self.tx(write=False) as cur:
+            return cur.one("SELECT * FROM payments WHERE payment_id = ?", (payment_id,))
+
+    def use_nonce(self, nonce: str, now: float) -> bool:
+        """True when the nonce is fresh (and is now spent)."""
+        with self.tx() as cur:
+            cur.x("DELETE FROM payment_nonces WHERE seen_at < ?", (now - 86400,))
+            return bool(cur.q("INSERT INTO payment_nonces (nonce, seen_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING RETURNING nonce", (nonce, now)))
+
+    def mark_paid(self, payment_id: str, now: float | None = None) -> tuple[dict[str, Any] | None, bool]:
+        """(payment, newly paid): idempotent; the case is marked paid in the same transaction."""
+        now = time.time() if now is None else now
+        with self.tx() as cur:
+            changed = cur.x("UPDATE payments SET status = 'paid', paid_at = ? WHERE payment_id = ? AND status = 'pending'", (now, payment_id)) == 1
+            row = cur.one("SELECT * FROM payments WHERE payment_id = ?", (payment_id,))
+            if changed and row:
+                cur.x("INSERT INTO cases (case_id, unit, site, paid) VALUES (?, ?, ?, 1) ON CONFLICT (case_id) DO UPDATE SET paid = 1",
+                      (row["case_id"], row["unit"], row["site"]))
+        return row, changed
+
+    # ------------------------------------------------------------------ remote commands
+    def record_command(self, cmd: dict[str, Any]) -> None:
+        with self.tx() as cur:
+            cur.x("INSERT INTO commands (request_id, site, unit, command, args, issued_by, reason, issued_at, expires_at, status) VALUES (?,?,?,?,?,?,?,?,?,'sent')",
+                  (cmd["request_id"], cmd["site"], cmd["unit"], cmd["command"], json.dumps(cmd["args"]), cmd["issued_by"], cmd["reason"],
+                   cmd["issued_at"], cmd["expires_at"]))
+
+    def commands(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            return cur.q("SELECT * FROM commands ORDER BY issued_at DESC LIMIT ?", (limit,))
+
+    # ------------------------------------------------------------------ audit
+    def audit_append(self, actor: str, action: str, target: str, detail: Any = None, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        detail = detail if detail is not None else {}
+        with self.tx() as cur:
+            self._lock(cur, "audit")
+            head = cur.one("SELECT value FROM meta WHERE key = 'audit_head'")
+            last_id, last_hash = (0, audit_chain.GENESIS)
+            if head:
+                a, b = head["value"].split(":", 1)
+                last_id, last_hash = int(a), b
+            new_id = last_id + 1
+            h = audit_chain.entry_hash(last_hash, new_id, now, actor, action, target, detail)
+            cur.x("INSERT INTO audit (id, ts, actor, action, target, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
+                  (new_id, round(now, 6), actor, action, target, json.dumps(detail, ensure_ascii=False, sort_keys=True), last_hash, h))
+            cur.x("INSERT INTO meta (key, value) VALUES ('audit_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (f"{new_id}:{h}",))
+        return new_id
+
+    def audit_rows(self, limit: int | None = None) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            if limit:
+                return cur.q("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+            return cur.q("SELECT * FROM audit ORDER BY id")
+
+    def audit_verify(self) -> list[str]:
+        with self.tx(write=False) as cur:
+            rows = cur.q("SELECT * FROM audit ORDER BY id")
+            head = cur.one("SELECT value FROM meta WHERE key = 'audit_head'")
+        h = None
+        if head:
+            a, b = head["value"].split(":", 1)
+            h = (int(a), b)
+        return audit_chain.verify_chain(rows, h)
+
+    # ------------------------------------------------------------------ users, sessions, tokens
+    def add_user(self, name: str, role: str, password_hash: str) -> None:
+        with self.tx() as cur:
+            cur.x("INSERT INTO users (name, role, password_hash, created_at) VALUES (?,?,?,?) ON CONFLICT (name) DO UPDATE SET "
+                  "role = excluded.role, password_hash = excluded.password_hash", (name, role, password_hash, time.time()))
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        with self.tx(write=False) as cur:
+            return cur.one("SELECT * FROM users WHERE name = ? AND disabled = 0", (name,))
+
+    def users(self) -> list[dict[str, Any]]:
+        with self.tx(write=False) as cur:
+            return cur.q("SELECT name, role, created_at, disabled FROM users ORDER BY name")
+
+    def set_password_hash(self, name: str, password_hash: str) -> None:
+        with self.tx() as cur:
+            cur.x("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+
+    def add_session(self, token_hash: str, user: str, csrf: str, ttl_s: float) -> None:
+        now = time.time()
+        with self.tx() as cur:
+            cur.x("DELETE FROM sessions WHERE expires_at < ?", (now,))
+            cur.x("INSERT INTO sessions (token_hash, user_name, csrf, created_at, expires_at) VALUES (?,?,?,?,?)", (token_hash, user, csrf, now, now + ttl_s))
+
+    def session(self, token_hash: str) -> dict[str, Any] | None:
+        with self.tx(write=False) as cur:
+            return cur.one("SELECT s.user_name, s.csrf, s.expires_at, u.role FROM sessions s JOIN users u ON u.name = s.user_name "
+                           "WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = 0", (token_hash, time.time()))
+
+    def drop_session(self, token_hash: str) -> None:
+        with self.tx() as cur:
+            cur.x("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    def add_token(self, token_hash: str, user: str, label: str) -> None:
+        with self.tx() as cur:
+            cur.x("INSERT INTO api_tokens (token_hash, user_name, label, created_at) VALUES (?,?,?,?)", (token_hash, user, label, time.time()))
+
+    def token(self, token_hash: str) -> dict[str, Any] | None:
+        with self.tx(write=False) as cur:
+            return cur.one("SELECT t.user_name, u.role FROM api_tokens t JOIN users u ON u.name = t.user_name WHERE t.token_hash = ? AND u.disabled = 0",
+                           (token_hash,))
+
+
+class SqliteStore(Store):
+    """The embedded default: one file, WAL, one writer at a time (BEGIN IMMEDIATE)."""
+
+    pk_auto = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    greatest = "MAX"
+
+    def __init__(self, path: str | Path, rules: RiskRulesConfig | None = None) -> None:
+        super().__init__(rules)
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def tx(self, write: bool = True) -> Iterator[Cur]:
+        conn = self._conn()
+        cur = conn.cursor()
+        cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield Cur(cur, False)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        with self._all_lock:
+            for c in self._all:
+                try:
+                    c.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+class PostgresStore(Store):
+    """Several workers on one or more machines: row locks, advisory locks, retry on deadlock."""
+
+    pg = True
+    pk_auto = "BIGSERIAL PRIMARY KEY"
+    greatest = "GREATEST"
+
+    def __init__(self, url: str, rules: RiskRulesConfig | None = None) -> None:
+        super().__init__(rules)
+        self.url = url
+        self._all: list[Any] = []
+        self._all_lock = threading.Lock()
+
+    def _conn(self) -> Any:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = psycopg.connect(self.url, row_factory=dict_row, autocommit=False)
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def tx(self, write: bool = True) -> Iterator[Cur]:
+        conn = self._conn()
+        with conn.transaction():
+            with conn.cursor() as cur:
+                yield Cur(cur, True)
+
+    def _lock(self, cur: Cur, name: str) -> None:
+        cur.x("SELECT pg_advisory_xact_lock(hashtext(?))", (f"passlane:{name}",))
+
+    def for_update(self) -> str:
+        return " FOR UPDATE"
+
+    def _retryable(self, exc: Exception) -> bool:
+        import psycopg.errors as e
+
+        return isinstance(exc, (e.DeadlockDetected, e.SerializationFailure, e.UniqueViolation))
+
+    def close(self) -> None:
+        with self._all_lock:
+            for c in self._all:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+
+def open_store(db: str, rules: RiskRulesConfig | None = None) -> Store:
+    """`postgresql://...` opens PostgreSQL; anything else is a SQLite file path."""
+    if db.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(db, rules)
+    if db.startswith("sqlite:///"):
+        db = db[len("sqlite:///"):]
+    return SqliteStore(db, rules)
