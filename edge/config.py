@@ -56,7 +56,6 @@ class Secret(Section):
 
 class TlsConfig(Section):
     ca_file: Path = Field(title="Site CA", description="the site CA certificate that signed the broker's certificate")
-    server_hostname: str | None = Field(None, title="Server name", description="name to verify in the broker certificate (default: mqtt.host)")
 
 
 class MqttConfig(Section):

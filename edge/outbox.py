@@ -1,0 +1,134 @@
+"""The durable outbox: journaled business events go out in order, QoS 1, until the cloud acknowledges them.
+
+The journal already holds every event (written with the state change it
+records). This pump publishes the unsent ones in seq order, at most ``window``
+in flight; the cloud's retained Ack watermark (highest contiguous seq stored)
+deletes them. After a reconnect, or when the oldest in-flight event waited
+longer than ``resend_after_s``, everything unacknowledged is sent again from
+the watermark, in order: the cloud stores by (unit, seq), so a repeat has no
+effect. Events are never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from edge.contract import Ack, Leaf
+from edge.journal import Journal
+from edge.mqtt_session import MqttSession
+
+log = logging.getLogger("passlane.outbox")
+
+
+class Outbox:
+    def __init__(self, journal: Journal, session: MqttSession, *, resend_after_s: float = 10.0, window: int = 200,
+                 alarm_depth: int = 500, clock: Callable[[], float] = time.time) -> None:
+        self.journal = journal
+        self.session = session
+        self.resend_after_s = resend_after_s
+        self.window = window
+        self.alarm_depth = alarm_depth
+        self.clock = clock
+        self.resends = 0
+        self.published = 0
+        self._sent_at: dict[int, float] = {}
+        self.ack_latencies: list[float] = []  # publish -> ack, seconds (first publish of each seq)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pump_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.acked_changed = threading.Condition()
+
+    # ------------------------------------------------------------ wiring
+    def start(self) -> None:
+        self.session.on_connected.append(self._on_connected)
+        self.session.on_ack.append(self._on_ack)
+        self.journal.listeners.append(self.kick)
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(5)
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    @property
+    def depth(self) -> int:
+        return self.journal.outbox_depth()
+
+    @property
+    def alarm(self) -> bool:
+        return self.depth > self.alarm_depth
+
+    # ------------------------------------------------------------ callbacks
+    def _on_connected(self) -> None:
+        with self._pump_lock:
+            self.journal.mark_all_unsent()
+        self.kick()
+
+    def _on_ack(self, ack: Ack) -> None:
+        if ack.unit != self.journal.unit:
+            return
+        self.journal.ack(ack.acked_seq)
+        now = self.clock()
+        for seq in [s for s in self._sent_at if s <= ack.acked_seq]:
+            self.ack_latencies.append(now - self._sent_at.pop(seq))
+        del self.ack_latencies[:-10000]
+        with self.acked_changed:
+            self.acked_changed.notify_all()
+        self.kick()
+
+    def wait_acked(self, seq: int, timeout: float) -> bool:
+        """Block until the cloud acknowledged ``seq`` (for tests and the bench)."""
+        deadline = time.monotonic() + timeout
+        with self.acked_changed:
+            while self.journal.acked_seq() < seq:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.acked_changed.wait(min(left, 0.5))
+        return True
+
+    # ------------------------------------------------------------ the pump
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            try:
+                self.pump()
+            except Exception:  # a journal hiccup must not stop the pump for good
+                log.exception("outbox pump failed")
+
+    def pump(self) -> int:
+        if not self.session.connected.is_set():
+            return 0
+        with self._pump_lock:
+            now = self.clock()
+            oldest = self.journal.outbox_oldest_sent()
+            if oldest is not None and now - oldest > self.resend_after_s:
+                self.resends += 1
+                log.info("outbox: no ack for %.1f s, re-sending from the watermark", now - oldest)
+                self.journal.mark_all_unsent()
+            room = self.window - self.journal.outbox_inflight()
+            if room <= 0:
+                return 0
+            rows = self.journal.outbox_unsent(room)
+            sent: list[int] = []
+            for seq, payload in rows:
+                info = self.session.publish(Leaf.EVENTS, bytes(payload))
+                if info.rc != 0:
+                    break
+                sent.append(seq)
+                self._sent_at.setdefault(seq, now)
+            self.journal.mark_sent(sent, now)
+            self.published += len(sent)
+            if len(rows) == room and sent:
+                self._wake.set()
+            return len(sent)
