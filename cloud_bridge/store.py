@@ -223,7 +223,7 @@ class Store:
             for version, script in MIGRATIONS:
                 if version in done:
                     continue
-                for stmt in script.format(pk_auto=self.pk_auto).split(";"):
+                for stmt in script.replace("{pk_auto}", self.pk_auto).split(";"):
                     if stmt.strip():
                         cur.x(stmt)
                 cur.x("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", (version, time.time()))
@@ -259,6 +259,7 @@ class Store:
         telemetry: dict[str, Inbound] = {}
         results: list[Inbound] = []
         in_batch_dupes = 0
+        batch_dupes: dict[str, int] = defaultdict(int)
         for i in items:
             if i.payload is None:
                 continue
@@ -268,6 +269,7 @@ class Store:
                 key = (ev.unit, ev.seq)
                 if key in events:
                     in_batch_dupes += 1
+                    batch_dupes[ev.unit] += 1
                     continue
                 events[key] = (i.site or "", ev, i.received_at)
             elif i.leaf == Leaf.STATUS:
@@ -325,7 +327,7 @@ class Store:
         res.stored = len(inserted)
         res.duplicates = len(events) - len(inserted) + in_batch_dupes
         inserted_keys = {(e.unit, e.seq) for _, e, _ in inserted}
-        dupes_per_unit: dict[str, int] = defaultdict(int)
+        dupes_per_unit: dict[str, int] = defaultdict(int, batch_dupes)
         for (unit, seq) in events:
             if (unit, seq) not in inserted_keys:
                 dupes_per_unit[unit] += 1

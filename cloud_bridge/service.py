@@ -1,0 +1,243 @@
+"""The bridge's answers to lanes and ops, over a store and a publisher. No MQTT or HTTP here.
+
+`Service.handle_request` answers a lane's `Request` with a `Response`;
+`Service.payment_callback` turns a verified provider callback into a paid
+case and a `payment.confirmed` notification; `Service.send_command` records
+and sends a remote command. The publisher is any callable
+``publish(topic, payload_bytes, qos, retain)``.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cloud_bridge import payments as pay
+from cloud_bridge.config import BridgeSettings
+from cloud_bridge.plates import PlateError, PlateKind, random_options, validate_number
+from cloud_bridge.reference import PartnerAdapter, ReferenceDataAdapter
+from cloud_bridge.rules import offline_unit_signals, open_case_signals
+from cloud_bridge.store import Store
+from edge.contract import (
+    CommandName,
+    Leaf,
+    Notification,
+    NotificationKind,
+    RemoteCommand,
+    Request,
+    RequestKind,
+    Response,
+    topic,
+)
+
+Publish = Callable[[str, bytes, int, bool], None]
+
+
+def _no_publish(topic_name: str, payload: bytes, qos: int, retain: bool) -> None:
+    pass
+
+
+class RequestError(Exception):
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail
+
+
+class Service:
+    def __init__(self, settings: BridgeSettings, store: Store, publish: Publish | None = None, partner: PartnerAdapter | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.publish = publish or _no_publish
+        self.partner = partner or ReferenceDataAdapter(store)
+        self.clock = clock
+        self._rng = random.Random(secrets.randbits(64))
+        self._rng_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lane requests
+    def handle_request(self, req: Request, site: str) -> Response | None:
+        """The response to one request, or None when it expired before the bridge saw it."""
+        now = self.clock()
+        if req.expires_at is not None and req.expires_at < now:
+            return None
+        handler = {
+            RequestKind.PARTNER_LOOKUP: self._partner_lookup,
+            RequestKind.PLATE_OPTIONS: self._plate_options,
+            RequestKind.PLATE_RESERVE: self._plate_reserve,
+            RequestKind.PLATE_RELEASE: self._plate_release,
+            RequestKind.PAYMENT_START: self._payment_start,
+            RequestKind.CASE_STATE: self._case_state,
+        }[req.kind]
+        try:
+            body = handler(req, site, now)
+        except RequestError as exc:
+            return Response(kind=req.kind, ok=False, error=exc.code, detail=exc.detail or None)
+        return Response(kind=req.kind, ok=True, body=body)
+
+    @staticmethod
+    def _case_id(req: Request) -> str:
+        case_id = req.body.get("case_id") or req.case_id
+        if not case_id or not isinstance(case_id, str):
+            raise RequestError("bad_request", "case_id is required")
+        return case_id
+
+    def _partner_lookup(self, req: Request, site: str, now: float) -> dict[str, Any]:
+        b = req.body
+        idn, booking, vin = b.get("id_number"), b.get("booking_number"), b.get("vin")
+        if not (idn or booking or vin):
+            raise RequestError("bad_request", "id_number or booking_number is required")
+        answer = self.partner.lookup(id_number=idn, booking_number=booking, vin=None if (idn or booking) else vin)
+        if answer is None:
+            raise RequestError("not_found", "no partner records")
+        vehicles = answer.vehicles
+        if vin and (idn or booking):
+            vehicles = [v for v in vehicles if v["vin"] == vin]
+        return {"owner": answer.owner.model_dump() if answer.owner else None, "vehicles": vehicles}
+
+    def _authority(self, req: Request) -> str:
+        authority = req.body.get("authority") or self.settings.authorities[0]
+        if authority not in self.settings.authorities:
+            raise RequestError("unknown_authority", f"{authority!r} is not served here ({', '.join(self.settings.authorities)})")
+        return authority
+
+    @staticmethod
+    def _kind(req: Request) -> PlateKind:
+        try:
+            return PlateKind(req.body.get("plate_kind") or PlateKind.ORDINARY)
+        except ValueError:
+            raise RequestError("bad_request", f"plate_kind must be one of {[k.value for k in PlateKind]}") from None
+
+    def _plate_options(self, req: Request, site: str, now: float) -> dict[str, Any]:
+        authority = self._authority(req)
+        kind = self._kind(req)
+        count = int(req.body.get("count") or self.settings.plates.options_default)
+        count = max(1, min(count, 200))
+        with self._rng_lock:
+            candidates = random_options(authority, kind, count * 2, self.settings.plates, self._rng, fuel_type=req.body.get("fuel_type"))
+        taken = self.store.taken_numbers(candidates, now)
+        numbers = [n for n in candidates if n not in taken][:count]
+        return {"authority": authority, "plate_kind": kind.value, "numbers": numbers}
+
+    def _plate_reserve(self, req: Request, site: str, now: float) -> dict[str, Any]:
+        case_id = self._case_id(req)
+        authority = self._authority(req)
+        kind = self._kind(req)
+        number = req.body.get("number")
+        if not isinstance(number, str):
+            raise RequestError("bad_request", "number is required")
+        try:
+            number = validate_number(number, authority, kind, self.settings.plates, composed=bool(req.body.get("composed", False)))
+        except PlateError as exc:
+            raise RequestError(exc.code, str(exc)) from None
+        out = self.store.reserve_plate(number, authority, kind.value, case_id, req.unit, self.settings.plates.reservation_s, now)
+        if not out.ok:
+            raise RequestError("taken", f"{number} is reserved or issued for another case")
+        return {"case_id": case_id, "number": number, "reserved_until": out.reserved_until, "released": out.released}
+
+    def _plate_release(self, req: Request, site: str, now: float) -> dict[str, Any]:
+        case_id = self._case_id(req)
+        number = req.body.get("number")
+        if not isinstance(number, str):
+            raise RequestError("bad_request", "number is required")
+        return {"case_id": case_id, "number": number, "released": self.store.release_plate(number, case_id)}
+
+    def _payment_start(self, req: Request, site: str, now: float) -> dict[str, Any]:
+        case_id = self._case_id(req)
+        items = req.body.get("items") or list(self.settings.payments.fees_cents)
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise RequestError("bad_request", "items must be a list of fee names")
+        unknown = [i for i in items if i not in self.settings.payments.fees_cents]
+        if unknown:
+            raise RequestError("unknown_item", f"no fee for {', '.join(unknown)}")
+        amount = sum(self.settings.payments.fees_cents[i] for i in items)
+        p = self.store.create_payment(case_id, req.unit, site, amount, items, now)
+        return {"case_id": case_id, "payment_id": p["payment_id"], "amount_cents": int(p["amount_cents"]), "pay_url": self.pay_url(p["payment_id"])}
+
+    def pay_url(self, payment_id: str) -> str:
+        base = self.settings.http.public_url or f"http://{self.settings.http.listen}"
+        return f"{base.rstrip('/')}/pay/{payment_id}"
+
+    def _case_state(self, req: Request, site: str, now: float) -> dict[str, Any]:
+        case_id = self._case_id(req)
+        case = self.store.case(case_id)
+        plates = self.store.plates(case_id)
+        payments = (case or {}).get("payments") or []
+        paid = [p for p in payments if p["status"] == "paid"]
+        plate = next((p for p in plates if p["status"] == "issued"), None) or next(
+            (p for p in plates if p["status"] == "reserved" and (p["reserved_until"] or 0) >= now), None)
+        return {"case_id": case_id, "known": case is not None, "paid": bool(paid),
+                "payment_id": paid[0]["payment_id"] if paid else (payments[-1]["payment_id"] if payments else None),
+                "plate": plate["number"] if plate else None, "plate_status": plate["status"] if plate else None,
+                "reserved_until": plate["reserved_until"] if plate else None,
+                "outcome": (case or {}).get("outcome"), "stage": (case or {}).get("stage")}
+
+    # ------------------------------------------------------------------ payments
+    def payment_callback(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, answer) for a provider callback. Only signed, fresh, unreplayed callbacks change anything."""
+        import json
+
+        now = self.clock()
+        try:
+            key = self.settings.payments.key()
+        except ValueError:
+            return 503, {"error": "no_key", "detail": "the bridge has no payment provider key"}
+        try:
+            v = pay.verify(key, body, signature, now, self.settings.payments.max_skew_s)
+        except pay.SignatureError as exc:
+            return 401, {"error": exc.code, "detail": str(exc)}
+        if not self.store.use_nonce(v.nonce, now):
+            return 409, {"error": "replayed", "detail": "this callback was already received"}
+        try:
+            data = json.loads(body)
+            payment_id = str(data["payment_id"])
+            status = data.get("status", "paid")
+            amount = int(data["amount_cents"])
+        except (ValueError, KeyError, TypeError):
+            return 400, {"error": "bad_body", "detail": "payment_id and amount_cents are required"}
+        p = self.store.payment(payment_id)
+        if p is None:
+            return 404, {"error": "unknown_payment"}
+        if status != "paid":
+            return 200, {"payment_id": payment_id, "status": p["status"], "ignored": status}
+        if amount != int(p["amount_cents"]):
+            return 400, {"error": "amount_mismatch", "detail": f"expected {p['amount_cents']}"}
+        row, newly = self.store.mark_paid(payment_id, now)
+        assert row is not None
+        if newly:
+            n = Notification(kind=NotificationKind.PAYMENT_CONFIRMED, case_id=row["case_id"],
+                             data={"payment_id": payment_id, "amount_cents": int(row["amount_cents"])}, ts=now)
+            self.publish(topic(row["site"], row["unit"], Leaf.NOTIFY), n.to_bytes(), 1, False)
+        return 200, {"payment_id": payment_id, "status": "paid", "case_id": row["case_id"], "already_paid": not newly}
+
+    # ------------------------------------------------------------------ remote commands
+    def send_command(self, site: str, unit: str, command: CommandName, args: dict[str, Any], issued_by: str, reason: str,
+                     ttl_s: float = 60.0) -> RemoteCommand:
+        now = self.clock()
+        cmd = RemoteCommand(request_id=secrets.token_hex(8), command=command, args=args, issued_by=issued_by, reason=reason,
+                            issued_at=now, expires_at=now + ttl_s)
+        self.store.record_command({"request_id": cmd.request_id, "site": site, "unit": unit, "command": command.value, "args": args,
+                                   "issued_by": issued_by, "reason": reason, "issued_at": now, "expires_at": cmd.expires_at})
+        self.store.audit_append(issued_by, "command.sent", f"{site}/{unit}", {"request_id": cmd.request_id, "command": command.value,
+                                                                             "args": args, "reason": reason, "expires_at": cmd.expires_at})
+        self.publish(topic(site, unit, Leaf.CMD), cmd.to_bytes(), 1, False)
+        return cmd
+
+    # ------------------------------------------------------------------ periodic sweep
+    def sweep(self) -> dict[str, int]:
+        """Expire reservations (and tell their lanes), judge open cases and silent units."""
+        now = self.clock()
+        expired = self.store.expire_reservations(now)
+        units = {u["unit"]: u for u in self.store.units()}
+        for r in expired:
+            site = units.get(r["unit"] or "", {}).get("site")
+            if site and r["case_id"]:
+                n = Notification(kind=NotificationKind.RESERVATION_EXPIRED, case_id=r["case_id"], data={"number": r["number"]}, ts=now)
+                self.publish(topic(site, r["unit"], Leaf.NOTIFY), n.to_bytes(), 1, False)
+        signals = open_case_signals(self.store.open_cases(), now, self.store.rules) + offline_unit_signals(list(units.values()), now, self.store.rules)
+        self.store.raise_alerts(signals, now)
+        return {"expired": len(expired), "signals": len(signals)}
