@@ -30,6 +30,7 @@ class BoardLink:
         self.host_link = 0
         self.duplicates = 0
         self.commands = 0
+        self.executed = [0] * 64  # per command type: how many were executed (not replayed)
 
     # ------------------------------------------------------------ output
     def send_event(self, mtype, values, fields=None):
@@ -90,6 +91,7 @@ class BoardLink:
             else:
                 result, out, detail = self.app.handle_command(mtype, vals, now)
             self.commands += 1
+            self.executed[mtype & 0x3F] += 1
             frame = lb.encode_reply(pkt.seq, mtype, result,
                                     lb.reply_fields(mtype, self.app.kind), out, detail)
         i = self._cache_next

@@ -1,0 +1,236 @@
+"""`passlane board ...`: talk to a lane-bus board from the host."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+DEFAULT_URL = "socket://127.0.0.1:7001"
+
+
+def _client_kw(ns: argparse.Namespace) -> dict[str, Any]:
+    return {"name": ns.url}
+
+
+async def _status(ns: argparse.Namespace) -> int:
+    from . import IoBoard, PlateIssuer
+    cls = PlateIssuer if ns.kind == "plate-issuer" else IoBoard
+    async with cls(ns.url) as board:
+        st = await board.status()
+        out = {"info": board.info.__dict__ if board.info else None, "status": st.model_dump(),
+               "link": board.stats.as_dict()}
+        if ns.json:
+            print(json.dumps(out, indent=2))
+        else:
+            info = board.info
+            assert info is not None
+            print(f"{info.kind} {info.board_id}  firmware {info.firmware_version}  protocol {info.protocol_version}")
+            if ns.kind == "plate-issuer":
+                for k, v in st.model_dump().items():
+                    print(f"  {k:<16} {v}")
+            else:
+                print(f"  e-stop {'PRESSED' if st.estop else 'released'}   host link {'up' if st.host_link else 'down'}")
+                for name, b in st.barriers.items():  # type: ignore[attr-defined]
+                    print(f"  {name:<6} arm={b.arm:<8} loop={'occupied' if b.loop_occupied else 'free':<8} "
+                          f"beam={'blocked' if b.beam_blocked else 'clear':<7} edge={'pressed' if b.edge else 'no':<7} "
+                          f"light={b.light:<5} fault={b.fault}")
+    return 0
+
+
+async def _barrier(ns: argparse.Namespace) -> int:
+    from . import CommandRefused, IoBoard
+    async with IoBoard(ns.url) as io:
+        fn = {"open": io.open_barrier, "close": io.close_barrier, "stop": io.stop_barrier}[ns.action]
+        try:
+            arm = await fn(ns.barrier)
+        except CommandRefused as e:
+            print(f"{ns.action} {ns.barrier}: REFUSED {e.reason} (code {e.code}, detail {e.detail})")
+            return 3
+        print(f"{ns.action} {ns.barrier}: accepted, arm {arm}")
+        if ns.wait and ns.action != "stop":
+            target = "open" if ns.action == "open" else "closed"
+            st = await io.wait_arm(ns.barrier, target, ns.timeout)
+            print(f"{ns.barrier}: arm {st.barriers[ns.barrier].arm}")
+    return 0
+
+
+async def _light(ns: argparse.Namespace) -> int:
+    from . import IoBoard
+    async with IoBoard(ns.url) as io:
+        print(f"{ns.barrier} light: {await io.set_light(ns.barrier, ns.light)}")
+    return 0
+
+
+async def _issue(ns: argparse.Namespace) -> int:
+    from . import CommandRefused, PlateIssuer
+    async with PlateIssuer(ns.url) as pi:
+        try:
+            js = await pi.issue(ns.job_id, ns.plate_type, ns.text)
+        except CommandRefused as e:
+            print(f"issue {ns.job_id}: REFUSED {e.reason} (code {e.code})")
+            return 3
+        print(f"job {js.job_id}: {js.state} ({js.plates_done}/2 plates)")
+        if ns.wait:
+            js = await pi.wait_job(ns.job_id, ("done", "paused", "interrupted"), ns.timeout)
+            print(f"job {js.job_id}: {js.state} ({js.plates_done}/2 plates) fault={js.fault}")
+    return 0
+
+
+async def _job(ns: argparse.Namespace) -> int:
+    from . import CommandRefused, PlateIssuer
+    async with PlateIssuer(ns.url) as pi:
+        try:
+            js = await pi.job_status(ns.job_id)
+        except CommandRefused as e:
+            print(f"job {ns.job_id}: {e.reason}")
+            return 3
+        print(json.dumps(js.model_dump()))
+    return 0
+
+
+async def _clear_fault(ns: argparse.Namespace) -> int:
+    from . import CommandRefused, PlateIssuer
+    async with PlateIssuer(ns.url) as pi:
+        try:
+            st = await pi.clear_fault()
+        except CommandRefused as e:
+            print(f"clear-fault: REFUSED {e.reason}")
+            return 3
+        print(json.dumps(st.model_dump()))
+    return 0
+
+
+async def _events(ns: argparse.Namespace) -> int:
+    from . import BoardClient
+    client = BoardClient(ns.url, expected_kind=ns.kind)
+    await client.start()
+    n = 0
+    deadline = time.monotonic() + ns.seconds
+    try:
+        async for ev in _until(client.events(), deadline):
+            if ev.name == "status" and not ns.status:
+                continue
+            print(json.dumps({"t": round(ev.t, 3), "event": ev.name, **ev.data}, ensure_ascii=False), flush=True)
+            n += 1
+            if ns.count and n >= ns.count:
+                break
+    finally:
+        await client.close()
+    return 0
+
+
+async def _until(it: Any, deadline: float) -> Any:
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            yield await asyncio.wait_for(it.__anext__(), left)
+        except (asyncio.TimeoutError, StopAsyncIteration):
+            return
+
+
+async def _drive_through(ns: argparse.Namespace) -> int:
+    """Open, let one simulated vehicle pass, close when loop and beam are clear."""
+    from firmware.sim.control import SimControl
+
+    from . import IoBoard
+    host, _, port = ns.control.rpartition(":")
+    ctl = SimControl(host, int(port))
+    async with IoBoard(ns.url) as io:
+        b = ns.barrier
+        io.on_event(lambda ev: print(f"  event {ev.name} {ev.data}") if ev.name != "status" else None)
+        print(f"vehicle arrives at {b}")
+        ctl.vehicle_arrive(b)
+        await io.set_light(b, "green")
+        await io.open_barrier(b)
+        await io.wait_arm(b, "open", ns.timeout)
+        print("arm open; vehicle drives through")
+        ctl.vehicle_pass(b)
+        deadline = time.monotonic() + ns.timeout
+        while ctl.state()["barriers"][b]["vehicle"] != "none":
+            if time.monotonic() > deadline:
+                print("vehicle did not pass in time")
+                return 1
+            await asyncio.sleep(0.05)
+        await io.set_light(b, "red")
+        st = await io.status()
+        while st.barriers[b].loop_occupied or st.barriers[b].beam_blocked:
+            await asyncio.sleep(0.05)
+            st = await io.status()
+        await io.close_barrier(b)
+        await io.wait_arm(b, "closed", ns.timeout)
+        print("arm closed")
+    bad = [e for e in ctl.world_log() if e["event"] == "arm_struck_presence"
+           or (e["event"] == "arm_closing" and e.get("presence"))]
+    ctl.close()
+    print("safety: " + ("no arm moved down onto presence" if not bad else f"VIOLATIONS {bad}"))
+    return 0 if not bad else 1
+
+
+def _bench(ns: argparse.Namespace) -> int:
+    from .bench import run
+    return run(ns.url, ns.n, not ns.no_paced)
+
+
+def _wrap(coro_fn: Any) -> Any:
+    def run(ns: argparse.Namespace) -> int:
+        from . import BoardOffline, WrongBoard
+        try:
+            return int(asyncio.run(coro_fn(ns)))
+        except (BoardOffline, WrongBoard) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 4
+    return run
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="board_cmd", metavar="COMMAND")
+
+    def add(name: str, help_: str, fn: Any, kind: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--url", default=DEFAULT_URL,
+                       help=f"pyserial URL of the board: /dev/ttyACM0, socket://HOST:PORT (default {DEFAULT_URL})")
+        if kind:
+            p.add_argument("--kind", choices=("io-board", "plate-issuer"), default="io-board")
+        p.set_defaults(func=_wrap(fn))
+        return p
+
+    p = add("status", "handshake and print the board's status and link counters", _status, kind=True)
+    p.add_argument("--json", action="store_true")
+    p = add("barrier", "open / close / stop a barrier", _barrier)
+    p.add_argument("action", choices=("open", "close", "stop"))
+    p.add_argument("barrier", choices=("entry", "exit"))
+    p.add_argument("--wait", action="store_true", help="wait until the arm is open/closed")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p = add("light", "set a barrier's traffic light", _light)
+    p.add_argument("barrier", choices=("entry", "exit"))
+    p.add_argument("light", choices=("red", "green", "off"))
+    p = add("issue", "issue a pair of plates (idempotent per job id)", _issue)
+    p.add_argument("job_id")
+    p.add_argument("plate_type", choices=("blue", "green", "yellow"))
+    p.add_argument("text")
+    p.add_argument("--wait", action="store_true")
+    p.add_argument("--timeout", type=float, default=60.0)
+    p = add("job", "print a plate job's state", _job)
+    p.add_argument("job_id")
+    add("clear-fault", "clear the plate issuer's fault after the operator fixed it", _clear_fault)
+    p = add("events", "print the board's events as JSON lines", _events, kind=True)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--count", type=int, default=0)
+    p.add_argument("--status", action="store_true", help="include STATUS heartbeats")
+    p = add("drive-through", "simulated lane: open, let one vehicle pass, close (needs the sim control port)",
+            _drive_through)
+    p.add_argument("--control", required=True, help="HOST:PORT of `passlane sim io-board --control`")
+    p.add_argument("--barrier", choices=("entry", "exit"), default="entry")
+    p.add_argument("--timeout", type=float, default=20.0)
+    p = sub.add_parser("bench", help="command round-trip latency vs. 115200-baud wire time",
+                       description="command round-trip latency vs. 115200-baud wire time")
+    p.add_argument("--url", default=None, help="measure this board instead of starting simulators")
+    p.add_argument("--n", type=int, default=300)
+    p.add_argument("--no-paced", action="store_true", help="skip the 115200-paced simulator run")
+    p.set_defaults(func=_bench)
