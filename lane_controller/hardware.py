@@ -1,0 +1,255 @@
+"""The lane's hardware as the controller sees it: two barriers with lights and loops, and a plate issuer.
+
+Two implementations of one small interface:
+
+* :class:`BoardHardware` drives the real lane-bus boards (or the simulated
+  boards served by ``passlane sim``) through the host driver ``edge.lanebus``.
+* :class:`SimulatedHardware` is an in-process stand-in used when lane.toml
+  names no board URL (development, the bench): a vehicle passes a barrier
+  ``pass_after_s`` after it opens, and the plate issuer keeps an idempotent
+  job ledger (optionally in a file, as the real issuer keeps it in flash).
+
+Faults never escape as crashes: a failed command raises :class:`HardwareFault`,
+which the lane turns into a case hold and an alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from edge.contract import BoardHealth
+
+log = logging.getLogger("passlane.hardware")
+
+PassedCallback = Callable[[str], Awaitable[None]]
+FaultCallback = Callable[[str, str, bool], Awaitable[None]]  # device, detail, recovered?
+
+
+class HardwareFault(RuntimeError):
+    def __init__(self, device: str, detail: str) -> None:
+        super().__init__(f"{device}: {detail}")
+        self.device = device
+        self.detail = detail
+
+
+class LaneHardware:
+    """What the lane controller needs from its devices."""
+
+    on_vehicle_passed: PassedCallback | None = None
+    on_fault: FaultCallback | None = None
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def open_barrier(self, barrier: str) -> None: ...
+    async def close_barrier(self, barrier: str) -> None: ...
+    async def set_light(self, barrier: str, colour: str) -> None: ...
+    async def issue(self, job_id: str, plate_type: str, text: str) -> None: ...
+    async def status(self) -> dict[str, Any]: ...
+
+    def health(self) -> list[BoardHealth]:
+        return []
+
+    async def _passed(self, barrier: str) -> None:
+        if self.on_vehicle_passed is not None:
+            await self.on_vehicle_passed(barrier)
+
+    async def _fault(self, device: str, detail: str, recovered: bool = False) -> None:
+        if self.on_fault is not None:
+            await self.on_fault(device, detail, recovered)
+
+
+class SimulatedHardware(LaneHardware):
+    def __init__(self, *, pass_after_s: float | None = 0.2, issue_s: float = 0.0, ledger: Path | None = None) -> None:
+        self.pass_after_s = pass_after_s
+        self.issue_s = issue_s
+        self.ledger_path = ledger
+        self.barriers: dict[str, dict[str, Any]] = {b: {"arm": "closed", "light": "red", "loop": False, "beam": False} for b in ("entry", "exit")}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.physical_issues = 0
+        self.faults: dict[str, str] = {}
+        self.commands = 0
+        self._tasks: set[asyncio.Task] = set()
+        if ledger is not None and ledger.exists():
+            for line in ledger.read_text().splitlines():
+                if line.strip():
+                    job = json.loads(line)
+                    self.jobs[job["job_id"]] = job
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+
+    def _check(self, device: str) -> None:
+        self.commands += 1
+        if device in self.faults:
+            raise HardwareFault(device, self.faults[device])
+
+    async def open_barrier(self, barrier: str) -> None:
+        self._check("io-board")
+        b = self.barriers[barrier]
+        already = b["arm"] == "open"
+        b["arm"] = "open"
+        if self.pass_after_s is not None and not already:
+            t = asyncio.get_running_loop().create_task(self._drive_through(barrier))
+            self._tasks.add(t)
+            t.add_done_callback(self._tasks.discard)
+
+    async def _drive_through(self, barrier: str) -> None:
+        await asyncio.sleep(self.pass_after_s or 0)
+        await self.vehicle_pass(barrier)
+
+    async def vehicle_pass(self, barrier: str) -> None:
+        """The simulated world: a vehicle crosses the loop under the arm and clears it."""
+        b = self.barriers[barrier]
+        b["loop"] = True
+        b["loop"] = False
+        await self._passed(barrier)
+
+    async def close_barrier(self, barrier: str) -> None:
+        self._check("io-board")
+        b = self.barriers[barrier]
+        if b["loop"] or b["beam"]:
+            raise HardwareFault("io-board", f"{barrier} close refused: presence under the arm")
+        b["arm"] = "closed"
+
+    async def set_light(self, barrier: str, colour: str) -> None:
+        self._check("io-board")
+        self.barriers[barrier]["light"] = colour
+
+    async def issue(self, job_id: str, plate_type: str, text: str) -> None:
+        self._check("plate-issuer")
+        if job_id in self.jobs:
+            return  # the issuer remembers the job: a retry never issues twice
+        if self.issue_s:
+            await asyncio.sleep(self.issue_s)
+        job = {"job_id": job_id, "plate_type": plate_type, "text": text, "ts": time.time()}
+        self.physical_issues += 1
+        if self.ledger_path is not None:
+            with open(self.ledger_path, "a") as fh:
+                fh.write(json.dumps(job, ensure_ascii=False) + "\n")
+                fh.flush()
+        self.jobs[job_id] = job
+
+    async def status(self) -> dict[str, Any]:
+        return {"barriers": {k: dict(v) for k, v in self.barriers.items()},
+                "issuer": {"online": "plate-issuer" not in self.faults, "jobs": len(self.jobs)},
+                "faults": dict(self.faults)}
+
+    def health(self) -> list[BoardHealth]:
+        return [BoardHealth(name="io-board (sim)", online="io-board" not in self.faults, frames_tx=self.commands),
+                BoardHealth(name="plate-issuer (sim)", online="plate-issuer" not in self.faults)]
+
+    async def inject_fault(self, device: str, detail: str) -> None:
+        self.faults[device] = detail
+        await self._fault(device, detail, False)
+
+    async def clear_fault(self, device: str) -> None:
+        if self.faults.pop(device, None) is not None:
+            await self._fault(device, "recovered", True)
+
+
+class BoardHardware(LaneHardware):
+    """The real lane-bus boards through the host driver (``edge.lanebus``)."""
+
+    def __init__(self, io_url: str, issuer_url: str | None) -> None:
+        from edge import lanebus  # imported here: the driver is only needed with real or simulated boards
+
+        self._lanebus = lanebus
+        self.io = lanebus.IoBoard(io_url)
+        self.issuer = lanebus.PlateIssuer(issuer_url) if issuer_url else None
+        self._watch: asyncio.Task | None = None
+        self._last: dict[str, Any] = {}
+        self._occupied: dict[str, bool] = {"entry": False, "exit": False}
+        self._online = True
+
+    async def start(self) -> None:
+        await self.io.start()
+        if self.issuer is not None:
+            await self.issuer.start()
+        self._watch = asyncio.get_running_loop().create_task(self._poll())
+
+    async def close(self) -> None:
+        if self._watch:
+            self._watch.cancel()
+        await self.io.close()
+        if self.issuer is not None:
+            await self.issuer.close()
+
+    async def _cmd(self, device: str, coro: Awaitable[Any]) -> Any:
+        try:
+            return await coro
+        except (self._lanebus.BoardOffline, self._lanebus.CommandRefused) as exc:
+            raise HardwareFault(device, str(exc) or type(exc).__name__) from None
+
+    async def open_barrier(self, barrier: str) -> None:
+        await self._cmd("io-board", self.io.open_barrier(barrier))
+
+    async def close_barrier(self, barrier: str) -> None:
+        await self._cmd("io-board", self.io.close_barrier(barrier))
+
+    async def set_light(self, barrier: str, colour: str) -> None:
+        await self._cmd("io-board", self.io.set_light(barrier, colour))
+
+    async def issue(self, job_id: str, plate_type: str, text: str) -> None:
+        if self.issuer is None:
+            raise HardwareFault("plate-issuer", "no plate issuer configured")
+        await self._cmd("plate-issuer", self.issuer.issue(job_id, plate_type, text))
+
+    async def status(self) -> dict[str, Any]:
+        st = await self._cmd("io-board", self.io.status())
+        self._last = _as_dict(st)
+        return {"barriers": self._last.get("barriers", self._last), "issuer": {"online": bool(getattr(self.issuer, "online", False))}}
+
+    async def _poll(self) -> None:
+        """Watch the loops: occupied then clear under an arm = the vehicle has passed."""
+        while True:
+            try:
+                st = _as_dict(await self.io.status())
+                if not self._online:
+                    self._online = True
+                    await self._fault("io-board", "recovered", True)
+                barriers = st.get("barriers", st)
+                for name in ("entry", "exit"):
+                    b = barriers.get(name) or {}
+                    occ = bool(b.get("loop") or b.get("loop_occupied"))
+                    if self._occupied[name] and not occ:
+                        await self._passed(name)
+                    self._occupied[name] = occ
+            except Exception as exc:  # noqa: BLE001 - a board problem becomes an alert, never a crash
+                if self._online:
+                    self._online = False
+                    await self._fault("io-board", str(exc) or type(exc).__name__, False)
+            await asyncio.sleep(0.1)
+
+    def health(self) -> list[BoardHealth]:
+        out = []
+        for name, board in (("io-board", self.io), ("plate-issuer", self.issuer)):
+            if board is None:
+                continue
+            s = getattr(board, "stats", None)
+            out.append(BoardHealth(name=name, online=bool(getattr(board, "online", False)),
+                                   frames_tx=int(getattr(s, "frames_tx", 0) or 0), frames_rx=int(getattr(s, "frames_rx", 0) or 0),
+                                   crc_errors=int(getattr(s, "crc_errors", 0) or 0), retransmits=int(getattr(s, "retransmits", 0) or 0),
+                                   timeouts=int(getattr(s, "timeouts", 0) or 0), reconnects=int(getattr(s, "reconnects", 0) or 0)))
+        return out
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return obj
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump()
+    if hasattr(obj, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(obj)
+    return dict(getattr(obj, "__dict__", {}))

@@ -1,0 +1,87 @@
+"""Shared helpers for the lane tests: a lane.toml for a test broker, and waiting with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from edge.config import LaneConfig, load_config
+
+PINS = {"insp-1": "1234", "insp-2": "5678"}
+
+
+def write_lane_toml(tmp: Path, broker, pki, unit: str = "lane-01", *, camera: str = "sim", io_url: str | None = None,
+                    issuer_url: str | None = None, ui_port: int = 0, extra: str = "") -> Path:
+    for ins, pin in PINS.items():
+        (tmp / f"{ins}.pin").write_text(pin + "\n")
+    boards = ""
+    if io_url:
+        boards += f'\n[io_board]\nurl = "{io_url}"\n'
+    if issuer_url:
+        boards += f'\n[plate_issuer]\nurl = "{issuer_url}"\n'
+    text = f'''
+site = "site-1"
+unit = "{unit}"
+stations = ["A"]
+
+[mqtt]
+host = "{broker.host}"
+port = {broker.port}
+request_timeout_s = 3
+password = {{ file = "{pki.password_file(unit)}" }}
+tls = {{ ca_file = "{pki.ca_cert}" }}
+
+[outbox]
+resend_after_s = 2
+
+[telemetry]
+interval_s = 1
+
+[journal]
+path = "var/lane.sqlite"
+
+[camera]
+source = "{camera}"
+
+[inspection]
+items = {{ passenger_car = ["vin", "engine", "tyres"] }}
+required_photos = ["0111", "0113"]
+
+[ui]
+port = {ui_port}
+{boards}
+[[inspectors]]
+id = "insp-1"
+name = "王检验"
+pin = {{ file = "insp-1.pin" }}
+
+[[inspectors]]
+id = "insp-2"
+name = "Li Inspector"
+pin = {{ file = "insp-2.pin" }}
+{extra}
+'''
+    path = tmp / "lane.toml"
+    path.write_text(text)
+    return path
+
+
+def lane_config(tmp: Path, broker, pki, **kw) -> LaneConfig:
+    return load_config(write_lane_toml(tmp, broker, pki, **kw))
+
+
+def wait_until(pred, timeout: float, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+async def await_until(pred, timeout: float, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,110 @@
+"""The running lane on simulated hardware, a real broker and the cloud stand-in: whole cases, offline, faults."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lane_controller import case as C
+from lane_controller.hardware import SimulatedHardware
+from lane_controller.runtime import Lane
+from lane_controller.vin_camera import VinReading
+
+from lane_helpers import await_until, lane_config
+
+pytestmark = pytest.mark.broker
+
+
+async def drive_case(lane: Lane, id_number: str = "110101199003071234") -> str:
+    case = await lane.open_case("A", id_number, None, "insp-1")
+    cid = case.case_id
+    await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 10, "partner records")
+    await lane.apply(cid, C.Admit(), "insp-1")
+    await await_until(lambda: lane.cases[cid].vin_read is not None, 10, "VIN read")
+    c = lane.cases[cid]
+    if c.stage == C.Stage.ADMITTED:
+        await lane.apply(cid, C.VinConfirm(c.certificate_vin, "checked by eye"), "insp-1")
+    for item in ("vin", "engine", "tyres"):
+        await lane.apply(cid, C.MarkItem(item, "pass"), "insp-1")
+    await lane.save_photo(cid, "0111", b"\xff\xd8fake", "insp-1")
+    await lane.save_photo(cid, "0113", None, "insp-1")
+    await lane.apply(cid, C.Conclude(), "insp-1")
+    await await_until(lambda: lane.cases[cid].plate_options, 10, "plate options")
+    await lane.apply(cid, C.ChoosePlate(lane.cases[cid].plate_options[0]), "insp-1")
+    await await_until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 10, "payment and issuing")
+    await lane.apply(cid, C.Fitted(), "insp-1")
+    await lane.apply(cid, C.OpenExit(), "insp-1")
+    await await_until(lambda: cid not in lane.cases, 10, "exit passage")
+    return cid
+
+
+def test_a_case_goes_from_entry_to_exit_and_every_event_reaches_the_cloud(tmp_path, mqtt_broker, site_pki, cloud):
+    async def main():
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+        hw = SimulatedHardware(pass_after_s=0.05)
+        lane = Lane(cfg, hardware=hw, reader=VinReading(load=False))
+        await lane.start()
+        try:
+            cid = await drive_case(lane)
+            row = lane.journal.case(cid)
+            assert row.stage == "closed" and row.state["outcome"] == "registered"
+            assert hw.physical_issues == 1
+            last = lane.journal.last_seq()
+            await await_until(lambda: lane.journal.acked_seq() == last, 10, "acks")
+            kinds = [e.kind.value for e in cloud.events["lane-01"].values() if e.case_id == cid]
+            assert kinds[0] == "case.opened" and kinds[-1] == "case.closed"
+            assert "case.paid" in kinds and kinds.index("case.paid") < kinds.index("case.plates_issued")
+        finally:
+            await lane.stop()
+    asyncio.run(main())
+
+
+def test_offline_cloud_makes_lookup_wait_with_a_reason_and_resume(tmp_path, mqtt_broker, site_pki, cloud):
+    async def main():
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+        lane = Lane(cfg, hardware=SimulatedHardware(pass_after_s=0.05), reader=VinReading(load=False))
+        await lane.start()
+        try:
+            await await_until(lambda: lane.session.connected.is_set(), 10, "connected")
+            await asyncio.to_thread(mqtt_broker.stop)
+            case = await lane.open_case("A", "110101199003071234", None, "insp-1")
+            await await_until(lambda: "cloud" in (lane.waiting.get(case.case_id) or ""), 15, "visible waiting reason")
+            assert lane.cases[case.case_id].stage == C.Stage.OPENED
+            await asyncio.to_thread(mqtt_broker.start)
+            await await_until(lambda: lane.cases[case.case_id].stage == C.Stage.RECORDS_FETCHED, 30, "lookup after reconnect")
+        finally:
+            await lane.stop()
+    asyncio.run(main())
+
+
+def test_issuer_fault_holds_the_case_and_a_retry_issues_once(tmp_path, mqtt_broker, site_pki, cloud):
+    async def main():
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+        hw = SimulatedHardware(pass_after_s=0.05)
+        lane = Lane(cfg, hardware=hw, reader=VinReading(load=False))
+        await lane.start()
+        try:
+            await hw.inject_fault("plate-issuer", "ribbon jam")
+            case = await lane.open_case("A", "110101199003071234", None, "insp-1")
+            cid = case.case_id
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 10, "records")
+            await lane.apply(cid, C.Admit(), "insp-1")
+            await await_until(lambda: lane.cases[cid].vin_read is not None, 10, "VIN read")
+            await lane.apply(cid, C.VinConfirm(lane.cases[cid].certificate_vin, "by eye"), "insp-1")
+            for item in ("vin", "engine", "tyres"):
+                await lane.apply(cid, C.MarkItem(item, "pass"), "insp-1")
+            await lane.save_photo(cid, "0111", b"x", "insp-1")
+            await lane.save_photo(cid, "0113", b"x", "insp-1")
+            await lane.apply(cid, C.Conclude(), "insp-1")
+            await await_until(lambda: lane.cases[cid].plate_options, 10, "options")
+            await lane.apply(cid, C.ChoosePlate(lane.cases[cid].plate_options[0]), "insp-1")
+            await await_until(lambda: lane.cases[cid].hold is not None, 10, "hold on issuer fault")
+            assert "device:plate-issuer" in lane.alerts
+            await hw.clear_fault("plate-issuer")
+            await lane.apply(cid, C.Resume(), "insp-1")
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 10, "issued after resume")
+            assert hw.physical_issues == 1
+        finally:
+            await lane.stop()
+    asyncio.run(main())
