@@ -30,10 +30,9 @@ for (const name of readdirSync(join(root, "firmware"))) {
 mp.FS.mkdir("/tests");
 const modules = [];
 for (const name of readdirSync(here).sort()) {
-  if (name.startsWith("test_fw_") && name.endsWith(".py") && name.includes(only)) {
-    mp.FS.writeFile("/tests/" + name, readFileSync(join(here, name)));
-    modules.push(name.slice(0, -3));
-  }
+  if (!name.endsWith(".py")) continue;
+  mp.FS.writeFile("/tests/" + name, readFileSync(join(here, name)));  // test modules and their helpers
+  if (name.startsWith("test_fw_") && name.includes(only)) modules.push(name.slice(0, -3));
 }
 if (modules.length === 0) {
   console.error("no tests/firmware/test_fw_*.py modules found");

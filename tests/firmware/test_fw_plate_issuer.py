@@ -1,0 +1,114 @@
+"""Plate issuer firmware: job idempotency, journal across resets, faults.
+Runs under MicroPython and CPython."""
+
+from firmware import lanebus as lb
+from firmware.plate_issuer import (FEED_TIMEOUT_MS, MAGAZINE_SHIFT, S_PRINTER_BUSY, IssuerLogic,
+                                   decode_journal, encode_journal)
+
+from fw_fakes import FakeHal
+
+
+def make_plate(logic, hal, now):
+    """Drive the mechanism through one plate: feed -> print -> eject."""
+    logic.update(now, lb.S_PLATE_AT_PRINTER | S_PRINTER_BUSY)
+    now += 10
+    logic.update(now, lb.S_PLATE_AT_PRINTER)  # printer done
+    now += 10
+    logic.update(now, lb.S_EXIT_BEAM)
+    now += 10
+    logic.update(now, 0)
+    return now + 10
+
+
+def test_issue_starts_feeding_the_right_magazine():
+    hal = FakeHal()
+    logic = IssuerLogic(hal, 0)
+    res, rec, _ = logic.issue(b"J1", 1, b"AD12345", 0)
+    assert res == lb.OK and rec[2] == lb.JOB_FEEDING
+    assert hal.mech == [("feed", 1)]
+
+
+def test_repeated_issue_with_same_job_id_never_starts_a_second_pair():
+    hal = FakeHal()
+    logic = IssuerLogic(hal, 0)
+    logic.issue(b"J1", 0, b"A12345", 0)
+    now = make_plate(logic, hal, 10)
+    now = make_plate(logic, hal, now)
+    assert logic.find(b"J1").state == lb.JOB_DONE
+    feeds = len([m for m in hal.mech if m[0] == "feed"])
+    res, rec, _ = logic.issue(b"J1", 0, b"A12345", now)
+    assert res == lb.OK and rec[2] == lb.JOB_DONE and rec[3] == 2
+    assert len([m for m in hal.mech if m[0] == "feed"]) == feeds == 2
+
+
+def test_same_job_id_with_other_text_is_a_conflict():
+    logic = IssuerLogic(FakeHal(), 0)
+    logic.issue(b"J1", 0, b"A12345", 0)
+    assert logic.issue(b"J1", 0, b"B99999", 0)[0] == lb.E_JOB_CONFLICT
+
+
+def test_second_job_while_busy_is_refused():
+    logic = IssuerLogic(FakeHal(), 0)
+    logic.issue(b"J1", 0, b"A12345", 0)
+    assert logic.issue(b"J2", 0, b"A12346", 0)[0] == lb.E_BUSY
+
+
+def test_empty_magazine_refuses_a_new_job():
+    logic = IssuerLogic(FakeHal(), 0)
+    logic.update(0, 1 << (MAGAZINE_SHIFT + 2))
+    assert logic.issue(b"J1", 2, b"A12345", 0)[0] == lb.E_MAGAZINE_EMPTY
+
+
+def test_feed_timeout_is_a_jam_and_clear_fault_resumes_only_the_missing_plate():
+    hal = FakeHal()
+    logic = IssuerLogic(hal, 0)
+    logic.issue(b"J1", 0, b"A12345", 0)
+    now = make_plate(logic, hal, 10)
+    logic.update(now + FEED_TIMEOUT_MS + 10, 0)  # second blank never arrives
+    job = logic.find(b"J1")
+    assert logic.state == lb.ISSUER_FAULT and logic.fault == lb.FAULT_JAM
+    assert job.state == lb.JOB_PAUSED and job.plates_done == 1
+    res, _, _ = logic.clear_fault(now)
+    assert res == lb.OK and job.state == lb.JOB_FEEDING
+    now = make_plate(logic, hal, now + FEED_TIMEOUT_MS + 100)
+    assert job.state == lb.JOB_DONE and job.plates_done == 2
+
+
+def test_cover_open_pauses_and_clear_is_refused_until_closed():
+    hal = FakeHal()
+    logic = IssuerLogic(hal, 0)
+    logic.issue(b"J1", 0, b"A12345", 0)
+    logic.update(5, lb.S_COVER_OPEN)
+    assert logic.fault == lb.FAULT_COVER_OPEN
+    assert logic.clear_fault(6)[0] == lb.E_COVER_OPEN
+    logic.update(7, 0)
+    assert logic.clear_fault(8)[0] == lb.OK
+
+
+def test_journal_survives_reset_and_interrupted_job_is_not_resumed():
+    hal = FakeHal()
+    logic = IssuerLogic(hal, 0)
+    logic.issue(b"J1", 0, b"A12345", 0)
+    make_plate(logic, hal, 10)
+    # power cut: a new firmware instance on the same flash
+    hal2 = FakeHal()
+    hal2.journal = hal.journal
+    logic2 = IssuerLogic(hal2, 0)
+    job = logic2.find(b"J1")
+    assert job.state == lb.JOB_INTERRUPTED and job.plates_done == 1
+    assert logic2.state == lb.ISSUER_FAULT
+    res, rec, _ = logic2.issue(b"J1", 0, b"A12345", 0)
+    assert res == lb.OK and rec[2] == lb.JOB_INTERRUPTED
+    assert hal2.mech == []  # nothing was fed again
+
+
+def test_journal_encoding_round_trips_and_keeps_whole_records_of_a_torn_write():
+    hal = FakeHal()
+    logic = IssuerLogic(hal, 0)
+    logic.issue(b"J1", 0, b"A12345", 0)
+    logic.find(b"J1").state = lb.JOB_DONE
+    logic.issue(b"J2", 1, b"AD12345", 0)
+    data = encode_journal(logic.jobs)
+    assert [j.job_id for j in decode_journal(data)] == [b"J1", b"J2"]
+    assert [j.job_id for j in decode_journal(data[:-3])] == [b"J1"]
+    assert decode_journal(b"junk") == []
