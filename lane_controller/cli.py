@@ -1,0 +1,123 @@
+"""`passlane lane run|check-config|bench|config-reference`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _check(ns: argparse.Namespace) -> int:
+    from edge.config import ConfigError, check_secrets, load_config
+
+    try:
+        cfg = load_config(ns.config)
+    except ConfigError as exc:
+        print(f"{ns.config}: invalid: {exc}", file=sys.stderr)
+        return 1
+    problems = check_secrets(cfg)
+    for p in problems:
+        print(f"{ns.config}: {p}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"{ns.config}: ok (site {cfg.site}, unit {cfg.unit}, stations {', '.join(cfg.stations)}, "
+          f"broker {cfg.mqtt.host}:{cfg.mqtt.port}, {len(cfg.inspectors)} inspectors, journal {cfg.journal.path})")
+    return 0
+
+
+def _run(ns: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from edge.config import ConfigError, check_secrets, load_config
+    from lane_controller.runtime import Lane
+    from lane_controller.web import serve
+
+    logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        cfg = load_config(ns.config)
+    except ConfigError as exc:
+        print(f"{ns.config}: invalid: {exc}", file=sys.stderr)
+        return 1
+    problems = check_secrets(cfg)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    if ns.port is not None:
+        cfg = cfg.model_copy(update={"ui": cfg.ui.model_copy(update={"port": ns.port})})
+
+    async def main() -> None:
+        stub = None
+        if ns.cloud_stub:
+            from lane_controller.cloud_stub import CloudStub
+
+            user, _, pw_file = ns.cloud_stub.partition(":")
+            stub = CloudStub(cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.tls.ca_file, user, Path(pw_file).read_text().strip(), cfg.site,
+                             auto_pay_s=ns.auto_pay)
+            await asyncio.to_thread(stub.start)
+        lane = Lane(cfg, config_path=Path(ns.config), reader=None if not ns.no_reader else _no_reader())
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, lambda: task.cancel() if task else None)
+        ready = asyncio.Event()
+
+        async def announce() -> None:
+            await ready.wait()
+            print(f"lane {cfg.unit} running: tablet on http://{cfg.ui.host}:{cfg.ui.port}/ ; journal {cfg.journal.path}", flush=True)
+
+        loop.create_task(announce())
+        try:
+            await serve(lane, cfg.ui.host, cfg.ui.port, ready)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if stub is not None:
+                stub.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _no_reader():  # noqa: ANN202
+    from lane_controller.vin_camera import VinReading
+
+    return VinReading(load=False)
+
+
+def _bench(ns: argparse.Namespace) -> int:
+    from lane_controller.bench import run_bench
+
+    return run_bench(cases=ns.cases, idle_s=ns.idle)
+
+
+def _reference(ns: argparse.Namespace) -> int:
+    from edge.config import config_reference_markdown
+
+    print(config_reference_markdown(), end="")
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
+    p = sub.add_parser("run", help="run one lane: controller, boards, cloud link and the tablet UI")
+    p.add_argument("--config", required=True, help="lane.toml")
+    p.add_argument("--port", type=int, default=None, help="tablet UI port (overrides ui.port)")
+    p.add_argument("--cloud-stub", default=None, metavar="USER:PASSWORD_FILE",
+                   help="also run the small cloud stand-in (lane_controller.cloud_stub) with this broker account, when the real bridge is not running")
+    p.add_argument("--auto-pay", type=float, default=0.5, help="with --cloud-stub: confirm payments after this many seconds")
+    p.add_argument("--no-reader", action="store_true", help="do not load the VIN model (every read goes to inspector review)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=_run)
+    c = sub.add_parser("check-config", help="validate lane.toml (unknown keys, types, secrets reachable)")
+    c.add_argument("--config", required=True)
+    c.set_defaults(func=_check)
+    b = sub.add_parser("bench", help="system-added time per case, RSS, idle CPU, publish-to-ack latency")
+    b.add_argument("--cases", type=int, default=30)
+    b.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
+    b.set_defaults(func=_bench)
+    r = sub.add_parser("config-reference", help="print the lane.toml reference (markdown) generated from the models")
+    r.set_defaults(func=_reference)

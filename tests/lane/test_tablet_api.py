@@ -1,0 +1,70 @@
+"""The tablet's HTTP API (the same endpoints the pages and the site demo use), with sign-in and attribution."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lane_controller.hardware import SimulatedHardware
+from lane_controller.runtime import Lane
+from lane_controller.vin_camera import VinReading
+from lane_controller.web import create_app
+
+from lane_helpers import lane_config, wait_until
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def client(tmp_path, mqtt_broker, site_pki, cloud):
+    cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+    lane = Lane(cfg, hardware=SimulatedHardware(pass_after_s=0.05), reader=VinReading(load=False))
+    with TestClient(create_app(lane)) as c:
+        c.lane = lane
+        yield c
+
+
+def test_actions_need_a_signed_in_inspector_and_a_wrong_pin_is_refused(client):
+    assert client.post("/api/cases", json={"station": "A", "id_number": "1"}).status_code == 401
+    assert client.post("/api/session", json={"inspector_id": "insp-1", "pin": "0000"}).status_code == 401
+    assert client.get("/").status_code == 200 and "/login" in str(client.get("/").url)
+    kinds = [e["kind"] for e in client.lane.journal.events()]
+    assert "inspector.sign_in_failed" in kinds
+
+
+def test_a_whole_case_through_the_http_api_is_attributed_to_the_inspector(client):
+    r = client.post("/api/session", json={"inspector_id": "insp-1", "pin": "1234"})
+    assert r.status_code == 200 and r.json()["token"]
+
+    def case():
+        return client.get(f"/api/cases/{cid}").json()["case"]
+
+    cid = client.post("/api/cases", json={"station": "A", "id_number": "110101199003071234"}).json()["case"]["case_id"]
+    r = client.post("/api/cases", json={"station": "A", "id_number": "2"})
+    assert r.status_code == 409 and "already has open case" in r.json()["error"]
+    wait_until(lambda: case()["stage"] == "records_fetched", 10, "records")
+    assert client.post(f"/api/cases/{cid}/issue").status_code == 409
+    assert client.post(f"/api/cases/{cid}/admit").json()["ok"]
+    wait_until(lambda: case()["vin_read"] is not None, 10, "VIN read")
+    c = case()
+    assert c["vin_needs_review"]  # no reader loaded: the inspector reviews
+    r = client.post(f"/api/cases/{cid}/vin/confirm", json={"vin": c["certificate_vin"]})
+    assert r.status_code == 409 and "reason" in r.json()["error"]
+    assert client.post(f"/api/cases/{cid}/vin/confirm", json={"vin": c["certificate_vin"], "reason": "read by eye"}).json()["ok"]
+    for item in c["checklist"]:
+        assert client.post(f"/api/cases/{cid}/items", json={"item": item, "result": "pass"}).json()["ok"]
+    assert client.post(f"/api/cases/{cid}/photos/0111", files={"file": ("p.jpg", b"\xff\xd8\xff", "image/jpeg")}).json()["ok"]
+    assert client.post(f"/api/cases/{cid}/photos/0113").json()["ok"]  # the station camera
+    assert client.post(f"/api/cases/{cid}/conclude").json()["ok"]
+    wait_until(lambda: case()["plate_options"], 10, "plate options")
+    assert client.post(f"/api/cases/{cid}/plate", json={"number": "AB12I", "composed": True}).status_code == 409  # I is not used
+    assert client.post(f"/api/cases/{cid}/plate", json={"number": case()["plate_options"][0]}).json()["ok"]
+    wait_until(lambda: case()["stage"] == "plates_issued", 10, "paid and issued")
+    assert client.post(f"/api/cases/{cid}/fitted").json()["ok"]
+    assert client.post(f"/api/cases/{cid}/exit").json()["ok"]
+    wait_until(lambda: case()["stage"] == "closed", 10, "exit passage")
+    page = client.get(f"/cases/{cid}")
+    assert page.status_code == 200 and cid in page.text
+    actors = {e["kind"]: e["actor"] for e in client.lane.journal.case_events(cid)}
+    assert actors["case.opened"] == "insp-1" and actors["case.plates_fitted"] == "insp-1" and actors["case.paid"] == "cloud"
+    assert client.get("/fragments/overview").status_code == 200
