@@ -1,0 +1,95 @@
+"""Running a bridge process: N ingest workers, the periodic sweep and the HTTP server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from cloud_bridge.config import BridgeSettings
+from cloud_bridge.metrics import Metrics
+from cloud_bridge.rules import load_rules
+from cloud_bridge.service import Service
+from cloud_bridge.store import Store, open_store
+
+log = logging.getLogger("passlane.bridge")
+
+
+class Bridge:
+    """One bridge process. `start()` returns once the workers are connecting; `stop()` is clean."""
+
+    def __init__(self, settings: BridgeSettings, *, worker_base: int = 0, sweep_s: float = 5.0) -> None:
+        from cloud_bridge.worker import IngestWorker, MqttPublisher
+
+        self.settings = settings
+        self.store: Store = open_store(settings.db_url(), load_rules(settings.rules.file))
+        self.store.migrate()
+        self.metrics = Metrics()
+        self.metrics.add_store_collector(self.store)
+        self.service = Service(settings, self.store)
+        self.workers = [IngestWorker(settings, self.store, self.service, self.metrics, worker_base + i) for i in range(settings.workers)]
+        self.publisher: Any = None
+        if self.workers:
+            w0 = self.workers[0]
+            self.service.publish = lambda t, p, q, r: w0.client.publish(t, p, qos=q, retain=r) and None
+        else:
+            try:
+                self.publisher = MqttPublisher(settings, f"{settings.mqtt.client_id_prefix}-pub-{os.getpid()}")
+                self.service.publish = self.publisher
+            except (ValueError, OSError) as exc:
+                log.warning("no MQTT publisher (%s): payments and commands will not reach lanes", exc)
+        self.sweep_s = sweep_s
+        self._stop = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep_loop, name="sweep", daemon=True)
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.wait(self.sweep_s):
+            try:
+                self.service.sweep()
+            except Exception:  # noqa: BLE001 - the sweep retries next period
+                log.exception("sweep failed")
+
+    def start(self) -> "Bridge":
+        for w in self.workers:
+            w.start()
+        self._sweeper.start()
+        return self
+
+    def app(self) -> Any:
+        from cloud_bridge.app import create_app
+
+        return create_app(self.settings, store=self.store, service=self.service, metrics=self.metrics)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for w in self.workers:
+            w.stop()
+        if self.publisher is not None:
+            self.publisher.stop()
+        self.store.close()
+
+
+def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) -> int:
+    """Run until SIGINT/SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    bridge = Bridge(settings, worker_base=worker_base).start()
+    try:
+        if http:
+            import uvicorn
+
+            host, _, port = settings.http.listen.rpartition(":")
+            config = uvicorn.Config(bridge.app(), host=host or "127.0.0.1", port=int(port), log_level="warning", access_log=False)
+            server = uvicorn.Server(config)
+            log.info("bridge serving http://%s with %d worker(s) on %s", settings.http.listen, len(bridge.workers), settings.db.split("@")[-1])
+            server.run()
+        else:
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *a: stop.set())
+            signal.signal(signal.SIGINT, lambda *a: stop.set())
+            log.info("bridge running %d worker(s) without HTTP", len(bridge.workers))
+            stop.wait()
+    finally:
+        bridge.stop()
+    return 0

@@ -1,0 +1,84 @@
+// PassLane ops dashboard: polls /api/dashboard and draws tables and charts on canvas. No external libraries.
+"use strict";
+const T = JSON.parse(document.getElementById("strings").textContent);
+
+function fmtDur(s) {
+  if (s === null || s === undefined) return "—";
+  s = Math.max(0, Math.round(s));
+  if (s < 60) return s + "s";
+  const m = Math.floor(s / 60), r = s % 60;
+  if (m < 60) return m + "m" + (r ? String(r).padStart(2, "0") + "s" : "");
+  return Math.floor(m / 60) + "h" + String(m % 60).padStart(2, "0") + "m";
+}
+function esc(x) { return String(x === null || x === undefined ? "" : x).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
+
+function drawHistogram(canvas, h) {
+  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, L = 36, B = 28, R = 8, TOP = 12;
+  ctx.clearRect(0, 0, W, H);
+  ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, W, H);
+  const counts = h.counts, n = counts.length, max = Math.max(1, ...counts);
+  const bw = (W - L - R) / n;
+  ctx.strokeStyle = "#9aa7b4"; ctx.beginPath(); ctx.moveTo(L, TOP); ctx.lineTo(L, H - B); ctx.lineTo(W - R, H - B); ctx.stroke();
+  ctx.fillStyle = "#5b6b7c"; ctx.font = "11px sans-serif"; ctx.textAlign = "right";
+  for (let i = 0; i <= 4; i++) { const v = Math.round(max * i / 4), y = H - B - (H - B - TOP) * i / 4; ctx.fillText(String(v), L - 4, y + 4); }
+  ctx.textAlign = "center";
+  for (let i = 0; i < n; i++) {
+    const x = L + i * bw, bh = (H - B - TOP) * counts[i] / max;
+    const minutes = i * h.bin_minutes;
+    ctx.fillStyle = minutes >= h.limit_minutes ? "#e57373" : "#3f7fbf";
+    ctx.fillRect(x + 1, H - B - bh, Math.max(1, bw - 2), bh);
+    if (i % 5 === 0) { ctx.fillStyle = "#5b6b7c"; ctx.fillText(i === n - 1 ? h.max_minutes + "+" : String(minutes), x + bw / 2, H - B + 14); }
+  }
+  const lx = L + (h.limit_minutes / h.bin_minutes) * bw;
+  ctx.strokeStyle = "#c62828"; ctx.lineWidth = 2; ctx.setLineDash([6, 4]);
+  ctx.beginPath(); ctx.moveTo(lx, TOP); ctx.lineTo(lx, H - B); ctx.stroke(); ctx.setLineDash([]); ctx.lineWidth = 1;
+  ctx.fillStyle = "#c62828"; ctx.textAlign = "left"; ctx.fillText(T.limit30, lx + 4, TOP + 10);
+}
+
+function drawStages(canvas, stages) {
+  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, L = 110, R = 60, TOP = 8;
+  ctx.clearRect(0, 0, W, H);
+  ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, W, H);
+  const max = Math.max(1, ...stages.map(s => s.mean_s || 0));
+  const rowH = (H - TOP * 2) / Math.max(1, stages.length);
+  ctx.font = "12px sans-serif";
+  stages.forEach((s, i) => {
+    const y = TOP + i * rowH, w = (W - L - R) * (s.mean_s || 0) / max;
+    ctx.fillStyle = "#1d2733"; ctx.textAlign = "right"; ctx.fillText(T[s.stage] || s.stage, L - 6, y + rowH / 2 + 4);
+    ctx.fillStyle = "#2e9d6a"; ctx.fillRect(L, y + rowH * 0.2, Math.max(s.mean_s ? 2 : 0, w), rowH * 0.6);
+    ctx.fillStyle = "#5b6b7c"; ctx.textAlign = "left"; ctx.fillText(fmtDur(s.mean_s), L + w + 4, y + rowH / 2 + 4);
+  });
+}
+
+function render(d) {
+  const f = d.today;
+  document.getElementById("fig-registered").textContent = f.registered;
+  document.getElementById("fig-median").textContent = fmtDur(f.median_s);
+  document.getElementById("fig-p95").textContent = fmtDur(f.p95_s);
+  document.getElementById("fig-within").textContent = f.within_limit_share === null ? "—" : Math.round(f.within_limit_share * 100) + "%";
+  document.getElementById("fig-events").textContent = d.counts.events_stored;
+  document.getElementById("fig-dead").textContent = d.counts.dead_letters;
+  const rows = [];
+  for (const s of d.sites) for (const u of s.units) {
+    const boards = u.boards.map(b => `<span class="badge ${b.online ? "up" : "down"}">${esc(b.name)}</span>`).join("");
+    rows.push(`<tr data-unit="${esc(u.unit)}"><td>${esc(s.site)}</td><td>${esc(u.unit)}</td>` +
+      `<td class="${u.online ? "online" : "offline"}">${u.online ? T.online : (T[u.state] || T.offline)}</td>` +
+      `<td>${esc(u.stage || "")}</td><td>${fmtDur(u.stage_age_s)}</td><td>${u.queue}</td><td>${boards}</td><td>${u.outbox_depth ?? "—"}</td></tr>`);
+  }
+  document.querySelector("#lanes tbody").innerHTML = rows.join("");
+  document.querySelector("#alerts tbody").innerHTML = d.alerts.map(a =>
+    `<tr class="sev-${esc(a.severity)}"><td>${esc(a.severity)}</td><td>${esc(a.rule)}</td><td>${esc(a.detail)}</td><td>${a.count}</td><td>${esc(a.status)}</td></tr>`).join("");
+  drawHistogram(document.getElementById("histogram"), f.histogram);
+  drawStages(document.getElementById("stages"), f.stages);
+  document.body.dataset.rendered = String(Date.now());
+}
+
+async function refresh() {
+  try {
+    const r = await fetch("/api/dashboard", {credentials: "same-origin"});
+    if (r.status === 401) { location.href = "/login"; return; }
+    render(await r.json());
+  } catch (e) { console.error(e); }
+}
+refresh();
+setInterval(refresh, 3000);
