@@ -1,0 +1,88 @@
+"""Bridge fixtures: both store engines (SQLite file, private PostgreSQL), bridge settings, lane clients."""
+
+from __future__ import annotations
+
+import itertools
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from cloud_bridge import pgcluster
+from cloud_bridge.config import BridgeSettings, load_settings
+from cloud_bridge.store import PostgresStore, SqliteStore, Store
+from edge.broker import MosquittoBroker
+from edge.contract import EventEnvelope, Leaf, Request, Response, topic
+from edge.pki import SitePki
+
+SITE = "site-1"
+PAYMENT_KEY = b"test-provider-key-0123456789"
+
+
+from bridge_helpers import PAYMENT_KEY, SITE, Lane, make_settings, wait_for  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pgcluster.PgCluster]:
+    if not pgcluster.available():
+        pytest.skip(f"PostgreSQL server binaries not found in {pgcluster.PG_BIN}")
+    cluster = pgcluster.PgCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: pgcluster.PgCluster) -> str:
+    return pg_cluster.create_database(f"t{next(_db_counter)}_{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "bridge.sqlite3")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s: Store = PostgresStore(db_url) if db_url.startswith("postgresql://") else SqliteStore(db_url)
+    s.migrate()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def payment_key_file(tmp_path: Path) -> Path:
+    p = tmp_path / "payment.key"
+    p.write_bytes(PAYMENT_KEY)
+    return p
+
+
+@pytest.fixture
+def lane_factory(mqtt_broker: MosquittoBroker, site_pki: SitePki) -> Iterator[Callable[[str], Lane]]:
+    lanes: list[Lane] = []
+
+    def make(unit: str) -> Lane:
+        lane = Lane(mqtt_broker, site_pki, unit)
+        lanes.append(lane)
+        return lane
+
+    yield make
+    for lane in lanes:
+        lane.close()
