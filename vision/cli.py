@@ -1,0 +1,145 @@
+"""`passlane vin ...`: read, synth, train, bench, calibrate.
+
+Thin shell: argument parsing, file I/O and printing; the work is in the
+pure modules (rules, decode, synth) and the reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def load_image(path: str) -> np.ndarray:
+    """Read any image file opencv understands (16-bit and alpha kept); raises ValueError otherwise."""
+    import cv2
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"no such file: {path}")
+    data = np.fromfile(str(p), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None or img.size == 0:
+        raise ValueError(f"not a readable image: {path}")
+    return img
+
+
+def _cmd_read(ns: argparse.Namespace) -> int:
+    from vision.reader import VinReader
+
+    reader = VinReader(model_dir=ns.models, threads=ns.threads)
+    failed = 0
+    rows = []
+    for path in ns.images:
+        try:
+            img = load_image(path)
+            r = reader.read_crop(img) if ns.crop else reader.read(img)
+            out = {"path": path, **r.model_dump()}
+        except Exception as exc:  # one bad file never stops the others
+            failed += 1
+            out = {"path": path, "vin": None, "decision": "none", "confidence": 0.0, "check_digit": None, "box": None,
+                   "alternatives": [], "ms": 0.0, "error": str(exc)}
+        if ns.json:
+            print(json.dumps(out), flush=True)
+        else:
+            rows.append(out)
+    if not ns.json:
+        print(f"{'path':<40} {'vin':<17} {'decision':<8} {'conf':>6} {'check':<7} {'ms':>7}")
+        for o in rows:
+            name = o["path"] if len(o["path"]) <= 40 else "..." + o["path"][-37:]
+            if "error" in o:
+                print(f"{name:<40} error: {o['error']}")
+                continue
+            print(f"{name:<40} {o['vin'] or '-':<17} {o['decision']:<8} {o['confidence']:>6.3f} {o['check_digit'] or '-':<7} {o['ms']:>7.1f}")
+    return 1 if failed else 0
+
+
+def _cmd_synth(ns: argparse.Namespace) -> int:
+    from vision.synth import write_dataset
+
+    csv_path = write_dataset(Path(ns.out), ns.count, ns.seed, scenes=ns.scenes)
+    print(f"wrote {ns.count} {'scenes' if ns.scenes else 'VIN-line crops'} and {csv_path}")
+    return 0
+
+
+def _cmd_train(ns: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("training needs the 'train' extra: pip install -e '.[train]'", file=sys.stderr)
+        return 2
+    out = Path(ns.out)
+    if ns.what in ("rec", "all"):
+        from vision.train_rec import train as train_rec
+
+        p = train_rec(out / "rec", steps=ns.rec_steps, seed=ns.seed, extra_csv=ns.extra)
+        print(f"recogniser: {p}")
+    if ns.what in ("det", "all"):
+        from vision.det_data import make_scenes
+        from vision.train_det import train as train_det
+
+        scenes = out / "det" / "scenes.npz"
+        (out / "det").mkdir(parents=True, exist_ok=True)
+        if not scenes.exists():
+            print(f"rendering {ns.scenes} synthetic scenes ...", flush=True)
+            make_scenes(scenes, ns.scenes, ns.seed)
+        p = train_det(out / "det", steps=ns.det_steps, seed=ns.seed, scenes=str(scenes))
+        print(f"detector: {p}")
+    print(f"copy the .onnx files into {Path(__file__).parent / 'models'} and run `passlane vin calibrate` to ship them")
+    return 0
+
+
+def _cmd_bench(ns: argparse.Namespace) -> int:
+    from vision.bench import run
+
+    return run(n_crops=ns.crops, n_frames=ns.frames)
+
+
+def _cmd_calibrate(ns: argparse.Namespace) -> int:
+    from vision.calibrate import run
+
+    return run(n=ns.count, write=not ns.dry_run)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the `vin` subcommands to the `passlane vin` parser."""
+    sub = parser.add_subparsers(dest="vin_cmd", required=True)
+
+    p = sub.add_parser("read", help="read VINs from image files")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per input line")
+    p.add_argument("--crop", action="store_true", help="each image is already a VIN-line crop (skip detection)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--models", default=None, help="directory with vin_det.onnx / vin_rec.onnx (default: shipped)")
+    p.set_defaults(func=_cmd_read)
+
+    p = sub.add_parser("synth", help="write synthetic VIN images plus labels.csv")
+    p.add_argument("out")
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scenes", action="store_true", help="full 1280x960 camera frames instead of line crops")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("train", help="train the models (needs torch; see vision/MODEL_CARD.md)")
+    p.add_argument("--what", choices=["rec", "det", "all"], default="all")
+    p.add_argument("--out", default="var/vin-train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rec-steps", type=int, default=7000)
+    p.add_argument("--det-steps", type=int, default=3000)
+    p.add_argument("--scenes", type=int, default=1600, help="synthetic scenes for the detector")
+    p.add_argument("--extra", default=None, help="CSV of pseudo-labelled real crops (file, vin) to mix in")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("bench", help="accuracy/latency tables, side by side with RapidOCR")
+    p.add_argument("--crops", type=int, default=200)
+    p.add_argument("--frames", type=int, default=50)
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("calibrate", help="choose the accept threshold on held-out synthetic crops")
+    p.add_argument("--count", type=int, default=2000)
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=_cmd_calibrate)

@@ -1,0 +1,60 @@
+"""Detector training data: the real CC BY 4.0 plate photos and synthetic scenes.
+
+Training only (no torch here, but not used at run time either).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.preprocess import DET_LONG
+from vision.synth import random_vin, render_scene_with_box
+
+SCENE_SEED_BASE = 20_000_000
+DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "vin-plates-cc-by-4.0"
+
+
+def yolo_boxes(label_path: Path, w: int, h: int) -> np.ndarray:
+    """YOLO 'cls cx cy bw bh' lines -> (n, 4) x0 y0 x1 y1 in pixels."""
+    out = []
+    if label_path.exists():
+        for line in label_path.read_text().split("\n"):
+            p = line.split()
+            if len(p) == 5:
+                cx, cy, bw, bh = (float(v) for v in p[1:])
+                out.append([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h])
+    return np.array(out, np.float32).reshape(-1, 4)
+
+
+def load_split(root: Path, split: str) -> list[tuple[Path, np.ndarray, np.ndarray]]:
+    """(path, image BGR, boxes) for every image of a split."""
+    items = []
+    for p in sorted((root / split / "images").glob("*.jpg")):
+        img = cv2.imread(str(p))
+        if img is None:
+            continue
+        h, w = img.shape[:2]
+        items.append((p, img, yolo_boxes(root / split / "labels" / (p.stem + ".txt"), w, h)))
+    return items
+
+
+def make_scenes(out: Path, count: int, seed: int = 0) -> None:
+    """Render full 1280x960 scenes, keep them at detector scale (long side DET_LONG)."""
+    rng = np.random.default_rng(seed)
+    imgs, quads = [], []
+    for i in range(count):
+        img, q = render_scene_with_box(random_vin(rng), SCENE_SEED_BASE + seed * 100_000 + i)
+        f = DET_LONG / max(img.shape[:2])
+        imgs.append(cv2.resize(img, (int(img.shape[1] * f), int(img.shape[0] * f)), interpolation=cv2.INTER_AREA))
+        quads.append(q * f)
+    np.savez_compressed(out, imgs=np.stack(imgs), quads=np.stack(quads))
+
+
+if __name__ == "__main__":
+    import sys
+
+    cv2.setNumThreads(1)
+    make_scenes(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))

@@ -1,0 +1,103 @@
+"""VIN-line detector at run time: ONNX heat map -> rotated boxes (opencv + onnxruntime).
+
+The network marks the shrunken core of each VIN line at 1/4 of its input
+resolution; a line's rotated box is the minimum-area rectangle around a
+connected blob, grown back by the shrink factors used in training. Cores
+are shrunk so that neighbouring label lines never merge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vision.preprocess import prep_frame
+
+STRIDE = 4
+SHRINK_W, SHRINK_H = 0.92, 0.6  # training marks this fraction of the box
+
+
+@dataclass(frozen=True)
+class LineBox:
+    """A rotated VIN-line box in frame pixels; `points` run TL, TR, BR, BL along the text."""
+
+    cx: float
+    cy: float
+    w: float
+    h: float
+    angle: float  # degrees, text direction, counter-clockwise positive in image coords
+    score: float
+
+    @property
+    def points(self) -> np.ndarray:
+        a = np.radians(self.angle)
+        ux, uy = np.cos(a), np.sin(a)
+        vx, vy = -uy, ux
+        hw, hh = self.w / 2, self.h / 2
+        c = np.array([self.cx, self.cy])
+        u, v = np.array([ux, uy]), np.array([vx, vy])
+        return np.stack([c - hw * u - hh * v, c + hw * u - hh * v, c + hw * u + hh * v, c - hw * u + hh * v]).astype(np.float32)
+
+    def aabb(self) -> tuple[float, float, float, float]:
+        p = self.points
+        return float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())
+
+
+def boxes_from_heatmap(prob: np.ndarray, scale: float, thr: float = 0.5, min_area: int = 3) -> list[LineBox]:
+    """Connected blobs of `prob` (detector output grid) -> boxes in frame pixels, best first."""
+    m = (prob > thr).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    out = []
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if area < min_area:
+            continue
+        sub = lab[y:y + h, x:x + w] == i
+        ys, xs = np.nonzero(sub)
+        pts = np.stack([xs + x, ys + y], 1).astype(np.float32) + 0.5
+        (cx, cy), (rw, rh), ang = cv2.minAreaRect(pts)
+        if rw < rh:
+            rw, rh, ang = rh, rw, ang + 90.0
+        ang = (ang + 90.0) % 180.0 - 90.0  # text reads left to right: angle in [-90, 90)
+        score = float(prob[y:y + h, x:x + w][sub].mean())
+        k = STRIDE / scale
+        out.append(LineBox(cx * k, cy * k, (rw + 1) / SHRINK_W * k, (rh + 1) / SHRINK_H * k, float(ang), score))
+    out.sort(key=lambda b: -b.score * np.sqrt(b.w * b.h))
+    return out
+
+
+def crop_line(frame: np.ndarray, box: LineBox, pad_h: float = 0.15, pad_w: float = 0.3, flip: bool = False) -> np.ndarray:
+    """Cut the box (with a margin like the recogniser's training crops) upright out of the frame."""
+    h = box.h * (1 + 2 * pad_h)
+    w = box.w + 2 * pad_w * box.h
+    grown = LineBox(box.cx, box.cy, w, h, box.angle + (180.0 if flip else 0.0), box.score)
+    p = grown.points
+    ow, oh = max(4, min(1600, int(round(w)))), max(4, min(400, int(round(h))))
+    M = cv2.getAffineTransform(p[:3], np.float32([[0, 0], [ow, 0], [ow, oh]]))
+    return cv2.warpAffine(frame, M, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+class Detector:
+    """Finds VIN lines in a BGR frame with the shipped ONNX heat-map model."""
+
+    def __init__(self, model_path: str, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+        self.input = self.sess.get_inputs()[0].name
+
+    def heatmap(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        x, f = prep_frame(frame)
+        return self.sess.run(None, {self.input: x})[0][0, 0], f
+
+    def detect(self, frame: np.ndarray, thr: float = 0.5) -> list[LineBox]:
+        prob, f = self.heatmap(frame)
+        h, w = frame.shape[:2]
+        gh, gw = int(np.ceil(h * f / STRIDE)), int(np.ceil(w * f / STRIDE))
+        return boxes_from_heatmap(prob[:gh, :gw], f, thr)

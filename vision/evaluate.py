@@ -1,0 +1,48 @@
+"""Detection metrics on the real valid split (precision/recall at IoU >= 0.5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """IoU of two axis-aligned boxes x0 y0 x1 y1."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / u if u > 0 else 0.0
+
+
+def match(preds: list[tuple[float, float, float, float]], gts: np.ndarray, thr: float = 0.5) -> tuple[int, int, int]:
+    """Greedy one-to-one matching -> (true positives, false positives, false negatives)."""
+    used = set()
+    tp = 0
+    for p in preds:
+        best, bj = 0.0, -1
+        for j, g in enumerate(gts):
+            if j in used:
+                continue
+            v = iou(p, tuple(g))
+            if v > best:
+                best, bj = v, j
+        if best >= thr:
+            used.add(bj)
+            tp += 1
+    return tp, len(preds) - tp, len(gts) - tp
+
+
+def detection_pr(model_path: str, root: Path, split: str = "valid", thr: float = 0.5, max_boxes: int = 3) -> dict:
+    """Run the detector over a split; a prediction is its rotated box's axis-aligned hull."""
+    from vision.det_data import load_split
+    from vision.detector import Detector
+
+    det = Detector(model_path)
+    tp = fp = fn = 0
+    for _, img, gts in load_split(root, split):
+        boxes = det.detect(img, thr)[:max_boxes]
+        a, b, c = match([bx.aabb() for bx in boxes], gts)
+        tp, fp, fn = tp + a, fp + b, fn + c
+    return {"recall": tp / max(1, tp + fn), "precision": tp / max(1, tp + fp), "tp": tp, "fp": fp, "fn": fn}

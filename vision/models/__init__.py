@@ -1,0 +1,1 @@
+"""Shipped ONNX models and their calibration (see vision/MODEL_CARD.md)."""

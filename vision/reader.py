@@ -1,0 +1,144 @@
+"""`VinReader`: frame in, `VinRead` out. The one entry point the lane uses.
+
+Detection proposes up to a few line boxes; each is cut out upright (and, when
+the read is weak, also turned 180 degrees), recognised, decoded to 17 VIN
+symbols, and the best-supported read wins. The decision rule is small and
+explicit so it can be calibrated and audited:
+
+- `none`: no line gave a 17-symbol read;
+- `accept`: the check digit validates and every symbol's confidence reaches
+  the calibrated threshold (stored next to the models in calibration.json);
+- `review`: anything else, including a clear read whose check digit fails
+  (an inspector confirms it and the lane records the override).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from vision.decode import Decoded, decode
+from vision.detector import Detector, LineBox, crop_line
+from vision.preprocess import to_bgr8
+from vision.recognizer import Recognizer
+from vision.rules import ALPHABET, model_years, wmi_region
+
+MODEL_DIR = Path(__file__).parent / "models"
+DEFAULT_ACCEPT = 0.9
+FLIP_BELOW = 0.9  # weaker reads are retried turned 180 degrees
+
+
+class Alternative(BaseModel):
+    """A next-best symbol at one position (1-based), with its probability."""
+
+    position: int
+    char: str
+    confidence: float
+
+
+class VinRead(BaseModel):
+    """The reader's answer for one image (JSON-ready)."""
+
+    vin: str | None = Field(None, description="17 VIN symbols, or None when no VIN was found")
+    decision: Literal["accept", "review", "none"] = "none"
+    confidence: float = Field(0.0, description="lowest per-symbol confidence (0..1)")
+    check_digit: Literal["valid", "invalid"] | None = None
+    corrected: bool = Field(False, description="the check-digit search changed an ambiguous symbol")
+    box: list[list[float]] | None = Field(None, description="VIN line corners TL, TR, BR, BL in image pixels")
+    char_confidences: list[float] = Field(default_factory=list)
+    alternatives: list[Alternative] = Field(default_factory=list)
+    next_best: list[str] = Field(default_factory=list, description="next-best whole VINs")
+    model_years: list[int] = Field(default_factory=list)
+    wmi_region: str | None = None
+    ms: float = 0.0
+
+
+def _load_threshold(model_dir: Path) -> float:
+    p = model_dir / "calibration.json"
+    if p.exists():
+        return float(json.loads(p.read_text()).get("accept_threshold", DEFAULT_ACCEPT))
+    return DEFAULT_ACCEPT
+
+
+class VinReader:
+    """Loads the shipped detector and recogniser; `read(frame)` and `read_crop(crop)`."""
+
+    def __init__(self, model_dir: str | Path | None = None, threads: int = 1, accept_threshold: float | None = None,
+                 max_lines: int = 3) -> None:
+        d = Path(model_dir) if model_dir else MODEL_DIR
+        self.detector = Detector(str(d / "vin_det.onnx"), threads)
+        self.recognizer = Recognizer(str(d / "vin_rec.onnx"), threads)
+        self.accept_threshold = accept_threshold if accept_threshold is not None else _load_threshold(d)
+        self.max_lines = max_lines
+
+    # ------------------------------------------------------------------ reading
+    def read(self, frame: np.ndarray) -> VinRead:
+        """Find and read the VIN in a whole camera frame (any depth/channels/size)."""
+        t0 = time.perf_counter()
+        img = to_bgr8(frame)
+        boxes = self.detector.detect(img)[: self.max_lines]
+        best: tuple[tuple, Decoded, LineBox | None] | None = None
+        crops = [crop_line(img, b) for b in boxes]
+        h, w = img.shape[:2]
+        if not boxes and w >= 3 * h:  # looks like a crop already: read it whole
+            crops, boxes = [img], [None]  # type: ignore[list-item]
+        for crop, box in zip(crops, boxes):
+            d = self._best_orientation(crop)
+            if d is not None and (best is None or self._rank(d) > best[0]):
+                best = (self._rank(d), d, box)
+        return self._result(best[1] if best else None, best[2] if best else None, t0)
+
+    def read_crop(self, crop: np.ndarray) -> VinRead:
+        """Read an image that is already a VIN-line crop (no detection)."""
+        t0 = time.perf_counter()
+        img = to_bgr8(crop)
+        d = self._best_orientation(img)
+        return self._result(d, None, t0, whole=img.shape)
+
+    def _best_orientation(self, crop: np.ndarray) -> Decoded | None:
+        probs = self.recognizer.probs([crop])[0]
+        d = decode(probs)
+        if d is not None and d.length_ok and d.confidence >= FLIP_BELOW:
+            return d  # clear read: no need to try the crop upside down
+        flipped = decode(self.recognizer.probs([crop[::-1, ::-1]])[0])
+        cands = [x for x in (d, flipped) if x is not None]
+        return max(cands, key=self._rank) if cands else None
+
+    @staticmethod
+    def _rank(d: Decoded) -> tuple:
+        return (d.length_ok, d.check_valid, round(d.confidence, 3), float(np.mean(d.char_conf)))
+
+    def decide(self, d: Decoded | None) -> str:
+        if d is None or (not d.length_ok and d.confidence < 0.2):
+            return "none"
+        if d.check_valid and d.length_ok and d.confidence >= self.accept_threshold:
+            return "accept"
+        return "review"
+
+    def _result(self, d: Decoded | None, box: LineBox | None, t0: float, whole: tuple | None = None) -> VinRead:
+        decision = self.decide(d)
+        ms = (time.perf_counter() - t0) * 1000.0
+        if d is None or decision == "none":
+            return VinRead(decision="none", ms=ms, confidence=d.confidence if d else 0.0)
+        alts = []
+        for k in range(len(d.vin)):
+            s = ALPHABET.index(d.vin[k])
+            for j in np.argsort(-d.position_probs[k])[:3]:
+                if j != s and d.position_probs[k, j] >= 0.01:
+                    alts.append(Alternative(position=k + 1, char=ALPHABET[j], confidence=round(float(d.position_probs[k, j]), 4)))
+        if box is not None:
+            pts = [[round(float(x), 1), round(float(y), 1)] for x, y in box.points]
+        elif whole is not None:
+            h, w = whole[:2]
+            pts = [[0.0, 0.0], [float(w), 0.0], [float(w), float(h)], [0.0, float(h)]]
+        else:
+            pts = None
+        return VinRead(vin=d.vin, decision=decision, confidence=round(d.confidence, 4),
+                       check_digit="valid" if d.check_valid else "invalid", corrected=d.corrected, box=pts,
+                       char_confidences=[round(c, 4) for c in d.char_conf], alternatives=alts, next_best=d.next_best,
+                       model_years=model_years(d.vin), wmi_region=wmi_region(d.vin), ms=round(ms, 2))

@@ -1,0 +1,25 @@
+"""VIN-line recogniser at run time: ONNX CNN+CTC -> per-frame probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vision.preprocess import prep_crop
+
+
+class Recognizer:
+    """Wraps the shipped ONNX model; `probs(crops)` returns (N, T, 34) CTC probabilities."""
+
+    def __init__(self, model_path: str, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+        self.input = self.sess.get_inputs()[0].name
+
+    def probs(self, crops: list[np.ndarray]) -> np.ndarray:
+        x = np.stack([prep_crop(c) for c in crops]).astype(np.float32)
+        return self.sess.run(None, {self.input: x})[0]

@@ -1,0 +1,171 @@
+"""Train the VIN-line detector (tiny U-Net heat map) on the real CC BY 4.0 photos
+(train split) plus synthetic scenes; export ONNX. Training only: imports torch.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.det_data import DATASET, load_split
+from vision.detector import SHRINK_H, SHRINK_W, STRIDE
+from vision.preprocess import DET_LONG
+
+CROP = 256
+
+
+def build_model():
+    import torch
+    import torch.nn as nn
+
+    def cbr(i, o, s=1, d=1, k=3):
+        return nn.Sequential(nn.Conv2d(i, o, k, s, d * (k // 2), dilation=d, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+
+    class Det(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.s1 = cbr(3, 16, 2)                               # /2
+            self.s2 = cbr(16, 24, 2)                              # /4
+            self.s3 = nn.Sequential(cbr(24, 48, 2), cbr(48, 48))  # /8
+            self.s4 = nn.Sequential(cbr(48, 64, 2), cbr(64, 64, d=2), cbr(64, 64, d=4))  # /16
+            self.m3 = nn.Sequential(cbr(112, 48, k=1), cbr(48, 48))
+            self.m2 = nn.Sequential(cbr(72, 16, k=1), cbr(16, 16))
+            self.head = nn.Conv2d(16, 1, 1)
+
+        def forward(self, x):
+            x2 = self.s2(self.s1(x))
+            x3 = self.s3(x2)
+            x4 = self.s4(x3)
+            y3 = self.m3(torch.cat([x3, nn.functional.interpolate(x4, scale_factor=2.0, mode="nearest")], 1))
+            y2 = self.m2(torch.cat([x2, nn.functional.interpolate(y3, scale_factor=2.0, mode="nearest")], 1))
+            return self.head(y2)
+
+    return Det()
+
+
+def _quad_target(quads: np.ndarray, size: int) -> np.ndarray:
+    """Shrunken line cores rasterised on the output grid."""
+    t = np.zeros((size // STRIDE, size // STRIDE), np.float32)
+    for q in quads:
+        c = q.mean(0)
+        u = (q[1] - q[0] + q[2] - q[3]) / 2
+        v = (q[3] - q[0] + q[2] - q[1]) / 2
+        core = np.stack([c - u * SHRINK_W / 2 - v * SHRINK_H / 2, c + u * SHRINK_W / 2 - v * SHRINK_H / 2,
+                         c + u * SHRINK_W / 2 + v * SHRINK_H / 2, c - u * SHRINK_W / 2 + v * SHRINK_H / 2])
+        cv2.fillPoly(t, [np.round(core / STRIDE * 8).astype(np.int32)], 1.0, lineType=cv2.LINE_8, shift=3)
+    return t
+
+
+def augment(img: np.ndarray, quads: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random scale/rotation/crop to CROP x CROP at detector scale, plus photometric jitter."""
+    h, w = img.shape[:2]
+    f = DET_LONG / max(h, w) * rng.uniform(0.6, 1.5)
+    ang = rng.normal(0, 6) if rng.random() < 0.8 else rng.uniform(-25, 25)
+    M = cv2.getRotationMatrix2D((w / 2, h / 2), ang, f)
+    # aim the crop so the line is usually inside
+    if len(quads) and rng.random() < 0.85:
+        c = cv2.transform(quads[int(rng.integers(len(quads)))].mean(0)[None, None], M)[0, 0]
+        tx, ty = c[0] - rng.uniform(0.2, 0.8) * CROP, c[1] - rng.uniform(0.2, 0.8) * CROP
+    else:
+        tx, ty = rng.uniform(-40, max(-39, w * f - CROP + 40)), rng.uniform(-40, max(-39, h * f - CROP + 40))
+    M[:, 2] -= [tx, ty]
+    border = cv2.BORDER_REFLECT if rng.random() < 0.5 else cv2.BORDER_CONSTANT
+    out = cv2.warpAffine(img, M, (CROP, CROP), flags=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR, borderMode=border)
+    q = cv2.transform(quads.reshape(-1, 1, 2), M).reshape(-1, 4, 2) if len(quads) else quads
+    o = out.astype(np.float32)
+    if rng.random() < 0.5:
+        o = o[..., rng.permutation(3)]
+    if rng.random() < 0.2:
+        o = np.repeat(o.mean(2, keepdims=True), 3, 2)
+    o = o * rng.uniform(0.6, 1.4) + rng.uniform(-40, 40)
+    if rng.random() < 0.3:
+        o = cv2.GaussianBlur(o, (0, 0), rng.uniform(0.3, 1.5))
+    o = np.clip(o + rng.normal(0, rng.uniform(0, 8), o.shape), 0, 255).astype(np.uint8)
+    if rng.random() < 0.4:
+        o = cv2.imdecode(cv2.imencode(".jpg", o, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])[1], cv2.IMREAD_COLOR)
+    return o, q
+
+
+def _boxes_to_quads(b: np.ndarray) -> np.ndarray:
+    return np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], 1).astype(np.float32) if len(b) else np.zeros((0, 4, 2), np.float32)
+
+
+def export_onnx(model, path: Path) -> None:
+    import torch
+
+    class W(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            return torch.sigmoid(self.m(x))
+
+    model.eval()
+    torch.onnx.export(W(model), torch.zeros(1, 3, 256, 320), str(path), input_names=["frame"], output_names=["prob"],
+                      dynamic_axes={"frame": {2: "h", 3: "w"}, "prob": {2: "gh", 3: "gw"}}, opset_version=17, dynamo=False)
+
+
+def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: float = 3e-3,
+          scenes: str | None = None, scene_frac: float = 0.3, progress: bool = True, eval_every: int = 500) -> Path:
+    import torch
+    import torch.nn.functional as F
+    from tqdm import tqdm
+
+    from vision.evaluate import detection_pr
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(0)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    real = [(img, _boxes_to_quads(b)) for _, img, b in load_split(DATASET, "train")]
+    syn: list[tuple[np.ndarray, np.ndarray]] = []
+    if scenes and Path(scenes).exists():
+        z = np.load(scenes)
+        syn = [(z["imgs"][i], z["quads"][i][None]) for i in range(len(z["imgs"]))]
+    print(f"real {len(real)} synthetic {len(syn)}", flush=True)
+    model = build_model()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    onnx_path = out_dir / "vin_det.onnx"
+    t0 = time.time()
+    for step in tqdm(range(1, steps + 1), disable=not progress, mininterval=30):
+        xs, ts = [], []
+        for _ in range(batch):
+            img, q = syn[int(rng.integers(len(syn)))] if syn and rng.random() < scene_frac else real[int(rng.integers(len(real)))]
+            o, qq = augment(img, q, rng)
+            xs.append(((o.astype(np.float32) - 128.0) / 64.0).transpose(2, 0, 1))
+            ts.append(_quad_target(qq, CROP))
+        x, t = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts))[:, None]
+        model.train()
+        logit = model(x)
+        p = torch.sigmoid(logit)
+        dice = 1 - (2 * (p * t).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + t.sum((1, 2, 3)) + 1)
+        loss = F.binary_cross_entropy_with_logits(logit, t, pos_weight=torch.tensor(3.0)) + dice.mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % eval_every == 0 or step == steps:
+            export_onnx(model, onnx_path)
+            torch.save(model.state_dict(), out_dir / "det.pt")
+            r = detection_pr(str(onnx_path), DATASET, "valid")
+            print(f"step {step} loss {loss.item():.4f} valid recall {r['recall']:.3f} precision {r['precision']:.3f} "
+                  f"elapsed {time.time() - t0:.0f}s", flush=True)
+    return onnx_path
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scenes", default=None)
+    a = ap.parse_args()
+    train(a.out, a.steps, seed=a.seed, scenes=a.scenes)
