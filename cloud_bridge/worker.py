@@ -110,7 +110,11 @@ class IngestWorker:
             return
         self.connected.set()
         subs = [(shared_filter(leaf, self.settings.mqtt.shared_group), 0 if leaf == Leaf.TELEMETRY else 1) for leaf in SUBSCRIBED]
-        client.on_subscribe = lambda *a: self.subscribed.set()
+        def on_subscribe(*a: Any) -> None:
+            log.info("%s subscribed (session present: %s)", self.client_id, getattr(flags, "session_present", None))
+            self.subscribed.set()
+
+        client.on_subscribe = on_subscribe
         client.subscribe(subs)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:

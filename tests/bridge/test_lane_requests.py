@@ -1,0 +1,113 @@
+"""Lanes' look-ups over MQTT v5 request/response: partner records, plate numbers, payments, case state."""
+
+from __future__ import annotations
+
+import pytest
+from bridge_helpers import PAYMENT_KEY, make_settings, wait_for
+from fastapi.testclient import TestClient
+
+from cloud_bridge import payments
+from cloud_bridge.reference import generate, load_into
+from cloud_bridge.runner import Bridge
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def bridge(db_url, mqtt_broker, site_pki, payment_key_file):  # noqa: ANN001, ANN201
+    b = Bridge(make_settings(db_url, broker=mqtt_broker, pki=site_pki, key_file=payment_key_file), sweep_s=3600).start()
+    wait_for(lambda: all(w.subscribed.is_set() for w in b.workers), 10, "bridge subscribed")
+    data, problems = generate(40, seed=7)
+    load_into(b.store, data)
+    b.data, b.problems = data, problems
+    yield b
+    b.stop()
+
+
+def test_partner_lookup_by_id_number_and_booking_number(bridge, lane_factory) -> None:  # noqa: ANN001
+    lane = lane_factory("lane-01")
+    v = bridge.data.vehicles[0]
+    r = lane.request("partner.lookup", {"id_number": v.owner_id_number})
+    assert r.ok and r.body["owner"]["id_number"] == v.owner_id_number
+    got = next(x for x in r.body["vehicles"] if x["vin"] == v.vin)
+    assert {"certificate", "purchase_tax", "insurance", "plate_kind", "issues"} <= set(got)
+    r2 = lane.request("partner.lookup", {"booking_number": v.booking_number})
+    assert r2.ok and [x["vin"] for x in r2.body["vehicles"]] == [v.vin]
+    missing = lane.request("partner.lookup", {"id_number": "110101199003074514"})
+    assert not missing.ok and missing.error == "not_found"
+
+
+def test_plate_options_reserve_release_and_uniqueness_across_lanes(bridge, lane_factory) -> None:  # noqa: ANN001
+    a, b = lane_factory("lane-01"), lane_factory("lane-02")
+    opts = a.request("plate.options", {"case_id": "c-a", "authority": "苏A", "plate_kind": "ordinary", "count": 50})
+    assert opts.ok and len(opts.body["numbers"]) == 50 and len(set(opts.body["numbers"])) == 50
+    number = opts.body["numbers"][0]
+    assert a.request("plate.reserve", {"case_id": "c-a", "authority": "苏A", "number": number, "plate_kind": "ordinary"}).ok
+    clash = b.request("plate.reserve", {"case_id": "c-b", "authority": "苏A", "number": number, "plate_kind": "ordinary"})
+    assert not clash.ok and clash.error == "taken"
+    assert number not in b.request("plate.options", {"case_id": "c-b", "count": 200}).body["numbers"]
+    assert a.request("plate.release", {"case_id": "c-a", "number": number}).body["released"] is True
+    assert b.request("plate.reserve", {"case_id": "c-b", "authority": "苏A", "number": number, "plate_kind": "ordinary"}).ok
+
+
+def test_composed_numbers_are_checked_against_format_and_local_rules(bridge, lane_factory) -> None:  # noqa: ANN001
+    lane = lane_factory("lane-01")
+    ok = lane.request("plate.reserve", {"case_id": "c1", "authority": "苏A", "number": "苏A8K2M88", "plate_kind": "ordinary", "composed": True})
+    assert not ok.ok and ok.error == "bad_format"  # 6 characters on a blue plate
+    too_many_letters = lane.request("plate.reserve", {"case_id": "c1", "authority": "苏A", "number": "苏AKXM88", "plate_kind": "ordinary", "composed": True})
+    assert not too_many_letters.ok and too_many_letters.error == "local_rule"
+    has_o = lane.request("plate.reserve", {"case_id": "c1", "authority": "苏A", "number": "苏A0O123", "plate_kind": "ordinary", "composed": True})
+    assert not has_o.ok
+    ne = lane.request("plate.reserve", {"case_id": "c1", "authority": "苏A", "number": "苏AD12345", "plate_kind": "new-energy", "composed": True})
+    assert ne.ok and ne.body["number"] == "苏AD12345"
+    other = lane.request("plate.reserve", {"case_id": "c1", "authority": "京A", "number": "京A12345", "plate_kind": "ordinary"})
+    assert not other.ok and other.error == "unknown_authority"
+
+
+def test_payment_start_callback_marks_paid_and_tells_the_lane_once(bridge, lane_factory) -> None:  # noqa: ANN001
+    lane = lane_factory("lane-01")
+    lane.publish_event(lane.event(1, "case.opened", "pay-1"))
+    start = lane.request("payment.start", {"case_id": "pay-1", "items": ["plate", "licence"]})
+    assert start.ok and start.body["amount_cents"] == 11000 and start.body["pay_url"].endswith(start.body["payment_id"])
+    client = TestClient(bridge.app())
+    body = payments.callback_body(start.body["payment_id"], 11000)
+    sig = payments.sign(PAYMENT_KEY, body)
+    r = client.post("/api/payments/notify", content=body, headers={payments.HEADER: sig})
+    assert r.status_code == 200 and r.json()["already_paid"] is False
+    wait_for(lambda: lane.notifications, 10, "payment.confirmed")
+    assert lane.notifications[0]["kind"] == "payment.confirmed" and lane.notifications[0]["data"]["payment_id"] == start.body["payment_id"]
+    # the same callback again is a replay; a fresh one for the same payment is idempotent
+    assert client.post("/api/payments/notify", content=body, headers={payments.HEADER: sig}).status_code == 409
+    again = client.post("/api/payments/notify", content=body, headers={payments.HEADER: payments.sign(PAYMENT_KEY, body)})
+    assert again.status_code == 200 and again.json()["already_paid"] is True
+    state = lane.request("case.state", {"case_id": "pay-1"})
+    assert state.ok and state.body["paid"] is True
+    assert len(lane.notifications) == 1
+
+
+def test_plate_issued_event_takes_the_number_for_good_and_a_second_issue_alerts(bridge, lane_factory) -> None:  # noqa: ANN001
+    a, b = lane_factory("lane-01"), lane_factory("lane-02")
+    assert a.request("plate.reserve", {"case_id": "i-1", "authority": "苏A", "number": "苏A3K721", "plate_kind": "ordinary"}).ok
+    payment = bridge.store.create_payment("i-1", "lane-01", "site-1", 100, ["plate"])
+    bridge.store.mark_paid(payment["payment_id"])
+    a.publish_event(a.event(1, "case.plates_issued", "i-1", number="苏A3K721"))
+    wait_for(lambda: a.acked == 1, 10, "issued event stored")
+    assert [p["status"] for p in bridge.store.plates("i-1")] == ["issued"]
+    b.publish_event(b.event(1, "case.plates_issued", "i-2", number="苏A3K721"))
+    wait_for(lambda: b.acked == 1, 10, "second issue stored")
+    rules = {a["rule"] for a in bridge.store.alerts("active")}
+    assert "plate_issued_twice" in rules and "plate_without_payment" in rules  # i-2 never paid either
+    assert bridge.store.plates("i-1")[0]["status"] == "issued" and not bridge.store.plates("i-2")
+
+
+def test_expired_requests_get_no_answer(bridge, lane_factory) -> None:  # noqa: ANN001
+    import time
+
+    from edge.contract import Leaf, Request
+
+    lane = lane_factory("lane-01")
+    old = Request(unit="lane-01", kind="case.state", body={"case_id": "x"}, ts=time.time() - 60, expires_at=time.time() - 30)
+    lane.publish_raw(Leaf.REQ, old.to_bytes())
+    fresh = lane.request("case.state", {"case_id": "x"})  # requests are answered in order of handling; the fresh one arrives
+    assert fresh.ok and fresh.body["known"] is False
+    assert len(lane.responses) == 1
