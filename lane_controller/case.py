@@ -376,8 +376,13 @@ class Step:
 
 
 def job_id_for(case: Case) -> str:
-    """The plate issuer job: case id + plate pair, so a retry can never issue twice."""
-    return f"{case.case_id}:{case.plate}:pair"
+    """The plate issuer job: case id + the plate pair's number, so a retry can never issue twice.
+
+    ASCII only and short (the lane bus carries at most 32 bytes of job id): the
+    province character is left out of the id; the issuer gets the full text.
+    """
+    tail = "".join(ch for ch in (case.plate or "") if ch.isascii())
+    return f"{case.case_id}:{tail}"
 
 
 HOLD_BLOCKS = (Admit, Issue, OpenExit, Fitted)

@@ -160,22 +160,29 @@ class SimulatedHardware(LaneHardware):
 class BoardHardware(LaneHardware):
     """The real lane-bus boards through the host driver (``edge.lanebus``)."""
 
-    def __init__(self, io_url: str, issuer_url: str | None) -> None:
+    PLATE_TYPES = {"small_car": "blue", "new_energy": "green", "large": "yellow"}
+
+    def __init__(self, io_url: str, issuer_url: str | None, *, poll_s: float = 0.2, issue_timeout_s: float = 120.0) -> None:
         from edge import lanebus  # imported here: the driver is only needed with real or simulated boards
 
         self._lanebus = lanebus
         self.io = lanebus.IoBoard(io_url)
         self.issuer = lanebus.PlateIssuer(issuer_url) if issuer_url else None
+        self.poll_s = poll_s
+        self.issue_timeout_s = issue_timeout_s
         self._watch: asyncio.Task | None = None
         self._last: dict[str, Any] = {}
-        self._occupied: dict[str, bool] = {"entry": False, "exit": False}
+        self._crossing: dict[str, bool] = {"entry": False, "exit": False}
         self._online = True
 
     async def start(self) -> None:
+        self._watch = asyncio.get_running_loop().create_task(self._poll())
         await self.io.start()
         if self.issuer is not None:
-            await self.issuer.start()
-        self._watch = asyncio.get_running_loop().create_task(self._poll())
+            try:
+                await self.issuer.start()
+            except Exception as exc:  # noqa: BLE001 - the lane runs; issuing waits for the issuer
+                await self._fault("plate-issuer", f"could not start: {exc}", False)
 
     async def close(self) -> None:
         if self._watch:
@@ -187,14 +194,28 @@ class BoardHardware(LaneHardware):
     async def _cmd(self, device: str, coro: Awaitable[Any]) -> Any:
         try:
             return await coro
-        except (self._lanebus.BoardOffline, self._lanebus.CommandRefused) as exc:
+        except (self._lanebus.LaneBusHostError, TimeoutError, OSError, ValueError) as exc:
             raise HardwareFault(device, str(exc) or type(exc).__name__) from None
 
     async def open_barrier(self, barrier: str) -> None:
         await self._cmd("io-board", self.io.open_barrier(barrier))
 
     async def close_barrier(self, barrier: str) -> None:
-        await self._cmd("io-board", self.io.close_barrier(barrier))
+        """Close only when loop and photo-eye under the arm are clear (the board refuses otherwise, too)."""
+        deadline = time.monotonic() + 30.0
+        while True:
+            st = await self._cmd("io-board", self.io.status())
+            b = st.barriers[barrier]
+            if not (b.loop_occupied or b.beam_blocked):
+                try:
+                    await self._cmd("io-board", self.io.close_barrier(barrier))
+                    return
+                except HardwareFault:
+                    if time.monotonic() > deadline:
+                        raise
+            elif time.monotonic() > deadline:
+                raise HardwareFault("io-board", f"{barrier}: presence under the arm for 30 s, not closing")
+            await asyncio.sleep(0.2)  # poll interval while presence persists
 
     async def set_light(self, barrier: str, colour: str) -> None:
         await self._cmd("io-board", self.io.set_light(barrier, colour))
@@ -202,44 +223,54 @@ class BoardHardware(LaneHardware):
     async def issue(self, job_id: str, plate_type: str, text: str) -> None:
         if self.issuer is None:
             raise HardwareFault("plate-issuer", "no plate issuer configured")
-        await self._cmd("plate-issuer", self.issuer.issue(job_id, plate_type, text))
+        ptype = self.PLATE_TYPES.get(plate_type, plate_type)
+        js = await self._cmd("plate-issuer", self.issuer.issue(job_id, ptype, text))
+        if js.state != "done":
+            js = await self._cmd("plate-issuer", self.issuer.wait_job(job_id, ("done", "paused", "interrupted"), self.issue_timeout_s, 0.1))
+        if js.state != "done":
+            raise HardwareFault("plate-issuer", f"job {js.state}: {js.fault}")
 
     async def status(self) -> dict[str, Any]:
-        st = await self._cmd("io-board", self.io.status())
-        self._last = _as_dict(st)
-        return {"barriers": self._last.get("barriers", self._last), "issuer": {"online": bool(getattr(self.issuer, "online", False))}}
+        st = _as_dict(await self._cmd("io-board", self.io.status()))
+        self._last = st
+        return {"barriers": st.get("barriers", {}), "estop": st.get("estop"),
+                "issuer": {"online": bool(self.issuer is not None and self.issuer.online)}}
 
     async def _poll(self) -> None:
-        """Watch the loops: occupied then clear under an arm = the vehicle has passed."""
+        """Watch each arm: a vehicle has passed when the photo-eye saw it and loop and beam are clear again."""
         while True:
             try:
-                st = _as_dict(await self.io.status())
-                if not self._online:
-                    self._online = True
-                    await self._fault("io-board", "recovered", True)
-                barriers = st.get("barriers", st)
-                for name in ("entry", "exit"):
-                    b = barriers.get(name) or {}
-                    occ = bool(b.get("loop") or b.get("loop_occupied"))
-                    if self._occupied[name] and not occ:
-                        await self._passed(name)
-                    self._occupied[name] = occ
+                if self.io.online:
+                    st = await self.io.status()
+                    if not self._online:
+                        self._online = True
+                        await self._fault("io-board", "recovered", True)
+                    for name, b in st.barriers.items():
+                        if b.beam_blocked and b.arm in ("open", "opening"):
+                            self._crossing[name] = True
+                        elif self._crossing.get(name) and not b.loop_occupied and not b.beam_blocked:
+                            self._crossing[name] = False
+                            await self._passed(name)
+                elif self._online:
+                    self._online = False
+                    await self._fault("io-board", "link down", False)
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:  # noqa: BLE001 - a board problem becomes an alert, never a crash
                 if self._online:
                     self._online = False
                     await self._fault("io-board", str(exc) or type(exc).__name__, False)
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(self.poll_s)
 
     def health(self) -> list[BoardHealth]:
         out = []
         for name, board in (("io-board", self.io), ("plate-issuer", self.issuer)):
             if board is None:
                 continue
-            s = getattr(board, "stats", None)
-            out.append(BoardHealth(name=name, online=bool(getattr(board, "online", False)),
-                                   frames_tx=int(getattr(s, "frames_tx", 0) or 0), frames_rx=int(getattr(s, "frames_rx", 0) or 0),
-                                   crc_errors=int(getattr(s, "crc_errors", 0) or 0), retransmits=int(getattr(s, "retransmits", 0) or 0),
-                                   timeouts=int(getattr(s, "timeouts", 0) or 0), reconnects=int(getattr(s, "reconnects", 0) or 0)))
+            s = board.stats
+            out.append(BoardHealth(name=name, online=bool(board.online), frames_tx=s.frames_tx, frames_rx=s.frames_rx,
+                                   crc_errors=s.crc_errors, retransmits=s.retransmits, timeouts=s.timeouts,
+                                   reconnects=s.reconnects, rtt_ms_p50=s.rtt_ms_p50, rtt_ms_p99=s.rtt_ms_p99))
         return out
 
 

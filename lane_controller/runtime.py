@@ -166,7 +166,7 @@ class Lane:
         async with self._lock:
             t0 = time.perf_counter()
             open_by_station = {c.station: c.case_id for c in self.cases.values() if c.is_open}
-            case_id = time.strftime("%Y%m%d", time.localtime(self.clock())) + "-" + self.cfg.unit + "-" + uuid.uuid4().hex[:6]
+            case_id = f"{self.cfg.unit}-{time.strftime('%y%m%d', time.localtime(self.clock()))}-{uuid.uuid4().hex[:6]}"
             st = C.open_case(open_by_station, C.Open(case_id, station, id_number or None, booking_number or None), self.clock())
             self._commit(st, actor)
             self.step_ms.append((time.perf_counter() - t0) * 1000)
@@ -223,7 +223,7 @@ class Lane:
             self._alert(f"device:{f.device}", f"{f.device}: {f.detail}")
             self.record(EventKind.DEVICE_FAULT, {"device": f.device, "detail": f.detail, "action": type(a).__name__}, case_id=case_id)
             case = self.cases.get(case_id)
-            if case is not None and not case.hold and not isinstance(a, C.SetLight):
+            if case is not None and not case.hold and isinstance(a, C.OpenBarrier):
                 await self._safe_apply(case_id, C.Hold(f"{f.device}: {f.detail}"))
         except asyncio.CancelledError:
             raise
