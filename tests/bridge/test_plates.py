@@ -1,0 +1,116 @@
+"""Plate numbers: GA 36 formats, random options, and one owner per number under concurrent reservations."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cloud_bridge.config import PlateRules
+from cloud_bridge.plates import PlateError, PlateKind, random_options, validate_number
+from cloud_bridge.store import PostgresStore, SqliteStore
+
+RULES = PlateRules()
+
+
+@given(st.integers(0, 2**32), st.sampled_from(list(PlateKind)), st.sampled_from([None, "bev", "phev"]))
+def test_random_options_follow_the_format_and_local_rules(seed: int, kind: PlateKind, fuel: str | None) -> None:
+    numbers = random_options("苏A", kind, 50, RULES, random.Random(seed), fuel_type=fuel)
+    assert len(numbers) == len(set(numbers)) == 50
+    for n in numbers:
+        assert validate_number(n, "苏A", kind, RULES, composed=True) == n
+        assert "I" not in n[2:] and "O" not in n[2:]
+        if kind == PlateKind.NEW_ENERGY:
+            assert len(n) == 8 and n[2] == ("D" if fuel == "bev" else "F") and n[4:].isdigit()
+        else:
+            assert len(n) == 7
+
+
+@pytest.mark.parametrize("number,kind,code", [
+    ("苏A1234", PlateKind.ORDINARY, "bad_format"),
+    ("苏A12I45", PlateKind.ORDINARY, "bad_format"),
+    ("苏AABCDE", PlateKind.ORDINARY, "bad_format"),
+    ("苏AAB1C2", PlateKind.ORDINARY, "local_rule"),
+    ("苏ASB123", PlateKind.ORDINARY, "local_rule"),
+    ("苏AX12345", PlateKind.NEW_ENERGY, "bad_format"),
+    ("苏AD1234A", PlateKind.NEW_ENERGY, "bad_format"),
+    ("沪A12345", PlateKind.ORDINARY, "wrong_authority"),
+])
+def test_composed_numbers_outside_format_or_local_rules_are_refused(number: str, kind: PlateKind, code: str) -> None:
+    with pytest.raises(PlateError) as exc:
+        validate_number(number, "苏A", kind, RULES, composed=True)
+    assert exc.value.code == code
+
+
+def test_letter_rules_are_configurable() -> None:
+    rules = PlateRules(new_energy_first="DFAG", composed_max_letters=3)
+    assert validate_number("苏AA12345", "苏A", PlateKind.NEW_ENERGY, rules, composed=True) == "苏AA12345"
+    assert validate_number("苏AKX2M8", "苏A", PlateKind.ORDINARY, rules, composed=True) == "苏AKX2M8"
+
+
+def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, list[str]]:  # noqa: ANN001
+    """Each case's thread tries every number in its own order; returns number -> cases that were told 'ok'."""
+    winners: dict[str, list[str]] = {}
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(cases))
+
+    def run(case_id: str, order: list[str]) -> None:
+        barrier.wait()
+        for number in order:
+            out = store.reserve_plate(number, "苏A", "ordinary", case_id, "lane-01", 600, now)
+            if out.ok:
+                with lock:
+                    winners.setdefault(number, []).append(case_id)
+                    # the case's earlier reservation was released by this one
+                    for old in out.released:
+                        winners[old].remove(case_id)
+
+    threads = [threading.Thread(target=run, args=(c, random.Random(i).sample(numbers, len(numbers)))) for i, c in enumerate(cases)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return winners
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_numbers=st.integers(1, 6), n_cases=st.integers(2, 6), seed=st.integers(0, 1000))
+def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_numbers: int, n_cases: int, seed: int) -> None:  # noqa: ANN001
+    store = PostgresStore(db_url) if db_url.startswith("postgresql://") else SqliteStore(db_url)
+    store.migrate()
+    try:
+        with store.tx() as cur:
+            cur.x("DELETE FROM plates")
+        rng = random.Random(seed)
+        numbers = [f"苏A{rng.randrange(10000, 99999)}" for _ in range(n_numbers)]
+        numbers = sorted(set(numbers))
+        cases = [f"case-{seed}-{i}" for i in range(n_cases)]
+        winners = _race(store, numbers, cases, time.time())
+        rows = {p["number"]: p for p in store.plates()}
+        for number, holders in winners.items():
+            assert len(holders) <= 1, f"{number} granted to {holders}"
+            if holders:
+                assert rows[number]["case_id"] == holders[0]
+        per_case = {}
+        for p in rows.values():
+            per_case.setdefault(p["case_id"], []).append(p["number"])
+        assert all(len(v) == 1 for v in per_case.values()), "a case holds one reservation at a time"
+    finally:
+        store.close()
+
+
+def test_an_expired_reservation_can_be_taken_and_an_issued_number_never(store) -> None:  # noqa: ANN001
+    t = time.time()
+    assert store.reserve_plate("苏A11111", "苏A", "ordinary", "a", "lane-01", 10, t).ok
+    assert not store.reserve_plate("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 5).ok
+    assert store.reserve_plate("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 11).ok
+    assert [r["number"] for r in store.expire_reservations(t + 30)] == ["苏A11111"]
+    assert store.reserve_plate("苏A22222", "苏A", "ordinary", "c", "lane-01", 10, t).ok
+    with store.tx() as cur:
+        cur.x("UPDATE plates SET status = 'issued' WHERE number = '苏A22222'")
+    assert not store.reserve_plate("苏A22222", "苏A", "ordinary", "d", "lane-01", 10, t + 1000).ok
+    assert store.expire_reservations(t + 1000) == []

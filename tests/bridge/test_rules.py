@@ -1,0 +1,143 @@
+"""The risk rules, one by one (pure), and alert de-duplication / acknowledgement in the store."""
+
+from __future__ import annotations
+
+import time
+
+from cloud_bridge.ingest import classify
+from cloud_bridge.rules import (
+    CaseFacts,
+    RiskRulesConfig,
+    Rule,
+    check_event,
+    failed_logins_signal,
+    offline_unit_signals,
+    open_case_signals,
+    override_rate_signal,
+    project,
+)
+from edge.contract import EventEnvelope, Leaf, topic
+
+CFG = RiskRulesConfig()
+T0 = 1_790_000_000.0
+
+
+def ev(kind: str, case: str | None = "c1", ts: float = T0, seq: int = 1, actor: str | None = "insp-7", **data) -> EventEnvelope:  # noqa: ANN003
+    return EventEnvelope(unit="lane-01", seq=seq, ts=ts, kind=kind, case_id=case, actor=actor, data=data)
+
+
+def facts(*events: EventEnvelope) -> CaseFacts:
+    f = CaseFacts("c1")
+    for e in events:
+        project(f, e, "site-1")
+    return f
+
+
+def rules_of(signals) -> set[Rule]:  # noqa: ANN001
+    return {s.rule for s in signals}
+
+
+def test_inspection_shorter_than_minimum_alerts_and_a_normal_one_does_not() -> None:
+    before = facts(ev("case.opened"), ev("case.admitted", ts=T0 + 60))
+    assert Rule.INSPECTION_TOO_SHORT in rules_of(check_event(ev("case.inspected", ts=T0 + 100), before, "site-1", CFG))
+    assert not check_event(ev("case.inspected", ts=T0 + 60 + 300), before, "site-1", CFG)
+    assert Rule.INSPECTION_TOO_SHORT in rules_of(check_event(ev("case.inspected", duration_s=30), None, "site-1", CFG))
+
+
+def test_vin_corrected_by_inspector_alerts() -> None:
+    signals = check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", read_vin="LSVAU2180N21832S4"), facts(ev("case.opened")), "site-1", CFG)
+    assert rules_of(signals) == {Rule.VIN_CORRECTED}
+    assert not check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", read_vin="LSVAU218XN2183294"), None, "site-1", CFG)
+
+
+def test_vin_differing_from_the_certificate_alerts() -> None:
+    before = facts(ev("case.partner_records", certificate={"vin": "LSVAU218XN2183294"}))
+    signals = check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183295"), before, "site-1", CFG)
+    assert Rule.VIN_DIFFERS_FROM_CERTIFICATE in rules_of(signals)
+    assert not check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294"), before, "site-1", CFG)
+
+
+def test_override_rate_above_limit_alerts_only_with_enough_samples() -> None:
+    assert override_rate_signal("insp-7", 10, 9, CFG) is None  # too few confirmations to judge
+    assert override_rate_signal("insp-7", 40, 4, CFG) is None
+    sig = override_rate_signal("insp-7", 40, 12, CFG)
+    assert sig is not None and sig.rule == Rule.OVERRIDE_RATE and sig.key == "inspector_override_rate:insp-7"
+
+
+def test_case_open_beyond_thirty_minutes_alerts() -> None:
+    cases = [{"case_id": "old", "opened_at": T0, "closed_at": None, "unit": "lane-01", "site": "site-1", "stage": "case.paid"},
+             {"case_id": "new", "opened_at": T0 + 1700, "closed_at": None}]
+    signals = open_case_signals(cases, T0 + 1801, CFG)
+    assert [s.case_id for s in signals] == ["old"]
+
+
+def test_device_offline_by_last_will_silence_or_board() -> None:
+    units = [{"unit": "lane-01", "state": "offline", "last_seen_at": T0}, {"unit": "lane-02", "state": "online", "last_seen_at": T0 - 500},
+             {"unit": "lane-03", "state": "online", "last_seen_at": T0, "boards_offline": ["exit-io"]},
+             {"unit": "lane-04", "state": "stopped", "last_seen_at": T0 - 5000}, {"unit": "bridge", "role": "bridge", "state": "offline"}]
+    keys = {s.key for s in offline_unit_signals(units, T0, CFG)}
+    assert keys == {"device_offline:lane-01", "device_offline:lane-02", "device_offline:lane-03:exit-io"}
+    assert Rule.DEVICE_OFFLINE in rules_of(check_event(ev("device.fault", case=None, device="plate-issuer"), None, "site-1", CFG))
+
+
+def test_barrier_opened_outside_a_case_alerts() -> None:
+    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(check_event(ev("barrier.actuated", case=None, barrier="exit", state="open"), None, "site-1", CFG))
+    closed = facts(ev("case.opened"), ev("case.closed", ts=T0 + 900))
+    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(check_event(ev("barrier.actuated", barrier="exit", state="open"), closed, "site-1", CFG))
+    open_case = facts(ev("case.opened"))
+    assert not check_event(ev("barrier.actuated", barrier="exit", state="open"), open_case, "site-1", CFG)
+    assert not check_event(ev("barrier.actuated", case=None, barrier="exit", state="closed"), None, "site-1", CFG)
+
+
+def test_plate_issued_without_payment_alerts_critical() -> None:
+    unpaid = facts(ev("case.opened"))
+    signals = check_event(ev("case.plates_issued", number="苏A12345"), unpaid, "site-1", CFG)
+    assert rules_of(signals) == {Rule.PLATE_WITHOUT_PAYMENT} and signals[0].severity == "critical"
+    assert not check_event(ev("case.plates_issued", number="苏A12345"), facts(ev("case.opened"), ev("case.paid")), "site-1", CFG)
+    assert not check_event(ev("case.plates_issued", number="苏A12345"), unpaid, "site-1", CFG, paid_by_bridge=True)
+
+
+def test_repeated_failed_logins_alert_at_the_limit() -> None:
+    assert failed_logins_signal("lane-01/insp-7", 4, CFG) is None
+    assert failed_logins_signal("lane-01/insp-7", 5, CFG).rule == Rule.FAILED_LOGINS
+
+
+def test_disabled_rules_stay_silent() -> None:
+    cfg = RiskRulesConfig(disabled=[Rule.PLATE_WITHOUT_PAYMENT])
+    assert not check_event(ev("case.plates_issued", number="苏A12345"), facts(ev("case.opened")), "site-1", cfg)
+
+
+def _inbound(e: EventEnvelope):  # noqa: ANN202
+    return classify(topic("site-1", e.unit, Leaf.EVENTS), e.to_bytes(), time.time())
+
+
+def test_one_open_alert_per_key_updates_and_is_acknowledged_and_resolved_by_name(store) -> None:  # noqa: ANN001
+    for seq in range(1, 6):
+        store.ingest_batch([_inbound(ev("inspector.sign_in_failed", case=None, seq=seq, ts=time.time(), actor="insp-9"))])
+    store.ingest_batch([_inbound(ev("inspector.sign_in_failed", case=None, seq=6, ts=time.time(), actor="insp-9"))])
+    active = [a for a in store.alerts("active") if a["rule"] == "failed_logins"]
+    assert len(active) == 1 and active[0]["count"] == 2
+    aid = active[0]["id"]
+    assert store.acknowledge_alert(aid, "ops-alice")
+    assert not store.acknowledge_alert(aid, "ops-bob")  # already acknowledged
+    store.ingest_batch([_inbound(ev("inspector.sign_in_failed", case=None, seq=7, ts=time.time(), actor="insp-9"))])
+    again = [a for a in store.alerts("active") if a["rule"] == "failed_logins"]
+    assert len(again) == 1 and again[0]["count"] == 3 and again[0]["acked_by"] == "ops-alice"
+    assert store.resolve_alert(aid, "ops-carol")
+    row = store.alert(aid)
+    assert row["status"] == "resolved" and row["resolved_by"] == "ops-carol"
+    store.ingest_batch([_inbound(ev("inspector.sign_in_failed", case=None, seq=8, ts=time.time(), actor="insp-9"))])
+    fresh = [a for a in store.alerts("active") if a["rule"] == "failed_logins"]
+    assert len(fresh) == 1 and fresh[0]["id"] != aid  # after resolution a new alert opens
+
+
+def test_inspector_override_rate_is_counted_from_vin_confirmations(store) -> None:  # noqa: ANN001
+    items = []
+    for seq in range(1, 21):
+        corrected = seq % 3 == 0  # 6 of 20 corrected: 30% > 20%
+        items.append(_inbound(ev("case.vin_confirmed", case=f"c{seq}", seq=seq, actor="insp-3", vin="LSVAU218XN2183294",
+                                 read_vin="LSVAU2180N21832S4" if corrected else "LSVAU218XN2183294")))
+    store.ingest_batch(items)
+    rules = [a["rule"] for a in store.alerts("active")]
+    assert rules.count("inspector_override_rate") == 1
+    assert rules.count("vin_corrected") == 6
