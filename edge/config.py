@@ -169,6 +169,8 @@ class LaneConfig(Section):
         data["mqtt"]["tls"]["ca_file"] = fix(data["mqtt"]["tls"]["ca_file"])
         if data["mqtt"]["password"].get("file"):
             data["mqtt"]["password"]["file"] = fix(data["mqtt"]["password"]["file"])
+        if data["ui"].get("session_secret") and data["ui"]["session_secret"].get("file"):
+            data["ui"]["session_secret"]["file"] = fix(data["ui"]["session_secret"]["file"])
         for ins in data["inspectors"]:
             if ins["pin"].get("file"):
                 ins["pin"]["file"] = fix(ins["pin"]["file"])

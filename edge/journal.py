@@ -139,6 +139,12 @@ class Journal:
             rows = self._db.execute("SELECT case_id, station, stage, open, state FROM cases ORDER BY updated_at DESC LIMIT ?", (limit,)).fetchall()
         return [CaseRow(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) for r in rows]
 
+    def list_cases(self, open_: bool | None = None, limit: int = 100) -> list[CaseRow]:
+        where = "" if open_ is None else f"WHERE open={int(open_)}"
+        with self._lock:
+            rows = self._db.execute(f"SELECT case_id, station, stage, open, state FROM cases {where} ORDER BY opened_at DESC LIMIT ?", (limit,)).fetchall()
+        return [CaseRow(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) for r in rows]
+
     def case_count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM cases").fetchone()[0]

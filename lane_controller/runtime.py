@@ -391,8 +391,15 @@ class Lane:
 
     # ------------------------------------------------------------ the cloud's notifications and commands
     def _notification_threadsafe(self, n: Notification) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(lambda: self._spawn(self._notification(n)))
+        """On paho's thread: block until the notification is journaled, so the PUBACK (sent when this
+        returns) never acknowledges a payment confirmation that a crash could still lose."""
+        if self._loop is None:
+            return
+        fut = asyncio.run_coroutine_threadsafe(self._notification(n), self._loop)
+        try:
+            fut.result(15)
+        except Exception:  # noqa: BLE001
+            log.exception("notification %s for %s not applied", n.kind, n.case_id)
 
     async def _notification(self, n: Notification) -> None:
         if n.kind == NotificationKind.PAYMENT_CONFIRMED:

@@ -232,6 +232,13 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True) -> FastAPI:
             return refused(exc)
         return {"ok": True, "case": lane.case_view(case.case_id)}
 
+    @app.get("/api/cases")
+    async def list_cases(request: Request, state: str = "all", limit: int = 100):  # noqa: ANN202
+        inspector(request)
+        open_ = {"open": True, "closed": False}.get(state)
+        rows = lane.journal.list_cases(open_, max(1, min(limit, 5000)))
+        return {"ok": True, "cases": [lane.case_summary(C.Case.model_validate(r.state)) for r in rows]}
+
     @app.get("/api/cases/{case_id}")
     async def get_case(request: Request, case_id: str):  # noqa: ANN202
         inspector(request)
