@@ -81,6 +81,8 @@ class Barrier:
         self.vehicles_passed = 0
         self.contacts = 0
         self.light = "off"
+        self._presence_t: float | None = None
+        self._struck = False
 
     @property
     def beam(self) -> bool:
@@ -127,8 +129,12 @@ class Barrier:
             self.pos = 0.0
             self.direction = 0
             self.log(t1, "arm_closed", barrier=self.name)
-        if self.direction < 0 and self.beam and self.pos < 0.9:
-            self.log(t1, "arm_struck_presence", barrier=self.name, pos=round(self.pos, 3))
+        if self.direction < 0 and self.presence():
+            # the board has a reaction window (debounce + one loop); past 100 ms
+            # of presence an arm still going down is a safety failure
+            if self._presence_t is not None and t1 - self._presence_t > 0.1 and not self._struck:
+                self._struck = True
+                self.log(t1, "arm_struck_presence", barrier=self.name, pos=round(self.pos, 3))
 
     def set_contacts(self, t: float, contacts: int) -> None:
         """The barrier controller's reaction to the relay contacts (latched
@@ -157,14 +163,26 @@ class Barrier:
             self.direction = new_dir
 
     # ---------------------------------------------------------------- vehicles
+    def _presence_changed(self, t: float, before: bool) -> None:
+        now = self.presence()
+        if now and not before:
+            self._presence_t = t
+            self._struck = False
+        elif not now:
+            self._presence_t = None
+
     def _set_loop(self, t: float, v: bool) -> None:
         if v != self.loop:
+            before = self.presence()
             self.loop = v
+            self._presence_changed(t, before)
             self.log(t, "loop", barrier=self.name, occupied=v)
 
     def _beam(self, t: float, delta: int) -> None:
         before = self.beam
+        before_any = self.presence()
         self.beam_blockers += delta
+        self._presence_changed(t, before_any)
         if self.beam != before:
             self.log(t, "beam", barrier=self.name, blocked=self.beam)
 
@@ -214,11 +232,15 @@ class Barrier:
         self.tl.at(t + seconds, lambda tt: self._beam(tt, -1))
 
     def press_edge(self, t: float) -> None:
+        before = self.presence()
         self.edge = True
+        self._presence_changed(t, before)
         self.log(t, "edge", barrier=self.name, pressed=True)
 
         def release(tt: float) -> None:
+            before_r = self.presence()
             self.edge = False
+            self._presence_changed(tt, before_r)
             self.log(tt, "edge", barrier=self.name, pressed=False)
         self.tl.at(t + EDGE_PULSE_S, release)
 
