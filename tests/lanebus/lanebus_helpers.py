@@ -1,0 +1,127 @@
+"""Helpers for the lane-bus integration tests: condition waits with a
+deadline, and a noisy TCP proxy that corrupts and drops bytes/frames."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import threading
+import time
+from typing import Any, Awaitable, Callable
+
+
+async def until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition",
+                poll: float = 0.02) -> Any:
+    """Wait until cond() is truthy (cond may be async); fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if isinstance(v, Awaitable):
+            v = await v
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(poll)
+
+
+class EventRecorder:
+    def __init__(self, board: Any) -> None:
+        self.events: list[Any] = []
+        board.on_event(self.events.append)
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.events]
+
+    def has(self, name: str, **data: Any) -> bool:
+        return any(e.name == name and all(e.data.get(k) == v for k, v in data.items()) for e in self.events)
+
+
+class NoisyProxy:
+    """TCP proxy between host and simulated board.  Per direction, each frame
+    (bytes up to a 0x00) is dropped with probability `drop`, and each
+    forwarded byte is corrupted with probability `corrupt`.  `blackhole`
+    swallows everything (a board that went silent)."""
+
+    def __init__(self, upstream_port: int, corrupt: float = 0.01, drop: float = 0.01, seed: int = 1) -> None:
+        self.upstream_port = upstream_port
+        self.corrupt = corrupt
+        self.drop = drop
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.blackhole = False
+        self.frames_dropped = 0
+        self.bytes_corrupted = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"socket://127.0.0.1:{self.port}"
+        self._running = True
+        self._conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self._running:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                u = socket.create_connection(("127.0.0.1", self.upstream_port))
+            except OSError:
+                c.close()
+                continue
+            for s in (c, u):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._conns += [c, u]
+            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+
+    def _mangle(self, frame: bytes) -> bytes:
+        with self.lock:
+            if self.rng.random() < self.drop:
+                self.frames_dropped += 1
+                return b""
+            out = bytearray(frame)
+            for i in range(len(out)):
+                if self.rng.random() < self.corrupt:
+                    out[i] ^= self.rng.randint(1, 255)
+                    self.bytes_corrupted += 1
+            return bytes(out)
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        pending = bytearray()
+        try:
+            while self._running:
+                data = src.recv(4096)
+                if not data:
+                    break
+                if self.blackhole:
+                    continue
+                pending.extend(data)
+                out = bytearray()
+                while True:
+                    i = pending.find(0)
+                    if i < 0:
+                        break
+                    out += self._mangle(bytes(pending[:i + 1]))
+                    del pending[:i + 1]
+                if out:
+                    dst.sendall(out)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._running = False
+        self.sock.close()
+        for c in self._conns:
+            try:
+                c.close()
+            except OSError:
+                pass

@@ -1,0 +1,138 @@
+"""Host driver + real firmware on the simulated I/O board over the TCP serial link."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lanebus_helpers import EventRecorder, NoisyProxy, until
+
+from edge.lanebus import BoardClient, BoardOffline, CommandRefused, IoBoard
+from edge.lanebus.client import WrongBoard
+from firmware import lanebus as lb
+
+
+def no_safety_violation(sim) -> list:
+    return [e for e in sim.world_log()
+            if e["event"] == "arm_struck_presence" or (e["event"] == "arm_closing" and e.get("presence"))]
+
+
+def test_barrier_opens_vehicle_passes_and_barrier_closes(io_sim):
+    ctl = io_sim.control()
+
+    async def scenario():
+        async with IoBoard(io_sim.url) as io:
+            rec = EventRecorder(io)
+            assert io.info.kind == "io-board" and io.info.protocol_version == "1.0"
+            ctl.vehicle_arrive("entry")
+            assert await io.open_barrier("entry") == "opening"
+            await io.wait_arm("entry", "open", 5)
+            with pytest.raises(CommandRefused) as refused:
+                await io.close_barrier("entry")  # the car stands on the loop
+            assert refused.value.code == lb.E_OCCUPIED and refused.value.reason == "OCCUPIED"
+            ctl.vehicle_pass("entry")
+            await until(lambda: ctl.state()["barriers"]["entry"]["vehicles_passed"] == 1, 10, "vehicle passed")
+            await until(io.status, 1)  # (status works while we wait for debounce)
+            await until(lambda: _clear(io), 5, "loop and beam clear")
+            assert await io.close_barrier("entry") == "closing"
+            await io.wait_arm("entry", "closed", 5)
+            await until(lambda: rec.has("barrier_closed", barrier="entry"), 2, "closed event")
+            assert rec.has("barrier_opened", barrier="entry")
+            assert rec.has("barrier_refused", barrier="entry", reason="OCCUPIED")
+            assert rec.has("presence_changed", barrier="entry", input="beam", present=True)
+            assert io.stats.frames_rx > 0 and io.stats.rtt_ms_p50 is not None
+    asyncio.run(scenario())
+    assert no_safety_violation(io_sim) == []
+
+
+async def _clear(io: IoBoard) -> bool:
+    st = (await io.status()).barriers["entry"]
+    return not (st.loop_occupied or st.beam_blocked)
+
+
+def test_presence_during_close_reverses_the_arm(io_sim):
+    ctl = io_sim.control()
+
+    async def scenario():
+        async with IoBoard(io_sim.url) as io:
+            rec = EventRecorder(io)
+            await io.open_barrier("exit")
+            await io.wait_arm("exit", "open", 5)
+            await io.close_barrier("exit")
+            await until(lambda: ctl.state()["barriers"]["exit"]["pos"] < 0.8, 5, "arm going down")
+            ctl.block_beam("exit", 3.0)  # someone walks under the arm
+            await until(lambda: rec.has("barrier_reversed", barrier="exit"), 2, "reversal event")
+            await io.wait_arm("exit", "open", 5)
+    asyncio.run(scenario())
+    assert no_safety_violation(io_sim) == []
+
+
+def test_usb_unplug_goes_offline_then_reopens_and_pending_command_completes(io_sim):
+    ctl = io_sim.control()
+
+    async def scenario():
+        async with IoBoard(io_sim.url, reopen_interval_s=0.1) as io:
+            rec = EventRecorder(io)
+            ctl.unplug(1.0)
+            await until(lambda: not io.online, 2, "offline")
+            # issued while unplugged: completes once the board is back
+            assert await io.set_light("entry", "green") == "green"
+            assert io.online and io.stats.reconnects >= 1
+            assert rec.has("offline") and rec.has("online")
+    asyncio.run(scenario())
+    assert io_sim.firmware.link.executed[lb.SET_LIGHT] == 1
+
+
+def test_silent_board_is_declared_offline_after_the_documented_silence(io_sim):
+    proxy = NoisyProxy(io_sim.port, corrupt=0, drop=0)
+
+    async def scenario():
+        client = BoardClient(proxy.url, expected_kind="io-board", offline_after_s=0.6, reopen_interval_s=0.1)
+        await client.start()
+        try:
+            rec = EventRecorder(client)
+            proxy.blackhole = True
+            await until(lambda: not client.online, 3, "declared offline")
+            assert rec.has("offline")
+            proxy.blackhole = False
+            await until(lambda: client.online, 5, "back online")
+        finally:
+            await client.close()
+    try:
+        asyncio.run(scenario())
+    finally:
+        proxy.close()
+
+
+def test_board_of_another_kind_is_refused_at_handshake(io_sim):
+    async def scenario():
+        with pytest.raises(WrongBoard):
+            await BoardClient(io_sim.url, expected_kind="plate-issuer").start(timeout_s=2)
+    asyncio.run(scenario())
+
+
+def test_nothing_listening_raises_board_offline():
+    async def scenario():
+        with pytest.raises(BoardOffline):
+            await BoardClient("socket://127.0.0.1:1", expected_kind="io-board").start(timeout_s=0.5)
+    asyncio.run(scenario())
+
+
+def test_host_gone_silent_leaves_the_open_barrier_open(io_sim):
+    ctl = io_sim.control()
+
+    async def scenario():
+        io = IoBoard(io_sim.url)
+        await io.start()
+        await io.open_barrier("entry")
+        await io.wait_arm("entry", "open", 5)
+        await io.close()  # the host dies
+    asyncio.run(scenario())
+    fw = io_sim.firmware
+    deadline_s = (lb.HOST_SILENCE_MS + 1500) / 1000
+
+    async def wait():
+        await until(lambda: fw.logic.host_link == 0, deadline_s, "board notices the host is gone")
+    asyncio.run(wait())
+    assert ctl.state()["barriers"]["entry"]["arm"] == "open"
+    assert ctl.state()["barriers"]["entry"]["light"] == "red"
