@@ -59,6 +59,32 @@ def _event_bytes(unit: str, seq: int, ts: float) -> bytes:
     return EventEnvelope(unit=unit, seq=seq, ts=ts, kind=kind, case_id=case_id, actor="insp-01", data=data).to_bytes()
 
 
+class _Broker:
+    """The private broker with `set_tcp_nodelay true` (without it, Nagle's algorithm and delayed ACKs add ~40 ms to every
+    request/response round trip; see the bench notes in docs/bridge.md)."""
+
+    @staticmethod
+    def make(pki: Any, work_dir: Path) -> Any:
+        from edge.broker import MosquittoBroker
+
+        class NoDelayBroker(MosquittoBroker):
+            def write_config(self) -> Path:
+                path = super().write_config()
+                with open(path, "a") as fh:
+                    fh.write("set_tcp_nodelay true\n")
+                return path
+
+        return NoDelayBroker(pki, work_dir)
+
+
+def _nodelay(c: Any) -> None:
+    import socket
+
+    sock = c.socket()
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def _client(pki_root: str, user: str, cid: str) -> Any:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
@@ -71,6 +97,7 @@ def _client(pki_root: str, user: str, cid: str) -> Any:
     c.username_pw_set(user, pki.password(user))
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
+    c.on_connect = lambda cl, *a: _nodelay(cl)
     return c
 
 
@@ -263,9 +290,7 @@ def _latencies(acks: dict[str, list[tuple[int, float]]], pub_ts: dict[str, dict[
 
 
 def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, k: int, n_sat: int, paced_s: float) -> dict[str, Any]:
-    from edge.broker import MosquittoBroker
-
-    broker = MosquittoBroker(pki, work / f"broker-{uuid.uuid4().hex[:6]}")
+    broker = _Broker.make(pki, work / f"broker-{uuid.uuid4().hex[:6]}")
     broker.start()
     units = _lane_units(k)
     ctx = mp.get_context("spawn")
@@ -333,7 +358,6 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
 
     from cloud_bridge.reference import generate, load_into
     from cloud_bridge.store import open_store
-    from edge.broker import MosquittoBroker
     from edge.contract import Leaf, Request, Response, topic
 
     db = str(work / "lookups.sqlite3")
@@ -342,7 +366,7 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
     data, _ = generate(max(200, k * per_lane), seed=11)
     load_into(store, data)
     store.close()
-    broker = MosquittoBroker(pki, work / f"broker-{uuid.uuid4().hex[:6]}")
+    broker = _Broker.make(pki, work / f"broker-{uuid.uuid4().hex[:6]}")
     broker.start()
     workers = Workers(db, broker.host, broker.port, str(pki.root), 1, work)
     results: dict[str, list[float]] = {"partner.lookup": [], "plate.options": [], "plate.reserve": []}

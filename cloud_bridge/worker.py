@@ -52,6 +52,18 @@ def make_client(settings: BridgeSettings, client_id: str, *, manual_ack: bool, p
     return client, props
 
 
+def _nodelay(client: mqtt.Client) -> None:
+    """Small request/response and ack packets must not wait for Nagle's algorithm (40 ms stalls with delayed ACKs)."""
+    import socket
+
+    sock = client.socket()
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
+
+
 class MqttPublisher:
     """A plain publishing client for the HTTP side (payment notifications, remote commands)."""
 
@@ -108,6 +120,7 @@ class IngestWorker:
         if reason_code.is_failure:
             log.warning("%s: connect refused: %s", self.client_id, reason_code)
             return
+        _nodelay(client)
         self.connected.set()
         subs = [(shared_filter(leaf, self.settings.mqtt.shared_group), 0 if leaf == Leaf.TELEMETRY else 1) for leaf in SUBSCRIBED]
         def on_subscribe(*a: Any) -> None:

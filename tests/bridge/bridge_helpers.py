@@ -29,7 +29,7 @@ SITE = "site-1"
 PAYMENT_KEY = b"test-provider-key-0123456789"
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition", poll: float = 0.02) -> Any:
     """Poll `cond` until truthy or the deadline passes (no sleeps as synchronisation)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -38,7 +38,7 @@ def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condit
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(poll)
 
 
 def make_settings(db: str, *, broker: MosquittoBroker | None = None, pki: SitePki | None = None, key_file: Path | None = None,
@@ -49,6 +49,14 @@ def make_settings(db: str, *, broker: MosquittoBroker | None = None, pki: SitePk
                  "mqtt.client_id_prefix": f"bridge-{uuid.uuid4().hex[:6]}"}
     over |= extra
     return load_settings(None, over)
+
+
+def nodelay(client: mqtt.Client) -> None:
+    import socket
+
+    sock = client.socket()
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Lane:
@@ -68,6 +76,7 @@ class Lane:
         subscribed = threading.Event()
 
         def on_connect(c, u, f, rc, p):  # noqa: ANN001
+            nodelay(c)
             c.subscribe([(topic(site, unit, leaf), 1) for leaf in (Leaf.RESP, Leaf.ACK, Leaf.NOTIFY, Leaf.CMD)])
             connected.set()
 
@@ -108,7 +117,7 @@ class Lane:
         props.CorrelationData = corr
         req = Request(unit=self.unit, kind=kind, case_id=case_id, body=body, ts=time.time(), expires_at=time.time() + 30)
         self.client.publish(topic(self.site, self.unit, Leaf.REQ), req.to_bytes(), qos=1, properties=props)
-        return wait_for(lambda: self.responses.get(corr), timeout, f"response to {kind}")
+        return wait_for(lambda: self.responses.get(corr), timeout, f"response to {kind}", poll=0.002)
 
     def close(self) -> None:
         self.client.disconnect()
