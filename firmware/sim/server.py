@@ -136,7 +136,7 @@ class SimBoardServer:
         self._log_file = open(world_log, "a", encoding="utf-8") if world_log else None
         sink = self._write_log if self._log_file else None
         self.world_lock = threading.RLock()
-        self.io_world = IoWorld(sink)
+        self.io_world = IoWorld(sink, reaction_s=0.1 * max(1.0, self.time_scale))
         self.issuer_world = IssuerWorld(sink)
         self.world = self.io_world if kind == "io-board" else self.issuer_world
         self._world_t0 = time.monotonic()
@@ -216,9 +216,10 @@ class SimBoardServer:
         for s in (self._serial_sock, self._control_sock):
             if s is not None:
                 try:
-                    s.close()
+                    s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in accept() (Linux)
                 except OSError:
                     pass
+                s.close()
         self._drop_client()
         for th in self._threads:
             th.join(timeout=2)

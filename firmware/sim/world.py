@@ -67,8 +67,10 @@ class _Log:
 class Barrier:
     """One barrier gate with its barrier controller, loop, photo-eye and edge."""
 
-    def __init__(self, name: str, log: _Log, timeline: _Timeline, travel_s: float) -> None:
+    def __init__(self, name: str, log: _Log, timeline: _Timeline, travel_s: float,
+                 reaction_s: float = 0.1) -> None:
         self.name = name
+        self.reaction_s = reaction_s
         self.log = log
         self.tl = timeline
         self.travel_s = travel_s
@@ -130,9 +132,9 @@ class Barrier:
             self.direction = 0
             self.log(t1, "arm_closed", barrier=self.name)
         if self.direction < 0 and self.presence():
-            # the board has a reaction window (debounce + one loop); past 100 ms
-            # of presence an arm still going down is a safety failure
-            if self._presence_t is not None and t1 - self._presence_t > 0.1 and not self._struck:
+            # the board has a reaction window (debounce + one loop, 100 ms of
+            # real time); past it an arm still going down is a safety failure
+            if self._presence_t is not None and t1 - self._presence_t > self.reaction_s and not self._struck:
                 self._struck = True
                 self.log(t1, "arm_struck_presence", barrier=self.name, pos=round(self.pos, 3))
 
@@ -254,11 +256,13 @@ class IoWorld:
     """Two barriers and an emergency stop."""
 
     def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
-                 travel_s: float = ARM_TRAVEL_S) -> None:
+                 travel_s: float = ARM_TRAVEL_S, reaction_s: float = 0.1) -> None:
+        """reaction_s: world time the board may take to react to presence (the
+        simulator passes 0.1 s x time scale, as the firmware's clock is not scaled)."""
         self.log = _Log(log_sink)
         self.tl = _Timeline()
         self.t = 0.0
-        self.barriers = {name: Barrier(name, self.log, self.tl, travel_s) for name in lb.BARRIERS}
+        self.barriers = {name: Barrier(name, self.log, self.tl, travel_s, reaction_s) for name in lb.BARRIERS}
         self.estop = False
 
     def advance(self, t: float) -> None:
