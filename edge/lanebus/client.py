@@ -470,6 +470,13 @@ class BoardClient:
 
     def _note_event_seq(self, seq: int) -> None:
         last = self._last_event_seq
+        if seq == 1 and last is not None and last != 0xFFFF and self._ready.is_set():
+            # the board's event counter restarted: it reset without the link
+            # dropping (UART, or a watchdog reset); handshake again to learn it
+            self._last_event_seq = None
+            t = asyncio.ensure_future(self._rehello())
+            self._tasks.append(t)
+            return
         if last is not None:
             gap = (seq - last - 1) % 0xFFFF
             if 0 < gap < 1000:
@@ -566,6 +573,12 @@ class BoardClient:
             self._last_event_seq = None
             self._emit(BoardEvent("board_reset", {"board_id": self.info.board_id}, board=self.name,
                                   t=time.time()))
+
+    async def _rehello(self) -> None:
+        try:
+            await self._handshake()
+        except (BoardOffline, WrongBoard) as e:
+            log.warning("%s: handshake after board reset failed: %s", self.name, e)
 
     async def _watchdog(self) -> None:
         ping = lb.pack_fields((), [])
