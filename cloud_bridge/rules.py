@@ -291,3 +291,16 @@ def offline_unit_signals(units: list[dict[str, Any]], now: float, cfg: RiskRules
 def plate_issued_twice_signal(number: str, case_id: str | None, holder: str | None, site: str | None, unit: str | None, cfg: RiskRulesConfig) -> AlertSignal:
     return AlertSignal(Rule.PLATE_ISSUED_TWICE, f"{Rule.PLATE_ISSUED_TWICE}:{number}", cfg.sev(Rule.PLATE_ISSUED_TWICE), "Plate number issued twice",
                        f"plate {number} reported issued for case {case_id} but it belongs to case {holder}", site, unit, case_id)
+
+
+def rules_reference() -> str:
+    """The Markdown reference of the rules file's keys and default severities (for docs/bridge.md)."""
+    cfg = RiskRulesConfig()
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for name, f in RiskRulesConfig.model_fields.items():
+        if name in ("severity", "disabled"):
+            continue
+        lines.append(f"| `{name}` | `{getattr(cfg, name)!r}` | {f.description} |")
+    lines += ["", "| rule | default severity |", "|---|---|"]
+    lines += [f"| `{r.value}` | `{cfg.sev(r).value}` |" for r in Rule]
+    return "\n".join(lines)

@@ -1,0 +1,62 @@
+"""The generated parts of docs/mqtt.md: topic table, payload fields, enumerations, from edge/contract.py.
+
+`python -m cloud_bridge.contract_doc` prints them; a test checks that
+docs/mqtt.md contains them verbatim, so the human spec cannot drift from
+the contract module.
+"""
+
+from __future__ import annotations
+
+import typing
+from enum import Enum
+
+from pydantic import BaseModel
+
+from edge import contract as c
+
+DIRECTION = {leaf: "unit → bridge" for leaf in c.UNIT_PUBLISHES} | {leaf: "bridge → unit" for leaf in c.UNIT_SUBSCRIBES}
+
+
+def _type_name(ann: typing.Any) -> str:
+    if isinstance(ann, type) and issubclass(ann, (Enum, BaseModel)):
+        return ann.__name__
+    text = str(ann).replace("typing.", "").replace("edge.contract.", "").replace("<class '", "").replace("'>", "")
+    text = text.replace("<enum ", "").replace(">", "").replace("'", "")
+    return text.replace("|", "\\|")
+
+
+def topic_table() -> str:
+    rows = ["| leaf | topic | direction | QoS | retained | payload |", "|---|---|---|---|---|---|"]
+    for leaf in c.Leaf:
+        rows.append(f"| `{leaf.value}` | `{c.TOPIC_ROOT}/{{site}}/{{unit}}/{leaf.value}` | {DIRECTION[leaf]} | {c.QOS[leaf]} | "
+                    f"{'yes' if leaf in c.RETAINED else 'no'} | `{c.PAYLOAD_MODELS[leaf].__name__}` |")
+    return "\n".join(rows)
+
+
+def model_table(model: type[BaseModel]) -> str:
+    rows = [f"#### `{model.__name__}`", "", "| field | type | default | meaning |", "|---|---|---|---|"]
+    for name, f in model.model_fields.items():
+        default = "required" if f.is_required() else f"`{f.get_default(call_default_factory=True)!r}`"
+        rows.append(f"| `{name}` | `{_type_name(f.annotation)}` | {default} | {(f.description or '').replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+def enum_list(enum: type[Enum]) -> str:
+    return f"`{enum.__name__}`: " + ", ".join(f"`{m.value}`" for m in enum)
+
+
+def generated() -> list[str]:
+    """Every block docs/mqtt.md must contain verbatim."""
+    blocks = [topic_table()]
+    seen: set[type] = set()
+    for model in [*c.PAYLOAD_MODELS.values(), c.BoardHealth]:
+        if model not in seen:
+            seen.add(model)
+            blocks.append(model_table(model))
+    for enum in (c.UnitState, c.EventKind, c.RequestKind, c.CommandName, c.CommandStatus, c.NotificationKind):
+        blocks.append(enum_list(enum))
+    return blocks
+
+
+if __name__ == "__main__":
+    print("\n\n".join(generated()))
