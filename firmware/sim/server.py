@@ -136,8 +136,11 @@ class SimBoardServer:
         self._log_file = open(world_log, "a", encoding="utf-8") if world_log else None
         sink = self._write_log if self._log_file else None
         self.world_lock = threading.RLock()
-        self.io_world = IoWorld(sink, reaction_s=0.1 * max(1.0, self.time_scale))
-        self.issuer_world = IssuerWorld(sink)
+        scale = max(1.0, self.time_scale)
+        # the firmware clock is real time: its reaction window and the shortest
+        # pulse it reliably sees (50 ms real) are stretched in world time
+        self.io_world = IoWorld(sink, reaction_s=0.1 * scale, min_pulse_s=0.05 * scale)
+        self.issuer_world = IssuerWorld(sink, min_pulse_s=0.05 * scale)
         self.world = self.io_world if kind == "io-board" else self.issuer_world
         self._world_t0 = time.monotonic()
         self._running = False

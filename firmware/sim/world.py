@@ -68,7 +68,8 @@ class Barrier:
     """One barrier gate with its barrier controller, loop, photo-eye and edge."""
 
     def __init__(self, name: str, log: _Log, timeline: _Timeline, travel_s: float,
-                 reaction_s: float = 0.1) -> None:
+                 reaction_s: float = 0.1, min_pulse_s: float = 0.0) -> None:
+        self.min_pulse_s = min_pulse_s
         self.name = name
         self.reaction_s = reaction_s
         self.log = log
@@ -244,7 +245,7 @@ class Barrier:
             self.edge = False
             self._presence_changed(tt, before_r)
             self.log(tt, "edge", barrier=self.name, pressed=False)
-        self.tl.at(t + EDGE_PULSE_S, release)
+        self.tl.at(t + max(EDGE_PULSE_S, self.min_pulse_s), release)
 
     def state(self) -> dict[str, Any]:
         return {"arm": self.arm_state(), "pos": round(self.pos, 3), "loop": self.loop,
@@ -256,13 +257,13 @@ class IoWorld:
     """Two barriers and an emergency stop."""
 
     def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
-                 travel_s: float = ARM_TRAVEL_S, reaction_s: float = 0.1) -> None:
+                 travel_s: float = ARM_TRAVEL_S, reaction_s: float = 0.1, min_pulse_s: float = 0.0) -> None:
         """reaction_s: world time the board may take to react to presence (the
         simulator passes 0.1 s x time scale, as the firmware's clock is not scaled)."""
         self.log = _Log(log_sink)
         self.tl = _Timeline()
         self.t = 0.0
-        self.barriers = {name: Barrier(name, self.log, self.tl, travel_s, reaction_s) for name in lb.BARRIERS}
+        self.barriers = {name: Barrier(name, self.log, self.tl, travel_s, reaction_s, min_pulse_s) for name in lb.BARRIERS}
         self.estop = False
 
     def advance(self, t: float) -> None:
@@ -308,7 +309,10 @@ class IssuerWorld:
     """The plate issuer's mechanism and its sensors."""
 
     def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
-                 magazine: int = 50) -> None:
+                 magazine: int = 50, min_pulse_s: float = 0.0) -> None:
+        """min_pulse_s: shortest sensor pulse in world time, so that a sped-up
+        world never makes a pulse shorter than the firmware loop can see."""
+        self.min_pulse_s = min_pulse_s
         self.log = _Log(log_sink)
         self.tl = _Timeline()
         self.t = 0.0
@@ -398,7 +402,7 @@ class IssuerWorld:
                 self.tray.append(self.text)
                 self.issued.append({"t": round(tt, 3), "text": self.text, "plate_type": self.plate_type})
                 self.log(tt, "plate_issued", text=self.text, plate_type=self.plate_type)
-            self.tl.at(t + EXIT_BEAM_S, beam_off, "mech")
+            self.tl.at(t + max(EXIT_BEAM_S, self.min_pulse_s), beam_off, "mech")
         self.tl.at(self.t + EJECT_TO_BEAM_S, beam_on, "mech")
 
     def stop_mechanism(self) -> None:
