@@ -53,7 +53,9 @@ def _event_bytes(unit: str, seq: int, ts: float) -> bytes:
     if kind == "case.vin_confirmed":
         data = {"vin": "LSVAU218XN2183294", "read_vin": "LSVAU218XN2183294", "confidence": 0.97}
     elif kind in ("case.plate_reserved", "case.plates_issued"):
-        data = {"number": f"苏A{abs(hash(case_id)) % 90000 + 10000}{unit[-2:]}"[:7] if False else f"苏A{unit[-1]}{case_no % 10000:04d}"}
+        data = {"number": f"苏A{unit[-1]}{case_no % 10000:04d}"}
+    elif kind == "case.inspected":
+        data = {"duration_s": 240, "conclusion": "pass"}
     elif kind == "case.inspection_item":
         data = {"item": "vin", "result": "pass", "photo": "0113"}
     return EventEnvelope(unit=unit, seq=seq, ts=ts, kind=kind, case_id=case_id, actor="insp-01", data=data).to_bytes()

@@ -335,18 +335,22 @@ class Store:
         per_unit: dict[str, list[int]] = defaultdict(list)
         for _, ev, _ in inserted:
             per_unit[ev.unit].append(ev.seq)
-        for unit in sorted(set(per_unit) | set(dupes_per_unit)):
+        touched_units = sorted(set(per_unit) | set(dupes_per_unit))
+        new_marks = self._advance_watermarks(cur, {u: int(units_before.get(u, {"acked_seq": 0})["acked_seq"]) for u in touched_units})
+        unit_rows = []
+        for unit in touched_units:
             before = units_before.get(unit, {"acked_seq": 0, "max_seq": 0})
             prog = track_sequences(int(before["max_seq"]), per_unit.get(unit, []))
             res.gaps += prog.gaps
             res.out_of_order += prog.out_of_order
             acked = int(before["acked_seq"])
-            new_acked = self._advance_watermark(cur, unit, acked)
-            cur.x(f"UPDATE units SET max_seq = {self.greatest}(max_seq, ?), stored = stored + ?, duplicates = duplicates + ?, "
-                  f"gaps = gaps + ?, out_of_order = out_of_order + ?, acked_seq = {self.greatest}(acked_seq, ?), last_seen_at = ? WHERE unit = ?",
-                  (prog.max_seq, len(per_unit.get(unit, [])), dupes_per_unit.get(unit, 0), prog.gaps, prog.out_of_order, new_acked, now, unit))
+            new_acked = new_marks.get(unit, acked)
+            unit_rows.append((prog.max_seq, len(per_unit.get(unit, [])), dupes_per_unit.get(unit, 0), prog.gaps, prog.out_of_order, new_acked, now, unit))
             if new_acked > acked or (dupes_per_unit.get(unit) and not per_unit.get(unit)):
                 res.watermarks[(unit_site.get(unit, ""), unit)] = new_acked
+        cur.many(f"UPDATE units SET max_seq = {self.greatest}(max_seq, ?), stored = stored + ?, duplicates = duplicates + ?, "
+                 f"gaps = gaps + ?, out_of_order = out_of_order + ?, acked_seq = {self.greatest}(acked_seq, ?), last_seen_at = ? WHERE unit = ?",
+                 unit_rows)
 
         # case projection and the per-event risk rules
         if inserted:
@@ -368,16 +372,20 @@ class Store:
             assert isinstance(r, CommandResult)
             cur.x("UPDATE commands SET status = ?, detail = ?, result_at = ? WHERE request_id = ? AND unit = ?",
                   (r.status.value, r.detail, r.ts, r.request_id, r.unit))
-        for sig in res.alerts:
-            self._raise(cur, sig, now)
+        self._raise_many(cur, res.alerts, now)
         return res
 
-    def _advance_watermark(self, cur: Cur, unit: str, acked: int) -> int:
-        if cur.one("SELECT 1 AS x FROM events WHERE unit = ? AND seq = ?", (unit, acked + 1)) is None:
-            return acked
-        end = cur.scalar("SELECT MIN(e.seq) AS s FROM events e WHERE e.unit = ? AND e.seq > ? AND NOT EXISTS "
-                         "(SELECT 1 FROM events x WHERE x.unit = e.unit AND x.seq = e.seq + 1)", (unit, acked))
-        return int(end) if end is not None else acked
+    def _advance_watermarks(self, cur: Cur, acked: dict[str, int]) -> dict[str, int]:
+        """The highest contiguous stored seq per unit, starting from its current watermark (one query)."""
+        if not acked:
+            return {}
+        values = " UNION ALL ".join(["SELECT ? AS unit, ? AS acked"] * len(acked))
+        params: list[Any] = [v for u, a in acked.items() for v in (u, a)]
+        rows = cur.q(
+            f"SELECT w.unit, CASE WHEN EXISTS (SELECT 1 FROM events n WHERE n.unit = w.unit AND n.seq = w.acked + 1) THEN "
+            f"(SELECT MIN(e.seq) FROM events e WHERE e.unit = w.unit AND e.seq > w.acked AND NOT EXISTS "
+            f"(SELECT 1 FROM events x WHERE x.unit = e.unit AND x.seq = e.seq + 1)) ELSE w.acked END AS mark FROM ({values}) w", params)
+        return {r["unit"]: int(r["mark"]) for r in rows}
 
     def _project_and_judge(self, cur: Cur, inserted: list[tuple[str, EventEnvelope, float]], facts: dict[str, CaseFacts],
                            res: IngestResult, now: float) -> None:
@@ -388,6 +396,7 @@ class Store:
             paid_cases = {r["case_id"] for r in cur.q(
                 f"SELECT DISTINCT case_id FROM payments WHERE status = 'paid' AND case_id IN ({','.join('?' * len(issued_cases))})", issued_cases)}
         touched: set[str] = set()
+        inspectors: dict[str, list[Any]] = {}
         for site, ev, _ in sorted(inserted, key=lambda t: (t[1].ts, t[1].unit, t[1].seq)):
             before = facts.get(ev.case_id) if ev.case_id else None
             res.alerts += check_event(ev, before, site, cfg, paid_by_bridge=ev.case_id in paid_cases)
@@ -397,12 +406,9 @@ class Store:
                 touched.add(ev.case_id)
             if ev.kind == EventKind.CASE_VIN_CONFIRMED and ev.actor:
                 _, _, corrected = _vin_confirm_fields(ev.data)
-                cur.x(f"INSERT INTO inspector_stats (inspector, confirmed, overridden) VALUES (?, 1, ?) ON CONFLICT (inspector) DO UPDATE "
-                      f"SET confirmed = inspector_stats.confirmed + 1, overridden = inspector_stats.overridden + excluded.overridden", (ev.actor, int(corrected)))
-                row = cur.one("SELECT confirmed, overridden FROM inspector_stats WHERE inspector = ?", (ev.actor,))
-                sig = override_rate_signal(ev.actor, int(row["confirmed"]), int(row["overridden"]), cfg, site, ev.unit) if row else None
-                if sig:
-                    res.alerts.append(sig)
+                stat = inspectors.setdefault(ev.actor, [0, 0, site, ev.unit])
+                stat[0] += 1
+                stat[1] += int(corrected)
             if ev.kind == EventKind.INSPECTOR_SIGN_IN_FAILED:
                 who = f"{ev.unit}/{ev.actor or ev.data.get('inspector') or '?'}"
                 sig = self._count_failure(cur, who, ev.unit, ev.ts, site, ev.unit)
@@ -412,14 +418,25 @@ class Store:
                 sig = self._issue_plate(cur, str(ev.data["number"]), ev.case_id, ev.unit, site, ev.ts, ev.data.get("plate_kind"))
                 if sig:
                     res.alerts.append(sig)
+        if inspectors:
+            names = sorted(inspectors)
+            cur.many("INSERT INTO inspector_stats (inspector, confirmed, overridden) VALUES (?, ?, ?) ON CONFLICT (inspector) DO UPDATE "
+                     "SET confirmed = inspector_stats.confirmed + excluded.confirmed, overridden = inspector_stats.overridden + excluded.overridden",
+                     [(n, inspectors[n][0], inspectors[n][1]) for n in names])
+            for row in cur.q(f"SELECT inspector, confirmed, overridden FROM inspector_stats WHERE inspector IN ({','.join('?' * len(names))})", names):
+                st = inspectors[row["inspector"]]
+                sig = override_rate_signal(row["inspector"], int(row["confirmed"]), int(row["overridden"]), cfg, st[2], st[3])
+                if sig:
+                    res.alerts.append(sig)
+        rows = []
+        cols = list(CASE_COLUMNS) + ["stage_times"]
         for case_id in sorted(touched):
             row = facts[case_id].as_row()
             row["paid"] = int(bool(row["paid"]))
             row["stage_times"] = json.dumps(facts[case_id].stage_times)
-            cols = list(row)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "case_id")
-            cur.x(f"INSERT INTO cases ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))}) ON CONFLICT (case_id) DO UPDATE SET {updates}",
-                  [row[c] for c in cols])
+            rows.append([row[c] for c in cols])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "case_id")
+        cur.many(f"INSERT INTO cases ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))}) ON CONFLICT (case_id) DO UPDATE SET {updates}", rows)
 
     def _issue_plate(self, cur: Cur, number: str, case_id: str | None, unit: str, site: str, ts: float, kind: str | None) -> AlertSignal | None:
         rows = cur.q(
@@ -447,6 +464,20 @@ class Store:
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, 'open') ON CONFLICT (dedup_key) WHERE resolved_at IS NULL DO UPDATE SET "
               "count = alerts.count + 1, last_seen = excluded.last_seen, detail = excluded.detail, severity = excluded.severity",
               (s.key, s.rule.value, s.severity.value, s.site, s.unit, s.case_id, s.title, s.detail, now, now))
+
+    def _raise_many(self, cur: Cur, signals: list[AlertSignal], now: float) -> None:
+        if not signals:
+            return
+        latest: dict[str, AlertSignal] = {}
+        counts: dict[str, int] = defaultdict(int)
+        for sig in signals:
+            latest[sig.key] = sig
+            counts[sig.key] += 1
+        cur.many("INSERT INTO alerts (dedup_key, rule, severity, site, unit, case_id, title, detail, count, first_seen, last_seen, status) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open') ON CONFLICT (dedup_key) WHERE resolved_at IS NULL DO UPDATE SET "
+                 "count = alerts.count + excluded.count, last_seen = excluded.last_seen, detail = excluded.detail, severity = excluded.severity",
+                 [(s.key, s.rule.value, s.severity.value, s.site, s.unit, s.case_id, s.title, s.detail, counts[k], now, now)
+                  for k, s in sorted(latest.items())])
 
     def raise_alerts(self, signals: list[AlertSignal], now: float | None = None) -> None:
         if not signals:
