@@ -1,0 +1,86 @@
+"""hardware_specs/io-board.md and plate-issuer.md pin tables agree with the
+RP2040 HAL (firmware/hal_rp2.py, read as source: `machine` is not importable
+on CPython)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from firmware import io_board, plate_issuer
+from firmware import lanebus as lb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def hal_constants() -> dict[str, object]:
+    tree = ast.parse((ROOT / "firmware" / "hal_rp2.py").read_text())
+    ns: dict[str, object] = {"lb": lb, **{k: getattr(io_board, k) for k in dir(io_board) if k.isupper()}}
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name.isupper():
+                out[name] = eval(compile(ast.Expression(node.value), "hal_rp2", "eval"), ns)  # noqa: S307
+    return out
+
+
+def table(doc: str, first_header: str) -> list[list[str]]:
+    rows, on = [], False
+    for line in (ROOT / "hardware_specs" / doc).read_text().splitlines():
+        if line.startswith("| " + first_header + " |"):
+            on = True
+            continue
+        if on and line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not set(cells[0]) <= set("-: "):
+                rows.append(cells)
+        elif on:
+            break
+    return rows
+
+
+RELAY_BITS = {"OPEN": io_board.R_OPEN, "CLOSE": io_board.R_CLOSE, "STOP": io_board.R_STOP,
+              "RED": io_board.R_RED, "GREEN": io_board.R_GREEN}
+INPUT_BITS = {"loop": lb.IN_LOOP, "beam": lb.IN_BEAM, "edge": lb.IN_EDGE, "limit open": lb.IN_LIMIT_OPEN,
+              "limit closed": lb.IN_LIMIT_CLOSED}
+
+
+def _gp(cell: str) -> int:
+    return int(re.fullmatch(r"GP(\d+)", cell).group(1))
+
+
+def test_io_board_relay_table_matches_hal():
+    doc = {}
+    for gp, relay, *_ in table("io-board.md", "GPIO | Relay"):
+        barrier, what = relay.split()
+        doc[_gp(gp)] = RELAY_BITS[what] << (io_board.BARRIER_SHIFT if barrier == "exit" else 0)
+    assert doc == dict(hal_constants()["IO_RELAY_PINS"])
+
+
+def test_io_board_input_table_matches_hal():
+    doc = {}
+    for gp, name, _contact, presence in table("io-board.md", "GPIO | Input"):
+        if name == "emergency stop":
+            bit = io_board.IN_ESTOP
+        else:
+            barrier, what = name.split(" ", 1)
+            bit = INPUT_BITS[what] << (io_board.BARRIER_SHIFT if barrier == "exit" else 0)
+        doc[_gp(gp)] = (bit, "fail-safe" in presence)
+    assert doc == {g: (bit, fs) for g, bit, fs in hal_constants()["IO_INPUT_PINS"]}
+
+
+def test_plate_issuer_pins_match_hal():
+    c = hal_constants()
+    text = (ROOT / "hardware_specs" / "plate-issuer.md").read_text()
+    assert "GP2 / GP3 / GP4" in text and tuple(c["ISSUER_FEED_PINS"]) == (2, 3, 4)
+    assert f"start on GP{c['ISSUER_PRINT_PIN']}" in text
+    assert f"motor GP{c['ISSUER_EJECT_PIN']}" in text
+    sensors = {bit: g for g, bit, _ in c["ISSUER_SENSOR_PINS"]}
+    for bit, label in ((lb.S_COVER_OPEN, "GP12"), (lb.S_TRAY_OCCUPIED, "GP13"), (lb.S_PLATE_AT_PRINTER, "GP14"),
+                       (lb.S_EXIT_BEAM, "GP15"), (plate_issuer.S_PRINTER_BUSY, "GP16"),
+                       (plate_issuer.S_PRINTER_ERROR, "GP17")):
+        assert f"GP{sensors[bit]}" == label and label in text
+    for i in range(3):
+        assert sensors[1 << (plate_issuer.MAGAZINE_SHIFT + i)] == 18 + i
