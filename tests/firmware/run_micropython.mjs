@@ -61,13 +61,15 @@ for _mod_name in ${JSON.stringify(modules)}:
             print("FAIL", _mod_name + "." + _name, repr(_e))
             sys.print_exception(_e)
 print("micropython firmware tests: %d passed, %d failed" % (_passed, len(_failed)))
-_RESULT = len(_failed)
+if _failed:
+    raise SystemExit("failed: " + ", ".join(_failed))
 `;
 try {
   mp.runPython(runner);
 } catch (e) {
-  console.error("runner crashed:", e.message);
-  process.exit(2);
+  // an uncaught Python exception (a failed test, or a module that does not
+  // import under MicroPython) surfaces here
+  console.error(String(e.message || e).split("\n").slice(-3).join("\n"));
+  process.exit(1);
 }
-const failed = mp.runPython("_RESULT");
-process.exit(failed === 0 ? 0 : 1);
+process.exit(0);
