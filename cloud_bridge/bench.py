@@ -35,6 +35,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = "bench"
+PACED_FRACTIONS = (0.25, 0.5)  # latency is measured at these shares of the flat-out rate
 FLOW = ["case.opened", "case.partner_records", "case.admitted", "case.vin_read", "case.vin_confirmed", "case.inspection_item",
         "case.inspected", "case.plate_reserved", "case.paid", "case.plates_issued", "case.closed"]
 
@@ -176,15 +177,19 @@ def _lanes_proc(pki_root: str, host: str, port: int, units: list[str], n_sat: in
         out_q.put(("sat_published", t0))
         t_done = consumed(n_sat)
         rate = len(units) * n_sat / (t_done - t0)
-        per_lane = max(1.0, 0.5 * rate / len(units))
-        n_paced = max(10, int(per_lane * paced_s))
-        out_q.put(("paced_started", n_paced, 0.5 * rate))
-        t1 = phase(n_sat + 1, n_sat + n_paced, per_lane)
-        t1_done = consumed(n_sat + n_paced)
         sat_lat = _latencies(acks, pub_ts, 1, n_sat) if bridge_mode else []
-        paced_lat = _latencies(acks, pub_ts, n_sat + 1, n_sat + n_paced) if bridge_mode else []
-        out_q.put(("report", {"t0": t0, "t_done": t_done, "rate": rate, "n_paced": n_paced, "paced_rate": 0.5 * rate,
-                              "paced_achieved": len(units) * n_paced / (t1_done - t1), "sat_lat": sat_lat, "paced_lat": paced_lat}))
+        paced = []
+        first = n_sat + 1
+        for frac in PACED_FRACTIONS:
+            per_lane = max(1.0, frac * rate / len(units))
+            n_paced = max(10, int(per_lane * paced_s))
+            out_q.put(("paced_started", n_paced, frac * rate))
+            t1 = phase(first, first + n_paced - 1, per_lane)
+            t1_done = consumed(first + n_paced - 1)
+            paced.append({"frac": frac, "first": first, "n": n_paced, "achieved": len(units) * n_paced / (t1_done - t1),
+                          "lat": _latencies(acks, pub_ts, first, first + n_paced - 1) if bridge_mode else []})
+            first += n_paced
+        out_q.put(("report", {"t0": t0, "t_done": t_done, "rate": rate, "sat_lat": sat_lat, "paced": paced, "last_seq": first - 1}))
         for _, c in clients:
             c.disconnect()
             c.loop_stop()
@@ -318,14 +323,20 @@ def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, 
         total_sat = n_sat * k
         if counter is not None:
             cmd_q.put(("done", counter.wait_count(total_sat)))
-        _, n_paced, _ = get()
-        if counter is not None:
-            cmd_q.put(("done", counter.wait_count(total_sat + n_paced * k)))
+        offsets = []
+        seen = total_sat
+        for _frac in PACED_FRACTIONS:
+            _, n_paced, _ = get()
+            offsets.append((seen, n_paced * k))
+            seen += n_paced * k
+            if counter is not None:
+                cmd_q.put(("done", counter.wait_count(seen)))
         _, report = get()
         lanes.join(30)
         if counter is not None:
             report["sat_lat"] = counter.lat[:total_sat]
-            report["paced_lat"] = counter.lat[total_sat:total_sat + n_paced * k]
+            for p, (start, n) in zip(report["paced"], offsets):
+                p["lat"] = counter.lat[start:start + n]
             report["stored"] = len(counter.times)
         else:
             from cloud_bridge.store import open_store
@@ -335,7 +346,7 @@ def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, 
             store.close()
             report["stored"] = counts["events_stored"]
             report["duplicates"] = counts["duplicates_seen"]
-        report["expected"] = k * (n_sat + n_paced)
+        report["expected"] = seen
         report["name"] = name
         report["workers"] = n_workers
         return report
@@ -458,7 +469,7 @@ def main(ns: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="passlane-bench-"))
     pki = SitePki(work / "pki")
     pki.init(SITE, {"bridge": "bridge", **{u: "lane" for u in _lane_units(k)}})
-    print(f"passlane bridge bench: K={k} lanes, {n_sat} events per lane flat out then half that rate for {paced_s:.0f}s; "
+    print(f"passlane bridge bench: K={k} lanes, {n_sat} events per lane flat out, then {paced_s:.0f}s each at 25% and 50% of that rate; "
           f"11-event case flows, QoS 1 over TLS, {os.cpu_count()} CPUs", flush=True)
     rows = []
     pg = None
@@ -480,14 +491,19 @@ def main(ns: argparse.Namespace) -> int:
             pg.stop()
     limit = rows[0]["rate"]
     print()
-    print(f"Ingest, K={k} simulated lanes (rate: flat out; latency: lane publish -> committed, as acknowledged to the lane, at half that rate)")
-    head = f"{'configuration':<30} {'workers':>7} {'events/s':>9} {'of broker':>9} {'stored':>13} {'dupes':>5} {'paced ev/s':>10} {'p50 ms':>7} {'p99 ms':>7}"
+    print(f"Ingest, K={k} simulated lanes (events/s: flat out, first publish -> last event acknowledged as committed)")
+    cols = "".join(f" {'p50@' + str(int(f * 100)) + '%':>9} {'p99@' + str(int(f * 100)) + '%':>9}" for f in PACED_FRACTIONS)
+    head = f"{'configuration':<30} {'workers':>7} {'events/s':>9} {'of broker':>9} {'stored':>13} {'dupes':>5}{cols}"
     print(head)
     print("-" * len(head))
     for r in rows:
         ratio = r["rate"] / limit if limit else 0
+        lat = "".join(f" {_ms(_pct(p['lat'], 50)):>9} {_ms(_pct(p['lat'], 99)):>9}" for p in r["paced"])
         print(f"{r['name']:<30} {r['workers'] or '-':>7} {r['rate']:>9.0f} {ratio:>8.0%} {str(r['stored']) + '/' + str(r['expected']):>13} "
-              f"{r.get('duplicates', '-'):>5} {r['paced_achieved']:>10.0f} {_ms(_pct(r['paced_lat'], 50)):>7} {_ms(_pct(r['paced_lat'], 99)):>7}")
+              f"{r.get('duplicates', '-'):>5}{lat}")
+    print("(latency columns: milliseconds, lane publish -> committed, at 25% and 50% of that configuration's flat-out rate; "
+          "achieved paced rates: " + "; ".join(f"{r['name'].split(' ')[0]}x{r['workers'] or 0}: " + "/".join(f"{p['achieved']:.0f}" for p in r["paced"])
+                                               for r in rows) + " ev/s)")
     print()
     print(f"Look-ups over MQTT v5 request/response, K={k} lanes at once, one request at a time per lane (SQLite, 1 worker)")
     head = f"{'request':<16} {'n':>6} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
@@ -500,9 +516,9 @@ def main(ns: argparse.Namespace) -> int:
     if sqlite_row:
         ok_rate = sqlite_row["rate"] >= 5000
         ok_ratio = limit and sqlite_row["rate"] * 3 >= limit
-        p99 = _pct(sqlite_row["paced_lat"], 99)
+        p99 = max((_pct(p["lat"], 99) or 0.0) for p in sqlite_row["paced"])
         print(f"targets (SQLite): >= 5000 ev/s: {'met' if ok_rate else 'NOT met'} ({sqlite_row['rate']:.0f}); within 3x of broker-only: "
-              f"{'met' if ok_ratio else 'NOT met'} ({limit / max(sqlite_row['rate'], 1):.1f}x); p99 <= 100 ms below saturation: "
+              f"{'met' if ok_ratio else 'NOT met'} ({limit / max(sqlite_row['rate'], 1):.1f}x); p99 <= 100 ms below saturation (worst of 25%/50%): "
               f"{'met' if p99 is not None and p99 <= 0.1 else 'NOT met'} ({_ms(p99)} ms)")
     lost = [r["name"] for r in rows[1:] if r["stored"] != r["expected"]]
     print(f"every event stored exactly once: {'yes' if not lost else 'NO: ' + ', '.join(lost)}")
