@@ -36,6 +36,8 @@ DEBOUNCE_ON_MS = 10        # presence is believed quickly ...
 DEBOUNCE_OFF_MS = 60       # ... and released slowly
 LOOP_PERIOD_MS = 5
 
+_PRESENCE_BITS = (lb.IN_LOOP, lb.IN_BEAM, lb.IN_EDGE)
+
 DETAIL_HOST = 0
 DETAIL_MANUAL = 1
 DETAIL_ESTOP = 2
@@ -66,6 +68,12 @@ class EventQueue:
 
     def __len__(self):
         return self._len
+
+    def pop_into(self, out):
+        """Drop the oldest event, storing its type in out[0] (no allocation)."""
+        out[0] = self._buf[self._head * 4]
+        self._head = (self._head + 1) % self._size
+        self._len -= 1
 
     def pop(self):
         i = self._head * 4
@@ -199,7 +207,7 @@ class BarrierControl:
         self.inputs = inputs
         changed = (old ^ inputs) & lb.PRESENCE_MASK
         if changed and self._started:
-            for bit in (lb.IN_LOOP, lb.IN_BEAM, lb.IN_EDGE):
+            for bit in _PRESENCE_BITS:
                 if changed & bit:
                     self.events.push(lb.EV_INPUT, self.index, bit, 1 if inputs & bit else 0)
         if not self._started:

@@ -152,3 +152,39 @@ def test_heartbeat_status_is_sent_every_period():
         board.step()
         hal.idle(5)
     assert len(events_of(hal.received(), lb.EV_STATUS)) == 3
+
+
+def _heap_locked(fn):
+    """Run fn with the MicroPython heap locked (any allocation raises
+    MemoryError).  Under CPython there is no heap lock: fn just runs."""
+    try:
+        import micropython
+        lock = micropython.heap_lock
+        unlock = micropython.heap_unlock
+    except (ImportError, AttributeError):
+        fn()
+        return
+    lock()
+    try:
+        fn()
+    finally:
+        unlock()
+
+
+def test_control_loop_step_does_not_allocate():
+    logic = IoLogic()
+    logic.update(0, CLOSED | (CLOSED << BARRIER_SHIFT))
+    logic.barriers[0].command_open(0, 0)
+    raws = (0, lb.IN_LOOP, lb.IN_LOOP | lb.IN_BEAM, OPEN | lb.IN_BEAM, OPEN, OPEN | lb.IN_EDGE, IN_ESTOP)
+    state = [0]
+
+    def run():
+        now = 5
+        for raw in raws:
+            for _ in range(30):
+                now += 5
+                logic.update(now, raw)
+                while len(logic.events):
+                    logic.events.pop_into(state)
+    _heap_locked(run)
+    assert logic.barriers[0].arm in (lb.ARM_STOPPED, lb.ARM_OPENING, lb.ARM_OPEN)
