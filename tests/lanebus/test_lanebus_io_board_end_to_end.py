@@ -136,3 +136,45 @@ def test_host_gone_silent_leaves_the_open_barrier_open(io_sim):
     asyncio.run(wait())
     assert ctl.state()["barriers"]["entry"]["arm"] == "open"
     assert ctl.state()["barriers"]["entry"]["light"] == "red"
+
+
+def test_event_stream_and_estop(io_sim):
+    ctl = io_sim.control()
+
+    async def scenario():
+        async with IoBoard(io_sim.url) as io:
+            seen: list = []
+
+            async def collect():
+                async for ev in io.events():
+                    seen.append(ev)
+                    if ev.name == "estop_changed" and ev.data["pressed"]:
+                        return
+
+            task = asyncio.create_task(collect())
+            await io.open_barrier("entry")
+            await until(lambda: ctl.state()["barriers"]["entry"]["pos"] > 0.2, 5, "arm rising")
+            ctl.estop(True)
+            await asyncio.wait_for(task, 5)
+            await until(lambda: _arm(io, "stopped"), 2, "arm stopped by e-stop")
+            with pytest.raises(CommandRefused) as e:
+                await io.open_barrier("entry")
+            assert e.value.code == lb.E_ESTOP
+            ctl.estop(False)
+            await until(lambda: _estop_released(io), 2, "e-stop released")
+            await io.open_barrier("entry")
+            await io.wait_arm("entry", "open", 5)
+            names = [ev.name for ev in seen]
+            assert "barrier_opening" in names
+            assert io.stats.events > 0 and io.stats.events_lost == 0
+    asyncio.run(scenario())
+    assert io_sim.world_log()  # the world saw it all
+    assert any(e["event"] == "arm_stopped" for e in io_sim.world_log())
+
+
+async def _arm(io: IoBoard, arm: str) -> bool:
+    return (await io.status()).barriers["entry"].arm == arm
+
+
+async def _estop_released(io: IoBoard) -> bool:
+    return not (await io.status()).estop
