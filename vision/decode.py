@@ -54,7 +54,10 @@ def greedy(probs: np.ndarray) -> str:
 
 def decode(probs: np.ndarray) -> Decoded | None:
     """Decode one line's (T, 34) probabilities into a 17-symbol VIN read, or None."""
-    res = viterbi_fixed_length(probs)
+    res = greedy_path(probs)
+    if res is None or len(res[0]) != VIN_LEN:
+        # the unconstrained best path is not 17 symbols long: search the best one that is
+        res = viterbi_fixed_length(probs)
     if res is None:
         return None
     syms, frames = res
@@ -82,14 +85,39 @@ def decode(probs: np.ndarray) -> Decoded | None:
     return Decoded(best, conf, P.astype(np.float32), valid, corrected, len(g) == VIN_LEN, g, nb)
 
 
-def _candidates(P: np.ndarray, syms: list[int], max_changes: int = 2) -> list[tuple[float, str]]:
+def greedy_path(probs: np.ndarray) -> tuple[list[int], list[list[int]]] | None:
+    """Best-path symbols (0-based in ALPHABET) and the frames each occupies.
+
+    When this path has 17 symbols it is also the best 17-symbol path (it is
+    the best path of all), so the dynamic programme is only needed otherwise.
+    """
+    ids = probs.argmax(1)
+    syms: list[int] = []
+    frames: list[list[int]] = []
+    prev = 0
+    for t, i in enumerate(ids):
+        if i != 0:
+            if i != prev:
+                syms.append(int(i) - 1)
+                frames.append([t])
+            else:
+                frames[-1].append(t)
+        prev = i
+    return syms, frames
+
+
+def _candidates(P: np.ndarray, syms: list[int], max_changes: int = 2, max_opts: int = 12) -> list[tuple[float, str]]:
     """VINs differing from the best read in <= 2 ambiguous positions, cheapest first."""
     base = [ALPHABET[s] for s in syms]
     opts = []  # (position, symbol, cost)
-    for k, s in enumerate(syms):
-        for j in np.argsort(-P[k])[:4]:
-            if j != s and P[k, j] >= ALT_MIN * max(P[k, s], 1e-9) and P[k, j] > 1e-4:
-                opts.append((k, ALPHABET[j], float(np.log(P[k, s] + 1e-9) - np.log(P[k, j] + 1e-9))))
+    lp = np.log(P + 1e-9)
+    best = P[np.arange(len(syms)), syms]
+    ks, js = np.nonzero((P >= ALT_MIN * best[:, None]) & (P > 1e-4))
+    for k, j in zip(ks.tolist(), js.tolist()):
+        if j != syms[k]:
+            opts.append((k, ALPHABET[j], float(lp[k, syms[k]] - lp[k, j])))
+    opts.sort(key=lambda o: o[2])
+    opts = opts[:max_opts]
     out = []
     for r in range(1, max_changes + 1):
         for combo in itertools.combinations(opts, r):

@@ -126,7 +126,8 @@ def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: 
     syn: list[tuple[np.ndarray, np.ndarray]] = []
     if scenes and Path(scenes).exists():
         z = np.load(scenes)
-        syn = [(z["imgs"][i], z["quads"][i][None]) for i in range(len(z["imgs"]))]
+        imgs, quads = z["imgs"], z["quads"]  # each z[...] access decompresses the whole array
+        syn = [(imgs[i], quads[i][None]) for i in range(len(imgs))]
     print(f"real {len(real)} synthetic {len(syn)}", flush=True)
     model = build_model()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
