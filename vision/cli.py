@@ -67,17 +67,24 @@ def _cmd_synth(ns: argparse.Namespace) -> int:
 
 
 def _cmd_train(ns: argparse.Namespace) -> int:
+    """The shipped recipe: recogniser on synthetic lines, detector on real + synthetic
+    scenes, pseudo-labels from the real train split, recogniser fine-tuned with them."""
     try:
         import torch  # noqa: F401
     except ImportError:
         print("training needs the 'train' extra: pip install -e '.[train]'", file=sys.stderr)
         return 2
+    import shutil
+
     out = Path(ns.out)
+    models = out / "models"
+    models.mkdir(parents=True, exist_ok=True)
     if ns.what in ("rec", "all"):
         from vision.train_rec import train as train_rec
 
-        p = train_rec(out / "rec", steps=ns.rec_steps, seed=ns.seed, extra_csv=ns.extra)
-        print(f"recogniser: {p}")
+        p = train_rec(out / "rec", steps=ns.rec_steps, seed=ns.seed, stop_at=ns.rec_stop_at)
+        shutil.copy(p, models / "vin_rec.onnx")
+        print(f"recogniser (synthetic only): {p}")
     if ns.what in ("det", "all"):
         from vision.det_data import make_scenes
         from vision.train_det import train as train_det
@@ -87,9 +94,19 @@ def _cmd_train(ns: argparse.Namespace) -> int:
         if not scenes.exists():
             print(f"rendering {ns.scenes} synthetic scenes ...", flush=True)
             make_scenes(scenes, ns.scenes, ns.seed)
-        p = train_det(out / "det", steps=ns.det_steps, seed=ns.seed, scenes=str(scenes))
+        p = train_det(out / "det", steps=ns.det_steps, seed=ns.seed, scenes=str(scenes), stop_at=ns.det_stop_at)
+        shutil.copy(p, models / "vin_det.onnx")
         print(f"detector: {p}")
-    print(f"copy the .onnx files into {Path(__file__).parent / 'models'} and run `passlane vin calibrate` to ship them")
+    if ns.what in ("finetune", "all") and ns.finetune_steps > 0:
+        from vision.pseudo import make as make_pseudo
+        from vision.train_rec import train as train_rec
+
+        make_pseudo(out / "pseudo", min_conf=ns.pseudo_conf, model_dir=models)  # stage-1 models
+        p = train_rec(out / "rec_ft", steps=ns.finetune_steps, seed=ns.seed + 1, lr=ns.finetune_lr,
+                      extra_csv=str(out / "pseudo" / "labels.csv"), extra_frac=0.3, init=str(out / "rec" / "rec.pt"))
+        shutil.copy(p, models / "vin_rec.onnx")
+        print(f"recogniser (fine-tuned with pseudo-labels): {p}")
+    print(f"models in {models}; copy them into {Path(__file__).parent / 'models'} and run `passlane vin calibrate`")
     return 0
 
 
@@ -125,13 +142,17 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("train", help="train the models (needs torch; see vision/MODEL_CARD.md)")
-    p.add_argument("--what", choices=["rec", "det", "all"], default="all")
+    p.add_argument("--what", choices=["rec", "det", "finetune", "all"], default="all")
     p.add_argument("--out", default="var/vin-train")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rec-steps", type=int, default=7000)
-    p.add_argument("--det-steps", type=int, default=3000)
+    p.add_argument("--rec-steps", type=int, default=5000)
+    p.add_argument("--rec-stop-at", type=int, default=None, help="end stage 1 early (schedule still spans --rec-steps)")
+    p.add_argument("--det-steps", type=int, default=2500)
+    p.add_argument("--det-stop-at", type=int, default=None)
     p.add_argument("--scenes", type=int, default=1600, help="synthetic scenes for the detector")
-    p.add_argument("--extra", default=None, help="CSV of pseudo-labelled real crops (file, vin) to mix in")
+    p.add_argument("--finetune-steps", type=int, default=1500)
+    p.add_argument("--finetune-lr", type=float, default=5e-4)
+    p.add_argument("--pseudo-conf", type=float, default=0.9, help="min per-symbol confidence for a pseudo-label")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("bench", help="accuracy/latency tables, side by side with RapidOCR")

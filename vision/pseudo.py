@@ -26,9 +26,9 @@ def _cut(img: np.ndarray, box: np.ndarray, mx: float, my: float) -> np.ndarray:
     return img[Y0:Y1, X0:X1]
 
 
-def make(out: Path, min_conf: float = 0.9, limit: int | None = None) -> int:
+def make(out: Path, min_conf: float = 0.9, limit: int | None = None, model_dir: Path | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    reader = VinReader()
+    reader = VinReader(model_dir)
     # the same car may be photographed in both splits: never learn a VIN of our real test set
     held = Path(__file__).resolve().parents[1] / "tests" / "vision" / "data" / "real_valid_labels.csv"
     held_vins = {r["vin"] for r in csv.DictReader(held.open())} if held.exists() else set()
@@ -59,4 +59,5 @@ def make(out: Path, min_conf: float = 0.9, limit: int | None = None) -> int:
 if __name__ == "__main__":
     import sys
 
-    make(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.9)
+    make(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.9,
+         model_dir=Path(sys.argv[3]) if len(sys.argv) > 3 else None)

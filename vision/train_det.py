@@ -110,7 +110,8 @@ def export_onnx(model, path: Path) -> None:
 
 
 def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: float = 3e-3,
-          scenes: str | None = None, scene_frac: float = 0.3, progress: bool = True, eval_every: int = 500) -> Path:
+          scenes: str | None = None, scene_frac: float = 0.3, progress: bool = True, eval_every: int = 500,
+          stop_at: int | None = None) -> Path:
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
@@ -151,12 +152,15 @@ def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: 
         loss.backward()
         opt.step()
         sched.step()
-        if step % eval_every == 0 or step == steps:
+        last = step == steps or step == stop_at
+        if step % eval_every == 0 or last:
             export_onnx(model, onnx_path)
             torch.save(model.state_dict(), out_dir / "det.pt")
             r = detection_pr(str(onnx_path), DATASET, "valid")
             print(f"step {step} loss {loss.item():.4f} valid recall {r['recall']:.3f} precision {r['precision']:.3f} "
                   f"elapsed {time.time() - t0:.0f}s", flush=True)
+        if last:
+            break
     return onnx_path
 
 

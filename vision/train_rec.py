@@ -113,8 +113,13 @@ def load_extra(csv_path: str | None) -> list[tuple[np.ndarray, str]]:
 
 def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: float = 2e-3,
           extra_csv: str | None = None, extra_frac: float = 0.25, init: str | None = None,
-          export_every: int = 500, progress: bool = True) -> Path:
-    """Train and export `out_dir/vin_rec.onnx`; returns its path."""
+          export_every: int = 500, progress: bool = True, stop_at: int | None = None) -> Path:
+    """Train and export `out_dir/vin_rec.onnx`; returns its path.
+
+    `stop_at` ends the run early (the learning-rate schedule still spans
+    `steps`): that is how the shipped stage-1 model was cut short on a busy
+    machine before its pseudo-label fine-tune, which anneals the rate.
+    """
     import torch
     import torch.nn.functional as F
     from torch.utils.data import DataLoader, IterableDataset
@@ -163,7 +168,8 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
         opt.step()
         sched.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
-        if step % export_every == 0 or step == steps:
+        last = step == steps or step == stop_at
+        if step % export_every == 0 or last:
             model.eval()
             with torch.no_grad():
                 p = model(ex).argmax(1).numpy()
@@ -171,6 +177,8 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
             print(f"step {step} loss {loss.item():.4f} eval_exact {ok / len(ev):.4f} elapsed {time.time() - t0:.0f}s", flush=True)
             torch.save(model.state_dict(), out_dir / "rec.pt")
             export_onnx(model, onnx_path)
+        if last:
+            break
     return onnx_path
 
 
@@ -194,5 +202,7 @@ if __name__ == "__main__":
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--extra", default=None)
     ap.add_argument("--init", default=None)
+    ap.add_argument("--extra-frac", type=float, default=0.3)
+    ap.add_argument("--stop-at", type=int, default=None)
     a = ap.parse_args()
-    train(a.out, a.steps, a.batch, a.seed, a.lr, a.extra, init=a.init)
+    train(a.out, a.steps, a.batch, a.seed, a.lr, a.extra, a.extra_frac, init=a.init, stop_at=a.stop_at)
