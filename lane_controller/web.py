@@ -315,11 +315,11 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True) -> FastAPI:
         return {"ok": True}
 
     @app.get("/api/stream")
-    async def stream(request: Request):  # noqa: ANN202
+    async def stream(request: Request, since: int = -1):  # noqa: ANN202
         inspector(request)
 
         async def events():  # noqa: ANN202
-            version = -1
+            version = since
             yield "retry: 1000\n\n"
             while True:
                 if await request.is_disconnected():

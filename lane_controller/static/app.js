@@ -60,18 +60,27 @@
       if (obj.composed !== undefined) obj.composed = obj.composed === "true";
       data = await call(form.dataset.api, form.dataset.method || "POST", obj);
     }
-    if (data) form.reset();
+    if (data) { form.reset(); typedAt = 0; }
     then(form, data);
   });
-  var live = null, pending = false;
+  var live = null, pending = false, typedAt = 0;
+  // The inspector is typing (or has chosen a photo) in the live area: do not swap the form away.
+  document.addEventListener("input", function (ev) { if (live && live.contains(ev.target)) typedAt = Date.now(); });
+  function busyTyping() {
+    if (!live) return false;
+    var dirty = Array.prototype.some.call(live.querySelectorAll("input:not([type=hidden])"), function (f) {
+      return f.type === "file" ? (f.files && f.files.length) : (f.value !== f.defaultValue);
+    });
+    return dirty && Date.now() - typedAt < 20000;
+  }
   async function refresh() {
     if (!live) return;
-    var a = document.activeElement;
-    if (a && live.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA") && a.value) { pending = true; return; }
+    if (busyTyping()) { pending = true; setTimeout(refresh, 1000); return; }
     pending = false;
     try {
       var r = await fetch(live.dataset.fragment, { credentials: "same-origin" });
       if (r.status === 401) { location.href = "/login"; return; }
+      if (busyTyping()) { pending = true; setTimeout(refresh, 1000); return; }
       if (r.ok) { live.innerHTML = await r.text(); fmtTimes(live); live.dataset.version = String(Date.now()); }
     } catch (e) { /* the next change event retries */ }
   }
@@ -80,7 +89,7 @@
     fmtTimes(document);
     live = document.getElementById("live");
     if (live && window.EventSource) {
-      var es = new EventSource("/api/stream");
+      var es = new EventSource("/api/stream?since=" + encodeURIComponent(live.dataset.since || "-1"));
       es.addEventListener("change", function () { refresh(); });
     }
     if (live) setInterval(refresh, 5000); // ages tick even when nothing else changes
