@@ -474,18 +474,21 @@ def main(ns: argparse.Namespace) -> int:
     rows = []
     pg = None
     try:
+        only = set((ns.only or "broker,sqlite,pg1,pg2,lookups").split(","))
         rows.append(run_ingest("broker only (bare subscriber)", None, 0, pki, work, k, n_sat, paced_s))
         print(f"  broker only: {rows[-1]['rate']:.0f} ev/s", flush=True)
-        rows.append(run_ingest("SQLite", str(work / "ingest.sqlite3"), 1, pki, work, k, n_sat, paced_s))
-        print(f"  SQLite x1: {rows[-1]['rate']:.0f} ev/s", flush=True)
-        if pgcluster.available():
+        if "sqlite" in only:
+            rows.append(run_ingest("SQLite", str(work / "ingest.sqlite3"), 1, pki, work, k, n_sat, paced_s))
+            print(f"  SQLite x1: {rows[-1]['rate']:.0f} ev/s", flush=True)
+        if pgcluster.available() and ({"pg1", "pg2"} & only):
             pg = pgcluster.PgCluster(fsync=True).start()
             for n in (1, 2):
-                rows.append(run_ingest("PostgreSQL", pg.create_database(f"bench{n}"), n, pki, work, k, n_sat, paced_s))
-                print(f"  PostgreSQL x{n}: {rows[-1]['rate']:.0f} ev/s", flush=True)
-        else:
+                if f"pg{n}" in only:
+                    rows.append(run_ingest("PostgreSQL", pg.create_database(f"bench{n}"), n, pki, work, k, n_sat, paced_s))
+                    print(f"  PostgreSQL x{n}: {rows[-1]['rate']:.0f} ev/s", flush=True)
+        elif not pgcluster.available():
             print(f"  PostgreSQL skipped: server binaries not found in {pgcluster.PG_BIN}")
-        lookups = run_lookups(pki, work, k, 10 if ns.quick else 40)
+        lookups = run_lookups(pki, work, k, 10 if ns.quick else 40) if "lookups" in only else []
     finally:
         if pg is not None:
             pg.stop()

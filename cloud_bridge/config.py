@@ -53,7 +53,7 @@ class MqttConfig(Section):
 
 class IngestConfig(Section):
     batch_max: int = Field(500, ge=1, le=2000, description="most messages written in one database transaction")
-    batch_wait_ms: float = Field(5.0, ge=0, description="how long a worker waits to fill a batch once the first message arrived")
+    batch_wait_ms: float = Field(2.0, ge=0, description="how long a worker waits to fill a batch once the first message arrived")
     max_inflight: int = Field(1000, ge=1, description="MQTT receive maximum: unacknowledged messages the broker may send a worker")
     telemetry_min_interval_s: float = Field(1.0, ge=0, description="telemetry of one unit is written at most this often (the latest is kept)")
 

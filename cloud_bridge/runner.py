@@ -74,6 +74,9 @@ class Bridge:
 def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) -> int:
     """Run until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    import sys
+
+    sys.setswitchinterval(0.001)  # the MQTT network thread and the ingest thread hand the GIL over quickly (default 5 ms)
     bridge = Bridge(settings, worker_base=worker_base).start()
     try:
         if http:

@@ -817,6 +817,8 @@ class SqliteStore(Store):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._ckpt_thread: threading.Thread | None = None
+        self._ckpt_stop = threading.Event()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -826,10 +828,37 @@ class SqliteStore(Store):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self.path != ":memory:":
+                # checkpoints run in the background (see _checkpointer), never inside an ingest commit
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+                self._start_checkpointer()
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
         return conn
+
+    def _start_checkpointer(self) -> None:
+        with self._all_lock:
+            if self._ckpt_thread is not None:
+                return
+            self._ckpt_stop = threading.Event()
+            self._ckpt_thread = threading.Thread(target=self._checkpointer, name="sqlite-checkpoint", daemon=True)
+            self._ckpt_thread.start()
+
+    def _checkpointer(self) -> None:
+        """Copy the WAL into the database once a second (PASSIVE: never blocks the writers), so commits stay fast."""
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        try:
+            while not self._ckpt_stop.wait(1.0):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    pass
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass
+        finally:
+            conn.close()
 
     @contextmanager
     def tx(self, write: bool = True) -> Iterator[Cur]:
@@ -847,6 +876,10 @@ class SqliteStore(Store):
             cur.close()
 
     def close(self) -> None:
+        self._ckpt_stop.set()
+        if self._ckpt_thread is not None:
+            self._ckpt_thread.join(5)
+            self._ckpt_thread = None
         with self._all_lock:
             for c in self._all:
                 try:
