@@ -396,12 +396,18 @@ class BoardClient:
                 data = ser.read(max(1, ser.in_waiting))
             except Exception as e:  # unplugged, closed, socket dropped
                 if not self._closing:
-                    loop.call_soon_threadsafe(self._on_link_lost, gen, e)
+                    try:
+                        loop.call_soon_threadsafe(self._on_link_lost, gen, e)
+                    except RuntimeError:  # the event loop is already closed
+                        pass
                 return
             if gen != self._gen:
                 return
             if data:
-                loop.call_soon_threadsafe(self._on_bytes, gen, data)
+                try:
+                    loop.call_soon_threadsafe(self._on_bytes, gen, data)
+                except RuntimeError:
+                    return
 
     def _on_link_lost(self, gen: int, exc: BaseException) -> None:
         if gen != self._gen:

@@ -15,6 +15,23 @@ class SimControlError(RuntimeError):
 
 
 class SimControl:
+    """Drive a simulator's world over its control port.
+
+    I/O board: `vehicle_arrive(b)` puts a car on the loop in front of arm `b`
+    ("entry"/"exit"); `vehicle_pass(b)` makes it drive under the arm as soon
+    as the arm is fully open (nose breaks the beam after 0.6 s, tail leaves
+    the loop after 1.6 s and the beam after 2.2 s, world time);
+    `vehicle_leave(b)` backs it off the loop; `block_beam(b, s)` is a
+    pedestrian in the photo-eye; `press_edge(b)`; `estop(pressed)`.
+    Plate issuer: `inject_fault(kind)` (jam, magazine_empty, cover_open,
+    print_failure), `clear_fault()` (the operator fixes it), `refill`,
+    `take_plates`.  Both: `state()`, `world_log()` (every arm motion,
+    presence change and plate, with world time "t"; an `arm_closing` entry
+    carries `presence`, and `arm_struck_presence` is logged if an arm kept
+    going down onto presence), `unplug(seconds)`, `power_cycle()`.
+    `SimBoardServer.control()` gives the same methods in-process.
+    """
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0) -> None:
         self._sock = socket.create_connection((host, port), timeout=timeout)
         self._f = self._sock.makefile("rwb")
