@@ -26,7 +26,7 @@ STEP = LOOP_PERIOD_MS
 REACTION_MS = DEBOUNCE_ON_MS + 2 * STEP
 HORIZON_MS = 30_000
 
-ACTIONS = ("open", "close", "close", "stop", "arrive", "pass", "leave", "pedestrian", "edge")
+ACTIONS = ("open", "close", "close", "stop", "arrive", "pass", "leave", "pedestrian", "edge", "estop")
 schedule = st.lists(
     st.tuples(st.integers(0, HORIZON_MS // STEP - 1).map(lambda k: k * STEP),
               st.sampled_from(ACTIONS), st.sampled_from(lb.BARRIERS),
@@ -76,7 +76,8 @@ def simulate(actions, host_silent_after_ms=None):
                 try:
                     {"arrive": lambda: wb.arrive(world.t), "pass": lambda: wb.want_pass(world.t),
                      "leave": lambda: wb.leave(world.t), "pedestrian": lambda: wb.block_beam(world.t, x),
-                     "edge": lambda: wb.press_edge(world.t)}[action]()
+                     "edge": lambda: wb.press_edge(world.t),
+                     "estop": lambda: press_estop(world, x)}[action]()
                 except ValueError:
                     pass  # not possible in this world state (no car to leave, ...)
         world.set_relays(logic.relays())
@@ -93,6 +94,11 @@ def simulate(actions, host_silent_after_ms=None):
             violations.append(f"A: {e['barrier']} close started over presence since {ps} ms (t={t_ms})")
     violations += [f"world: {e}" for e in world.log.entries if e["event"] == "arm_struck_presence"]
     return world, violations
+
+
+def press_estop(world, seconds):
+    world.set_estop(True)
+    world.tl.at(world.t + seconds, lambda tt: world.set_estop(False))
 
 
 def presence_since_at(world, barrier, t_ms):
