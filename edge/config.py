@@ -87,6 +87,7 @@ class JournalConfig(Section):
 
 class BoardConfig(Section):
     url: str | None = Field(None, title="Serial URL", description="pyserial URL, e.g. /dev/ttyACM0 or socket://127.0.0.1:7001; empty = in-process simulation")
+    sim_pass_s: float = Field(2.0, ge=0, title="Simulated passage time", description="in-process simulation only (no url): seconds a vehicle takes to pass an opened barrier")
 
 
 class CameraConfig(Section):

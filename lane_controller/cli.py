@@ -31,8 +31,10 @@ def _run(ns: argparse.Namespace) -> int:
     import signal
 
     from edge.config import ConfigError, check_secrets, load_config
-    from lane_controller.runtime import Lane
+    from lane_controller.runtime import Lane, limit_malloc_arenas
     from lane_controller.web import serve
+
+    limit_malloc_arenas(2)
 
     logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

@@ -11,6 +11,9 @@ journal consistent; on start every open case is re-read and its
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import ctypes
+import ctypes.util
 import hmac
 import logging
 import time
@@ -42,7 +45,7 @@ def rules_from(cfg: LaneConfig) -> C.Rules:
 def hardware_from(cfg: LaneConfig, data_dir: Path) -> LaneHardware:
     if cfg.io_board.url:
         return BoardHardware(cfg.io_board.url, cfg.plate_issuer.url)
-    return SimulatedHardware(pass_after_s=0.3, ledger=data_dir / "sim-issuer-jobs.jsonl")
+    return SimulatedHardware(pass_after_s=cfg.io_board.sim_pass_s, ledger=data_dir / "sim-issuer-jobs.jsonl")
 
 
 class Lane:
@@ -75,6 +78,8 @@ class Lane:
         self.telemetry: TelemetryPublisher | None = None
         self.commands: CommandDispatcher | None = None
         self.last_hw_status: dict[str, Any] = {}
+        # camera, VIN model and image files share one worker thread: one malloc arena for the big frames
+        self._vision = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="vision")
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -120,6 +125,7 @@ class Lane:
             await self.hw.close()
         except Exception:  # noqa: BLE001
             log.exception("closing hardware")
+        self._vision.shutdown(wait=False, cancel_futures=True)
         self.journal.close()
 
     # ------------------------------------------------------------ change notification (SSE)
@@ -322,9 +328,11 @@ class Lane:
         self.waiting[case_id] = "reading VIN"
         self._bump()
         try:
-            frame = await asyncio.to_thread(self.camera.grab, case.certificate_vin)
-            res = await asyncio.to_thread(self.reader.read, frame)
-            img = await asyncio.to_thread(crop_jpeg, frame, res.box, self.data_dir / "photos" / case_id / f"vin-{int(self.clock() * 1000)}.jpg")
+            frame = await self._in_vision(self.camera.grab, case.certificate_vin)
+            res = await self._in_vision(self.reader.read, frame)
+            img = await self._in_vision(crop_jpeg, frame, res.box, self.data_dir / "photos" / case_id / f"vin-{int(self.clock() * 1000)}.jpg")
+            del frame
+            await self._in_vision(release_memory)
         except Exception as exc:  # noqa: BLE001 - a camera fault: the inspector reviews by eye
             self._alert("device:camera", f"VIN camera: {exc}")
             self.record(EventKind.DEVICE_FAULT, {"device": "camera", "detail": str(exc)}, case_id=case_id)
@@ -336,6 +344,9 @@ class Lane:
         else:
             await self._safe_apply(case_id, C.VinRead(res.vin, res.decision, round(res.confidence, 4), res.check_digit, str(img.relative_to(self.data_dir))))
 
+    async def _in_vision(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._vision, fn, *args)
+
     async def save_photo(self, case_id: str, code: str, data: bytes | None, actor: str) -> C.Case:
         """A checklist photo: uploaded from the tablet, or taken by the station camera when ``data`` is None."""
         case = self.cases.get(case_id)
@@ -346,8 +357,10 @@ class Lane:
         if data is None:
             import cv2
 
-            frame = await asyncio.to_thread(self.camera.grab, case.certificate_vin)
-            await asyncio.to_thread(cv2.imwrite, str(path), frame)
+            frame = await self._in_vision(self.camera.grab, case.certificate_vin)
+            await self._in_vision(cv2.imwrite, str(path), frame)
+            del frame
+            await self._in_vision(release_memory)
         else:
             await asyncio.to_thread(path.write_bytes, data)
         return await self.apply(case_id, C.Photo(code, str(path.relative_to(self.data_dir))), actor)
@@ -475,6 +488,8 @@ class Lane:
 
     def overview(self) -> dict[str, Any]:
         depth = self.journal.outbox_depth()
+        lat = sorted(self.outbox.ack_latencies[-2000:]) if self.outbox else []
+        steps = sorted(self.step_ms[-2000:])
         return {
             "unit": self.cfg.unit, "site": self.cfg.site, "version": self.version,
             "cloud_connected": bool(self.session and self.session.connected.is_set()),
@@ -483,7 +498,9 @@ class Lane:
             "boards": [b.model_dump() for b in self.hw.health()],
             "camera": {"source": self.cfg.camera.source, "fps": self.camera.fps, "reader": "loaded" if self.reader.reader else (self.reader.error or "absent")},
             "outbox": {"depth": depth, "alarm": depth > self.cfg.outbox.alarm_depth, "last_seq": self.journal.last_seq(),
-                       "acked_seq": self.journal.acked_seq()},
+                       "acked_seq": self.journal.acked_seq(), "ack_ms_p50": _pct(lat, 50, 1000), "ack_ms_p99": _pct(lat, 99, 1000),
+                       "acks_measured": len(lat)},
+            "step_ms": {"p50": _pct(steps, 50), "p99": _pct(steps, 99), "n": len(steps)},
             "alerts": sorted(self.alerts.values(), key=lambda a: a["ts"]),
             "recent": [self.case_summary(C.Case.model_validate(r.state)) for r in self.journal.recent_cases(10) if not r.open],
         }
@@ -505,3 +522,25 @@ class Lane:
         view["timeline"] = self.journal.case_events(case_id)
         view["new_energy"] = c.new_energy
         return view
+
+
+def _pct(sorted_values: list[float], q: float, scale: float = 1.0) -> float | None:
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return round(sorted_values[i] * scale, 2)
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6") if ctypes.util.find_library("c") else None
+
+
+def release_memory() -> None:
+    """Give freed frame buffers back to the OS (glibc keeps them otherwise): keeps the lane's RSS flat."""
+    if _libc is not None and hasattr(_libc, "malloc_trim"):
+        _libc.malloc_trim(0)
+
+
+def limit_malloc_arenas(n: int = 2) -> None:
+    """Fewer glibc arenas: threads that touch big frames do not each keep their own heap."""
+    if _libc is not None and hasattr(_libc, "mallopt"):
+        _libc.mallopt(-8, n)  # M_ARENA_MAX

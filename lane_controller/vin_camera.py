@@ -129,7 +129,9 @@ def crop_jpeg(frame: np.ndarray, box: Any, path: Path) -> Path:
     img = frame
     try:
         if box is not None:
-            x0, y0, x1, y1 = (int(v) for v in (box if len(box) == 4 else box[:4]))
+            pts = np.asarray(box, dtype=float).reshape(-1, 2)  # corners TL, TR, BR, BL (or x0, y0, x1, y1)
+            x0, y0 = (int(v) for v in pts.min(axis=0))
+            x1, y1 = (int(v) for v in pts.max(axis=0))
             if x1 > x0 and y1 > y0:
                 pad = 10
                 img = frame[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]

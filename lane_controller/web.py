@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import time
 from pathlib import Path
@@ -216,7 +217,7 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True) -> FastAPI:
     async def health():  # noqa: ANN202
         ov = lane.overview()
         return {"ok": True, "unit": ov["unit"], "cloud_connected": ov["cloud_connected"], "outbox": ov["outbox"],
-                "open_cases": len(lane.cases), "alerts": len(ov["alerts"])}
+                "open_cases": len(lane.cases), "alerts": len(ov["alerts"]), "step_ms": ov["step_ms"], "pid": os.getpid()}
 
     @app.get("/api/lane")
     async def lane_overview(request: Request):  # noqa: ANN202

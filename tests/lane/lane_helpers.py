@@ -15,7 +15,7 @@ def write_lane_toml(tmp: Path, broker, pki, unit: str = "lane-01", *, camera: st
                     issuer_url: str | None = None, ui_port: int = 0, extra: str = "") -> Path:
     for ins, pin in PINS.items():
         (tmp / f"{ins}.pin").write_text(pin + "\n")
-    boards = ""
+    boards = "\n[io_board]\nsim_pass_s = 0.3\n" if not io_url else ""
     if io_url:
         boards += f'\n[io_board]\nurl = "{io_url}"\n'
     if issuer_url:
