@@ -18,7 +18,7 @@ whatever the host asks:
 
 from firmware import lanebus as lb
 from firmware.link import BoardLink
-from firmware.ticks import ticks_diff
+from firmware.ticks import ticks_add, ticks_diff
 
 # relay bits, per barrier (exit barrier shifted by 8)
 R_OPEN = 1
@@ -188,7 +188,7 @@ class BarrierControl:
     def command_stop(self, now):
         moving = self.arm == lb.ARM_OPENING or self.arm == lb.ARM_CLOSING
         self._stop_pulse = True
-        self._stop_until = now + STOP_PULSE_MS
+        self._stop_until = ticks_add(now, STOP_PULSE_MS)
         self._since = now
         self._drive(R_STOP)
         if moving:
@@ -270,7 +270,7 @@ class BarrierControl:
         self.arm = lb.ARM_FAULT
         self.fault = lb.FAULT_ARM_TRAVEL
         self._stop_pulse = True
-        self._stop_until = now + STOP_PULSE_MS
+        self._stop_until = ticks_add(now, STOP_PULSE_MS)
         self._drive(R_STOP)
         self._emit(lb.BEV_FAULT, DETAIL_TIMEOUT)
 

@@ -22,6 +22,7 @@ PLATES_PER_JOB = 2
 JOURNAL_DEPTH = 16
 FEED_TIMEOUT_MS = 3000
 PRINT_TIMEOUT_MS = 8000
+PRINT_START_MS = 500      # the printer must report busy within this time
 EJECT_TIMEOUT_MS = 3000
 LOOP_PERIOD_MS = 5
 
@@ -90,6 +91,7 @@ class IssuerLogic:
         self.jobs = decode_journal(hal.journal_read())
         self._since = now
         self._exit_seen = False
+        self._busy_seen = False
         self.events = []  # (type, values), drained by the shell
         for j in self.jobs:
             if j.state not in (lb.JOB_DONE, lb.JOB_INTERRUPTED):
@@ -216,13 +218,19 @@ class IssuerLogic:
                 self.state = lb.ISSUER_PRINTING
                 job.state = lb.JOB_PRINTING
                 self._since = now
+                self._busy_seen = False
                 self.hal.start_print(job.text)
                 self._progress()
             elif elapsed > FEED_TIMEOUT_MS:
                 self._fault(lb.FAULT_JAM)
         elif st == lb.ISSUER_PRINTING:
+            if sensors & S_PRINTER_BUSY:
+                self._busy_seen = True
             if sensors & S_PRINTER_ERROR:
                 self._fault(lb.FAULT_PRINT_FAILURE)
+            elif not self._busy_seen:
+                if elapsed > PRINT_START_MS:
+                    self._fault(lb.FAULT_PRINT_FAILURE)  # the printer never started
             elif not sensors & S_PRINTER_BUSY:
                 self.state = lb.ISSUER_EJECTING
                 job.state = lb.JOB_EJECTING

@@ -10,6 +10,8 @@ from fw_fakes import FakeHal
 
 def make_plate(logic, hal, now):
     """Drive the mechanism through one plate: feed -> print -> eject."""
+    logic.update(now, lb.S_PLATE_AT_PRINTER)  # blank in position: printing starts
+    now += 10
     logic.update(now, lb.S_PLATE_AT_PRINTER | S_PRINTER_BUSY)
     now += 10
     logic.update(now, lb.S_PLATE_AT_PRINTER)  # printer done
@@ -112,3 +114,15 @@ def test_journal_encoding_round_trips_and_keeps_whole_records_of_a_torn_write():
     assert [j.job_id for j in decode_journal(data)] == [b"J1", b"J2"]
     assert [j.job_id for j in decode_journal(data[:-3])] == [b"J1"]
     assert decode_journal(b"junk") == []
+
+
+def test_printer_that_never_starts_is_a_print_failure():
+    from firmware.plate_issuer import PRINT_START_MS
+    hal = FakeHal()
+    logic = IssuerLogic(hal, 0)
+    logic.issue(b"J1", 0, b"A12345", 0)
+    logic.update(10, lb.S_PLATE_AT_PRINTER)
+    logic.update(20, lb.S_PLATE_AT_PRINTER)  # not busy yet: must not eject
+    assert logic.state == lb.ISSUER_PRINTING
+    logic.update(30 + PRINT_START_MS, lb.S_PLATE_AT_PRINTER)
+    assert logic.fault == lb.FAULT_PRINT_FAILURE
