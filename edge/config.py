@@ -77,12 +77,15 @@ class OutboxConfig(Section):
 
 
 class TelemetryConfig(Section):
-    interval_s: float = Field(30.0, gt=0, title="Telemetry interval (s)")
-    keep_offline: int = Field(0, ge=0, title="Telemetry kept offline", description="telemetry is low value: when offline it is dropped and counted (0 keeps none)")
+    interval_s: float = Field(30.0, gt=0, title="Telemetry interval (s)", description="low value: when offline a sample is dropped and counted (telemetry_dropped), never queued")
 
 
 class JournalConfig(Section):
     path: Path = Field(Path("var/lane.sqlite"), title="Journal file", description="the lane's SQLite journal: cases, events, outbox")
+
+
+class IssuerConfig(Section):
+    url: str | None = Field(None, title="Serial URL", description="pyserial URL of the plate issuer; empty = in-process simulation")
 
 
 class BoardConfig(Section):
@@ -92,7 +95,6 @@ class BoardConfig(Section):
 
 class CameraConfig(Section):
     source: str = Field("sim", title="VIN camera source", description="a device number ('0'), an RTSP URL, a folder of images, or 'sim' (rendered frames)")
-    fps: float = Field(5.0, gt=0, title="Capture rate (frames/s)")
 
 
 class Inspector(Section):
@@ -139,7 +141,7 @@ class LaneConfig(Section):
     telemetry: TelemetryConfig = TelemetryConfig()
     journal: JournalConfig = JournalConfig()
     io_board: BoardConfig = BoardConfig()
-    plate_issuer: BoardConfig = BoardConfig()
+    plate_issuer: IssuerConfig = IssuerConfig()
     camera: CameraConfig = CameraConfig()
     inspection: InspectionConfig = InspectionConfig()
     plates: PlateConfig = PlateConfig()
@@ -239,7 +241,8 @@ def config_reference(model: type[BaseModel] = LaneConfig, prefix: str = "") -> l
         elif field.default_factory is not None:
             default = "see below" if sub else f"`{field.default_factory()!r}`"
         else:
-            default = "—" if sub and field.default is not None else f"`{field.default!r}`"
+            d = field.default
+            default = "—" if isinstance(d, BaseModel) else f"`{str(d) if isinstance(d, Path) else d!r}`"
         desc = " — ".join(x for x in (field.title, field.description) if x)
         rows.append(f"| `{path}` | {type_name.replace('|', 'or')} | {default} | {desc} |")
         if sub is not None and sub is not Secret:

@@ -70,6 +70,7 @@ def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_bo
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800}, has_touch=True)
         page.set_default_timeout(20000)
+        expect.set_options(timeout=15000)  # a shared 2-core machine: be patient, never sleep
         try:
             page.goto(base + "/")
             expect(page).to_have_url(base + "/login")
@@ -117,6 +118,7 @@ def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_bo
             expect(page.locator("#outcome")).to_have_text("registered")
         except Exception:
             page.screenshot(path=str(tmp / "failure.png"), full_page=True)
-            raise
+            flash = page.locator("#flash").text_content()
+            raise AssertionError(f"flash message: {flash!r}; lane log: {(tmp / 'lane.log').read_text()[-1500:]}")
         finally:
             browser.close()
