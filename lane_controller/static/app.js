@@ -65,7 +65,9 @@
   });
   var live = null, pending = false, typedAt = 0;
   // The inspector is typing (or has chosen a photo) in the live area: do not swap the form away.
-  document.addEventListener("input", function (ev) { if (live && live.contains(ev.target)) typedAt = Date.now(); });
+  ["input", "change"].forEach(function (kind) {
+    document.addEventListener(kind, function (ev) { if (live && live.contains(ev.target)) typedAt = Date.now(); });
+  });
   function busyTyping() {
     if (!live) return false;
     var dirty = Array.prototype.some.call(live.querySelectorAll("input:not([type=hidden])"), function (f) {
@@ -80,8 +82,10 @@
     try {
       var r = await fetch(live.dataset.fragment, { credentials: "same-origin" });
       if (r.status === 401) { location.href = "/login"; return; }
+      var html = r.ok ? await r.text() : null;
+      // checked again right before the swap, with no await in between
       if (busyTyping()) { pending = true; setTimeout(refresh, 1000); return; }
-      if (r.ok) { live.innerHTML = await r.text(); fmtTimes(live); live.dataset.version = String(Date.now()); }
+      if (html !== null) { live.innerHTML = html; fmtTimes(live); live.dataset.version = String(Date.now()); }
     } catch (e) { /* the next change event retries */ }
   }
   document.addEventListener("focusout", function () { if (pending) setTimeout(refresh, 50); });
