@@ -85,6 +85,10 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
             host, _, port = settings.http.listen.rpartition(":")
             config = uvicorn.Config(bridge.app(), host=host or "127.0.0.1", port=int(port), log_level="warning", access_log=False)
             server = uvicorn.Server(config)
+            # uvicorn re-raises the signal that stopped it once it has shut down: let that land on a handler
+            # that returns, so the workers below are stopped cleanly and the exit status is 0.
+            signal.signal(signal.SIGTERM, lambda *a: None)
+            signal.signal(signal.SIGINT, lambda *a: None)
             log.info("bridge serving http://%s with %d worker(s) on %s", settings.http.listen, len(bridge.workers), settings.db.split("@")[-1])
             server.run()
         else:
