@@ -151,3 +151,25 @@ def test_board_reset_mid_job_keeps_the_journal_and_never_issues_a_second_pair(is
 
 def _one_plate(sim) -> bool:
     return len(sim.control().state()["issued"]) == 1
+
+
+def test_journal_file_survives_a_simulator_restart(tmp_path):
+    from firmware.sim.server import SimBoardServer
+    journal = str(tmp_path / "issuer-flash.bin")
+
+    async def issue(url):
+        async with PlateIssuer(url) as pi:
+            await pi.issue("J-8", "green", "京G12345")
+            return await pi.wait_job("J-8", timeout_s=10)
+
+    async def ask(url):
+        async with PlateIssuer(url) as pi:
+            again = await pi.issue("J-8", "green", "京G12345")
+            return again, await pi.job_status("J-8")
+
+    with SimBoardServer("plate-issuer", time_scale=20, journal_path=journal) as sim:
+        assert asyncio.run(issue(sim.url)).state == "done"
+    with SimBoardServer("plate-issuer", time_scale=20, journal_path=journal) as sim:
+        again, status = asyncio.run(ask(sim.url))
+        assert again.state == status.state == "done" and again.plates_done == 2
+        assert sim.control().state()["issued"] == []  # the new board made nothing
