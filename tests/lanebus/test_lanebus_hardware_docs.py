@@ -84,3 +84,20 @@ def test_plate_issuer_pins_match_hal():
         assert f"GP{sensors[bit]}" == label and label in text
     for i in range(3):
         assert sensors[1 << (plate_issuer.MAGAZINE_SHIFT + i)] == 18 + i
+
+
+def _methods(tree: ast.Module, cls: str) -> set[str]:
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            return {n.name for n in node.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")}
+    raise AssertionError(cls)
+
+
+def test_real_and_simulated_hal_have_the_same_methods():
+    from firmware.sim.server import SimHal
+    tree = ast.parse((ROOT / "firmware" / "hal_rp2.py").read_text())
+    common = _methods(tree, "_CommonHal")
+    real_io = common | _methods(tree, "IoBoardHal")
+    real_issuer = common | _methods(tree, "PlateIssuerHal")
+    sim = {n for n in dir(SimHal) if not n.startswith("_")} - {"feed_rx"}  # feed_rx: the TCP side's input
+    assert real_io | real_issuer == sim
