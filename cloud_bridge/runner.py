@@ -17,6 +17,20 @@ from cloud_bridge.store import Store, open_store
 log = logging.getLogger("passlane.bridge")
 
 
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in ("fees_cents", "severity"):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif k == "db" and isinstance(v, str) and "@" in v:
+            import re
+
+            out[f"{prefix}{k}"] = re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", v)  # never a password in the audit log
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 class Bridge:
     """One bridge process. `start()` returns once the workers are connecting; `stop()` is clean."""
 
@@ -26,6 +40,7 @@ class Bridge:
         self.settings = settings
         self.store: Store = open_store(settings.db_url(), load_rules(settings.rules.file))
         self.store.migrate()
+        self.store.record_config(_flatten(settings.model_dump(mode="json", exclude={"mqtt": {"client_id_prefix"}})))
         self.metrics = Metrics()
         self.metrics.add_store_collector(self.store)
         self.service = Service(settings, self.store)

@@ -761,6 +761,20 @@ class Store:
             h = (int(a), b)
         return audit_chain.verify_chain(rows, h)
 
+    def record_config(self, flat: dict[str, Any], actor: str = "system") -> dict[str, list[Any]]:
+        """Audit a configuration change since the last start (keys whose value changed, old and new)."""
+        with self.tx() as cur:
+            self._lock(cur, "config")
+            row = cur.one("SELECT value FROM meta WHERE key = 'config'")
+            old = json.loads(row["value"]) if row else {}
+            changed = {k: [old.get(k), flat.get(k)] for k in sorted(set(old) | set(flat)) if old.get(k) != flat.get(k)}
+            if changed:
+                cur.x("INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                      (json.dumps(flat, sort_keys=True, ensure_ascii=False),))
+        if changed:
+            self.audit_append(actor, "config.change", "bridge.toml", {"changed": changed})
+        return changed
+
     # ------------------------------------------------------------------ users, sessions, tokens
     def add_user(self, name: str, role: str, password_hash: str) -> None:
         with self.tx() as cur:

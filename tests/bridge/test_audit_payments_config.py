@@ -119,3 +119,13 @@ def test_generated_reference_data_is_realistic(tmp_path: Path) -> None:
     write_reference(data, tmp_path / "ref.json")
     assert read_reference(tmp_path / "ref.json").model_dump() == data.model_dump()
     json.loads((tmp_path / "ref.json").read_text())
+
+
+def test_a_configuration_change_between_starts_is_audited(store) -> None:  # noqa: ANN001
+    assert store.record_config({"http.listen": "127.0.0.1:8080", "workers": 1})
+    assert store.record_config({"http.listen": "127.0.0.1:8080", "workers": 1}) == {}
+    changed = store.record_config({"http.listen": "127.0.0.1:8080", "workers": 2})
+    assert changed == {"workers": [1, 2]}
+    entries = [r for r in store.audit_rows() if r["action"] == "config.change"]
+    assert len(entries) == 2 and '"workers": [1, 2]' in entries[-1]["detail"]
+    assert store.audit_verify() == []

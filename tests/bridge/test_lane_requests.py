@@ -111,3 +111,40 @@ def test_expired_requests_get_no_answer(bridge, lane_factory) -> None:  # noqa: 
     fresh = lane.request("case.state", {"case_id": "x"})  # requests are answered in order of handling; the fresh one arrives
     assert fresh.ok and fresh.body["known"] is False
     assert len(lane.responses) == 1
+
+
+def test_remote_command_is_delivered_with_expiry_recorded_audited_and_its_result_stored(bridge, lane_factory) -> None:  # noqa: ANN001
+    import time
+
+    from cloud_bridge.auth import new_token, token_hash
+    from edge.contract import CommandResult, CommandStatus, Leaf
+
+    lane = lane_factory("lane-01")
+    bridge.store.add_user("ada", "ops-admin", "$argon2id$unused")
+    tok = new_token()
+    bridge.store.add_token(token_hash(tok), "ada", "t")
+    client = TestClient(bridge.app())
+    r = client.post("/api/units/site-1/lane-01/commands", json={"command": "open_barrier", "args": {"barrier": "exit"}, "reason": "car stuck", "ttl_s": 30},
+                    headers={"Authorization": f"Bearer {tok}"})
+    assert r.status_code == 200
+    cmd = wait_for(lambda: lane.commands, 10, "command delivered")[0]
+    assert cmd["command"] == "open_barrier" and cmd["issued_by"] == "ada" and 25 < cmd["expires_at"] - cmd["issued_at"] <= 30
+    lane.publish_raw(Leaf.CMD_RESULT, CommandResult(unit="lane-01", request_id=cmd["request_id"], command="open_barrier", status=CommandStatus.DONE,
+                                                    ts=time.time()).to_bytes())
+    wait_for(lambda: bridge.store.commands()[0]["status"] == "done", 10, "command result recorded")
+    entry = next(a for a in bridge.store.audit_rows() if a["action"] == "command.sent")
+    assert entry["actor"] == "ada" and "car stuck" in entry["detail"]
+
+
+def test_expired_reservation_is_released_and_the_lane_told(bridge, lane_factory) -> None:  # noqa: ANN001
+    import time
+
+    lane = lane_factory("lane-02")
+    lane.publish_event(lane.event(1, "case.opened", "exp-1"))
+    wait_for(lambda: lane.acked == 1, 10, "unit known")
+    assert lane.request("plate.reserve", {"case_id": "exp-1", "authority": "苏A", "number": "苏A5N123", "plate_kind": "ordinary"}).ok
+    bridge.service.clock = lambda: time.time() + 3600
+    assert bridge.service.sweep()["expired"] == 1
+    note = wait_for(lambda: lane.notifications, 10, "expiry notification")[0]
+    assert note["kind"] == "plate.reservation_expired" and note["data"]["number"] == "苏A5N123"
+    assert bridge.store.plates("exp-1") == []
