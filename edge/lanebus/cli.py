@@ -160,6 +160,9 @@ async def _drive_through(ns: argparse.Namespace) -> int:
         await io.set_light(b, "red")
         st = await io.status()
         while st.barriers[b].loop_occupied or st.barriers[b].beam_blocked:
+            if time.monotonic() > deadline:
+                print("loop/beam did not clear in time; not closing")
+                return 1
             await asyncio.sleep(0.05)
             st = await io.status()
         await io.close_barrier(b)

@@ -32,7 +32,6 @@ def test_barrier_opens_vehicle_passes_and_barrier_closes(io_sim):
             assert refused.value.code == lb.E_OCCUPIED and refused.value.reason == "OCCUPIED"
             ctl.vehicle_pass("entry")
             await until(lambda: ctl.state()["barriers"]["entry"]["vehicles_passed"] == 1, 10, "vehicle passed")
-            await until(io.status, 1)  # (status works while we wait for debounce)
             await until(lambda: _clear(io), 5, "loop and beam clear")
             assert await io.close_barrier("entry") == "closing"
             await io.wait_arm("entry", "closed", 5)
