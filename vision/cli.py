@@ -103,7 +103,8 @@ def _cmd_train(ns: argparse.Namespace) -> int:
 
         make_pseudo(out / "pseudo", min_conf=ns.pseudo_conf, model_dir=models)  # stage-1 models
         p = train_rec(out / "rec_ft", steps=ns.finetune_steps, seed=ns.seed + 1, lr=ns.finetune_lr,
-                      extra_csv=str(out / "pseudo" / "labels.csv"), extra_frac=0.3, init=str(out / "rec" / "rec.pt"))
+                      extra_csv=str(out / "pseudo" / "labels.csv"), extra_frac=ns.pseudo_frac, init=str(out / "rec" / "rec.pt"),
+                      photo_frac=ns.photo_frac)
         shutil.copy(p, models / "vin_rec.onnx")
         print(f"recogniser (fine-tuned with pseudo-labels): {p}")
     print(f"models in {models}; copy them into {Path(__file__).parent / 'models'} and run `passlane vin calibrate`")
@@ -153,6 +154,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--finetune-steps", type=int, default=1500)
     p.add_argument("--finetune-lr", type=float, default=5e-4)
     p.add_argument("--pseudo-conf", type=float, default=0.9, help="min per-symbol confidence for a pseudo-label")
+    p.add_argument("--pseudo-frac", type=float, default=0.3, help="share of fine-tune samples drawn from pseudo-labels")
+    p.add_argument("--photo-frac", type=float, default=0.4, help="share of synthetic fine-tune lines in the 'photo' preset")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("bench", help="accuracy/latency tables, side by side with RapidOCR")

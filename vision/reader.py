@@ -30,7 +30,8 @@ from vision.rules import ALPHABET, model_years, wmi_region
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_ACCEPT = 0.9
-FLIP_BELOW = 0.9  # weaker reads are retried turned 180 degrees
+FLIP_BELOW = 0.9  # a read this clear is final
+FLIP_TRY_BELOW = 0.3  # reads weaker than this are retried turned 180 degrees
 
 
 class Alternative(BaseModel):
@@ -101,13 +102,20 @@ class VinReader:
         return self._result(d, None, t0, whole=img.shape)
 
     def _best_orientation(self, crop: np.ndarray) -> Decoded | None:
-        probs = self.recognizer.probs([crop])[0]
-        d = decode(probs)
+        """Read the crop; only a clearly better read of it turned 180 degrees replaces a weak one.
+
+        A model fed an upside-down line still emits symbols (and one time in
+        eleven a valid check digit), so the turned read must itself be clear.
+        """
+        d = decode(self.recognizer.probs([crop])[0])
         if d is not None and d.length_ok and d.confidence >= FLIP_BELOW:
             return d  # clear read: no need to try the crop upside down
+        if d is not None and d.confidence >= FLIP_TRY_BELOW:
+            return d
         flipped = decode(self.recognizer.probs([crop[::-1, ::-1]])[0])
-        cands = [x for x in (d, flipped) if x is not None]
-        return max(cands, key=self._rank) if cands else None
+        if flipped is not None and flipped.length_ok and flipped.confidence >= FLIP_BELOW:
+            return flipped
+        return d
 
     @staticmethod
     def _rank(d: Decoded) -> tuple:

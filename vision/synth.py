@@ -204,29 +204,39 @@ def _distractor_text(rng: np.random.Generator) -> str:
     return "".join(rng.choice(list("0123456789ABCDEFGHJKLMNPRSTUVWXYZ-*/ kg"), n))
 
 
-def render_line(vin: str, seed: int) -> np.ndarray:
+def _photo_font(rng: np.random.Generator) -> dict:
+    """Label fonts on door-pillar plates are mostly condensed or narrow sans faces."""
+    names, fonts = load_atlas()
+    narrow = [i for i, n in enumerate(names) if "Condensed" in n or "Narrow" in n or n.endswith("Sans-Bold")]
+    return fonts[int(rng.choice(narrow))] if rng.random() < 0.7 else fonts[int(rng.integers(len(fonts)))]
+
+
+def render_line(vin: str, seed: int, photo: bool = False) -> np.ndarray:
     """One VIN-line crop (BGR uint8) in a random style with random damage.
 
     The crop is loose the way a detector's crop is: some margin, sometimes
     bits of neighbouring lines or '*' delimiters, a small tilt.
+    `photo=True` draws from the part of that space the real door-pillar
+    photos live in (printed labels, narrow fonts, 8-16 px text, tight crops
+    with neighbouring lines, squeezed aspect); used for fine-tuning.
     """
     rng = np.random.default_rng(seed)
-    style = _pick_style(rng)
+    style = _pick_style(rng) if not photo else ("printed" if rng.random() < 0.6 else "inverse")
     text = vin
     if rng.random() < 0.15:
         text = "*" + text + "*"
-    m = _crop_rows(_text_mask(text, rng, font=_font_for(style, rng)))
+    m = _crop_rows(_text_mask(text, rng, font=_font_for(style, rng) if not photo else _photo_font(rng)))
     th, tw = m.shape
     # margins, in units of text height; neighbours above/below sometimes show
-    mt, mb = (rng.uniform(0.1, 0.6, 2) * th).astype(int)
-    ml, mr = (rng.uniform(0.1, 1.2, 2) * th).astype(int)
+    mt, mb = (rng.uniform(0.1, 0.6, 2) * th).astype(int) if not photo else (rng.uniform(0.05, 0.35, 2) * th).astype(int)
+    ml, mr = (rng.uniform(0.1, 1.2, 2) * th).astype(int) if not photo else (rng.uniform(0.05, 0.4, 2) * th).astype(int)
     canvas = np.zeros((th + mt + mb, tw + ml + mr), np.float32)
     canvas[mt:mt + th, ml:ml + tw] = m
     for above in (True, False):
-        if rng.random() < 0.35:
+        if rng.random() < (0.35 if not photo else 0.6):
             d = _crop_rows(_text_mask(_distractor_text(rng), rng))
             d = cv2.resize(d, (max(1, int(d.shape[1] * rng.uniform(0.6, 1.0))), max(1, int(d.shape[0] * rng.uniform(0.6, 1.0)))))
-            gap = int(rng.uniform(0.15, 0.5) * th)
+            gap = int(rng.uniform(0.15, 0.5) * th) if not photo else int(rng.uniform(0.1, 0.35) * th)
             x0 = int(rng.integers(0, max(1, canvas.shape[1] - 10)))
             w = min(d.shape[1], canvas.shape[1] - x0)
             if above:
@@ -245,7 +255,7 @@ def render_line(vin: str, seed: int) -> np.ndarray:
     h, w = img.shape[:2]
     ang = rng.normal(0, 1.5)
     shear = rng.normal(0, 0.08)
-    sx = rng.uniform(0.7, 1.35)
+    sx = rng.uniform(0.7, 1.35) if not photo else rng.uniform(0.5, 1.0)
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     jit = rng.normal(0, 0.03, (4, 2)) * [w * 0.2, h]
     dst = src.copy()
@@ -261,6 +271,8 @@ def render_line(vin: str, seed: int) -> np.ndarray:
     # resolution: the text ends up 7..30 px tall (real plates: ~6 px per character)
     lo = {"dotpeen": 30, "stamped": 18}.get(style, 8)  # dots and relief vanish when smaller
     target_th = rng.uniform(lo, max(lo, 30) + 1) if rng.random() < 0.8 else rng.uniform(max(lo, 30), 60)
+    if photo:
+        target_th = rng.uniform(8, 16)
     f = target_th / th
     small = cv2.resize(img, (max(8, int(ow * f)), max(4, int(oh * f))), interpolation=cv2.INTER_AREA)
     img8 = (small * 255).astype(np.uint8)

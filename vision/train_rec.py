@@ -74,14 +74,15 @@ def export_onnx(model, path: Path) -> None:
                       dynamic_axes={"crop": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
 
 
-def _sample(seed: int, extra: list[tuple[np.ndarray, str]], extra_frac: float) -> tuple[np.ndarray, str]:
+def _sample(seed: int, extra: list[tuple[np.ndarray, str]], extra_frac: float, photo_frac: float = 0.0) -> tuple[np.ndarray, str]:
     rng = np.random.default_rng(seed)
     if extra and rng.random() < extra_frac:
         img, vin = extra[int(rng.integers(len(extra)))]
         img = _augment_real(img, rng)
         return prep_crop(img), vin
     vin = random_vin(rng)
-    return prep_crop(render_line(vin, seed)), vin
+    photo = photo_frac > 0 and (seed * 2654435761 % 1000) / 1000 < photo_frac  # no draw from rng: stage 1 unchanged
+    return prep_crop(render_line(vin, seed, photo=photo)), vin
 
 
 def _augment_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -113,7 +114,7 @@ def load_extra(csv_path: str | None) -> list[tuple[np.ndarray, str]]:
 
 def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: float = 2e-3,
           extra_csv: str | None = None, extra_frac: float = 0.25, init: str | None = None,
-          export_every: int = 500, progress: bool = True, stop_at: int | None = None) -> Path:
+          export_every: int = 500, progress: bool = True, stop_at: int | None = None, photo_frac: float = 0.0) -> Path:
     """Train and export `out_dir/vin_rec.onnx`; returns its path.
 
     `stop_at` ends the run early (the learning-rate schedule still spans
@@ -136,7 +137,7 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
             torch.set_num_threads(1)
             base = TRAIN_SEED_BASE * (1 + seed)
             for k in range(steps * batch):
-                yield _sample(base + k, extra, extra_frac)
+                yield _sample(base + k, extra, extra_frac, photo_frac)
 
     def collate(items):
         x = torch.from_numpy(np.stack([i[0] for i in items]))
@@ -204,5 +205,7 @@ if __name__ == "__main__":
     ap.add_argument("--init", default=None)
     ap.add_argument("--extra-frac", type=float, default=0.3)
     ap.add_argument("--stop-at", type=int, default=None)
+    ap.add_argument("--photo-frac", type=float, default=0.0)
     a = ap.parse_args()
-    train(a.out, a.steps, a.batch, a.seed, a.lr, a.extra, a.extra_frac, init=a.init, stop_at=a.stop_at)
+    train(a.out, a.steps, a.batch, a.seed, a.lr, a.extra, a.extra_frac, init=a.init, stop_at=a.stop_at,
+          photo_frac=a.photo_frac)
