@@ -236,5 +236,5 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=8.0, help="publishing time per ingest run")
     p.add_argument("--lanes", type=int, default=8, help="simulated lanes K")
     p.add_argument("--quick", action="store_true", help="short runs (for tests)")
-    p.add_argument("--only", help="comma list of broker,sqlite,pg1,pg2,lookups (default all; the broker-only row always runs)")
+    p.add_argument("--only", help="comma list of sqlite,sqlite2,pg1,pg2,lookups (default all; the broker-only row always runs)")
     p.set_defaults(func=_wrap(cmd_bench))
