@@ -305,6 +305,8 @@ class Store:
         if case_ids:
             for chunk_start in range(0, len(case_ids), 500):
                 chunk = case_ids[chunk_start:chunk_start + 500]
+                # make the rows exist first, so that two workers with events of a new case serialise on its row
+                cur.x(f"INSERT INTO cases (case_id) VALUES {_placeholders(len(chunk), 1)} ON CONFLICT (case_id) DO NOTHING", chunk)
                 for row in cur.q(f"SELECT * FROM cases WHERE case_id IN ({','.join('?' * len(chunk))}) ORDER BY case_id{self.for_update()}", chunk):
                     facts[row["case_id"]] = _facts_from_row(row)
 
