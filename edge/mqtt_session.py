@@ -85,6 +85,8 @@ class MqttSession:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
+        self._sub_mid = -1
         self.client = c
 
     def topic(self, leaf: Leaf) -> str:
@@ -125,7 +127,14 @@ class MqttSession:
             return
         self.connects += 1
         client.publish(self.topic(Leaf.STATUS), self._status(UnitState.ONLINE).to_bytes(), qos=1, retain=True)
-        client.subscribe([(self.topic(leaf), 1) for leaf in (Leaf.ACK, Leaf.RESP, Leaf.CMD, Leaf.NOTIFY)])
+        _, self._sub_mid = client.subscribe([(self.topic(leaf), 1) for leaf in (Leaf.ACK, Leaf.RESP, Leaf.CMD, Leaf.NOTIFY)])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
+        """Ready only once the broker confirmed our subscriptions: no Response or command can slip past."""
+        if mid != self._sub_mid:
+            return
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("broker refused a subscription: %s", reason_codes)
         self.connected.set()
         for fn in list(self.on_connected):
             try:

@@ -108,3 +108,82 @@ def test_issuer_fault_holds_the_case_and_a_retry_issues_once(tmp_path, mqtt_brok
         finally:
             await lane.stop()
     asyncio.run(main())
+
+
+class AcceptingReader:
+    """Stands in for the VIN model (vision/, not shipped yet): reads the VIN it is shown."""
+
+    reader = "stand-in"
+    error = None
+
+    def __init__(self, vin_for):  # noqa: ANN001
+        self.vin_for = vin_for
+
+    def read(self, frame):  # noqa: ANN001, ANN201
+        from lane_controller.vin_camera import ReadResult
+
+        return ReadResult(self.vin_for(), "accept", 0.97, "valid", [[10, 10], [200, 10], [200, 40], [10, 40]])
+
+
+def test_an_accepted_vin_matching_the_certificate_needs_no_inspector(tmp_path, mqtt_broker, site_pki, cloud):
+    async def main():
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+        lane = Lane(cfg, hardware=SimulatedHardware(pass_after_s=0.01), reader=None)
+        lane.reader = AcceptingReader(lambda: next(iter(lane.cases.values())).certificate_vin)
+        await lane.start()
+        try:
+            cid = (await lane.open_case("A", "110101199003071234", None, "insp-1")).case_id
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 10, "records")
+            await lane.apply(cid, C.Admit(), "insp-1")
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.VIN_CONFIRMED, 10, "VIN confirmed by the reader")
+            assert (lane.data_dir / lane.cases[cid].vin_read["image"]).exists()
+        finally:
+            await lane.stop()
+    asyncio.run(main())
+
+
+def test_entry_barrier_fault_holds_the_case_with_an_alert_and_never_crashes(tmp_path, mqtt_broker, site_pki, cloud):
+    async def main():
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+        hw = SimulatedHardware(pass_after_s=0.01)
+        lane = Lane(cfg, hardware=hw, reader=VinReading(load=False))
+        await lane.start()
+        try:
+            cid = (await lane.open_case("A", "110101199003071234", None, "insp-1")).case_id
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 10, "records")
+            await hw.inject_fault("io-board", "link down")
+            await lane.apply(cid, C.Admit(), "insp-1")
+            await await_until(lambda: lane.cases[cid].hold is not None, 10, "hold")
+            assert "io-board" in lane.cases[cid].hold and "device:io-board" in lane.alerts
+            await hw.clear_fault("io-board")
+            assert "device:io-board" not in lane.alerts
+            await lane.apply(cid, C.Resume(), "insp-1")  # re-runs the pending step: open the entry barrier
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.ADMITTED, 10, "admitted after resume")
+        finally:
+            await lane.stop()
+    asyncio.run(main())
+
+
+def test_remote_open_barrier_is_executed_with_its_reason_and_journaled(tmp_path, mqtt_broker, site_pki, cloud):
+    import time as _t
+
+    from edge.contract import CommandName, RemoteCommand
+
+    async def main():
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+        hw = SimulatedHardware(pass_after_s=None)
+        lane = Lane(cfg, hardware=hw, reader=VinReading(load=False))
+        await lane.start()
+        try:
+            await await_until(lambda: lane.session.connected.is_set(), 10, "connected")
+            now = _t.time()
+            cloud.send_command("lane-01", RemoteCommand(request_id="ops-0000001", command=CommandName.OPEN_BARRIER, args={"barrier": "exit"},
+                                                        issued_by="ops-1", reason="ambulance", issued_at=now, expires_at=now + 30))
+            await await_until(lambda: cloud.command_results, 10, f"command result {lane.commands.results}")
+            assert cloud.command_results[0].status.value == "done"
+            assert hw.barriers["exit"]["arm"] == "open"
+            ev = [e for e in lane.journal.events() if e["kind"] == "barrier.actuated"]
+            assert ev and ev[0]["data"]["reason"] == "ambulance" and ev[0]["actor"] == "ops-1"
+        finally:
+            await lane.stop()
+    asyncio.run(main())
