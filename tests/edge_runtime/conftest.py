@@ -7,15 +7,11 @@ import pytest
 from edge.broker import MosquittoBroker
 from edge.pki import SitePki
 from edge.journal import Journal
-from edge.mqtt_session import MqttSession, SessionSettings
+from edge.mqtt_session import MqttSession
+from rt_helpers import session_settings
 from lane_controller.cloud_stub import CloudStub
 
 SITE = "site-1"
-
-
-def session_settings(broker: MosquittoBroker, pki: SitePki, unit: str = "lane-01") -> SessionSettings:
-    return SessionSettings(site=SITE, unit=unit, host=broker.host, port=broker.port, username=unit,
-                           password=pki.password(unit), ca_file=pki.ca_cert, reconnect_min_s=1, reconnect_max_s=2)
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ from edge.contract import Leaf, RequestKind, Telemetry, UnitStatus, topic
 from edge.mqtt_session import CloudUnreachable, MqttSession
 from edge.telemetry import TelemetryPublisher, sample
 
-from conftest import session_settings  # noqa: F401  (edge_runtime conftest)
-from rt_helpers import wait_until
+from rt_helpers import session_settings as ss, wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -58,8 +57,6 @@ class Watcher:
 
 
 def test_status_is_online_then_stopped_on_clean_shutdown(mqtt_broker, site_pki):
-    from conftest import session_settings as ss
-
     w = Watcher(mqtt_broker, site_pki)
     try:
         s = MqttSession(ss(mqtt_broker, site_pki, "lane-02"))
@@ -73,8 +70,6 @@ def test_status_is_online_then_stopped_on_clean_shutdown(mqtt_broker, site_pki):
 
 
 def test_a_vanished_unit_is_reported_offline_by_its_last_will(mqtt_broker, site_pki, tmp_path):
-    from conftest import session_settings as ss
-
     st = ss(mqtt_broker, site_pki, "lane-03")
     script = textwrap.dedent(f"""
         import time
