@@ -194,7 +194,7 @@ def create_app(settings: BridgeSettings, *, store: Store | None = None, service:
         if case is None:
             raise HTTPException(404, "no such case")
         return render(request, "case.html", case=case, fmt=_fmt_ts, image=_image_src(case.get("vin_image")),
-                      json=lambda d: json.dumps(d, ensure_ascii=False)[:400])
+                      json=_summary)
 
     @route("GET", "/alerts", Perm.READ, page=True, response_class=HTMLResponse)
     def alerts_page(request: Request) -> HTMLResponse:
@@ -348,6 +348,19 @@ def _back_or_json(request: Request, back: str, data: dict[str, Any]) -> Response
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return RedirectResponse(back, status_code=303)
     return JSONResponse(data)
+
+
+def _summary(data: Any) -> str:
+    """Event data for the timeline: long values (images) elided."""
+    def short(v: Any) -> Any:
+        if isinstance(v, str) and len(v) > 120:
+            return v[:40] + f"… ({len(v)} chars)"
+        if isinstance(v, dict):
+            return {k: short(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [short(x) for x in v[:20]]
+        return v
+    return json.dumps(short(data), ensure_ascii=False)[:600]
 
 
 def _fmt_ts(ts: float | None) -> str:
