@@ -255,6 +255,16 @@ class Workers:
                 raise RuntimeError("bridge worker did not start: " + " | ".join(log.read_text(errors="replace")[-500:] for log in self.logs))
             time.sleep(0.05)
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds used so far by the worker processes."""
+        import psutil
+
+        total = 0.0
+        for p in self.procs:
+            t = psutil.Process(p.pid).cpu_times()
+            total += t.user + t.system
+        return total
+
     def stop(self) -> None:
         for p in self.procs:
             p.terminate()
@@ -318,6 +328,7 @@ def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, 
         else:
             workers = Workers(db, broker.host, broker.port, str(pki.root), n_workers, work)
         lanes = ctx.Process(target=_lanes_proc, args=(str(pki.root), broker.host, broker.port, units, n_sat, paced_s, db is not None, cmd_q, out_q))
+        cpu0 = workers.cpu_s() if workers else None
         lanes.start()
         get()  # sat_published
         total_sat = n_sat * k
@@ -325,8 +336,11 @@ def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, 
             cmd_q.put(("done", counter.wait_count(total_sat)))
         offsets = []
         seen = total_sat
+        cpu_per_event = None
         for _frac in PACED_FRACTIONS:
             _, n_paced, _ = get()
+            if workers and cpu0 is not None and cpu_per_event is None:
+                cpu_per_event = (workers.cpu_s() - cpu0) / total_sat
             offsets.append((seen, n_paced * k))
             seen += n_paced * k
             if counter is not None:
@@ -347,6 +361,7 @@ def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, 
             report["stored"] = counts["events_stored"]
             report["duplicates"] = counts["duplicates_seen"]
         report["expected"] = seen
+        report["cpu_per_event"] = cpu_per_event
         report["name"] = name
         report["workers"] = n_workers
         return report
@@ -499,15 +514,17 @@ def main(ns: argparse.Namespace) -> int:
     print()
     print(f"Ingest, K={k} simulated lanes (events/s: flat out, first publish -> last event acknowledged as committed)")
     cols = "".join(f" {'p50@' + str(int(f * 100)) + '%':>9} {'p99@' + str(int(f * 100)) + '%':>9}" for f in PACED_FRACTIONS)
-    head = f"{'configuration':<30} {'workers':>7} {'events/s':>9} {'of broker':>9} {'stored':>13} {'dupes':>5}{cols}"
+    head = f"{'configuration':<30} {'workers':>7} {'events/s':>9} {'of broker':>9} {'CPU us/ev':>9} {'stored':>13} {'dupes':>5}{cols}"
     print(head)
     print("-" * len(head))
     for r in rows:
         ratio = r["rate"] / limit if limit else 0
         lat = "".join(f" {_ms(_pct(p['lat'], 50)):>9} {_ms(_pct(p['lat'], 99)):>9}" for p in r["paced"])
-        print(f"{r['name']:<30} {r['workers'] or '-':>7} {r['rate']:>9.0f} {ratio:>8.0%} {str(r['stored']) + '/' + str(r['expected']):>13} "
+        cpu = "-" if r.get("cpu_per_event") is None else f"{r['cpu_per_event'] * 1e6:.0f}"
+        print(f"{r['name']:<30} {r['workers'] or '-':>7} {r['rate']:>9.0f} {ratio:>8.0%} {cpu:>9} {str(r['stored']) + '/' + str(r['expected']):>13} "
               f"{r.get('duplicates', '-'):>5}{lat}")
-    print("(latency columns: milliseconds, lane publish -> committed, at 25% and 50% of that configuration's flat-out rate; "
+    print("(CPU us/ev: user+system CPU of the bridge worker processes per event in the flat-out phase, i.e. what one core sustains "
+          "without competition; latency columns: milliseconds, lane publish -> committed, at 25% and 50% of that configuration's flat-out rate; "
           "achieved paced rates: " + "; ".join(f"{r['name'].split(' ')[0]}x{r['workers'] or 0}: " + "/".join(f"{p['achieved']:.0f}" for p in r["paced"])
                                                for r in rows) + " ev/s)")
     print()

@@ -290,11 +290,15 @@ class IngestWorker:
         self.stored += result.stored
         mt = self.metrics
         mt.batch.observe(len(items))
+        per_leaf: dict[str, int] = {}
         for it in items:
             if it.payload is not None:
-                mt.ingested.labels(it.leaf.value if it.leaf else "?").inc()
+                leaf = it.leaf.value if it.leaf else "?"
+                per_leaf[leaf] = per_leaf.get(leaf, 0) + 1
                 if it.leaf == Leaf.EVENTS:
                     mt.lag.observe(max(0.0, now - it.payload.ts))  # type: ignore[union-attr]
+        for leaf, n in per_leaf.items():
+            mt.ingested.labels(leaf).inc(n)
         if result.duplicates:
             mt.duplicates.inc(result.duplicates)
         for reason in result.dead_reasons:
