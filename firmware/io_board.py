@@ -334,16 +334,16 @@ class IoLogic:
                 e.arm, e.inputs, e.light, e.fault, x.arm, x.inputs, x.light, x.fault]
 
 
-def send_queued_events(logic, link):
+def send_queued_events(logic, link, now):
     q = logic.events
     while len(q):
         t, a, b, c = q.pop()
         if t == lb.EV_BARRIER:
-            link.send_event(t, [a & 0x0F, a >> 4, b, c])
+            link.send_event(t, [a & 0x0F, a >> 4, b, c], None, now)
         elif t == lb.EV_INPUT:
-            link.send_event(t, [a, b, c])
+            link.send_event(t, [a, b, c], None, now)
         else:
-            link.send_event(t, [a])
+            link.send_event(t, [a], None, now)
 
 
 class IoBoard:
@@ -363,7 +363,7 @@ class IoBoard:
         self.logic.update(now, hal.read_inputs())
         self.link.poll(now)
         hal.write_outputs(self.logic.relays())
-        send_queued_events(self.logic, self.link)
+        send_queued_events(self.logic, self.link, now)
         if ticks_diff(now, self._last_status) >= lb.HEARTBEAT_MS:
             self._last_status = now
             self.link.send_event(lb.EV_STATUS, self.logic.status_values(now))

@@ -33,6 +33,9 @@ OFFLINE_AFTER_MS = 3500      # host declares the board offline after this silenc
 HOST_PING_IDLE_MS = 1000     # host sends PING when it has sent nothing for this long
 HOST_SILENCE_MS = 5000       # board reports host_link=0 after this silence
 DEDUP_DEPTH = 8              # replies the board remembers for retransmitted commands
+EVENT_WINDOW = 16            # events the board keeps until the host acknowledges them
+EVENT_RETRY_MS = 300         # board re-sends unacknowledged events after this long
+EVENT_GIVE_UP_MS = 2000      # host skips a missing event after waiting this long for it
 
 # ---------------------------------------------------------------- board kinds
 KIND_IO_BOARD = 1
@@ -43,6 +46,7 @@ KIND_NAMES = {KIND_IO_BOARD: "io-board", KIND_PLATE_ISSUER: "plate-issuer"}
 HELLO = 0x01
 PING = 0x02
 GET_STATUS = 0x03
+EVENT_ACK = 0x04
 BARRIER_OPEN = 0x10
 BARRIER_CLOSE = 0x11
 BARRIER_STOP = 0x12
@@ -81,9 +85,11 @@ MESSAGES = (
     (HELLO, "HELLO", "host->board",
      (("proto_major", "u8"), ("proto_minor", "u8"), ("session", "u32")),
      (("kind", "u8"), ("proto_major", "u8"), ("proto_minor", "u8"), ("fw_major", "u8"),
-      ("fw_minor", "u8"), ("fw_patch", "u8"), ("boot_id", "u32"), ("board_id", "str"))),
+      ("fw_minor", "u8"), ("fw_patch", "u8"), ("boot_id", "u32"), ("event_seq", "u16"),
+      ("board_id", "str"))),
     (PING, "PING", "host->board", (), (("uptime_ms", "u32"),)),
     (GET_STATUS, "GET_STATUS", "host->board", (), "STATUS"),
+    (EVENT_ACK, "EVENT_ACK", "host->board", (("seq", "u16"),), None),
     (BARRIER_OPEN, "BARRIER_OPEN", "host->board", (("barrier", "u8"),), (("arm", "u8"),)),
     (BARRIER_CLOSE, "BARRIER_CLOSE", "host->board", (("barrier", "u8"),), (("arm", "u8"),)),
     (BARRIER_STOP, "BARRIER_STOP", "host->board", (("barrier", "u8"),), (("arm", "u8"),)),
@@ -537,6 +543,16 @@ def encode_reply(seq, mtype, result, fields=None, values=None, detail=0):
     else:
         body = bytes([result, detail & 0xFF])
     return encode_frame(seq, mtype | REPLY_FLAG, body)
+
+
+def seq_diff(a, b):
+    """a - b for event sequence numbers 1..65535 (0 is not used), in -32767..32767."""
+    d = (a - b) % 0xFFFF
+    return d - 0xFFFF if d > 0x7FFF else d
+
+
+def seq_next(s):
+    return s % 0xFFFF + 1
 
 
 def major_of(version_byte):

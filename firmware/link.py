@@ -1,5 +1,5 @@
 """Board side of the lane bus: framing, handshake, at-most-once execution
-per sequence number, NAKs, events and host-link liveness.
+per sequence number, NAKs, reliable in-order events and host-link liveness.
 
 Shared by both boards.  The board application passes itself as `app`; it
 must have `kind`, `status_values(now)` and
@@ -10,6 +10,10 @@ from firmware import lanebus as lb
 from firmware.ticks import ticks_diff
 
 FW_VERSION = (1, 0, 0)
+
+# read-only / idempotent commands: executed again on a repeat, never cached,
+# so they cannot push a state-changing command's reply out of the cache
+_NOT_CACHED = (lb.PING, lb.GET_STATUS, lb.JOB_STATUS)
 
 
 class BoardLink:
@@ -26,6 +30,14 @@ class BoardLink:
         self._cache_frame = [b""] * lb.DEDUP_DEPTH
         self._cache_next = 0
         self._event_seq = 0
+        # events sent but not yet acknowledged, oldest first (go-back-N)
+        self._ev_seq = [0] * lb.EVENT_WINDOW
+        self._ev_frame = [b""] * lb.EVENT_WINDOW
+        self._ev_head = 0
+        self._ev_len = 0
+        self._ev_sent_at = now
+        self.events_dropped = 0
+        self.events_resent = 0
         self.last_rx = now
         self.host_link = 0
         self.duplicates = 0
@@ -33,11 +45,50 @@ class BoardLink:
         self.executed = [0] * 64  # per command type: how many were executed (not replayed)
 
     # ------------------------------------------------------------ output
-    def send_event(self, mtype, values, fields=None):
+    def send_event(self, mtype, values, fields=None, now=None):
+        """STATUS goes out with seq 0 and is never repeated; every other event
+        gets the next event seq and is kept until the host acknowledges it."""
         if fields is None:
             fields = lb.request_fields(mtype, self.app.kind)
-        self._event_seq = (self._event_seq % 0xFFFF) + 1
-        self.hal.serial_write(lb.encode_frame(self._event_seq, mtype, lb.pack_fields(fields, values)))
+        body = lb.pack_fields(fields, values)
+        if mtype == lb.EV_STATUS:
+            self.hal.serial_write(lb.encode_frame(0, mtype, body))
+            return
+        self._event_seq = lb.seq_next(self._event_seq)
+        frame = lb.encode_frame(self._event_seq, mtype, body)
+        if self._ev_len == lb.EVENT_WINDOW:
+            # the host has not acknowledged for a long time: forget the oldest
+            self._ev_head = (self._ev_head + 1) % lb.EVENT_WINDOW
+            self._ev_len -= 1
+            self.events_dropped += 1
+        if self._ev_len == 0 and now is not None:
+            self._ev_sent_at = now
+        i = (self._ev_head + self._ev_len) % lb.EVENT_WINDOW
+        self._ev_seq[i] = self._event_seq
+        self._ev_frame[i] = frame
+        self._ev_len += 1
+        self.hal.serial_write(frame)
+
+    def oldest_unacked_event(self):
+        if self._ev_len:
+            return self._ev_seq[self._ev_head]
+        return lb.seq_next(self._event_seq)
+
+    def _event_ack(self, seq):
+        while self._ev_len and lb.seq_diff(seq, self._ev_seq[self._ev_head]) >= 0:
+            self._ev_frame[self._ev_head] = b""
+            self._ev_head = (self._ev_head + 1) % lb.EVENT_WINDOW
+            self._ev_len -= 1
+
+    def _resend_events(self, now):
+        if not self._ev_len or not self.host_link:
+            return
+        if ticks_diff(now, self._ev_sent_at) < lb.EVENT_RETRY_MS:
+            return
+        self._ev_sent_at = now
+        for k in range(self._ev_len):
+            self.hal.serial_write(self._ev_frame[(self._ev_head + k) % lb.EVENT_WINDOW])
+            self.events_resent += 1
 
     def _nak(self, seq, code, detail):
         self.hal.serial_write(lb.encode_frame(seq, lb.NAK, bytes([code, detail & 0xFF])))
@@ -54,6 +105,7 @@ class BoardLink:
         if self.decoder.oversize != self._seen_oversize:
             self._seen_oversize = self.decoder.oversize
             self._nak(0, lb.E_FRAME_TOO_LONG, 0)
+        self._resend_events(now)
         if self.host_link and ticks_diff(now, self.last_rx) > lb.HOST_SILENCE_MS:
             self.host_link = 0
             self.app.on_host_link(0, now)
@@ -69,6 +121,11 @@ class BoardLink:
         mtype = pkt.mtype
         if mtype == lb.HELLO:
             self._hello(pkt)
+            return
+        if mtype == lb.EVENT_ACK:
+            # cumulative, idempotent, and the one command without a reply
+            if len(pkt.body) == 2:
+                self._event_ack((pkt.body[0] << 8) | pkt.body[1])
             return
         for i in range(lb.DEDUP_DEPTH):
             if self._cache_seq[i] == pkt.seq and self._cache_type[i] == mtype:
@@ -94,6 +151,9 @@ class BoardLink:
             self.executed[mtype & 0x3F] += 1
             frame = lb.encode_reply(pkt.seq, mtype, result,
                                     lb.reply_fields(mtype, self.app.kind), out, detail)
+        if mtype in _NOT_CACHED:
+            self.hal.serial_write(frame)
+            return
         i = self._cache_next
         self._cache_seq[i] = pkt.seq
         self._cache_type[i] = mtype
@@ -117,6 +177,7 @@ class BoardLink:
             for i in range(lb.DEDUP_DEPTH):
                 self._cache_seq[i] = -1
         vals = [self.app.kind, lb.PROTOCOL_MAJOR, lb.PROTOCOL_MINOR, FW_VERSION[0], FW_VERSION[1],
-                FW_VERSION[2], self.hal.boot_id() & 0xFFFFFFFF, self.hal.board_id()]
+                FW_VERSION[2], self.hal.boot_id() & 0xFFFFFFFF, self.oldest_unacked_event(),
+                self.hal.board_id()]
         self.hal.serial_write(lb.encode_reply(pkt.seq, lb.HELLO, lb.OK,
                                               lb.reply_fields(lb.HELLO), vals))

@@ -296,7 +296,7 @@ class PlateIssuer:
         ev = self.logic.events
         while ev:
             t, vals = ev.pop(0)
-            self.link.send_event(t, vals)
+            self.link.send_event(t, vals, None, now)
         if ticks_diff(now, self._last_status) >= lb.HEARTBEAT_MS:
             self._last_status = now
             self.link.send_event(lb.EV_STATUS, self.logic.status_values(now))

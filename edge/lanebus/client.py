@@ -214,7 +214,9 @@ class BoardClient:
         self._closing = False
         self._last_rx = 0.0
         self._last_tx = 0.0
-        self._last_event_seq: int | None = None
+        self._ev_expected: int | None = None
+        self._ev_gap_since: float | None = None
+        self._rehello_pending = False
         self._subscribers: list[asyncio.Queue[BoardEvent]] = []
         self._callbacks: list[Callable[[BoardEvent], Any]] = []
         self._link_lost = asyncio.Event()
@@ -456,6 +458,8 @@ class BoardClient:
                     return  # CRC-valid but malformed: treat as lost, we will retransmit
             elif len(body) > 1:
                 detail = body[1]
+            if cmd == lb.HELLO and values and pkt.seq in self._pending:
+                self._sync_events(values[6], values[7])
             self._resolve(pkt.seq, cmd, result, values, detail)
             return
         fields = lb.request_fields(mtype, self.kind_code)
@@ -465,7 +469,8 @@ class BoardClient:
             vals = lb.unpack_fields(fields, body)
         except lb.FieldError:
             return
-        self._note_event_seq(pkt.seq)
+        if mtype != lb.EV_STATUS and not self._accept_event(pkt.seq):
+            return
         if mtype == lb.EV_STATUS:
             self.last_status = vals
         name, data = describe_event(mtype, vals)
@@ -474,20 +479,52 @@ class BoardClient:
         self._stats.events += 1
         self._emit(BoardEvent(name, data, pkt.seq, self.name, time.time()))
 
-    def _note_event_seq(self, seq: int) -> None:
-        last = self._last_event_seq
-        if seq == 1 and last is not None and last != 0xFFFF and self._ready.is_set():
+    def _sync_events(self, boot_id: int, event_seq: int) -> None:
+        """HELLO reply, handled in wire order: event_seq is the oldest event
+        the board still holds for us (or its next seq)."""
+        if self.info is None or self.info.boot_id != boot_id or self._ev_expected is None:
+            self._ev_expected = event_seq
+        elif lb.seq_diff(event_seq, self._ev_expected) > 0:
+            # the board dropped events while we were away (window overflow)
+            self._stats.events_lost += lb.seq_diff(event_seq, self._ev_expected)
+            self._ev_expected = event_seq
+        self._ev_gap_since = None
+
+    def _accept_event(self, seq: int) -> bool:
+        """In-order delivery of the board's reliable events (go-back-N with
+        cumulative EVENT_ACK, lane-bus.md section 3).  True = deliver now."""
+        if self._rehello_pending:
+            return False  # never acknowledge to a board we have not re-synchronised with
+        expected = self._ev_expected
+        if seq == 1 and expected not in (None, 1) and self._ready.is_set():
             # the board's event counter restarted: it reset without the link
-            # dropping (UART, or a watchdog reset); handshake again to learn it
-            self._last_event_seq = None
-            t = asyncio.ensure_future(self._rehello())
-            self._tasks.append(t)
-            return
-        if last is not None:
-            gap = (seq - last - 1) % 0xFFFF
-            if 0 < gap < 1000:
-                self._stats.events_lost += gap
-        self._last_event_seq = seq
+            # dropping (UART, watchdog); handshake again (boot_id, event_seq)
+            if not self._rehello_pending:
+                self._rehello_pending = True
+                self._tasks.append(asyncio.ensure_future(self._rehello()))
+            return False
+        if expected is None:
+            expected = seq
+        d = lb.seq_diff(seq, expected)
+        if d < 0:  # a repeat of an event we already delivered
+            self._ack_event(expected - 1 if expected > 1 else 0xFFFF)
+            return False
+        if d > 0:  # an earlier event is missing: wait for the board to resend it
+            now = time.monotonic()
+            if self._ev_gap_since is None:
+                self._ev_gap_since = now
+            if now - self._ev_gap_since < lb.EVENT_GIVE_UP_MS / 1000:
+                self._ev_expected = expected
+                self._ack_event(expected - 1 if expected > 1 else 0xFFFF)
+                return False
+            self._stats.events_lost += d  # the board dropped them (window overflow)
+        self._ev_gap_since = None
+        self._ev_expected = lb.seq_next(seq)
+        self._ack_event(seq)
+        return True
+
+    def _ack_event(self, seq: int) -> None:
+        self._write(lb.encode_frame(self._next_seq(), lb.EVENT_ACK, bytes([seq >> 8, seq & 0xFF])))
 
     def _resolve(self, seq: int, cmd: int | None, result: int, values: list[Any] | None, detail: int) -> None:
         entry = self._pending.get(seq)
@@ -567,7 +604,7 @@ class BoardClient:
                              f"we speak {lb.PROTOCOL_MAJOR}")
         if not reply.ok or reply.values is None:
             raise WrongBoard(f"{self.name}: HELLO refused: {RESULT_NAMES.get(reply.result, reply.result)}")
-        kind, pmaj, pmin, fmaj, fmin, fpat, boot_id, board_id = reply.values
+        kind, pmaj, pmin, fmaj, fmin, fpat, boot_id, event_seq, board_id = reply.values
         kind_name = lb.KIND_NAMES.get(kind, f"kind{kind}")
         if pmaj != lb.PROTOCOL_MAJOR:
             raise WrongBoard(f"{self.name}: board protocol {pmaj}.{pmin}, host {lb.PROTOCOL_MAJOR}")
@@ -576,7 +613,6 @@ class BoardClient:
         old = self.info
         self.info = BoardInfo(_s(board_id), kind_name, f"{fmaj}.{fmin}.{fpat}", f"{pmaj}.{pmin}", boot_id)
         if old is not None and old.boot_id != boot_id:
-            self._last_event_seq = None
             self._emit(BoardEvent("board_reset", {"board_id": self.info.board_id}, board=self.name,
                                   t=time.time()))
 
@@ -585,6 +621,8 @@ class BoardClient:
             await self._handshake()
         except (BoardOffline, WrongBoard) as e:
             log.warning("%s: handshake after board reset failed: %s", self.name, e)
+        finally:
+            self._rehello_pending = False
 
     async def _watchdog(self) -> None:
         ping = lb.pack_fields((), [])

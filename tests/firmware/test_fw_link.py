@@ -27,7 +27,7 @@ def test_hello_reports_kind_versions_and_board_id():
     vals = lb.unpack_fields(lb.reply_fields(lb.HELLO), r.body, 1)
     assert r.body[0] == lb.OK
     assert vals[0] == lb.KIND_IO_BOARD and vals[1] == lb.PROTOCOL_MAJOR
-    assert vals[7] == b"test-board"
+    assert vals[8] == b"test-board"
 
 
 def test_hello_with_another_major_version_is_refused():
@@ -112,3 +112,69 @@ def test_corrupted_frame_is_ignored_silently():
     b.step()
     assert hal.received() == [] or all(p.seq != 9 for p in hal.received())
     assert b.link.decoder.crc_errors + b.link.decoder.frame_errors == 1
+
+
+def _events(pk):
+    return [p for p in pk if 0x40 <= p.mtype < 0x80 and p.mtype != lb.EV_STATUS]
+
+
+def _ack(hal, seq, cmd_seq=900):
+    hal.send(cmd_seq, lb.EVENT_ACK, [seq])
+
+
+def test_events_are_resent_until_acknowledged_and_ack_gets_no_reply():
+    hal, b = board()
+    roundtrip(hal, b, 1, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])  # host link up -> HOST_LINK event
+    roundtrip(hal, b, 2, lb.BARRIER_OPEN, [0])                   # BARRIER_EVENT opening
+    hal.idle(lb.EVENT_RETRY_MS + 10)
+    b.step()
+    resent = _events(hal.received())
+    assert [p.seq for p in resent] == [1, 2]                      # go-back-N: all of the window, in order
+    _ack(hal, 2)
+    b.step()
+    assert hal.received() == []                                   # EVENT_ACK has no reply
+    hal.idle(lb.EVENT_RETRY_MS + 10)
+    b.step()
+    assert _events(hal.received()) == []                          # nothing left to resend
+
+
+def test_ack_is_cumulative():
+    hal, b = board()
+    roundtrip(hal, b, 1, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])
+    roundtrip(hal, b, 2, lb.BARRIER_OPEN, [0])
+    roundtrip(hal, b, 3, lb.BARRIER_OPEN, [1])
+    _ack(hal, 2)
+    b.step()
+    hal.received()
+    hal.idle(lb.EVENT_RETRY_MS + 10)
+    b.step()
+    assert [p.seq for p in _events(hal.received())] == [3]
+
+
+def test_hello_reports_the_oldest_unacknowledged_event():
+    hal, b = board()
+    roundtrip(hal, b, 1, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])
+    roundtrip(hal, b, 2, lb.BARRIER_OPEN, [0])
+    _ack(hal, 1)
+    b.step()
+    r = roundtrip(hal, b, 3, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])
+    vals = lb.unpack_fields(lb.reply_fields(lb.HELLO), r.body, 1)
+    assert vals[7] == 2
+
+
+def test_full_event_window_forgets_the_oldest():
+    hal, b = board()
+    for i in range(lb.EVENT_WINDOW + 4):
+        roundtrip(hal, b, 10 + i, lb.BARRIER_OPEN if i % 2 == 0 else lb.BARRIER_CLOSE, [0])
+        hal.now += 1
+    assert b.link.events_dropped > 0
+    assert b.link._ev_len == lb.EVENT_WINDOW
+
+
+def test_status_heartbeat_uses_seq_0_and_is_not_kept():
+    hal, b = board()
+    for _ in range(int(1.2 * lb.HEARTBEAT_MS / 5)):
+        b.step()
+        hal.idle(5)
+    st = [p for p in hal.received() if p.mtype == lb.EV_STATUS]
+    assert st and all(p.seq == 0 for p in st)
