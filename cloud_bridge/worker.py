@@ -64,6 +64,20 @@ def _nodelay(client: mqtt.Client) -> None:
         pass
 
 
+def _transient(exc: BaseException) -> bool:
+    """Errors of the database rather than of the message: retry, never dead-letter."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    try:
+        import psycopg
+
+        return isinstance(exc, (psycopg.OperationalError, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure))
+    except ImportError:
+        return False
+
+
 class MqttPublisher:
     """A plain publishing client for the HTTP side (payment notifications, remote commands)."""
 
@@ -267,19 +281,27 @@ class IngestWorker:
         self._after_commit(items, result)
 
     def _store_one(self, item: Inbound) -> None:
+        """Store one message; only an error caused by the message itself sends it to the dead letters.
+
+        A transient database error (locked, connection lost, server down) is retried until the
+        database answers again: an event is never moved aside because the database was away.
+        """
         while not self.stop_event.is_set():
             try:
                 result = self.store.ingest_batch([item])
                 self._after_commit([item], result)
                 return
             except Exception as exc:  # noqa: BLE001
+                self.metrics.store_errors.inc()
+                if _transient(exc):
+                    time.sleep(0.5)
+                    continue
                 try:
                     dead = Inbound(item.topic, item.site, item.unit, item.leaf, None, item.raw, item.received_at, f"store: {str(exc)[:200]}", item.token)
                     result = self.store.ingest_batch([dead])
                     self._after_commit([dead], result)
                     return
-                except Exception:  # noqa: BLE001 - the database itself is down: wait and retry
-                    self.metrics.store_errors.inc()
+                except Exception:  # noqa: BLE001 - the database itself is failing: wait and retry
                     time.sleep(1.0)
 
     def _after_commit(self, items: list[Inbound], result: Any) -> None:

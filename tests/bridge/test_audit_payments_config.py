@@ -129,3 +129,8 @@ def test_a_configuration_change_between_starts_is_audited(store) -> None:  # noq
     entries = [r for r in store.audit_rows() if r["action"] == "config.change"]
     assert len(entries) == 2 and '"workers": [1, 2]' in entries[-1]["detail"]
     assert store.audit_verify() == []
+
+
+def test_the_example_config_loads() -> None:
+    s = load_settings(ROOT / "cloud_bridge" / "bridge.example.toml")
+    assert s.plates.options_default == 50 and s.payments.fees_cents["plate"] == 10000

@@ -80,3 +80,26 @@ def test_status_and_telemetry_update_the_unit(bridge, lane_factory) -> None:  # 
     lane.publish_raw(Leaf.TELEMETRY, tm.to_bytes(), qos=0)
     unit = wait_for(lambda: next((u for u in bridge.store.units() if u["unit"] == "lane-01" and u.get("outbox_depth") == 7), None), 10, "telemetry")
     assert unit["state"] == "online" and unit["boards_offline"] == ["exit-io"]
+
+
+def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lane_factory) -> None:  # noqa: ANN001
+    import sqlite3
+
+    real = bridge.store.ingest_batch
+    failures = {"left": 6}  # more than the batch retries: the messages are then stored one by one, never dead-lettered
+
+    def flaky(items, now=None):  # noqa: ANN001, ANN202
+        if failures["left"] > 0 and any(i.leaf == Leaf.EVENTS for i in items):
+            failures["left"] -= 1
+            raise sqlite3.OperationalError("database is locked (simulated)")
+        return real(items, now)
+
+    bridge.store.ingest_batch = flaky
+    lane = lane_factory("lane-02")
+    for s in range(1, 11):
+        lane.publish_event(lane.event(s, "case.inspection_item", "db-1", item=s))
+    wait_for(lambda: lane.acked == 10, 20, "all acknowledged after the database recovered")
+    assert failures["left"] == 0
+    assert [e["seq"] for e in bridge.store.unit_events("lane-02")] == list(range(1, 11))
+    assert bridge.metrics.registry.get_sample_value("passlane_bridge_store_errors_total") >= 6
+    assert bridge.store.dead_letters() == []
