@@ -10,6 +10,7 @@ means "clear", so a cut wire or an unpowered sensor reads as presence.
 
 import machine
 import os
+import random
 import select
 import sys
 import time
@@ -91,7 +92,10 @@ class _CommonHal:
         self.serial = _Serial(use_uart)
         self.wdt = machine.WDT(timeout=WDT_TIMEOUT_MS) if watchdog else None
         self.led = machine.Pin(25, machine.Pin.OUT)
-        self._boot_id = int.from_bytes(os.urandom(4), "big")
+        try:
+            self._boot_id = int.from_bytes(os.urandom(4), "big")  # RP2040 ring-oscillator entropy
+        except AttributeError:  # ports without os.urandom
+            self._boot_id = random.getrandbits(32)
         self._led_t = time.ticks_ms()
 
     def ticks_ms(self):
