@@ -105,13 +105,22 @@ async def _clear_fault(ns: argparse.Namespace) -> int:
 
 
 async def _events(ns: argparse.Namespace) -> int:
-    from . import BoardClient
+    from . import BoardClient, BoardEvent
     client = BoardClient(ns.url, expected_kind=ns.kind)
+    queue: asyncio.Queue[BoardEvent] = asyncio.Queue()
+    client.on_event(queue.put_nowait)  # subscribed before start: the handshake's events are kept too
     await client.start()
     n = 0
     deadline = time.monotonic() + ns.seconds
     try:
-        async for ev in _until(client.events(), deadline):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                ev = await asyncio.wait_for(queue.get(), left)
+            except asyncio.TimeoutError:
+                break
             if ev.name == "status" and not ns.status:
                 continue
             print(json.dumps({"t": round(ev.t, 3), "event": ev.name, **ev.data}, ensure_ascii=False), flush=True)
@@ -121,17 +130,6 @@ async def _events(ns: argparse.Namespace) -> int:
     finally:
         await client.close()
     return 0
-
-
-async def _until(it: Any, deadline: float) -> Any:
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        try:
-            yield await asyncio.wait_for(it.__anext__(), left)
-        except (asyncio.TimeoutError, StopAsyncIteration):
-            return
 
 
 async def _drive_through(ns: argparse.Namespace) -> int:

@@ -75,3 +75,12 @@ def test_plate_issuer_cli_issues_a_job(sim_process):
 def test_board_cli_reports_an_absent_board():
     r = passlane("board", "status", "--url", "socket://127.0.0.1:1")
     assert r.returncode == 4 and "error" in r.stderr
+
+
+def test_board_events_cli_prints_events_as_json_lines(sim_process):
+    import json
+    url, _ = sim_process("io-board")
+    r = passlane("board", "events", "--url", url, "--seconds", "5", "--count", "1")
+    assert r.returncode == 0, r.stderr
+    ev = json.loads(r.stdout.splitlines()[0])
+    assert ev["event"] == "host_link" and ev["up"] is True
