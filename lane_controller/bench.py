@@ -95,11 +95,11 @@ def _case(http: httpx.Client, id_number: str, phases: dict[str, list[float]] | N
 def _render_frames(folder: Path, ids: list[str]) -> None:
     import cv2
 
-    from lane_controller.cloud_stub import reference_records
+    from lane_controller.cloud_stub import certificate_vin
     from lane_controller.vin_camera import _render
 
     for n, key in enumerate(ids):
-        vin = reference_records(key)["vehicle"]["certificate"]["vin"]
+        vin = certificate_vin(key)
         cv2.imwrite(str(folder / f"{n:05d}.jpg"), _render(vin, n), [cv2.IMWRITE_JPEG_QUALITY, 92])
 
 

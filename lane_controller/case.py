@@ -79,6 +79,7 @@ class Case(BaseModel):
     inspection_ok: bool | None = None
     plate_options: list[str] = []
     plate_choice: str | None = None
+    plate_composed: bool = False
     plate_error: str | None = None
     plate: str | None = None
     plate_expires_at: float | None = None
@@ -320,6 +321,7 @@ class FetchPlateOptions:
 @dataclass(frozen=True)
 class ReservePlate:
     number: str
+    composed: bool = False
 
 
 @dataclass(frozen=True)
@@ -333,13 +335,19 @@ class StartPayment:
 
 
 @dataclass(frozen=True)
+class CheckPayment:
+    payment_id: str | None
+
+
+@dataclass(frozen=True)
 class IssuePlates:
     job_id: str
     plate_type: str
     text: str
 
 
-Action = LookupPartner | OpenBarrier | CloseBarrier | SetLight | CaptureVin | FetchPlateOptions | ReservePlate | ReleasePlate | StartPayment | IssuePlates
+Action = (LookupPartner | OpenBarrier | CloseBarrier | SetLight | CaptureVin | FetchPlateOptions | ReservePlate | ReleasePlate
+          | StartPayment | CheckPayment | IssuePlates)
 
 
 # ---------------------------------------------------------------- rules and results
@@ -409,9 +417,40 @@ def _record_problems(records: dict[str, Any]) -> list[str]:
     if tax.get("status") not in ("paid", "exempt"):
         problems.append("purchase tax not paid")
     ins = vehicle.get("insurance") or {}
-    if not ins.get("valid"):
+    if not (ins.get("valid") is True or ins.get("status") == "valid"):
         problems.append("no valid compulsory insurance")
+    for issue in vehicle.get("issues") or []:
+        if issue not in ("purchase_tax_missing",) and not issue.startswith("insurance_"):
+            problems.append(issue)
     return problems
+
+
+NEW_ENERGY_FUELS = {"bev", "phev", "fcev", "erev", "electric", "new-energy", "plug-in-hybrid", "fuel-cell", "纯电动", "插电式混合动力", "燃料电池"}
+
+
+def normalise_partner_answer(body: dict[str, Any], vin: str | None = None) -> dict[str, Any]:
+    """The cloud's partner.lookup answer -> the case's partner records: the owner and ONE vehicle.
+
+    The bridge answers ``{"owner", "vehicles": [...]}`` (certificate with brand
+    and model, fuel type, plate kind, issues); the case keeps
+    ``{"owner", "vehicle": {"certificate": {..., "brand_model", "new_energy"}, "purchase_tax", "insurance", "issues"}, "other_vehicles"}``.
+    """
+    if "vehicle" in body:
+        return body
+    vehicles = list(body.get("vehicles") or [])
+    if vin:
+        vehicles = [v for v in vehicles if v.get("vin") == vin] or vehicles
+    out: dict[str, Any] = {"owner": body.get("owner") or {}, "vehicle": {}, "other_vehicles": [v.get("vin") for v in vehicles[1:]]}
+    if vehicles:
+        v = dict(vehicles[0])
+        cert = dict(v.get("certificate") or {})
+        cert.setdefault("vin", v.get("vin"))
+        cert.setdefault("brand_model", " ".join(x for x in (cert.get("brand"), cert.get("model")) if x))
+        fuel = str(cert.get("fuel_type") or "").lower()
+        cert.setdefault("new_energy", v.get("plate_kind") == "new-energy" or fuel in NEW_ENERGY_FUELS)
+        v["certificate"] = cert
+        out["vehicle"] = v
+    return out
 
 
 def _to(case: Case, stage: Stage, now: float, **changes: Any) -> Case:
@@ -518,8 +557,8 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  #
                 number = rules.authority + tail
             else:
                 _need(number in case.plate_options, f"{number} is not one of the offered options")
-            case = case.model_copy(update={"plate_choice": number, "plate_error": None})
-            A.append(ReservePlate(number))
+            case = case.model_copy(update={"plate_choice": number, "plate_composed": composed, "plate_error": None})
+            A.append(ReservePlate(number, composed))
         case PlateReserved(number, expires_at):
             _need(s == Stage.INSPECTED and case.plate_choice == number, f"plate {number} was not asked for")
             case = _to(case, Stage.PLATE_RESERVED, now, plate=number, plate_expires_at=expires_at)
@@ -527,7 +566,7 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  #
             A.append(StartPayment(number))
         case PlateReserveFailed(number, error):
             _need(s == Stage.INSPECTED and case.plate_choice == number, f"plate {number} was not asked for")
-            case = case.model_copy(update={"plate_choice": None, "plate_error": f"{number}: {error}"})
+            case = case.model_copy(update={"plate_choice": None, "plate_composed": False, "plate_error": f"{number}: {error}"})
         case PaymentStarted(payment_id, amount_cents, pay_url):
             _need(s == Stage.PLATE_RESERVED, "payment starts after the plate is reserved")
             case = case.model_copy(update={"payment": {"payment_id": payment_id, "amount_cents": amount_cents, "pay_url": pay_url}})
@@ -615,11 +654,12 @@ def pending(case: Case) -> list[Action]:
         return [CaptureVin()]
     if s == Stage.INSPECTED:
         if case.plate_choice:
-            return [ReservePlate(case.plate_choice)]
+            return [ReservePlate(case.plate_choice, case.plate_composed)]
         if not case.plate_options:
             return [FetchPlateOptions(case.new_energy)]
     if s == Stage.PLATE_RESERVED and case.plate:
-        return [StartPayment(case.plate)] if case.payment is None else []
+        # a payment confirmation may have been missed while the lane was down: ask the cloud
+        return [StartPayment(case.plate)] if case.payment is None else [CheckPayment(case.payment.get("payment_id"))]
     if s == Stage.PAID and case.issue_job and not case.hold:
         return _issue_actions(case)
     if s == Stage.EXIT_OPEN:

@@ -48,18 +48,29 @@ def vin_with_check_digit(seed: str) -> str:
 
 
 def reference_records(key: str) -> dict[str, Any]:
-    """Partner records for an ID or booking number (deterministic). Keys starting with 'NOINS' lack insurance."""
+    """The partner.lookup answer for an ID or booking number (deterministic), in the cloud bridge's shape.
+
+    Keys starting with 'NOINS' lack insurance; keys ending in 'E' are battery-electric (new-energy plates).
+    """
     vin = vin_with_check_digit(key)
     new_energy = key.endswith("E")
+    insured = not key.startswith("NOINS")
     return {
         "owner": {"name": "张三" if not key.endswith("1") else "李四", "id_number": key, "address": "北京市东城区"},
-        "vehicle": {
-            "certificate": {"vin": vin, "brand_model": "Volkswagen Lavida 1.5L", "engine_number": "EA211-" + vin[-6:],
-                            "colour": "white", "seats": 5, "vehicle_type": "passenger_car", "new_energy": new_energy},
-            "purchase_tax": {"status": "paid", "vin": vin},
-            "insurance": {"valid": not key.startswith("NOINS"), "vin": vin, "until": "2027-11-30"},
-        },
+        "vehicles": [{
+            "vin": vin, "owner_id_number": key, "booking_number": None,
+            "certificate": {"vin": vin, "brand": "Volkswagen", "model": "Lavida 1.5L", "vehicle_type": "小型轿车",
+                            "engine_number": "EA211-" + vin[-6:], "colour": "white", "seats": 5, "fuel_type": "bev" if new_energy else "petrol"},
+            "purchase_tax": {"status": "paid"},
+            "insurance": {"status": "valid" if insured else "missing", "valid_to": "2027-11-30"},
+            "plate_kind": "new-energy" if new_energy else "ordinary",
+            "issues": [] if insured else ["insurance_missing"],
+        }],
     }
+
+
+def certificate_vin(key: str) -> str:
+    return vin_with_check_digit(key)
 
 
 class CloudStub:
@@ -161,7 +172,7 @@ class CloudStub:
             return Response(kind=req.kind, ok=True, body=reference_records(str(key)))
         if req.kind == RequestKind.PLATE_OPTIONS:
             auth = b.get("authority", "京A")
-            ne = b.get("plate_kind") == "new_energy"
+            ne = b.get("plate_kind") == "new-energy"
             letters = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
             opts = set()
             while len(opts) < int(b.get("count", 10)):
@@ -169,7 +180,7 @@ class CloudStub:
                     else "".join(self.rng.choice(letters) for _ in range(5))
                 if auth + tail not in self.reserved:
                     opts.add(auth + tail)
-            return Response(kind=req.kind, ok=True, body={"options": sorted(opts)})
+            return Response(kind=req.kind, ok=True, body={"authority": auth, "plate_kind": b.get("plate_kind"), "numbers": sorted(opts)})
         if req.kind == RequestKind.PLATE_RESERVE:
             number, case_id = b.get("number"), req.case_id
             with self.lock:
@@ -177,7 +188,7 @@ class CloudStub:
                 if holder not in (None, case_id):
                     return Response(kind=req.kind, ok=False, error="taken", detail=f"{number} is reserved")
                 self.reserved[number] = case_id or ""
-            return Response(kind=req.kind, ok=True, body={"number": number, "expires_at": time.time() + 3600})
+            return Response(kind=req.kind, ok=True, body={"case_id": case_id, "number": number, "reserved_until": time.time() + 3600})
         if req.kind == RequestKind.PLATE_RELEASE:
             with self.lock:
                 if self.reserved.get(b.get("number")) == req.case_id:
@@ -188,12 +199,19 @@ class CloudStub:
                 pay = self.payments.setdefault(req.case_id or "", {"payment_id": "pay-" + uuid.uuid4().hex[:10], "amount_cents": 12500,
                                                                    "pay_url": "https://pay.example/" + (req.case_id or "")})
             return Response(kind=req.kind, ok=True, body=pay)
+        if req.kind == RequestKind.CASE_STATE:
+            with self.lock:
+                pay = self.payments.get(req.case_id or "")
+            return Response(kind=req.kind, ok=True, body={"case_id": req.case_id, "known": pay is not None,
+                                                          "paid": bool(pay and pay.get("paid")), "payment_id": (pay or {}).get("payment_id")})
         return Response(kind=req.kind, ok=False, error="unsupported")
 
     def confirm_payment(self, unit: str, case_id: str) -> None:
-        pay = self.payments.get(case_id)
-        if pay is None:
-            return
+        with self.lock:
+            pay = self.payments.get(case_id)
+            if pay is None:
+                return
+            pay["paid"] = True
         n = Notification(kind=NotificationKind.PAYMENT_CONFIRMED, case_id=case_id,
                          data={"payment_id": pay["payment_id"], "amount_cents": pay["amount_cents"]}, ts=time.time())
         self.client.publish(topic(self.site, unit, Leaf.NOTIFY), n.to_bytes(), qos=1)

@@ -102,6 +102,7 @@ class Lane:
             self.commands = CommandDispatcher(self.journal, self.session, self._command_handlers(), self.clock)
             self.commands.attach()
             self.session.on_connected.append(self._changed_threadsafe)
+            self.session.on_connected.append(self._recheck_payments_threadsafe)
             self.session.on_disconnected.append(self._changed_threadsafe)
             assert self.outbox is not None
             self.outbox.start()
@@ -243,7 +244,8 @@ class Lane:
                 body = {"id_number": id_number} if id_number else {"booking_number": booking_number}
                 resp = await self._cloud(case_id, RequestKind.PARTNER_LOOKUP, body, C.Stage.OPENED)
                 if resp is not None:
-                    await self._safe_apply(case_id, C.PartnerRecords(resp.body) if resp.ok else C.PartnerLookupFailed(resp.error or "error"))
+                    await self._safe_apply(case_id, C.PartnerRecords(C.normalise_partner_answer(resp.body)) if resp.ok
+                                           else C.PartnerLookupFailed(resp.error or "error"))
             case C.OpenBarrier(barrier):
                 await self.hw.open_barrier(barrier)
                 await self.refresh_hardware()
@@ -255,27 +257,35 @@ class Lane:
             case C.CaptureVin():
                 await self.capture_vin(case_id)
             case C.FetchPlateOptions(new_energy):
-                body = {"authority": self.cfg.plates.authority, "plate_kind": "new_energy" if new_energy else "small_car",
+                body = {"authority": self.cfg.plates.authority, "plate_kind": "new-energy" if new_energy else "ordinary",
                         "count": self.cfg.plates.options_count, "case_id": case_id}
                 resp = await self._cloud(case_id, RequestKind.PLATE_OPTIONS, body, C.Stage.INSPECTED)
                 if resp is not None and resp.ok:
-                    await self._safe_apply(case_id, C.PlateOptions(tuple(resp.body.get("options", []))))
-            case C.ReservePlate(number):
+                    options = resp.body.get("numbers") or resp.body.get("options") or []
+                    await self._safe_apply(case_id, C.PlateOptions(tuple(options)))
+                elif resp is not None:
+                    self._alert(f"case:{case_id}", f"plate options: {resp.error} {resp.detail or ''}")
+            case C.ReservePlate(number, composed):
                 case = self.cases.get(case_id)
-                body = {"case_id": case_id, "authority": self.cfg.plates.authority, "number": number,
-                        "plate_kind": "new_energy" if case and case.new_energy else "small_car"}
+                body = {"case_id": case_id, "authority": self.cfg.plates.authority, "number": number, "composed": composed,
+                        "plate_kind": "new-energy" if case and case.new_energy else "ordinary"}
                 resp = await self._cloud(case_id, RequestKind.PLATE_RESERVE, body, C.Stage.INSPECTED)
                 if resp is not None:
-                    await self._safe_apply(case_id, C.PlateReserved(number, resp.body.get("expires_at")) if resp.ok
-                                           else C.PlateReserveFailed(number, resp.error or "refused"))
+                    until = resp.body.get("reserved_until") or resp.body.get("expires_at")
+                    await self._safe_apply(case_id, C.PlateReserved(resp.body.get("number") or number, until) if resp.ok
+                                           else C.PlateReserveFailed(number, f"{resp.error}: {resp.detail or ''}".strip(": ")))
             case C.ReleasePlate(number):
                 await self._cloud(case_id, RequestKind.PLATE_RELEASE, {"case_id": case_id, "number": number}, None, attempts=3)
             case C.StartPayment(plate):
-                resp = await self._cloud(case_id, RequestKind.PAYMENT_START, {"case_id": case_id, "items": [{"kind": "plates", "plate": plate}]},
-                                         C.Stage.PLATE_RESERVED)
+                resp = await self._cloud(case_id, RequestKind.PAYMENT_START, {"case_id": case_id}, C.Stage.PLATE_RESERVED)
                 if resp is not None and resp.ok:
                     b = resp.body
                     await self._safe_apply(case_id, C.PaymentStarted(str(b.get("payment_id")), int(b.get("amount_cents", 0)), str(b.get("pay_url", ""))))
+                    await self._check_payment(case_id)
+                elif resp is not None:
+                    self._alert(f"case:{case_id}", f"payment start: {resp.error} {resp.detail or ''}")
+            case C.CheckPayment():
+                await self._check_payment(case_id)
             case C.IssuePlates(job_id, plate_type, text):
                 self.waiting[case_id] = "plate issuer working"
                 self._bump()
@@ -289,6 +299,14 @@ class Lane:
                     return
                 self.waiting.pop(case_id, None)
                 await self._safe_apply(case_id, C.PlatesIssued(job_id))
+
+    async def _check_payment(self, case_id: str) -> None:
+        """Ask the cloud whether this case is paid (a confirmation may have arrived while the lane was down)."""
+        resp = await self._cloud(case_id, RequestKind.CASE_STATE, {"case_id": case_id}, C.Stage.PLATE_RESERVED, attempts=3)
+        if resp is not None and resp.ok and resp.body.get("paid"):
+            case = self.cases.get(case_id)
+            pid = resp.body.get("payment_id") or ((case.payment or {}).get("payment_id") if case else None)
+            await self._safe_apply(case_id, C.PaymentConfirmed(str(pid)), "cloud")
 
     async def _cloud(self, case_id: str, kind: RequestKind, body: dict[str, Any], stage: C.Stage | None, attempts: int | None = None):  # noqa: ANN202
         """Ask the cloud; while it is unreachable, wait with a visible reason (local work goes on)."""
@@ -403,6 +421,17 @@ class Lane:
         self._bump()
 
     # ------------------------------------------------------------ the cloud's notifications and commands
+    def _recheck_payments_threadsafe(self) -> None:
+        if self._loop is None:
+            return
+
+        def go() -> None:
+            for c in list(self.cases.values()):
+                if c.stage == C.Stage.PLATE_RESERVED and c.payment:
+                    self._spawn(self._execute(c.case_id, C.CheckPayment(c.payment.get("payment_id"))))
+
+        self._loop.call_soon_threadsafe(go)
+
     def _notification_threadsafe(self, n: Notification) -> None:
         """On paho's thread: block until the notification is journaled, so the PUBACK (sent when this
         returns) never acknowledges a payment confirmation that a crash could still lose."""

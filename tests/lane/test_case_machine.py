@@ -179,3 +179,16 @@ def test_no_illegal_state_is_reachable_by_any_input_sequence(seq):
             assert case.issued_at is None
         if case.stage in (C.Stage.VIN_CONFIRMED, C.Stage.INSPECTED, C.Stage.PAID):
             assert case.vin == case.certificate_vin
+
+
+def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problems():
+    from lane_controller.cloud_stub import reference_records
+
+    rec = C.normalise_partner_answer(reference_records("NOINS-110101199003071234E"))
+    cert = rec["vehicle"]["certificate"]
+    assert cert["vin"] and cert["brand_model"] == "Volkswagen Lavida 1.5L" and cert["new_energy"] is True
+    case = C.open_case({}, C.Open("c1", "A", id_number="x"), 0).case
+    s = C.step(case, C.PartnerRecords(rec), 1, RULES)
+    assert s.case.record_problems == ["no valid compulsory insurance"]
+    with pytest.raises(C.Refused, match="insurance"):
+        C.step(s.case, C.Admit(), 2, RULES)

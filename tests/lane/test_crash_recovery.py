@@ -152,7 +152,7 @@ def test_kill_9_at_random_points_loses_and_repeats_nothing(tmp_path, mqtt_broker
         e = stored[seq]
         if e.case_id:
             by_case.setdefault(e.case_id, []).append(e.kind.value)
-    assert len(by_case) == n_cases
+    assert len(by_case) == n_cases, {c: [k for k in ks if k in ORDER][-3:] for c, ks in by_case.items()}
     for cid, kinds in by_case.items():
         stages = [k for k in kinds if k in ORDER]
         counts = Counter(stages)
