@@ -30,6 +30,7 @@ from vision.rules import ALPHABET, model_years, wmi_region
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_ACCEPT = 0.9
+CANDIDATE_MIN_SCORE = 0.5  # the reader tries weaker detector blobs too; the recogniser decides
 FLIP_BELOW = 0.9  # a read this clear is final
 FLIP_TRY_BELOW = 0.3  # reads weaker than this are retried turned 180 degrees
 
@@ -82,7 +83,7 @@ class VinReader:
         """Find and read the VIN in a whole camera frame (any depth/channels/size)."""
         t0 = time.perf_counter()
         img = to_bgr8(frame)
-        boxes = self.detector.detect(img)[: self.max_lines]
+        boxes = self.detector.detect(img, min_score=CANDIDATE_MIN_SCORE)[: self.max_lines]
         best: tuple[tuple, Decoded, LineBox | None] | None = None
         crops = [crop_line(img, b) for b in boxes]
         h, w = img.shape[:2]
