@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 import time
 from pathlib import Path
@@ -370,8 +371,11 @@ def _fmt_ts(ts: float | None) -> str:
 
 
 def _image_src(img: str | None) -> str | None:
+    """A browser-usable source for a VIN photo: a data: or http(s) URL, or bare base64 (JPEG or PNG); a lane-local path is not."""
     if not img:
         return None
-    if img.startswith(("data:", "http://", "https://", "/")):
+    if img.startswith(("data:", "http://", "https://")):
         return img
-    return "data:image/jpeg;base64," + img
+    if len(img) > 200 and re.fullmatch(r"[A-Za-z0-9+/=\s]+", img):
+        return ("data:image/png;base64," if img.startswith("iVBOR") else "data:image/jpeg;base64,") + img
+    return None

@@ -47,8 +47,8 @@ class RiskRulesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     min_inspection_s: float = Field(120.0, ge=0, description="an inspection shorter than this (seconds from admission or first item to case.inspected) is flagged; unconfirmed default")
-    override_rate_limit: float = Field(0.2, ge=0, le=1, description="an inspector whose VIN corrections / confirmations exceed this share is flagged")
-    override_min_samples: int = Field(20, ge=1, description="confirmations an inspector needs before the override rate is judged")
+    override_rate_limit: float = Field(0.2, ge=0, le=1, description="an inspector whose VIN corrections / inspections exceed this share is flagged")
+    override_min_samples: int = Field(20, ge=1, description="inspections an inspector needs before the override rate is judged")
     case_open_limit_s: float = Field(1800.0, ge=60, description="a case still open this long after case.opened is flagged (the 30-minute promise)")
     device_offline_after_s: float = Field(120.0, ge=5, description="a unit silent this long (no status, telemetry or event) counts as offline")
     failed_logins_limit: int = Field(5, ge=1, description="failed sign-ins (lane inspectors or dashboard users) within the window that raise an alert")
@@ -151,9 +151,11 @@ def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
         facts.owner_name = d.get("owner_name") or facts.owner_name
         facts.id_number = d.get("id_number") or facts.id_number
     elif k == EventKind.CASE_PARTNER_RECORDS:
-        cert = d.get("certificate") or {}
-        facts.cert_vin = cert.get("vin") or d.get("vin") or facts.cert_vin
-        owner = d.get("owner") or {}
+        records = d.get("records") if isinstance(d.get("records"), dict) else d  # the lane keeps {"records": {"owner", "vehicle"}}
+        vehicle = records.get("vehicle") if isinstance(records.get("vehicle"), dict) else records
+        cert = vehicle.get("certificate") or {}
+        facts.cert_vin = cert.get("vin") or vehicle.get("vin") or facts.cert_vin
+        owner = records.get("owner") or {}
         facts.owner_name = owner.get("name") or facts.owner_name
         facts.id_number = owner.get("id_number") or facts.id_number
     elif k == EventKind.CASE_ADMITTED:
@@ -163,6 +165,7 @@ def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
     elif k in (EventKind.CASE_VIN_READ, EventKind.CASE_VIN_CONFIRMED):
         if k == EventKind.CASE_VIN_CONFIRMED or not facts.vin:
             facts.vin = d.get("vin") or facts.vin
+        facts.cert_vin = facts.cert_vin or d.get("certificate_vin")
         img = d.get("image") or d.get("image_b64") or d.get("image_url") or d.get("photo")
         if isinstance(img, str) and img:
             facts.vin_image = img
@@ -176,18 +179,32 @@ def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
     elif k == EventKind.CASE_PAID:
         facts.paid = True
     elif k == EventKind.CASE_PLATES_ISSUED:
-        facts.plate = d.get("number") or facts.plate
+        facts.plate = issued_number(d) or facts.plate
     elif k in TERMINAL:
         facts.closed_at = _first(facts.closed_at, ev.ts)
         facts.outcome = TERMINAL[k]
     return facts
 
 
+def issued_number(d: dict[str, Any]) -> str | None:
+    """The plate number of a case.plates_issued event (`number`, or the lane controller's `plate`)."""
+    n = d.get("number") or d.get("plate")
+    return n if isinstance(n, str) and n else None
+
+
 def _vin_confirm_fields(d: dict[str, Any]) -> tuple[str | None, str | None, bool]:
+    """(confirmed VIN, what the reader read, whether an inspector corrected or overrode the reader)."""
     vin = d.get("vin")
-    read = d.get("read_vin") or d.get("ocr_vin") or d.get("vin_read")
-    corrected = bool(d.get("corrected") or d.get("override") or d.get("overridden") or (read and vin and read != vin))
+    read = d.get("read_vin") or d.get("read") or d.get("ocr_vin") or d.get("vin_read")
+    if isinstance(read, dict):
+        read = read.get("vin")
+    corrected = bool(d.get("corrected") or d.get("override") or d.get("overridden") or d.get("by") == "inspector"
+                     or (read and vin and read != vin))
     return vin, read, corrected
+
+
+def is_person(actor: str | None) -> bool:
+    return bool(actor) and actor != "system"
 
 
 def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: RiskRulesConfig, *, paid_by_bridge: bool = False) -> list[AlertSignal]:
@@ -199,6 +216,8 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
     case = ev.case_id
     if k == EventKind.CASE_INSPECTED and Rule.INSPECTION_TOO_SHORT not in off:
         duration = d.get("duration_s")
+        if duration is None and d.get("too_fast"):  # the lane judged it too fast itself
+            duration = 0.0
         if duration is None and before is not None:
             start = before.first_item_at if before.first_item_at is not None else before.admitted_at
             duration = None if start is None else ev.ts - start
@@ -216,10 +235,10 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
             out.append(AlertSignal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, f"{Rule.VIN_DIFFERS_FROM_CERTIFICATE}:{case}", cfg.sev(Rule.VIN_DIFFERS_FROM_CERTIFICATE),
                                    "VIN differs from certificate", f"case {case}: confirmed VIN {vin} but the certificate says {cert_vin}", site, ev.unit, case))
     if k == EventKind.BARRIER_ACTUATED and Rule.BARRIER_OUTSIDE_CASE not in off:
-        state = str(d.get("state") or d.get("action") or d.get("to") or "").lower()
+        state = str(d.get("state") or d.get("command") or d.get("action") or d.get("to") or "").lower()
         opened = state in ("open", "opened", "opening", "raise", "raised", "up")
         in_case = bool(case) and (before is None or before.closed_at is None)
-        remote = bool(d.get("request_id") or d.get("command"))
+        remote = bool(d.get("request_id") or d.get("remote"))
         if opened and not in_case:
             out.append(AlertSignal(Rule.BARRIER_OUTSIDE_CASE, f"{Rule.BARRIER_OUTSIDE_CASE}:{ev.unit}:{d.get('barrier', '?')}", cfg.sev(Rule.BARRIER_OUTSIDE_CASE),
                                    "Barrier opened outside a case",
@@ -229,7 +248,7 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
         paid = paid_by_bridge or (before is not None and before.paid)
         if not paid:
             out.append(AlertSignal(Rule.PLATE_WITHOUT_PAYMENT, f"{Rule.PLATE_WITHOUT_PAYMENT}:{case}", cfg.sev(Rule.PLATE_WITHOUT_PAYMENT),
-                                   "Plate issued without payment", f"case {case}: plate {d.get('number', '?')} issued but no payment is recorded", site, ev.unit, case))
+                                   "Plate issued without payment", f"case {case}: plate {issued_number(d) or '?'} issued but no payment is recorded", site, ev.unit, case))
     if k == EventKind.DEVICE_FAULT and Rule.DEVICE_OFFLINE not in off:
         dev = d.get("device") or d.get("board") or d.get("name") or "device"
         out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{ev.unit}:{dev}", cfg.sev(Rule.DEVICE_OFFLINE),
@@ -237,14 +256,14 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
     return out
 
 
-def override_rate_signal(inspector: str, confirmed: int, overridden: int, cfg: RiskRulesConfig, site: str | None = None, unit: str | None = None) -> AlertSignal | None:
-    if Rule.OVERRIDE_RATE in cfg.disabled or confirmed < cfg.override_min_samples:
+def override_rate_signal(inspector: str, inspections: int, corrections: int, cfg: RiskRulesConfig, site: str | None = None, unit: str | None = None) -> AlertSignal | None:
+    if Rule.OVERRIDE_RATE in cfg.disabled or inspections < cfg.override_min_samples:
         return None
-    rate = overridden / confirmed
+    rate = corrections / inspections
     if rate <= cfg.override_rate_limit:
         return None
     return AlertSignal(Rule.OVERRIDE_RATE, f"{Rule.OVERRIDE_RATE}:{inspector}", cfg.sev(Rule.OVERRIDE_RATE), "Inspector override rate above limit",
-                       f"inspector {inspector}: {overridden}/{confirmed} VINs corrected ({rate:.0%} > {cfg.override_rate_limit:.0%})", site, unit, None)
+                       f"inspector {inspector}: {corrections} VIN corrections in {inspections} inspections ({rate:.0%} > {cfg.override_rate_limit:.0%})", site, unit, None)
 
 
 def failed_logins_signal(who: str, count_in_window: int, cfg: RiskRulesConfig, site: str | None = None, unit: str | None = None) -> AlertSignal | None:

@@ -35,6 +35,8 @@ from cloud_bridge.rules import (
     RiskRulesConfig,
     check_event,
     failed_logins_signal,
+    is_person,
+    issued_number,
     override_rate_signal,
     plate_issued_twice_signal,
     project,
@@ -95,7 +97,7 @@ CREATE TABLE alerts (
   acked_by TEXT, acked_at DOUBLE PRECISION, resolved_by TEXT, resolved_at DOUBLE PRECISION);
 CREATE UNIQUE INDEX alerts_open_key ON alerts (dedup_key) WHERE resolved_at IS NULL;
 CREATE TABLE inspector_stats (
-  inspector TEXT PRIMARY KEY, confirmed BIGINT NOT NULL DEFAULT 0, overridden BIGINT NOT NULL DEFAULT 0);
+  inspector TEXT PRIMARY KEY, inspections BIGINT NOT NULL DEFAULT 0, vin_corrections BIGINT NOT NULL DEFAULT 0);
 CREATE TABLE login_failures (id {pk_auto}, who TEXT NOT NULL, source TEXT, ts DOUBLE PRECISION NOT NULL);
 CREATE INDEX login_failures_who ON login_failures (who, ts);
 CREATE TABLE audit (
@@ -406,28 +408,29 @@ class Store:
                 f = facts.setdefault(ev.case_id, CaseFacts(ev.case_id))
                 project(f, ev, site)
                 touched.add(ev.case_id)
-            if ev.kind == EventKind.CASE_VIN_CONFIRMED and ev.actor:
-                _, _, corrected = _vin_confirm_fields(ev.data)
-                stat = inspectors.setdefault(ev.actor, [0, 0, site, ev.unit])
-                stat[0] += 1
-                stat[1] += int(corrected)
+            if ev.kind == EventKind.CASE_INSPECTED and is_person(ev.actor):
+                inspectors.setdefault(ev.actor, [0, 0, site, ev.unit])[0] += 1  # type: ignore[index]
+            if ev.kind == EventKind.CASE_VIN_CONFIRMED and is_person(ev.actor) and _vin_confirm_fields(ev.data)[2]:
+                inspectors.setdefault(ev.actor, [0, 0, site, ev.unit])[1] += 1  # type: ignore[index]
             if ev.kind == EventKind.INSPECTOR_SIGN_IN_FAILED:
                 who = f"{ev.unit}/{ev.actor or ev.data.get('inspector') or '?'}"
                 sig = self._count_failure(cur, who, ev.unit, ev.ts, site, ev.unit)
                 if sig:
                     res.alerts.append(sig)
-            if ev.kind == EventKind.CASE_PLATES_ISSUED and ev.data.get("number"):
-                sig = self._issue_plate(cur, str(ev.data["number"]), ev.case_id, ev.unit, site, ev.ts, ev.data.get("plate_kind"))
+            if ev.kind == EventKind.CASE_PLATES_ISSUED and issued_number(ev.data):
+                sig = self._issue_plate(cur, str(issued_number(ev.data)), ev.case_id, ev.unit, site, ev.ts, ev.data.get("plate_kind"))
                 if sig:
                     res.alerts.append(sig)
         if inspectors:
             names = sorted(inspectors)
-            cur.many("INSERT INTO inspector_stats (inspector, confirmed, overridden) VALUES (?, ?, ?) ON CONFLICT (inspector) DO UPDATE "
-                     "SET confirmed = inspector_stats.confirmed + excluded.confirmed, overridden = inspector_stats.overridden + excluded.overridden",
+            cur.many("INSERT INTO inspector_stats (inspector, inspections, vin_corrections) VALUES (?, ?, ?) ON CONFLICT (inspector) DO UPDATE "
+                     "SET inspections = inspector_stats.inspections + excluded.inspections, "
+                     "vin_corrections = inspector_stats.vin_corrections + excluded.vin_corrections",
                      [(n, inspectors[n][0], inspectors[n][1]) for n in names])
-            for row in cur.q(f"SELECT inspector, confirmed, overridden FROM inspector_stats WHERE inspector IN ({','.join('?' * len(names))})", names):
+            for row in cur.q(f"SELECT inspector, inspections, vin_corrections FROM inspector_stats WHERE inspector IN ({','.join('?' * len(names))})",
+                             names):
                 st = inspectors[row["inspector"]]
-                sig = override_rate_signal(row["inspector"], int(row["confirmed"]), int(row["overridden"]), cfg, st[2], st[3])
+                sig = override_rate_signal(row["inspector"], int(row["inspections"]), int(row["vin_corrections"]), cfg, st[2], st[3])
                 if sig:
                     res.alerts.append(sig)
         rows = []

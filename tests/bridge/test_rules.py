@@ -58,7 +58,7 @@ def test_vin_differing_from_the_certificate_alerts() -> None:
 
 
 def test_override_rate_above_limit_alerts_only_with_enough_samples() -> None:
-    assert override_rate_signal("insp-7", 10, 9, CFG) is None  # too few confirmations to judge
+    assert override_rate_signal("insp-7", 10, 9, CFG) is None  # too few inspections to judge
     assert override_rate_signal("insp-7", 40, 4, CFG) is None
     sig = override_rate_signal("insp-7", 40, 12, CFG)
     assert sig is not None and sig.rule == Rule.OVERRIDE_RATE and sig.key == "inspector_override_rate:insp-7"
@@ -131,13 +131,31 @@ def test_one_open_alert_per_key_updates_and_is_acknowledged_and_resolved_by_name
     assert len(fresh) == 1 and fresh[0]["id"] != aid  # after resolution a new alert opens
 
 
-def test_inspector_override_rate_is_counted_from_vin_confirmations(store) -> None:  # noqa: ANN001
+def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections(store) -> None:  # noqa: ANN001
     items = []
-    for seq in range(1, 21):
-        corrected = seq % 3 == 0  # 6 of 20 corrected: 30% > 20%
-        items.append(_inbound(ev("case.vin_confirmed", case=f"c{seq}", seq=seq, actor="insp-3", vin="LSVAU218XN2183294",
-                                 read_vin="LSVAU2180N21832S4" if corrected else "LSVAU218XN2183294")))
+    seq = 0
+    for n in range(1, 21):
+        corrected = n % 3 == 0  # 6 corrections in 20 inspections: 30% > 20%
+        seq += 1
+        items.append(_inbound(ev("case.vin_confirmed", case=f"c{n}", seq=seq, actor="insp-3" if corrected else "system", vin="LSVAU218XN2183294",
+                                 **({"by": "inspector", "read": "LSVAU2180N21832S4", "reason": "plate dirty"} if corrected else {"by": "reader"}))))
+        seq += 1
+        items.append(_inbound(ev("case.inspected", case=f"c{n}", seq=seq, actor="insp-3", duration_s=300)))
     store.ingest_batch(items)
     rules = [a["rule"] for a in store.alerts("active")]
     assert rules.count("inspector_override_rate") == 1
     assert rules.count("vin_corrected") == 6
+
+
+def test_the_lane_controllers_event_data_is_understood() -> None:
+    """Keys as lane_controller/case.py writes them: records.vehicle.certificate, read/by, too_fast, command, plate."""
+    before = facts(ev("case.opened", id_number="11010519491231002X"),
+                   ev("case.partner_records", records={"owner": {"name": "张伟"}, "vehicle": {"certificate": {"vin": "LSVAU218XN2183294"}}}))
+    assert before.cert_vin == "LSVAU218XN2183294" and before.owner_name == "张伟"
+    signals = check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183295", by="inspector", read="LSVAU218XN2183294", reason="x"), before, "s", CFG)
+    assert rules_of(signals) == {Rule.VIN_CORRECTED, Rule.VIN_DIFFERS_FROM_CERTIFICATE}
+    assert not check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", by="reader"), before, "s", CFG)
+    assert Rule.INSPECTION_TOO_SHORT in rules_of(check_event(ev("case.inspected", ok=True, too_fast=True), None, "s", CFG))
+    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(check_event(ev("barrier.actuated", case=None, barrier="exit", command="open", remote=True), None, "s", CFG))
+    assert Rule.PLATE_WITHOUT_PAYMENT in rules_of(check_event(ev("case.plates_issued", job_id="j1", plate="苏A12345"), before, "s", CFG))
+    assert project(before, ev("case.plates_issued", plate="苏A12345"), "s").plate == "苏A12345"
