@@ -110,7 +110,7 @@ class Lane:
     def publish_raw(self, leaf: Leaf, payload: bytes, qos: int = 1) -> None:
         self.client.publish(topic(self.site, self.unit, leaf), payload, qos=qos).wait_for_publish(10)
 
-    def request(self, kind: str, body: dict[str, Any], timeout: float = 10.0, case_id: str | None = None) -> Response:
+    def request(self, kind: str, body: dict[str, Any], timeout: float = 30.0, case_id: str | None = None) -> Response:
         corr = f"{self.unit}-{next(self._corr)}".encode()
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = topic(self.site, self.unit, Leaf.RESP)

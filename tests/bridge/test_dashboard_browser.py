@@ -90,7 +90,7 @@ def server(tmp_path: Path):  # noqa: ANN201
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
-    wait_for(lambda: srv.started, 10, "uvicorn started")
+    wait_for(lambda: srv.started, 30, "uvicorn started")
     yield f"http://127.0.0.1:{port}", store
     srv.should_exit = True
     t.join(10)

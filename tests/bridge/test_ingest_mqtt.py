@@ -18,7 +18,7 @@ pytestmark = pytest.mark.broker
 @pytest.fixture
 def bridge(db_url, mqtt_broker, site_pki, payment_key_file):  # noqa: ANN001, ANN201
     b = Bridge(make_settings(db_url, broker=mqtt_broker, pki=site_pki, key_file=payment_key_file), sweep_s=3600).start()
-    wait_for(lambda: all(w.subscribed.is_set() for w in b.workers), 10, "bridge subscribed")
+    wait_for(lambda: all(w.subscribed.is_set() for w in b.workers), 30, "bridge subscribed")
     yield b
     b.stop()
 
@@ -30,7 +30,7 @@ def test_duplicates_gaps_and_reordering_are_stored_once_and_acked_contiguously(b
     random.Random(3).shuffle(order[30:])  # and the tail is shuffled
     for ev in order + events[:5] + events[20:23]:  # some sent twice
         lane.publish_event(ev)
-    wait_for(lambda: lane.acked == 40, 15, "watermark 40")
+    wait_for(lambda: lane.acked == 40, 30, "watermark 40")
     counts = bridge.store.counts()
     assert counts["events_stored"] == 40
     assert counts["duplicates_seen"] == 8
@@ -43,11 +43,11 @@ def test_a_gap_holds_the_watermark_until_filled(bridge, lane_factory) -> None:  
     lane = lane_factory("lane-02")
     for s in (1, 2, 3, 5, 6):
         lane.publish_event(lane.event(s, "case.opened", f"g-{s}"))
-    wait_for(lambda: bridge.store.counts()["events_stored"] == 5, 10, "5 stored")
-    wait_for(lambda: lane.acked == 3, 10, "watermark 3")
+    wait_for(lambda: bridge.store.counts()["events_stored"] == 5, 30, "5 stored")
+    wait_for(lambda: lane.acked == 3, 30, "watermark 3")
     assert bridge.store.counts()["missing_seqs"] == 1
     lane.publish_event(lane.event(4, "case.opened", "g-4"))
-    wait_for(lambda: lane.acked == 6, 10, "watermark 6 after the gap is filled")
+    wait_for(lambda: lane.acked == 6, 30, "watermark 6 after the gap is filled")
 
 
 def test_malformed_oversize_and_forged_payloads_go_to_dead_letters_and_ingest_goes_on(bridge, lane_factory) -> None:  # noqa: ANN001
@@ -58,7 +58,7 @@ def test_malformed_oversize_and_forged_payloads_go_to_dead_letters_and_ingest_go
     lane.publish_raw(Leaf.EVENTS, lane.event(1, "case.opened", "x").to_bytes().replace(b'"lane-03"', b'"lane-02"'))
     lane.publish_raw(Leaf.EVENTS, json.dumps({"v": 1, "unit": "lane-03", "seq": 1, "ts": 1, "kind": "case.teleported"}).encode())
     lane.publish_event(lane.event(1, "case.opened", "ok-1"))
-    wait_for(lambda: lane.acked == 1, 10, "the good event after the bad ones")
+    wait_for(lambda: lane.acked == 1, 30, "the good event after the bad ones")
     reasons = [d["reason"] for d in bridge.store.dead_letters()]
     assert len(reasons) == 5
     assert any(r.startswith("oversize") for r in reasons)
@@ -78,7 +78,7 @@ def test_status_and_telemetry_update_the_unit(bridge, lane_factory) -> None:  # 
     tm = Telemetry(unit="lane-01", ts=time.time(), load_1m=0.5, mem_used_pct=30, disk_used_pct=40, outbox_depth=7, stage="inspection",
                    boards=[BoardHealth(name="entry-io", online=True), BoardHealth(name="exit-io", online=False)])
     lane.publish_raw(Leaf.TELEMETRY, tm.to_bytes(), qos=0)
-    unit = wait_for(lambda: next((u for u in bridge.store.units() if u["unit"] == "lane-01" and u.get("outbox_depth") == 7), None), 10, "telemetry")
+    unit = wait_for(lambda: next((u for u in bridge.store.units() if u["unit"] == "lane-01" and u.get("outbox_depth") == 7), None), 30, "telemetry")
     assert unit["state"] == "online" and unit["boards_offline"] == ["exit-io"]
 
 
