@@ -60,9 +60,10 @@ def drive_one_step(http: httpx.Client, station: str, done: list[str], ids: list[
     lane = http.get("/api/lane").json()
     s = lane["stations"][station]
     if s is None:
-        if done and len(done) >= len(ids):
+        closed = len(_closed(http))  # counted now, after seeing the station free (a case may have just closed)
+        if closed >= len(ids):
             return
-        http.post("/api/cases", json={"station": station, "id_number": ids[len(done)]})
+        http.post("/api/cases", json={"station": station, "id_number": ids[closed]})
         return
     cid = s["case_id"]
     c = http.get(f"/api/cases/{cid}").json()["case"]
