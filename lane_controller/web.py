@@ -66,6 +66,10 @@ class PlateBody(Body):
     composed: bool = False
 
 
+class PassedBody(Body):
+    barrier: str = Field(pattern="^(entry|exit)$")
+
+
 class ReasonBody(Body):
     reason: str
 
@@ -287,6 +291,11 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True) -> FastAPI:
     @app.post("/api/cases/{case_id}/plate")
     async def plate(request: Request, case_id: str, body: PlateBody):  # noqa: ANN202
         return await do(case_id, C.ChoosePlate(body.number.strip().upper() if body.composed else body.number, body.composed), inspector(request))
+
+    @app.post("/api/cases/{case_id}/passed")
+    async def passed(request: Request, case_id: str, body: PassedBody):  # noqa: ANN202
+        """The inspector saw the vehicle pass (its loop event was missed, e.g. while the lane restarted)."""
+        return await do(case_id, C.VehiclePassed(body.barrier), inspector(request))  # type: ignore[arg-type]
 
     @app.post("/api/cases/{case_id}/{action}")
     async def case_action(request: Request, case_id: str, action: str):  # noqa: ANN202

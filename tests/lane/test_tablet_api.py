@@ -68,3 +68,20 @@ def test_a_whole_case_through_the_http_api_is_attributed_to_the_inspector(client
     actors = {e["kind"]: e["actor"] for e in client.lane.journal.case_events(cid)}
     assert actors["case.opened"] == "insp-1" and actors["case.plates_fitted"] == "insp-1" and actors["case.paid"] == "cloud"
     assert client.get("/fragments/overview").status_code == 200
+
+
+def test_an_inspector_can_confirm_a_passage_the_loop_did_not_report(tmp_path, mqtt_broker, site_pki, cloud):
+    cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+    hw = SimulatedHardware(pass_after_s=None)  # the vehicle moves, but no loop report reaches the lane
+    lane = Lane(cfg, hardware=hw, reader=VinReading(load=False))
+    with TestClient(create_app(lane)) as client:
+        client.post("/api/session", json={"inspector_id": "insp-2", "pin": "5678"})
+        cid = client.post("/api/cases", json={"station": "A", "booking_number": "B-20261127-7"}).json()["case"]["case_id"]
+        wait_until(lambda: client.get(f"/api/cases/{cid}").json()["case"]["stage"] == "records_fetched", 10, "records")
+        assert client.post(f"/api/cases/{cid}/passed", json={"barrier": "entry"}).status_code == 409  # not admitted yet
+        client.post(f"/api/cases/{cid}/admit")
+        r = client.post(f"/api/cases/{cid}/passed", json={"barrier": "entry"})
+        assert r.json()["case"]["stage"] == "admitted"
+        wait_until(lambda: hw.barriers["entry"]["arm"] == "closed", 10, "entry closed after the confirmed passage")
+        ev = [e for e in lane.journal.case_events(cid) if e["kind"] == "case.admitted"]
+        assert ev[0]["actor"] == "insp-2"
