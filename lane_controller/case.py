@@ -169,6 +169,7 @@ class VinRead:
     confidence: float
     check_digit: str = "valid"
     image: str | None = None
+    ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -497,9 +498,9 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  #
             case = _to(case, Stage.CLOSED, now, outcome=outcome, closed_at=now)
             E.append(Event(EventKind.CASE_CLOSED, {"outcome": outcome, "age_s": round(case.age(now), 3)}))
             A += [CloseBarrier("exit"), SetLight("exit", "red")]
-        case VinRead(vin, decision, confidence, check_digit, image):
+        case VinRead(vin, decision, confidence, check_digit, image, ms):
             _need(s == Stage.ADMITTED, "a VIN is read only while the vehicle is on the station")
-            read = {"vin": vin, "decision": decision, "confidence": confidence, "check_digit": check_digit, "image": image}
+            read = {"vin": vin, "decision": decision, "confidence": confidence, "check_digit": check_digit, "image": image, "ms": round(ms, 1)}
             matches = vin is not None and vin == case.certificate_vin
             E.append(Event(EventKind.CASE_VIN_READ, {**read, "certificate_vin": case.certificate_vin, "matches": matches}))
             if decision == "accept" and matches:
