@@ -80,7 +80,8 @@ def test_board_cli_reports_an_absent_board():
 def test_board_events_cli_prints_events_as_json_lines(sim_process):
     import json
     url, _ = sim_process("io-board")
-    r = passlane("board", "events", "--url", url, "--seconds", "5", "--count", "1")
+    r = passlane("board", "events", "--url", url, "--seconds", "10", "--count", "2")
     assert r.returncode == 0, r.stderr
-    ev = json.loads(r.stdout.splitlines()[0])
-    assert ev["event"] == "host_link" and ev["up"] is True
+    events = {e["event"]: e for e in map(json.loads, r.stdout.splitlines())}
+    assert set(events) == {"online", "host_link"}  # the driver's own, and the board's first event
+    assert events["host_link"]["up"] is True
