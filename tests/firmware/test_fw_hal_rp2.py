@@ -140,3 +140,13 @@ def test_io_board_answers_hello_over_uart_and_feeds_the_watchdog():
     vals = lb.unpack_fields(lb.reply_fields(lb.HELLO), replies[0].body, 1)
     assert vals[-1] == b"e6614104032b5c2f"
     assert hal.wdt.fed >= 3
+
+
+def test_board_cfg_selects_the_board_kind_and_the_uart():
+    if not ON_MICROPYTHON:
+        return
+    from firmware.main import read_board_cfg
+    with open("/board_test.cfg", "w") as f:
+        f.write("plate-issuer uart\n")
+    assert read_board_cfg("/board_test.cfg") == ("plate-issuer", True)
+    assert read_board_cfg("/no-such.cfg") == ("io-board", False)
