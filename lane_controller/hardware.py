@@ -162,7 +162,7 @@ class BoardHardware(LaneHardware):
 
     PLATE_TYPES = {"small_car": "blue", "new_energy": "green", "large": "yellow"}
 
-    def __init__(self, io_url: str, issuer_url: str | None, *, poll_s: float = 0.2, issue_timeout_s: float = 120.0) -> None:
+    def __init__(self, io_url: str, issuer_url: str | None, *, poll_s: float = 1.0, issue_timeout_s: float = 120.0) -> None:
         from edge import lanebus  # imported here: the driver is only needed with real or simulated boards
 
         self._lanebus = lanebus
@@ -173,7 +173,9 @@ class BoardHardware(LaneHardware):
         self._watch: asyncio.Task | None = None
         self._last: dict[str, Any] = {}
         self._crossing: dict[str, bool] = {"entry": False, "exit": False}
+        self._inputs: dict[str, dict[str, bool]] = {}
         self._online = True
+        self.io.on_event(self._on_event)
 
     async def start(self) -> None:
         self._watch = asyncio.get_running_loop().create_task(self._poll())
@@ -236,8 +238,26 @@ class BoardHardware(LaneHardware):
         return {"barriers": st.get("barriers", {}), "estop": st.get("estop"),
                 "issuer": {"online": bool(self.issuer is not None and self.issuer.online)}}
 
+    def _presence(self, barrier: str, loop: bool | None = None, beam: bool | None = None) -> None:
+        """Track loop and photo-eye under one arm: a vehicle has passed when the beam was broken while the
+        loop held a vehicle, and loop and beam are clear again (a pedestrian alone never counts)."""
+        st = self._inputs.setdefault(barrier, {"loop": False, "beam": False})
+        if loop is not None:
+            st["loop"] = loop
+        if beam is not None:
+            st["beam"] = beam
+        if st["beam"] and st["loop"]:
+            self._crossing[barrier] = True
+        elif self._crossing.get(barrier) and not st["loop"] and not st["beam"]:
+            self._crossing[barrier] = False
+            asyncio.get_running_loop().create_task(self._passed(barrier))
+
+    def _on_event(self, ev: Any) -> None:
+        if ev.name == "presence_changed" and ev.data.get("input") in ("loop", "beam"):
+            self._presence(ev.data["barrier"], **{ev.data["input"]: bool(ev.data["present"])})
+
     async def _poll(self) -> None:
-        """Watch each arm: a vehicle has passed when the photo-eye saw it and loop and beam are clear again."""
+        """Board events drive passage detection; this slower poll re-reads status (missed events, link health)."""
         while True:
             try:
                 if self.io.online:
@@ -246,11 +266,7 @@ class BoardHardware(LaneHardware):
                         self._online = True
                         await self._fault("io-board", "recovered", True)
                     for name, b in st.barriers.items():
-                        if b.beam_blocked and b.arm in ("open", "opening"):
-                            self._crossing[name] = True
-                        elif self._crossing.get(name) and not b.loop_occupied and not b.beam_blocked:
-                            self._crossing[name] = False
-                            await self._passed(name)
+                        self._presence(name, loop=b.loop_occupied, beam=b.beam_blocked)
                 elif self._online:
                     self._online = False
                     await self._fault("io-board", "link down", False)
