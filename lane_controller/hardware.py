@@ -176,6 +176,8 @@ class BoardHardware(LaneHardware):
         self._inputs: dict[str, dict[str, bool]] = {}
         self._online = True
         self.io.on_event(self._on_event)
+        if self.issuer is not None:
+            self.issuer.on_event(self._on_issuer_event)
 
     async def start(self) -> None:
         self._watch = asyncio.get_running_loop().create_task(self._poll())
@@ -251,6 +253,13 @@ class BoardHardware(LaneHardware):
         elif self._crossing.get(barrier) and not st["loop"] and not st["beam"]:
             self._crossing[barrier] = False
             asyncio.get_running_loop().create_task(self._passed(barrier))
+
+    def _on_issuer_event(self, ev: Any) -> None:
+        """The issuer's own fault reports (jam, empty magazine, cover open) become alerts at once."""
+        if ev.name == "fault":
+            recovered = not ev.data.get("raised")
+            detail = str(ev.data.get("fault")) + (f" (job {ev.data['job_id']})" if ev.data.get("job_id") else "")
+            asyncio.get_running_loop().create_task(self._fault("plate-issuer", detail, recovered))
 
     def _on_event(self, ev: Any) -> None:
         if ev.name == "presence_changed" and ev.data.get("input") in ("loop", "beam"):
