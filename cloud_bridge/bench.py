@@ -523,8 +523,8 @@ def main(ns: argparse.Namespace) -> int:
         cpu = "-" if r.get("cpu_per_event") is None else f"{r['cpu_per_event'] * 1e6:.0f}"
         print(f"{r['name']:<30} {r['workers'] or '-':>7} {r['rate']:>9.0f} {ratio:>8.0%} {cpu:>9} {str(r['stored']) + '/' + str(r['expected']):>13} "
               f"{r.get('duplicates', '-'):>5}{lat}")
-    print("(CPU us/ev: user+system CPU of the bridge worker processes per event in the flat-out phase, i.e. what one core sustains "
-          "without competition; latency columns: milliseconds, lane publish -> committed, at 25% and 50% of that configuration's flat-out rate; "
+    print("(CPU us/ev: user+system CPU of the bridge worker processes per event in the flat-out phase; 1e6 / it estimates what one "
+          "otherwise idle core would sustain; latency columns: milliseconds, lane publish -> committed, at 25% and 50% of that configuration's flat-out rate; "
           "achieved paced rates: " + "; ".join(f"{r['name'].split(' ')[0]}x{r['workers'] or 0}: " + "/".join(f"{p['achieved']:.0f}" for p in r["paced"])
                                                for r in rows) + " ev/s)")
     print()
