@@ -14,7 +14,20 @@ from vision.preprocess import DET_LONG
 from vision.synth import random_vin, render_scene_with_box
 
 SCENE_SEED_BASE = 20_000_000
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "vin-plates-cc-by-4.0"
+
+
+def _find_dataset() -> Path:
+    """$PASSLANE_VIN_DATASET, else ../shared next to the repository, else /work/shared."""
+    import os
+
+    rel = Path("shared") / "datasets" / "vin-plates-cc-by-4.0"
+    for p in (os.environ.get("PASSLANE_VIN_DATASET"), Path(__file__).resolve().parents[2] / rel, Path("/work") / rel):
+        if p and Path(p).exists():
+            return Path(p)
+    return Path(__file__).resolve().parents[2] / rel
+
+
+DATASET = _find_dataset()
 
 
 def yolo_boxes(label_path: Path, w: int, h: int) -> np.ndarray:

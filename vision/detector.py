@@ -118,3 +118,22 @@ class Detector:
         gh, gw = int(np.ceil(h * f / STRIDE)), int(np.ceil(w * f / STRIDE))
         return boxes_from_heatmap(prob[:gh, :gw], f, THRESHOLD if thr is None else thr, height_scale=height_scale,
                                   min_score=MIN_SCORE if min_score is None else min_score)
+
+
+def refine_band(crop: np.ndarray, text_h: float) -> np.ndarray | None:
+    """The horizontal band of `crop` (an upright cut around a line) densest in vertical strokes.
+
+    When the heat map merges a VIN line with a neighbouring line, its box
+    sits between them; the band of about one text height with the most
+    vertical-edge energy is the line itself. Returns None when the crop is
+    not much taller than one line.
+    """
+    h = crop.shape[0]
+    win = int(round(text_h * 1.35))
+    if win < 6 or h < win * 1.3:
+        return None
+    g = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    e = np.abs(cv2.Sobel(g.astype(np.float32), cv2.CV_32F, 1, 0, ksize=3)).mean(1)
+    c = np.convolve(e, np.ones(win, np.float32), mode="valid")
+    y0 = int(np.argmax(c))
+    return crop[y0:y0 + win]

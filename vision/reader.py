@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from vision.decode import Decoded, decode
-from vision.detector import Detector, LineBox, crop_line
+from vision.detector import Detector, LineBox, crop_line, refine_band
 from vision.preprocess import to_bgr8
 from vision.recognizer import Recognizer
 from vision.rules import ALPHABET, model_years, wmi_region
@@ -91,6 +91,13 @@ class VinReader:
             crops, boxes = [img], [None]  # type: ignore[list-item]
         for crop, box in zip(crops, boxes):
             d = self._best_orientation(crop)
+            if box is not None and (d is None or d.confidence < FLIP_BELOW):
+                # the box may straddle two lines: read the densest one-line band of a taller cut
+                band = refine_band(crop_line(img, box, pad_h=0.5), text_h=box.w / 11.0)
+                if band is not None:
+                    t = self._best_orientation(band)
+                    if t is not None and (d is None or self._rank(t) > self._rank(d)):
+                        d = t
             if d is not None and (best is None or self._rank(d) > best[0]):
                 best = (self._rank(d), d, box)
         return self._result(best[1] if best else None, best[2] if best else None, t0)
