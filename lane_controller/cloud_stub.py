@@ -99,6 +99,7 @@ class CloudStub:
         c.on_connect = self._on_connect
         c.on_disconnect = lambda *a: self.connected.clear()
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         self.client = c
         self.host, self.port = host, port
 
@@ -118,7 +119,9 @@ class CloudStub:
             return
         client.subscribe([(all_units_filter(Leaf.EVENTS, self.site), 1), (all_units_filter(Leaf.REQ, self.site), 1),
                           (all_units_filter(Leaf.CMD_RESULT, self.site), 1)])
-        self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
+        self.connected.set()  # ready only once the broker has our subscriptions
 
     # ------------------------------------------------------------ messages
     def _on_message(self, client, userdata, msg) -> None:  # noqa: ANN001

@@ -75,6 +75,23 @@
     });
     return dirty && Date.now() - typedAt < 20000;
   }
+  // A photo chosen on an input that a refresh has just replaced must not be lost: move the chosen input
+  // into the form that now stands in its place (matched by the form's API path).
+  function adoptFileInputs(root) {
+    (root || document).querySelectorAll("form[data-api] input[type=file]").forEach(function (input) {
+      if (input.dataset.adopt) return;
+      input.dataset.adopt = "1";
+      input.addEventListener("change", function () {
+        typedAt = Date.now();
+        if (live && !live.contains(input)) {
+          var api = input.dataset.form;
+          var target = live.querySelector('form[data-api="' + api + '"] input[type=file]');
+          if (target) target.replaceWith(input);
+        }
+      });
+      input.dataset.form = input.form ? input.form.dataset.api : "";
+    });
+  }
   async function refresh() {
     if (!live) return;
     if (busyTyping()) { pending = true; setTimeout(refresh, 1000); return; }
@@ -85,13 +102,14 @@
       var html = r.ok ? await r.text() : null;
       // checked again right before the swap, with no await in between
       if (busyTyping()) { pending = true; setTimeout(refresh, 1000); return; }
-      if (html !== null) { live.innerHTML = html; fmtTimes(live); live.dataset.version = String(Date.now()); }
+      if (html !== null) { live.innerHTML = html; fmtTimes(live); adoptFileInputs(live); live.dataset.version = String(Date.now()); }
     } catch (e) { /* the next change event retries */ }
   }
   document.addEventListener("focusout", function () { if (pending) setTimeout(refresh, 50); });
   document.addEventListener("DOMContentLoaded", function () {
     fmtTimes(document);
     live = document.getElementById("live");
+    adoptFileInputs(document);
     if (live && window.EventSource) {
       var es = new EventSource("/api/stream?since=" + encodeURIComponent(live.dataset.since || "-1"));
       es.addEventListener("change", function () { refresh(); });

@@ -1,0 +1,69 @@
+"""`passlane lane run` as a process: it starts, answers, and on SIGTERM shuts down cleanly with a retained `stopped`."""
+
+from __future__ import annotations
+
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import uuid
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.contract import Leaf, UnitStatus, topic
+
+from lane_helpers import wait_until, write_lane_toml
+
+pytestmark = pytest.mark.broker
+
+
+def _retained_status(broker, pki, unit: str) -> str | None:
+    got: list[bytes] = []
+    done = threading.Event()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"ops-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
+    c.tls_set_context(ssl.create_default_context(cafile=str(pki.ca_cert)))
+    c.username_pw_set("ops", pki.password("ops"))
+    c.on_connect = lambda cl, *a: cl.subscribe(topic("site-1", unit, Leaf.STATUS), 1)
+
+    def on_message(cl, u, msg) -> None:  # noqa: ANN001
+        got.append(msg.payload)
+        done.set()
+
+    c.on_message = on_message
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    done.wait(5)
+    c.loop_stop()
+    c.disconnect()
+    return UnitStatus.from_bytes(got[-1]).state.value if got else None
+
+
+def test_sigterm_stops_the_lane_cleanly_and_leaves_status_stopped(tmp_path, mqtt_broker, site_pki):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = write_lane_toml(tmp_path, mqtt_broker, site_pki)
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()["cloud_connected"]
+            except (httpx.HTTPError, ValueError):
+                return False
+
+        wait_until(healthy, 30, "lane connected")
+        wait_until(lambda: _retained_status(mqtt_broker, site_pki, "lane-01") == "online", 10, "online")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        assert _retained_status(mqtt_broker, site_pki, "lane-01") == "stopped"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
