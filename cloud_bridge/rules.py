@@ -198,8 +198,8 @@ def _vin_confirm_fields(d: dict[str, Any]) -> tuple[str | None, str | None, bool
     read = d.get("read_vin") or d.get("read") or d.get("ocr_vin") or d.get("vin_read")
     if isinstance(read, dict):
         read = read.get("vin")
-    corrected = bool(d.get("corrected") or d.get("override") or d.get("overridden") or d.get("by") == "inspector"
-                     or (read and vin and read != vin))
+    # a manual confirmation after the reader read nothing is not a correction; one that changes what it read is
+    corrected = bool(d.get("corrected") or d.get("override") or d.get("overridden") or (read and vin and read != vin))
     return vin, read, corrected
 
 

@@ -155,6 +155,8 @@ def test_the_lane_controllers_event_data_is_understood() -> None:
     signals = check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183295", by="inspector", read="LSVAU218XN2183294", reason="x"), before, "s", CFG)
     assert rules_of(signals) == {Rule.VIN_CORRECTED, Rule.VIN_DIFFERS_FROM_CERTIFICATE}
     assert not check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", by="reader"), before, "s", CFG)
+    # typed in by the inspector after the reader read nothing: a confirmation, not a correction
+    assert not check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", by="inspector", read=None, reason="no read"), before, "s", CFG)
     assert Rule.INSPECTION_TOO_SHORT in rules_of(check_event(ev("case.inspected", ok=True, too_fast=True), None, "s", CFG))
     assert Rule.BARRIER_OUTSIDE_CASE in rules_of(check_event(ev("barrier.actuated", case=None, barrier="exit", command="open", remote=True), None, "s", CFG))
     assert Rule.PLATE_WITHOUT_PAYMENT in rules_of(check_event(ev("case.plates_issued", job_id="j1", plate="苏A12345"), before, "s", CFG))
