@@ -1,0 +1,138 @@
+"""The real lane controller (simulated hardware) runs a whole case against the real bridge over the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from bridge_helpers import PAYMENT_KEY, make_settings, wait_for
+
+from cloud_bridge import payments
+from cloud_bridge.reference import generate, load_into
+from cloud_bridge.runner import Bridge
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+def _lane_toml(tmp: Path, broker, pki) -> Path:  # noqa: ANN001
+    (tmp / "insp-1.pin").write_text("1234\n")
+    path = tmp / "lane.toml"
+    path.write_text(f'''
+site = "site-1"
+unit = "lane-01"
+stations = ["A"]
+
+[mqtt]
+host = "{broker.host}"
+port = {broker.port}
+request_timeout_s = 5
+password = {{ file = "{pki.password_file('lane-01')}" }}
+tls = {{ ca_file = "{pki.ca_cert}" }}
+
+[outbox]
+resend_after_s = 2
+
+[telemetry]
+interval_s = 1
+
+[journal]
+path = "{tmp / 'lane.sqlite'}"
+
+[camera]
+source = "sim"
+
+[inspection]
+items = {{ passenger_car = ["vin", "engine", "tyres"] }}
+required_photos = ["0111", "0113"]
+
+[plates]
+authority = "苏A"
+
+[io_board]
+sim_pass_s = 0.3
+
+[[inspectors]]
+id = "insp-1"
+name = "王检验"
+pin = {{ file = "insp-1.pin" }}
+''')
+    return path
+
+
+async def _until(pred, timeout: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event(tmp_path, mqtt_broker, site_pki, payment_key_file) -> None:  # noqa: ANN001
+    runtime = pytest.importorskip("lane_controller.runtime")
+    C = pytest.importorskip("lane_controller.case")
+    from edge.config import load_config
+    from lane_controller.hardware import SimulatedHardware
+    from lane_controller.vin_camera import VinReading
+
+    bridge = Bridge(make_settings(str(tmp_path / "b.sqlite3"), broker=mqtt_broker, pki=site_pki, key_file=payment_key_file), sweep_s=3600).start()
+    data, _ = generate(20, seed=3)
+    load_into(bridge.store, data)
+    vehicle = next(v for v in data.vehicles if v.insurance.status == "valid" and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin)
+    stop = threading.Event()
+
+    def provider() -> None:  # the simulated payment provider: pays whatever is pending, with a signed callback
+        while not stop.is_set():
+            with bridge.store.tx(write=False) as cur:
+                pending = cur.q("SELECT payment_id, amount_cents FROM payments WHERE status = 'pending'")
+            for p in pending:
+                body = payments.callback_body(p["payment_id"], int(p["amount_cents"]))
+                bridge.service.payment_callback(body, payments.sign(PAYMENT_KEY, body))
+            stop.wait(0.1)
+
+    threading.Thread(target=provider, daemon=True).start()
+
+    async def main() -> str:
+        lane = runtime.Lane(load_config(_lane_toml(tmp_path, mqtt_broker, site_pki)), hardware=SimulatedHardware(pass_after_s=0.05),
+                            reader=VinReading(load=False))
+        await lane.start()
+        try:
+            cid = (await lane.open_case("A", vehicle.owner_id_number, None, "insp-1")).case_id
+            await _until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 30, "partner records")
+            await lane.apply(cid, C.Admit(), "insp-1")
+            await _until(lambda: lane.cases[cid].vin_read is not None, 30, "VIN read")
+            if lane.cases[cid].stage == C.Stage.ADMITTED:
+                await lane.apply(cid, C.VinConfirm(lane.cases[cid].certificate_vin, "checked by eye"), "insp-1")
+            for item in ("vin", "engine", "tyres"):
+                await lane.apply(cid, C.MarkItem(item, "pass"), "insp-1")
+            await lane.save_photo(cid, "0111", b"\xff\xd8fake", "insp-1")
+            await lane.save_photo(cid, "0113", None, "insp-1")
+            await lane.apply(cid, C.Conclude(), "insp-1")
+            await _until(lambda: lane.cases[cid].plate_options, 30, "plate options")
+            await lane.apply(cid, C.ChoosePlate(lane.cases[cid].plate_options[0]), "insp-1")
+            await _until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 30, "payment and issuing")
+            await lane.apply(cid, C.Fitted(), "insp-1")
+            await lane.apply(cid, C.OpenExit(), "insp-1")
+            await _until(lambda: cid not in lane.cases, 30, "exit")
+            last = lane.journal.last_seq()
+            await _until(lambda: lane.journal.acked_seq() == last, 30, "every event acknowledged")
+            return cid
+        finally:
+            await lane.stop()
+
+    try:
+        wait_for(lambda: all(w.subscribed.is_set() for w in bridge.workers), 20, "bridge subscribed")
+        cid = asyncio.run(main())
+        case = bridge.store.case(cid)
+        assert case["outcome"] == "registered" and case["paid"] and case["vin"] == vehicle.vin and case["cert_vin"] == vehicle.vin
+        assert [p["status"] for p in case["plates"]] == ["issued"] and case["plate"] == case["plates"][0]["number"]
+        kinds = [e["kind"] for e in case["timeline"]]
+        assert kinds[0] == "case.opened" and kinds[-1] == "case.closed" and kinds.index("case.paid") < kinds.index("case.plates_issued")
+        counts = bridge.store.counts()
+        assert counts["duplicates_seen"] >= 0 and counts["missing_seqs"] == 0 and counts["dead_letters"] == 0
+        assert not {"plate_without_payment", "plate_issued_twice", "vin_differs_from_certificate"} & {a["rule"] for a in bridge.store.alerts("active")}
+    finally:
+        stop.set()
+        bridge.stop()
