@@ -220,23 +220,32 @@ class Lane:
 
     # ------------------------------------------------------------ actions
     def _run(self, case_id: str, actions: list[C.Action]) -> None:
-        for a in actions:
-            self._spawn(self._execute(case_id, a))
+        """The actions of one step run in order (open the barrier, then the green light), as one task."""
+        if actions:
+            self._spawn(self._execute_all(case_id, actions))
 
-    async def _execute(self, case_id: str, a: C.Action) -> None:
+    async def _execute_all(self, case_id: str, actions: list[C.Action]) -> None:
+        for a in actions:
+            if not await self._execute(case_id, a) and isinstance(a, C.OpenBarrier):
+                return  # the barrier did not open: the green light that follows must not come on
+
+    async def _execute(self, case_id: str, a: C.Action) -> bool:
         try:
             await self._execute_inner(case_id, a)
+            return True
         except HardwareFault as f:
             self._alert(f"device:{f.device}", f"{f.device}: {f.detail}")
             self.record(EventKind.DEVICE_FAULT, {"device": f.device, "detail": f.detail, "action": type(a).__name__}, case_id=case_id)
             case = self.cases.get(case_id)
             if case is not None and not case.hold and isinstance(a, C.OpenBarrier):
                 await self._safe_apply(case_id, C.Hold(f"{f.device}: {f.detail}"))
+            return False
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - never crash the lane on one action
             log.exception("action %s for %s failed", a, case_id)
             self._alert(f"action:{case_id}", f"{type(a).__name__} failed: {exc}")
+            return False
 
     async def _execute_inner(self, case_id: str, a: C.Action) -> None:
         match a:
@@ -254,6 +263,7 @@ class Lane:
                 await self.refresh_hardware()
             case C.SetLight(barrier, colour):
                 await self.hw.set_light(barrier, colour)
+                await self.refresh_hardware()
             case C.CaptureVin():
                 await self.capture_vin(case_id)
             case C.FetchPlateOptions(new_energy):
@@ -428,7 +438,7 @@ class Lane:
         def go() -> None:
             for c in list(self.cases.values()):
                 if c.stage == C.Stage.PLATE_RESERVED and c.payment:
-                    self._spawn(self._execute(c.case_id, C.CheckPayment(c.payment.get("payment_id"))))
+                    self._run(c.case_id, [C.CheckPayment(c.payment.get("payment_id"))])
 
         self._loop.call_soon_threadsafe(go)
 
