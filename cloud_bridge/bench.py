@@ -23,7 +23,6 @@ import multiprocessing as mp
 import os
 import queue
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -1,6 +1,5 @@
 """Helpers for the bridge tests: waiting on conditions, settings, a lane client."""
 
-
 from __future__ import annotations
 
 import itertools
@@ -8,19 +7,16 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from cloud_bridge import pgcluster
 from cloud_bridge.config import BridgeSettings, load_settings
-from cloud_bridge.store import PostgresStore, SqliteStore, Store
 from edge.broker import MosquittoBroker
 from edge.contract import EventEnvelope, Leaf, Request, Response, topic
 from edge.pki import SitePki

@@ -1,34 +1,20 @@
-"""Bridge fixtures: both store engines (SQLite file, private PostgreSQL), bridge settings, lane clients."""
+"""Bridge fixtures: both store engines (SQLite file, private PostgreSQL), lane clients."""
 
 from __future__ import annotations
 
 import itertools
-import ssl
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from cloud_bridge import pgcluster
-from cloud_bridge.config import BridgeSettings, load_settings
 from cloud_bridge.store import PostgresStore, SqliteStore, Store
 from edge.broker import MosquittoBroker
-from edge.contract import EventEnvelope, Leaf, Request, Response, topic
 from edge.pki import SitePki
 
-SITE = "site-1"
-PAYMENT_KEY = b"test-provider-key-0123456789"
-
-
-from bridge_helpers import PAYMENT_KEY, SITE, Lane, make_settings, wait_for  # noqa: F401
+from bridge_helpers import PAYMENT_KEY, Lane
 
 
 @pytest.fixture(scope="session")
