@@ -82,6 +82,10 @@ def server(tmp_path: Path):  # noqa: ANN201
     store.migrate()
     store.add_user("ada", "ops-admin", hash_password(PASSWORD))
     _seed(store)
+    from cloud_bridge.rules import AlertSignal, Rule, Severity
+
+    store.raise_alerts([AlertSignal(Rule.DEVICE_OFFLINE, "device_offline:lane-02:exit-io", Severity.HIGH, "Board offline",
+                                    "lane-02: board exit-io offline", "site-1", "lane-02")])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -132,6 +136,7 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         page.locator("#stages").screenshot(path=str(stages))
         green = sum(n for n, (r, g, b) in Image.open(stages).convert("RGB").getcolors(1 << 20) if g > 130 and r < 90)
         assert green > 200
+        assert "exit-io" in page.inner_text("#alerts tbody")  # the open alert shows on the dashboard
         # case search by VIN: the full timeline and the VIN photo
         page.click("a[href='/cases']")
         page.fill("#case-q", VIN)
@@ -146,12 +151,20 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         assert page.locator("#case-results tbody tr").count() == 1
         page.goto(url + "/cases?q=苏A10000")
         assert page.locator("#case-results tbody tr").count() == 1
+        # acknowledged and resolved by name on the alerts page (CSRF-protected forms)
+        page.goto(url + "/alerts")
+        page.click("tr[data-alert] button.ack")
+        page.wait_for_selector("tr[data-alert]:has-text('acknowledged · ada')")
+        page.click("tr[data-alert] button.resolve")
+        page.wait_for_selector("tr[data-alert]:has-text('resolved')")
+        assert store.alerts("resolved")[0]["resolved_by"] == "ada"
         # English, the alerts page and the audit log with its chain check
         page.goto(url + "/?lang=en")
         page.wait_for_selector("#lanes tbody tr")
         assert "Registered" in page.content() and "online" in page.inner_text("#lanes")
         page.goto(url + "/audit")
         assert "Hash chain intact" in page.inner_text("#chain-state")
-        assert "user.sign_in" in page.inner_text("#audit-log")
+        log = page.inner_text("#audit-log")
+        assert "user.sign_in" in log and "alert.acknowledge" in log and "alert.resolve" in log
         browser.close()
     assert external == [], f"the dashboard fetched from outside: {external}"
