@@ -229,8 +229,9 @@ class Service:
 
     # ------------------------------------------------------------------ periodic sweep
     def sweep(self) -> dict[str, int]:
-        """Expire reservations (and tell their lanes), judge open cases and silent units."""
+        """Fold orphaned events, expire reservations (and tell their lanes), judge open cases and silent units."""
         now = self.clock()
+        self.store.fold_pending(60.0)  # events whose worker died between storing and folding them
         expired = self.store.expire_reservations(now)
         units = {u["unit"]: u for u in self.store.units()}
         for r in expired:

@@ -49,8 +49,9 @@ MIGRATIONS: list[tuple[int, str]] = [
 CREATE TABLE events (
   unit TEXT NOT NULL, seq BIGINT NOT NULL, site TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
   kind TEXT NOT NULL, case_id TEXT, station TEXT, actor TEXT, data TEXT NOT NULL,
-  received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (unit, seq));
+  received_at DOUBLE PRECISION NOT NULL, folded INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (unit, seq));
 CREATE INDEX events_case ON events (case_id);
+CREATE INDEX events_unfolded ON events (received_at) WHERE folded = 0;
 CREATE TABLE units (
   unit TEXT PRIMARY KEY, site TEXT NOT NULL, role TEXT, state TEXT, software TEXT,
   last_status_at DOUBLE PRECISION, last_seen_at DOUBLE PRECISION, acked_seq BIGINT NOT NULL DEFAULT 0,
@@ -141,6 +142,42 @@ class ReserveOutcome:
     released: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Batch:
+    """A batch of received messages sorted by what the store does with them."""
+
+    events: dict[tuple[str, int], tuple[str, EventEnvelope, float]] = field(default_factory=dict)  # (unit, seq) -> (site, event, received)
+    statuses: list[Inbound] = field(default_factory=list)
+    telemetry: dict[str, Inbound] = field(default_factory=dict)
+    results: list[Inbound] = field(default_factory=list)
+    dead: list[Inbound] = field(default_factory=list)
+    in_batch_dupes: int = 0
+    batch_dupes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @classmethod
+    def of(cls, items: list[Inbound]) -> "_Batch":
+        b = cls()
+        for i in items:
+            if i.payload is None:
+                b.dead.append(i)
+            elif i.leaf == Leaf.EVENTS:
+                ev = i.payload
+                assert isinstance(ev, EventEnvelope)
+                key = (ev.unit, ev.seq)
+                if key in b.events:
+                    b.in_batch_dupes += 1
+                    b.batch_dupes[ev.unit] += 1
+                    continue
+                b.events[key] = (i.site or "", ev, i.received_at)
+            elif i.leaf == Leaf.STATUS:
+                b.statuses.append(i)
+            elif i.leaf == Leaf.TELEMETRY:
+                b.telemetry[i.unit or ""] = i
+            elif i.leaf == Leaf.CMD_RESULT:
+                b.results.append(i)
+        return b
+
+
 class Cur:
     """A thin cursor wrapper: dict rows, `?` placeholders."""
 
@@ -203,7 +240,8 @@ class Store:
         raise NotImplementedError
 
     @contextmanager
-    def tx(self, write: bool = True) -> Iterator[Cur]:
+    def tx(self, write: bool = True, fast: bool = False) -> Iterator[Cur]:
+        """A transaction; `fast`: derived data that may be rebuilt, committed without waiting for the disk (PostgreSQL)."""
         raise NotImplementedError
 
     def _lock(self, cur: Cur, name: str) -> None:
@@ -238,12 +276,30 @@ class Store:
 
     # ------------------------------------------------------------------ ingest
     def ingest_batch(self, items: list[Inbound], now: float | None = None) -> IngestResult:
-        """Store a batch in one transaction; after it returns, every item may be acknowledged."""
+        """Store a batch; after it returns, every item may be acknowledged.
+
+        Two transactions. The first is the durable one: the events (insert-or-ignore
+        by (unit, seq)), dead letters, unit status and command results; it takes no
+        lock that another worker's batch needs, except on the very same event key.
+        The second folds the newly stored events into the unit counters, the
+        watermark, the case view and the risk alerts: it locks the unit and case
+        rows it touches, and on PostgreSQL commits without waiting for the WAL
+        flush, so those locks are held for milliseconds rather than for a disk
+        flush. Each event is folded exactly once: the fold claims it
+        (`folded = 0 -> 1`) in the same transaction. An event stored but not
+        folded (a worker killed between the two) is folded when its message is
+        delivered again, or by `fold_pending()` in the periodic sweep.
+        """
         now = time.time() if now is None else now
+        batch = _Batch.of(items)
+        self._retrying(lambda cur: self._store_durable(cur, batch), fast=False)
+        return self._retrying(lambda cur: self._fold(cur, batch, now), fast=True)
+
+    def _retrying(self, fn: Any, *, fast: bool) -> Any:
         for attempt in range(5):
             try:
-                with self.tx() as cur:
-                    return self._ingest(cur, items, now)
+                with self.tx(fast=fast) as cur:
+                    return fn(cur)
             except Exception as exc:  # noqa: BLE001 - retried only for engine-level conflicts
                 if not self._retryable(exc) or attempt == 4:
                     raise
@@ -253,45 +309,59 @@ class Store:
     def _retryable(self, exc: Exception) -> bool:
         return False
 
-    def _ingest(self, cur: Cur, items: list[Inbound], now: float) -> IngestResult:
-        res = IngestResult()
-        dead = [i for i in items if i.payload is None]
-        events: dict[tuple[str, int], tuple[str, EventEnvelope, float]] = {}
-        statuses: list[Inbound] = []
-        telemetry: dict[str, Inbound] = {}
-        results: list[Inbound] = []
-        in_batch_dupes = 0
-        batch_dupes: dict[str, int] = defaultdict(int)
-        for i in items:
-            if i.payload is None:
-                continue
-            if i.leaf == Leaf.EVENTS:
-                ev = i.payload
-                assert isinstance(ev, EventEnvelope)
-                key = (ev.unit, ev.seq)
-                if key in events:
-                    in_batch_dupes += 1
-                    batch_dupes[ev.unit] += 1
-                    continue
-                events[key] = (i.site or "", ev, i.received_at)
-            elif i.leaf == Leaf.STATUS:
-                statuses.append(i)
-            elif i.leaf == Leaf.TELEMETRY:
-                telemetry[i.unit or ""] = i
-            elif i.leaf == Leaf.CMD_RESULT:
-                results.append(i)
-
-        if dead:
+    def _store_durable(self, cur: Cur, b: "_Batch") -> None:
+        if b.dead:
             cur.many("INSERT INTO dead_letters (topic, unit, reason, payload, size, received_at) VALUES (?,?,?,?,?,?)",
-                     [(d.topic, d.unit, d.reason, d.raw[:4096].decode("utf-8", "replace"), len(d.raw), d.received_at) for d in dead])
-            res.dead = len(dead)
-            res.dead_reasons = [d.reason or "" for d in dead]
+                     [(d.topic, d.unit, d.reason, d.raw[:4096].decode("utf-8", "replace"), len(d.raw), d.received_at) for d in b.dead])
+        if b.events:
+            ordered = sorted(b.events.values(), key=lambda t: (t[1].unit, t[1].seq))
+            for start in range(0, len(ordered), 400):
+                chunk = ordered[start:start + 400]
+                params: list[Any] = []
+                for site, ev, recv in chunk:
+                    params += [ev.unit, ev.seq, site, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor,
+                               json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), recv]
+                cur.x(f"INSERT INTO events (unit, seq, site, ts, kind, case_id, station, actor, data, received_at) VALUES "
+                      f"{_placeholders(len(chunk), 10)} ON CONFLICT (unit, seq) DO NOTHING", params)
+        if b.statuses or b.results:
+            names = sorted({i.unit or "" for i in b.statuses + b.results})
+            sites = {i.unit or "": i.site or "" for i in b.statuses + b.results}
+            cur.x(f"INSERT INTO units (unit, site) VALUES {_placeholders(len(names), 2)} ON CONFLICT (unit) DO NOTHING",
+                  [v for u in names for v in (u, sites[u])])
+        for i in b.statuses:
+            st = i.payload
+            assert isinstance(st, UnitStatus)
+            cur.x("UPDATE units SET state = ?, role = ?, software = ?, last_status_at = ?, last_seen_at = ? WHERE unit = ?",
+                  (st.state.value, st.role, st.software, st.ts, i.received_at, st.unit))
+        for i in b.results:
+            r = i.payload
+            assert isinstance(r, CommandResult)
+            cur.x("UPDATE commands SET status = ?, detail = ?, result_at = ? WHERE request_id = ? AND unit = ?",
+                  (r.status.value, r.detail, r.ts, r.request_id, r.unit))
 
+    def _claim(self, cur: Cur, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Mark stored, not yet folded events as folded; returns the keys this transaction claimed."""
+        claimed: set[tuple[str, int]] = set()
+        by_unit: dict[str, list[int]] = defaultdict(list)
+        for unit, seq in keys:
+            by_unit[unit].append(seq)
+        for unit in sorted(by_unit):
+            seqs = sorted(by_unit[unit])
+            for start in range(0, len(seqs), 500):
+                chunk = seqs[start:start + 500]
+                rows = cur.q(f"UPDATE events SET folded = 1 WHERE unit = ? AND folded = 0 AND seq IN ({','.join('?' * len(chunk))}) RETURNING seq",
+                             [unit, *chunk])
+                claimed.update((unit, int(r["seq"])) for r in rows)
+        return claimed
+
+    def _fold(self, cur: Cur, b: "_Batch", now: float) -> IngestResult:
+        res = IngestResult(dead=len(b.dead), dead_reasons=[d.reason or "" for d in b.dead])
+        events = b.events
         # units first, in a fixed order (PostgreSQL row locks; no deadlock between workers)
         unit_site: dict[str, str] = {}
         for site, ev, _ in events.values():
             unit_site[ev.unit] = site
-        for i in statuses + list(telemetry.values()) + results:
+        for i in list(b.telemetry.values()):
             unit_site.setdefault(i.unit or "", i.site or "")
         units_before: dict[str, dict[str, Any]] = {}
         if unit_site:
@@ -304,36 +374,21 @@ class Store:
         # cases touched, locked in a fixed order
         case_ids = sorted({ev.case_id for _, ev, _ in events.values() if ev.case_id})
         facts: dict[str, CaseFacts] = {}
-        if case_ids:
-            for chunk_start in range(0, len(case_ids), 500):
-                chunk = case_ids[chunk_start:chunk_start + 500]
-                # make the rows exist first, so that two workers with events of a new case serialise on its row
-                cur.x(f"INSERT INTO cases (case_id) VALUES {_placeholders(len(chunk), 1)} ON CONFLICT (case_id) DO NOTHING", chunk)
-                for row in cur.q(f"SELECT * FROM cases WHERE case_id IN ({','.join('?' * len(chunk))}) ORDER BY case_id{self.for_update()}", chunk):
-                    facts[row["case_id"]] = _facts_from_row(row)
+        for chunk_start in range(0, len(case_ids), 500):
+            chunk = case_ids[chunk_start:chunk_start + 500]
+            # make the rows exist first, so that two workers with events of a new case serialise on its row
+            cur.x(f"INSERT INTO cases (case_id) VALUES {_placeholders(len(chunk), 1)} ON CONFLICT (case_id) DO NOTHING", chunk)
+            for row in cur.q(f"SELECT * FROM cases WHERE case_id IN ({','.join('?' * len(chunk))}) ORDER BY case_id{self.for_update()}", chunk):
+                facts[row["case_id"]] = _facts_from_row(row)
 
-        # the events themselves: insert-or-ignore, learn which were new
-        inserted: list[tuple[str, EventEnvelope, float]] = []
-        if events:
-            ordered = sorted(events.values(), key=lambda t: (t[1].unit, t[1].seq))
-            new_keys: set[tuple[str, int]] = set()
-            for start in range(0, len(ordered), 400):
-                chunk = ordered[start:start + 400]
-                params: list[Any] = []
-                for site, ev, recv in chunk:
-                    params += [ev.unit, ev.seq, site, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor,
-                               json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), recv]
-                rows = cur.q(f"INSERT INTO events (unit, seq, site, ts, kind, case_id, station, actor, data, received_at) VALUES "
-                             f"{_placeholders(len(chunk), 10)} ON CONFLICT (unit, seq) DO NOTHING RETURNING unit, seq", params)
-                new_keys.update((r["unit"], int(r["seq"])) for r in rows)
-            # arrival order for gap / reorder bookkeeping
-            inserted = [t for t in events.values() if (t[1].unit, t[1].seq) in new_keys]
+        # the events this transaction folds: stored and not folded before (exactly once, whoever stored them)
+        claimed = self._claim(cur, list(events)) if events else set()
+        inserted = [t for k, t in events.items() if k in claimed]  # arrival order, for gap / reorder bookkeeping
         res.stored = len(inserted)
-        res.duplicates = len(events) - len(inserted) + in_batch_dupes
-        inserted_keys = {(e.unit, e.seq) for _, e, _ in inserted}
-        dupes_per_unit: dict[str, int] = defaultdict(int, batch_dupes)
+        res.duplicates = len(events) - len(inserted) + b.in_batch_dupes
+        dupes_per_unit: dict[str, int] = defaultdict(int, b.batch_dupes)
         for (unit, seq) in events:
-            if (unit, seq) not in inserted_keys:
+            if (unit, seq) not in claimed:
                 dupes_per_unit[unit] += 1
 
         per_unit: dict[str, list[int]] = defaultdict(list)
@@ -360,24 +415,30 @@ class Store:
         if inserted:
             self._project_and_judge(cur, inserted, facts, res, now)
 
-        for i in statuses:
-            st = i.payload
-            assert isinstance(st, UnitStatus)
-            cur.x("UPDATE units SET state = ?, role = ?, software = ?, last_status_at = ?, last_seen_at = ? WHERE unit = ?",
-                  (st.state.value, st.role, st.software, st.ts, now, st.unit))
-        for unit, i in telemetry.items():
+        for unit, i in b.telemetry.items():
             tm = i.payload
             assert isinstance(tm, Telemetry)
-            offline = [b.name for b in tm.boards if not b.online]
+            offline = [bd.name for bd in tm.boards if not bd.online]
             cur.x("UPDATE units SET telemetry = ?, telemetry_at = ?, stage = ?, outbox_depth = ?, boards_offline = ?, last_seen_at = ? WHERE unit = ?",
                   (tm.model_dump_json(), tm.ts, tm.stage, tm.outbox_depth, json.dumps(offline), now, unit))
-        for i in results:
-            r = i.payload
-            assert isinstance(r, CommandResult)
-            cur.x("UPDATE commands SET status = ?, detail = ?, result_at = ? WHERE request_id = ? AND unit = ?",
-                  (r.status.value, r.detail, r.ts, r.request_id, r.unit))
         self._raise_many(cur, res.alerts, now)
         return res
+
+    def fold_pending(self, older_than_s: float = 60.0, limit: int = 5000, now: float | None = None) -> IngestResult:
+        """Fold events stored but never folded (their worker died between its two transactions and never came back)."""
+        now = time.time() if now is None else now
+        with self.tx(write=False) as cur:
+            rows = cur.q("SELECT unit, seq, site, ts, kind, case_id, station, actor, data, received_at FROM events "
+                         "WHERE folded = 0 AND received_at < ? ORDER BY received_at LIMIT ?", (now - older_than_s, limit))
+        if not rows:
+            return IngestResult()
+        items = []
+        for r in rows:
+            ev = EventEnvelope(unit=r["unit"], seq=int(r["seq"]), ts=r["ts"], kind=r["kind"], case_id=r["case_id"], station=r["station"],
+                               actor=r["actor"], data=json.loads(r["data"]))
+            items.append(Inbound(f"passlane/v1/{r['site']}/{r['unit']}/events", r["site"], r["unit"], Leaf.EVENTS, ev, b"", r["received_at"]))
+        batch = _Batch.of(items)
+        return self._retrying(lambda cur: self._fold(cur, batch, now), fast=True)
 
     def _advance_watermarks(self, cur: Cur, acked: dict[str, int]) -> dict[str, int]:
         """The highest contiguous stored seq per unit, starting from its current watermark (one query)."""
@@ -880,7 +941,7 @@ class SqliteStore(Store):
             conn.close()
 
     @contextmanager
-    def tx(self, write: bool = True) -> Iterator[Cur]:
+    def tx(self, write: bool = True, fast: bool = False) -> Iterator[Cur]:
         conn = self._conn()
         cur = conn.cursor()
         cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -935,10 +996,12 @@ class PostgresStore(Store):
         return conn
 
     @contextmanager
-    def tx(self, write: bool = True) -> Iterator[Cur]:
+    def tx(self, write: bool = True, fast: bool = False) -> Iterator[Cur]:
         conn = self._conn()
         with conn.transaction():
             with conn.cursor() as cur:
+                if fast:
+                    cur.execute("SET LOCAL synchronous_commit = off")
                 yield Cur(cur, True)
 
     def _lock(self, cur: Cur, name: str) -> None:

@@ -55,3 +55,25 @@ def test_any_arrival_order_stores_each_event_once_and_acks_the_contiguous_prefix
         assert folded == len(unique), "the case view folds each stored event once"
     finally:
         store.close()
+
+
+def test_an_event_stored_but_not_folded_is_folded_once_on_redelivery_or_by_the_sweep(store) -> None:  # noqa: ANN001
+    from cloud_bridge.store import _Batch
+
+    first = [_msg("lane-01", s) for s in (1, 2, 3)]
+    # a worker dies after the durable transaction and before the fold
+    with store.tx() as cur:
+        store._store_durable(cur, _Batch.of(first))
+    assert store.counts()["events_stored"] == 3 and store.case("lane-01-c0").get("events") in (None, 0)
+    # the broker delivers seq 1 and 2 again: they are folded now, once, and not counted as duplicates
+    res = store.ingest_batch([_msg("lane-01", 1), _msg("lane-01", 2)])
+    assert res.stored == 2 and res.duplicates == 0 and res.watermarks[("site-1", "lane-01")] == 3
+    # seq 3 never comes again: the sweep folds it
+    assert store.fold_pending(0.0).stored == 1
+    assert store.fold_pending(0.0).stored == 0
+    assert store.case("lane-01-c0")["events"] == 3  # seq 1..3 are all case c0 (seq // 5 == 0)
+    counts = store.counts()
+    assert counts["events_stored"] == 3 and counts["duplicates_seen"] == 0 and counts["missing_seqs"] == 0
+    # a real repeat after that is a duplicate and changes nothing
+    assert store.ingest_batch([_msg("lane-01", 2)]).duplicates == 1
+    assert store.case("lane-01-c0")["events"] == 3
