@@ -83,3 +83,21 @@ def test_a_failed_state_change_records_no_event(journal):
     with pytest.raises(TypeError):
         journal.record([NewEvent(EventKind.CASE_OPENED, case_id="c1")], bad)
     assert journal.last_seq() == 0 and journal.outbox_depth() == 0 and journal.case("c1") is None
+
+
+def test_unacknowledged_events_are_resent_after_the_timeout_and_the_depth_alarms(journal, session, cloud):
+    cloud.ack_enabled = False
+    box = Outbox(journal, session, resend_after_s=0.5, alarm_depth=5)
+    box.start()
+    try:
+        _record(journal, 6)
+        assert box.alarm and box.depth == 6
+        assert cloud.wait_for(lambda: cloud.duplicates >= 6, 10), "not re-sent after the timeout"
+        assert box.resends >= 1
+        cloud.ack_enabled = True
+        cloud.publish_ack("lane-01")
+        wait_until(lambda: journal.outbox_depth() == 0, 10, "drained")
+        assert not box.alarm
+        assert sorted(cloud.events["lane-01"]) == list(range(1, 7))
+    finally:
+        box.stop()
