@@ -49,9 +49,9 @@ MIGRATIONS: list[tuple[int, str]] = [
 CREATE TABLE events (
   unit TEXT NOT NULL, seq BIGINT NOT NULL, site TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
   kind TEXT NOT NULL, case_id TEXT, station TEXT, actor TEXT, data TEXT NOT NULL,
-  received_at DOUBLE PRECISION NOT NULL, folded INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (unit, seq));
+  received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (unit, seq));
 CREATE INDEX events_case ON events (case_id);
-CREATE INDEX events_unfolded ON events (received_at) WHERE folded = 0;
+CREATE TABLE unfolded (unit TEXT NOT NULL, seq BIGINT NOT NULL, received_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (unit, seq));
 CREATE TABLE units (
   unit TEXT PRIMARY KEY, site TEXT NOT NULL, role TEXT, state TEXT, software TEXT,
   last_status_at DOUBLE PRECISION, last_seen_at DOUBLE PRECISION, acked_seq BIGINT NOT NULL DEFAULT 0,
@@ -285,8 +285,8 @@ class Store:
         watermark, the case view and the risk alerts: it locks the unit and case
         rows it touches, and on PostgreSQL commits without waiting for the WAL
         flush, so those locks are held for milliseconds rather than for a disk
-        flush. Each event is folded exactly once: the fold claims it
-        (`folded = 0 -> 1`) in the same transaction. An event stored but not
+        flush. Each event is folded exactly once: the first transaction lists it in
+        `unfolded`, and the fold claims it by deleting it from there. An event stored but not
         folded (a worker killed between the two) is folded when its message is
         delivered again, or by `fold_pending()` in the periodic sweep.
         """
@@ -321,8 +321,11 @@ class Store:
                 for site, ev, recv in chunk:
                     params += [ev.unit, ev.seq, site, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor,
                                json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), recv]
-                cur.x(f"INSERT INTO events (unit, seq, site, ts, kind, case_id, station, actor, data, received_at) VALUES "
-                      f"{_placeholders(len(chunk), 10)} ON CONFLICT (unit, seq) DO NOTHING", params)
+                rows = cur.q(f"INSERT INTO events (unit, seq, site, ts, kind, case_id, station, actor, data, received_at) VALUES "
+                             f"{_placeholders(len(chunk), 10)} ON CONFLICT (unit, seq) DO NOTHING RETURNING unit, seq, received_at", params)
+                if rows:  # stored now, folded by the second transaction
+                    cur.x(f"INSERT INTO unfolded (unit, seq, received_at) VALUES {_placeholders(len(rows), 3)}",
+                          [v for r in rows for v in (r["unit"], r["seq"], r["received_at"])])
         if b.statuses or b.results:
             names = sorted({i.unit or "" for i in b.statuses + b.results})
             sites = {i.unit or "": i.site or "" for i in b.statuses + b.results}
@@ -340,7 +343,7 @@ class Store:
                   (r.status.value, r.detail, r.ts, r.request_id, r.unit))
 
     def _claim(self, cur: Cur, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
-        """Mark stored, not yet folded events as folded; returns the keys this transaction claimed."""
+        """Take stored, not yet folded events off `unfolded`; returns the keys this transaction claimed (and so folds)."""
         claimed: set[tuple[str, int]] = set()
         by_unit: dict[str, list[int]] = defaultdict(list)
         for unit, seq in keys:
@@ -349,8 +352,7 @@ class Store:
             seqs = sorted(by_unit[unit])
             for start in range(0, len(seqs), 500):
                 chunk = seqs[start:start + 500]
-                rows = cur.q(f"UPDATE events SET folded = 1 WHERE unit = ? AND folded = 0 AND seq IN ({','.join('?' * len(chunk))}) RETURNING seq",
-                             [unit, *chunk])
+                rows = cur.q(f"DELETE FROM unfolded WHERE unit = ? AND seq IN ({','.join('?' * len(chunk))}) RETURNING seq", [unit, *chunk])
                 claimed.update((unit, int(r["seq"])) for r in rows)
         return claimed
 
@@ -428,8 +430,9 @@ class Store:
         """Fold events stored but never folded (their worker died between its two transactions and never came back)."""
         now = time.time() if now is None else now
         with self.tx(write=False) as cur:
-            rows = cur.q("SELECT unit, seq, site, ts, kind, case_id, station, actor, data, received_at FROM events "
-                         "WHERE folded = 0 AND received_at < ? ORDER BY received_at LIMIT ?", (now - older_than_s, limit))
+            rows = cur.q("SELECT e.unit, e.seq, e.site, e.ts, e.kind, e.case_id, e.station, e.actor, e.data, e.received_at FROM unfolded u "
+                         "JOIN events e ON e.unit = u.unit AND e.seq = u.seq WHERE u.received_at < ? ORDER BY u.received_at LIMIT ?",
+                         (now - older_than_s, limit))
         if not rows:
             return IngestResult()
         items = []
