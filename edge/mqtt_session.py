@@ -126,6 +126,7 @@ class MqttSession:
             log.warning("broker refused connection: %s", reason_code)
             return
         self.connects += 1
+        _nodelay(client)
         client.publish(self.topic(Leaf.STATUS), self._status(UnitState.ONLINE).to_bytes(), qos=1, retain=True)
         _, self._sub_mid = client.subscribe([(self.topic(leaf), 1) for leaf in (Leaf.ACK, Leaf.RESP, Leaf.CMD, Leaf.NOTIFY)])
 
@@ -213,3 +214,17 @@ class MqttSession:
 
     def request(self, kind: RequestKind, body: dict[str, Any], case_id: str | None = None, timeout: float = 10.0) -> Response:
         return self.request_future(kind, body, case_id, timeout).result(timeout + 1)
+
+
+def _nodelay(client: mqtt.Client) -> None:
+    """Small MQTT packets go out at once (no Nagle delay waiting for the peer's delayed ACK: ~40 ms per round trip)."""
+    import socket
+
+    sock = client.socket()
+    raw = getattr(sock, "_sock", sock)  # paho may wrap the TLS socket
+    for s in (sock, raw):
+        try:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return
+        except (AttributeError, OSError):
+            continue

@@ -28,6 +28,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+REPO = str(Path(__file__).resolve().parents[1])  # run the repo's code, whatever the cwd
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -111,7 +113,7 @@ def _idle_on_sim_boards(work: Path, cfg: Path, idle_s: float) -> tuple[float, fl
     """The lane on the simulated lane-bus boards (separate processes), idle: its CPU and RSS."""
     io_port, issuer_port, ui_port = _free_port(), _free_port(), _free_port()
     sims = [subprocess.Popen([sys.executable, "-m", "edge.cli", "sim", kind, "--listen", f"127.0.0.1:{p}"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
             for kind, p in (("io-board", io_port), ("plate-issuer", issuer_port))]
     text = cfg.read_text()
     text = text.replace('[io_board]\nsim_pass_s = 0.0', f'[io_board]\nurl = "socket://127.0.0.1:{io_port}"\n[plate_issuer]\nurl = "socket://127.0.0.1:{issuer_port}"')
@@ -132,7 +134,7 @@ def _idle_on_sim_boards(work: Path, cfg: Path, idle_s: float) -> tuple[float, fl
         _wait(sims_up, 30, "simulated boards", poll=0.1)
         log = open(work / "lane-boards.log", "ab")
         proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(cfg2)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
 
         def healthy() -> bool:
             try:
@@ -159,6 +161,38 @@ def _idle_on_sim_boards(work: Path, cfg: Path, idle_s: float) -> tuple[float, fl
                     x.kill()
 
 
+def _request_rtt_ms(pki, broker) -> float:  # noqa: ANN001
+    from edge.contract import RequestKind
+    from edge.mqtt_session import MqttSession, SessionSettings
+
+    s = MqttSession(SessionSettings(site="site-1", unit="lane-02", host=broker.host, port=broker.port, username="lane-02",
+                                    password=pki.password("lane-02"), ca_file=pki.ca_cert))
+    s.start()
+    try:
+        if not s.wait_connected(10):
+            raise TimeoutError("bench: lane-02 could not connect")
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            s.request(RequestKind.PLATE_OPTIONS, {"count": 5}, "bench-rtt", 5)
+            times.append((time.perf_counter() - t0) * 1000)
+        return statistics.median(times)
+    finally:
+        s.stop()
+
+
+def _nodelay_broker_class():  # noqa: ANN202
+    from edge.broker import MosquittoBroker
+
+    class NoDelayBroker(MosquittoBroker):
+        def write_config(self) -> Path:
+            path = super().write_config()
+            path.write_text(path.read_text() + "set_tcp_nodelay true\n")
+            return path
+
+    return NoDelayBroker
+
+
 def run_bench(cases: int = 30, idle_s: float = 10.0) -> int:
     from edge.broker import MosquittoBroker
     from edge.pki import SitePki
@@ -169,7 +203,7 @@ def run_bench(cases: int = 30, idle_s: float = 10.0) -> int:
     rows: list[tuple[str, str, str]] = []
     try:
         pki = SitePki(work / "pki")
-        pki.init("site-1", {"bridge": "bridge", "lane-01": "lane"})
+        pki.init("site-1", {"bridge": "bridge", "lane-01": "lane", "lane-02": "lane"})
         broker = MosquittoBroker(pki, work / "broker").start()
         stub = CloudStub(broker.host, broker.port, pki.ca_cert, "bridge", pki.password("bridge"), "site-1", auto_pay_s=0.0).start()
         (work / "pin").write_text("1234\n")
@@ -206,7 +240,7 @@ pin = {{ file = "pin" }}
 ''')
         log = open(work / "lane.log", "ab")
         proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(cfg)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
 
         def up() -> bool:
@@ -241,6 +275,12 @@ pin = {{ file = "pin" }}
         proc.terminate()
         proc.wait(10)
         board_idle_pct, board_rss_mb = _idle_on_sim_boards(work, cfg, idle_s)
+        rtt_stock = _request_rtt_ms(pki, broker)
+        stub.stop()
+        broker.stop()
+        broker = _nodelay_broker_class()(pki, work / "broker-nodelay").start()
+        stub = CloudStub(broker.host, broker.port, pki.ca_cert, "bridge", pki.password("bridge"), "site-1").start()
+        rtt_nodelay = _request_rtt_ms(pki, broker)
         ob = health["outbox"]
         rows += [
             ("system-added time per case, median", f"{statistics.median(times) * 1000:.0f} ms", f"{cases} cases, scripted inspector over HTTP"),
@@ -255,6 +295,10 @@ pin = {{ file = "pin" }}
             ("lane controller idle CPU", f"{idle_pct:.1f} % of one core", f"over {idle_s:.0f} s, simulated hardware in-process; target <= 3 %"),
             ("lane controller idle CPU, on lane-bus boards", f"{board_idle_pct:.1f} % of one core",
              f"over {idle_s:.0f} s, host driver polling `passlane sim` boards (RSS {board_rss_mb:.0f} MB); target <= 3 %"),
+            ("MQTT request round trip (lane -> cloud -> lane)", f"{rtt_stock:.1f} ms",
+             "median of 20, broker as configured by edge/broker.py"),
+            ("  same, broker with set_tcp_nodelay true", f"{rtt_nodelay:.1f} ms",
+             "Nagle's algorithm in Mosquitto's writes costs ~40 ms per hop; recommended for edge/broker.py"),
             ("lane start to healthy", f"{start_s:.1f} s", "process start, imports, broker connect"),
             ("events journaled / acknowledged", f"{ob['last_seq']} / {ob['acked_seq']}", "nothing left in the outbox" if ob["depth"] == 0 else f"outbox depth {ob['depth']}"),
         ]

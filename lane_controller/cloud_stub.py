@@ -117,6 +117,9 @@ class CloudStub:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # noqa: ANN001
         if reason_code.is_failure:
             return
+        from edge.mqtt_session import _nodelay
+
+        _nodelay(client)
         client.subscribe([(all_units_filter(Leaf.EVENTS, self.site), 1), (all_units_filter(Leaf.REQ, self.site), 1),
                           (all_units_filter(Leaf.CMD_RESULT, self.site), 1)])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import ssl
 import subprocess
@@ -20,6 +21,8 @@ from edge.mqtt_session import CloudUnreachable, MqttSession
 from edge.telemetry import TelemetryPublisher, sample
 
 from rt_helpers import session_settings as ss, wait_until
+
+REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
 pytestmark = pytest.mark.broker
 
@@ -83,7 +86,7 @@ def test_a_vanished_unit_is_reported_offline_by_its_last_will(mqtt_broker, site_
         time.sleep(600)
     """)
     w = Watcher(mqtt_broker, site_pki)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
         assert proc.stdout.readline().strip() == "connected"
         wait_until(lambda: "online" in w.states("lane-03"), 10, "online")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import random
 import signal
 import subprocess
@@ -15,6 +16,8 @@ import httpx
 import pytest
 
 from lane_helpers import wait_until, write_lane_toml
+
+REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -30,7 +33,7 @@ class LaneProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(self.config), "--no-reader",
-                                      "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+                                      "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -4,6 +4,7 @@ every case resumes, barrier state is re-read from the board, and the issuer neve
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import random
 import socket
 import subprocess
@@ -19,12 +20,14 @@ from firmware.sim.control import SimControl
 from lane_helpers import wait_until, write_lane_toml
 from test_crash_recovery import ORDER, LaneProcess, _closed, _free_port
 
+REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
+
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
 def _sim(kind: str, port: int, ctl: int, scale: float, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "edge.cli", "sim", kind, "--listen", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{ctl}",
-                             "--time-scale", str(scale), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                             "--time-scale", str(scale), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
 
 
 def _listening(port: int) -> bool:

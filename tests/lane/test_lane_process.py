@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 import ssl
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.contract import Leaf, UnitStatus, topic
 
 from lane_helpers import wait_until, write_lane_toml
+
+REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
 pytestmark = pytest.mark.broker
 
@@ -50,7 +53,7 @@ def test_sigterm_stops_the_lane_cleanly_and_leaves_status_stopped(tmp_path, mqtt
         port = s.getsockname()[1]
     config = write_lane_toml(tmp_path, mqtt_broker, site_pki)
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     try:
         def healthy() -> bool:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import signal
 import socket
 import subprocess
@@ -15,6 +16,8 @@ from firmware.sim.control import SimControl
 from firmware.sim.server import SimBoardServer
 
 from lane_helpers import wait_until, write_lane_toml
+
+REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 
@@ -38,7 +41,7 @@ def lane_on_sim_boards(tmp_path, mqtt_broker, site_pki, cloud):
     config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url)
     log = open(tmp_path / "lane.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
 
     def up() -> bool:
         try:
