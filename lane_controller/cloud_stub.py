@@ -222,6 +222,16 @@ class CloudStub:
                          data={"payment_id": pay["payment_id"], "amount_cents": pay["amount_cents"]}, ts=time.time())
         self.client.publish(topic(self.site, unit, Leaf.NOTIFY), n.to_bytes(), qos=1)
 
+    def expire_reservation(self, unit: str, case_id: str, number: str, taken_by: str | None = None) -> None:
+        """The reservation ran out (optionally someone else took the number meanwhile); tell the lane."""
+        with self.lock:
+            if taken_by is None:
+                self.reserved.pop(number, None)
+            else:
+                self.reserved[number] = taken_by
+        n = Notification(kind=NotificationKind.RESERVATION_EXPIRED, case_id=case_id, data={"number": number}, ts=time.time())
+        self.client.publish(topic(self.site, unit, Leaf.NOTIFY), n.to_bytes(), qos=1)
+
     def send_command(self, unit: str, cmd: RemoteCommand) -> None:
         self.client.publish(topic(self.site, unit, Leaf.CMD), cmd.to_bytes(), qos=1)
 

@@ -457,7 +457,21 @@ class Lane:
         if n.kind == NotificationKind.PAYMENT_CONFIRMED:
             await self._safe_apply(n.case_id, C.PaymentConfirmed(str(n.data.get("payment_id")), n.data.get("amount_cents")), "cloud")
         elif n.kind == NotificationKind.RESERVATION_EXPIRED:
-            self._alert(f"case:{n.case_id}", f"plate reservation expired for case {n.case_id}: {n.data.get('number')}")
+            self._spawn(self._reservation_expired(n.case_id, str(n.data.get("number"))))
+
+    async def _reservation_expired(self, case_id: str, number: str) -> None:
+        """The owner has not paid in time and the cloud let the number go: ask for it again for this case;
+        if someone else has it now, hold the case with the reason (the inspector aborts or the owner re-chooses)."""
+        case = self.cases.get(case_id)
+        if case is None or case.stage != C.Stage.PLATE_RESERVED or case.plate != number:
+            return
+        body = {"case_id": case_id, "authority": self.cfg.plates.authority, "number": number, "composed": case.plate_composed,
+                "plate_kind": "new-energy" if case.new_energy else "ordinary"}
+        resp = await self._cloud(case_id, RequestKind.PLATE_RESERVE, body, C.Stage.PLATE_RESERVED)
+        if resp is not None and resp.ok:
+            self._alert(f"case:{case_id}", f"plate reservation of {number} expired and was renewed (case {case_id})")
+        elif resp is not None:
+            await self._safe_apply(case_id, C.Hold(f"plate reservation of {number} expired and it is no longer free ({resp.error})"), "cloud")
 
     def _command_handlers(self) -> dict[CommandName, Any]:
         def on_loop(coro: Any, timeout: float = 15.0) -> Any:

@@ -187,3 +187,37 @@ def test_remote_open_barrier_is_executed_with_its_reason_and_journaled(tmp_path,
         finally:
             await lane.stop()
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("taken", [False, True])
+def test_an_expired_plate_reservation_is_renewed_or_the_case_held(tmp_path, mqtt_broker, site_pki, cloud, taken):
+    async def main():
+        cloud.auto_pay_s = None  # the owner does not pay in time
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+        lane = Lane(cfg, hardware=SimulatedHardware(pass_after_s=0.01), reader=VinReading(load=False))
+        await lane.start()
+        try:
+            cid = (await lane.open_case("A", "110101199003071234", None, "insp-1")).case_id
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 10, "records")
+            await lane.apply(cid, C.Admit(), "insp-1")
+            await await_until(lambda: lane.cases[cid].vin_read is not None, 10, "VIN read")
+            await lane.apply(cid, C.VinConfirm(lane.cases[cid].certificate_vin, "by eye"), "insp-1")
+            for item in ("vin", "engine", "tyres"):
+                await lane.apply(cid, C.MarkItem(item, "pass"), "insp-1")
+            await lane.save_photo(cid, "0111", b"x", "insp-1")
+            await lane.save_photo(cid, "0113", b"x", "insp-1")
+            await lane.apply(cid, C.Conclude(), "insp-1")
+            await await_until(lambda: lane.cases[cid].plate_options, 10, "options")
+            number = lane.cases[cid].plate_options[0]
+            await lane.apply(cid, C.ChoosePlate(number), "insp-1")
+            await await_until(lambda: lane.cases[cid].payment is not None, 10, "payment started")
+            cloud.expire_reservation("lane-01", cid, number, taken_by="other-case" if taken else None)
+            if taken:
+                await await_until(lambda: lane.cases[cid].hold is not None, 10, "hold")
+                assert "no longer free" in lane.cases[cid].hold
+            else:
+                await await_until(lambda: cloud.reserved.get(number) == cid, 10, "renewed")
+                assert lane.cases[cid].hold is None and lane.cases[cid].stage == C.Stage.PLATE_RESERVED
+        finally:
+            await lane.stop()
+    asyncio.run(main())
