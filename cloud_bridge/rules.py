@@ -136,6 +136,22 @@ def _first(a: float | None, b: float) -> float:
     return b if a is None else min(a, b)
 
 
+def _s(x: Any) -> str | None:
+    """A non-empty string from event data, or None (lanes may send anything)."""
+    return x if isinstance(x, str) and x else None
+
+
+def _num(x: Any) -> float | None:
+    try:
+        return None if x is None or isinstance(x, bool) else float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _d(x: Any) -> dict[str, Any]:
+    return x if isinstance(x, dict) else {}
+
+
 def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
     """Fold one event into its case's facts (mutates and returns `facts`)."""
     d = ev.data
@@ -148,34 +164,35 @@ def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
     k = ev.kind
     if k == EventKind.CASE_OPENED:
         facts.opened_at = _first(facts.opened_at, ev.ts)
-        facts.owner_name = d.get("owner_name") or facts.owner_name
-        facts.id_number = d.get("id_number") or facts.id_number
+        facts.owner_name = _s(d.get("owner_name")) or facts.owner_name
+        facts.id_number = _s(d.get("id_number")) or facts.id_number
     elif k == EventKind.CASE_PARTNER_RECORDS:
-        records = d.get("records") if isinstance(d.get("records"), dict) else d  # the lane keeps {"records": {"owner", "vehicle"}}
-        vehicle = records.get("vehicle") if isinstance(records.get("vehicle"), dict) else records
-        cert = vehicle.get("certificate") or {}
-        facts.cert_vin = cert.get("vin") or vehicle.get("vin") or facts.cert_vin
-        owner = records.get("owner") or {}
-        facts.owner_name = owner.get("name") or facts.owner_name
-        facts.id_number = owner.get("id_number") or facts.id_number
+        records = _d(d.get("records")) or d  # the lane keeps {"records": {"owner", "vehicle"}}
+        vehicle = _d(records.get("vehicle")) or records
+        cert = _d(vehicle.get("certificate"))
+        facts.cert_vin = _s(cert.get("vin")) or _s(vehicle.get("vin")) or facts.cert_vin
+        owner = _d(records.get("owner"))
+        facts.owner_name = _s(owner.get("name")) or facts.owner_name
+        facts.id_number = _s(owner.get("id_number")) or facts.id_number
     elif k == EventKind.CASE_ADMITTED:
         facts.admitted_at = _first(facts.admitted_at, ev.ts)
     elif k == EventKind.CASE_INSPECTION_ITEM:
         facts.first_item_at = _first(facts.first_item_at, ev.ts)
     elif k in (EventKind.CASE_VIN_READ, EventKind.CASE_VIN_CONFIRMED):
         if k == EventKind.CASE_VIN_CONFIRMED or not facts.vin:
-            facts.vin = d.get("vin") or facts.vin
-        facts.cert_vin = facts.cert_vin or d.get("certificate_vin")
-        img = d.get("image") or d.get("image_b64") or d.get("image_url") or d.get("photo")
-        if isinstance(img, str) and img:
+            facts.vin = _s(d.get("vin")) or facts.vin
+        facts.cert_vin = facts.cert_vin or _s(d.get("certificate_vin"))
+        img = _s(d.get("image")) or _s(d.get("image_b64")) or _s(d.get("image_url")) or _s(d.get("photo"))
+        if img:
             facts.vin_image = img
     elif k == EventKind.CASE_PHOTO:
-        if str(d.get("code", "")) == "0113" and isinstance(d.get("image") or d.get("image_b64") or d.get("image_url"), str):
-            facts.vin_image = d.get("image") or d.get("image_b64") or d.get("image_url")
+        img = _s(d.get("image")) or _s(d.get("image_b64")) or _s(d.get("image_url"))
+        if str(d.get("code", "")) == "0113" and img:
+            facts.vin_image = img
     elif k == EventKind.CASE_INSPECTED:
         facts.inspected_at = _first(facts.inspected_at, ev.ts)
     elif k == EventKind.CASE_PLATE_RESERVED:
-        facts.plate = d.get("number") or facts.plate
+        facts.plate = _s(d.get("number")) or facts.plate
     elif k == EventKind.CASE_PAID:
         facts.paid = True
     elif k == EventKind.CASE_PLATES_ISSUED:
@@ -194,10 +211,9 @@ def issued_number(d: dict[str, Any]) -> str | None:
 
 def _vin_confirm_fields(d: dict[str, Any]) -> tuple[str | None, str | None, bool]:
     """(confirmed VIN, what the reader read, whether an inspector corrected or overrode the reader)."""
-    vin = d.get("vin")
+    vin = _s(d.get("vin"))
     read = d.get("read_vin") or d.get("read") or d.get("ocr_vin") or d.get("vin_read")
-    if isinstance(read, dict):
-        read = read.get("vin")
+    read = _s(read.get("vin")) if isinstance(read, dict) else _s(read)
     # a manual confirmation after the reader read nothing is not a correction; one that changes what it read is
     corrected = bool(d.get("corrected") or d.get("override") or d.get("overridden") or (read and vin and read != vin))
     return vin, read, corrected
@@ -215,8 +231,8 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
     k = ev.kind
     case = ev.case_id
     if k == EventKind.CASE_INSPECTED and Rule.INSPECTION_TOO_SHORT not in off:
-        duration = d.get("duration_s")
-        if duration is None and d.get("too_fast"):  # the lane judged it too fast itself
+        duration = _num(d.get("duration_s"))
+        if duration is None and d.get("too_fast") is True:  # the lane judged it too fast itself
             duration = 0.0
         if duration is None and before is not None:
             start = before.first_item_at if before.first_item_at is not None else before.admitted_at
@@ -230,7 +246,7 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
         if corrected and Rule.VIN_CORRECTED not in off:
             out.append(AlertSignal(Rule.VIN_CORRECTED, f"{Rule.VIN_CORRECTED}:{case}", cfg.sev(Rule.VIN_CORRECTED),
                                    "VIN corrected by inspector", f"case {case}: read {read or '?'} confirmed as {vin} by {ev.actor}", site, ev.unit, case))
-        cert_vin = d.get("certificate_vin") or (before.cert_vin if before else None)
+        cert_vin = _s(d.get("certificate_vin")) or (before.cert_vin if before else None)
         if vin and cert_vin and vin != cert_vin and Rule.VIN_DIFFERS_FROM_CERTIFICATE not in off:
             out.append(AlertSignal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, f"{Rule.VIN_DIFFERS_FROM_CERTIFICATE}:{case}", cfg.sev(Rule.VIN_DIFFERS_FROM_CERTIFICATE),
                                    "VIN differs from certificate", f"case {case}: confirmed VIN {vin} but the certificate says {cert_vin}", site, ev.unit, case))
@@ -250,7 +266,7 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
             out.append(AlertSignal(Rule.PLATE_WITHOUT_PAYMENT, f"{Rule.PLATE_WITHOUT_PAYMENT}:{case}", cfg.sev(Rule.PLATE_WITHOUT_PAYMENT),
                                    "Plate issued without payment", f"case {case}: plate {issued_number(d) or '?'} issued but no payment is recorded", site, ev.unit, case))
     if k == EventKind.DEVICE_FAULT and Rule.DEVICE_OFFLINE not in off:
-        dev = d.get("device") or d.get("board") or d.get("name") or "device"
+        dev = _s(d.get("device")) or _s(d.get("board")) or _s(d.get("name")) or "device"
         out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{ev.unit}:{dev}", cfg.sev(Rule.DEVICE_OFFLINE),
                                "Device fault", f"{ev.unit}: {dev} fault: {d.get('reason') or d.get('detail') or ''}".strip(), site, ev.unit, None))
     return out

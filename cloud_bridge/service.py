@@ -9,6 +9,7 @@ and sends a remote command. The publisher is any callable
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 import threading
@@ -35,6 +36,7 @@ from edge.contract import (
 )
 
 Publish = Callable[[str, bytes, int, bool], None]
+log = logging.getLogger("passlane.bridge")
 
 
 def _no_publish(topic_name: str, payload: bytes, qos: int, retain: bool) -> None:
@@ -231,7 +233,10 @@ class Service:
     def sweep(self) -> dict[str, int]:
         """Fold orphaned events, expire reservations (and tell their lanes), judge open cases and silent units."""
         now = self.clock()
-        self.store.fold_pending(60.0)  # events whose worker died between storing and folding them
+        try:
+            self.store.fold_pending(60.0)  # events whose worker died between storing and folding them
+        except Exception:  # noqa: BLE001 - retried next sweep; never blocks the rest of the sweep
+            log.exception("folding orphaned events failed")
         expired = self.store.expire_reservations(now)
         units = {u["unit"]: u for u in self.store.units()}
         for r in expired:

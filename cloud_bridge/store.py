@@ -14,6 +14,7 @@ nonce; audit ids contiguous under a lock.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import secrets
 import sqlite3
@@ -43,6 +44,8 @@ from cloud_bridge.rules import (
     _vin_confirm_fields,
 )
 from edge.contract import CommandResult, EventEnvelope, EventKind, Leaf, Telemetry, UnitStatus
+
+log = logging.getLogger("passlane.bridge")
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -467,10 +470,16 @@ class Store:
         inspectors: dict[str, list[Any]] = {}
         for site, ev, _ in sorted(inserted, key=lambda t: (t[1].ts, t[1].unit, t[1].seq)):
             before = facts.get(ev.case_id) if ev.case_id else None
-            res.alerts += check_event(ev, before, site, cfg, paid_by_bridge=ev.case_id in paid_cases)
+            try:  # the pure rules and projection must never stop ingest, whatever a lane put in `data`
+                res.alerts += check_event(ev, before, site, cfg, paid_by_bridge=ev.case_id in paid_cases)
+            except Exception:  # noqa: BLE001
+                log.exception("risk rules skipped for %s#%s", ev.unit, ev.seq)
             if ev.case_id:
                 f = facts.setdefault(ev.case_id, CaseFacts(ev.case_id))
-                project(f, ev, site)
+                try:
+                    project(f, ev, site)
+                except Exception:  # noqa: BLE001
+                    log.exception("case view not updated by %s#%s", ev.unit, ev.seq)
                 touched.add(ev.case_id)
             if ev.kind == EventKind.CASE_INSPECTED and is_person(ev.actor):
                 inspectors.setdefault(ev.actor, [0, 0, site, ev.unit])[0] += 1  # type: ignore[index]
@@ -482,7 +491,8 @@ class Store:
                 if sig:
                     res.alerts.append(sig)
             if ev.kind == EventKind.CASE_PLATES_ISSUED and issued_number(ev.data):
-                sig = self._issue_plate(cur, str(issued_number(ev.data)), ev.case_id, ev.unit, site, ev.ts, ev.data.get("plate_kind"))
+                kind = ev.data.get("plate_kind")
+                sig = self._issue_plate(cur, str(issued_number(ev.data)), ev.case_id, ev.unit, site, ev.ts, kind if isinstance(kind, str) else None)
                 if sig:
                     res.alerts.append(sig)
         if inspectors:

@@ -161,3 +161,19 @@ def test_the_lane_controllers_event_data_is_understood() -> None:
     assert Rule.BARRIER_OUTSIDE_CASE in rules_of(check_event(ev("barrier.actuated", case=None, barrier="exit", command="open", remote=True), None, "s", CFG))
     assert Rule.PLATE_WITHOUT_PAYMENT in rules_of(check_event(ev("case.plates_issued", job_id="j1", plate="苏A12345"), before, "s", CFG))
     assert project(before, ev("case.plates_issued", plate="苏A12345"), "s").plate == "苏A12345"
+
+
+def test_odd_event_data_never_breaks_the_rules_or_the_case_view(store) -> None:  # noqa: ANN001
+    odd = [
+        ev("case.opened", seq=1, owner_name={"x": 1}, id_number=5),
+        ev("case.partner_records", seq=2, records="nope", certificate=["a"]),
+        ev("case.vin_confirmed", seq=3, vin=17, read={"vin": None}, corrected="yes"),
+        ev("case.inspected", seq=4, duration_s="fast", too_fast="maybe"),
+        ev("case.plates_issued", seq=5, number={"n": 1}, plate=42, plate_kind={"k": 1}),
+        ev("barrier.actuated", seq=6, case=None, state=None, command=["open"]),
+        ev("device.fault", seq=7, case=None, device={"d": 1}),
+    ]
+    res = store.ingest_batch([_inbound(e) for e in odd])
+    assert res.stored == 7
+    case = store.case("c1")
+    assert case["events"] == 5 and case["owner_name"] is None and case["plate"] is None
