@@ -87,8 +87,9 @@ class Journal:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
 
-    def record(self, events: Iterable[NewEvent], case: CaseRow | None = None, now: float | None = None) -> list[EventEnvelope]:
-        """Write events (and the case state they record) in one transaction; return their envelopes."""
+    def record(self, events: Iterable[NewEvent], case: CaseRow | None = None, now: float | None = None,
+               also: tuple[str, tuple[Any, ...]] | None = None) -> list[EventEnvelope]:
+        """Write events (and the case state they record, and ``also``: one more SQL statement) in one transaction."""
         now = time.time() if now is None else now
         out: list[EventEnvelope] = []
         with self._lock:
@@ -107,6 +108,8 @@ class Journal:
                     out.append(env)
                 if out:
                     cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_seq', ?)", (str(seq),))
+                if also is not None:
+                    cur.execute(*also)
                 if case is not None:
                     cur.execute(
                         "INSERT INTO cases(case_id, station, stage, open, opened_at, updated_at, state) VALUES (?,?,?,?,?,?,?) "
@@ -215,10 +218,7 @@ class Journal:
 
     def record_command(self, request_id: str, command: str, status: str, detail: str, body: dict[str, Any], now: float,
                        events: Iterable[NewEvent] = ()) -> list[EventEnvelope]:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO commands(request_id, command, received_at, status, detail, body) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(request_id) DO UPDATE SET status=excluded.status, detail=excluded.detail, body=excluded.body",
-                (request_id, command, now, status, detail, json.dumps(body, ensure_ascii=False)),
-            )
-            return self.record(events, now=now)
+        sql = ("INSERT INTO commands(request_id, command, received_at, status, detail, body) VALUES (?,?,?,?,?,?) "
+               "ON CONFLICT(request_id) DO UPDATE SET status=excluded.status, detail=excluded.detail, body=excluded.body",
+               (request_id, command, now, status, detail, json.dumps(body, ensure_ascii=False)))
+        return self.record(events, now=now, also=sql)  # the command's state and its event in one transaction
