@@ -192,3 +192,57 @@ def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problem
     assert s.case.record_problems == ["no valid compulsory insurance"]
     with pytest.raises(C.Refused, match="insurance"):
         C.step(s.case, C.Admit(), 2, RULES)
+
+
+# ---------------------------------------------------------------- many cases, several stations
+
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
+
+
+class LaneOfCases(RuleBasedStateMachine):
+    """Cases opened, driven and closed at random across two stations: never two open cases at one station."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cases: dict[str, C.Case] = {}
+        self.now = 0.0
+        self.n = 0
+
+    def _open_by_station(self) -> dict[str, str]:
+        return {c.station: c.case_id for c in self.cases.values() if c.is_open}
+
+    @rule(station=st.sampled_from(["A", "B"]))
+    def open(self, station):
+        self.n += 1
+        self.now += 1
+        try:
+            s = C.open_case(self._open_by_station(), C.Open(f"c{self.n}", station, id_number="1"), self.now)
+        except C.Refused:
+            assert station in self._open_by_station()
+            return
+        self.cases[s.case.case_id] = s.case
+
+    @rule(data=st.data(), inp=inputs())
+    def drive(self, data, inp):
+        open_ = [c for c in self.cases.values() if c.is_open]
+        if not open_:
+            return
+        case = data.draw(st.sampled_from(sorted(open_, key=lambda c: c.case_id)))
+        self.now += 1
+        try:
+            self.cases[case.case_id] = C.step(case, inp, self.now, RULES).case
+        except C.Refused:
+            pass
+
+    @invariant()
+    def one_open_case_per_station(self):
+        stations = [c.station for c in self.cases.values() if c.is_open]
+        assert len(stations) == len(set(stations))
+
+    @invariant()
+    def nothing_issued_unpaid(self):
+        assert all(c.issued_at is None or c.paid_at is not None for c in self.cases.values())
+
+
+TestLaneOfCases = LaneOfCases.TestCase
+TestLaneOfCases.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
