@@ -59,14 +59,16 @@ def _run(ns: argparse.Namespace) -> int:
                              auto_pay_s=ns.auto_pay)
             await asyncio.to_thread(stub.start)
         lane = Lane(cfg, config_path=Path(ns.config), reader=None if not ns.no_reader else _no_reader())
-        task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, lambda: task.cancel() if task else None)
+        # uvicorn catches SIGTERM/SIGINT during serve() (graceful shutdown: the lane publishes `stopped`)
+        # and re-raises them afterwards; this no-op keeps that re-raise from killing the finished process.
+        signal.signal(signal.SIGTERM, lambda *_: None)
         ready = asyncio.Event()
 
         async def announce() -> None:
             await ready.wait()
-            print(f"lane {cfg.unit} running: tablet on http://{cfg.ui.host}:{cfg.ui.port}/ ; journal {cfg.journal.path}", flush=True)
+            port = getattr(ready, "port", None) or cfg.ui.port
+            print(f"lane {cfg.unit} running: tablet on http://{cfg.ui.host}:{port}/ ; journal {cfg.journal.path}", flush=True)
 
         loop.create_task(announce())
         try:

@@ -356,7 +356,11 @@ async def serve(lane: Lane, host: str, port: int, ready: asyncio.Event | None = 
     if ready is not None:
         async def announce() -> None:
             while not server.started:
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.02)  # uvicorn offers no started event; this only announces readiness
+            try:
+                ready.port = server.servers[0].sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+            except (AttributeError, IndexError):
+                pass
             ready.set()
         asyncio.get_running_loop().create_task(announce())
     await server.serve()
