@@ -51,6 +51,7 @@ def mosquitto_config(pki: SitePki, *, host: str, port: int, data_dir: Path) -> s
         "max_queued_messages 100000",
         "max_inflight_messages 100",
         "max_packet_size 1048576",
+        "set_tcp_nodelay true",  # request/response round trips: ~43 ms without, ~1 ms with
         "persistent_client_expiration 7d",
         "log_dest stderr",
         "log_type error",

@@ -11,6 +11,8 @@ command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
 # PostgreSQL server binaries (initdb, pg_ctl) for the multi-worker bridge tests.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Chinese text on the tablet and dashboard pages (zh-CN is the default language).
+ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 
