@@ -94,7 +94,7 @@ class BoardConfig(Section):
 
 
 class CameraConfig(Section):
-    source: str = Field("sim", title="VIN camera source", description="a device number ('0'), an RTSP URL, a folder of images, or 'sim' (rendered frames)")
+    source: str = Field("sim", title="VIN camera source", description="a device number ('0'), an RTSP URL, a folder of images (<certificate VIN>.jpg if present, else in turn), or 'sim' (rendered frames)")
 
 
 class Inspector(Section):

@@ -1,7 +1,8 @@
 """The VIN camera and the VIN read: a frame from a device, an RTSP URL, a folder, or a rendered scene.
 
 ``source`` in lane.toml: a device number ("0"), an RTSP/HTTP URL, a folder of
-images (taken in turn: simulation with recorded frames), or "sim" (a frame
+images (simulation with recorded frames: ``<certificate VIN>.jpg`` when it
+exists, otherwise the frames in turn), or "sim" (a frame
 rendered by ``vision.synth`` showing the certificate VIN of the vehicle on the
 station). The reader is ``vision.VinReader`` when it is installed; without it
 every read is "none" and the inspector reviews the VIN by eye.
@@ -65,7 +66,11 @@ class VinCamera:
             if self.source == "sim":
                 return _render(expected_vin, self.seed + self._n)
             if self._frames:
-                img = cv2.imread(str(self._frames[(self._n - 1) % len(self._frames)]))
+                # a recorded frame named after the vehicle's certificate VIN (<VIN>.jpg) is "that vehicle on the
+                # station"; otherwise the folder's frames are taken in turn
+                named = [f for f in self._frames if expected_vin and f.stem.upper() == expected_vin.upper()]
+                frame_path = named[0] if named else self._frames[(self._n - 1) % len(self._frames)]
+                img = cv2.imread(str(frame_path))
                 if img is None:
                     raise RuntimeError("unreadable image in camera folder")
                 return img

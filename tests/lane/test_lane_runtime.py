@@ -221,3 +221,18 @@ def test_an_expired_plate_reservation_is_renewed_or_the_case_held(tmp_path, mqtt
         finally:
             await lane.stop()
     asyncio.run(main())
+
+
+def test_a_camera_folder_shows_the_frame_named_after_the_vehicle(tmp_path):
+    import cv2
+    import numpy as np
+
+    from lane_controller.vin_camera import VinCamera
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a-other.jpg"), np.zeros((20, 30, 3), np.uint8))
+    cv2.imwrite(str(folder / "LSVAU2180N2183294.jpg"), np.full((10, 10, 3), 255, np.uint8))
+    cam = VinCamera(str(folder))
+    assert cam.grab("LSVAU2180N2183294").shape[:2] == (10, 10)
+    assert cam.grab("NOSUCHVIN00000000").shape[:2] in ((20, 30), (10, 10))
