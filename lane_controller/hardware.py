@@ -43,6 +43,7 @@ class LaneHardware:
 
     on_vehicle_passed: PassedCallback | None = None
     on_fault: FaultCallback | None = None
+    on_issue_progress: Callable[[str, str, int], None] | None = None  # job id, state, plates done
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -255,7 +256,9 @@ class BoardHardware(LaneHardware):
             asyncio.get_running_loop().create_task(self._passed(barrier))
 
     def _on_issuer_event(self, ev: Any) -> None:
-        """The issuer's own fault reports (jam, empty magazine, cover open) become alerts at once."""
+        """Job progress goes to the tablet; the issuer's own fault reports (jam, empty magazine, cover open) become alerts at once."""
+        if ev.name in ("job_progress", "job_done") and self.on_issue_progress is not None:
+            self.on_issue_progress(str(ev.data.get("job_id")), str(ev.data.get("state")), int(ev.data.get("plates_done") or 0))
         if ev.name == "fault":
             recovered = not ev.data.get("raised")
             detail = str(ev.data.get("fault")) + (f" (job {ev.data['job_id']})" if ev.data.get("job_id") else "")

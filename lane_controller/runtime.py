@@ -87,6 +87,7 @@ class Lane:
         self._changed = asyncio.Condition()
         self.hw.on_vehicle_passed = self._vehicle_passed
         self.hw.on_fault = self._device_fault
+        self.hw.on_issue_progress = self._issue_progress
         for row in self.journal.open_cases():
             try:
                 self.cases[row.case_id] = C.Case.model_validate(row.state)
@@ -403,6 +404,12 @@ class Lane:
                 await self._safe_apply(c.case_id, C.VehiclePassed("exit"))
                 break
         await self.refresh_hardware()
+
+    def _issue_progress(self, job_id: str, state: str, plates_done: int) -> None:
+        for c in self.cases.values():
+            if c.issue_job == job_id and c.stage == C.Stage.PAID:
+                self.waiting[c.case_id] = f"plate issuer: {state}, {plates_done} plate(s) done"
+                self._bump()
 
     async def _device_fault(self, device: str, detail: str, recovered: bool) -> None:
         if recovered:
