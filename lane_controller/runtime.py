@@ -110,6 +110,7 @@ class Lane:
             self.session.start()
         self.telemetry = TelemetryPublisher(self.session, self._telemetry, self.cfg.telemetry.interval_s)
         self.telemetry.start()
+        self._spawn(self._watch_promise())
         for case in list(self.cases.values()):
             log.info("resuming case %s at stage %s", case.case_id, case.stage)
             self._run(case.case_id, C.pending(case))
@@ -410,6 +411,18 @@ class Lane:
             if c.issue_job == job_id and c.stage == C.Stage.PAID:
                 self.waiting[c.case_id] = f"plate issuer: {state}, {plates_done} plate(s) done"
                 self._bump()
+
+    async def _watch_promise(self, period_s: float = 5.0) -> None:
+        """Raise an alert (once per case) when an open case passes the entry-to-exit promise."""
+        warned: set[str] = set()
+        while True:
+            now = self.clock()
+            for c in list(self.cases.values()):
+                if c.case_id not in warned and c.over_promise(now, self.cfg.promise_minutes * 60):
+                    warned.add(c.case_id)
+                    self._alert(f"promise:{c.case_id}", f"case {c.case_id} at station {c.station} is over the "
+                                f"{self.cfg.promise_minutes:.0f}-minute promise ({C.waiting_for(c) or c.stage.value})")
+            await asyncio.sleep(period_s)  # a periodic check, not synchronisation
 
     async def _device_fault(self, device: str, detail: str, recovered: bool) -> None:
         if recovered:

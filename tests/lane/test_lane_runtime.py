@@ -236,3 +236,19 @@ def test_a_camera_folder_shows_the_frame_named_after_the_vehicle(tmp_path):
     cam = VinCamera(str(folder))
     assert cam.grab("LSVAU2180N2183294").shape[:2] == (10, 10)
     assert cam.grab("NOSUCHVIN00000000").shape[:2] in ((20, 30), (10, 10))
+
+
+def test_a_case_over_the_promise_raises_an_alert(tmp_path, mqtt_broker, site_pki, cloud):
+    async def main():
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki)
+        clock = [1_000_000.0]
+        lane = Lane(cfg, hardware=SimulatedHardware(pass_after_s=None), reader=VinReading(load=False), clock=lambda: clock[0])
+        await lane.start()
+        try:
+            cid = (await lane.open_case("A", "110101199003071234", None, "insp-1")).case_id
+            clock[0] += 31 * 60  # the lane's clock, not a sleep
+            lane._spawn(lane._watch_promise(period_s=0.05))
+            await await_until(lambda: f"promise:{cid}" in lane.alerts, 5, "promise alert")
+        finally:
+            await lane.stop()
+    asyncio.run(main())
