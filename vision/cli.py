@@ -101,12 +101,15 @@ def _cmd_train(ns: argparse.Namespace) -> int:
         from vision.pseudo import make as make_pseudo
         from vision.train_rec import train as train_rec
 
-        make_pseudo(out / "pseudo", min_conf=ns.pseudo_conf, model_dir=models)  # stage-1 models
-        p = train_rec(out / "rec_ft", steps=ns.finetune_steps, seed=ns.seed + 1, lr=ns.finetune_lr,
-                      extra_csv=str(out / "pseudo" / "labels.csv"), extra_frac=ns.pseudo_frac, init=str(out / "rec" / "rec.pt"),
-                      photo_frac=ns.photo_frac)
-        shutil.copy(p, models / "vin_rec.onnx")
-        print(f"recogniser (fine-tuned with pseudo-labels): {p}")
+        init = out / "rec" / "rec.pt"
+        for r in range(1, ns.rounds + 1):  # self-training: each round pseudo-labels with the last model
+            make_pseudo(out / f"pseudo_r{r}", min_conf=ns.pseudo_conf, model_dir=models)
+            p = train_rec(out / f"rec_ft{r}", steps=ns.finetune_steps, seed=ns.seed + r, lr=ns.finetune_lr,
+                          extra_csv=str(out / f"pseudo_r{r}" / "labels.csv"), extra_frac=ns.pseudo_frac, init=str(init),
+                          photo_frac=ns.photo_frac)
+            shutil.copy(p, models / "vin_rec.onnx")
+            init = out / f"rec_ft{r}" / "rec.pt"
+            print(f"recogniser after self-training round {r}: {p}")
     print(f"models in {models}; copy them into {Path(__file__).parent / 'models'} and run `passlane vin calibrate`")
     return 0
 
@@ -151,9 +154,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--det-steps", type=int, default=2500)
     p.add_argument("--det-stop-at", type=int, default=None)
     p.add_argument("--scenes", type=int, default=1600, help="synthetic scenes for the detector")
-    p.add_argument("--finetune-steps", type=int, default=1500)
+    p.add_argument("--finetune-steps", type=int, default=1000)
     p.add_argument("--finetune-lr", type=float, default=5e-4)
-    p.add_argument("--pseudo-conf", type=float, default=0.9, help="min per-symbol confidence for a pseudo-label")
+    p.add_argument("--rounds", type=int, default=2, help="self-training rounds (pseudo-label, fine-tune)")
+    p.add_argument("--pseudo-conf", type=float, default=0.7, help="min per-symbol confidence for a pseudo-label")
     p.add_argument("--pseudo-frac", type=float, default=0.3, help="share of fine-tune samples drawn from pseudo-labels")
     p.add_argument("--photo-frac", type=float, default=0.4, help="share of synthetic fine-tune lines in the 'photo' preset")
     p.set_defaults(func=_cmd_train)
