@@ -123,6 +123,45 @@ PHOTOS: dict[str, dict[str, str]] = {
 }
 
 
+REASONS: dict[str, str] = {  # what a case waits for (lane_controller.case.waiting_for and the runtime), in zh-CN
+    "partner records": "调取合作方资料",
+    "vehicle to enter": "车辆驶入",
+    "inspector to admit the vehicle": "查验员放行进入",
+    "VIN review": "人工复核 VIN",
+    "VIN read": "识别 VIN",
+    "reading VIN": "正在识别 VIN",
+    "inspection": "查验",
+    "plate reservation": "号牌预留",
+    "owner's plate choice": "车主选号",
+    "payment": "缴费",
+    "plate issuer": "制牌",
+    "plate issuer working": "制牌中",
+    "plates to be fitted": "安装号牌",
+    "exit to open": "开出口道闸",
+    "exit to open (leaving without plates)": "开出口道闸（无牌离场）",
+    "vehicle to pass the exit": "车辆驶出",
+    "no cloud connection configured": "未配置云端连接",
+}
+REASON_PREFIXES: dict[str, str] = {
+    "waiting for the cloud": "等待云端",
+    "on hold": "暂停",
+    "partner records (": "调取合作方资料（",
+    "plate issuer:": "制牌：",
+}
+
+
+def translate_reason(text: str | None, lang: str) -> str | None:
+    """A waiting reason in the tablet's language (English stays as the lane wrote it)."""
+    if not text or lang == "en":
+        return text
+    if text in REASONS:
+        return REASONS[text]
+    for prefix, zh in REASON_PREFIXES.items():
+        if text.startswith(prefix):
+            return zh + text[len(prefix):]
+    return text
+
+
 def translator(lang: str):  # noqa: ANN201
     def t(key: str, table: dict[str, dict[str, str]] = STRINGS) -> str:
         entry = table.get(key)

@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from lane_controller import case as C
-from lane_controller.i18n import ITEMS, PHOTOS, STAGES, translator
+from lane_controller.i18n import ITEMS, PHOTOS, STAGES, translate_reason, translator
 from lane_controller.runtime import Lane
 
 HERE = Path(__file__).parent
@@ -148,6 +148,7 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True) -> FastAPI:
         t = translator(lang)
         return templates.TemplateResponse(request, name, {"t": t, "lang": lang, "stage_name": lambda s: t(s, STAGES),
                                                            "item_name": lambda s: t(s, ITEMS), "photo_name": lambda s: t(s, PHOTOS),
+                                                           "reason": lambda r: translate_reason(r, lang),
                                                            "me": who(request), "lane": lane, "promise_s": lane.cfg.promise_minutes * 60, **ctx})
 
     def refused(exc: C.Refused) -> JSONResponse:
