@@ -168,6 +168,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("calibrate", help="choose the accept threshold on held-out synthetic crops")
-    p.add_argument("--count", type=int, default=2000)
+    p.add_argument("--count", type=int, default=4000)
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=_cmd_calibrate)
