@@ -258,11 +258,14 @@ class BarrierControl:
                 self._fault(now)
         else:
             # at rest: follow the limit switches (arm moved by hand, or by
-            # the barrier controller itself on power failure)
-            if inputs & lb.IN_LIMIT_OPEN and arm != lb.ARM_OPEN:
+            # the barrier controller itself on power failure).  Only a single
+            # active limit counts: both at once (a fast arm seen through the
+            # debounce delay, or a wiring fault) says nothing about the arm.
+            limits = inputs & (lb.IN_LIMIT_OPEN | lb.IN_LIMIT_CLOSED)
+            if limits == lb.IN_LIMIT_OPEN and arm != lb.ARM_OPEN:
                 self.arm = lb.ARM_OPEN
                 self._emit(lb.BEV_OPENED, DETAIL_MANUAL)
-            elif inputs & lb.IN_LIMIT_CLOSED and arm != lb.ARM_CLOSED:
+            elif limits == lb.IN_LIMIT_CLOSED and arm != lb.ARM_CLOSED:
                 self.arm = lb.ARM_CLOSED
                 self._emit(lb.BEV_CLOSED, DETAIL_MANUAL)
 

@@ -45,7 +45,7 @@ class SiteSummary(BaseModel):
         minutes = [m for o, m, _ in outcomes if o == "completed" and m is not None]
         reasons: dict[str, int] = {}
         for outcome, _, reason in outcomes:
-            if outcome in ("rejected", "aborted"):
+            if outcome in ("rejected", "aborted", "unfinished"):
                 key = f"{outcome}: {reason or 'no reason given'}"
                 reasons[key] = reasons.get(key, 0) + 1
         count = lambda name: sum(1 for o, _, _ in outcomes if o == name)  # noqa: E731

@@ -208,9 +208,13 @@ class Barrier:
         if self.vehicle == "wants_to_pass" and self.pos >= 1.0:
             self.vehicle = "passing"
             self.log(t, "vehicle_moving", barrier=self.name)
-            self.tl.at(t + VEHICLE_TO_BEAM_S, lambda tt: self._beam(tt, +1))
-            self.tl.at(t + VEHICLE_OFF_LOOP_S, lambda tt: self._set_loop(tt, False))
-            self.tl.at(t + VEHICLE_CLEAR_BEAM_S, self._passed)
+            # A sped-up world slows the car down, never below what the real-time
+            # firmware can see: its shortest pulse (loop and beam both occupied,
+            # 1.0 s at walking pace) lasts at least min_pulse_s.
+            k = max(1.0, self.min_pulse_s / (VEHICLE_OFF_LOOP_S - VEHICLE_TO_BEAM_S))
+            self.tl.at(t + VEHICLE_TO_BEAM_S * k, lambda tt: self._beam(tt, +1))
+            self.tl.at(t + VEHICLE_OFF_LOOP_S * k, lambda tt: self._set_loop(tt, False))
+            self.tl.at(t + VEHICLE_CLEAR_BEAM_S * k, self._passed)
 
     def _passed(self, t: float) -> None:
         self._beam(t, -1)
@@ -385,7 +389,8 @@ class IssuerWorld:
                 self.print_failure = False
                 self.printer_error = True
                 self.log(t, "print_failed", text=self.text)
-        self.tl.at(self.t + PRINT_S, done, "mech")
+        # the busy signal must last long enough for the real-time firmware to see it
+        self.tl.at(self.t + max(PRINT_S, self.min_pulse_s), done, "mech")
 
     def start_eject(self) -> None:
         self.log(self.t, "eject_started")

@@ -1,0 +1,101 @@
+"""`passlane demo`: a whole registration site on this machine, and `passlane demo bench`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+import webbrowser
+from pathlib import Path
+
+from site_sim.run import FAULTS, RunOptions, SiteRun
+from site_sim.site import INSPECTOR_PIN, OPS_USER, Site
+from site_sim.summary import SiteSummary
+
+
+def _faults(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in FAULTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown fault {', '.join(unknown)}; choose from {', '.join(FAULTS)}")
+    return kinds
+
+
+def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
+    def minutes(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    share = "-" if summary.share_within_30_min is None else f"{summary.share_within_30_min:.0%}"
+    out("")
+    out(f"summary ({summary.lanes} lanes, speed {summary.speed:g}x, {summary.wall_seconds:.0f} s wall time)")
+    out(f"  vehicles {summary.vehicles}: registered {summary.completed}, rejected {summary.rejected}, "
+        f"aborted {summary.aborted}, unfinished {summary.unfinished}")
+    out(f"  registration minutes (simulated): p50 {minutes(summary.p50_minutes)}, p95 {minutes(summary.p95_minutes)}, "
+        f"max {minutes(summary.max_minutes)}; within 30 min: {share}")
+    out(f"  events: published {summary.events_published}, stored {summary.events_stored}, "
+        f"duplicates {summary.duplicates}, lost {summary.lost}")
+    for reason, n in sorted(summary.reasons.items()):
+        out(f"  {n} x {reason}")
+
+
+def _run(ns: argparse.Namespace) -> int:
+    root = Path(ns.dir) if ns.dir else Path(tempfile.mkdtemp(prefix="passlane-demo-"))
+    site = Site(root, lanes=ns.lanes, speed=ns.speed, seed=ns.seed,
+                reference_vehicles=max(400, 4 * (ns.vehicles or 100)))
+    print(f"starting a site with {ns.lanes} lanes in {root} (speed {ns.speed:g}x: one simulated hour per {60 / ns.speed:g} min)")
+    try:
+        site.start()
+    except Exception as exc:  # noqa: BLE001 - say what failed, stop what started
+        print(f"error: the site did not start: {exc}", file=sys.stderr)
+        site.stop()
+        return 1
+    try:
+        ops_password = site.ops_password_file.read_text().strip()
+        print(f"dashboard: {site.dashboard_url}/   (user {OPS_USER}, password {ops_password})")
+        for parts in site.lane_parts:
+            print(f"tablet {parts.unit}: {parts.tablet_url}/   (inspector {parts.inspector_id}, PIN {INSPECTOR_PIN})")
+        if not ns.no_browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            webbrowser.open(f"{site.dashboard_url}/")
+        opts = RunOptions(vehicles=ns.vehicles, rate_per_hour=ns.rate, seed=ns.seed, faults=ns.faults)
+
+        async def main() -> SiteSummary:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            return await SiteRun(site, opts, out=lambda line: print(line, flush=True)).run(stop)
+
+        summary = asyncio.run(main())
+        print_summary(summary)
+        if ns.summary_json:
+            Path(ns.summary_json).write_text(summary.model_dump_json(indent=2))
+            print(f"summary written to {ns.summary_json}")
+        ok = summary.lost == 0 and summary.duplicates == 0 and summary.unfinished == 0
+        return 0 if ok else 1
+    finally:
+        site.stop()
+        print("site stopped")
+
+
+def _bench(ns: argparse.Namespace) -> int:
+    from site_sim.bench import run_bench
+
+    return run_bench(ns)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mode", nargs="?", choices=["run", "bench"], default="run",
+                        help="run the demo (default) or the site benchmark")
+    parser.add_argument("--lanes", type=int, default=2, help="lane controllers (default 2)")
+    parser.add_argument("--vehicles", type=int, default=None, help="stop after this many vehicles (default: until Ctrl-C)")
+    parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
+    parser.add_argument("--rate", type=float, default=None, help="arrivals per simulated hour (default 3 per lane)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--faults", type=_faults, default=(), help=f"comma-separated: {', '.join(FAULTS)}")
+    parser.add_argument("--no-browser", action="store_true", help="do not open the dashboard in a browser")
+    parser.add_argument("--summary-json", default=None, help="write the summary as JSON to this file")
+    parser.add_argument("--dir", default=None, help="site directory (default: a new temporary directory)")
+    parser.set_defaults(func=lambda ns: _bench(ns) if ns.mode == "bench" else _run(ns))

@@ -1,0 +1,262 @@
+"""One vehicle's visit, played by the simulated world and people.
+
+The car, its owner and the lane's inspector act only through what they would
+touch in life: the car through the simulated I/O board's world (loops, beams,
+barrier arms) and the VIN camera's field of view, the inspector through the
+tablet's HTTP API (the same endpoints the tablet page uses), the owner
+through the payment provider, which signs its callback to the bridge. Human
+steps take simulated time (`HumanDurations`, scaled by the site's speed);
+everything the software does takes the real time it takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+
+from cloud_bridge.payments import SimulatedProvider
+from firmware.sim.control import SimControl
+from site_sim.timing import HumanDurations
+
+TERMINAL = ("closed",)
+
+
+class JourneyError(RuntimeError):
+    """The software did not reach the state a person waits for within the patience allowed."""
+
+
+@dataclass
+class Vehicle:
+    """A new car with its owner, as the reference data knows it."""
+
+    vin: str
+    owner_id_number: str
+    seed: int
+    fails_inspection: bool = False
+
+
+@dataclass
+class Outcome:
+    vehicle: Vehicle
+    lane: str
+    outcome: str  # completed | rejected | aborted | unfinished
+    minutes: float | None = None
+    reason: str | None = None
+    case_id: str | None = None
+    vin_decision: str | None = None
+    plate: str | None = None
+    human_real_s: float = 0.0
+    non_human_real_s: float = 0.0
+
+
+class Tablet:
+    """The inspector's tablet session on one lane (JSON API, signed-in cookie)."""
+
+    def __init__(self, base_url: str, inspector_id: str, pin: str) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30.0)
+        self.inspector_id = inspector_id
+        self.pin = pin
+
+    async def sign_in(self) -> None:
+        resp = await self.http.post("/api/session", json={"inspector_id": self.inspector_id, "pin": self.pin})
+        resp.raise_for_status()
+
+    async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        """One API call; re-signs in once if the lane restarted (its session secret may change)."""
+        for attempt in range(2):
+            try:
+                resp = await self.http.request(method, path, **kw)
+            except httpx.TransportError:
+                if attempt:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
+            if resp.status_code == 401 and attempt == 0:
+                await self.sign_in()
+                continue
+            if resp.status_code >= 500:
+                raise JourneyError(f"{method} {path}: HTTP {resp.status_code}: {resp.text[:200]}")
+            return resp.json()
+        raise JourneyError(f"{method} {path}: no answer")
+
+    async def case(self, case_id: str) -> dict[str, Any]:
+        return (await self.call("GET", f"/api/cases/{case_id}"))["case"]
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class Journey:
+    """Plays one vehicle through one lane."""
+
+    def __init__(self, *, vehicle: Vehicle, lane: str, tablet: Tablet, io: SimControl, issuer: SimControl,
+                 camera_dir: Path, provider: SimulatedProvider, speed: float, durations: HumanDurations,
+                 patience_s: float = 120.0) -> None:
+        self.v = vehicle
+        self.lane = lane
+        self.tablet = tablet
+        self.io = io
+        self.issuer = issuer
+        self.camera_dir = camera_dir
+        self.provider = provider
+        self.speed = speed
+        self.durations = durations
+        self.rng = random.Random(vehicle.seed)
+        self.patience_s = patience_s
+        self.outcome = Outcome(vehicle, lane, "unfinished")
+
+    async def human(self, step: str) -> None:
+        """A person takes their time (simulated seconds, scaled to real)."""
+        delay = self.durations.draw(step, self.rng) / self.speed
+        self.outcome.human_real_s += delay
+        await asyncio.sleep(delay)
+
+    async def world(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    async def until(self, case_id: str, pred: Any, what: str) -> dict[str, Any]:
+        """Wait (as a person would, patiently) until the case view satisfies `pred`."""
+        deadline = time.monotonic() + self.patience_s
+        while True:
+            view = await self.tablet.case(case_id)
+            if pred(view):
+                return view
+            if view["stage"] in TERMINAL and not pred(view):
+                raise _Ended(view)
+            if time.monotonic() > deadline:
+                raise JourneyError(f"{self.lane}: waited {self.patience_s:.0f}s for {what}; case at {view['stage']} "
+                                   f"(waiting: {view.get('waiting')}, hold: {view.get('hold')})")
+            await asyncio.sleep(0.05)
+
+    async def arm_open(self, barrier: str) -> None:
+        deadline = time.monotonic() + self.patience_s
+        while True:
+            state = await self.world(self.io.state)
+            if _arm(state, barrier) == "open":
+                return
+            if time.monotonic() > deadline:
+                raise JourneyError(f"{self.lane}: the {barrier} barrier never opened")
+            await asyncio.sleep(0.05)
+
+    def show_vin_to_camera(self) -> Path:
+        """The car stands on the station: the VIN camera's next snapshot shows its plate."""
+        from vision.synth import render_scene
+
+        frame = render_scene(self.v.vin, self.v.seed)
+        path = self.camera_dir / f"{time.time_ns()}.jpg"
+        tmp = path.with_suffix(".tmp.jpg")
+        cv2.imwrite(str(tmp), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        tmp.rename(path)  # the camera never sees a half-written file
+        return path
+
+    async def run(self) -> Outcome:
+        started = time.monotonic()
+        try:
+            await self._run()
+        except _Ended as ended:
+            view = ended.view
+            self.outcome.outcome = "rejected" if view.get("outcome") == "rejected" else "aborted"
+            self.outcome.reason = view.get("reason")
+        except JourneyError as exc:
+            self.outcome.reason = str(exc)
+        self.outcome.non_human_real_s = time.monotonic() - started - self.outcome.human_real_s
+        return self.outcome
+
+    async def _run(self) -> None:
+        t = self.tablet
+        await self.world(self.io.vehicle_arrive, "entry")
+        await self.human("show_id_card")
+        opened = await t.call("POST", "/api/cases", json={"station": "A", "id_number": self.v.owner_id_number})
+        if not opened.get("ok"):
+            raise JourneyError(f"{self.lane}: case not opened: {opened.get('error')}")
+        case_id = opened["case"]["case_id"]
+        self.outcome.case_id = case_id
+        t_open = time.monotonic()
+        view = await self.until(case_id, lambda c: c["stage"] != "opened" or c.get("outcome"), "partner records")
+        if view.get("outcome") == "rejected" or view["stage"] == "closed":
+            await self.world(self.io.vehicle_leave, "entry")
+            raise _Ended(view)
+        # Drive onto the inspection station.
+        self.show_vin_to_camera()
+        await t.call("POST", f"/api/cases/{case_id}/admit")
+        await self.arm_open("entry")
+        await self.world(self.io.vehicle_pass, "entry")
+        view = await self.until(case_id, lambda c: c.get("vin_read") is not None, "the VIN read")
+        self.outcome.vin_decision = (view.get("vin_read") or {}).get("decision")
+        if view["stage"] == "admitted":
+            # The reader asked for review (or differs from the certificate): the inspector reads the plate by eye.
+            await self.human("inspection_item")
+            await t.call("POST", f"/api/cases/{case_id}/vin/confirm", json={"vin": self.v.vin, "reason": "checked on the vehicle"})
+        view = await self.until(case_id, lambda c: c["stage"] != "admitted", "VIN confirmed")
+        failing = self.rng.choice(view["checklist"]) if self.v.fails_inspection else None
+        for item in view["checklist"]:
+            await self.human("inspection_item")
+            await t.call("POST", f"/api/cases/{case_id}/items", json={"item": item, "result": "fail" if item == failing else "pass"})
+        for code in view["required_photos"]:
+            await self.human("photo")
+            files = {"file": (f"{code}.jpg", _jpeg_of(self.v, code), "image/jpeg")}
+            await t.call("POST", f"/api/cases/{case_id}/photos/{code}", files=files)
+        await t.call("POST", f"/api/cases/{case_id}/conclude")
+        if failing:
+            await self._leave(case_id)
+            return
+        view = await self.until(case_id, lambda c: bool(c.get("plate_options")), "plate options")
+        await self.human("choose_plate")
+        choice = self.rng.choice(view["plate_options"][: max(1, len(view["plate_options"]))])
+        await t.call("POST", f"/api/cases/{case_id}/plate", json={"number": choice, "composed": False})
+        view = await self.until(case_id, lambda c: bool((c.get("payment") or {}).get("payment_id")), "the payment request")
+        await self.human("pay")
+        pay = view["payment"]
+        await asyncio.to_thread(self.provider.pay, pay["payment_id"], int(pay["amount_cents"]))
+        view = await self.until(case_id, lambda c: c["stage"] == "plates_issued", "plates issued")
+        self.outcome.plate = view.get("plate")
+        await self.world(self.issuer.take_plates)
+        await self.human("fit_plates")
+        await t.call("POST", f"/api/cases/{case_id}/fitted")
+        await t.call("POST", f"/api/cases/{case_id}/exit")
+        await self._leave(case_id)
+        view = await t.case(case_id)
+        if view.get("outcome") == "registered":
+            self.outcome.outcome = "completed"
+            self.outcome.minutes = (time.monotonic() - t_open) * self.speed / 60.0
+        else:
+            raise _Ended(view)
+
+    async def _leave(self, case_id: str) -> None:
+        """Drive out through the exit barrier once the lane opens it."""
+        await self.until(case_id, lambda c: c["stage"] in ("exit_open", "closed"), "the exit barrier")
+        view = await self.tablet.case(case_id)
+        if view["stage"] == "exit_open":
+            await self.arm_open("exit")
+            await self.human("drive_out")
+            await self.world(self.io.vehicle_pass, "exit")
+        view = await self.until(case_id, lambda c: c["stage"] == "closed", "the case to close")
+        if view.get("outcome") != "registered":
+            raise _Ended(view)
+
+
+class _Ended(Exception):
+    def __init__(self, view: dict[str, Any]) -> None:
+        super().__init__(view.get("reason"))
+        self.view = view
+
+
+def _arm(state: dict[str, Any], barrier: str) -> str:
+    return str(state["barriers"][barrier]["arm"])
+
+
+def _jpeg_of(vehicle: Vehicle, code: str) -> bytes:
+    """A photo the inspector takes (the VIN photo shows the plate; others a frame of the car)."""
+    from vision.synth import render_scene
+
+    frame = render_scene(vehicle.vin, vehicle.seed + int(code))
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    return buf.tobytes()

@@ -1,0 +1,240 @@
+"""Start and stop a whole registration site on this machine, all real processes.
+
+One `Site` owns: the site PKI, a private TLS Mosquitto, the cloud bridge
+(embedded SQLite, generated reference data, an ops admin account, the
+payment provider's key) and, per lane, two simulated lane-bus boards running
+the real firmware (`passlane sim io-board|plate-issuer`, TCP serial links), a
+VIN camera folder and the lane controller (`passlane lane run`). Every
+process is a child in its own process group and is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.broker import MosquittoBroker, free_port
+from edge.pki import SitePki
+from site_sim.processes import ManagedProcess, ProcessGroup, http_probe, tcp_probe
+
+SITE_ID = "site-1"
+AUTHORITY = "苏A"
+OPS_USER = "ops"
+INSPECTOR_PIN = "2468"
+
+
+def passlane(*args: str) -> list[str]:
+    """argv for a `passlane` subcommand with this interpreter (no reliance on PATH)."""
+    return [sys.executable, "-m", "edge.cli", *args]
+
+
+@dataclass
+class LaneProcesses:
+    """Where one lane's parts listen, and its folders."""
+
+    unit: str
+    root: Path
+    io_port: int
+    io_control: int
+    issuer_port: int
+    issuer_control: int
+    ui_port: int
+
+    @property
+    def camera_dir(self) -> Path:
+        return self.root / "camera"
+
+    @property
+    def tablet_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "lane.toml"
+
+    @property
+    def inspector_id(self) -> str:
+        return f"insp-{self.unit}"
+
+
+@dataclass
+class Site:
+    """A running site; `start()` brings it up, `stop()` (or the context manager) takes it down."""
+
+    root: Path
+    lanes: int = 2
+    speed: float = 60.0
+    reference_vehicles: int = 400
+    seed: int = 1
+    bridge_http_port: int = 0
+    processes: ProcessGroup = field(init=False)
+    broker: MosquittoBroker = field(init=False)
+    pki: SitePki = field(init=False)
+    lane_parts: list[LaneProcesses] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()
+        self.processes = ProcessGroup(self.root / "logs")
+        self.pki = SitePki(self.root / "pki")
+        self.bridge_http_port = self.bridge_http_port or free_port()
+
+    # ------------------------------------------------------------ paths and secrets
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.bridge_http_port}"
+
+    @property
+    def bridge_db(self) -> Path:
+        return self.root / "bridge" / "bridge.sqlite3"
+
+    @property
+    def payment_key_file(self) -> Path:
+        return self.root / "bridge" / "payment.key"
+
+    @property
+    def ops_password_file(self) -> Path:
+        return self.root / "bridge" / "ops.password"
+
+    @property
+    def reference_file(self) -> Path:
+        return self.root / "bridge" / "reference.json"
+
+    def reference_vehicles_data(self) -> list[dict]:
+        """The generated partner records: each new car with its certificate and its owner's ID number."""
+        return list(json.loads(self.reference_file.read_text())["vehicles"])
+
+    # ------------------------------------------------------------ start
+    def start(self) -> "Site":
+        self.root.mkdir(parents=True, exist_ok=True)
+        units = {"bridge": "bridge", "ops": "ops"} | {f"lane-{i:02d}": "lane" for i in range(1, self.lanes + 1)}
+        self.pki.init(SITE_ID, units)
+        self.broker = MosquittoBroker(self.pki, self.root / "broker")
+        self.broker.start()
+        self._prepare_bridge()
+        self.start_bridge()
+        for i in range(1, self.lanes + 1):
+            parts = self._prepare_lane(f"lane-{i:02d}")
+            self.lane_parts.append(parts)
+            self.start_boards(parts)
+            self.start_lane(parts)
+        return self
+
+    def _run_once(self, name: str, *args: str) -> None:
+        proc = ManagedProcess(name, passlane(*args), self.root / "logs")
+        proc.start()
+        assert proc.proc is not None
+        if proc.proc.wait(120) != 0:
+            raise RuntimeError(f"`passlane {' '.join(args)}` failed:\n{proc.tail_log()}")
+
+    def _prepare_bridge(self) -> None:
+        (self.root / "bridge").mkdir(parents=True, exist_ok=True)
+        if not self.payment_key_file.exists():
+            self.payment_key_file.write_text(secrets.token_hex(32) + "\n")
+            self.payment_key_file.chmod(0o600)
+        if not self.ops_password_file.exists():
+            self.ops_password_file.write_text(secrets.token_urlsafe(12) + "\n")
+            self.ops_password_file.chmod(0o600)
+        if self.bridge_db.exists():
+            return
+        db = str(self.bridge_db)
+        self._run_once("gen-reference", "bridge", "gen-reference", str(self.reference_file),
+                       "--vehicles", str(self.reference_vehicles), "--seed", str(self.seed))
+        self._run_once("init-db", "bridge", "init-db", "--db", db)
+        self._run_once("load-reference", "bridge", "load-reference", "--db", db, str(self.reference_file))
+        self._run_once("user-add", "bridge", "user", "add", OPS_USER, "--role", "ops-admin", "--db", db,
+                       "--password-file", str(self.ops_password_file))
+
+    def bridge_argv(self) -> list[str]:
+        return passlane(
+            "bridge", "serve", "--db", str(self.bridge_db), "--mqtt-host", self.broker.host, "--mqtt-port", str(self.broker.port),
+            "--ca", str(self.pki.ca_cert), "--site-dir", str(self.pki.root), "--http", f"127.0.0.1:{self.bridge_http_port}",
+            "--workers", "1", "--payment-key-file", str(self.payment_key_file),
+        )
+
+    def start_bridge(self) -> ManagedProcess:
+        return self.processes.start("bridge", self.bridge_argv(), ready=http_probe(f"{self.dashboard_url}/login"), timeout=60)
+
+    def _prepare_lane(self, unit: str) -> LaneProcesses:
+        root = self.root / unit
+        root.mkdir(parents=True, exist_ok=True)
+        parts = LaneProcesses(unit, root, free_port(), free_port(), free_port(), free_port(), free_port())
+        parts.camera_dir.mkdir(exist_ok=True)
+        (root / "inspector.pin").write_text(INSPECTOR_PIN + "\n")
+        parts.config_path.write_text(lane_toml(parts, self))
+        return parts
+
+    def start_boards(self, parts: LaneProcesses) -> None:
+        for kind, port, control in (("io-board", parts.io_port, parts.io_control),
+                                    ("plate-issuer", parts.issuer_port, parts.issuer_control)):
+            self.processes.start(
+                f"{parts.unit}-{kind}",
+                passlane("sim", kind, "--listen", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{control}",
+                         "--time-scale", str(self.speed), "--world-log", str(parts.root / f"world-{kind}.jsonl"),
+                         "--journal", str(parts.root / f"{kind}-flash.json")),
+                ready=tcp_probe("127.0.0.1", control),
+            )
+
+    def start_lane(self, parts: LaneProcesses) -> ManagedProcess:
+        return self.processes.start(
+            parts.unit, passlane("lane", "run", "--config", str(parts.config_path)),
+            ready=http_probe(f"{parts.tablet_url}/api/health"), timeout=90,
+        )
+
+    # ------------------------------------------------------------ stop
+    def stop(self) -> None:
+        self.processes.stop_all()
+        if getattr(self, "broker", None) is not None:
+            self.broker.stop()
+
+    def __enter__(self) -> "Site":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def lane_toml(parts: LaneProcesses, site: Site) -> str:
+    """The lane's config: real boards on TCP serial links, the camera folder, one inspector."""
+    return f'''# generated by site_sim for the demo
+site = "{SITE_ID}"
+unit = "{parts.unit}"
+stations = ["A"]
+
+[mqtt]
+host = "{site.broker.host}"
+port = {site.broker.port}
+password = {{ file = "{site.pki.password_file(parts.unit)}" }}
+tls = {{ ca_file = "{site.pki.ca_cert}" }}
+
+[outbox]
+resend_after_s = 5
+
+[telemetry]
+interval_s = 5
+
+[journal]
+path = "{parts.root / 'journal.sqlite3'}"
+
+[io_board]
+url = "socket://127.0.0.1:{parts.io_port}"
+
+[plate_issuer]
+url = "socket://127.0.0.1:{parts.issuer_port}"
+
+[camera]
+source = "{parts.camera_dir}"
+
+[plates]
+authority = "{AUTHORITY}"
+
+[ui]
+port = {parts.ui_port}
+
+[[inspectors]]
+id = "{parts.inspector_id}"
+name = "检验员 {parts.unit[-2:]}"
+pin = {{ file = "{parts.root / 'inspector.pin'}" }}
+'''
