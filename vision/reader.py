@@ -30,6 +30,7 @@ from vision.rules import ALPHABET, model_years, wmi_region
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_ACCEPT = 0.9
+PAD_W = 0.3  # margin left and right of a detected line, in box heights
 CANDIDATE_MIN_SCORE = 0.5  # the reader tries weaker detector blobs too; the recogniser decides
 FLIP_BELOW = 0.9  # a read this clear is final
 FLIP_TRY_BELOW = 0.3  # reads weaker than this are retried turned 180 degrees
@@ -85,22 +86,28 @@ class VinReader:
         img = to_bgr8(frame)
         boxes = self.detector.detect(img, min_score=CANDIDATE_MIN_SCORE)[: self.max_lines]
         best: tuple[tuple, Decoded, LineBox | None] | None = None
-        crops = [crop_line(img, b) for b in boxes]
         h, w = img.shape[:2]
         if not boxes and w >= 3 * h:  # looks like a crop already: read it whole
-            crops, boxes = [img], [None]  # type: ignore[list-item]
-        for crop, box in zip(crops, boxes):
-            d = self._best_orientation(crop)
-            if box is not None and (d is None or d.confidence < FLIP_BELOW):
-                # the box may straddle two lines: read the densest one-line band of a taller cut
-                band = refine_band(crop_line(img, box, pad_h=0.5), text_h=box.w / 11.0)
-                if band is not None:
-                    t = self._best_orientation(band)
-                    if t is not None and (d is None or self._rank(t) > self._rank(d)):
-                        d = t
+            d = self._best_orientation(img)
+            return self._result(d, None, t0, whole=img.shape)
+        for box in boxes:
+            d = self._read_box(img, box)
             if d is not None and (best is None or self._rank(d) > best[0]):
                 best = (self._rank(d), d, box)
         return self._result(best[1] if best else None, best[2] if best else None, t0)
+
+    def _read_box(self, img: np.ndarray, box: LineBox) -> Decoded | None:
+        """Read one detected line: the box with a margin, and the densest one-line band of a
+        taller cut (the heat map sometimes merges the VIN line with a neighbour)."""
+        d = self._best_orientation(crop_line(img, box, pad_w=PAD_W))
+        if d is not None and d.length_ok and d.confidence >= FLIP_BELOW:
+            return d
+        band = refine_band(crop_line(img, box, pad_h=0.5, pad_w=PAD_W), text_h=box.w / 11.0)
+        if band is not None:
+            t = self._best_orientation(band)
+            if t is not None and (d is None or self._rank(t) > self._rank(d)):
+                d = t
+        return d
 
     def read_crop(self, crop: np.ndarray) -> VinRead:
         """Read an image that is already a VIN-line crop (no detection)."""
