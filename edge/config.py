@@ -85,16 +85,17 @@ class JournalConfig(Section):
 
 
 class IssuerConfig(Section):
-    url: str | None = Field(None, title="Serial URL", description="pyserial URL of the plate issuer; empty = in-process simulation")
+    url: str = Field(min_length=1, title="Serial URL", description="pyserial URL of the plate issuer, e.g. /dev/ttyACM1 or socket://127.0.0.1:7002 (`passlane sim plate-issuer`)")
 
 
 class BoardConfig(Section):
-    url: str | None = Field(None, title="Serial URL", description="pyserial URL, e.g. /dev/ttyACM0 or socket://127.0.0.1:7001; empty = in-process simulation")
-    sim_pass_s: float = Field(2.0, ge=0, title="Simulated passage time", description="in-process simulation only (no url): seconds a vehicle takes to pass an opened barrier")
+    url: str = Field(min_length=1, title="Serial URL", description="pyserial URL of the I/O board, e.g. /dev/ttyACM0 or socket://127.0.0.1:7001 (`passlane sim io-board`)")
 
 
 class CameraConfig(Section):
-    source: str = Field("sim", title="VIN camera source", description="a device number ('0'), an RTSP URL, a folder of images (<certificate VIN>.jpg if present, else in turn), or 'sim' (rendered frames)")
+    source: str = Field(min_length=1, title="VIN camera source",
+                        description="a device number ('0'), an RTSP/HTTP stream URL, or a folder into which a snapshot camera uploads "
+                                    "frames (each grab takes the newest image; *.tmp and *.tmp.jpg are ignored)")
 
 
 class Inspector(Section):
@@ -140,9 +141,9 @@ class LaneConfig(Section):
     outbox: OutboxConfig = OutboxConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     journal: JournalConfig = JournalConfig()
-    io_board: BoardConfig = BoardConfig()
-    plate_issuer: IssuerConfig = IssuerConfig()
-    camera: CameraConfig = CameraConfig()
+    io_board: BoardConfig
+    plate_issuer: IssuerConfig
+    camera: CameraConfig
     inspection: InspectionConfig = InspectionConfig()
     plates: PlateConfig = PlateConfig()
     ui: UiConfig = UiConfig()

@@ -49,16 +49,21 @@ def _run(ns: argparse.Namespace) -> int:
     if ns.port is not None:
         cfg = cfg.model_copy(update={"ui": cfg.ui.model_copy(update={"port": ns.port})})
 
-    async def main() -> None:
-        stub = None
-        if ns.cloud_stub:
-            from lane_controller.cloud_stub import CloudStub
+    from lane_controller.vin_camera import CameraError, ReaderUnavailable, VinReading
 
-            user, _, pw_file = ns.cloud_stub.partition(":")
-            stub = CloudStub(cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.tls.ca_file, user, Path(pw_file).read_text().strip(), cfg.site,
-                             auto_pay_s=ns.auto_pay)
-            await asyncio.to_thread(stub.start)
-        lane = Lane(cfg, config_path=Path(ns.config), reader=None if not ns.no_reader else _no_reader())
+    try:
+        # --no-reader is the operator's explicit choice; otherwise a reader that does not load stops the start
+        reader = VinReading(load=not ns.no_reader)
+    except ReaderUnavailable as exc:
+        print(f"lane {cfg.unit}: {exc}", file=sys.stderr)
+        return 1
+
+    async def main() -> None:
+        try:
+            lane = Lane(cfg, config_path=Path(ns.config), reader=reader)
+        except CameraError as exc:
+            print(f"lane {cfg.unit}: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
         loop = asyncio.get_running_loop()
         # uvicorn catches SIGTERM/SIGINT during serve() (graceful shutdown: the lane publishes `stopped`)
         # and re-raises them afterwards; this no-op keeps that re-raise from killing the finished process.
@@ -75,21 +80,12 @@ def _run(ns: argparse.Namespace) -> int:
             await serve(lane, cfg.ui.host, cfg.ui.port, ready)
         except asyncio.CancelledError:
             pass
-        finally:
-            if stub is not None:
-                stub.stop()
 
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def _no_reader():  # noqa: ANN202
-    from lane_controller.vin_camera import VinReading
-
-    return VinReading(load=False)
 
 
 def _bench(ns: argparse.Namespace) -> int:
@@ -110,10 +106,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", help="run one lane: controller, boards, cloud link and the tablet UI")
     p.add_argument("--config", required=True, help="lane.toml")
     p.add_argument("--port", type=int, default=None, help="tablet UI port (overrides ui.port)")
-    p.add_argument("--cloud-stub", default=None, metavar="USER:PASSWORD_FILE",
-                   help="also run the small cloud stand-in (lane_controller.cloud_stub) with this broker account, when the real bridge is not running")
-    p.add_argument("--auto-pay", type=float, default=0.5, help="with --cloud-stub: confirm payments after this many seconds")
-    p.add_argument("--no-reader", action="store_true", help="do not load the VIN model (every read goes to inspector review)")
+    p.add_argument("--no-reader", action="store_true",
+                   help="run without the VIN model: every VIN is read by the inspector, and the tablet shows the reader is off")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=_run)
     c = sub.add_parser("check-config", help="validate lane.toml (unknown keys, types, secrets reachable)")

@@ -30,8 +30,8 @@ from edge.outbox import Outbox
 from edge.remote_commands import CommandDispatcher
 from edge.telemetry import TelemetryPublisher, sample
 from lane_controller import case as C
-from lane_controller.hardware import BoardHardware, HardwareFault, LaneHardware, SimulatedHardware
-from lane_controller.vin_camera import VinCamera, VinReading, crop_jpeg
+from lane_controller.hardware import BoardHardware, HardwareFault, LaneHardware
+from lane_controller.vin_camera import CameraError, VinCamera, VinReading, crop_jpeg
 
 log = logging.getLogger("passlane.lane")
 
@@ -42,10 +42,9 @@ def rules_from(cfg: LaneConfig) -> C.Rules:
                    authority=cfg.plates.authority, min_inspection_s=cfg.inspection.min_inspection_s)
 
 
-def hardware_from(cfg: LaneConfig, data_dir: Path) -> LaneHardware:
-    if cfg.io_board.url:
-        return BoardHardware(cfg.io_board.url, cfg.plate_issuer.url)
-    return SimulatedHardware(pass_after_s=cfg.io_board.sim_pass_s, ledger=data_dir / "sim-issuer-jobs.jsonl")
+def hardware_from(cfg: LaneConfig) -> LaneHardware:
+    """The lane-bus boards named in lane.toml (both URLs are required)."""
+    return BoardHardware(cfg.io_board.url, cfg.plate_issuer.url)
 
 
 class Lane:
@@ -58,11 +57,13 @@ class Lane:
         self.data_dir = cfg.journal.path.parent
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(cfg.journal.path, cfg.unit)
-        self.hw = hardware if hardware is not None else hardware_from(cfg, self.data_dir)
+        self.hw = hardware if hardware is not None else hardware_from(cfg)
         self.session: MqttSession | None = MqttSession(SessionSettings.from_lane_config(cfg)) if session is True else (session or None)
         self.outbox = Outbox(self.journal, self.session, resend_after_s=cfg.outbox.resend_after_s, window=cfg.outbox.batch,
                              alarm_depth=cfg.outbox.alarm_depth) if self.session else None
         self.camera = VinCamera(cfg.camera.source)
+        # the reader is loaded here, at start-up: a broken model installation stops the lane with the cause
+        # (ReaderUnavailable) instead of quietly sending every VIN to the inspector
         self.reader = reader if reader is not None else VinReading(load=True)
         self.cases: dict[str, C.Case] = {}
         self.waiting: dict[str, str] = {}
@@ -358,7 +359,7 @@ class Lane:
         self.waiting[case_id] = "reading VIN"
         self._bump()
         try:
-            frame = await self._in_vision(self.camera.grab, case.certificate_vin)
+            frame = await self._in_vision(self.camera.grab)
             res = await self._in_vision(self.reader.read, frame)
             img = await self._in_vision(crop_jpeg, frame, res.box, self.data_dir / "photos" / case_id / f"vin-{int(self.clock() * 1000)}.jpg")
             del frame
@@ -387,7 +388,10 @@ class Lane:
         if data is None:
             import cv2
 
-            frame = await self._in_vision(self.camera.grab, case.certificate_vin)
+            try:
+                frame = await self._in_vision(self.camera.grab)
+            except CameraError as exc:  # the inspector sees why and uploads a photo from the tablet instead
+                raise C.Refused(f"station camera: {exc}") from None
             await self._in_vision(cv2.imwrite, str(path), frame)
             del frame
             await self._in_vision(release_memory)
@@ -569,7 +573,7 @@ class Lane:
             "stations": {s: (self.case_summary(c) if (c := self.open_case_for(s)) else None) for s in self.cfg.stations},
             "hardware": self.last_hw_status, "devices": self.device_state,
             "boards": [b.model_dump() for b in self.hw.health()],
-            "camera": {"source": self.cfg.camera.source, "fps": self.camera.fps, "reader": "loaded" if self.reader.reader else (self.reader.error or "absent")},
+            "camera": {"source": self.cfg.camera.source, "fps": self.camera.fps, "reader": self.reader.status},
             "outbox": {"depth": depth, "alarm": depth > self.cfg.outbox.alarm_depth, "last_seq": self.journal.last_seq(),
                        "acked_seq": self.journal.acked_seq(), "ack_ms_p50": _pct(lat, 50, 1000), "ack_ms_p99": _pct(lat, 99, 1000),
                        "acks_measured": len(lat)},

@@ -1,11 +1,17 @@
-"""The VIN camera and the VIN read: a frame from a device, an RTSP URL, a folder, or a rendered scene.
+"""The VIN camera and the VIN read: a frame from a device, an RTSP/HTTP stream or a snapshot folder.
 
-``source`` in lane.toml: a device number ("0"), an RTSP/HTTP URL, a folder of
-images (simulation with recorded frames: ``<certificate VIN>.jpg`` when it
-exists, otherwise the frames in turn), or "sim" (a frame
-rendered by ``vision.synth`` showing the certificate VIN of the vehicle on the
-station). The reader is ``vision.VinReader`` when it is installed; without it
-every read is "none" and the inspector reviews the VIN by eye.
+``camera.source`` in lane.toml is what a real installation has:
+
+* a device number (``"0"``) or an RTSP/HTTP URL: a live stream, read with OpenCV;
+* a folder into which a snapshot camera uploads frames: a grab is the NEWEST
+  image in the folder at that moment (by modification time, re-scanned on
+  every grab), so the lane sees whatever stands in front of the camera now.
+  Files still being written (``*.tmp``, ``*.tmp.jpg``) are ignored.
+
+The camera never knows which vehicle the lane expects: what it returns is
+only what it sees. The reader is ``vision.VinReader``; failing to load it is a
+start-up error unless the operator runs the lane without it (``--no-reader``),
+and then every VIN is read by the inspector and the tablet says so.
 """
 
 from __future__ import annotations
@@ -21,6 +27,17 @@ import numpy as np
 
 log = logging.getLogger("passlane.vin")
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+PARTIAL_SUFFIXES = (".tmp", ".tmp.jpg")
+
+
+class CameraError(RuntimeError):
+    """The camera gave no usable frame (the lane raises a camera alert; the inspector reads by eye)."""
+
+
+class ReaderUnavailable(RuntimeError):
+    """The VIN reader could not be loaded; the lane refuses to start without ``--no-reader``."""
+
 
 @dataclass
 class ReadResult:
@@ -33,18 +50,39 @@ class ReadResult:
     alternatives: list[Any] = field(default_factory=list)
 
 
+def newest_frame(folder: Path) -> Path:
+    """The most recently written image in ``folder`` (what the snapshot camera shows now)."""
+    best: tuple[int, str] | None = None
+    best_path: Path | None = None
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise CameraError(f"camera folder {folder}: {exc}") from None
+    for f in entries:
+        name = f.name.lower()
+        if name.endswith(PARTIAL_SUFFIXES) or not name.endswith(IMAGE_SUFFIXES):
+            continue
+        try:
+            mtime = f.stat().st_mtime_ns
+        except OSError:  # removed between the listing and the stat
+            continue
+        key = (mtime, f.name)
+        if best is None or key > best:
+            best, best_path = key, f
+    if best_path is None:
+        raise CameraError(f"camera folder {folder}: no image (nothing uploaded by the camera)")
+    return best_path
+
+
 class VinCamera:
-    def __init__(self, source: str, *, seed: int = 0) -> None:
+    def __init__(self, source: str) -> None:
         self.source = source
-        self.seed = seed
-        self._n = 0
-        self._frames: list[Path] = []
+        self.folder = Path(source) if not source.isdigit() and "://" not in source else None
+        if self.folder is not None and not self.folder.is_dir():
+            raise CameraError(f"camera source {source!r} is neither a device number, a stream URL nor an existing folder")
         self._cap = None
         self._lock = threading.Lock()
         self._grabs: list[float] = []
-        p = Path(source)
-        if source not in ("sim",) and p.is_dir():
-            self._frames = sorted(x for x in p.iterdir() if x.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
     @property
     def fps(self) -> float | None:
@@ -56,75 +94,54 @@ class VinCamera:
             return None
         return round((len(recent) - 1) / max(recent[-1] - recent[0], 1e-6), 2)
 
-    def grab(self, expected_vin: str | None = None) -> np.ndarray:
-        """One frame (BGR). Blocking: run it in a worker thread."""
+    def grab(self) -> np.ndarray:
+        """The frame the camera shows now (BGR). Blocking: run it in a worker thread."""
         import cv2
 
         with self._lock:
-            self._n += 1
             self._grabs.append(time.monotonic())
-            if self.source == "sim":
-                return _render(expected_vin, self.seed + self._n)
-            if self._frames:
-                # a recorded frame named after the vehicle's certificate VIN (<VIN>.jpg) is "that vehicle on the
-                # station"; otherwise the folder's frames are taken in turn
-                named = [f for f in self._frames if expected_vin and f.stem.upper() == expected_vin.upper()]
-                frame_path = named[0] if named else self._frames[(self._n - 1) % len(self._frames)]
-                img = cv2.imread(str(frame_path))
+            if self.folder is not None:
+                path = newest_frame(self.folder)
+                img = cv2.imread(str(path))
                 if img is None:
-                    raise RuntimeError("unreadable image in camera folder")
+                    raise CameraError(f"camera folder: {path.name} is not a readable image")
                 return img
             if self._cap is None:
-                src: int | str = int(self.source) if self.source.isdigit() else self.source
-                self._cap = cv2.VideoCapture(src)
+                self._cap = cv2.VideoCapture(int(self.source) if self.source.isdigit() else self.source)
             ok, frame = self._cap.read()
             if not ok:
                 self._cap.release()
                 self._cap = None
-                raise RuntimeError(f"camera {self.source}: no frame")
+                raise CameraError(f"camera {self.source}: no frame")
             return frame
 
 
-def _render(vin: str | None, seed: int) -> np.ndarray:
-    try:
-        from vision.synth import render_scene  # type: ignore[attr-defined]
-
-        out = render_scene(vin or "LSVAU2180N2183294", seed)
-        img = out[0] if isinstance(out, tuple) else out
-        if img.ndim == 2:
-            img = np.stack([img] * 3, axis=-1)
-        return img.astype(np.uint8)
-    except Exception:  # noqa: BLE001 - without the renderer, a plain frame with the text
-        import cv2
-
-        img = np.full((240, 640, 3), 200, np.uint8)
-        cv2.putText(img, vin or "", (20, 130), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (20, 20, 20), 3)
-        return img
-
-
 class VinReading:
-    """Wraps ``vision.VinReader`` (loaded once); falls back to 'none' when the reader is absent."""
+    """``vision.VinReader``, loaded once at start. ``load=False`` is the operator's explicit ``--no-reader``:
+    every read is then 'none' and the inspector reads the VIN by eye."""
 
     def __init__(self, load: bool = True) -> None:
         self.reader = None
         self.error: str | None = None
         if load:
             try:
-                from vision import VinReader  # type: ignore[attr-defined]
+                from vision import VinReader
 
                 self.reader = VinReader()
-            except Exception as exc:  # noqa: BLE001 - the lane still works: the inspector reads the VIN
-                self.error = f"VIN reader unavailable: {exc}"
-                log.warning(self.error)
+            except Exception as exc:  # noqa: BLE001 - any failure to load is reported at start-up, with its cause
+                raise ReaderUnavailable(f"the VIN reader could not be loaded ({type(exc).__name__}: {exc}); "
+                                        "fix the model installation or start the lane with --no-reader") from exc
+
+    @property
+    def status(self) -> str:
+        """What the tablet shows about the reader."""
+        return "loaded" if self.reader is not None else "off (--no-reader): every VIN is read by the inspector"
 
     def read(self, frame: np.ndarray) -> ReadResult:
-        t0 = time.perf_counter()
         if self.reader is None:
-            return ReadResult(None, "none", 0.0, "invalid", ms=(time.perf_counter() - t0) * 1000)
+            return ReadResult(None, "none", 0.0, "invalid")
         r = self.reader.read(frame)
-        return ReadResult(getattr(r, "vin", None), str(getattr(r, "decision", "none")), float(getattr(r, "confidence", 0.0) or 0.0),
-                          str(getattr(r, "check_digit", "invalid")), getattr(r, "box", None), float(getattr(r, "ms", 0.0) or 0.0),
-                          list(getattr(r, "alternatives", []) or []))
+        return ReadResult(r.vin, r.decision, float(r.confidence), r.check_digit or "invalid", r.box, float(r.ms), list(r.alternatives))
 
 
 def crop_jpeg(frame: np.ndarray, box: Any, path: Path) -> Path:

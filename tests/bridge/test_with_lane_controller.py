@@ -1,4 +1,4 @@
-"""The real lane controller (simulated hardware) runs a whole case against the real bridge over the real broker."""
+"""The real lane controller (real firmware on simulated boards) runs a whole case against the real bridge over the real broker."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from cloud_bridge.runner import Bridge
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
-def _lane_toml(tmp: Path, broker, pki) -> Path:  # noqa: ANN001
+def _lane_toml(tmp: Path, broker, pki, io_url: str, issuer_url: str) -> Path:  # noqa: ANN001
     (tmp / "insp-1.pin").write_text("1234\n")
+    (tmp / "camera").mkdir(exist_ok=True)
     path = tmp / "lane.toml"
     path.write_text(f'''
 site = "site-1"
@@ -42,7 +43,7 @@ interval_s = 1
 path = "{tmp / 'lane.sqlite'}"
 
 [camera]
-source = "sim"
+source = "{tmp / 'camera'}"
 
 [inspection]
 items = {{ passenger_car = ["vin", "engine", "tyres"] }}
@@ -52,7 +53,10 @@ required_photos = ["0111", "0113"]
 authority = "苏A"
 
 [io_board]
-sim_pass_s = 0.3
+url = "{io_url}"
+
+[plate_issuer]
+url = "{issuer_url}"
 
 [[inspectors]]
 id = "insp-1"
@@ -60,6 +64,17 @@ name = "王检验"
 pin = {{ file = "insp-1.pin" }}
 ''')
     return path
+
+
+def _show(camera: Path, vin: str) -> None:
+    """The snapshot camera uploads a frame (temp name, then rename)."""
+    import cv2
+
+    from vision.synth import render_scene
+
+    tmp = camera / f"{time.time_ns()}.tmp.jpg"
+    cv2.imwrite(str(tmp), render_scene(vin, 1))
+    tmp.replace(camera / f"{time.time_ns()}.jpg")
 
 
 async def _until(pred, timeout: float, what: str) -> None:  # noqa: ANN001
@@ -74,7 +89,8 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
     runtime = pytest.importorskip("lane_controller.runtime")
     C = pytest.importorskip("lane_controller.case")
     from edge.config import load_config
-    from lane_controller.hardware import SimulatedHardware
+    from firmware.sim.server import SimBoardServer
+    from lane_controller.hardware import BoardHardware
     from lane_controller.vin_camera import VinReading
 
     bridge = Bridge(make_settings(str(tmp_path / "b.sqlite3"), broker=mqtt_broker, pki=site_pki, key_file=payment_key_file), sweep_s=3600).start()
@@ -94,14 +110,20 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
 
     threading.Thread(target=provider, daemon=True).start()
 
+    io = SimBoardServer("io-board", time_scale=50).start()
+    issuer = SimBoardServer("plate-issuer", time_scale=50).start()
+    world = io.control()
+
     async def main() -> str:
-        lane = runtime.Lane(load_config(_lane_toml(tmp_path, mqtt_broker, site_pki)), hardware=SimulatedHardware(pass_after_s=0.05),
-                            reader=VinReading(load=False))
+        cfg = load_config(_lane_toml(tmp_path, mqtt_broker, site_pki, io.url, issuer.url))
+        lane = runtime.Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
         await lane.start()
         try:
             cid = (await lane.open_case("A", vehicle.owner_id_number, None, "insp-1")).case_id
             await _until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 30, "partner records")
+            _show(tmp_path / "camera", vehicle.vin)  # the station camera sees the car that will stand there
             await lane.apply(cid, C.Admit(), "insp-1")
+            await asyncio.to_thread(world.vehicle_pass, "entry")  # the world drives the car in
             await _until(lambda: lane.cases[cid].vin_read is not None, 30, "VIN read")
             if lane.cases[cid].stage == C.Stage.ADMITTED:
                 await lane.apply(cid, C.VinConfirm(lane.cases[cid].certificate_vin, "checked by eye"), "insp-1")
@@ -112,9 +134,10 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
             await lane.apply(cid, C.Conclude(), "insp-1")
             await _until(lambda: lane.cases[cid].plate_options, 30, "plate options")
             await lane.apply(cid, C.ChoosePlate(lane.cases[cid].plate_options[0]), "insp-1")
-            await _until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 30, "payment and issuing")
+            await _until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 60, "payment and issuing")
             await lane.apply(cid, C.Fitted(), "insp-1")
             await lane.apply(cid, C.OpenExit(), "insp-1")
+            await asyncio.to_thread(world.vehicle_pass, "exit")
             await _until(lambda: cid not in lane.cases, 30, "exit")
             last = lane.journal.last_seq()
             await _until(lambda: lane.journal.acked_seq() == last, 30, "every event acknowledged")
@@ -136,3 +159,5 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
     finally:
         stop.set()
         bridge.stop()
+        io.stop()
+        issuer.stop()

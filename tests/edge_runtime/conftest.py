@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from edge.broker import MosquittoBroker
@@ -9,16 +7,23 @@ from edge.pki import SitePki
 from edge.journal import Journal
 from edge.mqtt_session import MqttSession
 from rt_helpers import session_settings
-from lane_controller.cloud_stub import CloudStub
+from lane_cloud import RealCloud
 
 SITE = "site-1"
 
 
 @pytest.fixture
-def cloud(mqtt_broker: MosquittoBroker, site_pki: SitePki):
-    stub = CloudStub(mqtt_broker.host, mqtt_broker.port, site_pki.ca_cert, "bridge", site_pki.password("bridge"), SITE).start()
-    yield stub
-    stub.stop()
+def cloud_off(tmp_path, mqtt_broker: MosquittoBroker, site_pki: SitePki):
+    """The real cloud bridge, not yet running: nothing acknowledges until the test calls ``start()``."""
+    c = RealCloud(tmp_path / "bridge", mqtt_broker, site_pki)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def cloud(cloud_off: RealCloud):
+    """The real cloud bridge (cloud_bridge.runner.Bridge, SQLite store), running."""
+    return cloud_off.start()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Shared helpers for the lane tests: a lane.toml for a test broker, and waiting with a deadline."""
+"""Shared helpers for the lane tests: a lane.toml for a test broker and boards, the camera, and waiting with a deadline."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from edge.config import LaneConfig, load_config
 PINS = {"insp-1": "1234", "insp-2": "5678"}
 
 
-def write_lane_toml(tmp: Path, broker, pki, unit: str = "lane-01", *, camera: str = "sim", io_url: str | None = None,
-                    issuer_url: str | None = None, ui_port: int = 0, extra: str = "") -> Path:
+def write_lane_toml(tmp: Path, broker, pki, unit: str = "lane-01", *, io_url: str, issuer_url: str, camera: Path | str | None = None,
+                    ui_port: int = 0, extra: str = "", authority: str | None = None) -> Path:
+    """A lane.toml on the test broker, the given board URLs and a camera folder (``tmp/camera`` by default)."""
     for ins, pin in PINS.items():
         (tmp / f"{ins}.pin").write_text(pin + "\n")
-    boards = "\n[io_board]\nsim_pass_s = 0.3\n" if not io_url else ""
-    if io_url:
-        boards += f'\n[io_board]\nurl = "{io_url}"\n'
-    if issuer_url:
-        boards += f'\n[plate_issuer]\nurl = "{issuer_url}"\n'
+    if camera is None:
+        camera = tmp / "camera"
+        camera.mkdir(exist_ok=True)
+    boards = f'\n[io_board]\nurl = "{io_url}"\n\n[plate_issuer]\nurl = "{issuer_url}"\n'
+    plates = f'\n[plates]\nauthority = "{authority}"\n' if authority else ""
     text = f'''
 site = "site-1"
 unit = "{unit}"
@@ -50,7 +51,7 @@ required_photos = ["0111", "0113"]
 
 [ui]
 port = {ui_port}
-{boards}
+{boards}{plates}
 [[inspectors]]
 id = "insp-1"
 name = "王检验"
@@ -85,3 +86,19 @@ async def await_until(pred, timeout: float, what: str = "condition") -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+def show_vin(camera: Path, vin: str, seed: int = 0) -> Path:
+    """The world puts a vehicle in front of the VIN camera: a snapshot camera uploads a frame into the folder
+    (written to a temporary name, then renamed, as the uploader does)."""
+    import cv2
+
+    from vision.synth import render_scene
+
+    img = render_scene(vin, seed)
+    camera.mkdir(parents=True, exist_ok=True)
+    path = camera / f"{time.time_ns()}.jpg"
+    tmp = camera / (path.name + ".tmp.jpg")
+    cv2.imwrite(str(tmp), img)
+    tmp.replace(path)
+    return path

@@ -181,12 +181,26 @@ def test_no_illegal_state_is_reachable_by_any_input_sequence(seq):
             assert case.vin == case.certificate_vin
 
 
-def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problems():
-    from lane_controller.cloud_stub import reference_records
+def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problems(tmp_path):
+    """The answer as the bridge builds it (its reference-data adapter over its own store), for an uninsured BEV."""
+    from cloud_bridge.reference import Insurance, PurchaseTax, ReferenceDataAdapter, generate, load_into
+    from cloud_bridge.store import SqliteStore
 
-    rec = C.normalise_partner_answer(reference_records("NOINS-110101199003071234E"))
+    data, _ = generate(5, seed=11)
+    v = data.vehicles[0]
+    v = v.model_copy(update={"insurance": Insurance(status="missing"), "purchase_tax": PurchaseTax(status="paid"),
+                             "certificate": v.certificate.model_copy(update={"fuel_type": "bev", "vin": v.vin})})
+    data = data.model_copy(update={"vehicles": [v]})
+    store = SqliteStore(str(tmp_path / "bridge.sqlite3"))
+    store.migrate()
+    try:
+        load_into(store, data)
+        answer = ReferenceDataAdapter(store).lookup(id_number=v.owner_id_number)
+    finally:
+        store.close()
+    rec = C.normalise_partner_answer({"owner": answer.owner.model_dump(), "vehicles": answer.vehicles})
     cert = rec["vehicle"]["certificate"]
-    assert cert["vin"] and cert["brand_model"] == "Volkswagen Lavida 1.5L" and cert["new_energy"] is True
+    assert cert["vin"] == v.vin and cert["brand_model"] == f"{v.certificate.brand} {v.certificate.model}" and cert["new_energy"] is True
     case = C.open_case({}, C.Open("c1", "A", id_number="x"), 0).case
     s = C.step(case, C.PartnerRecords(rec), 1, RULES)
     assert s.case.record_problems == ["no valid compulsory insurance"]

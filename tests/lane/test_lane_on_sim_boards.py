@@ -33,12 +33,12 @@ def test_vehicle_through_the_lane_on_simulated_boards_closes_arms_only_after_pas
     issuer_ctl = SimControl("127.0.0.1", issuer.control_port)
 
     async def main():
-        cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url)
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0])
         hw = BoardHardware(io.url, issuer.url)
         lane = Lane(cfg, hardware=hw, reader=VinReading(load=False))
         await lane.start()
         try:
-            cid = (await lane.open_case("A", "110101199003071234", None, "insp-1")).case_id
+            cid = (await lane.open_case("A", cloud.good[0].owner_id_number, None, "insp-1")).case_id
             await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 10, "records")
             await lane.apply(cid, C.Admit(), "insp-1")
             await asyncio.to_thread(io_ctl.vehicle_pass, "entry")
@@ -56,14 +56,8 @@ def test_vehicle_through_the_lane_on_simulated_boards_closes_arms_only_after_pas
             await lane.apply(cid, C.OpenExit(), "insp-1")
             await asyncio.to_thread(io_ctl.vehicle_pass, "exit")
             await await_until(lambda: cid not in lane.cases, 20, "exit passage")
-            st = await hw.io.status()
-            await await_until(lambda: True, 0.1)
-            for _ in range(100):
-                st = await hw.io.status()
-                if st.barriers["exit"].arm == "closed" and st.barriers["entry"].arm == "closed":
-                    break
-                await asyncio.sleep(0.05)
-            assert st.barriers["entry"].arm == "closed" and st.barriers["exit"].arm == "closed"
+            await await_until(lambda: io_ctl.state()["barriers"]["exit"]["arm"] == "closed"
+                              and io_ctl.state()["barriers"]["entry"]["arm"] == "closed", 20, "both arms closed in the world")
         finally:
             await lane.stop()
 

@@ -45,13 +45,14 @@ def _retained_status(broker, pki, unit: str) -> str | None:
     return UnitStatus.from_bytes(got[-1]).state.value if got else None
 
 
-def test_sigterm_stops_the_lane_cleanly_and_leaves_status_stopped(tmp_path, mqtt_broker, site_pki):
+def test_sigterm_stops_the_lane_cleanly_and_leaves_status_stopped(tmp_path, mqtt_broker, site_pki, boards):
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = write_lane_toml(tmp_path, mqtt_broker, site_pki)
+    io, issuer = boards
+    config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url)
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     try:
@@ -70,3 +71,15 @@ def test_sigterm_stops_the_lane_cleanly_and_leaves_status_stopped(tmp_path, mqtt
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def test_a_lane_whose_vin_reader_cannot_load_refuses_to_start_with_the_cause(tmp_path, mqtt_broker, site_pki, boards):
+    """No silent fallback: without --no-reader a broken reader stops the start, and says how to proceed."""
+    io, issuer = boards
+    config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url)
+    # the model installation is broken (here: the reader class cannot be constructed), the rest is the real `lane run`
+    r = subprocess.run([sys.executable, "-c", "import sys, vision; vision.VinReader = None; "
+                        "from edge.cli import main; sys.exit(main(['lane', 'run', '--config', sys.argv[1]]))", str(config)],
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "VIN reader could not be loaded" in r.stderr and "--no-reader" in r.stderr

@@ -14,7 +14,7 @@ from cloud_bridge.config import load_settings
 from cloud_bridge.reference import generate, load_into
 from cloud_bridge.runner import Bridge
 from lane_controller import case as C
-from lane_controller.hardware import SimulatedHardware
+from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
 
@@ -41,15 +41,15 @@ def bridge(tmp_path, mqtt_broker, site_pki):
     b.stop()
 
 
-def test_a_case_runs_end_to_end_against_the_cloud_bridge(tmp_path, mqtt_broker, site_pki, bridge):
+def test_a_case_runs_end_to_end_against_the_cloud_bridge(tmp_path, mqtt_broker, site_pki, bridge, boards):
     vehicle = bridge.good[0]
     authority = bridge.settings.authorities[0]
     http = TestClient(bridge.app())
 
     async def main():
-        cfg = lane_config(tmp_path, mqtt_broker, site_pki, extra="")
-        cfg = cfg.model_copy(update={"plates": cfg.plates.model_copy(update={"authority": authority})})
-        lane = Lane(cfg, hardware=SimulatedHardware(pass_after_s=0.02), reader=VinReading(load=False))
+        io, issuer = boards
+        cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=authority)
+        lane = Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
         await lane.start()
         try:
             cid = (await lane.open_case("A", vehicle.owner_id_number, None, "insp-1")).case_id
@@ -57,7 +57,8 @@ def test_a_case_runs_end_to_end_against_the_cloud_bridge(tmp_path, mqtt_broker, 
             c = lane.cases[cid]
             assert c.certificate_vin == vehicle.vin and not c.record_problems, c.record_problems
             await lane.apply(cid, C.Admit(), "insp-1")
-            await await_until(lambda: lane.cases[cid].vin_read is not None, 15, "VIN read")
+            await asyncio.to_thread(boards[0].control().vehicle_pass, "entry")
+            await await_until(lambda: lane.cases[cid].vin_read is not None, 20, "VIN read")
             await lane.apply(cid, C.VinConfirm(vehicle.vin, "checked by eye"), "insp-1")
             for item in ("vin", "engine", "tyres"):
                 await lane.apply(cid, C.MarkItem(item, "pass"), "insp-1")
@@ -73,10 +74,11 @@ def test_a_case_runs_end_to_end_against_the_cloud_bridge(tmp_path, mqtt_broker, 
             body = payments.callback_body(pay["payment_id"], pay["amount_cents"])
             r = await asyncio.to_thread(http.post, "/api/payments/notify", content=body, headers={payments.HEADER: payments.sign(KEY, body)})
             assert r.status_code == 200, r.text
-            await await_until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 15, "payment.confirmed from the bridge, then issuing")
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 60, "payment.confirmed from the bridge, then issuing")
             await lane.apply(cid, C.Fitted(), "insp-1")
             await lane.apply(cid, C.OpenExit(), "insp-1")
-            await await_until(lambda: cid not in lane.cases, 15, "exit")
+            await asyncio.to_thread(boards[0].control().vehicle_pass, "exit")
+            await await_until(lambda: cid not in lane.cases, 20, "exit")
             last = lane.journal.last_seq()
             await await_until(lambda: lane.journal.acked_seq() >= last, 20, "the bridge acknowledged every event")
             return cid, number

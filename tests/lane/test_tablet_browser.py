@@ -1,4 +1,4 @@
-"""The inspector flow end to end in headless Chromium, against a lane process on simulated lane-bus boards."""
+"""The inspector flow end to end in headless Chromium, against a lane process on simulated lane-bus boards and the real bridge."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from firmware.sim.control import SimControl
 from firmware.sim.server import SimBoardServer
 
-from lane_helpers import wait_until, write_lane_toml
+from lane_helpers import show_vin, wait_until, write_lane_toml
 
 REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
@@ -38,7 +38,7 @@ def lane_on_sim_boards(tmp_path, mqtt_broker, site_pki, cloud):
     io = SimBoardServer("io-board", time_scale=10.0).start()
     issuer = SimBoardServer("plate-issuer", time_scale=20.0).start()
     port = _free_port()
-    config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url)
+    config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0])
     log = open(tmp_path / "lane.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
@@ -51,7 +51,7 @@ def lane_on_sim_boards(tmp_path, mqtt_broker, site_pki, cloud):
 
     try:
         wait_until(up, 30, "lane up")
-        yield f"http://127.0.0.1:{port}", SimControl("127.0.0.1", io.control_port), tmp_path
+        yield f"http://127.0.0.1:{port}", SimControl("127.0.0.1", io.control_port), tmp_path, cloud.good[0]
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         try:
@@ -66,7 +66,7 @@ def lane_on_sim_boards(tmp_path, mqtt_broker, site_pki, cloud):
 def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_boards):
     from playwright.sync_api import expect, sync_playwright
 
-    base, world, tmp = lane_on_sim_boards
+    base, world, tmp, vehicle = lane_on_sim_boards
     photo = tmp / "photo.jpg"
     photo.write_bytes(b"\xff\xd8\xff\xe0fake-jpeg")
     with sync_playwright() as p:
@@ -87,11 +87,12 @@ def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_bo
             page.click("#lang-toggle")
             expect(page.locator("#open-case-A button")).to_have_text("Open case")
 
-            page.fill("#open-case-A input[name=id_number]", "110101199003071234")
+            page.fill("#open-case-A input[name=id_number]", vehicle.owner_id_number)
             page.click("#open-case-A button[type=submit]")
             page.wait_for_url("**/cases/*")
             case_id = page.url.rsplit("/", 1)[-1]
 
+            show_vin(tmp / "camera", vehicle.vin)  # the car that will stand at the station, seen by the camera
             page.click("#admit")
             world.vehicle_pass("entry")
             expect(page.locator("#vin-confirm")).to_be_visible()

@@ -1,0 +1,123 @@
+"""The real cloud bridge for the lane and edge-runtime tests, started in-process.
+
+The lane talks to ``cloud_bridge.runner.Bridge`` (SQLite store) over the test's
+real TLS Mosquitto, never to a stand-in. Reference data comes from
+``cloud_bridge.reference.generate``; a payment is confirmed the way the
+provider confirms it in the field: a signed callback into the bridge
+(``SimulatedProvider`` models the provider, which is outside our software).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cloud_bridge import payments
+from cloud_bridge.config import load_settings
+from cloud_bridge.reference import generate, load_into
+from cloud_bridge.runner import Bridge
+
+PAYMENT_KEY = b"lane-test-provider-key-0123456789"
+
+
+def wait_for(pred, timeout: float, what: str = "condition", poll: float = 0.02) -> Any:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(poll)
+
+
+class RealCloud:
+    """One running bridge plus what a test needs to look at it: stored events, good partner records,
+    and the payment provider (paying every pending payment at once while ``auto_pay`` is set)."""
+
+    def __init__(self, work: Path, broker, pki, *, vehicles: int = 40, seed: int = 3, auto_pay: bool = True) -> None:  # noqa: ANN001
+        work.mkdir(parents=True, exist_ok=True)
+        key = work / "payment.key"
+        key.write_bytes(PAYMENT_KEY)
+        self.settings = load_settings(None, {
+            "db": str(work / "bridge.sqlite3"), "payments.key_file": str(key), "ingest.batch_wait_ms": 2.0,
+            "mqtt.host": broker.host, "mqtt.port": broker.port, "mqtt.site_dir": str(pki.root),
+            "mqtt.client_id_prefix": f"bridge-{uuid.uuid4().hex[:6]}"})
+        self.data, problems = generate(vehicles, seed=seed)
+        bad = {v for vs in problems.values() for v in vs}
+        self.good = [v for v in self.data.vehicles
+                     if v.vin not in bad and v.owner_id_number not in bad and v.insurance.status == "valid"
+                     and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin]
+        self.auto_pay = auto_pay
+        self.bridge: Bridge | None = None
+        self._stop = threading.Event()
+        self._payer: threading.Thread | None = None
+
+    @property
+    def store(self):  # noqa: ANN201
+        assert self.bridge is not None
+        return self.bridge.store
+
+    @property
+    def service(self):  # noqa: ANN201
+        assert self.bridge is not None
+        return self.bridge.service
+
+    def start(self) -> "RealCloud":
+        self.bridge = Bridge(self.settings, sweep_s=3600).start()
+        wait_for(lambda: all(w.subscribed.is_set() for w in self.bridge.workers), 30, "bridge subscribed")
+        load_into(self.bridge.store, self.data)
+        self._stop.clear()
+        self._payer = threading.Thread(target=self._pay_loop, daemon=True, name="payment-provider")
+        self._payer.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._payer is not None:
+            self._payer.join(5)
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
+
+    def pay(self, payment_id: str, amount_cents: int) -> tuple[int, dict[str, Any]]:
+        """The owner pays: the provider's signed callback reaches the bridge."""
+        body = payments.callback_body(payment_id, amount_cents)
+        return self.service.payment_callback(body, payments.sign(PAYMENT_KEY, body))
+
+    def _pay_loop(self) -> None:
+        while not self._stop.is_set():
+            if self.auto_pay and self.bridge is not None:
+                try:
+                    with self.store.tx(write=False) as cur:
+                        pending = cur.q("SELECT payment_id, amount_cents FROM payments WHERE status = 'pending'")
+                    for p in pending:
+                        self.pay(p["payment_id"], int(p["amount_cents"]))
+                except Exception:  # noqa: BLE001 - the store closing under us at stop
+                    pass
+            self._stop.wait(0.05)  # the provider's polling period, not synchronisation
+
+    # ------------------------------------------------------------ looking at what the bridge stored
+    def events(self, unit: str = "lane-01") -> dict[int, dict[str, Any]]:
+        """Every stored event of ``unit`` by seq (the bridge keeps one row per (unit, seq))."""
+        out: dict[int, dict[str, Any]] = {}
+        after = 0
+        while True:
+            rows = self.store.unit_events(unit, after, 1000)
+            if not rows:
+                return out
+            for r in rows:
+                out[int(r["seq"])] = r
+            after = int(rows[-1]["seq"])
+
+    def watermark(self, unit: str = "lane-01") -> int:
+        for w in self.store.watermarks():
+            if w["unit"] == unit:
+                return int(w["acked_seq"])
+        return 0
+
+    def duplicates(self) -> int:
+        return int(self.store.counts().get("duplicates_seen") or 0)
