@@ -37,6 +37,9 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
         f"max {minutes(summary.max_minutes)}; within 30 min: {share}")
     out(f"  events: published {summary.events_published}, stored {summary.events_stored}, "
         f"duplicates {summary.duplicates}, lost {summary.lost}")
+    if summary.system_added_s_per_vehicle is not None:
+        out(f"  time per vehicle not spent by people (software + sped-up machines): "
+            f"{summary.system_added_s_per_vehicle:.2f} s real, median")
     for reason, n in sorted(summary.reasons.items()):
         out(f"  {n} x {reason}")
 

@@ -86,6 +86,13 @@ class Tablet:
             return resp.json()
         raise JourneyError(f"{method} {path}: no answer")
 
+    async def act(self, case_id: str, action: str, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """A case action the inspector takes; a refusal is an error the journey reports."""
+        answer = await self.call("POST", f"/api/cases/{case_id}/{action}", **({"json": body} if body is not None else {}), **kw)
+        if not answer.get("ok"):
+            raise JourneyError(f"{action} refused: {answer.get('error') or answer.get('detail')}")
+        return answer
+
     async def case(self, case_id: str) -> dict[str, Any]:
         return (await self.call("GET", f"/api/cases/{case_id}"))["case"]
 
@@ -133,7 +140,7 @@ class Journey:
             if time.monotonic() > deadline:
                 raise JourneyError(f"{self.lane}: waited {self.patience_s:.0f}s for {what}; case at {view['stage']} "
                                    f"(waiting: {view.get('waiting')}, hold: {view.get('hold')})")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
 
     async def arm_open(self, barrier: str) -> None:
         deadline = time.monotonic() + self.patience_s
@@ -164,8 +171,9 @@ class Journey:
             view = ended.view
             self.outcome.outcome = "rejected" if view.get("outcome") == "rejected" else "aborted"
             self.outcome.reason = view.get("reason")
-        except JourneyError as exc:
-            self.outcome.reason = str(exc)
+        except (JourneyError, httpx.HTTPError, OSError, RuntimeError, KeyError) as exc:
+            self.outcome.reason = f"{type(exc).__name__}: {exc}"
+            await self._clear_the_lane()
         self.outcome.non_human_real_s = time.monotonic() - started - self.outcome.human_real_s
         return self.outcome
 
@@ -182,10 +190,18 @@ class Journey:
         view = await self.until(case_id, lambda c: c["stage"] != "opened" or c.get("outcome"), "partner records")
         if view.get("outcome") == "rejected" or view["stage"] == "closed":
             await self.world(self.io.vehicle_leave, "entry")
+            await self._entry_clear()
             raise _Ended(view)
+        if view.get("record_problems"):
+            # The inspector sees the problem on the tablet and turns the car away.
+            await self.human("show_id_card")
+            await t.act(case_id, "reject", {"reason": "partner records: " + "; ".join(view["record_problems"])})
+            await self.world(self.io.vehicle_leave, "entry")
+            await self._entry_clear()
+            raise _Ended(await t.case(case_id))
         # Drive onto the inspection station.
         self.show_vin_to_camera()
-        await t.call("POST", f"/api/cases/{case_id}/admit")
+        await t.act(case_id, "admit")
         await self.arm_open("entry")
         await self.world(self.io.vehicle_pass, "entry")
         view = await self.until(case_id, lambda c: c.get("vin_read") is not None, "the VIN read")
@@ -193,24 +209,27 @@ class Journey:
         if view["stage"] == "admitted":
             # The reader asked for review (or differs from the certificate): the inspector reads the plate by eye.
             await self.human("inspection_item")
-            await t.call("POST", f"/api/cases/{case_id}/vin/confirm", json={"vin": self.v.vin, "reason": "checked on the vehicle"})
+            if self.v.vin != view.get("certificate_vin"):
+                await t.act(case_id, "reject", {"reason": f"VIN on the vehicle {self.v.vin} differs from the certificate"})
+                await self._leave(case_id)
+            await t.act(case_id, "vin/confirm", {"vin": self.v.vin, "reason": "checked on the vehicle"})
         view = await self.until(case_id, lambda c: c["stage"] != "admitted", "VIN confirmed")
         failing = self.rng.choice(view["checklist"]) if self.v.fails_inspection else None
         for item in view["checklist"]:
             await self.human("inspection_item")
-            await t.call("POST", f"/api/cases/{case_id}/items", json={"item": item, "result": "fail" if item == failing else "pass"})
+            await t.act(case_id, "items", {"item": item, "result": "fail" if item == failing else "pass"})
         for code in view["required_photos"]:
             await self.human("photo")
             files = {"file": (f"{code}.jpg", _jpeg_of(self.v, code), "image/jpeg")}
-            await t.call("POST", f"/api/cases/{case_id}/photos/{code}", files=files)
-        await t.call("POST", f"/api/cases/{case_id}/conclude")
+            await t.act(case_id, f"photos/{code}", files=files)
+        await t.act(case_id, "conclude")
         if failing:
             await self._leave(case_id)
             return
         view = await self.until(case_id, lambda c: bool(c.get("plate_options")), "plate options")
         await self.human("choose_plate")
         choice = self.rng.choice(view["plate_options"][: max(1, len(view["plate_options"]))])
-        await t.call("POST", f"/api/cases/{case_id}/plate", json={"number": choice, "composed": False})
+        await t.act(case_id, "plate", {"number": choice, "composed": False})
         view = await self.until(case_id, lambda c: bool((c.get("payment") or {}).get("payment_id")), "the payment request")
         await self.human("pay")
         pay = view["payment"]
@@ -219,8 +238,7 @@ class Journey:
         self.outcome.plate = view.get("plate")
         await self.world(self.issuer.take_plates)
         await self.human("fit_plates")
-        await t.call("POST", f"/api/cases/{case_id}/fitted")
-        await t.call("POST", f"/api/cases/{case_id}/exit")
+        await t.act(case_id, "fitted")
         await self._leave(case_id)
         view = await t.case(case_id)
         if view.get("outcome") == "registered":
@@ -229,10 +247,37 @@ class Journey:
         else:
             raise _Ended(view)
 
+    async def _clear_the_lane(self) -> None:
+        """After a visit that went wrong, the staff abort its case and see the car out of the lane.
+
+        The next car must find a free station (one open case per station) and an
+        empty entry loop; how this visit failed is already in `outcome.reason`.
+        """
+        try:
+            entry = (await self.world(self.io.state))["barriers"]["entry"]
+            if self.outcome.case_id:
+                case_id = self.outcome.case_id
+                view = await self.tablet.case(case_id)
+                if view["stage"] not in ("closed", "leaving", "exit_open"):
+                    await self.tablet.act(case_id, "abort", {"reason": "visit could not go on (site demo staff)"})
+                    view = await self.tablet.case(case_id)
+                if view["stage"] != "closed" and entry["vehicle"] == "none":
+                    await self._leave(case_id)  # the car is in the lane: out through the exit
+            if entry["vehicle"] in ("waiting", "wants_to_pass"):
+                await self.world(self.io.vehicle_leave, "entry")
+            await self._entry_clear()
+        except _Ended:
+            pass
+        except (JourneyError, httpx.HTTPError, OSError, RuntimeError, KeyError) as exc:
+            self.outcome.reason = f"{self.outcome.reason}; and the lane could not be cleared: {exc}"
+
     async def _leave(self, case_id: str) -> None:
-        """Drive out through the exit barrier once the lane opens it."""
-        await self.until(case_id, lambda c: c["stage"] in ("exit_open", "closed"), "the exit barrier")
-        view = await self.tablet.case(case_id)
+        """The inspector opens the exit (plates fitted, or leaving without plates) and the car drives out."""
+        view = await self.until(case_id, lambda c: c["stage"] in ("plates_fitted", "leaving", "exit_open", "closed"),
+                                "the case to be ready to leave")
+        if view["stage"] in ("plates_fitted", "leaving"):
+            await self.tablet.act(case_id, "exit")
+        view = await self.until(case_id, lambda c: c["stage"] in ("exit_open", "closed"), "the exit barrier")
         if view["stage"] == "exit_open":
             await self.arm_open("exit")
             await self.human("drive_out")
@@ -240,6 +285,13 @@ class Journey:
         view = await self.until(case_id, lambda c: c["stage"] == "closed", "the case to close")
         if view.get("outcome") != "registered":
             raise _Ended(view)
+
+    async def _entry_clear(self) -> None:
+        deadline = time.monotonic() + self.patience_s
+        while (await self.world(self.io.state))["barriers"]["entry"]["vehicle"] != "none":
+            if time.monotonic() > deadline:
+                raise JourneyError(f"{self.lane}: the entry loop never cleared")
+            await asyncio.sleep(0.05)
 
 
 class _Ended(Exception):

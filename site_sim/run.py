@@ -119,7 +119,9 @@ class SiteRun:
                         journey = Journey(vehicle=vehicle, lane=parts.unit, tablet=tablets[lane.index], io=io, issuer=issuer,
                                           camera_dir=parts.camera_dir, provider=provider, speed=speed, durations=self.durations,
                                           patience_s=self.opts.patience_s)
-                        self.outcomes.append(await journey.run())
+                        outcome = await journey.run()
+                        self.outcomes.append(outcome)
+                        self.out(describe(outcome))
             finally:
                 lane.queued -= 1
 
@@ -225,3 +227,10 @@ class SiteRun:
             duplicates += sum(n - 1 for n in counts.values() if n > 1)
             lost += sum(1 for s in range(1, last_seq + 1) if s not in counts)
         return published, stored, duplicates, lost
+
+
+def describe(o: Outcome) -> str:
+    """One line per finished vehicle for the live log."""
+    if o.outcome == "completed":
+        return f"  {o.lane} {o.vehicle.vin}: registered in {o.minutes:.1f} min (VIN read: {o.vin_decision}), plate {o.plate}"
+    return f"  {o.lane} {o.vehicle.vin}: {o.outcome}: {o.reason}"
