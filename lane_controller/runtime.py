@@ -48,7 +48,7 @@ def hardware_from(cfg: LaneConfig) -> LaneHardware:
 
 
 class Lane:
-    def __init__(self, cfg: LaneConfig, *, hardware: LaneHardware | None = None, session: MqttSession | None | bool = True,
+    def __init__(self, cfg: LaneConfig, *, hardware: LaneHardware | None = None, session: MqttSession | None = None,
                  reader: VinReading | None = None, clock: Callable[[], float] = time.time, config_path: Path | None = None) -> None:
         self.cfg = cfg
         self.config_path = config_path
@@ -58,9 +58,10 @@ class Lane:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(cfg.journal.path, cfg.unit)
         self.hw = hardware if hardware is not None else hardware_from(cfg)
-        self.session: MqttSession | None = MqttSession(SessionSettings.from_lane_config(cfg)) if session is True else (session or None)
+        # the lane always has its cloud link: there is no mode that runs cases without the bridge
+        self.session: MqttSession = session if session is not None else MqttSession(SessionSettings.from_lane_config(cfg))
         self.outbox = Outbox(self.journal, self.session, resend_after_s=cfg.outbox.resend_after_s, window=cfg.outbox.batch,
-                             alarm_depth=cfg.outbox.alarm_depth) if self.session else None
+                             alarm_depth=cfg.outbox.alarm_depth)
         self.camera = VinCamera(cfg.camera.source)
         # the reader is loaded here, at start-up: a broken model installation stops the lane with the cause
         # (ReaderUnavailable) instead of quietly sending every VIN to the inspector
@@ -99,16 +100,14 @@ class Lane:
         except Exception as exc:  # noqa: BLE001 - start without boards; the alert says why
             await self._device_fault("io-board", f"could not start: {exc}", False)
         await self.refresh_hardware()
-        if self.session is not None:
-            self.session.on_notification.append(self._notification_threadsafe)
-            self.commands = CommandDispatcher(self.journal, self.session, self._command_handlers(), self.clock)
-            self.commands.attach()
-            self.session.on_connected.append(self._changed_threadsafe)
-            self.session.on_connected.append(self._recheck_payments_threadsafe)
-            self.session.on_disconnected.append(self._changed_threadsafe)
-            assert self.outbox is not None
-            self.outbox.start()
-            self.session.start()
+        self.session.on_notification.append(self._notification_threadsafe)
+        self.commands = CommandDispatcher(self.journal, self.session, self._command_handlers(), self.clock)
+        self.commands.attach()
+        self.session.on_connected.append(self._changed_threadsafe)
+        self.session.on_connected.append(self._recheck_payments_threadsafe)
+        self.session.on_disconnected.append(self._changed_threadsafe)
+        self.outbox.start()
+        self.session.start()
         self.telemetry = TelemetryPublisher(self.session, self._telemetry, self.cfg.telemetry.interval_s)
         self.telemetry.start()
         self._spawn(self._watch_promise())
@@ -121,10 +120,8 @@ class Lane:
             t.cancel()
         if self.telemetry:
             self.telemetry.stop()
-        if self.outbox:
-            self.outbox.stop()
-        if self.session:
-            await asyncio.to_thread(self.session.stop)
+        self.outbox.stop()
+        await asyncio.to_thread(self.session.stop)
         try:
             await self.hw.close()
         except Exception:  # noqa: BLE001
@@ -274,7 +271,7 @@ class Lane:
                         "count": self.cfg.plates.options_count, "case_id": case_id}
                 resp = await self._cloud(case_id, RequestKind.PLATE_OPTIONS, body, C.Stage.INSPECTED)
                 if resp is not None and resp.ok:
-                    options = resp.body.get("numbers") or resp.body.get("options") or []
+                    options = resp.body["numbers"]
                     await self._safe_apply(case_id, C.PlateOptions(tuple(options)))
                 elif resp is not None:
                     self._alert(f"case:{case_id}", f"plate options: {resp.error} {resp.detail or ''}")
@@ -284,7 +281,7 @@ class Lane:
                         "plate_kind": "new-energy" if case and case.new_energy else "ordinary"}
                 resp = await self._cloud(case_id, RequestKind.PLATE_RESERVE, body, C.Stage.INSPECTED)
                 if resp is not None:
-                    until = resp.body.get("reserved_until") or resp.body.get("expires_at")
+                    until = resp.body.get("reserved_until")  # the bridge's answer (absent only on refusal)
                     await self._safe_apply(case_id, C.PlateReserved(resp.body.get("number") or number, until) if resp.ok
                                            else C.PlateReserveFailed(number, f"{resp.error}: {resp.detail or ''}".strip(": ")))
             case C.ReleasePlate(number):
@@ -329,10 +326,6 @@ class Lane:
             case = self.cases.get(case_id)
             if stage is not None and (case is None or case.stage != stage):
                 self.waiting.pop(case_id, None)
-                return None
-            if self.session is None:
-                self.waiting[case_id] = "no cloud connection configured"
-                self._bump()
                 return None
             try:
                 fut = self.session.request_future(kind, body, case_id, self.cfg.mqtt.request_timeout_s)
@@ -565,11 +558,11 @@ class Lane:
 
     def overview(self) -> dict[str, Any]:
         depth = self.journal.outbox_depth()
-        lat = sorted(self.outbox.ack_latencies[-2000:]) if self.outbox else []
+        lat = sorted(self.outbox.ack_latencies[-2000:])
         steps = sorted(self.step_ms[-2000:])
         return {
             "unit": self.cfg.unit, "site": self.cfg.site, "version": self.version,
-            "cloud_connected": bool(self.session and self.session.connected.is_set()),
+            "cloud_connected": self.session.connected.is_set(),
             "stations": {s: (self.case_summary(c) if (c := self.open_case_for(s)) else None) for s in self.cfg.stations},
             "hardware": self.last_hw_status, "devices": self.device_state,
             "boards": [b.model_dump() for b in self.hw.health()],
