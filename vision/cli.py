@@ -156,7 +156,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--scenes", type=int, default=1600, help="synthetic scenes for the detector")
     p.add_argument("--finetune-steps", type=int, default=1000)
     p.add_argument("--finetune-lr", type=float, default=5e-4)
-    p.add_argument("--rounds", type=int, default=2, help="self-training rounds (pseudo-label, fine-tune)")
+    p.add_argument("--rounds", type=int, default=3, help="self-training rounds (pseudo-label, fine-tune)")
     p.add_argument("--pseudo-conf", type=float, default=0.7, help="min per-symbol confidence for a pseudo-label")
     p.add_argument("--pseudo-frac", type=float, default=0.3, help="share of fine-tune samples drawn from pseudo-labels")
     p.add_argument("--photo-frac", type=float, default=0.4, help="share of synthetic fine-tune lines in the 'photo' preset")
