@@ -80,6 +80,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "light": {"zh-CN": "信号灯", "en": "light"},
     "arm": {"zh-CN": "闸杆", "en": "arm"},
     "camera": {"zh-CN": "VIN 相机", "en": "VIN camera"},
+    "reader_loaded": {"zh-CN": "VIN 识别已加载", "en": "VIN reader loaded"},
+    "reader_off": {"zh-CN": "VIN 识别已关闭（--no-reader）：每个 VIN 由查验员人工核对", "en": "VIN reader OFF (--no-reader): the inspector reads every VIN"},
     "passed": {"zh-CN": "车辆已通过（人工确认）", "en": "Vehicle has passed (confirm by eye)"},
     "passed_help": {"zh-CN": "地感未报告通过时（如车道控制器重启期间），查验员目视确认后使用。道闸仍只在地感和光电均无车时落杆。",
                     "en": "Use when the loop did not report the passage (e.g. while the lane controller restarted). The arm still closes only when loop and photo-eye are clear."},

@@ -80,7 +80,8 @@ def test_a_whole_case_through_the_http_api_is_attributed_to_the_inspector(client
     assert page.status_code == 200 and cid in page.text
     actors = {e["kind"]: e["actor"] for e in client.lane.journal.case_events(cid)}
     assert actors["case.opened"] == "insp-1" and actors["case.plates_fitted"] == "insp-1" and actors["case.paid"] == "cloud"
-    assert client.get("/fragments/overview").status_code == 200
+    overview = client.get("/fragments/overview")
+    assert overview.status_code == 200 and 'id="reader-off"' in overview.text  # the tablet says the reader is off
 
 
 def test_an_inspector_can_confirm_a_passage_the_loop_did_not_report(tmp_path, mqtt_broker, site_pki, cloud, boards):
