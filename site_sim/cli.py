@@ -47,7 +47,7 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
 def _run(ns: argparse.Namespace) -> int:
     root = Path(ns.dir) if ns.dir else Path(tempfile.mkdtemp(prefix="passlane-demo-"))
     site = Site(root, lanes=ns.lanes, speed=ns.speed, seed=ns.seed,
-                reference_vehicles=max(400, 4 * (ns.vehicles or 100)))
+                reference_vehicles=max(400, 4 * (ns.vehicles or 100)), line_noise=0.01 if "noise" in ns.faults else 0.0)
     print(f"starting a site with {ns.lanes} lanes in {root} (speed {ns.speed:g}x: one simulated hour per {60 / ns.speed:g} min)")
     try:
         site.start()

@@ -59,32 +59,35 @@ class Outcome:
 class Tablet:
     """The inspector's tablet session on one lane (JSON API, signed-in cookie)."""
 
-    def __init__(self, base_url: str, inspector_id: str, pin: str) -> None:
+    def __init__(self, base_url: str, inspector_id: str, pin: str, patience_s: float = 120.0) -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=30.0)
+        self.patience_s = patience_s
         self.inspector_id = inspector_id
         self.pin = pin
 
     async def sign_in(self) -> None:
-        resp = await self.http.post("/api/session", json={"inspector_id": self.inspector_id, "pin": self.pin})
-        resp.raise_for_status()
+        answer = await self.call("POST", "/api/session", json={"inspector_id": self.inspector_id, "pin": self.pin})
+        if not answer.get("ok"):
+            raise JourneyError(f"inspector {self.inspector_id} could not sign in: {answer.get('error')}")
 
     async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        """One API call; re-signs in once if the lane restarted (its session secret may change)."""
-        for attempt in range(2):
+        """One API call, as a patient person makes it: while the lane restarts (connection refused)
+        they wait and try again; if it forgot their session, they sign in again."""
+        deadline = time.monotonic() + self.patience_s
+        while True:
             try:
                 resp = await self.http.request(method, path, **kw)
-            except httpx.TransportError:
-                if attempt:
-                    raise
-                await asyncio.sleep(0.5)
+            except httpx.TransportError as exc:
+                if time.monotonic() > deadline:
+                    raise JourneyError(f"{method} {path}: the tablet did not answer ({exc!r})") from None
+                await asyncio.sleep(0.2)
                 continue
-            if resp.status_code == 401 and attempt == 0:
+            if resp.status_code == 401 and path != "/api/session":
                 await self.sign_in()
                 continue
             if resp.status_code >= 500:
                 raise JourneyError(f"{method} {path}: HTTP {resp.status_code}: {resp.text[:200]}")
             return resp.json()
-        raise JourneyError(f"{method} {path}: no answer")
 
     async def act(self, case_id: str, action: str, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """A case action the inspector takes; a refusal is an error the journey reports."""
@@ -173,7 +176,8 @@ class Journey:
             self.outcome.reason = view.get("reason")
         except (JourneyError, httpx.HTTPError, OSError, RuntimeError, KeyError) as exc:
             self.outcome.reason = f"{type(exc).__name__}: {exc}"
-            await self._clear_the_lane()
+            if await self._clear_the_lane():
+                self.outcome.outcome = "aborted"  # the staff aborted the case with a reason; the car is out
         self.outcome.non_human_real_s = time.monotonic() - started - self.outcome.human_real_s
         return self.outcome
 
@@ -247,7 +251,7 @@ class Journey:
         else:
             raise _Ended(view)
 
-    async def _clear_the_lane(self) -> None:
+    async def _clear_the_lane(self) -> bool:
         """After a visit that went wrong, the staff abort its case and see the car out of the lane.
 
         The next car must find a free station (one open case per station) and an
@@ -270,6 +274,11 @@ class Journey:
             pass
         except (JourneyError, httpx.HTTPError, OSError, RuntimeError, KeyError) as exc:
             self.outcome.reason = f"{self.outcome.reason}; and the lane could not be cleared: {exc}"
+            return False
+        if not self.outcome.case_id:
+            return False
+        view = await self.tablet.case(self.outcome.case_id)
+        return view["stage"] == "closed" and view.get("outcome") == "aborted"
 
     async def _leave(self, case_id: str) -> None:
         """The inspector opens the exit (plates fitted, or leaving without plates) and the car drives out."""

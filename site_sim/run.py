@@ -26,7 +26,8 @@ from site_sim.site import INSPECTOR_PIN, OPS_USER, Site, passlane
 from site_sim.summary import SiteSummary, percentile
 from site_sim.timing import HumanDurations, poisson_arrivals
 
-FAULTS = ("jam", "unplug", "cloud")
+# Faults the world can inject during a run; "noise" is a property of the cables (Site.line_noise).
+FAULTS = ("jam", "unplug", "cloud", "lane-crash", "broker-crash", "noise")
 
 
 @dataclass
@@ -96,14 +97,15 @@ class SiteRun:
         vehicles = pick_vehicles(records, count, self.opts)
         rate = self.opts.rate_per_hour or 3.0 * len(self.lanes)
         arrivals = poisson_arrivals(rate, len(vehicles), self.opts.seed)
-        tablets = [Tablet(p.tablet_url, p.inspector_id, INSPECTOR_PIN) for p in self.site.lane_parts]
+        tablets = [Tablet(p.tablet_url, p.inspector_id, INSPECTOR_PIN, self.opts.patience_s) for p in self.site.lane_parts]
         for tablet in tablets:
             await tablet.sign_in()
         provider = SimulatedProvider(self.site.dashboard_url, self.site.payment_key_file.read_text().strip().encode())
         speed = self.site.speed
         stop_progress = asyncio.Event()
         progress = asyncio.create_task(self._progress(stop_progress, started))
-        faults = [asyncio.create_task(self._fault(kind, arrivals[-1] if arrivals else 0.0)) for kind in self.opts.faults]
+        faults = [asyncio.create_task(self._fault(kind, arrivals[-1] if arrivals else 0.0))
+                  for kind in self.opts.faults if kind != "noise"]
         t0 = time.monotonic()
 
         async def one(vehicle: Vehicle, at_sim_s: float) -> None:
@@ -178,6 +180,16 @@ class SiteRun:
             await asyncio.to_thread(bridge.kill)
             await asyncio.sleep(max(2.0, 120.0 / speed))
             await asyncio.to_thread(self.site.start_bridge)
+        elif kind == "lane-crash":
+            lane = self.site.processes[parts.unit]
+            await asyncio.to_thread(lane.kill)  # kill -9: no goodbye, journal as it was
+            await asyncio.sleep(max(1.0, 60.0 / speed))
+            await asyncio.to_thread(self.site.start_lane, parts)
+        elif kind == "broker-crash":
+            await asyncio.to_thread(self.site.broker.kill)
+            await asyncio.sleep(max(2.0, 60.0 / speed))
+            await asyncio.to_thread(self.site.broker.start)
+        self.out(f"fault over: {kind}")
 
     # ------------------------------------------------------------ reporting
     async def _progress(self, stop: asyncio.Event, started: float) -> None:

@@ -70,6 +70,7 @@ class Site:
     reference_vehicles: int = 400
     seed: int = 1
     bridge_http_port: int = 0
+    line_noise: float = 0.0  # probability each serial byte is corrupted (a noisy cable)
     processes: ProcessGroup = field(init=False)
     broker: MosquittoBroker = field(init=False)
     pki: SitePki = field(init=False)
@@ -173,7 +174,7 @@ class Site:
                 f"{parts.unit}-{kind}",
                 passlane("sim", kind, "--listen", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{control}",
                          "--time-scale", str(self.speed), "--world-log", str(parts.root / f"world-{kind}.jsonl"),
-                         "--journal", str(parts.root / f"{kind}-flash.json")),
+                         "--journal", str(parts.root / f"{kind}-flash.json"), "--line-noise", str(self.line_noise)),
                 ready=tcp_probe("127.0.0.1", control),
             )
 

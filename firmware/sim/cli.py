@@ -26,7 +26,7 @@ def _run(ns: argparse.Namespace) -> int:
             print("--control must use the same host as --listen", file=sys.stderr)
             return 2
     sim = SimBoardServer(ns.kind, host, port, ctl_port, time_scale=ns.time_scale,
-                         world_log=ns.world_log, baud=ns.baud, board_id=ns.board_id,
+                         world_log=ns.world_log, baud=ns.baud, board_id=ns.board_id, line_noise=ns.line_noise,
                          journal_path=ns.journal)
     sim.start()
     ctl = f" control={host}:{sim.control_port}" if sim.control_port is not None else ""
@@ -58,6 +58,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--time-scale", type=float, default=1.0,
                        help="world runs this many times faster than real time (arm travel, vehicles, "
                             "mechanism); the firmware's own clock stays real time")
+        p.add_argument("--line-noise", type=float, default=0.0, metavar="P",
+                       help="corrupt each byte on the serial link with probability P (a noisy cable), e.g. 0.01")
         p.add_argument("--baud", type=int, default=None,
                        help="pace the serial bytes as a UART at this baud rate would (default: unpaced)")
         p.add_argument("--board-id", default=None)

@@ -123,13 +123,18 @@ class SimBoardServer:
     def __init__(self, kind: str = "io-board", host: str = "127.0.0.1", port: int = 0,
                  control_port: int | None = 0, *, time_scale: float = 1.0,
                  world_log: str | None = None, baud: int | None = None,
-                 board_id: str | None = None, journal_path: str | None = None) -> None:
+                 board_id: str | None = None, journal_path: str | None = None,
+                 line_noise: float = 0.0, noise_seed: int | None = None) -> None:
+        """line_noise: probability that each byte on the cable (either direction) arrives corrupted."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         self.kind = kind
         self.host = host
         self.time_scale = float(time_scale)
         self.baud = baud
+        self.line_noise = float(line_noise)
+        self._noise_rng = random.Random(noise_seed)
+        self.bytes_corrupted = 0
         self.board_id = board_id or f"sim-{kind}-{random.getrandbits(24):06x}"
         self.journal_path = journal_path
         self._journal: bytes | None = None
@@ -271,9 +276,20 @@ class SimBoardServer:
         if self.baud:
             time.sleep(len(data) * 10 / self.baud)
         try:
-            c.sendall(data)
+            c.sendall(self._through_cable(data))
         except OSError:
             self._drop_client()
+
+    def _through_cable(self, data: bytes) -> bytes:
+        """A noisy cable flips bits: each byte is corrupted with probability `line_noise`."""
+        if not self.line_noise:
+            return data
+        out = bytearray(data)
+        for i in range(len(out)):
+            if self._noise_rng.random() < self.line_noise:
+                out[i] ^= self._noise_rng.randint(1, 255)
+                self.bytes_corrupted += 1
+        return bytes(out)
 
     def _drop_client(self) -> None:
         with self._client_lock:
@@ -319,7 +335,7 @@ class SimBoardServer:
                 time.sleep(len(data) * 10 / self.baud)
             hal = self.hal
             if hal is not None:
-                hal.feed_rx(data)
+                hal.feed_rx(self._through_cable(data))
         with self._client_lock:
             if self._client is conn:
                 self._client = None
@@ -434,6 +450,7 @@ class LocalControl:
         st["boots"] = self.s.boots
         st["crashes"] = self.s.crashes
         st["link_connected"] = self.s._client is not None
+        st["bytes_corrupted"] = self.s.bytes_corrupted
         fw = self.s.firmware
         st["duplicates_answered_from_cache"] = fw.link.duplicates if fw else 0
         st["commands_executed"] = fw.link.commands if fw else 0
