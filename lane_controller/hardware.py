@@ -33,35 +33,14 @@ class HardwareFault(RuntimeError):
         self.detail = detail
 
 
-class LaneHardware:
-    """What the lane controller needs from its devices (the callbacks the lane sets, and the commands)."""
+class BoardHardware:
+    """The lane-bus boards through the host driver (``edge.lanebus``). One concrete class: the boards are the
+    only hardware the lane has (real ones, or the real firmware on the simulated world)."""
 
+    # set by the lane before start()
     on_vehicle_passed: PassedCallback | None = None
     on_fault: FaultCallback | None = None
     on_issue_progress: Callable[[str, str, int], None] | None = None  # job id, state, plates done
-
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    async def open_barrier(self, barrier: str) -> None: ...
-    async def close_barrier(self, barrier: str) -> None: ...
-    async def set_light(self, barrier: str, colour: str) -> None: ...
-    async def issue(self, job_id: str, plate_type: str, text: str) -> None: ...
-    async def status(self) -> dict[str, Any]: ...
-
-    def health(self) -> list[BoardHealth]:
-        return []
-
-    async def _passed(self, barrier: str) -> None:
-        if self.on_vehicle_passed is not None:
-            await self.on_vehicle_passed(barrier)
-
-    async def _fault(self, device: str, detail: str, recovered: bool = False) -> None:
-        if self.on_fault is not None:
-            await self.on_fault(device, detail, recovered)
-
-
-class BoardHardware(LaneHardware):
-    """The real lane-bus boards through the host driver (``edge.lanebus``)."""
 
     PLATE_TYPES = {"small_car": "blue", "new_energy": "green", "large": "yellow"}
 
@@ -96,6 +75,14 @@ class BoardHardware(LaneHardware):
             self._watch.cancel()
         await self.io.close()
         await self.issuer.close()
+
+    async def _passed(self, barrier: str) -> None:
+        if self.on_vehicle_passed is not None:
+            await self.on_vehicle_passed(barrier)
+
+    async def _fault(self, device: str, detail: str, recovered: bool = False) -> None:
+        if self.on_fault is not None:
+            await self.on_fault(device, detail, recovered)
 
     async def _cmd(self, device: str, coro: Awaitable[Any]) -> Any:
         try:

@@ -30,7 +30,7 @@ from edge.outbox import Outbox
 from edge.remote_commands import CommandDispatcher
 from edge.telemetry import TelemetryPublisher, sample
 from lane_controller import case as C
-from lane_controller.hardware import BoardHardware, HardwareFault, LaneHardware
+from lane_controller.hardware import BoardHardware, HardwareFault
 from lane_controller.vin_camera import CameraError, VinCamera, VinReading, crop_jpeg
 
 log = logging.getLogger("passlane.lane")
@@ -42,13 +42,13 @@ def rules_from(cfg: LaneConfig) -> C.Rules:
                    authority=cfg.plates.authority, min_inspection_s=cfg.inspection.min_inspection_s)
 
 
-def hardware_from(cfg: LaneConfig) -> LaneHardware:
+def hardware_from(cfg: LaneConfig) -> BoardHardware:
     """The lane-bus boards named in lane.toml (both URLs are required)."""
     return BoardHardware(cfg.io_board.url, cfg.plate_issuer.url)
 
 
 class Lane:
-    def __init__(self, cfg: LaneConfig, *, hardware: LaneHardware | None = None, session: MqttSession | None = None,
+    def __init__(self, cfg: LaneConfig, *, hardware: BoardHardware | None = None, session: MqttSession | None = None,
                  reader: VinReading | None = None, clock: Callable[[], float] = time.time, config_path: Path | None = None) -> None:
         self.cfg = cfg
         self.config_path = config_path
