@@ -10,7 +10,7 @@ from vision.synth import render_line, render_scene
 def test_shipped_recogniser_reads_the_fixed_synthetic_crops(reader, synth_crops):
     reads = [reader.read_crop(img) for _, img in synth_crops]
     exact = np.mean([r.vin == vin for r, (vin, _) in zip(reads, synth_crops)])
-    assert exact >= 0.85, exact  # measured 0.89 with the shipped models
+    assert exact >= 0.87, exact  # measured 0.91 with the shipped models (0.89 before the 2026-11-27 fine-tune)
 
 
 def test_reads_are_deterministic(reader, synth_crops):
@@ -42,4 +42,4 @@ def test_valid_check_digit_reads_with_high_confidence_are_accepted(reader, synth
 
     reads = [(vin, reader.read_crop(img)) for vin, img in synth_crops if check_digit_valid(vin)]
     accepted = sum(r.decision == "accept" for _, r in reads)
-    assert accepted / len(reads) >= 0.65  # measured 46 of 66 at the calibrated threshold 0.93
+    assert accepted / len(reads) >= 0.75  # measured 54 of 66 at the calibrated threshold 0.7
