@@ -134,10 +134,16 @@ class Journey:
     async def until(self, case_id: str, pred: Any, what: str) -> dict[str, Any]:
         """Wait (as a person would, patiently) until the case view satisfies `pred`."""
         deadline = time.monotonic() + self.patience_s
+        next_resume = time.monotonic() + 1.0
         while True:
             view = await self.tablet.case(case_id)
             if pred(view):
                 return view
+            if view.get("hold") and time.monotonic() >= next_resume:
+                # The tablet shows the case on hold (a device fault); once the attendant has
+                # dealt with the device, the inspector presses Resume. A refusal means not yet.
+                next_resume = time.monotonic() + 1.0
+                await self.tablet.call("POST", f"/api/cases/{case_id}/resume")
             if view["stage"] in TERMINAL and not pred(view):
                 raise _Ended(view)
             if time.monotonic() > deadline:

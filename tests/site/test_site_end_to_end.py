@@ -19,6 +19,7 @@ from site_sim.site import Site
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
+@pytest.mark.timeout(600)
 def test_two_lanes_register_twenty_vehicles_and_the_bridge_matches_the_journals(tmp_path: Path) -> None:
     site = Site(tmp_path / "site", lanes=2, speed=600, reference_vehicles=120, seed=5)
     with site:
