@@ -148,7 +148,7 @@ class SiteRun:
             await progress
             for tablet in tablets:
                 await tablet.close()
-        published, stored, duplicates, lost = await self.account_events(tablets)
+        published, stored, duplicates, lost = await self.account_events()
         non_human = [o.non_human_real_s for o in self.outcomes if o.outcome == "completed"]
         return SiteSummary.from_outcomes(
             lanes=len(self.lanes), speed=speed,
@@ -211,7 +211,7 @@ class SiteRun:
             resp.raise_for_status()
             return resp.json()
 
-    async def account_events(self, tablets: list[Tablet]) -> tuple[int, int, int, int]:
+    async def account_events(self) -> tuple[int, int, int, int]:
         """Wait until each lane's outbox is drained, then compare journals with the bridge's store."""
         published = stored = duplicates = lost = 0
         for parts in self.site.lane_parts:

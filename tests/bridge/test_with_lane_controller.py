@@ -9,61 +9,15 @@ from pathlib import Path
 
 import pytest
 from bridge_helpers import PAYMENT_KEY, make_settings, wait_for
+from lane_helpers import await_until, write_lane_toml
 
 from cloud_bridge import payments
 from cloud_bridge.reference import generate, load_into
 from cloud_bridge.runner import Bridge
+from lane_controller import case as C
+from lane_controller import runtime
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-def _lane_toml(tmp: Path, broker, pki, io_url: str, issuer_url: str) -> Path:  # noqa: ANN001
-    (tmp / "insp-1.pin").write_text("1234\n")
-    (tmp / "camera").mkdir(exist_ok=True)
-    path = tmp / "lane.toml"
-    path.write_text(f'''
-site = "site-1"
-unit = "lane-01"
-stations = ["A"]
-
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-request_timeout_s = 5
-password = {{ file = "{pki.password_file('lane-01')}" }}
-tls = {{ ca_file = "{pki.ca_cert}" }}
-
-[outbox]
-resend_after_s = 2
-
-[telemetry]
-interval_s = 1
-
-[journal]
-path = "{tmp / 'lane.sqlite'}"
-
-[camera]
-source = "{tmp / 'camera'}"
-
-[inspection]
-items = {{ passenger_car = ["vin", "engine", "tyres"] }}
-required_photos = ["0111", "0113"]
-
-[plates]
-authority = "苏A"
-
-[io_board]
-url = "{io_url}"
-
-[plate_issuer]
-url = "{issuer_url}"
-
-[[inspectors]]
-id = "insp-1"
-name = "王检验"
-pin = {{ file = "insp-1.pin" }}
-''')
-    return path
 
 
 def _show(camera: Path, vin: str) -> None:
@@ -77,17 +31,7 @@ def _show(camera: Path, vin: str) -> None:
     tmp.replace(camera / f"{time.time_ns()}.jpg")
 
 
-async def _until(pred, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event(tmp_path, mqtt_broker, site_pki, payment_key_file) -> None:  # noqa: ANN001
-    runtime = pytest.importorskip("lane_controller.runtime")
-    C = pytest.importorskip("lane_controller.case")
     from edge.config import load_config
     from firmware.sim.server import SimBoardServer
     from lane_controller.hardware import BoardHardware
@@ -115,16 +59,16 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
     world = io.control()
 
     async def main() -> str:
-        cfg = load_config(_lane_toml(tmp_path, mqtt_broker, site_pki, io.url, issuer.url))
+        cfg = load_config(write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority="苏A"))
         lane = runtime.Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
         await lane.start()
         try:
             cid = (await lane.open_case("A", vehicle.owner_id_number, None, "insp-1")).case_id
-            await _until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 30, "partner records")
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 30, "partner records")
             _show(tmp_path / "camera", vehicle.vin)  # the station camera sees the car that will stand there
             await lane.apply(cid, C.Admit(), "insp-1")
             await asyncio.to_thread(world.vehicle_pass, "entry")  # the world drives the car in
-            await _until(lambda: lane.cases[cid].vin_read is not None, 30, "VIN read")
+            await await_until(lambda: lane.cases[cid].vin_read is not None, 30, "VIN read")
             if lane.cases[cid].stage == C.Stage.ADMITTED:
                 await lane.apply(cid, C.VinConfirm(lane.cases[cid].certificate_vin, "checked by eye"), "insp-1")
             for item in ("vin", "engine", "tyres"):
@@ -132,15 +76,15 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
             await lane.save_photo(cid, "0111", b"\xff\xd8fake", "insp-1")
             await lane.save_photo(cid, "0113", None, "insp-1")
             await lane.apply(cid, C.Conclude(), "insp-1")
-            await _until(lambda: lane.cases[cid].plate_options, 30, "plate options")
+            await await_until(lambda: lane.cases[cid].plate_options, 30, "plate options")
             await lane.apply(cid, C.ChoosePlate(lane.cases[cid].plate_options[0]), "insp-1")
-            await _until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 60, "payment and issuing")
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 60, "payment and issuing")
             await lane.apply(cid, C.Fitted(), "insp-1")
             await lane.apply(cid, C.OpenExit(), "insp-1")
             await asyncio.to_thread(world.vehicle_pass, "exit")
-            await _until(lambda: cid not in lane.cases, 30, "exit")
+            await await_until(lambda: cid not in lane.cases, 30, "exit")
             last = lane.journal.last_seq()
-            await _until(lambda: lane.journal.acked_seq() == last, 30, "every event acknowledged")
+            await await_until(lambda: lane.journal.acked_seq() == last, 30, "every event acknowledged")
             return cid
         finally:
             await lane.stop()
