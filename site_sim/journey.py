@@ -52,6 +52,7 @@ class Outcome:
     case_id: str | None = None
     vin_decision: str | None = None
     plate: str | None = None
+    passages_confirmed_by_hand: int = 0  # the lane missed a passage the inspector then saw
     human_real_s: float = 0.0
     non_human_real_s: float = 0.0
 
@@ -131,9 +132,9 @@ class Journey:
     async def world(self, fn: Any, *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
 
-    async def until(self, case_id: str, pred: Any, what: str) -> dict[str, Any]:
+    async def until(self, case_id: str, pred: Any, what: str, patience_s: float | None = None) -> dict[str, Any]:
         """Wait (as a person would, patiently) until the case view satisfies `pred`."""
-        deadline = time.monotonic() + self.patience_s
+        deadline = time.monotonic() + (self.patience_s if patience_s is None else patience_s)
         next_resume = time.monotonic() + 1.0
         while True:
             view = await self.tablet.case(case_id)
@@ -213,7 +214,7 @@ class Journey:
         self.show_vin_to_camera()
         await t.act(case_id, "admit")
         await self.arm_open("entry")
-        await self.world(self.io.vehicle_pass, "entry")
+        await self._drive_through(case_id, "entry", lambda c: c["stage"] != "records_fetched")
         view = await self.until(case_id, lambda c: c.get("vin_read") is not None, "the VIN read")
         self.outcome.vin_decision = (view.get("vin_read") or {}).get("decision")
         if view["stage"] == "admitted":
@@ -296,10 +297,27 @@ class Journey:
         if view["stage"] == "exit_open":
             await self.arm_open("exit")
             await self.human("drive_out")
-            await self.world(self.io.vehicle_pass, "exit")
+            await self._drive_through(case_id, "exit", lambda c: c["stage"] == "closed")
         view = await self.until(case_id, lambda c: c["stage"] == "closed", "the case to close")
         if view.get("outcome") != "registered":
             raise _Ended(view)
+
+    async def _drive_through(self, case_id: str, barrier: str, noticed: Any) -> None:
+        """The car drives under the open arm. If the lane has not noticed the passage a while after
+        the car is through (its loop events were lost, e.g. while the lane restarted), the inspector
+        confirms it by eye on the tablet, as the lane's operator guide says; the journey counts it."""
+        await self.world(self.io.vehicle_pass, barrier)
+        try:
+            await self.until(case_id, noticed, f"the lane to notice the {barrier} passage", patience_s=10.0)
+        except JourneyError:
+            deadline = time.monotonic() + self.patience_s
+            while (await self.world(self.io.state))["barriers"][barrier]["vehicle"] != "none":
+                if time.monotonic() > deadline:
+                    raise JourneyError(f"{self.lane}: the car never got through the {barrier} barrier") from None
+                await asyncio.sleep(0.05)
+            if not noticed(await self.tablet.case(case_id)):
+                await self.tablet.act(case_id, "passed", {"barrier": barrier})
+                self.outcome.passages_confirmed_by_hand += 1
 
     async def _entry_clear(self) -> None:
         deadline = time.monotonic() + self.patience_s

@@ -31,6 +31,7 @@ def test_two_lanes_register_twenty_vehicles_and_the_bridge_matches_the_journals(
         assert summary.completed + summary.rejected == 20
         assert summary.completed >= 12, summary.reasons
         assert all(o.reason for o in run.outcomes if o.outcome == "rejected")
+        assert [o.passages_confirmed_by_hand for o in run.outcomes] == [0] * 20, "without faults the lane sees every passage"
         assert (summary.lost, summary.duplicates) == (0, 0)
         assert summary.events_published == summary.events_stored > 20 * 5
 
