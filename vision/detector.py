@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vision.preprocess import prep_frame
+from vision.preprocess import DET_LONG, prep_frame
 
 STRIDE = 4
 SHRINK_W, SHRINK_H = 0.92, 0.6  # training marks this fraction of the box
@@ -62,7 +62,7 @@ def boxes_from_heatmap(prob: np.ndarray, scale: float, thr: float = THRESHOLD, m
             continue
         sub = lab[y:y + h, x:x + w] == i
         ys, xs = np.nonzero(sub)
-        pts = np.stack([xs + x, ys + y], 1).astype(np.float32) + 0.5
+        pts = np.stack([xs + x, ys + y], 1).astype(np.float32)
         (cx, cy), (rw, rh), ang = cv2.minAreaRect(pts)
         if rw < rh:
             rw, rh, ang = rh, rw, ang + 90.0
@@ -118,6 +118,48 @@ class Detector:
         gh, gw = int(np.ceil(h * f / STRIDE)), int(np.ceil(w * f / STRIDE))
         return boxes_from_heatmap(prob[:gh, :gw], f, THRESHOLD if thr is None else thr, height_scale=height_scale,
                                   min_score=MIN_SCORE if min_score is None else min_score)
+
+    def refine(self, frame: np.ndarray, box: LineBox, min_cells: float = 4.0) -> LineBox:
+        """Re-detect a line seen small in the whole frame inside a zoomed window around it.
+
+        On a 1280x960 frame one heat-map cell is 16 px, as tall as a small VIN
+        line, so the coarse box can sit a few pixels off and the wrong height;
+        in a window scaled to the detector's size the line spans several cells.
+        Returns the original box when the window adds nothing.
+        """
+        scale = DET_LONG / max(frame.shape[:2])
+        if box.h * scale / STRIDE >= min_cells:
+            return box
+        x0, y0, x1, y1 = _zoom_window(frame.shape, box)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return box
+        found = self.detect(frame[y0:y1, x0:x1], min_score=0.5)
+        if not found:
+            return box
+        cx, cy = box.cx - x0, box.cy - y0
+        near = min(found, key=lambda b: np.hypot(b.cx - cx, b.cy - cy))
+        if np.hypot(near.cx - cx, near.cy - cy) > max(box.h, near.h) * 1.5 or near.w < 0.6 * box.w:
+            return box
+        # across the line trust the zoomed box; along it take the union of both, since
+        # a line cut short loses a symbol while a little extra margin costs nothing
+        a = np.radians(near.angle)
+        u = np.array([np.cos(a), np.sin(a)])
+        c = np.array([near.cx + x0, near.cy + y0])
+        ends = [float((np.array([b.cx, b.cy]) - c) @ u) + sgn * b.w / 2
+                for b in (box, LineBox(c[0], c[1], near.w, near.h, near.angle, 0.0)) for sgn in (-1, 1)]
+        lo, hi = min(ends), max(ends)
+        c = c + u * (lo + hi) / 2
+        return LineBox(float(c[0]), float(c[1]), hi - lo, near.h, near.angle, box.score)
+
+
+def _zoom_window(frame_shape: tuple[int, ...], box: LineBox) -> tuple[int, int, int, int]:
+    """An axis-aligned window around `box`, wide enough for the whole line and a margin."""
+    x0, y0, x1, y1 = box.aabb()
+    w = (x1 - x0) * 1.3 + 2 * box.h
+    h = max((y1 - y0) + 4 * box.h, w / 4)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    H, W = frame_shape[:2]
+    return (max(0, int(cx - w / 2)), max(0, int(cy - h / 2)), min(W, int(np.ceil(cx + w / 2))), min(H, int(np.ceil(cy + h / 2))))
 
 
 def refine_band(crop: np.ndarray, text_h: float) -> np.ndarray | None:

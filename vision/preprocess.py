@@ -39,13 +39,16 @@ def to_bgr8(img: np.ndarray) -> np.ndarray:
     return a
 
 
-def prep_crop(crop: np.ndarray) -> np.ndarray:
-    """A VIN-line crop -> float32 (1, REC_H, REC_W), zero mean, unit contrast."""
+def prep_crop(crop: np.ndarray, width: int = REC_W) -> np.ndarray:
+    """A VIN-line crop -> float32 (1, REC_H, width), zero mean, unit contrast.
+
+    `width` is the recogniser's input width (read from the ONNX model at run time).
+    """
     g = crop if crop.ndim == 2 else cv2.cvtColor(to_bgr8(crop), cv2.COLOR_BGR2GRAY)
     g = to_bgr8(g)[..., 0] if g.dtype != np.uint8 else g
     h, w = g.shape[:2]
-    interp = cv2.INTER_AREA if (w > REC_W and h > REC_H) else cv2.INTER_LINEAR
-    r = cv2.resize(g, (REC_W, REC_H), interpolation=interp).astype(np.float32)
+    interp = cv2.INTER_AREA if (w > width and h > REC_H) else cv2.INTER_LINEAR
+    r = cv2.resize(g, (width, REC_H), interpolation=interp).astype(np.float32)
     m, s = float(r.mean()), float(r.std())
     return ((r - m) / (s + 8.0))[None]
 

@@ -91,6 +91,7 @@ class VinReader:
             d = self._best_orientation(img)
             return self._result(d, None, t0, whole=img.shape)
         for box in boxes:
+            box = self.detector.refine(img, box)
             d = self._read_box(img, box)
             if d is not None and (best is None or self._rank(d) > best[0]):
                 best = (self._rank(d), d, box)
@@ -102,12 +103,27 @@ class VinReader:
         d = self._best_orientation(crop_line(img, box, pad_w=PAD_W))
         if d is not None and d.length_ok and d.confidence >= FLIP_BELOW:
             return d
-        band = refine_band(crop_line(img, box, pad_h=0.5, pad_w=PAD_W), text_h=box.w / 11.0)
-        if band is not None:
-            t = self._best_orientation(band)
+        for cut in self._nearby_cuts(img, box):
+            t = self._best_orientation(cut)
             if t is not None and (d is None or self._rank(t) > self._rank(d)):
                 d = t
+                if d.length_ok and d.confidence >= FLIP_BELOW:
+                    break
         return d
+
+    @staticmethod
+    def _nearby_cuts(img: np.ndarray, box: LineBox):
+        """Other cuts around a weakly read box: a few pixels up or down, taller, and the
+        densest one-line band of a tall cut. A small line's box can sit a third of a text
+        height off, and the heat map sometimes merges the VIN line with a neighbour."""
+        a = np.radians(box.angle)
+        nx, ny = -np.sin(a), np.cos(a)  # across the line, downwards
+        for shift, grow in ((-0.3, 1.0), (0.3, 1.0), (0.0, 1.4)):
+            moved = LineBox(box.cx + nx * shift * box.h, box.cy + ny * shift * box.h, box.w, box.h * grow, box.angle, box.score)
+            yield crop_line(img, moved, pad_w=PAD_W)
+        band = refine_band(crop_line(img, box, pad_h=0.8, pad_w=PAD_W), text_h=box.h)
+        if band is not None:
+            yield band
 
     def read_crop(self, crop: np.ndarray) -> VinRead:
         """Read an image that is already a VIN-line crop (no detection)."""

@@ -18,8 +18,10 @@ class Recognizer:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
-        self.input = self.sess.get_inputs()[0].name
+        inp = self.sess.get_inputs()[0]
+        self.input = inp.name
+        self.width = int(inp.shape[3])  # models differ in input width (160 or 256)
 
     def probs(self, crops: list[np.ndarray]) -> np.ndarray:
-        x = np.stack([prep_crop(c) for c in crops]).astype(np.float32)
+        x = np.stack([prep_crop(c, self.width) for c in crops]).astype(np.float32)
         return self.sess.run(None, {self.input: x})[0]

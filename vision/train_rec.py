@@ -21,11 +21,46 @@ TRAIN_SEED_BASE = 10_000_000  # training seeds live above this; bench/fixtures b
 EVAL_SEED_BASE = 500_000
 
 
-def build_model():
+ARCH_WIDTH = {"v1": 160, "v2": 256}  # recogniser input width per architecture
+
+
+def build_model(arch: str = "v1"):
+    """v1: 244 k params, 32x160 in, 40 CTC frames (shipped until 2026-11-28).
+    v2: 32x256 in, 64 frames, wider channels, dilated sequence head: ~15 px per
+    symbol instead of ~9 so dot-peen dots and narrow fonts stop aliasing.
+    """
     import torch.nn as nn
 
-    def cbr(i, o, k=3, p=1):
-        return [nn.Conv2d(i, o, k, 1, p, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+    def cbr(i, o, k=3, p=1, d=1):
+        return [nn.Conv2d(i, o, k, 1, p, dilation=d, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+
+    if arch == "v2":
+        class RecV2(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.f = nn.Sequential(
+                    *cbr(1, 16), nn.MaxPool2d(2),                       # 16 x 128
+                    *cbr(16, 32), nn.MaxPool2d(2),                      # 8 x 64
+                    *cbr(32, 64), *cbr(64, 64), nn.MaxPool2d((2, 1)),   # 4 x 64
+                    *cbr(64, 128), *cbr(128, 128), nn.MaxPool2d((2, 1)),  # 2 x 64
+                    *cbr(128, 160, (2, 1), 0),                          # 1 x 64
+                )
+                def c1(d):
+                    return nn.Sequential(nn.Conv1d(160, 160, 3, 1, d, dilation=d, bias=False),
+                                         nn.BatchNorm1d(160), nn.ReLU(inplace=True))
+                self.seq1 = c1(1)
+                self.seq2 = c1(2)
+                self.seq3 = c1(4)
+                self.out = nn.Conv1d(160, len(ALPHABET) + 1, 1)
+
+            def forward(self, x):  # (N,1,32,256) -> logits (N, 34, 64)
+                y = self.f(x).squeeze(2)
+                y = y + self.seq1(y)
+                y = y + self.seq2(y)
+                y = y + self.seq3(y)
+                return self.out(y)
+
+        return RecV2()
 
     class Rec(nn.Module):
         def __init__(self) -> None:
@@ -64,25 +99,26 @@ class _Softmaxed:
         return W(model)
 
 
-def export_onnx(model, path: Path) -> None:
+def export_onnx(model, path: Path, width: int = REC_W) -> None:
     import torch
 
     model.eval()
     w = _Softmaxed.wrap(model)
-    x = torch.zeros(1, 1, REC_H, REC_W)
+    x = torch.zeros(1, 1, REC_H, width)
     torch.onnx.export(w, x, str(path), input_names=["crop"], output_names=["probs"],
                       dynamic_axes={"crop": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
 
 
-def _sample(seed: int, extra: list[tuple[np.ndarray, str]], extra_frac: float, photo_frac: float = 0.0) -> tuple[np.ndarray, str]:
+def _sample(seed: int, extra: list[tuple[np.ndarray, str]], extra_frac: float, photo_frac: float = 0.0,
+            width: int = REC_W) -> tuple[np.ndarray, str]:
     rng = np.random.default_rng(seed)
     if extra and rng.random() < extra_frac:
         img, vin = extra[int(rng.integers(len(extra)))]
         img = _augment_real(img, rng)
-        return prep_crop(img), vin
+        return prep_crop(img, width), vin
     vin = random_vin(rng)
     photo = photo_frac > 0 and (seed * 2654435761 % 1000) / 1000 < photo_frac  # no draw from rng: stage 1 unchanged
-    return prep_crop(render_line(vin, seed, photo=photo)), vin
+    return prep_crop(render_line(vin, seed, photo=photo), width), vin
 
 
 def _augment_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -114,7 +150,8 @@ def load_extra(csv_path: str | None) -> list[tuple[np.ndarray, str]]:
 
 def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: float = 2e-3,
           extra_csv: str | None = None, extra_frac: float = 0.25, init: str | None = None,
-          export_every: int = 500, progress: bool = True, stop_at: int | None = None, photo_frac: float = 0.0) -> Path:
+          export_every: int = 500, progress: bool = True, stop_at: int | None = None, photo_frac: float = 0.0,
+          arch: str = "v1") -> Path:
     """Train and export `out_dir/vin_rec.onnx`; returns its path.
 
     `stop_at` ends the run early (the learning-rate schedule still spans
@@ -131,27 +168,28 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
     torch.manual_seed(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = load_extra(extra_csv)
+    width = ARCH_WIDTH[arch]
 
     class Stream(IterableDataset):
         def __iter__(self):
             torch.set_num_threads(1)
             base = TRAIN_SEED_BASE * (1 + seed)
             for k in range(steps * batch):
-                yield _sample(base + k, extra, extra_frac, photo_frac)
+                yield _sample(base + k, extra, extra_frac, photo_frac, width)
 
     def collate(items):
         x = torch.from_numpy(np.stack([i[0] for i in items]))
         tg = torch.tensor([ALPHABET.index(c) + 1 for _, v in items for c in v], dtype=torch.long)
         return x, tg, [v for _, v in items]
 
-    model = build_model()
+    model = build_model(arch)
     if init:
         model.load_state_dict(torch.load(init, map_location="cpu"))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     loader = DataLoader(Stream(), batch_size=batch, collate_fn=collate, num_workers=1, prefetch_factor=4)
     # fixed eval set (seeds never used in training)
-    ev = [_sample(EVAL_SEED_BASE + k, [], 0.0) for k in range(300)]
+    ev = [_sample(EVAL_SEED_BASE + k, [], 0.0, width=width) for k in range(300)]
     ex = torch.from_numpy(np.stack([e[0] for e in ev]))
     onnx_path = out_dir / "vin_rec.onnx"
     t0 = time.time()
@@ -177,7 +215,7 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
             ok = sum(_greedy(p[i]) == ev[i][1] for i in range(len(ev)))
             print(f"step {step} loss {loss.item():.4f} eval_exact {ok / len(ev):.4f} elapsed {time.time() - t0:.0f}s", flush=True)
             torch.save(model.state_dict(), out_dir / "rec.pt")
-            export_onnx(model, onnx_path)
+            export_onnx(model, onnx_path, width)
         if last:
             break
     return onnx_path
@@ -206,6 +244,7 @@ if __name__ == "__main__":
     ap.add_argument("--extra-frac", type=float, default=0.3)
     ap.add_argument("--stop-at", type=int, default=None)
     ap.add_argument("--photo-frac", type=float, default=0.0)
+    ap.add_argument("--arch", choices=sorted(ARCH_WIDTH), default="v1")
     a = ap.parse_args()
     train(a.out, a.steps, a.batch, a.seed, a.lr, a.extra, a.extra_frac, init=a.init, stop_at=a.stop_at,
-          photo_frac=a.photo_frac)
+          photo_frac=a.photo_frac, arch=a.arch)

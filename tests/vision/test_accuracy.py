@@ -27,7 +27,7 @@ def test_no_wrong_vin_is_accepted_on_the_fixed_crops(reader, synth_crops):
 def test_demo_camera_scenes_are_found_and_read(reader):
     vins = ["LSVAU218XN2183294", "1M8GDM9AXKP042788", "XTAGAB110L1243238", "WVWZZZ1KZ5B159201"]
     reads = [reader.read(render_scene(v, 700_900 + i)) for i, v in enumerate(vins)]
-    assert sum(r.vin == v for r, v in zip(reads, vins)) >= 2  # measured 2 of 4; see the bench for 50 scenes
+    assert sum(r.vin == v for r, v in zip(reads, vins)) >= 3  # measured 3 of 4 (2 before the half-cell box fix); bench: 50 scenes
     assert all(r.box is not None for r in reads if r.vin)
 
 
