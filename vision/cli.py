@@ -82,7 +82,7 @@ def _cmd_train(ns: argparse.Namespace) -> int:
     if ns.what in ("rec", "all"):
         from vision.train_rec import train as train_rec
 
-        p = train_rec(out / "rec", steps=ns.rec_steps, seed=ns.seed, stop_at=ns.rec_stop_at)
+        p = train_rec(out / "rec", steps=ns.rec_steps, seed=ns.seed, stop_at=ns.rec_stop_at, arch=ns.arch)
         shutil.copy(p, models / "vin_rec.onnx")
         print(f"recogniser (synthetic only): {p}")
     if ns.what in ("det", "all"):
@@ -106,7 +106,7 @@ def _cmd_train(ns: argparse.Namespace) -> int:
             make_pseudo(out / f"pseudo_r{r}", min_conf=ns.pseudo_conf, model_dir=models)
             p = train_rec(out / f"rec_ft{r}", steps=ns.finetune_steps, seed=ns.seed + r, lr=ns.finetune_lr,
                           extra_csv=str(out / f"pseudo_r{r}" / "labels.csv"), extra_frac=ns.pseudo_frac, init=str(init),
-                          photo_frac=ns.photo_frac)
+                          photo_frac=ns.photo_frac, arch=ns.arch)
             shutil.copy(p, models / "vin_rec.onnx")
             init = out / f"rec_ft{r}" / "rec.pt"
             print(f"recogniser after self-training round {r}: {p}")
@@ -149,6 +149,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--what", choices=["rec", "det", "finetune", "all"], default="all")
     p.add_argument("--out", default="var/vin-train")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--arch", choices=["v1", "v2"], default="v2", help="recogniser architecture (v2: 32x256 input, shipped)")
     p.add_argument("--rec-steps", type=int, default=5000)
     p.add_argument("--rec-stop-at", type=int, default=None, help="end stage 1 early (schedule still spans --rec-steps)")
     p.add_argument("--det-steps", type=int, default=2500)

@@ -42,12 +42,57 @@ def random_vin(rng: np.random.Generator, valid_check: bool | None = None) -> str
     return with_check_digit(body) if valid_check else body
 
 
+# The 5x7 dot-matrix face VIN marking machines punch (rows top to bottom, '1' = a dot):
+# the VIN alphabet plus what the distractor lines on such plates use.
+_DOT5X7 = {
+    "0": "01110 10001 10011 10101 11001 10001 01110", "1": "00100 01100 00100 00100 00100 00100 01110",
+    "2": "01110 10001 00001 00010 00100 01000 11111", "3": "11111 00010 00100 00010 00001 10001 01110",
+    "4": "00010 00110 01010 10010 11111 00010 00010", "5": "11111 10000 11110 00001 00001 10001 01110",
+    "6": "00110 01000 10000 11110 10001 10001 01110", "7": "11111 00001 00010 00100 01000 01000 01000",
+    "8": "01110 10001 10001 01110 10001 10001 01110", "9": "01110 10001 10001 01111 00001 00010 01100",
+    "A": "01110 10001 10001 10001 11111 10001 10001", "B": "11110 10001 10001 11110 10001 10001 11110",
+    "C": "01110 10001 10000 10000 10000 10001 01110", "D": "11100 10010 10001 10001 10001 10010 11100",
+    "E": "11111 10000 10000 11110 10000 10000 11111", "F": "11111 10000 10000 11110 10000 10000 10000",
+    "G": "01110 10001 10000 10111 10001 10001 01111", "H": "10001 10001 10001 11111 10001 10001 10001",
+    "J": "00111 00010 00010 00010 00010 10010 01100", "K": "10001 10010 10100 11000 10100 10010 10001",
+    "L": "10000 10000 10000 10000 10000 10000 11111", "M": "10001 11011 10101 10101 10001 10001 10001",
+    "N": "10001 10001 11001 10101 10011 10001 10001", "P": "11110 10001 10001 11110 10000 10000 10000",
+    "R": "11110 10001 10001 11110 10100 10010 10001", "S": "01111 10000 10000 01110 00001 00001 11110",
+    "T": "11111 00100 00100 00100 00100 00100 00100", "U": "10001 10001 10001 10001 10001 10001 01110",
+    "V": "10001 10001 10001 10001 10001 01010 00100", "W": "10001 10001 10001 10101 10101 10101 01010",
+    "X": "10001 10001 01010 00100 01010 10001 10001", "Y": "10001 10001 10001 01010 00100 00100 00100",
+    "Z": "11111 00001 00010 00100 01000 10000 11111", "*": "00000 00100 10101 01110 10101 00100 00000",
+    "-": "00000 00000 00000 11111 00000 00000 00000", "/": "00001 00001 00010 00100 01000 10000 10000",
+}
+
+
+def _dot_matrix_font(rng: np.random.Generator) -> dict:
+    """A dot-peen face: 5x7 dots per symbol with a random pitch, dot size, a little jitter
+    and the odd missing dot; glyph images GLYPH_H tall like the atlas fonts."""
+    cap = GLYPH_H * rng.uniform(0.6, 0.75)
+    py = cap / 6
+    px = py * rng.uniform(0.75, 1.2)
+    r = py * rng.uniform(0.25, 0.42)
+    top = (GLYPH_H - cap) / 2
+    w = int(np.ceil(4 * px + 2 * r + 2))
+    font = {}
+    for ch, rows in _DOT5X7.items():
+        g = np.zeros((GLYPH_H, w), np.uint8)
+        for yi, row in enumerate(rows.split()):
+            for xi, bit in enumerate(row):
+                if bit == "1" and rng.random() > 0.02:
+                    x = r + 1 + xi * px + rng.normal(0, 0.05 * px)
+                    y = top + yi * py + rng.normal(0, 0.05 * py)
+                    cv2.circle(g, (int(round(x * 16)), int(round(y * 16))), int(round(r * 16)), 255, -1, cv2.LINE_AA, shift=4)
+        font[ch] = g
+    return font
+
+
 def _font_for(style: str, rng: np.random.Generator) -> dict:
-    """A random font; dot-peen marks follow thin stroke fonts (machines dot the centre line)."""
-    names, fonts = load_atlas()
+    """A random font; dot-peen marks get a dot-matrix face."""
     if style == "dotpeen":
-        thin = [i for i, n in enumerate(names) if n.startswith("hershey") or "ExtraLight" in n]
-        return fonts[int(rng.choice(thin))]
+        return _dot_matrix_font(rng)
+    names, fonts = load_atlas()
     return fonts[int(rng.integers(len(fonts)))]
 
 
@@ -81,20 +126,6 @@ def _crop_rows(m: np.ndarray) -> np.ndarray:
     return m[rows[0]:rows[-1] + 1] if len(rows) else m
 
 
-def _dots(m: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Turn a glyph mask into dot-peen dimples on a grid."""
-    step = int(rng.integers(5, 7))
-    r = max(1, int(round(step * rng.uniform(0.35, 0.45))))
-    out = np.zeros_like(m)
-    # sample a grid over the strokes grown by half a step, so thin strokes still get dots
-    mb = cv2.dilate((m > 0.4).astype(np.uint8), np.ones((3, 3), np.uint8))
-    ys, xs = np.nonzero(mb[::step, ::step])
-    for y, x in zip(ys * step, xs * step):
-        jx, jy = rng.integers(-1, 2, 2)
-        cv2.circle(out, (int(x + jx), int(y + jy)), r, 1.0, -1, cv2.LINE_AA)
-    return out
-
-
 def _metal(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     h, w = shape
     base = rng.uniform(0.3, 0.8)
@@ -123,8 +154,8 @@ def colorize(mask: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarr
             m = m * patch
         g = paper * (1 - m) + fg * m
         img = g[..., None] * tint[None, None, :]
-    elif style == "dotpeen":
-        d = _dots(mask, rng)
+    elif style == "dotpeen":  # the mask is already dots (_dot_matrix_font): shade them as dimples
+        d = mask
         base = _metal((h, w), rng)
         sh = cv2.GaussianBlur(d, (0, 0), 1.0)
         dx = cv2.Sobel(sh, cv2.CV_32F, 1, 0, ksize=3)

@@ -43,3 +43,15 @@ def test_valid_check_digit_reads_with_high_confidence_are_accepted(reader, synth
     reads = [(vin, reader.read_crop(img)) for vin, img in synth_crops if check_digit_valid(vin)]
     accepted = sum(r.decision == "accept" for _, r in reads)
     assert accepted / len(reads) >= 0.75  # measured 54 of 66 at the calibrated threshold 0.7
+
+
+def test_dot_peen_face_covers_the_vin_alphabet_with_distinct_5x7_glyphs():
+    from vision.rules import ALPHABET
+    from vision.synth import _DOT5X7
+
+    assert set(ALPHABET) | {"*"} <= set(_DOT5X7)
+    for ch, rows in _DOT5X7.items():
+        cells = rows.split()
+        assert len(cells) == 7 and all(len(r) == 5 and set(r) <= {"0", "1"} for r in cells), ch
+    patterns = [_DOT5X7[c] for c in ALPHABET]
+    assert len(set(patterns)) == len(patterns)  # no two VIN symbols punch the same dots
