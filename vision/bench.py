@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision.classical import propose_lines
 from vision.evaluate import match
 from vision.heldout import BENCH_CROPS, BENCH_FRAMES, heldout_vins
 from vision.reader import MODEL_DIR, VinReader
@@ -179,6 +180,15 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
         a, b, c = match([bx.aabb() for bx in boxes], gts)
         tp, fp, fn = tp + a, fp + b, fn + c
     print(f"  {'ours':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
+    tp = fp = fn = 0
+    ms = []
+    for _, img, gts in valid:
+        t = time.perf_counter()
+        boxes = propose_lines(img, ours.max_lines)
+        ms.append((time.perf_counter() - t) * 1000)
+        a, b, c = match([bx.aabb() for bx in boxes], gts)
+        tp, fp, fn = tp + a, fp + b, fn + c
+    print(f"  {'classical OpenCV':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
     if rapid:
         tp = fp = fn = 0
         ms = []
