@@ -20,7 +20,7 @@ from vision.evaluate import match
 from vision.heldout import BENCH_CROPS, BENCH_FRAMES, heldout_vins
 from vision.reader import MODEL_DIR, VinReader
 from vision.rules import normalise
-from vision.synth import render_line, render_scene
+from vision.synth import STYLES, render_line, render_scene, style_of
 
 REAL_LABELS = Path(__file__).resolve().parents[1] / "tests" / "vision" / "data" / "real_valid_labels.csv"
 
@@ -128,6 +128,10 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
         ms.append((time.perf_counter() - t) * 1000)
     print(_row("ours (read_crop)", [r.vin for r in reads], truths, ms))
     rec_ms_ours = ms
+    styles = [style_of(s) for _, s in items]
+    print("  ours by style: " + ", ".join(
+        f"{st} {sum(r.vin == t for r, t, x in zip(reads, truths, styles) if x == st)}/{styles.count(st)}"
+        for st in STYLES if st in styles))
     if rapid:
         preds, ms = [], []
         for c in crops:

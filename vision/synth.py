@@ -225,6 +225,11 @@ def _pick_style(rng: np.random.Generator) -> str:
     return str(rng.choice(STYLES, p=_STYLE_P))
 
 
+def style_of(seed: int) -> str:
+    """The style `render_line(vin, seed)` draws (its first random draw), for per-style figures."""
+    return _pick_style(np.random.default_rng(seed))
+
+
 def _distractor_text(rng: np.random.Generator) -> str:
     pool = ["RENAULT", "NISSAN", "OPEL", "e2*2001/116*0273", "1815 kg", "2800 kg", "1- 1020 kg", "2- 1030 kg",
             "AUTOMOBILES PEUGEOT", "TYPE FBAP12", "SKODA AUTO", "AVTOVAZ", "MADE IN GERMANY", "e11*98/14*0183",
