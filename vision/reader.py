@@ -95,6 +95,8 @@ class VinReader:
             d = self._read_box(img, box)
             if d is not None and (best is None or self._rank(d) > best[0]):
                 best = (self._rank(d), d, box)
+            if d is not None and d.length_ok and d.confidence >= FLIP_BELOW:
+                break  # boxes come strongest first; a clear read is not bettered by a weaker box
         return self._result(best[1] if best else None, best[2] if best else None, t0)
 
     def _read_box(self, img: np.ndarray, box: LineBox) -> Decoded | None:
