@@ -6,10 +6,14 @@ symbols, and the best-supported read wins. The decision rule is small and
 explicit so it can be calibrated and audited:
 
 - `none`: no line gave a 17-symbol read;
-- `accept`: the check digit validates and every symbol's confidence reaches
-  the calibrated threshold (stored next to the models in calibration.json);
+- `accept`: the check digit validates, the VIN comes from a region where the
+  check digit is mandatory (China, North America), and every symbol's
+  confidence reaches the calibrated threshold (stored next to the models in
+  calibration.json);
 - `review`: anything else, including a clear read whose check digit fails
-  (an inspector confirms it and the lane records the override).
+  (an inspector confirms it and the lane records the override) and any VIN
+  from a maker region where a passing check digit may be a coincidence;
+  `review_reason` says which.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from vision.decode import Decoded, decode
 from vision.detector import Detector, LineBox, crop_line, refine_band
 from vision.preprocess import to_bgr8
 from vision.recognizer import Recognizer
-from vision.rules import ALPHABET, model_years, wmi_region
+from vision.rules import ALPHABET, check_digit_required, model_years, wmi_region
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_ACCEPT = 0.9
@@ -58,6 +62,7 @@ class VinRead(BaseModel):
     next_best: list[str] = Field(default_factory=list, description="next-best whole VINs")
     model_years: list[int] = Field(default_factory=list)
     wmi_region: str | None = None
+    review_reason: Literal["low_confidence", "check_digit_invalid", "check_digit_not_required"] | None = None
     ms: float = 0.0
 
 
@@ -164,9 +169,23 @@ class VinReader:
     def decide(self, d: Decoded | None) -> str:
         if d is None or (not d.length_ok and d.confidence < 0.2):
             return "none"
-        if d.check_valid and d.length_ok and d.confidence >= self.accept_threshold:
-            return "accept"
-        return "review"
+        return "accept" if self.review_reason(d) is None else "review"
+
+    def review_reason(self, d: Decoded) -> str | None:
+        """Why a read is not accepted, or None when it is.
+
+        The threshold is calibrated on synthetic lines, where a valid check digit
+        is as informative as in China; on the real plates of makers that ignore the
+        check digit, two confident misreads passed it by coincidence, so such VINs
+        always get an inspector's glance.
+        """
+        if not (d.length_ok and d.confidence >= self.accept_threshold):
+            return "low_confidence"
+        if not d.check_valid:
+            return "check_digit_invalid"
+        if not check_digit_required(d.vin):
+            return "check_digit_not_required"
+        return None
 
     def _result(self, d: Decoded | None, box: LineBox | None, t0: float, whole: tuple | None = None) -> VinRead:
         decision = self.decide(d)
@@ -189,4 +208,5 @@ class VinReader:
         return VinRead(vin=d.vin, decision=decision, confidence=round(d.confidence, 4),
                        check_digit="valid" if d.check_valid else "invalid", corrected=d.corrected, box=pts,
                        char_confidences=[round(c, 4) for c in d.char_conf], alternatives=alts, next_best=d.next_best,
-                       model_years=model_years(d.vin), wmi_region=wmi_region(d.vin), ms=round(ms, 2))
+                       model_years=model_years(d.vin), wmi_region=wmi_region(d.vin), ms=round(ms, 2),
+                       review_reason=self.review_reason(d) if decision == "review" else None)

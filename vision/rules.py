@@ -58,6 +58,13 @@ def with_check_digit(vin16_or_17: str) -> str:
     return v[:8] + expected_check_digit(v) + v[9:]
 
 
+def check_digit_required(vin: str) -> bool:
+    """True where a wrong check digit makes the VIN invalid: China (WMI 'L', GB 16735
+    annex A) and North America ('1'-'5', 49 CFR 565). Elsewhere makers may ignore it,
+    so a misread of such a VIN passes the check about 1 time in 11 by coincidence."""
+    return bool(vin) and vin[0] in "L12345"
+
+
 def model_years(vin: str) -> list[int]:
     """Both candidate model years for position 10 (the code repeats every 30 years)."""
     code = vin[9] if len(vin) >= 10 else ""

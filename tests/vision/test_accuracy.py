@@ -10,7 +10,7 @@ from vision.synth import render_line, render_scene
 def test_shipped_recogniser_reads_the_fixed_synthetic_crops(reader, synth_crops):
     reads = [reader.read_crop(img) for _, img in synth_crops]
     exact = np.mean([r.vin == vin for r, (vin, _) in zip(reads, synth_crops)])
-    assert exact >= 0.87, exact  # measured 0.91 with the shipped models (0.89 before the 2026-11-27 fine-tune)
+    assert exact >= 0.96, exact  # measured 1.00 with the 32x256 recogniser (0.91 with the 32x160 one)
 
 
 def test_reads_are_deterministic(reader, synth_crops):
@@ -38,11 +38,19 @@ def test_render_line_and_scene_are_pure_functions_of_vin_and_seed():
 
 
 def test_valid_check_digit_reads_with_high_confidence_are_accepted(reader, synth_crops):
-    from vision.rules import check_digit_valid
+    from vision.rules import check_digit_required, check_digit_valid
 
-    reads = [(vin, reader.read_crop(img)) for vin, img in synth_crops if check_digit_valid(vin)]
+    reads = [(vin, reader.read_crop(img)) for vin, img in synth_crops if check_digit_valid(vin) and check_digit_required(vin)]
     accepted = sum(r.decision == "accept" for _, r in reads)
-    assert accepted / len(reads) >= 0.75  # measured 54 of 66 at the calibrated threshold 0.7
+    assert len(reads) >= 10 and accepted / len(reads) >= 0.8, (accepted, len(reads))  # measured 13 of 15 at 0.8
+
+
+def test_vins_of_regions_without_a_mandatory_check_digit_always_go_to_review(reader, synth_crops):
+    from vision.rules import check_digit_required, check_digit_valid
+
+    reads = [reader.read_crop(img) for vin, img in synth_crops if check_digit_valid(vin) and not check_digit_required(vin)]
+    clear = [r for r in reads if r.vin and r.confidence >= reader.accept_threshold and r.check_digit == "valid"]
+    assert clear and all(r.decision == "review" and r.review_reason == "check_digit_not_required" for r in clear)
 
 
 def test_dot_peen_face_covers_the_vin_alphabet_with_distinct_5x7_glyphs():

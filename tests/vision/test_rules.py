@@ -78,3 +78,12 @@ def test_normalise_maps_impossible_letters_and_drops_separators():
 def test_is_well_formed_rejects_wrong_length_and_letters():
     assert not is_well_formed("W0L0SDL088608605")
     assert not is_well_formed("W0L0SDL08860860I9")
+
+
+@pytest.mark.parametrize("vin,required", [("LSVAU218XN2183294", True), ("1M8GDM9AXKP042788", True),
+                                          ("WP0ZZZ99ZTS392124", False), ("X7L5SRAV459058654", False),
+                                          ("JTDBT123456789012", False), ("", False)])
+def test_check_digit_is_required_in_china_and_north_america_only(vin, required):
+    from vision.rules import check_digit_required
+
+    assert check_digit_required(vin) is required
