@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import random
 import socket
@@ -43,10 +44,14 @@ def _seed(store: SqliteStore) -> None:
     now = time.time()
     items = []
     seqs = {"lane-01": 0, "lane-02": 0}
+    # The dashboard counts cases closed since local midnight: all 40 close today, before
+    # now, whatever the time of day the test runs (it used to fail between 00:00 and 03:00).
+    midnight = dt.datetime.fromtimestamp(now).astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    first_close, last_close = max(now - 3 * 3600, midnight + 1), now - 60
     for i in range(40):
         unit = "lane-01" if i % 2 else "lane-02"
-        start = now - 3 * 3600 + i * 240
         minutes = rng.choice([12, 15, 18, 20, 22, 25, 27, 29, 33, 41])
+        start = first_close + (last_close - first_close) * i / 39 - minutes * 60
         for k, kind in enumerate(FLOW):
             seqs[unit] += 1
             ts = start + minutes * 60 * k / (len(FLOW) - 1)
