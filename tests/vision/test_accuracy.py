@@ -63,3 +63,12 @@ def test_dot_peen_face_covers_the_vin_alphabet_with_distinct_5x7_glyphs():
         assert len(cells) == 7 and all(len(r) == 5 and set(r) <= {"0", "1"} for r in cells), ch
     patterns = [_DOT5X7[c] for c in ALPHABET]
     assert len(set(patterns)) == len(patterns)  # no two VIN symbols punch the same dots
+
+
+def test_a_read_found_only_by_searching_nearby_cuts_is_never_accepted(reader, synth_crops):
+    from vision.decode import decode
+
+    vin, img = next((v, i) for v, i in synth_crops if v.startswith("L") and reader.read_crop(i).decision == "accept")
+    d = decode(reader.recognizer.probs([img])[0])
+    assert reader.decide(d) == "accept"
+    assert reader.decide(d, searched=True) == "review" and reader.review_reason(d, searched=True) == "found_by_search"
