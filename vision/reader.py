@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -122,7 +123,7 @@ class VinReader:
         return d, searched
 
     @staticmethod
-    def _nearby_cuts(img: np.ndarray, box: LineBox):
+    def _nearby_cuts(img: np.ndarray, box: LineBox) -> Iterator[np.ndarray]:
         """Other cuts around a weakly read box: a few pixels up or down, taller, and the
         densest one-line band of a tall cut. A small line's box can sit a third of a text
         height off, and the heat map sometimes merges the VIN line with a neighbour."""
