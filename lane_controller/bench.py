@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,29 +32,17 @@ from pathlib import Path
 import httpx
 import psutil
 
+from edge.broker import free_port
+from edge.polling import wait_until
+from lane_controller.vin_camera import upload_frame
+
 REPO = str(Path(__file__).resolve().parents[1])  # run the repo's code, whatever the cwd
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+POLL_S = 0.005  # the inspector reacts this soon after a stage changes: small against the times measured
 
 
 def _pct(values: list[float], q: float) -> float:
     v = sorted(values)
     return v[min(len(v) - 1, max(0, round(q / 100 * (len(v) - 1))))]
-
-
-def _wait(pred, timeout: float, what: str, poll: float = 0.005):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while True:
-        out = pred()
-        if out:
-            return out
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"bench: timed out waiting for {what}")
-        time.sleep(poll)
 
 
 def _case(http: httpx.Client, world, id_number: str, phases: dict[str, list[float]] | None = None) -> float:  # noqa: ANN001
@@ -76,11 +63,11 @@ def _case(http: httpx.Client, world, id_number: str, phases: dict[str, list[floa
     def get() -> dict:
         return http.get(base).json()["case"]
 
-    _wait(lambda: get()["stage"] == "records_fetched", 30, "records")
+    wait_until(lambda: get()["stage"] == "records_fetched", 30, "records", interval=POLL_S)
     lap("open + partner look-up")
     http.post(f"{base}/admit")
     world.vehicle_pass("entry")  # the car waits at the arm and drives through once it is open
-    c = _wait(lambda: (lambda c: c if c["stage"] == "vin_confirmed" or c["vin_read"] else None)(get()), 30, "VIN read")
+    c = wait_until(lambda: c if (c := get())["stage"] == "vin_confirmed" or c["vin_read"] else None, 30, "VIN read", interval=POLL_S)
     lap("admit + entry barrier + VIN capture/read")
     if phases is not None:
         phases.setdefault("_reader_accepted", []).append(1.0 if c["stage"] == "vin_confirmed" else 0.0)
@@ -93,15 +80,15 @@ def _case(http: httpx.Client, world, id_number: str, phases: dict[str, list[floa
         http.post(f"{base}/photos/{code}", files={"file": ("p.jpg", b"\xff\xd8bench-photo", "image/jpeg")})
     lap("VIN confirm + checklist + photos")
     http.post(f"{base}/conclude")
-    c = _wait(lambda: (lambda c: c if c["plate_options"] else None)(get()), 30, "plate options")
+    c = wait_until(lambda: c if (c := get())["plate_options"] else None, 30, "plate options", interval=POLL_S)
     lap("conclude + plate options")
     http.post(f"{base}/plate", json={"number": c["plate_options"][0]})
-    _wait(lambda: get()["stage"] == "plates_issued", 60, "payment and issuing")
+    wait_until(lambda: get()["stage"] == "plates_issued", 60, "payment and issuing", interval=POLL_S)
     lap("reserve + payment + issue")
     http.post(f"{base}/fitted")
     http.post(f"{base}/exit")
     world.vehicle_pass("exit")
-    _wait(lambda: get()["stage"] == "closed", 30, "exit")
+    wait_until(lambda: get()["stage"] == "closed", 30, "exit", interval=POLL_S)
     lap("fitted + exit")
     return time.perf_counter() - t0
 
@@ -135,14 +122,10 @@ def _world_busy_s(entries: list[dict], time_scale: float) -> float:
 
 
 def _show_vin(camera: Path, vin: str, seed: int) -> None:
-    """The world: the snapshot camera uploads a frame of the car at the station (temp file, then rename)."""
-    import cv2
-
+    """The world: the snapshot camera uploads a frame of the car at the station."""
     from vision.synth import render_scene
 
-    tmp = camera / f"{time.time_ns()}.tmp.jpg"
-    cv2.imwrite(str(tmp), render_scene(vin, seed), [cv2.IMWRITE_JPEG_QUALITY, 92])
-    tmp.replace(camera / f"{time.time_ns()}.jpg")
+    upload_frame(camera, render_scene(vin, seed), quality=92)
 
 
 def _bridge(work: Path, broker, pki, key: Path):  # noqa: ANN001, ANN202
@@ -153,7 +136,7 @@ def _bridge(work: Path, broker, pki, key: Path):  # noqa: ANN001, ANN202
                                     "mqtt.host": broker.host, "mqtt.port": broker.port, "mqtt.site_dir": str(pki.root),
                                     "mqtt.client_id_prefix": f"bench-bridge-{os.getpid()}"})
     bridge = Bridge(settings, sweep_s=3600).start()
-    _wait(lambda: all(w.subscribed.is_set() for w in bridge.workers), 30, "bridge subscribed", poll=0.05)
+    wait_until(lambda: all(w.subscribed.is_set() for w in bridge.workers), 30, "bridge subscribed", interval=0.05)
     return bridge
 
 
@@ -241,7 +224,7 @@ def run_bench(cases: int = 30, idle_s: float = 10.0, time_scale: float = 50.0) -
         (work / "pin").write_text("1234\n")
         camera = work / "camera"
         camera.mkdir()
-        port = _free_port()
+        port = free_port()
         cfg = work / "lane.toml"
         cfg.write_text(f'''
 site = "site-1"
@@ -284,7 +267,7 @@ pin = {{ file = "pin" }}
                 return False
 
         t_start = time.monotonic()
-        _wait(up, 120, "lane start", poll=0.1)
+        wait_until(up, 120, "lane start", interval=0.1)
         start_s = time.monotonic() - t_start
         tok = http.post("/api/session", json={"inspector_id": "bench", "pin": "1234"}).json()["token"]
         http.headers["Authorization"] = f"Bearer {tok}"
@@ -305,7 +288,7 @@ pin = {{ file = "pin" }}
             walls.append(wall)
             world_s.append(busy)
             added.append(wall - busy)
-        _wait(lambda: http.get("/api/health").json()["outbox"]["depth"] == 0, 30, "outbox drained", poll=0.05)
+        wait_until(lambda: http.get("/api/health").json()["outbox"]["depth"] == 0, 30, "outbox drained", interval=0.05)
         health = http.get("/api/health").json()
         rss_mb = lane_proc.memory_info().rss / 2**20
         http.close()

@@ -50,6 +50,21 @@ class ReadResult:
     alternatives: list[Any] = field(default_factory=list)
 
 
+def upload_frame(folder: Path, frame: np.ndarray, quality: int = 95) -> Path:
+    """Write a frame into a snapshot folder the way a camera's uploader does: under a
+    partial name first, then renamed, so `newest_frame` never sees a half-written file.
+    The simulated world and the tests put the car in front of the camera with it."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.time_ns()}.jpg"
+    tmp = path.with_name(path.stem + ".tmp.jpg")
+    if not cv2.imwrite(str(tmp), frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise CameraError(f"could not write {tmp}")
+    tmp.replace(path)
+    return path
+
+
 def newest_frame(folder: Path) -> Path:
     """The most recently written image in ``folder`` (what the snapshot camera shows now)."""
     best: tuple[int, str] | None = None

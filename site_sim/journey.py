@@ -23,6 +23,7 @@ import httpx
 
 from cloud_bridge.payments import SimulatedProvider
 from firmware.sim.control import SimControl
+from lane_controller.vin_camera import upload_frame
 from site_sim.timing import HumanDurations
 
 TERMINAL = ("closed",)
@@ -166,12 +167,7 @@ class Journey:
         """The car stands on the station: the VIN camera's next snapshot shows its plate."""
         from vision.synth import render_scene
 
-        frame = render_scene(self.v.vin, self.v.seed)
-        path = self.camera_dir / f"{time.time_ns()}.jpg"
-        tmp = path.with_suffix(".tmp.jpg")
-        cv2.imwrite(str(tmp), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        tmp.rename(path)  # the camera never sees a half-written file
-        return path
+        return upload_frame(self.camera_dir, render_scene(self.v.vin, self.v.seed), quality=90)
 
     async def run(self) -> Outcome:
         started = time.monotonic()

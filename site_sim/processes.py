@@ -49,16 +49,6 @@ def http_probe(url: str) -> Probe:
     return probe
 
 
-def wait_until(condition: Probe, timeout: float, what: str, interval: float = 0.05) -> None:
-    """Poll a condition until it holds or the deadline passes (then raise, naming it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 class ManagedProcess:
     """One child process with a log file and a readiness probe."""
 

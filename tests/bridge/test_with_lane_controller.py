@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from pathlib import Path
 
 import pytest
 from bridge_helpers import PAYMENT_KEY, make_settings, wait_for
-from lane_helpers import await_until, write_lane_toml
+from lane_helpers import await_until, show_vin, write_lane_toml
 
 from cloud_bridge import payments
 from cloud_bridge.reference import generate, load_into
@@ -18,17 +16,6 @@ from lane_controller import case as C
 from lane_controller import runtime
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-
-
-def _show(camera: Path, vin: str) -> None:
-    """The snapshot camera uploads a frame (temp name, then rename)."""
-    import cv2
-
-    from vision.synth import render_scene
-
-    tmp = camera / f"{time.time_ns()}.tmp.jpg"
-    cv2.imwrite(str(tmp), render_scene(vin, 1))
-    tmp.replace(camera / f"{time.time_ns()}.jpg")
 
 
 def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event(tmp_path, mqtt_broker, site_pki, payment_key_file) -> None:  # noqa: ANN001
@@ -65,7 +52,7 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
         try:
             cid = (await lane.open_case("A", vehicle.owner_id_number, None, "insp-1")).case_id
             await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 30, "partner records")
-            _show(tmp_path / "camera", vehicle.vin)  # the station camera sees the car that will stand there
+            show_vin(tmp_path / "camera", vehicle.vin, seed=1)  # the station camera sees the car that will stand there
             await lane.apply(cid, C.Admit(), "insp-1")
             await asyncio.to_thread(world.vehicle_pass, "entry")  # the world drives the car in
             await await_until(lambda: lane.cases[cid].vin_read is not None, 30, "VIN read")

@@ -10,7 +10,6 @@ provider confirms it in the field: a signed callback into the bridge
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,9 @@ from cloud_bridge import payments
 from cloud_bridge.config import load_settings
 from cloud_bridge.reference import generate, load_into
 from cloud_bridge.runner import Bridge
+from edge.polling import wait_until
 
 PAYMENT_KEY = b"lane-test-provider-key-0123456789"
-
-
-def wait_for(pred, timeout: float, what: str = "condition", poll: float = 0.02) -> Any:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(poll)
 
 
 class RealCloud:
@@ -68,7 +57,7 @@ class RealCloud:
 
     def start(self) -> "RealCloud":
         self.bridge = Bridge(self.settings, sweep_s=3600).start()
-        wait_for(lambda: all(w.subscribed.is_set() for w in self.bridge.workers), 30, "bridge subscribed")
+        wait_until(lambda: all(w.subscribed.is_set() for w in self.bridge.workers), 30, "bridge subscribed", interval=0.02)
         load_into(self.bridge.store, self.data)
         self._stop.clear()
         self._payer = threading.Thread(target=self._pay_loop, daemon=True, name="payment-provider")

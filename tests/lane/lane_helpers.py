@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from edge import polling
 from edge.config import LaneConfig, load_config
 
 PINS = {"insp-1": "1234", "insp-2": "5678"}
@@ -72,12 +73,8 @@ def lane_config(tmp: Path, broker, pki, **kw) -> LaneConfig:
     return load_config(write_lane_toml(tmp, broker, pki, **kw))
 
 
-def wait_until(pred, timeout: float, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+def wait_until(pred, timeout: float, what: str = "condition"):  # noqa: ANN001, ANN201
+    return polling.wait_until(pred, timeout, what, interval=0.02)
 
 
 async def await_until(pred, timeout: float, what: str = "condition") -> None:
@@ -91,14 +88,7 @@ async def await_until(pred, timeout: float, what: str = "condition") -> None:
 def show_vin(camera: Path, vin: str, seed: int = 0) -> Path:
     """The world puts a vehicle in front of the VIN camera: a snapshot camera uploads a frame into the folder
     (written to a temporary name, then renamed, as the uploader does)."""
-    import cv2
-
+    from lane_controller.vin_camera import upload_frame
     from vision.synth import render_scene
 
-    img = render_scene(vin, seed)
-    camera.mkdir(parents=True, exist_ok=True)
-    path = camera / f"{time.time_ns()}.jpg"
-    tmp = camera / (path.name + ".tmp.jpg")
-    cv2.imwrite(str(tmp), img)
-    tmp.replace(path)
-    return path
+    return upload_frame(camera, render_scene(vin, seed))

@@ -4,7 +4,6 @@ every case resumes, barrier state is re-read from the board, and the issuer neve
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import random
 import signal
 import socket
@@ -12,13 +11,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
-
-from firmware.sim.control import SimControl
-
 from lane_helpers import wait_until, write_lane_toml
+
+from edge.broker import free_port
+from firmware.sim.control import SimControl
 
 REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
@@ -53,12 +53,6 @@ class LaneProcess:
                 self.kill()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _closed(http: httpx.Client) -> list[dict]:
@@ -79,7 +73,7 @@ def _listening(port: int) -> bool:
 
 
 def test_kill_9_on_lane_bus_boards_resumes_every_case_and_issues_each_pair_once(tmp_path, mqtt_broker, site_pki, cloud):
-    io_port, io_ctl, is_port, is_ctl, ui_port = (_free_port() for _ in range(5))
+    io_port, io_ctl, is_port, is_ctl, ui_port = (free_port() for _ in range(5))
     sims = [_sim("io-board", io_port, io_ctl, 20.0), _sim("plate-issuer", is_port, is_ctl, 50.0, "--journal", str(tmp_path / "issuer.flash"))]
     for p in (io_port, io_ctl, is_port, is_ctl):
         wait_until(lambda p=p: _listening(p), 30, f"sim port {p}")
