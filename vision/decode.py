@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vision.priors import apply_priors, vin_likeness
 from vision.rules import ALPHABET, check_digit_valid
 
 VIN_LEN = 17
@@ -21,6 +22,8 @@ VIN_LEN = 17
 ALT_MIN = 0.02
 #: ...and the check-digit search may spend at most this much log-probability in total
 MAX_COST = float(np.log(50.0))
+#: a line may show this many symbols besides the VIN (a label, a neighbouring word) and still be read
+MAX_EXTRA = 14
 
 
 @dataclass
@@ -32,7 +35,7 @@ class Decoded:
     position_probs: np.ndarray  # (17, 33): per position, normalised over the alphabet
     check_valid: bool
     corrected: bool  # the check-digit search changed a symbol
-    length_ok: bool  # unconstrained greedy decoding also gave 17 symbols
+    length_ok: bool  # the 17 symbols are the unconstrained best path, or a run of it (not forced)
     greedy: str
     next_best: list[str] = field(default_factory=list)
 
@@ -52,19 +55,28 @@ def greedy(probs: np.ndarray) -> str:
     return "".join(out)
 
 
-def decode(probs: np.ndarray) -> Decoded | None:
-    """Decode one line's (T, 34) probabilities into a 17-symbol VIN read, or None."""
+def decode(probs: np.ndarray, priors: bool = True) -> Decoded | None:
+    """Decode one line's (T, 34) probabilities into a 17-symbol VIN read, or None.
+
+    With `priors`, the per-position distributions are re-weighted by what VINs
+    look like (vision.priors: numeric serial, known WMIs) before the symbols
+    and the check-digit search are chosen.
+    """
     res = greedy_path(probs)
+    unforced = res is not None and len(res[0]) == VIN_LEN
+    if priors and res is not None and VIN_LEN < len(res[0]) <= VIN_LEN + MAX_EXTRA:
+        res, unforced = most_vin_like_window(probs, *res), True
     if res is None or len(res[0]) != VIN_LEN:
         # the unconstrained best path is not 17 symbols long: search the best one that is
         res = viterbi_fixed_length(probs)
     if res is None:
         return None
     syms, frames = res
-    P = np.zeros((VIN_LEN, len(ALPHABET)), np.float64)
-    for k, fr in enumerate(frames):
-        P[k] = probs[fr, 1:].max(0)
-    P = P / np.maximum(P.sum(1, keepdims=True), 1e-9)
+    P = _position_probs(probs, frames)
+    ctc_vin = "".join(ALPHABET[s] for s in syms)
+    if priors:
+        P = apply_priors(P)
+        syms = [int(j) for j in P.argmax(1)]
     vin = "".join(ALPHABET[s] for s in syms)
     g = greedy(probs)
     conf = [float(P[k, s]) for k, s in enumerate(syms)]
@@ -80,9 +92,24 @@ def decode(probs: np.ndarray) -> Decoded | None:
                 break
     if corrected:
         conf = [float(P[k, ALPHABET.index(ch)]) for k, ch in enumerate(best)]
-    nb = ([vin] if corrected else []) + [a for _, a in cands if a not in (best, vin)]
+    nb = ([vin] if corrected else []) + ([ctc_vin] if ctc_vin not in (best, vin) else [])
+    nb += [a for _, a in cands if a not in (best, vin, ctc_vin)]
     nb = nb[:3]
-    return Decoded(best, conf, P.astype(np.float32), valid, corrected, len(g) == VIN_LEN, g, nb)
+    return Decoded(best, conf, P.astype(np.float32), valid, corrected, unforced, g, nb)
+
+
+def _position_probs(probs: np.ndarray, frames: list[list[int]]) -> np.ndarray:
+    """(n, 33): for each symbol, its frames' best probability per VIN symbol, rows normalised."""
+    P = np.stack([probs[fr, 1:].max(0) for fr in frames]).astype(np.float64)
+    return P / np.maximum(P.sum(1, keepdims=True), 1e-9)
+
+
+def most_vin_like_window(probs: np.ndarray, syms: list[int], frames: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+    """The 17 consecutive symbols of a longer best path that look most like a VIN (vision.priors)."""
+    P = _position_probs(probs, frames)
+    starts = range(len(syms) - VIN_LEN + 1)
+    best = max(starts, key=lambda i: vin_likeness(P[i:i + VIN_LEN]))
+    return syms[best:best + VIN_LEN], frames[best:best + VIN_LEN]
 
 
 def greedy_path(probs: np.ndarray) -> tuple[list[int], list[list[int]]] | None:

@@ -7,6 +7,8 @@ training scenes >= 20,000,000 (det_data.SCENE_SEED_BASE); everything below
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from vision.synth import random_vin
@@ -21,3 +23,24 @@ CALIBRATION = 800_000
 def heldout_vins(base: int, n: int) -> list[tuple[str, int]]:
     """(vin, seed) pairs for a held-out range; the VIN itself comes from the seed."""
     return [(random_vin(np.random.default_rng(base + k)), base + k) for k in range(n)]
+
+
+def write_fixture_crops(folder: Path, n: int = 100) -> None:
+    """Re-render the regression fixtures of tests/vision/data/synth_crops (JPEG q92 + labels.csv)."""
+    import cv2
+
+    from vision.synth import render_line
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = ["file,vin,seed"]
+    for k, (vin, seed) in enumerate(heldout_vins(FIXTURES, n)):
+        name = f"{k:03d}.jpg"
+        cv2.imwrite(str(folder / name), render_line(vin, seed), [cv2.IMWRITE_JPEG_QUALITY, 92])
+        rows.append(f"{name},{vin},{seed}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_fixture_crops(Path(sys.argv[1]))

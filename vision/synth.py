@@ -29,17 +29,24 @@ _WMIS = ["VF1", "VF3", "VF7", "WVW", "WV1", "WAU", "WBA", "WDB", "W0L", "TMB", "
 
 
 def random_vin(rng: np.random.Generator, valid_check: bool | None = None) -> str:
-    """A plausible VIN: a known WMI half the time, check digit valid ~70% of the time."""
-    body = "".join(rng.choice(list(ALPHABET), 17))
+    """A plausible VIN: a known WMI half the time, check digit valid ~70% of the time,
+    and a serial shaped like real ones: positions 14-17 numeric (ISO 3779), positions
+    12-13 digits 90% of the time (98-99.9% in real VINs; letters are kept a little
+    commoner here so the recogniser still learns to read them there)."""
+    body = list("".join(rng.choice(list(ALPHABET), 17)))
     if rng.random() < 0.5:
-        body = str(rng.choice(_WMIS)) + body[3:]
+        body[:3] = str(rng.choice(_WMIS))
     if rng.random() < 0.15:  # European makers often fill VDS with Z (e.g. WVWZZZ...)
-        body = body[:3] + "ZZZ" + body[6:]
-    if rng.random() < 0.5:  # serials are mostly digits
-        body = body[:11] + "".join(rng.choice(list("0123456789"), 6))
+        body[3:6] = "ZZZ"
+    digits = rng.choice(list("0123456789"), 6)
+    usual = rng.random(2) < 0.9
+    for k in range(11, 17):
+        if k >= 13 or usual[k - 11]:
+            body[k] = str(digits[k - 11])
+    vin = "".join(body)
     if valid_check is None:
         valid_check = rng.random() < 0.7
-    return with_check_digit(body) if valid_check else body
+    return with_check_digit(vin) if valid_check else vin
 
 
 # The 5x7 dot-matrix face VIN marking machines punch (rows top to bottom, '1' = a dot):
