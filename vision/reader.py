@@ -132,6 +132,13 @@ class VinReader:
         for shift, grow in ((-0.3, 1.0), (0.3, 1.0), (0.0, 1.4)):
             moved = LineBox(box.cx + nx * shift * box.h, box.cy + ny * shift * box.h, box.w, box.h * grow, box.angle, box.score)
             yield crop_line(img, moved, pad_w=PAD_W)
+        if abs(box.angle) > 3:  # a blob spanning two lines can tilt the box: try it level
+            yield crop_line(img, LineBox(box.cx, box.cy, box.w, box.h, 0.0, box.score), pad_w=PAD_W)
+        ux, uy = np.cos(a), np.sin(a)  # along the line
+        for side in (-1, 1):  # a logo or a label word at one end shrinks the VIN's symbols
+            trim = 0.2 * box.w
+            yield crop_line(img, LineBox(box.cx - side * ux * trim / 2, box.cy - side * uy * trim / 2, box.w - trim, box.h,
+                                         box.angle, box.score), pad_w=PAD_W)
         band = refine_band(crop_line(img, box, pad_h=0.8, pad_w=PAD_W), text_h=box.h)
         if band is not None:
             yield band

@@ -20,6 +20,7 @@ from cloud_bridge.config import BridgeSettings, load_settings
 from edge.broker import MosquittoBroker
 from edge.contract import EventEnvelope, Leaf, Request, Response, topic
 from edge.pki import SitePki
+from edge.polling import wait_until
 
 SITE = "site-1"
 PAYMENT_KEY = b"test-provider-key-0123456789"
@@ -27,14 +28,7 @@ PAYMENT_KEY = b"test-provider-key-0123456789"
 
 def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition", poll: float = 0.02) -> Any:
     """Poll `cond` until truthy or the deadline passes (no sleeps as synchronisation)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(poll)
+    return wait_until(cond, timeout, what, interval=poll)
 
 
 def make_settings(db: str, *, broker: MosquittoBroker | None = None, pki: SitePki | None = None, key_file: Path | None = None,

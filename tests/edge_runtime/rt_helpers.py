@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
+from edge import polling
 from edge.mqtt_session import SessionSettings
 
 SITE = "site-1"
 
 
 def wait_until(pred, timeout: float, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    polling.wait_until(pred, timeout, what, interval=0.02)
 
 
 def session_settings(broker: MosquittoBroker, pki: SitePki, unit: str = "lane-01") -> SessionSettings:
