@@ -126,7 +126,7 @@ def build_wmi_table(pseudo_labels: Path, out: Path = WMI_FILE, min_count: int = 
         "# Known WMIs (positions 1-3 of a VIN) for the decoder's WMI prior (vision/priors.py).",
         "# Source 1: the WMI table of vininfo 1.11.0 (https://github.com/idlesign/vininfo),",
         "#   Copyright (c) 2018-2026, Igor 'idle sign' Starikov, BSD-3-Clause licence (see",
-        "#   vision/MODEL_CARD.md for the full notice). Two-symbol entries cover every WMI they start.",
+        "#   vision/wmi_codes_LICENSE.txt for the full notice). Two-symbol entries cover every WMI they start.",
         f"# Source 2: WMIs read >= {min_count} times at confidence >= 0.9 from the train split of the",
         "#   CC BY 4.0 'Vin detection' photos (vision.pseudo), marked as such.",
         "# Rebuild: python -m vision.priors PSEUDO_LABELS_CSV",
