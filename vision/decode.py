@@ -24,6 +24,9 @@ ALT_MIN = 0.02
 MAX_COST = float(np.log(50.0))
 #: a line may show this many symbols besides the VIN (a label, a neighbouring word) and still be read
 MAX_EXTRA = 14
+#: ...and miss this many (faint or cut off): fewer visible symbols are no VIN read at all, and
+#: skipping the fixed-length search for them keeps the reader's many-cut retries cheap
+MAX_MISSING = 4
 
 
 @dataclass
@@ -63,10 +66,12 @@ def decode(probs: np.ndarray, priors: bool = True) -> Decoded | None:
     and the check-digit search are chosen.
     """
     res = greedy_path(probs)
-    unforced = res is not None and len(res[0]) == VIN_LEN
-    if priors and res is not None and VIN_LEN < len(res[0]) <= VIN_LEN + MAX_EXTRA:
+    if res is None or len(res[0]) < VIN_LEN - MAX_MISSING:
+        return None
+    unforced = len(res[0]) == VIN_LEN
+    if priors and VIN_LEN < len(res[0]) <= VIN_LEN + MAX_EXTRA:
         res, unforced = most_vin_like_window(probs, *res), True
-    if res is None or len(res[0]) != VIN_LEN:
+    if len(res[0]) != VIN_LEN:
         # the unconstrained best path is not 17 symbols long: search the best one that is
         res = viterbi_fixed_length(probs)
     if res is None:
