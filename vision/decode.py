@@ -70,7 +70,8 @@ def decode(probs: np.ndarray, priors: bool = True) -> Decoded | None:
         return None
     unforced = len(res[0]) == VIN_LEN
     if priors and VIN_LEN < len(res[0]) <= VIN_LEN + MAX_EXTRA:
-        res, unforced = most_vin_like_window(probs, *res), True
+        best17, unforced = most_vin_like_17(probs, *res)
+        res = best17 if best17 is not None else res
     if len(res[0]) != VIN_LEN:
         # the unconstrained best path is not 17 symbols long: search the best one that is
         res = viterbi_fixed_length(probs)
@@ -109,12 +110,25 @@ def _position_probs(probs: np.ndarray, frames: list[list[int]]) -> np.ndarray:
     return P / np.maximum(P.sum(1, keepdims=True), 1e-9)
 
 
-def most_vin_like_window(probs: np.ndarray, syms: list[int], frames: list[list[int]]) -> tuple[list[int], list[list[int]]]:
-    """The 17 consecutive symbols of a longer best path that look most like a VIN (vision.priors)."""
+def most_vin_like_17(probs: np.ndarray, syms: list[int], frames: list[list[int]]) -> tuple[tuple[list[int], list[list[int]]] | None, bool]:
+    """For a best path longer than 17: the 17 symbols that look most like a VIN, and whether
+    they are a run of the path (True) rather than the fixed-length search's choice.
+
+    Candidates are every run of 17 consecutive symbols (text beside the VIN) and the best
+    exactly-17 CTC path (a symbol read twice inside the VIN); each is scored by its
+    symbols' evidence plus its fit to the VIN priors (vision.priors.vin_likeness).
+    """
     P = _position_probs(probs, frames)
-    starts = range(len(syms) - VIN_LEN + 1)
-    best = max(starts, key=lambda i: vin_likeness(P[i:i + VIN_LEN]))
-    return syms[best:best + VIN_LEN], frames[best:best + VIN_LEN]
+    cands = [((syms[i:i + VIN_LEN], frames[i:i + VIN_LEN]), P[i:i + VIN_LEN], True) for i in range(len(syms) - VIN_LEN + 1)]
+    fixed = viterbi_fixed_length(probs)
+    if fixed is not None:
+        cands.append((fixed, _position_probs(probs, fixed[1]), False))
+
+    def score(Q: np.ndarray) -> float:
+        return vin_likeness(Q) + float(np.log(Q.max(1)).sum())
+
+    res, _, run = max(cands, key=lambda c: score(c[1]))
+    return res, run
 
 
 def greedy_path(probs: np.ndarray) -> tuple[list[int], list[list[int]]] | None:

@@ -309,8 +309,9 @@ def render_line(vin: str, seed: int, photo: bool = False) -> np.ndarray:
     dst -= dst.min(0)
     ow, oh = int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1
     H = cv2.getPerspectiveTransform(src, dst)
-    border = tuple(float(v) for v in img[0, 0])
-    img = cv2.warpPerspective(img, H, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # replicate, not reflect: reflecting mirrored the first and last symbols into the corners
+    # a tilted line leaves empty, a ghost glyph no real crop has (until 2026-11-28)
+    img = cv2.warpPerspective(img, H, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     # resolution: the text ends up 7..30 px tall (real plates: ~6 px per character)
     lo = {"dotpeen": 30, "stamped": 18}.get(style, 8)  # dots and relief vanish when smaller
     target_th = rng.uniform(lo, max(lo, 30) + 1) if rng.random() < 0.8 else rng.uniform(max(lo, 30), 60)
@@ -319,7 +320,6 @@ def render_line(vin: str, seed: int, photo: bool = False) -> np.ndarray:
     f = target_th / th
     small = cv2.resize(img, (max(8, int(ow * f)), max(4, int(oh * f))), interpolation=cv2.INTER_AREA)
     img8 = (small * 255).astype(np.uint8)
-    del border
     return _degrade(img8, rng, text_h=target_th)
 
 

@@ -116,3 +116,20 @@ def test_a_clear_unlisted_wmi_is_read_as_it_is():
     assert not is_known_wmi(vin[:3])
     d = decode(probs_for(vin))
     assert d.vin == vin
+
+
+def test_a_faint_symbol_read_twice_inside_the_vin_is_dropped_not_the_last_symbol():
+    vin = "VNKJCNN4RBM784347"
+    p = probs_for(vin[:4] + "K" + vin[4:])  # 18 symbols: a spurious K after the J
+    t = 2 * 4 + 3
+    p[t] = 1e-4
+    p[t, 0], p[t, ALPHABET.index("K") + 1] = 0.45, 0.55
+    p[t] /= p[t].sum()
+    assert len(greedy(p)) == 18
+    assert decode(p).vin == vin
+
+
+def test_text_beside_the_vin_is_left_out():
+    vin = "XWEKU814DEC002335"
+    d = decode(probs_for("TP" + vin))
+    assert d.vin == vin and d.length_ok
