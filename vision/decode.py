@@ -70,8 +70,7 @@ def decode(probs: np.ndarray, priors: bool = True) -> Decoded | None:
         return None
     unforced = len(res[0]) == VIN_LEN
     if priors and VIN_LEN < len(res[0]) <= VIN_LEN + MAX_EXTRA:
-        best17, unforced = most_vin_like_17(probs, *res)
-        res = best17 if best17 is not None else res
+        res, unforced = most_vin_like_17(probs, *res)
     if len(res[0]) != VIN_LEN:
         # the unconstrained best path is not 17 symbols long: search the best one that is
         res = viterbi_fixed_length(probs)
@@ -110,7 +109,7 @@ def _position_probs(probs: np.ndarray, frames: list[list[int]]) -> np.ndarray:
     return P / np.maximum(P.sum(1, keepdims=True), 1e-9)
 
 
-def most_vin_like_17(probs: np.ndarray, syms: list[int], frames: list[list[int]]) -> tuple[tuple[list[int], list[list[int]]] | None, bool]:
+def most_vin_like_17(probs: np.ndarray, syms: list[int], frames: list[list[int]]) -> tuple[tuple[list[int], list[list[int]]], bool]:
     """For a best path longer than 17: the 17 symbols that look most like a VIN, and whether
     they are a run of the path (True) rather than the fixed-length search's choice.
 

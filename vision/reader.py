@@ -78,7 +78,7 @@ def _tighter(crop: np.ndarray) -> np.ndarray | None:
     """The crop 12% tighter across the line (detector boxes and hand crops are often
     loose), or None when that would leave too few rows."""
     h, w = crop.shape[:2]
-    dy, dx = int(round(h * 0.12)), int(round(w * 0.02))
+    dy, dx = round(h * 0.12), round(w * 0.02)
     return crop[dy:h - dy, dx:w - dx] if h - 2 * dy >= 6 else None
 
 
