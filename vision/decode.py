@@ -58,18 +58,18 @@ def greedy(probs: np.ndarray) -> str:
     return "".join(out)
 
 
-def decode(probs: np.ndarray, priors: bool = True) -> Decoded | None:
+def decode(probs: np.ndarray) -> Decoded | None:
     """Decode one line's (T, 34) probabilities into a 17-symbol VIN read, or None.
 
-    With `priors`, the per-position distributions are re-weighted by what VINs
-    look like (vision.priors: numeric serial, known WMIs) before the symbols
-    and the check-digit search are chosen.
+    The per-position distributions are re-weighted by what VINs look like
+    (vision.priors: numeric serial, known WMIs) before the symbols and the
+    check-digit search are chosen.
     """
     res = greedy_path(probs)
     if res is None or len(res[0]) < VIN_LEN - MAX_MISSING:
         return None
     unforced = len(res[0]) == VIN_LEN
-    if priors and VIN_LEN < len(res[0]) <= VIN_LEN + MAX_EXTRA:
+    if VIN_LEN < len(res[0]) <= VIN_LEN + MAX_EXTRA:
         res, unforced = most_vin_like_17(probs, *res)
     if len(res[0]) != VIN_LEN:
         # the unconstrained best path is not 17 symbols long: search the best one that is
@@ -79,9 +79,8 @@ def decode(probs: np.ndarray, priors: bool = True) -> Decoded | None:
     syms, frames = res
     P = _position_probs(probs, frames)
     ctc_vin = "".join(ALPHABET[s] for s in syms)
-    if priors:
-        P = apply_priors(P)
-        syms = [int(j) for j in P.argmax(1)]
+    P = apply_priors(P)
+    syms = [int(j) for j in P.argmax(1)]
     vin = "".join(ALPHABET[s] for s in syms)
     g = greedy(probs)
     conf = [float(P[k, s]) for k, s in enumerate(syms)]

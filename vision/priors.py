@@ -53,19 +53,22 @@ def is_known_wmi(wmi: str) -> bool:
     return wmi in three or wmi[:2] in two
 
 
-def _serial_weights(n: int = 17) -> np.ndarray:
-    """(n, 33) prior odds: 1 everywhere except letters in the (usually) numeric serial."""
-    W = np.ones((n, len(ALPHABET)))
+def _serial_weights() -> np.ndarray:
+    """(17, 33) prior odds: 1 everywhere except letters in the (usually) numeric serial."""
+    W = np.ones((17, len(ALPHABET)))
     for ks, odds in ((STANDARD_DIGITS, STANDARD_LETTER_ODDS), (USUAL_DIGITS, SERIAL_LETTER_ODDS)):
         for k in ks:
-            if k < n:
-                W[k, _IS_LETTER] = odds
+            W[k, _IS_LETTER] = odds
     return W
+
+
+#: built once: the decoder applies it to every cut it reads
+_SERIAL_WEIGHTS = _serial_weights()
 
 
 def apply_serial_prior(P: np.ndarray) -> np.ndarray:
     """Down-weight letters where the serial number is (almost always) numeric; rows renormalised."""
-    Q = P.astype(np.float64) * _serial_weights(len(P))
+    Q = P.astype(np.float64) * _SERIAL_WEIGHTS[: len(P)]
     return Q / np.maximum(Q.sum(1, keepdims=True), 1e-12)
 
 
@@ -75,7 +78,7 @@ def vin_likeness(P: np.ndarray) -> float:
     Used to choose which 17 of a longer line's symbols are the VIN, when a crop
     also holds neighbouring text ("VIN:", a part number...).
     """
-    serial = float(np.log(np.maximum((P * _serial_weights(len(P))).sum(1), 1e-12)).sum())
+    serial = float(np.log(np.maximum((P * _SERIAL_WEIGHTS[: len(P)]).sum(1), 1e-12)).sum())
     wmi = "".join(ALPHABET[int(j)] for j in P[:3].argmax(1))
     return serial + (0.0 if is_known_wmi(wmi) else float(np.log(UNKNOWN_WMI_ODDS)))
 

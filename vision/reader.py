@@ -133,9 +133,11 @@ class VinReader:
 
     @staticmethod
     def _nearby_cuts(img: np.ndarray, box: LineBox) -> Iterator[np.ndarray]:
-        """Other cuts around a weakly read box: a few pixels up or down, taller, and the
-        densest one-line band of a tall cut. A small line's box can sit a third of a text
-        height off, and the heat map sometimes merges the VIN line with a neighbour."""
+        """Other cuts around a weakly read box: a few pixels up or down, taller, level, 20%
+        shorter at either end, and the densest one-line band of a tall cut. A small line's
+        box can sit a third of a text height off, a blob spanning two lines tilts it, a logo
+        beside the VIN stretches it, and the heat map sometimes merges the VIN line with a
+        neighbour."""
         a = np.radians(box.angle)
         nx, ny = -np.sin(a), np.cos(a)  # across the line, downwards
         for shift, grow in ((-0.3, 1.0), (0.3, 1.0), (0.0, 1.4)):
@@ -144,8 +146,8 @@ class VinReader:
         if abs(box.angle) > 3:  # a blob spanning two lines can tilt the box: try it level
             yield crop_line(img, LineBox(box.cx, box.cy, box.w, box.h, 0.0, box.score), pad_w=PAD_W)
         ux, uy = np.cos(a), np.sin(a)  # along the line
+        trim = 0.2 * box.w
         for side in (-1, 1):  # a logo or a label word at one end shrinks the VIN's symbols
-            trim = 0.2 * box.w
             yield crop_line(img, LineBox(box.cx - side * ux * trim / 2, box.cy - side * uy * trim / 2, box.w - trim, box.h,
                                          box.angle, box.score), pad_w=PAD_W)
         band = refine_band(crop_line(img, box, pad_h=0.8, pad_w=PAD_W), text_h=box.h)
@@ -186,9 +188,14 @@ class VinReader:
         return (d.length_ok, round(d.confidence, 3), float(np.mean(d.char_conf)))
 
     def decide(self, d: Decoded | None, searched: bool = False) -> str:
+        return self._decision(d, searched)[0]
+
+    def _decision(self, d: Decoded | None, searched: bool) -> tuple[str, str | None]:
+        """(decision, review reason) for one read."""
         if d is None or (not d.length_ok and d.confidence < 0.2):
-            return "none"
-        return "accept" if self.review_reason(d, searched) is None else "review"
+            return "none", None
+        reason = self.review_reason(d, searched)
+        return ("accept" if reason is None else "review"), reason
 
     def review_reason(self, d: Decoded, searched: bool = False) -> str | None:
         """Why a read is not accepted, or None when it is.
@@ -212,7 +219,7 @@ class VinReader:
 
     def _result(self, d: Decoded | None, box: LineBox | None, t0: float, whole: tuple | None = None,
                 searched: bool = False) -> VinRead:
-        decision = self.decide(d, searched)
+        decision, reason = self._decision(d, searched)
         ms = (time.perf_counter() - t0) * 1000.0
         if d is None or decision == "none":
             return VinRead(decision="none", ms=ms, confidence=d.confidence if d else 0.0)
@@ -233,4 +240,4 @@ class VinReader:
                        check_digit="valid" if d.check_valid else "invalid", corrected=d.corrected, box=pts,
                        char_confidences=[round(c, 4) for c in d.char_conf], alternatives=alts, next_best=d.next_best,
                        model_years=model_years(d.vin), wmi_region=wmi_region(d.vin), ms=round(ms, 2),
-                       review_reason=self.review_reason(d, searched) if decision == "review" else None)
+                       review_reason=reason)

@@ -73,7 +73,7 @@ def lane_config(tmp: Path, broker, pki, **kw) -> LaneConfig:
     return load_config(write_lane_toml(tmp, broker, pki, **kw))
 
 
-def wait_until(pred, timeout: float, what: str = "condition"):  # noqa: ANN001, ANN201
+def wait_until(pred, timeout: float, what: str = "condition"):
     return polling.wait_until(pred, timeout, what, interval=0.02)
 
 

@@ -53,8 +53,6 @@ class LaneProcess:
                 self.kill()
 
 
-
-
 def _closed(http: httpx.Client) -> list[dict]:
     return http.get("/api/cases", params={"state": "closed", "limit": 1000}).json()["cases"]
 
