@@ -1,0 +1,98 @@
+"""Hand-transcribed VIN lines from the real train split (training and a real dev set).
+
+Pseudo-labels (vision/pseudo.py) only ever add lines the model already reads
+confidently, so they cannot teach it the lines it gets wrong. `hand_labels.csv`
+holds 337 train-split lines that the round-9 model did *not* pseudo-label,
+transcribed by a person at high zoom; a line was kept only when every symbol
+was certain (docs/vin-reader.md, "Hand labels"). Lines are named like the
+pseudo-labels, `{photo stem}_{box index}.png`, and cut the same way.
+
+One VIN in six (by a hash of the VIN, so every photo of one car falls on the
+same side) is `dev`: held out of training and used to choose between
+training rounds, so the real test set (tests/vision/data) is never used for
+that. No VIN here is in the real test set.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+
+import cv2
+
+from vision.det_data import DATASET, load_split
+from vision.pseudo import _cut
+
+LABELS = Path(__file__).with_name("hand_labels.csv")
+DEV_MODULUS = 6
+
+
+def is_dev(vin: str) -> bool:
+    """The fixed train/dev rule: by VIN, so two photos of one car never straddle it."""
+    return int(hashlib.sha1(vin.encode()).hexdigest(), 16) % DEV_MODULUS == 0
+
+
+def load(path: Path = LABELS) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.open()))
+
+
+def cut(out: Path, dataset: Path = DATASET) -> tuple[Path, Path]:
+    """Cut every hand-labelled line out of its train-split photo; write train.csv and dev.csv."""
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = {r["file"]: r for r in load()}
+    found = 0
+    for photo, img, boxes in load_split(dataset, "train"):
+        for j, box in enumerate(boxes):
+            name = f"{photo.stem}_{j}.png"
+            if name in wanted:
+                cv2.imwrite(str(out / name), _cut(img, box, 0.03, 0.12))
+                found += 1
+    if found != len(wanted):
+        raise SystemExit(f"only {found} of {len(wanted)} hand-labelled lines found in {dataset}/train")
+    paths = []
+    for split in ("train", "dev"):
+        p = out / f"{split}.csv"
+        with p.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["file", "vin"])
+            w.writerows([r["file"], r["vin"]] for r in wanted.values() if r["split"] == split)
+        paths.append(p)
+    return paths[0], paths[1]
+
+
+def mix(out_csv: Path, pseudo_csv: Path, hand_dir: Path, repeat: int = 3) -> int:
+    """One fine-tuning CSV: the pseudo-labels, overruled by the hand labels, plus
+    each hand-labelled train line `repeat` times (they are the hard cases).
+    Lines of dev VINs are left out whichever source they come from."""
+    hand = load()
+    hand_files = {r["file"] for r in hand}
+    dev_vins = {r["vin"] for r in hand if r["split"] == "dev"}
+    rows = []
+    for r in csv.DictReader(pseudo_csv.open()):
+        if r["file"] not in hand_files and r["vin"] not in dev_vins:
+            rows.append([str((pseudo_csv.parent / r["file"]).resolve()), r["vin"]])
+    for r in hand:
+        if r["split"] == "train":
+            rows += [[str((hand_dir / r["file"]).resolve()), r["vin"]]] * repeat
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    with out_csv.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "vin"])
+        w.writerows(rows)
+    return len(rows)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="cut the hand-labelled lines; optionally mix them with pseudo-labels")
+    ap.add_argument("out", type=Path, help="folder for the crops, train.csv and dev.csv")
+    ap.add_argument("--pseudo", type=Path, default=None, help="pseudo-label CSV to mix with (writes OUT/mix.csv)")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    train_csv, dev_csv = cut(a.out)
+    print(f"wrote {train_csv} and {dev_csv}")
+    if a.pseudo:
+        n = mix(a.out / "mix.csv", a.pseudo, a.out, a.repeat)
+        print(f"wrote {a.out / 'mix.csv'} ({n} rows)")
