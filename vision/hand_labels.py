@@ -2,7 +2,7 @@
 
 Pseudo-labels (vision/pseudo.py) only ever add lines the model already reads
 confidently, so they cannot teach it the lines it gets wrong. `hand_labels.csv`
-holds 337 train-split lines that the round-9 model did *not* pseudo-label,
+holds 352 train-split lines that the round-9 model did *not* pseudo-label,
 transcribed by a person at high zoom; a line was kept only when every symbol
 was certain (docs/vin-reader.md, "Hand labels"). Lines are named like the
 pseudo-labels, `{photo stem}_{box index}.png`, and cut the same way.
