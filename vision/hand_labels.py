@@ -1,11 +1,13 @@
 """Hand-transcribed VIN lines from the real train split (training and a real dev set).
 
 Pseudo-labels (vision/pseudo.py) only ever add lines the model already reads
-confidently, so they cannot teach it the lines it gets wrong. `hand_labels.csv`
-holds 352 train-split lines that the round-9 model did *not* pseudo-label,
-transcribed by a person at high zoom; a line was kept only when every symbol
-was certain (docs/vin-reader.md, "Hand labels"). Lines are named like the
-pseudo-labels, `{photo stem}_{box index}.png`, and cut the same way.
+confidently, so they cannot teach it the lines it gets wrong, and the few they
+get wrong they teach confidently. `hand_labels.csv` holds 359 train-split lines
+transcribed by a person at high zoom, keeping a line only when every symbol was
+certain (docs/vin-reader.md, "Hand labels"): 352 that the round-9 model did not
+pseudo-label, and 7 whose pseudo-label changed between rounds 10 and 11 and was
+wrong. Lines are named like the pseudo-labels, `{photo stem}_{box index}.png`,
+and cut the same way.
 
 One VIN in six (by a hash of the VIN, so every photo of one car falls on the
 same side) is `dev`: held out of training and used to choose between
