@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -63,10 +64,11 @@ def cut(out: Path, dataset: Path = DATASET) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def mix(out_csv: Path, pseudo_csv: Path, hand_dir: Path, repeat: int = 3) -> int:
+def mix(out_csv: Path, pseudo_csv: Path, hand_dir: Path, repeat: int = 3, also: Sequence[Path] = ()) -> int:
     """One fine-tuning CSV: the pseudo-labels, overruled by the hand labels, plus
-    each hand-labelled train line `repeat` times (they are the hard cases).
-    Lines of dev VINs are left out whichever source they come from."""
+    each hand-labelled train line `repeat` times (they are the hard cases), plus
+    the rows of the `also` CSVs (e.g. vision/detected_cuts.py output). Lines of
+    dev VINs are left out whichever source they come from."""
     hand = load()
     hand_files = {r["file"] for r in hand}
     dev_vins = {r["vin"] for r in hand if r["split"] == "dev"}
@@ -77,6 +79,9 @@ def mix(out_csv: Path, pseudo_csv: Path, hand_dir: Path, repeat: int = 3) -> int
     for r in hand:
         if r["split"] == "train":
             rows += [[str((hand_dir / r["file"]).resolve()), r["vin"]]] * repeat
+    for extra in also:
+        rows += [[str((extra.parent / r["file"]).resolve()), r["vin"]]
+                 for r in csv.DictReader(extra.open()) if r["vin"] not in dev_vins]
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with out_csv.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -92,9 +97,10 @@ if __name__ == "__main__":
     ap.add_argument("out", type=Path, help="folder for the crops, train.csv and dev.csv")
     ap.add_argument("--pseudo", type=Path, default=None, help="pseudo-label CSV to mix with (writes OUT/mix.csv)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--also", type=Path, action="append", default=[], help="another labels CSV to add (repeatable)")
     a = ap.parse_args()
     train_csv, dev_csv = cut(a.out)
     print(f"wrote {train_csv} and {dev_csv}")
     if a.pseudo:
-        n = mix(a.out / "mix.csv", a.pseudo, a.out, a.repeat)
+        n = mix(a.out / "mix.csv", a.pseudo, a.out, a.repeat, a.also)
         print(f"wrote {a.out / 'mix.csv'} ({n} rows)")

@@ -47,12 +47,20 @@ def test_mix_lets_hand_labels_overrule_pseudo_labels_and_keeps_dev_vins_out(tmp_
         w.writerow([train_row["file"], wrong, 0.9])  # the same line, mis-read: the hand label wins
         w.writerow(["other_photo_0.png", dev_row["vin"], 0.9])  # another photo of a dev car: left out
         w.writerow(["plain_0.png", "XTA21099043000001", 0.9])
+    cuts = tmp_path / "cuts" / "labels.csv"
+    cuts.parent.mkdir()
+    with cuts.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "vin"])
+        w.writerow(["plain_0_det.png", "XTA21099043000001"])
+        w.writerow(["dev_0_det.png", dev_row["vin"]])  # a dev car cut another way: left out too
     n_train = sum(r["split"] == "train" for r in rows)
 
-    n = hand_labels.mix(tmp_path / "mix.csv", pseudo, tmp_path / "hand", repeat=2)
+    n = hand_labels.mix(tmp_path / "mix.csv", pseudo, tmp_path / "hand", repeat=2, also=[cuts])
 
     mixed = list(csv.DictReader((tmp_path / "mix.csv").open()))
-    assert n == len(mixed) == 1 + 2 * n_train
+    assert n == len(mixed) == 1 + 2 * n_train + 1
+    assert str((cuts.parent / "plain_0_det.png").resolve()) in {m["file"] for m in mixed}
     vins = [m["vin"] for m in mixed]
     assert wrong not in vins and dev_row["vin"] not in vins
     assert vins.count(train_row["vin"]) >= 2
