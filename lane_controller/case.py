@@ -170,6 +170,7 @@ class VinRead:
     check_digit: str = "valid"
     image: str | None = None
     ms: float = 0.0
+    review_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -498,9 +499,10 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  #
             case = _to(case, Stage.CLOSED, now, outcome=outcome, closed_at=now)
             E.append(Event(EventKind.CASE_CLOSED, {"outcome": outcome, "age_s": round(case.age(now), 3)}))
             A += [CloseBarrier("exit"), SetLight("exit", "red")]
-        case VinRead(vin, decision, confidence, check_digit, image, ms):
+        case VinRead(vin, decision, confidence, check_digit, image, ms, review_reason):
             _need(s == Stage.ADMITTED, "a VIN is read only while the vehicle is on the station")
-            read = {"vin": vin, "decision": decision, "confidence": confidence, "check_digit": check_digit, "image": image, "ms": round(ms, 1)}
+            read = {"vin": vin, "decision": decision, "confidence": confidence, "check_digit": check_digit, "image": image,
+                    "ms": round(ms, 1), "review_reason": review_reason}
             matches = vin is not None and vin == case.certificate_vin
             E.append(Event(EventKind.CASE_VIN_READ, {**read, "certificate_vin": case.certificate_vin, "matches": matches}))
             if decision == "accept" and matches:

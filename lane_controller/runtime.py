@@ -366,7 +366,8 @@ class Lane:
         if res is None:
             await self._safe_apply(case_id, C.VinRead(None, "none", 0.0, "invalid", None))
         else:
-            await self._safe_apply(case_id, C.VinRead(res.vin, res.decision, round(res.confidence, 4), res.check_digit, str(img.relative_to(self.data_dir)), res.ms))
+            await self._safe_apply(case_id, C.VinRead(res.vin, res.decision, round(res.confidence, 4), res.check_digit, str(img.relative_to(self.data_dir)), res.ms,
+                                                          res.review_reason))
 
     async def _in_vision(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._vision, fn, *args)

@@ -48,6 +48,7 @@ class ReadResult:
     box: Any = None
     ms: float = 0.0
     alternatives: list[Any] = field(default_factory=list)
+    review_reason: str | None = None  # why the reader wants a person to look (vision.VinRead.review_reason)
 
 
 def upload_frame(folder: Path, frame: np.ndarray, quality: int = 95) -> Path:
@@ -156,7 +157,8 @@ class VinReading:
         if self.reader is None:
             return ReadResult(None, "none", 0.0, "invalid")
         r = self.reader.read(frame)
-        return ReadResult(r.vin, r.decision, float(r.confidence), r.check_digit or "invalid", r.box, float(r.ms), list(r.alternatives))
+        return ReadResult(r.vin, r.decision, float(r.confidence), r.check_digit or "invalid", r.box, float(r.ms), list(r.alternatives),
+                          r.review_reason)
 
 
 def crop_jpeg(frame: np.ndarray, box: Any, path: Path) -> Path:

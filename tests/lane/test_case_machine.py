@@ -88,6 +88,13 @@ def test_failed_inspection_leaves_without_plates():
     assert case.stage == C.Stage.CLOSED and case.outcome == "rejected"
 
 
+def test_a_read_sent_to_review_keeps_the_readers_reason_for_the_tablet():
+    case, steps = run(HAPPY[:3] + [C.VinRead(VIN, "review", 0.97, "valid", None, 3.0, "check_digit_not_required")])
+    assert case.stage == C.Stage.ADMITTED and case.vin_needs_review
+    assert case.vin_read["review_reason"] == "check_digit_not_required"
+    assert [e.data["review_reason"] for e in steps[-1].events if e.kind == EventKind.CASE_VIN_READ] == ["check_digit_not_required"]
+
+
 def test_vin_differing_from_certificate_needs_review_and_cannot_be_accepted():
     case, _ = run(HAPPY[:3] + [C.VinRead("LSVAU2180N2183295", "accept", 0.9)])
     assert case.stage == C.Stage.ADMITTED and case.vin_needs_review
@@ -260,3 +267,15 @@ class LaneOfCases(RuleBasedStateMachine):
 
 TestLaneOfCases = LaneOfCases.TestCase
 TestLaneOfCases.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+
+
+def test_every_review_reason_the_reader_gives_has_tablet_text_in_both_languages():
+    import typing
+
+    from lane_controller.i18n import STRINGS
+    from vision.reader import VinRead as ReaderVinRead
+
+    reasons = [a for a in typing.get_args(typing.get_args(ReaderVinRead.model_fields["review_reason"].annotation)[0])]
+    assert reasons
+    for reason in reasons:
+        assert set(STRINGS[f"review_{reason}"]) == {"zh-CN", "en"}

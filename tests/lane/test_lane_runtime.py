@@ -182,6 +182,32 @@ def test_a_vin_on_camera_that_differs_from_the_certificate_goes_to_the_inspector
     asyncio.run(main())
 
 
+def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(tmp_path, mqtt_broker, site_pki, cloud, boards):
+    """The tablet tells the inspector why the reader wants a person to look."""
+    import cv2
+
+    from vision.synth import render_scene
+
+    reader = VinReading(load=True)
+    vehicle = cloud.good[0]
+    seed = next(s for s in range(40) if reader.read(render_scene(vehicle.vin, s)).decision == "review")
+
+    async def main():
+        lane = make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=reader)
+        await lane.start()
+        try:
+            cid = await to_records(lane, vehicle.owner_id_number)
+            frame = show_vin(tmp_path / "camera", vehicle.vin, seed)
+            await admit(lane, boards[0].control(), cid)
+            c = lane.cases[cid]
+            expected = reader.read(cv2.imread(str(frame)))  # the frame as the camera uploaded it
+            assert c.stage == C.Stage.ADMITTED and c.vin_needs_review and expected.decision == "review"
+            assert c.vin_read["review_reason"] == expected.review_reason is not None
+        finally:
+            await lane.stop()
+    asyncio.run(main())
+
+
 def test_entry_barrier_fault_holds_the_case_with_an_alert_and_never_crashes(tmp_path, mqtt_broker, site_pki, cloud, boards):
     io, _ = boards
 
