@@ -160,6 +160,21 @@ def test_an_accepted_vin_matching_the_certificate_needs_no_inspector(tmp_path, m
     asyncio.run(main())
 
 
+def _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, owner_id: str, vin: str, seed: int):  # noqa: ANN001
+    """Open a case, let the camera see `vin`, admit the vehicle; the case as the lane left it, and the uploaded frame."""
+    async def main():
+        lane = make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=reader)
+        await lane.start()
+        try:
+            cid = await to_records(lane, owner_id)
+            frame = show_vin(tmp_path / "camera", vin, seed)
+            await admit(lane, boards[0].control(), cid)
+            return lane.cases[cid], frame
+        finally:
+            await lane.stop()
+    return asyncio.run(main())
+
+
 def test_a_vin_on_camera_that_differs_from_the_certificate_goes_to_the_inspector(tmp_path, mqtt_broker, site_pki, cloud, boards):
     """The camera shows another vehicle (the wrong car at the station): the lane must not confirm the VIN."""
     from vision.synth import render_scene
@@ -167,19 +182,8 @@ def test_a_vin_on_camera_that_differs_from_the_certificate_goes_to_the_inspector
     reader = VinReading(load=True)
     vehicle, other = cloud.good[0], cloud.good[1]
     seed = next(s for s in range(40) if reader.read(render_scene(other.vin, s)).decision == "accept")
-
-    async def main():
-        lane = make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=reader)
-        await lane.start()
-        try:
-            cid = await to_records(lane, vehicle.owner_id_number)
-            show_vin(tmp_path / "camera", other.vin, seed)
-            await admit(lane, boards[0].control(), cid)
-            c = lane.cases[cid]
-            assert c.vin_read["vin"] == other.vin and c.stage == C.Stage.ADMITTED and c.vin_needs_review
-        finally:
-            await lane.stop()
-    asyncio.run(main())
+    c, _ = _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, other.vin, seed)
+    assert c.vin_read["vin"] == other.vin and c.stage == C.Stage.ADMITTED and c.vin_needs_review
 
 
 def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(tmp_path, mqtt_broker, site_pki, cloud, boards):
@@ -191,21 +195,10 @@ def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(tmp_
     reader = VinReading(load=True)
     vehicle = cloud.good[0]
     seed = next(s for s in range(40) if reader.read(render_scene(vehicle.vin, s)).decision == "review")
-
-    async def main():
-        lane = make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=reader)
-        await lane.start()
-        try:
-            cid = await to_records(lane, vehicle.owner_id_number)
-            frame = show_vin(tmp_path / "camera", vehicle.vin, seed)
-            await admit(lane, boards[0].control(), cid)
-            c = lane.cases[cid]
-            expected = reader.read(cv2.imread(str(frame)))  # the frame as the camera uploaded it
-            assert c.stage == C.Stage.ADMITTED and c.vin_needs_review and expected.decision == "review"
-            assert c.vin_read["review_reason"] == expected.review_reason is not None
-        finally:
-            await lane.stop()
-    asyncio.run(main())
+    c, frame = _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, vehicle.vin, seed)
+    expected = reader.read(cv2.imread(str(frame)))  # the frame as the camera uploaded it
+    assert c.stage == C.Stage.ADMITTED and c.vin_needs_review and expected.decision == "review"
+    assert c.vin_read["review_reason"] == expected.review_reason is not None
 
 
 def test_entry_barrier_fault_holds_the_case_with_an_alert_and_never_crashes(tmp_path, mqtt_broker, site_pki, cloud, boards):
