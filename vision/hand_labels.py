@@ -90,6 +90,21 @@ def mix(out_csv: Path, pseudo_csv: Path, hand_dir: Path, repeat: int = 3, also: 
     return len(rows)
 
 
+def score_dev(hand_dir: Path, model_dir: Path | None = None, dataset: Path = DATASET) -> tuple[int, int, int]:
+    """(exact crops, exact whole photos, lines) on the dev lines cut into `hand_dir`:
+    the score that chooses between training rounds (vision/MODEL_CARD.md, step 14)."""
+    from vision.reader import VinReader
+
+    reader = VinReader(model_dir)
+    rows = list(csv.DictReader((hand_dir / "dev.csv").open()))
+    crops = photos = 0
+    for r in rows:
+        crops += reader.read_crop(cv2.imread(str(hand_dir / r["file"]))).vin == r["vin"]
+        photo = dataset / "train" / "images" / (r["file"].rsplit("_", 1)[0] + ".jpg")
+        photos += reader.read(cv2.imread(str(photo))).vin == r["vin"]
+    return crops, photos, len(rows)
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -98,9 +113,14 @@ if __name__ == "__main__":
     ap.add_argument("--pseudo", type=Path, default=None, help="pseudo-label CSV to mix with (writes OUT/mix.csv)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--also", type=Path, action="append", default=[], help="another labels CSV to add (repeatable)")
+    ap.add_argument("--score-dev", type=Path, default=None, metavar="MODEL_DIR",
+                    help="then read the dev lines with the models in MODEL_DIR")
     a = ap.parse_args()
     train_csv, dev_csv = cut(a.out)
     print(f"wrote {train_csv} and {dev_csv}")
+    if a.score_dev:
+        c, p, n = score_dev(a.out, a.score_dev)
+        print(f"dev lines read exactly: crops {c}/{n}, whole photos {p}/{n}")
     if a.pseudo:
         n = mix(a.out / "mix.csv", a.pseudo, a.out, a.repeat, a.also)
         print(f"wrote {a.out / 'mix.csv'} ({n} rows)")
