@@ -5,6 +5,7 @@ Training only (no torch here, but not used at run time either).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -42,16 +43,45 @@ def yolo_boxes(label_path: Path, w: int, h: int) -> np.ndarray:
     return np.array(out, np.float32).reshape(-1, 4)
 
 
+def load_photo(root: Path, split: str, stem: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(image BGR, boxes) of one photo of a split, or None when it cannot be read."""
+    img = cv2.imread(str(root / split / "images" / f"{stem}.jpg"))
+    if img is None:
+        return None
+    return img, yolo_boxes(root / split / "labels" / f"{stem}.txt", img.shape[1], img.shape[0])
+
+
 def load_split(root: Path, split: str) -> list[tuple[Path, np.ndarray, np.ndarray]]:
     """(path, image BGR, boxes) for every image of a split."""
     items = []
     for p in sorted((root / split / "images").glob("*.jpg")):
-        img = cv2.imread(str(p))
-        if img is None:
-            continue
-        h, w = img.shape[:2]
-        items.append((p, img, yolo_boxes(root / split / "labels" / (p.stem + ".txt"), w, h)))
+        if (photo := load_photo(root, split, p.stem)) is not None:
+            items.append((p, *photo))
     return items
+
+
+_LINE_FILE = re.compile(r"^(.+)_(\d+)\.png$")
+
+
+def line_file(stem: str, box_index: int) -> str:
+    """The file name of a labelled line's training crop (pseudo and hand labels alike)."""
+    return f"{stem}_{box_index}.png"
+
+
+def photo_of_line(name: str) -> tuple[str, int] | None:
+    """(photo stem, box index) of a `line_file` name (any folder), or None for other names."""
+    m = _LINE_FILE.match(Path(name).name)
+    return (m[1], int(m[2])) if m else None
+
+
+def cut_box(img: np.ndarray, box: np.ndarray, mx: float = 0.03, my: float = 0.12) -> np.ndarray:
+    """A labelled x0 y0 x1 y1 box with a margin (fractions of its width and height); the
+    defaults are the margin every saved training crop of a real line has."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    X0, Y0 = int(max(0, x0 - mx * w)), int(max(0, y0 - my * h))
+    X1, Y1 = int(min(img.shape[1], x1 + mx * w)), int(min(img.shape[0], y1 + my * h))
+    return img[Y0:Y1, X0:X1]
 
 
 def make_scenes(out: Path, count: int, seed: int = 0) -> None:

@@ -11,19 +11,17 @@ recogniser the crops it is actually fed. Lines whose box the detector misses
 from __future__ import annotations
 
 import csv
-import re
 from collections import defaultdict
 from pathlib import Path
 
 import cv2
 
-from vision.det_data import DATASET, yolo_boxes
+from vision.det_data import DATASET, load_photo, photo_of_line
 from vision.detector import crop_line
 from vision.evaluate import iou
 from vision.reader import CANDIDATE_MIN_SCORE, PAD_W, VinReader
 
 MIN_IOU = 0.3
-_LINE_NAME = re.compile(r"^(.+)_(\d+)\.png$")
 
 
 def make(out: Path, labels_csv: Path, model_dir: Path | None = None, dataset: Path = DATASET) -> int:
@@ -31,18 +29,15 @@ def make(out: Path, labels_csv: Path, model_dir: Path | None = None, dataset: Pa
     from its train-split photo as the reader would; write OUT/labels.csv."""
     wanted: dict[str, dict[int, str]] = defaultdict(dict)
     for r in csv.DictReader(labels_csv.open()):
-        m = _LINE_NAME.match(Path(r["file"]).name)
-        if m:  # other rows (e.g. earlier detected cuts) are not lines of a photo
-            wanted[m[1]][int(m[2])] = r["vin"]
+        if line := photo_of_line(r["file"]):  # other rows (e.g. earlier detected cuts) are not lines of a photo
+            wanted[line[0]][line[1]] = r["vin"]
     reader = VinReader(model_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for stem in sorted(wanted):
-        photo = dataset / "train" / "images" / f"{stem}.jpg"
-        img = cv2.imread(str(photo))
-        if img is None:
+        if (photo := load_photo(dataset, "train", stem)) is None:
             continue
-        gts = yolo_boxes(dataset / "train" / "labels" / f"{stem}.txt", img.shape[1], img.shape[0])
+        img, gts = photo
         boxes = reader.detector.detect(img, min_score=CANDIDATE_MIN_SCORE)[: reader.max_lines]
         for j, vin in wanted[stem].items():
             if j >= len(gts) or not boxes:

@@ -24,8 +24,7 @@ from pathlib import Path
 
 import cv2
 
-from vision.det_data import DATASET, load_split
-from vision.pseudo import _cut
+from vision.det_data import DATASET, cut_box, load_photo, photo_of_line
 
 LABELS = Path(__file__).with_name("hand_labels.csv")
 DEV_MODULUS = 6
@@ -45,12 +44,12 @@ def cut(out: Path, dataset: Path = DATASET) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     wanted = {r["file"]: r for r in load()}
     found = 0
-    for photo, img, boxes in load_split(dataset, "train"):
-        for j, box in enumerate(boxes):
-            name = f"{photo.stem}_{j}.png"
-            if name in wanted:
-                cv2.imwrite(str(out / name), _cut(img, box, 0.03, 0.12))
-                found += 1
+    for name in wanted:  # only the photos that hold a labelled line are read
+        stem, j = photo_of_line(name)
+        photo = load_photo(dataset, "train", stem)
+        if photo is not None and j < len(photo[1]):
+            cv2.imwrite(str(out / name), cut_box(photo[0], photo[1][j]))
+            found += 1
     if found != len(wanted):
         raise SystemExit(f"only {found} of {len(wanted)} hand-labelled lines found in {dataset}/train")
     paths = []
@@ -100,8 +99,8 @@ def score_dev(hand_dir: Path, model_dir: Path | None = None, dataset: Path = DAT
     crops = photos = 0
     for r in rows:
         crops += reader.read_crop(cv2.imread(str(hand_dir / r["file"]))).vin == r["vin"]
-        photo = dataset / "train" / "images" / (r["file"].rsplit("_", 1)[0] + ".jpg")
-        photos += reader.read(cv2.imread(str(photo))).vin == r["vin"]
+        img, _ = load_photo(dataset, "train", photo_of_line(r["file"])[0])
+        photos += reader.read(img).vin == r["vin"]
     return crops, photos, len(rows)
 
 

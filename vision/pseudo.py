@@ -12,18 +12,9 @@ import csv
 from pathlib import Path
 
 import cv2
-import numpy as np
 
-from vision.det_data import DATASET, load_split
+from vision.det_data import DATASET, cut_box, line_file, load_split
 from vision.reader import VinReader
-
-
-def _cut(img: np.ndarray, box: np.ndarray, mx: float, my: float) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    X0, Y0 = int(max(0, x0 - mx * w)), int(max(0, y0 - my * h))
-    X1, Y1 = int(min(img.shape[1], x1 + mx * w)), int(min(img.shape[0], y1 + my * h))
-    return img[Y0:Y1, X0:X1]
 
 
 def make(out: Path, min_conf: float = 0.9, limit: int | None = None, model_dir: Path | None = None) -> int:
@@ -38,14 +29,14 @@ def make(out: Path, min_conf: float = 0.9, limit: int | None = None, model_dir: 
     for p, img, boxes in load_split(DATASET, "train")[:limit]:
         for j, b in enumerate(boxes):
             seen += 1
-            reads = [reader.read_crop(_cut(img, b, mx, my)) for mx, my in ((0.03, 0.1), (0.0, 0.0), (0.08, 0.25))]
+            reads = [reader.read_crop(cut_box(img, b, mx, my)) for mx, my in ((0.03, 0.1), (0.0, 0.0), (0.08, 0.25))]
             vins = {r.vin for r in reads}
             if vins & held_vins:
                 dropped += 1
                 continue
             if len(vins) == 1 and None not in vins and min(r.confidence for r in reads) >= min_conf:
-                name = f"{p.stem}_{j}.png"
-                cv2.imwrite(str(out / name), _cut(img, b, 0.03, 0.12))
+                name = line_file(p.stem, j)
+                cv2.imwrite(str(out / name), cut_box(img, b))
                 rows.append([name, reads[0].vin, round(min(r.confidence for r in reads), 4)])
     with (out / "labels.csv").open("w", newline="") as fh:
         w = csv.writer(fh)

@@ -275,7 +275,7 @@ def test_every_review_reason_the_reader_gives_has_tablet_text_in_both_languages(
     from lane_controller.i18n import STRINGS
     from vision.reader import VinRead as ReaderVinRead
 
-    reasons = [a for a in typing.get_args(typing.get_args(ReaderVinRead.model_fields["review_reason"].annotation)[0])]
+    reasons = typing.get_args(typing.get_args(ReaderVinRead.model_fields["review_reason"].annotation)[0])
     assert reasons
     for reason in reasons:
         assert set(STRINGS[f"review_{reason}"]) == {"zh-CN", "en"}
