@@ -2,11 +2,12 @@
 
 Pseudo-labels (vision/pseudo.py) only ever add lines the model already reads
 confidently, so they cannot teach it the lines it gets wrong, and the few they
-get wrong they teach confidently. `hand_labels.csv` holds 359 train-split lines
+get wrong they teach confidently. `hand_labels.csv` holds 422 train-split lines
 transcribed by a person at high zoom, keeping a line only when every symbol was
 certain (docs/vin-reader.md, "Hand labels"): 352 that the round-9 model did not
-pseudo-label, and 7 whose pseudo-label changed between rounds 10 and 11 and was
-wrong. Lines are named like the pseudo-labels, `{photo stem}_{box index}.png`,
+pseudo-label, 7 whose pseudo-label changed between rounds 10 and 11 and was
+wrong, and 63 more (2026-11-28, second pass) that neither pseudo-label set nor the
+first pass held, at least 90 px wide, viewed in order of round 14's confidence. Lines are named like the pseudo-labels, `{photo stem}_{box index}.png`,
 and cut the same way.
 
 One VIN in six (by a hash of the VIN, so every photo of one car falls on the

@@ -109,9 +109,20 @@ def export_onnx(model, path: Path) -> None:
                       dynamic_axes={"frame": {2: "h", 3: "w"}, "prob": {2: "gh", 3: "gw"}}, opset_version=17, dynamo=False)
 
 
+def dev_photos() -> set[str]:
+    """Stems of the train-split photos that hold a hand-labelled dev line (vision/hand_labels.py).
+
+    A detector trained without them can be compared on them: the dev lines choose
+    between detectors the way they choose between recogniser rounds."""
+    from vision.det_data import photo_of_line
+    from vision.hand_labels import is_dev, load
+
+    return {photo_of_line(r["file"])[0] for r in load() if is_dev(r["vin"])}
+
+
 def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: float = 3e-3,
           scenes: str | None = None, scene_frac: float = 0.3, progress: bool = True, eval_every: int = 500,
-          stop_at: int | None = None) -> Path:
+          stop_at: int | None = None, hold_out_dev: bool = False, init: str | None = None) -> Path:
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
@@ -123,7 +134,8 @@ def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    real = [(img, _boxes_to_quads(b)) for _, img, b in load_split(DATASET, "train")]
+    held = dev_photos() if hold_out_dev else set()
+    real = [(img, _boxes_to_quads(b)) for p, img, b in load_split(DATASET, "train") if p.stem not in held]
     syn: list[tuple[np.ndarray, np.ndarray]] = []
     if scenes and Path(scenes).exists():
         z = np.load(scenes)
@@ -131,6 +143,8 @@ def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: 
         syn = [(imgs[i], quads[i][None]) for i in range(len(imgs))]
     print(f"real {len(real)} synthetic {len(syn)}", flush=True)
     model = build_model()
+    if init:
+        model.load_state_dict(torch.load(init, map_location="cpu"))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     onnx_path = out_dir / "vin_det.onnx"
@@ -172,5 +186,8 @@ if __name__ == "__main__":
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scenes", default=None)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--init", default=None, help="det.pt to start from")
+    ap.add_argument("--hold-out-dev", action="store_true", help="leave out the photos of the hand-labelled dev lines")
     a = ap.parse_args()
-    train(a.out, a.steps, seed=a.seed, scenes=a.scenes)
+    train(a.out, a.steps, seed=a.seed, lr=a.lr, scenes=a.scenes, hold_out_dev=a.hold_out_dev, init=a.init)
