@@ -58,13 +58,21 @@ class BoardHardware:
         self._last: dict[str, Any] = {}
         self._crossing: dict[str, bool] = {"entry": False, "exit": False}
         self._inputs: dict[str, dict[str, bool]] = {}
+        # presence events delivered per barrier: tells the poll whether its status snapshot is older than an event
+        self._presence_events: dict[str, int] = {}
         self._online = True
         self.io.on_event(self._on_event)
         self.issuer.on_event(self._on_issuer_event)
 
     async def start(self) -> None:
-        self._watch = asyncio.get_running_loop().create_task(self._poll())
-        await self.io.start()
+        """Handshake first, then poll: a poll before the first HELLO would report a link that was never up as down."""
+        try:
+            await self.io.start()
+        except Exception:
+            self._online = False  # the lane reports why the board could not start; the poll then reports only a recovery
+            raise
+        finally:
+            self._watch = asyncio.get_running_loop().create_task(self._poll())
         try:
             await self.issuer.start()
         except Exception as exc:  # noqa: BLE001 - the lane runs; issuing waits for the issuer (alert raised)
@@ -157,29 +165,39 @@ class BoardHardware:
 
     def _on_event(self, ev: Any) -> None:
         if ev.name == "presence_changed" and ev.data.get("input") in ("loop", "beam"):
-            self._presence(ev.data["barrier"], **{ev.data["input"]: bool(ev.data["present"])})
+            barrier = ev.data["barrier"]
+            self._presence_events[barrier] = self._presence_events.get(barrier, 0) + 1
+            self._presence(barrier, **{ev.data["input"]: bool(ev.data["present"])})
 
     async def _poll(self) -> None:
         """Board events drive passage detection; this slower poll re-reads status (missed events, link health)."""
         while True:
-            try:
-                if self.io.online:
-                    st = await self.io.status()
-                    if not self._online:
-                        self._online = True
-                        await self._fault("io-board", "recovered", True)
-                    for name, b in st.barriers.items():
-                        self._presence(name, loop=b.loop_occupied, beam=b.beam_blocked)
-                elif self._online:
-                    self._online = False
-                    await self._fault("io-board", "link down", False)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a board problem becomes an alert, never a crash
-                if self._online:
-                    self._online = False
-                    await self._fault("io-board", str(exc) or type(exc).__name__, False)
+            await self._poll_once()
             await asyncio.sleep(self.poll_s)
+
+    async def _poll_once(self) -> None:
+        """One status read, applied only to barriers with no presence event since it was sent: events the board
+        sent after its answer may be applied before this task resumes, and the older snapshot would turn them
+        back (a vehicle's loop: its passage lost; a crossing already counted: counted twice)."""
+        try:
+            if self.io.online:
+                seen = dict(self._presence_events)
+                st = await self.io.status()
+                if not self._online:
+                    self._online = True
+                    await self._fault("io-board", "recovered", True)
+                for name, b in st.barriers.items():
+                    if self._presence_events.get(name, 0) == seen.get(name, 0):
+                        self._presence(name, loop=b.loop_occupied, beam=b.beam_blocked)
+            elif self._online:
+                self._online = False
+                await self._fault("io-board", "link down", False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a board problem becomes an alert, never a crash
+            if self._online:
+                self._online = False
+                await self._fault("io-board", str(exc) or type(exc).__name__, False)
 
     def health(self) -> list[BoardHealth]:
         out = []

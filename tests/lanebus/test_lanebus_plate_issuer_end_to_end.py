@@ -135,6 +135,9 @@ def test_board_reset_mid_job_keeps_the_journal_and_never_issues_a_second_pair(is
             rec = EventRecorder(pi)
             await pi.issue("J-7", "blue", "京F12345")
             await until(lambda: _one_plate(issuer_sim), 10, "first plate out")
+            # the world counts a plate once it has left the slot, the board once its exit beam
+            # clears a moment later: cut the power after the board has counted it
+            await until(lambda: _plates_done(pi, "J-7", 1), 5, "the board counts the first plate")
             ctl.power_cycle()
             await until(lambda: rec.has("board_reset"), 6, "host notices the board reset")
             # the board's boot-time FAULT event is held until acknowledged and re-sent after the HELLO
@@ -148,6 +151,10 @@ def test_board_reset_mid_job_keeps_the_journal_and_never_issues_a_second_pair(is
             assert (await pi.job_status("J-7")).state == "interrupted"
     asyncio.run(scenario())
     assert plates_by_text(issuer_sim) == {"京F12345": 1}
+
+
+async def _plates_done(pi: PlateIssuer, job_id: str, n: int) -> bool:
+    return (await pi.job_status(job_id)).plates_done >= n
 
 
 def _one_plate(sim) -> bool:
