@@ -15,15 +15,17 @@ from lane_helpers import lane_config, show_vin, wait_until
 pytestmark = pytest.mark.broker
 
 
-def _lane(tmp_path, mqtt_broker, site_pki, cloud, boards) -> Lane:  # noqa: ANN001
+def _lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader: VinReading | None = None) -> Lane:  # noqa: ANN001
     io, issuer = boards
     cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0])
-    return Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
+    return Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=reader or VinReading(load=False))
 
 
 @pytest.fixture
-def client(tmp_path, mqtt_broker, site_pki, cloud, boards):
-    lane = _lane(tmp_path, mqtt_broker, site_pki, cloud, boards)
+def client(request, tmp_path, mqtt_broker, site_pki, cloud, boards):
+    """The tablet app on a lane without the VIN reader, or with it when the test is parametrised `client=True`."""
+    reader = VinReading(load=True) if getattr(request, "param", False) else None
+    lane = _lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader)
     with TestClient(create_app(lane)) as c:
         c.lane = lane
         c.world = boards[0].control()
@@ -103,3 +105,25 @@ def test_an_inspector_can_confirm_a_passage_the_loop_did_not_report(tmp_path, mq
         wait_until(lambda: entry_events()[-2:] == ["arm_opening", "arm_closed"], 20, "entry opened, then closed after the confirmed passage")
         ev = [e for e in lane.journal.case_events(cid) if e["kind"] == "case.admitted"]
         assert ev[0]["actor"] == "insp-2"
+
+
+@pytest.mark.parametrize("client", [True], indirect=True)
+def test_the_case_page_says_why_the_reader_wants_a_person_to_look(client):
+    """The reason row on the page an inspector actually sees, in the tablet's default language."""
+    from lane_controller.i18n import STRINGS
+    from vision.synth import render_scene
+
+    assert client.post("/api/session", json={"inspector_id": "insp-1", "pin": "1234"}).status_code == 200
+    vehicle = client.cloud.good[0]
+    reader = client.lane.reader
+    seed = next(s for s in range(40) if reader.read(render_scene(vehicle.vin, s)).decision == "review")
+    cid = client.post("/api/cases", json={"station": "A", "id_number": vehicle.owner_id_number}).json()["case"]["case_id"]
+    wait_until(lambda: client.get(f"/api/cases/{cid}").json()["case"]["stage"] == "records_fetched", 10, "records")
+    show_vin(client.camera, vehicle.vin, seed)
+    assert client.post(f"/api/cases/{cid}/admit").json()["ok"]
+    client.world.vehicle_pass("entry")
+    wait_until(lambda: client.get(f"/api/cases/{cid}").json()["case"]["vin_read"] is not None, 20, "VIN read")
+    reason = client.get(f"/api/cases/{cid}").json()["case"]["vin_read"]["review_reason"]
+    assert reason is not None
+    page = client.get(f"/cases/{cid}").text
+    assert 'id="vin-review-reason"' in page and STRINGS[f"review_{reason}"]["zh-CN"] in page
