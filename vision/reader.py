@@ -39,6 +39,7 @@ PAD_W = 0.3  # margin left and right of a detected line, in box heights
 CANDIDATE_MIN_SCORE = 0.5  # the reader tries weaker detector blobs too; the recogniser decides
 FLIP_BELOW = 0.9  # a read this clear is final
 FLIP_TRY_BELOW = 0.3  # reads weaker than this are retried turned 180 degrees
+FORCED_LENGTH_ODDS = 0.2  # a read whose best path was not 17 symbols long counts this much less
 
 
 class Alternative(BaseModel):
@@ -183,9 +184,14 @@ class VinReader:
         return d
 
     @staticmethod
-    def _rank(d: Decoded) -> tuple:
-        # not the check digit: many makers do not use it, and a wrong read passes it 1 time in 11
-        return (d.length_ok, round(d.confidence, 3), float(np.mean(d.char_conf)))
+    def _rank(d: Decoded) -> float:
+        """How likely the whole read is: the product of its symbols' confidences, a read
+        forced to 17 symbols paying FORCED_LENGTH_ODDS. The weakest symbol alone (the
+        first key until 2026-11-28) let a cut with one doubtful symbol lose to a cut
+        with several; chosen on the real dev lines (vision/MODEL_CARD.md, step 16).
+        Not the check digit: many makers do not use it, and a wrong read passes it 1 time in 11."""
+        joint = float(np.log(np.maximum(d.char_conf, 1e-6)).sum())
+        return joint + (0.0 if d.length_ok else float(np.log(FORCED_LENGTH_ODDS)))
 
     def decide(self, d: Decoded | None, searched: bool = False) -> str:
         return self._decision(d, searched)[0]
