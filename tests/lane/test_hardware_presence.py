@@ -8,6 +8,7 @@ tests replay such interleavings exactly; the last one does it with the real firm
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from edge.lanebus.boards import BarrierStatus, IoStatus
 from edge.lanebus.client import BoardEvent
@@ -71,47 +72,49 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-def test_a_vehicle_arriving_while_a_status_read_is_on_its_way_is_still_counted():
-    """The lane's failure under load: a snapshot from before the vehicle reached the loop, applied after the loop
-    event, made the lane believe the loop empty; the beam then never counted and the passage was lost."""
+def passages(script: Callable[[BoardHardware, ScriptedIo], Awaitable[None]]) -> list[str]:
+    """Run one scripted interleaving of events and status reads; the passages the lane was told of."""
     async def main() -> list[str]:
         hw, io, passed = await scripted_hardware()
-        await poll_answered_late(hw, io, snapshot(loop=False, beam=False), presence("loop", True))
-        for ev in (presence("beam", True), presence("loop", False), presence("beam", False)):
-            hw._on_event(ev)
+        await script(hw, io)
         await settle()
         return passed
 
-    assert asyncio.run(main()) == ["entry"]
+    return asyncio.run(main())
+
+
+def test_a_vehicle_arriving_while_a_status_read_is_on_its_way_is_still_counted():
+    """The lane's failure under load: a snapshot from before the vehicle reached the loop, applied after the loop
+    event, made the lane believe the loop empty; the beam then never counted and the passage was lost."""
+    async def script(hw: BoardHardware, io: ScriptedIo) -> None:
+        await poll_answered_late(hw, io, snapshot(loop=False, beam=False), presence("loop", True))
+        for ev in (presence("beam", True), presence("loop", False), presence("beam", False)):
+            hw._on_event(ev)
+
+    assert passages(script) == ["entry"]
 
 
 def test_a_crossing_that_cleared_while_a_status_read_was_on_its_way_counts_once():
     """A snapshot from the middle of the crossing, applied after the clear events, must not arm it again."""
-    async def main() -> list[str]:
-        hw, io, passed = await scripted_hardware()
+    async def script(hw: BoardHardware, io: ScriptedIo) -> None:
         hw._on_event(presence("loop", True))
         hw._on_event(presence("beam", True))
         await poll_answered_late(hw, io, snapshot(loop=True, beam=True), presence("loop", False), presence("beam", False))
         await settle()
         await poll_answered_late(hw, io, snapshot(loop=False, beam=False))  # the next poll: all clear
-        await settle()
-        return passed
 
-    assert asyncio.run(main()) == ["entry"]
+    assert passages(script) == ["entry"]
 
 
 def test_the_poll_still_completes_a_passage_whose_clear_events_were_missed():
-    async def main() -> list[str]:
-        hw, io, passed = await scripted_hardware()
+    async def script(hw: BoardHardware, io: ScriptedIo) -> None:
         hw._on_event(presence("loop", True))
         hw._on_event(presence("beam", True))
         await poll_answered_late(hw, io, snapshot(loop=False, beam=False))  # the events saying so were lost
         await settle()
         await poll_answered_late(hw, io, snapshot(loop=False, beam=False))
-        await settle()
-        return passed
 
-    assert asyncio.run(main()) == ["entry"]
+    assert passages(script) == ["entry"]
 
 
 def test_a_vehicle_reaching_the_loop_during_a_late_status_read_passes_on_the_real_firmware(boards):
