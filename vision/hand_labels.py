@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,17 +42,27 @@ def load(path: Path = LABELS) -> list[dict[str, str]]:
     return list(csv.DictReader(path.open()))
 
 
+def dev_photos() -> set[str]:
+    """Stems of the train-split photos that hold a dev line: a detector trained without
+    them (vision/train_det.py --hold-out-dev) can be compared on them."""
+    return {photo_of_line(r["file"])[0] for r in load() if is_dev(r["vin"])}
+
+
 def cut(out: Path, dataset: Path = DATASET) -> tuple[Path, Path]:
     """Cut every hand-labelled line out of its train-split photo; write train.csv and dev.csv."""
     out.mkdir(parents=True, exist_ok=True)
     wanted = {r["file"]: r for r in load()}
-    found = 0
-    for name in wanted:  # only the photos that hold a labelled line are read
+    by_photo: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for name in wanted:
         stem, j = photo_of_line(name)
+        by_photo[stem].append((name, j))
+    found = 0
+    for stem, lines in by_photo.items():  # only the photos that hold a labelled line are read, each once
         photo = load_photo(dataset, "train", stem)
-        if photo is not None and j < len(photo[1]):
-            cv2.imwrite(str(out / name), cut_box(photo[0], photo[1][j]))
-            found += 1
+        for name, j in lines:
+            if photo is not None and j < len(photo[1]):
+                cv2.imwrite(str(out / name), cut_box(photo[0], photo[1][j]))
+                found += 1
     if found != len(wanted):
         raise SystemExit(f"only {found} of {len(wanted)} hand-labelled lines found in {dataset}/train")
     paths = []

@@ -100,7 +100,7 @@ class VinReader:
         t0 = time.perf_counter()
         img = to_bgr8(frame)
         boxes = self.detector.detect(img, min_score=CANDIDATE_MIN_SCORE)[: self.max_lines]
-        best: tuple[tuple, Decoded, LineBox | None, bool] | None = None
+        best: tuple[float, Decoded, LineBox | None, bool] | None = None
         h, w = img.shape[:2]
         if not boxes and w >= 3 * h:  # looks like a crop already: read it whole
             d = self._best_orientation(img)
@@ -108,9 +108,12 @@ class VinReader:
         for box in boxes:
             box = self.detector.refine(img, box)
             d, searched = self._read_box(img, box)
-            if d is not None and (best is None or self._rank(d) > best[0]):
-                best = (self._rank(d), d, box, searched)
-            if d is not None and d.length_ok and d.confidence >= FLIP_BELOW:
+            if d is None:
+                continue
+            rank = self._rank(d)
+            if best is None or rank > best[0]:
+                best = (rank, d, box, searched)
+            if d.length_ok and d.confidence >= FLIP_BELOW:
                 break  # boxes come strongest first; a clear read is not bettered by a weaker box
         if best is None:
             return self._result(None, None, t0)
@@ -127,9 +130,10 @@ class VinReader:
         cuts = list(self._nearby_cuts(img, box))
         cuts += [t for t in map(_tighter, cuts) if t is not None]
         searched = False
+        best = self._rank(d) if d is not None else float("-inf")
         for t in map(decode, self.recognizer.probs(cuts)):
-            if t is not None and (d is None or self._rank(t) > self._rank(d)):
-                d, searched = t, True
+            if t is not None and (rank := self._rank(t)) > best:
+                d, searched, best = t, True, rank
         return d, searched
 
     @staticmethod

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vision import hand_labels
 from vision.det_data import DATASET, load_split
 from vision.detector import SHRINK_H, SHRINK_W, STRIDE
 from vision.preprocess import DET_LONG
@@ -109,17 +110,6 @@ def export_onnx(model, path: Path) -> None:
                       dynamic_axes={"frame": {2: "h", 3: "w"}, "prob": {2: "gh", 3: "gw"}}, opset_version=17, dynamo=False)
 
 
-def dev_photos() -> set[str]:
-    """Stems of the train-split photos that hold a hand-labelled dev line (vision/hand_labels.py).
-
-    A detector trained without them can be compared on them: the dev lines choose
-    between detectors the way they choose between recogniser rounds."""
-    from vision.det_data import photo_of_line
-    from vision.hand_labels import is_dev, load
-
-    return {photo_of_line(r["file"])[0] for r in load() if is_dev(r["vin"])}
-
-
 def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: float = 3e-3,
           scenes: str | None = None, scene_frac: float = 0.3, progress: bool = True, eval_every: int = 500,
           stop_at: int | None = None, hold_out_dev: bool = False, init: str | None = None) -> Path:
@@ -134,7 +124,7 @@ def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    held = dev_photos() if hold_out_dev else set()
+    held = hand_labels.dev_photos() if hold_out_dev else set()
     real = [(img, _boxes_to_quads(b)) for p, img, b in load_split(DATASET, "train") if p.stem not in held]
     syn: list[tuple[np.ndarray, np.ndarray]] = []
     if scenes and Path(scenes).exists():

@@ -154,7 +154,8 @@ def test_a_vehicle_reaching_the_loop_during_a_late_status_read_passes_on_the_rea
             await hw.open_barrier("entry")
             await await_until(lambda: world.state()["barriers"]["entry"]["vehicles_passed"] == 1, 20, "the vehicle drove through")
             await await_until(lambda: passed, 5, "the passage reported to the lane")
-            await asyncio.sleep(0.3)  # nothing more comes
+            await hw._poll_once()  # a fresh read of the now clear lane must not count the vehicle again
+            await settle()
             return passed
         finally:
             await hw.close()
@@ -175,9 +176,17 @@ def test_starting_on_boards_that_answer_reports_no_link_fault(boards):
             faults.append((device, detail, recovered))
 
         hw.on_fault = on_fault
+        read_status, reads = hw.io.status, 0
+
+        async def counted_status() -> IoStatus:
+            nonlocal reads
+            reads += 1
+            return await read_status()
+
+        hw.io.status = counted_status  # type: ignore[method-assign]
         await hw.start()
         try:
-            await asyncio.sleep(0.3)  # a few polls
+            await await_until(lambda: reads >= 3, 10, "three status polls on the real board")
         finally:
             await hw.close()
 
