@@ -79,11 +79,22 @@ def _cmd_train(ns: argparse.Namespace) -> int:
     out = Path(ns.out)
     models = out / "models"
     models.mkdir(parents=True, exist_ok=True)
+
+    def ship_rec(p: Path) -> None:
+        """The recogniser goes into models/ as int8 (vision/quantize.py) unless --float."""
+        if ns.float:
+            shutil.copy(p, models / "vin_rec.onnx")
+            return
+        from vision.hand_labels import cut
+        from vision.quantize import quantize
+
+        real_train, _ = cut(out / "hand")  # calibration sees the hand-labelled train crops, never dev
+        quantize(p, models / "vin_rec.onnx", real_train)
     if ns.what in ("rec", "all"):
         from vision.train_rec import train as train_rec
 
         p = train_rec(out / "rec", steps=ns.rec_steps, seed=ns.seed, stop_at=ns.rec_stop_at, arch=ns.arch)
-        shutil.copy(p, models / "vin_rec.onnx")
+        ship_rec(p)
         print(f"recogniser (synthetic only): {p}")
     if ns.what in ("det", "all"):
         from vision.det_data import make_scenes
@@ -107,7 +118,7 @@ def _cmd_train(ns: argparse.Namespace) -> int:
             p = train_rec(out / f"rec_ft{r}", steps=ns.finetune_steps, seed=ns.seed + r, lr=ns.finetune_lr,
                           extra_csv=str(out / f"pseudo_r{r}" / "labels.csv"), extra_frac=ns.pseudo_frac, init=str(init),
                           photo_frac=ns.photo_frac, arch=ns.arch)
-            shutil.copy(p, models / "vin_rec.onnx")
+            ship_rec(p)
             init = out / f"rec_ft{r}" / "rec.pt"
             print(f"recogniser after self-training round {r}: {p}")
     print(f"models in {models}; copy them into {Path(__file__).parent / 'models'} and run `passlane vin calibrate`")
@@ -149,7 +160,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--what", choices=["rec", "det", "finetune", "all"], default="all")
     p.add_argument("--out", default="var/vin-train")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--arch", choices=["v1", "v2"], default="v2", help="recogniser architecture (v2: 32x256 input, shipped)")
+    p.add_argument("--arch", choices=["v1", "v2", "v3", "v4"], default="v2",
+                   help="recogniser architecture (all but v1: 32x256 input; see vision/MODEL_CARD.md)")
+    p.add_argument("--float", action="store_true", help="ship the float recogniser instead of its int8 quantisation")
     p.add_argument("--rec-steps", type=int, default=5000)
     p.add_argument("--rec-stop-at", type=int, default=None, help="end stage 1 early (schedule still spans --rec-steps)")
     p.add_argument("--det-steps", type=int, default=2500)

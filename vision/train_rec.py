@@ -21,7 +21,10 @@ TRAIN_SEED_BASE = 10_000_000  # training seeds live above this; bench/fixtures b
 EVAL_SEED_BASE = 500_000
 
 
-ARCH_WIDTH = {"v1": 160, "v2": 256}  # recogniser input width per architecture
+ARCH_WIDTH = {"v1": 160, "v2": 256, "v3": 256, "v4": 256}  # recogniser input width per architecture
+
+
+V2_WIDTHS = (16, 32, 64, 64, 128, 128, 160)  # v2's channels per conv layer; v4 has 1.5x each
 
 
 def build_model(arch: str = "v1"):
@@ -34,24 +37,27 @@ def build_model(arch: str = "v1"):
     def cbr(i, o, k=3, p=1, d=1):
         return [nn.Conv2d(i, o, k, 1, p, dilation=d, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
-    if arch == "v2":
+    if arch in ("v2", "v4"):
+        w = V2_WIDTHS if arch == "v2" else tuple(c * 3 // 2 for c in V2_WIDTHS)
+
         class RecV2(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
+                c16, c32, c64, c64b, c128, c128b, c160 = w
                 self.f = nn.Sequential(
-                    *cbr(1, 16), nn.MaxPool2d(2),                       # 16 x 128
-                    *cbr(16, 32), nn.MaxPool2d(2),                      # 8 x 64
-                    *cbr(32, 64), *cbr(64, 64), nn.MaxPool2d((2, 1)),   # 4 x 64
-                    *cbr(64, 128), *cbr(128, 128), nn.MaxPool2d((2, 1)),  # 2 x 64
-                    *cbr(128, 160, (2, 1), 0),                          # 1 x 64
+                    *cbr(1, c16), nn.MaxPool2d(2),                        # 16 x 128
+                    *cbr(c16, c32), nn.MaxPool2d(2),                      # 8 x 64
+                    *cbr(c32, c64), *cbr(c64, c64b), nn.MaxPool2d((2, 1)),    # 4 x 64
+                    *cbr(c64b, c128), *cbr(c128, c128b), nn.MaxPool2d((2, 1)),  # 2 x 64
+                    *cbr(c128b, c160, (2, 1), 0),                         # 1 x 64
                 )
                 def c1(d):
-                    return nn.Sequential(nn.Conv1d(160, 160, 3, 1, d, dilation=d, bias=False),
-                                         nn.BatchNorm1d(160), nn.ReLU(inplace=True))
+                    return nn.Sequential(nn.Conv1d(c160, c160, 3, 1, d, dilation=d, bias=False),
+                                         nn.BatchNorm1d(c160), nn.ReLU(inplace=True))
                 self.seq1 = c1(1)
                 self.seq2 = c1(2)
                 self.seq3 = c1(4)
-                self.out = nn.Conv1d(160, len(ALPHABET) + 1, 1)
+                self.out = nn.Conv1d(c160, len(ALPHABET) + 1, 1)
 
             def forward(self, x):  # (N,1,32,256) -> logits (N, 34, 64)
                 y = self.f(x).squeeze(2)
@@ -61,6 +67,42 @@ def build_model(arch: str = "v1"):
                 return self.out(y)
 
         return RecV2()
+
+    if arch == "v3":
+        class RecV3(build_model("v2").__class__):
+            """v2 plus one residual 3x3 block at 64 and at 128 channels and two more dilated
+            sequence layers (~1.6x the compute, 1.6x the weights; ships int8, vision/quantize.py).
+            Every new block's last BatchNorm starts at zero, so v2 weights load into v3
+            (strict=False) and the network starts as exactly that v2 model."""
+
+            def __init__(self) -> None:
+                super().__init__()
+
+                def res2d(c):
+                    return nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
+
+                def c1(d):
+                    return nn.Sequential(nn.Conv1d(160, 160, 3, 1, d, dilation=d, bias=False),
+                                         nn.BatchNorm1d(160), nn.ReLU(inplace=True))
+                self.res64, self.res128 = res2d(64), res2d(128)
+                self.seq4, self.seq5 = c1(8), c1(1)
+                for bn in (self.res64[1], self.res128[1], self.seq4[1], self.seq5[1]):
+                    nn.init.zeros_(bn.weight)
+
+            def forward(self, x):  # (N,1,32,256) -> logits (N, 34, 64)
+                import torch
+
+                f = self.f
+                y = f[:14](x)                          # 8 x 64, 64 channels
+                y = torch.relu(y + self.res64(y))
+                y = f[14:21](y)                        # 4 x 64, 128 channels
+                y = torch.relu(y + self.res128(y))
+                y = f[21:](y).squeeze(2)
+                for layer in (self.seq1, self.seq2, self.seq3, self.seq4, self.seq5):
+                    y = y + layer(y)
+                return self.out(y)
+
+        return RecV3()
 
     class Rec(nn.Module):
         def __init__(self) -> None:
@@ -97,6 +139,53 @@ class _Softmaxed:
                 return self.m(x).permute(0, 2, 1).softmax(-1)
 
         return W(model)
+
+
+def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
+    """A v2 state dict widened to the shapes of `target` (v4) without changing the function
+    (Net2WiderNet): each new channel copies an old one, and a layer reading a copied channel
+    divides that input's weights by the number of copies. The residual sequence stream keeps
+    one mapping from the last conv through every sequence layer. A little noise on the copies
+    lets them part during training."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    convs = [k for k in state if k.startswith("f.") and k.endswith(".weight") and state[k].dim() == 4]
+
+    def mapping(old: int, new: int) -> torch.Tensor:
+        extra = torch.randint(0, old, (new - old,), generator=g)
+        return torch.cat([torch.arange(old), extra])
+
+    maps: dict[str, torch.Tensor] = {}
+    prev: torch.Tensor | None = None
+    out: dict = {}
+
+    def put(conv_key: str, bn_prefix: str | None, m_out: torch.Tensor | None, m_in: torch.Tensor | None) -> None:
+        wgt = state[conv_key]
+        if m_in is not None:
+            counts = torch.bincount(m_in, minlength=wgt.shape[1]).float()
+            wgt = wgt[:, m_in] / counts[m_in].view(1, -1, *([1] * (wgt.dim() - 2)))
+        if m_out is not None:
+            wgt = wgt[m_out]
+            wgt = wgt + noise * wgt.std() * torch.randn(wgt.shape, generator=g) * (torch.arange(len(m_out)) >= len(m_out.unique())).float().view(-1, *([1] * (wgt.dim() - 1)))
+        out[conv_key] = wgt
+        if bn_prefix is not None and m_out is not None:
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                out[f"{bn_prefix}.{name}"] = state[f"{bn_prefix}.{name}"][m_out]
+            out[f"{bn_prefix}.num_batches_tracked"] = state[f"{bn_prefix}.num_batches_tracked"]
+
+    for k in convs:  # f.0, f.4, f.8, f.11, f.15, f.18, f.22: conv then its BatchNorm at index + 1
+        idx = int(k.split(".")[1])
+        m = mapping(state[k].shape[0], target[k].shape[0])
+        put(k, f"f.{idx + 1}", m, prev)
+        maps[k], prev = m, m
+    stream = prev
+    for s in ("seq1", "seq2", "seq3"):
+        put(f"{s}.0.weight", f"{s}.1", stream, stream)
+    put("out.weight", None, None, stream)
+    out["out.bias"] = state["out.bias"]
+    assert set(out) == set(target) and all(out[k].shape == target[k].shape for k in target)
+    return out
 
 
 def export_onnx(model, path: Path, width: int = REC_W) -> None:
@@ -184,7 +273,14 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
 
     model = build_model(arch)
     if init:
-        model.load_state_dict(torch.load(init, map_location="cpu"))
+        state = torch.load(init, map_location="cpu")
+        if arch == "v4" and state["f.0.weight"].shape[0] == V2_WIDTHS[0]:
+            state = widen_v2(state, model.state_dict(), seed)  # v2 -> v4: the same function, 1.5x the channels
+        if arch == "v3" and not any(k.startswith("res64.") for k in state):
+            missing = model.load_state_dict(state, strict=False).missing_keys  # v2 -> v3: the new blocks start as identity
+            assert all(k.split(".")[0] in ("res64", "res128", "seq4", "seq5") for k in missing), missing
+        else:
+            model.load_state_dict(state)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     loader = DataLoader(Stream(), batch_size=batch, collate_fn=collate, num_workers=1, prefetch_factor=4)
