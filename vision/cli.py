@@ -81,8 +81,8 @@ def _cmd_train(ns: argparse.Namespace) -> int:
     models.mkdir(parents=True, exist_ok=True)
 
     def ship_rec(p: Path) -> None:
-        """The recogniser goes into models/ as int8 (vision/quantize.py) unless --float."""
-        if ns.float:
+        """The recogniser goes into models/ as trained, or as int8 with --int8 (vision/quantize.py)."""
+        if not ns.int8:
             shutil.copy(p, models / "vin_rec.onnx")
             return
         from vision.hand_labels import cut
@@ -162,7 +162,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--arch", choices=["v1", "v2", "v3", "v4"], default="v2",
                    help="recogniser architecture (all but v1: 32x256 input; see vision/MODEL_CARD.md)")
-    p.add_argument("--float", action="store_true", help="ship the float recogniser instead of its int8 quantisation")
+    p.add_argument("--int8", action="store_true", help="put the recogniser into models/ quantised to int8 (smaller, faster)")
     p.add_argument("--rec-steps", type=int, default=5000)
     p.add_argument("--rec-stop-at", type=int, default=None, help="end stage 1 early (schedule still spans --rec-steps)")
     p.add_argument("--det-steps", type=int, default=2500)
