@@ -59,7 +59,9 @@ def quantize(src: Path, dst: Path, real_csv: Path | None = None, n_synthetic: in
 
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(src), str(pre))  # shape inference and graph clean-up, as the quantiser expects
+        # ONNX shape inference and graph clean-up, as the quantiser expects; the symbolic pass (sympy) is for
+        # transformer shapes, which a CNN has none of
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_static(str(pre), str(dst), Crops(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, per_channel=True)
     return dst
