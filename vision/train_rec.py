@@ -156,7 +156,6 @@ def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
         extra = torch.randint(0, old, (new - old,), generator=g)
         return torch.cat([torch.arange(old), extra])
 
-    maps: dict[str, torch.Tensor] = {}
     prev: torch.Tensor | None = None
     out: dict = {}
 
@@ -166,8 +165,9 @@ def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
             counts = torch.bincount(m_in, minlength=wgt.shape[1]).float()
             wgt = wgt[:, m_in] / counts[m_in].view(1, -1, *([1] * (wgt.dim() - 2)))
         if m_out is not None:
+            copies = (torch.arange(len(m_out)) >= state[conv_key].shape[0]).float()  # rows past the originals
             wgt = wgt[m_out]
-            wgt = wgt + noise * wgt.std() * torch.randn(wgt.shape, generator=g) * (torch.arange(len(m_out)) >= len(m_out.unique())).float().view(-1, *([1] * (wgt.dim() - 1)))
+            wgt = wgt + noise * wgt.std() * torch.randn(wgt.shape, generator=g) * copies.view(-1, *([1] * (wgt.dim() - 1)))
         out[conv_key] = wgt
         if bn_prefix is not None and m_out is not None:
             for name in ("weight", "bias", "running_mean", "running_var"):
@@ -178,7 +178,7 @@ def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
         idx = int(k.split(".")[1])
         m = mapping(state[k].shape[0], target[k].shape[0])
         put(k, f"f.{idx + 1}", m, prev)
-        maps[k], prev = m, m
+        prev = m
     stream = prev
     for s in ("seq1", "seq2", "seq3"):
         put(f"{s}.0.weight", f"{s}.1", stream, stream)
