@@ -61,7 +61,6 @@ class BoardHardware:
         # presence events delivered per barrier: tells the poll whether its status snapshot is older than an event
         self._presence_events: dict[str, int] = {}
         self._online = True
-        self._closing = False
         self.io.on_event(self._on_event)
         self.issuer.on_event(self._on_issuer_event)
 
@@ -80,10 +79,8 @@ class BoardHardware:
             await self._fault("plate-issuer", f"could not start: {exc}", False)
 
     async def close(self) -> None:
-        """Stop the poll before the links: a poll still running would report the closed link as 'link down'.
-        Cancelling alone is not enough on Python 3.11, whose asyncio.wait_for drops a cancellation that comes as
-        the board's reply arrives; the poll then also stops on `_closing`."""
-        self._closing = True
+        """Stop the poll, and wait until it has stopped, before the links: a poll still running would report
+        the closed link as 'link down'."""
         if self._watch:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
@@ -179,8 +176,6 @@ class BoardHardware:
         """Board events drive passage detection; this slower poll re-reads status (missed events, link health)."""
         while True:
             await self._poll_once()
-            if self._closing:  # the cancel from close() was dropped (see close): stop here, not after one more sleep
-                return
             await asyncio.sleep(self.poll_s)
 
     async def _poll_once(self) -> None:

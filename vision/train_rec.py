@@ -37,10 +37,16 @@ def build_model(arch: str = "v1"):
     def cbr(i, o, k=3, p=1, d=1):
         return [nn.Conv2d(i, o, k, 1, p, dilation=d, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
-    if arch in ("v2", "v4"):
-        w = V2_WIDTHS if arch == "v2" else tuple(c * 3 // 2 for c in V2_WIDTHS)
+    if arch in ("v2", "v3", "v4"):
+        w = tuple(c * 3 // 2 for c in V2_WIDTHS) if arch == "v4" else V2_WIDTHS
+        deep = arch == "v3"
 
         class RecV2(nn.Module):
+            """v3 is v2 plus one residual 3x3 block at 64 and at 128 channels and two more
+            dilated sequence layers (~1.6x the compute and weights; vision/quantize.py makes it
+            small). Each new block's last BatchNorm starts at zero, so v2 weights load into v3
+            (strict=False) and the network starts as exactly that v2 model."""
+
             def __init__(self) -> None:
                 super().__init__()
                 c16, c32, c64, c64b, c128, c128b, c160 = w
@@ -58,51 +64,32 @@ def build_model(arch: str = "v1"):
                 self.seq2 = c1(2)
                 self.seq3 = c1(4)
                 self.out = nn.Conv1d(c160, len(ALPHABET) + 1, 1)
+                if deep:
+                    def res2d(c):
+                        return nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
+                    self.res64, self.res128 = res2d(c64b), res2d(c128b)
+                    self.seq4, self.seq5 = c1(8), c1(1)
+                    for bn in (self.res64[1], self.res128[1], self.seq4[1], self.seq5[1]):
+                        nn.init.zeros_(bn.weight)
 
             def forward(self, x):  # (N,1,32,256) -> logits (N, 34, 64)
-                y = self.f(x).squeeze(2)
-                y = y + self.seq1(y)
-                y = y + self.seq2(y)
-                y = y + self.seq3(y)
-                return self.out(y)
+                if deep:
+                    import torch
 
-        return RecV2()
-
-    if arch == "v3":
-        class RecV3(build_model("v2").__class__):
-            """v2 plus one residual 3x3 block at 64 and at 128 channels and two more dilated
-            sequence layers (~1.6x the compute, 1.6x the weights; ships int8, vision/quantize.py).
-            Every new block's last BatchNorm starts at zero, so v2 weights load into v3
-            (strict=False) and the network starts as exactly that v2 model."""
-
-            def __init__(self) -> None:
-                super().__init__()
-
-                def res2d(c):
-                    return nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
-
-                def c1(d):
-                    return nn.Sequential(nn.Conv1d(160, 160, 3, 1, d, dilation=d, bias=False),
-                                         nn.BatchNorm1d(160), nn.ReLU(inplace=True))
-                self.res64, self.res128 = res2d(64), res2d(128)
-                self.seq4, self.seq5 = c1(8), c1(1)
-                for bn in (self.res64[1], self.res128[1], self.seq4[1], self.seq5[1]):
-                    nn.init.zeros_(bn.weight)
-
-            def forward(self, x):  # (N,1,32,256) -> logits (N, 34, 64)
-                import torch
-
-                f = self.f
-                y = f[:14](x)                          # 8 x 64, 64 channels
-                y = torch.relu(y + self.res64(y))
-                y = f[14:21](y)                        # 4 x 64, 128 channels
-                y = torch.relu(y + self.res128(y))
-                y = f[21:](y).squeeze(2)
-                for layer in (self.seq1, self.seq2, self.seq3, self.seq4, self.seq5):
+                    y = self.f[:14](x)                     # 8 x 64
+                    y = torch.relu(y + self.res64(y))
+                    y = self.f[14:21](y)                   # 4 x 64
+                    y = torch.relu(y + self.res128(y))
+                    y = self.f[21:](y).squeeze(2)
+                    layers = (self.seq1, self.seq2, self.seq3, self.seq4, self.seq5)
+                else:
+                    y = self.f(x).squeeze(2)
+                    layers = (self.seq1, self.seq2, self.seq3)
+                for layer in layers:
                     y = y + layer(y)
                 return self.out(y)
 
-        return RecV3()
+        return RecV2()
 
     class Rec(nn.Module):
         def __init__(self) -> None:

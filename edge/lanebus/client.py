@@ -341,10 +341,12 @@ class BoardClient:
                 if left <= 0:
                     break
                 if wait_ready and not self._ready.is_set():
+                    ready = asyncio.ensure_future(self._ready.wait())
                     try:
-                        await asyncio.wait_for(self._ready.wait(), left)
-                    except asyncio.TimeoutError:
-                        break
+                        if not await _finished_within(ready, left):
+                            break
+                    finally:
+                        ready.cancel()
                     continue
                 if sends >= self.max_attempts:
                     break
@@ -354,12 +356,9 @@ class BoardClient:
                 if sends:
                     self._stats.retransmits += 1
                 sends += 1
-                try:
-                    reply = await asyncio.wait_for(asyncio.shield(fut),
-                                                   min(self.reply_timeout_s, max(left, 0.001)))
-                    return reply
-                except asyncio.TimeoutError:
-                    self._stats.timeouts += 1
+                if await _finished_within(fut, min(self.reply_timeout_s, max(left, 0.001))):
+                    return fut.result()
+                self._stats.timeouts += 1
             raise BoardOffline(f"{self.name}: no reply to {lb.message_name(msg_type)} seq {seq} "
                                f"after {sends} sends")
         finally:
@@ -639,6 +638,14 @@ class BoardClient:
             if now - self._last_tx > self.ping_idle_s:
                 # fire and forget: the reply (or the STATUS heartbeat) proves the link
                 self._write(lb.encode_frame(self._next_seq(), lb.PING, ping))
+
+
+async def _finished_within(future: asyncio.Future[Any], timeout_s: float) -> bool:
+    """Whether `future` finished within `timeout_s` (it is left as it is when not). Unlike
+    asyncio.wait_for on Python 3.11, a cancellation of the caller that comes just as
+    `future` finishes is raised, not dropped: a lane stopping its status poll relies on it."""
+    done, _ = await asyncio.wait({future}, timeout=timeout_s)
+    return bool(done)
 
 
 def _carry_counts(old: lb.FrameDecoder) -> lb.FrameDecoder:

@@ -177,3 +177,26 @@ async def _arm(io: IoBoard, arm: str) -> bool:
 
 async def _estop_released(io: IoBoard) -> bool:
     return not (await io.status()).estop
+
+
+def test_a_command_cancelled_as_its_reply_arrives_raises_the_cancellation(io_sim):
+    """asyncio.wait_for on Python 3.11 returns the reply instead when the cancellation comes just as the reply
+    does; a lane's status poll then outlived the lane closing it and reported the closed link as down."""
+    async def scenario():
+        async with IoBoard(io_sim.url) as io:
+            client = io.client
+            task = asyncio.create_task(io.status())
+            resolve = client._resolve
+
+            def cancel_the_caller_as_the_reply_lands(seq, *rest):
+                if seq in client._pending:  # the waiting caller's callback is already on the future: ours runs next
+                    client._pending[seq][1].add_done_callback(lambda _f: task.cancel())
+                resolve(seq, *rest)
+
+            client._resolve = cancel_the_caller_as_the_reply_lands
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            client._resolve = resolve
+            assert (await io.status()).barriers  # the link is fine: only the caller was cancelled
+
+    asyncio.run(scenario())
