@@ -133,6 +133,19 @@ def _crop_rows(m: np.ndarray) -> np.ndarray:
     return m[rows[0]:rows[-1] + 1] if len(rows) else m
 
 
+MIN_CAP, CAP = 24, 28  # rows of the atlas faces' capitals: Hershey "plain" has 16, every other face 26-31
+
+
+def _at_least_cap(m: np.ndarray) -> np.ndarray:
+    """A text mask drawn smaller than the other faces, scaled up to CAP rows. Relief, dot and
+    blur effects are sized in mask pixels, so a half-size face came out as mush (stamped
+    Hershey plain lines were unreadable, to people too) until 2026-12-04."""
+    if m.shape[0] >= MIN_CAP:
+        return m
+    k = CAP / m.shape[0]
+    return cv2.resize(m, (round(m.shape[1] * k), CAP), interpolation=cv2.INTER_LINEAR)
+
+
 def _metal(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     h, w = shape
     base = rng.uniform(0.3, 0.8)
@@ -254,7 +267,7 @@ def _photo_font(rng: np.random.Generator) -> dict:
     return fonts[int(rng.choice(narrow))] if rng.random() < 0.7 else fonts[int(rng.integers(len(fonts)))]
 
 
-def render_line(vin: str, seed: int, photo: bool = False) -> np.ndarray:
+def render_line(vin: str, seed: int, photo: bool = False, style: str | None = None) -> np.ndarray:
     """One VIN-line crop (BGR uint8) in a random style with random damage.
 
     The crop is loose the way a detector's crop is: some margin, sometimes
@@ -262,13 +275,16 @@ def render_line(vin: str, seed: int, photo: bool = False) -> np.ndarray:
     `photo=True` draws from the part of that space the real door-pillar
     photos live in (printed labels, narrow fonts, 8-16 px text, tight crops
     with neighbouring lines, squeezed aspect); used for fine-tuning.
+    `style` overrides the seed's own style (training weights the styles it reads
+    worst); the rest of the line is drawn from the seed as before.
     """
     rng = np.random.default_rng(seed)
-    style = _pick_style(rng) if not photo else ("printed" if rng.random() < 0.6 else "inverse")
+    drawn = _pick_style(rng) if not photo else ("printed" if rng.random() < 0.6 else "inverse")
+    style = style or drawn
     text = vin
     if rng.random() < 0.15:
         text = "*" + text + "*"
-    m = _crop_rows(_text_mask(text, rng, font=_font_for(style, rng) if not photo else _photo_font(rng)))
+    m = _at_least_cap(_crop_rows(_text_mask(text, rng, font=_font_for(style, rng) if not photo else _photo_font(rng))))
     th, tw = m.shape
     # margins, in units of text height; neighbours above/below sometimes show
     mt, mb = (rng.uniform(0.1, 0.6, 2) * th).astype(int) if not photo else (rng.uniform(0.05, 0.35, 2) * th).astype(int)
@@ -326,7 +342,7 @@ def render_line(vin: str, seed: int, photo: bool = False) -> np.ndarray:
 def _label_plate(vin: str, rng: np.random.Generator, style: str) -> tuple[np.ndarray, np.ndarray]:
     """Ink mask of a whole plate/label and the VIN line's quad in plate pixels."""
     font = _font_for(style, rng)
-    vm = _crop_rows(_text_mask(vin, rng, font=font))
+    vm = _at_least_cap(_crop_rows(_text_mask(vin, rng, font=font)))
     th, tw = vm.shape
     lines = []
     if style in ("printed", "inverse", "laser") and rng.random() < 0.85:
@@ -334,10 +350,10 @@ def _label_plate(vin: str, rng: np.random.Generator, style: str) -> tuple[np.nda
     else:
         n_above, n_below = 0, int(rng.integers(0, 2))
     for _ in range(n_above):
-        lines.append(("d", _crop_rows(_text_mask(_distractor_text(rng), rng, font=font))))
+        lines.append(("d", _at_least_cap(_crop_rows(_text_mask(_distractor_text(rng), rng, font=font)))))
     lines.append(("v", vm))
     for _ in range(n_below):
-        lines.append(("d", _crop_rows(_text_mask(_distractor_text(rng), rng, font=font))))
+        lines.append(("d", _at_least_cap(_crop_rows(_text_mask(_distractor_text(rng), rng, font=font)))))
     gap = int(th * rng.uniform(0.4, 1.0))
     scaled = []
     for kind, m in lines:

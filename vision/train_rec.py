@@ -15,7 +15,7 @@ import numpy as np
 
 from vision.preprocess import REC_H, REC_W, prep_crop
 from vision.rules import ALPHABET
-from vision.synth import random_vin, render_line
+from vision.synth import STYLES, random_vin, render_line
 
 TRAIN_SEED_BASE = 10_000_000  # training seeds live above this; bench/fixtures below
 EVAL_SEED_BASE = 500_000
@@ -128,6 +128,50 @@ class _Softmaxed:
         return W(model)
 
 
+def state_from_onnx(onnx_path: Path, arch: str, crops: np.ndarray) -> dict:
+    """A torch state dict for `arch` rebuilt from an exported recogniser, so training can go
+    on from a shipped model (checkpoints are not shipped). The exporter folded every
+    BatchNorm into its conv; each BatchNorm is set back so that it passes its input through
+    on data like `crops` (N, 1, H, W): its statistics are the folded conv's output
+    statistics on them and its scale and shift undo them. Eval-mode output is the ONNX
+    model's exactly; in training the batch statistics stay close to these."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(onnx_path)).graph
+    init = {i.name: numpy_helper.to_array(i).copy() for i in graph.initializer}
+    convs = [(n.input[1], n.input[2] if len(n.input) > 2 else None) for n in graph.node if n.op_type == "Conv"]
+    model = build_model(arch)
+    pairs = [(m, bn) for m, bn in zip(model.modules(), list(model.modules())[1:])
+             if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)) and isinstance(bn, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
+    assert len(pairs) + 1 == len(convs), (len(pairs), len(convs))
+    captured: dict[int, torch.Tensor] = {}
+    hooks = []
+    with torch.no_grad():
+        for k, ((conv, bn), (w, b)) in enumerate(zip(pairs, convs)):
+            conv.weight.copy_(torch.from_numpy(init[w]))
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(torch.from_numpy(init[b]))
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+            hooks.append(conv.register_forward_hook(lambda _m, _i, out, k=k: captured.__setitem__(k, out)))
+        model.out.weight.copy_(torch.from_numpy(init[convs[-1][0]]))
+        model.out.bias.copy_(torch.from_numpy(init[convs[-1][1]]))
+        model.eval()
+        model(torch.from_numpy(crops))
+        for h in hooks:
+            h.remove()
+        for k, (conv, bn) in enumerate(pairs):
+            dims = [0] + list(range(2, captured[k].dim()))
+            mean, var = captured[k].mean(dims), captured[k].var(dims, unbiased=False)
+            bn.weight.copy_(torch.sqrt(var + bn.eps))
+            bn.bias.add_(mean)
+            bn.running_mean.copy_(mean)
+            bn.running_var.copy_(var)
+    return model.state_dict()
+
+
 def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
     """A v2 state dict widened to the shapes of `target` (v4) without changing the function
     (Net2WiderNet): each new channel copies an old one, and a layer reading a copied channel
@@ -186,15 +230,17 @@ def export_onnx(model, path: Path, width: int = REC_W) -> None:
 
 
 def _sample(seed: int, extra: list[tuple[np.ndarray, str]], extra_frac: float, photo_frac: float = 0.0,
-            width: int = REC_W) -> tuple[np.ndarray, str]:
+            width: int = REC_W, style_p: tuple[float, ...] | None = None,
+            strong_aug: bool = False) -> tuple[np.ndarray, str]:
     rng = np.random.default_rng(seed)
     if extra and rng.random() < extra_frac:
         img, vin = extra[int(rng.integers(len(extra)))]
-        img = _augment_real(img, rng)
+        img = _augment_real_strong(img, rng) if strong_aug else _augment_real(img, rng)
         return prep_crop(img, width), vin
     vin = random_vin(rng)
     photo = photo_frac > 0 and (seed * 2654435761 % 1000) / 1000 < photo_frac  # no draw from rng: stage 1 unchanged
-    return prep_crop(render_line(vin, seed, photo=photo), width), vin
+    style = str(rng.choice(STYLES, p=style_p)) if style_p is not None and not photo else None
+    return prep_crop(render_line(vin, seed, photo=photo, style=style), width), vin
 
 
 def _augment_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -208,6 +254,48 @@ def _augment_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         img = 255 - img
     return img
+
+
+def _augment_real_strong(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What another photo of the same plate would change: a looser or tighter cut, a small
+    turn and shear, fewer pixels or a little blur (never both, and scaled to the crop, so
+    the line stays legible), other light, noise and JPEG. A long run sees each real line
+    hundreds of times; this keeps it from learning them by heart."""
+    g = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    h, w = g.shape[:2]
+    if rng.random() < 0.4:  # looser cut: the surroundings are not known, so repeat the edge
+        px, py = (rng.uniform(0, 0.08) * w), (rng.uniform(0, 0.15) * h)
+        g = cv2.copyMakeBorder(g, int(py), int(py), int(px), int(px), cv2.BORDER_REPLICATE)
+        h, w = g.shape[:2]
+    dx0, dx1 = rng.integers(0, max(1, w // 20), 2)  # tighter cut
+    dy0, dy1 = rng.integers(0, max(1, h // 6), 2)
+    g = g[dy0:h - dy1 or h, dx0:w - dx1 or w]
+    h, w = g.shape[:2]
+    if rng.random() < 0.5:
+        ang, shear = rng.normal(0, 1.2), rng.normal(0, 0.06)
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), ang, 1.0)
+        m[0, 1] += shear
+        m[0, 2] -= shear * h / 2
+        g = cv2.warpAffine(g, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    soften = rng.random()
+    if soften < 0.2:
+        g = cv2.GaussianBlur(g, (0, 0), rng.uniform(0.3, max(0.35, 0.03 * h)))
+    elif soften < 0.45 and h >= 20:  # the same plate from further away, the crop kept >= 16 rows
+        f = rng.uniform(max(0.6, 16 / h), 0.95)
+        g = cv2.resize(cv2.resize(g, (max(8, int(w * f)), max(6, int(h * f))), interpolation=cv2.INTER_AREA), (w, h),
+                       interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.5:
+        gamma = np.exp(rng.normal(0, 0.2))
+        lo, hi = rng.uniform(0, 40), rng.uniform(215, 255)
+        g = (lo + (hi - lo) * (g.astype(np.float32) / 255.0) ** gamma).astype(np.uint8)
+    if rng.random() < 0.3:
+        g = np.clip(g.astype(np.float32) + rng.normal(0, rng.uniform(2, 8), g.shape), 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        ok, buf = cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(45, 90))])
+        g = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    if rng.random() < 0.3:
+        g = 255 - g
+    return g
 
 
 def load_extra(csv_path: str | None) -> list[tuple[np.ndarray, str]]:
@@ -227,12 +315,16 @@ def load_extra(csv_path: str | None) -> list[tuple[np.ndarray, str]]:
 def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: float = 2e-3,
           extra_csv: str | None = None, extra_frac: float = 0.25, init: str | None = None,
           export_every: int = 500, progress: bool = True, stop_at: int | None = None, photo_frac: float = 0.0,
-          arch: str = "v1") -> Path:
+          arch: str = "v1", style_p: tuple[float, ...] | None = None, strong_aug: bool = False,
+          keep_every: int | None = None) -> Path:
     """Train and export `out_dir/vin_rec.onnx`; returns its path.
 
     `stop_at` ends the run early (the learning-rate schedule still spans
     `steps`): that is how the shipped stage-1 model was cut short on a busy
     machine before its pseudo-label fine-tune, which anneals the rate.
+    `style_p` weights the synthetic styles (default: the renderer's own mix),
+    `strong_aug` jitters the real crops harder (long runs), and `keep_every`
+    keeps a copy of the weights every so many steps (`rec_{step}.pt`).
     """
     import torch
     import torch.nn.functional as F
@@ -251,7 +343,7 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
             torch.set_num_threads(1)
             base = TRAIN_SEED_BASE * (1 + seed)
             for k in range(steps * batch):
-                yield _sample(base + k, extra, extra_frac, photo_frac, width)
+                yield _sample(base + k, extra, extra_frac, photo_frac, width, style_p, strong_aug)
 
     def collate(items):
         x = torch.from_numpy(np.stack([i[0] for i in items]))
@@ -298,6 +390,8 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
             ok = sum(_greedy(p[i]) == ev[i][1] for i in range(len(ev)))
             print(f"step {step} loss {loss.item():.4f} eval_exact {ok / len(ev):.4f} elapsed {time.time() - t0:.0f}s", flush=True)
             torch.save(model.state_dict(), out_dir / "rec.pt")
+            if keep_every and step % keep_every == 0:
+                torch.save(model.state_dict(), out_dir / f"rec_{step}.pt")
             export_onnx(model, onnx_path, width)
         if last:
             break
@@ -328,6 +422,10 @@ if __name__ == "__main__":
     ap.add_argument("--stop-at", type=int, default=None)
     ap.add_argument("--photo-frac", type=float, default=0.0)
     ap.add_argument("--arch", choices=sorted(ARCH_WIDTH), default="v1")
+    ap.add_argument("--style-p", type=lambda t: tuple(float(v) for v in t.split(",")), default=None,
+                    help=f"weights of the synthetic styles {','.join(STYLES)} (default: the renderer's)")
+    ap.add_argument("--strong-aug", action="store_true", help="jitter the real crops harder (long runs)")
+    ap.add_argument("--keep-every", type=int, default=None, help="keep rec_{step}.pt every so many steps")
     a = ap.parse_args()
     train(a.out, a.steps, a.batch, a.seed, a.lr, a.extra, a.extra_frac, init=a.init, stop_at=a.stop_at,
-          photo_frac=a.photo_frac, arch=a.arch)
+          photo_frac=a.photo_frac, arch=a.arch, style_p=a.style_p, strong_aug=a.strong_aug, keep_every=a.keep_every)
