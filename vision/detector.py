@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from vision.preprocess import DET_LONG, prep_frame
 
@@ -22,6 +23,22 @@ SHRINK_W, SHRINK_H = 0.92, 0.6  # training marks this fraction of the box
 THRESHOLD = 0.7
 HEIGHT_SCALE = 0.7  # the heat map's soft edges make blobs thicker than the cores it was taught
 MIN_SCORE = 0.9  # blobs whose mean probability is lower are not proposed
+GEOMETRY_KEY = "passlane.detector"  # ONNX metadata entry that holds a model's `Geometry` as JSON
+
+
+class Geometry(BaseModel):
+    """How a detector's heat map maps back to boxes: fixed by its training targets (stride,
+    shrink) and by the post-processing tuned for it. Stored in the model file, so a model
+    and its geometry travel together; a file without it is the first detector (these defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stride: int = Field(STRIDE, description="input pixels per heat-map cell")
+    shrink_w: float = Field(SHRINK_W, description="fraction of the line's length the training core marks")
+    shrink_h: float = Field(SHRINK_H, description="fraction of the line's height the training core marks")
+    threshold: float = Field(THRESHOLD, description="heat-map probability that belongs to a blob")
+    height_scale: float = Field(HEIGHT_SCALE, description="correction of the blob thickness to the core's")
+    min_score: float = Field(MIN_SCORE, description="blobs of lower mean probability are not proposed")
 
 
 @dataclass(frozen=True)
@@ -50,10 +67,13 @@ class LineBox:
         return float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())
 
 
-def boxes_from_heatmap(prob: np.ndarray, scale: float, thr: float = THRESHOLD, min_area: int = 3,
-                       height_scale: float | None = None, min_score: float = MIN_SCORE) -> list[LineBox]:
-    """Connected blobs of `prob` (detector output grid) -> boxes in frame pixels, best first."""
-    m = (prob > thr).astype(np.uint8)
+def boxes_from_heatmap(prob: np.ndarray, scale: float, thr: float | None = None, min_area: int = 3,
+                       height_scale: float | None = None, min_score: float | None = None,
+                       geometry: Geometry = Geometry()) -> list[LineBox]:
+    """Connected blobs of `prob` (detector output grid) -> boxes in frame pixels, best first.
+    `thr`, `height_scale` and `min_score` override the geometry's own values."""
+    g = geometry
+    m = (prob > (g.threshold if thr is None else thr)).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     out = []
     for i in range(1, n):
@@ -68,15 +88,15 @@ def boxes_from_heatmap(prob: np.ndarray, scale: float, thr: float = THRESHOLD, m
             rw, rh, ang = rh, rw, ang + 90.0
         ang = (ang + 90.0) % 180.0 - 90.0  # text reads left to right: angle in [-90, 90)
         score = float(prob[y:y + h, x:x + w][sub].mean())
-        if score < min_score:
+        if score < (g.min_score if min_score is None else min_score):
             continue
-        k = STRIDE / scale
+        k = g.stride / scale
         # a thin blob's thickness is better measured as area / length than by its hull,
         # which the heat map's soft edges inflate
         length = rw + 1.0
         thick = min(rh + 1.0, area / length)
-        hs = HEIGHT_SCALE if height_scale is None else height_scale
-        out.append(LineBox(cx * k, cy * k, length / SHRINK_W * k, thick / SHRINK_H * k * hs, float(ang), score))
+        hs = g.height_scale if height_scale is None else height_scale
+        out.append(LineBox(cx * k, cy * k, length / g.shrink_w * k, thick / g.shrink_h * k * hs, float(ang), score))
     out.sort(key=lambda b: -b.score * np.sqrt(b.w * b.h))
     return out
 
@@ -104,20 +124,23 @@ class Detector:
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
         self.input = self.sess.get_inputs()[0].name
+        meta = self.sess.get_modelmeta().custom_metadata_map.get(GEOMETRY_KEY)
+        self.geometry = Geometry.model_validate_json(meta) if meta else Geometry()
 
     def heatmap(self, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        """The heat map cropped to the frame (the padding cut off) and the frame's scale."""
         x, f = prep_frame(frame)
-        return self.sess.run(None, {self.input: x})[0][0, 0], f
+        prob = self.sess.run(None, {self.input: x})[0][0, 0]
+        h, w = frame.shape[:2]
+        s = self.geometry.stride
+        return prob[: int(np.ceil(h * f / s)), : int(np.ceil(w * f / s))], f
 
     def detect(self, frame: np.ndarray, thr: float | None = None, height_scale: float | None = None,
                min_score: float | None = None) -> list[LineBox]:
         """VIN-line boxes, best first. The reader passes a lower `min_score` than the
         default: it reads every candidate and lets the recogniser decide."""
         prob, f = self.heatmap(frame)
-        h, w = frame.shape[:2]
-        gh, gw = int(np.ceil(h * f / STRIDE)), int(np.ceil(w * f / STRIDE))
-        return boxes_from_heatmap(prob[:gh, :gw], f, THRESHOLD if thr is None else thr, height_scale=height_scale,
-                                  min_score=MIN_SCORE if min_score is None else min_score)
+        return boxes_from_heatmap(prob, f, thr, height_scale=height_scale, min_score=min_score, geometry=self.geometry)
 
     def refine(self, frame: np.ndarray, box: LineBox, min_cells: float = 4.0) -> LineBox:
         """Re-detect a line seen small in the whole frame inside a zoomed window around it.
@@ -128,7 +151,7 @@ class Detector:
         Returns the original box when the window adds nothing.
         """
         scale = DET_LONG / max(frame.shape[:2])
-        if box.h * scale / STRIDE >= min_cells:
+        if box.h * scale / self.geometry.stride >= min_cells:
             return box
         x0, y0, x1, y1 = _zoom_window(frame.shape, box)
         if x1 - x0 < 8 or y1 - y0 < 8:

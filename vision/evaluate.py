@@ -48,24 +48,22 @@ def detection_pr(model_path: str, root: Path, split: str = "valid", thr: float |
     return {"recall": tp / max(1, tp + fn), "precision": tp / max(1, tp + fp), "tp": tp, "fp": fp, "fn": fn}
 
 
-def tune_detector(model_path: str, root: Path, every: int = 9) -> list[tuple[float, float, float, float, float]]:
-    """Grid of (threshold, height scale, min score) -> recall/precision (up to 3 boxes) on every n-th TRAIN image."""
+def tune_detector(model_path: str, root: Path, every: int = 9,
+                  exclude: frozenset[str] | set[str] = frozenset()) -> list[tuple[float, float, float, float, float]]:
+    """Grid of (threshold, height scale, min score) -> recall/precision (up to 3 boxes) on every n-th TRAIN image
+    (photos whose stem is in `exclude` left out)."""
     from vision.det_data import load_split
-    from vision.detector import STRIDE, Detector, boxes_from_heatmap
+    from vision.detector import Detector, boxes_from_heatmap
 
     det = Detector(model_path)
-    maps = []
-    for _, img, gts in load_split(root, "train")[::every]:
-        prob, f = det.heatmap(img)
-        h, w = img.shape[:2]
-        maps.append((prob[: int(np.ceil(h * f / STRIDE)), : int(np.ceil(w * f / STRIDE))], f, gts))
+    maps = [(*det.heatmap(img), gts) for p, img, gts in load_split(root, "train")[::every] if p.stem not in exclude]
     out = []
     for thr in (0.4, 0.5, 0.6, 0.7, 0.8):
         for hs in (0.6, 0.7, 0.8, 0.9, 1.0):
             for ms in (0.0, 0.7, 0.8, 0.85, 0.9):
                 tp = fp = fn = 0
                 for prob, f, gts in maps:
-                    boxes = boxes_from_heatmap(prob, f, thr, height_scale=hs, min_score=ms)[:3]
+                    boxes = boxes_from_heatmap(prob, f, thr, height_scale=hs, min_score=ms, geometry=det.geometry)[:3]
                     a, b, c = match([bx.aabb() for bx in boxes], gts)
                     tp, fp, fn = tp + a, fp + b, fn + c
                 out.append((thr, hs, ms, tp / max(1, tp + fn), tp / max(1, tp + fp)))
