@@ -95,15 +95,19 @@ def apply_wmi_prior(P: np.ndarray) -> np.ndarray:
         return Q
     best = [ALPHABET[int(j)] for j in Q[:3].argmax(1)]
     for k in range(3):
-        w = np.ones(len(ALPHABET))
-        for j, c in enumerate(ALPHABET):
-            cand = best[:k] + [c] + best[k + 1:]
-            if not is_known_wmi("".join(cand)):
-                w[j] = UNKNOWN_WMI_ODDS
-        Q[k] *= w
+        Q[k] *= _wmi_weights(k, "".join(best[:k]), "".join(best[k + 1:3]))
         Q[k] /= max(Q[k].sum(), 1e-12)
         best[k] = ALPHABET[int(Q[k].argmax())]
     return Q
+
+
+@lru_cache(maxsize=8192)
+def _wmi_weights(k: int, before: str, after: str) -> np.ndarray:
+    """Per symbol at WMI position `k` (0-2) between `before` and `after`: 1 if it makes a
+    known WMI, else UNKNOWN_WMI_ODDS. Cached: reads of one plate share their context."""
+    w = np.array([1.0 if is_known_wmi(before + c + after) else UNKNOWN_WMI_ODDS for c in ALPHABET])
+    w.flags.writeable = False
+    return w
 
 
 def apply_priors(P: np.ndarray) -> np.ndarray:
@@ -138,6 +142,7 @@ def build_wmi_table(pseudo_labels: Path, out: Path = WMI_FILE, min_count: int = 
     lines += [f"{k} {v}" for k, v in sorted(extra.items())]
     out.write_text("\n".join(lines) + "\n")
     known_wmis.cache_clear()
+    _wmi_weights.cache_clear()
     return len(table) + len(extra)
 
 
