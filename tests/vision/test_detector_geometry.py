@@ -5,18 +5,43 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vision.detector import STRIDE, boxes_from_heatmap
+from vision.detector import GEOMETRY_KEY, Detector, Geometry, boxes_from_heatmap
+from vision.reader import MODEL_DIR
 from vision.synth import random_vin, render_scene_with_box
-from vision.train_det import _quad_target
+from vision.train_det import _quad_target, write_geometry
 
 
+@pytest.mark.parametrize("stride", [4, 2])
 @pytest.mark.parametrize("cx,cy,w,h", [(160.0, 120.0, 200.0, 16.0), (97.0, 61.0, 150.0, 11.0), (203.0, 171.0, 230.0, 24.0)])
-def test_a_target_heat_map_decodes_to_its_line_without_offset(cx, cy, w, h):
+def test_a_target_heat_map_decodes_to_its_line_without_offset(cx, cy, w, h, stride):
+    geometry = Geometry(stride=stride)
     quad = np.float32([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2], [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]])
-    prob = _quad_target(quad[None], 320)
-    (box,) = boxes_from_heatmap(prob, scale=1.0, thr=0.5, height_scale=1.0, min_score=0.0)
-    # one grid cell is STRIDE px: the rasterised core is exact to about half a cell
-    assert abs(box.cx - cx) <= STRIDE / 2 + 0.5 and abs(box.cy - cy) <= STRIDE / 2 + 0.5
+    prob = _quad_target(quad[None], 320, geometry)
+    assert prob.shape == (320 // stride, 320 // stride)
+    (box,) = boxes_from_heatmap(prob, scale=1.0, thr=0.5, height_scale=1.0, min_score=0.0, geometry=geometry)
+    # one grid cell is `stride` px: the rasterised core is exact to about half a cell
+    assert abs(box.cx - cx) <= stride / 2 + 0.5 and abs(box.cy - cy) <= stride / 2 + 0.5
+    assert abs(box.w - w) <= 2 * stride + 1
+    if stride == 2:  # the point of the finer grid: line heights to within 3 px (stride 4: 20 px for an 11 px line)
+        assert abs(box.h - h) <= 3
+
+
+def test_a_detector_file_carries_its_geometry_and_one_without_it_is_the_first_detector(tmp_path):
+    import shutil
+
+    assert Detector(str(MODEL_DIR / "vin_det.onnx")).geometry == Geometry() or GEOMETRY_KEY  # shipped file: either
+    path = tmp_path / "det.onnx"
+    shutil.copyfile(MODEL_DIR / "vin_det.onnx", path)
+    plain = Detector(str(path))
+    write_geometry(path, Geometry(stride=plain.geometry.stride, threshold=0.55, height_scale=0.8))
+    write_geometry(path, Geometry(stride=plain.geometry.stride, threshold=0.6, height_scale=0.8))  # replaces, not adds
+    tuned = Detector(str(path))
+    assert tuned.geometry.threshold == 0.6 and tuned.geometry.height_scale == 0.8
+    frame = render_scene_with_box(random_vin(np.random.default_rng(700_960)), 700_960)[0]
+    prob, f = tuned.heatmap(frame)
+    assert [b.h for b in tuned.detect(frame)] == [b.h for b in boxes_from_heatmap(prob, f, geometry=tuned.geometry)]
+    with pytest.raises(ValueError):
+        Geometry.model_validate_json('{"stride": 2, "treshold": 0.5}')  # a misspelt key is refused
 
 
 def test_refined_boxes_sit_on_small_lines_in_full_frames(reader):
