@@ -27,16 +27,20 @@ CHOOSE_LINES = 600
 CHOOSE_SCENE_BASE = 991_000_000  # the "100 fresh synthetic scenes" (model card, step 16)
 
 
-def export_checkpoint(checkpoint: Path, arch: str, out: Path) -> Path:
-    """A model folder for a training checkpoint: its recogniser exported, the shipped detector
-    and calibration beside it."""
+def export_checkpoint(checkpoints: list[Path], arch: str, out: Path) -> Path:
+    """A model folder for a training checkpoint (several: their average,
+    `train_rec.average_checkpoints`): its recogniser exported, the shipped detector and
+    calibration beside it."""
     import torch
 
-    from vision.train_rec import ARCH_WIDTH, build_model, export_onnx
+    from vision.train_rec import ARCH_WIDTH, average_checkpoints, build_model, export_onnx
 
     out.mkdir(parents=True, exist_ok=True)
     model = build_model(arch)
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu"))
+    if len(checkpoints) == 1:
+        model.load_state_dict(torch.load(checkpoints[0], map_location="cpu"))
+    else:
+        model.load_state_dict(average_checkpoints(checkpoints, arch))
     export_onnx(model, out / "vin_rec.onnx", ARCH_WIDTH[arch])
     for name in ("vin_det.onnx", "calibration.json"):
         if not (out / name).exists():
@@ -71,7 +75,8 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model_dir", type=Path)
-    ap.add_argument("--checkpoint", type=Path, default=None, help="a train_rec checkpoint (.pt) to export into MODEL_DIR first")
+    ap.add_argument("--checkpoint", type=Path, nargs="+", default=None,
+                    help="train_rec checkpoint(s) (.pt) to export into MODEL_DIR first; several are averaged")
     ap.add_argument("--arch", default="v2")
     ap.add_argument("--hand", type=Path, default=Path("var/vin-train/hand"), help="where the hand-labelled lines are cut")
     ap.add_argument("--synthetic", type=int, default=CHOOSE_LINES)

@@ -172,6 +172,31 @@ def state_from_onnx(onnx_path: Path, arch: str, crops: np.ndarray) -> dict:
     return model.state_dict()
 
 
+def average_checkpoints(paths: list[Path], arch: str, bn_seed: int = 960_000_000, bn_batches: int = 20,
+                        extra: list[tuple[np.ndarray, str]] | None = None, extra_frac: float = 0.0) -> dict:
+    """The mean of several checkpoints' weights (late snapshots of one run lie in one basin,
+    and their mean is often better than each), with the BatchNorm statistics measured again
+    on `bn_batches` fresh batches, since the mean of statistics is not the statistic of the
+    mean network. Batches come from seeds `bn_seed`+ (no training, bench or choosing set)."""
+    import torch
+
+    states = [torch.load(p, map_location="cpu") for p in paths]
+    mean = {k: (sum(s[k].float() for s in states) / len(states)).to(states[0][k].dtype) for k in states[0]}
+    model = build_model(arch)
+    model.load_state_dict(mean)
+    bns = [m for m in model.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # a plain average over the batches below
+    model.train()
+    width = ARCH_WIDTH[arch]
+    with torch.no_grad():
+        for b in range(bn_batches):
+            x = np.stack([_sample(bn_seed + b * 64 + k, extra or [], extra_frac, 0.3, width)[0] for k in range(64)])
+            model(torch.from_numpy(x))
+    return model.state_dict()
+
+
 def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
     """A v2 state dict widened to the shapes of `target` (v4) without changing the function
     (Net2WiderNet): each new channel copies an old one, and a layer reading a copied channel
