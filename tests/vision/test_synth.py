@@ -104,3 +104,22 @@ def test_a_recogniser_rebuilt_from_its_onnx_export_gives_the_same_probabilities(
         ours = rebuilt(torch.from_numpy(test)).permute(0, 2, 1).softmax(-1).numpy()
     theirs = Recognizer(str(path)).sess.run(None, {"crop": test})[0]
     assert np.abs(ours - theirs).max() < 1e-4
+
+
+def test_averaged_checkpoints_keep_shared_weights_and_measure_batchnorm_again(tmp_path):
+    torch = pytest.importorskip("torch")  # training-only code
+    from vision.train_rec import average_checkpoints, build_model
+
+    torch.manual_seed(1)
+    a, b = build_model("v2").state_dict(), build_model("v2").state_dict()
+    b["f.0.weight"] = a["f.0.weight"] + 2.0  # one layer differs, the rest is shared
+    for k in b:
+        if k != "f.0.weight" and not k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            b[k] = a[k].clone()
+    torch.save(a, tmp_path / "a.pt")
+    torch.save(b, tmp_path / "b.pt")
+    mean = average_checkpoints([tmp_path / "a.pt", tmp_path / "b.pt"], "v2", bn_batches=2)
+    assert torch.allclose(mean["f.0.weight"], a["f.0.weight"] + 1.0)
+    assert torch.equal(mean["seq1.0.weight"], a["seq1.0.weight"])
+    assert int(mean["f.1.num_batches_tracked"]) == 2  # statistics measured on the fresh batches
+    assert not torch.allclose(mean["f.1.running_var"], torch.ones_like(mean["f.1.running_var"]))
