@@ -19,6 +19,7 @@ from vision.synth import STYLES, random_vin, render_line
 
 TRAIN_SEED_BASE = 10_000_000  # training seeds live above this; bench/fixtures below
 EVAL_SEED_BASE = 500_000
+STATE_SEED_BASE = 961_000_000  # lines that set a rebuilt model's BatchNorm statistics (no other use)
 
 
 ARCH_WIDTH = {"v1": 160, "v2": 256, "v3": 256, "v4": 256}  # recogniser input width per architecture
@@ -244,6 +245,20 @@ def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
     return out
 
 
+def _initial_state(init: str, arch: str) -> dict:
+    """The weights a run starts from: a checkpoint (.pt), or an exported recogniser (.onnx,
+    such as the shipped one) rebuilt by `state_from_onnx`. An ONNX file of the shipped
+    32x256 family is rebuilt as v2; `train` grows it into v3 or v4 like a v2 checkpoint."""
+    import torch
+
+    if not init.endswith(".onnx"):
+        return torch.load(init, map_location="cpu")
+    if arch == "v1":
+        raise SystemExit("--init FILE.onnx rebuilds a 32x256 recogniser: use --arch v2, v3 or v4")
+    crops = np.stack([_sample(STATE_SEED_BASE + k, [], 0.0, 0.3, ARCH_WIDTH["v2"])[0] for k in range(256)])
+    return state_from_onnx(Path(init), "v2", crops)
+
+
 def export_onnx(model, path: Path, width: int = REC_W) -> None:
     import torch
 
@@ -377,7 +392,7 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
 
     model = build_model(arch)
     if init:
-        state = torch.load(init, map_location="cpu")
+        state = _initial_state(init, arch)
         if arch == "v4" and state["f.0.weight"].shape[0] == V2_WIDTHS[0]:
             state = widen_v2(state, model.state_dict(), seed)  # v2 -> v4: the same function, 1.5x the channels
         if arch == "v3" and not any(k.startswith("res64.") for k in state):

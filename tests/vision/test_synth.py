@@ -106,6 +106,33 @@ def test_a_recogniser_rebuilt_from_its_onnx_export_gives_the_same_probabilities(
     assert np.abs(ours - theirs).max() < 1e-4
 
 
+def test_a_run_can_start_from_the_shipped_onnx_recogniser_grown_into_v3():
+    torch = pytest.importorskip("torch")  # training-only code
+    from vision.reader import MODEL_DIR
+    from vision.recognizer import Recognizer
+    from vision.train_rec import _initial_state, _sample, build_model
+
+    state = _initial_state(str(MODEL_DIR / "vin_rec.onnx"), "v3")
+    model = build_model("v3")
+    missing = model.load_state_dict(state, strict=False).missing_keys
+    assert missing and all(k.split(".")[0] in ("res64", "res128", "seq4", "seq5") for k in missing)
+    model.eval()
+    crops = np.stack([_sample(980_400_000 + k, [], 0.0, width=256)[0] for k in range(8)]).astype(np.float32)
+    with torch.no_grad():
+        ours = model(torch.from_numpy(crops)).permute(0, 2, 1).softmax(-1).numpy()
+    shipped = Recognizer(str(MODEL_DIR / "vin_rec.onnx")).sess.run(None, {"crop": crops})[0]
+    assert np.abs(ours - shipped).max() < 1e-3  # the new blocks start as identities: the shipped model, grown
+
+
+def test_a_v1_run_cannot_start_from_a_32x256_onnx_file():
+    pytest.importorskip("torch")
+    from vision.reader import MODEL_DIR
+    from vision.train_rec import _initial_state
+
+    with pytest.raises(SystemExit, match="32x256"):
+        _initial_state(str(MODEL_DIR / "vin_rec.onnx"), "v1")
+
+
 def test_averaged_checkpoints_keep_shared_weights_and_measure_batchnorm_again(tmp_path):
     torch = pytest.importorskip("torch")  # training-only code
     from vision.train_rec import average_checkpoints, build_model
