@@ -1,0 +1,71 @@
+"""vision/ensemble.py: several recognisers as one ONNX file averaging their probabilities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx  # training-time code: onnx comes with the dev extra, so CI runs these
+import pytest
+from onnx import numpy_helper
+
+from vision.ensemble import METADATA_KEY, merge
+from vision.reader import MODEL_DIR, VinReader
+from vision.recognizer import Recognizer
+from vision.synth import random_vin, render_line
+
+SHIPPED = MODEL_DIR / "vin_rec.onnx"
+
+
+def other_recogniser(path: Path) -> Path:
+    """The shipped recogniser with its output layer's bias changed: another model of the same shape."""
+    model = onnx.load(str(SHIPPED))
+    last_conv = [n for n in model.graph.node if n.op_type == "Conv"][-1]
+    for init in model.graph.initializer:
+        if init.name == last_conv.input[2]:
+            bias = numpy_helper.to_array(init).copy()
+            bias[0] -= 1.5  # less blank: the two models' frames differ
+            bias[1:] += np.random.default_rng(0).normal(0, 0.5, bias.shape[0] - 1).astype(bias.dtype)
+            init.CopyFrom(numpy_helper.from_array(bias, init.name))
+    onnx.save(model, str(path))
+    return path
+
+
+def lines(n: int = 6) -> list[np.ndarray]:
+    return [render_line(random_vin(np.random.default_rng(s)), s) for s in range(980_500_000, 980_500_000 + n)]
+
+
+def test_the_merged_file_outputs_the_mean_of_its_members_probabilities(tmp_path):
+    other = other_recogniser(tmp_path / "other.onnx")
+    merged = merge([SHIPPED, other], tmp_path / "pair.onnx")
+    crops = lines()
+    a, b = Recognizer(str(SHIPPED)).probs(crops), Recognizer(str(other)).probs(crops)
+    assert np.abs(a - b).max() > 0.1  # the members really differ
+    m = Recognizer(str(merged)).probs(crops)
+    assert m.shape == a.shape
+    assert np.allclose(m, (a + b) / 2, atol=1e-5)
+    assert np.allclose(m.sum(-1), 1.0, atol=1e-4)  # still a distribution per frame: the decoder reads it as it is
+    props = {p.key: p.value for p in onnx.load(str(merged)).metadata_props}
+    assert json.loads(props[METADATA_KEY]) == ["vin_rec.onnx", "other.onnx"]
+
+
+def test_a_reader_reads_with_a_merged_recogniser(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("vin_det.onnx", "calibration.json"):
+        (folder / name).write_bytes((MODEL_DIR / name).read_bytes())
+    merge([SHIPPED, SHIPPED], folder / "vin_rec.onnx")
+    ours, shipped = VinReader(folder), VinReader()
+    for crop in lines(4):
+        assert ours.read_crop(crop).vin == shipped.read_crop(crop).vin
+
+
+def test_members_must_read_crops_of_one_width_and_be_at_least_two(tmp_path):
+    narrow = onnx.load(str(SHIPPED))
+    narrow.graph.input[0].type.tensor_type.shape.dim[3].dim_value = 160
+    onnx.save(narrow, str(tmp_path / "narrow.onnx"))
+    with pytest.raises(ValueError, match="widths"):
+        merge([SHIPPED, tmp_path / "narrow.onnx"], tmp_path / "x.onnx")
+    with pytest.raises(ValueError, match="at least two"):
+        merge([SHIPPED], tmp_path / "y.onnx")
