@@ -6,31 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx  # training-time code: onnx comes with the dev extra, so CI runs these
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
+from tiny_models import tiny_recogniser
 
 from vision.quantize import quantize
 from vision.synth import random_vin, render_line
-
-
-def tiny_recogniser(path: Path) -> Path:
-    """crop (N,1,32,256) -> Conv 3x3 (8) -> Relu -> Conv 32x1 (34, frames) -> Softmax: the shape of the real one."""
-    rng = np.random.default_rng(0)
-    w1 = numpy_helper.from_array(rng.normal(0, 0.3, (8, 1, 3, 3)).astype(np.float32), "w1")
-    w2 = numpy_helper.from_array(rng.normal(0, 0.2, (34, 8, 32, 4)).astype(np.float32), "w2")
-    nodes = [
-        helper.make_node("Conv", ["crop", "w1"], ["c1"], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c1"], ["r1"]),
-        helper.make_node("Conv", ["r1", "w2"], ["c2"], strides=[1, 4]),  # (N,34,1,64)
-        helper.make_node("Squeeze", ["c2", "axes"], ["logits"]),
-        helper.make_node("Transpose", ["logits"], ["t"], perm=[0, 2, 1]),
-        helper.make_node("Softmax", ["t"], ["probs"], axis=-1),
-    ]
-    axes = numpy_helper.from_array(np.array([2], np.int64), "axes")
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["n", 1, 32, 256])],
-                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 64, 34])], [w1, w2, axes])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.save(model, str(path))
-    return path
 
 
 def test_quantised_model_is_int8_smaller_and_reads_like_the_float_one(tmp_path):
@@ -61,3 +41,15 @@ def test_calibration_uses_real_crops_when_given(tmp_path):
     (tmp_path / "train.csv").write_text("file,vin\na.png,LSVAU218XN2183294\nmissing.png,LSVAU218XN2183294\n")
     crops = list(calibration_crops(tmp_path / "train.csv", n_synthetic=3))
     assert len(crops) == 4 and crops[-1].shape == (20, 200, 3)  # 3 synthetic, 1 real, the missing file skipped
+
+
+def test_seven_bit_weights_stay_in_the_range_that_cannot_saturate(tmp_path):
+    from onnx import numpy_helper
+
+    src = tiny_recogniser(tmp_path / "f32.onnx")
+    dst = quantize(src, tmp_path / "i7.onnx", n_synthetic=20, seven_bit=True)
+    weights = [numpy_helper.to_array(i) for i in onnx.load(str(dst)).graph.initializer if i.data_type == TensorProto.INT8]
+    assert weights and all(abs(w).max() <= 64 for w in weights)  # |a*w + a2*w2| <= 2*255*64 = 32640 < 2**15
+    full = quantize(src, tmp_path / "i8.onnx", n_synthetic=20)
+    full_weights = [numpy_helper.to_array(i) for i in onnx.load(str(full)).graph.initializer if i.data_type == TensorProto.INT8]
+    assert max(int(abs(w).max()) for w in full_weights) > 64  # the default uses the full 8-bit range here

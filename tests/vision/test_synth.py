@@ -106,29 +106,39 @@ def test_a_recogniser_rebuilt_from_its_onnx_export_gives_the_same_probabilities(
     assert np.abs(ours - theirs).max() < 1e-4
 
 
-def test_a_run_can_start_from_the_shipped_onnx_recogniser_grown_into_v3():
+def test_a_run_can_start_from_an_exported_v2_recogniser_grown_into_v3(tmp_path):
     torch = pytest.importorskip("torch")  # training-only code
-    from vision.reader import MODEL_DIR
     from vision.recognizer import Recognizer
-    from vision.train_rec import _initial_state, _sample, build_model
+    from vision.train_rec import _initial_state, _sample, build_model, export_onnx
 
-    state = _initial_state(str(MODEL_DIR / "vin_rec.onnx"), "v3")
+    torch.manual_seed(2)
+    source = build_model("v2")
+    with torch.no_grad():  # a trained model's BatchNorms are not identities
+        for m in source.modules():
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    export_onnx(source, tmp_path / "v2.onnx", 256)
     model = build_model("v3")
-    missing = model.load_state_dict(state, strict=False).missing_keys
+    missing = model.load_state_dict(_initial_state(str(tmp_path / "v2.onnx"), "v3"), strict=False).missing_keys
     assert missing and all(k.split(".")[0] in ("res64", "res128", "seq4", "seq5") for k in missing)
     model.eval()
     crops = np.stack([_sample(980_400_000 + k, [], 0.0, width=256)[0] for k in range(8)]).astype(np.float32)
     with torch.no_grad():
         ours = model(torch.from_numpy(crops)).permute(0, 2, 1).softmax(-1).numpy()
-    shipped = Recognizer(str(MODEL_DIR / "vin_rec.onnx")).sess.run(None, {"crop": crops})[0]
-    assert np.abs(ours - shipped).max() < 1e-3  # the new blocks start as identities: the shipped model, grown
+    exported = Recognizer(str(tmp_path / "v2.onnx")).sess.run(None, {"crop": crops})[0]
+    assert np.abs(ours - exported).max() < 1e-3  # the new blocks start as identities: the same model, grown
 
 
-def test_a_v1_run_cannot_start_from_a_32x256_onnx_file():
+def test_a_run_cannot_start_from_an_int8_or_into_a_v1_recogniser():
     pytest.importorskip("torch")
     from vision.reader import MODEL_DIR
     from vision.train_rec import _initial_state
 
+    with pytest.raises(SystemExit, match="quantised"):
+        _initial_state(str(MODEL_DIR / "vin_rec.onnx"), "v3")  # the shipped recogniser is int8
     with pytest.raises(SystemExit, match="32x256"):
         _initial_state(str(MODEL_DIR / "vin_rec.onnx"), "v1")
 
