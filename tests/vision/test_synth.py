@@ -79,20 +79,29 @@ def test_strong_real_augmentation_keeps_a_legible_grey_line():
     assert np.array_equal(a, _augment_real_strong(line, np.random.default_rng(3)))
 
 
-def test_a_recogniser_rebuilt_from_its_onnx_export_gives_the_same_probabilities(tmp_path):
-    torch = pytest.importorskip("torch")  # training-only code: runs where the 'train' extra is installed
-    from vision.recognizer import Recognizer
-    from vision.train_rec import _sample, build_model, export_onnx, state_from_onnx
+def trained_like_v2(torch, seed: int):
+    """A v2 recogniser whose BatchNorms are not identities, as in a trained one, so that
+    folding them into the convs on export changes the weights."""
+    from vision.train_rec import build_model
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = build_model("v2")
-    with torch.no_grad():  # BatchNorms that are not identities, so folding them changes the conv weights
+    with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def test_a_recogniser_rebuilt_from_its_onnx_export_gives_the_same_probabilities(tmp_path):
+    torch = pytest.importorskip("torch")  # training-only code: runs where the 'train' extra is installed
+    from vision.recognizer import Recognizer
+    from vision.train_rec import _sample, build_model, export_onnx, state_from_onnx
+
+    model = trained_like_v2(torch, seed=0)
     path = tmp_path / "rec.onnx"
     export_onnx(model, path, 256)
     crops = np.stack([_sample(980_300_000 + k, [], 0.0, width=256)[0] for k in range(64)]).astype(np.float32)
@@ -111,15 +120,7 @@ def test_a_run_can_start_from_an_exported_v2_recogniser_grown_into_v3(tmp_path):
     from vision.recognizer import Recognizer
     from vision.train_rec import _initial_state, _sample, build_model, export_onnx
 
-    torch.manual_seed(2)
-    source = build_model("v2")
-    with torch.no_grad():  # a trained model's BatchNorms are not identities
-        for m in source.modules():
-            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
+    source = trained_like_v2(torch, seed=2)
     export_onnx(source, tmp_path / "v2.onnx", 256)
     model = build_model("v3")
     missing = model.load_state_dict(_initial_state(str(tmp_path / "v2.onnx"), "v3"), strict=False).missing_keys
