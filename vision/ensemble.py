@@ -1,6 +1,6 @@
 """Several recognisers as one ONNX file that averages their per-frame probabilities.
 
-Why: recognisers from one lineage (a v3 grown from the shipped v2 and trained on) place
+Why: recognisers from one lineage (v3s grown from round 21's v2 and trained on) place
 each symbol on the same CTC frames (97% of frames agree on their best class), so the
 mean of their probabilities is a CTC output like any other, and confident mistakes of
 one member are outvoted where the other reads the symbol. One file keeps the reader,
@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+import numpy as np
 
 METADATA_KEY = "passlane.ensemble"
 
@@ -48,8 +50,6 @@ def merge(members: list[Path], out: Path) -> Path:
             nodes.append(node)
         inits.extend(g.initializer)
         outs.append(g.output[0].name)
-    import numpy as np
-
     inits.append(numpy_helper.from_array(np.array(1.0 / len(models), dtype=np.float32), "ensemble_weight"))
     nodes += [helper.make_node("Sum", outs, ["ensemble_sum"]),
               helper.make_node("Mul", ["ensemble_sum", "ensemble_weight"], [first.output[0].name])]
