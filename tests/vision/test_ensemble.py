@@ -43,8 +43,11 @@ def test_a_reader_reads_with_a_merged_recogniser(tmp_path):
         (folder / name).write_bytes((MODEL_DIR / name).read_bytes())
     merge([SHIPPED, SHIPPED], folder / "vin_rec.onnx")
     ours, shipped = VinReader(folder), VinReader()
+    # the shipped int8 (QDQ) graph, merged with itself, wires and runs in the reader and reads as itself;
+    # the averaging weight is pinned by the test above (the decoder's per-position normalising would hide it here)
     for crop in lines(4):
-        assert ours.read_crop(crop).vin == shipped.read_crop(crop).vin
+        a, b = ours.read_crop(crop), shipped.read_crop(crop)
+        assert a.vin == b.vin and np.allclose(a.char_confidences, b.char_confidences, atol=1e-3)
 
 
 def test_members_must_read_crops_of_one_width_and_be_at_least_two(tmp_path):

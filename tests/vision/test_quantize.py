@@ -49,7 +49,6 @@ def test_seven_bit_weights_stay_in_the_range_that_cannot_saturate(tmp_path):
     src = tiny_recogniser(tmp_path / "f32.onnx")
     dst = quantize(src, tmp_path / "i7.onnx", n_synthetic=20, seven_bit=True)
     weights = [numpy_helper.to_array(i) for i in onnx.load(str(dst)).graph.initializer if i.data_type == TensorProto.INT8]
-    assert weights and all(abs(w).max() <= 64 for w in weights)  # |a*w + a2*w2| <= 2*255*64 = 32640 < 2**15
-    full = quantize(src, tmp_path / "i8.onnx", n_synthetic=20)
-    full_weights = [numpy_helper.to_array(i) for i in onnx.load(str(full)).graph.initializer if i.data_type == TensorProto.INT8]
-    assert max(int(abs(w).max()) for w in full_weights) > 64  # the default uses the full 8-bit range here
+    # |a*w + a2*w2| <= 2*255*64 = 32640 < 2**15. (Without seven_bit a VNNI CPU keeps the full range, up
+    # to 127; an AVX2-only one may fall back to 7 bits itself, so the default's range is not asserted.)
+    assert weights and all(abs(w).max() <= 64 for w in weights)
