@@ -129,7 +129,25 @@ CASE_COLUMNS = (
     "vin_image", "events",
 )
 
-TERMINAL = {EventKind.CASE_CLOSED: "registered", EventKind.CASE_REJECTED: "rejected", EventKind.CASE_ABORTED: "aborted"}
+OUTCOMES = ("registered", "rejected", "aborted")
+TERMINAL = (EventKind.CASE_CLOSED, EventKind.CASE_REJECTED, EventKind.CASE_ABORTED)
+
+
+def terminal_outcome(kind: EventKind, data: dict[str, Any], known: str | None) -> str:
+    """The case outcome after a terminal event, whatever order they arrive in.
+
+    ``case.rejected`` and ``case.aborted`` name the outcome; ``case.closed`` only ends the
+    case (the lane writes it after a rejection too) and carries the outcome in ``data``.
+    A rejection or abort is never turned back into "registered".
+    """
+    if kind == EventKind.CASE_REJECTED:
+        return "rejected"
+    if kind == EventKind.CASE_ABORTED:
+        return "aborted"
+    if known in ("rejected", "aborted"):
+        return known
+    said = data.get("outcome")
+    return said if said in OUTCOMES else "registered"
 
 
 def _first(a: float | None, b: float) -> float:
@@ -199,7 +217,7 @@ def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
         facts.plate = issued_number(d) or facts.plate
     elif k in TERMINAL:
         facts.closed_at = _first(facts.closed_at, ev.ts)
-        facts.outcome = TERMINAL[k]
+        facts.outcome = terminal_outcome(k, d, facts.outcome)
     return facts
 
 
