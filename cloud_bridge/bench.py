@@ -48,7 +48,7 @@ def _event_bytes(unit: str, seq: int, ts: float) -> bytes:
 
     case_no, step = divmod(seq - 1, len(FLOW))
     kind = FLOW[step]
-    case_id = f"{unit}-{case_no:06d}"
+    case_id = f"{unit}-261206-{case_no:06x}"
     data: dict[str, Any] = {"station": "s1"}
     if kind == "case.vin_confirmed":
         data = {"vin": "LSVAU218XN2183294", "read_vin": "LSVAU218XN2183294", "confidence": 0.97}
@@ -420,7 +420,7 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
             n = 0
             for j in range(per_lane):
                 v = data.vehicles[(i * per_lane + j) % len(data.vehicles)]
-                case_id = f"{u}-lk-{j}"
+                case_id = f"{u}-261206-{j:06x}"
                 options: list[str] = []
                 for kind, body in (("partner.lookup", {"id_number": v.owner_id_number}),
                                    ("plate.options", {"case_id": case_id, "authority": "苏A", "plate_kind": "ordinary", "count": 50}),

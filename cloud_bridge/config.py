@@ -94,6 +94,29 @@ class PaymentsConfig(Section):
         raise ValueError(f"no payment provider key: set payments.key_file or ${self.key_env}")
 
 
+class LimitsConfig(Section):
+    """What one unit may ask of the bridge: a compromised or faulty unit cannot exhaust plate pools or partner look-ups."""
+
+    requests_per_s: float = Field(5.0, gt=0, description="sustained requests per second one unit may make (token bucket)")
+    requests_burst: int = Field(40, ge=1, description="requests one unit may make at once before the rate applies")
+    reservations_per_unit: int = Field(8, ge=1, description="plate numbers one unit may hold reserved at a time")
+    offers_per_case: int = Field(400, ge=1, description="random plate numbers offered to one case in all")
+    lookups_per_case: int = Field(10, ge=1, description="partner look-ups one case may make")
+
+
+class AuditConfig(Section):
+    key_file: Path | None = Field(None, description="file holding the key that signs each audit entry (HMAC); kept outside the database, so a log edited and re-chained by someone who can write the database fails `audit verify`")
+    key_env: str = Field("PASSLANE_AUDIT_KEY", description="environment variable that may hold the audit key")
+
+    def key(self) -> bytes | None:
+        """The audit key, or None when none is configured (entries are then chained but not signed)."""
+        if self.key_file is not None:
+            return self.key_file.read_bytes().strip()
+        if os.environ.get(self.key_env):
+            return os.environ[self.key_env].encode()
+        return None
+
+
 class RulesConfig(Section):
     file: Path | None = Field(None, description="risk rules file (TOML, the [rules] table of docs/bridge.md); default: built-in defaults")
 
@@ -110,6 +133,8 @@ class BridgeSettings(Section):
     plates: PlateRules = Field(default_factory=PlateRules)
     payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     authorities: list[str] = Field(default_factory=lambda: ["苏A"], description="issuing authorities (province character + letter) whose plate pools this bridge serves")
 
     @model_validator(mode="after")

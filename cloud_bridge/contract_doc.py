@@ -1,6 +1,7 @@
 """The generated parts of docs/mqtt.md: topic table, payload fields, enumerations, from edge/contract.py.
 
-`python -m cloud_bridge.contract_doc` prints them; a test checks that
+`python -m cloud_bridge.contract_doc` prints them (`--write docs/mqtt.md`
+refreshes them in place); a test checks that
 docs/mqtt.md contains them verbatim, so the human spec cannot drift from
 the contract module.
 """
@@ -58,5 +59,33 @@ def generated() -> list[str]:
     return blocks
 
 
+def refresh(doc: str) -> str:
+    """`doc` with each generated block replaced by today's (a block is found by its first line and ends at a blank line)."""
+    for block in generated():
+        head = block.splitlines()[0]
+        if head.startswith("| leaf |"):
+            start = doc.index(head)
+        elif head.startswith("#### "):
+            start = doc.index(head + "\n")
+            end = doc.find("\n\n", doc.index("| field |", start))
+            doc = doc[:start] + block + (doc[end:] if end >= 0 else "\n")
+            continue
+        else:  # an enumeration: "`Name`: ..." on one line of a list
+            start = doc.index(head.split(":", 1)[0] + ":")
+            end = doc.index("\n", start)
+            doc = doc[:start] + block + doc[end:]
+            continue
+        end = doc.find("\n\n", start)
+        doc = doc[:start] + block + (doc[end:] if end >= 0 else "\n")
+    return doc
+
+
 if __name__ == "__main__":
-    print("\n\n".join(generated()))
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:2] == ["--write"]:
+        path = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/mqtt.md")
+        path.write_text(refresh(path.read_text()))
+    else:
+        print("\n\n".join(generated()))

@@ -2,18 +2,26 @@
 
 A message that cannot be parsed, is too big, violates its payload model or
 claims another unit than its topic becomes a dead letter with the reason;
-nothing here raises.
+nothing here raises. A dead letter on a unit's ``events`` leaf that still
+names its seq (`refused_seq`) takes that seq's place in the unit's stream as
+an ``event.refused`` marker (`refusal_marker`), so that one bad event never
+holds the unit's acknowledged watermark back.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from edge.contract import (
+    GENESIS_HASH,
     MAX_PAYLOAD_BYTES,
+    MAX_SEQ,
     CommandResult,
     EventEnvelope,
+    EventKind,
     Leaf,
     PayloadError,
     Telemetry,
@@ -56,7 +64,85 @@ def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None)
     claimed = getattr(payload, "unit", unit)
     if claimed != unit:
         return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"unit mismatch: payload says {claimed!r}, topic {unit!r}", token)
+    if isinstance(payload, EventEnvelope) and payload.kind == EventKind.EVENT_REFUSED:
+        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, "schema: event.refused is written by the bridge, never by a unit", token)
     return Inbound(topic_name, site, unit, leaf, payload, raw, received_at, None, token)  # type: ignore[arg-type]
+
+
+def refused_seq(item: Inbound) -> int | None:
+    """The seq a dead letter on a unit's events leaf claims, when it names one that a unit could have sent."""
+    if item.leaf != Leaf.EVENTS or not item.unit:
+        return None
+    try:
+        obj = json.loads(item.raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or obj.get("unit", item.unit) != item.unit:
+        return None
+    seq = obj.get("seq")
+    return seq if type(seq) is int and 1 <= seq <= MAX_SEQ else None
+
+
+def refusal_marker(item: Inbound, seq: int) -> EventEnvelope:
+    """The ``event.refused`` event that holds a refused message's place in its unit's stream."""
+    data = {"reason": (item.reason or "")[:300], "size": len(item.raw), "sha256": hashlib.sha256(item.raw).hexdigest()}
+    return EventEnvelope.model_construct(v=1, unit=item.unit or "", seq=seq, ts=item.received_at, kind=EventKind.EVENT_REFUSED,
+                                         case_id=None, station=None, actor="bridge", data=data, prev=None)
+
+
+@dataclass(frozen=True)
+class DeadLetterKeep:
+    """How much of one dead letter to keep: all of it, its head, or only a count."""
+
+    store_row: bool
+    keep_bytes: int
+
+
+def dead_letter_keep(rows_this_hour: int, bytes_this_hour: int, size: int, *, full_rows: int = 200, full_bytes: int = 16 << 20,
+                     max_rows: int = 2000, head_bytes: int = 1024) -> DeadLetterKeep:
+    """A flood of junk must not fill the disk: past a per-unit hourly budget keep a head, then only count.
+
+    `rows_this_hour` and `bytes_this_hour` are what this unit's dead letters used before this one.
+    """
+    if rows_this_hour >= max_rows:
+        return DeadLetterKeep(False, 0)
+    if rows_this_hour < full_rows and bytes_this_hour + size <= full_bytes:
+        return DeadLetterKeep(True, size)
+    return DeadLetterKeep(True, min(size, head_bytes))
+
+
+def payload_text(raw: bytes) -> tuple[str, str]:
+    """(text, encoding) to keep a payload in a TEXT column without losing a byte: UTF-8 as is, anything else base64."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        import base64
+
+        return base64.b64encode(raw).decode(), "base64"
+
+
+@dataclass(frozen=True)
+class StoredLink:
+    """What the chain needs of one stored event: its hash, the prev it carried, its kind."""
+
+    hash: str | None
+    prev: str | None
+    kind: str
+
+
+def chain_link_problem(before: StoredLink | None, claimed_prev: str | None, seq: int) -> str | None:
+    """Why an event's ``prev`` does not fit the stored event before it; None when it fits or cannot be judged.
+
+    `before` is the unit's stored event at seq - 1 (None when not stored yet). An ``event.refused``
+    marker cannot be judged (its content is a dead letter), nor can a stream that was never chained.
+    """
+    if seq == 1:
+        return None if claimed_prev in (None, GENESIS_HASH) else "the first event names a predecessor"
+    if before is None or before.kind == EventKind.EVENT_REFUSED.value or before.hash is None:
+        return None
+    if claimed_prev is None:
+        return "an unchained event follows a chained one" if before.prev is not None else None
+    return None if claimed_prev == before.hash else f"its prev is not the hash of the stored event {seq - 1}"
 
 
 @dataclass

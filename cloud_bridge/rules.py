@@ -40,6 +40,11 @@ class Rule(StrEnum):
     PLATE_WITHOUT_PAYMENT = "plate_without_payment"
     PLATE_ISSUED_TWICE = "plate_issued_twice"
     FAILED_LOGINS = "failed_logins"
+    EVENT_REFUSED = "event_refused"
+    EVENT_CONFLICT = "event_conflict"
+    EVENT_CHAIN_BROKEN = "event_chain_broken"
+    CASE_OF_ANOTHER_UNIT = "case_of_another_unit"
+    DEAD_LETTER_FLOOD = "dead_letter_flood"
 
 
 class RiskRulesConfig(BaseModel):
@@ -65,6 +70,11 @@ class RiskRulesConfig(BaseModel):
             Rule.PLATE_WITHOUT_PAYMENT: Severity.CRITICAL,
             Rule.PLATE_ISSUED_TWICE: Severity.CRITICAL,
             Rule.FAILED_LOGINS: Severity.WARNING,
+            Rule.EVENT_REFUSED: Severity.HIGH,
+            Rule.EVENT_CONFLICT: Severity.HIGH,
+            Rule.EVENT_CHAIN_BROKEN: Severity.HIGH,
+            Rule.CASE_OF_ANOTHER_UNIT: Severity.CRITICAL,
+            Rule.DEAD_LETTER_FLOOD: Severity.WARNING,
         },
         description="severity per rule (info, warning, high, critical)",
     )
@@ -338,6 +348,47 @@ def offline_unit_signals(units: list[dict[str, Any]], now: float, cfg: RiskRules
         for board in u.get("boards_offline") or []:
             out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{u['unit']}:{board}", cfg.sev(Rule.DEVICE_OFFLINE), "Board offline",
                                    f"{u['unit']}: board {board} offline", u.get("site"), u["unit"], None))
+    return out
+
+
+def case_of_another_unit_signal(ev: EventEnvelope, site: str, cfg: RiskRulesConfig) -> AlertSignal:
+    """A unit reported an event about a case another unit opened: kept in its record, applied to nothing."""
+    return AlertSignal(Rule.CASE_OF_ANOTHER_UNIT, f"{Rule.CASE_OF_ANOTHER_UNIT}:{ev.unit}", cfg.sev(Rule.CASE_OF_ANOTHER_UNIT),
+                       "Event about another unit's case",
+                       f"{ev.unit}: event {ev.seq} ({ev.kind.value}) names case {ev.case_id}, which is not this unit's; it changed nothing",
+                       site, ev.unit, None)
+
+
+def integrity_signals(conflicts: list[Any], refused: list[Any], breaks: dict[str, tuple[int, int, str]], dropped: dict[str, int],
+                      unit_site: dict[str, str], cfg: RiskRulesConfig) -> list[AlertSignal]:
+    """Alerts about a unit's record itself: conflicting versions of an event, refused events, a broken chain, a dead-letter flood.
+
+    `conflicts` have .unit/.seq, `refused` are stored refusal markers (.ev), `breaks` is unit -> (count, a seq, why).
+    """
+    off = set(cfg.disabled)
+    out: list[AlertSignal] = []
+    if Rule.EVENT_CONFLICT not in off:
+        for c in conflicts:
+            what = ("arrived again with other content; both versions are kept (bridge audit verify)" if c.stored_hash is not None else
+                    "arrived valid after a refused message with its seq: the valid one replaced the refusal, which stays a dead letter")
+            out.append(AlertSignal(Rule.EVENT_CONFLICT, f"{Rule.EVENT_CONFLICT}:{c.unit}", cfg.sev(Rule.EVENT_CONFLICT), "Conflicting versions of an event",
+                                   f"{c.unit}: event {c.seq} {what}", unit_site.get(c.unit), c.unit, None))
+    if Rule.EVENT_REFUSED not in off:
+        for a in refused:
+            ev = a.ev
+            out.append(AlertSignal(Rule.EVENT_REFUSED, f"{Rule.EVENT_REFUSED}:{ev.unit}", cfg.sev(Rule.EVENT_REFUSED), "Event refused by the bridge",
+                                   f"{ev.unit}: event {ev.seq} refused ({ev.data.get('reason', '')}); kept as a dead letter, the watermark moved past it",
+                                   unit_site.get(ev.unit), ev.unit, None))
+    if Rule.EVENT_CHAIN_BROKEN not in off:
+        for unit, (n, seq, why) in sorted(breaks.items()):
+            out.append(AlertSignal(Rule.EVENT_CHAIN_BROKEN, f"{Rule.EVENT_CHAIN_BROKEN}:{unit}", cfg.sev(Rule.EVENT_CHAIN_BROKEN), "Event chain broken",
+                                   f"{unit}: event {seq}: {why} ({n} broken link{'s' if n != 1 else ''} in this batch): an event was forged, altered or lost",
+                                   unit_site.get(unit), unit, None))
+    if Rule.DEAD_LETTER_FLOOD not in off:
+        for unit, n in sorted(dropped.items()):
+            out.append(AlertSignal(Rule.DEAD_LETTER_FLOOD, f"{Rule.DEAD_LETTER_FLOOD}:{unit}", cfg.sev(Rule.DEAD_LETTER_FLOOD), "Flood of malformed messages",
+                                   f"{unit}: {n} malformed messages beyond this hour's dead-letter budget were only counted", unit_site.get(unit),
+                                   None if unit == "?" else unit, None))
     return out
 
 

@@ -39,6 +39,7 @@ class Bridge:
 
         self.settings = settings
         self.store: Store = open_store(settings.db_url(), load_rules(settings.rules.file))
+        self.store.audit_key = settings.audit.key()
         self.store.migrate()
         self.store.record_config(_flatten(settings.model_dump(mode="json", exclude={"mqtt": {"client_id_prefix"}})))
         self.metrics = Metrics()

@@ -19,6 +19,7 @@ from typing import Any
 
 from cloud_bridge import payments as pay
 from cloud_bridge.config import BridgeSettings
+from cloud_bridge.limits import TokenBuckets
 from cloud_bridge.plates import PlateError, PlateKind, random_options, validate_number
 from cloud_bridge.reference import PartnerAdapter, ReferenceDataAdapter
 from cloud_bridge.rules import offline_unit_signals, open_case_signals
@@ -32,6 +33,7 @@ from edge.contract import (
     Request,
     RequestKind,
     Response,
+    case_owner,
     topic,
 )
 
@@ -41,6 +43,15 @@ log = logging.getLogger("passlane.bridge")
 
 def _no_publish(topic_name: str, payload: bytes, qos: int, retain: bool) -> None:
     pass
+
+
+def _int(value: Any, default: int) -> int:
+    """An integer request field (a bool or a float is not one), or the default when absent."""
+    if value is None:
+        return default
+    if type(value) is not int:
+        raise RequestError("bad_request", "count must be an integer")
+    return value
 
 
 class RequestError(Exception):
@@ -60,13 +71,21 @@ class Service:
         self.clock = clock
         self._rng = random.Random(secrets.randbits(64))
         self._rng_lock = threading.Lock()
+        self.limiter = TokenBuckets(settings.limits.requests_per_s, settings.limits.requests_burst)
 
     # ------------------------------------------------------------------ lane requests
     def handle_request(self, req: Request, site: str) -> Response | None:
-        """The response to one request, or None when it expired before the bridge saw it."""
+        """The response to one request, or None when it expired before the bridge saw it.
+
+        Every request is about one case of the asking unit (a case belongs to the unit that opened it,
+        `edge.contract.case_owner`), within the unit's request rate and the per-case and per-unit quotas.
+        """
         now = self.clock()
         if req.expires_at is not None and req.expires_at < now:
             return None
+        if not self.limiter.allow(req.unit, now):
+            return Response(kind=req.kind, ok=False, error="rate_limited",
+                            detail=f"more than {self.settings.limits.requests_per_s:g} requests per second from {req.unit}")
         handler = {
             RequestKind.PARTNER_LOOKUP: self._partner_lookup,
             RequestKind.PLATE_OPTIONS: self._plate_options,
@@ -76,23 +95,38 @@ class Service:
             RequestKind.CASE_STATE: self._case_state,
         }[req.kind]
         try:
-            body = handler(req, site, now)
+            case_id = self._own_case(req)
+            body = handler(req, case_id, site, now)
         except RequestError as exc:
             return Response(kind=req.kind, ok=False, error=exc.code, detail=exc.detail or None)
         return Response(kind=req.kind, ok=True, body=body)
 
-    @staticmethod
-    def _case_id(req: Request) -> str:
-        case_id = req.body.get("case_id") or req.case_id
+    def _own_case(self, req: Request) -> str:
+        """The request's case id, refused unless the asking unit opened that case and it is still open."""
+        named = req.body.get("case_id")
+        if named is not None and req.case_id is not None and named != req.case_id:
+            raise RequestError("bad_request", "case_id differs between the request and its body")
+        case_id = named if named is not None else req.case_id
         if not case_id or not isinstance(case_id, str):
             raise RequestError("bad_request", "case_id is required")
+        if case_owner(case_id) != req.unit:
+            raise RequestError("not_your_case", f"case {case_id[:64]!r} was not opened by {req.unit}")
+        known = self.store.case_status(case_id)
+        if known is not None and known.get("unit") not in (None, req.unit):
+            raise RequestError("not_your_case", f"case {case_id} belongs to {known['unit']}")
+        if known is not None and known.get("closed_at") is not None and req.kind != RequestKind.CASE_STATE:
+            raise RequestError("case_closed", f"case {case_id} is closed ({known.get('outcome')})")
         return case_id
 
-    def _partner_lookup(self, req: Request, site: str, now: float) -> dict[str, Any]:
+    def _partner_lookup(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
         b = req.body
         idn, booking, vin = b.get("id_number"), b.get("booking_number"), b.get("vin")
         if not (idn or booking or vin):
             raise RequestError("bad_request", "id_number or booking_number is required")
+        if not all(x is None or (isinstance(x, str) and len(x) <= 64) for x in (idn, booking, vin)):
+            raise RequestError("bad_request", "id_number, booking_number and vin are strings of at most 64 characters")
+        if self.store.count_case_request(case_id, RequestKind.PARTNER_LOOKUP.value) > self.settings.limits.lookups_per_case:
+            raise RequestError("quota", f"more than {self.settings.limits.lookups_per_case} look-ups for case {case_id}")
         answer = self.partner.lookup(id_number=idn, booking_number=booking, vin=None if (idn or booking) else vin)
         if answer is None:
             raise RequestError("not_found", "no partner records")
@@ -114,48 +148,56 @@ class Service:
         except ValueError:
             raise RequestError("bad_request", f"plate_kind must be one of {[k.value for k in PlateKind]}") from None
 
-    def _plate_options(self, req: Request, site: str, now: float) -> dict[str, Any]:
+    def _plate_options(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
         authority = self._authority(req)
         kind = self._kind(req)
-        count = int(req.body.get("count") or self.settings.plates.options_default)
+        count = _int(req.body.get("count"), self.settings.plates.options_default)
         count = max(1, min(count, 200))
+        if self.store.offers_made(case_id) + count > self.settings.limits.offers_per_case:
+            raise RequestError("quota", f"more than {self.settings.limits.offers_per_case} numbers offered to case {case_id}")
         with self._rng_lock:
             candidates = random_options(authority, kind, count * 2, self.settings.plates, self._rng, fuel_type=req.body.get("fuel_type"))
         taken = self.store.taken_numbers(candidates, now)
         numbers = [n for n in candidates if n not in taken][:count]
+        self.store.record_offers(case_id, req.unit, numbers, now)
         return {"authority": authority, "plate_kind": kind.value, "numbers": numbers}
 
-    def _plate_reserve(self, req: Request, site: str, now: float) -> dict[str, Any]:
-        case_id = self._case_id(req)
+    def _plate_reserve(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
         authority = self._authority(req)
         kind = self._kind(req)
         number = req.body.get("number")
-        if not isinstance(number, str):
-            raise RequestError("bad_request", "number is required")
+        if not isinstance(number, str) or len(number) > 16:
+            raise RequestError("bad_request", "number is required (at most 16 characters)")
+        composed = req.body.get("composed", False) is True
         try:
-            number = validate_number(number, authority, kind, self.settings.plates, composed=bool(req.body.get("composed", False)))
+            number = validate_number(number, authority, kind, self.settings.plates, composed=composed)
         except PlateError as exc:
             raise RequestError(exc.code, str(exc)) from None
+        if not composed and not self.store.was_offered(case_id, number):
+            raise RequestError("not_offered", f"{number} was not offered to case {case_id}: choose an offered number or compose one")
+        held = self.store.reservations_held(req.unit, now, case_id)
+        if held >= self.settings.limits.reservations_per_unit:
+            raise RequestError("quota", f"{req.unit} already holds {held} reserved numbers")
         out = self.store.reserve_plate(number, authority, kind.value, case_id, req.unit, self.settings.plates.reservation_s, now)
         if not out.ok:
             raise RequestError("taken", f"{number} is reserved or issued for another case")
         return {"case_id": case_id, "number": number, "reserved_until": out.reserved_until, "released": out.released}
 
-    def _plate_release(self, req: Request, site: str, now: float) -> dict[str, Any]:
-        case_id = self._case_id(req)
+    def _plate_release(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
         number = req.body.get("number")
-        if not isinstance(number, str):
-            raise RequestError("bad_request", "number is required")
+        if not isinstance(number, str) or len(number) > 16:
+            raise RequestError("bad_request", "number is required (at most 16 characters)")
         return {"case_id": case_id, "number": number, "released": self.store.release_plate(number, case_id)}
 
-    def _payment_start(self, req: Request, site: str, now: float) -> dict[str, Any]:
-        case_id = self._case_id(req)
+    def _payment_start(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
         items = req.body.get("items") or list(self.settings.payments.fees_cents)
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items) or len(items) > 20:
             raise RequestError("bad_request", "items must be a list of fee names")
-        unknown = [i for i in items if i not in self.settings.payments.fees_cents]
+        unknown = [i[:32] for i in items if i not in self.settings.payments.fees_cents]
         if unknown:
             raise RequestError("unknown_item", f"no fee for {', '.join(unknown)}")
+        if not self.store.holds_plate(case_id, now):
+            raise RequestError("no_plate", f"case {case_id} holds no reserved or issued plate number to pay for")
         amount = sum(self.settings.payments.fees_cents[i] for i in items)
         p = self.store.create_payment(case_id, req.unit, site, amount, items, now)
         return {"case_id": case_id, "payment_id": p["payment_id"], "amount_cents": int(p["amount_cents"]), "pay_url": self.pay_url(p["payment_id"])}
@@ -164,8 +206,7 @@ class Service:
         base = self.settings.http.public_url or f"http://{self.settings.http.listen}"
         return f"{base.rstrip('/')}/pay/{payment_id}"
 
-    def _case_state(self, req: Request, site: str, now: float) -> dict[str, Any]:
-        case_id = self._case_id(req)
+    def _case_state(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
         case = self.store.case(case_id)
         plates = self.store.plates(case_id)
         payments = (case or {}).get("payments") or []
@@ -238,6 +279,7 @@ class Service:
         except Exception:  # noqa: BLE001 - retried next sweep; never blocks the rest of the sweep
             log.exception("folding orphaned events failed")
         expired = self.store.expire_reservations(now)
+        self.store.forget_offers(now - 86400)  # offers of cases long over; a live case re-asks for options
         units = {u["unit"]: u for u in self.store.units()}
         for r in expired:
             site = units.get(r["unit"] or "", {}).get("site")

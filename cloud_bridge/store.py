@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import hashlib
 import secrets
 import sqlite3
 import threading
@@ -25,17 +26,28 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cloud_bridge import audit as audit_chain
-from cloud_bridge.ingest import Inbound, track_sequences
+from cloud_bridge.ingest import (
+    Inbound,
+    StoredLink,
+    chain_link_problem,
+    dead_letter_keep,
+    payload_text,
+    refusal_marker,
+    refused_seq,
+    track_sequences,
+)
 from cloud_bridge.rules import (
     CASE_COLUMNS,
     AlertSignal,
     CaseFacts,
     RiskRulesConfig,
+    case_of_another_unit_signal,
     check_event,
     failed_logins_signal,
+    integrity_signals,
     is_person,
     issued_number,
     override_rate_signal,
@@ -43,7 +55,17 @@ from cloud_bridge.rules import (
     project,
     _vin_confirm_fields,
 )
-from edge.contract import CommandResult, EventEnvelope, EventKind, Leaf, Telemetry, UnitStatus
+from edge.contract import (
+    MAX_SEQ_AHEAD,
+    CommandResult,
+    EventEnvelope,
+    EventKind,
+    Leaf,
+    Telemetry,
+    UnitStatus,
+    case_owner,
+    event_hash,
+)
 
 log = logging.getLogger("passlane.bridge")
 
@@ -117,6 +139,28 @@ CREATE TABLE api_tokens (
   token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, label TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """),
+    (2, """
+ALTER TABLE events ADD COLUMN prev TEXT;
+ALTER TABLE events ADD COLUMN hash TEXT;
+CREATE TABLE event_conflicts (
+  id {pk_auto}, unit TEXT NOT NULL, seq BIGINT NOT NULL, site TEXT NOT NULL, stored_hash TEXT, hash TEXT NOT NULL, prev TEXT,
+  payload TEXT NOT NULL, received_at DOUBLE PRECISION NOT NULL);
+CREATE UNIQUE INDEX event_conflicts_version ON event_conflicts (unit, seq, hash);
+ALTER TABLE units ADD COLUMN conflicts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE units ADD COLUMN chain_breaks BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE units ADD COLUMN refused BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE units ADD COLUMN dead_dropped BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE dead_letters ADD COLUMN seq BIGINT;
+ALTER TABLE dead_letters ADD COLUMN sha256 TEXT;
+ALTER TABLE dead_letters ADD COLUMN kept BIGINT;
+ALTER TABLE dead_letters ADD COLUMN encoding TEXT NOT NULL DEFAULT 'utf-8';
+CREATE TABLE dead_letter_budget (unit TEXT NOT NULL, hour BIGINT NOT NULL, n BIGINT NOT NULL, bytes BIGINT NOT NULL, PRIMARY KEY (unit, hour));
+CREATE TABLE plate_offers (
+  case_id TEXT NOT NULL, number TEXT NOT NULL, unit TEXT NOT NULL, offered_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (case_id, number));
+CREATE INDEX plate_offers_time ON plate_offers (offered_at);
+CREATE TABLE case_requests (case_id TEXT NOT NULL, kind TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (case_id, kind));
+ALTER TABLE audit ADD COLUMN mac TEXT;
+"""),
 ]
 
 
@@ -134,6 +178,9 @@ class IngestResult:
     watermarks: dict[tuple[str, str], int] = field(default_factory=dict)  # (site, unit) -> acked seq (changed only)
     alerts: list[AlertSignal] = field(default_factory=list)
     dead_reasons: list[str] = field(default_factory=list)
+    conflicts: int = 0
+    chain_breaks: int = 0
+    refused: int = 0
 
 
 @dataclass
@@ -145,17 +192,42 @@ class ReserveOutcome:
     released: list[str] = field(default_factory=list)
 
 
+class Arrived(NamedTuple):
+    """One event of a batch: its site, the event, when it arrived, its chain hash (None for a refusal marker)."""
+
+    site: str
+    ev: EventEnvelope
+    received_at: float
+    hash: str | None
+
+
+@dataclass
+class _Conflict:
+    """A (unit, seq) that arrived again with other content than the stored event."""
+
+    site: str
+    unit: str
+    seq: int
+    stored_hash: str | None
+    incoming: EventEnvelope
+    incoming_hash: str | None
+    received_at: float
+
+
 @dataclass
 class _Batch:
     """A batch of received messages sorted by what the store does with them."""
 
-    events: dict[tuple[str, int], tuple[str, EventEnvelope, float]] = field(default_factory=dict)  # (unit, seq) -> (site, event, received)
+    events: dict[tuple[str, int], Arrived] = field(default_factory=dict)  # (unit, seq) -> the event (or a refusal marker)
     statuses: list[Inbound] = field(default_factory=list)
     telemetry: dict[str, Inbound] = field(default_factory=dict)
     results: list[Inbound] = field(default_factory=list)
     dead: list[Inbound] = field(default_factory=list)
     in_batch_dupes: int = 0
     batch_dupes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    conflicts: list[_Conflict] = field(default_factory=list)
+    superseded: set[tuple[str, int]] = field(default_factory=set)  # refusal markers replaced by a valid event
+    dead_dropped: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # per unit: dead letters only counted
 
     @classmethod
     def of(cls, items: list[Inbound]) -> "_Batch":
@@ -163,15 +235,13 @@ class _Batch:
         for i in items:
             if i.payload is None:
                 b.dead.append(i)
+                seq = refused_seq(i)
+                if seq is not None and (i.unit or "", seq) not in b.events:
+                    b.events[(i.unit or "", seq)] = Arrived(i.site or "", refusal_marker(i, seq), i.received_at, None)
             elif i.leaf == Leaf.EVENTS:
                 ev = i.payload
                 assert isinstance(ev, EventEnvelope)
-                key = (ev.unit, ev.seq)
-                if key in b.events:
-                    b.in_batch_dupes += 1
-                    b.batch_dupes[ev.unit] += 1
-                    continue
-                b.events[key] = (i.site or "", ev, i.received_at)
+                b._add_event(i.site or "", ev, i.received_at)
             elif i.leaf == Leaf.STATUS:
                 b.statuses.append(i)
             elif i.leaf == Leaf.TELEMETRY:
@@ -179,6 +249,18 @@ class _Batch:
             elif i.leaf == Leaf.CMD_RESULT:
                 b.results.append(i)
         return b
+
+    def _add_event(self, site: str, ev: EventEnvelope, received_at: float) -> None:
+        key = (ev.unit, ev.seq)
+        h = event_hash(ev)
+        known = self.events.get(key)
+        if known is None or known.hash is None:  # new, or a valid event in place of a refusal
+            self.events[key] = Arrived(site, ev, received_at, h)
+        elif known.hash == h:
+            self.in_batch_dupes += 1
+            self.batch_dupes[ev.unit] += 1
+        else:
+            self.conflicts.append(_Conflict(site, ev.unit, ev.seq, known.hash, ev, h, received_at))
 
 
 class Cur:
@@ -220,6 +302,14 @@ def _placeholders(n: int, width: int) -> str:
     return ",".join([row] * n)
 
 
+def _event_of_row(row: dict[str, Any]) -> EventEnvelope:
+    """A stored event as its envelope (unvalidated: rows stored under older limits stay readable)."""
+    data = row["data"]
+    return EventEnvelope.model_construct(v=1, unit=row["unit"], seq=int(row["seq"]), ts=float(row["ts"]), kind=EventKind(row["kind"]),
+                                         case_id=row["case_id"], station=row["station"], actor=row["actor"],
+                                         data=json.loads(data) if isinstance(data, str) else data, prev=row.get("prev"))
+
+
 def _facts_from_row(row: dict[str, Any]) -> CaseFacts:
     f = CaseFacts(**{k: row[k] for k in CASE_COLUMNS if k in row})
     f.paid = bool(f.paid)
@@ -236,6 +326,7 @@ class Store:
 
     def __init__(self, rules: RiskRulesConfig | None = None) -> None:
         self.rules = rules or RiskRulesConfig()
+        self.audit_key: bytes | None = None  # signs audit entries; set from [audit] in bridge.toml, never stored here
         self._local = threading.local()
 
     # -- engine specifics
@@ -313,22 +404,31 @@ class Store:
         return False
 
     def _store_durable(self, cur: Cur, b: "_Batch") -> None:
-        if b.dead:
-            cur.many("INSERT INTO dead_letters (topic, unit, reason, payload, size, received_at) VALUES (?,?,?,?,?,?)",
-                     [(d.topic, d.unit, d.reason, d.raw[:4096].decode("utf-8", "replace"), len(d.raw), d.received_at) for d in b.dead])
         if b.events:
-            ordered = sorted(b.events.values(), key=lambda t: (t[1].unit, t[1].seq))
+            self._refuse_far_ahead(cur, b)
+        if b.dead:
+            self._store_dead_letters(cur, b)
+        if b.events:
+            ordered = sorted(b.events.values(), key=lambda t: (t.ev.unit, t.ev.seq))
+            stored: set[tuple[str, int]] = set()
             for start in range(0, len(ordered), 400):
                 chunk = ordered[start:start + 400]
                 params: list[Any] = []
-                for site, ev, recv in chunk:
-                    params += [ev.unit, ev.seq, site, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor,
-                               json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), recv]
-                rows = cur.q(f"INSERT INTO events (unit, seq, site, ts, kind, case_id, station, actor, data, received_at) VALUES "
-                             f"{_placeholders(len(chunk), 10)} ON CONFLICT (unit, seq) DO NOTHING RETURNING unit, seq, received_at", params)
+                for a in chunk:
+                    ev = a.ev
+                    params += [ev.unit, ev.seq, a.site, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor,
+                               json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")), a.received_at, ev.prev, a.hash]
+                rows = cur.q(f"INSERT INTO events (unit, seq, site, ts, kind, case_id, station, actor, data, received_at, prev, hash) VALUES "
+                             f"{_placeholders(len(chunk), 12)} ON CONFLICT (unit, seq) DO NOTHING RETURNING unit, seq, received_at", params)
                 if rows:  # stored now, folded by the second transaction
                     cur.x(f"INSERT INTO unfolded (unit, seq, received_at) VALUES {_placeholders(len(rows), 3)}",
                           [v for r in rows for v in (r["unit"], r["seq"], r["received_at"])])
+                stored.update((r["unit"], int(r["seq"])) for r in rows)
+            again = [k for k in b.events if k not in stored]
+            if again:
+                self._judge_repeats(cur, b, again)
+        if b.conflicts:
+            self._keep_conflicts(cur, b.conflicts)
         if b.statuses or b.results:
             names = sorted({i.unit or "" for i in b.statuses + b.results})
             sites = {i.unit or "": i.site or "" for i in b.statuses + b.results}
@@ -345,6 +445,96 @@ class Store:
             cur.x("UPDATE commands SET status = ?, detail = ?, result_at = ? WHERE request_id = ? AND unit = ?",
                   (r.status.value, r.detail, r.ts, r.request_id, r.unit))
 
+    def _refuse_far_ahead(self, cur: Cur, b: "_Batch") -> None:
+        """An event far beyond its unit's watermark is a dead letter: stored, it would make every later real event out of order."""
+        units = sorted({u for u, _ in b.events})
+        acked = {r["unit"]: int(r["acked_seq"]) for r in cur.q(f"SELECT unit, acked_seq FROM units WHERE unit IN ({','.join('?' * len(units))})", units)}
+        for key in [k for k in b.events if k[1] > acked.get(k[0], 0) + MAX_SEQ_AHEAD]:
+            a = b.events.pop(key)
+            if a.hash is not None:  # a refusal marker's message is a dead letter already
+                raw = a.ev.to_bytes()
+                b.dead.append(Inbound(f"passlane/v1/{a.site}/{a.ev.unit}/events", a.site, a.ev.unit, Leaf.EVENTS, None, raw, a.received_at,
+                                      f"seq_ahead: seq {a.ev.seq} is more than {MAX_SEQ_AHEAD} beyond the watermark {acked.get(key[0], 0)}"))
+
+    def _store_dead_letters(self, cur: Cur, b: "_Batch") -> None:
+        """Dead letters with their full content, within an hourly budget per unit; beyond it a head, then only a count."""
+        per_unit: dict[str, list[Inbound]] = defaultdict(list)
+        for d in b.dead:
+            per_unit[d.unit or "?"].append(d)
+        rows = []
+        for unit in sorted(per_unit):
+            items = per_unit[unit]
+            hour = int(items[0].received_at // 3600)
+            used = cur.one("INSERT INTO dead_letter_budget (unit, hour, n, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (unit, hour) DO UPDATE SET "
+                           "n = dead_letter_budget.n + excluded.n, bytes = dead_letter_budget.bytes + excluded.bytes RETURNING n, bytes",
+                           (unit, hour, len(items), sum(len(d.raw) for d in items))) or {}
+            n = int(used.get("n", 0)) - len(items)
+            nbytes = int(used.get("bytes", 0)) - sum(len(d.raw) for d in items)
+            for d in items:
+                keep = dead_letter_keep(n, nbytes, len(d.raw))
+                n += 1
+                nbytes += len(d.raw)
+                if not keep.store_row:
+                    b.dead_dropped[unit] += 1
+                    continue
+                text, encoding = payload_text(d.raw[:keep.keep_bytes])
+                rows.append((d.topic, d.unit, d.reason, text, len(d.raw), d.received_at, refused_seq(d), hashlib.sha256(d.raw).hexdigest(),
+                             keep.keep_bytes, encoding))
+        cur.many("INSERT INTO dead_letters (topic, unit, reason, payload, size, received_at, seq, sha256, kept, encoding) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def _judge_repeats(self, cur: Cur, b: "_Batch", keys: list[tuple[str, int]]) -> None:
+        """Events whose (unit, seq) is stored already: a duplicate when the content is the same, else a conflict.
+
+        A refusal marker is replaced by a valid event with its seq (the valid one is what the unit meant to
+        send; the refused message stays a dead letter), and a refused message never replaces a stored event.
+        """
+        stored = self._stored_events(cur, keys)
+        for key in keys:
+            a = b.events[key]
+            row = stored.get(key)
+            if row is None:
+                continue
+            if row["kind"] == EventKind.EVENT_REFUSED.value:
+                if a.hash is not None:
+                    self._replace_marker(cur, a)
+                    b.superseded.add(key)
+                continue
+            if a.hash is None:
+                continue  # a refused message for a stored event: its dead letter is all there is to keep
+            stored_hash = row["hash"] or event_hash(_event_of_row(row))
+            if stored_hash != a.hash:
+                b.conflicts.append(_Conflict(a.site, key[0], key[1], stored_hash, a.ev, a.hash, a.received_at))
+                del b.events[key]  # not a duplicate: kept apart, counted and alerted as a conflict
+
+    def _stored_events(self, cur: Cur, keys: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
+        out: dict[tuple[str, int], dict[str, Any]] = {}
+        by_unit: dict[str, list[int]] = defaultdict(list)
+        for unit, seq in keys:
+            by_unit[unit].append(seq)
+        for unit in sorted(by_unit):
+            seqs = sorted(by_unit[unit])
+            for start in range(0, len(seqs), 500):
+                chunk = seqs[start:start + 500]
+                for r in cur.q(f"SELECT unit, seq, site, ts, kind, case_id, station, actor, data, prev, hash FROM events "
+                               f"WHERE unit = ? AND seq IN ({','.join('?' * len(chunk))})", [unit, *chunk]):
+                    out[(r["unit"], int(r["seq"]))] = r
+        return out
+
+    def _replace_marker(self, cur: Cur, a: Arrived) -> None:
+        ev = a.ev
+        cur.x("UPDATE events SET site = ?, ts = ?, kind = ?, case_id = ?, station = ?, actor = ?, data = ?, received_at = ?, prev = ?, hash = ? "
+              "WHERE unit = ? AND seq = ? AND kind = ?",
+              (a.site, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor, json.dumps(ev.data, ensure_ascii=False, separators=(",", ":")),
+               a.received_at, ev.prev, a.hash, ev.unit, ev.seq, EventKind.EVENT_REFUSED.value))
+        cur.x("INSERT INTO unfolded (unit, seq, received_at) VALUES (?, ?, ?) ON CONFLICT (unit, seq) DO NOTHING", (ev.unit, ev.seq, a.received_at))
+
+    def _keep_conflicts(self, cur: Cur, conflicts: list["_Conflict"]) -> None:
+        """Both versions are kept: the stored one in `events`, every other one here, once per content."""
+        cur.many("INSERT INTO event_conflicts (unit, seq, site, stored_hash, hash, prev, payload, received_at) VALUES (?,?,?,?,?,?,?,?) "
+                 "ON CONFLICT (unit, seq, hash) DO NOTHING",
+                 [(c.unit, c.seq, c.site, c.stored_hash, c.incoming_hash, c.incoming.prev, c.incoming.model_dump_json(), c.received_at)
+                  for c in conflicts])
+
     def _claim(self, cur: Cur, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
         """Take stored, not yet folded events off `unfolded`; returns the keys this transaction claimed (and so folds)."""
         claimed: set[tuple[str, int]] = set()
@@ -360,12 +550,17 @@ class Store:
         return claimed
 
     def _fold(self, cur: Cur, b: "_Batch", now: float) -> IngestResult:
-        res = IngestResult(dead=len(b.dead), dead_reasons=[d.reason or "" for d in b.dead])
+        res = IngestResult(dead=len(b.dead), dead_reasons=[d.reason or "" for d in b.dead], conflicts=len(b.conflicts))
         events = b.events
         # units first, in a fixed order (PostgreSQL row locks; no deadlock between workers)
         unit_site: dict[str, str] = {}
-        for site, ev, _ in events.values():
-            unit_site[ev.unit] = site
+        for a in events.values():
+            unit_site[a.ev.unit] = a.site
+        for c in b.conflicts:
+            unit_site.setdefault(c.unit, c.site)
+        for d in b.dead:
+            if d.unit and d.unit in b.dead_dropped:
+                unit_site.setdefault(d.unit, d.site or "")
         for i in list(b.telemetry.values()):
             unit_site.setdefault(i.unit or "", i.site or "")
         units_before: dict[str, dict[str, Any]] = {}
@@ -377,7 +572,7 @@ class Store:
                 units_before[row["unit"]] = row
 
         # cases touched, locked in a fixed order
-        case_ids = sorted({ev.case_id for _, ev, _ in events.values() if ev.case_id})
+        case_ids = sorted({a.ev.case_id for a in events.values() if a.ev.case_id and case_owner(a.ev.case_id) == a.ev.unit})
         facts: dict[str, CaseFacts] = {}
         for chunk_start in range(0, len(case_ids), 500):
             chunk = case_ids[chunk_start:chunk_start + 500]
@@ -397,9 +592,13 @@ class Store:
                 dupes_per_unit[unit] += 1
 
         per_unit: dict[str, list[int]] = defaultdict(list)
-        for _, ev, _ in inserted:
-            per_unit[ev.unit].append(ev.seq)
-        touched_units = sorted(set(per_unit) | set(dupes_per_unit))
+        for a in inserted:
+            per_unit[a.ev.unit].append(a.ev.seq)
+        breaks = self._check_chain(cur, [a for a in inserted if a.hash is not None])
+        integrity = self._integrity_counts(b, inserted, breaks)
+        res.chain_breaks = sum(n for n, _, _ in breaks.values())
+        res.refused = sum(1 for a in inserted if a.hash is None)
+        touched_units = sorted(set(per_unit) | set(dupes_per_unit) | set(integrity))
         new_marks = self._advance_watermarks(cur, {u: int(units_before.get(u, {"acked_seq": 0})["acked_seq"]) for u in touched_units})
         unit_rows = []
         for unit in touched_units:
@@ -409,12 +608,17 @@ class Store:
             res.out_of_order += prog.out_of_order
             acked = int(before["acked_seq"])
             new_acked = new_marks.get(unit, acked)
-            unit_rows.append((prog.max_seq, len(per_unit.get(unit, [])), dupes_per_unit.get(unit, 0), prog.gaps, prog.out_of_order, new_acked, now, unit))
+            unit_rows.append((prog.max_seq, len(per_unit.get(unit, [])), dupes_per_unit.get(unit, 0), prog.gaps, prog.out_of_order, new_acked,
+                              *integrity.get(unit, (0, 0, 0, 0)), now, unit))
             if new_acked > acked or (dupes_per_unit.get(unit) and not per_unit.get(unit)):
                 res.watermarks[(unit_site.get(unit, ""), unit)] = new_acked
         cur.many(f"UPDATE units SET max_seq = {self.greatest}(max_seq, ?), stored = stored + ?, duplicates = duplicates + ?, "
-                 f"gaps = gaps + ?, out_of_order = out_of_order + ?, acked_seq = {self.greatest}(acked_seq, ?), last_seen_at = ? WHERE unit = ?",
+                 f"gaps = gaps + ?, out_of_order = out_of_order + ?, acked_seq = {self.greatest}(acked_seq, ?), conflicts = conflicts + ?, "
+                 f"chain_breaks = chain_breaks + ?, refused = refused + ?, dead_dropped = dead_dropped + ?, last_seen_at = ? WHERE unit = ?",
                  unit_rows)
+        replaced = [events[k] for k in sorted(b.superseded) if k in claimed]
+        res.alerts += integrity_signals(b.conflicts + [_Conflict(a.site, a.ev.unit, a.ev.seq, None, a.ev, a.hash, a.received_at) for a in replaced],
+                                        [a for a in inserted if a.hash is None], breaks, b.dead_dropped, unit_site, self.rules)
 
         # case projection and the per-event risk rules
         if inserted:
@@ -429,21 +633,72 @@ class Store:
         self._raise_many(cur, res.alerts, now)
         return res
 
+    @staticmethod
+    def _integrity_counts(b: "_Batch", inserted: list[Arrived], breaks: dict[str, tuple[int, int, str]]) -> dict[str, tuple[int, int, int, int]]:
+        """Per unit: (conflicts, chain breaks, refused events, dead letters only counted) of this batch."""
+        out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for c in b.conflicts:
+            out[c.unit][0] += 1
+        for unit, (n, _, _) in breaks.items():
+            out[unit][1] += n
+        for a in inserted:
+            if a.hash is None:
+                out[a.ev.unit][2] += 1
+        for unit, n in b.dead_dropped.items():
+            if unit != "?":
+                out[unit][3] += n
+        return {u: (v[0], v[1], v[2], v[3]) for u, v in out.items()}
+
+    def _check_chain(self, cur: Cur, fresh: list[Arrived]) -> dict[str, tuple[int, int, str]]:
+        """Chain links of newly stored events, to the stored event before and after each: unit -> (breaks, a seq, why)."""
+        if not fresh:
+            return {}
+        keys = [(a.ev.unit, a.ev.seq + d) for a in fresh for d in (-1, 1) if a.ev.seq + d >= 1]
+        stored = self._stored_links(cur, keys)
+        for a in fresh:
+            stored[(a.ev.unit, a.ev.seq)] = StoredLink(a.hash, a.ev.prev, a.ev.kind.value)
+        out: dict[str, tuple[int, int, str]] = {}
+        seen: set[tuple[str, int]] = set()
+        for a in fresh:
+            unit, seq = a.ev.unit, a.ev.seq
+            for later in (seq, seq + 1):  # this event's own link, and the stored successor's link to it
+                succ = stored.get((unit, later))
+                if succ is None or (unit, later) in seen:
+                    continue
+                seen.add((unit, later))
+                why = chain_link_problem(stored.get((unit, later - 1)), succ.prev, later)
+                if why:
+                    n, _, _ = out.get(unit, (0, 0, ""))
+                    out[unit] = (n + 1, later, why)
+        return out
+
+    def _stored_links(self, cur: Cur, keys: list[tuple[str, int]]) -> dict[tuple[str, int], StoredLink]:
+        out: dict[tuple[str, int], StoredLink] = {}
+        by_unit: dict[str, list[int]] = defaultdict(list)
+        for unit, seq in keys:
+            by_unit[unit].append(seq)
+        for unit in sorted(by_unit):
+            seqs = sorted(set(by_unit[unit]))
+            for start in range(0, len(seqs), 500):
+                chunk = seqs[start:start + 500]
+                for r in cur.q(f"SELECT seq, hash, prev, kind FROM events WHERE unit = ? AND seq IN ({','.join('?' * len(chunk))})", [unit, *chunk]):
+                    out[(unit, int(r["seq"]))] = StoredLink(r["hash"], r["prev"], r["kind"])
+        return out
+
     def fold_pending(self, older_than_s: float = 60.0, limit: int = 5000, now: float | None = None) -> IngestResult:
         """Fold events stored but never folded (their worker died between its two transactions and never came back)."""
         now = time.time() if now is None else now
         with self.tx(write=False) as cur:
-            rows = cur.q("SELECT e.unit, e.seq, e.site, e.ts, e.kind, e.case_id, e.station, e.actor, e.data, e.received_at FROM unfolded u "
-                         "JOIN events e ON e.unit = u.unit AND e.seq = u.seq WHERE u.received_at < ? ORDER BY u.received_at LIMIT ?",
+            rows = cur.q("SELECT e.unit, e.seq, e.site, e.ts, e.kind, e.case_id, e.station, e.actor, e.data, e.received_at, e.prev, e.hash "
+                         "FROM unfolded u JOIN events e ON e.unit = u.unit AND e.seq = u.seq WHERE u.received_at < ? ORDER BY u.received_at LIMIT ?",
                          (now - older_than_s, limit))
         if not rows:
             return IngestResult()
-        items = []
+        batch = _Batch()
         for r in rows:
-            ev = EventEnvelope(unit=r["unit"], seq=int(r["seq"]), ts=r["ts"], kind=r["kind"], case_id=r["case_id"], station=r["station"],
-                               actor=r["actor"], data=json.loads(r["data"]))
-            items.append(Inbound(f"passlane/v1/{r['site']}/{r['unit']}/events", r["site"], r["unit"], Leaf.EVENTS, ev, b"", r["received_at"]))
-        batch = _Batch.of(items)
+            ev = _event_of_row(r)
+            refused = ev.kind == EventKind.EVENT_REFUSED
+            batch.events[(ev.unit, ev.seq)] = Arrived(r["site"], ev, r["received_at"], None if refused else (r["hash"] or event_hash(ev)))
         return self._retrying(lambda cur: self._fold(cur, batch, now), fast=True)
 
     def _advance_watermarks(self, cur: Cur, acked: dict[str, int]) -> dict[str, int]:
@@ -458,17 +713,19 @@ class Store:
             f"(SELECT 1 FROM events x WHERE x.unit = e.unit AND x.seq = e.seq + 1)) ELSE w.acked END AS mark FROM ({values}) w", params)
         return {r["unit"]: int(r["mark"]) for r in rows}
 
-    def _project_and_judge(self, cur: Cur, inserted: list[tuple[str, EventEnvelope, float]], facts: dict[str, CaseFacts],
-                           res: IngestResult, now: float) -> None:
+    def _project_and_judge(self, cur: Cur, inserted: list[Arrived], facts: dict[str, CaseFacts], res: IngestResult, now: float) -> None:
         cfg = self.rules
-        issued_cases = sorted({ev.case_id for _, ev, _ in inserted if ev.kind == EventKind.CASE_PLATES_ISSUED and ev.case_id})
+        issued_cases = sorted({a.ev.case_id for a in inserted if a.ev.kind == EventKind.CASE_PLATES_ISSUED and a.ev.case_id})
         paid_cases: set[str] = set()
         if issued_cases:
             paid_cases = {r["case_id"] for r in cur.q(
                 f"SELECT DISTINCT case_id FROM payments WHERE status = 'paid' AND case_id IN ({','.join('?' * len(issued_cases))})", issued_cases)}
         touched: set[str] = set()
         inspectors: dict[str, list[Any]] = {}
-        for site, ev, _ in sorted(inserted, key=lambda t: (t[1].ts, t[1].unit, t[1].seq)):
+        for site, ev, _, _ in sorted(inserted, key=lambda t: (t.ev.ts, t.ev.unit, t.ev.seq)):
+            if ev.case_id and case_owner(ev.case_id) != ev.unit:
+                res.alerts.append(case_of_another_unit_signal(ev, site, cfg))
+                continue  # kept in the unit's record, but it changes no case, plate or figure
             before = facts.get(ev.case_id) if ev.case_id else None
             try:  # the pure rules and projection must never stop ingest, whatever a lane put in `data`
                 res.alerts += check_event(ev, before, site, cfg, paid_by_bridge=ev.case_id in paid_cases)
@@ -670,7 +927,9 @@ class Store:
     def counts(self) -> dict[str, Any]:
         with self.tx(write=False) as cur:
             u = cur.one("SELECT COALESCE(SUM(stored),0) AS stored, COALESCE(SUM(duplicates),0) AS duplicates, COALESCE(SUM(gaps),0) AS gaps, "
-                        "COALESCE(SUM(out_of_order),0) AS out_of_order, COALESCE(SUM(max_seq - stored),0) AS missing FROM units") or {}
+                        "COALESCE(SUM(out_of_order),0) AS out_of_order, COALESCE(SUM(max_seq - stored),0) AS missing, "
+                        "COALESCE(SUM(conflicts),0) AS conflicts, COALESCE(SUM(chain_breaks),0) AS chain_breaks, COALESCE(SUM(refused),0) AS refused, "
+                        "COALESCE(SUM(dead_dropped),0) AS dead_dropped FROM units") or {}
             events = cur.scalar("SELECT COUNT(*) AS n FROM events")
             dead = cur.scalar("SELECT COUNT(*) AS n FROM dead_letters")
             outcomes = cur.q("SELECT COALESCE(outcome, 'open') AS outcome, COUNT(*) AS n FROM cases GROUP BY COALESCE(outcome, 'open')")
@@ -678,6 +937,8 @@ class Store:
             dead_reasons = cur.q("SELECT reason, COUNT(*) AS n FROM dead_letters GROUP BY reason ORDER BY n DESC LIMIT 20")
         return {"events_stored": int(events or 0), "duplicates_seen": int(u.get("duplicates") or 0), "gaps_detected": int(u.get("gaps") or 0),
                 "out_of_order": int(u.get("out_of_order") or 0), "missing_seqs": int(u.get("missing") or 0), "dead_letters": int(dead or 0),
+                "event_conflicts": int(u.get("conflicts") or 0), "chain_breaks": int(u.get("chain_breaks") or 0),
+                "events_refused": int(u.get("refused") or 0), "dead_letters_only_counted": int(u.get("dead_dropped") or 0),
                 "dead_letter_reasons": {r["reason"]: int(r["n"]) for r in dead_reasons},
                 "cases_by_outcome": {r["outcome"]: int(r["n"]) for r in outcomes},
                 "open_alerts_by_severity": {r["severity"]: int(r["n"]) for r in alerts}}
@@ -745,6 +1006,46 @@ class Store:
                 return ReserveOutcome(False, number, "taken")
             released = [r["number"] for r in cur.q("DELETE FROM plates WHERE case_id = ? AND status = 'reserved' AND number <> ? RETURNING number", (case_id, number))]
         return ReserveOutcome(True, number, None, until, released)
+
+    def reservations_held(self, unit: str, now: float, other_than_case: str) -> int:
+        """Live reservations a unit holds for cases other than `other_than_case` (the quota a new one counts against)."""
+        with self.tx(write=False) as cur:
+            return int(cur.scalar("SELECT COUNT(*) AS n FROM plates WHERE unit = ? AND status = 'reserved' AND reserved_until >= ? AND case_id <> ?",
+                                  (unit, now, other_than_case)) or 0)
+
+    def holds_plate(self, case_id: str, now: float) -> bool:
+        """Whether the case holds a live reservation or an issued number (what a payment is for)."""
+        with self.tx(write=False) as cur:
+            return cur.one("SELECT 1 AS x FROM plates WHERE case_id = ? AND (status = 'issued' OR reserved_until >= ?)", (case_id, now)) is not None
+
+    def record_offers(self, case_id: str, unit: str, numbers: list[str], now: float) -> None:
+        with self.tx() as cur:
+            cur.many("INSERT INTO plate_offers (case_id, number, unit, offered_at) VALUES (?, ?, ?, ?) ON CONFLICT (case_id, number) DO NOTHING",
+                     [(case_id, n, unit, now) for n in numbers])
+
+    def offers_made(self, case_id: str) -> int:
+        with self.tx(write=False) as cur:
+            return int(cur.scalar("SELECT COUNT(*) AS n FROM plate_offers WHERE case_id = ?", (case_id,)) or 0)
+
+    def was_offered(self, case_id: str, number: str) -> bool:
+        with self.tx(write=False) as cur:
+            return cur.one("SELECT 1 AS x FROM plate_offers WHERE case_id = ? AND number = ?", (case_id, number)) is not None
+
+    def forget_offers(self, before: float) -> int:
+        with self.tx() as cur:
+            return cur.x("DELETE FROM plate_offers WHERE offered_at < ?", (before,))
+
+    def count_case_request(self, case_id: str, kind: str) -> int:
+        """Count one more request of `kind` for a case; returns the count including this one."""
+        with self.tx() as cur:
+            row = cur.one("INSERT INTO case_requests (case_id, kind, n) VALUES (?, ?, 1) ON CONFLICT (case_id, kind) DO UPDATE SET "
+                          "n = case_requests.n + 1 RETURNING n", (case_id, kind))
+        return int((row or {}).get("n", 1))
+
+    def case_status(self, case_id: str) -> dict[str, Any] | None:
+        """The unit, end and outcome the bridge knows of a case (a light read for request checks)."""
+        with self.tx(write=False) as cur:
+            return cur.one("SELECT unit, closed_at, outcome FROM cases WHERE case_id = ?", (case_id,))
 
     def release_plate(self, number: str, case_id: str) -> bool:
         with self.tx() as cur:
@@ -819,8 +1120,9 @@ class Store:
                 last_id, last_hash = int(a), b
             new_id = last_id + 1
             h = audit_chain.entry_hash(last_hash, new_id, now, actor, action, target, detail)
-            cur.x("INSERT INTO audit (id, ts, actor, action, target, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)",
-                  (new_id, round(now, 6), actor, action, target, json.dumps(detail, ensure_ascii=False, sort_keys=True), last_hash, h))
+            mac = audit_chain.entry_mac(self.audit_key, new_id, h) if self.audit_key else None
+            cur.x("INSERT INTO audit (id, ts, actor, action, target, detail, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?)",
+                  (new_id, round(now, 6), actor, action, target, json.dumps(detail, ensure_ascii=False, sort_keys=True), last_hash, h, mac))
             cur.x("INSERT INTO meta (key, value) VALUES ('audit_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (f"{new_id}:{h}",))
         return new_id
 
@@ -838,7 +1140,59 @@ class Store:
         if head:
             a, b = head["value"].split(":", 1)
             h = (int(a), b)
-        return audit_chain.verify_chain(rows, h)
+        return audit_chain.verify_chain(rows, h, self.audit_key)
+
+    def verify_event_chains(self, page: int = 5000) -> list[str]:
+        """Every unit's stored events checked against their hashes and chain links, and every conflict judged.
+
+        A conflict is reported with which version fits the unit's chain: the one whose ``prev`` is the
+        stored predecessor's hash and whose hash the stored successor names.
+        """
+        problems: list[str] = []
+        with self.tx(write=False) as cur:
+            units = [r["unit"] for r in cur.q("SELECT DISTINCT unit FROM events ORDER BY unit")]
+        for unit in units:
+            problems += self._verify_unit_chain(unit, page)
+        with self.tx(write=False) as cur:
+            conflicts = cur.q("SELECT unit, seq, hash, prev, stored_hash FROM event_conflicts ORDER BY unit, seq, id")
+        for c in conflicts:
+            links = self._stored_links_plain(c["unit"], [int(c["seq"]) - 1, int(c["seq"]) + 1])
+            before, after = links.get(int(c["seq"]) - 1), links.get(int(c["seq"]) + 1)
+            fits_other = (before is None or before.hash is None or c["prev"] == before.hash) and (after is None or after.prev == c["hash"])
+            verdict = "the other version fits the unit's chain: the stored one does not" if fits_other else "the stored version fits the unit's chain"
+            problems.append(f"{c['unit']} event {c['seq']}: conflicting versions (stored {str(c['stored_hash'])[:12]}, other {c['hash'][:12]}): {verdict}")
+        return problems
+
+    def _stored_links_plain(self, unit: str, seqs: list[int]) -> dict[int, StoredLink]:
+        with self.tx(write=False) as cur:
+            return {k[1]: v for k, v in self._stored_links(cur, [(unit, s) for s in seqs if s >= 1]).items()}
+
+    def _verify_unit_chain(self, unit: str, page: int) -> list[str]:
+        problems: list[str] = []
+        before: StoredLink | None = None
+        last_seq = 0
+        while True:
+            with self.tx(write=False) as cur:
+                rows = cur.q("SELECT unit, seq, ts, kind, case_id, station, actor, data, prev, hash FROM events WHERE unit = ? AND seq > ? "
+                             "ORDER BY seq LIMIT ?", (unit, last_seq, page))
+            for r in rows:
+                seq = int(r["seq"])
+                if seq != last_seq + 1:
+                    before = None  # a gap: the next link cannot be judged
+                last_seq = seq
+                if r["kind"] == EventKind.EVENT_REFUSED.value:
+                    before = StoredLink(None, None, r["kind"])
+                    continue
+                ev = _event_of_row(r)
+                h = event_hash(ev)
+                if r["hash"] is not None and r["hash"] != h:
+                    problems.append(f"{unit} event {seq}: content differs from its stored hash (edited in the database)")
+                why = chain_link_problem(before, ev.prev, seq)
+                if why:
+                    problems.append(f"{unit} event {seq}: chain broken: {why}")
+                before = StoredLink(h, ev.prev, r["kind"])
+            if len(rows) < page:
+                return problems
 
     def record_config(self, flat: dict[str, Any], actor: str = "system") -> dict[str, list[Any]]:
         """Audit a configuration change since the last start (keys whose value changed, old and new)."""

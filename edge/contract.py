@@ -23,18 +23,37 @@ so a receiver can refuse a payload it does not understand without guessing.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import re
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONTRACT_VERSION = 1
 TOPIC_ROOT = "passlane/v1"
 MAX_PAYLOAD_BYTES = 256 * 1024
+"""The largest payload on any leaf. Units never publish more (the session refuses it), the bridge
+dead-letters more, and the broker's own packet limit (edge/broker.py) is well above it, so no
+payload can make the broker drop a unit's connection."""
+MAX_EVENT_BYTES = 64 * 1024
+"""The largest business event a unit journals (its JSON envelope). Checked when the event is
+built (edge/journal.py), a quarter of MAX_PAYLOAD_BYTES, so that an event can never be refused
+by the bridge for its size and stop the unit's acknowledged watermark."""
+MAX_SEQ = 2**53
+"""Sequence numbers stay exact in every JSON reader and in a double."""
+MAX_SEQ_AHEAD = 1_000_000
+"""The bridge refuses an event whose seq is this far beyond the unit's watermark: no real outbox
+holds that many, and one stored would make every later real event look out of order."""
+GENESIS_HASH = "0" * 64
+"""The ``prev`` of a unit's first event (seq 1)."""
 UNIT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 SITE_ID_RE = UNIT_ID_RE
+CASE_ID_RE = re.compile(r"^(?P<unit>[a-z0-9][a-z0-9-]{0,31})-(?P<day>[0-9]{6})-(?P<serial>[0-9a-f]{6,16})$")
+"""A case id names the unit that opened it: ``{unit}-{yymmdd}-{hex serial}``, e.g. ``lane-01-261206-3fa9c1``.
+A case belongs to that unit; the bridge accepts events and requests about a case only from it."""
 SHARED_GROUP = "bridge"
 
 
@@ -65,6 +84,20 @@ def topic(site: str, unit: str, leaf: Leaf | str) -> str:
     if not UNIT_ID_RE.match(unit):
         raise ValueError(f"bad unit id {unit!r}: lower-case letters, digits and '-', at most 32")
     return f"{TOPIC_ROOT}/{site}/{unit}/{Leaf(leaf).value}"
+
+
+def case_owner(case_id: str | None) -> str | None:
+    """The unit a case id belongs to, or None when it is not a well-formed case id."""
+    m = CASE_ID_RE.match(case_id or "")
+    return m.group("unit") if m else None
+
+
+def new_case_id(unit: str, day: str, serial: str) -> str:
+    """``{unit}-{yymmdd}-{serial}``; raises ValueError for parts that would not parse back."""
+    case_id = f"{unit}-{day}-{serial}"
+    if case_owner(case_id) != unit:
+        raise ValueError(f"bad case id parts: {unit!r}, {day!r}, {serial!r}")
+    return case_id
 
 
 def all_units_filter(leaf: Leaf | str, site: str = "+") -> str:
@@ -207,6 +240,9 @@ class EventKind(StrEnum):
     COMMAND_EXECUTED = "command.executed"
     INSPECTOR_SIGNED_IN = "inspector.signed_in"
     INSPECTOR_SIGN_IN_FAILED = "inspector.sign_in_failed"
+    EVENT_REFUSED = "event.refused"
+    """Written by the bridge, never by a unit: the place of a (unit, seq) whose message it could
+    not accept (oversize, malformed). Its dead letter keeps the content; the watermark moves past it."""
 
 
 class EventEnvelope(Payload):
@@ -214,16 +250,53 @@ class EventEnvelope(Payload):
 
     ``seq`` is per unit, starts at 1 and has no gaps: the bridge stores
     idempotently by (unit, seq) and acknowledges the highest contiguous seq.
+    ``prev`` is the :func:`event_hash` of the unit's previous event (seq - 1),
+    so a unit's events form a chain: an event forged or altered by anyone
+    else breaks it, and the bridge sees that on ingest and in ``audit verify``.
     """
 
-    unit: str
-    seq: int = Field(ge=1)
-    ts: float = Field(description="unix time of the state change, seconds")
+    unit: str = Field(max_length=32)
+    seq: int = Field(ge=1, le=MAX_SEQ, strict=True)
+    ts: float = Field(ge=0, le=1e11, allow_inf_nan=False, description="unix time of the state change, seconds")
     kind: EventKind
-    case_id: str | None = None
-    station: str | None = None
-    actor: str | None = Field(None, description="inspector id or 'system'")
+    case_id: str | None = Field(None, max_length=64)
+    station: str | None = Field(None, max_length=32)
+    actor: str | None = Field(None, max_length=64, description="inspector id or 'system'")
     data: dict[str, Any] = {}
+    prev: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="event_hash of the unit's previous event; the genesis hash for seq 1")
+
+    @field_validator("data")
+    @classmethod
+    def _finite_numbers(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """NaN and infinities are not JSON: they would be stored as text and hash differently on each side."""
+        if _has_non_finite(data):
+            raise ValueError("data holds NaN or an infinite number")
+        return data
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+def canonical_json(value: Any) -> bytes:
+    """One byte form of a JSON value: sorted keys, no spaces, UTF-8, no NaN."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def event_hash(ev: EventEnvelope) -> str:
+    """SHA-256 (hex) of an event's canonical form, ``prev`` included: the link its successor carries.
+
+    Computed from the fields, not the wire bytes, so the bridge can recompute it from what it
+    stored. The unit computes it from the envelope as the bridge will parse it (edge/journal.py).
+    """
+    fields = [ev.v, ev.unit, ev.seq, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor, ev.data, ev.prev]
+    return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 
 # ---------------------------------------------------------------- request / response
@@ -320,8 +393,3 @@ PAYLOAD_MODELS: dict[Leaf, type[Payload]] = {
     Leaf.CMD: RemoteCommand,
     Leaf.NOTIFY: Notification,
 }
-
-
-def json_bytes(obj: Any) -> bytes:
-    """Compact JSON for correlation data and the like."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()

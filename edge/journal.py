@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge.contract import EventEnvelope, EventKind
+from pydantic import ValidationError
+
+from edge.contract import GENESIS_HASH, MAX_EVENT_BYTES, EventEnvelope, EventKind, PayloadError, event_hash
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL,
-    case_id TEXT, station TEXT, actor TEXT, data TEXT NOT NULL
+    case_id TEXT, station TEXT, actor TEXT, data TEXT NOT NULL, prev TEXT, hash TEXT
 );
 CREATE INDEX IF NOT EXISTS events_case ON events(case_id);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -43,6 +45,14 @@ CREATE TABLE IF NOT EXISTS commands (
     status TEXT NOT NULL, detail TEXT NOT NULL, body TEXT NOT NULL
 );
 """
+
+
+class EventInvalid(PayloadError):
+    """An event that must not be journaled: it breaks the contract (a field too long, NaN, ...)."""
+
+
+class EventTooLarge(EventInvalid):
+    """An event larger than MAX_EVENT_BYTES: the bridge could not accept it, so it is never journaled."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._add_chain_columns()
         self._lock = threading.RLock()
         self.listeners: list = []  # called (no args) after each commit that added outbox rows
 
@@ -82,10 +93,29 @@ class Journal:
         with self._lock:
             self._db.close()
 
+    def _add_chain_columns(self) -> None:
+        """Journals written before events were chained get the columns (their old events stay unchained)."""
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(events)")}
+        for column in ("prev", "hash"):
+            if column not in have:
+                self._db.execute(f"ALTER TABLE events ADD COLUMN {column} TEXT")
+
     # ------------------------------------------------------------ writing
     def _meta(self, key: str, default: str = "0") -> str:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
+
+    def _envelope(self, ev: NewEvent, seq: int, now: float, prev: str) -> tuple[EventEnvelope, bytes]:
+        """The envelope as the bridge will parse it, and its bytes; refuses what the bridge could not accept."""
+        try:
+            built = EventEnvelope(unit=self.unit, seq=seq, ts=ev.ts if ev.ts is not None else now, kind=ev.kind,
+                                  case_id=ev.case_id, station=ev.station, actor=ev.actor, data=ev.data or {}, prev=prev)
+            raw = built.to_bytes()
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise EventInvalid(f"{ev.kind.value} event not journaled: {str(exc)[:300]}") from None
+        if len(raw) > MAX_EVENT_BYTES:
+            raise EventTooLarge(f"{ev.kind.value} event of {len(raw)} bytes exceeds {MAX_EVENT_BYTES}: not journaled")
+        return EventEnvelope.model_validate_json(raw), raw
 
     def record(self, events: Iterable[NewEvent], case: CaseRow | None = None, now: float | None = None,
                also: tuple[str, tuple[Any, ...]] | None = None) -> list[EventEnvelope]:
@@ -97,17 +127,19 @@ class Journal:
             cur.execute("BEGIN IMMEDIATE")
             try:
                 seq = int(self._meta("last_seq"))
+                prev = self._meta("last_hash", GENESIS_HASH if seq == 0 else "")
                 for ev in events:
                     seq += 1
-                    env = EventEnvelope(unit=self.unit, seq=seq, ts=ev.ts if ev.ts is not None else now, kind=ev.kind,
-                                        case_id=ev.case_id, station=ev.station, actor=ev.actor, data=ev.data or {})
+                    env, raw = self._envelope(ev, seq, now, prev or None)
+                    prev = event_hash(env)
                     data = json.dumps(env.data, ensure_ascii=False, separators=(",", ":"))
-                    cur.execute("INSERT INTO events(seq, ts, kind, case_id, station, actor, data) VALUES (?,?,?,?,?,?,?)",
-                                (seq, env.ts, env.kind.value, env.case_id, env.station, env.actor, data))
-                    cur.execute("INSERT INTO outbox(seq, payload) VALUES (?,?)", (seq, env.to_bytes()))
+                    cur.execute("INSERT INTO events(seq, ts, kind, case_id, station, actor, data, prev, hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                                (seq, env.ts, env.kind.value, env.case_id, env.station, env.actor, data, env.prev, prev))
+                    cur.execute("INSERT INTO outbox(seq, payload) VALUES (?,?)", (seq, raw))
                     out.append(env)
                 if out:
                     cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_seq', ?)", (str(seq),))
+                    cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('last_hash', ?)", (prev,))
                 if also is not None:
                     cur.execute(*also)
                 if case is not None:
@@ -147,10 +179,6 @@ class Journal:
         with self._lock:
             rows = self._db.execute(f"SELECT case_id, station, stage, open, state FROM cases {where} ORDER BY opened_at DESC LIMIT ?", (limit,)).fetchall()
         return [CaseRow(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) for r in rows]
-
-    def case_count(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT count(*) FROM cases").fetchone()[0]
 
     def case_events(self, case_id: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -26,7 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.contract import (
-    QOS, RETAINED, Ack, Leaf, Notification, Payload, PayloadError, RemoteCommand, Request, RequestKind, Response,
+    MAX_PAYLOAD_BYTES, QOS, RETAINED, Ack, Leaf, Notification, Payload, PayloadError, RemoteCommand, Request, RequestKind, Response,
     UnitState, UnitStatus, decode, topic,
 )
 
@@ -180,7 +180,11 @@ class MqttSession:
 
     # ------------------------------------------------------------ publishing
     def publish(self, leaf: Leaf, payload: Payload | bytes, properties: Properties | None = None) -> mqtt.MQTTMessageInfo:
+        """Publish on one of our leaves; a payload over the contract's limit is refused here (PayloadError),
+        never sent: the broker would drop the whole connection for an oversize packet."""
         raw = payload if isinstance(payload, bytes) else payload.to_bytes()
+        if len(raw) > MAX_PAYLOAD_BYTES:
+            raise PayloadError(f"{leaf.value} payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}: not sent")
         return self.client.publish(self.topic(leaf), raw, qos=QOS[leaf], retain=leaf in RETAINED, properties=properties)
 
     def request_future(self, kind: RequestKind, body: dict[str, Any], case_id: str | None = None,
@@ -198,7 +202,13 @@ class MqttSession:
         props.CorrelationData = corr
         with self._lock:
             self._pending[corr] = fut
-        self.publish(Leaf.REQ, req, props)
+        try:
+            self.publish(Leaf.REQ, req, props)
+        except PayloadError as exc:
+            with self._lock:
+                self._pending.pop(corr, None)
+            fut.set_exception(exc)
+            return fut
 
         def expire() -> None:
             with self._lock:

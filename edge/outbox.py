@@ -85,17 +85,6 @@ class Outbox:
             self.acked_changed.notify_all()
         self.kick()
 
-    def wait_acked(self, seq: int, timeout: float) -> bool:
-        """Block until the cloud acknowledged ``seq`` (for tests and the bench)."""
-        deadline = time.monotonic() + timeout
-        with self.acked_changed:
-            while self.journal.acked_seq() < seq:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.acked_changed.wait(min(left, 0.5))
-        return True
-
     # ------------------------------------------------------------ the pump
     def _run(self) -> None:
         while not self._stop.is_set():

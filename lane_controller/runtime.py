@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import LaneConfig, load_config
-from edge.contract import CommandName, CommandStatus, EventKind, Notification, NotificationKind, RemoteCommand, RequestKind, Telemetry
+from edge.contract import (
+    CommandName, CommandStatus, EventKind, Notification, NotificationKind, PayloadError, RemoteCommand, RequestKind, Response, Telemetry,
+    new_case_id,
+)
 from edge.journal import CaseRow, Journal, NewEvent
 from edge.mqtt_session import CloudUnreachable, MqttSession, SessionSettings
 from edge.outbox import Outbox
@@ -173,7 +176,7 @@ class Lane:
         async with self._lock:
             t0 = time.perf_counter()
             open_by_station = {c.station: c.case_id for c in self.cases.values() if c.is_open}
-            case_id = f"{self.cfg.unit}-{time.strftime('%y%m%d', time.localtime(self.clock()))}-{uuid.uuid4().hex[:6]}"
+            case_id = new_case_id(self.cfg.unit, time.strftime("%y%m%d", time.localtime(self.clock())), uuid.uuid4().hex[:6])
             st = C.open_case(open_by_station, C.Open(case_id, station, id_number or None, booking_number or None), self.clock())
             self._commit(st, actor)
             self.step_ms.append((time.perf_counter() - t0) * 1000)
@@ -333,6 +336,9 @@ class Lane:
                 if self.waiting.pop(case_id, None) is not None:
                     self._bump()
                 return resp
+            except PayloadError as exc:  # a request the contract cannot carry: answered here, never retried
+                self.waiting.pop(case_id, None)
+                return Response(kind=kind, ok=False, error="bad_request", detail=str(exc))
             except CloudUnreachable as exc:
                 n += 1
                 self.waiting[case_id] = f"waiting for the cloud ({kind.value}): {exc}"

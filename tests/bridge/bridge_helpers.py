@@ -26,6 +26,11 @@ SITE = "site-1"
 PAYMENT_KEY = b"test-provider-key-0123456789"
 
 
+def case_of(unit: str, n: int) -> str:
+    """A case id of `unit` (a case id names the unit that opened it: edge.contract.case_owner)."""
+    return f"{unit}-261206-{n:06x}"
+
+
 def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition", poll: float = 0.02) -> Any:
     """Poll `cond` until truthy or the deadline passes (no sleeps as synchronisation)."""
     return wait_until(cond, timeout, what, interval=poll)

@@ -9,6 +9,7 @@ from cloud_bridge.ingest import classify
 from edge.contract import EventEnvelope, Leaf, topic
 
 T0 = 1_790_000_000.0
+REG, REJ, ABO, LATE, BARE = (f"lane-01-261206-{n:06x}" for n in range(1, 6))  # case ids name the unit that opened them
 
 
 def _events(case: str, first_seq: int, kinds: list[tuple[str, dict]]) -> list[EventEnvelope]:
@@ -31,22 +32,22 @@ def _ingest(store, events: list[EventEnvelope]) -> None:  # noqa: ANN001
 
 def test_registered_rejected_and_aborted_cases_are_counted_as_such_on_the_dashboard(store) -> None:  # noqa: ANN001
     seq = 1
-    for case, kinds in (("c-reg", REGISTERED), ("c-rej", REJECTED_IN_LANE), ("c-abo", ABORTED_BEFORE_ENTRY)):
+    for case, kinds in ((REG, REGISTERED), (REJ, REJECTED_IN_LANE), (ABO, ABORTED_BEFORE_ENTRY)):
         _ingest(store, _events(case, seq, kinds))
         seq += len(kinds)
     assert store.counts()["cases_by_outcome"] == {"registered": 1, "rejected": 1, "aborted": 1}
     figures = registration_figures(store.closed_cases(0))
     assert (figures["registered"], figures["rejected"], figures["aborted"]) == (1, 1, 1)
     assert figures["median_s"] == 7 * 60  # only the registered case's time counts
-    assert [store.search_cases(c)[0]["outcome"] for c in ("c-reg", "c-rej", "c-abo")] == ["registered", "rejected", "aborted"]
+    assert [store.search_cases(c)[0]["outcome"] for c in (REG, REJ, ABO)] == ["registered", "rejected", "aborted"]
 
 
 def test_a_rejection_stored_after_its_case_closed_still_makes_the_case_rejected(store) -> None:  # noqa: ANN001
-    events = _events("c-late", 1, REJECTED_IN_LANE)
+    events = _events(LATE, 1, REJECTED_IN_LANE)
     _ingest(store, [events[-1]])  # case.closed first (redelivery order), and without the outcome a lane might omit
-    assert store.case("c-late")["outcome"] == "rejected"
+    assert store.case(LATE)["outcome"] == "rejected"
     _ingest(store, events[:-1])
-    assert store.case("c-late")["outcome"] == "rejected"
-    bare = EventEnvelope(unit="lane-01", seq=20, ts=T0, kind="case.closed", case_id="c-bare", data={})
-    _ingest(store, [EventEnvelope(unit="lane-01", seq=19, ts=T0, kind="case.aborted", case_id="c-bare", data={"reason": "x"}), bare])
-    assert store.case("c-bare")["outcome"] == "aborted"
+    assert store.case(LATE)["outcome"] == "rejected"
+    bare = EventEnvelope(unit="lane-01", seq=20, ts=T0, kind="case.closed", case_id=BARE, data={})
+    _ingest(store, [EventEnvelope(unit="lane-01", seq=19, ts=T0, kind="case.aborted", case_id=BARE, data={"reason": "x"}), bare])
+    assert store.case(BARE)["outcome"] == "aborted"

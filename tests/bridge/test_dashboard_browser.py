@@ -62,12 +62,12 @@ def _seed(store: SqliteStore) -> None:
                 data = {"number": f"苏A{10000 + i}"}
             if kind == "case.opened":
                 data = {"owner_name": "张伟" if i == 0 else f"车主{i}"}
-            ev = EventEnvelope(unit=unit, seq=seqs[unit], ts=ts, kind=kind, case_id=f"case-{i:03d}", actor="insp-1", data=data)
+            ev = EventEnvelope(unit=unit, seq=seqs[unit], ts=ts, kind=kind, case_id=f"{unit}-261206-{i:06x}", actor="insp-1", data=data)
             items.append(classify(topic("site-1", unit, Leaf.EVENTS), ev.to_bytes(), ts))
     # one case still running on lane-01
     seqs["lane-01"] += 1
     items.append(classify(topic("site-1", "lane-01", Leaf.EVENTS),
-                          EventEnvelope(unit="lane-01", seq=seqs["lane-01"], ts=now - 300, kind="case.opened", case_id="case-live").to_bytes(), now))
+                          EventEnvelope(unit="lane-01", seq=seqs["lane-01"], ts=now - 300, kind="case.opened", case_id="lane-01-261206-00c0de").to_bytes(), now))
     for unit in ("lane-01", "lane-02"):
         items.append(classify(topic("site-1", unit, Leaf.STATUS), UnitStatus(unit=unit, state=UnitState.ONLINE, ts=now).to_bytes(), now))
         items.append(classify(topic("site-1", unit, Leaf.TELEMETRY), Telemetry(

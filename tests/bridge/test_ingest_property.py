@@ -15,7 +15,7 @@ UNITS = ("lane-01", "lane-02")
 
 
 def _msg(unit: str, seq: int):  # noqa: ANN202
-    ev = EventEnvelope(unit=unit, seq=seq, ts=1_790_000_000 + seq, kind="case.inspection_item", case_id=f"{unit}-c{seq // 5}", data={"item": seq})
+    ev = EventEnvelope(unit=unit, seq=seq, ts=1_790_000_000 + seq, kind="case.inspection_item", case_id=f"{unit}-261206-{seq // 5:06x}", data={"item": seq})
     return classify(topic("site-1", unit, Leaf.EVENTS), ev.to_bytes(), time.time())
 
 
@@ -64,16 +64,16 @@ def test_an_event_stored_but_not_folded_is_folded_once_on_redelivery_or_by_the_s
     # a worker dies after the durable transaction and before the fold
     with store.tx() as cur:
         store._store_durable(cur, _Batch.of(first))
-    assert store.counts()["events_stored"] == 3 and store.case("lane-01-c0").get("events") in (None, 0)
+    assert store.counts()["events_stored"] == 3 and store.case("lane-01-261206-000000").get("events") in (None, 0)
     # the broker delivers seq 1 and 2 again: they are folded now, once, and not counted as duplicates
     res = store.ingest_batch([_msg("lane-01", 1), _msg("lane-01", 2)])
     assert res.stored == 2 and res.duplicates == 0 and res.watermarks[("site-1", "lane-01")] == 3
     # seq 3 never comes again: the sweep folds it
     assert store.fold_pending(0.0).stored == 1
     assert store.fold_pending(0.0).stored == 0
-    assert store.case("lane-01-c0")["events"] == 3  # seq 1..3 are all case c0 (seq // 5 == 0)
+    assert store.case("lane-01-261206-000000")["events"] == 3  # seq 1..3 are all case c0 (seq // 5 == 0)
     counts = store.counts()
     assert counts["events_stored"] == 3 and counts["duplicates_seen"] == 0 and counts["missing_seqs"] == 0
     # a real repeat after that is a duplicate and changes nothing
     assert store.ingest_batch([_msg("lane-01", 2)]).duplicates == 1
-    assert store.case("lane-01-c0")["events"] == 3
+    assert store.case("lane-01-261206-000000")["events"] == 3

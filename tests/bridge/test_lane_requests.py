@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from bridge_helpers import PAYMENT_KEY, make_settings, wait_for
+from bridge_helpers import PAYMENT_KEY, case_of, make_settings, wait_for
 from fastapi.testclient import TestClient
 
 from cloud_bridge import payments
@@ -27,47 +27,54 @@ def bridge(db_url, mqtt_broker, site_pki, payment_key_file):  # noqa: ANN001, AN
 def test_partner_lookup_by_id_number_and_booking_number(bridge, lane_factory) -> None:  # noqa: ANN001
     lane = lane_factory("lane-01")
     v = bridge.data.vehicles[0]
-    r = lane.request("partner.lookup", {"id_number": v.owner_id_number})
+    c = case_of("lane-01", 1)
+    r = lane.request("partner.lookup", {"id_number": v.owner_id_number}, case_id=c)
     assert r.ok and r.body["owner"]["id_number"] == v.owner_id_number
     got = next(x for x in r.body["vehicles"] if x["vin"] == v.vin)
     assert {"certificate", "purchase_tax", "insurance", "plate_kind", "issues"} <= set(got)
-    r2 = lane.request("partner.lookup", {"booking_number": v.booking_number})
+    r2 = lane.request("partner.lookup", {"booking_number": v.booking_number}, case_id=c)
     assert r2.ok and [x["vin"] for x in r2.body["vehicles"]] == [v.vin]
-    missing = lane.request("partner.lookup", {"id_number": "110101199003074514"})
+    missing = lane.request("partner.lookup", {"id_number": "110101199003074514"}, case_id=c)
     assert not missing.ok and missing.error == "not_found"
 
 
 def test_plate_options_reserve_release_and_uniqueness_across_lanes(bridge, lane_factory) -> None:  # noqa: ANN001
     a, b = lane_factory("lane-01"), lane_factory("lane-02")
-    opts = a.request("plate.options", {"case_id": "c-a", "authority": "苏A", "plate_kind": "ordinary", "count": 50})
+    ca, cb = case_of("lane-01", 1), case_of("lane-02", 1)
+    opts = a.request("plate.options", {"case_id": ca, "authority": "苏A", "plate_kind": "ordinary", "count": 50})
     assert opts.ok and len(opts.body["numbers"]) == 50 and len(set(opts.body["numbers"])) == 50
     number = opts.body["numbers"][0]
-    assert a.request("plate.reserve", {"case_id": "c-a", "authority": "苏A", "number": number, "plate_kind": "ordinary"}).ok
-    clash = b.request("plate.reserve", {"case_id": "c-b", "authority": "苏A", "number": number, "plate_kind": "ordinary"})
+    assert a.request("plate.reserve", {"case_id": ca, "authority": "苏A", "number": number, "plate_kind": "ordinary"}).ok
+    clash = b.request("plate.reserve", {"case_id": cb, "authority": "苏A", "number": number, "plate_kind": "ordinary", "composed": True})
     assert not clash.ok and clash.error == "taken"
-    assert number not in b.request("plate.options", {"case_id": "c-b", "count": 200}).body["numbers"]
-    assert a.request("plate.release", {"case_id": "c-a", "number": number}).body["released"] is True
-    assert b.request("plate.reserve", {"case_id": "c-b", "authority": "苏A", "number": number, "plate_kind": "ordinary"}).ok
+    assert number not in b.request("plate.options", {"case_id": cb, "count": 200}).body["numbers"]
+    assert a.request("plate.release", {"case_id": ca, "number": number}).body["released"] is True
+    assert b.request("plate.reserve", {"case_id": cb, "authority": "苏A", "number": number, "plate_kind": "ordinary", "composed": True}).ok
 
 
 def test_composed_numbers_are_checked_against_format_and_local_rules(bridge, lane_factory) -> None:  # noqa: ANN001
     lane = lane_factory("lane-01")
-    ok = lane.request("plate.reserve", {"case_id": "c1", "authority": "苏A", "number": "苏A8K2M88", "plate_kind": "ordinary", "composed": True})
+    c1 = case_of("lane-01", 1)
+    ok = lane.request("plate.reserve", {"case_id": c1, "authority": "苏A", "number": "苏A8K2M88", "plate_kind": "ordinary", "composed": True})
     assert not ok.ok and ok.error == "bad_format"  # 6 characters on a blue plate
-    too_many_letters = lane.request("plate.reserve", {"case_id": "c1", "authority": "苏A", "number": "苏AKXM88", "plate_kind": "ordinary", "composed": True})
+    too_many_letters = lane.request("plate.reserve", {"case_id": c1, "authority": "苏A", "number": "苏AKXM88", "plate_kind": "ordinary", "composed": True})
     assert not too_many_letters.ok and too_many_letters.error == "local_rule"
-    has_o = lane.request("plate.reserve", {"case_id": "c1", "authority": "苏A", "number": "苏A0O123", "plate_kind": "ordinary", "composed": True})
+    has_o = lane.request("plate.reserve", {"case_id": c1, "authority": "苏A", "number": "苏A0O123", "plate_kind": "ordinary", "composed": True})
     assert not has_o.ok
-    ne = lane.request("plate.reserve", {"case_id": "c1", "authority": "苏A", "number": "苏AD12345", "plate_kind": "new-energy", "composed": True})
+    ne = lane.request("plate.reserve", {"case_id": c1, "authority": "苏A", "number": "苏AD12345", "plate_kind": "new-energy", "composed": True})
     assert ne.ok and ne.body["number"] == "苏AD12345"
-    other = lane.request("plate.reserve", {"case_id": "c1", "authority": "京A", "number": "京A12345", "plate_kind": "ordinary"})
+    other = lane.request("plate.reserve", {"case_id": c1, "authority": "京A", "number": "京A12345", "plate_kind": "ordinary"})
     assert not other.ok and other.error == "unknown_authority"
 
 
 def test_payment_start_callback_marks_paid_and_tells_the_lane_once(bridge, lane_factory) -> None:  # noqa: ANN001
     lane = lane_factory("lane-01")
-    lane.publish_event(lane.event(1, "case.opened", "pay-1"))
-    start = lane.request("payment.start", {"case_id": "pay-1", "items": ["plate", "licence"]})
+    pay1 = case_of("lane-01", 0x9a1)
+    lane.publish_event(lane.event(1, "case.opened", pay1))
+    refused = lane.request("payment.start", {"case_id": pay1, "items": ["plate", "licence"]})
+    assert not refused.ok and refused.error == "no_plate"  # nothing reserved to pay for yet
+    assert lane.request("plate.reserve", {"case_id": pay1, "authority": "苏A", "number": "苏A7P135", "plate_kind": "ordinary", "composed": True}).ok
+    start = lane.request("payment.start", {"case_id": pay1, "items": ["plate", "licence"]})
     assert start.ok and start.body["amount_cents"] == 11000 and start.body["pay_url"].endswith(start.body["payment_id"])
     client = TestClient(bridge.app())
     body = payments.callback_body(start.body["payment_id"], 11000)
@@ -80,24 +87,25 @@ def test_payment_start_callback_marks_paid_and_tells_the_lane_once(bridge, lane_
     assert client.post("/api/payments/notify", content=body, headers={payments.HEADER: sig}).status_code == 409
     again = client.post("/api/payments/notify", content=body, headers={payments.HEADER: payments.sign(PAYMENT_KEY, body)})
     assert again.status_code == 200 and again.json()["already_paid"] is True
-    state = lane.request("case.state", {"case_id": "pay-1"})
+    state = lane.request("case.state", {"case_id": pay1})
     assert state.ok and state.body["paid"] is True
     assert len(lane.notifications) == 1
 
 
 def test_plate_issued_event_takes_the_number_for_good_and_a_second_issue_alerts(bridge, lane_factory) -> None:  # noqa: ANN001
     a, b = lane_factory("lane-01"), lane_factory("lane-02")
-    assert a.request("plate.reserve", {"case_id": "i-1", "authority": "苏A", "number": "苏A3K721", "plate_kind": "ordinary"}).ok
-    payment = bridge.store.create_payment("i-1", "lane-01", "site-1", 100, ["plate"])
+    i1, i2 = case_of("lane-01", 0x11), case_of("lane-02", 0x12)
+    assert a.request("plate.reserve", {"case_id": i1, "authority": "苏A", "number": "苏A3K721", "plate_kind": "ordinary", "composed": True}).ok
+    payment = bridge.store.create_payment(i1, "lane-01", "site-1", 100, ["plate"])
     bridge.store.mark_paid(payment["payment_id"])
-    a.publish_event(a.event(1, "case.plates_issued", "i-1", number="苏A3K721"))
+    a.publish_event(a.event(1, "case.plates_issued", i1, number="苏A3K721"))
     wait_for(lambda: a.acked == 1, 30, "issued event stored")
-    assert [p["status"] for p in bridge.store.plates("i-1")] == ["issued"]
-    b.publish_event(b.event(1, "case.plates_issued", "i-2", number="苏A3K721"))
+    assert [p["status"] for p in bridge.store.plates(i1)] == ["issued"]
+    b.publish_event(b.event(1, "case.plates_issued", i2, number="苏A3K721"))
     wait_for(lambda: b.acked == 1, 30, "second issue stored")
     rules = {a["rule"] for a in bridge.store.alerts("active")}
     assert "plate_issued_twice" in rules and "plate_without_payment" in rules  # i-2 never paid either
-    assert bridge.store.plates("i-1")[0]["status"] == "issued" and not bridge.store.plates("i-2")
+    assert bridge.store.plates(i1)[0]["status"] == "issued" and not bridge.store.plates(i2)
 
 
 def test_expired_requests_get_no_answer(bridge, lane_factory) -> None:  # noqa: ANN001
@@ -106,9 +114,10 @@ def test_expired_requests_get_no_answer(bridge, lane_factory) -> None:  # noqa: 
     from edge.contract import Leaf, Request
 
     lane = lane_factory("lane-01")
-    old = Request(unit="lane-01", kind="case.state", body={"case_id": "x"}, ts=time.time() - 60, expires_at=time.time() - 30)
+    x = case_of("lane-01", 0xe1)
+    old = Request(unit="lane-01", kind="case.state", body={"case_id": x}, ts=time.time() - 60, expires_at=time.time() - 30)
     lane.publish_raw(Leaf.REQ, old.to_bytes())
-    fresh = lane.request("case.state", {"case_id": "x"})  # requests are answered in order of handling; the fresh one arrives
+    fresh = lane.request("case.state", {"case_id": x})  # requests are answered in order of handling; the fresh one arrives
     assert fresh.ok and fresh.body["known"] is False
     assert len(lane.responses) == 1
 
@@ -140,11 +149,12 @@ def test_expired_reservation_is_released_and_the_lane_told(bridge, lane_factory)
     import time
 
     lane = lane_factory("lane-02")
-    lane.publish_event(lane.event(1, "case.opened", "exp-1"))
+    exp1 = case_of("lane-02", 0xe2)
+    lane.publish_event(lane.event(1, "case.opened", exp1))
     wait_for(lambda: lane.acked == 1, 30, "unit known")
-    assert lane.request("plate.reserve", {"case_id": "exp-1", "authority": "苏A", "number": "苏A5N123", "plate_kind": "ordinary"}).ok
+    assert lane.request("plate.reserve", {"case_id": exp1, "authority": "苏A", "number": "苏A5N123", "plate_kind": "ordinary", "composed": True}).ok
     bridge.service.clock = lambda: time.time() + 3600
     assert bridge.service.sweep()["expired"] == 1
     note = wait_for(lambda: lane.notifications, 30, "expiry notification")[0]
     assert note["kind"] == "plate.reservation_expired" and note["data"]["number"] == "苏A5N123"
-    assert bridge.store.plates("exp-1") == []
+    assert bridge.store.plates(exp1) == []

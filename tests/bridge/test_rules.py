@@ -19,15 +19,16 @@ from cloud_bridge.rules import (
 from edge.contract import EventEnvelope, Leaf, topic
 
 CFG = RiskRulesConfig()
+C1 = "lane-01-261206-0000c1"  # a case id names the unit that opened it
 T0 = 1_790_000_000.0
 
 
-def ev(kind: str, case: str | None = "c1", ts: float = T0, seq: int = 1, actor: str | None = "insp-7", **data) -> EventEnvelope:  # noqa: ANN003
+def ev(kind: str, case: str | None = C1, ts: float = T0, seq: int = 1, actor: str | None = "insp-7", **data) -> EventEnvelope:  # noqa: ANN003
     return EventEnvelope(unit="lane-01", seq=seq, ts=ts, kind=kind, case_id=case, actor=actor, data=data)
 
 
 def facts(*events: EventEnvelope) -> CaseFacts:
-    f = CaseFacts("c1")
+    f = CaseFacts(C1)
     for e in events:
         project(f, e, "site-1")
     return f
@@ -137,10 +138,10 @@ def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections
     for n in range(1, 21):
         corrected = n % 3 == 0  # 6 corrections in 20 inspections: 30% > 20%
         seq += 1
-        items.append(_inbound(ev("case.vin_confirmed", case=f"c{n}", seq=seq, actor="insp-3" if corrected else "system", vin="LSVAU218XN2183294",
+        items.append(_inbound(ev("case.vin_confirmed", case=f"lane-01-261206-{n:06x}", seq=seq, actor="insp-3" if corrected else "system", vin="LSVAU218XN2183294",
                                  **({"by": "inspector", "read": "LSVAU2180N21832S4", "reason": "plate dirty"} if corrected else {"by": "reader"}))))
         seq += 1
-        items.append(_inbound(ev("case.inspected", case=f"c{n}", seq=seq, actor="insp-3", duration_s=300)))
+        items.append(_inbound(ev("case.inspected", case=f"lane-01-261206-{n:06x}", seq=seq, actor="insp-3", duration_s=300)))
     store.ingest_batch(items)
     rules = [a["rule"] for a in store.alerts("active")]
     assert rules.count("inspector_override_rate") == 1
@@ -175,5 +176,5 @@ def test_odd_event_data_never_breaks_the_rules_or_the_case_view(store) -> None: 
     ]
     res = store.ingest_batch([_inbound(e) for e in odd])
     assert res.stored == 7
-    case = store.case("c1")
+    case = store.case(C1)
     assert case["events"] == 5 and case["owner_name"] is None and case["plate"] is None

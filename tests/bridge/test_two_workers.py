@@ -65,9 +65,9 @@ def test_two_workers_one_killed_mid_stream_lose_and_double_nothing(db_url, mqtt_
 
         def publish(lane, first: int, last: int) -> None:  # noqa: ANN001
             for seq in range(first, last + 1):
-                lane.client.publish(f"passlane/v1/site-1/{lane.unit}/events", lane.event(seq, "case.inspection_item", f"{lane.unit}-c{seq // 20}",
+                lane.client.publish(f"passlane/v1/site-1/{lane.unit}/events", lane.event(seq, "case.inspection_item", f"{lane.unit}-261206-{seq // 20:06x}",
                                                                                           item=seq).to_bytes(), qos=1)
-            lane.client.publish(f"passlane/v1/site-1/{lane.unit}/events", lane.event(last, "case.inspection_item", f"{lane.unit}-c{last // 20}",
+            lane.client.publish(f"passlane/v1/site-1/{lane.unit}/events", lane.event(last, "case.inspection_item", f"{lane.unit}-261206-{last // 20:06x}",
                                                                                       item=last).to_bytes(), qos=1).wait_for_publish(30)
 
         threads = [threading.Thread(target=publish, args=(lane, 1, PER_LANE // 2)) for lane in lanes]

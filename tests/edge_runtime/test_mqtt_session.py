@@ -100,9 +100,9 @@ def test_a_vanished_unit_is_reported_offline_by_its_last_will(mqtt_broker, site_
 
 def test_request_gets_the_response_with_the_same_correlation(session, cloud):
     v = cloud.good[0]
-    resp = session.request(RequestKind.PARTNER_LOOKUP, {"id_number": v.owner_id_number}, case_id="c1", timeout=5)
+    resp = session.request(RequestKind.PARTNER_LOOKUP, {"id_number": v.owner_id_number}, case_id="lane-01-261206-0000c1", timeout=5)
     assert resp.ok and v.vin in [x["certificate"]["vin"] for x in resp.body["vehicles"]]
-    bad = session.request(RequestKind.PARTNER_LOOKUP, {"id_number": "110101190001010000"}, timeout=5)
+    bad = session.request(RequestKind.PARTNER_LOOKUP, {"id_number": "110101190001010000"}, case_id="lane-01-261206-0000c1", timeout=5)
     assert not bad.ok and bad.error == "not_found"
 
 
