@@ -163,24 +163,24 @@ class UnitState(StrEnum):
 
 
 class UnitStatus(Payload):
-    unit: str
+    unit: str = Field(max_length=32)
     state: UnitState
-    ts: float = Field(description="unix time, seconds")
+    ts: float = Field(allow_inf_nan=False, description="unix time, seconds")
     role: Literal["lane", "exam-vehicle", "bridge"] = "lane"
-    software: str = ""
+    software: str = Field("", max_length=64)
 
 
 class Ack(Payload):
     """The bridge's watermark for one unit: every seq <= acked_seq is durably stored."""
 
-    unit: str
-    acked_seq: int = Field(ge=0)
-    ts: float
+    unit: str = Field(max_length=32)
+    acked_seq: int = Field(ge=0, le=MAX_SEQ)
+    ts: float = Field(allow_inf_nan=False)
 
 
 class BoardHealth(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str = Field(max_length=32)
     online: bool
     frames_tx: int = 0
     frames_rx: int = 0
@@ -195,8 +195,8 @@ class BoardHealth(BaseModel):
 class Telemetry(Payload):
     """Health of one unit, every N seconds. Low value: may be dropped when offline."""
 
-    unit: str
-    ts: float
+    unit: str = Field(max_length=32)
+    ts: float = Field(allow_inf_nan=False)
     cpu_temp_c: float | None = None
     load_1m: float
     mem_used_pct: float
@@ -204,9 +204,9 @@ class Telemetry(Payload):
     outbox_depth: int = Field(ge=0)
     outbox_alarm: bool = False
     telemetry_dropped: int = Field(0, ge=0, description="telemetry messages dropped while offline")
-    boards: list[BoardHealth] = []
+    boards: list[BoardHealth] = Field([], max_length=16)
     camera_fps: float | None = None
-    stage: str | None = Field(None, description="current case stage per station, for the dashboard")
+    stage: str | None = Field(None, max_length=64, description="current case stage per station, for the dashboard")
     stations: dict[str, Any] = {}
 
 
@@ -312,19 +312,19 @@ class RequestKind(StrEnum):
 
 
 class Request(Payload):
-    unit: str
+    unit: str = Field(max_length=32)
     kind: RequestKind
-    case_id: str | None = None
+    case_id: str | None = Field(None, max_length=64)
     body: dict[str, Any] = {}
-    ts: float
+    ts: float = Field(allow_inf_nan=False)
     expires_at: float | None = Field(None, description="the bridge drops a request it sees after this time")
 
 
 class Response(Payload):
     kind: RequestKind
     ok: bool
-    error: str | None = Field(None, description="machine-readable reason when ok is false")
-    detail: str | None = None
+    error: str | None = Field(None, max_length=64, description="machine-readable reason when ok is false")
+    detail: str | None = Field(None, max_length=2000)
     body: dict[str, Any] = {}
 
 
@@ -341,10 +341,10 @@ class RemoteCommand(Payload):
     request_id: str = Field(min_length=8, max_length=64)
     command: CommandName
     args: dict[str, Any] = {}
-    issued_by: str
-    reason: str = Field(min_length=1)
-    issued_at: float
-    expires_at: float
+    issued_by: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    issued_at: float = Field(allow_inf_nan=False)
+    expires_at: float = Field(allow_inf_nan=False)
 
 
 class CommandStatus(StrEnum):
@@ -355,12 +355,12 @@ class CommandStatus(StrEnum):
 
 
 class CommandResult(Payload):
-    unit: str
-    request_id: str
-    command: CommandName | str
+    unit: str = Field(max_length=32)
+    request_id: str = Field(max_length=64)
+    command: CommandName | str = Field(max_length=64)
     status: CommandStatus
-    detail: str = ""
-    ts: float
+    detail: str = Field("", max_length=2000)
+    ts: float = Field(allow_inf_nan=False)
     data: dict[str, Any] = {}
 
 
@@ -371,9 +371,9 @@ class NotificationKind(StrEnum):
 
 class Notification(Payload):
     kind: NotificationKind
-    case_id: str
+    case_id: str = Field(max_length=64)
     data: dict[str, Any] = {}
-    ts: float
+    ts: float = Field(allow_inf_nan=False)
 
 
 def decode(leaf: Leaf, raw: bytes) -> Payload:

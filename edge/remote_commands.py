@@ -42,7 +42,7 @@ class CommandDispatcher:
         seen = self.journal.command(cmd.request_id)
         if seen is not None and seen["status"] != "running":
             res = CommandResult(unit=self.journal.unit, request_id=cmd.request_id, command=cmd.command,
-                                status=CommandStatus(seen["status"]), detail=seen["detail"] + " (repeat: not executed again)", ts=now)
+                                status=CommandStatus(seen["status"]), detail=seen["detail"][:900] + " (repeat: not executed again)", ts=now)
             return self._answer(res)
         if now > cmd.expires_at:
             status, detail, data = CommandStatus.EXPIRED, f"expired {now - cmd.expires_at:.0f} s ago", {}
@@ -55,6 +55,7 @@ class CommandDispatcher:
             except Exception as exc:  # noqa: BLE001 - a failing command is answered, not crashed on
                 log.exception("command %s failed", cmd.command)
                 status, detail, data = CommandStatus.FAILED, str(exc) or type(exc).__name__, {}
+        detail = detail[:1000]  # an exception's text can be long; the contract bounds it
         done = self.clock()
         ev = NewEvent(EventKind.COMMAND_EXECUTED, actor=cmd.issued_by, ts=done,
                       data={"request_id": cmd.request_id, "command": cmd.command.value, "args": cmd.args, "reason": cmd.reason,

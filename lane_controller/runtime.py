@@ -338,7 +338,7 @@ class Lane:
                 return resp
             except PayloadError as exc:  # a request the contract cannot carry: answered here, never retried
                 self.waiting.pop(case_id, None)
-                return Response(kind=kind, ok=False, error="bad_request", detail=str(exc))
+                return Response(kind=kind, ok=False, error="bad_request", detail=str(exc)[:300])
             except CloudUnreachable as exc:
                 n += 1
                 self.waiting[case_id] = f"waiting for the cloud ({kind.value}): {exc}"
