@@ -89,10 +89,11 @@ def cmd_load_reference(ns: argparse.Namespace) -> int:
 
 def cmd_gen_reference(ns: argparse.Namespace) -> int:
     from cloud_bridge.reference import generate, write_reference
+    from edge.contract import PlateKind, plate_kind_for_fuel
 
     data, problems = generate(ns.vehicles, ns.seed)
     write_reference(data, ns.out)
-    ne = sum(1 for v in data.vehicles if v.certificate.fuel_type in ("bev", "phev", "fcev"))
+    ne = sum(1 for v in data.vehicles if plate_kind_for_fuel(v.certificate.fuel_type) is PlateKind.NEW_ENERGY)
     print(f"wrote {len(data.owners)} owners and {len(data.vehicles)} vehicles ({ne} new-energy) to {ns.out}")
     for kind, vins in problems.items():
         print(f"  {kind}: {len(vins)} {' '.join(vins[:5])}{' ...' if len(vins) > 5 else ''}")

@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import random
 import re
-from enum import StrEnum
 
 from cloud_bridge.config import PlateRules
+from edge.contract import BATTERY_FUELS, NEW_ENERGY_FUELS, PlateKind, plate_kind_for_fuel
 
 SERIAL_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789".replace("Q", "")  # I and O never; Q kept out as well
 LETTERS = "".join(c for c in SERIAL_CHARS if c.isalpha())
 DIGITS = "0123456789"
-
-
-class PlateKind(StrEnum):
-    ORDINARY = "ordinary"  # blue, 5 characters
-    NEW_ENERGY = "new-energy"  # green, 6 characters
 
 
 class PlateError(ValueError):
@@ -32,14 +27,6 @@ class PlateError(ValueError):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
         self.code = code
-
-
-BATTERY_FUELS = {"bev", "electric", "battery-electric", "纯电动", "ev"}
-NEW_ENERGY_FUELS = BATTERY_FUELS | {"phev", "plug-in-hybrid", "插电式混合动力", "fcev", "fuel-cell", "燃料电池", "erev", "new-energy"}
-
-
-def plate_kind_for_fuel(fuel_type: str | None) -> PlateKind:
-    return PlateKind.NEW_ENERGY if (fuel_type or "").lower() in NEW_ENERGY_FUELS else PlateKind.ORDINARY
 
 
 def new_energy_first_for_fuel(fuel_type: str | None, rules: PlateRules) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cloud_bridge.plates import NEW_ENERGY_FUELS
+from edge.contract import NEW_ENERGY_FUELS, plate_kind_for_fuel
 
 # ---------------------------------------------------------------- check characters
 
@@ -173,7 +173,6 @@ class ReferenceDataAdapter:
         out = []
         for v in vehicles:
             v = dict(v)
-            from cloud_bridge.plates import plate_kind_for_fuel
 
             v["plate_kind"] = plate_kind_for_fuel(v["certificate"].get("fuel_type")).value
             v["issues"] = vehicle_issues(v)
@@ -338,8 +337,8 @@ def generate(vehicles: int, seed: int = 1, today: dt.date | None = None) -> tupl
             insurance = Insurance(status="valid", insurer=rng.choice(INSURERS), policy_number=f"PDZA{today.year}{rng.randrange(10**12):012d}",
                                   valid_from=(today - dt.timedelta(days=rng.randint(0, 5))).isoformat(),
                                   valid_to=(today + dt.timedelta(days=360)).isoformat())
-            tax = PurchaseTax(status="exempt" if fuel in ("bev", "phev", "fcev") else "paid", record_number=f"{rng.randrange(10**15):015d}",
-                              amount_cents=0 if fuel in ("bev", "phev", "fcev") else rng.randint(80, 400) * 10000)
+            tax = PurchaseTax(status="exempt" if fuel in NEW_ENERGY_FUELS else "paid", record_number=f"{rng.randrange(10**15):015d}",
+                              amount_cents=0 if fuel in NEW_ENERGY_FUELS else rng.randint(80, 400) * 10000)
             r = rng.random()
             if r < 0.03:
                 insurance = Insurance(status="missing")

@@ -299,6 +299,32 @@ def event_hash(ev: EventEnvelope) -> str:
     return hashlib.sha256(canonical_json(fields)).hexdigest()
 
 
+# ---------------------------------------------------------------- plate kinds
+
+
+class PlateKind(StrEnum):
+    """The kind of plate a vehicle gets (GA 36-2018), one name everywhere: requests, events, the issuer, the tablet."""
+
+    ORDINARY = "ordinary"  # small car: blue, authority + 5 characters
+    NEW_ENERGY = "new-energy"  # small new-energy car: green, authority + 6 characters
+
+    @property
+    def colour(self) -> str:
+        """The plate's colour, as the plate issuer's blanks are sorted."""
+        return "green" if self is PlateKind.NEW_ENERGY else "blue"
+
+
+BATTERY_FUELS = frozenset({"bev", "ev", "electric", "battery-electric", "纯电动"})
+"""Fuel types (lower case, as certificates spell them) of battery-electric vehicles: new-energy numbers start with D."""
+NEW_ENERGY_FUELS = BATTERY_FUELS | {"phev", "plug-in-hybrid", "插电式混合动力", "erev", "fcev", "fuel-cell", "燃料电池", "new-energy"}
+"""Every fuel type that makes a vehicle new-energy (green plate)."""
+
+
+def plate_kind_for_fuel(fuel_type: str | None) -> PlateKind:
+    """The plate kind a certificate's fuel type calls for."""
+    return PlateKind.NEW_ENERGY if (fuel_type or "").strip().lower() in NEW_ENERGY_FUELS else PlateKind.ORDINARY
+
+
 # ---------------------------------------------------------------- request / response
 
 

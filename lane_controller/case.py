@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from edge.contract import EventKind
+from edge.contract import EventKind, PlateKind, plate_kind_for_fuel
 
 
 class Stage(StrEnum):
@@ -113,6 +113,10 @@ class Case(BaseModel):
     def new_energy(self) -> bool:
         cert = ((self.partner or {}).get("vehicle") or {}).get("certificate") or {}
         return bool(cert.get("new_energy"))
+
+    @property
+    def plate_kind(self) -> PlateKind:
+        return PlateKind.NEW_ENERGY if self.new_energy else PlateKind.ORDINARY
 
     @property
     def vin_needs_review(self) -> bool:
@@ -427,9 +431,6 @@ def _record_problems(records: dict[str, Any]) -> list[str]:
     return problems
 
 
-NEW_ENERGY_FUELS = {"bev", "phev", "fcev", "erev", "electric", "new-energy", "plug-in-hybrid", "fuel-cell", "纯电动", "插电式混合动力", "燃料电池"}
-
-
 def normalise_partner_answer(body: dict[str, Any], vin: str | None = None) -> dict[str, Any]:
     """The cloud's partner.lookup answer -> the case's partner records: the owner and ONE vehicle.
 
@@ -448,8 +449,8 @@ def normalise_partner_answer(body: dict[str, Any], vin: str | None = None) -> di
         cert = dict(v.get("certificate") or {})
         cert.setdefault("vin", v.get("vin"))
         cert.setdefault("brand_model", " ".join(x for x in (cert.get("brand"), cert.get("model")) if x))
-        fuel = str(cert.get("fuel_type") or "").lower()
-        cert.setdefault("new_energy", v.get("plate_kind") == "new-energy" or fuel in NEW_ENERGY_FUELS)
+        kind = v.get("plate_kind") if v.get("plate_kind") in tuple(PlateKind) else plate_kind_for_fuel(str(cert.get("fuel_type") or ""))
+        cert.setdefault("new_energy", kind == PlateKind.NEW_ENERGY)
         v["certificate"] = cert
         out["vehicle"] = v
     return out

@@ -24,7 +24,8 @@ from typing import Any
 
 from edge.config import LaneConfig, load_config
 from edge.contract import (
-    CommandName, CommandStatus, EventKind, Notification, NotificationKind, PayloadError, RemoteCommand, RequestKind, Response, Telemetry,
+    CommandName, CommandStatus, EventKind, Notification, NotificationKind, PayloadError, PlateKind, RemoteCommand, RequestKind, Response,
+    Telemetry,
     new_case_id,
 )
 from edge.journal import CaseRow, Journal, NewEvent
@@ -270,8 +271,8 @@ class Lane:
             case C.CaptureVin():
                 await self.capture_vin(case_id)
             case C.FetchPlateOptions(new_energy):
-                body = {"authority": self.cfg.plates.authority, "plate_kind": "new-energy" if new_energy else "ordinary",
-                        "count": self.cfg.plates.options_count, "case_id": case_id}
+                kind = PlateKind.NEW_ENERGY if new_energy else PlateKind.ORDINARY
+                body = {"authority": self.cfg.plates.authority, "plate_kind": kind.value, "count": self.cfg.plates.options_count, "case_id": case_id}
                 resp = await self._cloud(case_id, RequestKind.PLATE_OPTIONS, body, C.Stage.INSPECTED)
                 if resp is not None and resp.ok:
                     options = resp.body["numbers"]
@@ -280,8 +281,9 @@ class Lane:
                     self._alert(f"case:{case_id}", f"plate options: {resp.error} {resp.detail or ''}")
             case C.ReservePlate(number, composed):
                 case = self.cases.get(case_id)
-                body = {"case_id": case_id, "authority": self.cfg.plates.authority, "number": number, "composed": composed,
-                        "plate_kind": "new-energy" if case and case.new_energy else "ordinary"}
+                if case is None:
+                    return
+                body = self._reserve_body(case, number, composed)
                 resp = await self._cloud(case_id, RequestKind.PLATE_RESERVE, body, C.Stage.INSPECTED)
                 if resp is not None:
                     until = resp.body.get("reserved_until")  # the bridge's answer (absent only on refusal)
@@ -483,14 +485,18 @@ class Lane:
         elif n.kind == NotificationKind.RESERVATION_EXPIRED:
             self._spawn(self._reservation_expired(n.case_id, str(n.data.get("number"))))
 
+    def _reserve_body(self, case: C.Case, number: str, composed: bool) -> dict[str, Any]:
+        """The plate.reserve request body: the one place it is built."""
+        return {"case_id": case.case_id, "authority": self.cfg.plates.authority, "number": number, "composed": composed,
+                "plate_kind": case.plate_kind.value}
+
     async def _reservation_expired(self, case_id: str, number: str) -> None:
         """The owner has not paid in time and the cloud let the number go: ask for it again for this case;
         if someone else has it now, hold the case with the reason (the inspector aborts or the owner re-chooses)."""
         case = self.cases.get(case_id)
         if case is None or case.stage != C.Stage.PLATE_RESERVED or case.plate != number:
             return
-        body = {"case_id": case_id, "authority": self.cfg.plates.authority, "number": number, "composed": case.plate_composed,
-                "plate_kind": "new-energy" if case.new_energy else "ordinary"}
+        body = self._reserve_body(case, number, case.plate_composed)
         resp = await self._cloud(case_id, RequestKind.PLATE_RESERVE, body, C.Stage.PLATE_RESERVED)
         if resp is not None and resp.ok:
             self._alert(f"case:{case_id}", f"plate reservation of {number} expired and was renewed (case {case_id})")

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloud_bridge.config import PlateRules
-from cloud_bridge.plates import PlateError, PlateKind, random_options, validate_number
+from cloud_bridge.plates import PlateError, random_options, validate_number
+from edge.contract import PlateKind
 from cloud_bridge.store import PostgresStore, SqliteStore
 
 RULES = PlateRules()
