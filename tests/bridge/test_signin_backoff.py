@@ -30,6 +30,7 @@ def test_one_address_gets_few_tries_a_minute_once_the_back_off_starts_and_the_us
     attacker = web.client(ATTACKER)
     csrf = login_csrf(attacker)
     checked_at: list[float] = []  # simulated seconds at which the bridge checked a password (not refused outright)
+    retry_after: list[str | None] = []
     start = web.clock.t
     for i in range(600):  # one guess a second for ten minutes
         r = attacker.post("/login", data={"name": "vic", "password": f"guess-{i:04d}", "csrf": csrf}, follow_redirects=False)
@@ -38,14 +39,15 @@ def test_one_address_gets_few_tries_a_minute_once_the_back_off_starts_and_the_us
             assert r.headers["location"] == "/login?error=bad"
             checked_at.append(web.clock.t - start)
         else:
-            assert int(r.headers["retry-after"]) >= 1
+            retry_after.append(r.headers.get("retry-after"))
         web.clock.advance(1.0)
-    per_minute = [sum(1 for t in checked_at if m * 60 <= t < (m + 1) * 60) for m in range(10)]
-    assert per_minute[0] <= 10, per_minute  # 5 free guesses, then 2, 4, 8, 16, 32 s apart
-    assert max(per_minute[2:]) <= 1, per_minute  # after that at most one guess a minute
-    assert sum(per_minute) <= 16, per_minute
     # vic herself, at the office, is not locked out by the attacker's guesses
     assert sign_in(web.client(OFFICE), "vic").headers["location"] == "/"
+    per_minute = [sum(1 for t in checked_at if m * 60 <= t < (m + 1) * 60) for m in range(10)]
+    assert per_minute[0] <= 10, per_minute  # 5 free guesses, then 2, 4, 8, 16 s apart
+    assert max(per_minute[1:]) <= 1, per_minute  # after that at most one guess a minute
+    assert sum(per_minute) <= 16, per_minute
+    assert retry_after and all(v is not None and int(v) >= 1 for v in retry_after)
 
 
 def test_failed_sign_ins_for_other_names_from_one_address_do_not_lock_out_another_user_there(web: Web) -> None:
