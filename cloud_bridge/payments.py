@@ -12,7 +12,11 @@ than `payments.max_skew_s` from its clock, or whose nonce it has seen before
 already marked paid is acknowledged again without a second notification
 (idempotent per payment id).
 
-Body: ``{"payment_id": str, "status": "paid", "amount_cents": int, "paid_at": float}``.
+Body: ``{"payment_id": str, "status": "paid", "amount_cents": int, "paid_at": float}``, or with
+``"amount": "110.00"`` (yuan as a decimal string with at most two places) instead of ``amount_cents``.
+Amounts are exact: a JSON integer of cents, or a decimal string converted to
+cents without rounding; a fraction of a cent, a float, a boolean or a number
+in a string is refused (`parse_callback`), never truncated.
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 HEADER = "X-PassLane-Signature"
 
@@ -70,6 +77,57 @@ def verify(key: bytes, body: bytes, header: str | None, now: float, max_skew_s: 
     if abs(now - t) > max_skew_s:
         raise SignatureError("stale_signature", f"timestamp {t} is more than {max_skew_s}s from now")
     return Verified(t, nonce)
+
+
+MAX_CENTS = 2**53  # exact in a JSON number and in a double
+
+
+class CallbackBody(BaseModel):
+    """The provider's callback body, checked after the signature: exact amounts only."""
+
+    model_config = ConfigDict(extra="forbid")
+    payment_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    status: str = Field("paid", min_length=1, max_length=32, pattern=r"^[a-z_]+$")
+    amount_cents: Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)] | None = None
+    amount: str | None = Field(None, max_length=20, pattern=r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$",
+                               description="yuan as a decimal string with at most two places, e.g. 110.00")
+    paid_at: float | None = Field(None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> "CallbackBody":
+        if (self.amount_cents is None) == (self.amount is None):
+            raise ValueError("give exactly one of amount_cents (an integer of cents) and amount (a decimal string of yuan)")
+        return self
+
+    def cents(self) -> int:
+        """The amount in cents, exactly."""
+        if self.amount_cents is not None:
+            return self.amount_cents
+        cents = Decimal(str(self.amount)) * 100
+        assert cents == cents.to_integral_value()  # the pattern allows at most two places
+        return int(cents)
+
+
+class CallbackError(ValueError):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+def parse_callback(body: bytes) -> CallbackBody:
+    """The callback body, or CallbackError: `bad_amount` for an amount that is not exact whole cents, `bad_body` otherwise."""
+    try:
+        return CallbackBody.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        about_amount = [e for e in errors if e["loc"][:1] in (("amount_cents",), ("amount",)) or "amount" in e["msg"]]
+        first = (about_amount or errors)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        if about_amount:
+            detail = (f"{where}: {first['msg']}; amount_cents must be a whole number of cents (a JSON integer), "
+                             "or amount a decimal string of yuan with at most two places")
+            raise CallbackError("bad_amount", detail) from None
+        raise CallbackError("bad_body", f"{where}: {first['msg']}") from None
 
 
 def callback_body(payment_id: str, amount_cents: int, status: str = "paid", paid_at: float | None = None) -> bytes:

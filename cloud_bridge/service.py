@@ -223,8 +223,6 @@ class Service:
     # ------------------------------------------------------------------ payments
     def payment_callback(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
         """(HTTP status, answer) for a provider callback. Only signed, fresh, unreplayed callbacks change anything."""
-        import json
-
         now = self.clock()
         try:
             key = self.settings.payments.key()
@@ -237,12 +235,10 @@ class Service:
         if not self.store.use_nonce(v.nonce, now):
             return 409, {"error": "replayed", "detail": "this callback was already received"}
         try:
-            data = json.loads(body)
-            payment_id = str(data["payment_id"])
-            status = data.get("status", "paid")
-            amount = int(data["amount_cents"])
-        except (ValueError, KeyError, TypeError):
-            return 400, {"error": "bad_body", "detail": "payment_id and amount_cents are required"}
+            data = pay.parse_callback(body)  # exact amounts only: 11000.99 is refused, never truncated to 11000
+        except pay.CallbackError as exc:
+            return 400, {"error": exc.code, "detail": str(exc)}
+        payment_id, status, amount = data.payment_id, data.status, data.cents()
         p = self.store.payment(payment_id)
         if p is None:
             return 404, {"error": "unknown_payment"}
@@ -270,6 +266,32 @@ class Service:
                                                                              "args": args, "reason": reason, "expires_at": cmd.expires_at})
         self.publish(topic(site, unit, Leaf.CMD), cmd.to_bytes(), 1, False)
         return cmd
+
+    # ------------------------------------------------------------------ ops actions (dashboard and API)
+    def acknowledge_alert(self, alert_id: int, who: str) -> bool:
+        """Acknowledge an open alert by name; audited. False when no open alert has that id."""
+        now = self.clock()
+        if not self.store.acknowledge_alert(alert_id, who, now):
+            return False
+        self.store.audit_append(who, "alert.acknowledge", f"alert/{alert_id}", {"alert_id": alert_id}, now)
+        return True
+
+    def resolve_alert(self, alert_id: int, who: str) -> bool:
+        """Resolve an unresolved alert by name; audited. False when no unresolved alert has that id."""
+        now = self.clock()
+        if not self.store.resolve_alert(alert_id, who, now):
+            return False
+        self.store.audit_append(who, "alert.resolve", f"alert/{alert_id}", {"alert_id": alert_id}, now)
+        return True
+
+    def release_reservation(self, number: str, who: str) -> bool | None:
+        """Release a reserved plate number by hand (issued numbers never are); audited. None when it is not reserved."""
+        rows = [p for p in self.store.plates() if p["number"] == number]
+        if not rows or rows[0]["status"] != "reserved":
+            return None
+        released = self.store.release_plate(number, rows[0]["case_id"])
+        self.store.audit_append(who, "plate_pool.release", f"plate/{number}", {"case_id": rows[0]["case_id"]}, self.clock())
+        return released
 
     # ------------------------------------------------------------------ periodic sweep
     def sweep(self) -> dict[str, int]:

@@ -859,6 +859,24 @@ class Store:
         with self.tx(write=False) as cur:
             return int(cur.scalar("SELECT COUNT(*) AS n FROM login_failures WHERE who = ? AND ts > ?", (who, since)) or 0)
 
+    def login_failure_counts(self, who: str, source: str, since: float, per_source_cap: int) -> dict[str, Any]:
+        """What the sign-in back-off needs in one read: failures of `who` from `source`, and from every source with each
+        source counted at most `per_source_cap` times (so one address alone cannot start a user-wide back-off)."""
+        with self.tx(write=False) as cur:
+            here = cur.one("SELECT COUNT(*) AS n, MAX(ts) AS last FROM login_failures WHERE who = ? AND source = ? AND ts > ?",
+                           (who, source, since)) or {}
+            everywhere = cur.one(
+                "SELECT COALESCE(SUM(CASE WHEN n > ? THEN ? ELSE n END), 0) AS n, MAX(last) AS last FROM "
+                "(SELECT COUNT(*) AS n, MAX(ts) AS last FROM login_failures WHERE who = ? AND ts > ? GROUP BY source) per_source",
+                (per_source_cap, per_source_cap, who, since)) or {}
+        return {"source_failures": int(here.get("n") or 0), "source_last": here.get("last"),
+                "all_failures": int(everywhere.get("n") or 0), "all_last": everywhere.get("last")}
+
+    def clear_login_failures(self, who: str, source: str) -> None:
+        """A successful sign-in from `source` forgives that address's earlier failures for `who` (not other addresses')."""
+        with self.tx() as cur:
+            cur.x("DELETE FROM login_failures WHERE who = ? AND source = ?", (who, source))
+
     # ------------------------------------------------------------------ reads for lanes and ops
     def unit_events(self, unit: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self.tx(write=False) as cur:

@@ -1,6 +1,7 @@
 // PassLane ops dashboard: polls /api/dashboard and draws tables and charts on canvas. No external libraries.
 "use strict";
-const T = JSON.parse(document.getElementById("strings").textContent);
+// The page's strings come in a data attribute (the Content-Security-Policy allows no inline script, not even a JSON block).
+const T = JSON.parse(document.getElementById("dashboard").dataset.strings);
 
 function fmtDur(s) {
   if (s === null || s === undefined) return "—";
