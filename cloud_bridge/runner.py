@@ -98,7 +98,10 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
             import uvicorn
 
             host, _, port = settings.http.listen.rpartition(":")
-            config = uvicorn.Config(bridge.app(), host=host or "127.0.0.1", port=int(port), log_level="warning", access_log=False)
+            # timeout_graceful_shutdown: on SIGTERM, open keep-alive or streaming connections get this long to
+            # finish, then are closed, so a browser left open cannot hold the stop up (systemd waits 90 s, then kills).
+            config = uvicorn.Config(bridge.app(), host=host or "127.0.0.1", port=int(port), log_level="warning", access_log=False,
+                                    timeout_graceful_shutdown=3)
             server = uvicorn.Server(config)
             # uvicorn re-raises the signal that stopped it once it has shut down: let that land on a handler
             # that returns, so the workers below are stopped cleanly and the exit status is 0.
