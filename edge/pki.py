@@ -4,6 +4,7 @@ One site directory holds everything a private Mosquitto and its clients need:
 
     ca.crt  ca.key           the site CA (EC P-256, 10 years)
     broker.crt broker.key    the broker's certificate (localhost, 127.0.0.1, ::1, extra names)
+    bridge-http.crt/.key     optional: the bridge's HTTPS certificate (`passlane pki http-cert`)
     units.json               unit id -> role ("lane", "exam-vehicle", "bridge", "ops")
     secrets/<unit>.password  each unit's MQTT password (mode 0600), never in a config file
     mosquitto-dynsec.json    the broker's accounts (PBKDF2-SHA512 hashes) and per-unit
@@ -103,6 +104,7 @@ def dynsec_config(site_units: SiteUnits, passwords: dict[str, str]) -> dict[str,
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies only to a new file
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 
@@ -113,6 +115,41 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PassLane"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _host_names(hosts: list[str]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    for host in dict.fromkeys(["127.0.0.1", "::1", *hosts]):
+        if host == "localhost":
+            continue
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
+def _issue_server_cert(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, common_name: str, hosts: list[str],
+                       days: int, cert_path: Path, key_path: Path) -> x509.Certificate:
+    """A TLS server certificate (serverAuth, names as SANs) and its new key (file mode 0600)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(_host_names(hosts)), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_private(key_path, _key_pem(key))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
 
 
 class SitePki:
@@ -197,29 +234,27 @@ class SitePki:
     def _ensure_broker_cert(self, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, extra_hosts: list[str]) -> None:
         if self.broker_cert.exists() and self.broker_key.exists() and not extra_hosts:
             return
-        key = ec.generate_private_key(ec.SECP256R1())
-        names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-        for host in ["127.0.0.1", "::1", *extra_hosts]:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                names.append(x509.DNSName(host))
-        now = dt.datetime.now(dt.timezone.utc)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name("PassLane broker"))
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=825))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write_private(self.broker_key, _key_pem(key))
-        self.broker_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _issue_server_cert(ca_key, ca_cert, "PassLane broker", extra_hosts, 825, self.broker_cert, self.broker_key)
+
+    def http_cert(self, name: str = "bridge-http") -> tuple[Path, Path]:
+        """Where `issue_http_cert(name=...)` writes: (certificate, private key)."""
+        return self.root / f"{name}.crt", self.root / f"{name}.key"
+
+    def issue_http_cert(self, hosts: list[str], name: str = "bridge-http") -> x509.Certificate:
+        """A server certificate for the bridge's HTTPS side, signed by the site CA that signs the broker's.
+
+        Always a new key and certificate (re-run to renew or to change the names). Valid
+        397 days: browsers refuse longer-lived server certificates from some CAs, and the
+        dashboard is read in browsers. The names are `hosts` (DNS names or IP addresses)
+        and localhost, 127.0.0.1, ::1.
+        """
+        if not (self.root / "ca.key").exists():
+            raise ValueError(f"{self.root} holds no site CA: run `passlane pki init {self.root}` first")
+        if not hosts:
+            raise ValueError("give the host names or IP addresses the dashboard is reached at (--host)")
+        ca_key, ca_cert = self._ensure_ca()
+        cert_path, key_path = self.http_cert(name)
+        return _issue_server_cert(ca_key, ca_cert, "PassLane bridge (HTTPS)", hosts, 397, cert_path, key_path)
 
     def _write_broker_accounts(self, site_units: SiteUnits) -> None:
         config = dynsec_config(site_units, {u: self.password(u) for u in site_units.units})
