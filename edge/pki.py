@@ -19,6 +19,8 @@ its turn of every unit's messages, refuses the delivery (no read right) and
 drops them, so the bridge never sees them. The plugin checks SUBSCRIBE against
 the whole filter, `$share/<group>/` included, so only the bridge account may
 subscribe through `$share/` at all (tests/edge_runtime/test_broker_shared_subscriptions.py).
+The plugin reads its file when the broker starts (Mosquitto 2.0.11 does not reload
+it on SIGHUP): units added by re-running `init` can connect after a broker restart.
 
 Creating a site is idempotent: existing keys and passwords are kept, new units
 are added, so re-running `passlane pki init` never locks a running lane out.
