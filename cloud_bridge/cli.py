@@ -21,6 +21,8 @@ def _settings(ns: argparse.Namespace) -> Any:
         "mqtt.ca": getattr(ns, "ca", None),
         "mqtt.site_dir": getattr(ns, "site_dir", None),
         "http.listen": getattr(ns, "http", None),
+        "http.tls.cert_file": getattr(ns, "tls_cert", None),
+        "http.tls.key_file": getattr(ns, "tls_key", None),
         "workers": getattr(ns, "workers", None),
         "payments.key_file": getattr(ns, "payment_key_file", None),
         "rules.file": getattr(ns, "rules", None),
@@ -38,6 +40,8 @@ def _common(p: argparse.ArgumentParser, *, mqtt: bool = False) -> None:
         p.add_argument("--ca", type=Path, help="site CA certificate")
         p.add_argument("--site-dir", type=Path, help="site PKI directory holding secrets/bridge.password")
         p.add_argument("--http", help="host:port for the dashboard and API, or 'none'")
+        p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (http.tls.cert_file; `passlane pki http-cert`)")
+        p.add_argument("--tls-key", type=Path, help="private key of --tls-cert (http.tls.key_file; mode 600)")
         p.add_argument("--workers", type=int, help="ingest workers in this process")
         p.add_argument("--worker-base", type=int, default=0, help="first worker number (client id <prefix>-<n>): give each process its own range")
         p.add_argument("--client-id-prefix", help="MQTT client id prefix of the workers")

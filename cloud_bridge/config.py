@@ -58,11 +58,26 @@ class IngestConfig(Section):
     telemetry_min_interval_s: float = Field(1.0, ge=0, description="telemetry of one unit is written at most this often (the latest is kept)")
 
 
+class HttpTlsConfig(Section):
+    cert_file: Path | None = Field(None, description="PEM certificate (with any intermediates) for serving HTTPS itself, e.g. from `passlane pki http-cert`; set with key_file")
+    key_file: Path | None = Field(None, description="PEM private key of cert_file; refused if others may read it (chmod 600, or 640 for a group)")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "HttpTlsConfig":
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("set both cert_file and key_file to serve HTTPS, or neither")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
 class HttpConfig(Section):
     listen: str = Field("127.0.0.1:8080", description="host:port of the dashboard and API")
-    public_url: str = Field("", description="URL lanes and the payment provider reach the bridge at (default http://<listen>)")
+    public_url: str = Field("", description="URL lanes and the payment provider reach the bridge at (default http://<listen>, https://<listen> with tls)")
     session_ttl_s: int = Field(12 * 3600, ge=1, description="lifetime of a dashboard session cookie")
-    secure_cookies: bool = Field(False, description="mark cookies Secure even when the request arrived over plain HTTP (set behind a TLS proxy); requests over HTTPS always get Secure cookies")
+    secure_cookies: bool = Field(False, description="mark cookies Secure even when the request arrived over plain HTTP (set behind a TLS proxy); requests over HTTPS, and any with tls set, always get Secure cookies")
     login_max_failures: int = Field(5, ge=1, le=100, description="failed sign-ins per user name and address before the back-off starts")
     login_backoff_base_s: float = Field(2.0, gt=0, le=60, description="first back-off delay after too many failed sign-ins; it doubles with every further failure")
     login_lockout_s: int = Field(300, ge=1, description="longest back-off delay between two sign-in tries")
@@ -72,6 +87,15 @@ class HttpConfig(Section):
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest request body accepted (413 above it)")
     metrics_public: bool = Field(True, description="serve /metrics without a token (for a Prometheus on a private network)")
     default_language: str = Field("zh-CN", pattern="^(zh-CN|en)$", description="dashboard language unless the user picks another")
+    tls: HttpTlsConfig = Field(default_factory=HttpTlsConfig)
+
+    @model_validator(mode="after")
+    def _served_over_tls(self) -> "HttpConfig":
+        """Served over HTTPS, the app must mark its cookies Secure and give https:// links (pay_url)."""
+        if self.tls.enabled:
+            self.secure_cookies = True
+            self.public_url = self.public_url or f"https://{self.listen}"
+        return self
 
 
 class PlateRules(Section):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import ssl
+import stat
 import threading
 from typing import Any
 
-from cloud_bridge.config import BridgeSettings
+from cloud_bridge.config import BridgeSettings, ConfigError, HttpTlsConfig
 from cloud_bridge.metrics import Metrics
 from cloud_bridge.rules import load_rules
 from cloud_bridge.service import Service
@@ -87,11 +89,39 @@ class Bridge:
         self.store.close()
 
 
+def check_tls_files(tls: HttpTlsConfig) -> None:
+    """Refuse to serve HTTPS with a private key others may read, or with files that do not make a TLS server.
+
+    Checked before anything starts, so a bad file is a clear config error and not a
+    traceback from inside uvicorn. Group read access is allowed (Debian's ssl-cert group).
+    """
+    if not tls.enabled:
+        return
+    assert tls.cert_file is not None and tls.key_file is not None
+    try:
+        mode = tls.key_file.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"http.tls.key_file: {exc}") from None
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ConfigError(f"http.tls.key_file: {tls.key_file} may be read by anyone (mode {stat.S_IMODE(mode):o}): "
+                          f"run `chmod 600 {tls.key_file}` (or 640 with a group)")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"http.tls: {tls.cert_file} and {tls.key_file} are not a certificate and its key: {exc}") from None
+
+
 def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) -> int:
-    """Run until SIGINT/SIGTERM."""
+    """Run until SIGINT/SIGTERM (then stop within seconds and return 0).
+
+    HTTPS when `http.tls` names a certificate and key (checked first: see check_tls_files).
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     import sys
 
+    tls = settings.http.tls
+    if http:
+        check_tls_files(tls)
     sys.setswitchinterval(0.001)  # the MQTT network thread and the ingest thread hand the GIL over quickly (default 5 ms)
     bridge = Bridge(settings, worker_base=worker_base).start()
     try:
@@ -99,13 +129,19 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
             import uvicorn
 
             host, _, port = settings.http.listen.rpartition(":")
-            config = uvicorn.Config(bridge.app(), host=host or "127.0.0.1", port=int(port), log_level="warning", access_log=False)
+            # timeout_graceful_shutdown: on SIGTERM, open keep-alive or streaming connections get this long to
+            # finish, then are closed, so a browser left open cannot hold the stop up (systemd waits 90 s, then kills).
+            config = uvicorn.Config(bridge.app(), host=host or "127.0.0.1", port=int(port), log_level="warning", access_log=False,
+                                    timeout_graceful_shutdown=3,
+                                    ssl_certfile=str(tls.cert_file) if tls.cert_file else None,
+                                    ssl_keyfile=str(tls.key_file) if tls.key_file else None)
             server = uvicorn.Server(config)
             # uvicorn re-raises the signal that stopped it once it has shut down: let that land on a handler
             # that returns, so the workers below are stopped cleanly and the exit status is 0.
             signal.signal(signal.SIGTERM, lambda *a: None)
             signal.signal(signal.SIGINT, lambda *a: None)
-            log.info("bridge serving http://%s with %d worker(s) on %s", settings.http.listen, len(bridge.workers), settings.db.split("@")[-1])
+            log.info("bridge serving %s://%s with %d worker(s) on %s", "https" if tls.enabled else "http", settings.http.listen,
+                     len(bridge.workers), settings.db.split("@")[-1])
             server.run()
         else:
             stop = threading.Event()

@@ -4,10 +4,23 @@ One site directory holds everything a private Mosquitto and its clients need:
 
     ca.crt  ca.key           the site CA (EC P-256, 10 years)
     broker.crt broker.key    the broker's certificate (localhost, 127.0.0.1, ::1, extra names)
+    bridge-http.crt/.key     optional: the bridge's HTTPS certificate (`passlane pki http-cert`)
     units.json               unit id -> role ("lane", "exam-vehicle", "bridge", "ops")
     secrets/<unit>.password  each unit's MQTT password (mode 0600), never in a config file
-    mosquitto.passwd         PBKDF2-SHA512 hashes in Mosquitto's $7$ format
-    mosquitto.acl            per-unit topic rights derived from edge.contract
+    mosquitto-dynsec.json    the broker's accounts (PBKDF2-SHA512 hashes) and per-unit
+                             topic rights derived from edge.contract, for Mosquitto's
+                             dynamic-security plugin (mode 0600)
+
+Why the dynamic-security plugin and not `password_file` + `acl_file`: Mosquitto
+2.0's `acl_file` never checks a SUBSCRIBE (it grants every filter and checks
+only each delivery against the reader's `read` rights). A lane could therefore
+join the bridge's shared subscription `$share/bridge/...`: the broker hands it
+its turn of every unit's messages, refuses the delivery (no read right) and
+drops them, so the bridge never sees them. The plugin checks SUBSCRIBE against
+the whole filter, `$share/<group>/` included, so only the bridge account may
+subscribe through `$share/` at all (tests/edge_runtime/test_broker_shared_subscriptions.py).
+The plugin reads its file when the broker starts (Mosquitto 2.0.11 does not reload
+it on SIGHUP): units added by re-running `init` can connect after a broker restart.
 
 Creating a site is idempotent: existing keys and passwords are kept, new units
 are added, so re-running `passlane pki init` never locks a running lane out.
@@ -23,6 +36,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,23 +63,50 @@ def mosquitto_password_hash(password: str, salt: bytes | None = None) -> str:
     return f"$7${_PBKDF2_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
-def acl_lines(site: str, unit: str, role: str) -> list[str]:
-    """The ACL block of one account: a unit may touch only its own topics; the bridge all."""
-    lines = [f"user {unit}"]
+# Dynamic-security ACL types: what a client may send, receive, and subscribe to.
+SEND, RECEIVE = "publishClientSend", "publishClientReceive"
+SUBSCRIBE_EXACT, SUBSCRIBE_MATCHING = "subscribeLiteral", "subscribePattern"
+DYNSEC_DEFAULT_ACCESS = {SEND: False, RECEIVE: False, "subscribe": False, "unsubscribe": True}
+
+
+def unit_acls(site: str, unit: str, role: str) -> list[tuple[str, str]]:
+    """The (ACL type, topic) rights of one account; everything not listed is refused.
+
+    A unit may touch only its own topics and subscribes to them by their exact
+    names; the ops viewer reads every unit's status and telemetry; only the
+    bridge may subscribe through `$share/` (any group name: `mqtt.shared_group`
+    is configurable), so no other account can take a turn of the bridge's messages.
+    """
+    everything = f"{TOPIC_ROOT}/#"
     if role == "bridge":
-        lines.append(f"topic readwrite {TOPIC_ROOT}/#")
-    elif role == "ops":
-        lines.append(f"topic read {TOPIC_ROOT}/+/+/status")
-        lines.append(f"topic read {TOPIC_ROOT}/+/+/telemetry")
-    else:
-        lines += [f"topic write {topic(site, unit, leaf)}" for leaf in UNIT_PUBLISHES]
-        lines += [f"topic read {topic(site, unit, leaf)}" for leaf in UNIT_SUBSCRIBES]
-    return lines
+        return [(SEND, everything), (RECEIVE, everything), (SUBSCRIBE_MATCHING, everything),
+                (SUBSCRIBE_MATCHING, f"$share/+/{everything}")]
+    if role == "ops":
+        readable = [f"{TOPIC_ROOT}/+/+/status", f"{TOPIC_ROOT}/+/+/telemetry"]
+        return [(RECEIVE, t) for t in readable] + [(SUBSCRIBE_MATCHING, t) for t in readable]
+    return ([(SEND, topic(site, unit, leaf)) for leaf in UNIT_PUBLISHES]
+            + [(RECEIVE, topic(site, unit, leaf)) for leaf in UNIT_SUBSCRIBES]
+            + [(SUBSCRIBE_EXACT, topic(site, unit, leaf)) for leaf in UNIT_SUBSCRIBES])
+
+
+def dynsec_config(site_units: SiteUnits, passwords: dict[str, str]) -> dict[str, Any]:
+    """The dynamic-security plugin's config: one client and one role per unit, default deny."""
+    clients, roles = [], []
+    for unit, role in site_units.units.items():
+        salt = os.urandom(12)  # the plugin insists on 12 bytes of salt and a 64-byte hash
+        digest = hashlib.pbkdf2_hmac("sha512", passwords[unit].encode(), salt, _PBKDF2_ITERATIONS, 64)
+        clients.append({"username": unit, "textname": f"{role} {unit}", "roles": [{"rolename": f"unit-{unit}"}],
+                        "password": base64.b64encode(digest).decode(), "salt": base64.b64encode(salt).decode(),
+                        "iterations": _PBKDF2_ITERATIONS})
+        roles.append({"rolename": f"unit-{unit}",
+                      "acls": [{"acltype": kind, "topic": t, "allow": True} for kind, t in unit_acls(site_units.site, unit, role)]})
+    return {"defaultACLAccess": DYNSEC_DEFAULT_ACCESS, "clients": clients, "groups": [], "roles": roles}
 
 
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies only to a new file
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
 
@@ -76,6 +117,41 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PassLane"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _host_names(hosts: list[str]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    for host in dict.fromkeys(["127.0.0.1", "::1", *hosts]):
+        if host == "localhost":
+            continue
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names
+
+
+def _issue_server_cert(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, common_name: str, hosts: list[str],
+                       days: int, cert_path: Path, key_path: Path) -> x509.Certificate:
+    """A TLS server certificate (serverAuth, names as SANs) and its new key (file mode 0600)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(_host_names(hosts)), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_private(key_path, _key_pem(key))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
 
 
 class SitePki:
@@ -98,12 +174,9 @@ class SitePki:
         return self.root / "broker.key"
 
     @property
-    def passwd_file(self) -> Path:
-        return self.root / "mosquitto.passwd"
-
-    @property
-    def acl_file(self) -> Path:
-        return self.root / "mosquitto.acl"
+    def dynsec_file(self) -> Path:
+        """The broker's accounts and ACLs (Mosquitto dynamic-security plugin config)."""
+        return self.root / "mosquitto-dynsec.json"
 
     def password_file(self, unit: str) -> Path:
         return self.root / "secrets" / f"{unit}.password"
@@ -163,34 +236,32 @@ class SitePki:
     def _ensure_broker_cert(self, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, extra_hosts: list[str]) -> None:
         if self.broker_cert.exists() and self.broker_key.exists() and not extra_hosts:
             return
-        key = ec.generate_private_key(ec.SECP256R1())
-        names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-        for host in ["127.0.0.1", "::1", *extra_hosts]:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                names.append(x509.DNSName(host))
-        now = dt.datetime.now(dt.timezone.utc)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(_name("PassLane broker"))
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=825))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write_private(self.broker_key, _key_pem(key))
-        self.broker_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _issue_server_cert(ca_key, ca_cert, "PassLane broker", extra_hosts, 825, self.broker_cert, self.broker_key)
+
+    def http_cert(self, name: str = "bridge-http") -> tuple[Path, Path]:
+        """Where `issue_http_cert(name=...)` writes: (certificate, private key)."""
+        return self.root / f"{name}.crt", self.root / f"{name}.key"
+
+    def issue_http_cert(self, hosts: list[str], name: str = "bridge-http") -> x509.Certificate:
+        """A server certificate for the bridge's HTTPS side, signed by the site CA that signs the broker's.
+
+        Always a new key and certificate (re-run to renew or to change the names). Valid
+        397 days: browsers refuse longer-lived server certificates from some CAs, and the
+        dashboard is read in browsers. The names are `hosts` (DNS names or IP addresses)
+        and localhost, 127.0.0.1, ::1.
+        """
+        if not (self.root / "ca.key").exists():
+            raise ValueError(f"{self.root} holds no site CA: run `passlane pki init {self.root}` first")
+        if not hosts:
+            raise ValueError("give the host names or IP addresses the dashboard is reached at (--host)")
+        ca_key, ca_cert = self._ensure_ca()
+        cert_path, key_path = self.http_cert(name)
+        return _issue_server_cert(ca_key, ca_cert, "PassLane bridge (HTTPS)", hosts, 397, cert_path, key_path)
 
     def _write_broker_accounts(self, site_units: SiteUnits) -> None:
-        passwd = "".join(f"{u}:{mosquitto_password_hash(self.password(u))}\n" for u in site_units.units)
-        _write_private(self.passwd_file, passwd.encode())
-        acl: list[str] = ["# generated by passlane pki init; edit units.json and re-run instead", ""]
-        for unit, role in site_units.units.items():
-            acl += acl_lines(site_units.site, unit, role) + [""]
-        _write_private(self.acl_file, "\n".join(acl).encode())
+        config = dynsec_config(site_units, {u: self.password(u) for u in site_units.units})
+        _write_private(self.dynsec_file, json.dumps(config, indent=2).encode())
+        # The password and ACL files of earlier versions: Mosquitto no longer reads them,
+        # and a stale ACL file would tell a reader rights that are not what the broker enforces.
+        for stale in ("mosquitto.passwd", "mosquitto.acl"):
+            (self.root / stale).unlink(missing_ok=True)

@@ -1,9 +1,11 @@
-"""`passlane pki ...`: create a site's CA, broker certificate and per-unit broker accounts."""
+"""`passlane pki ...`: create a site's CA, broker certificate and per-unit broker accounts; the bridge's HTTPS certificate."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from cryptography import x509
 
 from edge.pki import ROLES, SitePki
 
@@ -30,6 +32,26 @@ def _init(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _http_cert(ns: argparse.Namespace) -> int:
+    pki = SitePki(ns.dir)
+    try:
+        cert = pki.issue_http_cert(ns.host, name=ns.name)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    cert_file, key_file = pki.http_cert(ns.name)
+    names = ", ".join(str(n.value) for n in cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    print(f"HTTPS certificate {cert_file.resolve()} (key {key_file.resolve()}, mode 0600)")
+    print(f"  names: {names}")
+    print(f"  valid until {cert.not_valid_after_utc:%Y-%m-%d}; signed by the site CA {pki.ca_cert.resolve()}")
+    print("in bridge.toml:")
+    print("  [http.tls]")
+    print(f'  cert_file = "{cert_file.resolve()}"')
+    print(f'  key_file = "{key_file.resolve()}"')
+    print("browsers trust it once the site CA certificate is installed as a trusted root")
+    return 0
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="create or extend a site (idempotent: keeps existing keys and passwords)")
@@ -39,3 +61,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--unit", action="append", default=[], metavar="NAME[:ROLE]", help=f"extra unit; roles: {', '.join(ROLES)}")
     init.add_argument("--host", action="append", default=[], help="extra broker host name or IP for its certificate")
     init.set_defaults(func=_init)
+    http = sub.add_parser("http-cert", help="issue the bridge's HTTPS certificate from the site CA (new key; re-run to renew)")
+    http.add_argument("dir", help="site directory created by `passlane pki init`")
+    http.add_argument("--host", action="append", default=[], required=True,
+                      help="host name or IP address the dashboard is reached at (repeat; localhost and 127.0.0.1 are always included)")
+    http.add_argument("--name", default="bridge-http", help="file name stem: <dir>/<name>.crt and .key (default bridge-http)")
+    http.set_defaults(func=_http_cert)

@@ -23,6 +23,7 @@ import psutil
 
 from edge.bench_cli import machine_line
 from site_sim.run import RunOptions, SiteRun
+from site_sim.shutdown import StopSignals
 from site_sim.site import Site
 from site_sim.summary import SiteSummary
 
@@ -105,14 +106,33 @@ class RatePoint:
         return self.registered_per_hour * (self.summary.share_within_30_min or 0.0)
 
 
-def run_point(root: Path, lanes: int, rate_per_lane_h: float, vehicles: int, speed: float, seed: int) -> RatePoint:
+def run_point(root: Path, lanes: int, rate_per_lane_h: float, vehicles: int, speed: float, seed: int,
+              signals: StopSignals | None = None) -> RatePoint:
+    """One arrival rate on a fresh site; SIGTERM/SIGINT (through `signals`) stop the run and the site."""
     site = Site(root, lanes=lanes, speed=speed, reference_vehicles=max(200, 4 * vehicles), seed=seed)
+    if signals is not None:
+        signals.on_first = site.request_stop
     with site:
         run = SiteRun(site, RunOptions(vehicles=vehicles, rate_per_hour=rate_per_lane_h * lanes, seed=seed,
                                        fail_inspection_share=0.0, problem_record_share=0.0), out=lambda line: None)
+
+        async def main() -> SiteSummary:
+            stop = asyncio.Event()
+            if signals is not None:
+                loop = asyncio.get_running_loop()
+
+                def first() -> None:
+                    site.request_stop()
+                    loop.call_soon_threadsafe(stop.set)
+
+                signals.on_first = first
+                if signals.requested:
+                    stop.set()
+            return await run.run(stop)
+
         started = time.monotonic()
         with LoadSampler(site) as sampler:
-            summary = asyncio.run(run.run())
+            summary = asyncio.run(main())
         wall = time.monotonic() - started
     return RatePoint(rate_per_lane_h, summary, sim_hours=wall * speed / 3600.0,
                      bridge_events_per_s=summary.events_stored / wall if wall else 0.0, loads=sampler.loads)
@@ -176,9 +196,16 @@ def run_bench(ns: argparse.Namespace) -> int:
     vehicles = ns.vehicles or 12
     rates = [2.0, 4.0, 6.0, 8.0]
     points = []
-    with tempfile.TemporaryDirectory(prefix="passlane-site-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="passlane-site-bench-") as tmp, StopSignals() as signals:
         for i, rate in enumerate(rates):
-            points.append(run_point(Path(tmp) / f"rate-{i}", lanes, rate, vehicles, speed, seed=ns.seed + i))
+            try:
+                points.append(run_point(Path(tmp) / f"rate-{i}", lanes, rate, vehicles, speed, seed=ns.seed + i, signals=signals))
+            except Exception:
+                if not signals.requested:
+                    raise
+            if signals.requested:
+                print(f"{signals.name}: benchmark stopped; no table", flush=True)
+                return 0
     print_table(points, lanes, speed)
     chart = save_chart(points, lanes, speed, Path("var/bench/site-throughput.png").resolve())
     print(f"\nchart: {chart}")

@@ -1,17 +1,24 @@
-"""`passlane demo`: a whole registration site on this machine, and `passlane demo bench`."""
+"""`passlane demo`: a whole registration site on this machine, and `passlane demo bench`.
+
+Exit status of `passlane demo`: 0 when every vehicle finished and no event was
+lost or duplicated, and 0 when SIGTERM or SIGINT stopped it (at any moment: the
+site and every process it started are stopped within seconds, see
+site_sim/shutdown.py); 1 when the site did not start or the accounting found
+unfinished vehicles or lost or duplicated events.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
-import signal
 import sys
 import tempfile
 import webbrowser
 from pathlib import Path
 
 from site_sim.run import FAULTS, RunOptions, SiteRun
+from site_sim.shutdown import StopSignals
 from site_sim.site import INSPECTOR_PIN, OPS_USER, Site
 from site_sim.summary import SiteSummary
 
@@ -45,42 +52,74 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
 
 
 def _run(ns: argparse.Namespace) -> int:
+    """Start the site, drive vehicles through it, stop it; SIGTERM or SIGINT stop it at any moment (exit 0)."""
     root = Path(ns.dir) if ns.dir else Path(tempfile.mkdtemp(prefix="passlane-demo-"))
     site = Site(root, lanes=ns.lanes, speed=ns.speed, seed=ns.seed,
                 reference_vehicles=max(400, 4 * (ns.vehicles or 100)), line_noise=0.01 if "noise" in ns.faults else 0.0)
-    print(f"starting a site with {ns.lanes} lanes in {root} (speed {ns.speed:g}x: one simulated hour per {60 / ns.speed:g} min)")
+    print(f"starting a site with {ns.lanes} lanes in {root} (speed {ns.speed:g}x: one simulated hour per {60 / ns.speed:g} min)", flush=True)
+    with StopSignals(on_first=site.request_stop) as signals:
+        try:
+            return _run_site(ns, site, signals)
+        finally:
+            site.stop()
+            print("site stopped", flush=True)
+
+
+def _run_site(ns: argparse.Namespace, site: Site, signals: StopSignals) -> int:
     try:
         site.start()
-    except Exception as exc:  # noqa: BLE001 - say what failed, stop what started
+    except Exception as exc:  # noqa: BLE001 - say what failed; the caller stops what started
+        if signals.requested:
+            print(f"{signals.name}: stopping the site before it finished starting", flush=True)
+            return 0
         print(f"error: the site did not start: {exc}", file=sys.stderr)
-        site.stop()
         return 1
-    try:
-        ops_password = site.ops_password_file.read_text().strip()
-        print(f"dashboard: {site.dashboard_url}/   (user {OPS_USER}, password {ops_password})")
-        for parts in site.lane_parts:
-            print(f"tablet {parts.unit}: {parts.tablet_url}/   (inspector {parts.inspector_id}, PIN {INSPECTOR_PIN})")
-        if not ns.no_browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            webbrowser.open(f"{site.dashboard_url}/")
-        opts = RunOptions(vehicles=ns.vehicles, rate_per_hour=ns.rate, seed=ns.seed, faults=ns.faults)
+    ops_password = site.ops_password_file.read_text().strip()
+    print(f"dashboard: {site.dashboard_url}/   (user {OPS_USER}, password {ops_password})")
+    for parts in site.lane_parts:
+        print(f"tablet {parts.unit}: {parts.tablet_url}/   (inspector {parts.inspector_id}, PIN {INSPECTOR_PIN})")
+    sys.stdout.flush()
+    if not ns.no_browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        webbrowser.open(f"{site.dashboard_url}/")
+    opts = RunOptions(vehicles=ns.vehicles, rate_per_hour=ns.rate, seed=ns.seed, faults=ns.faults)
 
-        async def main() -> SiteSummary:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
+    async def main() -> SiteSummary:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def first() -> None:
+            site.request_stop()
+            loop.call_soon_threadsafe(stop.set)
+
+        def again() -> None:  # a second signal: skip the accounting
+            loop.call_soon_threadsafe(task.cancel)
+
+        signals.on_first, signals.on_again = first, again
+        if signals.requested:
+            stop.set()
+        try:
             return await SiteRun(site, opts, out=lambda line: print(line, flush=True)).run(stop)
+        finally:
+            signals.on_first, signals.on_again = site.request_stop, None
 
+    try:
         summary = asyncio.run(main())
-        print_summary(summary)
-        if ns.summary_json:
-            Path(ns.summary_json).write_text(summary.model_dump_json(indent=2))
-            print(f"summary written to {ns.summary_json}")
-        ok = summary.lost == 0 and summary.duplicates == 0 and summary.unfinished == 0
-        return 0 if ok else 1
-    finally:
-        site.stop()
-        print("site stopped")
+    except (asyncio.CancelledError, Exception) as exc:
+        if not signals.requested:
+            raise
+        print(f"{signals.name}: stopped; the events were not accounted for ({type(exc).__name__})", flush=True)
+        return 0
+    print_summary(summary)
+    if ns.summary_json:
+        Path(ns.summary_json).write_text(summary.model_dump_json(indent=2))
+        print(f"summary written to {ns.summary_json}")
+    if signals.requested:
+        print(f"{signals.name}: stopped on request (vehicles on their way are counted as unfinished)", flush=True)
+        return 0
+    ok = summary.lost == 0 and summary.duplicates == 0 and summary.unfinished == 0
+    return 0 if ok else 1
 
 
 def _bench(ns: argparse.Namespace) -> int:
@@ -90,6 +129,9 @@ def _bench(ns: argparse.Namespace) -> int:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("SIGTERM or SIGINT stop the demo at any moment: vehicles on their way count as unfinished, "
+                     "every process of the site is stopped within seconds, and the exit status is 0 "
+                     "(1: the site did not start, or a finished run has unfinished vehicles or lost or duplicated events).")
     parser.add_argument("mode", nargs="?", choices=["run", "bench"], default="run",
                         help="run the demo (default) or the site benchmark")
     parser.add_argument("--lanes", type=int, default=2, help="lane controllers (default 2)")

@@ -4,6 +4,11 @@ Each process runs in its own session (process group) with its output in a log
 file, so a stop reaches its children too and nothing is left running. A
 process is "ready" when a probe says so (a TCP port accepts, an HTTP page
 answers), never after a fixed sleep.
+
+Stopping is bounded, as a service manager expects: every process of a group is
+sent SIGTERM at once, given a few seconds to finish (journal committed, MQTT
+goodbye), and whatever is still there is killed. Once a group is stopping it
+starts nothing more and a start waiting for readiness gives up at once.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 Probe = Callable[[], bool]
+STOP_GRACE_S = 8.0  # time a process gets between SIGTERM and SIGKILL
 
 
 class ProcessFailed(RuntimeError):
@@ -53,7 +60,7 @@ class ManagedProcess:
     """One child process with a log file and a readiness probe."""
 
     def __init__(self, name: str, argv: Sequence[str], log_dir: Path, *, ready: Probe | None = None,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+                 env: dict[str, str] | None = None, cwd: Path | None = None, cancel: threading.Event | None = None) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_dir / f"{name}.log"
@@ -62,6 +69,7 @@ class ManagedProcess:
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.cancel = cancel or threading.Event()  # set: stop waiting for readiness (the site is stopping)
 
     def start(self, timeout: float = 30.0) -> "ManagedProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +93,8 @@ class ManagedProcess:
                 raise ProcessFailed(f"{self.name} exited with {self.returncode} before it was ready:\n{self.tail_log()}")
             if self.ready():
                 return
-            time.sleep(0.05)
+            if self.cancel.wait(0.05):
+                raise ProcessFailed(f"{self.name}: the site is stopping")
         raise ProcessFailed(f"{self.name} not ready within {timeout:.0f}s:\n{self.tail_log()}")
 
     @property
@@ -114,7 +123,12 @@ class ManagedProcess:
         except ProcessLookupError:
             pass
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def terminate(self) -> None:
+        """Ask the process (and its group) to stop: SIGTERM, without waiting."""
+        if self.running:
+            self._signal_group(signal.SIGTERM)
+
+    def stop(self, timeout: float = STOP_GRACE_S) -> None:
         """SIGTERM the process group, then SIGKILL what is still there after the timeout."""
         if self.proc is None:
             return
@@ -142,10 +156,13 @@ class ProcessGroup:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.processes: dict[str, ManagedProcess] = {}
+        self.stopping = threading.Event()  # set from any thread (a signal handler too): start nothing more
 
     def start(self, name: str, argv: Sequence[str], *, ready: Probe | None = None, env: dict[str, str] | None = None,
               timeout: float = 30.0) -> ManagedProcess:
-        proc = ManagedProcess(name, argv, self.log_dir, ready=ready, env=env)
+        if self.stopping.is_set():
+            raise ProcessFailed(f"{name} not started: the site is stopping")
+        proc = ManagedProcess(name, argv, self.log_dir, ready=ready, env=env, cancel=self.stopping)
         self.processes[name] = proc
         return proc.start(timeout)
 
@@ -155,9 +172,15 @@ class ProcessGroup:
     def dead(self) -> list[ManagedProcess]:
         return [p for p in self.processes.values() if p.proc is not None and not p.running]
 
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.processes.values())):
-            proc.stop()
+    def stop_all(self, grace_s: float = STOP_GRACE_S) -> None:
+        """SIGTERM every process at once, wait up to `grace_s` for all of them, then kill the rest."""
+        self.stopping.set()
+        procs = list(reversed(list(self.processes.values())))
+        for proc in procs:
+            proc.terminate()
+        deadline = time.monotonic() + grace_s
+        for proc in procs:
+            proc.stop(timeout=max(0.0, deadline - time.monotonic()))
 
     def __enter__(self) -> "ProcessGroup":
         return self

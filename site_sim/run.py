@@ -148,7 +148,8 @@ class SiteRun:
             await progress
             for tablet in tablets:
                 await tablet.close()
-        published, stored, duplicates, lost = await self.account_events()
+        # stopped on request: the operator waits, so the lanes get a few seconds to drain their outboxes, not a minute
+        published, stored, duplicates, lost = await self.account_events(drain_all_s=5.0 if stop.is_set() else None)
         non_human = [o.non_human_real_s for o in self.outcomes if o.outcome == "completed"]
         return SiteSummary.from_outcomes(
             lanes=len(self.lanes), speed=speed,
@@ -211,13 +212,15 @@ class SiteRun:
             resp.raise_for_status()
             return resp.json()
 
-    async def account_events(self) -> tuple[int, int, int, int]:
-        """Wait until each lane's outbox is drained, then compare journals with the bridge's store."""
+    async def account_events(self, drain_each_s: float = 60.0, drain_all_s: float | None = None) -> tuple[int, int, int, int]:
+        """Wait until each lane's outbox is drained (up to `drain_each_s` per lane, `drain_all_s` in all),
+        then compare journals with the bridge's store."""
         published = stored = duplicates = lost = 0
+        all_deadline = time.monotonic() + (drain_all_s if drain_all_s is not None else float("inf"))
         for parts in self.site.lane_parts:
             tablet = Tablet(parts.tablet_url, parts.inspector_id, INSPECTOR_PIN)
             await tablet.sign_in()
-            deadline = time.monotonic() + 60
+            deadline = min(time.monotonic() + drain_each_s, all_deadline)
             while True:
                 outbox = (await tablet.call("GET", "/api/lane"))["outbox"]
                 if outbox["acked_seq"] >= outbox["last_seq"] or time.monotonic() > deadline:

@@ -6,6 +6,9 @@ payment provider's key) and, per lane, two simulated lane-bus boards running
 the real firmware (`passlane sim io-board|plate-issuer`, TCP serial links), a
 VIN camera folder and the lane controller (`passlane lane run`). Every
 process is a child in its own process group and is stopped on exit.
+
+`request_stop()` may be called from a signal handler or another thread: the
+start gives up at its next step, and `stop()` then takes down whatever runs.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.broker import MosquittoBroker, free_port
 from edge.pki import SitePki
-from site_sim.processes import ManagedProcess, ProcessGroup, http_probe, tcp_probe
+from site_sim.processes import ManagedProcess, ProcessFailed, ProcessGroup, http_probe, tcp_probe
 
 SITE_ID = "site-1"
 AUTHORITY = "苏A"
@@ -116,6 +120,7 @@ class Site:
         self.root.mkdir(parents=True, exist_ok=True)
         units = {"bridge": "bridge", "ops": "ops"} | {f"lane-{i:02d}": "lane" for i in range(1, self.lanes + 1)}
         self.pki.init(SITE_ID, units)
+        self._check_not_stopping()
         self.broker = MosquittoBroker(self.pki, self.root / "broker")
         self.broker.start()
         self._prepare_bridge()
@@ -127,11 +132,28 @@ class Site:
             self.start_lane(parts)
         return self
 
-    def _run_once(self, name: str, *args: str) -> None:
+    @property
+    def stopping(self) -> bool:
+        return self.processes.stopping.is_set()
+
+    def request_stop(self) -> None:
+        """Ask a starting or running site to stop: safe from a signal handler (it only sets a flag)."""
+        self.processes.stopping.set()
+
+    def _check_not_stopping(self) -> None:
+        if self.stopping:
+            raise ProcessFailed("the site is stopping")
+
+    def _run_once(self, name: str, *args: str, timeout: float = 120.0) -> None:
+        self._check_not_stopping()
         proc = ManagedProcess(name, passlane(*args), self.root / "logs")
         proc.start()
-        assert proc.proc is not None
-        if proc.proc.wait(120) != 0:
+        deadline = time.monotonic() + timeout
+        while proc.running:
+            if self.processes.stopping.wait(0.05) or time.monotonic() > deadline:
+                proc.stop()
+                raise ProcessFailed(f"`passlane {' '.join(args)}` " + ("stopped: the site is stopping" if self.stopping else f"took over {timeout:.0f}s"))
+        if proc.returncode != 0:
             raise RuntimeError(f"`passlane {' '.join(args)}` failed:\n{proc.tail_log()}")
 
     def _prepare_bridge(self) -> None:
@@ -196,7 +218,11 @@ class Site:
             self.broker.stop()
 
     def __enter__(self) -> "Site":
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # `with` does not call __exit__ when __enter__ fails: stop what did start
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
