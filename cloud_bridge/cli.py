@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_bridge.config import ConfigError, load_settings
+from cloud_bridge.store import AuditKeyMissing
 
 
 def _settings(ns: argparse.Namespace) -> Any:
@@ -26,6 +27,7 @@ def _settings(ns: argparse.Namespace) -> Any:
         "workers": getattr(ns, "workers", None),
         "payments.key_file": getattr(ns, "payment_key_file", None),
         "rules.file": getattr(ns, "rules", None),
+        "audit.key_file": getattr(ns, "audit_key_file", None),
         "mqtt.client_id_prefix": getattr(ns, "client_id_prefix", None),
     }
     return load_settings(getattr(ns, "config", None), {k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items()})
@@ -34,6 +36,7 @@ def _settings(ns: argparse.Namespace) -> Any:
 def _common(p: argparse.ArgumentParser, *, mqtt: bool = False) -> None:
     p.add_argument("--config", type=Path, help="bridge.toml (see docs/bridge.md)")
     p.add_argument("--db", help="SQLite file or postgresql://... (overrides the config)")
+    p.add_argument("--audit-key-file", type=Path, help="file holding the key that signs audit entries (kept outside the database)")
     if mqtt:
         p.add_argument("--mqtt-host")
         p.add_argument("--mqtt-port", type=int)
@@ -192,6 +195,9 @@ def _wrap(fn: Any) -> Any:
         except ConfigError as exc:
             print(f"config error: {exc}", file=sys.stderr)
             return 2
+        except AuditKeyMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return run
 
 
@@ -237,7 +243,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     ap = sub.add_parser("audit", help="the audit log")
     asub = ap.add_subparsers(dest="audit_command", metavar="COMMAND")
-    p = asub.add_parser("verify", help="check the hash chain; exit 1 if any entry was edited or deleted")
+    p = asub.add_parser("verify", help="check the audit log's chain and signatures and every unit's event chain; exit 1 on any problem")
     _common(p)
     p.set_defaults(func=_wrap(cmd_audit_verify))
 

@@ -168,6 +168,10 @@ class StoreError(RuntimeError):
     pass
 
 
+class AuditKeyMissing(StoreError):
+    """An entry would be appended unsigned to a signed audit log (and make `audit verify` fail for good)."""
+
+
 @dataclass
 class IngestResult:
     stored: int = 0
@@ -1136,6 +1140,9 @@ class Store:
             if head:
                 a, b = head["value"].split(":", 1)
                 last_id, last_hash = int(a), b
+            if self.audit_key is None and last_id and cur.scalar("SELECT mac FROM audit WHERE id = ?", (last_id,)):
+                raise AuditKeyMissing("this audit log is signed: give its key (--audit-key-file, [audit] key_file or $PASSLANE_AUDIT_KEY) "
+                                      "to write to it")
             new_id = last_id + 1
             h = audit_chain.entry_hash(last_hash, new_id, now, actor, action, target, detail)
             mac = audit_chain.entry_mac(self.audit_key, new_id, h) if self.audit_key else None

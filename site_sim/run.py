@@ -84,7 +84,8 @@ class SiteRun:
 
     # ------------------------------------------------------------ set-up
     def _ops_token(self) -> str:
-        argv = passlane("bridge", "user", "token", OPS_USER, "--db", str(self.site.bridge_db), "--label", "demo")
+        argv = passlane("bridge", "user", "token", OPS_USER, "--db", str(self.site.bridge_db), "--label", "demo",
+                       "--audit-key-file", str(self.site.audit_key_file))
         return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[-1]
 
     async def run(self, stop: asyncio.Event | None = None) -> SiteSummary:

@@ -100,6 +100,10 @@ class Site:
         return self.root / "bridge" / "payment.key"
 
     @property
+    def audit_key_file(self) -> Path:
+        return self.root / "bridge" / "audit.key"
+
+    @property
     def ops_password_file(self) -> Path:
         return self.root / "bridge" / "ops.password"
 
@@ -164,6 +168,9 @@ class Site:
         if not self.ops_password_file.exists():
             self.ops_password_file.write_text(secrets.token_urlsafe(12) + "\n")
             self.ops_password_file.chmod(0o600)
+        if not self.audit_key_file.exists():  # signs the audit log; a real site keeps it off the database's disk
+            self.audit_key_file.write_text(secrets.token_hex(32) + "\n")
+            self.audit_key_file.chmod(0o600)
         self.rules_file.write_text(demo_rules(self.speed))
         if self.bridge_db.exists():
             return
@@ -171,15 +178,16 @@ class Site:
         self._run_once("gen-reference", "bridge", "gen-reference", str(self.reference_file),
                        "--vehicles", str(self.reference_vehicles), "--seed", str(self.seed))
         self._run_once("init-db", "bridge", "init-db", "--db", db)
-        self._run_once("load-reference", "bridge", "load-reference", "--db", db, str(self.reference_file))
+        self._run_once("load-reference", "bridge", "load-reference", "--db", db, str(self.reference_file), "--audit-key-file", str(self.audit_key_file))
         self._run_once("user-add", "bridge", "user", "add", OPS_USER, "--role", "ops-admin", "--db", db,
-                       "--password-file", str(self.ops_password_file))
+                       "--password-file", str(self.ops_password_file), "--audit-key-file", str(self.audit_key_file))
 
     def bridge_argv(self) -> list[str]:
         return passlane(
             "bridge", "serve", "--db", str(self.bridge_db), "--mqtt-host", self.broker.host, "--mqtt-port", str(self.broker.port),
             "--ca", str(self.pki.ca_cert), "--site-dir", str(self.pki.root), "--http", f"127.0.0.1:{self.bridge_http_port}",
             "--workers", "1", "--payment-key-file", str(self.payment_key_file), "--rules", str(self.rules_file),
+            "--audit-key-file", str(self.audit_key_file),
         )
 
     def start_bridge(self) -> ManagedProcess:

@@ -159,3 +159,17 @@ def test_an_audit_log_edited_and_rechained_without_the_key_fails_verification(st
     store.audit_key = b"audit-key-kept-outside-the-database"
     problems = store.audit_verify()
     assert any("entry 2: signature invalid" in p for p in problems) and any("entry 3: signature invalid" in p for p in problems)
+
+
+def test_a_signed_audit_log_takes_no_unsigned_entry(store) -> None:  # noqa: ANN001
+    import pytest
+
+    from cloud_bridge.store import AuditKeyMissing
+
+    store.audit_key = b"k"
+    store.audit_append("ada", "user.add", "user/bob")
+    store.audit_key = None
+    with pytest.raises(AuditKeyMissing):
+        store.audit_append("cli", "token.create", "user/bob")
+    store.audit_key = b"k"
+    assert store.audit_verify() == [] and len(store.audit_rows()) == 1

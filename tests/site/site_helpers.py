@@ -41,6 +41,16 @@ def bridge_events(site: Site, token: str, unit: str) -> list[dict[str, Any]]:
             events += page.json()
 
 
+def audit_verify(site: Site) -> tuple[int, str]:
+    """`passlane bridge audit verify` on the site's database with its audit key: (exit status, what it printed)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "bridge", "audit", "verify", "--db", str(site.bridge_db),
+                          "--audit-key-file", str(site.audit_key_file)], capture_output=True, text=True, timeout=120)
+    return out.returncode, out.stdout + out.stderr
+
+
 def comparable(event: dict[str, Any]) -> tuple[Any, ...]:
     return (event["seq"], round(float(event["ts"]), 6), event["kind"], event.get("case_id"), event.get("actor"),
             json.dumps(event["data"], sort_keys=True, ensure_ascii=False))

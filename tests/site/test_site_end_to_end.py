@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from site_helpers import barrier_safety_violations, bridge_events, comparable, issued_plates, lane_journal_events, run_vehicles
+from site_helpers import audit_verify, barrier_safety_violations, bridge_events, comparable, issued_plates, lane_journal_events, run_vehicles
 
 from site_sim.run import RunOptions
 from site_sim.site import Site
@@ -45,3 +45,5 @@ def test_two_lanes_register_twenty_vehicles_and_the_bridge_matches_the_journals(
         assert sorted(pairs) == registered_plates, "a plate was made for a vehicle not registered, or twice"
         assert set(pairs.values()) == {2}, f"each number is one pair of plates: {pairs}"
         assert barrier_safety_violations(site) == []
+        status, report = audit_verify(site)
+        assert status == 0 and "signatures verified" in report and "every unit's chain verified" in report, report
