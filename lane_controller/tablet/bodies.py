@@ -7,7 +7,7 @@ value is refused (422, or 413 for a body over its size) before the lane journals
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 MAX_JSON_BODY = 64 * 1024  # every request body (JSON, or none) ...
 MAX_PHOTO = 10 * 1024 * 1024  # ... except a photo upload: the photo itself ...
 MAX_PHOTO_BODY = MAX_PHOTO + 64 * 1024  # ... and the multipart envelope around it
-PHOTO_FORM_LIMITS = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}
+PHOTO_FORM_LIMITS: Any = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}  # FastAPI's _FormLimits
 
 # as Lane.open_case makes it: <unit>-<yymmdd>-<6 hex> (and the <yyyymmdd>-<unit>-<6 hex> of the first journals)
 CASE_ID_PATTERN = r"^(?:[a-z0-9][a-z0-9-]{0,31}-[0-9]{6}|[0-9]{8}-[a-z0-9][a-z0-9-]{0,31})-[0-9a-f]{6}$"
@@ -30,19 +30,16 @@ def _no_control_characters(text: str) -> str:
     return text
 
 
-def _line(max_length: int, min_length: int = 1) -> object:
-    """One line of visible text of at most ``max_length`` characters."""
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_no_control_characters)]
-
+NO_CONTROLS = AfterValidator(_no_control_characters)
 
 # the typed values, named as on the tablet (empty ID and booking numbers mean "not given", as the form sends them)
-Station = _line(32)
-IdNumber = _line(64, 0)
-BookingNumber = _line(64, 0)
-Vin = _line(32)
-Reason = _line(500, 0)
-ItemCode = _line(64)
-PlateNumber = _line(16)
+Station = Annotated[str, StringConstraints(min_length=1, max_length=32), NO_CONTROLS]
+IdNumber = Annotated[str, StringConstraints(max_length=64), NO_CONTROLS]
+BookingNumber = Annotated[str, StringConstraints(max_length=64), NO_CONTROLS]
+Vin = Annotated[str, StringConstraints(min_length=1, max_length=32), NO_CONTROLS]
+Reason = Annotated[str, StringConstraints(max_length=500), NO_CONTROLS]
+ItemCode = Annotated[str, StringConstraints(min_length=1, max_length=64), NO_CONTROLS]
+PlateNumber = Annotated[str, StringConstraints(min_length=1, max_length=16), NO_CONTROLS]
 
 
 class Body(BaseModel):

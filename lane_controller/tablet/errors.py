@@ -5,6 +5,7 @@ Validation errors name the fields that were wrong but never echo the input back 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -32,7 +33,7 @@ def _say(request: Request, key: str, **values: Any) -> str:
     return translator(lang)(key).format(**values)
 
 
-def refusal(request: Request, status: int, text: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def refusal(request: Request, status: int, text: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse({"ok": False, "error": text, "detail": extra.pop("detail", text), **extra}, status_code=status, headers=headers)
 
 
