@@ -53,8 +53,7 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True, clock: Callable[[],
             sessions.close()
 
     # the API description is served to signed-in inspectors only (lane_api); the docs pages need inline script
-    app = FastAPI(title="PassLane lane tablet", lifespan=lifespan, openapi_url=None, docs_url=None,
-                  redoc_url=None)
+    app = FastAPI(title="PassLane lane tablet", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.lane = lane
     app.state.sessions = sessions
     app.state.sign_in_backoff = SignInBackoff()

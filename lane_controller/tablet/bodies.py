@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 MAX_JSON_BODY = 64 * 1024  # every request body (JSON, or none) ...
 MAX_PHOTO = 10 * 1024 * 1024  # ... except a photo upload: the photo itself ...
 MAX_PHOTO_BODY = MAX_PHOTO + 64 * 1024  # ... and the multipart envelope around it
-PHOTO_FORM_LIMITS: Any = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}  # FastAPI's _FormLimits
+PHOTO_FORM_LIMITS: dict[str, Any] = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}  # multipart: one file, little else
 
 # as Lane.open_case makes it: <unit>-<yymmdd>-<6 hex> (and the <yyyymmdd>-<unit>-<6 hex> of the first journals)
 CASE_ID_PATTERN = r"^(?:[a-z0-9][a-z0-9-]{0,31}-[0-9]{6}|[0-9]{8}-[a-z0-9][a-z0-9-]{0,31})-[0-9a-f]{6}$"

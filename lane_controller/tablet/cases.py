@@ -6,19 +6,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
 
 from lane_controller import case as C
 from lane_controller.runtime import Lane
 from lane_controller.tablet.bodies import (MAX_PHOTO, PHOTO_FORM_LIMITS, PHOTO_TYPES, ActionName, CaseId, CaseLimit,
                                            CaseState, Empty, ItemBody, OpenCaseBody, PassedBody, PhotoCode, PlateBody, ReasonBody,
                                            VinConfirmBody, photo_type)
-from lane_controller.tablet.deps import Actor, LaneDep
+from lane_controller.tablet.deps import Actor, LaneDep, case_view
 from lane_controller.tablet.errors import TabletError
-from lane_controller.tablet.pages import case_view
 
 router = APIRouter()
 
@@ -80,12 +80,16 @@ async def mark_item(case_id: CaseId, body: ItemBody, lane: LaneDep, actor: Actor
     return await apply(lane, case_id, C.MarkItem(body.item, body.result), actor)
 
 
-async def photo_bytes(file: UploadFile) -> bytes:
-    """The uploaded photo, if it is a JPEG or PNG (declared and in its bytes) of at most 10 MB."""
-    declared = (file.content_type or "").split(";")[0].strip().lower()
-    if declared not in PHOTO_TYPES:
-        raise TabletError(422, "err_photo_type")
-    data = await file.read(MAX_PHOTO + 1)
+async def photo_bytes(request: Request) -> bytes | None:
+    """The uploaded photo (multipart field ``file``) if it is a JPEG or PNG, declared and in its bytes, of at most
+    10 MB; None when no file was sent (the station camera takes it). Read only after the sign-in was checked."""
+    async with request.form(**PHOTO_FORM_LIMITS) as form:  # closes the spooled upload when done
+        file = form.get("file")
+        if file is None:
+            return None
+        if not isinstance(file, UploadFile) or (file.content_type or "").split(";")[0].strip().lower() not in PHOTO_TYPES:
+            raise TabletError(422, "err_photo_type")
+        data = await file.read(MAX_PHOTO + 1)
     if len(data) > MAX_PHOTO:
         raise TabletError(413, "err_photo_too_large")
     if photo_type(data) is None:
@@ -93,10 +97,14 @@ async def photo_bytes(file: UploadFile) -> bytes:
     return data
 
 
-@router.post("/api/cases/{case_id}/photos/{code}", form_limits=PHOTO_FORM_LIMITS)  # its body cap: body_limit
-async def photo(case_id: CaseId, code: PhotoCode, lane: LaneDep, actor: Actor, file: UploadFile | None = File(None)) -> Any:
+PHOTO_UPLOAD_SCHEMA = {"requestBody": {"required": False, "content": {"multipart/form-data": {
+    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/api/cases/{case_id}/photos/{code}", openapi_extra=PHOTO_UPLOAD_SCHEMA)  # its body cap: body_limit
+async def photo(request: Request, case_id: CaseId, code: PhotoCode, lane: LaneDep, actor: Actor) -> Any:
     """An uploaded photo, or (no file) one taken by the station camera."""
-    data = await photo_bytes(file) if file is not None else None
+    data = await photo_bytes(request)
     try:
         await lane.save_photo(case_id, code, data, actor)
     except C.Refused as exc:

@@ -52,3 +52,11 @@ def over_tls(request: Request) -> bool:
 LaneDep = Annotated[Lane, Depends(lane_of)]
 Actor = Annotated[str, Depends(inspector)]
 Language = Annotated[str, Depends(language)]
+
+
+def case_view(lane: Lane, case_id: str) -> dict[str, Any]:
+    """The full case (open, or closed from the journal); 404 when there is no such case."""
+    try:
+        return lane.case_view(case_id)
+    except KeyError:
+        raise TabletError(404, "err_no_such_case") from None

@@ -33,23 +33,24 @@ def _say(request: Request, key: str, **values: Any) -> str:
     return translator(lang)(key).format(**values)
 
 
-def refusal(request: Request, status: int, text: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
+def refusal(status: int, text: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse({"ok": False, "error": text, "detail": extra.pop("detail", text), **extra}, status_code=status, headers=headers)
 
 
 async def tablet_error(request: Request, exc: TabletError) -> JSONResponse:
-    return refusal(request, exc.status_code, _say(request, exc.key, **exc.values), exc.headers)
+    return refusal(exc.status_code, _say(request, exc.key, **exc.values), exc.headers)
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     key = _STATUS_KEYS.get(exc.status_code)
     text = _say(request, key) if key else str(exc.detail)
-    return refusal(request, exc.status_code, text, getattr(exc, "headers", None))
+    return refusal(exc.status_code, text, getattr(exc, "headers", None))
 
 
 def _where(loc: tuple[Any, ...]) -> str:
-    parts = [str(p)[:64] for p in loc if p not in ("body", "path", "query")]
-    return ".".join(parts) or "body"
+    """A field as the inspector would name it: ``station``, ``case_id``, ``body`` (the location kind left off)."""
+    parts = loc[1:] if loc and loc[0] in ("body", "path", "query", "header", "cookie") else loc
+    return ".".join(str(p)[:64] for p in parts) or "body"
 
 
 async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -57,9 +58,9 @@ async def bad_input(request: Request, exc: RequestValidationError) -> JSONRespon
     errors = list(exc.errors())[:20]
     detail = [{"loc": [str(p)[:64] for p in e.get("loc", ())], "msg": str(e.get("msg", ""))[:200], "type": e.get("type")} for e in errors]
     if any(e.get("type") == "json_invalid" for e in errors):
-        return refusal(request, 422, _say(request, "err_not_json"), detail=detail)
+        return refusal(422, _say(request, "err_not_json"), detail=detail)
     fields = ", ".join(dict.fromkeys(_where(tuple(e.get("loc", ()))) for e in errors))
-    return refusal(request, 422, _say(request, "err_bad_input", fields=fields), detail=detail)
+    return refusal(422, _say(request, "err_bad_input", fields=fields), detail=detail)
 
 
 def install(app: FastAPI) -> None:

@@ -11,8 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lane_controller.i18n import ITEMS, LANGUAGES, PHOTOS, STAGES, translate_reason, translator
 from lane_controller.runtime import Lane
 from lane_controller.tablet.bodies import CaseId, LanguageCode, NextPage
-from lane_controller.tablet.deps import Actor, LaneDep, language, over_tls, signed_in
-from lane_controller.tablet.errors import TabletError
+from lane_controller.tablet.deps import Actor, LaneDep, case_view, language, over_tls, signed_in
 
 router = APIRouter()
 
@@ -33,13 +32,6 @@ def render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
         "t": t, "lang": lang, "stage_name": lambda s: t(s, STAGES), "item_name": lambda s: t(s, ITEMS),
         "photo_name": lambda s: t(s, PHOTOS), "reason": lambda r: translate_reason(r, lang), "me": signed_in(request),
         "lane": lane, "promise_s": lane.cfg.promise_minutes * 60, **ctx})
-
-
-def case_view(lane: Lane, case_id: str) -> dict[str, Any]:
-    try:
-        return lane.case_view(case_id)
-    except KeyError:
-        raise TabletError(404, "err_no_such_case") from None
 
 
 @router.get("/", response_class=HTMLResponse)
