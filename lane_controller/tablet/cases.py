@@ -82,11 +82,13 @@ async def mark_item(case_id: CaseId, body: ItemBody, lane: LaneDep, actor: Actor
 
 async def photo_bytes(request: Request) -> bytes | None:
     """The uploaded photo (multipart field ``file``) if it is a JPEG or PNG, declared and in its bytes, of at most
-    10 MB; None when no file was sent (the station camera takes it). Read only after the sign-in was checked."""
+    10 MB; None when no upload was sent (the station camera takes it). Read only after the sign-in was checked."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        if await request.body():
+            raise TabletError(422, "err_photo_type")  # a photo comes as a multipart upload, or not at all
+        return None
     async with request.form(**PHOTO_FORM_LIMITS) as form:  # closes the spooled upload when done
         file = form.get("file")
-        if file is None:
-            return None
         if not isinstance(file, UploadFile) or (file.content_type or "").split(";")[0].strip().lower() not in PHOTO_TYPES:
             raise TabletError(422, "err_photo_type")
         data = await file.read(MAX_PHOTO + 1)

@@ -293,6 +293,20 @@ def test_a_jpeg_or_png_photo_passes_the_boundary_to_the_case_machine(running, da
     assert r.status_code == 409  # past the boundary: the case machine answers (the case is not at the checklist yet), as before
 
 
+@pytest.mark.parametrize("upload", [
+    {"files": [("file", ("a.jpg", JPEG, "image/jpeg")), ("file", ("b.jpg", JPEG, "image/jpeg"))]},  # two files
+    {"data": {"file": "not a file"}},
+    {"content": b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n", "headers": {"content-type": "multipart/form-data; boundary=x"}},
+    {"content": b"garbage", "headers": {"content-type": "multipart/form-data"}},
+])
+def test_a_malformed_photo_upload_is_a_clear_4xx(app, upload):
+    client = tablet(app)
+    sign_in(client)
+    r = client.post(f"/api/cases/{A_CASE}/photos/0111", **upload)
+    assert r.status_code in (400, 413, 422), (r.status_code, r.text)
+    assert r.json()["ok"] is False and r.json()["error"]
+
+
 # ---------------------------------------------------------------- 4. sign-out revokes the session
 def test_a_token_presented_after_sign_out_is_refused(app):
     client = tablet(app)
