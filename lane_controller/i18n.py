@@ -92,6 +92,20 @@ STRINGS: dict[str, dict[str, str]] = {
     "passed": {"zh-CN": "车辆已通过（人工确认）", "en": "Vehicle has passed (confirm by eye)"},
     "passed_help": {"zh-CN": "地感未报告通过时（如车道控制器重启期间），查验员目视确认后使用。道闸仍只在地感和光电均无车时落杆。",
                     "en": "Use when the loop did not report the passage (e.g. while the lane controller restarted). The arm still closes only when loop and photo-eye are clear."},
+    # refusals of the tablet API (flashed on the page; scripts read them too)
+    "err_sign_in_first": {"zh-CN": "请先登录", "en": "Sign in first"},
+    "err_wrong_pin": {"zh-CN": "查验员编号或 PIN 码错误", "en": "Wrong inspector id or PIN"},
+    "err_too_many_sign_ins": {"zh-CN": "登录失败次数过多，请 {seconds} 秒后再试", "en": "Too many failed sign-ins: try again in {seconds} s"},
+    "err_bad_input": {"zh-CN": "输入无效：{fields}", "en": "Invalid input: {fields}"},
+    "err_not_json": {"zh-CN": "请求内容须为 JSON 对象", "en": "The request body must be a JSON object"},
+    "err_bad_body": {"zh-CN": "无法读取请求内容", "en": "The request body could not be read"},
+    "err_body_too_large": {"zh-CN": "请求内容过大", "en": "The request is too large"},
+    "err_photo_type": {"zh-CN": "照片须为 JPEG 或 PNG 图像", "en": "A photo must be a JPEG or PNG image"},
+    "err_photo_too_large": {"zh-CN": "照片不能超过 10 MB", "en": "A photo may be at most 10 MB"},
+    "err_no_such_case": {"zh-CN": "没有该业务", "en": "No such case"},
+    "err_no_such_file": {"zh-CN": "没有该文件", "en": "No such file"},
+    "err_unknown_action": {"zh-CN": "未知操作：{action}", "en": "Unknown action: {action}"},
+    "err_not_found": {"zh-CN": "没有该页面", "en": "Not found"},
 }
 
 STAGES: dict[str, dict[str, str]] = {
@@ -169,6 +183,15 @@ def translate_reason(text: str | None, lang: str) -> str | None:
         if text.startswith(prefix):
             return zh + text[len(prefix):]
     return text
+
+
+LANGUAGES = ("zh-CN", "en")
+
+
+def language_of(cookie: str | None, default: str) -> str:
+    """The tablet's language: the ``lang`` cookie set by the toggle, else the lane's default; zh-CN for anything else."""
+    lang = cookie or default
+    return lang if lang in LANGUAGES else "zh-CN"
 
 
 def translator(lang: str):  # noqa: ANN201

@@ -17,6 +17,7 @@ import ctypes.util
 import hmac
 import logging
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -539,7 +540,8 @@ class Lane:
 
     # ------------------------------------------------------------ inspectors
     def check_pin(self, inspector_id: str, pin: str) -> str | None:
-        """The inspector's display name when the PIN matches; every attempt is journaled."""
+        """The inspector's display name when the PIN matches; every attempt is journaled. A failed one carries
+        the attempted id as typed or sent by anyone: made printable and cut (see :func:`attempted_id`)."""
         for ins in self.cfg.inspectors:
             if ins.id == inspector_id:
                 try:
@@ -549,7 +551,8 @@ class Lane:
                 if ok:
                     self.record(EventKind.INSPECTOR_SIGNED_IN, {"inspector": inspector_id}, actor=inspector_id)
                     return ins.name
-        self.record(EventKind.INSPECTOR_SIGN_IN_FAILED, {"inspector": inspector_id}, actor=inspector_id)
+        attempt = attempted_id(inspector_id)
+        self.record(EventKind.INSPECTOR_SIGN_IN_FAILED, attempt, actor=attempt["inspector"])
         return None
 
     # ------------------------------------------------------------ views
@@ -605,6 +608,31 @@ class Lane:
         view["timeline"] = self.journal.case_events(case_id)
         view["new_energy"] = c.new_energy
         return view
+
+
+ATTEMPTED_ID_SHOWN = 64
+
+
+def printable(text: str) -> str:
+    """``text`` with control, format and unassigned characters (and the backslash) escaped as Python writes them:
+    an attempted id may be a terminal escape sequence or a bidi override meant for whoever reads the journal."""
+    def one(ch: str) -> str:
+        if ch == "\\":
+            return "\\\\"
+        if unicodedata.category(ch)[0] == "C":
+            return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        return ch
+
+    return "".join(one(ch) for ch in text)
+
+
+def attempted_id(text: str) -> dict[str, Any]:
+    """The journal's record of an id someone tried to sign in with: printable, at most 64 characters; when cut,
+    it ends with '…' and says so, with the length that was sent (a 600,000-character id once wedged the outbox)."""
+    shown = printable(text)
+    if len(shown) <= ATTEMPTED_ID_SHOWN:
+        return {"inspector": shown}
+    return {"inspector": shown[:ATTEMPTED_ID_SHOWN] + "…", "inspector_truncated": True, "inspector_length": len(text)}
 
 
 def _pct(sorted_values: list[float], q: float, scale: float = 1.0) -> float | None:

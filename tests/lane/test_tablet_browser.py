@@ -74,9 +74,12 @@ def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_bo
         page = browser.new_page(viewport={"width": 1280, "height": 800}, has_touch=True)
         page.set_default_timeout(20000)
         expect.set_options(timeout=15000)  # a shared 2-core machine: be patient, never sleep
+        csp_violations: list[str] = []  # the pages work under the lane's Content-Security-Policy (no inline script)
+        page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
         try:
-            page.goto(base + "/")
+            first = page.goto(base + "/")
             expect(page).to_have_url(base + "/login")
+            assert "script-src 'self'" in first.headers["content-security-policy"]
             expect(page.locator("h1")).to_have_text("查验员登录")  # zh-CN by default
             page.fill("input[name=inspector_id]", "insp-1")
             page.fill("input[name=pin]", "1234")
@@ -120,6 +123,11 @@ def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_bo
             world.vehicle_pass("exit")
             expect(page.locator("#stage")).to_have_attribute("data-stage", "closed", timeout=30000)
             expect(page.locator("#outcome")).to_have_text("registered")
+
+            page.click('header button[data-api="/api/session"]')  # sign out
+            expect(page).to_have_url(base + "/login")
+            assert page.request.get(f"{base}/api/lane").status == 401
+            assert csp_violations == []
         except Exception:
             page.screenshot(path=str(tmp / "failure.png"), full_page=True)
             flash = page.locator("#flash").text_content()
