@@ -612,9 +612,11 @@ class Store:
             res.out_of_order += prog.out_of_order
             acked = int(before["acked_seq"])
             new_acked = new_marks.get(unit, acked)
-            unit_rows.append((prog.max_seq, len(per_unit.get(unit, [])), dupes_per_unit.get(unit, 0), prog.gaps, prog.out_of_order, new_acked,
+            new_rows = len(per_unit.get(unit, [])) - sum(1 for u, _ in b.superseded if u == unit)  # a replaced marker adds no row
+            unit_rows.append((prog.max_seq, new_rows, dupes_per_unit.get(unit, 0), prog.gaps, prog.out_of_order, new_acked,
                               *integrity.get(unit, (0, 0, 0, 0)), now, unit))
-            if new_acked > acked or (dupes_per_unit.get(unit) and not per_unit.get(unit)):
+            superseded = any(u == unit for u, _ in b.superseded)  # its watermark covered the refusal already: say it again
+            if new_acked > acked or superseded or (dupes_per_unit.get(unit) and not per_unit.get(unit)):
                 res.watermarks[(unit_site.get(unit, ""), unit)] = new_acked
         cur.many(f"UPDATE units SET max_seq = {self.greatest}(max_seq, ?), stored = stored + ?, duplicates = duplicates + ?, "
                  f"gaps = gaps + ?, out_of_order = out_of_order + ?, acked_seq = {self.greatest}(acked_seq, ?), conflicts = conflicts + ?, "

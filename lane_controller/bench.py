@@ -77,7 +77,7 @@ def _case(http: httpx.Client, world, id_number: str, phases: dict[str, list[floa
     for item in c["checklist"]:
         http.post(f"{base}/items", json={"item": item, "result": "pass"})
     for code in c["required_photos"]:
-        http.post(f"{base}/photos/{code}", files={"file": ("p.jpg", b"\xff\xd8bench-photo", "image/jpeg")})
+        http.post(f"{base}/photos/{code}", files={"file": ("p.jpg", b"\xff\xd8\xff\xe0bench-photo", "image/jpeg")})
     lap("VIN confirm + checklist + photos")
     http.post(f"{base}/conclude")
     c = wait_until(lambda: c if (c := get())["plate_options"] else None, 30, "plate options", interval=POLL_S)
