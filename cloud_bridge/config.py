@@ -10,20 +10,18 @@ generated from these models (`config_reference()`), checked by a test.
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
+
+from edge.plate_numbers import PlateRules
+from edge.settings import BrokerConnection, ConfigError, Section, parse, read_secret, read_toml, reference_markdown, with_overrides
+
+__all__ = ["BridgeSettings", "ConfigError", "HttpTlsConfig", "PlatePoolConfig", "config_reference", "load_settings"]
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MqttConfig(Section):
-    host: str = Field("127.0.0.1", description="broker host")
-    port: int = Field(8883, description="broker TLS port")
+class MqttConfig(BrokerConnection):
     ca: Path | None = Field(None, description="CA certificate of the site broker (PEM); default <site_dir>/ca.crt")
     site_dir: Path | None = Field(None, description="site PKI directory (`passlane pki init`); the password is read from <site_dir>/secrets/<username>.password")
     username: str = Field("bridge", description="MQTT account of the bridge")
@@ -32,16 +30,14 @@ class MqttConfig(Section):
     client_id_prefix: str = Field("passlane-bridge", description="worker client ids are <prefix>-<n>; fixed ids make the persistent session survive restarts")
     shared_group: str = Field("bridge", description="shared-subscription group ($share/<group>/...) the workers join")
     session_expiry_s: int = Field(7 * 24 * 3600, description="MQTT v5 session expiry: how long the broker queues for a stopped worker")
-    keepalive_s: int = Field(15, description="MQTT keepalive")
 
     def password(self) -> str:
-        if self.password_file is not None:
-            return self.password_file.read_text().strip()
-        if os.environ.get(self.password_env):
-            return os.environ[self.password_env]
-        if self.site_dir is not None:
-            return (self.site_dir / "secrets" / f"{self.username}.password").read_text().strip()
-        raise ValueError(f"no MQTT password: set mqtt.password_file, mqtt.site_dir or ${self.password_env}")
+        site_file = self.site_dir / "secrets" / f"{self.username}.password" if self.site_dir is not None else None
+        value = read_secret(file=self.password_file, env=self.password_env, what="MQTT password") or (
+            read_secret(file=site_file, what="MQTT password") if site_file is not None else None)
+        if value is None:
+            raise ValueError(f"no MQTT password: set mqtt.password_file, mqtt.site_dir or ${self.password_env}")
+        return value
 
     def ca_file(self) -> Path:
         if self.ca is not None:
@@ -98,13 +94,9 @@ class HttpConfig(Section):
         return self
 
 
-class PlateRules(Section):
-    ordinary_pattern: str = Field("^[A-HJ-NP-Z0-9]{5}$", description="GA 36 ordinary (blue) plate: 5 characters after the authority; I and O never used")
-    new_energy_first: str = Field("DF", description="allowed first characters of the 6 on new-energy plates (D battery electric, F other)")
-    new_energy_battery_first: str = Field("D", description="first character offered to battery-electric vehicles")
-    new_energy_other_first: str = Field("F", description="first character offered to other new-energy vehicles (plug-in hybrid, fuel cell)")
-    composed_max_letters: int = Field(2, ge=0, le=5, description="an owner-composed number may hold at most this many letters (local rule)")
-    forbidden_substrings: list[str] = Field(default_factory=lambda: ["SB", "TMD"], description="substrings never allowed in a composed or offered number (local rule)")
+class PlatePoolConfig(PlateRules):
+    """The shared plate-number rules plus what only the bridge, which holds the pools, decides."""
+
     options_default: int = Field(50, ge=1, le=200, description="random numbers offered per plate.options request")
     reservation_s: int = Field(600, ge=10, description="how long a reserved number is held for a case")
 
@@ -116,11 +108,10 @@ class PaymentsConfig(Section):
     fees_cents: dict[str, int] = Field(default_factory=lambda: {"plate": 10000, "licence": 1000}, description="fee per item a lane may ask payment for (cents)")
 
     def key(self) -> bytes:
-        if self.key_file is not None:
-            return self.key_file.read_bytes().strip()
-        if os.environ.get(self.key_env):
-            return os.environ[self.key_env].encode()
-        raise ValueError(f"no payment provider key: set payments.key_file or ${self.key_env}")
+        value = read_secret(file=self.key_file, env=self.key_env, what="payment provider key")
+        if value is None:
+            raise ValueError(f"no payment provider key: set payments.key_file or ${self.key_env}")
+        return value.encode()
 
 
 class LimitsConfig(Section):
@@ -139,11 +130,8 @@ class AuditConfig(Section):
 
     def key(self) -> bytes | None:
         """The audit key, or None when none is configured (entries are then chained but not signed)."""
-        if self.key_file is not None:
-            return self.key_file.read_bytes().strip()
-        if os.environ.get(self.key_env):
-            return os.environ[self.key_env].encode()
-        return None
+        value = read_secret(file=self.key_file, env=self.key_env, what="audit key")
+        return value.encode() if value is not None else None
 
 
 class RulesConfig(Section):
@@ -159,7 +147,7 @@ class BridgeSettings(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
-    plates: PlateRules = Field(default_factory=PlateRules)
+    plates: PlatePoolConfig = Field(default_factory=PlatePoolConfig)
     payments: PaymentsConfig = Field(default_factory=PaymentsConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
@@ -179,57 +167,12 @@ class BridgeSettings(Section):
         return self.db
 
 
-class ConfigError(ValueError):
-    pass
-
-
 def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> BridgeSettings:
     """Read `bridge.toml` (optional), apply dotted overrides, validate; errors name the field path."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
-        node = data
-        *parents, last = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    try:
-        return BridgeSettings.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top)"
-            lines.append(f"{where}: {err['msg']}")
-        raise ConfigError(f"{path or 'settings'}: " + "; ".join(lines)) from None
+    data = read_toml(path) if path is not None else {}
+    return parse(BridgeSettings, with_overrides(data, overrides), str(path or "settings"))
 
 
 def config_reference() -> str:
     """The Markdown reference of every `bridge.toml` key, generated from the models."""
-    out: list[str] = []
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        rows = []
-        subs = []
-        for name, field in model.model_fields.items():
-            ann = field.annotation
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                subs.append((name, ann))
-                continue
-            default = field.default_factory() if field.default_factory else field.default
-            rows.append(f"| `{prefix}{name}` | `{default!r}` | {field.description or ''} |")
-        if rows:
-            out.append(f"### `[{prefix.rstrip('.')}]`" if prefix else "### top level")
-            out.append("")
-            out.append("| key | default | meaning |")
-            out.append("|---|---|---|")
-            out.extend(rows)
-            out.append("")
-        for name, sub in subs:
-            walk(sub, f"{prefix}{name}.")
-
-    walk(BridgeSettings, "")
-    return "\n".join(out)
+    return reference_markdown(BridgeSettings)

@@ -20,7 +20,8 @@ from typing import Any
 from cloud_bridge import payments as pay
 from cloud_bridge.config import BridgeSettings
 from cloud_bridge.limits import TokenBuckets
-from cloud_bridge.plates import PlateError, random_options, validate_number
+from cloud_bridge.plates import random_options
+from edge.plate_numbers import PlateError, validate_number
 from cloud_bridge.reference import PartnerAdapter, ReferenceDataAdapter
 from cloud_bridge.rules import offline_unit_signals, open_case_signals
 from cloud_bridge.store import Store

@@ -1,70 +1,36 @@
 """The one typed configuration of a lane unit: ``lane.toml`` -> pydantic models.
 
-Every model forbids unknown keys, so a typo fails loudly with its field path
-(``mqtt.tls.ca_file: extra inputs are not permitted``). Secrets (the MQTT
-password, inspector PINs) never sit in the file: a field names an environment
-variable or a file that holds them (``password_env`` / ``password_file``).
-`docs/lane.md` carries a reference generated from these models
-(:func:`config_reference`), checked by a test.
+Built on the shared config base (`edge.settings`): every model forbids
+unknown keys, so a typo fails loudly with its field path
+(``mqtt.tls.ca_file: extra inputs are not permitted``); secrets (the MQTT
+password, inspector PINs) never sit in the file (`Secret`: ``env`` or
+``file``); the plate-number rules are the model the bridge uses too
+(`edge.plate_numbers.PlateRules`). `docs/lane.md` carries a reference
+generated from these models (:func:`config_reference_markdown`), checked by a test.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from edge.contract import SITE_ID_RE, UNIT_ID_RE
+from edge.plate_numbers import PlateRules
+from edge.settings import BrokerConnection, ConfigError, Secret, Section, parse, read_toml, reference_markdown
 
-
-class ConfigError(ValueError):
-    """A lane.toml that cannot be used; the message names the field path."""
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Secret(Section):
-    """A secret taken from an environment variable or a file, never written in lane.toml."""
-
-    env: str | None = Field(None, title="Environment variable", description="name of the environment variable holding the secret")
-    file: Path | None = Field(None, title="File", description="path of a file holding the secret (first line, stripped)")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "Secret":
-        if (self.env is None) == (self.file is None):
-            raise ValueError("give exactly one of env or file")
-        return self
-
-    def reveal(self) -> str:
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise ConfigError(f"environment variable {self.env} is not set")
-            return value
-        assert self.file is not None
-        try:
-            return self.file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read secret file {self.file}: {exc}") from None
+__all__ = ["ConfigError", "LaneConfig", "Secret", "check_secrets", "config_reference_markdown", "load_config", "parse_config"]
 
 
 class TlsConfig(Section):
     ca_file: Path = Field(title="Site CA", description="the site CA certificate that signed the broker's certificate")
 
 
-class MqttConfig(Section):
-    host: str = Field("127.0.0.1", title="Broker host", description="host name or address of the site broker")
-    port: int = Field(8883, ge=1, le=65535, title="Broker port")
+class MqttConfig(BrokerConnection):
     username: str | None = Field(None, title="Account", description="broker account (default: the unit id)")
     password: Secret = Field(title="Password", description="the unit's broker password, from env or file")
     tls: TlsConfig
-    keepalive_s: int = Field(15, ge=5, le=600, title="Keepalive", description="MQTT keepalive in seconds")
     reconnect_min_s: float = Field(0.5, gt=0, title="Reconnect backoff minimum (s)")
     reconnect_max_s: float = Field(30.0, gt=0, title="Reconnect backoff maximum (s)")
     request_timeout_s: float = Field(10.0, gt=0, title="Request timeout", description="how long to wait for the cloud's Response before retrying")
@@ -116,11 +82,11 @@ class InspectionConfig(Section):
     min_inspection_s: float = Field(0.0, ge=0, title="Minimum inspection time", description="unconfirmed rule: an inspection concluded faster than this is flagged; 0 disables")
 
 
-class PlateConfig(Section):
-    authority: str = Field("京A", title="Issuing authority", description="province character + authority letter")
+class PlateConfig(PlateRules):
+    """The shared plate-number rules (the bridge checks every number again) plus the lane's own choices."""
+
+    authority: str = Field("苏A", pattern=r"^\S[A-Z]$", title="Issuing authority", description="province character + authority letter; one the bridge serves")
     options_count: int = Field(10, ge=1, le=100, title="Random options offered")
-    compose_pattern: str = Field(r"^[A-HJ-NP-Z0-9]{5}$", title="Composed number pattern (ordinary car)")
-    compose_pattern_new_energy: str = Field(r"^[DF][A-HJ-NP-Z0-9][0-9]{4}$", title="Composed number pattern (new energy)")
 
 
 class UiConfig(Section):
@@ -181,30 +147,13 @@ class LaneConfig(Section):
         return LaneConfig.model_validate(data)
 
 
-def _format_error(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ())) or "(top)"
-        lines.append(f"{where}: {err.get('msg')}")
-    return "; ".join(lines)
-
-
 def parse_config(data: dict[str, Any]) -> LaneConfig:
-    try:
-        return LaneConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_error(exc)) from None
+    return parse(LaneConfig, data)
 
 
 def load_config(path: Path | str) -> LaneConfig:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data).resolve(path.parent.resolve())
+    return parse(LaneConfig, read_toml(path), str(path)).resolve(path.parent.resolve())
 
 
 def check_secrets(cfg: LaneConfig) -> list[str]:
@@ -224,35 +173,6 @@ def check_secrets(cfg: LaneConfig) -> list[str]:
     return problems
 
 
-def config_reference(model: type[BaseModel] = LaneConfig, prefix: str = "") -> list[str]:
-    """Markdown table rows of every field: path, type, default, description."""
-    rows: list[str] = []
-    for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
-        ann = field.annotation
-        sub = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-        if sub is None:
-            args = getattr(ann, "__args__", ())
-            for a in args:
-                if isinstance(a, type) and issubclass(a, BaseModel):
-                    sub = a
-        type_name = re.sub(r"\b(typing|pathlib|edge\.config)\.", "", getattr(ann, "__name__", None) or str(ann))
-        if field.is_required():
-            default = "required"
-        elif field.default_factory is not None:
-            default = "see below" if sub else f"`{field.default_factory()!r}`"
-        else:
-            d = field.default
-            default = "—" if isinstance(d, BaseModel) else f"`{str(d) if isinstance(d, Path) else d!r}`"
-        desc = " — ".join(x for x in (field.title, field.description) if x)
-        rows.append(f"| `{path}` | {type_name.replace('|', 'or')} | {default} | {desc} |")
-        if sub is not None and sub is not Secret:
-            rows += config_reference(sub, f"{path}.")
-        elif sub is Secret:
-            rows.append(f"| `{path}.env` / `{path}.file` | str / path | one of them | environment variable or file holding the secret |")
-    return rows
-
-
 def config_reference_markdown() -> str:
-    head = "| key | type | default | meaning |\n|---|---|---|---|\n"
-    return head + "\n".join(config_reference()) + "\n"
+    """The Markdown reference of every lane.toml key (docs/lane.md), generated from the models."""
+    return reference_markdown(LaneConfig)

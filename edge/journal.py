@@ -229,10 +229,15 @@ class Journal:
             self._db.execute("UPDATE outbox SET sent_at=NULL WHERE sent_at IS NOT NULL")
 
     def ack(self, acked_seq: int) -> int:
-        """Apply the cloud's watermark: delete every outbox row up to it. Returns rows deleted."""
+        """Apply the cloud's watermark: delete every outbox row up to it that was sent at least once. Returns rows deleted.
+
+        A row never sent stays whatever the watermark says: the watermark can cover a seq the unit has not
+        sent yet (the bridge put a refused message that claimed that seq in its place), and only the unit's
+        own event, once sent, takes that place back.
+        """
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            n = self._db.execute("DELETE FROM outbox WHERE seq<=?", (acked_seq,)).rowcount
+            n = self._db.execute("DELETE FROM outbox WHERE seq<=? AND attempts>0", (acked_seq,)).rowcount
             if acked_seq > int(self._meta("acked_seq")):
                 self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('acked_seq', ?)", (str(acked_seq),))
             self._db.execute("COMMIT")

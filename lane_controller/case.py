@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from edge.contract import EventKind, PlateKind, plate_kind_for_fuel
+from edge.plate_numbers import PlateError, PlateRules, validate_number
 
 
 class Stage(StrEnum):
@@ -367,9 +368,8 @@ class Rules:
         "passenger_car": ("vin", "engine", "brand_model", "colour", "seats", "vehicle_type", "plate_shape", "tyres", "belts_triangle"),
     })
     required_photos: tuple[str, ...] = ("0111", "0112", "0113")
-    compose_pattern: str = r"^[A-HJ-NP-Z0-9]{5}$"
-    compose_pattern_new_energy: str = r"^[DF][A-HJ-NP-Z0-9][0-9]{4}$"
-    authority: str = "京A"
+    plates: PlateRules = field(default_factory=PlateRules)
+    authority: str = "苏A"
     min_inspection_s: float = 0.0
 
     def checklist(self, vehicle_type: str) -> tuple[str, ...]:
@@ -555,10 +555,11 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  #
             _need(s == Stage.INSPECTED, "a plate number is chosen after the inspection, before payment")
             _need(case.plate_choice is None, f"plate {case.plate_choice} is being reserved")
             if composed:
-                pattern = rules.compose_pattern_new_energy if case.new_energy else rules.compose_pattern
-                tail = number[len(rules.authority):] if number.startswith(rules.authority) else number
-                _need(bool(re.fullmatch(pattern, tail)), f"{number} does not follow the local rules")
-                number = rules.authority + tail
+                full = number if number.startswith(rules.authority) else rules.authority + number
+                try:
+                    number = validate_number(full, rules.authority, case.plate_kind, rules.plates, composed=True)
+                except PlateError as exc:
+                    raise Refused(f"{number}: {exc}") from None
             else:
                 _need(number in case.plate_options, f"{number} is not one of the offered options")
             case = case.model_copy(update={"plate_choice": number, "plate_composed": composed, "plate_error": None})

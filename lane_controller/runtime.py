@@ -43,8 +43,7 @@ log = logging.getLogger("passlane.lane")
 
 def rules_from(cfg: LaneConfig) -> C.Rules:
     return C.Rules(items={k: tuple(v) for k, v in cfg.inspection.items.items()}, required_photos=tuple(cfg.inspection.required_photos),
-                   compose_pattern=cfg.plates.compose_pattern, compose_pattern_new_energy=cfg.plates.compose_pattern_new_energy,
-                   authority=cfg.plates.authority, min_inspection_s=cfg.inspection.min_inspection_s)
+                   plates=cfg.plates, authority=cfg.plates.authority, min_inspection_s=cfg.inspection.min_inspection_s)
 
 
 def hardware_from(cfg: LaneConfig) -> BoardHardware:
@@ -632,7 +631,7 @@ def attempted_id(text: str) -> dict[str, Any]:
     shown = printable(text)
     if len(shown) <= ATTEMPTED_ID_SHOWN:
         return {"inspector": shown}
-    return {"inspector": shown[:ATTEMPTED_ID_SHOWN] + "…", "inspector_truncated": True, "inspector_length": len(text)}
+    return {"inspector": shown[:ATTEMPTED_ID_SHOWN - 1] + "…", "inspector_truncated": True, "inspector_length": len(text)}
 
 
 def _pct(sorted_values: list[float], q: float, scale: float = 1.0) -> float | None:

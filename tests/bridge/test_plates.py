@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloud_bridge.config import PlateRules
-from cloud_bridge.plates import PlateError, random_options, validate_number
+from cloud_bridge.plates import random_options
+from edge.plate_numbers import PlateError, PlateRules, validate_number
 from edge.contract import PlateKind
 from cloud_bridge.store import PostgresStore, SqliteStore
 

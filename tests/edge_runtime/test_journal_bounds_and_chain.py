@@ -91,3 +91,11 @@ def test_the_session_refuses_to_publish_a_payload_the_broker_would_drop_it_for(m
         assert session.connected.is_set(), "nothing oversize reached the broker, so the connection stands"
     finally:
         session.stop()
+
+
+def test_a_watermark_over_an_event_not_yet_sent_leaves_it_in_the_outbox(journal: Journal) -> None:
+    """A refused message claiming the unit's next seq moves the watermark past it: the real event must still go out."""
+    journal.record([NewEvent(EventKind.DEVICE_FAULT)])
+    assert journal.ack(1) == 0 and journal.outbox_depth() == 1, "never sent: kept"
+    journal.mark_sent([1], now=1.0)
+    assert journal.ack(1) == 1 and journal.outbox_depth() == 0

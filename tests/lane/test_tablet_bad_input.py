@@ -93,7 +93,7 @@ def test_a_failed_sign_in_journals_the_attempted_id_cut_to_64_chars_with_its_len
     (event,) = journaled(cold_lane, "inspector.sign_in_failed")
     shown = event["data"]["inspector"]
     assert shown.startswith("\\x1b[2J\\r\\nxxx") and not any(ord(ch) < 32 for ch in shown)
-    assert len(shown) <= 65 and shown.endswith("…")
+    assert len(shown) == 64 and shown.endswith("…"), "the contract's actor limit (64) holds with the mark"
     assert event["data"]["inspector_truncated"] is True and event["data"]["inspector_length"] == len(attempted)
     assert event["actor"] == shown
 
