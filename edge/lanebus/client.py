@@ -58,7 +58,7 @@ class WrongBoard(LaneBusHostError):
     """Handshake found another kind of board or another protocol major version."""
 
 
-RESULT_NAMES = {code: name for code, name, _ in lb.RESULTS}
+RESULT_NAMES = {r[0]: r[1] for r in lb.RESULTS}
 
 
 @dataclasses.dataclass
