@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from firmware import lanebus as lb
 
-from .client import BoardClient, BoardEvent, BoardInfo, LinkStats, _name, _s
+from .client import BoardClient
+from .session import BoardEvent, BoardInfo, LinkStats, as_text as _s, enum_name as _name
 
 
 class BarrierStatus(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from lanebus_helpers import EventRecorder, NoisyProxy, until
+from lanebus_helpers import EventRecorder, FirmwarePort, NoisyProxy, until
 
 from edge.lanebus import BoardClient, BoardOffline, CommandRefused, IoBoard
 from edge.lanebus.client import WrongBoard
@@ -179,24 +179,27 @@ async def _estop_released(io: IoBoard) -> bool:
     return not (await io.status()).estop
 
 
-def test_a_command_cancelled_as_its_reply_arrives_raises_the_cancellation(io_sim):
+def test_a_command_cancelled_as_its_reply_arrives_raises_the_cancellation():
     """asyncio.wait_for on Python 3.11 returns the reply instead when the cancellation comes just as the reply
-    does; a lane's status poll then outlived the lane closing it and reported the closed link as down."""
+    does; a lane's status poll then outlived the lane closing it and reported the closed link as down.
+    Here the board's STATUS heartbeat comes in the same read as the reply, and its subscriber cancels the
+    caller: the reply is already on the caller's future, and the caller must still see the cancellation."""
+    port = FirmwarePort()
+    status = lb.encode_frame(0, lb.EV_STATUS, lb.pack_fields(lb.IO_STATUS, [1] + [0] * 10))
+    port.extra[lb.GET_STATUS | lb.REPLY_FLAG] = status
+
     async def scenario():
-        async with IoBoard(io_sim.url) as io:
-            client = io.client
-            task = asyncio.create_task(io.status())
-            resolve = client._resolve
-
-            def cancel_the_caller_as_the_reply_lands(seq, *rest):
-                if seq in client._pending:  # the waiting caller's callback is already on the future: ours runs next
-                    client._pending[seq][1].add_done_callback(lambda _f: task.cancel())
-                resolve(seq, *rest)
-
-            client._resolve = cancel_the_caller_as_the_reply_lands
+        client = BoardClient("firmware://in-process", expected_kind="io-board", open_port=lambda: port)
+        await client.start()
+        try:
+            task = asyncio.create_task(client.command(lb.GET_STATUS))
+            client.on_event(lambda ev: task.cancel() if ev.name == "status" else None)
             with pytest.raises(asyncio.CancelledError):
                 await task
-            client._resolve = resolve
-            assert (await io.status()).barriers  # the link is fine: only the caller was cancelled
+            assert task.cancelled()
+            port.extra.clear()
+            assert (await client.command(lb.PING)).ok  # the link is fine: only the caller was cancelled
+        finally:
+            await client.close()
 
     asyncio.run(scenario())
