@@ -50,8 +50,8 @@ class BoardHardware:
         from edge import lanebus
 
         self._lanebus = lanebus
-        self.io = lanebus.IoBoard(io_url, command_timeout_s=command_timeout_s)
-        self.issuer = lanebus.PlateIssuer(issuer_url, command_timeout_s=command_timeout_s)
+        self.io = lanebus.IoBoardDriver(io_url, command_timeout_s=command_timeout_s)
+        self.issuer = lanebus.PlateIssuerDriver(issuer_url, command_timeout_s=command_timeout_s)
         self.poll_s = poll_s
         self.issue_timeout_s = issue_timeout_s
         self._watch: asyncio.Task | None = None

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from lanebus_helpers import EventRecorder, FirmwarePort, NoisyProxy, until
 
-from edge.lanebus import BoardClient, BoardOffline, CommandRefused, IoBoard
+from edge.lanebus import BoardClient, BoardOffline, CommandRefused, IoBoardDriver
 from edge.lanebus.client import WrongBoard
 from firmware import lanebus as lb
 
@@ -21,7 +21,7 @@ def test_barrier_opens_vehicle_passes_and_barrier_closes(io_sim):
     ctl = io_sim.control()
 
     async def scenario():
-        async with IoBoard(io_sim.url) as io:
+        async with IoBoardDriver(io_sim.url) as io:
             rec = EventRecorder(io)
             assert io.info.kind == "io-board" and io.info.protocol_version == "1.0"
             ctl.vehicle_arrive("entry")
@@ -44,7 +44,7 @@ def test_barrier_opens_vehicle_passes_and_barrier_closes(io_sim):
     assert no_safety_violation(io_sim) == []
 
 
-async def _clear(io: IoBoard) -> bool:
+async def _clear(io: IoBoardDriver) -> bool:
     st = (await io.status()).barriers["entry"]
     return not (st.loop_occupied or st.beam_blocked)
 
@@ -53,7 +53,7 @@ def test_presence_during_close_reverses_the_arm(io_sim):
     ctl = io_sim.control()
 
     async def scenario():
-        async with IoBoard(io_sim.url) as io:
+        async with IoBoardDriver(io_sim.url) as io:
             rec = EventRecorder(io)
             await io.open_barrier("exit")
             await io.wait_arm("exit", "open", 5)
@@ -70,7 +70,7 @@ def test_usb_unplug_goes_offline_then_reopens_and_pending_command_completes(io_s
     ctl = io_sim.control()
 
     async def scenario():
-        async with IoBoard(io_sim.url, reopen_interval_s=0.1) as io:
+        async with IoBoardDriver(io_sim.url, reopen_interval_s=0.1) as io:
             rec = EventRecorder(io)
             ctl.unplug(1.0)
             await until(lambda: not io.online, 2, "offline")
@@ -121,7 +121,7 @@ def test_host_gone_silent_leaves_the_open_barrier_open(io_sim):
     ctl = io_sim.control()
 
     async def scenario():
-        io = IoBoard(io_sim.url)
+        io = IoBoardDriver(io_sim.url)
         await io.start()
         await io.open_barrier("entry")
         await io.wait_arm("entry", "open", 5)
@@ -141,7 +141,7 @@ def test_event_stream_and_estop(io_sim):
     ctl = io_sim.control()
 
     async def scenario():
-        async with IoBoard(io_sim.url) as io:
+        async with IoBoardDriver(io_sim.url) as io:
             seen: list = []
 
             async def collect():
@@ -171,11 +171,11 @@ def test_event_stream_and_estop(io_sim):
     assert any(e["event"] == "arm_stopped" for e in io_sim.world_log())
 
 
-async def _arm(io: IoBoard, arm: str) -> bool:
+async def _arm(io: IoBoardDriver, arm: str) -> bool:
     return (await io.status()).barriers["entry"].arm == arm
 
 
-async def _estop_released(io: IoBoard) -> bool:
+async def _estop_released(io: IoBoardDriver) -> bool:
     return not (await io.status()).estop
 
 
