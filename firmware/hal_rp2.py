@@ -19,6 +19,7 @@ import micropython
 
 from firmware import lanebus as lb
 from firmware.io_board import BARRIER_SHIFT, IN_ESTOP, R_CLOSE, R_GREEN, R_OPEN, R_RED, R_STOP
+from firmware.plate_issuer import S_MAGAZINE_EMPTY, S_PRINTER_BUSY, S_PRINTER_ERROR
 
 JOURNAL_PATH = "/journal.bin"
 JOURNAL_TMP = "/journal.tmp"
@@ -47,8 +48,9 @@ ISSUER_EJECT_PIN = 6                # ejector motor
 ISSUER_SENSOR_PINS = (
     (12, lb.S_COVER_OPEN, True), (13, lb.S_TRAY_OCCUPIED, False),
     (14, lb.S_PLATE_AT_PRINTER, False), (15, lb.S_EXIT_BEAM, False),
-    (16, 16, False), (17, 32, False),            # printer busy, printer error
-    (18, 1 << 8, True), (19, 1 << 9, True), (20, 1 << 10, True),  # magazine empty (fail-safe)
+    (16, S_PRINTER_BUSY, False), (17, S_PRINTER_ERROR, False),
+    # magazine empty per plate type (blue, green, yellow), fail-safe
+    (18, S_MAGAZINE_EMPTY[0], True), (19, S_MAGAZINE_EMPTY[1], True), (20, S_MAGAZINE_EMPTY[2], True),
 )
 
 

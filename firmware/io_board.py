@@ -6,7 +6,7 @@ words and `now` (ms ticks) in, relay words and events out; no I/O and no
 allocation in `update`.  `IoBoard(hal)` is the thin shell that reads the
 HAL, runs the core, and talks lane bus through `BoardLink`.
 
-Safety rules (hardware_specs/lane-bus.md, barrier-safety.md), enforced here
+Safety rules (hardware_specs/barrier-safety.md, lane-bus.md), enforced here
 whatever the host asks:
  1. never start closing while loop, photo-eye or edge reports presence
     (the command is refused with OCCUPIED);
@@ -17,6 +17,7 @@ whatever the host asks:
 """
 
 from firmware import lanebus as lb
+from firmware.event_queue import EventQueue
 from firmware.link import BoardLink
 from firmware.ticks import ticks_add, ticks_diff
 
@@ -42,46 +43,6 @@ DETAIL_HOST = 0
 DETAIL_MANUAL = 1
 DETAIL_ESTOP = 2
 DETAIL_TIMEOUT = 3
-
-
-class EventQueue:
-    """Fixed-size ring of 4-byte events (type, a, b, c); no allocation on push."""
-
-    def __init__(self, size=32):
-        self._buf = bytearray(4 * size)
-        self._size = size
-        self._head = 0
-        self._len = 0
-        self.dropped = 0
-
-    def push(self, t, a, b, c):
-        if self._len == self._size:
-            self.dropped += 1
-            return
-        i = ((self._head + self._len) % self._size) * 4
-        buf = self._buf
-        buf[i] = t
-        buf[i + 1] = a
-        buf[i + 2] = b
-        buf[i + 3] = c
-        self._len += 1
-
-    def __len__(self):
-        return self._len
-
-    def pop_into(self, out):
-        """Drop the oldest event, storing its type in out[0] (no allocation)."""
-        out[0] = self._buf[self._head * 4]
-        self._head = (self._head + 1) % self._size
-        self._len -= 1
-
-    def pop(self):
-        i = self._head * 4
-        buf = self._buf
-        ev = (buf[i], buf[i + 1], buf[i + 2], buf[i + 3])
-        self._head = (self._head + 1) % self._size
-        self._len -= 1
-        return ev
 
 
 class Debouncer:
@@ -186,14 +147,15 @@ class BarrierControl:
         return lb.OK, 0
 
     def command_stop(self, now):
-        moving = self.arm == lb.ARM_OPENING or self.arm == lb.ARM_CLOSING
+        """Pulse the STOP circuit.  Rule 4: the pulse is an actuation, so it is
+        reported even when the arm was at rest (which then keeps its state)."""
+        if self.arm == lb.ARM_OPENING or self.arm == lb.ARM_CLOSING:
+            self.arm = lb.ARM_STOPPED
         self._stop_pulse = True
         self._stop_until = ticks_add(now, STOP_PULSE_MS)
         self._since = now
         self._drive(R_STOP)
-        if moving:
-            self.arm = lb.ARM_STOPPED
-            self._emit(lb.BEV_STOPPED, DETAIL_HOST)
+        self._emit(lb.BEV_STOPPED, DETAIL_HOST)
         return lb.OK, 0
 
     def set_light(self, light):
@@ -331,16 +293,16 @@ class IoLogic:
             return res, [b.arm], detail
         return lb.E_NOT_SUPPORTED, None, mtype
 
-    def status_values(self, now):
+    def status_values(self, uptime_ms):
         e, x = self.barriers
-        return [now & 0xFFFFFFFF, self.estop, self.host_link,
+        return [uptime_ms, self.estop, self.host_link,
                 e.arm, e.inputs, e.light, e.fault, x.arm, x.inputs, x.light, x.fault]
 
 
 def send_queued_events(logic, link, now):
     q = logic.events
     while len(q):
-        t, a, b, c = q.pop()
+        t, a, b, c, _ = q.pop()
         if t == lb.EV_BARRIER:
             link.send_event(t, [a & 0x0F, a >> 4, b, c], None, now)
         elif t == lb.EV_INPUT:
@@ -369,7 +331,7 @@ class IoBoard:
         send_queued_events(self.logic, self.link, now)
         if ticks_diff(now, self._last_status) >= lb.HEARTBEAT_MS:
             self._last_status = now
-            self.link.send_event(lb.EV_STATUS, self.logic.status_values(now))
+            self.link.send_event(lb.EV_STATUS, self.logic.status_values(self.link.uptime.ms()))
         hal.feed_watchdog()
 
     def run(self):

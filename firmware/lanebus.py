@@ -128,24 +128,28 @@ E_FAULTED = 35
 E_UNKNOWN_JOB = 36
 E_JOB_CONFLICT = 37
 
+# code, name, meaning, what the one detail byte after a refused result carries
 RESULTS = (
-    (OK, "OK", "command accepted / executed"),
-    (E_BAD_VERSION, "BAD_VERSION", "protocol major version differs; detail = board's major"),
-    (E_UNKNOWN_TYPE, "UNKNOWN_TYPE", "message type not in the table; detail = the type"),
-    (E_BAD_LENGTH, "BAD_LENGTH", "body shorter or longer than the type's layout"),
-    (E_BAD_FIELD, "BAD_FIELD", "a field is out of range; detail = field index"),
-    (E_FRAME_TOO_LONG, "FRAME_TOO_LONG", "frame longer than MAX_FRAME; sent as NAK with seq 0"),
-    (E_NOT_SUPPORTED, "NOT_SUPPORTED", "known type, but not for this kind of board"),
-    (E_OCCUPIED, "OCCUPIED", "close refused: loop, photo-eye or edge reports presence; detail = inputs"),
-    (E_ESTOP, "ESTOP", "motion refused: emergency stop is pressed"),
-    (E_BARRIER_FAULT, "BARRIER_FAULT", "reserved: barrier controller fault"),
-    (E_BUSY, "BUSY", "issuer is working on another job; detail = 0"),
-    (E_MAGAZINE_EMPTY, "MAGAZINE_EMPTY", "no blank plates of that type"),
-    (E_COVER_OPEN, "COVER_OPEN", "issuer cover is open"),
-    (E_FAULTED, "FAULTED", "issuer has an uncleared fault"),
-    (E_UNKNOWN_JOB, "UNKNOWN_JOB", "no job with that id in the journal"),
-    (E_JOB_CONFLICT, "JOB_CONFLICT", "job id already used with another plate type or text"),
+    (OK, "OK", "command accepted / executed", "none: the reply fields follow"),
+    (E_BAD_VERSION, "BAD_VERSION", "protocol major version differs", "the board's protocol major"),
+    (E_UNKNOWN_TYPE, "UNKNOWN_TYPE", "message type not in the table, or not a command", "the type"),
+    (E_BAD_LENGTH, "BAD_LENGTH", "body shorter or longer than the type's layout", "0"),
+    (E_BAD_FIELD, "BAD_FIELD", "a field is out of range, or a str field is not UTF-8",
+     "0-based index of the field"),
+    (E_FRAME_TOO_LONG, "FRAME_TOO_LONG", "frame longer than MAX_FRAME; sent as NAK with seq 0", "0"),
+    (E_NOT_SUPPORTED, "NOT_SUPPORTED", "known type, but not for this kind of board", "the type"),
+    (E_OCCUPIED, "OCCUPIED", "close refused: loop, photo-eye or edge reports presence",
+     "the presence input bits"),
+    (E_ESTOP, "ESTOP", "motion refused: emergency stop is pressed", "0"),
+    (E_BARRIER_FAULT, "BARRIER_FAULT", "reserved: barrier controller fault", "0"),
+    (E_BUSY, "BUSY", "issuer is working on another job", "0"),
+    (E_MAGAZINE_EMPTY, "MAGAZINE_EMPTY", "no blank plates of that type", "the plate type"),
+    (E_COVER_OPEN, "COVER_OPEN", "issuer cover is open", "0"),
+    (E_FAULTED, "FAULTED", "issuer has an uncleared fault", "the fault code"),
+    (E_UNKNOWN_JOB, "UNKNOWN_JOB", "no job with that id in the journal", "0"),
+    (E_JOB_CONFLICT, "JOB_CONFLICT", "job id already used with another plate type or text", "0"),
 )
+
 
 # ---------------------------------------------------------------- enumerations
 BARRIERS = ("entry", "exit")
@@ -543,6 +547,56 @@ def encode_reply(seq, mtype, result, fields=None, values=None, detail=0):
     else:
         body = bytes([result, detail & 0xFF])
     return encode_frame(seq, mtype | REPLY_FLAG, body)
+
+
+def utf8_valid(data):
+    """Whether `data` is well-formed UTF-8 (RFC 3629: no overlong forms, no
+    surrogates, nothing above U+10FFFF).  Written out because MicroPython's
+    decoder lets some malformed sequences through."""
+    i = 0
+    n = len(data)
+    while i < n:
+        b = data[i]
+        if b < 0x80:
+            i += 1
+            continue
+        lo = 0x80
+        hi = 0xBF
+        if 0xC2 <= b <= 0xDF:
+            need = 1
+        elif 0xE0 <= b <= 0xEF:
+            need = 2
+            if b == 0xE0:
+                lo = 0xA0
+            elif b == 0xED:
+                hi = 0x9F
+        elif 0xF0 <= b <= 0xF4:
+            need = 3
+            if b == 0xF0:
+                lo = 0x90
+            elif b == 0xF4:
+                hi = 0x8F
+        else:
+            return False
+        if i + need >= n:
+            return False  # the sequence runs past the end
+        if not lo <= data[i + 1] <= hi:
+            return False
+        for k in range(i + 2, i + need + 1):
+            if not 0x80 <= data[k] <= 0xBF:
+                return False
+        i += need + 1
+    return True
+
+
+def bad_str_field(fields, values):
+    """Index of the first str field whose bytes are not UTF-8, else -1."""
+    i = 0
+    for f in fields:
+        if f[1] == "str" and not utf8_valid(values[i]):
+            return i
+        i += 1
+    return -1
 
 
 def seq_diff(a, b):

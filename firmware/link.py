@@ -2,12 +2,12 @@
 per sequence number, NAKs, reliable in-order events and host-link liveness.
 
 Shared by both boards.  The board application passes itself as `app`; it
-must have `kind`, `status_values(now)` and
+must have `kind`, `status_values(uptime_ms)`, `on_host_link(state, now)` and
 `handle_command(mtype, values, now) -> (result, reply_values, detail)`.
 """
 
 from firmware import lanebus as lb
-from firmware.ticks import ticks_diff
+from firmware.ticks import Uptime, ticks_diff
 
 FW_VERSION = (1, 0, 0)
 
@@ -39,6 +39,7 @@ class BoardLink:
         self.events_dropped = 0
         self.events_resent = 0
         self.last_rx = now
+        self.uptime = Uptime(now)
         self.host_link = 0
         self.duplicates = 0
         self.commands = 0
@@ -75,6 +76,11 @@ class BoardLink:
         return lb.seq_next(self._event_seq)
 
     def _event_ack(self, seq):
+        """Cumulative: forget every kept event up to `seq`.  An ACK for a seq
+        this board never sent (a stale ACK from a host that restarted, or
+        one meant for the board before a reset) acknowledges nothing."""
+        if self._event_seq == 0 or lb.seq_diff(seq, self._event_seq) > 0:
+            return
         while self._ev_len and lb.seq_diff(seq, self._ev_seq[self._ev_head]) >= 0:
             self._ev_frame[self._ev_head] = b""
             self._ev_head = (self._ev_head + 1) % lb.EVENT_WINDOW
@@ -96,6 +102,7 @@ class BoardLink:
     # ------------------------------------------------------------ input
     def poll(self, now):
         """Read what the serial port has, execute complete commands."""
+        self.uptime.update(now)
         while True:
             n = self.hal.serial_read(self._rx)
             if not n:
@@ -136,21 +143,7 @@ class BoardLink:
         if m is None or m[2] != "host->board":
             self._nak(pkt.seq, lb.E_UNKNOWN_TYPE, mtype)
             return
-        try:
-            vals = lb.unpack_fields(lb.request_fields(mtype, self.app.kind), pkt.body)
-        except lb.FieldError:
-            frame = lb.encode_reply(pkt.seq, mtype, lb.E_BAD_LENGTH)
-        else:
-            if mtype == lb.PING:
-                result, out, detail = lb.OK, [now & 0xFFFFFFFF], 0
-            elif mtype == lb.GET_STATUS:
-                result, out, detail = lb.OK, self.app.status_values(now), 0
-            else:
-                result, out, detail = self.app.handle_command(mtype, vals, now)
-            self.commands += 1
-            self.executed[mtype & 0x3F] += 1
-            frame = lb.encode_reply(pkt.seq, mtype, result,
-                                    lb.reply_fields(mtype, self.app.kind), out, detail)
+        frame = self._execute(pkt, mtype, now)
         if mtype in _NOT_CACHED:
             self.hal.serial_write(frame)
             return
@@ -160,6 +153,27 @@ class BoardLink:
         self._cache_frame[i] = frame
         self._cache_next = (i + 1) % lb.DEDUP_DEPTH
         self.hal.serial_write(frame)
+
+    def _execute(self, pkt, mtype, now):
+        """Run one command (not HELLO, not EVENT_ACK); the reply frame."""
+        fields = lb.request_fields(mtype, self.app.kind)
+        try:
+            vals = lb.unpack_fields(fields, pkt.body)
+        except lb.FieldError:
+            return lb.encode_reply(pkt.seq, mtype, lb.E_BAD_LENGTH)
+        bad = lb.bad_str_field(fields, vals)
+        if bad >= 0:
+            # a str field must be UTF-8: never journal, print or echo anything else
+            return lb.encode_reply(pkt.seq, mtype, lb.E_BAD_FIELD, detail=bad)
+        if mtype == lb.PING:
+            result, out, detail = lb.OK, [self.uptime.ms()], 0
+        elif mtype == lb.GET_STATUS:
+            result, out, detail = lb.OK, self.app.status_values(self.uptime.ms()), 0
+        else:
+            result, out, detail = self.app.handle_command(mtype, vals, now)
+        self.commands += 1
+        self.executed[mtype & 0x3F] += 1
+        return lb.encode_reply(pkt.seq, mtype, result, lb.reply_fields(mtype, self.app.kind), out, detail)
 
     def _hello(self, pkt):
         try:

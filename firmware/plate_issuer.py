@@ -15,6 +15,7 @@ Mechanism, one plate at a time, two plates per job:
 """
 
 from firmware import lanebus as lb
+from firmware.event_queue import EventQueue
 from firmware.link import BoardLink
 from firmware.ticks import ticks_diff
 
@@ -26,10 +27,13 @@ PRINT_START_MS = 500      # the printer must report busy within this time
 EJECT_TIMEOUT_MS = 3000
 LOOP_PERIOD_MS = 5
 
-# HAL sensor word (lanebus S_* bits, plus:)
+# HAL sensor word: the lanebus S_* bits (reported in STATUS), plus these,
+# which only the board sees
 S_PRINTER_BUSY = 16
 S_PRINTER_ERROR = 32
 MAGAZINE_SHIFT = 8  # bit (8 + plate_type) set = that magazine is empty
+S_MAGAZINE_EMPTY = (1 << MAGAZINE_SHIFT, 1 << (MAGAZINE_SHIFT + 1), 1 << (MAGAZINE_SHIFT + 2))  # per plate type
+EVENT_QUEUE_SIZE = 16
 
 JOURNAL_FIELDS = (("job_id", "str"), ("plate_type", "u8"), ("text", "str"),
                   ("state", "u8"), ("plates_done", "u8"), ("fault", "u8"))
@@ -92,7 +96,9 @@ class IssuerLogic:
         self._since = now
         self._exit_seen = False
         self._busy_seen = False
-        self.events = []  # (type, values), drained by the shell
+        # (type, a, b, c, job), drained by the shell: JOB_PROGRESS/JOB_DONE carry
+        # the job's state, plates done and fault as they were when pushed
+        self.events = EventQueue(EVENT_QUEUE_SIZE)
         for j in self.jobs:
             if j.state not in (lb.JOB_DONE, lb.JOB_INTERRUPTED):
                 # the board reset in the middle of this job: never resume it
@@ -104,7 +110,7 @@ class IssuerLogic:
                 self.fault = lb.FAULT_RESET_DURING_JOB
         if self.job is not None:
             self._persist()
-            self.events.append((lb.EV_FAULT, [self.fault, 1, self.job.job_id]))
+            self.events.push(lb.EV_FAULT, self.fault, 1, 0, self.job)
 
     # ------------------------------------------------------------ journal
     def _persist(self):
@@ -120,7 +126,7 @@ class IssuerLogic:
         job = self.job
         assert job is not None
         self._persist()
-        self.events.append((ev, job.record()))
+        self.events.push(ev, job.state, job.plates_done, job.fault, job)
 
     # ------------------------------------------------------------ commands
     def issue(self, job_id, plate_type, text, now):
@@ -141,7 +147,7 @@ class IssuerLogic:
             return lb.E_FAULTED, None, self.fault
         if self.sensors & lb.S_COVER_OPEN:
             return lb.E_COVER_OPEN, None, 0
-        if self.sensors & (1 << (MAGAZINE_SHIFT + plate_type)):
+        if self.sensors & S_MAGAZINE_EMPTY[plate_type]:
             return lb.E_MAGAZINE_EMPTY, None, plate_type
         job = Job(job_id, plate_type, text)
         self.jobs.append(job)
@@ -165,12 +171,12 @@ class IssuerLogic:
             return lb.E_COVER_OPEN, None, 0
         job = self.job
         if (job is not None and job.state == lb.JOB_PAUSED
-                and self.sensors & (1 << (MAGAZINE_SHIFT + job.plate_type))):
+                and self.sensors & S_MAGAZINE_EMPTY[job.plate_type]):
             return lb.E_MAGAZINE_EMPTY, None, job.plate_type
         old = self.fault
         self.fault = lb.FAULT_NONE
         self.state = lb.ISSUER_IDLE
-        self.events.append((lb.EV_FAULT, [old, 0, job.job_id if job else b""]))
+        self.events.push(lb.EV_FAULT, old, 0, 0, job)
         if job is not None and job.state == lb.JOB_PAUSED:
             # the operator removed the jammed / spoiled blank: make the
             # plates still missing, never more
@@ -182,7 +188,7 @@ class IssuerLogic:
     def _start_feed(self, now):
         job = self.job
         assert job is not None
-        if self.sensors & (1 << (MAGAZINE_SHIFT + job.plate_type)):
+        if self.sensors & S_MAGAZINE_EMPTY[job.plate_type]:
             self._fault(lb.FAULT_MAGAZINE_EMPTY)
             return
         self.state = lb.ISSUER_FEEDING
@@ -200,7 +206,7 @@ class IssuerLogic:
             job.state = lb.JOB_PAUSED
             job.fault = fault
             self._progress()
-        self.events.append((lb.EV_FAULT, [fault, 1, job.job_id if job else b""]))
+        self.events.push(lb.EV_FAULT, fault, 1, 0, job)
 
     def update(self, now, sensors):
         self.sensors = sensors
@@ -257,7 +263,7 @@ class IssuerLogic:
     # ------------------------------------------------------------ lane bus
     def on_host_link(self, state, now):
         self.host_link = state
-        self.events.append((lb.EV_HOST_LINK, [state]))
+        self.events.push(lb.EV_HOST_LINK, state, 0, 0)
 
     def handle_command(self, mtype, vals, now):
         if mtype == lb.ISSUE:
@@ -268,12 +274,25 @@ class IssuerLogic:
             return self.clear_fault(now)
         return lb.E_NOT_SUPPORTED, None, mtype
 
-    def status_values(self, now):
+    def status_values(self, uptime_ms):
         job = self.job
         empty = (self.sensors >> MAGAZINE_SHIFT) & 0xFF
-        return [now & 0xFFFFFFFF, self.state, self.fault, self.sensors & 0x0F, empty,
+        return [uptime_ms, self.state, self.fault, self.sensors & 0x0F, empty,
                 job.job_id if job else b"", job.state if job else 0,
                 job.plates_done if job else 0]
+
+
+def send_queued_events(logic, link, now):
+    """Drain the core's event ring into the lane bus (this side may allocate)."""
+    q = logic.events
+    while len(q):
+        t, a, b, c, job = q.pop()
+        if t == lb.EV_JOB_PROGRESS or t == lb.EV_JOB_DONE:
+            link.send_event(t, [job.job_id, job.plate_type, a, b, c], None, now)
+        elif t == lb.EV_FAULT:
+            link.send_event(t, [a, b, job.job_id if job is not None else b""], None, now)
+        else:
+            link.send_event(t, [a], None, now)
 
 
 class PlateIssuer:
@@ -293,13 +312,10 @@ class PlateIssuer:
         now = hal.ticks_ms()
         self.logic.update(now, hal.read_sensors())
         self.link.poll(now)
-        ev = self.logic.events
-        while ev:
-            t, vals = ev.pop(0)
-            self.link.send_event(t, vals, None, now)
+        send_queued_events(self.logic, self.link, now)
         if ticks_diff(now, self._last_status) >= lb.HEARTBEAT_MS:
             self._last_status = now
-            self.link.send_event(lb.EV_STATUS, self.logic.status_values(now))
+            self.link.send_event(lb.EV_STATUS, self.logic.status_values(self.link.uptime.ms()))
         hal.feed_watchdog()
 
     def run(self):

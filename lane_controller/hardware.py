@@ -13,10 +13,11 @@ which the lane turns into a case hold and an alert.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from edge.contract import BoardHealth
 
@@ -24,6 +25,81 @@ log = logging.getLogger("passlane.hardware")
 
 PassedCallback = Callable[[str], Awaitable[None]]
 FaultCallback = Callable[[str, str, bool], Awaitable[None]]  # device, detail, recovered?
+ProgressCallback = Callable[[str, str, int], None]  # job id, state, plates done
+
+
+@dataclasses.dataclass(frozen=True)
+class HardwareListener:
+    """What the lane is told, handed to :meth:`Hardware.start`: a vehicle passed an arm, a device failed or
+    recovered, a plate job progressed."""
+
+    vehicle_passed: PassedCallback
+    device_fault: FaultCallback
+    issue_progress: ProgressCallback
+
+
+class Hardware(Protocol):
+    """The lane's hardware as the lane uses it (the boards behind the lane bus: :class:`BoardHardware`)."""
+
+    async def start(self, listener: HardwareListener) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def open_barrier(self, barrier: str) -> None: ...
+
+    async def close_barrier(self, barrier: str) -> None: ...
+
+    async def set_light(self, barrier: str, colour: str) -> None: ...
+
+    async def issue(self, job_id: str, plate_type: str, text: str) -> None: ...
+
+    async def status(self) -> dict[str, Any]: ...
+
+    def health(self) -> list[BoardHealth]: ...
+
+
+class PassageDetector:
+    """Pure: loop and photo-eye states under each arm in, passages out.  A vehicle has passed when the beam
+    was broken while the loop held it, and loop and beam are clear again (a pedestrian alone never counts).
+
+    Board events and the slower status poll both feed it.  A status reply is the board's state when it
+    answered; events sent after it may be applied before the poll resumes, and the older snapshot would
+    turn them back (a vehicle's loop: its passage lost; a crossing already counted: counted twice).  So
+    the poll takes :meth:`mark` before it reads, and :meth:`snapshot` applies the reply only to barriers
+    with no presence event since."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[str, dict[str, bool]] = {}
+        self._crossing: dict[str, bool] = {}
+        self._events: dict[str, int] = {}
+
+    def presence(self, barrier: str, input_: str, present: bool) -> bool:
+        """A board event (loop or beam changed); True when it completed a passage."""
+        self._events[barrier] = self._events.get(barrier, 0) + 1
+        return self._apply(barrier, **{input_: present})
+
+    def mark(self) -> dict[str, int]:
+        return dict(self._events)
+
+    def snapshot(self, mark: dict[str, int], barriers: dict[str, tuple[bool, bool]]) -> list[str]:
+        """A status read sent at `mark`: (loop, beam) per barrier; the barriers where it completed a passage."""
+        return [name for name, (loop, beam) in barriers.items()
+                if self._events.get(name, 0) == mark.get(name, 0) and self._apply(name, loop=loop, beam=beam)]
+
+    def _apply(self, barrier: str, loop: bool | None = None, beam: bool | None = None) -> bool:
+        st = self._inputs.setdefault(barrier, {"loop": False, "beam": False})
+        if loop is not None:
+            st["loop"] = loop
+        if beam is not None:
+            st["beam"] = beam
+        if st["beam"] and st["loop"]:
+            self._crossing[barrier] = True
+        elif self._crossing.get(barrier) and not st["loop"] and not st["beam"]:
+            self._crossing[barrier] = False
+            return True
+        return False
+
+
 
 
 class HardwareFault(RuntimeError):
@@ -34,13 +110,8 @@ class HardwareFault(RuntimeError):
 
 
 class BoardHardware:
-    """The lane-bus boards through the host driver (``edge.lanebus``). One concrete class: the boards are the
-    only hardware the lane has (real ones, or the real firmware on the simulated world)."""
-
-    # set by the lane before start()
-    on_vehicle_passed: PassedCallback | None = None
-    on_fault: FaultCallback | None = None
-    on_issue_progress: Callable[[str, str, int], None] | None = None  # job id, state, plates done
+    """The lane-bus boards through the host drivers (``edge.lanebus``): the real boards, or the real firmware on
+    the simulated world.  Owns its tasks (status poll, notices to the lane) and awaits them on close."""
 
     PLATE_TYPES = {"small_car": "blue", "new_energy": "green", "large": "yellow"}
 
@@ -50,50 +121,63 @@ class BoardHardware:
         from edge import lanebus
 
         self._lanebus = lanebus
-        self.io = lanebus.IoBoard(io_url, command_timeout_s=command_timeout_s)
-        self.issuer = lanebus.PlateIssuer(issuer_url, command_timeout_s=command_timeout_s)
+        self.io = lanebus.IoBoardDriver(io_url, command_timeout_s=command_timeout_s)
+        self.issuer = lanebus.PlateIssuerDriver(issuer_url, command_timeout_s=command_timeout_s)
         self.poll_s = poll_s
         self.issue_timeout_s = issue_timeout_s
-        self._watch: asyncio.Task | None = None
-        self._last: dict[str, Any] = {}
-        self._crossing: dict[str, bool] = {"entry": False, "exit": False}
-        self._inputs: dict[str, dict[str, bool]] = {}
-        # presence events delivered per barrier: tells the poll whether its status snapshot is older than an event
-        self._presence_events: dict[str, int] = {}
+        self.passages = PassageDetector()
+        self._listener: HardwareListener | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        # what the lane must be told, in order, by one owned task (board events arrive in sync callbacks)
+        self._notices: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue()
         self._online = True
-        self.io.on_event(self._on_event)
+        self.io.on_event(self._on_io_event)
         self.issuer.on_event(self._on_issuer_event)
 
-    async def start(self) -> None:
+    @property
+    def running(self) -> bool:
+        """Whether any of its tasks still runs (none does once close() returned)."""
+        return any(not t.done() for t in self._tasks)
+
+    async def start(self, listener: HardwareListener) -> None:
         """Handshake first, then poll: a poll before the first HELLO would report a link that was never up as down."""
+        self._listener = listener
+        self._tasks.append(asyncio.create_task(self._tell_the_lane(), name="hardware-notices"))
         try:
             await self.io.start()
         except Exception:
             self._online = False  # the lane reports why the board could not start; the poll then reports only a recovery
             raise
         finally:
-            self._watch = asyncio.get_running_loop().create_task(self._poll())
+            self._tasks.append(asyncio.create_task(self._poll(), name="hardware-poll"))
         try:
             await self.issuer.start()
         except Exception as exc:  # noqa: BLE001 - the lane runs; issuing waits for the issuer (alert raised)
             await self._fault("plate-issuer", f"could not start: {exc}", False)
 
     async def close(self) -> None:
-        """Stop the poll, and wait until it has stopped, before the links: a poll still running would report
-        the closed link as 'link down'."""
-        if self._watch:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        """Stop the poll and the notices, and wait until they have stopped, before the links: a poll still
+        running would report the closed link as 'link down'."""
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.io.close()
         await self.issuer.close()
 
-    async def _passed(self, barrier: str) -> None:
-        if self.on_vehicle_passed is not None:
-            await self.on_vehicle_passed(barrier)
-
     async def _fault(self, device: str, detail: str, recovered: bool = False) -> None:
-        if self.on_fault is not None:
-            await self.on_fault(device, detail, recovered)
+        if self._listener is not None:
+            await self._listener.device_fault(device, detail, recovered)
+
+    async def _tell_the_lane(self) -> None:
+        while True:
+            kind, args = await self._notices.get()
+            try:
+                if kind == "passed" and self._listener is not None:
+                    await self._listener.vehicle_passed(*args)
+                elif kind == "fault":
+                    await self._fault(*args)
+            except Exception:  # noqa: BLE001 - one failed notice must not stop the next
+                log.exception("telling the lane %s %s", kind, args)
 
     async def _cmd(self, device: str, coro: Awaitable[Any]) -> Any:
         try:
@@ -140,58 +224,41 @@ class BoardHardware:
 
     async def status(self) -> dict[str, Any]:
         st = (await self._cmd("io-board", self.io.status())).model_dump()
-        self._last = st
         return {"barriers": st["barriers"], "estop": st["estop"], "issuer": {"online": bool(self.issuer.online)}}
-
-    def _presence(self, barrier: str, loop: bool | None = None, beam: bool | None = None) -> None:
-        """Track loop and photo-eye under one arm: a vehicle has passed when the beam was broken while the
-        loop held a vehicle, and loop and beam are clear again (a pedestrian alone never counts)."""
-        st = self._inputs.setdefault(barrier, {"loop": False, "beam": False})
-        if loop is not None:
-            st["loop"] = loop
-        if beam is not None:
-            st["beam"] = beam
-        if st["beam"] and st["loop"]:
-            self._crossing[barrier] = True
-        elif self._crossing.get(barrier) and not st["loop"] and not st["beam"]:
-            self._crossing[barrier] = False
-            asyncio.get_running_loop().create_task(self._passed(barrier))
 
     def _on_issuer_event(self, ev: Any) -> None:
         """Job progress goes to the tablet; the issuer's own fault reports (jam, empty magazine, cover open) become alerts at once."""
-        if ev.name in ("job_progress", "job_done") and self.on_issue_progress is not None:
-            self.on_issue_progress(str(ev.data.get("job_id")), str(ev.data.get("state")), int(ev.data.get("plates_done") or 0))
+        if ev.name in ("job_progress", "job_done") and self._listener is not None:
+            self._listener.issue_progress(str(ev.data.get("job_id")), str(ev.data.get("state")), int(ev.data.get("plates_done") or 0))
         if ev.name == "fault":
             recovered = not ev.data.get("raised")
             detail = str(ev.data.get("fault")) + (f" (job {ev.data['job_id']})" if ev.data.get("job_id") else "")
-            asyncio.get_running_loop().create_task(self._fault("plate-issuer", detail, recovered))
+            self._notices.put_nowait(("fault", ("plate-issuer", detail, recovered)))
 
-    def _on_event(self, ev: Any) -> None:
+    def _on_io_event(self, ev: Any) -> None:
         if ev.name == "presence_changed" and ev.data.get("input") in ("loop", "beam"):
             barrier = ev.data["barrier"]
-            self._presence_events[barrier] = self._presence_events.get(barrier, 0) + 1
-            self._presence(barrier, **{ev.data["input"]: bool(ev.data["present"])})
+            if self.passages.presence(barrier, ev.data["input"], bool(ev.data["present"])):
+                self._notices.put_nowait(("passed", (barrier,)))
 
     async def _poll(self) -> None:
         """Board events drive passage detection; this slower poll re-reads status (missed events, link health)."""
         while True:
             await self._poll_once()
-            await asyncio.sleep(self.poll_s)
+            await asyncio.sleep(self.poll_s)  # the poll period
 
     async def _poll_once(self) -> None:
-        """One status read, applied only to barriers with no presence event since it was sent: events the board
-        sent after its answer may be applied before this task resumes, and the older snapshot would turn them
-        back (a vehicle's loop: its passage lost; a crossing already counted: counted twice)."""
+        """One status read, applied by the detector only where no presence event came in since it was sent."""
         try:
             if self.io.online:
-                seen = dict(self._presence_events)
+                mark = self.passages.mark()
                 st = await self.io.status()
                 if not self._online:
                     self._online = True
                     await self._fault("io-board", "recovered", True)
-                for name, b in st.barriers.items():
-                    if self._presence_events.get(name, 0) == seen.get(name, 0):
-                        self._presence(name, loop=b.loop_occupied, beam=b.beam_blocked)
+                for barrier in self.passages.snapshot(mark, {n: (b.loop_occupied, b.beam_blocked)
+                                                             for n, b in st.barriers.items()}):
+                    self._notices.put_nowait(("passed", (barrier,)))
             elif self._online:
                 self._online = False
                 await self._fault("io-board", "link down", False)
@@ -210,4 +277,3 @@ class BoardHardware:
                                    crc_errors=s.crc_errors, retransmits=s.retransmits, timeouts=s.timeouts,
                                    reconnects=s.reconnects, rtt_ms_p50=s.rtt_ms_p50, rtt_ms_p99=s.rtt_ms_p99))
         return out
-

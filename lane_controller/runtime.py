@@ -35,7 +35,7 @@ from edge.outbox import Outbox
 from edge.remote_commands import CommandDispatcher
 from edge.telemetry import TelemetryPublisher, sample
 from lane_controller import case as C
-from lane_controller.hardware import BoardHardware, HardwareFault
+from lane_controller.hardware import BoardHardware, Hardware, HardwareFault, HardwareListener
 from lane_controller.vin_camera import CameraError, VinCamera, VinReading, crop_jpeg
 
 log = logging.getLogger("passlane.lane")
@@ -46,13 +46,13 @@ def rules_from(cfg: LaneConfig) -> C.Rules:
                    plates=cfg.plates, authority=cfg.plates.authority, min_inspection_s=cfg.inspection.min_inspection_s)
 
 
-def hardware_from(cfg: LaneConfig) -> BoardHardware:
+def hardware_from(cfg: LaneConfig) -> Hardware:
     """The lane-bus boards named in lane.toml (both URLs are required)."""
     return BoardHardware(cfg.io_board.url, cfg.plate_issuer.url)
 
 
 class Lane:
-    def __init__(self, cfg: LaneConfig, *, hardware: BoardHardware | None = None, session: MqttSession | None = None,
+    def __init__(self, cfg: LaneConfig, *, hardware: Hardware | None = None, session: MqttSession | None = None,
                  reader: VinReading | None = None, clock: Callable[[], float] = time.time, config_path: Path | None = None) -> None:
         self.cfg = cfg
         self.config_path = config_path
@@ -61,7 +61,7 @@ class Lane:
         self.data_dir = cfg.journal.path.parent
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(cfg.journal.path, cfg.unit)
-        self.hw = hardware if hardware is not None else hardware_from(cfg)
+        self.hw: Hardware = hardware if hardware is not None else hardware_from(cfg)
         # the lane always has its cloud link: there is no mode that runs cases without the bridge
         self.session: MqttSession = session if session is not None else MqttSession(SessionSettings.from_lane_config(cfg))
         self.outbox = Outbox(self.journal, self.session, resend_after_s=cfg.outbox.resend_after_s, window=cfg.outbox.batch,
@@ -91,16 +91,13 @@ class Lane:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Condition()
-        self.hw.on_vehicle_passed = self._vehicle_passed
-        self.hw.on_fault = self._device_fault
-        self.hw.on_issue_progress = self._issue_progress
         for row in self.journal.open_cases():
             try:
                 self.cases[row.case_id] = C.Case.model_validate(row.state)
             except ValueError as exc:
                 self._alert(f"case:{row.case_id}", f"case {row.case_id} could not be restored: {exc}")
         try:
-            await self.hw.start()
+            await self.hw.start(HardwareListener(self._vehicle_passed, self._device_fault, self._issue_progress))
         except Exception as exc:  # noqa: BLE001 - start without boards; the alert says why
             await self._device_fault("io-board", f"could not start: {exc}", False)
         await self.refresh_hardware()

@@ -1,11 +1,14 @@
-"""Host side of the lane bus: asyncio driver for the RP2040 I/O board and
-plate issuer on any pyserial URL.  The protocol itself lives in
-firmware/lanebus.py (one codec, shared with the boards)."""
+"""Host side of the lane bus: the drivers for the RP2040 I/O board and plate
+issuer (`IoBoardDriver`, `PlateIssuerDriver`) on any pyserial URL.  The codec
+lives in firmware/lanebus.py (one copy, shared with the boards); the host's
+protocol session in session.py (pure), its asyncio + pyserial shell in
+client.py."""
 
-from .boards import (BarrierStatus, IoBoard, IoStatus, IssuerStatus, JobStatus, PlateIssuer)
-from .client import (BoardClient, BoardEvent, BoardInfo, BoardOffline, CommandRefused, LaneBusHostError,
-                     LinkStats, Reply, WrongBoard)
+from .boards import (BarrierStatus, IoBoardDriver, IoStatus, IssuerStatus, JobStatus, PlateIssuerDriver)
+from .client import BoardClient
+from .session import (BoardEvent, BoardInfo, BoardOffline, BoardSession, CommandRefused, LaneBusHostError,
+                      LinkStats, Reply, WrongBoard)
 
-__all__ = ["BarrierStatus", "BoardClient", "BoardEvent", "BoardInfo", "BoardOffline", "CommandRefused",
-           "IoBoard", "IoStatus", "IssuerStatus", "JobStatus", "LaneBusHostError", "LinkStats",
-           "PlateIssuer", "Reply", "WrongBoard"]
+__all__ = ["BarrierStatus", "BoardClient", "BoardEvent", "BoardSession", "BoardInfo", "BoardOffline", "CommandRefused",
+           "IoBoardDriver", "IoStatus", "IssuerStatus", "JobStatus", "LaneBusHostError", "LinkStats",
+           "PlateIssuerDriver", "Reply", "WrongBoard"]

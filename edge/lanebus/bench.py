@@ -23,7 +23,7 @@ from typing import Any
 
 from firmware import lanebus as lb
 
-from .boards import IoBoard
+from .boards import IoBoardDriver
 
 BAUD = 115200
 
@@ -54,7 +54,7 @@ def _reply_len(mtype: int, vals: list[Any] | None, kind: int = lb.KIND_IO_BOARD)
 
 async def measure(url: str, n: int) -> list[dict[str, Any]]:
     rows = []
-    async with IoBoard(url) as io:
+    async with IoBoardDriver(url) as io:
         client = io.client
         cases = [("PING", lb.PING, []), ("SET_LIGHT", lb.SET_LIGHT, [1, lb.LIGHT_RED]),
                  ("GET_STATUS", lb.GET_STATUS, [])]

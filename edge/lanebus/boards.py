@@ -1,4 +1,7 @@
-"""The two lane-bus boards as typed async objects over BoardClient."""
+"""The host's drivers for the two lane-bus boards, typed async objects over BoardClient.
+
+The board programs themselves are firmware.io_board.IoBoard and firmware.plate_issuer.PlateIssuer;
+these are what the lane controller (and `passlane board`) drive them with."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 from firmware import lanebus as lb
 
-from .client import BoardClient, BoardEvent, BoardInfo, LinkStats, _name, _s
+from .client import BoardClient
+from .session import BoardEvent, BoardInfo, LinkStats, as_text as _s, enum_name as _name
 
 
 class BarrierStatus(BaseModel):
@@ -133,8 +137,9 @@ class _Board:
         return self.client.on_event(callback)
 
 
-class IoBoard(_Board):
-    """The I/O board: two barriers (entry, exit) with lights, loops, photo-eyes, edges, e-stop."""
+class IoBoardDriver(_Board):
+    """The host's driver for the I/O board: two barriers (entry, exit) with lights, loops, photo-eyes,
+    edges, e-stop."""
 
     kind = "io-board"
 
@@ -176,8 +181,8 @@ class IoBoard(_Board):
             await asyncio.sleep(poll_s)
 
 
-class PlateIssuer(_Board):
-    """The plate issuer: idempotent ISSUE per job id."""
+class PlateIssuerDriver(_Board):
+    """The host's driver for the plate issuer: idempotent ISSUE per job id."""
 
     kind = "plate-issuer"
 

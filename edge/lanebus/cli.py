@@ -17,8 +17,8 @@ def _client_kw(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _status(ns: argparse.Namespace) -> int:
-    from . import IoBoard, PlateIssuer
-    cls = PlateIssuer if ns.kind == "plate-issuer" else IoBoard
+    from . import IoBoardDriver, PlateIssuerDriver
+    cls = PlateIssuerDriver if ns.kind == "plate-issuer" else IoBoardDriver
     async with cls(ns.url) as board:
         st = await board.status()
         out = {"info": board.info.__dict__ if board.info else None, "status": st.model_dump(),
@@ -42,8 +42,8 @@ async def _status(ns: argparse.Namespace) -> int:
 
 
 async def _barrier(ns: argparse.Namespace) -> int:
-    from . import CommandRefused, IoBoard
-    async with IoBoard(ns.url) as io:
+    from . import CommandRefused, IoBoardDriver
+    async with IoBoardDriver(ns.url) as io:
         fn = {"open": io.open_barrier, "close": io.close_barrier, "stop": io.stop_barrier}[ns.action]
         try:
             arm = await fn(ns.barrier)
@@ -59,15 +59,15 @@ async def _barrier(ns: argparse.Namespace) -> int:
 
 
 async def _light(ns: argparse.Namespace) -> int:
-    from . import IoBoard
-    async with IoBoard(ns.url) as io:
+    from . import IoBoardDriver
+    async with IoBoardDriver(ns.url) as io:
         print(f"{ns.barrier} light: {await io.set_light(ns.barrier, ns.light)}")
     return 0
 
 
 async def _issue(ns: argparse.Namespace) -> int:
-    from . import CommandRefused, PlateIssuer
-    async with PlateIssuer(ns.url) as pi:
+    from . import CommandRefused, PlateIssuerDriver
+    async with PlateIssuerDriver(ns.url) as pi:
         try:
             js = await pi.issue(ns.job_id, ns.plate_type, ns.text)
         except CommandRefused as e:
@@ -81,8 +81,8 @@ async def _issue(ns: argparse.Namespace) -> int:
 
 
 async def _job(ns: argparse.Namespace) -> int:
-    from . import CommandRefused, PlateIssuer
-    async with PlateIssuer(ns.url) as pi:
+    from . import CommandRefused, PlateIssuerDriver
+    async with PlateIssuerDriver(ns.url) as pi:
         try:
             js = await pi.job_status(ns.job_id)
         except CommandRefused as e:
@@ -93,8 +93,8 @@ async def _job(ns: argparse.Namespace) -> int:
 
 
 async def _clear_fault(ns: argparse.Namespace) -> int:
-    from . import CommandRefused, PlateIssuer
-    async with PlateIssuer(ns.url) as pi:
+    from . import CommandRefused, PlateIssuerDriver
+    async with PlateIssuerDriver(ns.url) as pi:
         try:
             st = await pi.clear_fault()
         except CommandRefused as e:
@@ -136,10 +136,10 @@ async def _drive_through(ns: argparse.Namespace) -> int:
     """Open, let one simulated vehicle pass, close when loop and beam are clear."""
     from firmware.sim.control import SimControl
 
-    from . import IoBoard
+    from . import IoBoardDriver
     host, _, port = ns.control.rpartition(":")
     ctl = SimControl(host, int(port))
-    async with IoBoard(ns.url) as io:
+    async with IoBoardDriver(ns.url) as io:
         b = ns.barrier
         io.on_event(lambda ev: print(f"  event {ev.name} {ev.data}") if ev.name != "status" else None)
         print(f"vehicle arrives at {b}")

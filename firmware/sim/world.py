@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from firmware import lanebus as lb
 from firmware.io_board import BARRIER_SHIFT, IN_ESTOP, R_CLOSE, R_GREEN, R_OPEN, R_RED, R_STOP
-from firmware.plate_issuer import MAGAZINE_SHIFT, S_PRINTER_BUSY, S_PRINTER_ERROR
+from firmware.plate_issuer import S_MAGAZINE_EMPTY, S_PRINTER_BUSY, S_PRINTER_ERROR
 
 ARM_TRAVEL_S = 2.0        # class O (ordinary): 1.4-4 s for 0-90 degrees
 VEHICLE_TO_BEAM_S = 0.6   # from starting to move until its nose breaks the beam
@@ -359,7 +359,7 @@ class IssuerWorld:
             w |= S_PRINTER_ERROR
         for i, p in enumerate(lb.PLATE_TYPES):
             if self.magazines[p] <= 0:
-                w |= 1 << (MAGAZINE_SHIFT + i)
+                w |= S_MAGAZINE_EMPTY[i]
         return w
 
     # ---------------------------------------------------------------- mechanism (HAL calls)

@@ -50,7 +50,7 @@ def test_open_drives_open_relay_until_open_limit():
     assert logic.relays() & R_OPEN == 0
     kinds = []
     while len(logic.events):
-        kinds.append(logic.events.pop())
+        kinds.append(logic.events.pop()[:4])
     assert (lb.EV_BARRIER, 0 | (lb.BEV_OPENING << 4), lb.ARM_OPENING, 0) in kinds
     assert (lb.EV_BARRIER, 0 | (lb.BEV_OPENED << 4), lb.ARM_OPEN, 0) in kinds
 
@@ -188,3 +188,37 @@ def test_control_loop_step_does_not_allocate():
                     logic.events.pop_into(state)
     _heap_locked(run)
     assert logic.barriers[0].arm in (lb.ARM_STOPPED, lb.ARM_OPENING, lb.ARM_OPEN)
+
+
+def test_stop_on_an_arm_at_rest_pulses_stop_and_reports_it():
+    """Rule 4: every actuation is reported.  STOP on a closed arm still pulses the STOP circuit, so it is
+    a BARRIER_EVENT `stopped` (detail 0 = STOP command) whose arm field keeps the arm's real state."""
+    hal = FakeHal(now=500, inputs=CLOSED | (CLOSED << BARRIER_SHIFT))
+    board = IoBoard(hal)
+    for _ in range(5):
+        board.step()
+        hal.idle(5)
+    hal.received()
+    hal.send(8, lb.BARRIER_STOP, [1])
+    board.step()
+    pk = hal.received()
+    r = reply_to(pk, 8, lb.BARRIER_STOP)
+    assert r is not None and list(r.body) == [lb.OK, lb.ARM_CLOSED]
+    assert hal.outputs & (R_STOP << BARRIER_SHIFT)
+    evs = events_of(pk, lb.EV_BARRIER)
+    assert [list(e.body) for e in evs] == [[1, lb.BEV_STOPPED, lb.ARM_CLOSED, 0]]
+    assert board.logic.barriers[1].arm == lb.ARM_CLOSED
+
+
+def test_stop_while_moving_reports_stopped_once():
+    logic, now = opened_logic()
+    b = logic.barriers[0]
+    b.command_close(now, 0)
+    while len(logic.events):
+        logic.events.pop()
+    assert b.command_stop(now)[0] == lb.OK
+    assert b.arm == lb.ARM_STOPPED
+    evs = []
+    while len(logic.events):
+        evs.append(logic.events.pop()[:4])
+    assert evs == [(lb.EV_BARRIER, 0 | (lb.BEV_STOPPED << 4), lb.ARM_STOPPED, 0)]

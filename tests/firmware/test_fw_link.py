@@ -3,6 +3,7 @@ input, handshake.  Runs under MicroPython and CPython."""
 
 from firmware import lanebus as lb
 from firmware.io_board import IoBoard
+from firmware.ticks import TICKS_MAX, ticks_add
 
 from fw_fakes import FakeHal, reply_to
 
@@ -178,3 +179,59 @@ def test_status_heartbeat_uses_seq_0_and_is_not_kept():
         hal.idle(5)
     st = [p for p in hal.received() if p.mtype == lb.EV_STATUS]
     assert st and all(p.seq == 0 for p in st)
+
+
+def test_an_ack_for_an_event_never_sent_acknowledges_nothing():
+    """A host that restarted with a stale ACK (or acknowledges what a board sent before its reset) must
+    not clear the window: the board's first events after a reset (reset_during_job) would be lost."""
+    hal, b = board()
+    roundtrip(hal, b, 1, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])  # HOST_LINK up: event 1
+    roundtrip(hal, b, 2, lb.BARRIER_OPEN, [0])                   # BARRIER_EVENT opening: event 2
+    _ack(hal, 57)                                                 # newer than anything the board sent
+    b.step()
+    hal.idle(lb.EVENT_RETRY_MS + 10)
+    b.step()
+    assert [p.seq for p in _events(hal.received())] == [1, 2]     # both still kept and re-sent
+    r = roundtrip(hal, b, 3, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])
+    assert lb.unpack_fields(lb.reply_fields(lb.HELLO), r.body, 1)[7] == 1
+    _ack(hal, 2)                                                  # a real ACK still works
+    b.step()
+    hal.idle(lb.EVENT_RETRY_MS + 10)
+    b.step()
+    assert _events(hal.received()) == []
+
+
+def test_an_ack_before_the_board_sent_any_event_is_ignored():
+    hal = FakeHal(now=100, inputs=lb.IN_LIMIT_CLOSED | (lb.IN_LIMIT_CLOSED << 8))
+    b = IoBoard(hal)
+    _ack(hal, 3)
+    b.step()                                                      # HOST_LINK up is event 1, sent after the ACK
+    hal.received()
+    hal.idle(lb.EVENT_RETRY_MS + 10)
+    b.step()
+    assert [p.seq for p in _events(hal.received())] == [1]
+
+
+def _uptime(hal, b, seq):
+    r = roundtrip(hal, b, seq, lb.PING)
+    return lb.unpack_fields(lb.reply_fields(lb.PING), r.body, 1)[0]
+
+
+def test_uptime_counts_milliseconds_since_boot_across_tick_wraps_and_wraps_at_2_to_the_32():
+    hal = FakeHal(now=TICKS_MAX - 1000, inputs=lb.IN_LIMIT_CLOSED | (lb.IN_LIMIT_CLOSED << 8))
+    b = IoBoard(hal)
+    assert _uptime(hal, b, 1) == 0
+    elapsed = 0
+    for k in range(9):                        # 9 x 2**29 ms: the 2**30 tick counter wraps 4 times, 2**32 once
+        hal.now = ticks_add(hal.now, 1 << 29)
+        elapsed += 1 << 29
+        b.step()
+        assert _uptime(hal, b, 10 + k) == elapsed % (1 << 32)
+    assert elapsed > 1 << 32
+
+
+def test_uptime_ms_in_status_is_the_same_clock():
+    hal, b = board()
+    hal.idle(1234)
+    r = roundtrip(hal, b, 7, lb.GET_STATUS)
+    assert lb.unpack_fields(lb.reply_fields(lb.GET_STATUS), r.body, 1)[0] == 1234

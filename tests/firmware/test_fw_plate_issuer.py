@@ -5,7 +5,7 @@ from firmware import lanebus as lb
 from firmware.plate_issuer import (FEED_TIMEOUT_MS, MAGAZINE_SHIFT, S_PRINTER_BUSY, IssuerLogic,
                                    decode_journal, encode_journal)
 
-from fw_fakes import FakeHal
+from fw_fakes import FakeHal, reply_to
 
 
 def make_plate(logic, hal, now):
@@ -126,3 +126,87 @@ def test_printer_that_never_starts_is_a_print_failure():
     assert logic.state == lb.ISSUER_PRINTING
     logic.update(30 + PRINT_START_MS, lb.S_PLATE_AT_PRINTER)
     assert logic.fault == lb.FAULT_PRINT_FAILURE
+
+
+def _issuer_board():
+    from firmware.plate_issuer import PlateIssuer
+    hal = FakeHal(now=100)
+    board = PlateIssuer(hal)
+    board.step()
+    hal.received()
+    return hal, board
+
+
+def _reply(hal, board, seq, mtype, body):
+    hal.send(seq, mtype, body=body)
+    board.step()
+    return reply_to(hal.received(), seq, mtype)
+
+
+def test_issue_with_a_job_id_or_text_that_is_not_utf8_is_refused_with_bad_field():
+    """Before: answered OK, printed plates reading the replacement character and sent the bytes back in
+    STATUS and events.  Now: BAD_FIELD with the 0-based index of the field, and nothing moves."""
+    hal, board = _issuer_board()
+    fields = lb.request_fields(lb.ISSUE, lb.KIND_PLATE_ISSUER)
+    bad_id = _reply(hal, board, 1, lb.ISSUE, lb.pack_fields(fields, [b"J\xff1", 0, b"A12345"]))
+    assert list(bad_id.body) == [lb.E_BAD_FIELD, 0]
+    bad_text = _reply(hal, board, 2, lb.ISSUE, lb.pack_fields(fields, [b"J1", 0, b"\xe4\xba"]))  # cut-off character
+    assert list(bad_text.body) == [lb.E_BAD_FIELD, 2]
+    surrogate = _reply(hal, board, 3, lb.ISSUE, lb.pack_fields(fields, [b"J1", 0, b"\xed\xa0\x80"]))
+    assert list(surrogate.body) == [lb.E_BAD_FIELD, 2]
+    status = _reply(hal, board, 4, lb.JOB_STATUS, lb.pack_fields((("job_id", "str"),), [b"\xc0\xaf"]))
+    assert list(status.body) == [lb.E_BAD_FIELD, 0]
+    assert hal.mech == [] and board.logic.jobs == [] and hal.journal is None
+    ok = _reply(hal, board, 5, lb.ISSUE, lb.pack_fields(fields, ["J1", 0, "京A12345"]))
+    assert ok.body[0] == lb.OK and hal.mech == [("feed", 0)]
+
+
+def test_job_events_carry_the_job_state_they_were_raised_in():
+    """A jam (paused) and the operator's CLEAR_FAULT (feeding) in one loop step: the ring keeps both
+    states, as the list it replaced did."""
+    from firmware.plate_issuer import send_queued_events
+    hal, board = _issuer_board()
+    logic = board.logic
+    logic.issue(b"J1", 0, b"A12345", 0)
+    logic.update(FEED_TIMEOUT_MS + 10, 0)                          # the blank never arrives: jam
+    logic.clear_fault(FEED_TIMEOUT_MS + 20)
+    send_queued_events(logic, board.link, FEED_TIMEOUT_MS + 20)
+    sent = [p for p in hal.received() if p.mtype in (lb.EV_JOB_PROGRESS, lb.EV_FAULT)]
+    states = [(p.mtype, lb.unpack_fields(lb.request_fields(p.mtype, lb.KIND_PLATE_ISSUER), p.body)) for p in sent]
+    assert states == [
+        (lb.EV_JOB_PROGRESS, [b"J1", 0, lb.JOB_FEEDING, 0, 0]),
+        (lb.EV_JOB_PROGRESS, [b"J1", 0, lb.JOB_PAUSED, 0, lb.FAULT_JAM]),
+        (lb.EV_FAULT, [lb.FAULT_JAM, 1, b"J1"]),
+        (lb.EV_FAULT, [lb.FAULT_JAM, 0, b"J1"]),
+        (lb.EV_JOB_PROGRESS, [b"J1", 0, lb.JOB_FEEDING, 0, 0]),
+    ]
+
+
+def test_pushing_an_issuer_event_does_not_allocate():
+    from firmware.plate_issuer import EVENT_QUEUE_SIZE
+    from firmware.event_queue import EventQueue
+    q = EventQueue(EVENT_QUEUE_SIZE)
+    job = object()
+    out = [0]
+
+    def run():
+        for _ in range(3 * EVENT_QUEUE_SIZE):
+            q.push(lb.EV_JOB_PROGRESS, lb.JOB_FEEDING, 1, 0, job)
+            q.pop_into(out)
+    _heap_locked(run)
+    assert out[0] == lb.EV_JOB_PROGRESS and len(q) == 0
+
+
+def _heap_locked(fn):
+    try:
+        import micropython
+        lock = micropython.heap_lock
+        unlock = micropython.heap_unlock
+    except (ImportError, AttributeError):
+        fn()
+        return
+    lock()
+    try:
+        fn()
+    finally:
+        unlock()

@@ -125,3 +125,50 @@ class NoisyProxy:
                 c.close()
             except OSError:
                 pass
+
+
+class FirmwarePort:
+    """A serial port whose other end is the real I/O board firmware on a fake HAL, in this process:
+    what the host writes is run by the board at once, and everything the board answered is read back
+    as one chunk (with `extra` appended, when given, behind the reply it names)."""
+
+    def __init__(self) -> None:
+        import threading as _threading
+
+        from fw_fakes import FakeHal
+
+        from firmware.io_board import IoBoard
+        self.hal = FakeHal(now=1000, inputs=16 | (16 << 8))
+        self.board = IoBoard(self.hal)
+        self.extra: dict[int, bytes] = {}  # reply type -> frame sent right behind it, in the same read
+        self._ready = _threading.Condition()
+        self._rx = bytearray()
+        self.closed = False
+        self.in_waiting = 0
+
+    def write(self, data: bytes) -> int:
+        from firmware import lanebus as lb
+        with self._ready:
+            self.hal.rx.extend(data)
+            self.board.step()
+            out = bytes(self.hal.tx)
+            self.hal.tx = bytearray()
+            for p in lb.FrameDecoder().feed(out):
+                out += self.extra.get(p.mtype, b"")
+            self._rx += out
+            self._ready.notify_all()
+        return len(data)
+
+    def read(self, size: int = 1) -> bytes:
+        with self._ready:
+            if not self._rx and not self.closed:
+                self._ready.wait(0.05)
+            if self.closed:
+                raise OSError("port closed")
+            out, self._rx = bytes(self._rx), bytearray()
+            return out
+
+    def close(self) -> None:
+        with self._ready:
+            self.closed = True
+            self._ready.notify_all()

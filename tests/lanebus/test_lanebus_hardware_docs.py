@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def hal_constants() -> dict[str, object]:
     tree = ast.parse((ROOT / "firmware" / "hal_rp2.py").read_text())
-    ns: dict[str, object] = {"lb": lb, **{k: getattr(io_board, k) for k in dir(io_board) if k.isupper()}}
+    ns: dict[str, object] = {"lb": lb, **{k: getattr(m, k) for m in (io_board, plate_issuer) for k in dir(m) if k.isupper()}}
     out = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
@@ -101,3 +101,16 @@ def test_real_and_simulated_hal_have_the_same_methods():
     real_issuer = common | _methods(tree, "PlateIssuerHal")
     sim = {n for n in dir(SimHal) if not n.startswith("_")} - {"feed_rx"}  # feed_rx: the TCP side's input
     assert real_io | real_issuer == sim
+
+
+def test_every_barrier_safety_reference_names_the_file_in_hardware_specs():
+    """docs/architecture.md and the firmware linked to a barrier-safety.md that was not in the repo."""
+    assert (ROOT / "hardware_specs" / "barrier-safety.md").is_file()
+    for path in ("docs/architecture.md", "firmware/io_board.py", "hardware_specs/io-board.md",
+                 "hardware_specs/lane-bus.md"):
+        text = (ROOT / path).read_text(encoding="utf-8")
+        assert "barrier-safety.md" in text, path
+        for m in re.finditer(r"\(([^)\s]*barrier-safety\.md)\)", text):  # markdown links resolve
+            assert ((ROOT / path).parent / m.group(1)).resolve().is_file(), (path, m.group(1))
+    rules = (ROOT / "hardware_specs" / "barrier-safety.md").read_text(encoding="utf-8")
+    assert "## Rules the PassLane I/O firmware must enforce" in rules and "## Sources" in rules

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from lanebus_helpers import EventRecorder, NoisyProxy, until
+from lanebus_helpers import EventRecorder, FirmwarePort, NoisyProxy, until
 
-from edge.lanebus import BoardClient, BoardOffline, CommandRefused, IoBoard
+from edge.lanebus import BoardClient, BoardOffline, CommandRefused, IoBoardDriver
 from edge.lanebus.client import WrongBoard
 from firmware import lanebus as lb
 
@@ -21,7 +21,7 @@ def test_barrier_opens_vehicle_passes_and_barrier_closes(io_sim):
     ctl = io_sim.control()
 
     async def scenario():
-        async with IoBoard(io_sim.url) as io:
+        async with IoBoardDriver(io_sim.url) as io:
             rec = EventRecorder(io)
             assert io.info.kind == "io-board" and io.info.protocol_version == "1.0"
             ctl.vehicle_arrive("entry")
@@ -44,7 +44,7 @@ def test_barrier_opens_vehicle_passes_and_barrier_closes(io_sim):
     assert no_safety_violation(io_sim) == []
 
 
-async def _clear(io: IoBoard) -> bool:
+async def _clear(io: IoBoardDriver) -> bool:
     st = (await io.status()).barriers["entry"]
     return not (st.loop_occupied or st.beam_blocked)
 
@@ -53,7 +53,7 @@ def test_presence_during_close_reverses_the_arm(io_sim):
     ctl = io_sim.control()
 
     async def scenario():
-        async with IoBoard(io_sim.url) as io:
+        async with IoBoardDriver(io_sim.url) as io:
             rec = EventRecorder(io)
             await io.open_barrier("exit")
             await io.wait_arm("exit", "open", 5)
@@ -70,7 +70,7 @@ def test_usb_unplug_goes_offline_then_reopens_and_pending_command_completes(io_s
     ctl = io_sim.control()
 
     async def scenario():
-        async with IoBoard(io_sim.url, reopen_interval_s=0.1) as io:
+        async with IoBoardDriver(io_sim.url, reopen_interval_s=0.1) as io:
             rec = EventRecorder(io)
             ctl.unplug(1.0)
             await until(lambda: not io.online, 2, "offline")
@@ -121,7 +121,7 @@ def test_host_gone_silent_leaves_the_open_barrier_open(io_sim):
     ctl = io_sim.control()
 
     async def scenario():
-        io = IoBoard(io_sim.url)
+        io = IoBoardDriver(io_sim.url)
         await io.start()
         await io.open_barrier("entry")
         await io.wait_arm("entry", "open", 5)
@@ -141,7 +141,7 @@ def test_event_stream_and_estop(io_sim):
     ctl = io_sim.control()
 
     async def scenario():
-        async with IoBoard(io_sim.url) as io:
+        async with IoBoardDriver(io_sim.url) as io:
             seen: list = []
 
             async def collect():
@@ -171,32 +171,35 @@ def test_event_stream_and_estop(io_sim):
     assert any(e["event"] == "arm_stopped" for e in io_sim.world_log())
 
 
-async def _arm(io: IoBoard, arm: str) -> bool:
+async def _arm(io: IoBoardDriver, arm: str) -> bool:
     return (await io.status()).barriers["entry"].arm == arm
 
 
-async def _estop_released(io: IoBoard) -> bool:
+async def _estop_released(io: IoBoardDriver) -> bool:
     return not (await io.status()).estop
 
 
-def test_a_command_cancelled_as_its_reply_arrives_raises_the_cancellation(io_sim):
+def test_a_command_cancelled_as_its_reply_arrives_raises_the_cancellation():
     """asyncio.wait_for on Python 3.11 returns the reply instead when the cancellation comes just as the reply
-    does; a lane's status poll then outlived the lane closing it and reported the closed link as down."""
+    does; a lane's status poll then outlived the lane closing it and reported the closed link as down.
+    Here the board's STATUS heartbeat comes in the same read as the reply, and its subscriber cancels the
+    caller: the reply is already on the caller's future, and the caller must still see the cancellation."""
+    port = FirmwarePort()
+    status = lb.encode_frame(0, lb.EV_STATUS, lb.pack_fields(lb.IO_STATUS, [1] + [0] * 10))
+    port.extra[lb.GET_STATUS | lb.REPLY_FLAG] = status
+
     async def scenario():
-        async with IoBoard(io_sim.url) as io:
-            client = io.client
-            task = asyncio.create_task(io.status())
-            resolve = client._resolve
-
-            def cancel_the_caller_as_the_reply_lands(seq, *rest):
-                if seq in client._pending:  # the waiting caller's callback is already on the future: ours runs next
-                    client._pending[seq][1].add_done_callback(lambda _f: task.cancel())
-                resolve(seq, *rest)
-
-            client._resolve = cancel_the_caller_as_the_reply_lands
+        client = BoardClient("firmware://in-process", expected_kind="io-board", open_port=lambda: port)
+        await client.start()
+        try:
+            task = asyncio.create_task(client.command(lb.GET_STATUS))
+            client.on_event(lambda ev: task.cancel() if ev.name == "status" else None)
             with pytest.raises(asyncio.CancelledError):
                 await task
-            client._resolve = resolve
-            assert (await io.status()).barriers  # the link is fine: only the caller was cancelled
+            assert task.cancelled()
+            port.extra.clear()
+            assert (await client.command(lb.PING)).ok  # the link is fine: only the caller was cancelled
+        finally:
+            await client.close()
 
     asyncio.run(scenario())

@@ -11,7 +11,7 @@ import collections
 
 from lanebus_helpers import NoisyProxy, until
 
-from edge.lanebus import IoBoard, PlateIssuer
+from edge.lanebus import IoBoardDriver, PlateIssuerDriver
 from firmware import lanebus as lb
 
 FAST = {"reply_timeout_s": 0.08, "max_attempts": 50, "reopen_interval_s": 0.1}  # quick retries, but patient under CPU load
@@ -25,7 +25,7 @@ def test_every_io_command_completes_exactly_once_over_a_noisy_line(io_sim):
 
     async def scenario():
         nonlocal n_light, n_open, n_close
-        async with IoBoard(proxy.url, **FAST) as io:
+        async with IoBoardDriver(proxy.url, **FAST) as io:
             io.on_event(lambda ev: seqs.append(ev.seq) if ev.seq else None)
             for i in range(120):
                 await io.set_light("entry", ("red", "green")[i % 2])
@@ -61,7 +61,7 @@ def test_no_plate_is_issued_twice_over_a_noisy_line(issuer_sim):
     jobs = [(f"N-{i}", f"京N{i:05d}") for i in range(8)]
 
     async def scenario():
-        async with PlateIssuer(proxy.url, **FAST) as pi:
+        async with PlateIssuerDriver(proxy.url, **FAST) as pi:
             for job_id, text in jobs:
                 await pi.issue(job_id, "blue", text)
                 await pi.issue(job_id, "blue", text)  # a deliberate repeat, too

@@ -8,7 +8,7 @@ import collections
 import pytest
 from lanebus_helpers import EventRecorder, until
 
-from edge.lanebus import CommandRefused, PlateIssuer
+from edge.lanebus import CommandRefused, PlateIssuerDriver
 from firmware import lanebus as lb
 
 
@@ -18,7 +18,7 @@ def plates_by_text(sim) -> collections.Counter:
 
 def test_issue_makes_one_pair_and_a_repeat_returns_the_job_state(issuer_sim):
     async def scenario():
-        async with PlateIssuer(issuer_sim.url) as pi:
+        async with PlateIssuerDriver(issuer_sim.url) as pi:
             rec = EventRecorder(pi)
             js = await pi.issue("J-1", "green", "京AD12345")
             assert js.state in ("feeding", "accepted") and js.plates_done == 0
@@ -40,7 +40,7 @@ def test_jam_pauses_the_job_and_clear_fault_finishes_it_with_exactly_two_plates(
     ctl = issuer_sim.control()
 
     async def scenario():
-        async with PlateIssuer(issuer_sim.url) as pi:
+        async with PlateIssuerDriver(issuer_sim.url) as pi:
             rec = EventRecorder(pi)
             ctl.inject_fault("jam")
             await pi.issue("J-2", "blue", "京B12345")
@@ -63,7 +63,7 @@ def test_cover_open_refuses_clear_until_closed(issuer_sim):
     ctl = issuer_sim.control()
 
     async def scenario():
-        async with PlateIssuer(issuer_sim.url) as pi:
+        async with PlateIssuerDriver(issuer_sim.url) as pi:
             await pi.issue("J-4", "blue", "京C12345")
             ctl.inject_fault("cover_open")
             await pi.wait_job("J-4", ("paused",), timeout_s=5)
@@ -77,7 +77,7 @@ def test_cover_open_refuses_clear_until_closed(issuer_sim):
     assert plates_by_text(issuer_sim) == {"京C12345": 2}
 
 
-async def _cleared(pi: PlateIssuer) -> bool:
+async def _cleared(pi: PlateIssuerDriver) -> bool:
     try:
         return (await pi.clear_fault()).fault == "none"
     except CommandRefused:
@@ -88,7 +88,7 @@ def test_print_failure_spoils_one_blank_and_the_job_still_makes_two_plates(issue
     ctl = issuer_sim.control()
 
     async def scenario():
-        async with PlateIssuer(issuer_sim.url) as pi:
+        async with PlateIssuerDriver(issuer_sim.url) as pi:
             ctl.inject_fault("print_failure")
             await pi.issue("J-5", "yellow", "京D12345")
             js = await pi.wait_job("J-5", ("paused",), timeout_s=10)
@@ -106,7 +106,7 @@ def test_empty_magazine_refuses_new_jobs_until_refilled(issuer_sim):
     ctl = issuer_sim.control()
 
     async def scenario():
-        async with PlateIssuer(issuer_sim.url) as pi:
+        async with PlateIssuerDriver(issuer_sim.url) as pi:
             ctl.inject_fault("magazine_empty", plate_type="blue")
             await until(lambda: _empty(pi), 2, "magazine reported empty")
             with pytest.raises(CommandRefused) as e:
@@ -119,11 +119,11 @@ def test_empty_magazine_refuses_new_jobs_until_refilled(issuer_sim):
     asyncio.run(scenario())
 
 
-async def _empty(pi: PlateIssuer) -> bool:
+async def _empty(pi: PlateIssuerDriver) -> bool:
     return "blue" in (await pi.status()).magazines_empty
 
 
-async def _not_empty(pi: PlateIssuer) -> bool:
+async def _not_empty(pi: PlateIssuerDriver) -> bool:
     return not await _empty(pi)
 
 
@@ -131,7 +131,7 @@ def test_board_reset_mid_job_keeps_the_journal_and_never_issues_a_second_pair(is
     ctl = issuer_sim.control()
 
     async def scenario():
-        async with PlateIssuer(issuer_sim.url, reopen_interval_s=0.1) as pi:
+        async with PlateIssuerDriver(issuer_sim.url, reopen_interval_s=0.1) as pi:
             rec = EventRecorder(pi)
             await pi.issue("J-7", "blue", "京F12345")
             await until(lambda: _one_plate(issuer_sim), 10, "first plate out")
@@ -153,7 +153,7 @@ def test_board_reset_mid_job_keeps_the_journal_and_never_issues_a_second_pair(is
     assert plates_by_text(issuer_sim) == {"京F12345": 1}
 
 
-async def _plates_done(pi: PlateIssuer, job_id: str, n: int) -> bool:
+async def _plates_done(pi: PlateIssuerDriver, job_id: str, n: int) -> bool:
     return (await pi.job_status(job_id)).plates_done >= n
 
 
@@ -166,12 +166,12 @@ def test_journal_file_survives_a_simulator_restart(tmp_path):
     journal = str(tmp_path / "issuer-flash.bin")
 
     async def issue(url):
-        async with PlateIssuer(url) as pi:
+        async with PlateIssuerDriver(url) as pi:
             await pi.issue("J-8", "green", "京G12345")
             return await pi.wait_job("J-8", timeout_s=10)
 
     async def ask(url):
-        async with PlateIssuer(url) as pi:
+        async with PlateIssuerDriver(url) as pi:
             again = await pi.issue("J-8", "green", "京G12345")
             return again, await pi.job_status("J-8")
 

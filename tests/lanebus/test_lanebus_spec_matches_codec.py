@@ -53,7 +53,7 @@ def test_message_table_matches_codec():
 
 def test_result_codes_match_codec():
     rows = _tables_under("5. Result and refusal codes")
-    assert [(int(r[0]), r[1], r[2]) for r in rows] == list(lb.RESULTS)
+    assert [(int(r[0]), r[1], r[2], r[3]) for r in rows] == list(lb.RESULTS)
 
 
 def test_limits_and_timing_match_codec():
