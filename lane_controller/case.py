@@ -349,7 +349,7 @@ class CheckPayment:
 @dataclass(frozen=True)
 class IssuePlates:
     job_id: str
-    plate_type: str
+    plate_kind: PlateKind
     text: str
 
 
@@ -639,8 +639,7 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  #
 def _issue_actions(case: Case) -> list[Action]:
     if case.hold:
         return []
-    plate_type = "new_energy" if case.new_energy else "small_car"
-    return [IssuePlates(job_id_for(case), plate_type, case.plate or "")]
+    return [IssuePlates(job_id_for(case), case.plate_kind, case.plate or "")]
 
 
 def pending(case: Case) -> list[Action]:

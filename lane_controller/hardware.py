@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from edge.contract import BoardHealth
+from edge.contract import BoardHealth, PlateKind
 
 log = logging.getLogger("passlane.hardware")
 
@@ -51,7 +51,7 @@ class Hardware(Protocol):
 
     async def set_light(self, barrier: str, colour: str) -> None: ...
 
-    async def issue(self, job_id: str, plate_type: str, text: str) -> None: ...
+    async def issue(self, job_id: str, plate_kind: PlateKind, text: str) -> None: ...
 
     async def status(self) -> dict[str, Any]: ...
 
@@ -113,7 +113,6 @@ class BoardHardware:
     """The lane-bus boards through the host drivers (``edge.lanebus``): the real boards, or the real firmware on
     the simulated world.  Owns its tasks (status poll, notices to the lane) and awaits them on close."""
 
-    PLATE_TYPES = {"small_car": "blue", "new_energy": "green", "large": "yellow"}
 
     def __init__(self, io_url: str, issuer_url: str, *, poll_s: float = 1.0, issue_timeout_s: float = 120.0,
                  command_timeout_s: float = 15.0) -> None:
@@ -208,9 +207,9 @@ class BoardHardware:
     async def set_light(self, barrier: str, colour: str) -> None:
         await self._cmd("io-board", self.io.set_light(barrier, colour))
 
-    async def issue(self, job_id: str, plate_type: str, text: str) -> None:
-        ptype = self.PLATE_TYPES.get(plate_type, plate_type)
-        js = await self._cmd("plate-issuer", self.issuer.issue(job_id, ptype, text))
+    async def issue(self, job_id: str, plate_kind: PlateKind, text: str) -> None:
+        """Issue one pair of plates; the issuer's magazines hold blanks by colour, which the kind decides."""
+        js = await self._cmd("plate-issuer", self.issuer.issue(job_id, plate_kind.colour, text))
         if js.state == "paused":
             # the job stopped on a fault (jam, spoiled blank, empty magazine); issuing it again is the operator's word
             # that the fault is dealt with: the issuer carries on and makes only the plates still missing. If the

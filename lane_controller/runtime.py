@@ -298,11 +298,11 @@ class Lane:
                     self._alert(f"case:{case_id}", f"payment start: {resp.error} {resp.detail or ''}")
             case C.CheckPayment():
                 await self._check_payment(case_id)
-            case C.IssuePlates(job_id, plate_type, text):
+            case C.IssuePlates(job_id, plate_kind, text):
                 self.waiting[case_id] = "plate issuer working"
                 self._bump()
                 try:
-                    await self.hw.issue(job_id, plate_type, text)
+                    await self.hw.issue(job_id, plate_kind, text)
                 except HardwareFault as f:
                     self.waiting.pop(case_id, None)
                     self._alert(f"device:{f.device}", f"{f.device}: {f.detail}")
