@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from edge.stats import percentile
 
 # (label key, from event kind, to event kind): the lane's stages in order
 STAGES = [
@@ -14,15 +15,6 @@ STAGES = [
     ("stage_issue", "case.paid", "case.plates_issued"),
     ("stage_exit", "case.plates_issued", "case.closed"),
 ]
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile (p in 0..100)."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(1, math.ceil(p / 100 * len(s)))
-    return s[k - 1]
 
 
 def registration_figures(cases: list[dict[str, Any]], limit_s: float = 1800.0, bin_minutes: int = 2, max_minutes: int = 60) -> dict[str, Any]:

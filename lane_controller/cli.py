@@ -31,7 +31,8 @@ def _run(ns: argparse.Namespace) -> int:
     import signal
 
     from edge.config import ConfigError, check_secrets, load_config
-    from lane_controller.runtime import Lane, limit_malloc_arenas
+    from lane_controller.memory import limit_malloc_arenas
+    from lane_controller.runtime import Lane
     from lane_controller.web import serve
 
     limit_malloc_arenas(2)

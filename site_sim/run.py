@@ -23,7 +23,8 @@ from cloud_bridge.payments import SimulatedProvider
 from firmware.sim.control import SimControl
 from site_sim.journey import Journey, Outcome, Tablet, Vehicle
 from site_sim.site import INSPECTOR_PIN, OPS_USER, Site, passlane
-from site_sim.summary import SiteSummary, percentile
+from edge.stats import percentile
+from site_sim.summary import SiteSummary
 from site_sim.timing import HumanDurations, poisson_arrivals
 
 # Faults the world can inject during a run; "noise" is a property of the cables (Site.line_noise).

@@ -5,15 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100.0 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 class SiteSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lanes: int

@@ -29,6 +29,7 @@ import dataclasses
 import logging
 from typing import Any, Union
 
+from edge.stats import percentile
 from firmware import lanebus as lb
 
 log = logging.getLogger("passlane.lanebus")
@@ -240,13 +241,6 @@ def hello_refusal(name: str, expected_kind: str, result: int, values: list[Any] 
     return None
 
 
-def _percentile(sorted_vals: list[float], q: float) -> float:
-    if not sorted_vals:
-        return 0.0
-    k = min(len(sorted_vals) - 1, max(0, int(round(q * (len(sorted_vals) - 1)))))
-    return sorted_vals[k]
-
-
 def _seq_before(seq: int) -> int:
     return seq - 1 if seq > 1 else 0xFFFF
 
@@ -426,8 +420,8 @@ class BoardSession:
         s.events_lost = self.events.lost
         rtts = sorted(self._rtts)
         if rtts:
-            s.rtt_ms_p50 = round(_percentile(rtts, 0.5), 3)
-            s.rtt_ms_p99 = round(_percentile(rtts, 0.99), 3)
+            s.rtt_ms_p50 = round(percentile(rtts, 50) or 0.0, 3)
+            s.rtt_ms_p99 = round(percentile(rtts, 99) or 0.0, 3)
         s.last_rx_age_s = round(now - self._last_rx, 3) if self._last_rx is not None else None
         s.online = self.online
         return s

@@ -293,7 +293,7 @@ def test_a_case_over_the_promise_raises_an_alert(tmp_path, mqtt_broker, site_pki
         try:
             cid = (await lane.open_case("A", cloud.good[0].owner_id_number, None, "insp-1")).case_id
             clock[0] += 31 * 60  # the lane's clock, not a sleep
-            lane._spawn(lane._watch_promise(period_s=0.05))
+            lane.check_promises()
             await await_until(lambda: f"promise:{cid}" in lane.alerts, 5, "promise alert")
         finally:
             await lane.stop()

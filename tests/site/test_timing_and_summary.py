@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from site_sim.summary import SiteSummary, percentile
+from edge.stats import percentile
+from site_sim.summary import SiteSummary
 from site_sim.timing import HumanDurations, SimClock, poisson_arrivals
 
 
