@@ -26,6 +26,10 @@ from pydantic import BaseModel, ConfigDict
 
 from edge.contract import EventKind, PlateKind, plate_kind_for_fuel
 from edge.plate_numbers import PlateError, PlateRules, validate_number
+from vision.vin_read import VinRead
+
+VIN_READ_EVENT_FIELDS = {"vin", "decision", "confidence", "check_digit", "image", "ms", "review_reason"}
+"""What a case.vin_read event carries of the read (the whole read stays in the case)."""
 
 
 class Stage(StrEnum):
@@ -71,7 +75,7 @@ class Case(BaseModel):
     record_problems: list[str] = []
     lookup_error: str | None = None
     entry_requested: bool = False
-    vin_read: dict[str, Any] | None = None
+    vin_read: VinRead | None = None
     vin: str | None = None
     vin_reason: str | None = None
     items: dict[str, ItemResult] = {}
@@ -123,7 +127,7 @@ class Case(BaseModel):
     def vin_needs_review(self) -> bool:
         if self.vin_read is None or self.vin is not None:
             return False
-        return self.vin_read.get("decision") != "accept" or self.vin_read.get("vin") != self.certificate_vin
+        return self.vin_read.decision != "accept" or self.vin_read.vin != self.certificate_vin
 
     def age(self, now: float) -> float:
         return (self.closed_at or now) - self.opened_at
@@ -165,17 +169,6 @@ class Admit:
 @dataclass(frozen=True)
 class VehiclePassed:
     barrier: Barrier
-
-
-@dataclass(frozen=True)
-class VinRead:
-    vin: str | None
-    decision: str
-    confidence: float
-    check_digit: str = "valid"
-    image: str | None = None
-    ms: float = 0.0
-    review_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -500,23 +493,23 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  #
             case = _to(case, Stage.CLOSED, now, outcome=outcome, closed_at=now)
             E.append(Event(EventKind.CASE_CLOSED, {"outcome": outcome, "age_s": round(case.age(now), 3)}))
             A += [CloseBarrier("exit"), SetLight("exit", "red")]
-        case VinRead(vin, decision, confidence, check_digit, image, ms, review_reason):
+        case VinRead() as read:
             _need(s == Stage.ADMITTED, "a VIN is read only while the vehicle is on the station")
-            read = {"vin": vin, "decision": decision, "confidence": confidence, "check_digit": check_digit, "image": image,
-                    "ms": round(ms, 1), "review_reason": review_reason}
-            matches = vin is not None and vin == case.certificate_vin
-            E.append(Event(EventKind.CASE_VIN_READ, {**read, "certificate_vin": case.certificate_vin, "matches": matches}))
-            if decision == "accept" and matches:
-                case = _to(case, Stage.VIN_CONFIRMED, now, vin_read=read, vin=vin)
-                E.append(Event(EventKind.CASE_VIN_CONFIRMED, {"vin": vin, "by": "reader"}))
+            read = read.model_copy(update={"ms": round(read.ms, 1)})
+            matches = read.vin is not None and read.vin == case.certificate_vin
+            E.append(Event(EventKind.CASE_VIN_READ, {**read.model_dump(include=VIN_READ_EVENT_FIELDS), "certificate_vin": case.certificate_vin,
+                                                     "matches": matches}))
+            if read.decision == "accept" and matches:
+                case = _to(case, Stage.VIN_CONFIRMED, now, vin_read=read, vin=read.vin)
+                E.append(Event(EventKind.CASE_VIN_CONFIRMED, {"vin": read.vin, "by": "reader"}))
             else:
                 case = case.model_copy(update={"vin_read": read})
         case VinConfirm(vin, reason):
             _need(s == Stage.ADMITTED, "the VIN can be confirmed only while the vehicle is on the station")
             vin = vin.strip().upper()
             _need(vin == case.certificate_vin, f"VIN {vin} differs from the certificate VIN {case.certificate_vin}: reject the case")
-            read_vin = (case.vin_read or {}).get("vin")
-            if vin != read_vin or (case.vin_read or {}).get("decision") != "accept":
+            read_vin = case.vin_read.vin if case.vin_read else None
+            if vin != read_vin or case.vin_read is None or case.vin_read.decision != "accept":
                 _need(bool(reason and reason.strip()), "a reason is needed to correct or accept a VIN the reader did not accept")
             case = _to(case, Stage.VIN_CONFIRMED, now, vin=vin, vin_reason=reason)
             E.append(Event(EventKind.CASE_VIN_CONFIRMED, {"vin": vin, "by": "inspector", "reason": reason, "read": read_vin}))

@@ -288,7 +288,7 @@ class Lane:
         except Exception as exc:  # noqa: BLE001 - a camera fault: the inspector reviews by eye
             self.alert("device:camera", f"VIN camera: {exc}")
             self.record(EventKind.DEVICE_FAULT, {"device": "camera", "detail": str(exc)[:500]}, case_id=case_id)
-            read = C.VinRead(None, "none", 0.0, "invalid", None)
+            read = C.VinRead(decision="none", check_digit="invalid")
         finally:
             self.waiting.pop(case_id, None)
         await self.safe_apply(case_id, read)

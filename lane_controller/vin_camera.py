@@ -19,11 +19,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vision.vin_read import VinRead
 
 log = logging.getLogger("passlane.vin")
 
@@ -37,18 +38,6 @@ class CameraError(RuntimeError):
 
 class ReaderUnavailable(RuntimeError):
     """The VIN reader could not be loaded; the lane refuses to start without ``--no-reader``."""
-
-
-@dataclass
-class ReadResult:
-    vin: str | None
-    decision: str
-    confidence: float
-    check_digit: str
-    box: Any = None
-    ms: float = 0.0
-    alternatives: list[Any] = field(default_factory=list)
-    review_reason: str | None = None  # why the reader wants a person to look (vision.VinRead.review_reason)
 
 
 def upload_frame(folder: Path, frame: np.ndarray, quality: int = 95) -> Path:
@@ -153,12 +142,10 @@ class VinReading:
         """What the tablet shows about the reader."""
         return "loaded" if self.reader is not None else "off (--no-reader): every VIN is read by the inspector"
 
-    def read(self, frame: np.ndarray) -> ReadResult:
+    def read(self, frame: np.ndarray) -> VinRead:
         if self.reader is None:
-            return ReadResult(None, "none", 0.0, "invalid")
-        r = self.reader.read(frame)
-        return ReadResult(r.vin, r.decision, float(r.confidence), r.check_digit or "invalid", r.box, float(r.ms), list(r.alternatives),
-                          r.review_reason)
+            return VinRead(decision="none", check_digit="invalid")
+        return self.reader.read(frame)
 
 
 def crop_jpeg(frame: np.ndarray, box: Any, path: Path) -> Path:

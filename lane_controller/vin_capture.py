@@ -45,8 +45,7 @@ class VisionWorker:
         finally:
             del frame
             await self._run(release_memory)
-        return C.VinRead(res.vin, res.decision, round(res.confidence, 4), res.check_digit, str(img.relative_to(self.data_dir)), res.ms,
-                         res.review_reason)
+        return res.model_copy(update={"image": str(img.relative_to(self.data_dir))})
 
     async def store_photo(self, case_id: str, code: str, data: bytes | None) -> str:
         """A checklist photo: uploaded bytes, or a frame of the station camera when ``data`` is None; its path under the data folder."""

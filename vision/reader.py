@@ -22,16 +22,15 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from vision.decode import Decoded, decode
 from vision.detector import Detector, LineBox, crop_line, refine_band
 from vision.preprocess import to_bgr8
 from vision.recognizer import Recognizer
 from vision.rules import ALPHABET, check_digit_required, model_years, wmi_region
+from vision.vin_read import Alternative, VinRead
 
 MODEL_DIR = Path(__file__).parent / "models"
 DEFAULT_ACCEPT = 0.9
@@ -40,32 +39,6 @@ CANDIDATE_MIN_SCORE = 0.5  # the reader tries weaker detector blobs too; the rec
 FLIP_BELOW = 0.9  # a read this clear is final
 FLIP_TRY_BELOW = 0.3  # reads weaker than this are retried turned 180 degrees
 FORCED_LENGTH_ODDS = 0.2  # a read whose best path was not 17 symbols long counts this much less
-
-
-class Alternative(BaseModel):
-    """A next-best symbol at one position (1-based), with its probability."""
-
-    position: int
-    char: str
-    confidence: float
-
-
-class VinRead(BaseModel):
-    """The reader's answer for one image (JSON-ready)."""
-
-    vin: str | None = Field(None, description="17 VIN symbols, or None when no VIN was found")
-    decision: Literal["accept", "review", "none"] = "none"
-    confidence: float = Field(0.0, description="lowest per-symbol confidence (0..1)")
-    check_digit: Literal["valid", "invalid"] | None = None
-    corrected: bool = Field(False, description="the check-digit search changed an ambiguous symbol")
-    box: list[list[float]] | None = Field(None, description="VIN line corners TL, TR, BR, BL in image pixels")
-    char_confidences: list[float] = Field(default_factory=list)
-    alternatives: list[Alternative] = Field(default_factory=list)
-    next_best: list[str] = Field(default_factory=list, description="next-best whole VINs")
-    model_years: list[int] = Field(default_factory=list)
-    wmi_region: str | None = None
-    review_reason: Literal["low_confidence", "check_digit_invalid", "check_digit_not_required", "found_by_search"] | None = None
-    ms: float = 0.0
 
 
 def _load_threshold(model_dir: Path) -> float:

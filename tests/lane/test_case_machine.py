@@ -35,7 +35,7 @@ def run(steps, case=None, now=0.0):
 
 HAPPY = [
     C.PartnerRecords(RECORDS), C.Admit(), C.VehiclePassed("entry"),
-    C.VinRead(VIN, "accept", 0.99), C.MarkItem("vin", "pass"), C.MarkItem("tyres", "pass"),
+    C.VinRead(vin=VIN, decision="accept", confidence=0.99, check_digit="valid"), C.MarkItem("vin", "pass"), C.MarkItem("tyres", "pass"),
     C.Photo("0111", "p1.jpg"), C.Photo("0113", "p3.jpg"), C.Conclude(),
     C.PlateOptions(("京AB1234", "京AC5678")), C.ChoosePlate("京AB1234"), C.PlateReserved("京AB1234", 999.0),
     C.PaymentStarted("pay-1", 12500), C.PaymentConfirmed("pay-1", 12500),
@@ -89,14 +89,14 @@ def test_failed_inspection_leaves_without_plates():
 
 
 def test_a_read_sent_to_review_keeps_the_readers_reason_for_the_tablet():
-    case, steps = run(HAPPY[:3] + [C.VinRead(VIN, "review", 0.97, "valid", None, 3.0, "check_digit_not_required")])
+    case, steps = run(HAPPY[:3] + [C.VinRead(vin=VIN, decision="review", confidence=0.97, check_digit="valid", ms=3.0, review_reason="check_digit_not_required")])
     assert case.stage == C.Stage.ADMITTED and case.vin_needs_review
-    assert case.vin_read["review_reason"] == "check_digit_not_required"
+    assert case.vin_read.review_reason == "check_digit_not_required"
     assert [e.data["review_reason"] for e in steps[-1].events if e.kind == EventKind.CASE_VIN_READ] == ["check_digit_not_required"]
 
 
 def test_vin_differing_from_certificate_needs_review_and_cannot_be_accepted():
-    case, _ = run(HAPPY[:3] + [C.VinRead("LSVAU2180N2183295", "accept", 0.9)])
+    case, _ = run(HAPPY[:3] + [C.VinRead(vin="LSVAU2180N2183295", decision="accept", confidence=0.9, check_digit="valid")])
     assert case.stage == C.Stage.ADMITTED and case.vin_needs_review
     with pytest.raises(C.Refused, match="differs from the certificate"):
         C.step(case, C.VinConfirm("LSVAU2180N2183295", "looks right"), 10, RULES)
@@ -137,7 +137,7 @@ def inputs():
     return st.one_of(
         st.just(C.PartnerRecords(RECORDS)), st.just(C.PartnerLookupFailed("timeout")), st.just(C.Admit()),
         st.sampled_from([C.VehiclePassed("entry"), C.VehiclePassed("exit")]),
-        st.builds(C.VinRead, st.sampled_from([VIN, "LSVAU2180N2183295", None]), st.sampled_from(["accept", "review", "none"]), st.floats(0, 1)),
+        st.builds(C.VinRead, vin=st.sampled_from([VIN, "LSVAU2180N2183295", None]), decision=st.sampled_from(["accept", "review", "none"]), confidence=st.floats(0, 1)),
         st.builds(C.VinConfirm, st.sampled_from([VIN, "X"]), st.sampled_from([None, "fixed"])),
         st.builds(C.MarkItem, st.sampled_from(["vin", "tyres", "bogus"]), st.sampled_from(["pass", "fail", "na"])),
         st.builds(C.Photo, st.sampled_from(["0111", "0113", "zz"]), st.just("p.jpg")),
@@ -273,7 +273,7 @@ def test_every_review_reason_the_reader_gives_has_tablet_text_in_both_languages(
     import typing
 
     from lane_controller.i18n import STRINGS
-    from vision.reader import VinRead as ReaderVinRead
+    from vision import VinRead as ReaderVinRead
 
     reasons = typing.get_args(typing.get_args(ReaderVinRead.model_fields["review_reason"].annotation)[0])
     assert reasons

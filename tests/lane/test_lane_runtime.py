@@ -153,8 +153,8 @@ def test_an_accepted_vin_matching_the_certificate_needs_no_inspector(tmp_path, m
             await asyncio.to_thread(boards[0].control().vehicle_pass, "entry")
             await await_until(lambda: lane.cases[cid].stage == C.Stage.VIN_CONFIRMED, 20, "VIN confirmed by the reader")
             c = lane.cases[cid]
-            assert c.vin == vehicle.vin and (lane.data_dir / c.vin_read["image"]).exists()
-            assert cv2.imread(str(lane.data_dir / c.vin_read["image"])) is not None
+            assert c.vin == vehicle.vin and (lane.data_dir / c.vin_read.image).exists()
+            assert cv2.imread(str(lane.data_dir / c.vin_read.image)) is not None
         finally:
             await lane.stop()
     asyncio.run(main())
@@ -183,7 +183,7 @@ def test_a_vin_on_camera_that_differs_from_the_certificate_goes_to_the_inspector
     vehicle, other = cloud.good[0], cloud.good[1]
     seed = next(s for s in range(40) if reader.read(render_scene(other.vin, s)).decision == "accept")
     c, _ = _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, other.vin, seed)
-    assert c.vin_read["vin"] == other.vin and c.stage == C.Stage.ADMITTED and c.vin_needs_review
+    assert c.vin_read.vin == other.vin and c.stage == C.Stage.ADMITTED and c.vin_needs_review
 
 
 def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(tmp_path, mqtt_broker, site_pki, cloud, boards):
@@ -198,7 +198,7 @@ def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(tmp_
     c, frame = _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, vehicle.vin, seed)
     expected = reader.read(cv2.imread(str(frame)))  # the frame as the camera uploaded it
     assert c.stage == C.Stage.ADMITTED and c.vin_needs_review and expected.decision == "review"
-    assert c.vin_read["review_reason"] == expected.review_reason is not None
+    assert c.vin_read.review_reason == expected.review_reason is not None
 
 
 def test_entry_barrier_fault_holds_the_case_with_an_alert_and_never_crashes(tmp_path, mqtt_broker, site_pki, cloud, boards):

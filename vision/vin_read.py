@@ -1,0 +1,38 @@
+"""`VinRead`: the one shape of a VIN read, from the reader through the lane's case and its events to the tablet.
+
+Only pydantic here, so the pure case machine can hold a read without loading
+the models.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Alternative(BaseModel):
+    """A next-best symbol at one position (1-based), with its probability."""
+
+    position: int
+    char: str
+    confidence: float
+
+
+class VinRead(BaseModel):
+    """The reader's answer for one image (JSON-ready)."""
+
+    vin: str | None = Field(None, description="17 VIN symbols, or None when no VIN was found")
+    decision: Literal["accept", "review", "none"] = "none"
+    confidence: float = Field(0.0, description="lowest per-symbol confidence (0..1)")
+    check_digit: Literal["valid", "invalid"] | None = None
+    corrected: bool = Field(False, description="the check-digit search changed an ambiguous symbol")
+    box: list[list[float]] | None = Field(None, description="VIN line corners TL, TR, BR, BL in image pixels")
+    char_confidences: list[float] = Field(default_factory=list)
+    alternatives: list[Alternative] = Field(default_factory=list)
+    next_best: list[str] = Field(default_factory=list, description="next-best whole VINs")
+    model_years: list[int] = Field(default_factory=list)
+    wmi_region: str | None = None
+    review_reason: Literal["low_confidence", "check_digit_invalid", "check_digit_not_required", "found_by_search"] | None = None
+    ms: float = 0.0
+    image: str | None = Field(None, description="where the unit keeps the crop the read came from (a path under its data folder)")
