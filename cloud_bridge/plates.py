@@ -40,6 +40,15 @@ def split(number: str) -> tuple[str, str]:
     return number[:2], number[2:]
 
 
+def issued_kind(number: str, said: object = None) -> PlateKind:
+    """The kind of an issued number: what the lane said when it names a kind, else the number's format tells
+    (a new-energy serial has 6 characters after the authority, an ordinary one 5)."""
+    try:
+        return PlateKind(said)
+    except (ValueError, TypeError):
+        return PlateKind.NEW_ENERGY if len(number[2:]) == 6 else PlateKind.ORDINARY
+
+
 def check_serial(serial: str, kind: PlateKind, rules: PlateRules) -> None:
     """Raise PlateError unless `serial` follows the GA 36 format for `kind` (not the local rules)."""
     if kind == PlateKind.ORDINARY:

@@ -9,11 +9,12 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from raw_db import empty
 
 from cloud_bridge.config import PlateRules
 from cloud_bridge.plates import PlateError, random_options, validate_number
+from cloud_bridge.store import open_store
 from edge.contract import PlateKind
-from cloud_bridge.store import PostgresStore, SqliteStore
 
 RULES = PlateRules()
 
@@ -62,7 +63,7 @@ def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, 
     def run(case_id: str, order: list[str]) -> None:
         barrier.wait()
         for number in order:
-            out = store.reserve_plate(number, "苏A", "ordinary", case_id, "lane-01", 600, now)
+            out = store.plates.reserve(number, "苏A", "ordinary", case_id, "lane-01", 600, now)
             if out.ok:
                 with lock:
                     winners.setdefault(number, []).append(case_id)
@@ -81,17 +82,16 @@ def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_numbers=st.integers(1, 6), n_cases=st.integers(2, 6), seed=st.integers(0, 1000))
 def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_numbers: int, n_cases: int, seed: int) -> None:  # noqa: ANN001
-    store = PostgresStore(db_url) if db_url.startswith("postgresql://") else SqliteStore(db_url)
+    store = open_store(db_url)
     store.migrate()
     try:
-        with store.tx() as cur:
-            cur.x("DELETE FROM plates")
+        empty(store, "plates")
         rng = random.Random(seed)
         numbers = [f"苏A{rng.randrange(10000, 99999)}" for _ in range(n_numbers)]
         numbers = sorted(set(numbers))
         cases = [f"case-{seed}-{i}" for i in range(n_cases)]
         winners = _race(store, numbers, cases, time.time())
-        rows = {p["number"]: p for p in store.plates()}
+        rows = {p["number"]: p for p in store.plates.numbers()}
         for number, holders in winners.items():
             assert len(holders) <= 1, f"{number} granted to {holders}"
             if holders:
@@ -106,12 +106,12 @@ def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_
 
 def test_an_expired_reservation_can_be_taken_and_an_issued_number_never(store) -> None:  # noqa: ANN001
     t = time.time()
-    assert store.reserve_plate("苏A11111", "苏A", "ordinary", "a", "lane-01", 10, t).ok
-    assert not store.reserve_plate("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 5).ok
-    assert store.reserve_plate("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 11).ok
-    assert [r["number"] for r in store.expire_reservations(t + 30)] == ["苏A11111"]
-    assert store.reserve_plate("苏A22222", "苏A", "ordinary", "c", "lane-01", 10, t).ok
-    with store.tx() as cur:
-        cur.x("UPDATE plates SET status = 'issued' WHERE number = '苏A22222'")
-    assert not store.reserve_plate("苏A22222", "苏A", "ordinary", "d", "lane-01", 10, t + 1000).ok
-    assert store.expire_reservations(t + 1000) == []
+    assert store.plates.reserve("苏A11111", "苏A", "ordinary", "a", "lane-01", 10, t).ok
+    assert not store.plates.reserve("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 5).ok
+    assert store.plates.reserve("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 11).ok
+    assert [r["number"] for r in store.plates.expire(t + 30)] == ["苏A11111"]
+    assert store.plates.reserve("苏A22222", "苏A", "ordinary", "c", "lane-01", 10, t).ok
+    with store.engine.tx() as cur:  # the lane reports it issued (as the ingest fold records a case.plates_issued)
+        assert store.plates.issue_in(cur, "苏A22222", "苏A", PlateKind.ORDINARY, "c", "lane-01", t + 1, t + 1) is None
+    assert not store.plates.reserve("苏A22222", "苏A", "ordinary", "d", "lane-01", 10, t + 1000).ok
+    assert store.plates.expire(t + 1000) == []
