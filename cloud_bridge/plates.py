@@ -43,10 +43,9 @@ def split(number: str) -> tuple[str, str]:
 def issued_kind(number: str, said: object = None) -> PlateKind:
     """The kind of an issued number: what the lane said when it names a kind, else the number's format tells
     (a new-energy serial has 6 characters after the authority, an ordinary one 5)."""
-    try:
+    if isinstance(said, str) and said in {k.value for k in PlateKind}:
         return PlateKind(said)
-    except (ValueError, TypeError):
-        return PlateKind.NEW_ENERGY if len(number[2:]) == 6 else PlateKind.ORDINARY
+    return PlateKind.NEW_ENERGY if len(number[2:]) == 6 else PlateKind.ORDINARY
 
 
 def check_serial(serial: str, kind: PlateKind, rules: PlateRules) -> None:

@@ -14,6 +14,7 @@ from raw_db import tamper
 from cloud_bridge import payments
 from cloud_bridge.config import ConfigError, config_reference, load_settings
 from cloud_bridge.reference import from_csv, generate, id_number_valid, read_reference, to_csv, vin_check_digit, vin_valid, write_reference
+from cloud_bridge.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"k" * 32
@@ -46,10 +47,11 @@ def test_audit_verify_cli_exit_status(tmp_path: Path) -> None:
     assert run("user", "add", "alice", "--role", "ops-admin", "--password-file", str(pw)).returncode == 0
     ok = run("audit", "verify")
     assert ok.returncode == 0 and "intact" in ok.stdout
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE audit SET detail = '{\"role\": \"ops-viewer\"}' WHERE id = 1")
+    store = open_store(str(db))
+    try:
+        tamper(store, "UPDATE audit SET detail = '{\"role\": \"ops-viewer\"}' WHERE id = 1")
+    finally:
+        store.close()
     bad = run("audit", "verify")
     assert bad.returncode == 1 and "edited" in bad.stdout
 

@@ -171,3 +171,14 @@ def test_a_signed_audit_log_takes_no_unsigned_entry(store) -> None:  # noqa: ANN
         store.audit.append("cli", "token.create", "user/bob")
     store.audit.key = b"k"
     assert store.audit.verify() == [] and len(store.audit.entries()) == 1
+
+
+def test_alerts_are_raised_after_the_commit_and_an_alert_lost_loses_no_event(store, ingest, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    def unavailable(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        raise RuntimeError("alerts not writable (simulated)")
+
+    monkeypatch.setattr(store.alerts, "raise_all", unavailable)
+    res = ingest([_in("lane-01", e.to_bytes()) for e in _chain(tmp_path, 2)])
+    assert res.stored == 2 and {a.rule.value for a in res.alerts} == {"device_offline"}, "judged after the commit"
+    monkeypatch.undo()
+    assert _acked(store) == 2 and len(store.unit_records.events("lane-01")) == 2 and store.alerts.recent() == []

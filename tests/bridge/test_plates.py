@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from raw_db import empty
 
 from cloud_bridge.config import PlateRules
-from cloud_bridge.plates import PlateError, random_options, validate_number
+from cloud_bridge.ingest import classify
+from cloud_bridge.plates import PlateError, issued_kind, random_options, validate_number
 from cloud_bridge.store import open_store
-from edge.contract import PlateKind
+from edge.contract import EventEnvelope, Leaf, PlateKind, topic
 
 RULES = PlateRules()
 
@@ -115,3 +116,18 @@ def test_an_expired_reservation_can_be_taken_and_an_issued_number_never(store) -
         assert store.plates.issue_in(cur, "苏A22222", "苏A", PlateKind.ORDINARY, "c", "lane-01", t + 1, t + 1) is None
     assert not store.plates.reserve("苏A22222", "苏A", "ordinary", "d", "lane-01", 10, t + 1000).ok
     assert store.plates.expire(t + 1000) == []
+
+
+def test_an_issued_numbers_kind_is_what_the_lane_said_else_what_its_format_tells() -> None:
+    assert issued_kind("苏AD12345") is PlateKind.NEW_ENERGY and issued_kind("苏A12345") is PlateKind.ORDINARY
+    assert issued_kind("苏A12345", "new-energy") is PlateKind.NEW_ENERGY
+    assert issued_kind("苏AD12345", {"kind": "x"}) is PlateKind.NEW_ENERGY and issued_kind("苏A12345", "blue") is PlateKind.ORDINARY
+
+
+def test_a_number_issued_by_a_lane_event_is_recorded_with_the_kind_its_format_tells(store, ingest) -> None:  # noqa: ANN001
+    case_id = "lane-01-261206-00000e"
+    events = [EventEnvelope(unit="lane-01", seq=1, ts=time.time(), kind="case.opened", case_id=case_id),
+              EventEnvelope(unit="lane-01", seq=2, ts=time.time(), kind="case.plates_issued", case_id=case_id, data={"number": "苏AD12345"})]
+    ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), e.to_bytes(), time.time()) for e in events])
+    row = store.plates.number("苏AD12345")
+    assert row["status"] == "issued" and row["case_id"] == case_id and row["plate_kind"] == "new-energy" and row["authority"] == "苏A"
