@@ -1,9 +1,9 @@
 """Risk rules ("异常风险预警"): pure functions from events and facts to alert signals.
 
-No I/O here: the store hands in the event, what was known about its case
-before it (`CaseFacts`), and counters; the rules return `AlertSignal`s.
-`fold_signals` judges everything one ingest fold found (`FoldFindings`),
-after its transaction committed.
+No I/O here: the caller hands in the event, what was known about its case
+before it (`CaseFacts`, `cloud_bridge.case_view`), and counters; the rules
+return `AlertSignal`s. `fold_signals` judges everything one ingest fold found
+(`FoldFindings`), once the fold has committed (`cloud_bridge.ingest_service`).
 An alert is keyed (`AlertSignal.key`): the store keeps one open alert per key
 and updates it when the same key fires again, so a rule may fire freely.
 
