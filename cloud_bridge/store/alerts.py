@@ -66,5 +66,6 @@ class Alerts:
                          "acked_at = COALESCE(acked_at, ?) WHERE id = ? AND resolved_at IS NULL", (user, now, user, now, alert_id)) == 1
 
     def open_by_severity(self) -> dict[str, int]:
+        """Unresolved alerts per severity (the dashboard and /metrics)."""
         with self.engine.tx(write=False) as cur:
             return {r["severity"]: int(r["n"]) for r in cur.q("SELECT severity, COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL GROUP BY severity")}

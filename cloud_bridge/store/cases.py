@@ -104,6 +104,7 @@ class CaseView:
         return rows
 
     def still_open(self) -> list[dict[str, Any]]:
+        """Cases not closed (the sweep judges how long they have been open)."""
         with self.engine.tx(write=False) as cur:
             return cur.q("SELECT case_id, unit, site, opened_at, closed_at, stage FROM cases WHERE closed_at IS NULL")
 

@@ -124,5 +124,6 @@ def migrate(engine: Engine) -> int:
 
 
 def schema_version(engine: Engine) -> int:
+    """The newest migration applied (`/healthz`, `init-db`)."""
     with engine.tx(write=False) as cur:
         return int(cur.scalar("SELECT MAX(version) AS v FROM schema_migrations") or 0)

@@ -33,6 +33,7 @@ class Payments:
             return cur.one("SELECT * FROM payments WHERE payment_id = ?", (pid,)) or {}
 
     def get(self, payment_id: str) -> dict[str, Any] | None:
+        """One payment (status pending or paid), or None."""
         with self.engine.tx(write=False) as cur:
             return cur.one("SELECT * FROM payments WHERE payment_id = ?", (payment_id,))
 

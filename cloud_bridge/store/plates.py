@@ -88,6 +88,7 @@ class PlatePool:
             return cur.q("SELECT * FROM plates ORDER BY number")
 
     def number(self, number: str) -> dict[str, Any] | None:
+        """One number's row (reserved or issued), or None when it is free."""
         with self.engine.tx(write=False) as cur:
             return cur.one("SELECT * FROM plates WHERE number = ?", (number,))
 
@@ -115,11 +116,13 @@ class PlatePool:
 
     # -- offers
     def record_offers(self, case_id: str, unit: str, numbers: list[str], now: float) -> None:
+        """Numbers offered to a case: only these (or an owner-composed number) may be reserved for it."""
         with self.engine.tx() as cur:
             cur.many("INSERT INTO plate_offers (case_id, number, unit, offered_at) VALUES (?, ?, ?, ?) ON CONFLICT (case_id, number) DO NOTHING",
                      [(case_id, n, unit, now) for n in numbers])
 
     def offers_made(self, case_id: str) -> int:
+        """How many numbers a case has been offered (its quota)."""
         with self.engine.tx(write=False) as cur:
             return int(cur.scalar("SELECT COUNT(*) AS n FROM plate_offers WHERE case_id = ?", (case_id,)) or 0)
 
@@ -128,5 +131,6 @@ class PlatePool:
             return cur.one("SELECT 1 AS x FROM plate_offers WHERE case_id = ? AND number = ?", (case_id, number)) is not None
 
     def forget_offers(self, before: float) -> int:
+        """Drop offers older than `before` (cases long over; a live case asks for options again); returns how many."""
         with self.engine.tx() as cur:
             return cur.x("DELETE FROM plate_offers WHERE offered_at < ?", (before,))
