@@ -35,6 +35,7 @@ from enum import StrEnum
 
 from cloud_bridge.auth import Principal, Role, new_token, token_hash, verify_password
 from cloud_bridge.config import HttpConfig
+from cloud_bridge.rules import RiskRulesConfig, failed_logins_signal
 from cloud_bridge.store import Store
 
 SIGN_IN_FAILED = "user.sign_in_failed"
@@ -135,12 +136,14 @@ class SignIn:
 
 
 class Accounts:
-    """Sign-in, sign-out, principals and API tokens over the store; time from `clock` (the service's)."""
+    """Sign-in, sign-out, principals and API tokens over the store; time from `clock` and the failed-logins rule from `rules` (the service's)."""
 
-    def __init__(self, store: Store, http: HttpConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, http: HttpConfig, clock: Callable[[], float] = time.time, rules: RiskRulesConfig | None = None) -> None:
         self.store = store
+        self.records = store.accounts
         self.http = http
         self.clock = clock
+        self.rules = rules or RiskRulesConfig()
         self.tally = SignInTally(http.login_audit_window_s)
         self._lock = threading.Lock()
 
@@ -148,7 +151,7 @@ class Accounts:
     def retry_after(self, name: str, addr: str, now: float) -> float:
         """Seconds this address must wait before trying `name` again (0: it may try now)."""
         h = self.http
-        c = self.store.login_failure_counts(f"dashboard/{name}", addr, now - h.login_window_s, h.login_max_failures)
+        c = self.records.failure_counts(f"dashboard/{name}", addr, now - h.login_window_s, h.login_max_failures)
         common = {"now": now, "base_s": h.login_backoff_base_s, "cap_s": float(h.login_lockout_s)}
         return max(backoff_wait(c["source_failures"], c["source_last"], free=h.login_max_failures, **common),
                    backoff_wait(c["all_failures"], c["all_last"], free=h.login_user_max_failures, **common))
@@ -161,23 +164,30 @@ class Accounts:
         if wait > 0:
             self._audit_try(SIGN_IN_REFUSED, name, addr, now, budget=1, extra={"reason": "rate_limited", "retry_after_s": round(wait, 1)})
             return SignIn(Outcome.REFUSED, retry_after_s=wait)
-        user = self.store.user(name)
+        user = self.records.user(name)
         if not verify_password(user["password_hash"] if user else None, password):
-            self.store.record_login_failure(f"dashboard/{name}", addr, now)  # raises the failed_logins alert
-            self.store.record_login_failure(f"addr/{addr}", addr, now)  # the same alert for one address guessing many names
+            self._failed(f"dashboard/{name}", addr, now)
+            self._failed(f"addr/{addr}", addr, now)  # the same alert for one address guessing many names
             self._audit_try(SIGN_IN_FAILED, name, addr, now, budget=self.http.login_max_failures, extra={})
             return SignIn(Outcome.FAILED)
-        self.store.clear_login_failures(f"dashboard/{name}", addr)
+        self.records.clear_failures(f"dashboard/{name}", addr)
         token = new_token()
-        self.store.add_session(token_hash(token), name, secrets.token_urlsafe(24), self.http.session_ttl_s)
-        self.store.audit_append(name, "user.sign_in", "dashboard", {"addr": addr}, now)
+        self.records.add_session(token_hash(token), name, secrets.token_urlsafe(24), self.http.session_ttl_s)
+        self.store.audit.append(name, "user.sign_in", "dashboard", {"addr": addr}, now)
         return SignIn(Outcome.SIGNED_IN, token=token)
+
+    def _failed(self, who: str, addr: str, now: float) -> None:
+        """Record a failed sign-in of `who`, and raise the failed_logins alert when the window holds too many."""
+        n = self.records.record_failure(who, addr, now, self.rules.failed_logins_window_s)
+        sig = failed_logins_signal(who, n, self.rules)
+        if sig:
+            self.store.alerts.raise_all([sig], now)
 
     def _audit_try(self, action: str, name: str, addr: str, now: float, *, budget: int, extra: dict[str, object]) -> None:
         with self._lock:
             own_row = self.tally.note(action, name, addr, budget=budget, now=now)
         if own_row:
-            self.store.audit_append(name or "?", action, "dashboard", {"addr": addr, **extra}, now)
+            self.store.audit.append(name or "?", action, "dashboard", {"addr": addr, **extra}, now)
 
     def flush_audit(self, now: float | None = None, *, everything: bool = False) -> int:
         """Write the summaries of closed windows (all with `everything`, e.g. at shutdown); returns how many."""
@@ -186,24 +196,24 @@ class Accounts:
             due = self.tally.due(now, everything=everything)
         for s in due:
             actor = next(iter(s.users)) if len(s.users) == 1 and not s.others else "*"
-            self.store.audit_append(actor, s.action, "dashboard", {
+            self.store.audit.append(actor, s.action, "dashboard", {
                 "addr": s.addr, "count": s.count, "users": s.users, "other_users": s.others, "first": round(s.first, 3),
                 "last": round(s.last, 3), "summary_of_s": self.http.login_audit_window_s}, now)
         return len(due)
 
     def sign_out(self, session_token: str | None, who: str) -> None:
         if session_token:
-            self.store.drop_session(token_hash(session_token))
-        self.store.audit_append(who, "user.sign_out", "dashboard", None, self.clock())
+            self.records.drop_session(token_hash(session_token))
+        self.store.audit.append(who, "user.sign_out", "dashboard", None, self.clock())
 
     # ------------------------------------------------------------------ who is asking
     def principal(self, authorization: str, session_token: str | None) -> Principal | None:
         """The caller from a bearer token or a session cookie, or None."""
         if authorization.lower().startswith("bearer "):
-            row = self.store.token(token_hash(authorization[7:].strip()))
+            row = self.records.token(token_hash(authorization[7:].strip()))
             return Principal(row["user_name"], Role(row["role"]), "token") if row else None
         if session_token:
-            row = self.store.session(token_hash(session_token))
+            row = self.records.session(token_hash(session_token))
             if row:
                 return Principal(row["user_name"], Role(row["role"]), "session", row["csrf"])
         return None
@@ -211,6 +221,6 @@ class Accounts:
     def create_token(self, who: str, label: str) -> str:
         """A new API token for `who` (shown once; the store keeps its hash); audited."""
         token = new_token()
-        self.store.add_token(token_hash(token), who, label)
-        self.store.audit_append(who, "token.create", f"user/{who}", {"label": label}, self.clock())
+        self.records.add_token(token_hash(token), who, label)
+        self.store.audit.append(who, "token.create", f"user/{who}", {"label": label}, self.clock())
         return token

@@ -36,15 +36,13 @@ ROUTERS = (signin, dashboard, cases, alerts, units, audit_log, plates, payments,
 def create_app(settings: BridgeSettings, *, store: Store | None = None, service: Service | None = None, metrics: Metrics | None = None) -> FastAPI:
     """The bridge's web app over a store (opened and migrated from settings.db when not given)."""
     if store is None:
-        from cloud_bridge.rules import load_rules
-
-        store = open_store(settings.db_url(), load_rules(settings.rules.file))
+        store = open_store(settings.db_url())
         store.migrate()
     if metrics is None:
         metrics = Metrics()
         metrics.add_store_collector(store)
     service = service or Service(settings, store)
-    accounts = Accounts(store, settings.http, service.clock)
+    accounts = Accounts(store, settings.http, service.clock, service.rules)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -106,32 +106,41 @@ def _client(pki_root: str, user: str, cid: str) -> Any:
 # ---------------------------------------------------------------- the lanes (a separate process)
 
 
+def _lane_clients(pki_root: str, host: str, port: int, units: list[str],
+                  bridge_mode: bool) -> tuple[list[tuple[str, Any]], dict[str, list[tuple[int, float]]]]:
+    """One connected client per lane; with the bridge, each records the watermarks (seq, time) it is sent."""
+    from edge.contract import Leaf, topic
+
+    clients = []
+    acks: dict[str, list[tuple[int, float]]] = {u: [] for u in units}
+    for u in units:
+        c = _client(pki_root, u, f"{u}-bench-{uuid.uuid4().hex[:4]}")
+        subscribed = threading.Event()
+
+        def on_message(cl, ud, m, u=u):  # noqa: ANN001
+            if not m.retain:  # a retained watermark is from an earlier run
+                acks[u].append((json.loads(m.payload)["acked_seq"], time.time()))
+
+        c.on_message = on_message
+        c.on_subscribe = lambda *a, ev=subscribed: ev.set()
+        c.connect(host, port, 30)
+        c.loop_start()
+        if bridge_mode:
+            c.subscribe(topic(SITE, u, Leaf.ACK), 1)
+            if not subscribed.wait(10):
+                raise RuntimeError(f"{u}: no subscription")
+        clients.append((u, c))
+    return clients, acks
+
+
 def _lanes_proc(pki_root: str, host: str, port: int, units: list[str], n_sat: int, paced_s: float, bridge_mode: bool,
                 cmd_q: Any, out_q: Any) -> None:
     """Publish n_sat events per lane flat out, wait until consumed, then publish at half that rate; report."""
     from edge.contract import Leaf, topic
 
     try:
-        clients = []
-        acks: dict[str, list[tuple[int, float]]] = {u: [] for u in units}
+        clients, acks = _lane_clients(pki_root, host, port, units, bridge_mode)
         pub_ts: dict[str, dict[int, float]] = {u: {} for u in units}
-        for u in units:
-            c = _client(pki_root, u, f"{u}-bench-{uuid.uuid4().hex[:4]}")
-            subscribed = threading.Event()
-
-            def on_message(cl, ud, m, u=u):  # noqa: ANN001
-                if not m.retain:  # a retained watermark is from an earlier run
-                    acks[u].append((json.loads(m.payload)["acked_seq"], time.time()))
-
-            c.on_message = on_message
-            c.on_subscribe = lambda *a, ev=subscribed: ev.set()
-            c.connect(host, port, 30)
-            c.loop_start()
-            if bridge_mode:
-                c.subscribe(topic(SITE, u, Leaf.ACK), 1)
-                if not subscribed.wait(10):
-                    raise RuntimeError(f"{u}: no subscription")
-            clients.append((u, c))
 
         def run(u: str, c: Any, first: int, last: int, rate_per_lane: float | None, barrier: threading.Barrier) -> None:
             t_events = topic(SITE, u, Leaf.EVENTS)

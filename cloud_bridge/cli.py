@@ -53,12 +53,10 @@ def _common(p: argparse.ArgumentParser, *, mqtt: bool = False) -> None:
 
 
 def _store(ns: argparse.Namespace) -> Any:
-    from cloud_bridge.rules import load_rules
     from cloud_bridge.store import open_store
 
     settings = _settings(ns)
-    store = open_store(settings.db_url(), load_rules(settings.rules.file))
-    store.audit_key = settings.audit.key()
+    store = open_store(settings.db_url(), settings.audit.key())
     store.migrate()
     return store
 
@@ -73,11 +71,10 @@ def cmd_serve(ns: argparse.Namespace) -> int:
 
 
 def cmd_init_db(ns: argparse.Namespace) -> int:
-    from cloud_bridge.rules import load_rules
     from cloud_bridge.store import open_store
 
     settings = _settings(ns)
-    store = open_store(settings.db_url(), load_rules(settings.rules.file))
+    store = open_store(settings.db_url())
     applied = store.migrate()
     print(f"schema version {store.schema_version()} ({applied} migration(s) applied)")
     return 0
@@ -89,7 +86,7 @@ def cmd_load_reference(ns: argparse.Namespace) -> int:
     data = read_reference(ns.file)
     store = _store(ns)
     owners, vehicles = load_into(store, data)
-    store.audit_append(os.environ.get("USER", "cli"), "reference.load", str(ns.file), {"owners": owners, "vehicles": vehicles})
+    store.audit.append(os.environ.get("USER", "cli"), "reference.load", str(ns.file), {"owners": owners, "vehicles": vehicles})
     print(f"loaded {owners} owners and {vehicles} vehicles from {ns.file}")
     return 0
 
@@ -121,8 +118,8 @@ def cmd_user_add(ns: argparse.Namespace) -> int:
     from cloud_bridge.auth import hash_password
 
     store = _store(ns)
-    store.add_user(ns.name, ns.role, hash_password(_read_password(ns)))
-    store.audit_append(os.environ.get("USER", "cli"), "user.add", f"user/{ns.name}", {"role": ns.role})
+    store.accounts.add_user(ns.name, ns.role, hash_password(_read_password(ns)))
+    store.audit.append(os.environ.get("USER", "cli"), "user.add", f"user/{ns.name}", {"role": ns.role})
     print(f"user {ns.name} ({ns.role}) saved")
     return 0
 
@@ -131,18 +128,18 @@ def cmd_user_token(ns: argparse.Namespace) -> int:
     from cloud_bridge.auth import new_token, token_hash
 
     store = _store(ns)
-    if store.user(ns.name) is None:
+    if store.accounts.user(ns.name) is None:
         print(f"no user {ns.name}", file=sys.stderr)
         return 1
     token = new_token()
-    store.add_token(token_hash(token), ns.name, ns.label)
-    store.audit_append(os.environ.get("USER", "cli"), "token.create", f"user/{ns.name}", {"label": ns.label})
+    store.accounts.add_token(token_hash(token), ns.name, ns.label)
+    store.audit.append(os.environ.get("USER", "cli"), "token.create", f"user/{ns.name}", {"label": ns.label})
     print(token)
     return 0
 
 
 def cmd_user_list(ns: argparse.Namespace) -> int:
-    for u in _store(ns).users():
+    for u in _store(ns).accounts.users():
         print(f"{u['name']}\t{u['role']}{'  (disabled)' if u['disabled'] else ''}")
     return 0
 
@@ -150,16 +147,16 @@ def cmd_user_list(ns: argparse.Namespace) -> int:
 def cmd_audit_verify(ns: argparse.Namespace) -> int:
     """The audit log's chain and signatures, and every unit's event chain and conflicts; exit 1 on any problem."""
     store = _store(ns)
-    problems = store.audit_verify()
-    n = len(store.audit_rows())
-    signed = "hash chain and signatures verified" if store.audit_key else "hash chain verified (entries not signed: no [audit] key configured)"
+    problems = store.audit.verify()
+    n = len(store.audit.entries())
+    signed = "hash chain and signatures verified" if store.audit.key else "hash chain verified (entries not signed: no [audit] key configured)"
     if problems:
         print(f"audit log BROKEN ({n} entries):")
         for p in problems:
             print(f"  {p}")
     else:
         print(f"audit log intact: {n} entries, {signed}")
-    event_problems = store.verify_event_chains()
+    event_problems = store.unit_records.verify_chains()
     counts = store.counts()
     if event_problems:
         print(f"unit event records: {len(event_problems)} problem(s) in {counts['events_stored']} events:")

@@ -6,14 +6,21 @@ nothing here raises. A dead letter on a unit's ``events`` leaf that still
 names its seq (`refused_seq`) takes that seq's place in the unit's stream as
 an ``event.refused`` marker (`refusal_marker`), so that one bad event never
 holds the unit's acknowledged watermark back.
+
+`Batch.of` sorts a batch of messages by what the store does with them; the
+store's fold answers with an `IngestResult` whose `FoldFindings` are what the
+risk rules judge after the commit (`cloud_bridge.rules.fold_signals`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from cloud_bridge.case_view import CaseFacts
 
 from edge.contract import (
     GENESIS_HASH,
@@ -27,8 +34,12 @@ from edge.contract import (
     Telemetry,
     UnitStatus,
     decode,
+    event_hash,
     parse_topic,
 )
+
+if TYPE_CHECKING:
+    from cloud_bridge.rules import AlertSignal
 
 STORED_LEAVES = (Leaf.EVENTS, Leaf.STATUS, Leaf.TELEMETRY, Leaf.CMD_RESULT)
 
@@ -164,3 +175,156 @@ def track_sequences(prev_max: int, inserted_seqs: list[int]) -> UnitProgress:
             p.out_of_order += 1
         p.max_seq = max(p.max_seq, s)
     return p
+
+
+# ---------------------------------------------------------------- a batch, sorted for the store
+
+
+class Arrived(NamedTuple):
+    """One event of a batch: its site, the event, when it arrived, its chain hash (None for a refusal marker)."""
+
+    site: str
+    ev: EventEnvelope
+    received_at: float
+    hash: str | None
+
+
+@dataclass
+class Conflict:
+    """A (unit, seq) that arrived again with other content than the stored event (`stored_hash` None: a refusal replaced)."""
+
+    site: str
+    unit: str
+    seq: int
+    stored_hash: str | None
+    incoming: EventEnvelope
+    incoming_hash: str | None
+    received_at: float
+
+
+@dataclass
+class Batch:
+    """A batch of received messages sorted by what the store does with them.
+
+    The store's first transaction completes it (events far ahead become dead letters, repeats become
+    duplicates or conflicts, replaced refusals are noted); the fold reads it.
+    """
+
+    events: dict[tuple[str, int], Arrived] = field(default_factory=dict)  # (unit, seq) -> the event (or a refusal marker)
+    statuses: list[Inbound] = field(default_factory=list)
+    telemetry: dict[str, Inbound] = field(default_factory=dict)
+    results: list[Inbound] = field(default_factory=list)
+    dead: list[Inbound] = field(default_factory=list)
+    in_batch_dupes: int = 0
+    batch_dupes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    conflicts: list[Conflict] = field(default_factory=list)
+    superseded: set[tuple[str, int]] = field(default_factory=set)  # refusal markers replaced by a valid event
+    dead_dropped: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # per unit: dead letters only counted
+
+    @classmethod
+    def of(cls, items: list[Inbound]) -> "Batch":
+        b = cls()
+        for i in items:
+            if i.payload is None:
+                b.dead.append(i)
+                seq = refused_seq(i)
+                if seq is not None and (i.unit or "", seq) not in b.events:
+                    b.events[(i.unit or "", seq)] = Arrived(i.site or "", refusal_marker(i, seq), i.received_at, None)
+            elif i.leaf == Leaf.EVENTS:
+                ev = i.payload
+                assert isinstance(ev, EventEnvelope)
+                b._add_event(i.site or "", ev, i.received_at)
+            elif i.leaf == Leaf.STATUS:
+                b.statuses.append(i)
+            elif i.leaf == Leaf.TELEMETRY:
+                b.telemetry[i.unit or ""] = i
+            elif i.leaf == Leaf.CMD_RESULT:
+                b.results.append(i)
+        return b
+
+    def _add_event(self, site: str, ev: EventEnvelope, received_at: float) -> None:
+        key = (ev.unit, ev.seq)
+        h = event_hash(ev)
+        known = self.events.get(key)
+        if known is None or known.hash is None:  # new, or a valid event in place of a refusal
+            self.events[key] = Arrived(site, ev, received_at, h)
+        elif known.hash == h:
+            self.in_batch_dupes += 1
+            self.batch_dupes[ev.unit] += 1
+        else:
+            self.conflicts.append(Conflict(site, ev.unit, ev.seq, known.hash, ev, h, received_at))
+
+
+# ---------------------------------------------------------------- what a fold found
+
+
+def sign_in_name(ev: EventEnvelope) -> str:
+    """The name a lane inspector's failed sign-in is counted under (unit/inspector), next to dashboard/<user>."""
+    return f"{ev.unit}/{ev.actor or ev.data.get('inspector') or '?'}"
+
+
+@dataclass(frozen=True)
+class PlateClash:
+    """A case.plates_issued whose number could not be recorded for its case: the case holding the number (None: unknown)."""
+
+    number: str
+    holder: str | None
+
+
+@dataclass(frozen=True)
+class FoldedEvent:
+    """One newly folded event with what the rules need of the moment it was folded."""
+
+    site: str
+    ev: EventEnvelope
+    before: CaseFacts | None = None  # its case as it was before this event (None: no case)
+    foreign: bool = False  # it names a case another unit opened: kept in its unit's record, applied to nothing
+    paid_by_bridge: bool = False  # case.plates_issued: the bridge holds a paid payment for the case
+    sign_in_failures: int | None = None  # inspector.sign_in_failed: that name's failures within the window, this one included
+    plate_clash: PlateClash | None = None  # case.plates_issued: the number belongs to another case
+
+
+@dataclass(frozen=True)
+class InspectorTotals:
+    """An inspector's inspections and VIN corrections after a fold (the override rate's inputs)."""
+
+    inspector: str
+    inspections: int
+    corrections: int
+    site: str
+    unit: str
+
+
+@dataclass
+class FoldFindings:
+    """What a fold saw, for the risk rules to judge once it is committed.
+
+    `events` in fold order (time, unit, seq); `conflicts` include refusals replaced by a valid event;
+    `refused` are the refusal markers folded; `breaks` is unit -> (broken links, a seq, why).
+    """
+
+    events: list[FoldedEvent] = field(default_factory=list)
+    inspectors: list[InspectorTotals] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    refused: list[Arrived] = field(default_factory=list)
+    breaks: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+    dead_dropped: dict[str, int] = field(default_factory=dict)
+    unit_site: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IngestResult:
+    """What one stored batch changed: counts for metrics, watermarks to publish, findings and the alerts raised from them."""
+
+    stored: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    gaps: int = 0
+    out_of_order: int = 0
+    watermarks: dict[tuple[str, str], int] = field(default_factory=dict)  # (site, unit) -> acked seq (changed only)
+    alerts: list[AlertSignal] = field(default_factory=list)  # filled by the ingest service after the commit
+    dead_reasons: list[str] = field(default_factory=list)
+    conflicts: int = 0
+    chain_breaks: int = 0
+    refused: int = 0
+    findings: FoldFindings = field(default_factory=FoldFindings)

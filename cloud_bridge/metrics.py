@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from cloud_bridge.store import Store
 
 
 class Metrics:
@@ -26,12 +29,14 @@ class Metrics:
         self.request_latency = Histogram("passlane_bridge_request_seconds", "request handling time", ["kind"], registry=r,
                                          buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 
-    def add_store_collector(self, store: Any) -> None:
+    def add_store_collector(self, store: Store) -> None:
         self.registry.register(_StoreCollector(store))
 
 
 class _StoreCollector:
-    def __init__(self, store: Any) -> None:
+    """Database-wide figures (`Store.counts`), read at each scrape."""
+
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     def collect(self):  # noqa: ANN201

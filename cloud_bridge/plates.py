@@ -9,7 +9,15 @@ from __future__ import annotations
 import random
 
 from edge.contract import PlateKind
-from edge.plate_numbers import DIGITS, LETTERS, PlateError, PlateRules, check_local_rules, check_serial, new_energy_first_for_fuel
+from edge.plate_numbers import DIGITS, LETTERS, PlateError, PlateRules, check_local_rules, check_serial, kind_of_number, new_energy_first_for_fuel
+
+
+def issued_kind(number: str, said: object = None) -> PlateKind:
+    """The kind of an issued number: what the lane said when it names a kind, else the number's format tells
+    (a new-energy serial has 6 characters after the authority, an ordinary one 5)."""
+    if isinstance(said, str) and said in {k.value for k in PlateKind}:
+        return PlateKind(said)
+    return kind_of_number(number) or PlateKind.ORDINARY
 
 
 def random_serial(kind: PlateKind, rules: PlateRules, rng: random.Random, fuel_type: str | None = None) -> str:

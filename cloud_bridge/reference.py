@@ -24,11 +24,14 @@ import io
 import json
 import random
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edge.contract import NEW_ENERGY_FUELS, plate_kind_for_fuel
+
+if TYPE_CHECKING:
+    from cloud_bridge.store import Store
 
 # ---------------------------------------------------------------- check characters
 
@@ -158,16 +161,16 @@ def vehicle_issues(v: dict[str, Any], today: dt.date | None = None) -> list[str]
 
 
 class ReferenceDataAdapter:
-    """Answers from the reference registry in the bridge's own database."""
+    """Answers from the reference registry in the bridge's own database (the store's partner records)."""
 
-    def __init__(self, store: Any) -> None:
-        self.store = store
+    def __init__(self, store: Store) -> None:
+        self.records = store.partner_records
 
     def lookup(self, *, id_number: str | None = None, booking_number: str | None = None, vin: str | None = None) -> PartnerAnswer | None:
-        vehicles = self.store.reference_vehicles(id_number=id_number, booking_number=booking_number, vin=vin)
+        vehicles = self.records.vehicles(id_number=id_number, booking_number=booking_number, vin=vin)
         if id_number is None:
             id_number = vehicles[0]["owner_id_number"] if vehicles else None
-        owner = self.store.reference_owner(id_number) if id_number else None
+        owner = self.records.owner(id_number) if id_number else None
         if owner is None and not vehicles:
             return None
         out = []
@@ -243,8 +246,9 @@ def read_reference(path: Path | str) -> ReferenceData:
     return data
 
 
-def load_into(store: Any, data: ReferenceData) -> tuple[int, int]:
-    return store.load_reference([o.model_dump() for o in data.owners], [v.model_dump() for v in data.vehicles])
+def load_into(store: Store, data: ReferenceData) -> tuple[int, int]:
+    """Upsert a reference data set into the store's partner records; returns (owners, vehicles)."""
+    return store.partner_records.load([o.model_dump() for o in data.owners], [v.model_dump() for v in data.vehicles])
 
 
 # ---------------------------------------------------------------- realistic generator

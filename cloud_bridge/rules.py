@@ -1,7 +1,9 @@
 """Risk rules ("异常风险预警"): pure functions from events and facts to alert signals.
 
-No I/O here: the store hands in the event, what was known about its case
-before it (`CaseFacts`), and counters; the rules return `AlertSignal`s.
+No I/O here: the caller hands in the event, what was known about its case
+before it (`CaseFacts`, `cloud_bridge.case_view`), and counters; the rules
+return `AlertSignal`s. `fold_signals` judges everything one ingest fold found
+(`FoldFindings`), once the fold has committed (`cloud_bridge.ingest_service`).
 An alert is keyed (`AlertSignal.key`): the store keeps one open alert per key
 and updates it when the same key fires again, so a rule may fire freely.
 
@@ -11,15 +13,20 @@ Defaults are documented in docs/bridge.md and can be changed in a rules file
 
 from __future__ import annotations
 
+import logging
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud_bridge.case_view import CaseFacts, data_float, data_str, issued_number, vin_confirmation
+from cloud_bridge.ingest import FoldFindings, sign_in_name
 from edge.contract import EventEnvelope, EventKind
+
+log = logging.getLogger("passlane.bridge")
 
 
 class Severity(StrEnum):
@@ -104,153 +111,6 @@ class AlertSignal:
     case_id: str | None = None
 
 
-@dataclass
-class CaseFacts:
-    """What the bridge knows about one case, folded from its events (order-insensitive where it can be)."""
-
-    case_id: str
-    unit: str = ""
-    site: str = ""
-    opened_at: float | None = None
-    admitted_at: float | None = None
-    first_item_at: float | None = None
-    inspected_at: float | None = None
-    closed_at: float | None = None
-    outcome: str | None = None  # registered | rejected | aborted
-    stage: str | None = None
-    stage_since: float | None = None
-    vin: str | None = None
-    cert_vin: str | None = None
-    plate: str | None = None
-    owner_name: str | None = None
-    id_number: str | None = None
-    paid: bool = False
-    vin_image: str | None = None
-    events: int = 0
-    stage_times: dict[str, float] = field(default_factory=dict)  # stage -> first ts
-
-    def as_row(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in CASE_COLUMNS}
-
-
-CASE_COLUMNS = (
-    "case_id", "unit", "site", "opened_at", "admitted_at", "first_item_at", "inspected_at", "closed_at",
-    "outcome", "stage", "stage_since", "vin", "cert_vin", "plate", "owner_name", "id_number", "paid",
-    "vin_image", "events",
-)
-
-OUTCOMES = ("registered", "rejected", "aborted")
-TERMINAL = (EventKind.CASE_CLOSED, EventKind.CASE_REJECTED, EventKind.CASE_ABORTED)
-
-
-def terminal_outcome(kind: EventKind, data: dict[str, Any], known: str | None) -> str:
-    """The case outcome after a terminal event, whatever order they arrive in.
-
-    ``case.rejected`` and ``case.aborted`` name the outcome; ``case.closed`` only ends the
-    case (the lane writes it after a rejection too) and carries the outcome in ``data``.
-    A rejection or abort is never turned back into "registered".
-    """
-    if kind == EventKind.CASE_REJECTED:
-        return "rejected"
-    if kind == EventKind.CASE_ABORTED:
-        return "aborted"
-    if known in ("rejected", "aborted"):
-        return known
-    said = data.get("outcome")
-    return said if said in OUTCOMES else "registered"
-
-
-def _first(a: float | None, b: float) -> float:
-    return b if a is None else min(a, b)
-
-
-def _s(x: Any) -> str | None:
-    """A non-empty string from event data, or None (lanes may send anything)."""
-    return x if isinstance(x, str) and x else None
-
-
-def _num(x: Any) -> float | None:
-    try:
-        return None if x is None or isinstance(x, bool) else float(x)
-    except (TypeError, ValueError):
-        return None
-
-
-def _d(x: Any) -> dict[str, Any]:
-    return x if isinstance(x, dict) else {}
-
-
-def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
-    """Fold one event into its case's facts (mutates and returns `facts`)."""
-    d = ev.data
-    facts.unit = facts.unit or ev.unit
-    facts.site = facts.site or site
-    facts.events += 1
-    if facts.stage_since is None or ev.ts >= facts.stage_since:
-        facts.stage, facts.stage_since = ev.kind.value, ev.ts
-    facts.stage_times.setdefault(ev.kind.value, ev.ts)
-    k = ev.kind
-    if k == EventKind.CASE_OPENED:
-        facts.opened_at = _first(facts.opened_at, ev.ts)
-        facts.owner_name = _s(d.get("owner_name")) or facts.owner_name
-        facts.id_number = _s(d.get("id_number")) or facts.id_number
-    elif k == EventKind.CASE_PARTNER_RECORDS:
-        records = _d(d.get("records")) or d  # the lane keeps {"records": {"owner", "vehicle"}}
-        vehicle = _d(records.get("vehicle")) or records
-        cert = _d(vehicle.get("certificate"))
-        facts.cert_vin = _s(cert.get("vin")) or _s(vehicle.get("vin")) or facts.cert_vin
-        owner = _d(records.get("owner"))
-        facts.owner_name = _s(owner.get("name")) or facts.owner_name
-        facts.id_number = _s(owner.get("id_number")) or facts.id_number
-    elif k == EventKind.CASE_ADMITTED:
-        facts.admitted_at = _first(facts.admitted_at, ev.ts)
-    elif k == EventKind.CASE_INSPECTION_ITEM:
-        facts.first_item_at = _first(facts.first_item_at, ev.ts)
-    elif k in (EventKind.CASE_VIN_READ, EventKind.CASE_VIN_CONFIRMED):
-        if k == EventKind.CASE_VIN_CONFIRMED or not facts.vin:
-            facts.vin = _s(d.get("vin")) or facts.vin
-        facts.cert_vin = facts.cert_vin or _s(d.get("certificate_vin"))
-        img = _s(d.get("image")) or _s(d.get("image_b64")) or _s(d.get("image_url")) or _s(d.get("photo"))
-        if img:
-            facts.vin_image = img
-    elif k == EventKind.CASE_PHOTO:
-        img = _s(d.get("image")) or _s(d.get("image_b64")) or _s(d.get("image_url"))
-        if str(d.get("code", "")) == "0113" and img:
-            facts.vin_image = img
-    elif k == EventKind.CASE_INSPECTED:
-        facts.inspected_at = _first(facts.inspected_at, ev.ts)
-    elif k == EventKind.CASE_PLATE_RESERVED:
-        facts.plate = _s(d.get("number")) or facts.plate
-    elif k == EventKind.CASE_PAID:
-        facts.paid = True
-    elif k == EventKind.CASE_PLATES_ISSUED:
-        facts.plate = issued_number(d) or facts.plate
-    elif k in TERMINAL:
-        facts.closed_at = _first(facts.closed_at, ev.ts)
-        facts.outcome = terminal_outcome(k, d, facts.outcome)
-    return facts
-
-
-def issued_number(d: dict[str, Any]) -> str | None:
-    """The plate number of a case.plates_issued event (`number`, or the lane controller's `plate`)."""
-    n = d.get("number") or d.get("plate")
-    return n if isinstance(n, str) and n else None
-
-
-def _vin_confirm_fields(d: dict[str, Any]) -> tuple[str | None, str | None, bool]:
-    """(confirmed VIN, what the reader read, whether an inspector corrected or overrode the reader)."""
-    vin = _s(d.get("vin"))
-    read = d.get("read_vin") or d.get("read") or d.get("ocr_vin") or d.get("vin_read")
-    read = _s(read.get("vin")) if isinstance(read, dict) else _s(read)
-    # a manual confirmation after the reader read nothing is not a correction; one that changes what it read is
-    corrected = bool(d.get("corrected") or d.get("override") or d.get("overridden") or (read and vin and read != vin))
-    return vin, read, corrected
-
-
-def is_person(actor: str | None) -> bool:
-    return bool(actor) and actor != "system"
-
-
 def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: RiskRulesConfig, *, paid_by_bridge: bool = False) -> list[AlertSignal]:
     """The rules that judge one event against what was known of its case before it."""
     out: list[AlertSignal] = []
@@ -259,7 +119,7 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
     k = ev.kind
     case = ev.case_id
     if k == EventKind.CASE_INSPECTED and Rule.INSPECTION_TOO_SHORT not in off:
-        duration = _num(d.get("duration_s"))
+        duration = data_float(d.get("duration_s"))
         if duration is None and d.get("too_fast") is True:  # the lane judged it too fast itself
             duration = 0.0
         if duration is None and before is not None:
@@ -270,11 +130,11 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
                                    "Inspection shorter than minimum", f"case {case}: inspection took {float(duration):.0f}s < {cfg.min_inspection_s:.0f}s (inspector {ev.actor})",
                                    site, ev.unit, case))
     if k == EventKind.CASE_VIN_CONFIRMED:
-        vin, read, corrected = _vin_confirm_fields(d)
+        vin, read, corrected = vin_confirmation(d)
         if corrected and Rule.VIN_CORRECTED not in off:
             out.append(AlertSignal(Rule.VIN_CORRECTED, f"{Rule.VIN_CORRECTED}:{case}", cfg.sev(Rule.VIN_CORRECTED),
                                    "VIN corrected by inspector", f"case {case}: read {read or '?'} confirmed as {vin} by {ev.actor}", site, ev.unit, case))
-        cert_vin = _s(d.get("certificate_vin")) or (before.cert_vin if before else None)
+        cert_vin = data_str(d.get("certificate_vin")) or (before.cert_vin if before else None)
         if vin and cert_vin and vin != cert_vin and Rule.VIN_DIFFERS_FROM_CERTIFICATE not in off:
             out.append(AlertSignal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, f"{Rule.VIN_DIFFERS_FROM_CERTIFICATE}:{case}", cfg.sev(Rule.VIN_DIFFERS_FROM_CERTIFICATE),
                                    "VIN differs from certificate", f"case {case}: confirmed VIN {vin} but the certificate says {cert_vin}", site, ev.unit, case))
@@ -294,7 +154,7 @@ def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: Ris
             out.append(AlertSignal(Rule.PLATE_WITHOUT_PAYMENT, f"{Rule.PLATE_WITHOUT_PAYMENT}:{case}", cfg.sev(Rule.PLATE_WITHOUT_PAYMENT),
                                    "Plate issued without payment", f"case {case}: plate {issued_number(d) or '?'} issued but no payment is recorded", site, ev.unit, case))
     if k == EventKind.DEVICE_FAULT and Rule.DEVICE_OFFLINE not in off:
-        dev = _s(d.get("device")) or _s(d.get("board")) or _s(d.get("name")) or "device"
+        dev = data_str(d.get("device")) or data_str(d.get("board")) or data_str(d.get("name")) or "device"
         out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{ev.unit}:{dev}", cfg.sev(Rule.DEVICE_OFFLINE),
                                "Device fault", f"{ev.unit}: {dev} fault: {d.get('reason') or d.get('detail') or ''}".strip(), site, ev.unit, None))
     return out
@@ -395,6 +255,35 @@ def integrity_signals(conflicts: list[Any], refused: list[Any], breaks: dict[str
 def plate_issued_twice_signal(number: str, case_id: str | None, holder: str | None, site: str | None, unit: str | None, cfg: RiskRulesConfig) -> AlertSignal:
     return AlertSignal(Rule.PLATE_ISSUED_TWICE, f"{Rule.PLATE_ISSUED_TWICE}:{number}", cfg.sev(Rule.PLATE_ISSUED_TWICE), "Plate number issued twice",
                        f"plate {number} reported issued for case {case_id} but it belongs to case {holder}", site, unit, case_id)
+
+
+def fold_signals(f: FoldFindings, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    """Every alert one fold's findings call for, in the order they fire (the last detail per key is the one kept).
+
+    A rule that trips over odd event data is skipped for that event: whatever a lane put in
+    `data`, its events are stored and the other rules still run.
+    """
+    out = integrity_signals(f.conflicts, f.refused, f.breaks, f.dead_dropped, f.unit_site, cfg)
+    for e in f.events:
+        ev = e.ev
+        if e.foreign:
+            out.append(case_of_another_unit_signal(ev, e.site, cfg))
+            continue
+        try:
+            out += check_event(ev, e.before, e.site, cfg, paid_by_bridge=e.paid_by_bridge)
+        except Exception:  # noqa: BLE001
+            log.exception("risk rules skipped for %s#%s", ev.unit, ev.seq)
+        if e.sign_in_failures is not None:
+            sig = failed_logins_signal(sign_in_name(ev), e.sign_in_failures, cfg, e.site, ev.unit)
+            if sig:
+                out.append(sig)
+        if e.plate_clash is not None:
+            out.append(plate_issued_twice_signal(e.plate_clash.number, ev.case_id, e.plate_clash.holder, e.site, ev.unit, cfg))
+    for t in f.inspectors:
+        sig = override_rate_signal(t.inspector, t.inspections, t.corrections, cfg, t.site, t.unit)
+        if sig:
+            out.append(sig)
+    return out
 
 
 def rules_reference() -> str:

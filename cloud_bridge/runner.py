@@ -12,7 +12,6 @@ from typing import Any
 
 from cloud_bridge.config import BridgeSettings, ConfigError, HttpTlsConfig
 from cloud_bridge.metrics import Metrics
-from cloud_bridge.rules import load_rules
 from cloud_bridge.service import Service
 from cloud_bridge.store import Store, open_store
 
@@ -40,14 +39,13 @@ class Bridge:
         from cloud_bridge.worker import IngestWorker, MqttPublisher
 
         self.settings = settings
-        self.store: Store = open_store(settings.db_url(), load_rules(settings.rules.file))
-        self.store.audit_key = settings.audit.key()
+        self.store: Store = open_store(settings.db_url(), settings.audit.key())
         self.store.migrate()
-        self.store.record_config(_flatten(settings.model_dump(mode="json", exclude={"mqtt": {"client_id_prefix"}})))
+        self.store.audit.record_config(_flatten(settings.model_dump(mode="json", exclude={"mqtt": {"client_id_prefix"}})))
         self.metrics = Metrics()
         self.metrics.add_store_collector(self.store)
         self.service = Service(settings, self.store)
-        self.workers = [IngestWorker(settings, self.store, self.service, self.metrics, worker_base + i) for i in range(settings.workers)]
+        self.workers = [IngestWorker(settings, self.service, self.metrics, worker_base + i) for i in range(settings.workers)]
         self.publisher: Any = None
         if self.workers:
             w0 = self.workers[0]

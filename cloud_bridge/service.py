@@ -3,7 +3,8 @@
 `Service.handle_request` answers a lane's `Request` with a `Response`;
 `Service.payment_callback` turns a verified provider callback into a paid
 case and a `payment.confirmed` notification; `Service.send_command` records
-and sends a remote command. The publisher is any callable
+and sends a remote command; `Service.ingest` stores lane messages and raises
+the alerts the risk rules find in them. The publisher is any callable
 ``publish(topic, payload_bytes, qos, retain)``.
 """
 
@@ -19,11 +20,12 @@ from typing import Any
 
 from cloud_bridge import payments as pay
 from cloud_bridge.config import BridgeSettings
+from cloud_bridge.ingest_service import IngestService
 from cloud_bridge.limits import TokenBuckets
 from cloud_bridge.plates import random_options
 from edge.plate_numbers import PlateError, validate_number
 from cloud_bridge.reference import PartnerAdapter, ReferenceDataAdapter
-from cloud_bridge.rules import offline_unit_signals, open_case_signals
+from cloud_bridge.rules import RiskRulesConfig, load_rules, offline_unit_signals, open_case_signals
 from cloud_bridge.store import Store
 from edge.contract import (
     CommandName,
@@ -64,10 +66,14 @@ class RequestError(Exception):
 
 
 class Service:
+    """Lane requests, payments, remote commands, ops actions and the periodic sweep; `rules` from `rules.file` unless given."""
+
     def __init__(self, settings: BridgeSettings, store: Store, publish: Publish | None = None, partner: PartnerAdapter | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, rules: RiskRulesConfig | None = None) -> None:
         self.settings = settings
         self.store = store
+        self.rules = rules if rules is not None else load_rules(settings.rules.file)
+        self.ingest = IngestService(store, self.rules)
         self.publish = publish or _no_publish
         self.partner = partner or ReferenceDataAdapter(store)
         self.clock = clock
@@ -113,7 +119,7 @@ class Service:
             raise RequestError("bad_request", "case_id is required")
         if case_owner(case_id) != req.unit:
             raise RequestError("not_your_case", f"case {case_id[:64]!r} was not opened by {req.unit}")
-        known = self.store.case_status(case_id)
+        known = self.store.cases.status(case_id)
         if known is not None and known.get("unit") not in (None, req.unit):
             raise RequestError("not_your_case", f"case {case_id} belongs to {known['unit']}")
         if known is not None and known.get("closed_at") is not None and req.kind != RequestKind.CASE_STATE:
@@ -127,7 +133,7 @@ class Service:
             raise RequestError("bad_request", "id_number or booking_number is required")
         if not all(x is None or (isinstance(x, str) and len(x) <= 64) for x in (idn, booking, vin)):
             raise RequestError("bad_request", "id_number, booking_number and vin are strings of at most 64 characters")
-        if self.store.count_case_request(case_id, RequestKind.PARTNER_LOOKUP.value) > self.settings.limits.lookups_per_case:
+        if self.store.case_requests.count(case_id, RequestKind.PARTNER_LOOKUP.value) > self.settings.limits.lookups_per_case:
             raise RequestError("quota", f"more than {self.settings.limits.lookups_per_case} look-ups for case {case_id}")
         answer = self.partner.lookup(id_number=idn, booking_number=booking, vin=None if (idn or booking) else vin)
         if answer is None:
@@ -155,13 +161,13 @@ class Service:
         kind = self._kind(req)
         count = _int(req.body.get("count"), self.settings.plates.options_default)
         count = max(1, min(count, 200))
-        if self.store.offers_made(case_id) + count > self.settings.limits.offers_per_case:
+        if self.store.plates.offers_made(case_id) + count > self.settings.limits.offers_per_case:
             raise RequestError("quota", f"more than {self.settings.limits.offers_per_case} numbers offered to case {case_id}")
         with self._rng_lock:
             candidates = random_options(authority, kind, count * 2, self.settings.plates, self._rng, fuel_type=req.body.get("fuel_type"))
-        taken = self.store.taken_numbers(candidates, now)
+        taken = self.store.plates.taken(candidates, now)
         numbers = [n for n in candidates if n not in taken][:count]
-        self.store.record_offers(case_id, req.unit, numbers, now)
+        self.store.plates.record_offers(case_id, req.unit, numbers, now)
         return {"authority": authority, "plate_kind": kind.value, "numbers": numbers}
 
     def _plate_reserve(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
@@ -175,12 +181,12 @@ class Service:
             number = validate_number(number, authority, kind, self.settings.plates, composed=composed)
         except PlateError as exc:
             raise RequestError(exc.code, str(exc)) from None
-        if not composed and not self.store.was_offered(case_id, number):
+        if not composed and not self.store.plates.was_offered(case_id, number):
             raise RequestError("not_offered", f"{number} was not offered to case {case_id}: choose an offered number or compose one")
-        held = self.store.reservations_held(req.unit, now, case_id)
+        held = self.store.plates.held_by_unit(req.unit, now, case_id)
         if held >= self.settings.limits.reservations_per_unit:
             raise RequestError("quota", f"{req.unit} already holds {held} reserved numbers")
-        out = self.store.reserve_plate(number, authority, kind.value, case_id, req.unit, self.settings.plates.reservation_s, now)
+        out = self.store.plates.reserve(number, authority, kind.value, case_id, req.unit, self.settings.plates.reservation_s, now)
         if not out.ok:
             raise RequestError("taken", f"{number} is reserved or issued for another case")
         return {"case_id": case_id, "number": number, "reserved_until": out.reserved_until, "released": out.released}
@@ -189,7 +195,7 @@ class Service:
         number = req.body.get("number")
         if not isinstance(number, str) or len(number) > 16:
             raise RequestError("bad_request", "number is required (at most 16 characters)")
-        return {"case_id": case_id, "number": number, "released": self.store.release_plate(number, case_id)}
+        return {"case_id": case_id, "number": number, "released": self.store.plates.release(number, case_id)}
 
     def _payment_start(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
         items = req.body.get("items") or list(self.settings.payments.fees_cents)
@@ -198,10 +204,10 @@ class Service:
         unknown = [i[:32] for i in items if i not in self.settings.payments.fees_cents]
         if unknown:
             raise RequestError("unknown_item", f"no fee for {', '.join(unknown)}")
-        if not self.store.holds_plate(case_id, now):
+        if not self.store.plates.held_by_case(case_id, now):
             raise RequestError("no_plate", f"case {case_id} holds no reserved or issued plate number to pay for")
         amount = sum(self.settings.payments.fees_cents[i] for i in items)
-        p = self.store.create_payment(case_id, req.unit, site, amount, items, now)
+        p = self.store.payments.create(case_id, req.unit, site, amount, items, now)
         return {"case_id": case_id, "payment_id": p["payment_id"], "amount_cents": int(p["amount_cents"]), "pay_url": self.pay_url(p["payment_id"])}
 
     def pay_url(self, payment_id: str) -> str:
@@ -210,7 +216,7 @@ class Service:
 
     def _case_state(self, req: Request, case_id: str, site: str, now: float) -> dict[str, Any]:
         case = self.store.case(case_id)
-        plates = self.store.plates(case_id)
+        plates = self.store.plates.numbers(case_id)
         payments = (case or {}).get("payments") or []
         paid = [p for p in payments if p["status"] == "paid"]
         plate = next((p for p in plates if p["status"] == "issued"), None) or next(
@@ -233,21 +239,21 @@ class Service:
             v = pay.verify(key, body, signature, now, self.settings.payments.max_skew_s)
         except pay.SignatureError as exc:
             return 401, {"error": exc.code, "detail": str(exc)}
-        if not self.store.use_nonce(v.nonce, now):
+        if not self.store.payments.use_nonce(v.nonce, now):
             return 409, {"error": "replayed", "detail": "this callback was already received"}
         try:
             data = pay.parse_callback(body)  # exact amounts only: 11000.99 is refused, never truncated to 11000
         except pay.CallbackError as exc:
             return 400, {"error": exc.code, "detail": str(exc)}
         payment_id, status, amount = data.payment_id, data.status, data.cents()
-        p = self.store.payment(payment_id)
+        p = self.store.payments.get(payment_id)
         if p is None:
             return 404, {"error": "unknown_payment"}
         if status != "paid":
             return 200, {"payment_id": payment_id, "status": p["status"], "ignored": status}
         if amount != int(p["amount_cents"]):
             return 400, {"error": "amount_mismatch", "detail": f"expected {p['amount_cents']}"}
-        row, newly = self.store.mark_paid(payment_id, now)
+        row, newly = self.store.payments.mark_paid(payment_id, now)
         assert row is not None
         if newly:
             n = Notification(kind=NotificationKind.PAYMENT_CONFIRMED, case_id=row["case_id"],
@@ -261,9 +267,9 @@ class Service:
         now = self.clock()
         cmd = RemoteCommand(request_id=secrets.token_hex(8), command=command, args=args, issued_by=issued_by, reason=reason,
                             issued_at=now, expires_at=now + ttl_s)
-        self.store.record_command({"request_id": cmd.request_id, "site": site, "unit": unit, "command": command.value, "args": args,
+        self.store.commands.record({"request_id": cmd.request_id, "site": site, "unit": unit, "command": command.value, "args": args,
                                    "issued_by": issued_by, "reason": reason, "issued_at": now, "expires_at": cmd.expires_at})
-        self.store.audit_append(issued_by, "command.sent", f"{site}/{unit}", {"request_id": cmd.request_id, "command": command.value,
+        self.store.audit.append(issued_by, "command.sent", f"{site}/{unit}", {"request_id": cmd.request_id, "command": command.value,
                                                                              "args": args, "reason": reason, "expires_at": cmd.expires_at})
         self.publish(topic(site, unit, Leaf.CMD), cmd.to_bytes(), 1, False)
         return cmd
@@ -272,26 +278,26 @@ class Service:
     def acknowledge_alert(self, alert_id: int, who: str) -> bool:
         """Acknowledge an open alert by name; audited. False when no open alert has that id."""
         now = self.clock()
-        if not self.store.acknowledge_alert(alert_id, who, now):
+        if not self.store.alerts.acknowledge(alert_id, who, now):
             return False
-        self.store.audit_append(who, "alert.acknowledge", f"alert/{alert_id}", {"alert_id": alert_id}, now)
+        self.store.audit.append(who, "alert.acknowledge", f"alert/{alert_id}", {"alert_id": alert_id}, now)
         return True
 
     def resolve_alert(self, alert_id: int, who: str) -> bool:
         """Resolve an unresolved alert by name; audited. False when no unresolved alert has that id."""
         now = self.clock()
-        if not self.store.resolve_alert(alert_id, who, now):
+        if not self.store.alerts.resolve(alert_id, who, now):
             return False
-        self.store.audit_append(who, "alert.resolve", f"alert/{alert_id}", {"alert_id": alert_id}, now)
+        self.store.audit.append(who, "alert.resolve", f"alert/{alert_id}", {"alert_id": alert_id}, now)
         return True
 
     def release_reservation(self, number: str, who: str) -> bool | None:
         """Release a reserved plate number by hand (issued numbers never are); audited. None when it is not reserved."""
-        rows = [p for p in self.store.plates() if p["number"] == number]
-        if not rows or rows[0]["status"] != "reserved":
+        row = self.store.plates.number(number)
+        if row is None or row["status"] != "reserved":
             return None
-        released = self.store.release_plate(number, rows[0]["case_id"])
-        self.store.audit_append(who, "plate_pool.release", f"plate/{number}", {"case_id": rows[0]["case_id"]}, self.clock())
+        released = self.store.plates.release(number, row["case_id"])
+        self.store.audit.append(who, "plate_pool.release", f"plate/{number}", {"case_id": row["case_id"]}, self.clock())
         return released
 
     # ------------------------------------------------------------------ periodic sweep
@@ -299,17 +305,17 @@ class Service:
         """Fold orphaned events, expire reservations (and tell their lanes), judge open cases and silent units."""
         now = self.clock()
         try:
-            self.store.fold_pending(60.0)  # events whose worker died between storing and folding them
+            self.ingest.fold_pending(60.0)  # events whose worker died between storing and folding them
         except Exception:  # noqa: BLE001 - retried next sweep; never blocks the rest of the sweep
             log.exception("folding orphaned events failed")
-        expired = self.store.expire_reservations(now)
-        self.store.forget_offers(now - 86400)  # offers of cases long over; a live case re-asks for options
-        units = {u["unit"]: u for u in self.store.units()}
+        expired = self.store.plates.expire(now)
+        self.store.plates.forget_offers(now - 86400)  # offers of cases long over; a live case re-asks for options
+        units = {u["unit"]: u for u in self.store.unit_records.units()}
         for r in expired:
             site = units.get(r["unit"] or "", {}).get("site")
             if site and r["case_id"]:
                 n = Notification(kind=NotificationKind.RESERVATION_EXPIRED, case_id=r["case_id"], data={"number": r["number"]}, ts=now)
                 self.publish(topic(site, r["unit"], Leaf.NOTIFY), n.to_bytes(), 1, False)
-        signals = open_case_signals(self.store.open_cases(), now, self.store.rules) + offline_unit_signals(list(units.values()), now, self.store.rules)
-        self.store.raise_alerts(signals, now)
+        signals = open_case_signals(self.store.cases.still_open(), now, self.rules) + offline_unit_signals(list(units.values()), now, self.rules)
+        self.store.alerts.raise_all(signals, now)
         return {"expired": len(expired), "signals": len(signals)}

@@ -26,10 +26,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud_bridge.config import BridgeSettings
-from cloud_bridge.ingest import Inbound, classify
+from cloud_bridge.ingest import Inbound, IngestResult, classify
 from cloud_bridge.metrics import Metrics
 from cloud_bridge.service import Service
-from cloud_bridge.store import Store
 from edge.contract import Ack, Leaf, PayloadError, Request, Response, parse_topic, shared_filter, topic
 
 log = logging.getLogger("passlane.bridge")
@@ -110,10 +109,10 @@ class _Msg:
 class IngestWorker:
     """Receives, stores in batches, acknowledges after commit, publishes watermarks; answers requests."""
 
-    def __init__(self, settings: BridgeSettings, store: Store, service: Service, metrics: Metrics, index: int = 0) -> None:
+    def __init__(self, settings: BridgeSettings, service: Service, metrics: Metrics, index: int = 0) -> None:
         self.settings = settings
-        self.store = store
         self.service = service
+        self.ingest = service.ingest
         self.metrics = metrics
         self.client_id = f"{settings.mqtt.client_id_prefix}-{index}"
         self.client, self._props = make_client(settings, self.client_id, manual_ack=True, persistent=True)
@@ -206,7 +205,7 @@ class IngestWorker:
     def _dead(self, m: _Msg, reason: str) -> None:
         item = Inbound(m.topic, None, None, None, None, m.payload, m.received_at, reason)
         try:
-            self.store.ingest_batch([item])
+            self.ingest.ingest([item])
             self.metrics.dead_letters.labels(reason.split(":")[0]).inc()
         except Exception:  # noqa: BLE001
             log.exception("dead letter not stored")
@@ -263,7 +262,7 @@ class IngestWorker:
         attempt = 0
         while result is None and not self.stop_event.is_set():
             try:
-                result = self.store.ingest_batch(items)
+                result = self.ingest.ingest(items)
             except Exception as exc:  # noqa: BLE001 - the ingest loop never stops
                 attempt += 1
                 self.metrics.store_errors.inc()
@@ -288,7 +287,7 @@ class IngestWorker:
         """
         while not self.stop_event.is_set():
             try:
-                result = self.store.ingest_batch([item])
+                result = self.ingest.ingest([item])
                 self._after_commit([item], result)
                 return
             except Exception as exc:  # noqa: BLE001
@@ -298,13 +297,13 @@ class IngestWorker:
                     continue
                 try:
                     dead = Inbound(item.topic, item.site, item.unit, item.leaf, None, item.raw, item.received_at, f"store: {str(exc)[:200]}", item.token)
-                    result = self.store.ingest_batch([dead])
+                    result = self.ingest.ingest([dead])
                     self._after_commit([dead], result)
                     return
                 except Exception:  # noqa: BLE001 - the database itself is failing: wait and retry
                     time.sleep(1.0)
 
-    def _after_commit(self, items: list[Inbound], result: Any) -> None:
+    def _after_commit(self, items: list[Inbound], result: IngestResult) -> None:
         now = time.time()
         for it in items:
             self._ack(it.token)

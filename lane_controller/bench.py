@@ -147,9 +147,7 @@ def _provider(bridge, key: bytes, stop: threading.Event) -> threading.Thread:  #
     def run() -> None:
         while not stop.is_set():
             try:
-                with bridge.store.tx(write=False) as cur:
-                    pending = cur.q("SELECT payment_id, amount_cents FROM payments WHERE status = 'pending'")
-                for row in pending:
+                for row in bridge.store.payments.pending():
                     body = payments.callback_body(row["payment_id"], int(row["amount_cents"]))
                     bridge.service.payment_callback(body, payments.sign(key, body))
             except Exception:  # noqa: BLE001 - the store closing at the end of the bench

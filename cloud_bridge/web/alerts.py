@@ -16,12 +16,12 @@ AlertStatus = Literal["active", "open", "acknowledged", "resolved"]
 
 @declare(router, "GET", "/alerts", Perm.READ, page=True, response_class=HTMLResponse)
 def alerts_page(page: PageOf, ctx: Ctx, me: Me) -> HTMLResponse:
-    return page.render("alerts.html", alerts=ctx.store.alerts(limit=300), fmt=fmt_ts, may_resolve=me.may(Perm.ADMIN))
+    return page.render("alerts.html", alerts=ctx.store.alerts.recent(limit=300), fmt=fmt_ts, may_resolve=me.may(Perm.ADMIN))
 
 
 @declare(router, "GET", "/api/alerts", Perm.READ)
 def api_alerts(ctx: Ctx, status: Annotated[AlertStatus | None, Query()] = None) -> list[dict[str, Any]]:
-    return ctx.store.alerts(status)
+    return ctx.store.alerts.recent(status)
 
 
 @declare(router, "POST", "/api/alerts/{alert_id}/ack", Perm.ACK)

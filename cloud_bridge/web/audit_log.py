@@ -16,10 +16,10 @@ router = APIRouter()
 @declare(router, "GET", "/audit", Perm.ADMIN, page=True, response_class=HTMLResponse)
 def audit_page(page: PageOf, ctx: Ctx) -> HTMLResponse:
     ctx.accounts.flush_audit()
-    return page.render("audit.html", rows=ctx.store.audit_rows(limit=300), problems=ctx.store.audit_verify(), fmt=fmt_ts)
+    return page.render("audit.html", rows=ctx.store.audit.entries(limit=300), problems=ctx.store.audit.verify(), fmt=fmt_ts)
 
 
 @declare(router, "GET", "/api/audit", Perm.ADMIN)
 def api_audit(ctx: Ctx) -> dict[str, Any]:
     ctx.accounts.flush_audit()
-    return {"problems": ctx.store.audit_verify(), "entries": ctx.store.audit_rows(limit=1000)}
+    return {"problems": ctx.store.audit.verify(), "entries": ctx.store.audit.entries(limit=1000)}

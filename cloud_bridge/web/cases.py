@@ -42,7 +42,7 @@ def image_src(img: str | None) -> str | None:
 
 @declare(router, "GET", "/cases", Perm.READ, page=True, response_class=HTMLResponse)
 def cases_page(page: PageOf, ctx: Ctx, q: SearchText = "") -> HTMLResponse:
-    return page.render("cases.html", q=q, results=ctx.store.search_cases(q) if q else None, fmt=fmt_ts)
+    return page.render("cases.html", q=q, results=ctx.store.cases.search(q) if q else None, fmt=fmt_ts)
 
 
 @declare(router, "GET", "/cases/{case_id}", Perm.READ, page=True, response_class=HTMLResponse)
@@ -55,7 +55,7 @@ def case_page(page: PageOf, ctx: Ctx, case_id: CaseId) -> HTMLResponse:
 
 @declare(router, "GET", "/api/cases", Perm.READ)
 def api_search(ctx: Ctx, q: SearchText) -> list[dict[str, Any]]:
-    return ctx.store.search_cases(q)
+    return ctx.store.cases.search(q)
 
 
 @declare(router, "GET", "/api/cases/{case_id}", Perm.READ)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from cloud_bridge.auth import Perm
 from cloud_bridge.figures import registration_figures
 from cloud_bridge.i18n import strings
+from cloud_bridge.rules import RiskRulesConfig
 from cloud_bridge.store import Store
 from cloud_bridge.web.common import Ctx, PageOf, declare
 
@@ -38,15 +39,15 @@ def _unit_row(u: dict[str, Any], now: float, offline_after_s: float) -> dict[str
     }
 
 
-def dashboard_view(store: Store, now: float) -> dict[str, Any]:
+def dashboard_view(store: Store, rules: RiskRulesConfig, now: float) -> dict[str, Any]:
     """Every site's lanes, today's figures, active alerts and the ingest counts."""
     sites: dict[str, list[dict[str, Any]]] = {}
     for u in store.units():
         if u.get("role") not in ("bridge", "ops"):
-            sites.setdefault(u["site"], []).append(_unit_row(u, now, store.rules.device_offline_after_s))
-    figures = registration_figures(store.closed_cases(_day_start(now)), store.rules.case_open_limit_s)
+            sites.setdefault(u["site"], []).append(_unit_row(u, now, rules.device_offline_after_s))
+    figures = registration_figures(store.cases.closed_since(_day_start(now)), rules.case_open_limit_s)
     return {"now": now, "sites": [{"site": s, "units": us} for s, us in sorted(sites.items())], "today": figures,
-            "alerts": store.alerts("active", limit=50), "counts": store.counts()}
+            "alerts": store.alerts.recent("active", limit=50), "counts": store.counts()}
 
 
 @declare(router, "GET", "/", Perm.READ, page=True, response_class=HTMLResponse)
@@ -56,12 +57,12 @@ def dashboard_page(page: PageOf) -> HTMLResponse:
 
 @declare(router, "GET", "/api/dashboard", Perm.READ)
 def api_dashboard(ctx: Ctx) -> dict[str, Any]:
-    return dashboard_view(ctx.store, time.time())
+    return dashboard_view(ctx.store, ctx.service.rules, time.time())
 
 
 @declare(router, "GET", "/api/stats", Perm.STATS)
 def api_stats(ctx: Ctx) -> dict[str, Any]:
     counts = ctx.store.counts()
-    figures = registration_figures(ctx.store.closed_cases(0), ctx.store.rules.case_open_limit_s)
+    figures = registration_figures(ctx.store.cases.closed_since(0), ctx.service.rules.case_open_limit_s)
     return {**counts, "registration_time_s": {"n": figures["registered"], "p50": figures["median_s"], "p95": figures["p95_s"],
                                                "p99": figures["p99_s"], "within_30min_share": figures["within_limit_share"]}}

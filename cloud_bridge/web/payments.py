@@ -23,7 +23,7 @@ async def payment_notify(request: Request, ctx: Ctx) -> JSONResponse:
 
 @declare(router, "GET", "/pay/{payment_id}", PUBLIC, response_class=HTMLResponse)
 def pay_page(page: PageOf, ctx: Ctx, payment_id: PaymentId) -> HTMLResponse:
-    p = ctx.store.payment(payment_id)
+    p = ctx.store.payments.get(payment_id)
     if p is None:
         raise HTTPException(404, "no such payment")
     return page.render("pay.html", p=p)

@@ -38,7 +38,7 @@ def api_units(ctx: Ctx) -> list[dict[str, Any]]:
 def api_unit_events(ctx: Ctx, unit: UnitId, after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
                     limit: Annotated[int, Query(ge=1, le=MAX_INT)] = 1000) -> list[dict[str, Any]]:
     """Stored events with seq > after in seq order; `limit` is clamped to 10,000 (page by passing the last seq as after)."""
-    return ctx.store.unit_events(unit, after, min(limit, EVENTS_PAGE_MAX))
+    return ctx.store.unit_records.events(unit, after, min(limit, EVENTS_PAGE_MAX))
 
 
 @declare(router, "POST", "/api/units/{site}/{unit}/commands", Perm.ADMIN)
@@ -52,9 +52,9 @@ def api_command(ctx: Ctx, me: Me, site: SiteId, unit: UnitId, body: CommandBody)
 
 @declare(router, "GET", "/api/commands", Perm.READ)
 def api_commands(ctx: Ctx) -> list[dict[str, Any]]:
-    return ctx.store.commands()
+    return ctx.store.commands.recent()
 
 
 @declare(router, "GET", "/api/dead-letters", Perm.READ)
 def api_dead(ctx: Ctx) -> list[dict[str, Any]]:
-    return ctx.store.dead_letters()
+    return ctx.store.unit_records.dead_letters()

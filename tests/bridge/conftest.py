@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from cloud_bridge import pgcluster
-from cloud_bridge.store import PostgresStore, SqliteStore, Store
+from cloud_bridge.ingest import Inbound, IngestResult
+from cloud_bridge.ingest_service import IngestService
+from cloud_bridge.rules import RiskRulesConfig
+from cloud_bridge.store import Store, open_store
 from edge.broker import MosquittoBroker
 from edge.pki import SitePki
 
@@ -45,12 +48,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    s: Store = PostgresStore(db_url) if db_url.startswith("postgresql://") else SqliteStore(db_url)
+    s = open_store(db_url)
     s.migrate()
     try:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+def ingest(store: Store) -> Callable[..., IngestResult]:
+    """Ingest a batch into `store` as a worker does (the events committed, then the default risk rules' alerts raised)."""
+    service = IngestService(store, RiskRulesConfig())
+
+    def run(items: list[Inbound], now: float | None = None) -> IngestResult:
+        return service.ingest(items, now)
+
+    return run
 
 
 @pytest.fixture

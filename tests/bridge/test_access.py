@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from cloud_bridge.app import PUBLIC, ROUTE_PERMS, create_app
 from cloud_bridge.auth import GRANTS, Perm, Role, hash_password, new_token, token_hash
-from cloud_bridge.store import SqliteStore
+from cloud_bridge.store import open_store
 
 PASSWORD = "correct horse battery"
 USERS = {"ada": Role.OPS_ADMIN, "vic": Role.OPS_VIEWER, "eve": Role.EXAM_OPERATOR}
@@ -19,7 +19,7 @@ PARAMS = {"case_id": "c-1", "unit": "lane-01", "site": "site-1", "alert_id": "1"
 BODIES = {"/api/units/{site}/{unit}/commands": {"command": "open_barrier", "args": {"barrier": "exit"}, "reason": "stuck car"},
           "/api/tokens": {"label": "t"}}
 # build one app at import so ROUTE_PERMS is complete when the tests are parametrised
-create_app(make_settings(":memory:"), store=SqliteStore(":memory:"))
+create_app(make_settings(":memory:"), store=open_store(":memory:"))
 
 EXPECTED_PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/api/payments/notify"), ("GET", "/pay/{payment_id}"), ("GET", "/healthz"),
                    ("GET", "/metrics")}
@@ -28,13 +28,13 @@ EXPECTED_PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/api/payment
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     tmp: Path = tmp_path_factory.mktemp("access")
-    store = SqliteStore(tmp / "b.sqlite3")
+    store = open_store(str(tmp / "b.sqlite3"))
     store.migrate()
     tokens = {}
     for name, role in USERS.items():
-        store.add_user(name, role.value, hash_password(PASSWORD))
+        store.accounts.add_user(name, role.value, hash_password(PASSWORD))
         tok = new_token()
-        store.add_token(token_hash(tok), name, "test")
+        store.accounts.add_token(token_hash(tok), name, "test")
         tokens[role] = tok
     app = create_app(make_settings(str(tmp / "b.sqlite3")), store=store)
     yield app, store, tokens
@@ -89,13 +89,13 @@ def test_session_posts_need_the_csrf_token(env) -> None:  # noqa: ANN001
     csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
     from cloud_bridge.rules import AlertSignal, Rule, Severity
 
-    store.raise_alerts([AlertSignal(Rule.DEVICE_OFFLINE, "device_offline:csrf", Severity.HIGH, "t", "d")])
-    aid = next(a["id"] for a in store.alerts("active") if a["dedup_key"] == "device_offline:csrf")
+    store.alerts.raise_all([AlertSignal(Rule.DEVICE_OFFLINE, "device_offline:csrf", Severity.HIGH, "t", "d")])
+    aid = next(a["id"] for a in store.alerts.recent("active") if a["dedup_key"] == "device_offline:csrf")
     assert client.post(f"/api/alerts/{aid}/ack", follow_redirects=False).status_code == 403
     assert client.post(f"/api/alerts/{aid}/ack", headers={"X-CSRF-Token": "wrong"}, follow_redirects=False).status_code == 403
     ok = client.post(f"/api/alerts/{aid}/ack", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
-    assert ok.status_code == 200 and store.alert(aid)["acked_by"] == "ada"
-    assert any(r["action"] == "alert.acknowledge" and r["actor"] == "ada" for r in store.audit_rows())
+    assert ok.status_code == 200 and store.alerts.get(aid)["acked_by"] == "ada"
+    assert any(r["action"] == "alert.acknowledge" and r["actor"] == "ada" for r in store.audit.entries())
 
 
 def test_login_without_the_form_csrf_token_is_refused(env) -> None:  # noqa: ANN001
@@ -112,12 +112,12 @@ def test_repeated_failed_sign_ins_lock_out_alert_and_are_audited(env) -> None:  
         assert r.headers["location"] == "/login?error=bad"
     locked = _sign_in(client, "vic")  # the right password, but locked out now
     assert locked.status_code == 429 or locked.headers.get("location") == "/login?error=locked"
-    assert any(a["rule"] == "failed_logins" and "dashboard/vic" in a["dedup_key"] for a in store.alerts("active"))
-    actions = [r["action"] for r in store.audit_rows() if r["actor"] == "vic"]
+    assert any(a["rule"] == "failed_logins" and "dashboard/vic" in a["dedup_key"] for a in store.alerts.recent("active"))
+    actions = [r["action"] for r in store.audit.entries() if r["actor"] == "vic"]
     assert actions.count("user.sign_in_failed") == 5 and "user.sign_in_refused" in actions
-    assert store.audit_verify() == []
+    assert store.audit.verify() == []
 
 
 def test_passwords_are_stored_as_argon2id(env) -> None:  # noqa: ANN001
     _, store, _ = env
-    assert store.user("ada")["password_hash"].startswith("$argon2id$")
+    assert store.accounts.user("ada")["password_hash"].startswith("$argon2id$")

@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from raw_db import tamper
 
 from cloud_bridge import payments
 from cloud_bridge.config import ConfigError, config_reference, load_settings
 from cloud_bridge.reference import from_csv, generate, id_number_valid, read_reference, to_csv, vin_check_digit, vin_valid, write_reference
+from cloud_bridge.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"k" * 32
@@ -20,25 +22,21 @@ KEY = b"k" * 32
 
 def test_intact_audit_chain_verifies_and_an_edit_or_delete_is_detected(store) -> None:  # noqa: ANN001
     for i in range(5):
-        store.audit_append("alice", "alert.acknowledge", f"alert/{i}", {"i": i})
-    assert store.audit_verify() == []
-    with store.tx() as cur:
-        cur.x("UPDATE audit SET actor = 'mallory' WHERE id = 3")
-    assert any("entry 3" in p for p in store.audit_verify())
-    with store.tx() as cur:
-        cur.x("UPDATE audit SET actor = 'alice' WHERE id = 3")
-    assert store.audit_verify() == []
-    with store.tx() as cur:
-        cur.x("DELETE FROM audit WHERE id = 2")
-    assert any("missing" in p for p in store.audit_verify())
+        store.audit.append("alice", "alert.acknowledge", f"alert/{i}", {"i": i})
+    assert store.audit.verify() == []
+    tamper(store, "UPDATE audit SET actor = 'mallory' WHERE id = 3")
+    assert any("entry 3" in p for p in store.audit.verify())
+    tamper(store, "UPDATE audit SET actor = 'alice' WHERE id = 3")
+    assert store.audit.verify() == []
+    tamper(store, "DELETE FROM audit WHERE id = 2")
+    assert any("missing" in p for p in store.audit.verify())
 
 
 def test_deleting_the_newest_audit_entry_is_detected(store) -> None:  # noqa: ANN001
     for i in range(3):
-        store.audit_append("alice", "config.change", "bridge", {"i": i})
-    with store.tx() as cur:
-        cur.x("DELETE FROM audit WHERE id = 3")
-    assert store.audit_verify()
+        store.audit.append("alice", "config.change", "bridge", {"i": i})
+    tamper(store, "DELETE FROM audit WHERE id = 3")
+    assert store.audit.verify()
 
 
 def test_audit_verify_cli_exit_status(tmp_path: Path) -> None:
@@ -49,10 +47,11 @@ def test_audit_verify_cli_exit_status(tmp_path: Path) -> None:
     assert run("user", "add", "alice", "--role", "ops-admin", "--password-file", str(pw)).returncode == 0
     ok = run("audit", "verify")
     assert ok.returncode == 0 and "intact" in ok.stdout
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE audit SET detail = '{\"role\": \"ops-viewer\"}' WHERE id = 1")
+    store = open_store(str(db))
+    try:
+        tamper(store, "UPDATE audit SET detail = '{\"role\": \"ops-viewer\"}' WHERE id = 1")
+    finally:
+        store.close()
     bad = run("audit", "verify")
     assert bad.returncode == 1 and "edited" in bad.stdout
 
@@ -122,13 +121,13 @@ def test_generated_reference_data_is_realistic(tmp_path: Path) -> None:
 
 
 def test_a_configuration_change_between_starts_is_audited(store) -> None:  # noqa: ANN001
-    assert store.record_config({"http.listen": "127.0.0.1:8080", "workers": 1})
-    assert store.record_config({"http.listen": "127.0.0.1:8080", "workers": 1}) == {}
-    changed = store.record_config({"http.listen": "127.0.0.1:8080", "workers": 2})
+    assert store.audit.record_config({"http.listen": "127.0.0.1:8080", "workers": 1})
+    assert store.audit.record_config({"http.listen": "127.0.0.1:8080", "workers": 1}) == {}
+    changed = store.audit.record_config({"http.listen": "127.0.0.1:8080", "workers": 2})
     assert changed == {"workers": [1, 2]}
-    entries = [r for r in store.audit_rows() if r["action"] == "config.change"]
+    entries = [r for r in store.audit.entries() if r["action"] == "config.change"]
     assert len(entries) == 2 and '"workers": [1, 2]' in entries[-1]["detail"]
-    assert store.audit_verify() == []
+    assert store.audit.verify() == []
 
 
 def test_the_example_config_loads() -> None:

@@ -26,28 +26,28 @@ REJECTED_IN_LANE = [("case.opened", {}), ("case.admitted", {}), ("case.rejected"
 ABORTED_BEFORE_ENTRY = [("case.opened", {}), ("case.aborted", {"reason": "owner left"}), ("case.closed", {"outcome": "aborted"})]
 
 
-def _ingest(store, events: list[EventEnvelope]) -> None:  # noqa: ANN001
-    store.ingest_batch([classify(topic("site-1", e.unit, Leaf.EVENTS), e.to_bytes(), time.time()) for e in events])
+def _ingest(ingest, events: list[EventEnvelope]) -> None:  # noqa: ANN001
+    ingest([classify(topic("site-1", e.unit, Leaf.EVENTS), e.to_bytes(), time.time()) for e in events])
 
 
-def test_registered_rejected_and_aborted_cases_are_counted_as_such_on_the_dashboard(store) -> None:  # noqa: ANN001
+def test_registered_rejected_and_aborted_cases_are_counted_as_such_on_the_dashboard(store, ingest) -> None:  # noqa: ANN001
     seq = 1
     for case, kinds in ((REG, REGISTERED), (REJ, REJECTED_IN_LANE), (ABO, ABORTED_BEFORE_ENTRY)):
-        _ingest(store, _events(case, seq, kinds))
+        _ingest(ingest, _events(case, seq, kinds))
         seq += len(kinds)
     assert store.counts()["cases_by_outcome"] == {"registered": 1, "rejected": 1, "aborted": 1}
-    figures = registration_figures(store.closed_cases(0))
+    figures = registration_figures(store.cases.closed_since(0))
     assert (figures["registered"], figures["rejected"], figures["aborted"]) == (1, 1, 1)
     assert figures["median_s"] == 7 * 60  # only the registered case's time counts
-    assert [store.search_cases(c)[0]["outcome"] for c in (REG, REJ, ABO)] == ["registered", "rejected", "aborted"]
+    assert [store.cases.search(c)[0]["outcome"] for c in (REG, REJ, ABO)] == ["registered", "rejected", "aborted"]
 
 
-def test_a_rejection_stored_after_its_case_closed_still_makes_the_case_rejected(store) -> None:  # noqa: ANN001
+def test_a_rejection_stored_after_its_case_closed_still_makes_the_case_rejected(store, ingest) -> None:  # noqa: ANN001
     events = _events(LATE, 1, REJECTED_IN_LANE)
-    _ingest(store, [events[-1]])  # case.closed first (redelivery order), and without the outcome a lane might omit
+    _ingest(ingest, [events[-1]])  # case.closed first (redelivery order), and without the outcome a lane might omit
     assert store.case(LATE)["outcome"] == "rejected"
-    _ingest(store, events[:-1])
+    _ingest(ingest, events[:-1])
     assert store.case(LATE)["outcome"] == "rejected"
     bare = EventEnvelope(unit="lane-01", seq=20, ts=T0, kind="case.closed", case_id=BARE, data={})
-    _ingest(store, [EventEnvelope(unit="lane-01", seq=19, ts=T0, kind="case.aborted", case_id=BARE, data={"reason": "x"}), bare])
+    _ingest(ingest, [EventEnvelope(unit="lane-01", seq=19, ts=T0, kind="case.aborted", case_id=BARE, data={"reason": "x"}), bare])
     assert store.case(BARE)["outcome"] == "aborted"

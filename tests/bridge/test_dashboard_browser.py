@@ -17,7 +17,9 @@ from bridge_helpers import make_settings, wait_for
 from cloud_bridge.app import create_app
 from cloud_bridge.auth import hash_password
 from cloud_bridge.ingest import classify
-from cloud_bridge.store import SqliteStore
+from cloud_bridge.ingest_service import IngestService
+from cloud_bridge.rules import RiskRulesConfig
+from cloud_bridge.store import Store, open_store
 from edge.contract import BoardHealth, EventEnvelope, Leaf, Telemetry, UnitState, UnitStatus, topic
 
 pytestmark = pytest.mark.browser
@@ -39,7 +41,7 @@ def _png_b64() -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _seed(store: SqliteStore) -> None:
+def _seed(store: Store) -> None:
     rng = random.Random(1)
     now = time.time()
     items = []
@@ -73,7 +75,7 @@ def _seed(store: SqliteStore) -> None:
         items.append(classify(topic("site-1", unit, Leaf.TELEMETRY), Telemetry(
             unit=unit, ts=now, load_1m=0.3, mem_used_pct=20, disk_used_pct=30, outbox_depth=2, stage="inspection",
             boards=[BoardHealth(name="entry-io", online=True), BoardHealth(name="exit-io", online=unit == "lane-01")]).to_bytes(), now))
-    store.ingest_batch(items, now)
+    IngestService(store, RiskRulesConfig()).ingest(items, now)
 
 
 @pytest.fixture
@@ -83,13 +85,13 @@ def server(tmp_path: Path):  # noqa: ANN201
     import uvicorn
 
     db = tmp_path / "b.sqlite3"
-    store = SqliteStore(db)
+    store = open_store(str(db))
     store.migrate()
-    store.add_user("ada", "ops-admin", hash_password(PASSWORD))
+    store.accounts.add_user("ada", "ops-admin", hash_password(PASSWORD))
     _seed(store)
     from cloud_bridge.rules import AlertSignal, Rule, Severity
 
-    store.raise_alerts([AlertSignal(Rule.DEVICE_OFFLINE, "device_offline:lane-02:exit-io", Severity.HIGH, "Board offline",
+    store.alerts.raise_all([AlertSignal(Rule.DEVICE_OFFLINE, "device_offline:lane-02:exit-io", Severity.HIGH, "Board offline",
                                     "lane-02: board exit-io offline", "site-1", "lane-02")])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -162,7 +164,7 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         page.wait_for_selector("tr[data-alert]:has-text('acknowledged · ada')")
         page.click("tr[data-alert] button.resolve")
         page.wait_for_selector("tr[data-alert]:has-text('resolved')")
-        assert store.alerts("resolved")[0]["resolved_by"] == "ada"
+        assert store.alerts.recent("resolved")[0]["resolved_by"] == "ada"
         # English, the alerts page and the audit log with its chain check
         page.goto(url + "/?lang=en")
         page.wait_for_selector("#lanes tbody tr")

@@ -124,7 +124,7 @@ def test_request_bodies_over_the_cap_get_413(web: Web) -> None:
 
 
 def _payment(web: Web, amount_cents: int = 11000) -> str:
-    return web.store.create_payment("case-pay", "lane-01", "site-1", amount_cents, ["plate", "licence"])["payment_id"]
+    return web.store.payments.create("case-pay", "lane-01", "site-1", amount_cents, ["plate", "licence"])["payment_id"]
 
 
 def _notify(web: Web, data: dict) -> object:
@@ -139,7 +139,7 @@ def test_a_signed_callback_with_an_amount_that_is_not_whole_cents_is_refused_and
     r = _notify(web, {"payment_id": pid, "status": "paid", "amount_cents": amount, "paid_at": 1790000000.0})
     assert r.status_code == 400, r.text  # type: ignore[attr-defined]
     assert r.json()["error"] in ("bad_amount", "bad_body") and r.json()["detail"]  # type: ignore[attr-defined]
-    assert web.store.payment(pid)["status"] == "pending"
+    assert web.store.payments.get(pid)["status"] == "pending"
 
 
 def test_a_decimal_string_amount_is_converted_exactly_and_must_equal_the_payment(web: Web) -> None:
@@ -147,7 +147,7 @@ def test_a_decimal_string_amount_is_converted_exactly_and_must_equal_the_payment
     for bad in ["110.001", "110.0.0", "1e2", "110,00", "-110.00", " 110.00", "110.01", "NaN"]:
         r = _notify(web, {"payment_id": pid, "status": "paid", "amount": bad})
         assert r.status_code == 400, (bad, r.text)  # type: ignore[attr-defined]
-        assert web.store.payment(pid)["status"] == "pending"
+        assert web.store.payments.get(pid)["status"] == "pending"
     assert _notify(web, {"payment_id": pid, "status": "paid", "amount": "110.00", "amount_cents": 11000}).status_code == 400  # one of the two
     ok = _notify(web, {"payment_id": pid, "status": "paid", "amount": "110.00"})
     assert ok.status_code == 200 and ok.json()["status"] == "paid", ok.text  # type: ignore[attr-defined]

@@ -10,6 +10,8 @@ import json
 import math
 import time
 
+from raw_db import tamper
+
 from cloud_bridge import audit as audit_chain
 from cloud_bridge.ingest import classify
 from edge.contract import MAX_PAYLOAD_BYTES, EventEnvelope, EventKind, Leaf, event_hash, topic
@@ -32,132 +34,128 @@ def _chain(tmp_path, n: int, unit: str = "lane-01") -> list[EventEnvelope]:  # n
 
 
 def _acked(store, unit: str = "lane-01") -> int:  # noqa: ANN001
-    return {r["unit"]: int(r["acked_seq"]) for r in store.watermarks()}.get(unit, 0)
+    return {r["unit"]: int(r["acked_seq"]) for r in store.unit_records.watermarks()}.get(unit, 0)
 
 
 def _rules(store) -> set[str]:  # noqa: ANN001
-    return {a["rule"] for a in store.alerts("active")}
+    return {a["rule"] for a in store.alerts.recent("active")}
 
 
-def test_an_oversize_event_takes_its_place_so_the_watermark_moves_past_it_and_its_content_is_kept(store, tmp_path) -> None:  # noqa: ANN001
+def test_an_oversize_event_takes_its_place_so_the_watermark_moves_past_it_and_its_content_is_kept(store, ingest, tmp_path) -> None:  # noqa: ANN001
     events = _chain(tmp_path, 10)
     oversize = json.dumps({"v": 1, "unit": "lane-01", "seq": 2, "ts": T0, "kind": "inspector.sign_in_failed", "actor": "A" * 300_000}).encode()
     assert len(oversize) > MAX_PAYLOAD_BYTES
-    store.ingest_batch([_in("lane-01", events[0].to_bytes()), _in("lane-01", oversize)])
-    store.ingest_batch([_in("lane-01", e.to_bytes()) for e in events[2:]])
+    ingest([_in("lane-01", events[0].to_bytes()), _in("lane-01", oversize)])
+    ingest([_in("lane-01", e.to_bytes()) for e in events[2:]])
     assert _acked(store) == 10, "the refused event must not hold the watermark"
-    assert store.unit_events("lane-01", 1, 1)[0]["kind"] == "event.refused"
-    (dead,) = [d for d in store.dead_letters() if d["seq"] == 2]
+    assert store.unit_records.events("lane-01", 1, 1)[0]["kind"] == "event.refused"
+    (dead,) = [d for d in store.unit_records.dead_letters() if d["seq"] == 2]
     assert dead["reason"].startswith("oversize") and dead["size"] == len(oversize) and dead["kept"] == len(oversize)
     assert dead["payload"].encode() == oversize, "the dead letter keeps the full content"
     assert "event_refused" in _rules(store)
     assert store.counts()["events_refused"] == 1
 
 
-def test_a_valid_event_with_a_refused_seq_replaces_the_refusal_and_is_folded(store, tmp_path) -> None:  # noqa: ANN001
+def test_a_valid_event_with_a_refused_seq_replaces_the_refusal_and_is_folded(store, ingest, tmp_path) -> None:  # noqa: ANN001
     events = _chain(tmp_path, 3)
-    store.ingest_batch([_in("lane-01", events[0].to_bytes()), _in("lane-01", b'{"unit": "lane-01", "seq": 2, "v": 9}')])
+    ingest([_in("lane-01", events[0].to_bytes()), _in("lane-01", b'{"unit": "lane-01", "seq": 2, "v": 9}')])
     assert _acked(store) == 2
-    store.ingest_batch([_in("lane-01", e.to_bytes()) for e in events[1:]])
-    assert [e["kind"] for e in store.unit_events("lane-01")] == ["device.fault"] * 3
+    ingest([_in("lane-01", e.to_bytes()) for e in events[1:]])
+    assert [e["kind"] for e in store.unit_records.events("lane-01")] == ["device.fault"] * 3
     assert _acked(store) == 3 and "event_conflict" in _rules(store)
 
 
-def test_a_conflicting_event_is_kept_alerted_and_reported_with_the_version_that_fits_the_chain(store, tmp_path) -> None:  # noqa: ANN001
+def test_a_conflicting_event_is_kept_alerted_and_reported_with_the_version_that_fits_the_chain(store, ingest, tmp_path) -> None:  # noqa: ANN001
     lane = _chain(tmp_path, 4)
-    store.ingest_batch([_in("lane-01", e.to_bytes()) for e in lane[:2]])
+    ingest([_in("lane-01", e.to_bytes()) for e in lane[:2]])
     forged = EventEnvelope(unit="lane-01", seq=3, ts=T0, kind=EventKind.DEVICE_RECOVERED, actor="forger", data={}, prev="f" * 64)
-    store.ingest_batch([_in("lane-01", forged.to_bytes())])
+    ingest([_in("lane-01", forged.to_bytes())])
     assert "event_chain_broken" in _rules(store), "the forged event does not name the hash of the lane's event 2"
-    res = store.ingest_batch([_in("lane-01", e.to_bytes()) for e in lane[2:]])
+    res = ingest([_in("lane-01", e.to_bytes()) for e in lane[2:]])
     assert res.duplicates == 0 and res.conflicts == 1, "a different event with a stored seq is a conflict, not a duplicate"
     assert "event_conflict" in _rules(store)
-    with store.tx(write=False) as cur:
-        kept = cur.q("SELECT payload, hash FROM event_conflicts WHERE unit = 'lane-01' AND seq = 3")
+    kept = store.unit_records.conflicting_versions("lane-01", 3)
     assert [r["hash"] for r in kept] == [event_hash(lane[2])] and json.loads(kept[0]["payload"])["actor"] == lane[2].actor
-    problems = store.verify_event_chains()
+    problems = store.unit_records.verify_chains()
     assert any("event 3: conflicting versions" in p and "the other version fits" in p for p in problems), problems
     assert store.counts()["event_conflicts"] == 1 and store.counts()["duplicates_seen"] == 0
 
 
-def test_a_repeat_with_the_same_content_is_a_duplicate(store, tmp_path) -> None:  # noqa: ANN001
+def test_a_repeat_with_the_same_content_is_a_duplicate(store, ingest, tmp_path) -> None:  # noqa: ANN001
     lane = _chain(tmp_path, 2)
-    store.ingest_batch([_in("lane-01", e.to_bytes()) for e in lane])
-    res = store.ingest_batch([_in("lane-01", e.to_bytes()) for e in lane])
-    assert (res.duplicates, res.conflicts) == (2, 0) and not store.verify_event_chains()
+    ingest([_in("lane-01", e.to_bytes()) for e in lane])
+    res = ingest([_in("lane-01", e.to_bytes()) for e in lane])
+    assert (res.duplicates, res.conflicts) == (2, 0) and not store.unit_records.verify_chains()
 
 
-def test_an_edited_stored_event_fails_audit_verify(store, tmp_path) -> None:  # noqa: ANN001
-    store.ingest_batch([_in("lane-01", e.to_bytes()) for e in _chain(tmp_path, 3)])
-    assert store.verify_event_chains() == []
-    with store.tx() as cur:
-        cur.x("UPDATE events SET actor = 'someone' WHERE unit = 'lane-01' AND seq = 2")
-    assert any("event 2: content differs" in p for p in store.verify_event_chains())
+def test_an_edited_stored_event_fails_audit_verify(store, ingest, tmp_path) -> None:  # noqa: ANN001
+    ingest([_in("lane-01", e.to_bytes()) for e in _chain(tmp_path, 3)])
+    assert store.unit_records.verify_chains() == []
+    tamper(store, "UPDATE events SET actor = 'someone' WHERE unit = 'lane-01' AND seq = 2")
+    assert any("event 2: content differs" in p for p in store.unit_records.verify_chains())
 
 
-def test_a_string_seq_a_nan_or_infinite_ts_and_a_far_future_seq_are_refused_and_block_nothing(store, tmp_path) -> None:  # noqa: ANN001
+def test_a_string_seq_a_nan_or_infinite_ts_and_a_far_future_seq_are_refused_and_block_nothing(store, ingest, tmp_path) -> None:  # noqa: ANN001
     lane = _chain(tmp_path, 4)
     base = lane[0].model_dump(mode="json")
     string_seq = json.dumps({**base, "seq": "2"}).encode()
     nan_ts = json.dumps({**base, "seq": 2, "ts": math.nan}).encode()  # json.dumps writes NaN
     inf_ts = json.dumps({**base, "seq": 2, "ts": math.inf}).encode()
     far = json.dumps({**base, "seq": 10**12, "prev": None}).encode()
-    res = store.ingest_batch([_in("lane-01", lane[0].to_bytes()), _in("lane-01", string_seq), _in("lane-01", far)])
+    res = ingest([_in("lane-01", lane[0].to_bytes()), _in("lane-01", string_seq), _in("lane-01", far)])
     assert res.dead == 2 and res.duplicates == 0, "a string seq is not a duplicate of seq 2"
-    res = store.ingest_batch([_in("lane-01", nan_ts), _in("lane-01", inf_ts)])
+    res = ingest([_in("lane-01", nan_ts), _in("lane-01", inf_ts)])
     assert res.dead == 2
-    res = store.ingest_batch([_in("lane-01", e.to_bytes()) for e in lane[1:]])
+    res = ingest([_in("lane-01", e.to_bytes()) for e in lane[1:]])
     assert res.out_of_order == 0, "a far-future seq was never stored, so real events are not out of order"
-    assert [e["kind"] for e in store.unit_events("lane-01")] == ["device.fault"] * 4 and _acked(store) == 4
-    reasons = [d["reason"] for d in store.dead_letters()]
+    assert [e["kind"] for e in store.unit_records.events("lane-01")] == ["device.fault"] * 4 and _acked(store) == 4
+    reasons = [d["reason"] for d in store.unit_records.dead_letters()]
     assert any(r.startswith("seq_ahead") for r in reasons) and sum(r.startswith("schema") for r in reasons) == 3
 
 
-def test_a_flood_of_junk_is_kept_within_the_hourly_budget_and_alerted(store) -> None:  # noqa: ANN001
+def test_a_flood_of_junk_is_kept_within_the_hourly_budget_and_alerted(store, ingest) -> None:  # noqa: ANN001
     for start in range(0, 3000, 500):
-        store.ingest_batch([_in("lane-02", f"junk {i}".encode() + b"\xff" * 2000) for i in range(start, start + 500)])
-    with store.tx(write=False) as cur:
-        rows = cur.q("SELECT kept, size, encoding FROM dead_letters WHERE unit = 'lane-02'")
+        ingest([_in("lane-02", f"junk {i}".encode() + b"\xff" * 2000) for i in range(start, start + 500)])
+    rows = [d for d in store.unit_records.dead_letters(limit=10_000) if d["unit"] == "lane-02"]
     assert len(rows) == 2000, "the rest of the flood is only counted"
     assert sum(r["kept"] == r["size"] for r in rows) == 200 and max(r["kept"] for r in rows) <= 2010
     assert {r["encoding"] for r in rows} == {"base64"}
     assert store.counts()["dead_letters_only_counted"] == 1000 and "dead_letter_flood" in _rules(store)
 
 
-def test_an_event_about_another_units_case_changes_nothing_and_raises_a_critical_alert(store) -> None:  # noqa: ANN001
+def test_an_event_about_another_units_case_changes_nothing_and_raises_a_critical_alert(store, ingest) -> None:  # noqa: ANN001
     theirs = "lane-02-261206-00abcd"
-    store.ingest_batch([_in("lane-02", EventEnvelope(unit="lane-02", seq=1, ts=T0, kind="case.opened", case_id=theirs,
+    ingest([_in("lane-02", EventEnvelope(unit="lane-02", seq=1, ts=T0, kind="case.opened", case_id=theirs,
                                                       data={"owner_name": "张伟"}).to_bytes())])
     forged = [EventEnvelope(unit="lane-01", seq=1, ts=T0 + 1, kind="case.rejected", case_id=theirs, data={"reason": "x"}),
               EventEnvelope(unit="lane-01", seq=2, ts=T0 + 2, kind="case.plates_issued", case_id=theirs, data={"number": "苏A88888"})]
-    store.ingest_batch([_in("lane-01", e.to_bytes()) for e in forged])
+    ingest([_in("lane-01", e.to_bytes()) for e in forged])
     case = store.case(theirs)
     assert case["outcome"] is None and case["plate"] is None and case["unit"] == "lane-02" and case["owner_name"] == "张伟"
-    assert store.plates(theirs) == [] and not [p for p in store.plates() if p["number"] == "苏A88888"]
-    alert = next(a for a in store.alerts("active") if a["rule"] == "case_of_another_unit")
+    assert store.plates.numbers(theirs) == [] and not [p for p in store.plates.numbers() if p["number"] == "苏A88888"]
+    alert = next(a for a in store.alerts.recent("active") if a["rule"] == "case_of_another_unit")
     assert alert["severity"] == "critical" and alert["unit"] == "lane-01"
     assert "plate_without_payment" not in _rules(store), "no false alert about lane-02's case"
-    assert len(store.unit_events("lane-01")) == 2, "the events stay in lane-01's own record"
+    assert len(store.unit_records.events("lane-01")) == 2, "the events stay in lane-01's own record"
 
 
 def test_an_audit_log_edited_and_rechained_without_the_key_fails_verification(store) -> None:  # noqa: ANN001
-    store.audit_key = b"audit-key-kept-outside-the-database"
+    store.audit.key = b"audit-key-kept-outside-the-database"
     for i in range(3):
-        store.audit_append("ada", "alert.resolve", f"alert/{i}", {"i": i})
-    assert store.audit_verify() == []
-    rows = store.audit_rows()
-    with store.tx() as cur:  # an attacker with write access to the database, but not the key
-        prev = rows[0]["hash"]
-        for r in rows[1:]:
-            detail = {"i": 99} if r["id"] == 2 else json.loads(r["detail"])
-            h = audit_chain.entry_hash(prev, r["id"], r["ts"], r["actor"], r["action"], r["target"], detail)
-            cur.x("UPDATE audit SET detail = ?, prev_hash = ?, hash = ? WHERE id = ?", (json.dumps(detail, sort_keys=True), prev, h, r["id"]))
-            prev = h
-        cur.x("UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"3:{prev}",))
-    store.audit_key = None
-    assert store.audit_verify() == [], "the hash chain alone is recomputable"
-    store.audit_key = b"audit-key-kept-outside-the-database"
-    problems = store.audit_verify()
+        store.audit.append("ada", "alert.resolve", f"alert/{i}", {"i": i})
+    assert store.audit.verify() == []
+    rows = store.audit.entries()
+    prev = rows[0]["hash"]  # an attacker with write access to the database, but not the key, edits entry 2 and re-chains
+    for r in rows[1:]:
+        detail = {"i": 99} if r["id"] == 2 else json.loads(r["detail"])
+        h = audit_chain.entry_hash(prev, r["id"], r["ts"], r["actor"], r["action"], r["target"], detail)
+        tamper(store, "UPDATE audit SET detail = ?, prev_hash = ?, hash = ? WHERE id = ?", (json.dumps(detail, sort_keys=True), prev, h, r["id"]))
+        prev = h
+    tamper(store, "UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"3:{prev}",))
+    store.audit.key = None
+    assert store.audit.verify() == [], "the hash chain alone is recomputable"
+    store.audit.key = b"audit-key-kept-outside-the-database"
+    problems = store.audit.verify()
     assert any("entry 2: signature invalid" in p for p in problems) and any("entry 3: signature invalid" in p for p in problems)
 
 
@@ -166,10 +164,21 @@ def test_a_signed_audit_log_takes_no_unsigned_entry(store) -> None:  # noqa: ANN
 
     from cloud_bridge.store import AuditKeyMissing
 
-    store.audit_key = b"k"
-    store.audit_append("ada", "user.add", "user/bob")
-    store.audit_key = None
+    store.audit.key = b"k"
+    store.audit.append("ada", "user.add", "user/bob")
+    store.audit.key = None
     with pytest.raises(AuditKeyMissing):
-        store.audit_append("cli", "token.create", "user/bob")
-    store.audit_key = b"k"
-    assert store.audit_verify() == [] and len(store.audit_rows()) == 1
+        store.audit.append("cli", "token.create", "user/bob")
+    store.audit.key = b"k"
+    assert store.audit.verify() == [] and len(store.audit.entries()) == 1
+
+
+def test_alerts_are_raised_after_the_commit_and_an_alert_lost_loses_no_event(store, ingest, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    def unavailable(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        raise RuntimeError("alerts not writable (simulated)")
+
+    monkeypatch.setattr(store.alerts, "raise_all", unavailable)
+    res = ingest([_in("lane-01", e.to_bytes()) for e in _chain(tmp_path, 2)])
+    assert res.stored == 2 and {a.rule.value for a in res.alerts} == {"device_offline"}, "judged after the commit"
+    monkeypatch.undo()
+    assert _acked(store) == 2 and len(store.unit_records.events("lane-01")) == 2 and store.alerts.recent() == []

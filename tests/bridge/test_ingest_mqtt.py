@@ -37,7 +37,7 @@ def test_duplicates_gaps_and_reordering_are_stored_once_and_acked_contiguously(b
     assert counts["events_stored"] == 40
     assert counts["duplicates_seen"] == 8
     assert counts["gaps_detected"] >= 1 and counts["out_of_order"] >= 4
-    stored = [e["seq"] for e in bridge.store.unit_events("lane-01")]
+    stored = [e["seq"] for e in bridge.store.unit_records.events("lane-01")]
     assert stored == list(range(1, 41))
 
 
@@ -61,7 +61,7 @@ def test_malformed_oversize_and_forged_payloads_go_to_dead_letters_and_ingest_go
     lane.publish_raw(Leaf.EVENTS, json.dumps({"v": 1, "unit": "lane-03", "seq": 1, "ts": 1, "kind": "case.teleported"}).encode())
     lane.publish_event(lane.event(1, "case.opened", "ok-1"))
     wait_for(lambda: lane.acked == 1, 30, "the good event after the bad ones")
-    reasons = [d["reason"] for d in bridge.store.dead_letters()]
+    reasons = [d["reason"] for d in bridge.store.unit_records.dead_letters()]
     assert len(reasons) == 5
     assert any(r.startswith("oversize") for r in reasons)
     assert any("unit mismatch" in r for r in reasons)
@@ -87,7 +87,7 @@ def test_status_and_telemetry_update_the_unit(bridge, lane_factory) -> None:  # 
 def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lane_factory) -> None:  # noqa: ANN001
     import sqlite3
 
-    real = bridge.store.ingest_batch
+    real = bridge.service.ingest.ingest
     failures = {"left": 6}  # more than the batch retries: the messages are then stored one by one, never dead-lettered
 
     def flaky(items, now=None):  # noqa: ANN001, ANN202
@@ -96,12 +96,12 @@ def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lan
             raise sqlite3.OperationalError("database is locked (simulated)")
         return real(items, now)
 
-    bridge.store.ingest_batch = flaky
+    bridge.service.ingest.ingest = flaky  # the workers ingest through the service's ingest service
     lane = lane_factory("lane-02")
     for s in range(1, 11):
         lane.publish_event(lane.event(s, "case.inspection_item", "db-1", item=s))
     wait_for(lambda: lane.acked == 10, 20, "all acknowledged after the database recovered")
     assert failures["left"] == 0
-    assert [e["seq"] for e in bridge.store.unit_events("lane-02")] == list(range(1, 11))
+    assert [e["seq"] for e in bridge.store.unit_records.events("lane-02")] == list(range(1, 11))
     assert bridge.metrics.registry.get_sample_value("passlane_bridge_store_errors_total") >= 6
-    assert bridge.store.dead_letters() == []
+    assert bridge.store.unit_records.dead_letters() == []

@@ -6,9 +6,12 @@ import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from raw_db import empty
 
-from cloud_bridge.ingest import classify
-from cloud_bridge.store import PostgresStore, SqliteStore
+from cloud_bridge.ingest import Batch, classify
+from cloud_bridge.ingest_service import IngestService
+from cloud_bridge.rules import RiskRulesConfig
+from cloud_bridge.store import open_store
 from edge.contract import EventEnvelope, Leaf, topic
 
 UNITS = ("lane-01", "lane-02")
@@ -25,15 +28,14 @@ arrivals = st.lists(st.tuples(st.sampled_from(UNITS), st.integers(1, 30)), min_s
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(arrivals=arrivals, batch=st.integers(1, 40))
 def test_any_arrival_order_stores_each_event_once_and_acks_the_contiguous_prefix(db_url, arrivals, batch: int) -> None:  # noqa: ANN001
-    store = PostgresStore(db_url) if db_url.startswith("postgresql://") else SqliteStore(db_url)
+    store = open_store(db_url)
     store.migrate()
+    ingest = IngestService(store, RiskRulesConfig()).ingest
     try:
-        with store.tx() as cur:
-            for table in ("events", "units", "cases", "alerts", "inspector_stats"):
-                cur.x(f"DELETE FROM {table}")
+        empty(store, "events", "units", "cases", "alerts", "inspector_stats")
         marks: dict[str, int] = {}
         for start in range(0, len(arrivals), batch):
-            res = store.ingest_batch([_msg(u, s) for u, s in arrivals[start:start + batch]])
+            res = ingest([_msg(u, s) for u, s in arrivals[start:start + batch]])
             for (_site, unit), acked in res.watermarks.items():
                 assert acked >= marks.get(unit, 0), "a watermark never goes back"
                 marks[unit] = acked
@@ -43,37 +45,34 @@ def test_any_arrival_order_stores_each_event_once_and_acks_the_contiguous_prefix
         assert counts["duplicates_seen"] == len(arrivals) - len(unique)
         for unit in UNITS:
             seqs = {s for u, s in unique if u == unit}
-            stored = [e["seq"] for e in store.unit_events(unit, 0, 1000)]
+            stored = [e["seq"] for e in store.unit_records.events(unit, 0, 1000)]
             assert stored == sorted(seqs)
             prefix = 0
             while prefix + 1 in seqs:
                 prefix += 1
             assert marks.get(unit, 0) == prefix
-            assert {r["unit"]: r["acked_seq"] for r in store.watermarks()}.get(unit, 0) == prefix
-        with store.tx(write=False) as cur:
-            folded = sum(int(r["events"]) for r in cur.q("SELECT events FROM cases"))
+            assert {r["unit"]: r["acked_seq"] for r in store.unit_records.watermarks()}.get(unit, 0) == prefix
+        folded = sum(store.cases.folded_events().values())
         assert folded == len(unique), "the case view folds each stored event once"
     finally:
         store.close()
 
 
 def test_an_event_stored_but_not_folded_is_folded_once_on_redelivery_or_by_the_sweep(store) -> None:  # noqa: ANN001
-    from cloud_bridge.store import _Batch
-
+    service = IngestService(store, RiskRulesConfig())
     first = [_msg("lane-01", s) for s in (1, 2, 3)]
     # a worker dies after the durable transaction and before the fold
-    with store.tx() as cur:
-        store._store_durable(cur, _Batch.of(first))
+    store.unit_records.keep(Batch.of(first))
     assert store.counts()["events_stored"] == 3 and store.case("lane-01-261206-000000").get("events") in (None, 0)
     # the broker delivers seq 1 and 2 again: they are folded now, once, and not counted as duplicates
-    res = store.ingest_batch([_msg("lane-01", 1), _msg("lane-01", 2)])
+    res = service.ingest([_msg("lane-01", 1), _msg("lane-01", 2)])
     assert res.stored == 2 and res.duplicates == 0 and res.watermarks[("site-1", "lane-01")] == 3
     # seq 3 never comes again: the sweep folds it
-    assert store.fold_pending(0.0).stored == 1
-    assert store.fold_pending(0.0).stored == 0
+    assert service.fold_pending(0.0).stored == 1
+    assert service.fold_pending(0.0).stored == 0
     assert store.case("lane-01-261206-000000")["events"] == 3  # seq 1..3 are all case c0 (seq // 5 == 0)
     counts = store.counts()
     assert counts["events_stored"] == 3 and counts["duplicates_seen"] == 0 and counts["missing_seqs"] == 0
     # a real repeat after that is a duplicate and changes nothing
-    assert store.ingest_batch([_msg("lane-01", 2)]).duplicates == 1
+    assert service.ingest([_msg("lane-01", 2)]).duplicates == 1
     assert store.case("lane-01-261206-000000")["events"] == 3

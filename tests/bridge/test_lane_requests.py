@@ -96,16 +96,16 @@ def test_plate_issued_event_takes_the_number_for_good_and_a_second_issue_alerts(
     a, b = lane_factory("lane-01"), lane_factory("lane-02")
     i1, i2 = case_of("lane-01", 0x11), case_of("lane-02", 0x12)
     assert a.request("plate.reserve", {"case_id": i1, "authority": "苏A", "number": "苏A3K721", "plate_kind": "ordinary", "composed": True}).ok
-    payment = bridge.store.create_payment(i1, "lane-01", "site-1", 100, ["plate"])
-    bridge.store.mark_paid(payment["payment_id"])
+    payment = bridge.store.payments.create(i1, "lane-01", "site-1", 100, ["plate"])
+    bridge.store.payments.mark_paid(payment["payment_id"])
     a.publish_event(a.event(1, "case.plates_issued", i1, number="苏A3K721"))
     wait_for(lambda: a.acked == 1, 30, "issued event stored")
-    assert [p["status"] for p in bridge.store.plates(i1)] == ["issued"]
+    assert [p["status"] for p in bridge.store.plates.numbers(i1)] == ["issued"]
     b.publish_event(b.event(1, "case.plates_issued", i2, number="苏A3K721"))
     wait_for(lambda: b.acked == 1, 30, "second issue stored")
-    rules = {a["rule"] for a in bridge.store.alerts("active")}
+    rules = {a["rule"] for a in bridge.store.alerts.recent("active")}
     assert "plate_issued_twice" in rules and "plate_without_payment" in rules  # i-2 never paid either
-    assert bridge.store.plates(i1)[0]["status"] == "issued" and not bridge.store.plates(i2)
+    assert bridge.store.plates.numbers(i1)[0]["status"] == "issued" and not bridge.store.plates.numbers(i2)
 
 
 def test_expired_requests_get_no_answer(bridge, lane_factory) -> None:  # noqa: ANN001
@@ -129,9 +129,9 @@ def test_remote_command_is_delivered_with_expiry_recorded_audited_and_its_result
     from edge.contract import CommandResult, CommandStatus, Leaf
 
     lane = lane_factory("lane-01")
-    bridge.store.add_user("ada", "ops-admin", "$argon2id$unused")
+    bridge.store.accounts.add_user("ada", "ops-admin", "$argon2id$unused")
     tok = new_token()
-    bridge.store.add_token(token_hash(tok), "ada", "t")
+    bridge.store.accounts.add_token(token_hash(tok), "ada", "t")
     client = TestClient(bridge.app())
     r = client.post("/api/units/site-1/lane-01/commands", json={"command": "open_barrier", "args": {"barrier": "exit"}, "reason": "car stuck", "ttl_s": 30},
                     headers={"Authorization": f"Bearer {tok}"})
@@ -140,8 +140,8 @@ def test_remote_command_is_delivered_with_expiry_recorded_audited_and_its_result
     assert cmd["command"] == "open_barrier" and cmd["issued_by"] == "ada" and 25 < cmd["expires_at"] - cmd["issued_at"] <= 30
     lane.publish_raw(Leaf.CMD_RESULT, CommandResult(unit="lane-01", request_id=cmd["request_id"], command="open_barrier", status=CommandStatus.DONE,
                                                     ts=time.time()).to_bytes())
-    wait_for(lambda: bridge.store.commands()[0]["status"] == "done", 30, "command result recorded")
-    entry = next(a for a in bridge.store.audit_rows() if a["action"] == "command.sent")
+    wait_for(lambda: bridge.store.commands.recent()[0]["status"] == "done", 30, "command result recorded")
+    entry = next(a for a in bridge.store.audit.entries() if a["action"] == "command.sent")
     assert entry["actor"] == "ada" and "car stuck" in entry["detail"]
 
 
@@ -157,4 +157,4 @@ def test_expired_reservation_is_released_and_the_lane_told(bridge, lane_factory)
     assert bridge.service.sweep()["expired"] == 1
     note = wait_for(lambda: lane.notifications, 30, "expiry notification")[0]
     assert note["kind"] == "plate.reservation_expired" and note["data"]["number"] == "苏A5N123"
-    assert bridge.store.plates(exp1) == []
+    assert bridge.store.plates.numbers(exp1) == []

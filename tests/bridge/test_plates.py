@@ -9,11 +9,13 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from raw_db import empty
 
-from cloud_bridge.plates import random_options
+from cloud_bridge.ingest import classify
+from cloud_bridge.plates import issued_kind, random_options
+from cloud_bridge.store import open_store
+from edge.contract import EventEnvelope, Leaf, PlateKind, topic
 from edge.plate_numbers import PlateError, PlateRules, validate_number
-from edge.contract import PlateKind
-from cloud_bridge.store import PostgresStore, SqliteStore
 
 RULES = PlateRules()
 
@@ -62,7 +64,7 @@ def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, 
     def run(case_id: str, order: list[str]) -> None:
         barrier.wait()
         for number in order:
-            out = store.reserve_plate(number, "苏A", "ordinary", case_id, "lane-01", 600, now)
+            out = store.plates.reserve(number, "苏A", "ordinary", case_id, "lane-01", 600, now)
             if out.ok:
                 with lock:
                     winners.setdefault(number, []).append(case_id)
@@ -81,17 +83,16 @@ def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_numbers=st.integers(1, 6), n_cases=st.integers(2, 6), seed=st.integers(0, 1000))
 def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_numbers: int, n_cases: int, seed: int) -> None:  # noqa: ANN001
-    store = PostgresStore(db_url) if db_url.startswith("postgresql://") else SqliteStore(db_url)
+    store = open_store(db_url)
     store.migrate()
     try:
-        with store.tx() as cur:
-            cur.x("DELETE FROM plates")
+        empty(store, "plates")
         rng = random.Random(seed)
         numbers = [f"苏A{rng.randrange(10000, 99999)}" for _ in range(n_numbers)]
         numbers = sorted(set(numbers))
         cases = [f"case-{seed}-{i}" for i in range(n_cases)]
         winners = _race(store, numbers, cases, time.time())
-        rows = {p["number"]: p for p in store.plates()}
+        rows = {p["number"]: p for p in store.plates.numbers()}
         for number, holders in winners.items():
             assert len(holders) <= 1, f"{number} granted to {holders}"
             if holders:
@@ -106,12 +107,27 @@ def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_
 
 def test_an_expired_reservation_can_be_taken_and_an_issued_number_never(store) -> None:  # noqa: ANN001
     t = time.time()
-    assert store.reserve_plate("苏A11111", "苏A", "ordinary", "a", "lane-01", 10, t).ok
-    assert not store.reserve_plate("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 5).ok
-    assert store.reserve_plate("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 11).ok
-    assert [r["number"] for r in store.expire_reservations(t + 30)] == ["苏A11111"]
-    assert store.reserve_plate("苏A22222", "苏A", "ordinary", "c", "lane-01", 10, t).ok
-    with store.tx() as cur:
-        cur.x("UPDATE plates SET status = 'issued' WHERE number = '苏A22222'")
-    assert not store.reserve_plate("苏A22222", "苏A", "ordinary", "d", "lane-01", 10, t + 1000).ok
-    assert store.expire_reservations(t + 1000) == []
+    assert store.plates.reserve("苏A11111", "苏A", "ordinary", "a", "lane-01", 10, t).ok
+    assert not store.plates.reserve("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 5).ok
+    assert store.plates.reserve("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 11).ok
+    assert [r["number"] for r in store.plates.expire(t + 30)] == ["苏A11111"]
+    assert store.plates.reserve("苏A22222", "苏A", "ordinary", "c", "lane-01", 10, t).ok
+    with store.engine.tx() as cur:  # the lane reports it issued (as the ingest fold records a case.plates_issued)
+        assert store.plates.issue_in(cur, "苏A22222", "苏A", PlateKind.ORDINARY, "c", "lane-01", t + 1, t + 1) is None
+    assert not store.plates.reserve("苏A22222", "苏A", "ordinary", "d", "lane-01", 10, t + 1000).ok
+    assert store.plates.expire(t + 1000) == []
+
+
+def test_an_issued_numbers_kind_is_what_the_lane_said_else_what_its_format_tells() -> None:
+    assert issued_kind("苏AD12345") is PlateKind.NEW_ENERGY and issued_kind("苏A12345") is PlateKind.ORDINARY
+    assert issued_kind("苏A12345", "new-energy") is PlateKind.NEW_ENERGY
+    assert issued_kind("苏AD12345", {"kind": "x"}) is PlateKind.NEW_ENERGY and issued_kind("苏A12345", "blue") is PlateKind.ORDINARY
+
+
+def test_a_number_issued_by_a_lane_event_is_recorded_with_the_kind_its_format_tells(store, ingest) -> None:  # noqa: ANN001
+    case_id = "lane-01-261206-00000e"
+    events = [EventEnvelope(unit="lane-01", seq=1, ts=time.time(), kind="case.opened", case_id=case_id),
+              EventEnvelope(unit="lane-01", seq=2, ts=time.time(), kind="case.plates_issued", case_id=case_id, data={"number": "苏AD12345"})]
+    ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), e.to_bytes(), time.time()) for e in events])
+    row = store.plates.number("苏AD12345")
+    assert row["status"] == "issued" and row["case_id"] == case_id and row["plate_kind"] == "new-energy" and row["authority"] == "苏A"

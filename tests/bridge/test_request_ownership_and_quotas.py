@@ -83,14 +83,14 @@ def test_look_ups_and_offers_per_case_are_bounded(store) -> None:  # noqa: ANN00
     assert _ask(svc, "lane-01", "plate.options", mine, count=1).error == "quota"
 
 
-def test_a_closed_case_gets_no_more_numbers(store) -> None:  # noqa: ANN001
+def test_a_closed_case_gets_no_more_numbers(store, ingest) -> None:  # noqa: ANN001
     from cloud_bridge.ingest import classify
 
     svc, _ = _service(store)
     mine = case_of("lane-01", 1)
     for seq, kind in ((1, "case.opened"), (2, "case.aborted"), (3, "case.closed")):
         ev = EventEnvelope(unit="lane-01", seq=seq, ts=time.time(), kind=kind, case_id=mine, data={"reason": "x"} if kind == "case.aborted" else {})
-        store.ingest_batch([classify(topic(SITE, "lane-01", Leaf.EVENTS), ev.to_bytes(), time.time())])
+        ingest([classify(topic(SITE, "lane-01", Leaf.EVENTS), ev.to_bytes(), time.time())])
     assert _ask(svc, "lane-01", "plate.options", mine).error == "case_closed"
     assert _ask(svc, "lane-01", "case.state", mine).ok
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
+from cloud_bridge.case_view import CaseFacts, project
 from cloud_bridge.ingest import classify
 from cloud_bridge.rules import (
-    CaseFacts,
     RiskRulesConfig,
     Rule,
     check_event,
@@ -14,7 +14,6 @@ from cloud_bridge.rules import (
     offline_unit_signals,
     open_case_signals,
     override_rate_signal,
-    project,
 )
 from edge.contract import EventEnvelope, Leaf, topic
 
@@ -112,27 +111,27 @@ def _inbound(e: EventEnvelope):  # noqa: ANN202
     return classify(topic("site-1", e.unit, Leaf.EVENTS), e.to_bytes(), time.time())
 
 
-def test_one_open_alert_per_key_updates_and_is_acknowledged_and_resolved_by_name(store) -> None:  # noqa: ANN001
+def test_one_open_alert_per_key_updates_and_is_acknowledged_and_resolved_by_name(store, ingest) -> None:  # noqa: ANN001
     for seq in range(1, 6):
-        store.ingest_batch([_inbound(ev("inspector.sign_in_failed", case=None, seq=seq, ts=time.time(), actor="insp-9"))])
-    store.ingest_batch([_inbound(ev("inspector.sign_in_failed", case=None, seq=6, ts=time.time(), actor="insp-9"))])
-    active = [a for a in store.alerts("active") if a["rule"] == "failed_logins"]
+        ingest([_inbound(ev("inspector.sign_in_failed", case=None, seq=seq, ts=time.time(), actor="insp-9"))])
+    ingest([_inbound(ev("inspector.sign_in_failed", case=None, seq=6, ts=time.time(), actor="insp-9"))])
+    active = [a for a in store.alerts.recent("active") if a["rule"] == "failed_logins"]
     assert len(active) == 1 and active[0]["count"] == 2
     aid = active[0]["id"]
-    assert store.acknowledge_alert(aid, "ops-alice")
-    assert not store.acknowledge_alert(aid, "ops-bob")  # already acknowledged
-    store.ingest_batch([_inbound(ev("inspector.sign_in_failed", case=None, seq=7, ts=time.time(), actor="insp-9"))])
-    again = [a for a in store.alerts("active") if a["rule"] == "failed_logins"]
+    assert store.alerts.acknowledge(aid, "ops-alice")
+    assert not store.alerts.acknowledge(aid, "ops-bob")  # already acknowledged
+    ingest([_inbound(ev("inspector.sign_in_failed", case=None, seq=7, ts=time.time(), actor="insp-9"))])
+    again = [a for a in store.alerts.recent("active") if a["rule"] == "failed_logins"]
     assert len(again) == 1 and again[0]["count"] == 3 and again[0]["acked_by"] == "ops-alice"
-    assert store.resolve_alert(aid, "ops-carol")
-    row = store.alert(aid)
+    assert store.alerts.resolve(aid, "ops-carol")
+    row = store.alerts.get(aid)
     assert row["status"] == "resolved" and row["resolved_by"] == "ops-carol"
-    store.ingest_batch([_inbound(ev("inspector.sign_in_failed", case=None, seq=8, ts=time.time(), actor="insp-9"))])
-    fresh = [a for a in store.alerts("active") if a["rule"] == "failed_logins"]
+    ingest([_inbound(ev("inspector.sign_in_failed", case=None, seq=8, ts=time.time(), actor="insp-9"))])
+    fresh = [a for a in store.alerts.recent("active") if a["rule"] == "failed_logins"]
     assert len(fresh) == 1 and fresh[0]["id"] != aid  # after resolution a new alert opens
 
 
-def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections(store) -> None:  # noqa: ANN001
+def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections(store, ingest) -> None:  # noqa: ANN001
     items = []
     seq = 0
     for n in range(1, 21):
@@ -142,8 +141,8 @@ def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections
                                  **({"by": "inspector", "read": "LSVAU2180N21832S4", "reason": "plate dirty"} if corrected else {"by": "reader"}))))
         seq += 1
         items.append(_inbound(ev("case.inspected", case=f"lane-01-261206-{n:06x}", seq=seq, actor="insp-3", duration_s=300)))
-    store.ingest_batch(items)
-    rules = [a["rule"] for a in store.alerts("active")]
+    ingest(items)
+    rules = [a["rule"] for a in store.alerts.recent("active")]
     assert rules.count("inspector_override_rate") == 1
     assert rules.count("vin_corrected") == 6
 
@@ -164,7 +163,7 @@ def test_the_lane_controllers_event_data_is_understood() -> None:
     assert project(before, ev("case.plates_issued", plate="苏A12345"), "s").plate == "苏A12345"
 
 
-def test_odd_event_data_never_breaks_the_rules_or_the_case_view(store) -> None:  # noqa: ANN001
+def test_odd_event_data_never_breaks_the_rules_or_the_case_view(store, ingest) -> None:  # noqa: ANN001
     odd = [
         ev("case.opened", seq=1, owner_name={"x": 1}, id_number=5),
         ev("case.partner_records", seq=2, records="nope", certificate=["a"]),
@@ -174,7 +173,7 @@ def test_odd_event_data_never_breaks_the_rules_or_the_case_view(store) -> None: 
         ev("barrier.actuated", seq=6, case=None, state=None, command=["open"]),
         ev("device.fault", seq=7, case=None, device={"d": 1}),
     ]
-    res = store.ingest_batch([_inbound(e) for e in odd])
+    res = ingest([_inbound(e) for e in odd])
     assert res.stored == 7
     case = store.case(C1)
     assert case["events"] == 5 and case["owner_name"] is None and case["plate"] is None

@@ -81,7 +81,7 @@ def test_a_thousand_refused_sign_ins_write_a_handful_of_audit_rows_and_the_faile
     csrf = login_csrf(attacker)
     for _ in range(5):
         assert sign_in(attacker, "vic", "wrong password!", csrf).headers["location"] == "/login?error=bad"
-    before = len(web.store.audit_rows())
+    before = len(web.store.audit.entries())
     statuses = []
     for _ in range(1000):  # the probe's rate: a thousand tries in five seconds
         statuses.append(sign_in(attacker, "vic", "wrong password!", csrf).status_code)
@@ -89,13 +89,13 @@ def test_a_thousand_refused_sign_ins_write_a_handful_of_audit_rows_and_the_faile
     assert statuses.count(429) >= 998 and set(statuses) <= {303, 429}  # the back-off lets a guess through after 2 s
     web.clock.advance(120)  # the aggregation window is over; reading the log writes its summary
     assert web.client("127.0.0.1").get("/api/audit", headers=web.bearer("ada")).status_code == 200
-    new = [r for r in web.store.audit_rows() if r["id"] > before]
+    new = [r for r in web.store.audit.entries() if r["id"] > before]
     assert len(new) <= 5, [(r["action"], r["detail"]) for r in new]
     refused = [json.loads(r["detail"]) for r in new if r["action"] == "user.sign_in_refused"]
     assert sum(d.get("count", 1) for d in refused) == statuses.count(429), refused
     assert all(r["actor"] == "vic" for r in new if r["action"] == "user.sign_in_refused")
-    assert any(a["rule"] == "failed_logins" and "dashboard/vic" in a["dedup_key"] for a in web.store.alerts("active"))
-    assert web.store.audit_verify() == []
+    assert any(a["rule"] == "failed_logins" and "dashboard/vic" in a["dedup_key"] for a in web.store.alerts.recent("active"))
+    assert web.store.audit.verify() == []
 
 
 def test_back_off_delay_doubles_per_failure_up_to_the_cap() -> None:

@@ -32,9 +32,7 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
 
     def provider() -> None:  # the simulated payment provider: pays whatever is pending, with a signed callback
         while not stop.is_set():
-            with bridge.store.tx(write=False) as cur:
-                pending = cur.q("SELECT payment_id, amount_cents FROM payments WHERE status = 'pending'")
-            for p in pending:
+            for p in bridge.store.payments.pending():
                 body = payments.callback_body(p["payment_id"], int(p["amount_cents"]))
                 bridge.service.payment_callback(body, payments.sign(PAYMENT_KEY, body))
             stop.wait(0.1)
@@ -86,7 +84,7 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
         assert kinds[0] == "case.opened" and kinds[-1] == "case.closed" and kinds.index("case.paid") < kinds.index("case.plates_issued")
         counts = bridge.store.counts()
         assert counts["duplicates_seen"] >= 0 and counts["missing_seqs"] == 0 and counts["dead_letters"] == 0
-        assert not {"plate_without_payment", "plate_issued_twice", "vin_differs_from_certificate"} & {a["rule"] for a in bridge.store.alerts("active")}
+        assert not {"plate_without_payment", "plate_issued_twice", "vin_differs_from_certificate"} & {a["rule"] for a in bridge.store.alerts.recent("active")}
     finally:
         stop.set()
         bridge.stop()

@@ -67,9 +67,9 @@ def make_web(store: Store, tmp_path: Path, key_file: Path | None = None, **setti
     s = make_settings(str(tmp_path / "unused.sqlite3"), key_file=key_file, **settings)
     tokens = {}
     for name, role in USERS.items():
-        store.add_user(name, role, hash_password(PASSWORD))
+        store.accounts.add_user(name, role, hash_password(PASSWORD))
         tok = new_token()
-        store.add_token(token_hash(tok), name, "test")
+        store.accounts.add_token(token_hash(tok), name, "test")
         tokens[name] = tok
     app = create_app(s, store=store, service=Service(s, store, clock=clock))
     return Web(app, store, clock, tokens)

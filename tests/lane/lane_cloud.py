@@ -18,9 +18,46 @@ from cloud_bridge import payments
 from cloud_bridge.config import load_settings
 from cloud_bridge.reference import generate, load_into
 from cloud_bridge.runner import Bridge
+from cloud_bridge.store import Store
+from cloud_bridge.store.plates import ReserveOutcome
 from edge.polling import wait_until
 
 PAYMENT_KEY = b"lane-test-provider-key-0123456789"
+
+
+class StoreView:
+    """The bridge's store under the names the lane and edge-runtime tests were written with (one store method
+    per question), answered by the store's repositories. New tests use `RealCloud.storage` directly."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def case(self, case_id: str) -> dict[str, Any] | None:
+        return self._store.case(case_id)
+
+    def counts(self) -> dict[str, Any]:
+        return self._store.counts()
+
+    def commands(self) -> list[dict[str, Any]]:
+        return self._store.commands.recent()
+
+    def plates(self, case_id: str | None = None) -> list[dict[str, Any]]:
+        return self._store.plates.numbers(case_id)
+
+    def reserve_plate(self, number: str, authority: str, plate_kind: str, case_id: str, unit: str, hold_s: float) -> ReserveOutcome:
+        return self._store.plates.reserve(number, authority, plate_kind, case_id, unit, hold_s)
+
+    def expire_reservations(self, now: float) -> list[dict[str, Any]]:
+        return self._store.plates.expire(now)
+
+    def unit_events(self, unit: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        return self._store.unit_records.events(unit, after, limit)
+
+    def watermarks(self) -> list[dict[str, Any]]:
+        return self._store.unit_records.watermarks()
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self._store.unit_records.dead_letters()
 
 
 class RealCloud:
@@ -46,9 +83,14 @@ class RealCloud:
         self._payer: threading.Thread | None = None
 
     @property
-    def store(self):  # noqa: ANN201
+    def storage(self) -> Store:
+        """The running bridge's store (its repositories by area)."""
         assert self.bridge is not None
         return self.bridge.store
+
+    @property
+    def store(self) -> StoreView:
+        return StoreView(self.storage)
 
     @property
     def service(self):  # noqa: ANN201
@@ -81,9 +123,7 @@ class RealCloud:
         while not self._stop.is_set():
             if self.auto_pay and self.bridge is not None:
                 try:
-                    with self.store.tx(write=False) as cur:
-                        pending = cur.q("SELECT payment_id, amount_cents FROM payments WHERE status = 'pending'")
-                    for p in pending:
+                    for p in self.storage.payments.pending():
                         self.pay(p["payment_id"], int(p["amount_cents"]))
                 except Exception:  # noqa: BLE001 - the store closing under us at stop
                     pass
@@ -95,7 +135,7 @@ class RealCloud:
         out: dict[int, dict[str, Any]] = {}
         after = 0
         while True:
-            rows = self.store.unit_events(unit, after, 1000)
+            rows = self.storage.unit_records.events(unit, after, 1000)
             if not rows:
                 return out
             for r in rows:
@@ -103,10 +143,10 @@ class RealCloud:
             after = int(rows[-1]["seq"])
 
     def watermark(self, unit: str = "lane-01") -> int:
-        for w in self.store.watermarks():
+        for w in self.storage.unit_records.watermarks():
             if w["unit"] == unit:
                 return int(w["acked_seq"])
         return 0
 
     def duplicates(self) -> int:
-        return int(self.store.counts().get("duplicates_seen") or 0)
+        return int(self.storage.counts().get("duplicates_seen") or 0)
