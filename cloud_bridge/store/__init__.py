@@ -35,7 +35,6 @@ contiguous under a lock.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from cloud_bridge.store.accounts import AccountRecords
@@ -52,7 +51,7 @@ from cloud_bridge.store.payments import Payments
 from cloud_bridge.store.plates import PlatePool, ReserveOutcome
 from cloud_bridge.store.unit_records import UnitRecords
 
-__all__ = ["AuditKeyMissing", "ReserveOutcome", "SqliteStore", "Store", "StoreError", "open_store"]
+__all__ = ["AuditKeyMissing", "ReserveOutcome", "Store", "StoreError", "open_store"]
 
 
 class Store:
@@ -119,7 +118,3 @@ def open_store(url: str, audit_key: bytes | None = None) -> Store:
     """`postgresql://...` opens PostgreSQL; anything else (or `sqlite:///path`) is a SQLite file path. Not migrated: call `migrate()`."""
     return Store(open_engine(url), audit_key)
 
-
-def SqliteStore(path: str | Path) -> Store:  # noqa: N802 - the old class name
-    """A store on a SQLite file. Kept for tests/lane/test_case_machine.py (outside this change's remit); new code calls `open_store`."""
-    return Store(SqliteEngine(path))

@@ -24,7 +24,7 @@ def test_commands_are_answered_journaled_and_never_run_twice(journal, session, c
     d.attach()
 
     def status(rid: str):
-        return next((c["status"] for c in cloud.store.commands() if c["request_id"] == rid), None)
+        return next((c["status"] for c in cloud.storage.commands.recent() if c["request_id"] == rid), None)
 
     first = cloud.service.send_command(SITE, "lane-01", CommandName.OPEN_BARRIER, {"barrier": "exit"}, "ops-1", "test")
     wait_until(lambda: status(first.request_id) == "done", 15, "result stored by the bridge")

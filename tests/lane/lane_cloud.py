@@ -19,45 +19,9 @@ from cloud_bridge.config import load_settings
 from cloud_bridge.reference import generate, load_into
 from cloud_bridge.runner import Bridge
 from cloud_bridge.store import Store
-from cloud_bridge.store.plates import ReserveOutcome
 from edge.polling import wait_until
 
 PAYMENT_KEY = b"lane-test-provider-key-0123456789"
-
-
-class StoreView:
-    """The bridge's store under the names the lane and edge-runtime tests were written with (one store method
-    per question), answered by the store's repositories. New tests use `RealCloud.storage` directly."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def case(self, case_id: str) -> dict[str, Any] | None:
-        return self._store.case(case_id)
-
-    def counts(self) -> dict[str, Any]:
-        return self._store.counts()
-
-    def commands(self) -> list[dict[str, Any]]:
-        return self._store.commands.recent()
-
-    def plates(self, case_id: str | None = None) -> list[dict[str, Any]]:
-        return self._store.plates.numbers(case_id)
-
-    def reserve_plate(self, number: str, authority: str, plate_kind: str, case_id: str, unit: str, hold_s: float) -> ReserveOutcome:
-        return self._store.plates.reserve(number, authority, plate_kind, case_id, unit, hold_s)
-
-    def expire_reservations(self, now: float) -> list[dict[str, Any]]:
-        return self._store.plates.expire(now)
-
-    def unit_events(self, unit: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-        return self._store.unit_records.events(unit, after, limit)
-
-    def watermarks(self) -> list[dict[str, Any]]:
-        return self._store.unit_records.watermarks()
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        return self._store.unit_records.dead_letters()
 
 
 class RealCloud:
@@ -88,9 +52,6 @@ class RealCloud:
         assert self.bridge is not None
         return self.bridge.store
 
-    @property
-    def store(self) -> StoreView:
-        return StoreView(self.storage)
 
     @property
     def service(self):  # noqa: ANN201

@@ -191,14 +191,14 @@ def test_no_illegal_state_is_reachable_by_any_input_sequence(seq):
 def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problems(tmp_path):
     """The answer as the bridge builds it (its reference-data adapter over its own store), for an uninsured BEV."""
     from cloud_bridge.reference import Insurance, PurchaseTax, ReferenceDataAdapter, generate, load_into
-    from cloud_bridge.store import SqliteStore
+    from cloud_bridge.store import open_store
 
     data, _ = generate(5, seed=11)
     v = data.vehicles[0]
     v = v.model_copy(update={"insurance": Insurance(status="missing"), "purchase_tax": PurchaseTax(status="paid"),
                              "certificate": v.certificate.model_copy(update={"fuel_type": "bev", "vin": v.vin})})
     data = data.model_copy(update={"vehicles": [v]})
-    store = SqliteStore(str(tmp_path / "bridge.sqlite3"))
+    store = open_store(str(tmp_path / "bridge.sqlite3"))
     store.migrate()
     try:
         load_into(store, data)

@@ -100,7 +100,7 @@ def test_oversize_sign_ins_are_refused_and_the_lanes_watermark_and_outbox_keep_m
                 r = tablet.post("/api/session", json={"inspector_id": "A" * n, "pin": "0000"})
                 assert r.status_code in (413, 422), (n, r.status_code)
             # the lane's own stream carries a message the bridge must refuse, sent with the lane's account
-            after = cloud.store.watermarks()
+            after = cloud.storage.unit_records.watermarks()
             last = max([int(w["acked_seq"]) for w in after if w["unit"] == "lane-01"] or [0])
             junk = json.dumps({"v": 1, "unit": "lane-01", "seq": last + 1, "ts": 1.0, "kind": "device.fault", "data": {"x": "A" * MAX_PAYLOAD_BYTES}})
             _publish_as(mqtt_broker, site_pki, "lane-01", junk.encode())
@@ -115,10 +115,10 @@ def test_oversize_sign_ins_are_refused_and_the_lanes_watermark_and_outbox_keep_m
         assert watch.lost == 0, f"the lane lost the broker in {watch.lost} of {watch.samples} samples"
         connects = mqtt_broker.log_file.read_text().count(" as lane-01 (")
         assert connects == 1, f"the lane connected {connects} times: its session dropped"
-        stored = cloud.store.unit_events("lane-01", 0, 10_000)
+        stored = cloud.storage.unit_records.events("lane-01", 0, 10_000)
         assert all(e["kind"] != "event.refused" for e in stored), [(e["seq"], e["kind"]) for e in stored if e["kind"] == "event.refused"] + [last, len(stored)]
-        assert any("oversize" in d["reason"] for d in cloud.store.dead_letters()), "the refused message is kept"
-        counts = cloud.store.counts()
+        assert any("oversize" in d["reason"] for d in cloud.storage.unit_records.dead_letters()), "the refused message is kept"
+        counts = cloud.storage.counts()
         assert counts["missing_seqs"] == 0 and counts["events_stored"] == len(stored)
         assert max(len(json.dumps(e["data"])) for e in stored) < 1000, "no event carries the 140,000-character id"
     finally:

@@ -86,7 +86,7 @@ def test_a_case_goes_from_entry_to_exit_and_every_event_reaches_the_cloud(tmp_pa
     kinds = [e["kind"] for e in sorted(cloud.events().values(), key=lambda e: e["seq"]) if e["case_id"] == cid]
     assert kinds[0] == "case.opened" and kinds[-1] == "case.closed"
     assert "case.paid" in kinds and kinds.index("case.paid") < kinds.index("case.plates_issued")
-    assert cloud.store.case(cid)["outcome"] == "registered"
+    assert cloud.storage.case(cid)["outcome"] == "registered"
 
 
 def test_offline_cloud_makes_lookup_wait_with_a_reason_and_resume(tmp_path, mqtt_broker, site_pki, cloud, boards):
@@ -234,7 +234,7 @@ def test_remote_open_barrier_is_executed_with_its_reason_and_journaled(tmp_path,
             cmd = cloud.service.send_command("site-1", "lane-01", CommandName.OPEN_BARRIER, {"barrier": "exit"}, "ops-1", "ambulance")
 
             def status():
-                return next((c["status"] for c in cloud.store.commands() if c["request_id"] == cmd.request_id), None)
+                return next((c["status"] for c in cloud.storage.commands.recent() if c["request_id"] == cmd.request_id), None)
 
             await await_until(lambda: status() not in (None, "sent"), 15, "command result stored by the bridge")
             assert status() == "done"
@@ -267,9 +267,9 @@ def test_an_expired_plate_reservation_is_renewed_or_the_case_held(tmp_path, mqtt
                 assert cloud.service.sweep()["expired"] == 1
             else:
                 # the reservation runs out, someone else takes the number, then the bridge tells the lane
-                expired = cloud.store.expire_reservations(later)
+                expired = cloud.storage.plates.expire(later)
                 assert [r["number"] for r in expired] == [number]
-                assert cloud.store.reserve_plate(number, lane.cfg.plates.authority, "ordinary", "other-case", "lane-02", 600).ok
+                assert cloud.storage.plates.reserve(number, lane.cfg.plates.authority, "ordinary", "other-case", "lane-02", 600).ok
                 n = Notification(kind=NotificationKind.RESERVATION_EXPIRED, case_id=cid, data={"number": number}, ts=time.time())
                 cloud.service.publish(topic("site-1", "lane-01", Leaf.NOTIFY), n.to_bytes(), 1, False)  # as the sweep does
             if taken:
@@ -277,7 +277,7 @@ def test_an_expired_plate_reservation_is_renewed_or_the_case_held(tmp_path, mqtt
                 assert "no longer free" in lane.cases[cid].hold
             else:
                 def renewed() -> bool:
-                    return any(p["number"] == number and p["status"] == "reserved" for p in cloud.store.plates(cid))
+                    return any(p["number"] == number and p["status"] == "reserved" for p in cloud.storage.plates.numbers(cid))
                 await await_until(renewed, 15, "renewed")
                 assert lane.cases[cid].hold is None and lane.cases[cid].stage == C.Stage.PLATE_RESERVED
         finally:

@@ -46,10 +46,13 @@ def test_tablet_refuses_anonymous_callers_and_a_wrong_pin(site: Site) -> None:
 
 def test_bridge_api_refuses_missing_and_wrong_role_users(site: Site, tmp_path: Path) -> None:
     db = str(site.bridge_db)
+    key = ("--audit-key-file", str(site.audit_key_file))  # the site's audit log is signed: commands that write it need the key
     (tmp_path / "pw").write_text("viewer-password-123\n")
-    assert _passlane("bridge", "user", "add", "viewer", "--role", "ops-viewer", "--db", db, "--password-file", str(tmp_path / "pw")).returncode == 0
-    viewer = _passlane("bridge", "user", "token", "viewer", "--db", db).stdout.strip().splitlines()[-1]
-    admin = _passlane("bridge", "user", "token", "ops", "--db", db).stdout.strip().splitlines()[-1]
+    refused = _passlane("bridge", "user", "add", "viewer", "--role", "ops-viewer", "--db", db, "--password-file", str(tmp_path / "pw"))
+    assert refused.returncode == 2 and "audit log is signed" in refused.stderr, "without the key nothing is written"
+    assert _passlane("bridge", "user", "add", "viewer", "--role", "ops-viewer", "--db", db, "--password-file", str(tmp_path / "pw"), *key).returncode == 0
+    viewer = _passlane("bridge", "user", "token", "viewer", "--db", db, *key).stdout.strip().splitlines()[-1]
+    admin = _passlane("bridge", "user", "token", "ops", "--db", db, *key).stdout.strip().splitlines()[-1]
     command = {"command": "open_barrier", "args": {"barrier": "exit"}, "reason": "security test", "ttl_s": 30}
     with httpx.Client(base_url=site.dashboard_url, timeout=10) as http:
         assert http.get("/api/stats").status_code == 401
