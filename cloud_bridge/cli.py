@@ -1,4 +1,4 @@
-"""`passlane bridge ...`: serve, database, reference data, users, audit, bench."""
+"""`passlane bridge ...`: serve, database, reference data, users, audit."""
 
 from __future__ import annotations
 
@@ -179,12 +179,6 @@ def cmd_config_reference(ns: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(ns: argparse.Namespace) -> int:
-    from cloud_bridge.bench import main as bench_main
-
-    return bench_main(ns)
-
-
 def _wrap(fn: Any) -> Any:
     def run(ns: argparse.Namespace) -> int:
         try:
@@ -251,9 +245,3 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("config-reference", help="print the bridge.toml reference (Markdown)")
     p.set_defaults(func=_wrap(cmd_config_reference))
 
-    p = sub.add_parser("bench", help="ingest, look-up and plate-reservation benchmarks (plain-text tables)")
-    p.add_argument("--seconds", type=float, default=8.0, help="publishing time per ingest run")
-    p.add_argument("--lanes", type=int, default=8, help="simulated lanes K")
-    p.add_argument("--quick", action="store_true", help="short runs (for tests)")
-    p.add_argument("--only", help="comma list of sqlite,sqlite2,pg1,pg2,lookups (default all; the broker-only row always runs)")
-    p.set_defaults(func=_wrap(cmd_bench))

@@ -24,7 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bridge": ("cloud_bridge.cli", "run the cloud bridge; reference data, users, audit"),
     "pki": ("edge.pki_cli", "site CA, per-unit certificates and broker accounts"),
     "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
-    "bench": ("edge.bench_cli", "run the benchmarks and print their tables"),
+    "bench": ("site_sim.bench.cli", "run the benchmarks (all, or one of board, vin, lane, bridge, site) and print their tables"),
 }
 
 

@@ -1,4 +1,4 @@
-"""`passlane lane run|check-config|bench|config-reference`."""
+"""`passlane lane run|check-config|config-reference`."""
 
 from __future__ import annotations
 
@@ -89,12 +89,6 @@ def _run(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(ns: argparse.Namespace) -> int:
-    from lane_controller.bench import run_bench
-
-    return run_bench(cases=ns.cases, idle_s=ns.idle)
-
-
 def _reference(ns: argparse.Namespace) -> int:
     from edge.config import config_reference_markdown
 
@@ -114,9 +108,5 @@ def register(parser: argparse.ArgumentParser) -> None:
     c = sub.add_parser("check-config", help="validate lane.toml (unknown keys, types, secrets reachable)")
     c.add_argument("--config", required=True)
     c.set_defaults(func=_check)
-    b = sub.add_parser("bench", help="system-added time per case, RSS, idle CPU, publish-to-ack latency")
-    b.add_argument("--cases", type=int, default=30)
-    b.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
-    b.set_defaults(func=_bench)
     r = sub.add_parser("config-reference", help="print the lane.toml reference (markdown) generated from the models")
     r.set_defaults(func=_reference)

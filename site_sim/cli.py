@@ -1,4 +1,4 @@
-"""`passlane demo`: a whole registration site on this machine, and `passlane demo bench`.
+"""`passlane demo`: a whole registration site on this machine (its benchmark is `passlane bench site`).
 
 Exit status of `passlane demo`: 0 when every vehicle finished and no event was
 lost or duplicated, and 0 when SIGTERM or SIGINT stopped it (at any moment: the
@@ -122,18 +122,10 @@ def _run_site(ns: argparse.Namespace, site: Site, signals: StopSignals) -> int:
     return 0 if ok else 1
 
 
-def _bench(ns: argparse.Namespace) -> int:
-    from site_sim.bench import run_bench
-
-    return run_bench(ns)
-
-
 def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("SIGTERM or SIGINT stop the demo at any moment: vehicles on their way count as unfinished, "
                      "every process of the site is stopped within seconds, and the exit status is 0 "
                      "(1: the site did not start, or a finished run has unfinished vehicles or lost or duplicated events).")
-    parser.add_argument("mode", nargs="?", choices=["run", "bench"], default="run",
-                        help="run the demo (default) or the site benchmark")
     parser.add_argument("--lanes", type=int, default=2, help="lane controllers (default 2)")
     parser.add_argument("--vehicles", type=int, default=None, help="stop after this many vehicles (default: until Ctrl-C)")
     parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
@@ -143,4 +135,4 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-browser", action="store_true", help="do not open the dashboard in a browser")
     parser.add_argument("--summary-json", default=None, help="write the summary as JSON to this file")
     parser.add_argument("--dir", default=None, help="site directory (default: a new temporary directory)")
-    parser.set_defaults(func=lambda ns: _bench(ns) if ns.mode == "bench" else _run(ns))
+    parser.set_defaults(func=_run)

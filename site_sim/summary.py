@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from edge.stats import percentile
+
 
 class SiteSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -4,7 +4,7 @@ Text lines are rows of strong vertical strokes: a black-hat/top-hat picks out
 thin dark-on-light and light-on-dark marks, a horizontal Sobel keeps the
 vertical strokes, a wide closing joins the symbols of a line, and every
 long, thin blob becomes a rotated box. No training; used only by
-`passlane vin bench` to show whether the learned detector earns its place.
+`passlane bench vin` to show whether the learned detector earns its place.
 """
 
 from __future__ import annotations

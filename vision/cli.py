@@ -125,12 +125,6 @@ def _cmd_train(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(ns: argparse.Namespace) -> int:
-    from vision.bench import run
-
-    return run(n_crops=ns.crops, n_frames=ns.frames)
-
-
 def _cmd_calibrate(ns: argparse.Namespace) -> int:
     from vision.calibrate import run
 
@@ -175,11 +169,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--pseudo-frac", type=float, default=0.3, help="share of fine-tune samples drawn from pseudo-labels")
     p.add_argument("--photo-frac", type=float, default=0.4, help="share of synthetic fine-tune lines in the 'photo' preset")
     p.set_defaults(func=_cmd_train)
-
-    p = sub.add_parser("bench", help="accuracy/latency tables, side by side with RapidOCR")
-    p.add_argument("--crops", type=int, default=200)
-    p.add_argument("--frames", type=int, default=50)
-    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("calibrate", help="choose the accept threshold on held-out synthetic crops")
     p.add_argument("--count", type=int, default=4000)

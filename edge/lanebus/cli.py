@@ -173,11 +173,6 @@ async def _drive_through(ns: argparse.Namespace) -> int:
     return 0 if not bad else 1
 
 
-def _bench(ns: argparse.Namespace) -> int:
-    from .bench import run
-    return run(ns.url, ns.n, not ns.no_paced)
-
-
 def _wrap(coro_fn: Any) -> Any:
     def run(ns: argparse.Namespace) -> int:
         from . import BoardOffline, WrongBoard
@@ -229,9 +224,3 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--control", required=True, help="HOST:PORT of `passlane sim io-board --control`")
     p.add_argument("--barrier", choices=("entry", "exit"), default="entry")
     p.add_argument("--timeout", type=float, default=20.0)
-    p = sub.add_parser("bench", help="command round-trip latency vs. 115200-baud wire time",
-                       description="command round-trip latency vs. 115200-baud wire time")
-    p.add_argument("--url", default=None, help="measure this board instead of starting simulators")
-    p.add_argument("--n", type=int, default=300)
-    p.add_argument("--no-paced", action="store_true", help="skip the 115200-paced simulator run")
-    p.set_defaults(func=_bench)

@@ -20,7 +20,7 @@ from cloud_bridge.config import BridgeSettings, load_settings
 from edge.broker import MosquittoBroker
 from edge.contract import EventEnvelope, Leaf, Request, Response, topic
 from edge.pki import SitePki
-from edge.polling import wait_until
+from site_sim.polling import wait_until
 
 SITE = "site-1"
 PAYMENT_KEY = b"test-provider-key-0123456789"

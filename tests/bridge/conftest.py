@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud_bridge import pgcluster
+from site_sim import pgcluster
 from cloud_bridge.ingest import Inbound, IngestResult
 from cloud_bridge.ingest_service import IngestService
 from cloud_bridge.rules import RiskRulesConfig

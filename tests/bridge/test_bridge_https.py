@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from cloud_bridge.config import ConfigError, load_settings
-from edge import polling
+from site_sim import polling
 from edge.broker import free_port
 from edge.pki import SitePki
 

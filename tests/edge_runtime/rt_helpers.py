@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge import polling
+from site_sim import polling
 from edge.mqtt_session import SessionSettings
 
 SITE = "site-1"

@@ -19,7 +19,7 @@ from cloud_bridge.config import load_settings
 from cloud_bridge.reference import generate, load_into
 from cloud_bridge.runner import Bridge
 from cloud_bridge.store import Store
-from edge.polling import wait_until
+from site_sim.polling import wait_until
 
 PAYMENT_KEY = b"lane-test-provider-key-0123456789"
 

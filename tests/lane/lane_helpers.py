@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from edge import polling
+from site_sim import polling
 from edge.config import LaneConfig, load_config
 
 PINS = {"insp-1": "1234", "insp-2": "5678"}

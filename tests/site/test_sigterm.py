@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from edge import polling
+from site_sim import polling
 from edge.broker import MosquittoBroker, free_port
 from edge.pki import SitePki
 from lane_helpers import write_lane_toml

@@ -1,4 +1,4 @@
-"""`passlane bridge bench`: ingest rate and latency, look-up and plate-reservation latency. Plain-text tables.
+"""`passlane bench bridge`: ingest rate and latency, look-up and plate-reservation latency. Plain-text tables.
 
 Everything is real and private to the run: a site PKI with K lane accounts,
 a TLS Mosquitto (fresh per configuration, so no session of an earlier run
@@ -481,7 +481,7 @@ def _ms(x: float | None) -> str:
 
 
 def main(ns: argparse.Namespace) -> int:
-    from cloud_bridge import pgcluster
+    from site_sim import pgcluster
     from edge.pki import SitePki
 
     k = ns.lanes
@@ -492,12 +492,12 @@ def main(ns: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="passlane-bench-"))
     pki = SitePki(work / "pki")
     pki.init(SITE, {"bridge": "bridge", **{u: "lane" for u in _lane_units(k)}})
-    print(f"passlane bridge bench: K={k} lanes, {n_sat} events per lane flat out, then {paced_s:.0f}s each at 25% and 50% of that rate; "
+    print(f"passlane bench bridge: K={k} lanes, {n_sat} events per lane flat out, then {paced_s:.0f}s each at 25% and 50% of that rate; "
           f"11-event case flows, QoS 1 over TLS, {os.cpu_count()} CPUs", flush=True)
     rows = []
     pg = None
     try:
-        only = set((ns.only or "broker,sqlite,sqlite2,pg1,pg2,lookups").split(","))
+        only = set((getattr(ns, "only_parts", None) or "broker,sqlite,sqlite2,pg1,pg2,lookups").split(","))
         rows.append(run_ingest("broker only (bare subscriber)", None, 0, pki, work, k, n_sat, paced_s))
         print(f"  broker only: {rows[-1]['rate']:.0f} ev/s", flush=True)
         if "sqlite" in only:

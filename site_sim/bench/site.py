@@ -1,4 +1,4 @@
-"""`passlane demo bench`: how many vehicles per hour a site sustains at the 30-minute promise.
+"""`passlane bench site`: how many vehicles per hour a site sustains at the 30-minute promise.
 
 For a growing arrival rate, a fresh site runs the same number of vehicles;
 the table gives per site and per lane the vehicles registered per simulated
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from edge.bench_cli import machine_line
+from site_sim.bench.cli import machine_line
 from site_sim.run import RunOptions, SiteRun
 from site_sim.shutdown import StopSignals
 from site_sim.site import Site
@@ -192,7 +192,7 @@ def save_chart(points: list[RatePoint], lanes: int, speed: float, path: Path) ->
 
 def run_bench(ns: argparse.Namespace) -> int:
     lanes = ns.lanes
-    speed = ns.speed if ns.speed != 60.0 else 120.0  # the demo's 60x is too slow for a bench run
+    speed = ns.speed
     vehicles = ns.vehicles or 12
     rates = [2.0, 4.0, 6.0, 8.0]
     points = []

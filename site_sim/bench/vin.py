@@ -1,4 +1,4 @@
-"""`passlane vin bench`: our reader side by side with RapidOCR (PP-OCRv4), one thread each.
+"""`passlane bench vin`: our reader side by side with RapidOCR (PP-OCRv4), one thread each.
 
 Sets: held-out synthetic crops and 1280x960 scenes (seed ranges in
 vision.heldout, never trained on), the real valid split of the CC BY 4.0

@@ -1,4 +1,4 @@
-"""`passlane lane bench`: the lane controller's own numbers, as a plain-text table.
+"""`passlane bench lane`: the lane controller's own numbers, as a plain-text table.
 
 Set-up (all on this machine, nothing in our software replaced): a private TLS
 Mosquitto, the real cloud bridge in-process (``cloud_bridge.runner.Bridge``,
@@ -33,7 +33,7 @@ import httpx
 import psutil
 
 from edge.broker import free_port
-from edge.polling import wait_until
+from site_sim.polling import wait_until
 from lane_controller.vin_camera import upload_frame
 
 REPO = str(Path(__file__).resolve().parents[1])  # run the repo's code, whatever the cwd

@@ -1,4 +1,4 @@
-"""`passlane board bench`: command round trip host -> board -> host over the
+"""`passlane bench board`: command round trip host -> board -> host over the
 TCP serial link of a simulated board, next to the time the same bytes need
 on a real 115200-baud line.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from firmware import lanebus as lb
 
-from .boards import IoBoardDriver
+from edge.lanebus.boards import IoBoardDriver
 
 BAUD = 115200
 
