@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 HEADER = "X-PassLane-Signature"
@@ -133,16 +132,3 @@ def parse_callback(body: bytes) -> CallbackBody:
 def callback_body(payment_id: str, amount_cents: int, status: str = "paid", paid_at: float | None = None) -> bytes:
     return json.dumps({"payment_id": payment_id, "status": status, "amount_cents": amount_cents,
                        "paid_at": time.time() if paid_at is None else paid_at}, separators=(",", ":")).encode()
-
-
-class SimulatedProvider:
-    """The demo's payment provider: 'the owner paid', told to the bridge with a signed callback."""
-
-    def __init__(self, bridge_url: str, key: bytes) -> None:
-        self.bridge_url = bridge_url.rstrip("/")
-        self.key = key
-
-    def pay(self, payment_id: str, amount_cents: int, timeout: float = 10.0) -> httpx.Response:
-        body = callback_body(payment_id, amount_cents)
-        return httpx.post(f"{self.bridge_url}/api/payments/notify", content=body,
-                          headers={HEADER: sign(self.key, body), "Content-Type": "application/json"}, timeout=timeout)

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from cloud_bridge.payments import SimulatedProvider
+from site_sim.payment_provider import SimulatedProvider
 from firmware.sim.control import SimControl
 from site_sim.journey import Journey, Outcome, Tablet, Vehicle
 from site_sim.site import INSPECTOR_PIN, OPS_USER, Site, passlane

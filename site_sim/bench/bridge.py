@@ -21,7 +21,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import queue
 import ssl
 import subprocess
 import sys

@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import httpx
 import psutil
 
 from edge.broker import free_port
+from site_sim.payment_provider import AutoPayer, signed_callback
 from site_sim.polling import wait_until
 from lane_controller.vin_camera import upload_frame
 
@@ -140,25 +140,6 @@ def _bridge(work: Path, broker, pki, key: Path):  # noqa: ANN001, ANN202
     return bridge
 
 
-def _provider(bridge, key: bytes, stop: threading.Event) -> threading.Thread:  # noqa: ANN001
-    """The simulated payment provider: every pending payment is paid at once, with a signed callback."""
-    from cloud_bridge import payments
-
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                for row in bridge.store.payments.pending():
-                    body = payments.callback_body(row["payment_id"], int(row["amount_cents"]))
-                    bridge.service.payment_callback(body, payments.sign(key, body))
-            except Exception:  # noqa: BLE001 - the store closing at the end of the bench
-                pass
-            stop.wait(0.005)  # the provider's polling period
-
-    t = threading.Thread(target=run, daemon=True, name="payment-provider")
-    t.start()
-    return t
-
-
 def _request_rtt_ms(pki, broker) -> float:  # noqa: ANN001
     from edge.contract import RequestKind
     from edge.mqtt_session import MqttSession, SessionSettings
@@ -199,9 +180,9 @@ def run_bench(cases: int = 30, idle_s: float = 10.0, time_scale: float = 50.0) -
 
     work = Path(tempfile.mkdtemp(prefix="passlane-lane-bench-"))
     broker = bridge = proc = io = issuer = None
-    stop_pay = threading.Event()
     rows: list[tuple[str, str, str]] = []
     key = b"bench-provider-key-0123456789abcdef"
+    payer: AutoPayer | None = None
     try:
         pki = SitePki(work / "pki")
         pki.init("site-1", {"bridge": "bridge", "lane-01": "lane", "lane-02": "lane"})
@@ -215,7 +196,7 @@ def run_bench(cases: int = 30, idle_s: float = 10.0, time_scale: float = 50.0) -
                 and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin]
         if len(good) < cases + 1:
             raise RuntimeError(f"only {len(good)} registrable vehicles in the reference data")
-        _provider(bridge, key, stop_pay)
+        payer = AutoPayer(bridge.store.payments.pending, signed_callback(bridge.service, key), period_s=0.005).start()
         io = SimBoardServer("io-board", time_scale=time_scale).start()
         issuer = SimBoardServer("plate-issuer", time_scale=time_scale).start()
         world, mechanism = io.control(), issuer.control()
@@ -299,7 +280,7 @@ pin = {{ file = "pin" }}
         proc.terminate()
         proc.wait(10)
         rtt_stock = _request_rtt_ms(pki, broker)
-        stop_pay.set()
+        payer.stop()
         bridge.stop()
         broker.stop()
         broker = _nodelay_broker_class()(pki, work / "broker-nodelay").start()
@@ -333,7 +314,8 @@ pin = {{ file = "pin" }}
         if (work / "lane.log").exists():
             print((work / "lane.log").read_text()[-2000:], file=sys.stderr)
     finally:
-        stop_pay.set()
+        if payer is not None:
+            payer.stop()
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import pytest
 from bridge_helpers import PAYMENT_KEY, make_settings, wait_for
 from lane_helpers import await_until, show_vin, write_lane_toml
 
-from cloud_bridge import payments
 from cloud_bridge.reference import generate, load_into
 from cloud_bridge.runner import Bridge
 from lane_controller import case as C
 from lane_controller import runtime
+from site_sim.payment_provider import AutoPayer, signed_callback
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -28,16 +27,7 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
     data, _ = generate(20, seed=3)
     load_into(bridge.store, data)
     vehicle = next(v for v in data.vehicles if v.insurance.status == "valid" and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin)
-    stop = threading.Event()
-
-    def provider() -> None:  # the simulated payment provider: pays whatever is pending, with a signed callback
-        while not stop.is_set():
-            for p in bridge.store.payments.pending():
-                body = payments.callback_body(p["payment_id"], int(p["amount_cents"]))
-                bridge.service.payment_callback(body, payments.sign(PAYMENT_KEY, body))
-            stop.wait(0.1)
-
-    threading.Thread(target=provider, daemon=True).start()
+    payer = AutoPayer(bridge.store.payments.pending, signed_callback(bridge.service, PAYMENT_KEY), period_s=0.1).start()
 
     io = SimBoardServer("io-board", time_scale=50).start()
     issuer = SimBoardServer("plate-issuer", time_scale=50).start()
@@ -86,7 +76,7 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
         assert counts["duplicates_seen"] >= 0 and counts["missing_seqs"] == 0 and counts["dead_letters"] == 0
         assert not {"plate_without_payment", "plate_issued_twice", "vin_differs_from_certificate"} & {a["rule"] for a in bridge.store.alerts.recent("active")}
     finally:
-        stop.set()
+        payer.stop()
         bridge.stop()
         io.stop()
         issuer.stop()

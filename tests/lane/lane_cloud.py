@@ -9,16 +9,15 @@ provider confirms it in the field: a signed callback into the bridge
 
 from __future__ import annotations
 
-import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
-from cloud_bridge import payments
 from cloud_bridge.config import load_settings
 from cloud_bridge.reference import generate, load_into
 from cloud_bridge.runner import Bridge
 from cloud_bridge.store import Store
+from site_sim.payment_provider import AutoPayer, signed_callback
 from site_sim.polling import wait_until
 
 PAYMENT_KEY = b"lane-test-provider-key-0123456789"
@@ -41,17 +40,26 @@ class RealCloud:
         self.good = [v for v in self.data.vehicles
                      if v.vin not in bad and v.owner_id_number not in bad and v.insurance.status == "valid"
                      and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin]
-        self.auto_pay = auto_pay
+        self._auto_pay = auto_pay
         self.bridge: Bridge | None = None
-        self._stop = threading.Event()
-        self._payer: threading.Thread | None = None
+        self._payer: AutoPayer | None = None
+
+    @property
+    def auto_pay(self) -> bool:
+        return self._auto_pay
+
+    @auto_pay.setter
+    def auto_pay(self, on: bool) -> None:
+        """Owners pay at once (True), or not at all (False: a reservation runs out)."""
+        self._auto_pay = on
+        if self._payer is not None:
+            self._payer.enabled = on
 
     @property
     def storage(self) -> Store:
         """The running bridge's store (its repositories by area)."""
         assert self.bridge is not None
         return self.bridge.store
-
 
     @property
     def service(self):  # noqa: ANN201
@@ -62,33 +70,21 @@ class RealCloud:
         self.bridge = Bridge(self.settings, sweep_s=3600).start()
         wait_until(lambda: all(w.subscribed.is_set() for w in self.bridge.workers), 30, "bridge subscribed", interval=0.02)
         load_into(self.bridge.store, self.data)
-        self._stop.clear()
-        self._payer = threading.Thread(target=self._pay_loop, daemon=True, name="payment-provider")
-        self._payer.start()
+        self._payer = AutoPayer(self.bridge.store.payments.pending, signed_callback(self.bridge.service, PAYMENT_KEY)).start()
+        self._payer.enabled = self._auto_pay
         return self
 
     def stop(self) -> None:
-        self._stop.set()
         if self._payer is not None:
-            self._payer.join(5)
+            self._payer.stop()
+            self._payer = None
         if self.bridge is not None:
             self.bridge.stop()
             self.bridge = None
 
     def pay(self, payment_id: str, amount_cents: int) -> tuple[int, dict[str, Any]]:
         """The owner pays: the provider's signed callback reaches the bridge."""
-        body = payments.callback_body(payment_id, amount_cents)
-        return self.service.payment_callback(body, payments.sign(PAYMENT_KEY, body))
-
-    def _pay_loop(self) -> None:
-        while not self._stop.is_set():
-            if self.auto_pay and self.bridge is not None:
-                try:
-                    for p in self.storage.payments.pending():
-                        self.pay(p["payment_id"], int(p["amount_cents"]))
-                except Exception:  # noqa: BLE001 - the store closing under us at stop
-                    pass
-            self._stop.wait(0.05)  # the provider's polling period, not synchronisation
+        return signed_callback(self.service, PAYMENT_KEY)(payment_id, amount_cents)
 
     # ------------------------------------------------------------ looking at what the bridge stored
     def events(self, unit: str = "lane-01") -> dict[int, dict[str, Any]]:
