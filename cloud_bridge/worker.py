@@ -63,20 +63,6 @@ def _nodelay(client: mqtt.Client) -> None:
         pass
 
 
-def _transient(exc: BaseException) -> bool:
-    """Errors of the database rather than of the message: retry, never dead-letter."""
-    import sqlite3
-
-    if isinstance(exc, sqlite3.OperationalError):
-        return True
-    try:
-        import psycopg
-
-        return isinstance(exc, (psycopg.OperationalError, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure))
-    except ImportError:
-        return False
-
-
 class MqttPublisher:
     """A plain publishing client for the HTTP side (payment notifications, remote commands)."""
 
@@ -292,7 +278,7 @@ class IngestWorker:
                 return
             except Exception as exc:  # noqa: BLE001
                 self.metrics.store_errors.inc()
-                if _transient(exc):
+                if self.service.store.engine.unavailable(exc):
                     time.sleep(0.5)
                     continue
                 try:

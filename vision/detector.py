@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vision.preprocess import DET_LONG, prep_frame
+from vision.onnx_session import cpu_session
 
 STRIDE = 4
 SHRINK_W, SHRINK_H = 0.92, 0.6  # training marks this fraction of the box
@@ -116,13 +117,7 @@ class Detector:
     """Finds VIN lines in a BGR frame with the shipped ONNX heat-map model."""
 
     def __init__(self, model_path: str, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+        self.sess = cpu_session(model_path, threads)
         self.input = self.sess.get_inputs()[0].name
         meta = self.sess.get_modelmeta().custom_metadata_map.get(GEOMETRY_KEY)
         self.geometry = Geometry.model_validate_json(meta) if meta else Geometry()

@@ -1,6 +1,6 @@
 """Several recognisers as one ONNX file that averages their per-frame probabilities.
 
-Why: recognisers from one lineage (v3s grown from round 21's v2 and trained on) place
+Why: recognisers from one lineage (v3s grown from one v2 and trained on) place
 each symbol on the same CTC frames (97% of frames agree on their best class), so the
 mean of their probabilities is a CTC output like any other, and confident mistakes of
 one member are outvoted where the other reads the symbol. One file keeps the reader,

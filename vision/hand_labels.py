@@ -7,7 +7,7 @@ transcribed by a person at high zoom, keeping a line only when every symbol was
 certain (docs/vin-reader.md, "Hand labels"): 352 that the round-9 model did not
 pseudo-label, 7 whose pseudo-label changed between rounds 10 and 11 and was
 wrong, and 63 more (2026-11-28, second pass) that neither pseudo-label set nor the
-first pass held, at least 90 px wide, viewed in order of round 14's confidence.
+first pass held, at least 90 px wide, viewed in order of a shipped recogniser's confidence.
 Lines are named like the pseudo-labels, `{photo stem}_{box index}.png`, and cut
 the same way.
 

@@ -8,7 +8,7 @@ V from Y; the VIN itself often can. Two facts are used, both as soft priors
   regulation built on it) make the last four VIS characters (positions 14-17)
   numeric; North America makes the last five numeric. Positions 12-13 are
   digits in 98.2% and 99.9% of the 683 VINs read confidently from the train
-  split (`vision.pseudo`, round 5). A letter there is multiplied by
+  split (`vision.pseudo`). A letter there is multiplied by
   ``SERIAL_LETTER_ODDS`` / ``STANDARD_LETTER_ODDS``.
 - **Known WMIs.** Positions 1-3 name the maker. A WMI outside the shipped
   table (`wmi_codes.txt`) is multiplied by ``UNKNOWN_WMI_ODDS``, so that a

@@ -5,19 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from vision.preprocess import prep_crop
+from vision.onnx_session import cpu_session
 
 
 class Recognizer:
     """Wraps the shipped ONNX model; `probs(crops)` returns (N, T, 34) CTC probabilities."""
 
     def __init__(self, model_path: str, threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.sess = ort.InferenceSession(model_path, so, providers=["CPUExecutionProvider"])
+        self.sess = cpu_session(model_path, threads)
         inp = self.sess.get_inputs()[0]
         self.input = inp.name
         self.width = int(inp.shape[3])  # models differ in input width (160 or 256)

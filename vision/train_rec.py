@@ -247,8 +247,8 @@ def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
 
 def _initial_state(init: str, arch: str) -> dict:
     """The weights a run starts from: a checkpoint (.pt), or a float v2 recogniser exported
-    by `export_onnx` (.onnx: round 21, shipped until 2026-12-04, is `vision/models/vin_rec.onnx`
-    at commit af00da1), rebuilt by `state_from_onnx`; `train` grows it into v3 or v4 like a
+    by `export_onnx` (earlier shipped float models are in git history: vision/MODEL_CARD.md names
+    the commits), rebuilt by `state_from_onnx`; `train` grows it into v3 or v4 like a
     v2 checkpoint. Checkpoints are not shipped, so this is how a run starts from a model that was."""
     import onnx
     import torch
@@ -259,7 +259,7 @@ def _initial_state(init: str, arch: str) -> dict:
         raise SystemExit("--init FILE.onnx rebuilds a 32x256 recogniser: use --arch v2, v3 or v4")
     if any(n.op_type == "DequantizeLinear" for n in onnx.load(init).graph.node):
         raise SystemExit(f"{init} is quantised (int8): start from a float export (a run's vin_rec.onnx, "
-                         "or round 21: git show af00da1:vision/models/vin_rec.onnx)")
+                         "or an earlier shipped float model from git history: see vision/MODEL_CARD.md)")
     crops = np.stack([_sample(STATE_SEED_BASE + k, [], 0.0, 0.3, ARCH_WIDTH["v2"])[0] for k in range(256)])
     return state_from_onnx(Path(init), "v2", crops)
 

@@ -95,6 +95,11 @@ class Engine:
         """Whether `exc` is the engine refusing a transaction that may simply be run again (deadlock, serialisation)."""
         return False
 
+    def unavailable(self, exc: BaseException) -> bool:
+        """Whether `exc` is the database being away or busy (locked, connection lost, server down), not a fault of
+        what was written: ingest waits and retries such an error and never moves the message aside for it."""
+        return False
+
     def retrying(self, fn: Callable[[Cur], T], *, fast: bool = False) -> T:
         """Run `fn` in a write transaction, again (a few times) when the engine refuses it for a conflict with another worker."""
         for attempt in range(5):
@@ -182,6 +187,9 @@ class SqliteEngine(Engine):
         finally:
             cur.close()
 
+    def unavailable(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError)  # locked, busy, disk I/O: the file, not the message
+
     def close(self) -> None:
         self._ckpt_stop.set()
         if self._ckpt_thread is not None:
@@ -241,6 +249,11 @@ class PostgresEngine(Engine):
         import psycopg.errors as e
 
         return isinstance(exc, (e.DeadlockDetected, e.SerializationFailure, e.UniqueViolation))
+
+    def unavailable(self, exc: BaseException) -> bool:
+        import psycopg
+
+        return isinstance(exc, (psycopg.OperationalError, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure))
 
     def close(self) -> None:
         with self._all_lock:

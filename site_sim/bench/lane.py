@@ -331,7 +331,7 @@ pin = {{ file = "pin" }}
         shutil.rmtree(work, ignore_errors=True)
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
-    print(f"{'lane controller (issue 4)':<{w0}}  {'value':<{w1}}  notes")
+    print(f"{'lane controller':<{w0}}  {'value':<{w1}}  notes")
     print("-" * (w0 + w1 + 40))
     for a, b, c in rows:
         print(f"{a:<{w0}}  {b:<{w1}}  {c}")

@@ -1,6 +1,6 @@
 """A unit's record at the bridge: refused events never hold the watermark, conflicts are not duplicates, the chain catches forgeries.
 
-Reproductions of the probe of issue 16 at the store level, on both engines; the same
+Reproductions of the bad-input probe at the store level, on both engines; the same
 paths over a real broker with a real lane are in tests/lane/test_lane_bad_input.py.
 """
 

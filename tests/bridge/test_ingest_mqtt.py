@@ -84,16 +84,19 @@ def test_status_and_telemetry_update_the_unit(bridge, lane_factory) -> None:  # 
     assert unit["state"] == "online" and unit["boards_offline"] == ["exit-io"]
 
 
-def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lane_factory, db_url) -> None:  # noqa: ANN001
     import sqlite3
 
+    import psycopg
+
+    locked = psycopg.OperationalError if db_url.startswith("postgresql://") else sqlite3.OperationalError  # the engine's own "database away"
     real = bridge.service.ingest.ingest
     failures = {"left": 6}  # more than the batch retries: the messages are then stored one by one, never dead-lettered
 
     def flaky(items, now=None):  # noqa: ANN001, ANN202
         if failures["left"] > 0 and any(i.leaf == Leaf.EVENTS for i in items):
             failures["left"] -= 1
-            raise sqlite3.OperationalError("database is locked (simulated)")
+            raise locked("database is locked (simulated)")
         return real(items, now)
 
     bridge.service.ingest.ingest = flaky  # the workers ingest through the service's ingest service

@@ -1,4 +1,4 @@
-"""A unit may ask only about its own open cases, within quotas and a request rate (issue 16, item 5)."""
+"""A unit may ask only about its own open cases, within quotas and a request rate."""
 
 from __future__ import annotations
 

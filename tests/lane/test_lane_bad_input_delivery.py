@@ -1,4 +1,4 @@
-"""Issue 16's reproductions on a real `passlane lane run` with the real bridge and broker: no input cuts a lane off.
+"""The bad-input probe's reproductions on a real `passlane lane run` with the real bridge and broker: no input cuts a lane off.
 
 1. An anonymous sign-in with a 140,000-character id was journaled and dead-lettered by the bridge,
    and the lane's watermark stuck there while its outbox grew.
