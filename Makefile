@@ -26,7 +26,7 @@ $(VENV)/.stamp-installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "error: PassLane needs Python >= 3.11 ($(PYTHON) is older)" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "error: could not create $(VENV); on Debian: apt-get install python3-venv" >&2; exit 1; }
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[edge,cloud,dev]'
+	$(PIP) install --quiet -e '.[edge,exam,cloud,dev]'
 	@touch $@
 
 venv: $(VENV)/.stamp-installed

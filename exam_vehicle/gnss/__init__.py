@@ -1,0 +1,5 @@
+"""The GNSS receiver side: one position epoch per fix, from NMEA 0183 and u-blox UBX in one byte stream."""
+
+from exam_vehicle.gnss.epoch import Epoch, FixQuality
+
+__all__ = ["Epoch", "FixQuality"]
