@@ -240,6 +240,14 @@ class EventKind(StrEnum):
     COMMAND_EXECUTED = "command.executed"
     INSPECTOR_SIGNED_IN = "inspector.signed_in"
     INSPECTOR_SIGN_IN_FAILED = "inspector.sign_in_failed"
+    EXAM_STARTED = "exam.started"
+    EXAM_ITEM_STARTED = "exam.item_started"
+    EXAM_ITEM_ENDED = "exam.item_ended"
+    EXAM_DEDUCTION = "exam.deduction"
+    EXAM_RESULT = "exam.result"
+    EXAM_INVALID = "exam.invalid"
+    EXAM_INTERRUPTED = "exam.interrupted"
+    EXAM_TRACK_CHUNK = "exam.track_chunk"
     EVENT_REFUSED = "event.refused"
     """Written by the bridge, never by a unit: the place of a (unit, seq) whose message it could
     not accept (oversize, malformed). Its dead letter keeps the content; the watermark moves past it."""
@@ -272,6 +280,12 @@ class EventEnvelope(Payload):
         if _has_non_finite(data):
             raise ValueError("data holds NaN or an infinite number")
         return data
+
+
+def is_case_event(kind: EventKind) -> bool:
+    """A registration case's event (``case.*``): the ones the bridge folds into its case view. An exam's events
+    carry the exam id in ``case_id`` (exam ids have the same form and the same owner rule) but are not cases."""
+    return kind.value.startswith("case.")
 
 
 def _has_non_finite(value: Any) -> bool:

@@ -37,7 +37,7 @@ from cloud_bridge.store.engine import Cur, Engine, marks
 from cloud_bridge.store.payments import Payments
 from cloud_bridge.store.plates import PlatePool
 from cloud_bridge.store.unit_records import UnitRecords
-from edge.contract import EventKind, Telemetry, case_owner, event_hash
+from edge.contract import EventKind, Telemetry, case_owner, event_hash, is_case_event
 
 log = logging.getLogger("passlane.bridge")
 _CHUNK = 500
@@ -84,7 +84,7 @@ class EventFold:
         res = IngestResult(dead=len(b.dead), dead_reasons=[d.reason or "" for d in b.dead], conflicts=len(b.conflicts))
         unit_site = self._unit_sites(b)
         units_before = self._lock_units(cur, unit_site)
-        case_ids = sorted({a.ev.case_id for a in b.events.values() if a.ev.case_id and case_owner(a.ev.case_id) == a.ev.unit})
+        case_ids = sorted({a.ev.case_id for a in b.events.values() if a.ev.case_id and is_case_event(a.ev.kind) and case_owner(a.ev.case_id) == a.ev.unit})
         facts = self.cases.lock_in(cur, case_ids)
 
         claimed = self._claim(cur, list(b.events)) if b.events else set()
@@ -206,9 +206,10 @@ class EventFold:
             if ev.case_id and case_owner(ev.case_id) != ev.unit:
                 findings.events.append(FoldedEvent(site, ev, foreign=True))
                 continue  # kept in the unit's record, but it changes no case, plate or figure
-            before = facts.get(ev.case_id) if ev.case_id else None
+            registration = bool(ev.case_id) and is_case_event(ev.kind)  # an exam's events name their exam, not a case
+            before = facts.get(ev.case_id) if registration and ev.case_id else None
             snapshot = before.snapshot() if before is not None else None
-            if ev.case_id:
+            if registration and ev.case_id:
                 f = facts.setdefault(ev.case_id, CaseFacts(ev.case_id))
                 try:  # the projection must never stop ingest, whatever a lane put in `data`
                     project(f, ev, site)
