@@ -11,6 +11,9 @@ command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
 # PostgreSQL server binaries (initdb, pg_ctl) for the multi-worker bridge tests.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Voice prompts in the exam car (Chinese speech synthesis and the ALSA player).
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v aplay >/dev/null || need+=(alsa-utils)
 # Chinese text on the tablet and dashboard pages (zh-CN is the default language).
 ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 
