@@ -26,7 +26,8 @@ from cloud_bridge.service import Service
 from cloud_bridge.store import Store, open_store
 from cloud_bridge.web import alerts, apidocs, audit_log, cases, dashboard, metrics, payments, plates, signin, tokens, units
 from cloud_bridge.web.common import PACKAGE, PUBLIC, ROUTE_PERMS, AppContext
-from cloud_bridge.web.security import BodyLimit, SecurityHeaders
+from cloud_bridge.web.security import BRIDGE_CSP
+from edge.web_guard import BodyLimit, SecurityHeaders
 
 __all__ = ["PUBLIC", "ROUTE_PERMS", "create_app"]
 
@@ -52,8 +53,8 @@ def create_app(settings: BridgeSettings, *, store: Store | None = None, service:
     app = FastAPI(title="PassLane cloud bridge", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings, app.state.store, app.state.service, app.state.metrics = settings, store, service, metrics
     app.state.ctx = AppContext(settings, store, service, accounts, metrics)
-    app.add_middleware(BodyLimit, max_bytes=settings.http.max_body_bytes)
-    app.add_middleware(SecurityHeaders)  # added last: outermost, so refusals by BodyLimit carry the headers too
+    app.add_middleware(BodyLimit, limit=settings.http.max_body_bytes)
+    app.add_middleware(SecurityHeaders, csp=BRIDGE_CSP)  # added last: outermost, so refusals by BodyLimit carry the headers too
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static")), name="static")
     for module in ROUTERS:
         app.include_router(module.router)

@@ -27,8 +27,9 @@ from fastapi.templating import Jinja2Templates
 from lane_controller.runtime import Lane
 from lane_controller.tablet import cases, errors, files, lane_api, pages, sign_in, stream
 from lane_controller.tablet.backoff import SignInBackoff
-from lane_controller.tablet.body_limit import BodyLimit
-from lane_controller.tablet.headers import SecurityHeaders
+from edge.web_guard import BodyLimit, SecurityHeaders
+from lane_controller.tablet.body_limit import body_limit, tablet_refusal
+from lane_controller.tablet.headers import CONTENT_SECURITY_POLICY
 from lane_controller.tablet.sessions import SessionStore
 
 HERE = Path(__file__).parent
@@ -63,8 +64,8 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True, clock: Callable[[],
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
-    app.add_middleware(BodyLimit)
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals too
+    app.add_middleware(BodyLimit, limit=body_limit, refuse=tablet_refusal)
+    app.add_middleware(SecurityHeaders, csp=CONTENT_SECURITY_POLICY)  # outermost: on every answer, refusals too
     return app
 
 
