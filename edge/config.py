@@ -16,38 +16,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from edge.contract import SITE_ID_RE, UNIT_ID_RE
 from edge.plate_numbers import PlateRules
-from edge.settings import BrokerConnection, ConfigError, Secret, Section, parse, read_toml, reference_markdown
+from edge.settings import ConfigError, Secret, Section, parse, read_toml, reference_markdown
+from edge.unit_config import JournalConfig, UnitConfig
 
 __all__ = ["ConfigError", "LaneConfig", "Secret", "check_secrets", "config_reference_markdown", "load_config", "parse_config"]
-
-
-class TlsConfig(Section):
-    ca_file: Path = Field(title="Site CA", description="the site CA certificate that signed the broker's certificate")
-
-
-class MqttConfig(BrokerConnection):
-    username: str | None = Field(None, title="Account", description="broker account (default: the unit id)")
-    password: Secret = Field(title="Password", description="the unit's broker password, from env or file")
-    tls: TlsConfig
-    reconnect_min_s: float = Field(0.5, gt=0, title="Reconnect backoff minimum (s)")
-    reconnect_max_s: float = Field(30.0, gt=0, title="Reconnect backoff maximum (s)")
-    request_timeout_s: float = Field(10.0, gt=0, title="Request timeout", description="how long to wait for the cloud's Response before retrying")
-
-
-class OutboxConfig(Section):
-    resend_after_s: float = Field(10.0, gt=0, title="Re-send timeout", description="re-publish unacknowledged events older than this")
-    batch: int = Field(200, ge=1, le=10000, title="Publish batch", description="events published per pass")
-    alarm_depth: int = Field(500, ge=1, title="Outbox alarm depth", description="telemetry and the tablet raise an alarm above this many unacknowledged events")
-
-
-class TelemetryConfig(Section):
-    interval_s: float = Field(30.0, gt=0, title="Telemetry interval (s)", description="low value: when offline a sample is dropped and counted (telemetry_dropped), never queued")
-
-
-class JournalConfig(Section):
-    path: Path = Field(Path("var/lane.sqlite"), title="Journal file", description="the lane's SQLite journal: cases, events, outbox")
 
 
 class IssuerConfig(Section):
@@ -96,17 +69,12 @@ class UiConfig(Section):
     session_secret: Secret | None = Field(None, title="Session secret", description="signs inspector sessions; a random one per start when absent")
 
 
-class LaneConfig(Section):
+class LaneConfig(UnitConfig):
     """The whole lane.toml."""
 
-    site: str = Field(title="Site id")
-    unit: str = Field(title="Unit id", description="this lane's unit id, e.g. lane-01; also its broker account")
     stations: list[str] = Field(["A"], min_length=1, title="Inspection stations", description="one open case per station")
     promise_minutes: float = Field(30.0, gt=0, title="Promise", description="the entry-to-exit promise a case is measured against")
-    mqtt: MqttConfig
-    outbox: OutboxConfig = OutboxConfig()
-    telemetry: TelemetryConfig = TelemetryConfig()
-    journal: JournalConfig = JournalConfig()
+    journal: JournalConfig = JournalConfig(path=Path("var/lane.sqlite"))
     io_board: BoardConfig
     plate_issuer: IssuerConfig
     camera: CameraConfig
@@ -116,35 +84,13 @@ class LaneConfig(Section):
     inspectors: list[Inspector] = Field([], title="Inspectors", description="who may sign in on the tablet")
 
     @model_validator(mode="after")
-    def _ids(self) -> "LaneConfig":
-        if not SITE_ID_RE.match(self.site):
-            raise ValueError(f"site {self.site!r}: lower-case letters, digits and '-'")
-        if not UNIT_ID_RE.match(self.unit):
-            raise ValueError(f"unit {self.unit!r}: lower-case letters, digits and '-'")
+    def _unique(self) -> "LaneConfig":
         ids = [i.id for i in self.inspectors]
         if len(ids) != len(set(ids)):
             raise ValueError("inspector ids must be unique")
         if len(self.stations) != len(set(self.stations)):
             raise ValueError("station names must be unique")
         return self
-
-    def resolve(self, base: Path) -> "LaneConfig":
-        """Make relative paths relative to the config file's folder."""
-        data = self.model_dump()
-
-        def fix(p: Any) -> Any:
-            return p if p is None or Path(p).is_absolute() else base / p
-
-        data["journal"]["path"] = fix(data["journal"]["path"])
-        data["mqtt"]["tls"]["ca_file"] = fix(data["mqtt"]["tls"]["ca_file"])
-        if data["mqtt"]["password"].get("file"):
-            data["mqtt"]["password"]["file"] = fix(data["mqtt"]["password"]["file"])
-        if data["ui"].get("session_secret") and data["ui"]["session_secret"].get("file"):
-            data["ui"]["session_secret"]["file"] = fix(data["ui"]["session_secret"]["file"])
-        for ins in data["inspectors"]:
-            if ins["pin"].get("file"):
-                ins["pin"]["file"] = fix(ins["pin"]["file"])
-        return LaneConfig.model_validate(data)
 
 
 def parse_config(data: dict[str, Any]) -> LaneConfig:
@@ -157,20 +103,8 @@ def load_config(path: Path | str) -> LaneConfig:
 
 
 def check_secrets(cfg: LaneConfig) -> list[str]:
-    """Problems with secrets that can only be seen at run time (missing env vars, unreadable files)."""
-    problems = []
-    try:
-        cfg.mqtt.password.reveal()
-    except ConfigError as exc:
-        problems.append(f"mqtt.password: {exc}")
-    for n, ins in enumerate(cfg.inspectors):
-        try:
-            ins.pin.reveal()
-        except ConfigError as exc:
-            problems.append(f"inspectors.{n}.pin: {exc}")
-    if not cfg.mqtt.tls.ca_file.exists():
-        problems.append(f"mqtt.tls.ca_file: {cfg.mqtt.tls.ca_file} does not exist")
-    return problems
+    """Problems with secrets and files that can only be seen at run time (missing env vars, unreadable files)."""
+    return cfg.problems()
 
 
 def config_reference_markdown() -> str:

@@ -49,7 +49,7 @@ class SessionSettings:
     software: str = "passlane-lane/0.1"
 
     @classmethod
-    def from_lane_config(cls, cfg: Any) -> "SessionSettings":
+    def from_unit_config(cls, cfg: Any) -> "SessionSettings":
         m = cfg.mqtt
         return cls(site=cfg.site, unit=cfg.unit, host=m.host, port=m.port, username=m.username or cfg.unit,
                    password=m.password.reveal(), ca_file=m.tls.ca_file,

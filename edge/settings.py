@@ -117,6 +117,41 @@ def parse(model: type[M], data: Any, source: str = "") -> M:
         raise ConfigError((f"{source}: " if source else "") + validation_message(exc)) from None
 
 
+def resolve_paths(model: M, base: Path) -> M:
+    """A copy of `model` with every relative `Path` field, at any depth (lists too), made relative to `base`:
+    a config file's paths mean "beside this file", wherever the process was started."""
+    def fix(obj: Any) -> Any:
+        if isinstance(obj, BaseModel):
+            updates = {name: new for name in type(obj).model_fields if (new := fix(old := getattr(obj, name))) is not old}
+            return obj.model_copy(update=updates) if updates else obj
+        if isinstance(obj, Path):
+            return obj if obj.is_absolute() else base / obj
+        if isinstance(obj, list):
+            new_list = [fix(x) for x in obj]
+            return new_list if any(a is not b for a, b in zip(new_list, obj)) else obj
+        return obj
+
+    return fix(model)
+
+
+def secret_problems(model: BaseModel, prefix: str = "") -> list[str]:
+    """Every `Secret` of a config that cannot be read now (an unset variable, an unreadable file), by field path."""
+    problems: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            path = f"{prefix}{name}" + (f".{index}" if index is not None else "")
+            if isinstance(item, Secret):
+                try:
+                    item.reveal()
+                except ConfigError as exc:
+                    problems.append(f"{path}: {exc}")
+            elif isinstance(item, BaseModel):
+                problems += secret_problems(item, f"{path}.")
+    return problems
+
+
 def _sub_model(ann: Any) -> type[BaseModel] | None:
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann

@@ -68,7 +68,7 @@ class Lane:
         self.journal = Journal(cfg.journal.path, cfg.unit)
         self.hw: Hardware = hardware if hardware is not None else hardware_from(cfg)
         # the lane always has its cloud link: there is no mode that runs cases without the bridge
-        self.session: MqttSession = session if session is not None else MqttSession(SessionSettings.from_lane_config(cfg))
+        self.session: MqttSession = session if session is not None else MqttSession(SessionSettings.from_unit_config(cfg))
         self.outbox = Outbox(self.journal, self.session, resend_after_s=cfg.outbox.resend_after_s, window=cfg.outbox.batch,
                              alarm_depth=cfg.outbox.alarm_depth)
         self.camera = VinCamera(cfg.camera.source)
