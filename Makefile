@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench firmware-test typecheck-firmware sysdeps venv node clean help
+.PHONY: demo test bench firmware-test typecheck-firmware typecheck sysdeps venv node clean help
 
 help:
 	@echo "make demo   - set up and run a whole simulated registration site"
@@ -45,6 +45,7 @@ demo: sysdeps venv
 test: sysdeps venv node
 	@$(MAKE) --no-print-directory firmware-test
 	@$(MAKE) --no-print-directory typecheck-firmware
+	@$(MAKE) --no-print-directory typecheck
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # The VIN benchmark's peer (RapidOCR) is installed in the bench environment only.
@@ -59,6 +60,10 @@ firmware-test: node
 # The firmware sources against the RP2040 MicroPython stubs.
 typecheck-firmware: venv
 	bash scripts/typecheck-firmware.sh
+
+# The host packages (everything but firmware/*.py) with the pydantic plugin; [tool.mypy] in pyproject.toml.
+typecheck: venv
+	$(PY) -m mypy --config-file pyproject.toml
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .hypothesis var

@@ -49,8 +49,9 @@ def enum_list(enum: type[Enum]) -> str:
 def generated() -> list[str]:
     """Every block docs/mqtt.md must contain verbatim."""
     blocks = [topic_table()]
-    seen: set[type] = set()
-    for model in [*c.PAYLOAD_MODELS.values(), c.BoardHealth]:
+    seen: set[type[BaseModel]] = set()
+    models: list[type[BaseModel]] = [*c.PAYLOAD_MODELS.values(), c.BoardHealth]
+    for model in models:
         if model not in seen:
             seen.add(model)
             blocks.append(model_table(model))

@@ -77,7 +77,8 @@ def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None)
         return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"unit mismatch: payload says {claimed!r}, topic {unit!r}", token)
     if isinstance(payload, EventEnvelope) and payload.kind == EventKind.EVENT_REFUSED:
         return Inbound(topic_name, site, unit, leaf, None, raw, received_at, "schema: event.refused is written by the bridge, never by a unit", token)
-    return Inbound(topic_name, site, unit, leaf, payload, raw, received_at, None, token)  # type: ignore[arg-type]
+    assert isinstance(payload, (EventEnvelope, UnitStatus, Telemetry, CommandResult))  # the models of STORED_LEAVES
+    return Inbound(topic_name, site, unit, leaf, payload, raw, received_at, None, token)
 
 
 def refused_seq(item: Inbound) -> int | None:

@@ -66,7 +66,7 @@ class RiskRulesConfig(BaseModel):
     failed_logins_limit: int = Field(5, ge=1, description="failed sign-ins (lane inspectors or dashboard users) within the window that raise an alert")
     failed_logins_window_s: float = Field(600.0, ge=1, description="window for counting failed sign-ins")
     severity: dict[str, Severity] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: dict[str, Severity]({
             Rule.INSPECTION_TOO_SHORT: Severity.WARNING,
             Rule.VIN_CORRECTED: Severity.INFO,
             Rule.VIN_DIFFERS_FROM_CERTIFICATE: Severity.HIGH,
@@ -82,7 +82,7 @@ class RiskRulesConfig(BaseModel):
             Rule.EVENT_CHAIN_BROKEN: Severity.HIGH,
             Rule.CASE_OF_ANOTHER_UNIT: Severity.CRITICAL,
             Rule.DEAD_LETTER_FLOOD: Severity.WARNING,
-        },
+        }),
         description="severity per rule (info, warning, high, critical)",
     )
     disabled: list[Rule] = Field(default_factory=list, description="rules switched off")
@@ -202,7 +202,7 @@ def offline_unit_signals(units: list[dict[str, Any]], now: float, cfg: RiskRules
         state = u.get("state")
         silent = last is not None and now - last > cfg.device_offline_after_s and state != "stopped"
         if state == "offline" or silent:
-            why = "Last Will: offline" if state == "offline" else f"silent for {now - last:.0f}s"
+            why = "Last Will: offline" if state == "offline" or last is None else f"silent for {now - last:.0f}s"
             out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{u['unit']}", cfg.sev(Rule.DEVICE_OFFLINE), "Unit offline",
                                    f"{u['unit']}: {why}", u.get("site"), u["unit"], None))
         for board in u.get("boards_offline") or []:

@@ -49,7 +49,11 @@ class Bridge:
         self.publisher: Any = None
         if self.workers:
             w0 = self.workers[0]
-            self.service.publish = lambda t, p, q, r: w0.client.publish(t, p, qos=q, retain=r) and None
+
+            def publish(topic_name: str, payload: bytes, qos: int, retain: bool) -> None:
+                w0.client.publish(topic_name, payload, qos=qos, retain=retain)
+
+            self.service.publish = publish
         else:
             try:
                 self.publisher = MqttPublisher(settings, f"{settings.mqtt.client_id_prefix}-pub-{os.getpid()}")

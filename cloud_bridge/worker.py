@@ -43,7 +43,7 @@ def make_client(settings: BridgeSettings, client_id: str, *, manual_ack: bool, p
     client.username_pw_set(m.username, m.password())
     client.max_inflight_messages_set(200)
     client.max_queued_messages_set(0)
-    client.reconnect_delay_set(0.2, 5)
+    client.reconnect_delay_set(0.2, 5)  # type: ignore[arg-type]  # paho annotates int seconds; it only adds and compares them, so 0.2 s works
     props = Properties(PacketTypes.CONNECT)
     if persistent:
         props.SessionExpiryInterval = m.session_expiry_s
@@ -57,7 +57,7 @@ def _nodelay(client: mqtt.Client) -> None:
 
     sock = client.socket()
     try:
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # a TCP or TLS socket (ssl.SSLSocket is one), not paho's websocket wrapper
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):
         pass
@@ -130,7 +130,7 @@ class IngestWorker:
         client.subscribe(subs)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        m = _Msg(msg.topic, msg.payload, msg.mid, msg.qos, time.time(), getattr(msg, "properties", None))
+        m = _Msg(msg.topic, bytes(msg.payload), msg.mid, msg.qos, time.time(), getattr(msg, "properties", None))
         if msg.topic.endswith("/" + Leaf.REQ.value):
             self.requests.submit(self._handle_request, m)
         else:
@@ -303,7 +303,7 @@ class IngestWorker:
                 leaf = it.leaf.value if it.leaf else "?"
                 per_leaf[leaf] = per_leaf.get(leaf, 0) + 1
                 if it.leaf == Leaf.EVENTS:
-                    mt.lag.observe(max(0.0, now - it.payload.ts))  # type: ignore[union-attr]
+                    mt.lag.observe(max(0.0, now - it.payload.ts))
         for leaf, n in per_leaf.items():
             mt.ingested.labels(leaf).inc(n)
         if result.duplicates:

@@ -28,7 +28,7 @@ import json
 import math
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -137,7 +137,7 @@ class Payload(BaseModel):
         return self.model_dump_json().encode()
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "Payload":
+    def from_bytes(cls, raw: bytes) -> Self:
         """Parse a payload; raises PayloadError with a reason a dead-letter table can keep."""
         if len(raw) > MAX_PAYLOAD_BYTES:
             raise PayloadError(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")

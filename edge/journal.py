@@ -105,7 +105,7 @@ class Journal:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else default
 
-    def _envelope(self, ev: NewEvent, seq: int, now: float, prev: str) -> tuple[EventEnvelope, bytes]:
+    def _envelope(self, ev: NewEvent, seq: int, now: float, prev: str | None) -> tuple[EventEnvelope, bytes]:
         """The envelope as the bridge will parse it, and its bytes; refuses what the bridge could not accept."""
         try:
             built = EventEnvelope(unit=self.unit, seq=seq, ts=ev.ts if ev.ts is not None else now, kind=ev.kind,

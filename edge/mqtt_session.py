@@ -93,7 +93,7 @@ class MqttSession:
         return topic(self.s.site, self.s.unit, leaf)
 
     def _status(self, state: UnitState) -> UnitStatus:
-        return UnitStatus(unit=self.s.unit, state=state, ts=time.time(), role=self.s.role, software=self.s.software)  # type: ignore[arg-type]
+        return UnitStatus(unit=self.s.unit, state=state, ts=time.time(), role=self.s.role, software=self.s.software)
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -170,11 +170,11 @@ class MqttSession:
                 if fut is not None and not fut.done():
                     fut.set_result(payload)
             elif isinstance(payload, RemoteCommand):
-                for fn in list(self.on_command):
-                    fn(payload)
+                for on_command in list(self.on_command):
+                    on_command(payload)
             elif isinstance(payload, Notification):
-                for fn in list(self.on_notification):
-                    fn(payload)
+                for on_notification in list(self.on_notification):
+                    on_notification(payload)
         except Exception:
             log.exception("handler for %s failed", msg.topic)
 
@@ -233,6 +233,8 @@ def _nodelay(client: mqtt.Client) -> None:
     sock = client.socket()
     raw = getattr(sock, "_sock", sock)  # paho may wrap the TLS socket
     for s in (sock, raw):
+        if not isinstance(s, socket.socket):  # a real TCP or TLS socket (ssl.SSLSocket is one), not paho's websocket wrapper
+            continue
         try:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return

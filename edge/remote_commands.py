@@ -44,6 +44,7 @@ class CommandDispatcher:
             res = CommandResult(unit=self.journal.unit, request_id=cmd.request_id, command=cmd.command,
                                 status=CommandStatus(seen["status"]), detail=seen["detail"][:900] + " (repeat: not executed again)", ts=now)
             return self._answer(res)
+        data: dict[str, Any]
         if now > cmd.expires_at:
             status, detail, data = CommandStatus.EXPIRED, f"expired {now - cmd.expires_at:.0f} s ago", {}
         elif cmd.command not in self.handlers:

@@ -464,7 +464,8 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  #
     _need(s != Stage.CLOSED, "the case is closed")
     if case.hold and isinstance(inp, HOLD_BLOCKS):
         raise Refused(f"the case is on hold: {case.hold}")
-    E, A = [], []  # events, actions
+    E: list[Event] = []  # events
+    A: list[Action] = []  # actions
 
     match inp:
         case PartnerRecords(records):

@@ -33,7 +33,7 @@ def _run(ns: argparse.Namespace) -> int:
     from edge.config import ConfigError, check_secrets, load_config
     from lane_controller.memory import limit_malloc_arenas
     from lane_controller.runtime import Lane
-    from lane_controller.web import serve
+    from lane_controller.web import ServerReady, serve
 
     limit_malloc_arenas(2)
 
@@ -69,11 +69,11 @@ def _run(ns: argparse.Namespace) -> int:
         # uvicorn catches SIGTERM/SIGINT during serve() (graceful shutdown: the lane publishes `stopped`)
         # and re-raises them afterwards; this no-op keeps that re-raise from killing the finished process.
         signal.signal(signal.SIGTERM, lambda *_: None)
-        ready = asyncio.Event()
+        ready = ServerReady()
 
         async def announce() -> None:
             await ready.wait()
-            port = getattr(ready, "port", None) or cfg.ui.port
+            port = ready.port or cfg.ui.port
             print(f"lane {cfg.unit} running: tablet on http://{cfg.ui.host}:{port}/ ; journal {cfg.journal.path}", flush=True)
 
         loop.create_task(announce())

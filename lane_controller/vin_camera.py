@@ -20,11 +20,14 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vision.vin_read import VinRead
+
+if TYPE_CHECKING:
+    import cv2
 
 log = logging.getLogger("passlane.vin")
 
@@ -85,7 +88,7 @@ class VinCamera:
         self.folder = Path(source) if not source.isdigit() and "://" not in source else None
         if self.folder is not None and not self.folder.is_dir():
             raise CameraError(f"camera source {source!r} is neither a device number, a stream URL nor an existing folder")
-        self._cap = None
+        self._cap: cv2.VideoCapture | None = None
         self._lock = threading.Lock()
         self._grabs: list[float] = []
 

@@ -69,7 +69,13 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True, clock: Callable[[],
     return app
 
 
-async def serve(lane: Lane, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+class ServerReady(asyncio.Event):
+    """Set once the tablet server listens; ``port`` is the port it bound, when uvicorn tells."""
+
+    port: int | None = None
+
+
+async def serve(lane: Lane, host: str, port: int, ready: ServerReady | None = None) -> None:
     """Run the lane and its tablet UI until cancelled or SIGTERM."""
     import uvicorn
 
@@ -81,7 +87,7 @@ async def serve(lane: Lane, host: str, port: int, ready: asyncio.Event | None = 
             while not server.started:
                 await asyncio.sleep(0.02)  # uvicorn offers no started event; this only announces readiness
             try:
-                ready.port = server.servers[0].sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+                ready.port = server.servers[0].sockets[0].getsockname()[1]
             except (AttributeError, IndexError):
                 pass
             ready.set()

@@ -132,8 +132,9 @@ class SiteRun:
         arrived: list[Vehicle] = []
         everyone = asyncio.gather(*(one(v, t) for v, t in zip(vehicles, arrivals)))
         stopped = asyncio.create_task(stop.wait())
+        either: list[asyncio.Future[Any]] = [everyone, stopped]
         try:
-            await asyncio.wait([everyone, stopped], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             if not everyone.done():
                 everyone.cancel()
                 await asyncio.gather(everyone, return_exceptions=True)

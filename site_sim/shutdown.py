@@ -24,8 +24,12 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+# what signal.signal returns: a Python handler, SIG_DFL or SIG_IGN, or None for a handler not installed from Python
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class StopSignals:
@@ -35,7 +39,7 @@ class StopSignals:
         self.received: list[int] = []
         self.on_first = on_first  # must be safe to call from a signal handler (set flags, wake loops)
         self.on_again: Callable[[], None] | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, _Handler] = {}
 
     @property
     def requested(self) -> bool:
@@ -58,4 +62,4 @@ class StopSignals:
 
     def __exit__(self, *exc: object) -> None:
         for sig, previous in self._previous.items():
-            signal.signal(sig, previous)  # type: ignore[arg-type]
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)  # None cannot be reinstalled

@@ -71,7 +71,7 @@ def build_atlas(font_root: str = "/usr/share/fonts/truetype", out: Path = ATLAS_
     for i, (_, glyphs) in enumerate(fonts):
         arrays[f"img{i}"] = np.concatenate(glyphs, axis=1)
         arrays[f"off{i}"] = np.cumsum([0] + [g.shape[1] for g in glyphs])
-    np.savez_compressed(out, **arrays)
+    np.savez_compressed(out, **arrays)  # type: ignore[arg-type]  # numpy's stub has a keyword-only allow_pickle: bool beside **kwds, so mypy checks every array against bool
     return out
 
 

@@ -24,13 +24,14 @@ import numpy as np
 from vision.heldout import CALIBRATION, heldout_vins
 from vision.reader import MODEL_DIR, VinReader
 from vision.synth import render_line
+from vision.vin_read import VinRead
 
 # one-sided 95% Poisson upper limits for k observed events
 _POISSON_UPPER_95 = [3.00, 4.74, 6.30, 7.75, 9.15, 10.51, 11.84, 13.15, 14.43, 15.71, 16.96]
 GRID = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995]
 
 
-def collect(reader: VinReader, n: int) -> list[tuple[str, object]]:
+def collect(reader: VinReader, n: int) -> list[tuple[str, VinRead]]:
     out = []
     for vin, seed in heldout_vins(CALIBRATION, n):
         reader.accept_threshold = 2.0  # never accept while collecting; we only need the raw read
@@ -39,7 +40,7 @@ def collect(reader: VinReader, n: int) -> list[tuple[str, object]]:
     return out
 
 
-def sweep(rows: list[tuple[str, object]], thresholds: list[float]) -> list[dict]:
+def sweep(rows: list[tuple[str, VinRead]], thresholds: list[float]) -> list[dict]:
     """Per threshold: share accepted, share sent to review, wrong accepts (of all and of accepted)."""
     res = []
     n = len(rows)

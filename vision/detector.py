@@ -109,7 +109,7 @@ def crop_line(frame: np.ndarray, box: LineBox, pad_h: float = 0.15, pad_w: float
     grown = LineBox(box.cx, box.cy, w, h, box.angle + (180.0 if flip else 0.0), box.score)
     p = grown.points
     ow, oh = max(4, min(1600, int(round(w)))), max(4, min(400, int(round(h))))
-    M = cv2.getAffineTransform(p[:3], np.float32([[0, 0], [ow, 0], [ow, oh]]))
+    M = cv2.getAffineTransform(p[:3], np.array([[0, 0], [ow, 0], [ow, oh]], np.float32))
     return cv2.warpAffine(frame, M, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 

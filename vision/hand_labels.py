@@ -42,10 +42,18 @@ def load(path: Path = LABELS) -> list[dict[str, str]]:
     return list(csv.DictReader(path.open()))
 
 
+def _line_of(name: str) -> tuple[str, int]:
+    """(photo stem, box index) of a hand-labelled line: every row of hand_labels.csv names one."""
+    where = photo_of_line(name)
+    if where is None:
+        raise ValueError(f"hand label {name!r} is not named {{photo stem}}_{{box index}}.png")
+    return where
+
+
 def dev_photos() -> set[str]:
     """Stems of the train-split photos that hold a dev line: a detector trained without
     them (vision/train_det.py --hold-out-dev) can be compared on them."""
-    return {photo_of_line(r["file"])[0] for r in load() if is_dev(r["vin"])}
+    return {_line_of(r["file"])[0] for r in load() if is_dev(r["vin"])}
 
 
 def cut(out: Path, dataset: Path = DATASET) -> tuple[Path, Path]:
@@ -54,7 +62,7 @@ def cut(out: Path, dataset: Path = DATASET) -> tuple[Path, Path]:
     wanted = {r["file"]: r for r in load()}
     by_photo: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for name in wanted:
-        stem, j = photo_of_line(name)
+        stem, j = _line_of(name)
         by_photo[stem].append((name, j))
     found = 0
     for stem, lines in by_photo.items():  # only the photos that hold a labelled line are read, each once
@@ -111,9 +119,12 @@ def score_dev(hand_dir: Path, model_dir: Path | None = None, dataset: Path = DAT
     rows = list(csv.DictReader((hand_dir / "dev.csv").open()))
     crops = photos = 0
     for r in rows:
-        crops += reader.read_crop(cv2.imread(str(hand_dir / r["file"]))).vin == r["vin"]
-        img, _ = load_photo(dataset, "train", photo_of_line(r["file"])[0])
-        photos += reader.read(img).vin == r["vin"]
+        crop = cv2.imread(str(hand_dir / r["file"]))
+        photo = load_photo(dataset, "train", _line_of(r["file"])[0])
+        if crop is None or photo is None:
+            raise SystemExit(f"dev line {r['file']}: its crop in {hand_dir} or its photo in {dataset}/train is not readable")
+        crops += reader.read_crop(crop).vin == r["vin"]
+        photos += reader.read(photo[0]).vin == r["vin"]
     return crops, photos, len(rows)
 
 

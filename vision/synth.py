@@ -237,7 +237,9 @@ def _degrade(img8: np.ndarray, rng: np.random.Generator, strength: float = 1.0, 
     if rng.random() < 0.8:
         q = int(rng.integers(30 if text_h < 14 else 20, 95))
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        assert decoded is not None, "a JPEG just encoded decodes"
+        img = decoded
     return img
 
 
@@ -315,12 +317,12 @@ def render_line(vin: str, seed: int, photo: bool = False, style: str | None = No
     ang = rng.normal(0, 1.5)
     shear = rng.normal(0, 0.08)
     sx = rng.uniform(0.7, 1.35) if not photo else rng.uniform(0.5, 1.0)
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     jit = rng.normal(0, 0.03, (4, 2)) * [w * 0.2, h]
     dst = src.copy()
     dst[:, 0] = dst[:, 0] * sx + shear * dst[:, 1]
     c, s = np.cos(np.radians(ang)), np.sin(np.radians(ang))
-    dst = dst @ np.float32([[c, s], [-s, c]])
+    dst = dst @ np.array([[c, s], [-s, c]], np.float32)
     dst = (dst + jit).astype(np.float32)
     dst -= dst.min(0)
     ow, oh = int(np.ceil(dst[:, 0].max())) + 1, int(np.ceil(dst[:, 1].max())) + 1
@@ -372,7 +374,7 @@ def _label_plate(vin: str, rng: np.random.Generator, style: str) -> tuple[np.nda
         x = max(0, min(x, W - m.shape[1]))
         plate[y:y + m.shape[0], x:x + m.shape[1]] = np.maximum(plate[y:y + m.shape[0], x:x + m.shape[1]], m)
         if kind == "v":
-            quad = np.float32([[x, y], [x + m.shape[1], y], [x + m.shape[1], y + m.shape[0]], [x, y + m.shape[0]]])
+            quad = np.array([[x, y], [x + m.shape[1], y], [x + m.shape[1], y + m.shape[0]], [x, y + m.shape[0]]], np.float32)
         y += m.shape[0] + gap
     assert quad is not None
     return plate, quad
@@ -406,7 +408,7 @@ def render_scene_with_box(vin: str, seed: int, width: int = 1280, height: int = 
     scale = rng.uniform(0.22, 0.6) * width / line_w
     ang = rng.normal(0, 6)
     cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
-    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32)
     M = cv2.getRotationMatrix2D((pw / 2, ph / 2), ang, scale)
     M[:, 2] += [cx - pw / 2, cy - ph / 2]
     dst = cv2.transform(src[None], M)[0]

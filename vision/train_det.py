@@ -84,7 +84,7 @@ def augment(img: np.ndarray, quads: np.ndarray, rng: np.random.Generator) -> tup
     border = cv2.BORDER_REFLECT if rng.random() < 0.5 else cv2.BORDER_CONSTANT
     out = cv2.warpAffine(img, M, (CROP, CROP), flags=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR, borderMode=border)
     q = cv2.transform(quads.reshape(-1, 1, 2), M).reshape(-1, 4, 2) if len(quads) else quads
-    o = out.astype(np.float32)
+    o: np.ndarray = out.astype(np.float32)
     if rng.random() < 0.5:
         o = o[..., rng.permutation(3)]
     if rng.random() < 0.2:
@@ -94,7 +94,9 @@ def augment(img: np.ndarray, quads: np.ndarray, rng: np.random.Generator) -> tup
         o = cv2.GaussianBlur(o, (0, 0), rng.uniform(0.3, 1.5))
     o = np.clip(o + rng.normal(0, rng.uniform(0, 8), o.shape), 0, 255).astype(np.uint8)
     if rng.random() < 0.4:
-        o = cv2.imdecode(cv2.imencode(".jpg", o, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])[1], cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(cv2.imencode(".jpg", o, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])[1], cv2.IMREAD_COLOR)
+        assert decoded is not None, "a JPEG just encoded decodes"
+        o = decoded
     return o, q
 
 

@@ -74,6 +74,7 @@ def build_model(arch: str = "v1"):
                         nn.init.zeros_(bn.weight)
 
             def forward(self, x):  # (N,1,32,256) -> logits (N, 34, 64)
+                layers: tuple[nn.Module, ...]
                 if deep:
                     import torch
 
@@ -337,7 +338,9 @@ def _augment_real_strong(img: np.ndarray, rng: np.random.Generator) -> np.ndarra
         g = np.clip(g.astype(np.float32) + rng.normal(0, rng.uniform(2, 8), g.shape), 0, 255).astype(np.uint8)
     if rng.random() < 0.3:
         ok, buf = cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(45, 90))])
-        g = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        assert decoded is not None, "a JPEG just encoded decodes"
+        g = decoded
     if rng.random() < 0.3:
         g = 255 - g
     return g

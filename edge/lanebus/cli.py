@@ -34,7 +34,7 @@ async def _status(ns: argparse.Namespace) -> int:
                     print(f"  {k:<16} {v}")
             else:
                 print(f"  e-stop {'PRESSED' if st.estop else 'released'}   host link {'up' if st.host_link else 'down'}")
-                for name, b in st.barriers.items():  # type: ignore[attr-defined]
+                for name, b in st.barriers.items():
                     print(f"  {name:<6} arm={b.arm:<8} loop={'occupied' if b.loop_occupied else 'free':<8} "
                           f"beam={'blocked' if b.beam_blocked else 'clear':<7} edge={'pressed' if b.edge else 'no':<7} "
                           f"light={b.light:<5} fault={b.fault}")

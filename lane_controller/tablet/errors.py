@@ -64,6 +64,7 @@ async def bad_input(request: Request, exc: RequestValidationError) -> JSONRespon
 
 
 def install(app: FastAPI) -> None:
+    # Starlette types every handler as taking (Request, Exception), so one for a subclass is refused (arg-type)
     app.add_exception_handler(TabletError, tablet_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, bad_input)  # type: ignore[arg-type]

@@ -108,7 +108,8 @@ def _world_busy_s(entries: list[dict], time_scale: float) -> float:
                 opened[key] = float(e["t"])
             elif e["event"] == end and key in opened:
                 spans.append((opened.pop(key), float(e["t"])))
-    total, cur_s, cur_e = 0.0, None, None
+    total, cur_s = 0.0, 0.0  # cur_s is read only once cur_e is set
+    cur_e: float | None = None
     for s0, s1 in sorted(spans):
         if cur_e is None or s0 > cur_e:
             if cur_e is not None:

@@ -43,6 +43,7 @@ class Rapid:
     """RapidOCR on one thread; reads are mapped to the VIN alphabet (O->0, I->1, Q->0)."""
 
     def __init__(self) -> None:
+        import rapidocr_onnxruntime
         from rapidocr_onnxruntime import RapidOCR
 
         kw = {}
@@ -50,7 +51,7 @@ class Rapid:
             kw[f"{pre}intra_op_num_threads"] = 1
             kw[f"{pre}inter_op_num_threads"] = 1
         self.engine = RapidOCR(**kw)
-        root = Path(__import__("rapidocr_onnxruntime").__file__).parent / "models"
+        root = Path(rapidocr_onnxruntime.__file__).parent / "models"
         self.size_mb = sum(p.stat().st_size for p in root.glob("*.onnx")) / 1e6
         self.rec_size_mb = sum(p.stat().st_size for p in root.glob("*rec*.onnx")) / 1e6
         self.det_size_mb = sum(p.stat().st_size for p in root.glob("*det*.onnx")) / 1e6
@@ -73,6 +74,13 @@ class Rapid:
         if vinlike:
             return max(vinlike, key=lambda x: x[2])[1]
         return max(lines, key=lambda x: len(x[1]))[1] if lines else None
+
+
+def _image(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path))
+    if img is None:
+        raise FileNotFoundError(f"{path}: missing or not a readable image")
+    return img
 
 
 def _stats(ms: list[float]) -> str:
@@ -181,8 +189,8 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
         t = time.perf_counter()
         boxes = ours.detector.detect(img)[: ours.max_lines]
         ms.append((time.perf_counter() - t) * 1000)
-        a, b, c = match([bx.aabb() for bx in boxes], gts)
-        tp, fp, fn = tp + a, fp + b, fn + c
+        hit, extra, missed = match([bx.aabb() for bx in boxes], gts)
+        tp, fp, fn = tp + hit, fp + extra, fn + missed
     print(f"  {'ours':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
     tp = fp = fn = 0
     ms = []
@@ -190,8 +198,8 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
         t = time.perf_counter()
         boxes = propose_lines(img, ours.max_lines)
         ms.append((time.perf_counter() - t) * 1000)
-        a, b, c = match([bx.aabb() for bx in boxes], gts)
-        tp, fp, fn = tp + a, fp + b, fn + c
+        hit, extra, missed = match([bx.aabb() for bx in boxes], gts)
+        tp, fp, fn = tp + hit, fp + extra, fn + missed
     print(f"  {'classical OpenCV':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
     if rapid:
         tp = fp = fn = 0
@@ -200,10 +208,10 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
             t = time.perf_counter()
             lines = rapid.lines(img)
             ms.append((time.perf_counter() - t) * 1000)
-            boxes = [(float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()))
-                     for b, txt, _ in lines if 15 <= len(txt) <= 19]
-            a, b_, c = match(boxes, gts)
-            tp, fp, fn = tp + a, fp + b_, fn + c
+            vinlike = [(float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()))
+                       for b, txt, _ in lines if 15 <= len(txt) <= 19]
+            hit, extra, missed = match(vinlike, gts)
+            tp, fp, fn = tp + hit, fp + extra, fn + missed
         print(f"  {'RapidOCR (VIN-like)':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
         print("  (RapidOCR finds all text; its boxes count when their text maps to 15-19 VIN symbols)")
 
@@ -211,7 +219,7 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
     if REAL_LABELS.exists():
         rows = list(csv.DictReader(REAL_LABELS.open()))
         by_name = {p.name: img for p, img, _ in valid}
-        crops = [cv2.imread(str(REAL_LABELS.parent / "real_crops" / r["crop"])) for r in rows]
+        crops = [_image(REAL_LABELS.parent / "real_crops" / r["crop"]) for r in rows]
         truths = [r["vin"] for r in rows]
         print(f"\n[4] real VIN lines transcribed by hand from the valid split: n={len(rows)} (never trained on)")
         print(hdr)
