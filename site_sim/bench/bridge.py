@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository (site_sim/bench/ is two below it)
 SITE = "bench"
 PACED_FRACTIONS = (0.25, 0.5)  # latency is measured at these shares of the flat-out rate
 FLOW = ["case.opened", "case.partner_records", "case.admitted", "case.vin_read", "case.vin_confirmed", "case.inspection_item",

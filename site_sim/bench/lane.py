@@ -36,7 +36,7 @@ from site_sim.payment_provider import AutoPayer, signed_callback
 from site_sim.polling import wait_until
 from lane_controller.vin_camera import upload_frame
 
-REPO = str(Path(__file__).resolve().parents[1])  # run the repo's code, whatever the cwd
+REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 POLL_S = 0.005  # the inspector reacts this soon after a stage changes: small against the times measured
 
 

@@ -22,7 +22,7 @@ from vision.reader import MODEL_DIR, VinReader
 from vision.rules import normalise
 from vision.synth import STYLES, render_line, render_scene, style_of
 
-REAL_LABELS = Path(__file__).resolve().parents[1] / "tests" / "vision" / "data" / "real_valid_labels.csv"
+REAL_LABELS = Path(__file__).resolve().parents[2] / "tests" / "vision" / "data" / "real_valid_labels.csv"
 
 
 def edit_distance(a: str, b: str) -> int:
