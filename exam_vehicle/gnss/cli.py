@@ -62,7 +62,10 @@ def _port_chunks(port: Any) -> Iterator[bytes]:
     with port:
         while True:
             try:
-                chunk = port.read(4096)
+                # What is waiting, at least one byte (blocking up to the timeout). Never more: pyserial's socket://
+                # drops what one read() had gathered when the peer hangs up during it (its in_waiting says 1, so a
+                # socket is read a byte at a time; a serial device reports its real count).
+                chunk = port.read(max(1, port.in_waiting))
             except serial.SerialException:
                 return  # the port closed (a socket:// peer hung up, a USB receiver was unplugged)
             if chunk:
@@ -97,6 +100,8 @@ def _read(ns: argparse.Namespace) -> int:
     except SourceError as e:
         print(f"passlane gnss read: {e}", file=sys.stderr)
         return 2
+    if live:  # after the open (which discards what arrived before it): from here on nothing is lost
+        print(f"reading {ns.source} until it closes (Ctrl-C to stop)", file=sys.stderr, flush=True)
     reader = GnssReader(clock=time.time if live else None, comments=not live)
     show = json_line if ns.json else table_line
     if not ns.json:
