@@ -97,3 +97,11 @@ def test_a_socket_source_gives_the_same_epochs_as_the_log_and_ends_when_the_peer
     logged = passlane("gnss", "read", str(dataset() / "ublox-zed-f9r.log"), "--json")
     assert out == logged.stdout and len(out.splitlines()) == 30
     assert "comment lines 0" in err and "garbage bytes 0" in err
+
+
+def test_bench_gnss_prints_its_table_for_every_shared_log():
+    r = passlane("bench", "gnss", "--seconds", "0.01", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "machine:" in r.stdout and "all logs" in r.stdout
+    assert all(name in r.stdout for name in (p.name for p in dataset().glob("*.log")))
+    assert "pyubx2 counted" not in r.stdout  # when the peer is there, it read the same sentences and messages
