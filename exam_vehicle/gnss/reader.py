@@ -177,13 +177,17 @@ class GnssReader:
             self.stats.unplaced += 1
 
     def _take_pending(self) -> None:
+        """Those of the new epoch's time join it; those of a time already behind it never will (unplaced)."""
         assert self._open is not None
         keep = []
         for obs in self._pending:
-            if obs.time_ms == self._open.time_ms:
+            ahead = (obs.time_ms - self._open.time_ms) % DAY_MS  # type: ignore[operator]
+            if ahead == 0:
                 self._open.take(obs)
-            else:
+            elif ahead < HALF_DAY_MS:
                 keep.append(obs)
+            else:
+                self.stats.unplaced += 1
         self._pending = keep
 
     def _complete(self, out: list[Epoch]) -> None:

@@ -119,6 +119,14 @@ def test_a_gst_of_another_time_does_not_join_and_is_counted_unplaced():
     assert epochs[0].h_acc_m is None and reader.stats.unplaced == 1
 
 
+def test_a_gst_ahead_of_its_gga_waits_for_it_and_one_behind_is_dropped_when_the_next_epoch_opens():
+    data = (nmea(GGA.format(q=4)) + nmea("GNGST,092751.000,32,0.19,0.12,97,0.03,0.04,0.088")
+            + nmea("GNGST,092749.000,32,0.19,0.12,97,0.3,0.4,0.088") + nmea(GGA.format(q=4).replace("092750", "092751")))
+    epochs, reader = read_all(data)
+    assert [e.h_acc_m for e in epochs] == [None, pytest.approx(0.05)]
+    assert reader.stats.unplaced == 1
+
+
 def test_hdt_and_ths_give_the_dual_antenna_heading():
     assert one(nmea(GGA.format(q=4)), nmea("GNHDT,244.28,T")).heading_deg == 244.28
     assert one(nmea(GGA.format(q=4)), nmea("GNTHS,12.5,A")).heading_deg == 12.5
