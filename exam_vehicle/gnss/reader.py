@@ -75,7 +75,6 @@ class _Open:
     """The epoch being assembled: each field with the rank of the source that gave it."""
 
     time_ms: int
-    itow_ms: int | None = None
     date: dt.date | None = None
     fix: Observation | None = None
     values: dict[str, tuple[int, object]] = field(default_factory=dict)
@@ -86,8 +85,6 @@ class _Open:
             self.fix = obs
         if obs.date is not None and not obs.date_only and self.date is None:
             self.date = obs.date
-        if obs.itow_ms is not None and obs.opens and self.itow_ms is None:
-            self.itow_ms = obs.itow_ms
         for name in MERGED_FIELDS:
             value = getattr(obs, name)
             if value is not None and (name not in self.values or rank < self.values[name][0]):
@@ -161,7 +158,7 @@ class GnssReader:
             if obs.end_of_epoch:
                 self._complete(out)
         elif obs.time_ms == self._last_ms:
-            self.stats.late += 1
+            self.stats.late += not obs.end_of_epoch  # an end mark after the next fix began says nothing new
         elif obs.opens:
             self._complete(out)
             self._open = _Open(obs.time_ms)
