@@ -48,9 +48,9 @@ test: sysdeps venv node
 	@$(MAKE) --no-print-directory typecheck
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-# The VIN benchmark's peer (RapidOCR) is installed in the bench environment only.
+# The benchmarks' peers (RapidOCR for the VIN reader, pyubx2 for the GNSS reader) are installed in the bench environment only.
 bench: sysdeps venv node
-	$(PIP) install --quiet rapidocr-onnxruntime
+	$(PIP) install --quiet rapidocr-onnxruntime pyubx2
 	$(VENV)/bin/passlane bench
 
 # The firmware's own tests under the real MicroPython interpreter (WebAssembly port, run by node).

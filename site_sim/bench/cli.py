@@ -1,4 +1,4 @@
-"""`passlane bench [board|vin|lane|bridge|site]`: the benchmarks, with the machine stated.
+"""`passlane bench [board|vin|gnss|lane|bridge|site]`: the benchmarks, with the machine stated.
 
 Without a name every benchmark runs, each as `passlane bench <name>` in a child
 process so one component's imports, threads and memory never skew another's
@@ -18,6 +18,7 @@ import time
 BENCHES: list[tuple[str, str]] = [
     ("lane bus", "board"),
     ("VIN reader", "vin"),
+    ("GNSS reader", "gnss"),
     ("lane controller", "lane"),
     ("cloud bridge", "bridge"),
     ("whole site", "site"),
@@ -70,6 +71,12 @@ def _vin(ns: argparse.Namespace) -> int:
     return run(n_crops=ns.crops, n_frames=ns.frames)
 
 
+def _gnss(ns: argparse.Namespace) -> int:
+    from site_sim.bench.gnss import run
+
+    return run(min_seconds=ns.seconds)
+
+
 def _lane(ns: argparse.Namespace) -> int:
     from site_sim.bench.lane import run_bench
 
@@ -101,6 +108,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--crops", type=int, default=200, help="held-out synthetic crops")
     p.add_argument("--frames", type=int, default=50, help="synthetic 1280x960 scenes")
     p.set_defaults(func=_vin)
+    p = sub.add_parser("gnss", help="GNSS reader: epochs per second on the shared receiver logs, side by side with pyubx2")
+    p.add_argument("--seconds", type=float, default=1.0, help="reading time per log and reader")
+    p.set_defaults(func=_gnss)
     p = sub.add_parser("lane", help="lane controller: system-added time per case, RSS, idle CPU, publish-to-ack latency")
     p.add_argument("--cases", type=int, default=30, help="cases to run")
     p.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
