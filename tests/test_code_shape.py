@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ("edge", "lane_controller", "cloud_bridge", "vision", "firmware")
+RUNTIME = ("edge", "lane_controller", "cloud_bridge", "vision", "firmware", "exam_vehicle")
 NOT_RUNTIME = ("vision/train", "vision/synth", "vision/atlas", "vision/pseudo", "vision/hand_labels", "vision/detected_cuts",
                "vision/candidates", "vision/quantize", "vision/ensemble", "vision/calibrate", "vision/det_data", "vision/heldout",
                "vision/evaluate", "vision/classical", "firmware/sim/")
