@@ -219,7 +219,7 @@ class GnssReader:
             lon=fix.lon if valid and fix else None,
             alt=fix.alt if valid and fix else None,
             quality=fix.quality if fix is not None and fix.quality is not None else FixQuality.INVALID,
-            **v,  # type: ignore[arg-type]
+            **v,
         )
 
     def _carried_date(self, time_ms: int) -> dt.date | None:

@@ -63,7 +63,7 @@ def run(min_seconds: float = 1.0) -> int:
         print(f"peer: {peer}")
     print(f"\n{'log':<26} {'KiB':>6} {'epochs':>6} {'msgs':>6} {'ours ms':>8} {'ours ep/s':>10} {'ours MB/s':>9}"
           f" {'pyubx2 ms':>9} {'pyubx2 ep/s':>11} {'ratio':>6}")
-    totals = [0, 0, 0.0, 0.0]
+    totals: list[float] = [0, 0, 0.0, 0.0]
     for path in sorted(DATASET.glob("*.log")):
         data = path.read_bytes()
         t_ours, (epochs, msgs) = _time(_ours, data, min_seconds)
@@ -79,7 +79,7 @@ def run(min_seconds: float = 1.0) -> int:
             if peer_msgs != msgs:
                 line += f"  (pyubx2 counted {peer_msgs} messages)"
         print(line)
-    epochs, size, t_ours, t_peer = totals
+    epochs, size, t_ours, t_peer = int(totals[0]), totals[1], totals[2], totals[3]
     line = (f"{'all logs':<26} {size / 1024:6.1f} {epochs:6d} {'':>6} {t_ours * 1e3:8.2f} {epochs / t_ours:10.0f}"
             f" {size / t_ours / 1e6:9.2f}")
     if peer:
