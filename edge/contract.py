@@ -375,6 +375,8 @@ class CommandName(StrEnum):
     OPEN_BARRIER = "open_barrier"  # args: {barrier: entry|exit, reason}
     RELOAD_CONFIG = "reload_config"
     SEND_DIAGNOSTICS = "send_diagnostics"
+    START_EXAM = "start_exam"  # exam vehicle; args: {candidate, exam_id?}
+    END_EXAM = "end_exam"  # exam vehicle; args: {exam_id}: the examiner ends the test (the judge gives its result)
 
 
 class RemoteCommand(Payload):

@@ -185,6 +185,14 @@ class Journal:
             rows = self._db.execute("SELECT seq, ts, kind, actor, data FROM events WHERE case_id=? ORDER BY seq", (case_id,)).fetchall()
         return [{"seq": r[0], "ts": r[1], "kind": r[2], "actor": r[3], "data": json.loads(r[4])} for r in rows]
 
+    def events_of_kinds(self, kinds: Iterable[EventKind]) -> list[dict[str, Any]]:
+        """Every event of these kinds, in seq order (seq, ts, kind, case_id): e.g. which exams were started and ended."""
+        names = [k.value for k in kinds]
+        with self._lock:
+            rows = self._db.execute(f"SELECT seq, ts, kind, case_id FROM events WHERE kind IN ({','.join('?' * len(names))}) ORDER BY seq",
+                                    names).fetchall()
+        return [{"seq": r[0], "ts": r[1], "kind": r[2], "case_id": r[3]} for r in rows]
+
     def events(self, since_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT seq, ts, kind, case_id, actor, data FROM events WHERE seq>? ORDER BY seq LIMIT ?", (since_seq, limit)).fetchall()

@@ -49,11 +49,12 @@ class SessionSettings:
     software: str = "passlane-lane/0.1"
 
     @classmethod
-    def from_unit_config(cls, cfg: Any) -> "SessionSettings":
+    def from_unit_config(cls, cfg: Any, role: str = "lane", software: str = "passlane-lane/0.1") -> "SessionSettings":
         m = cfg.mqtt
         return cls(site=cfg.site, unit=cfg.unit, host=m.host, port=m.port, username=m.username or cfg.unit,
                    password=m.password.reveal(), ca_file=m.tls.ca_file,
-                   keepalive_s=m.keepalive_s, reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s)
+                   keepalive_s=m.keepalive_s, reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s,
+                   role=role, software=software)
 
 
 class CloudUnreachable(RuntimeError):

@@ -32,7 +32,7 @@ from edge.remote_commands import CommandDispatcher
 from edge.telemetry import TelemetryPublisher, sample
 from lane_controller import case as C
 from lane_controller import views
-from lane_controller.changes import ChangeFeed, OwnedTasks
+from edge.changes import ChangeFeed, OwnedTasks
 from lane_controller.cloud_link import CloudLink
 from lane_controller.device_events import DeviceEvents
 from lane_controller.hardware import BoardHardware, Hardware, HardwareFault, HardwareListener

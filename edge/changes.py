@@ -1,4 +1,4 @@
-"""What changed on the lane, for the tablet's live view, and the background tasks the lane owns.
+"""What changed on a unit, for its live page, and the background tasks the unit owns (a lane, an exam vehicle).
 
 `ChangeFeed` is a version number and a condition: every state change bumps
 it, and the tablet's event stream waits for a version other than the one it
