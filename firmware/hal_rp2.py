@@ -220,7 +220,10 @@ class VehicleBoardHal(_CommonHal):
 
     def __init__(self, use_uart=False, watchdog=True):
         super().__init__(use_uart, watchdog)
-        micropython.alloc_emergency_exception_buf(100)
+        try:
+            micropython.alloc_emergency_exception_buf(100)  # a traceback from the IRQ, should it fail
+        except AttributeError:  # ports without it
+            pass
         self.signal_pins = [(machine.Pin(g, machine.Pin.IN, machine.Pin.PULL_UP), 1 << sig, inv)
                             for g, sig, inv in VEHICLE_INPUT_PINS]
         self._pulses = 0
