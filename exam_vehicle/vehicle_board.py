@@ -27,7 +27,7 @@ from edge.lanebus.boards import VehicleStatus, vehicle_status_from
 from edge.lanebus.client import BoardClient, BoardEvent, BoardInfo, BoardOffline, LaneBusHostError, LinkStats
 from exam_vehicle.signals import Signal, SignalChange
 from firmware import lanebus as lb
-from firmware.vehicle_board import RPM_REPORT_STEP
+from firmware.vehicle_board import rpm_report_step
 
 log = logging.getLogger("passlane.exam.vehicle_board")
 
@@ -37,10 +37,11 @@ SIGNALS: tuple[Signal, ...] = tuple(Signal(name) for name in lb.VEHICLE_SIGNAL_N
 Value = bool | int
 
 
-def _same(signal: Signal, old: Value, new: Value) -> bool:
+def _same(signal: Signal, old: Value, new: Value, pulses_per_rev_x10: int) -> bool:
     """Whether `new` tells nothing `old` did not (engine speed: within the board's reporting step)."""
     if signal is Signal.ENGINE_RPM:
-        return abs(int(new) - int(old)) < RPM_REPORT_STEP and (new == 0) == (old == 0)
+        step = rpm_report_step(pulses_per_rev_x10)
+        return abs(int(new) - int(old)) < step and (new == 0) == (old == 0)
     return old == new
 
 
@@ -163,22 +164,24 @@ class VehicleBoardDriver:
             except ValueError:
                 log.warning("%s: unknown signal %r", self.client.name, ev.data["signal"])
                 return
-            self._report(((signal, ev.data["value"]),), by_step=False)
+            self._report(((signal, ev.data["value"]),), None)
         elif ev.name == "status":
             st = vehicle_status_from([ev.data[f[0]] for f in lb.VEHICLE_STATUS])
-            self._report(_values_of(st).items(), by_step=True)
+            self._report(_values_of(st).items(), round(st.pulses_per_rev * 10))
             if not self._complete.is_set() and len(self._values) == len(SIGNALS):
                 self._complete.set()
             if self._tach_x10 is not None and round(st.pulses_per_rev * 10) != self._tach_x10:
                 self._ensure_tach()
 
-    def _report(self, values: Iterable[tuple[Signal, Value]], by_step: bool) -> None:
-        """Send out the values that differ from the last reported (a heartbeat's engine speed `by_step`:
-        it is a measurement, the events are the board's reports)."""
+    def _report(self, values: Iterable[tuple[Signal, Value]], heartbeat_ppr_x10: int | None) -> None:
+        """Send out the values that differ from the last reported.  A heartbeat's engine speed is a
+        measurement (different only by the board's reporting step at its tach setting); an event is
+        the board's report."""
         t: float | None = None
         for signal, value in values:
             old = self._values.get(signal)
-            if old is not None and (_same(signal, old, value) if by_step else old == value):
+            if old is not None and (old == value if heartbeat_ppr_x10 is None
+                                    else _same(signal, old, value, heartbeat_ppr_x10)):
                 continue
             self._values[signal] = value
             if t is None:

@@ -24,8 +24,10 @@ Timing (the numbers are the constants below):
  - engine speed is the tach pulses of the last RPM_WINDOW_MS (RPM_SLOTS
    slots of RPM_SLOT_MS, so it is recomputed every slot), divided by the
    configured pulses per revolution; it is reported when it moved by at least
-   RPM_REPORT_STEP since the last report, when it becomes or leaves 0, and
-   whenever the engine starts or stops running (running from
+   `rpm_report_step()` since the last report (RPM_REPORT_STEP, or one and a
+   half pulses' worth of the window on a tach too coarse for that, so that a
+   steady engine's one-pulse jitter is never a change), when it becomes or
+   leaves 0, and whenever the engine starts or stops running (running from
    ENGINE_RUNNING_RPM, stopped below ENGINE_STOPPED_RPM), never per pulse.
 """
 
@@ -87,6 +89,13 @@ def rpm_from_pulses(pulses, window_ms, pulses_per_rev_x10):
         pulses = MAX_WINDOW_PULSES
     rpm = pulses * 60000 // window_ms * 10 // pulses_per_rev_x10
     return rpm if rpm < 0xFFFF else 0xFFFF
+
+
+def rpm_report_step(pulses_per_rev_x10):
+    """The smallest move of the engine speed that is reported: RPM_REPORT_STEP, but always more than
+    the window's one-pulse jitter (a 1-pulse-per-revolution tach resolves only 120 rpm)."""
+    jitter = rpm_from_pulses(1, RPM_WINDOW_MS, pulses_per_rev_x10) * 3 // 2
+    return jitter if jitter > RPM_REPORT_STEP else RPM_REPORT_STEP
 
 
 class Tachometer:
@@ -167,7 +176,8 @@ class VehicleLogic:
             running = True
         crossed = running != ((self.signals & RUNNING_BIT) != 0)
         last = self.rpm_reported
-        if crossed or rpm - last >= RPM_REPORT_STEP or last - rpm >= RPM_REPORT_STEP or (rpm == 0) != (last == 0):
+        step = rpm_report_step(self.tach.pulses_per_rev_x10)
+        if crossed or rpm - last >= step or last - rpm >= step or (rpm == 0) != (last == 0):
             self.rpm_reported = rpm
             self.events.push(lb.EV_SIGNAL, lb.SIG_ENGINE_RPM, rpm >> 8, rpm & 0xFF)
         if crossed:

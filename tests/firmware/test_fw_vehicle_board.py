@@ -6,7 +6,7 @@ from firmware import lanebus as lb
 from firmware.ticks import TICKS_MAX, ticks_add
 from firmware.vehicle_board import (DEBOUNCE_MS, ENGINE_RUNNING_RPM, ENGINE_STOPPED_RPM, PULSE_COUNT_MASK,
                                     RPM_REPORT_STEP, RPM_WINDOW_MS, TURN_OFF_MS, BlinkDetector, Tachometer,
-                                    VehicleBoard, VehicleLogic, rpm_from_pulses)
+                                    VehicleBoard, VehicleLogic, rpm_from_pulses, rpm_report_step)
 
 from fw_fakes import FakeHal, events_of, reply_to
 
@@ -205,6 +205,23 @@ def test_rpm_is_reported_when_it_moves_by_the_step_not_less():
     run(logic, car, 1000)
     rpms = [v for s, v in drain(logic) if s == lb.SIG_ENGINE_RPM]
     assert rpms and abs(rpms[-1] - car.rpm) <= 60
+
+
+def test_report_step_is_larger_than_a_coarse_tachs_one_pulse_jitter():
+    assert rpm_report_step(20) == RPM_REPORT_STEP      # two pulses per revolution: 60 rpm per pulse
+    assert rpm_report_step(10) == 180                  # one: 120 rpm per pulse
+    assert rpm_report_step(5) == 360                   # a half: 240 rpm per pulse
+
+
+def test_a_steady_engine_on_a_coarse_tach_reports_nothing_after_the_window_filled():
+    for ppr_x10 in (5, 10, 15, 20, 40):
+        car = Car(raw=IGNITION, rpm=830, ppr_x10=ppr_x10)
+        logic = VehicleLogic(car.now, car.pulses, ppr_x10)
+        logic.update(car.now, car.raw, car.pulses)
+        run(logic, car, 1000)
+        drain(logic)
+        run(logic, car, 5000)
+        assert drain(logic) == [], ppr_x10
 
 
 def test_running_has_hysteresis_between_stopped_and_running_thresholds():
