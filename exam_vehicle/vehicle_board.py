@@ -10,7 +10,7 @@ turns them into the judge's inputs:
 * a heartbeat that shows a signal other than the driver last reported (the first heartbeat after
   start, the board's events lost while the host was away for longer than the board's event window,
   a board reset) becomes a `SignalChange` for each such signal, so the stream always ends at the
-  board's state.  Engine speed counts as different only by the board's own reporting step.
+  board's state.  Engine speed counts as different there only by twice the board's reporting step.
 
 Values arrive in the board's order, so a repeat of what was already reported is dropped: the judge
 sees each change once.  `snapshot()` asks the board for every signal now.
@@ -38,9 +38,11 @@ Value = bool | int
 
 
 def _same(signal: Signal, old: Value, new: Value, pulses_per_rev_x10: int) -> bool:
-    """Whether `new` tells nothing `old` did not (engine speed: within the board's reporting step)."""
+    """Whether a heartbeat's `new` tells nothing `old` did not.  Engine speed: the heartbeat's is one
+    measurement, which may be off by the board's reporting step where the board (which reports a move
+    only when two measurements show it) rightly said nothing; twice the step is a report that was lost."""
     if signal is Signal.ENGINE_RPM:
-        step = rpm_report_step(pulses_per_rev_x10)
+        step = 2 * rpm_report_step(pulses_per_rev_x10)
         return abs(int(new) - int(old)) < step and (new == 0) == (old == 0)
     return old == new
 

@@ -23,11 +23,12 @@ Timing (the numbers are the constants below):
    never reads as "off";
  - engine speed is the tach pulses of the last RPM_WINDOW_MS (RPM_SLOTS
    slots of RPM_SLOT_MS, so it is recomputed every slot), divided by the
-   configured pulses per revolution; it is reported when it moved by at least
-   `rpm_report_step()` since the last report (RPM_REPORT_STEP, or one and a
-   half pulses' worth of the window on a tach too coarse for that, so that a
-   steady engine's one-pulse jitter is never a change), when it becomes or
-   leaves 0, and whenever the engine starts or stops running (running from
+   configured pulses per revolution; it is reported when two computations in
+   a row show it moved by at least `rpm_report_step()` since the last report
+   (RPM_REPORT_STEP, or one and a half pulses' worth of the window on a tach
+   too coarse for that: a window's count can be one pulse off either way, and
+   a steady engine's jitter is not a change), when it becomes or leaves 0, and
+   whenever the engine starts or stops running (running from
    ENGINE_RUNNING_RPM, stopped below ENGINE_STOPPED_RPM), never per pulse.
 """
 
@@ -145,6 +146,7 @@ class VehicleLogic:
         self.tach = Tachometer(now, pulse_count, pulses_per_rev_x10)
         self.signals = 0        # bit n: on/off signal n is true
         self.rpm_reported = 0   # the engine speed of the last report
+        self._rpm_prev = 0      # the engine speed computed before this one
         self.host_link = 0
         self._started = False
 
@@ -177,7 +179,12 @@ class VehicleLogic:
         crossed = running != ((self.signals & RUNNING_BIT) != 0)
         last = self.rpm_reported
         step = rpm_report_step(self.tach.pulses_per_rev_x10)
-        if crossed or rpm - last >= step or last - rpm >= step or (rpm == 0) != (last == 0):
+        # a move counts when two computations in a row show it: one window's count can be a pulse off
+        # either way, so a single reading is the jitter of a steady engine more often than a change
+        prev = self._rpm_prev
+        self._rpm_prev = rpm
+        moved = ((rpm - last >= step and prev - last >= step) or (last - rpm >= step and last - prev >= step))
+        if crossed or moved or (rpm == 0) != (last == 0):
             self.rpm_reported = rpm
             self.events.push(lb.EV_SIGNAL, lb.SIG_ENGINE_RPM, rpm >> 8, rpm & 0xFF)
         if crossed:

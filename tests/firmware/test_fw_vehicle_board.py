@@ -218,10 +218,22 @@ def test_a_steady_engine_on_a_coarse_tach_reports_nothing_after_the_window_fille
         car = Car(raw=IGNITION, rpm=830, ppr_x10=ppr_x10)
         logic = VehicleLogic(car.now, car.pulses, ppr_x10)
         logic.update(car.now, car.raw, car.pulses)
-        run(logic, car, 1000)
+        run(logic, car, 2000)  # the start's reports settle (a coarse tach's first readings are coarser still)
         drain(logic)
         run(logic, car, 5000)
         assert drain(logic) == [], ppr_x10
+
+
+def test_a_move_is_reported_when_two_computations_in_a_row_show_it():
+    logic, car = started(raw=IGNITION, rpm=1500)
+    run(logic, car, 1000)
+    drain(logic)
+    car.rpm = 3000
+    run(logic, car, 100)  # one slot: the window has moved by a fifth, one computation
+    assert drain(logic) == []
+    run(logic, car, 100)
+    rpms = [v for s, v in drain(logic) if s == lb.SIG_ENGINE_RPM]
+    assert len(rpms) == 1 and rpms[0] > 1500 + RPM_REPORT_STEP
 
 
 def test_running_has_hysteresis_between_stopped_and_running_thresholds():
