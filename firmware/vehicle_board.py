@@ -101,14 +101,15 @@ def rpm_report_step(pulses_per_rev_x10):
 
 class Tachometer:
     """Engine speed from the HAL's wrapping pulse counter, over a sliding
-    window of RPM_SLOTS slots (a window only partly filled since boot counts
-    for what it covers)."""
+    window of RPM_SLOTS slots.  At boot the window is full of empty slots:
+    a reading is always over a whole window (one slot's few pulses would
+    make a cranking engine read as running)."""
 
     def __init__(self, now, count, pulses_per_rev_x10=DEFAULT_PULSES_PER_REV_X10):
         self.pulses_per_rev_x10 = pulses_per_rev_x10
         self.rpm = 0
         self._pulses = [0] * RPM_SLOTS
-        self._ms = [0] * RPM_SLOTS
+        self._ms = [RPM_SLOT_MS] * RPM_SLOTS
         self._slot = 0
         self._slot_start = now
         self._slot_count = count
