@@ -1,6 +1,6 @@
 """hardware_specs/vehicle-board.md agrees with the vehicle board's RP2040 HAL (firmware/hal_rp2.py, read as
 source: `machine` is not importable on CPython) and its firmware's timing constants; the simulated HAL has
-the real one's methods."""
+the real one's methods; the firmware imports nothing but firmware modules."""
 
 from __future__ import annotations
 
@@ -96,3 +96,13 @@ def test_simulated_hal_has_the_vehicle_hal_methods():
     real = _methods(tree, "_CommonHal") | _methods(tree, "VehicleBoardHal")
     assert real <= {n for n in dir(SimHal) if not n.startswith("_")}
     assert _methods(tree, "VehicleBoardHal") == {"read_signals", "pulse_count"}
+
+
+def test_vehicle_firmware_imports_only_board_firmware():
+    """What lint-imports' "board firmware imports nothing of the host" contract says of the other boards
+    (its module list in pyproject.toml does not name firmware.vehicle_board yet)."""
+    tree = ast.parse((ROOT / "firmware" / "vehicle_board.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert imported and all(m.startswith("firmware.") or m == "firmware" for m in imported), imported
+    assert not any(m.startswith("firmware.sim") for m in imported)
