@@ -54,11 +54,10 @@ def test_status_shows_every_signal_of_the_simulated_car(car_process):
         r = passlane("board", "status", "--url", url, "--kind", "vehicle-board", "--json")
         assert r.returncode == 0, r.stderr
         signals = json.loads(r.stdout)["status"]["signals"]
-        if signals["engine_running"] and signals["seat_belt"]:
-            break
+        if signals["engine_running"] and signals["seat_belt"] and abs(signals["engine_rpm"] - 1200) < 200:
+            break  # the engine speed settles over the board's 0.5 s window
         assert time.monotonic() < deadline, signals
     assert signals["gear_reverse"] is True and signals["gear_neutral"] is False
-    assert abs(signals["engine_rpm"] - 1200) < 200
     assert set(signals) == {"seat_belt", "door_open", "handbrake", "gear_neutral", "gear_reverse", "clutch", "brake",
                             "turn_left", "turn_right", "ignition", "engine_running", "engine_rpm"}
     r = passlane("board", "status", "--url", url, "--kind", "vehicle-board")
