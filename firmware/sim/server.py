@@ -166,8 +166,9 @@ class SimBoardServer:
         self.io_world = IoWorld(sink, reaction_s=0.1 * scale, min_pulse_s=0.05 * scale)
         self.issuer_world = IssuerWorld(sink, min_pulse_s=0.05 * scale)
         self.car_world = CarWorld(sink, pulses_per_rev)
-        self.world: IoWorld | IssuerWorld | CarWorld = {
-            "io-board": self.io_world, "plate-issuer": self.issuer_world, "vehicle-board": self.car_world}[kind]
+        worlds: dict[str, IoWorld | IssuerWorld | CarWorld] = {
+            "io-board": self.io_world, "plate-issuer": self.issuer_world, "vehicle-board": self.car_world}
+        self.world = worlds[kind]
         self._world_t0 = time.monotonic()
         self._running = False
         self._threads: list[threading.Thread] = []
