@@ -29,7 +29,8 @@ Timing (the numbers are the constants below):
    too coarse for that: a window's count can be one pulse off either way, and
    a steady engine's jitter is not a change), when it becomes or leaves 0, and
    whenever the engine starts or stops running (running from
-   ENGINE_RUNNING_RPM, stopped below ENGINE_STOPPED_RPM), never per pulse.
+   ENGINE_RUNNING_RPM, stopped below ENGINE_STOPPED_RPM), never per pulse;
+   nothing about the engine before a whole window has been measured since boot.
 """
 
 from firmware import lanebus as lb
@@ -148,6 +149,7 @@ class VehicleLogic:
         self.signals = 0        # bit n: on/off signal n is true
         self.rpm_reported = 0   # the engine speed of the last report
         self._rpm_prev = 0      # the engine speed computed before this one
+        self._warmup = RPM_SLOTS  # computations until the window covers time since boot
         self.host_link = 0
         self._started = False
 
@@ -171,6 +173,13 @@ class VehicleLogic:
             self._engine()
 
     def _engine(self):
+        if self._warmup:
+            # engine speed and running count once a whole window has been measured since boot: before
+            # that the reading is low, and a board that resets beside a running engine would report it
+            # slowing down and speeding up again
+            self._warmup -= 1
+            if self._warmup:
+                return
         rpm = self.tach.rpm
         running = (self.signals & RUNNING_BIT) != 0
         if running and rpm < ENGINE_STOPPED_RPM:

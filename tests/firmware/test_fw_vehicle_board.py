@@ -193,6 +193,16 @@ def test_engine_start_reports_rpm_and_running_and_a_stall_reports_both_back():
     assert logic.rpm_reported == 0 and not logic.signals & (1 << lb.SIG_ENGINE_RUNNING)
 
 
+def test_a_board_booting_beside_a_running_engine_reports_its_speed_once_a_window_is_measured():
+    logic, car = started(raw=IGNITION, rpm=800)
+    run(logic, car, RPM_WINDOW_MS - 10)
+    assert drain(logic) == []  # no low readings from a window that does not yet cover time since boot
+    run(logic, car, 200)
+    evs = drain(logic)
+    assert [s for s, _ in evs] == [lb.SIG_ENGINE_RPM, lb.SIG_ENGINE_RUNNING]
+    assert abs(evs[0][1] - 800) <= 60 and evs[1][1] == 1
+
+
 def test_rpm_is_reported_when_it_moves_by_the_step_not_less():
     logic, car = started(raw=IGNITION, rpm=1500)
     run(logic, car, 1000)
