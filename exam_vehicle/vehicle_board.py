@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 from edge.lanebus.boards import VehicleStatus, vehicle_status_from
@@ -110,12 +110,12 @@ class VehicleBoardDriver:
         await self.close()
 
     # ---------------------------------------------------------------- what the judge reads
-    def changes(self) -> AsyncIterator[SignalChange]:
-        """Every `SignalChange` from now on, in arrival order (none dropped)."""
+    def changes(self) -> AsyncGenerator[SignalChange, None]:
+        """Every `SignalChange` from now on, in arrival order (none dropped); `aclose()` it when done."""
         q: asyncio.Queue[SignalChange] = asyncio.Queue()
         self._queues.append(q)
 
-        async def iterate() -> AsyncIterator[SignalChange]:
+        async def iterate() -> AsyncGenerator[SignalChange, None]:
             try:
                 while True:
                     yield await q.get()
