@@ -1,7 +1,8 @@
 """The real HAL for a Raspberry Pi Pico (RP2040) running MicroPython.
 
-Pin map and wiring: hardware_specs/io-board.md and plate-issuer.md.  The
-firmware cores never import `machine`; only this file does.
+Pin map and wiring: hardware_specs/io-board.md, plate-issuer.md and
+vehicle-board.md.  The firmware cores never import `machine`; only this file
+does.
 
 Opto-isolated 24 V inputs pull their GPIO low when 24 V is present.  Safety
 inputs (loops, photo-eyes, closing edges, e-stop) are wired fail-safe: 24 V
@@ -20,6 +21,7 @@ import micropython
 from firmware import lanebus as lb
 from firmware.io_board import BARRIER_SHIFT, IN_ESTOP, R_CLOSE, R_GREEN, R_OPEN, R_RED, R_STOP
 from firmware.plate_issuer import S_MAGAZINE_EMPTY, S_PRINTER_BUSY, S_PRINTER_ERROR
+from firmware.vehicle_board import PULSE_COUNT_MASK
 
 JOURNAL_PATH = "/journal.bin"
 JOURNAL_TMP = "/journal.tmp"
@@ -52,6 +54,19 @@ ISSUER_SENSOR_PINS = (
     # magazine empty per plate type (blue, green, yellow), fail-safe
     (18, S_MAGAZINE_EMPTY[0], True), (19, S_MAGAZINE_EMPTY[1], True), (20, S_MAGAZINE_EMPTY[2], True),
 )
+
+# vehicle board: (GPIO, signal id, inverted) of the opto-isolated 12 V switch
+# inputs.  Current through the optocoupler pulls the GPIO low and means the
+# signal is true; `inverted` is for a car whose switch works the other way
+# (vehicle-board.md, "Polarity").  The tach input counts falling edges.
+VEHICLE_INPUT_PINS = (
+    (2, lb.SIG_SEAT_BELT, False), (3, lb.SIG_DOOR_OPEN, False), (4, lb.SIG_HANDBRAKE, False),
+    (5, lb.SIG_GEAR_NEUTRAL, False), (6, lb.SIG_GEAR_REVERSE, False), (7, lb.SIG_CLUTCH, False),
+    (8, lb.SIG_BRAKE, False), (9, lb.SIG_TURN_LEFT, False), (10, lb.SIG_TURN_RIGHT, False),
+    (11, lb.SIG_IGNITION, False),
+)
+VEHICLE_TACH_PIN = 12
+TACH_HOLDOFF_US = 200   # edges closer than this are ringing, not pulses (5 kHz is past any engine)
 
 
 class _Serial:
@@ -196,3 +211,38 @@ class PlateIssuerHal(_CommonHal):
         with open(JOURNAL_TMP, "wb") as f:
             f.write(data)
         os.rename(JOURNAL_TMP, JOURNAL_PATH)  # atomic on littlefs
+
+
+class VehicleBoardHal(_CommonHal):
+    """Switch inputs read as a word; tach pulses counted by a hard IRQ on the
+    falling edge (the optocoupler pulls the pin low per pulse).  The counter
+    wraps at PULSE_COUNT_MASK so it stays a small int: the IRQ never allocates."""
+
+    def __init__(self, use_uart=False, watchdog=True):
+        super().__init__(use_uart, watchdog)
+        try:
+            micropython.alloc_emergency_exception_buf(100)  # a traceback from the IRQ, should it fail
+        except AttributeError:  # ports without it
+            pass
+        self.signal_pins = [(machine.Pin(g, machine.Pin.IN, machine.Pin.PULL_UP), 1 << sig, inv)
+                            for g, sig, inv in VEHICLE_INPUT_PINS]
+        self._pulses = 0
+        self._last_pulse_us = time.ticks_us()
+        self.tach = machine.Pin(VEHICLE_TACH_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
+        self.tach.irq(handler=self._on_tach_edge, trigger=machine.Pin.IRQ_FALLING, hard=True)
+
+    def _on_tach_edge(self, _pin):
+        t = time.ticks_us()
+        if time.ticks_diff(t, self._last_pulse_us) >= TACH_HOLDOFF_US:
+            self._last_pulse_us = t
+            self._pulses = (self._pulses + 1) & PULSE_COUNT_MASK
+
+    def read_signals(self):
+        word = 0
+        for pin, bit, inverted in self.signal_pins:
+            if (pin.value() == 0) != inverted:
+                word |= bit
+        return word
+
+    def pulse_count(self):
+        return self._pulses

@@ -40,7 +40,9 @@ EVENT_GIVE_UP_MS = 2000      # host skips a missing event after waiting this lon
 # ---------------------------------------------------------------- board kinds
 KIND_IO_BOARD = 1
 KIND_PLATE_ISSUER = 2
-KIND_NAMES = {KIND_IO_BOARD: "io-board", KIND_PLATE_ISSUER: "plate-issuer"}
+KIND_VEHICLE_BOARD = 3
+KIND_NAMES = {KIND_IO_BOARD: "io-board", KIND_PLATE_ISSUER: "plate-issuer",
+              KIND_VEHICLE_BOARD: "vehicle-board"}
 
 # ---------------------------------------------------------------- message types
 HELLO = 0x01
@@ -54,6 +56,7 @@ SET_LIGHT = 0x13
 ISSUE = 0x20
 JOB_STATUS = 0x21
 CLEAR_FAULT = 0x22
+SET_TACH = 0x30
 EV_STATUS = 0x40
 EV_BARRIER = 0x41
 EV_INPUT = 0x42
@@ -62,6 +65,7 @@ EV_HOST_LINK = 0x44
 EV_JOB_PROGRESS = 0x50
 EV_JOB_DONE = 0x51
 EV_FAULT = 0x52
+EV_SIGNAL = 0x60
 NAK = 0xFF
 REPLY_FLAG = 0x80  # the reply to command T has type T | 0x80
 
@@ -77,6 +81,11 @@ ISSUER_STATUS = (
 )
 JOB_RECORD = (
     ("job_id", "str"), ("plate_type", "u8"), ("state", "u8"), ("plates_done", "u8"), ("fault", "u8"),
+)
+# signals: bit n set = on/off signal n (VEHICLE_SIGNAL_NAMES) is true
+VEHICLE_STATUS = (
+    ("uptime_ms", "u32"), ("host_link", "u8"), ("signals", "u16"), ("engine_rpm", "u16"),
+    ("pulses_per_rev_x10", "u8"),
 )
 
 # code, name, direction, request/event fields, reply fields (after the result byte)
@@ -98,6 +107,7 @@ MESSAGES = (
      (("job_id", "str"), ("plate_type", "u8"), ("text", "str")), "JOB_RECORD"),
     (JOB_STATUS, "JOB_STATUS", "host->board", (("job_id", "str"),), "JOB_RECORD"),
     (CLEAR_FAULT, "CLEAR_FAULT", "host->board", (), (("state", "u8"), ("fault", "u8"))),
+    (SET_TACH, "SET_TACH", "host->board", (("pulses_per_rev_x10", "u8"),), (("pulses_per_rev_x10", "u8"),)),
     (EV_STATUS, "STATUS", "board->host", "STATUS", None),
     (EV_BARRIER, "BARRIER_EVENT", "board->host",
      (("barrier", "u8"), ("event", "u8"), ("arm", "u8"), ("detail", "u8")), None),
@@ -107,6 +117,7 @@ MESSAGES = (
     (EV_JOB_PROGRESS, "JOB_PROGRESS", "board->host", "JOB_RECORD", None),
     (EV_JOB_DONE, "JOB_DONE", "board->host", "JOB_RECORD", None),
     (EV_FAULT, "FAULT", "board->host", (("fault", "u8"), ("state", "u8"), ("job_id", "str")), None),
+    (EV_SIGNAL, "SIGNAL_CHANGED", "board->host", (("signal", "u8"), ("value", "u16")), None),
     (NAK, "NAK", "board->host", (("code", "u8"), ("detail", "u8")), None),
 )
 
@@ -223,6 +234,25 @@ S_COVER_OPEN = 1
 S_TRAY_OCCUPIED = 2
 S_PLATE_AT_PRINTER = 4
 S_EXIT_BEAM = 8
+
+# Vehicle board: the test car's signals, by id (SIGNAL_CHANGED.signal, bit n of
+# VEHICLE_STATUS.signals).  The names are exam_vehicle.signals.Signal's values.
+SIG_SEAT_BELT = 0
+SIG_DOOR_OPEN = 1
+SIG_HANDBRAKE = 2
+SIG_GEAR_NEUTRAL = 3
+SIG_GEAR_REVERSE = 4
+SIG_CLUTCH = 5
+SIG_BRAKE = 6
+SIG_TURN_LEFT = 7
+SIG_TURN_RIGHT = 8
+SIG_IGNITION = 9
+SIG_ENGINE_RUNNING = 10
+SIG_ENGINE_RPM = 11  # the one signal that is a number (rpm), not on/off
+VEHICLE_SIGNAL_NAMES = ("seat_belt", "door_open", "handbrake", "gear_neutral", "gear_reverse", "clutch",
+                        "brake", "turn_left", "turn_right", "ignition", "engine_running", "engine_rpm")
+MIN_PULSES_PER_REV_X10 = 5    # 0.5 pulses per revolution (one-cylinder four-stroke)
+MAX_PULSES_PER_REV_X10 = 120  # 12 pulses per revolution
 
 MAX_JOB_ID = 32  # bytes
 MAX_TEXT = 24    # bytes of UTF-8 (a province character takes 3)
@@ -425,6 +455,8 @@ def _resolve(fields):
 
 
 def status_fields(kind):
+    if kind == KIND_VEHICLE_BOARD:
+        return VEHICLE_STATUS
     return IO_STATUS if kind == KIND_IO_BOARD else ISSUER_STATUS
 
 

@@ -1,7 +1,9 @@
-"""The host's drivers for the two lane-bus boards, typed async objects over BoardClient.
+"""The host's drivers for the two lane boards, typed async objects over BoardClient.
 
 The board programs themselves are firmware.io_board.IoBoard and firmware.plate_issuer.PlateIssuer;
-these are what the lane controller (and `passlane board`) drive them with."""
+these are what the lane controller (and `passlane board`) drive them with.  The third board, the exam
+vehicle's vehicle board (firmware.vehicle_board), is driven by exam_vehicle.vehicle_board; only the
+decoding of its status record, which `passlane board status` shares, is here."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from firmware import lanebus as lb
 
 from .client import BoardClient
-from .session import BoardEvent, BoardInfo, LinkStats, as_text as _s, enum_name as _name
+from .session import BoardEvent, BoardInfo, LinkStats, as_text as _s, enum_name as _name, signal_value
 
 
 class BarrierStatus(BaseModel):
@@ -61,6 +63,22 @@ class IssuerStatus(BaseModel):
     job_id: str
     job_state: str
     plates_done: int
+
+
+class VehicleStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    uptime_ms: int
+    host_link: bool
+    signals: dict[str, bool | int]  # every signal by its lane-bus name (lanebus.VEHICLE_SIGNAL_NAMES)
+    pulses_per_rev: float
+
+
+def vehicle_status_from(vals: list[Any]) -> VehicleStatus:
+    up, host_link, bits, rpm, ppr_x10 = vals
+    signals: dict[str, bool | int] = {}
+    for i, name in enumerate(lb.VEHICLE_SIGNAL_NAMES):
+        signals[name] = signal_value(i, rpm if i == lb.SIG_ENGINE_RPM else (bits >> i) & 1)
+    return VehicleStatus(uptime_ms=up, host_link=bool(host_link), signals=signals, pulses_per_rev=ppr_x10 / 10)
 
 
 def _barrier_index(barrier: str) -> int:

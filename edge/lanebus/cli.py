@@ -16,8 +16,32 @@ def _client_kw(ns: argparse.Namespace) -> dict[str, Any]:
     return {"name": ns.url}
 
 
+async def _vehicle_status(ns: argparse.Namespace) -> int:
+    from firmware import lanebus as lb
+
+    from . import BoardClient
+    from .boards import vehicle_status_from
+    async with BoardClient(ns.url, expected_kind="vehicle-board") as client:
+        r = await client.command(lb.GET_STATUS)
+        assert r.values is not None
+        st = vehicle_status_from(r.values)
+        info = client.info
+        assert info is not None
+        if ns.json:
+            print(json.dumps({"info": info.__dict__, "status": st.model_dump(), "link": client.stats.as_dict()},
+                             indent=2))
+        else:
+            print(f"{info.kind} {info.board_id}  firmware {info.firmware_version}  protocol {info.protocol_version}")
+            print(f"  host link {'up' if st.host_link else 'down'}   tach {st.pulses_per_rev:g} pulses/rev")
+            for name, value in st.signals.items():
+                print(f"  {name:<16} {value}")
+    return 0
+
+
 async def _status(ns: argparse.Namespace) -> int:
     from . import IoBoardDriver, PlateIssuerDriver
+    if ns.kind == "vehicle-board":
+        return await _vehicle_status(ns)
     cls = PlateIssuerDriver if ns.kind == "plate-issuer" else IoBoardDriver
     async with cls(ns.url) as board:
         st = await board.status()
@@ -192,7 +216,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--url", default=DEFAULT_URL,
                        help=f"pyserial URL of the board: /dev/ttyACM0, socket://HOST:PORT (default {DEFAULT_URL})")
         if kind:
-            p.add_argument("--kind", choices=("io-board", "plate-issuer"), default="io-board")
+            p.add_argument("--kind", choices=("io-board", "plate-issuer", "vehicle-board"), default="io-board")
         p.set_defaults(func=_wrap(fn))
         return p
 

@@ -35,6 +35,7 @@ from firmware import lanebus as lb
 log = logging.getLogger("passlane.lanebus")
 
 RESULT_NAMES = {r[0]: r[1] for r in lb.RESULTS}
+KIND_CODES = {name: code for code, name in lb.KIND_NAMES.items()}
 HANDSHAKE_TIMEOUT_S = 2.0
 
 
@@ -204,7 +205,16 @@ def describe_event(mtype: int, vals: list[Any]) -> tuple[str, dict[str, Any]]:
     if mtype == lb.EV_FAULT:
         fault, state, job_id = vals
         return "fault", {"fault": enum_name(lb.FAULT_NAMES, fault), "raised": bool(state), "job_id": as_text(job_id)}
+    if mtype == lb.EV_SIGNAL:
+        signal, value = vals
+        return "signal_changed", {"signal": enum_name(lb.VEHICLE_SIGNAL_NAMES, signal),
+                                  "value": signal_value(signal, value)}
     return lb.message_name(mtype).lower(), {"values": [as_text(v) for v in vals]}
+
+
+def signal_value(signal: int, value: int) -> bool | int:
+    """A vehicle signal's value as the car means it: engine speed in rpm, every other signal on/off."""
+    return value if signal == lb.SIG_ENGINE_RPM else bool(value)
 
 
 def parse_reply(pkt: lb.Packet, kind: int) -> tuple[int | None, int, list[Any] | None, int] | None:
@@ -317,7 +327,7 @@ class BoardSession:
         if expected_kind not in lb.KIND_NAMES.values():
             raise ValueError(f"expected_kind must be one of {sorted(lb.KIND_NAMES.values())}")
         self.expected_kind = expected_kind
-        self.kind_code = lb.KIND_IO_BOARD if expected_kind == "io-board" else lb.KIND_PLATE_ISSUER
+        self.kind_code = KIND_CODES[expected_kind]
         self.name = name
         self.settings = settings
         self.session_id = session_id & 0xFFFFFFFF

@@ -25,7 +25,12 @@ class SimControl:
     pedestrian in the photo-eye; `press_edge(b)`; `estop(pressed)`.
     Plate issuer: `inject_fault(kind)` (jam, magazine_empty, cover_open,
     print_failure), `clear_fault()` (the operator fixes it), `refill`,
-    `take_plates`.  Both: `state()`, `world_log()` (every arm motion,
+    `take_plates`.  Vehicle board (the test car): `set_switch(name, on,
+    bounce_ms=0)` for seat_belt, door_open, handbrake, clutch, brake,
+    ignition; `set_gear(g)` (P R N D 1-6: neutral and reverse switches);
+    `turn_signal(side, flash_hz=1.5)` (off, left, right, hazard: the lamps
+    really flash); `set_engine_rpm(rpm)` (tach pulses; needs the ignition on).
+    All: `state()`, `world_log()` (every arm motion,
     presence change and plate, with world time "t"; an `arm_closing` entry
     carries `presence`, and `arm_struck_presence` is logged if an arm kept
     going down onto presence), `unplug(seconds)`, `power_cycle()`.
@@ -91,6 +96,18 @@ class SimControl:
 
     def take_plates(self) -> list[str]:
         return list(self.call("take_plates"))
+
+    def set_switch(self, switch: str, on: bool, bounce_ms: float = 0.0) -> None:
+        self.call("set_switch", switch=switch, on=on, bounce_ms=bounce_ms)
+
+    def set_gear(self, gear: str) -> None:
+        self.call("set_gear", gear=gear)
+
+    def turn_signal(self, side: str, flash_hz: float = 1.5) -> None:
+        self.call("turn_signal", side=side, flash_hz=flash_hz)
+
+    def set_engine_rpm(self, rpm: float) -> None:
+        self.call("set_engine_rpm", rpm=rpm)
 
     def state(self) -> dict[str, Any]:
         return dict(self.call("state"))

@@ -10,7 +10,9 @@ Threads: one runs the firmware loop (as the RP2040's main loop would), one
 accepts/reads the serial TCP connection, one serves the control port.  The
 firmware's clock (`ticks_ms`) is real time, starting just below the 2**30
 wrap so the wrap-around is exercised; the world (arm travel, vehicles,
-issuer mechanism) runs `time_scale` times faster than real time.
+issuer mechanism) runs `time_scale` times faster than real time.  The test
+car of `vehicle-board` always runs in real time: its flashing lamps and tach
+pulses are what the firmware times and counts against its own clock.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from typing import Any, Callable
 from firmware import lanebus as lb
 from firmware.io_board import IoBoard
 from firmware.plate_issuer import PlateIssuer
-from firmware.sim.world import IoWorld, IssuerWorld
+from firmware.sim.world import CAR_PULSES_PER_REV, CarWorld, IoWorld, IssuerWorld
 from firmware.ticks import TICKS_MAX
+from firmware.vehicle_board import VehicleBoard
 
-KINDS = ("io-board", "plate-issuer")
+KINDS = ("io-board", "plate-issuer", "vehicle-board")
 
 
 class SimHal:
@@ -118,19 +121,35 @@ class SimHal:
     def journal_write(self, data: bytes) -> None:
         self.server.journal_write(data)
 
+    # vehicle board
+    def read_signals(self) -> int:
+        with self.server.world_lock:
+            self.server.advance_world()
+            return self.server.car_world.input_word()
+
+    def pulse_count(self) -> int:
+        with self.server.world_lock:
+            self.server.advance_world()
+            return self.server.car_world.pulse_count()
+
 
 class SimBoardServer:
     def __init__(self, kind: str = "io-board", host: str = "127.0.0.1", port: int = 0,
                  control_port: int | None = 0, *, time_scale: float = 1.0,
                  world_log: str | None = None, baud: int | None = None,
                  board_id: str | None = None, journal_path: str | None = None,
-                 line_noise: float = 0.0, noise_seed: int | None = None) -> None:
-        """line_noise: probability that each byte on the cable (either direction) arrives corrupted."""
+                 line_noise: float = 0.0, noise_seed: int | None = None,
+                 pulses_per_rev: float = CAR_PULSES_PER_REV) -> None:
+        """line_noise: probability that each byte on the cable (either direction) arrives corrupted.
+        pulses_per_rev: the test car's tach pulses per revolution, and the vehicle board's setting at boot
+        (its /board.cfg `ppr=`)."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         self.kind = kind
         self.host = host
-        self.time_scale = float(time_scale)
+        # the car is never sped up: the firmware times its lamps and counts its pulses in real time
+        self.time_scale = 1.0 if kind == "vehicle-board" else float(time_scale)
+        self.pulses_per_rev = pulses_per_rev
         self.baud = baud
         self.line_noise = float(line_noise)
         self._noise_rng = random.Random(noise_seed)
@@ -146,7 +165,10 @@ class SimBoardServer:
         # pulse it reliably sees (50 ms real) are stretched in world time
         self.io_world = IoWorld(sink, reaction_s=0.1 * scale, min_pulse_s=0.05 * scale)
         self.issuer_world = IssuerWorld(sink, min_pulse_s=0.05 * scale)
-        self.world = self.io_world if kind == "io-board" else self.issuer_world
+        self.car_world = CarWorld(sink, pulses_per_rev)
+        worlds: dict[str, IoWorld | IssuerWorld | CarWorld] = {
+            "io-board": self.io_world, "plate-issuer": self.issuer_world, "vehicle-board": self.car_world}
+        self.world = worlds[kind]
         self._world_t0 = time.monotonic()
         self._running = False
         self._threads: list[threading.Thread] = []
@@ -244,7 +266,12 @@ class SimBoardServer:
     def _boot(self) -> None:
         with self._boot_lock:
             self.hal = SimHal(self)
-            self.firmware = IoBoard(self.hal) if self.kind == "io-board" else PlateIssuer(self.hal)
+            if self.kind == "io-board":
+                self.firmware = IoBoard(self.hal)
+            elif self.kind == "plate-issuer":
+                self.firmware = PlateIssuer(self.hal)
+            else:
+                self.firmware = VehicleBoard(self.hal, round(self.pulses_per_rev * 10))
             self.boots += 1
             with self.world_lock:
                 self.world.log(self.world.t, "board_boot", boots=self.boots)
@@ -404,6 +431,11 @@ class LocalControl:
             raise ValueError("not a plate-issuer simulator")
         return self.s.issuer_world
 
+    def _car(self) -> CarWorld:
+        if self.s.kind != "vehicle-board":
+            raise ValueError("not a vehicle-board simulator")
+        return self.s.car_world
+
     def _world_op(self, fn: Callable[[float], None]) -> None:
         with self.s.world_lock:
             self.s.advance_world()
@@ -435,6 +467,20 @@ class LocalControl:
 
     def refill(self, plate_type: str, n: int) -> None:
         self._world_op(lambda t: self._issuer().refill(plate_type, n))
+
+    def set_switch(self, switch: str, on: bool, bounce_ms: float = 0.0) -> None:
+        """seat_belt, door_open, handbrake, clutch, brake or ignition; `bounce_ms` of contact chatter first."""
+        self._world_op(lambda t: self._car().set_switch(t, switch, on, bounce_ms))
+
+    def set_gear(self, gear: str) -> None:
+        self._world_op(lambda t: self._car().set_gear(t, gear))
+
+    def turn_signal(self, side: str, flash_hz: float = 1.5) -> None:
+        """off, left, right or hazard: the lamps flash at `flash_hz` while on."""
+        self._world_op(lambda t: self._car().set_turn(t, side, flash_hz))
+
+    def set_engine_rpm(self, rpm: float) -> None:
+        self._world_op(lambda t: self._car().set_engine(t, rpm))
 
     def take_plates(self) -> list[str]:
         with self.s.world_lock:
@@ -470,4 +516,4 @@ class LocalControl:
 
 
 def kind_code(kind: str) -> int:
-    return lb.KIND_IO_BOARD if kind == "io-board" else lb.KIND_PLATE_ISSUER
+    return {name: code for code, name in lb.KIND_NAMES.items()}[kind]

@@ -1,6 +1,7 @@
 """The simulated physical world of a lane: barrier arms with travel time,
-limit switches, vehicles on loops and in photo-eye beams, the e-stop; and
-the plate issuer's mechanism (magazines, feeder, printer, ejector, cover).
+limit switches, vehicles on loops and in photo-eye beams, the e-stop; the
+plate issuer's mechanism (magazines, feeder, printer, ejector, cover); and
+the exam vehicle's test car (switches, flashing turn lamps, engine tach).
 
 Pure in time: every method takes the world time `t` (seconds, already
 multiplied by the time scale).  Not thread-safe: the server holds a lock.
@@ -18,6 +19,7 @@ from typing import Any, Callable
 from firmware import lanebus as lb
 from firmware.io_board import BARRIER_SHIFT, IN_ESTOP, R_CLOSE, R_GREEN, R_OPEN, R_RED, R_STOP
 from firmware.plate_issuer import S_MAGAZINE_EMPTY, S_PRINTER_BUSY, S_PRINTER_ERROR
+from firmware.vehicle_board import PULSE_COUNT_MASK
 
 ARM_TRAVEL_S = 2.0        # class O (ordinary): 1.4-4 s for 0-90 degrees
 VEHICLE_TO_BEAM_S = 0.6   # from starting to move until its nose breaks the beam
@@ -25,6 +27,14 @@ VEHICLE_OFF_LOOP_S = 1.6  # until its tail leaves the loop under the arm
 VEHICLE_CLEAR_BEAM_S = 2.2  # until its tail clears the beam
 VEHICLE_BACK_OFF_S = 0.8
 EDGE_PULSE_S = 0.3
+
+TURN_FLASH_HZ = 1.5        # 90 flashes per minute (the legal range is 60-120)
+TURN_LIT_FRACTION = 0.5    # the lamp is lit for half of each period
+CAR_PULSES_PER_REV = 2.0   # four-cylinder four-stroke tach
+CAR_SWITCHES = {"seat_belt": lb.SIG_SEAT_BELT, "door_open": lb.SIG_DOOR_OPEN, "handbrake": lb.SIG_HANDBRAKE,
+                "clutch": lb.SIG_CLUTCH, "brake": lb.SIG_BRAKE, "ignition": lb.SIG_IGNITION}
+GEARS = ("P", "R", "N", "D", "1", "2", "3", "4", "5", "6")
+TURN_SIDES = ("off", "left", "right", "hazard")
 
 FEED_S = 0.8
 PRINT_S = 1.5
@@ -456,3 +466,119 @@ class IssuerWorld:
         return {"t": round(self.t, 3), "magazines": dict(self.magazines), "cover_open": self.cover_open,
                 "jam": self.jam, "tray": list(self.tray), "issued": list(self.issued),
                 "plate_at_printer": self.plate_at_printer, "printer_busy": self.printer_busy}
+
+
+class CarWorld:
+    """The test car as the vehicle board sees it: switches, a gear lever with
+    neutral and reverse switches, a turn-signal stalk whose lamps really flash,
+    ignition, and an engine whose tach makes pulses at its speed.
+
+    Time here must be the firmware's own (the simulator does not speed the car
+    up): the board times lamp phases and counts pulses against its real clock.
+    A switch may bounce: for `bounce_ms` after a change its contact chatters
+    (flipping every millisecond) before it settles.
+    """
+
+    def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
+                 pulses_per_rev: float = CAR_PULSES_PER_REV) -> None:
+        self.log = _Log(log_sink)
+        self.t = 0.0
+        self.switches = {name: False for name in CAR_SWITCHES}
+        self.switches["handbrake"] = True  # a parked car
+        self.gear = "N"
+        self.turn = "off"
+        self.flash_hz = TURN_FLASH_HZ
+        self.pulses_per_rev = pulses_per_rev
+        self.rpm = 0.0
+        self._turn_t0 = 0.0
+        self._pulses = 0.0
+        self._bounce: dict[str, tuple[float, float]] = {}  # switch -> (start, end) of its chatter
+
+    def advance(self, t: float) -> None:
+        if t > self.t:
+            self._pulses += self.rpm / 60.0 * self.pulses_per_rev * (t - self.t)
+            self.t = t
+
+    # ---------------------------------------------------------------- what the board reads
+    def lamp_lit(self, side: str) -> bool:
+        if self.turn not in (side, "hazard"):
+            return False
+        return ((self.t - self._turn_t0) * self.flash_hz) % 1.0 < TURN_LIT_FRACTION
+
+    def flashes(self) -> int:
+        """Lit phases begun since the stalk was last moved (0 when it is off)."""
+        if self.turn == "off":
+            return 0
+        return int((self.t - self._turn_t0) * self.flash_hz) + 1
+
+    def _switch(self, name: str) -> bool:
+        v = self.switches[name]
+        start_end = self._bounce.get(name)
+        if start_end is not None and start_end[0] <= self.t < start_end[1]:
+            return v if int((self.t - start_end[0]) * 1000) % 2 else not v
+        return v
+
+    def input_word(self) -> int:
+        w = 0
+        for name, sig in CAR_SWITCHES.items():
+            if self._switch(name):
+                w |= 1 << sig
+        if self.gear in ("N", "P"):
+            w |= 1 << lb.SIG_GEAR_NEUTRAL
+        if self.gear == "R":
+            w |= 1 << lb.SIG_GEAR_REVERSE
+        if self.lamp_lit("left"):
+            w |= 1 << lb.SIG_TURN_LEFT
+        if self.lamp_lit("right"):
+            w |= 1 << lb.SIG_TURN_RIGHT
+        return w
+
+    def pulse_count(self) -> int:
+        return int(self._pulses) & PULSE_COUNT_MASK
+
+    # ---------------------------------------------------------------- the driver
+    def set_switch(self, t: float, name: str, value: bool, bounce_ms: float = 0.0) -> None:
+        if name not in CAR_SWITCHES:
+            raise ValueError(f"unknown switch {name!r}; one of {sorted(CAR_SWITCHES)}")
+        value = bool(value)
+        if value == self.switches[name]:
+            return
+        self.switches[name] = value
+        if bounce_ms > 0:
+            self._bounce[name] = (t, t + bounce_ms / 1000.0)
+        self.log(t, "switch", switch=name, on=value, bounce_ms=bounce_ms)
+        if name == "ignition" and not value and self.rpm:
+            self.set_engine(t, 0)
+
+    def set_gear(self, t: float, gear: str) -> None:
+        if gear not in GEARS:
+            raise ValueError(f"unknown gear {gear!r}; one of {GEARS}")
+        if gear != self.gear:
+            self.gear = gear
+            self.log(t, "gear", gear=gear)
+
+    def set_turn(self, t: float, side: str, flash_hz: float = TURN_FLASH_HZ) -> None:
+        """Move the stalk: the flasher starts with the lamp lit, and the lamp goes dark at once when it is off."""
+        if side not in TURN_SIDES:
+            raise ValueError(f"unknown turn signal {side!r}; one of {TURN_SIDES}")
+        if side != self.turn or flash_hz != self.flash_hz:
+            self.turn = side
+            self.flash_hz = float(flash_hz)
+            self._turn_t0 = t
+            self.log(t, "turn_signal", side=side, flash_hz=self.flash_hz)
+
+    def set_engine(self, t: float, rpm: float) -> None:
+        """Engine speed (0 = stopped or stalled); the engine runs only with the ignition on."""
+        if rpm < 0:
+            raise ValueError("rpm must be >= 0")
+        if rpm and not self.switches["ignition"]:
+            raise ValueError("the ignition is off: the engine cannot run")
+        if rpm != self.rpm:
+            self.rpm = float(rpm)
+            self.log(t, "engine", rpm=self.rpm)
+
+    def state(self) -> dict[str, Any]:
+        return {"t": round(self.t, 3), "switches": dict(self.switches), "gear": self.gear, "turn": self.turn,
+                "flash_hz": self.flash_hz, "flashes": self.flashes(),
+                "lamps": {"left": self.lamp_lit("left"), "right": self.lamp_lit("right")},
+                "rpm": self.rpm, "pulses": self.pulse_count(), "pulses_per_rev": self.pulses_per_rev}

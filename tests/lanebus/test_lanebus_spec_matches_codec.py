@@ -65,7 +65,7 @@ def test_limits_and_timing_match_codec():
 
 def test_records_match_codec():
     for heading, record in (("IO status record", lb.IO_STATUS), ("Issuer status record", lb.ISSUER_STATUS),
-                            ("Job record", lb.JOB_RECORD)):
+                            ("Vehicle status record", lb.VEHICLE_STATUS), ("Job record", lb.JOB_RECORD)):
         assert tuple((r[0], r[1]) for r in _tables_under(heading)) == record, heading
 
 
@@ -83,6 +83,17 @@ def test_enumerations_match_codec():
     assert names("Faults") == dict(enumerate(lb.FAULT_NAMES))
     assert names("Issuer sensor bits") == {lb.S_COVER_OPEN: "cover_open", lb.S_TRAY_OCCUPIED: "tray_occupied",
                                            lb.S_PLATE_AT_PRINTER: "plate_at_printer", lb.S_EXIT_BEAM: "exit_beam"}
+    assert names("Board kinds") == lb.KIND_NAMES
+    assert names("Vehicle signals") == dict(enumerate(lb.VEHICLE_SIGNAL_NAMES))
+
+
+def test_vehicle_board_types_and_limits_are_in_the_spec():
+    """The vehicle board's additions are covered by the checked tables above, not only present in the codec."""
+    doc = {int(r[0], 16) for r in _tables_under("4. Message types")}
+    assert {lb.SET_TACH, lb.EV_SIGNAL} <= doc
+    limits = {r[0] for r in _tables_under("Limits and timing")}
+    assert {"MIN_PULSES_PER_REV_X10", "MAX_PULSES_PER_REV_X10"} <= limits
+    assert lb.status_fields(lb.KIND_VEHICLE_BOARD) == lb.VEHICLE_STATUS
 
 
 def test_spec_examples_hold():
