@@ -1,7 +1,7 @@
 """Board side of the lane bus: framing, handshake, at-most-once execution
 per sequence number, NAKs, reliable in-order events and host-link liveness.
 
-Shared by both boards.  The board application passes itself as `app`; it
+Shared by every board (I/O board, plate issuer, vehicle board).  The board application passes itself as `app`; it
 must have `kind`, `status_values(uptime_ms)`, `on_host_link(state, now)` and
 `handle_command(mtype, values, now) -> (result, reply_values, detail)`.
 """
