@@ -260,13 +260,11 @@ class BoardClient:
             self._pump()
 
     def _drop_port(self) -> None:
+        """Forget the port at once and close it off the event loop: pyserial's socket:// close sleeps 0.3 s."""
         self._gen += 1
         port, self._port = self._port, None
         if port is not None:
-            try:
-                port.close()
-            except Exception:  # noqa: BLE001 - closing a port that already failed
-                pass
+            threading.Thread(target=_close_quietly, args=(port,), name="lanebus-close", daemon=True).start()
 
     def _pump(self) -> None:
         """Write what the session wants written, act on its outputs, and let the driver re-plan."""
@@ -313,3 +311,10 @@ class BoardClient:
                 cb(ev)
             except Exception:  # noqa: BLE001 - one subscriber's bug must not stop the link
                 log.exception("%s: event callback failed", self.name)
+
+
+def _close_quietly(port: Any) -> None:
+    try:
+        port.close()
+    except Exception:  # noqa: BLE001 - closing a port that already failed
+        pass
