@@ -130,7 +130,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vehicles", type=int, default=None, help="stop after this many vehicles (default: until Ctrl-C)")
     parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
     parser.add_argument("--rate", type=float, default=None, help="arrivals per simulated hour (default 3 per lane)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the simulated world: the same seed, the same vehicles, arrivals and faults (default 1)")
     parser.add_argument("--faults", type=_faults, default=(), help=f"comma-separated: {', '.join(FAULTS)}")
     parser.add_argument("--no-browser", action="store_true", help="do not open the dashboard in a browser")
     parser.add_argument("--summary-json", default=None, help="write the summary as JSON to this file")
