@@ -34,6 +34,7 @@ def _cmd_read(ns: argparse.Namespace) -> int:
     reader = VinReader(model_dir=ns.models, threads=ns.threads)
     failed = 0
     rows = []
+    found_nothing: list[bool] = []
     for path in ns.images:
         try:
             img = load_image(path)
@@ -43,6 +44,7 @@ def _cmd_read(ns: argparse.Namespace) -> int:
             failed += 1
             out = {"path": path, "vin": None, "decision": "none", "confidence": 0.0, "check_digit": None, "box": None,
                    "alternatives": [], "ms": 0.0, "error": str(exc)}
+        found_nothing.append("error" not in out and out["vin"] is None and out["decision"] == "none")
         if ns.json:
             print(json.dumps(out), flush=True)
         else:
@@ -55,7 +57,17 @@ def _cmd_read(ns: argparse.Namespace) -> int:
                 print(f"{name:<40} error: {o['error']}")
                 continue
             print(f"{name:<40} {o['vin'] or '-':<17} {o['decision']:<8} {o['confidence']:>6.3f} {o['check_digit'] or '-':<7} {o['ms']:>7.1f}")
+    if not ns.crop:
+        _hint_crop([p for p, nothing in zip(ns.images, found_nothing) if nothing], len(ns.images))
     return 1 if failed else 0
+
+
+def _hint_crop(missed: list[str], total: int) -> None:
+    """Images read as whole frames in which no VIN line was found: perhaps they are crops of the line already."""
+    if not missed:
+        return
+    where = f"{missed[0]}: no VIN line found" if len(missed) == 1 else f"no VIN line found in {len(missed)} of {total} images"
+    print(f"{where}; --crop reads an image that is already the VIN line", file=sys.stderr)
 
 
 def _cmd_synth(ns: argparse.Namespace) -> int:
