@@ -52,10 +52,28 @@ def _common(p: argparse.ArgumentParser, *, mqtt: bool = False) -> None:
         p.add_argument("--rules", type=Path, help="risk rules file")
 
 
-def _store(ns: argparse.Namespace) -> Any:
+class DatabaseMissing(Exception):
+    """A command that only reads or changes an existing database was pointed at none."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The SQLite file a database URL names; None for PostgreSQL and an in-memory database."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return None
+    path = url.removeprefix("sqlite:///")
+    return None if path == ":memory:" else Path(path)
+
+
+def _store(ns: argparse.Namespace, *, create: bool = False) -> Any:
+    """The bridge's store, migrated; `create`: an absent SQLite file is created, else it is refused."""
     from cloud_bridge.store import open_store
 
     settings = _settings(ns)
+    path = _sqlite_file(settings.db)
+    if not create and path is not None and not path.exists():
+        source = "from --db" if getattr(ns, "db", None) else f"db in {ns.config}" if getattr(ns, "config", None) else "the default"
+        raise DatabaseMissing(f"no bridge database at {path.resolve()} ({source}); name it with --db FILE or --db postgresql://..., "
+                              "or with --config bridge.toml; `passlane bridge init-db` creates a new one")
     store = open_store(settings.db_url(), settings.audit.key())
     store.migrate()
     return store
@@ -84,7 +102,7 @@ def cmd_load_reference(ns: argparse.Namespace) -> int:
     from cloud_bridge.reference import load_into, read_reference
 
     data = read_reference(ns.file)
-    store = _store(ns)
+    store = _store(ns, create=True)
     owners, vehicles = load_into(store, data)
     store.audit.append(os.environ.get("USER", "cli"), "reference.load", str(ns.file), {"owners": owners, "vehicles": vehicles})
     print(f"loaded {owners} owners and {vehicles} vehicles from {ns.file}")
@@ -117,7 +135,7 @@ def _read_password(ns: argparse.Namespace) -> str:
 def cmd_user_add(ns: argparse.Namespace) -> int:
     from cloud_bridge.auth import hash_password
 
-    store = _store(ns)
+    store = _store(ns, create=True)
     store.accounts.add_user(ns.name, ns.role, hash_password(_read_password(ns)))
     store.audit.append(os.environ.get("USER", "cli"), "user.add", f"user/{ns.name}", {"role": ns.role})
     print(f"user {ns.name} ({ns.role}) saved")
@@ -186,7 +204,7 @@ def _wrap(fn: Any) -> Any:
         except ConfigError as exc:
             print(f"config error: {exc}", file=sys.stderr)
             return 2
-        except AuditKeyMissing as exc:
+        except (AuditKeyMissing, DatabaseMissing) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     return run
