@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import socket
 import sys
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
-DEFAULT_URL = "socket://127.0.0.1:7001"
 
 
 def _client_kw(ns: argparse.Namespace) -> dict[str, Any]:
@@ -173,12 +175,31 @@ async def _drive_through(ns: argparse.Namespace) -> int:
     return 0 if not bad else 1
 
 
+def _unreachable(url: str) -> str | None:
+    """Why nothing could answer at `url`, when that is plain: nothing listens at a socket, or no such device."""
+    if "://" not in url:
+        return None if os.path.exists(url) else f"no such device {url}"
+    parts = urlsplit(url)
+    if parts.scheme != "socket" or not parts.hostname or not parts.port:
+        return None
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+    except ConnectionRefusedError:
+        return f"connection refused at {url}"
+    except OSError:
+        pass
+    return None
+
+
 def _wrap(coro_fn: Any) -> Any:
     def run(ns: argparse.Namespace) -> int:
         from . import BoardOffline, WrongBoard
         try:
             return int(asyncio.run(coro_fn(ns)))
-        except (BoardOffline, WrongBoard) as e:
+        except BoardOffline as e:
+            print(f"error: {_unreachable(ns.url) or e}", file=sys.stderr)
+            return 4
+        except WrongBoard as e:
             print(f"error: {e}", file=sys.stderr)
             return 4
     return run
@@ -189,8 +210,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     def add(name: str, help_: str, fn: Any, kind: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--url", default=DEFAULT_URL,
-                       help=f"pyserial URL of the board: /dev/ttyACM0, socket://HOST:PORT (default {DEFAULT_URL})")
+        p.add_argument("--url", required=True,
+                       help="pyserial URL of the board: a serial device such as /dev/ttyACM0, or socket://HOST:PORT "
+                            "for a board simulator (`passlane sim` prints its URL)")
         if kind:
             p.add_argument("--kind", choices=("io-board", "plate-issuer"), default="io-board",
                            help="which board to expect at --url (default io-board)")
