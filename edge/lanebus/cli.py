@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
-
 def _client_kw(ns: argparse.Namespace) -> dict[str, Any]:
     return {"name": ns.url}
 
