@@ -38,8 +38,8 @@ def _common(p: argparse.ArgumentParser, *, mqtt: bool = False) -> None:
     p.add_argument("--db", help="SQLite file or postgresql://... (overrides the config)")
     p.add_argument("--audit-key-file", type=Path, help="file holding the key that signs audit entries (kept outside the database)")
     if mqtt:
-        p.add_argument("--mqtt-host")
-        p.add_argument("--mqtt-port", type=int)
+        p.add_argument("--mqtt-host", help="broker host name or IP (mqtt.host)")
+        p.add_argument("--mqtt-port", type=int, help="broker TLS port (mqtt.port)")
         p.add_argument("--ca", type=Path, help="site CA certificate")
         p.add_argument("--site-dir", type=Path, help="site PKI directory holding secrets/bridge.password")
         p.add_argument("--http", help="host:port for the dashboard and API, or 'none'")
@@ -52,10 +52,28 @@ def _common(p: argparse.ArgumentParser, *, mqtt: bool = False) -> None:
         p.add_argument("--rules", type=Path, help="risk rules file")
 
 
-def _store(ns: argparse.Namespace) -> Any:
+class DatabaseMissing(Exception):
+    """A command that only reads or changes an existing database was pointed at none."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The SQLite file a database URL names; None for PostgreSQL and an in-memory database."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return None
+    path = url.removeprefix("sqlite:///")
+    return None if path == ":memory:" else Path(path)
+
+
+def _store(ns: argparse.Namespace, *, create: bool = False) -> Any:
+    """The bridge's store, migrated; `create`: an absent SQLite file is created, else it is refused."""
     from cloud_bridge.store import open_store
 
     settings = _settings(ns)
+    path = _sqlite_file(settings.db)
+    if not create and path is not None and not path.exists():
+        source = "from --db" if getattr(ns, "db", None) else f"db in {ns.config}" if getattr(ns, "config", None) else "the default"
+        raise DatabaseMissing(f"no bridge database at {path.resolve()} ({source}); name it with --db FILE or --db postgresql://..., "
+                              "or with --config bridge.toml; `passlane bridge init-db` creates a new one")
     store = open_store(settings.db_url(), settings.audit.key())
     store.migrate()
     return store
@@ -84,7 +102,7 @@ def cmd_load_reference(ns: argparse.Namespace) -> int:
     from cloud_bridge.reference import load_into, read_reference
 
     data = read_reference(ns.file)
-    store = _store(ns)
+    store = _store(ns, create=True)
     owners, vehicles = load_into(store, data)
     store.audit.append(os.environ.get("USER", "cli"), "reference.load", str(ns.file), {"owners": owners, "vehicles": vehicles})
     print(f"loaded {owners} owners and {vehicles} vehicles from {ns.file}")
@@ -117,7 +135,7 @@ def _read_password(ns: argparse.Namespace) -> str:
 def cmd_user_add(ns: argparse.Namespace) -> int:
     from cloud_bridge.auth import hash_password
 
-    store = _store(ns)
+    store = _store(ns, create=True)
     store.accounts.add_user(ns.name, ns.role, hash_password(_read_password(ns)))
     store.audit.append(os.environ.get("USER", "cli"), "user.add", f"user/{ns.name}", {"role": ns.role})
     print(f"user {ns.name} ({ns.role}) saved")
@@ -186,7 +204,7 @@ def _wrap(fn: Any) -> Any:
         except ConfigError as exc:
             print(f"config error: {exc}", file=sys.stderr)
             return 2
-        except AuditKeyMissing as exc:
+        except (AuditKeyMissing, DatabaseMissing) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     return run
@@ -205,28 +223,30 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("load-reference", help="load partner reference data (JSON or CSV, docs/bridge.md)")
     _common(p)
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="reference data file (.json or .csv, e.g. from `gen-reference`)")
     p.set_defaults(func=_wrap(cmd_load_reference))
 
     p = sub.add_parser("gen-reference", help="generate a realistic reference data set")
     p.add_argument("out", type=Path, help="output file (.json or .csv)")
-    p.add_argument("--vehicles", type=int, default=500)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--vehicles", type=int, default=500, help="number of vehicles (default 500)")
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed writes the same data (default 1)")
     p.set_defaults(func=_wrap(cmd_gen_reference))
 
     up = sub.add_parser("user", help="dashboard and API users")
     usub = up.add_subparsers(dest="user_command", metavar="COMMAND")
     p = usub.add_parser("add", help="add a user or change their role and password")
     _common(p)
-    p.add_argument("name")
-    p.add_argument("--role", required=True, choices=["ops-admin", "ops-viewer", "exam-operator"])
-    p.add_argument("--password-file", type=Path)
-    p.add_argument("--password-env", default="PASSLANE_USER_PASSWORD")
+    p.add_argument("name", help="user name to sign in with")
+    p.add_argument("--role", required=True, choices=["ops-admin", "ops-viewer", "exam-operator"],
+                   help="ops-admin (everything), ops-viewer (dashboard, cases, alerts), exam-operator (summary figures only)")
+    p.add_argument("--password-file", type=Path, help="file holding the password (first line)")
+    p.add_argument("--password-env", default="PASSLANE_USER_PASSWORD",
+                   help="else the environment variable holding it (default PASSLANE_USER_PASSWORD); else it is asked for")
     p.set_defaults(func=_wrap(cmd_user_add))
     p = usub.add_parser("token", help="print a new API token for a user")
     _common(p)
-    p.add_argument("name")
-    p.add_argument("--label", default="cli")
+    p.add_argument("name", help="an existing user")
+    p.add_argument("--label", default="cli", help="what the token is for, shown in the audit log (default cli)")
     p.set_defaults(func=_wrap(cmd_user_token))
     p = usub.add_parser("list", help="list users")
     _common(p)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -29,13 +30,24 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("passlane")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _top_parser() -> argparse.ArgumentParser:
     lines = "\n".join(f"  {name:<8} {text}" for name, (_, text) in SUBCOMMANDS.items())
-    return argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog="passlane",
+        usage="passlane [-h] [--version] COMMAND ...",
         description="PassLane drive-through registration.\n\ncommands:\n" + lines,
+        epilog="`passlane COMMAND -h` shows a command's own options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"passlane {_version()}", help="print the installed version and exit")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         _top_parser().print_help()
         return 0 if args else 2
+    if args[0] == "--version":
+        print(f"passlane {_version()}")
+        return 0
     name = args[0]
     if name not in SUBCOMMANDS:
         _top_parser().error(f"unknown command {name!r}; choose one of: {', '.join(SUBCOMMANDS)}")

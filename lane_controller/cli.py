@@ -5,11 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+
+def _pki_hint(cfg: Any) -> list[str]:
+    """When the site CA or the unit's broker password file is missing: the `passlane pki init` that makes them."""
+    from edge.pki import SitePki
+
+    ca, password = Path(cfg.mqtt.tls.ca_file), cfg.mqtt.password.file
+    if ca.exists() and (password is None or Path(password).exists()):
+        return []
+    pki = SitePki(ca.parent)
+    wanted = [(pki.ca_cert, ca)] + ([(pki.password_file(cfg.unit), Path(password))] if password is not None else [])
+    lines = [f"hint: the site CA and the broker password of {cfg.unit} come from `passlane pki init`:",
+             f"  passlane pki init {pki.root} --site {cfg.site} --unit {cfg.unit}"]
+    lines += [f"  then copy {made} to {want}" for made, want in wanted if made != want]
+    lines.append(f"  (if the site's CA was made in another folder: run it on that folder, then copy its ca.crt and "
+                 f"secrets/{cfg.unit}.password to the paths this config names)")
+    return lines
 
 
 def _check(ns: argparse.Namespace) -> int:
     from edge.config import ConfigError, check_secrets, load_config
 
+    ns.config = ns.config or ns.file
     try:
         cfg = load_config(ns.config)
     except ConfigError as exc:
@@ -19,6 +38,7 @@ def _check(ns: argparse.Namespace) -> int:
     for p in problems:
         print(f"{ns.config}: {p}", file=sys.stderr)
     if problems:
+        print("\n".join(_pki_hint(cfg)), file=sys.stderr)
         return 1
     print(f"{ns.config}: ok (site {cfg.site}, unit {cfg.unit}, stations {', '.join(cfg.stations)}, "
           f"broker {cfg.mqtt.host}:{cfg.mqtt.port}, {len(cfg.inspectors)} inspectors, journal {cfg.journal.path})")
@@ -45,7 +65,7 @@ def _run(ns: argparse.Namespace) -> int:
         return 1
     problems = check_secrets(cfg)
     if problems:
-        print("\n".join(problems), file=sys.stderr)
+        print("\n".join(problems + _pki_hint(cfg)), file=sys.stderr)
         return 1
     if ns.port is not None:
         cfg = cfg.model_copy(update={"ui": cfg.ui.model_copy(update={"port": ns.port})})
@@ -103,10 +123,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=None, help="tablet UI port (overrides ui.port)")
     p.add_argument("--no-reader", action="store_true",
                    help="run without the VIN model: every VIN is read by the inspector, and the tablet shows the reader is off")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the lane does (INFO), not only warnings")
     p.set_defaults(func=_run)
     c = sub.add_parser("check-config", help="validate lane.toml (unknown keys, types, secrets reachable)")
-    c.add_argument("--config", required=True)
+    given = c.add_mutually_exclusive_group(required=True)
+    given.add_argument("file", nargs="?", metavar="LANE_TOML", help="the lane.toml to check")
+    given.add_argument("--config", metavar="LANE_TOML", help="the same, as an option")
     c.set_defaults(func=_check)
     r = sub.add_parser("config-reference", help="print the lane.toml reference (markdown) generated from the models")
     r.set_defaults(func=_reference)

@@ -4,7 +4,13 @@ Exit status of `passlane demo`: 0 when every vehicle finished and no event was
 lost or duplicated, and 0 when SIGTERM or SIGINT stopped it (at any moment: the
 site and every process it started are stopped within seconds, see
 site_sim/shutdown.py); 1 when the site did not start or the accounting found
-unfinished vehicles or lost or duplicated events.
+unfinished vehicles or lost or duplicated events. With --keep-running the site
+stays up after its vehicles until SIGTERM or SIGINT, and the exit status is the
+finished run's.
+
+The site lives in a folder (--dir, or a new temporary one); at the end the demo
+says where and how big it is, and removes a temporary one unless --keep is given
+or the run failed (its logs are there).
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import webbrowser
 from pathlib import Path
 
-from site_sim.run import FAULTS, RunOptions, SiteRun
+from site_sim.run import FAULTS, FIRST_FAULT_WITHIN_S, RunOptions, SiteRun
 from site_sim.shutdown import StopSignals
 from site_sim.site import INSPECTOR_PIN, OPS_USER, Site
 from site_sim.summary import SiteSummary
@@ -57,12 +64,41 @@ def _run(ns: argparse.Namespace) -> int:
     site = Site(root, lanes=ns.lanes, speed=ns.speed, seed=ns.seed,
                 reference_vehicles=max(400, 4 * (ns.vehicles or 100)), line_noise=0.01 if "noise" in ns.faults else 0.0)
     print(f"starting a site with {ns.lanes} lanes in {root} (speed {ns.speed:g}x: one simulated hour per {60 / ns.speed:g} min)", flush=True)
+    status = 1
     with StopSignals(on_first=site.request_stop) as signals:
         try:
-            return _run_site(ns, site, signals)
+            status = _run_site(ns, site, signals)
+            return status
         finally:
             site.stop()
             print("site stopped", flush=True)
+            _leave_folder(site.root, given=ns.dir is not None, keep=ns.keep, failed=status != 0)
+
+
+def _folder_bytes(root: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:  # gone meanwhile
+                pass
+    return total
+
+
+def _leave_folder(root: Path, *, given: bool, keep: bool, failed: bool) -> None:
+    """Say where the site's folder is and how big; remove it unless it was given, kept on request or holds a failed run's logs."""
+    where = f"site folder {root} ({_folder_bytes(root) / 1e6:.1f} MB)"
+    if given or keep or failed:
+        why = "given with --dir" if given else "--keep" if keep else f"the run failed: logs in {root / 'logs'}"
+        print(f"{where} kept ({why})", flush=True)
+        return
+    try:
+        shutil.rmtree(root)
+    except OSError as exc:
+        print(f"{where} could not be removed: {exc}", flush=True)
+        return
+    print(f"{where} removed (--keep keeps it)", flush=True)
 
 
 def _run_site(ns: argparse.Namespace, site: Site, signals: StopSignals) -> int:
@@ -119,20 +155,35 @@ def _run_site(ns: argparse.Namespace, site: Site, signals: StopSignals) -> int:
         print(f"{signals.name}: stopped on request (vehicles on their way are counted as unfinished)", flush=True)
         return 0
     ok = summary.lost == 0 and summary.duplicates == 0 and summary.unfinished == 0
+    if ns.keep_running:
+        print(f"the site keeps running (dashboard {site.dashboard_url}/): Ctrl-C or SIGTERM stops it", flush=True)
+        while not site.stopping:  # the first signal asks the site to stop
+            site.processes.stopping.wait(1.0)
+        print(f"{signals.name or 'stop'}: stopping the site", flush=True)
     return 0 if ok else 1
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("SIGTERM or SIGINT stop the demo at any moment: vehicles on their way count as unfinished, "
                      "every process of the site is stopped within seconds, and the exit status is 0 "
-                     "(1: the site did not start, or a finished run has unfinished vehicles or lost or duplicated events).")
+                     "(1: the site did not start, or a finished run has unfinished vehicles or lost or duplicated events; "
+                     "with --keep-running, the finished run's status). "
+                     "At the end the demo prints the site folder and its size, and removes a temporary one "
+                     "unless --keep is given or the run failed.")
     parser.add_argument("--lanes", type=int, default=2, help="lane controllers (default 2)")
     parser.add_argument("--vehicles", type=int, default=None, help="stop after this many vehicles (default: until Ctrl-C)")
+    parser.add_argument("--keep-running", action="store_true",
+                        help="with --vehicles: after them, keep the site (dashboard, tablets) up until Ctrl-C or SIGTERM")
     parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
     parser.add_argument("--rate", type=float, default=None, help="arrivals per simulated hour (default 3 per lane)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--faults", type=_faults, default=(), help=f"comma-separated: {', '.join(FAULTS)}")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the simulated world: the same seed, the same vehicles, arrivals and faults (default 1)")
+    parser.add_argument("--faults", type=_faults, default=(),
+                        help=f"comma-separated faults, each injected once: {', '.join(FAULTS)} (noise: 1%% of serial bytes "
+                             f"corrupted all along); the first listed fires within the first {FIRST_FAULT_WITHIN_S / 60:g} minutes "
+                             "of traffic (real time), the others at random moments later; the demo prints when each fires")
     parser.add_argument("--no-browser", action="store_true", help="do not open the dashboard in a browser")
     parser.add_argument("--summary-json", default=None, help="write the summary as JSON to this file")
-    parser.add_argument("--dir", default=None, help="site directory (default: a new temporary directory)")
+    parser.add_argument("--dir", default=None,
+                        help="site folder, kept at the end (default: a new temporary folder, removed at the end unless --keep or the run failed)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary site folder (logs, journals, database) at the end")
     parser.set_defaults(func=_run)

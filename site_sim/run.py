@@ -29,6 +29,16 @@ from site_sim.timing import HumanDurations, poisson_arrivals
 
 # Faults the world can inject during a run; "noise" is a property of the cables (Site.line_noise).
 FAULTS = ("jam", "unplug", "cloud", "lane-crash", "broker-crash", "noise")
+FIRST_FAULT_WITHIN_S = 120.0  # real seconds: whoever watches a demo, open-ended ones too, sees the first fault soon
+
+
+def fault_delay_s(rng: random.Random, horizon_sim_s: float, speed: float, first: bool) -> float:
+    """Real seconds from the start of the traffic to one fault: a random moment between 20% and 60% of the
+    arrivals (of at least ten simulated minutes); the run's first fault within FIRST_FAULT_WITHIN_S."""
+    window = max(horizon_sim_s, 600.0) / speed
+    if first:
+        window = min(window, FIRST_FAULT_WITHIN_S / 0.6)
+    return rng.uniform(0.2, 0.6) * window
 
 
 @dataclass
@@ -106,8 +116,7 @@ class SiteRun:
         speed = self.site.speed
         stop_progress = asyncio.Event()
         progress = asyncio.create_task(self._progress(stop_progress, started))
-        faults = [asyncio.create_task(self._fault(kind, arrivals[-1] if arrivals else 0.0))
-                  for kind in self.opts.faults if kind != "noise"]
+        faults = self._plan_faults(arrivals[-1] if arrivals else 0.0)
         t0 = time.monotonic()
 
         async def one(vehicle: Vehicle, at_sim_s: float) -> None:
@@ -163,11 +172,20 @@ class SiteRun:
         )
 
     # ------------------------------------------------------------ faults
-    async def _fault(self, kind: str, horizon_sim_s: float) -> None:
-        """Inject one fault of `kind` at a random moment of the run, then let the world recover."""
-        rng = random.Random(f"{self.opts.seed}-{kind}")
+    def _plan_faults(self, horizon_sim_s: float) -> list[asyncio.Task[None]]:
+        """One task per fault asked for (the first listed fires within FIRST_FAULT_WITHIN_S); says when each fires."""
+        kinds = [kind for kind in self.opts.faults if kind != "noise"]
+        rngs = [random.Random(f"{self.opts.seed}-{kind}") for kind in kinds]
+        delays = [fault_delay_s(rng, horizon_sim_s, self.site.speed, first=i == 0) for i, rng in enumerate(rngs)]
+        if kinds:
+            when = sorted(zip(delays, kinds))
+            self.out("planned faults (real time from now): " + ", ".join(f"{kind} in {int(d) // 60}:{int(d) % 60:02d}" for d, kind in when))
+        return [asyncio.create_task(self._fault(kind, rng, delay)) for kind, rng, delay in zip(kinds, rngs, delays)]
+
+    async def _fault(self, kind: str, rng: random.Random, delay_s: float) -> None:
+        """Inject one fault of `kind` after `delay_s` real seconds, then let the world recover."""
         speed = self.site.speed
-        await asyncio.sleep(rng.uniform(0.2, 0.6) * max(horizon_sim_s, 600.0) / speed)
+        await asyncio.sleep(delay_s)
         parts = self.site.lane_parts[rng.randrange(len(self.site.lane_parts))]
         self.fault_log.append((time.monotonic(), f"{kind} on {parts.unit}"))
         self.out(f"fault: {kind} ({parts.unit if kind != 'cloud' else 'bridge'})")

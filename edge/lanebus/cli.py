@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import socket
 import sys
 import time
 from typing import Any
-
-DEFAULT_URL = "socket://127.0.0.1:7001"
+from urllib.parse import urlsplit
 
 
 def _client_kw(ns: argparse.Namespace) -> dict[str, Any]:
@@ -197,12 +198,31 @@ async def _drive_through(ns: argparse.Namespace) -> int:
     return 0 if not bad else 1
 
 
+def _unreachable(url: str) -> str | None:
+    """Why nothing could answer at `url`, when that is plain: nothing listens at a socket, or no such device."""
+    if "://" not in url:
+        return None if os.path.exists(url) else f"no such device {url}"
+    parts = urlsplit(url)
+    if parts.scheme != "socket" or not parts.hostname or not parts.port:
+        return None
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+    except ConnectionRefusedError:
+        return f"connection refused at {url}"
+    except OSError:
+        pass
+    return None
+
+
 def _wrap(coro_fn: Any) -> Any:
     def run(ns: argparse.Namespace) -> int:
         from . import BoardOffline, WrongBoard
         try:
             return int(asyncio.run(coro_fn(ns)))
-        except (BoardOffline, WrongBoard) as e:
+        except BoardOffline as e:
+            print(f"error: {_unreachable(ns.url) or e}", file=sys.stderr)
+            return 4
+        except WrongBoard as e:
             print(f"error: {e}", file=sys.stderr)
             return 4
     return run
@@ -213,38 +233,40 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     def add(name: str, help_: str, fn: Any, kind: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--url", default=DEFAULT_URL,
-                       help=f"pyserial URL of the board: /dev/ttyACM0, socket://HOST:PORT (default {DEFAULT_URL})")
+        p.add_argument("--url", required=True,
+                       help="pyserial URL of the board: a serial device such as /dev/ttyACM0, or socket://HOST:PORT "
+                            "for a board simulator (`passlane sim` prints its URL)")
         if kind:
-            p.add_argument("--kind", choices=("io-board", "plate-issuer", "vehicle-board"), default="io-board")
+            p.add_argument("--kind", choices=("io-board", "plate-issuer", "vehicle-board"), default="io-board",
+                           help="which board to expect at --url (default io-board)")
         p.set_defaults(func=_wrap(fn))
         return p
 
     p = add("status", "handshake and print the board's status and link counters", _status, kind=True)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the board info, status and link counters as JSON")
     p = add("barrier", "open / close / stop a barrier", _barrier)
-    p.add_argument("action", choices=("open", "close", "stop"))
-    p.add_argument("barrier", choices=("entry", "exit"))
+    p.add_argument("action", choices=("open", "close", "stop"), help="open, close, or stop the arm where it is")
+    p.add_argument("barrier", choices=("entry", "exit"), help="which barrier")
     p.add_argument("--wait", action="store_true", help="wait until the arm is open/closed")
-    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds --wait waits for the arm (default 10)")
     p = add("light", "set a barrier's traffic light", _light)
-    p.add_argument("barrier", choices=("entry", "exit"))
-    p.add_argument("light", choices=("red", "green", "off"))
+    p.add_argument("barrier", choices=("entry", "exit"), help="which barrier's light")
+    p.add_argument("light", choices=("red", "green", "off"), help="the light to show")
     p = add("issue", "issue a pair of plates (idempotent per job id)", _issue)
-    p.add_argument("job_id")
-    p.add_argument("plate_type", choices=("blue", "green", "yellow"))
-    p.add_argument("text")
-    p.add_argument("--wait", action="store_true")
-    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("job_id", help="job id: issuing again with the same id never makes a second pair")
+    p.add_argument("plate_type", choices=("blue", "green", "yellow"), help="plate blank: blue (small car), green (new-energy small car), yellow (large vehicle)")
+    p.add_argument("text", help="the plate number to print, e.g. 京A12345")
+    p.add_argument("--wait", action="store_true", help="wait until the job is done, paused or interrupted")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds --wait waits for the job (default 60)")
     p = add("job", "print a plate job's state", _job)
-    p.add_argument("job_id")
+    p.add_argument("job_id", help="the job id given to `issue`")
     add("clear-fault", "clear the plate issuer's fault after the operator fixed it", _clear_fault)
     p = add("events", "print the board's events as JSON lines", _events, kind=True)
-    p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--count", type=int, default=0)
+    p.add_argument("--seconds", type=float, default=10.0, help="stop after this many seconds (default 10)")
+    p.add_argument("--count", type=int, default=0, help="stop after this many events (default 0: no limit)")
     p.add_argument("--status", action="store_true", help="include STATUS heartbeats")
     p = add("drive-through", "simulated lane: open, let one vehicle pass, close (needs the sim control port)",
             _drive_through)
     p.add_argument("--control", required=True, help="HOST:PORT of `passlane sim io-board --control`")
-    p.add_argument("--barrier", choices=("entry", "exit"), default="entry")
-    p.add_argument("--timeout", type=float, default=20.0)
+    p.add_argument("--barrier", choices=("entry", "exit"), default="entry", help="which barrier the vehicle passes (default entry)")
+    p.add_argument("--timeout", type=float, default=20.0, help="seconds each step may take (default 20)")

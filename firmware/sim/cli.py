@@ -65,7 +65,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                        help="corrupt each byte on the serial link with probability P (a noisy cable), e.g. 0.01")
         p.add_argument("--baud", type=int, default=None,
                        help="pace the serial bytes as a UART at this baud rate would (default: unpaced)")
-        p.add_argument("--board-id", default=None)
+        p.add_argument("--board-id", default=None,
+                       help="board id the board reports in its handshake (default: sim-<kind>-<random hex>)")
         p.add_argument("--journal", default=None,
                        help="plate issuer: keep the job journal ('flash') in this file")
         if kind == "vehicle-board":

@@ -125,5 +125,5 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--lanes", type=int, default=2, help="lane controllers")
     p.add_argument("--vehicles", type=int, default=None, help="vehicles per point (default 12)")
     p.add_argument("--speed", type=float, default=120.0, help="simulated seconds per real second")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="seed of the simulated world (default 1)")
     p.set_defaults(func=_site)
