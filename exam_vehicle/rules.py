@@ -44,8 +44,8 @@ class Rule(Section):
 class Judging(Section):
     """How the judge reads motion from epochs: the same for every rule."""
 
-    stopped_below_mps: float = Field(0.05, gt=0, title="Stopped below", description="speed over ground under which an epoch counts as standing still")
-    moving_above_mps: float = Field(0.12, gt=0, title="Moving above", description="speed over ground over which an epoch counts as moving")
+    stopped_below_mps: float = Field(0.08, gt=0, title="Stopped below", description="speed over ground under which an epoch counts as standing still")
+    moving_above_mps: float = Field(0.15, gt=0, title="Moving above", description="speed over ground over which an epoch counts as moving")
     motion_confirm_epochs: int = Field(3, ge=1, title="Motion confirmation", description="consecutive epochs that confirm a stop or a start (it is dated from the first)")
     line_confirm_epochs: int = Field(2, ge=1, title="Line confirmation", description="consecutive epochs a body or wheel must touch a line before it is a fault (one epoch of noise is not)")
     course_heading_min_mps: float = Field(0.5, ge=0, title="Course-over-ground heading", description="without a dual-antenna heading, the course over ground is used above this speed")

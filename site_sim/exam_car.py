@@ -335,12 +335,12 @@ class Profile:
     par_mid_stop: float = 0.0  # a stop between the two arcs, s
     par_gear_wait: float = 1.0
     par_wheel_gap: float | None = None  # approach with the right wheels this far from the lane edge (m; negative: over it)
-    par_front_swing: float | None = None  # reversing in: the body's closest pass to the bay's front end line (m; calibrated)
     # 曲线行驶
     s_offset: float | None = None  # the line followed, left of the centre line (m); None: the design's balanced line
     s_stop: float = 0.0
     # 直角转弯
-    ra_signal: str = "left"  # left | none | right | late (on only after the turn has begun)
+    ra_signal: str = "left"  # left | none | right | late (left, switched on only once the car has turned `ra_signal_at_deg`)
+    ra_signal_at_deg: float = 22.0
     ra_cancel: bool = True
     ra_turn_shift: float | None = None  # where the turn starts, from the design's balanced point (m)
     ra_stop: float = 0.0
@@ -385,7 +385,7 @@ BAY_LANE_Y = 0.6  # the approach keeps this far left of the road's middle: room 
 SLOW, CREEP = 0.8, 0.6  # manoeuvring speeds forward and back, m/s
 
 
-def _bay_reverse_in(c: ExamCar, p: Profile, end: str) -> None:
+def _bay_reverse_in(c: ExamCar, p: Profile, end: str, first: bool) -> None:
     """From standing past a control line at `end`, reverse along an arc into the bay and stop parked."""
     lay, k = c.lay, _Dims(c.car)
     R = k.L / math.tan(BAY_STEER)
@@ -404,7 +404,7 @@ def _bay_reverse_in(c: ExamCar, p: Profile, end: str) -> None:
         y_park = lay.bay_mouth_y - p.bay_front_gap - k.front
     else:
         y_park = lay.bay_mouth_y - lay.bay_length + p.bay_rear_gap + k.ro
-    if p.bay_mid_stop > 0:
+    if p.bay_mid_stop > 0 and first:
         c.go(CREEP, reverse=True, steer=0.0, stop_at=lambda s: s.y - (y_park + 1.0))
         c.hold(p.bay_mid_stop)
     c.go(CREEP, reverse=True, steer=0.0, stop_at=lambda s: s.y - y_park)
@@ -434,7 +434,7 @@ def _bay_drive_out(c: ExamCar, p: Profile, towards: str, stop_past: float | None
         if stop_past is None:
             c.go(2.0, path=path, until=lambda s: s.x > xe + 12)
         else:
-            c.go(SLOW, path=path, stop_at=lambda s: (s.x + k.L) - (xe + stop_past))
+            c.go(SLOW, path=path, stop_at=lambda s: (xe + stop_past) - (s.x + k.L))
 
 
 def reverse_into_bay(c: ExamCar, p: Profile) -> None:
@@ -442,10 +442,10 @@ def reverse_into_bay(c: ExamCar, p: Profile) -> None:
     xw, xe = lay.control_xs
     _enter_item(c, p, "reverse_into_bay", xw - 14, 0.0)
     c.go(2.5, path=line_path(c.s.x, BAY_LANE_Y, xe + 30, BAY_LANE_Y), stop_at=lambda s: (xe + p.bay_control) - (s.x + k.L))
-    _bay_reverse_in(c, p, "east")
+    _bay_reverse_in(c, p, "east", first=True)
     second = p.bay_second_end
     _bay_drive_out(c, p, second, stop_past=0.5)
-    _bay_reverse_in(c, p, second)
+    _bay_reverse_in(c, p, second, first=False)
     _bay_drive_out(c, p, "east", stop_past=None)
     c.item_times["reverse_into_bay"].append(c.t)
 
@@ -494,11 +494,11 @@ def hill_stop_and_start(c: ExamCar, p: Profile) -> None:
     _enter_item(c, p, "hill_stop_and_start", lay.hill_foot_x - 16, y)
     path = line_path(c.s.x, y, lay.hill_top_x + 60, y)
     if not p.hill_stop:
-        c.go(2.0, path=path, until=lambda s: s.x > lay.hill_top_x + 34)
+        c.go(2.0, path=path, until=lambda s: s.x > lay.hill_top_x + 29.5)
     else:
         c.go(2.0, path=path, stop_at=lambda s: (lay.hill_stop_x + p.hill_bumper) - (s.x + k.front))
         _hill_start(c, p)
-        c.go(2.0, path=line_path(c.s.x, y, lay.hill_top_x + 60, y), until=lambda s: s.x > lay.hill_top_x + 34)
+        c.go(2.0, path=line_path(c.s.x, y, lay.hill_top_x + 60, y), until=lambda s: s.x > lay.hill_top_x + 29.5)
     c.item_times["hill_stop_and_start"].append(c.t)
 
 
@@ -634,7 +634,8 @@ def s_curve(c: ExamCar, p: Profile) -> None:
     ex, ey = lay.s_entry
     _enter_item(c, p, "s_curve", ex - 12.0, ey + offset)
     path = s_curve_path(lay, offset)
-    c.go(2.0, path=line_path(c.s.x, ey + offset, ex - 8.0, ey + offset), until=lambda s: s.x > ex - 9.0)
+    c.go(2.0, path=line_path(c.s.x, ey + offset, ex - 8.0, ey + offset), until=lambda s: s.x > ex - 16.0)
+    c.go(S_SPEED, path=line_path(c.s.x, ey + offset, ex - 8.0, ey + offset), until=lambda s: s.x > ex - 9.0)
     if p.s_stop > 0:
         (c1x, c1y), rc = lay.s_centres[0], lay.s_radius_outer - lay.s_width / 2
         a = -math.pi / 2 + math.radians(lay.s_sweep_deg) * 0.6
@@ -692,7 +693,8 @@ def right_angle_turn(c: ExamCar, p: Profile) -> None:
     y = lay.ra_y - lay.ra_width / 2 + RA_OUTER_GAP + k.W2
     _enter_item(c, p, "right_angle_turn", lay.ra_x - 20.0, y)
     x_turn = ra_balanced_turn(c.car, lay) + (p.ra_turn_shift or 0.0)
-    c.go(2.0, path=line_path(c.s.x, y, lay.ra_x - 13.0, y), until=lambda s: s.x > lay.ra_x - 13.5)
+    c.go(2.0, path=line_path(c.s.x, y, lay.ra_x - 13.0, y), until=lambda s: s.x > lay.ra_x - 18.0)
+    c.go(RA_SPEED, path=line_path(c.s.x, y, lay.ra_x - 10.0, y), until=lambda s: s.x > lay.ra_x - 13.5)
     if p.ra_signal in ("left", "right"):
         c.set(Signal.TURN_LEFT if p.ra_signal == "left" else Signal.TURN_RIGHT, True)
     if p.ra_stop > 0:
@@ -700,7 +702,7 @@ def right_angle_turn(c: ExamCar, p: Profile) -> None:
         c.hold(p.ra_stop)
 
     def late_signal(s: Truth) -> None:
-        if p.ra_signal == "late" and s.th > math.radians(22.0):
+        if p.ra_signal == "late" and s.th > math.radians(p.ra_signal_at_deg):
             c.set(Signal.TURN_LEFT, True)
 
     _ra_turn(c, x_turn, lay.ra_x, lay.ra_y + 6.0, on_turn=late_signal)
@@ -848,15 +850,154 @@ def calibrate(p: Profile, car: CarModel, lay: Layout) -> Profile:
             p = replace(p, bay_gear_wait=p.bay_gear_wait + (value - _item_seconds(car, lay, p, "reverse_into_bay")) / 4)
         elif name == "par_seconds":  # time in the parallel-park area: longer stands at the two gear changes
             p = replace(p, par_gear_wait=p.par_gear_wait + (value - _item_seconds(car, lay, p, "parallel_park")) / 2)
-        elif name == "par_far_swing":  # reversing in: the body's closest pass to the bay's outer side line
-            lines = [LineString(_design_lines(lay, "parallel_park", "bay_line")[0].coords[1:3])]
+        elif name == "par_front_swing":  # driving out: the body's closest pass to the bay's front end line (parked further forward)
+            lines = [LineString(_design_lines(lay, "parallel_park", "bay_line")[0].coords[2:4])]
 
-            def far(gap: float) -> float:
+            def front(gap: float) -> float:
                 m = Clearance(car, lines, "body")
-                _dry_item(car, lay, replace(p, par_mouth_gap=gap), "parallel_park", [m])
+                _dry_item(car, lay, replace(p, par_rear_gap=gap), "parallel_park", [m])
                 return m.min
 
-            p = replace(p, par_mouth_gap=_linear(far, p.par_mouth_gap, 0.1, value))
+            p = replace(p, par_rear_gap=_linear(front, 0.9, 0.1, value))
         else:
             raise ValueError(f"unknown calibration target {name}")
     return replace(p, targets=())
+
+
+# ---------------------------------------------------------------- the drivers and what each should get
+@dataclass(frozen=True)
+class Expect:
+    """What the judge should say of a profile's exam: the rules broken, in order, and how the test ends."""
+
+    deductions: tuple[str, ...] = ()
+    ended_by: str = "completed"
+    passed: bool | None = True
+
+
+def _fail(*rules: str) -> Expect:
+    return Expect(rules, "disqualified", False)
+
+
+def _minus(*rules: str) -> Expect:
+    return Expect(rules, "completed", True)
+
+
+PROFILES: dict[str, tuple[Profile, Expect]] = {p.name: (p, e) for p, e in [
+    (Profile(), Expect()),
+    # general
+    (Profile("belt-never", belt="never"), _fail("seat-belt")),
+    (Profile("belt-off-mid-test", belt_off_in="parallel_park"), _fail("seat-belt")),
+    (Profile("belt-off-on-before-moving", belt="off_on"), Expect()),
+    (Profile("engine-start-in-gear", engine_start="in_gear"), _fail("engine-start-in-gear")),
+    (Profile("stall", stall_in="hill_stop_and_start"), _minus("stall")),
+    (Profile("rpm-dip", rpm_dip_in="hill_stop_and_start"), Expect()),
+    (Profile("route-skip-bay", skip="reverse_into_bay"), _fail("route-order")),
+    (Profile("detour-before-items", detour=True), Expect()),
+    (Profile("rtk-lost-5s", rtk_loss=("s_curve", 5.0)), Expect((), "invalid", None)),
+    (Profile("rtk-lost-2s", rtk_loss=("s_curve", 2.0)), Expect()),
+    # 倒车入库
+    (Profile("bay-control-short", bay_control=-0.05), _fail("bay-control-line")),
+    (Profile("bay-control-just-past", bay_control=0.05), Expect()),
+    (Profile("bay-not-entered", bay_front_gap=-0.05), _fail("bay-not-entered")),
+    (Profile("bay-just-entered", bay_front_gap=0.03), Expect()),
+    (Profile("bay-over-back-line", bay_rear_gap=-0.03), _fail("bay-body-over-line")),
+    (Profile("bay-near-back-line", bay_rear_gap=0.03), Expect()),
+    (Profile("bay-same-end-twice", bay_second_end="east"), _fail("bay-route")),
+    (Profile("bay-stop-3s", bay_mid_stop=3.0), _minus("bay-stop-over-2s")),
+    (Profile("bay-stop-1.5s", bay_mid_stop=1.5), Expect()),
+    (Profile("bay-long-gear-change", bay_gear_wait=6.0), Expect()),
+    (Profile("bay-215s", targets=(("bay_seconds", 215.0),)), _fail("bay-time-limit")),
+    (Profile("bay-200s", targets=(("bay_seconds", 200.0),)), Expect()),
+    # 坡道定点停车和起步
+    (Profile("hill-bumper-55cm-short", hill_bumper=-0.55), _fail("hill-bumper-over-50cm")),
+    (Profile("hill-bumper-45cm-short", hill_bumper=-0.45), _minus("hill-bumper-off-line")),
+    (Profile("hill-bumper-15cm-past", hill_bumper=0.15), _minus("hill-bumper-off-line")),
+    (Profile("hill-bumper-5cm-past", hill_bumper=0.05), Expect()),
+    (Profile("hill-no-stop", hill_stop=False), _fail("hill-bumper-over-50cm")),
+    (Profile("hill-edge-55cm", hill_edge_gap=0.55), _fail("hill-body-over-50cm-from-edge")),
+    (Profile("hill-edge-45cm", hill_edge_gap=0.45), _minus("hill-body-30-50cm-from-edge")),
+    (Profile("hill-edge-35cm", hill_edge_gap=0.35), _minus("hill-body-30-50cm-from-edge")),
+    (Profile("hill-edge-25cm", hill_edge_gap=0.25), Expect()),
+    (Profile("hill-start-32s", hill_start_after=32.0), _fail("hill-start-over-30s")),
+    (Profile("hill-start-27s", hill_start_after=27.0), Expect()),
+    (Profile("hill-rollback-35cm", hill_rollback=0.35), _fail("hill-rollback-over-30cm")),
+    (Profile("hill-rollback-25cm", hill_rollback=0.25), _minus("hill-rollback-10-30cm")),
+    (Profile("hill-rollback-15cm", hill_rollback=0.15), _minus("hill-rollback-10-30cm")),
+    (Profile("hill-rollback-5cm", hill_rollback=0.05), Expect()),
+    (Profile("hill-no-handbrake", hill_handbrake="never"), _minus("hill-handbrake-not-set")),
+    (Profile("hill-handbrake-late", hill_handbrake="late", hill_start_after=12.0), Expect()),
+    (Profile("hill-wheel-over-edge", hill_edge_gap=-0.0575), _fail("hill-wheel-on-edge-line")),  # the wheel 3 cm over
+    (Profile("hill-wheel-near-edge", hill_edge_gap=0.0025), Expect()),  # the wheel 3 cm inside
+    # 侧方停车
+    (Profile("par-body-out", par_mouth_gap=-0.05), _fail("parallel-body-out-after-parking")),
+    (Profile("par-body-just-in", par_mouth_gap=0.03), Expect()),
+    # parked 1.6 m from the back line: driving out, the body sweeps over the top of the bay's front line twice (turning out
+    # and straightening: 39 cm of it for 1.1 s, then 27 cm for 0.6 s), -10 each time
+    (Profile("par-swing-over-bay-line", par_rear_gap=1.6), _minus("parallel-body-on-bay-line", "parallel-body-on-bay-line")),
+    (Profile("par-swing-near-bay-line", targets=(("par_front_swing", 0.03),)), Expect()),
+    (Profile("par-wheel-over-lane-line", par_wheel_gap=-0.03), _minus("parallel-wheel-on-lane-line")),
+    (Profile("par-wheel-near-lane-line", par_wheel_gap=0.03), Expect()),
+    (Profile("par-no-signal", par_signal="none"), _minus("parallel-turn-signal")),
+    (Profile("par-wrong-signal", par_signal="right"), _minus("parallel-turn-signal")),
+    (Profile("par-stop-3s", par_mid_stop=3.0), _minus("parallel-stop-over-2s")),
+    (Profile("par-stop-1.5s", par_mid_stop=1.5), Expect()),
+    (Profile("par-95s", targets=(("par_seconds", 95.0),)), _fail("parallel-time-limit")),
+    (Profile("par-85s", targets=(("par_seconds", 85.0),)), Expect()),
+    # 曲线行驶
+    (Profile("s-wheel-over-edge", targets=(("s_wheel", -0.03),)), _fail("s-curve-wheel-on-edge-line")),
+    (Profile("s-wheel-near-edge", targets=(("s_wheel", 0.03),)), Expect()),
+    (Profile("s-stop-3s", s_stop=3.0), _fail("s-curve-stop")),
+    (Profile("s-stop-1.5s", s_stop=1.5), Expect()),
+    # 直角转弯
+    (Profile("ra-wheel-over-edge", targets=(("ra_wheel", -0.03),)), _fail("right-angle-wheel-on-edge-line")),
+    (Profile("ra-wheel-near-edge", targets=(("ra_wheel", 0.03),)), Expect()),
+    (Profile("ra-no-signal", ra_signal="none"), _minus("right-angle-turn-signal")),
+    (Profile("ra-wrong-signal", ra_signal="right"), _minus("right-angle-turn-signal")),
+    (Profile("ra-signal-late", ra_signal="late", ra_signal_at_deg=22.0), _minus("right-angle-turn-signal")),
+    (Profile("ra-signal-just-in-time", ra_signal="late", ra_signal_at_deg=8.0), Expect()),
+    (Profile("ra-not-cancelled", ra_cancel=False), _minus("right-angle-signal-not-cancelled")),
+    (Profile("ra-stop-3s", ra_stop=3.0), _minus("right-angle-stop-over-2s")),
+    (Profile("ra-stop-1.5s", ra_stop=1.5), Expect()),
+    # several small faults: under the pass mark at the third -10
+    (Profile("sloppy", hill_bumper=0.15, hill_rollback=0.15, par_signal="none"),
+     _fail("hill-bumper-off-line", "hill-rollback-10-30cm", "parallel-turn-signal")),
+    # C2 (automatic): no hill item; it drives through the hill's area
+    (Profile("c2-clean", car="c2-example", rules="c2-2022"), Expect()),
+    (Profile("c2-s-stop-3s", car="c2-example", rules="c2-2022", s_stop=3.0), _fail("s-curve-stop")),
+]}
+
+# For each rule of the C1 table: the profile that breaks it and the near miss that does not.
+RULE_PROFILES: dict[str, tuple[str, str]] = {
+    "seat-belt": ("belt-off-mid-test", "belt-off-on-before-moving"),
+    "engine-start-in-gear": ("engine-start-in-gear", "stall"),  # the stall's restart is in neutral
+    "stall": ("stall", "rpm-dip"),
+    "route-order": ("route-skip-bay", "detour-before-items"),
+    "bay-route": ("bay-same-end-twice", "clean"),
+    "bay-control-line": ("bay-control-short", "bay-control-just-past"),
+    "bay-not-entered": ("bay-not-entered", "bay-just-entered"),
+    "bay-body-over-line": ("bay-over-back-line", "bay-near-back-line"),
+    "bay-stop-over-2s": ("bay-stop-3s", "bay-long-gear-change"),
+    "bay-time-limit": ("bay-215s", "bay-200s"),
+    "hill-bumper-over-50cm": ("hill-bumper-55cm-short", "hill-bumper-45cm-short"),
+    "hill-bumper-off-line": ("hill-bumper-15cm-past", "hill-bumper-5cm-past"),
+    "hill-body-over-50cm-from-edge": ("hill-edge-55cm", "hill-edge-45cm"),
+    "hill-body-30-50cm-from-edge": ("hill-edge-35cm", "hill-edge-25cm"),
+    "hill-start-over-30s": ("hill-start-32s", "hill-start-27s"),
+    "hill-rollback-over-30cm": ("hill-rollback-35cm", "hill-rollback-25cm"),
+    "hill-rollback-10-30cm": ("hill-rollback-15cm", "hill-rollback-5cm"),
+    "hill-handbrake-not-set": ("hill-no-handbrake", "hill-handbrake-late"),
+    "hill-wheel-on-edge-line": ("hill-wheel-over-edge", "hill-wheel-near-edge"),
+    "parallel-body-out-after-parking": ("par-body-out", "par-body-just-in"),
+    "parallel-time-limit": ("par-95s", "par-85s"),
+    "parallel-wheel-on-lane-line": ("par-wheel-over-lane-line", "par-wheel-near-lane-line"),
+    "parallel-body-on-bay-line": ("par-swing-over-bay-line", "par-swing-near-bay-line"),
+    "parallel-turn-signal": ("par-wrong-signal", "clean"),
+    "parallel-stop-over-2s": ("par-stop-3s", "par-stop-1.5s"),
+    "s-curve-wheel-on-edge-line": ("s-wheel-over-edge", "s-wheel-near-edge"),
+    "s-curve-stop": ("s-stop-3s", "s-stop-1.5s"),
+    "right-angle-wheel-on-edge-line": ("ra-wheel-over-edge", "ra-wheel-near-edge"),
+    "right-angle-turn-signal": ("ra-signal-late", "ra-signal-just-in-time"),
+    "right-angle-signal-not-cancelled": ("ra-not-cancelled", "clean"),
+    "right-angle-stop-over-2s": ("ra-stop-3s", "ra-stop-1.5s"),
+}
+VALIDITY_PROFILES = ("rtk-lost-5s", "rtk-lost-2s")  # the RTK-fixed loss tolerance: invalid, and a near miss that is judged

@@ -1,11 +1,12 @@
 """坡道定点停车和起步 hill stop and start: stop with the front bumper on the stop line, hold, start without rolling back.
 
-The first stop in the hill's area is the one judged: the middle of the front bumper's
-distance from the stop line (either way) and the body's distance from the right edge line.
-From that stop until the car is `started_m` ahead of where it stopped: the handbrake must be
-set at some point, the car must not roll back (along the slope, from the mean of its first
-standing positions; each position the mean of the last three epochs), and it must start
-within `limit_s`. A wheel on either edge line fails the test at any time.
+The first stop in the hill's area is the one judged, where the car settled (the mean of its
+first standing epochs): the middle of the front bumper's distance from the stop line (either
+way) and the body's distance from the right edge line. From that stop until the car is
+`started_m` ahead of where it stopped: the handbrake must be set at some point, the car must
+not roll back (along the slope, from where it settled; each position the mean of the last
+three epochs), and it must start within `limit_s`. A wheel on either edge line fails the test
+at any time.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from collections import deque
 
 import shapely
 
-from exam_vehicle.car import CarModel
+from exam_vehicle.car import CarModel, PlacedCar
 from exam_vehicle.course import Course, ItemMap
 from exam_vehicle.judge.item import ItemJudge, where
-from exam_vehicle.judge.motion import Finding, LineWatch, Signals, Stop, Tick
+from exam_vehicle.judge.motion import SETTLE_EPOCHS, Finding, LineWatch, Signals, Stop, Tick
 from exam_vehicle.rules import RulesTable
 from exam_vehicle.signals import Signal, SignalChange
-
-REF_EPOCHS = 5  # standing epochs averaged into the stop's position
 
 
 class HillStopAndStart(ItemJudge):
@@ -43,7 +42,7 @@ class HillStopAndStart(ItemJudge):
         self.slope_factor = 1.0 / math.cos(math.atan(m.grade_at(c)))  # horizontal metres to metres along the slope
         self.wheel_watch = LineWatch(self.confirm)
         self.stop: Stop | None = None
-        self.ref: list[tuple[float, float]] = []
+        self.ref: tuple[float, float] | None = None
         self.rollback = 0.0
         self.started = False
         self.handbrake = False
@@ -51,10 +50,9 @@ class HillStopAndStart(ItemJudge):
         self.recent: deque[tuple[float, float]] = deque(maxlen=3)
 
     def _along(self, e: float, n: float) -> float:
-        """Metres uphill from the stop position (horizontal)."""
-        re = sum(p[0] for p in self.ref) / len(self.ref)
-        rn = sum(p[1] for p in self.ref) / len(self.ref)
-        return (e - re) * math.sin(self.uphill) + (n - rn) * math.cos(self.uphill)
+        """Metres uphill from where the car settled (horizontal)."""
+        assert self.ref is not None
+        return (e - self.ref[0]) * math.sin(self.uphill) + (n - self.ref[1]) * math.cos(self.uphill)
 
     def epoch(self, tick: Tick) -> list[Finding]:
         out: list[Finding] = []
@@ -63,14 +61,16 @@ class HillStopAndStart(ItemJudge):
         if self.stop is None and tick.began is not None and self.started_t is not None and tick.began.t >= self.started_t:
             self.stop = tick.began
             self.handbrake = tick.signals.is_on(Signal.HANDBRAKE)
-            out += self._judge_stop(tick)
-        elif self.stop is not None and not self.started:
+        elif self.stop is not None and self.ref is None and (len(self.stop.samples) >= SETTLE_EPOCHS or not tick.stopped):
+            placed = self.stop.settled(self.car)
+            self.ref = (sum(x[0] for x in self.stop.samples) / len(self.stop.samples), sum(x[1] for x in self.stop.samples) / len(self.stop.samples))
+            out += self._judge_stop(tick, placed)
+        if self.ref is not None and not self.started:
             out += self._after_stop(tick)
         return out
 
-    def _judge_stop(self, tick: Tick) -> list[Finding]:
+    def _judge_stop(self, tick: Tick, placed: PlacedCar) -> list[Finding]:
         out: list[Finding] = []
-        placed = self.stop.placed if self.stop else tick.placed
         be, bn = placed.front_bumper
         c = self.stop_line.centroid
         ahead = (be - c.x) * math.sin(self.uphill) + (bn - c.y) * math.cos(self.uphill)
@@ -89,11 +89,6 @@ class HillStopAndStart(ItemJudge):
         return out
 
     def _after_stop(self, tick: Tick) -> list[Finding]:
-        if len(self.ref) < REF_EPOCHS and tick.stopped:
-            self.ref.append((tick.e, tick.n))
-            return []
-        if not self.ref:
-            self.ref.append((tick.e, tick.n))
         self.recent.append((tick.e, tick.n))
         along = self._along(sum(p[0] for p in self.recent) / len(self.recent), sum(p[1] for p in self.recent) / len(self.recent))
         self.rollback = max(self.rollback, -along * self.slope_factor)

@@ -42,6 +42,9 @@ class Signals:
         return self.values.get(signal) is True
 
 
+SETTLE_EPOCHS = 10  # standing epochs averaged into where a stop is (their white noise averages out)
+
+
 @dataclass
 class Stop:
     """One time the car stood still."""
@@ -51,6 +54,17 @@ class Stop:
     reverse: bool  # the gear when it stopped (reverse or not)
     ended_t: float | None = None
     reverse_after: bool | None = None  # the gear when it moved off again
+    samples: list[tuple[float, float, float]] = field(default_factory=list)  # (e, n, heading) of its first standing epochs
+
+    def settled(self, car: CarModel) -> PlacedCar:
+        """The car where it stood: the mean of its first standing epochs (the first one alone if there are none)."""
+        if not self.samples:
+            return self.placed
+        k = len(self.samples)
+        e, n = sum(x[0] for x in self.samples) / k, sum(x[1] for x in self.samples) / k
+        hx = sum(math.sin(math.radians(x[2])) for x in self.samples)
+        hy = sum(math.cos(math.radians(x[2])) for x in self.samples)
+        return car.place(e, n, math.degrees(math.atan2(hx, hy)) % 360.0)
 
     @property
     def duration(self) -> float:
@@ -108,7 +122,7 @@ class Motion:
         self.stop: Stop | None = None
         self.last: Tick | None = None
         self.moved_off = False
-        self._run: list[tuple[float, PlacedCar, bool]] = []
+        self._run: list[tuple[float, PlacedCar, bool, float, float]] = []
         self._prev: tuple[float, float, float] | None = None
         self.recent: deque[tuple[float, float]] = deque(maxlen=3)  # the antenna's last positions (rollback is judged on their mean)
 
@@ -143,17 +157,20 @@ class Motion:
         against = tick.speed > self.j.moving_above_mps if self.stopped else tick.speed < self.j.stopped_below_mps
         if not against:
             self._run.clear()
+            if self.stopped and len(self.stop.samples) < SETTLE_EPOCHS:
+                self.stop.samples.append((tick.e, tick.n, tick.placed.heading_deg))
         else:
-            self._run.append((tick.t, tick.placed, tick.reverse))
+            self._run.append((tick.t, tick.placed, tick.reverse, tick.e, tick.n))
             if len(self._run) >= self.j.motion_confirm_epochs:
-                first_t, first_placed, first_reverse = self._run[0]
-                self._run.clear()
+                first_t, first_placed, first_reverse, _, _ = self._run[0]
                 if self.stopped:
                     self.stop.ended_t, self.stop.reverse_after = first_t, tick.reverse
                     tick.ended = self.stop
                     self.moved_off = True
                 else:
                     self.stop = Stop(first_t, first_placed, first_reverse)
+                    self.stop.samples = [(e, n, pl.heading_deg) for _, pl, _, e, n in self._run]
                     tick.began = self.stop
+                self._run.clear()
                 self.stopped = not self.stopped
         tick.stopped, tick.stop = self.stopped, self.stop

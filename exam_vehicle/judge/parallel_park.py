@@ -61,7 +61,7 @@ class ParallelPark(ItemJudge):
         """The car moves forward after reversing: judge where it parked and its signal as it leaves."""
         self.parked = True
         out: list[Finding] = []
-        at = self.last_stop.placed if self.last_stop is not None else tick.placed
+        at = self.last_stop.settled(self.car) if self.last_stop is not None else tick.placed
         if not self.bay.contains(at.body):
             out.append(Finding("parallel-body-out-after-parking", tick.t, where(at.body, self.bay.exterior) or at.centre,
                                "the body was not wholly inside the bay when the car stopped in it"))

@@ -74,10 +74,13 @@ class ReverseIntoBay(ItemJudge):
         return out
 
     def _reversal_begins(self, tick: Tick) -> list[Finding]:
+        """Judged where the car stood before it moved back (motion is confirmed a few centimetres later)."""
         self.reversing, self.in_bay = True, False
-        end = self._past_control(tick.placed)
+        s = tick.stop
+        placed = s.settled(self.car) if s is not None and s.ended_t is not None and tick.t - s.ended_t < 2.0 else tick.placed
+        end = self._past_control(placed)
         if end is None:
-            return [Finding("bay-control-line", tick.t, tick.placed.wheel("front_left"), "started reversing with the front wheels short of the control line")]
+            return [Finding("bay-control-line", tick.t, placed.wheel("front_left"), "started reversing with the front wheels short of the control line")]
         if end in self.ends_used:
             return [Finding("bay-route", tick.t, tick.placed.centre, "reversed in from the same end again")]
         self.ends_used.append(end)
