@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "lane": ("lane_controller.cli", "run and check a lane controller"),
     "bridge": ("cloud_bridge.cli", "run the cloud bridge; reference data, users, audit"),
     "pki": ("edge.pki_cli", "site CA, per-unit certificates and broker accounts"),
+    "exam": ("exam_vehicle.cli", "driver-exam field tests: check a course, judge a recorded track"),
     "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
     "bench": ("site_sim.bench.cli", "run the benchmarks (all, or one of board, vin, lane, bridge, site) and print their tables"),
 }

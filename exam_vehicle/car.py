@@ -146,7 +146,7 @@ class PlacedCar:
 
     @cached_property
     def body(self) -> Polygon:
-        return Polygon([self.to_enu(x, y) for x, y in self.car.body_outline])
+        return shapely.polygons([self.to_enu(x, y) for x, y in self.car.body_outline])
 
     @cached_property
     def front_bumper(self) -> tuple[float, float]:
@@ -160,7 +160,8 @@ class PlacedCar:
     def wheels(self) -> MultiLineString:
         """Every wheel's tread across its width (perpendicular to the body: the steering angle is not known)."""
         half = self.car.tyre_width_m / 2
-        return MultiLineString([[self.to_enu(x, y - half), self.to_enu(x, y + half)] for x, y in self.car.wheel_points.values()])
+        treads = [[self.to_enu(x, y - half), self.to_enu(x, y + half)] for x, y in self.car.wheel_points.values()]
+        return shapely.multilinestrings(shapely.linestrings(treads))  # the vectorised constructors: a third of the time
 
     def wheel_tread(self, name: str) -> LineString:
         x, y = self.car.wheel_points[name]

@@ -75,6 +75,12 @@ class ItemMap:
     exit_progress: float = 0.0
     entry_bearing_deg: float = 0.0  # the route's direction where it enters the area
     props: dict[str, Any] = field(default_factory=dict)
+    bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    def contains(self, x: float, y: float) -> bool:
+        """Whether a point is in the area (its bounding box first: most epochs are far from most areas)."""
+        x0, y0, x1, y1 = self.bounds
+        return x0 <= x <= x1 and y0 <= y <= y1 and bool(shapely.contains_xy(self.area, x, y))
 
     def lines(self, role: str, **props: Any) -> list[CourseFeature]:
         return [f for f in self.features if f.role == role and all(f.props.get(k) == v for k, v in props.items())]
@@ -84,6 +90,20 @@ class ItemMap:
         geom = shapely.union_all([f.geom for f in self.lines(role)]) if self.lines(role) else shapely.GeometryCollection()
         shapely.prepare(geom)
         return geom
+
+    def grade_at(self, p: Point) -> float:
+        """The slope (rise over horizontal run) of the edge line nearest `p`, at `p`: 0 where it was surveyed flat."""
+        edges = self.lines("edge_line")
+        if not edges:
+            return 0.0
+        f = min(edges, key=lambda x: x.geom.distance(p))
+        coords, s, dist = list(f.geom.coords), f.geom.project(p), 0.0
+        for k in range(len(coords) - 1):
+            seg = math.dist(coords[k][:2], coords[k + 1][:2])
+            if dist <= s <= dist + seg and seg > 0 and len(f.up) == len(coords):
+                return (f.up[k + 1] - f.up[k]) / seg
+            dist += seg
+        return 0.0
 
     @property
     def bay(self) -> Polygon:
@@ -113,6 +133,11 @@ class Course:
                 raise ConfigError(f"course {name}: item {item} needs exactly one area, has {len(areas)}")
             self.items[item] = self._item_map(item, areas[0], feats)
         self.order = sorted(self.items, key=lambda i: self.items[i].entry_progress)
+        lat0, lon0 = math.radians(origin[0]), math.radians(origin[1])
+        self._ecef0 = tuple(float(v) for v in pymap3d.geodetic2ecef(*origin))
+        self._rot = ((-math.sin(lon0), math.cos(lon0), 0.0),
+                     (-math.sin(lat0) * math.cos(lon0), -math.sin(lat0) * math.sin(lon0), math.cos(lat0)),
+                     (math.cos(lat0) * math.cos(lon0), math.cos(lat0) * math.sin(lon0), math.sin(lat0)))
 
     def _item_map(self, item: str, area: CourseFeature, feats: list[CourseFeature]) -> ItemMap:
         m = ItemMap(item, area.geom, feats, props=dict(area.props))
@@ -126,12 +151,15 @@ class Course:
         b = self.route.interpolate(min(m.entry_progress + 1.0, self.route.length))
         m.entry_bearing_deg = math.degrees(math.atan2(b.x - a.x, b.y - a.y)) % 360.0
         shapely.prepare(m.area)
+        m.bounds = tuple(m.area.bounds)
         return m
 
     def enu(self, lat: float, lon: float, alt: float | None = None) -> tuple[float, float, float]:
-        """A WGS84 point in this course's ENU frame (metres)."""
-        e, n, u = pymap3d.geodetic2enu(lat, lon, self.origin[2] if alt is None else alt, *self.origin)
-        return float(e), float(n), float(u)
+        """A WGS84 point in this course's ENU frame (metres): pymap3d's ECEF, turned by the origin's rotation kept from load."""
+        x, y, z = pymap3d.geodetic2ecef(lat, lon, self.origin[2] if alt is None else alt)
+        dx, dy, dz = float(x) - self._ecef0[0], float(y) - self._ecef0[1], float(z) - self._ecef0[2]
+        r = self._rot
+        return (r[0][0] * dx + r[0][1] * dy, r[1][0] * dx + r[1][1] * dy + r[1][2] * dz, r[2][0] * dx + r[2][1] * dy + r[2][2] * dz)
 
     def geodetic(self, e: float, n: float, u: float = 0.0) -> tuple[float, float, float]:
         lat, lon, alt = pymap3d.enu2geodetic(e, n, u, *self.origin)
@@ -351,7 +379,7 @@ def _check_hill(m: ItemMap) -> list[str]:
     right, left = m.lines("edge_line", side="right"), m.lines("edge_line", side="left")
     if not right or not left:
         return [f"{m.item}: needs a left and a right edge line"]
-    edge, up = right[0].geom, right[0].up
+    edge = right[0].geom
     s = edge.project(stop.centroid)
     a, b = edge.interpolate(max(0.0, s - 0.5)), edge.interpolate(min(edge.length, s + 0.5))
     (sx1, sy1), (sx2, sy2) = stop.coords[0][:2], stop.coords[-1][:2]
@@ -362,15 +390,9 @@ def _check_hill(m: ItemMap) -> list[str]:
         gap = min(Point(stop.coords[0]).distance(f.geom), Point(stop.coords[-1]).distance(f.geom))
         if gap > TOLERANCES["stop_line_reach_m"]:
             out.append(f"{m.item}: the stop line ends {gap:.2f} m short of the {f.props.get('side')} edge line")
-    coords, dist = list(edge.coords), 0.0
-    for k in range(len(coords) - 1):
-        seg = math.dist(coords[k][:2], coords[k + 1][:2])
-        if dist <= s <= dist + seg and seg > 0 and len(up) == len(coords):
-            grade = (up[k + 1] - up[k]) / seg
-            if grade < TOLERANCES["hill_grade_min"]:
-                out.append(f"{m.item}: the slope at the stop line is {grade * 100:.1f} %, expected at least 10 %")
-            break
-        dist += seg
+    grade = m.grade_at(stop.centroid)
+    if grade < TOLERANCES["hill_grade_min"]:
+        out.append(f"{m.item}: the slope at the stop line is {grade * 100:.1f} %, expected at least 10 %")
     return [p for p in out if p]
 
 

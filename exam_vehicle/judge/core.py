@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shapely.geometry import Point
+import shapely
 
 from edge.settings import ConfigError
 from exam_vehicle.car import CarModel
@@ -73,6 +73,8 @@ class Judge:
         order = [i for i in course.order if i in rules.items]
         self.items = [ITEM_JUDGES[i](course, course.items[i], car, rules) for i in order]
         self._leave = [course.items[i].area.buffer(LEAVE_MARGIN_M) for i in order]
+        for area in self._leave:
+            shapely.prepare(area)
         self.current: int | None = None
         self.next = 0
         self.score = rules.start_score
@@ -149,8 +151,8 @@ class Judge:
         findings: list[Finding] = []
         if first_move and self.motion.moved_off and not self.signals.is_on(Signal.SEAT_BELT):
             findings.append(Finding("seat-belt", tick.t, tick.placed.centre, "moved off without the seat belt fastened"))
-        centre = Point(tick.placed.centre)
-        if self.current is not None and not self._leave[self.current].contains(centre):
+        centre = tick.placed.centre
+        if self.current is not None and not shapely.contains_xy(self._leave[self.current], *centre):
             self._findings(findings, tick.t, out)
             findings = []
             self._end_item(tick, tick.t, out)
@@ -160,16 +162,14 @@ class Judge:
             findings += self.items[self.current].epoch(tick)
         return findings
 
-    def _enter(self, tick: Tick, centre: Point, out: list[Event]) -> list[Finding]:
+    def _enter(self, tick: Tick, centre: tuple[float, float], out: list[Event]) -> list[Finding]:
         for k, j in enumerate(self.items):
-            if not j.m.area.contains(centre):
+            if not j.m.contains(*centre):
                 continue
             if k == self.next:
                 self.current, self.next = k, k + 1
                 j.start(tick.t)
                 out.append(ItemStarted(t=tick.t, item=j.item))
-                return []
-            if k == self.next - 1 and j.started_t is not None and tick.t - j.started_t < 0:
                 return []
             what = "again" if k < self.next else f"before {self.items[self.next].item}" if self.next < len(self.items) else "again"
             return [Finding("route-order", tick.t, tick.placed.centre, f"entered {j.item} {what}")]
