@@ -108,19 +108,21 @@ class CarModel(Section):
         c = Polygon(self.body_outline).centroid
         return (c.x, c.y)
 
-    def place(self, e: float, n: float, heading_deg: float) -> "PlacedCar":
-        """The car in ENU with its position antenna at (e, n) and the given heading (degrees from north, clockwise)."""
-        return PlacedCar(self, e, n, heading_deg)
+    def place(self, e: float, n: float, heading_deg: float, steer_deg: float = 0.0) -> "PlacedCar":
+        """The car in ENU with its position antenna at (e, n), the given heading (degrees from north, clockwise) and front wheels
+        turned `steer_deg` to the left (a bicycle model's angle; the judge estimates it from how the car turns)."""
+        return PlacedCar(self, e, n, heading_deg, steer_deg)
 
 
 class PlacedCar:
     """One car placed in the ENU frame. Shapely shapes are built on first use: most epochs need only a few."""
 
-    __slots__ = ("car", "heading_deg", "_fe", "_fn", "_oe", "_on", "__dict__")
+    __slots__ = ("car", "heading_deg", "steer_deg", "_fe", "_fn", "_oe", "_on", "__dict__")
 
-    def __init__(self, car: CarModel, e: float, n: float, heading_deg: float) -> None:
+    def __init__(self, car: CarModel, e: float, n: float, heading_deg: float, steer_deg: float = 0.0) -> None:
         self.car = car
         self.heading_deg = heading_deg
+        self.steer_deg = steer_deg
         h = math.radians(heading_deg)
         self._fe, self._fn = math.sin(h), math.cos(h)  # forward unit vector in (e, n)
         a = car.position_antenna
@@ -156,17 +158,20 @@ class PlacedCar:
     def wheel(self, name: str) -> tuple[float, float]:
         return self.to_enu(*self.car.wheel_points[name])
 
+    def _tread(self, name: str) -> list[tuple[float, float]]:
+        """A wheel's tread across its width; a front wheel's turned by the steering angle."""
+        x, y = self.car.wheel_points[name]
+        a = math.radians(self.steer_deg) if name.startswith("front") else 0.0
+        dx, dy = -self.car.tyre_width_m / 2 * math.sin(a), self.car.tyre_width_m / 2 * math.cos(a)
+        return [self.to_enu(x - dx, y - dy), self.to_enu(x + dx, y + dy)]
+
     @cached_property
     def wheels(self) -> MultiLineString:
-        """Every wheel's tread across its width (perpendicular to the body: the steering angle is not known)."""
-        half = self.car.tyre_width_m / 2
-        treads = [[self.to_enu(x, y - half), self.to_enu(x, y + half)] for x, y in self.car.wheel_points.values()]
-        return shapely.multilinestrings(shapely.linestrings(treads))  # the vectorised constructors: a third of the time
+        """Every wheel's tread across its width."""
+        return shapely.multilinestrings(shapely.linestrings([self._tread(n) for n in self.car.wheel_points]))  # vectorised: a third of the time
 
     def wheel_tread(self, name: str) -> LineString:
-        x, y = self.car.wheel_points[name]
-        half = self.car.tyre_width_m / 2
-        return LineString([self.to_enu(x, y - half), self.to_enu(x, y + half)])
+        return LineString(self._tread(name))
 
     def point(self, x: float, y: float) -> Point:
         return shapely.points(*self.to_enu(x, y))

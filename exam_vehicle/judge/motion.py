@@ -3,7 +3,10 @@
 Pure: everything here changes only when an input is fed. A stop is dated from its first
 standing epoch and confirmed by `motion_confirm_epochs` of them; so is the start that ends
 it. A line touch counts once it is seen in `line_confirm_epochs` consecutive epochs, and
-again only after as many clear ones (one epoch of receiver noise is not a fault).
+again only after as many clear ones (one epoch of receiver noise is not a fault). The
+front wheels' angle, which turns their treads, is the bicycle model's: the rear axle's
+curvature over the last few epochs (a kinematic car's rear axle turns as its front wheels
+say), kept while the car stands.
 """
 
 from __future__ import annotations
@@ -124,7 +127,8 @@ class Motion:
         self.moved_off = False
         self._run: list[tuple[float, PlacedCar, bool, float, float]] = []
         self._prev: tuple[float, float, float] | None = None
-        self.recent: deque[tuple[float, float]] = deque(maxlen=3)  # the antenna's last positions (rollback is judged on their mean)
+        self.steer = 0.0
+        self._axles: deque[tuple[float, float, float]] = deque(maxlen=4)  # the rear axle and heading of the last epochs
 
     def _speed(self, epoch: Epoch, e: float, n: float) -> float:
         if epoch.speed_mps is not None:
@@ -142,14 +146,26 @@ class Motion:
         self.heading = heading if heading is not None else self.heading
         speed = self._speed(epoch, e, n)
         self._prev = (epoch.t, e, n)
-        self.recent.append((e, n))
         if self.heading is None:
             return None
-        placed = self.car.place(e, n, self.heading)
+        placed = self.car.place(e, n, self.heading, self._steer(self.car.place(e, n, self.heading)))
         tick = Tick(epoch.t, e, n, placed, speed, reverse, self.stopped, self.stop, signals=signals)
         self._motion(tick)
         self.last = tick
         return tick
+
+    def _steer(self, placed: PlacedCar) -> float:
+        """The front wheels' angle (degrees, left positive) from how the rear axle turned over the last epochs (kept when standing)."""
+        ae, an = placed.rear_axle
+        self._axles.append((ae, an, placed.heading_deg))
+        e0, n0, h0 = self._axles[0]
+        fe, fn = placed.forward
+        ds = (ae - e0) * fe + (an - n0) * fn
+        if abs(ds) > 0.05:
+            dh = math.radians((placed.heading_deg - h0 + 540.0) % 360.0 - 180.0)
+            limit = self.car.max_steer_deg
+            self.steer = max(-limit, min(limit, math.degrees(math.atan(-self.car.wheelbase_m * dh / ds))))
+        return self.steer
 
     def _motion(self, tick: Tick) -> None:
         if self.stop is None:  # the first judged epoch: the car stands at the start
