@@ -134,7 +134,8 @@ class Course:
             self.items[item] = self._item_map(item, areas[0], feats)
         self.order = sorted(self.items, key=lambda i: self.items[i].entry_progress)
         lat0, lon0 = math.radians(origin[0]), math.radians(origin[1])
-        self._ecef0 = tuple(float(v) for v in pymap3d.geodetic2ecef(*origin))
+        self._ell = pymap3d.Ellipsoid.from_name("wgs84")  # made once: pymap3d makes one per call without it
+        self._ecef0 = tuple(float(v) for v in pymap3d.geodetic2ecef(*origin, ell=self._ell))
         self._rot = ((-math.sin(lon0), math.cos(lon0), 0.0),
                      (-math.sin(lat0) * math.cos(lon0), -math.sin(lat0) * math.sin(lon0), math.cos(lat0)),
                      (math.cos(lat0) * math.cos(lon0), math.cos(lat0) * math.sin(lon0), math.sin(lat0)))
@@ -156,7 +157,7 @@ class Course:
 
     def enu(self, lat: float, lon: float, alt: float | None = None) -> tuple[float, float, float]:
         """A WGS84 point in this course's ENU frame (metres): pymap3d's ECEF, turned by the origin's rotation kept from load."""
-        x, y, z = pymap3d.geodetic2ecef(lat, lon, self.origin[2] if alt is None else alt)
+        x, y, z = pymap3d.geodetic2ecef(lat, lon, self.origin[2] if alt is None else alt, ell=self._ell)
         dx, dy, dz = float(x) - self._ecef0[0], float(y) - self._ecef0[1], float(z) - self._ecef0[2]
         r = self._rot
         return (r[0][0] * dx + r[0][1] * dy, r[1][0] * dx + r[1][1] * dy + r[1][2] * dz, r[2][0] * dx + r[2][1] * dy + r[2][2] * dz)

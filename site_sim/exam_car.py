@@ -90,16 +90,24 @@ def antenna(car: CarModel, s: Truth) -> tuple[float, float, float, float]:
 
 
 class Clearance:
-    """The smallest true distance (metres) of the body or the wheels to a set of design lines over a dry run; 0 if they touched."""
+    """The smallest true distance (metres) of the body or the wheels to a set of design lines over a dry run; 0 if they touched.
+
+    Measured on what each shape swept between two physics steps (the hull of both positions), so a
+    corner passing a line between steps is not missed.
+    """
 
     def __init__(self, car: CarModel, lines: list[Any], what: str = "body") -> None:
         self.car, self.what = car, what
         self.lines = shapely.union_all(lines)
         shapely.prepare(self.lines)
         self.min = math.inf
+        self._prev: list[list[tuple[float, float]]] | None = None
 
     def __call__(self, s: Truth) -> None:
-        shape = Polygon(body_corners(self.car, s)) if self.what == "body" else MultiLineString(wheel_treads(self.car, s))
+        parts = [body_corners(self.car, s)] if self.what == "body" else wheel_treads(self.car, s)
+        swept = parts if self._prev is None else [a + b for a, b in zip(parts, self._prev)]
+        self._prev = parts
+        shape = shapely.union_all([shapely.convex_hull(shapely.multipoints(p)) for p in swept])
         self.min = min(self.min, shape.distance(self.lines))
 
 
@@ -201,8 +209,8 @@ class ExamCar:
             self._next_epoch = round(self._next_epoch + EPOCH_S, 6)
 
     # ---- physics
-    def _step(self, v_target: float, steer_target: float, max_ds: float | None = None) -> float:
-        """One physics step; returns the distance moved (signed)."""
+    def _step(self, v_target: float, steer_target: float, max_ds: float | None = None, keep_speed: bool = False) -> float:
+        """One physics step (at most `max_ds` metres: then standing, unless `keep_speed`); returns the distance moved (signed)."""
         s = self.s
         s.d += max(-STEER_RATE * DT, min(STEER_RATE * DT, steer_target - s.d))
         dv = v_target - s.v
@@ -210,7 +218,8 @@ class ExamCar:
         s.v += max(-limit * DT, min(limit * DT, dv))
         ds = s.v * DT
         if max_ds is not None and abs(ds) > max_ds:
-            ds, s.v = math.copysign(max_ds, ds), 0.0
+            ds = math.copysign(max_ds, ds)
+            s.v = s.v if keep_speed else 0.0
         dth = ds * math.tan(s.d) / self.car.wheelbase_m
         s.x += ds * math.cos(s.th + dth / 2)
         s.y += ds * math.sin(s.th + dth / 2)
@@ -225,11 +234,12 @@ class ExamCar:
             self._step(0.0, self.s.d if steer is None else steer)
 
     def go(self, speed: float, *, reverse: bool = False, steer: float | None = None, path: list[tuple[float, float]] | None = None,
-           until: Callable[[Truth], bool] | None = None, stop_at: Callable[[Truth], float] | None = None, lookahead: float = 3.0,
-           max_s: float = 600.0) -> None:
+           until: Callable[[Truth], bool] | None = None, stop_at: Callable[[Truth], float] | None = None,
+           to: Callable[[Truth], float] | None = None, lookahead: float = 3.0, max_s: float = 600.0) -> None:
         """Drive at `speed` (m/s) forward or back, steering `steer` (radians, left positive) or following `path` (pure pursuit).
 
-        Ends when `until` holds (still moving) or, with `stop_at` (metres left), standing exactly there.
+        Ends when `until` holds (still moving), exactly where `to` (metres left) says (still moving), or,
+        with `stop_at` (metres left), standing exactly there.
         """
         sign = -1.0 if reverse else 1.0
         if self.record and (self.signals.get(Signal.BRAKE) or self.signals.get(Signal.CLUTCH)):
@@ -248,6 +258,11 @@ class ExamCar:
                 self._step(v, st, max_ds=rem)
                 if abs(self.s.v) < 1e-9:
                     break
+            elif to is not None:
+                rem = to(self.s)
+                if rem <= 1e-6:
+                    return
+                self._step(sign * speed, st, max_ds=rem, keep_speed=True)
             else:
                 self._step(sign * speed, st)
                 if until is not None and until(self.s):
@@ -396,7 +411,7 @@ def _bay_reverse_in(c: ExamCar, p: Profile, end: str, first: bool) -> None:
     c.shift("R")
     c.hold(p.bay_gear_wait / 2)
     x_arc = lay.bay_x + sgn * R + p.bay_shift
-    c.go(CREEP, reverse=True, steer=0.0, until=lambda s: sgn * (s.x - x_arc) <= ramp / 2)
+    c.go(CREEP, reverse=True, steer=0.0, to=lambda s: sgn * (s.x - x_arc) - ramp / 2)
     if end == "east":
         c.go(CREEP, reverse=True, steer=-BAY_STEER, until=lambda s: s.th >= math.pi / 2 - dth)
     else:
@@ -656,7 +671,7 @@ def _ra_turn(c: ExamCar, x_turn: float, north_x: float, until_y: float, on_turn:
     """Full left lock from `x_turn` until heading north, then straight up the north leg."""
     lock = math.radians(c.car.max_steer_deg)
     ramp, dth = _ramp(RA_SPEED, lock, c.car.wheelbase_m)
-    c.go(RA_SPEED, path=line_path(c.s.x, c.s.y, x_turn + 20, c.s.y), until=lambda s: s.x >= x_turn)
+    c.go(RA_SPEED, path=line_path(c.s.x, c.s.y, x_turn + 20, c.s.y), to=lambda s: x_turn - s.x)
     c.go(RA_SPEED, steer=lock, until=lambda s: (on_turn(s) if on_turn else None) or s.th >= math.pi / 2 - dth)
     c.go(RA_SPEED, steer=0.0, until=lambda s: abs(s.d) < 0.01)
     c.go(RA_SPEED, path=line_path(c.s.x, c.s.y, c.s.x, until_y + 20), until=lambda s: s.y > until_y)
@@ -827,13 +842,21 @@ def _item_seconds(car: CarModel, lay: Layout, p: Profile, item: str) -> float:
 
 
 def _linear(measure: Callable[[float], float], x0: float, step: float, target: float) -> float:
-    """The x where `measure` (locally linear) is `target`: two measurements, then a secant step if the target is reachable."""
-    m0, m1 = measure(x0), measure(x0 + step)
-    x = x0 + (target - m0) * step / (m1 - m0)
-    if target > 0.005:  # a positive clearance can be measured: refine once
-        mx = measure(x)
-        x = x + (target - mx) * step / (m1 - m0)
-    return x
+    """The x where `measure` (a clearance, locally linear, 0 once touching) is `target`.
+
+    Secant steps towards max(target, 2 cm) until within a millimetre; a negative target (over a line,
+    which a clearance cannot measure) is then reached by following the last slope on.
+    """
+    reach = max(target, 0.02)
+    xa, ma = x0, measure(x0)
+    xb, mb = x0 + step, measure(x0 + step)
+    for _ in range(8):
+        if abs(mb - reach) < 0.001 or mb == ma:
+            break
+        xa, ma, xb = xb, mb, xb + (reach - mb) * (xb - xa) / (mb - ma)
+        mb = measure(xb)
+    slope = (mb - ma) / (xb - xa)
+    return xb + (target - mb) / slope
 
 
 def calibrate(p: Profile, car: CarModel, lay: Layout) -> Profile:

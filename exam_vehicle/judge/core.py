@@ -112,7 +112,7 @@ class Judge:
             self._end_item(self.motion.last, t, out)
         if not self.ended and self.next < len(self.items):
             left = ", ".join(j.item for j in self.items[self.next:])
-            self._findings([Finding("route-order", t, None, f"the test ended before: {left}")], t, out)
+            self._findings([Finding("route-order", t, None, f"the test ended before: {left}")], t, out, ended_by="finished")
         if not self.ended:
             self._result(t, out, "finished")
         return out
@@ -187,7 +187,7 @@ class Judge:
         if self.next >= len(self.items) and j.completed:
             self._result(t, out, "completed")
 
-    def _findings(self, findings: list[Finding], t: float, out: list[Event]) -> None:
+    def _findings(self, findings: list[Finding], t: float, out: list[Event], ended_by: str = "disqualified") -> None:
         for f in findings:
             if self.ended:
                 return
@@ -204,7 +204,7 @@ class Judge:
                 if self.current is not None:
                     out.append(ItemEnded(t=t, item=self.items[self.current].item, completed=False))
                     self.current = None
-                self._result(t, out, "disqualified", failed_by=rule.id)
+                self._result(t, out, ended_by, failed_by=rule.id)
 
     def _result(self, t: float, out: list[Event], ended_by: Any, failed_by: str | None = None) -> None:
         self.ended = True

@@ -148,7 +148,8 @@ class Motion:
         self._prev = (epoch.t, e, n)
         if self.heading is None:
             return None
-        placed = self.car.place(e, n, self.heading, self._steer(self.car.place(e, n, self.heading)))
+        placed = self.car.place(e, n, self.heading)
+        placed.steer_deg = self._steer(placed)  # before its wheels are first built
         tick = Tick(epoch.t, e, n, placed, speed, reverse, self.stopped, self.stop, signals=signals)
         self._motion(tick)
         self.last = tick
