@@ -63,7 +63,7 @@ class CarModel(Section):
                                                       description="the body's outline in the body frame, counter-clockwise; default the length x width rectangle")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CarModel":
+    def _consistent(self) -> CarModel:
         total = self.rear_overhang_m + self.wheelbase_m + self.front_overhang_m
         if abs(total - self.length_m) > 0.01:
             raise ValueError(f"rear overhang + wheelbase + front overhang = {total:.3f} m, not the length {self.length_m} m")
@@ -108,7 +108,7 @@ class CarModel(Section):
         c = Polygon(self.body_outline).centroid
         return (c.x, c.y)
 
-    def place(self, e: float, n: float, heading_deg: float, steer_deg: float = 0.0) -> "PlacedCar":
+    def place(self, e: float, n: float, heading_deg: float, steer_deg: float = 0.0) -> PlacedCar:
         """The car in ENU with its position antenna at (e, n), the given heading (degrees from north, clockwise) and front wheels
         turned `steer_deg` to the left (a bicycle model's angle; the judge estimates it from how the car turns)."""
         return PlacedCar(self, e, n, heading_deg, steer_deg)
@@ -117,7 +117,7 @@ class CarModel(Section):
 class PlacedCar:
     """One car placed in the ENU frame. Shapely shapes are built on first use: most epochs need only a few."""
 
-    __slots__ = ("car", "heading_deg", "steer_deg", "_fe", "_fn", "_oe", "_on", "__dict__")
+    __slots__ = ("__dict__", "_fe", "_fn", "_oe", "_on", "car", "heading_deg", "steer_deg")
 
     def __init__(self, car: CarModel, e: float, n: float, heading_deg: float, steer_deg: float = 0.0) -> None:
         self.car = car

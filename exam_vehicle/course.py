@@ -26,6 +26,7 @@ width. Coordinates are [lon, lat, altitude]; altitude matters on the hill only.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -275,7 +276,7 @@ def _check_bay(course: Course, m: ItemMap, width_want: float, length_want: float
 
 
 def _check_reverse(course: Course, m: ItemMap, L: float, W: float) -> list[str]:
-    out = _check_bay(course, m, W + 0.6, L + 0.7, "width", ("car width + 0.6", "car length + 0.7"))
+    out: list[str | None] = list(_check_bay(course, m, W + 0.6, L + 0.7, "width", ("car width + 0.6", "car length + 0.7")))
     pts = list(m.lines("bay_line")[0].geom.coords)
     mouth = LineString([pts[0], pts[-1]])
     far = [f for f in m.lines("edge_line") if f.props.get("side") != m.lines("bay_line")[0].props.get("side")]
@@ -334,7 +335,7 @@ def _check_s_curve(m: ItemMap) -> list[str]:
 def _swept_deg(coords: list[tuple[float, ...]], cx: float, cy: float) -> float:
     """The angle a polyline sweeps about a centre (degrees, signed: counter-clockwise positive)."""
     total = 0.0
-    for a, b in zip(coords, coords[1:]):
+    for a, b in itertools.pairwise(coords):
         d = math.degrees(math.atan2(b[1] - cy, b[0] - cx) - math.atan2(a[1] - cy, a[0] - cx))
         total += (d + 180.0) % 360.0 - 180.0
     return total

@@ -35,7 +35,7 @@ class Rule(Section):
     alternative: str = Field("", title="Alternative", description="where sources disagree: what others say")
 
     @model_validator(mode="after")
-    def _points(self) -> "Rule":
+    def _points(self) -> Rule:
         if self.points != "fail" and not 0 < int(self.points) <= 100:
             raise ValueError(f"rule {self.id}: points must be 1-100 or 'fail'")
         return self
@@ -71,7 +71,7 @@ class RulesTable(Section):
     rule: list[Rule] = Field(title="Rules")
 
     @model_validator(mode="after")
-    def _unique(self) -> "RulesTable":
+    def _unique(self) -> RulesTable:
         ids = [r.id for r in self.rule]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

@@ -23,18 +23,17 @@ rpm in 100 rpm steps), on the same clock as the epochs.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pymap3d
 import shapely
-from shapely.geometry import LineString, MultiLineString, Polygon
+from shapely.geometry import LineString, Polygon
 
 from exam_vehicle.car import CarModel, load_car
 from exam_vehicle.courses.make_example import ORIGIN, Layout, layout
@@ -140,7 +139,7 @@ class Receiver:
         if fixed and self.car.heading_antenna is not None:
             compass = 90.0 - math.degrees(s.th) + self.car.baseline_bearing_deg
             heading = round((compass + math.degrees(g(0, 0.002 / self.car.baseline_m))) % 360.0, 3)
-        when = dt.datetime.fromtimestamp(t_fix, dt.timezone.utc)
+        when = dt.datetime.fromtimestamp(t_fix, dt.UTC)
         return Epoch(t=round(t_fix + 0.04, 3), time=when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                      lat=round(float(lat), 10), lon=round(float(lon), 10), alt=round(float(alt), 3), quality=self.quality, sats=26,
                      hdop=0.7, speed_mps=round(math.hypot(ve, vn), 3), course_deg=round(math.degrees(math.atan2(ve, vn)) % 360.0, 2),
@@ -527,7 +526,7 @@ _PAR_CACHE: dict[tuple[str, float], tuple[float, float]] = {}
 
 def _par_s_manoeuvre(c: ExamCar, alpha: float, mid_stop: float = 0.0) -> None:
     """Reversing: right lock until the heading is `alpha`, then left lock until straight again."""
-    ramp, dth = _ramp(CREEP, PAR_STEER, c.car.wheelbase_m)
+    _, dth = _ramp(CREEP, PAR_STEER, c.car.wheelbase_m)
     c.go(CREEP, reverse=True, steer=-PAR_STEER, until=lambda s: s.th >= alpha - dth)
     if mid_stop > 0:
         _stop_here(c, True, mid_stop)
@@ -583,7 +582,7 @@ def parallel_park(c: ExamCar, p: Profile) -> None:
         c.set(Signal.TURN_LEFT if p.par_signal == "left" else Signal.TURN_RIGHT, True)
     c.shift("1")
     c.hold(p.par_gear_wait / 2)
-    ramp, dth = _ramp(SLOW, PAR_STEER, k.L)
+    _, dth = _ramp(SLOW, PAR_STEER, k.L)
     c.go(SLOW, steer=PAR_STEER, until=lambda s: s.th >= PAR_EXIT_TURN - dth)
     c.go(SLOW, steer=-PAR_STEER, until=lambda s: s.th <= dth)
     c.go(2.0, path=line_path(c.s.x, y, lay.par_x1 + 40, y), until=lambda s: s.x > lay.par_x1 + 2.0)
@@ -670,7 +669,7 @@ _RA_CACHE: dict[str, float] = {}
 def _ra_turn(c: ExamCar, x_turn: float, north_x: float, until_y: float, on_turn: Callable[[Truth], None] | None = None) -> None:
     """Full left lock from `x_turn` until heading north, then straight up the north leg."""
     lock = math.radians(c.car.max_steer_deg)
-    ramp, dth = _ramp(RA_SPEED, lock, c.car.wheelbase_m)
+    _, dth = _ramp(RA_SPEED, lock, c.car.wheelbase_m)
     c.go(RA_SPEED, path=line_path(c.s.x, c.s.y, x_turn + 20, c.s.y), to=lambda s: x_turn - s.x)
     c.go(RA_SPEED, steer=lock, until=lambda s: (on_turn(s) if on_turn else None) or s.th >= math.pi / 2 - dth)
     c.go(RA_SPEED, steer=0.0, until=lambda s: abs(s.d) < 0.01)
@@ -867,7 +866,7 @@ def calibrate(p: Profile, car: CarModel, lay: Layout) -> Profile:
             p = replace(p, s_offset=_linear(lambda off: s_clearance(car, lay, off, "left"), b, 0.2, value))
         elif name == "ra_wheel":  # the wheels' closest pass to the right-angle's outer edge line
             b = ra_balanced_turn(car, lay)
-            shift = _linear(lambda x: ra_clearance(car, lay, b + x, "right"), 0.2, 0.1, value)
+            shift = _linear(lambda x: ra_clearance(car, lay, b + x, "right"), 0.2, 0.1, value)  # noqa: B023 (called at once)
             p = replace(p, ra_turn_shift=shift)
         elif name == "bay_seconds":  # time in the reverse-into-bay area: longer stands at the four gear changes
             p = replace(p, bay_gear_wait=p.bay_gear_wait + (value - _item_seconds(car, lay, p, "reverse_into_bay")) / 4)
@@ -876,7 +875,7 @@ def calibrate(p: Profile, car: CarModel, lay: Layout) -> Profile:
         elif name == "par_front_swing":  # driving out: the body's closest pass to the bay's front end line (parked further forward)
             lines = [LineString(_design_lines(lay, "parallel_park", "bay_line")[0].coords[2:4])]
 
-            def front(gap: float) -> float:
+            def front(gap: float, lines: list[LineString] = lines, p: Profile = p) -> float:
                 m = Clearance(car, lines, "body")
                 _dry_item(car, lay, replace(p, par_rear_gap=gap), "parallel_park", [m])
                 return m.min
@@ -1051,7 +1050,7 @@ def _nmea_angle(value: float, degree_digits: int, hemispheres: str) -> tuple[str
 
 def nmea_sentences(epoch: Epoch) -> list[bytes]:
     """The sentences an RTK dual-antenna receiver sends for one epoch: GGA, RMC and (with a heading) HDT, checksummed, CRLF-ended."""
-    when = dt.datetime.fromisoformat(epoch.time.replace("Z", "+00:00"))
+    when = dt.datetime.fromisoformat(epoch.time)
     hms = when.strftime("%H%M%S") + f".{when.microsecond // 10000:02d}"
     lat, ns = _nmea_angle(epoch.lat or 0.0, 2, "NS") if epoch.lat is not None else ("", "")
     lon, ew = _nmea_angle(epoch.lon or 0.0, 3, "EW") if epoch.lon is not None else ("", "")

@@ -145,7 +145,6 @@ def _s_curve(lay: Layout) -> list[Pt]:
     sweep = lay.s_sweep_deg
     c1 = (ex, ey + rc)  # first bend turns left: its centre is north of the entry
     a_end = -90.0 + sweep
-    mid = (c1[0] + rc * math.cos(math.radians(a_end)), c1[1] + rc * math.sin(math.radians(a_end)))
     c2 = (c1[0] + 2 * rc * math.cos(math.radians(a_end)), c1[1] + 2 * rc * math.sin(math.radians(a_end)))
     lay.s_centres = (c1, c2)
     b0 = a_end + 180.0  # the second bend starts at this angle about c2 and turns right (clockwise)

@@ -20,7 +20,13 @@ from edge.settings import ConfigError
 from exam_vehicle.car import CarModel
 from exam_vehicle.course import Course
 from exam_vehicle.gnss.epoch import Epoch, FixQuality
-from exam_vehicle.judge.events import Deduction, ItemEnded, ItemStarted, Result, RunInvalid
+from exam_vehicle.judge.events import (
+    Deduction,
+    ItemEnded,
+    ItemStarted,
+    Result,
+    RunInvalid,
+)
 from exam_vehicle.judge.hill import HillStopAndStart
 from exam_vehicle.judge.item import ItemJudge
 from exam_vehicle.judge.motion import Finding, Motion, Signals, Tick

@@ -13,20 +13,28 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import ClassVar
 
 import shapely
 
 from exam_vehicle.car import CarModel, PlacedCar
 from exam_vehicle.course import Course, ItemMap
 from exam_vehicle.judge.item import ItemJudge, where
-from exam_vehicle.judge.motion import SETTLE_EPOCHS, Finding, LineWatch, Signals, Stop, Tick
+from exam_vehicle.judge.motion import (
+    SETTLE_EPOCHS,
+    Finding,
+    LineWatch,
+    Signals,
+    Stop,
+    Tick,
+)
 from exam_vehicle.rules import RulesTable
 from exam_vehicle.signals import Signal, SignalChange
 
 
 class HillStopAndStart(ItemJudge):
     item = "hill_stop_and_start"
-    PARAMS = {"hill-bumper-over-50cm": ("over_m",), "hill-bumper-off-line": ("on_line_m",), "hill-body-over-50cm-from-edge": ("over_m",),
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"hill-bumper-over-50cm": ("over_m",), "hill-bumper-off-line": ("on_line_m",), "hill-body-over-50cm-from-edge": ("over_m",),
               "hill-body-30-50cm-from-edge": ("over_m",), "hill-start-over-30s": ("limit_s", "started_m"),
               "hill-rollback-over-30cm": ("over_m",), "hill-rollback-10-30cm": ("over_m",), "hill-handbrake-not-set": (),
               "hill-wheel-on-edge-line": ()}

@@ -9,6 +9,8 @@ body, costs points each time. Stops are 'midway' unless the car changes directio
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import shapely
 
 from exam_vehicle.car import CarModel
@@ -20,7 +22,7 @@ from exam_vehicle.rules import RulesTable
 
 class ParallelPark(ItemJudge):
     item = "parallel_park"
-    PARAMS = {"parallel-body-out-after-parking": (), "parallel-time-limit": ("limit_s",), "parallel-wheel-on-lane-line": (),
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"parallel-body-out-after-parking": (), "parallel-time-limit": ("limit_s",), "parallel-wheel-on-lane-line": (),
               "parallel-body-on-bay-line": (), "parallel-turn-signal": (), "parallel-stop-over-2s": ("over_s",)}
     TIME_LIMIT = "parallel-time-limit"
 

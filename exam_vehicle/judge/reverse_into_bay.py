@@ -10,8 +10,10 @@ between forward and reverse in them.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import shapely
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 from exam_vehicle.car import CarModel, PlacedCar
 from exam_vehicle.course import Course, ItemMap
@@ -20,9 +22,15 @@ from exam_vehicle.judge.motion import Finding, LineWatch, Tick
 from exam_vehicle.rules import RulesTable
 
 
+def _side(line: LineString, px: float, py: float) -> float:
+    """Which side of a line a point is on (the sign of the cross product)."""
+    (x1, y1), (x2, y2) = line.coords[0][:2], line.coords[-1][:2]
+    return (x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)
+
+
 class ReverseIntoBay(ItemJudge):
     item = "reverse_into_bay"
-    PARAMS = {"bay-route": ("entries",), "bay-control-line": (), "bay-not-entered": (), "bay-body-over-line": (),
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"bay-route": ("entries",), "bay-control-line": (), "bay-not-entered": (), "bay-body-over-line": (),
               "bay-stop-over-2s": ("over_s",), "bay-time-limit": ("limit_s",)}
     TIME_LIMIT = "bay-time-limit"
 
@@ -43,15 +51,9 @@ class ReverseIntoBay(ItemJudge):
         """Which control line both front wheels are past (away from the bay), or None."""
         c = self.bay.centroid
         for i, line in enumerate(self.controls):
-            (x1, y1), (x2, y2) = line.coords[0][:2], line.coords[-1][:2]
-
-            def side(px: float, py: float) -> float:
-                return (x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)
-
-            bay_side = side(c.x, c.y)
-            wheels = [placed.wheel("front_left"), placed.wheel("front_right")]
-            if all(side(*w) * bay_side < 0 and not line.intersects(placed.wheel_tread(name))
-                   for w, name in zip(wheels, ("front_left", "front_right"))):
+            bay_side = _side(line, c.x, c.y)
+            if all(_side(line, *placed.wheel(name)) * bay_side < 0 and not line.intersects(placed.wheel_tread(name))
+                   for name in ("front_left", "front_right")):
                 return i
         return None
 

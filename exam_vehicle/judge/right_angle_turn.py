@@ -7,6 +7,8 @@ the other off. Any signal still on when the car leaves the area was not cancelle
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import shapely
 
 from exam_vehicle.car import CarModel
@@ -19,7 +21,7 @@ from exam_vehicle.signals import Signal
 
 class RightAngleTurn(ItemJudge):
     item = "right_angle_turn"
-    PARAMS = {"right-angle-wheel-on-edge-line": (), "right-angle-turn-signal": ("turn_begins_deg",),
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"right-angle-wheel-on-edge-line": (), "right-angle-turn-signal": ("turn_begins_deg",),
               "right-angle-signal-not-cancelled": (), "right-angle-stop-over-2s": ("over_s",)}
 
     def __init__(self, course: Course, m: ItemMap, car: CarModel, rules: RulesTable) -> None:

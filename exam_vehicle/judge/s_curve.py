@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import shapely
 
 from exam_vehicle.car import CarModel
@@ -13,7 +15,7 @@ from exam_vehicle.rules import RulesTable
 
 class SCurve(ItemJudge):
     item = "s_curve"
-    PARAMS = {"s-curve-wheel-on-edge-line": (), "s-curve-stop": ("over_s",)}
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"s-curve-wheel-on-edge-line": (), "s-curve-stop": ("over_s",)}
 
     def __init__(self, course: Course, m: ItemMap, car: CarModel, rules: RulesTable) -> None:
         super().__init__(course, m, car, rules)

@@ -11,14 +11,19 @@ import pytest
 from judge_helpers import car
 
 from edge.settings import ConfigError
-from exam_vehicle.course import COURSES_DIR, check_course, course_from_geojson, load_course
+from exam_vehicle.course import (
+    COURSES_DIR,
+    check_course,
+    course_from_geojson,
+    load_course,
+)
 from exam_vehicle.courses.make_example import geojson, layout
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", "exam", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "edge.cli", "exam", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 def _edited(item: str, role: str, edit) -> dict:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 
@@ -11,7 +12,14 @@ from judge_helpers import car, course, simulated
 from exam_vehicle.courses.make_example import layout
 from exam_vehicle.gnss.epoch import Epoch, FixQuality
 from exam_vehicle.signals import Signal, SignalChange
-from site_sim.exam_car import PROFILES, calibrate, nmea_sentences, ra_balanced_turn, ra_clearance, s_clearance
+from site_sim.exam_car import (
+    PROFILES,
+    calibrate,
+    nmea_sentences,
+    ra_balanced_turn,
+    ra_clearance,
+    s_clearance,
+)
 
 
 def _nmea_degrees(value: str, hemi: str, deg_digits: int) -> float:
@@ -46,7 +54,7 @@ def test_the_track_is_10_hz_epochs_and_the_boards_signals_on_one_clock() -> None
     header, inputs = simulated("clean")
     assert header.rules_version == "c1-2022" and header.car == car().name
     epochs = [i for i in inputs if isinstance(i, Epoch)]
-    gaps = {round(b.t - a.t, 3) for a, b in zip(epochs, epochs[1:])}
+    gaps = {round(b.t - a.t, 3) for a, b in itertools.pairwise(epochs)}
     assert gaps == {0.1}
     assert [i.t for i in inputs] == sorted(i.t for i in inputs)
     first = [i for i in inputs if isinstance(i, SignalChange) and i.t == inputs[0].t]
