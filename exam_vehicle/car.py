@@ -27,7 +27,7 @@ from typing import Literal
 
 import shapely
 from pydantic import Field, model_validator
-from shapely.geometry import LineString, MultiLineString, Point, Polygon
+from shapely.geometry import LineString, MultiLineString, Polygon
 
 from edge.settings import Section, parse, read_toml
 
@@ -173,8 +173,6 @@ class PlacedCar:
     def wheel_tread(self, name: str) -> LineString:
         return LineString(self._tread(name))
 
-    def point(self, x: float, y: float) -> Point:
-        return shapely.points(*self.to_enu(x, y))
 
 
 def heading_of(car: CarModel, heading_deg: float | None, course_deg: float | None, speed_mps: float | None,

@@ -36,7 +36,6 @@ from typing import Any
 import pymap3d
 import shapely
 from shapely.geometry import LineString, Point, Polygon, shape
-from shapely.ops import substring
 
 from edge.settings import ConfigError
 
@@ -171,9 +170,6 @@ class Course:
         a = self.route.interpolate(max(0.0, progress - 0.5))
         b = self.route.interpolate(min(self.route.length, progress + 0.5))
         return math.degrees(math.atan2(b.x - a.x, b.y - a.y)) % 360.0
-
-    def route_part(self, start: float, end: float) -> LineString:
-        return substring(self.route, start, end)
 
 
 def _enu_geometry(geometry: dict[str, Any], origin: tuple[float, float, float]) -> tuple[Any, tuple[float, ...]]:

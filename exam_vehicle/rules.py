@@ -49,6 +49,9 @@ class Judging(Section):
     motion_confirm_epochs: int = Field(3, ge=1, title="Motion confirmation", description="consecutive epochs that confirm a stop or a start (it is dated from the first)")
     line_confirm_epochs: int = Field(2, ge=1, title="Line confirmation", description="consecutive epochs a body or wheel must touch a line before it is a fault (one epoch of noise is not)")
     course_heading_min_mps: float = Field(0.5, ge=0, title="Course-over-ground heading", description="without a dual-antenna heading, the course over ground is used above this speed")
+    settle_epochs: int = Field(10, ge=1, title="Settled stop", description="standing epochs averaged into where a stop is (the hill's stop, the parking stop, the pose before reversing)")
+    position_mean_epochs: int = Field(3, ge=1, title="Rollback position", description="epochs averaged into each position the hill's rollback is measured on")
+    area_leave_margin_m: float = Field(0.3, ge=0, title="Leaving an area", description="how far outside an item's area the body centre must be for the item to end (receiver noise at a border must not end and restart it)")
 
 
 class Validity(Section):

@@ -3,7 +3,7 @@
 `Judge(course, car, rules)`; `feed(input)` for each input in arrival order; `finish(t)` when
 the test is over from the outside (the examiner ends it, the track ends). Items start when
 the car's body centre enters the area of the next item in the route's order and end when
-it leaves the area (with `LEAVE_MARGIN_M` of hysteresis, so receiver noise at an area's
+it leaves the area (with `area_leave_margin_m` of hysteresis, so receiver noise at an area's
 border cannot end and restart an item). A fail, or a score under the pass mark, ends the
 test at once: the current item ends unfinished and the `Result` follows. Epochs that are
 not RTK fixed are not judged; when none has been for longer than the table allows, the run
@@ -39,7 +39,6 @@ from exam_vehicle.signals import Signal, SignalChange
 
 ITEM_JUDGES: dict[str, type[ItemJudge]] = {j.item: j for j in (ReverseIntoBay, HillStopAndStart, ParallelPark, SCurve, RightAngleTurn)}
 GENERAL_RULES: dict[str, tuple[str, ...]] = {"seat-belt": (), "engine-start-in-gear": (), "stall": (), "route-order": ()}
-LEAVE_MARGIN_M = 0.3
 Event = ItemStarted | ItemEnded | Deduction | RunInvalid | Result
 
 
@@ -78,7 +77,7 @@ class Judge:
         self.motion = Motion(course, car, rules.judging)
         order = [i for i in course.order if i in rules.items]
         self.items = [ITEM_JUDGES[i](course, course.items[i], car, rules) for i in order]
-        self._leave = [course.items[i].area.buffer(LEAVE_MARGIN_M) for i in order]
+        self._leave = [course.items[i].area.buffer(rules.judging.area_leave_margin_m) for i in order]
         for area in self._leave:
             shapely.prepare(area)
         self.current: int | None = None

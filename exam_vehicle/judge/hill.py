@@ -20,14 +20,7 @@ import shapely
 from exam_vehicle.car import CarModel, PlacedCar
 from exam_vehicle.course import Course, ItemMap
 from exam_vehicle.judge.item import ItemJudge, where
-from exam_vehicle.judge.motion import (
-    SETTLE_EPOCHS,
-    Finding,
-    LineWatch,
-    Signals,
-    Stop,
-    Tick,
-)
+from exam_vehicle.judge.motion import Finding, LineWatch, Signals, Stop, Tick
 from exam_vehicle.rules import RulesTable
 from exam_vehicle.signals import Signal, SignalChange
 
@@ -55,7 +48,7 @@ class HillStopAndStart(ItemJudge):
         self.started = False
         self.handbrake = False
         self.rollback_failed = False
-        self.recent: deque[tuple[float, float]] = deque(maxlen=3)
+        self.recent: deque[tuple[float, float]] = deque(maxlen=rules.judging.position_mean_epochs)
 
     def _along(self, e: float, n: float) -> float:
         """Metres uphill from where the car settled (horizontal)."""
@@ -69,7 +62,7 @@ class HillStopAndStart(ItemJudge):
         if self.stop is None and tick.began is not None and self.started_t is not None and tick.began.t >= self.started_t:
             self.stop = tick.began
             self.handbrake = tick.signals.is_on(Signal.HANDBRAKE)
-        elif self.stop is not None and self.ref is None and (len(self.stop.samples) >= SETTLE_EPOCHS or not tick.stopped):
+        elif self.stop is not None and self.ref is None and (len(self.stop.samples) >= self.rules.judging.settle_epochs or not tick.stopped):
             placed = self.stop.settled(self.car)
             self.ref = (sum(x[0] for x in self.stop.samples) / len(self.stop.samples), sum(x[1] for x in self.stop.samples) / len(self.stop.samples))
             out += self._judge_stop(tick, placed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 from shapely.geometry import Point
@@ -107,6 +106,3 @@ class ItemJudge:
             return f"the {wanted} signal is not on"
         return None
 
-
-def bearing_from(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return math.degrees(math.atan2(b[0] - a[0], b[1] - a[1])) % 360.0

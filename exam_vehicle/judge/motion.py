@@ -45,9 +45,6 @@ class Signals:
         return self.values.get(signal) is True
 
 
-SETTLE_EPOCHS = 10  # standing epochs averaged into where a stop is (their white noise averages out)
-
-
 @dataclass
 class Stop:
     """One time the car stood still."""
@@ -174,7 +171,7 @@ class Motion:
         against = tick.speed > self.j.moving_above_mps if self.stopped else tick.speed < self.j.stopped_below_mps
         if not against:
             self._run.clear()
-            if self.stopped and len(self.stop.samples) < SETTLE_EPOCHS:
+            if self.stopped and len(self.stop.samples) < self.j.settle_epochs:
                 self.stop.samples.append((tick.e, tick.n, tick.placed.heading_deg))
         else:
             self._run.append((tick.t, tick.placed, tick.reverse, tick.e, tick.n))
