@@ -394,11 +394,10 @@ def _check_hill(m: ItemMap) -> list[str]:
     return [p for p in out if p]
 
 
-def check_course(course: Course, car: Any) -> list[str]:
-    """What in the course is off the standard's sizes for this car (`car.CarModel`); empty when all is well."""
+def structure_problems(course: Course, items: list[str]) -> list[str]:
+    """What these items lack in the course for anyone to judge them (missing items, roles, sides); empty when all is there."""
     out: list[str] = []
-    needed = [i for i in ITEMS if not (car.licence == "C2" and i == "hill_stop_and_start")]
-    for item in needed:
+    for item in items:
         m = course.items.get(item)
         if m is None:
             out.append(f"{item}: missing ({ITEM_NAMES_ZH[item]})")
@@ -407,6 +406,16 @@ def check_course(course: Course, car: Any) -> list[str]:
             have = len(m.lines(role)) if role != "area" else 1
             if have < least:
                 out.append(f"{item}: needs {least} {role} feature(s), has {have}")
+        if item in ("hill_stop_and_start", "right_angle_turn") and not (m.lines("edge_line", side="left") and m.lines("edge_line", side="right")):
+            out.append(f"{item}: needs an edge line with side=left and one with side=right")
+        if item == "right_angle_turn" and m.props.get("turn") not in ("left", "right"):
+            out.append(f"{item}: the area needs turn=left or turn=right")
+    return out
+
+
+def check_course(course: Course, car: Any) -> list[str]:
+    """What in the course is off the standard's sizes for this car (`car.CarModel`); empty when all is well."""
+    out = structure_problems(course, [i for i in ITEMS if not (car.licence == "C2" and i == "hill_stop_and_start")])
     if out:
         return out
     L, W = car.length_m, car.width_m

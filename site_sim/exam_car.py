@@ -38,6 +38,7 @@ from shapely.geometry import LineString, Polygon
 from exam_vehicle.car import CarModel, load_car
 from exam_vehicle.courses.make_example import ORIGIN, Layout, layout
 from exam_vehicle.gnss.epoch import Epoch, FixQuality
+from exam_vehicle.rules import load_rules
 from exam_vehicle.signals import Signal, SignalChange
 from exam_vehicle.track import Input, TrackHeader, iter_lines
 
@@ -801,7 +802,7 @@ def drive_exam(p: Profile, car: CarModel | None = None, lay: Layout | None = Non
     c.hold(1.0)
     inputs = sorted(c.inputs, key=lambda i: i.t)
     header = TrackHeader(exam_id=f"sim-{p.name}-{p.seed}", candidate="simulated driver", car=car.name, course="example-site",
-                         rules_version=p.rules, started_at=T0)
+                         rules_version=load_rules(p.rules).version, started_at=T0)
     return header, inputs, c.item_times
 
 

@@ -18,7 +18,7 @@ import shapely
 
 from edge.settings import ConfigError
 from exam_vehicle.car import CarModel
-from exam_vehicle.course import Course
+from exam_vehicle.course import Course, structure_problems
 from exam_vehicle.gnss.epoch import Epoch, FixQuality
 from exam_vehicle.judge.events import (
     Deduction,
@@ -69,9 +69,9 @@ class Judge:
 
     def __init__(self, course: Course, car: CarModel, rules: RulesTable) -> None:
         check_table(rules)
-        missing = [i for i in rules.items if i not in course.items]
-        if missing:
-            raise ConfigError(f"course {course.name} lacks item(s) {', '.join(missing)} that {rules.licence} drives")
+        problems = structure_problems(course, rules.items)
+        if problems:
+            raise ConfigError(f"course {course.name} cannot be judged for {rules.licence}: " + "; ".join(problems))
         self.course, self.car, self.rules = course, car, rules
         self.signals = Signals()
         self.motion = Motion(course, car, rules.judging)

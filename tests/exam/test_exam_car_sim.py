@@ -52,7 +52,7 @@ def test_nmea_sentences_have_good_checksums_and_carry_the_epoch() -> None:
 
 def test_the_track_is_10_hz_epochs_and_the_boards_signals_on_one_clock() -> None:
     header, inputs = simulated("clean")
-    assert header.rules_version == "c1-2022" and header.car == car().name
+    assert header.rules_version == "c1-2022.1" and header.car == car().name
     epochs = [i for i in inputs if isinstance(i, Epoch)]
     gaps = {round(b.t - a.t, 3) for a, b in itertools.pairwise(epochs)}
     assert gaps == {0.1}

@@ -30,6 +30,18 @@ def test_a_table_that_lacks_a_rule_or_has_an_unknown_one_is_refused() -> None:
         Judge(course(), car(), table.model_copy(update={"rule": no_param}))
 
 
+def test_a_course_lacking_what_an_item_needs_is_refused() -> None:
+    from exam_vehicle.course import course_from_geojson
+    from exam_vehicle.courses.make_example import geojson, layout
+
+    doc = geojson(layout())
+    doc["features"] = [f for f in doc["features"] if not (f["properties"]["item"] == "hill_stop_and_start" and f["properties"]["role"] == "stop_line")]
+    broken = course_from_geojson(doc, "no-stop-line")
+    with pytest.raises(ConfigError, match="hill_stop_and_start: needs 1 stop_line"):
+        Judge(broken, car(), rules())
+    assert Judge(broken, car("c2-example"), rules("c2-2022")).items  # C2 has no hill item
+
+
 def test_the_judge_knows_exactly_the_shipped_tables_rules() -> None:
     for name in ("c1-2022", "c2-2022"):
         table = rules(name)
