@@ -919,9 +919,9 @@ PROFILES: dict[str, tuple[Profile, Expect]] = {p.name: (p, e) for p, e in [
     (Profile("rtk-lost-5s", rtk_loss=("s_curve", 5.0)), Expect((), "invalid", None)),
     (Profile("rtk-lost-2s", rtk_loss=("s_curve", 2.0)), Expect()),
     # 倒车入库
-    (Profile("bay-control-short", bay_control=-0.05), _fail("bay-control-line")),
-    (Profile("bay-control-just-past", bay_control=0.05), Expect()),
-    (Profile("bay-not-entered", bay_front_gap=-0.05), _fail("bay-not-entered")),
+    (Profile("bay-control-short", bay_control=-0.03), _fail("bay-control-line")),
+    (Profile("bay-control-just-past", bay_control=0.03), Expect()),
+    (Profile("bay-not-entered", bay_front_gap=-0.03), _fail("bay-not-entered")),
     (Profile("bay-just-entered", bay_front_gap=0.03), Expect()),
     (Profile("bay-over-back-line", bay_rear_gap=-0.03), _fail("bay-body-over-line")),
     (Profile("bay-near-back-line", bay_rear_gap=0.03), Expect()),
@@ -952,7 +952,7 @@ PROFILES: dict[str, tuple[Profile, Expect]] = {p.name: (p, e) for p, e in [
     (Profile("hill-wheel-over-edge", hill_edge_gap=-0.0575), _fail("hill-wheel-on-edge-line")),  # the wheel 3 cm over
     (Profile("hill-wheel-near-edge", hill_edge_gap=0.0025), Expect()),  # the wheel 3 cm inside
     # 侧方停车
-    (Profile("par-body-out", par_mouth_gap=-0.05), _fail("parallel-body-out-after-parking")),
+    (Profile("par-body-out", par_mouth_gap=-0.03), _fail("parallel-body-out-after-parking")),
     (Profile("par-body-just-in", par_mouth_gap=0.03), Expect()),
     # parked 1.1 m from the back line: driving out, the body sweeps over the top 33 cm of the bay's front line for 0.9 s
     (Profile("par-swing-over-bay-line", par_rear_gap=1.1), _minus("parallel-body-on-bay-line")),

@@ -3,7 +3,8 @@
 The car starts reversing when it moves with the reverse gear engaged; at that moment both
 front wheels must be past one control line (on the side away from the bay), and not the
 same one as last time. It ends a reversal when it moves forward again: by then its whole
-body must have been inside the bay (the bay's lines closed across the mouth). The body must
+body must have been inside the bay (the bay's lines closed across the mouth) for as many
+consecutive epochs as confirm a line touch. The body must
 never touch a bay line or a road edge line. Stops are 'midway' unless the car changes
 between forward and reverse in them.
 """
@@ -46,6 +47,7 @@ class ReverseIntoBay(ItemJudge):
         self.ends_used: list[int] = []
         self.reversing = False
         self.in_bay = False
+        self._inside_run = 0  # consecutive epochs with the whole body in the bay (as many as a line touch needs)
 
     def _past_control(self, placed: PlacedCar) -> int | None:
         """Which control line both front wheels are past (away from the bay), or None."""
@@ -70,14 +72,15 @@ class ReverseIntoBay(ItemJudge):
                 out.append(Finding("bay-not-entered", tick.t, tick.placed.centre, "drove forward again without the whole body in the bay"))
             else:
                 self.entries += 1
-        if self.reversing and not self.in_bay and self.bay.contains(body):
-            self.in_bay = True
+        if self.reversing and not self.in_bay:
+            self._inside_run = self._inside_run + 1 if self.bay.contains(body) else 0
+            self.in_bay = self._inside_run >= self.confirm
         out += self.long_stop_ended(tick, "bay-stop-over-2s")
         return out
 
     def _reversal_begins(self, tick: Tick) -> list[Finding]:
         """Judged where the car stood before it moved back (motion is confirmed a few centimetres later)."""
-        self.reversing, self.in_bay = True, False
+        self.reversing, self.in_bay, self._inside_run = True, False, 0
         s = tick.stop
         placed = s.settled(self.car) if s is not None and s.ended_t is not None and tick.t - s.ended_t < 2.0 else tick.placed
         end = self._past_control(placed)
