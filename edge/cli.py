@@ -25,8 +25,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bridge": ("cloud_bridge.cli", "run the cloud bridge; reference data, users, audit"),
     "pki": ("edge.pki_cli", "site CA, per-unit certificates and broker accounts"),
     "gnss": ("exam_vehicle.gnss.cli", "read a GNSS receiver's log or live port (NMEA and UBX) as position epochs"),
+    "exam": ("exam_vehicle.cli", "the exam vehicle: run the unit on a test car, check a course, judge a recorded track"),
     "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
-    "bench": ("site_sim.bench.cli", "run the benchmarks (all, or one of board, vin, lane, bridge, site) and print their tables"),
+    "bench": ("site_sim.bench.cli", "run the benchmarks (all, or one of board, gnss, vin, lane, bridge, exam, site) and print their tables"),
 }
 
 
