@@ -3,6 +3,8 @@
 Each command group is one `_register_*` function adding its subparser to `COMMANDS`
 (another group, such as `run`, adds one function and one line); each sets ``func``.
 
+    passlane exam run --config exam-vehicle.toml [--start CANDIDATE]
+    passlane exam check-config exam-vehicle.toml
     passlane exam course check FILE --car CAR
     passlane exam judge --course C --car V --track T [--rules R] [--json]
 """
@@ -74,13 +76,15 @@ def _judge(ns: argparse.Namespace) -> int:
     from edge.settings import ConfigError
     from exam_vehicle.judge import Judge
     from exam_vehicle.rules import default_rules, load_rules
-    from exam_vehicle.track import read_track
+    from exam_vehicle.replay import replay
+    from exam_vehicle.track import load_track
 
     try:
         car, course = _load_car_course(ns.car, ns.course)
         rules = load_rules(ns.rules) if ns.rules else default_rules(car.licence)
         judge = Judge(course, car, rules)
-        header, inputs = read_track(ns.track)
+        track = load_track(ns.track)
+        header, inputs = track.header, track.inputs
     except (ConfigError, OSError, ValueError) as exc:
         print(f"exam judge: {exc}", file=sys.stderr)
         return 2
@@ -92,7 +96,7 @@ def _judge(ns: argparse.Namespace) -> int:
     t0 = inputs[0].t
     if not ns.json:
         print(f"{course.name} / {car.name} / rules {rules.version} / track {header.exam_id if header else ns.track} ({len(inputs)} inputs)")
-    events = [ev for inp in inputs for ev in judge.feed(inp)] + judge.finish(inputs[-1].t)
+    events = replay(judge, track)
     for ev in events:
         print(ev.model_dump_json(exclude_none=True) if ns.json else _describe(ev, t0))
     return 0
@@ -108,7 +112,105 @@ def _register_judge(sub: Any) -> None:
     p.set_defaults(func=_judge)
 
 
-COMMANDS: list[Callable[[Any], None]] = [_register_course, _register_judge]
+def _load_unit_config(path: str) -> Any:
+    from edge.settings import ConfigError
+    from exam_vehicle.config import load_config
+
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: invalid: {exc}", file=sys.stderr)
+        return None
+    problems = cfg.problems()
+    for p in problems:
+        print(f"{path}: {p}", file=sys.stderr)
+    if problems:
+        print(f"hint: the site CA and the broker password of {cfg.unit} come from `passlane pki init DIR --site {cfg.site} --unit {cfg.unit}`",
+              file=sys.stderr)
+        return None
+    return cfg
+
+
+def _check_config(ns: argparse.Namespace) -> int:
+    cfg = _load_unit_config(ns.config or ns.file)
+    if cfg is None:
+        return 1
+    from exam_vehicle.car import load_car
+    from exam_vehicle.course import load_course
+    from exam_vehicle.judge import Judge
+    from exam_vehicle.rules import load_rules
+
+    try:
+        course, car, rules = load_course(cfg.exam.course), load_car(cfg.exam.car), load_rules(cfg.exam.rules)
+        Judge(course, car, rules)
+    except Exception as exc:  # noqa: BLE001 - any reason the judge cannot run is the answer here
+        print(f"{ns.config or ns.file}: the exam cannot be judged: {exc}", file=sys.stderr)
+        return 1
+    print(f"{ns.config or ns.file}: ok (site {cfg.site}, unit {cfg.unit}, course {course.name}, car {car.name}, rules {rules.version}, "
+          f"receiver {cfg.gnss.url}, vehicle board {cfg.vehicle_board.url})")
+    return 0
+
+
+def _run(ns: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from exam_vehicle.page import ServerReady, serve
+    from exam_vehicle.unit import ExamRefused, ExamUnit
+
+    logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = _load_unit_config(ns.config)
+    if cfg is None:
+        return 1
+    if ns.port is not None:
+        cfg = cfg.model_copy(update={"page": cfg.page.model_copy(update={"port": ns.port})})
+
+    async def main() -> None:
+        unit = ExamUnit(cfg)
+        signal.signal(signal.SIGTERM, lambda *_: None)  # uvicorn handles SIGTERM during serve(); this keeps its re-raise harmless
+        ready = ServerReady()
+
+        async def announce_and_start() -> None:
+            await ready.wait()
+            print(f"exam vehicle {cfg.unit} running: page on http://{cfg.page.host}:{ready.port or cfg.page.port}/ ; "
+                  f"journal {cfg.journal.path}", flush=True)
+            if ns.start:
+                while True:  # the exam starts once the receiver has an RTK fixed position
+                    try:
+                        print(f"exam {unit.start_exam(ns.start)} started for {ns.start}", flush=True)
+                        return
+                    except ExamRefused:
+                        await asyncio.sleep(0.2)  # waiting for the fix, a physical event
+
+        starter = asyncio.get_running_loop().create_task(announce_and_start())
+        try:
+            await serve(unit, cfg.page.host, cfg.page.port, ready)
+        except asyncio.CancelledError:
+            pass
+        starter.cancel()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _register_unit(sub: Any) -> None:
+    p = sub.add_parser("run", help="run the exam vehicle unit: receiver, vehicle board, judge, cloud link and the examiner's page")
+    p.add_argument("--config", required=True, help="exam-vehicle.toml (see docs/exam-vehicle.md)")
+    p.add_argument("--port", type=int, default=None, help="the examiner's page port (overrides page.port; 0 = any free port)")
+    p.add_argument("--start", metavar="CANDIDATE", help="start an exam for this candidate as soon as the fix is RTK fixed")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    p.set_defaults(func=_run)
+    c = sub.add_parser("check-config", help="validate exam-vehicle.toml (keys, types, secrets, course, car and rules fit together)")
+    c.add_argument("file", nargs="?", help="exam-vehicle.toml")
+    c.add_argument("--config", help="exam-vehicle.toml (the same as the positional file)")
+    c.set_defaults(func=_check_config)
+
+
+COMMANDS: list[Callable[[Any], None]] = [_register_unit, _register_course, _register_judge]
 
 
 def register(parser: argparse.ArgumentParser) -> None:

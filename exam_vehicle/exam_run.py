@@ -18,11 +18,12 @@ from edge.journal import NewEvent
 from exam_vehicle import voice
 from exam_vehicle.course import ITEM_NAMES_ZH
 from exam_vehicle.judge import Deduction, ItemEnded, ItemStarted, Judge, JudgeEvent, Result, RunInvalid
-from exam_vehicle.track import Input, TrackHeader, line_of
+from exam_vehicle.track import ExamEnded, Input, TrackHeader, line_of
 
 
 def exam_event(exam_id: str, ev: JudgeEvent) -> NewEvent:
     """The contract's exam event for one judge event (docs/mqtt.md, exam.*)."""
+    data: dict[str, Any]
     match ev:
         case ItemStarted():
             kind, data = EventKind.EXAM_ITEM_STARTED, {"item": ev.item, "name": ITEM_NAMES_ZH.get(ev.item, ev.item)}
@@ -105,8 +106,9 @@ class ExamRun:
         self._emit(self.judge.feed(inp))
 
     def finish(self, t: float) -> None:
-        """The examiner ends the test: the judge ends the item under way and gives its result."""
+        """The examiner ends the test: the judge ends the item under way and gives its result (and the track says when)."""
         if not self.over:
+            self._write(line_of(ExamEnded(t=t)))
             self._emit(self.judge.finish(t))
 
     def _emit(self, events: list[JudgeEvent]) -> None:

@@ -8,6 +8,9 @@ lane tablet (`edge.web_guard`).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +34,20 @@ def _language(request: Request, default: str) -> str:
     return lang if lang in ("zh-CN", "en") else "zh-CN"
 
 
-def create_page(unit: ExamUnit) -> FastAPI:
-    """The page app over a running unit (the unit's lifecycle is its owner's)."""
-    app = FastAPI(title="PassLane exam car", openapi_url=None, docs_url=None, redoc_url=None)
+def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> FastAPI:
+    """The page app over a unit; with `manage_lifecycle` the app starts the unit and stops it when it stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await unit.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await unit.stop()
+
+    app = FastAPI(title="PassLane exam car", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     router = APIRouter()
@@ -64,3 +78,31 @@ def create_page(unit: ExamUnit) -> FastAPI:
     app.add_middleware(BodyLimit, limit=4096)
     app.add_middleware(SecurityHeaders, csp=CSP)
     return app
+
+
+class ServerReady(asyncio.Event):
+    """Set when the page serves; `port` is the port it got (for port 0)."""
+
+    port: int | None = None
+
+
+async def serve(unit: ExamUnit, host: str, port: int, ready: ServerReady | None = None) -> None:
+    """Run the unit and its page until cancelled or SIGTERM (uvicorn's graceful shutdown stops the unit)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_page(unit, manage_lifecycle=True), host=host, port=port, log_level="warning",
+                                           lifespan="on", timeout_graceful_shutdown=3))
+    if ready is not None:
+        async def announce() -> None:
+            while not server.started:
+                await asyncio.sleep(0.02)  # uvicorn offers no started event; this only announces readiness
+            try:
+                ready.port = server.servers[0].sockets[0].getsockname()[1]
+            except (AttributeError, IndexError):
+                pass
+            ready.set()
+
+        announcer = asyncio.get_running_loop().create_task(announce())
+    await server.serve()
+    if ready is not None:
+        announcer.cancel()

@@ -69,8 +69,8 @@ class RulesTable(Section):
     start_score: int = Field(100, title="Start score")
     pass_mark: int = Field(title="Pass mark", description="80 for small cars (C1, C2), 90 for large vehicles")
     items: list[str] = Field(title="Items", description="the items this licence class drives; their order comes from the course's route")
-    judging: Judging = Field(default_factory=Judging)  # type: ignore[arg-type]
-    validity: Validity = Field(default_factory=Validity)  # type: ignore[arg-type]
+    judging: Judging = Field(default_factory=Judging)
+    validity: Validity = Field(default_factory=Validity)
     rule: list[Rule] = Field(title="Rules")
 
     @model_validator(mode="after")

@@ -22,6 +22,13 @@ from exam_vehicle.signals import SignalChange
 Input = Epoch | SignalChange
 
 
+class ExamEnded(BaseModel):
+    """The examiner ended the exam at `t` (the judge's finish): written last, so a replay finishes where the car did."""
+
+    model_config = ConfigDict(extra="forbid")
+    t: float
+
+
 class TrackHeader(BaseModel):
     """What the track is of; written first."""
 
@@ -34,13 +41,14 @@ class TrackHeader(BaseModel):
     started_at: float = 0.0
 
 
-def line_of(item: Input | TrackHeader) -> str:
+def line_of(item: Input | TrackHeader | ExamEnded) -> str:
     """One track line (no newline)."""
-    kind = "epoch" if isinstance(item, Epoch) else "signal" if isinstance(item, SignalChange) else "header"
+    kind = ("epoch" if isinstance(item, Epoch) else "signal" if isinstance(item, SignalChange) else
+            "ended" if isinstance(item, ExamEnded) else "header")
     return json.dumps({"kind": kind, **item.model_dump(mode="json", exclude_none=True)}, separators=(",", ":"), ensure_ascii=False)
 
 
-def parse_line(line: str) -> Input | TrackHeader | None:
+def parse_line(line: str) -> Input | TrackHeader | ExamEnded | None:
     """A track line back as its model; None for a blank line. Raises ValueError on anything else."""
     if not line.strip():
         return None
@@ -52,6 +60,8 @@ def parse_line(line: str) -> Input | TrackHeader | None:
         return SignalChange.model_validate(obj)
     if kind == "header":
         return TrackHeader.model_validate(obj)
+    if kind == "ended":
+        return ExamEnded.model_validate(obj)
     raise ValueError(f"unknown track line kind {kind!r}")
 
 
@@ -61,16 +71,32 @@ def _open(path: Path) -> TextIO:
 
 def read_track(path: Path | str) -> tuple[TrackHeader | None, list[Input]]:
     """The header (if any) and the inputs of a track file (`.jsonl` or `.jsonl.gz`)."""
+    track = load_track(path)
+    return track.header, track.inputs
+
+
+class Track(BaseModel):
+    """A whole track: what it is of, its inputs in order, and when the examiner ended it (if they did)."""
+
     header: TrackHeader | None = None
     inputs: list[Input] = []
+    ended_at: float | None = None
+
+
+def load_track(path: Path | str) -> Track:
+    header: TrackHeader | None = None
+    inputs: list[Input] = []
+    ended: float | None = None
     with _open(Path(path)) as fh:
         for line in fh:
             item = parse_line(line)
             if isinstance(item, TrackHeader):
                 header = item
+            elif isinstance(item, ExamEnded):
+                ended = item.t
             elif item is not None:
                 inputs.append(item)
-    return header, inputs
+    return Track(header=header, inputs=inputs, ended_at=ended)
 
 
 def iter_lines(header: TrackHeader | None, inputs: Iterable[Input]) -> Iterator[str]:

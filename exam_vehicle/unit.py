@@ -30,7 +30,7 @@ from exam_vehicle.car import load_car
 from exam_vehicle.config import ExamVehicleConfig
 from exam_vehicle.course import load_course
 from exam_vehicle.exam_run import ExamRun, ExamView
-from exam_vehicle.gnss import Epoch
+from exam_vehicle.gnss import Epoch, FixQuality
 from exam_vehicle.judge import Judge
 from exam_vehicle.receiver import ReceiverLink
 from exam_vehicle.rules import load_rules
@@ -111,6 +111,8 @@ class ExamUnit:
         if self.run is not None:
             raise ExamRefused(f"exam {self.run.header.exam_id} is under way")
         now = self.clock()
+        if not self.rtk_fixed(now):
+            raise ExamRefused("no RTK fixed position from the receiver: an exam is judged only on an RTK fixed fix")
         exam_id = exam_id or new_case_id(self.cfg.unit, time.strftime("%y%m%d", time.localtime(now)), uuid.uuid4().hex[:6])
         header = TrackHeader(exam_id=exam_id, candidate=candidate, car=self.car.name, course=self.course.name,
                              rules_version=self.rules.version, started_at=now)
@@ -118,10 +120,15 @@ class ExamUnit:
                                       data={"exam_id": exam_id, "candidate": candidate, "car": self.car.name, "course": self.course.name,
                                             "rules_version": self.rules.version, "licence": self.rules.licence})])
         self.run = ExamRun(header, Judge(self.course, self.car, self.rules), self._track_path(exam_id), self._record, self.announcer.say)
-        for signal, value in self.board.values().items():
+        for signal, value in self.board.values.items():
             self._input(SignalChange(t=now, signal=signal, value=value))
         self.changes.bump()
         return exam_id
+
+    def rtk_fixed(self, now: float) -> bool:
+        """Whether the receiver gives an RTK fixed position now (within the last second)."""
+        e = self.last_epoch
+        return e is not None and e.quality is FixQuality.RTK_FIXED and now - e.t <= 1.0
 
     def end_exam(self) -> None:
         """The examiner ends the test now: the judge gives its result."""
@@ -233,7 +240,7 @@ class ExamUnit:
             "exam": None if view is None else {**view.__dict__, "running": self.run is not None},
             "fix": None if e is None else {"quality": e.quality.value, "sats": e.sats, "hdop": e.hdop, "h_acc_m": e.h_acc_m,
                                            "speed_mps": e.speed_mps, "heading_deg": e.heading_deg, "age_s": round(self.clock() - e.t, 1)},
-            "signals": {s.value: v for s, v in self.board.values().items()},
+            "signals": {s.value: v for s, v in self.board.values.items()},
             "devices": {**self.devices, "vehicle-board": {"online": self.board.online, "detail": ""}},
             "outbox": {"depth": self.journal.outbox_depth(), "last_seq": self.journal.last_seq(), "acked_seq": self.journal.acked_seq()},
             "voice": {"spoken": self.announcer.spoken, "failed": self.announcer.failed, "dropped": self.announcer.dropped},
