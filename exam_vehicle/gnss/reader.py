@@ -25,6 +25,7 @@ seconds of the day, so the output is deterministic.
 
 from __future__ import annotations
 
+import collections
 import calendar
 import datetime as dt
 from collections import Counter
@@ -78,8 +79,10 @@ class _Open:
     date: dt.date | None = None
     fix: Observation | None = None
     values: dict[str, tuple[int, object]] = field(default_factory=dict)
+    last_source: str = ""
 
     def take(self, obs: Observation) -> None:
+        self.last_source = obs.source
         rank = obs.rank
         if obs.quality is not None and (self.fix is None or rank < self.fix.rank):
             self.fix = obs
@@ -89,6 +92,11 @@ class _Open:
             value = getattr(obs, name)
             if value is not None and (name not in self.values or rank < self.values[name][0]):
                 self.values[name] = (rank, value)
+
+
+CYCLE_LEARN = 5
+"""Epochs in a row that must end with the same sentence before the reader completes epochs on it (u-blox's NAV-EOE does
+this explicitly; NMEA has no end mark, and waiting for the next fix's first sentence costs a whole cycle)."""
 
 
 class GnssReader:
@@ -103,6 +111,9 @@ class GnssReader:
         self._pending: list[Observation] = []
         self._date_ref: tuple[dt.date, int] | None = None  # (date, its time of day): carried to dateless epochs
         self._gps_minus_utc_ms = DEFAULT_GPS_MINUS_UTC_MS
+        self._last_sources: collections.deque[str] = collections.deque(maxlen=CYCLE_LEARN)
+        self.cycle_end: str | None = None  # the sentence that has ended every recent epoch: the epoch completes on it
+        self._early = False  # the epoch behind us was completed on `cycle_end`, not by the next one
 
     @property
     def buffered(self) -> int:
@@ -150,14 +161,20 @@ class GnssReader:
                 self.stats.no_time += 1
             elif current is not None and not obs.end_of_epoch:
                 current.take(obs)
+                self._end_of_cycle(obs, out)
             else:
+                self._unlearn_cycle()
                 self.stats.unplaced += 1
             return
         if current is not None and obs.time_ms == current.time_ms:
             current.take(obs)
             if obs.end_of_epoch:
                 self._complete(out)
+            else:
+                self._end_of_cycle(obs, out)
         elif obs.time_ms == self._last_ms:
+            if not obs.end_of_epoch:
+                self._unlearn_cycle()
             self.stats.late += not obs.end_of_epoch  # an end mark after the next fix began says nothing new
         elif obs.opens:
             self._complete(out)
@@ -187,10 +204,26 @@ class GnssReader:
                 self.stats.unplaced += 1
         self._pending = keep
 
-    def _complete(self, out: list[Epoch]) -> None:
+    def _end_of_cycle(self, obs: Observation, out: list[Epoch]) -> None:
+        """The receiver's cycle ends with the same sentence every time: complete the epoch on it, not a cycle later."""
+        if self.cycle_end is not None and obs.source == self.cycle_end:
+            self._complete(out, early=True)
+
+    def _unlearn_cycle(self) -> None:
+        """Something of an epoch came after the sentence thought to end it: wait for the next fix again and relearn."""
+        if self._early:
+            self.cycle_end = None
+            self._last_sources.clear()
+
+    def _complete(self, out: list[Epoch], early: bool = False) -> None:
         done, self._open = self._open, None
         if done is None:
             return
+        self._early = early
+        if not early:
+            self._last_sources.append(done.last_source)
+            if len(self._last_sources) == CYCLE_LEARN and len(set(self._last_sources)) == 1:
+                self.cycle_end = done.last_source
         self._last_ms = done.time_ms
         out.append(self._epoch(done))
         self.stats.epochs += 1
