@@ -21,6 +21,7 @@ BENCHES: list[tuple[str, str]] = [
     ("GNSS reader", "gnss"),
     ("lane controller", "lane"),
     ("cloud bridge", "bridge"),
+    ("exam vehicle", "exam"),
     ("whole site", "site"),
 ]
 
@@ -89,6 +90,12 @@ def _bridge(ns: argparse.Namespace) -> int:
     return main(ns)
 
 
+def _exam(ns: argparse.Namespace) -> int:
+    from site_sim.bench.exam import run
+
+    return run(minutes=ns.minutes, live_seconds=ns.live_seconds)
+
+
 def _site(ns: argparse.Namespace) -> int:
     from site_sim.bench.site import run_bench
 
@@ -121,6 +128,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="short runs (for tests)")
     p.add_argument("--only", dest="only_parts", help="comma list of sqlite,sqlite2,pg1,pg2,lookups (default all; the broker-only row always runs)")
     p.set_defaults(func=_bridge)
+    p = sub.add_parser("exam", help="exam vehicle: judge replay of a 15-minute exam; the live unit's CPU and event latency at 10 Hz")
+    p.add_argument("--minutes", type=float, default=15.0, help="length of the replayed exam")
+    p.add_argument("--live-seconds", type=float, default=120.0, help="seconds of live driving against a unit process (0: skip)")
+    p.set_defaults(func=_exam)
     p = sub.add_parser("site", help="whole site: registration times and the software's share at several arrival rates")
     p.add_argument("--lanes", type=int, default=2, help="lane controllers")
     p.add_argument("--vehicles", type=int, default=None, help="vehicles per point (default 12)")

@@ -1,4 +1,4 @@
-"""`passlane bench exam` (to be wired): replay a 15-minute, 10 Hz simulated exam through the judge and time it.
+"""`passlane bench exam`: replay a 15-minute, 10 Hz simulated exam through the judge and time it; then the live unit's numbers.
 
 The exam is the simulator's clean driver (`site_sim/exam_car.py`) queueing before each item so the
 whole takes the minutes asked for. The track is written and read back like a real one; the judge's
@@ -34,7 +34,7 @@ def _exam(minutes: float) -> tuple[Path, int, int, float]:
     return path, epochs, len(inputs) - epochs, inputs[-1].t - inputs[0].t
 
 
-def run(minutes: float = 15.0) -> int:
+def run(minutes: float = 15.0, live_seconds: float = 120.0) -> int:
     """Print the table; 0 when the replay judged the exam to its end."""
     started = time.perf_counter()
     path, epochs, signals, span = _exam(minutes)
@@ -61,7 +61,17 @@ def run(minutes: float = 15.0) -> int:
     print("exam judge replay")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    return 0 if result is not None and result.ended_by == "completed" else 1
+    ok = result is not None and result.ended_by == "completed"
+    if live_seconds > 0:
+        from site_sim.bench.exam_live import measure
+        from site_sim.bench.exam_live import rows as live_rows
+
+        print("\nthe live exam vehicle (passlane exam run, simulated car at 10 Hz, real broker and bridge)")
+        live = live_rows(measure(seconds=live_seconds))
+        w = max(len(r[0]) for r in live)
+        for name, value, note in live:
+            print(f"  {name:<{w}}  {value:<44}  {note}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,158 @@
+"""The live exam vehicle's numbers: CPU of `passlane exam run` at 10 Hz, and how soon what the judge decides is published.
+
+A real unit process against a simulated car (NMEA over socket:// at 10 Hz, the vehicle-board firmware on the
+simulated car), the real broker and bridge. Each of the car's exam events is timed from the moment the
+drive sent the NMEA of the epoch that completed it (the unit stamps the epoch's `t` when it is complete; the
+track holds `t` against the fix time) to its arrival at an MQTT subscriber of the unit's events leaf.
+Targets: CPU <= 5 % of one core; fault to published p99 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import psutil
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.broker import MosquittoBroker, free_port
+from edge.contract import EventEnvelope, Leaf, topic
+from edge.pki import SitePki
+from edge.stats import percentile
+from exam_vehicle.gnss import Epoch
+from firmware.sim.server import SimBoardServer
+from site_sim.exam_car import PROFILES, drive_exam, nmea_sentences
+from site_sim.exam_drive import CarSignals, ExamDrive, NmeaServer
+from site_sim.polling import wait_until
+
+SITE, UNIT = "bench", "car-01"
+REPO = str(Path(__file__).resolve().parents[2])
+
+
+class TimedDrive(ExamDrive):
+    """The drive, remembering when each epoch's sentences left (by fix time)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.sent: dict[str, float] = {}
+        sentences = self.sentences
+
+        def timed(epoch: Epoch) -> list[bytes]:
+            out = sentences(epoch)
+            self.sent[epoch.time] = time.time()
+            return out
+
+        self.sentences = timed
+
+
+def _listen(broker: MosquittoBroker, pki: SitePki, arrivals: list[tuple[float, EventEnvelope]]) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-listen-{os.getpid()}", protocol=mqtt.MQTTv5)
+    c.tls_set_context(ssl.create_default_context(cafile=str(pki.ca_cert)))
+    c.username_pw_set("bridge", pki.password("bridge"))
+    c.on_connect = lambda cl, *a: cl.subscribe(topic(SITE, UNIT, Leaf.EVENTS), 1)
+    c.on_message = lambda cl, u, m: arrivals.append((time.time(), EventEnvelope.model_validate_json(m.payload)))
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    return c
+
+
+def _config(tmp: Path, broker: MosquittoBroker, pki: SitePki, nmea: NmeaServer, board: SimBoardServer, port: int) -> Path:
+    path = tmp / "exam-vehicle.toml"
+    path.write_text(f'''site = "{SITE}"\nunit = "{UNIT}"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}
+password = {{ file = "{pki.password_file(UNIT)}" }}\ntls = {{ ca_file = "{pki.ca_cert}" }}
+[gnss]\nurl = "{nmea.url}"\n[vehicle_board]\nurl = "{board.url}"\n[page]\nport = {port}\n[audio]\nenabled = false\n''')
+    return path
+
+
+def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, Any]:
+    """Drive `seconds` of the profile against a unit process; the unit's CPU and the event latencies."""
+    from cloud_bridge.config import load_settings
+    from cloud_bridge.runner import Bridge
+
+    with tempfile.TemporaryDirectory(prefix="passlane-bench-car-") as tmp_name:
+        tmp = Path(tmp_name)
+        pki = SitePki(tmp / "pki")
+        pki.init(SITE, {"bridge": "bridge", "ops": "ops", UNIT: "exam-vehicle"})
+        broker = MosquittoBroker(pki, tmp / "broker")
+        broker.start()
+        key = tmp / "payment.key"
+        key.write_text("bench-key-0123456789abcdef0123456789")
+        bridge = Bridge(load_settings(None, {"db": str(tmp / "bridge.sqlite3"), "payments.key_file": str(key), "mqtt.host": broker.host,
+                                             "mqtt.port": broker.port, "mqtt.site_dir": str(pki.root)}), sweep_s=3600).start()
+        board, nmea = SimBoardServer("vehicle-board").start(), NmeaServer()
+        arrivals: list[tuple[float, EventEnvelope]] = []
+        listener = _listen(broker, pki, arrivals)
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "exam", "run", "--config", str(_config(tmp, broker, pki, nmea, board, port)),
+                                 "--start", "bench"], cwd=tmp, env={**os.environ, "PYTHONPATH": REPO}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: _status(port), 60, "the unit's page")
+            _, inputs, _ = drive_exam(PROFILES[profile][0])
+            t0 = inputs[0].t
+            drive = TimedDrive([i for i in inputs if i.t - t0 <= seconds], nmea, CarSignals(board.control()), nmea_sentences).start()
+            wait_until(lambda: ((_status(port) or {}).get("exam") or {}).get("running"), 60, "the exam started")
+            unit = psutil.Process(proc.pid)
+            c0, w0 = unit.cpu_times(), time.monotonic()
+            drive.done.wait(seconds + 60)
+            c1, w1 = unit.cpu_times(), time.monotonic()
+            wait_until(lambda: (_status(port) or {}).get("outbox", {}).get("depth") == 0, 30, "delivered")
+            track = next((tmp / "var" / "tracks").glob("*.jsonl"))
+            stamped = {o["time"]: o["t"] for o in map(json.loads, track.read_text().splitlines()) if o.get("kind") == "epoch"}
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+            listener.loop_stop()
+            listener.disconnect()
+            nmea.close()
+            board.stop()
+            bridge.stop()
+            broker.stop()
+    cpu_pct = 100.0 * ((c1.user - c0.user) + (c1.system - c0.system)) / (w1 - w0)
+    sent_by_t = sorted((stamped[k], s) for k, s in drive.sent.items() if k in stamped)
+    link = [t - s for t, s in sent_by_t]
+    decided = [(at, ev) for at, ev in arrivals if ev.kind.value.startswith("exam.") and ev.kind.value not in ("exam.started", "exam.track_chunk")]
+    total = [at - _sent_before(sent_by_t, ev.ts) for at, ev in decided]
+    deductions = [at - _sent_before(sent_by_t, ev.ts) for at, ev in decided if ev.kind.value == "exam.deduction"]
+    return {"cpu_pct": cpu_pct, "seconds": w1 - w0, "epochs": len(link), "link_ms": [x * 1000 for x in link],
+            "event_ms": [x * 1000 for x in total], "deduction_ms": [x * 1000 for x in deductions], "events": len(decided)}
+
+
+def _sent_before(sent_by_t: list[tuple[float, float]], t: float) -> float:
+    """When the sentences of the epoch stamped `t` (or the last one stamped before it) were sent."""
+    best = sent_by_t[0][1]
+    for stamped, sent in sent_by_t:
+        if stamped > t + 1e-9:
+            break
+        best = sent
+    return best
+
+
+def _status(port: int) -> dict[str, Any] | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
+def rows(m: dict[str, Any]) -> list[tuple[str, str, str]]:
+    def ms(values: list[float]) -> str:
+        return f"p50 {percentile(values, 50) or 0:.1f} ms, p99 {percentile(values, 99) or 0:.1f} ms, n={len(values)}" if values else "none"
+
+    return [
+        ("unit CPU at 10 Hz", f"{m['cpu_pct']:.1f} % of one core", f"target <= 5 %, over {m['seconds']:.0f} s, {m['epochs']} epochs"),
+        ("sentences sent -> epoch complete", ms(m["link_ms"]), "socket://, the reader, the unit's stamp"),
+        ("epoch -> exam event at a subscriber", ms(m["event_ms"]), f"{m['events']} events: items, deductions, the result"),
+        ("  of which deductions", ms(m["deduction_ms"]), "target p99 <= 100 ms"),
+    ]
