@@ -80,6 +80,7 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
     from cloud_bridge.config import load_settings
     from cloud_bridge.runner import Bridge
 
+    drive: TimedDrive | None = None
     with tempfile.TemporaryDirectory(prefix="passlane-bench-car-") as tmp_name:
         tmp = Path(tmp_name)
         pki = SitePki(tmp / "pki")
@@ -119,6 +120,7 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
             board.stop()
             bridge.stop()
             broker.stop()
+    assert drive is not None
     cpu_pct = 100.0 * ((c1.user - c0.user) + (c1.system - c0.system)) / (w1 - w0)
     sent_by_t = sorted((stamped[k], s) for k, s in drive.sent.items() if k in stamped)
     link = [t - s for t, s in sent_by_t]
