@@ -80,7 +80,6 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
     from cloud_bridge.config import load_settings
     from cloud_bridge.runner import Bridge
 
-    drive: TimedDrive | None = None
     with tempfile.TemporaryDirectory(prefix="passlane-bench-car-") as tmp_name:
         tmp = Path(tmp_name)
         pki = SitePki(tmp / "pki")
@@ -102,7 +101,8 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
             wait_until(lambda: _status(port), 60, "the unit's page")
             _, inputs, _ = drive_exam(PROFILES[profile][0])
             t0 = inputs[0].t
-            drive = TimedDrive([i for i in inputs if i.t - t0 <= seconds], nmea, CarSignals(board.control()), nmea_sentences).start()
+            drive = TimedDrive([i for i in inputs if i.t - t0 <= seconds], nmea, CarSignals(board.control()), nmea_sentences)
+            drive.start()
             wait_until(lambda: ((_status(port) or {}).get("exam") or {}).get("running"), 60, "the exam started")
             unit = psutil.Process(proc.pid)
             c0, w0 = unit.cpu_times(), time.monotonic()
@@ -120,7 +120,6 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
             board.stop()
             bridge.stop()
             broker.stop()
-    assert drive is not None
     cpu_pct = 100.0 * ((c1.user - c0.user) + (c1.system - c0.system)) / (w1 - w0)
     sent_by_t = sorted((stamped[k], s) for k, s in drive.sent.items() if k in stamped)
     link = [t - s for t, s in sent_by_t]
