@@ -208,6 +208,15 @@ def _register_unit(sub: Any) -> None:
     c.add_argument("file", nargs="?", help="exam-vehicle.toml")
     c.add_argument("--config", help="exam-vehicle.toml (the same as the positional file)")
     c.set_defaults(func=_check_config)
+    r = sub.add_parser("config-reference", help="print the exam-vehicle.toml reference (Markdown) generated from the models")
+    r.set_defaults(func=_reference)
+
+
+def _reference(ns: argparse.Namespace) -> int:
+    from exam_vehicle.config import config_reference_markdown
+
+    print(config_reference_markdown(), end="")
+    return 0
 
 
 COMMANDS: list[Callable[[Any], None]] = [_register_unit, _register_course, _register_judge]

@@ -157,6 +157,7 @@ def test_an_exam_on_the_car_reaches_the_bridge_whole_and_its_uploaded_track_repl
         wait_until(lambda: (unit.status() or {}).get("exam", {}).get("result"), 30, "the result")
         wait_until(lambda: any(e["kind"] == "exam.track_chunk" for e in _exam_events(site["cloud"])), 30, "the track uploaded")
         wait_until(lambda: (unit.status() or {}).get("outbox", {}).get("depth") == 0, 30, "every event delivered")
+        _look_at_the_examiners_page(unit.port, tmp_path)
     finally:
         assert unit.stop() == 0
     events = _exam_events(site["cloud"])
@@ -170,6 +171,42 @@ def test_an_exam_on_the_car_reaches_the_bridge_whole_and_its_uploaded_track_repl
     replayed = replay(Judge(course, car, default_rules(car.licence)), track)
     car_events = [e for e in events if e["kind"] not in ("exam.started", "exam.track_chunk")]
     assert [(e["kind"], e["ts"]) for e in car_events] == [(f"exam.{_KIND[ev.kind]}", ev.t) for ev in replayed], "the replay is the car's judgement"
+
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(REPO) / "docs" / "screenshots"
+
+
+def _look_at_the_examiners_page(port: int, tmp: Path) -> None:
+    """The page in a real browser, zh-CN and English, landscape and portrait tablet sizes: the result, the deduction, no
+    English in the Chinese page's labels, nothing wider than the screen, no Content-Security-Policy violation."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian chromium is installed by `make test` (scripts/ensure-sysdeps.sh)")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                                                     "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            for lang, words in (("zh-CN", ("考试车状态", "得分", "扣分", "不合格", "卫星定位接收机")), ("en", ("Exam car status", "Score", "Deductions"))):
+                for w, h in ((1024, 768), (768, 1024)):
+                    page = browser.new_page(viewport={"width": w, "height": h})
+                    problems: list[str] = []
+                    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+                    page.goto(f"http://127.0.0.1:{port}/lang/{lang}")
+                    text = page.inner_text("body")
+                    assert all(word in text for word in words), (lang, text[:400])
+                    assert page.locator("#deductions li").count() >= 1, "the deduction, in the standard's Chinese wording"
+                    if lang == "zh-CN":
+                        labels = page.eval_on_selector_all("h1, h2, th, .label", "els => els.map(e => e.innerText)")
+                        assert not [x for x in labels if any(c.isascii() and c.isalpha() for c in x.replace("RTK", "").replace("car-01", ""))], labels
+                    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"wider than {w}px"
+                    assert not problems, problems
+                    page.screenshot(path=str(SHOTS / f"exam-page-{lang}-{w}x{h}.png"), full_page=True)
+                    page.close()
+        finally:
+            browser.close()
 
 
 _KIND = {"item_started": "item_started", "item_ended": "item_ended", "deduction": "deduction", "run_invalid": "invalid", "result": "result"}
