@@ -187,15 +187,27 @@ def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | No
     """Read `bridge.toml` (optional), apply dotted overrides, validate; errors name the field path."""
     data: dict[str, Any] = {}
     if path is not None:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (TOML is): {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except RecursionError:  # tomllib recurses once per nested array or inline table
+            raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
         node = data
         *parents, last = dotted.split(".")
-        for part in parents:
+        for n, part in enumerate(parents):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                where = ".".join(parents[:n + 1])
+                raise ConfigError(f"{path or 'settings'}: {where}: a table is expected (to set {dotted}), not {type(node).__name__}")
         node[last] = value
     try:
         return BridgeSettings.model_validate(data)

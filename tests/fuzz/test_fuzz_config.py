@@ -17,6 +17,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from cloud_bridge.config import ConfigError as BridgeConfigError
+from cloud_bridge.config import load_settings
 from edge.config import ConfigError as LaneConfigError
 from edge.config import load_config
 
@@ -203,10 +205,47 @@ def test_the_lane_refuses_bytes_that_are_not_toml_with_its_config_error(tmp_path
     _load_lane(_write(tmp_path_factory.mktemp("lane"), "lane.toml", data))
 
 
-@pytest.mark.parametrize("loader", ["lane"])
+# ---------------------------------------------------------------- the bridge
+CLI_OVERRIDES = st.fixed_dictionaries({}, optional={  # what `passlane bridge ...` passes on top of the file (None: flag not given)
+    "db": st.one_of(st.none(), text), "mqtt.host": st.one_of(st.none(), text), "mqtt.port": st.one_of(st.none(), st.integers()),
+    "http.listen": st.one_of(st.none(), text), "workers": st.one_of(st.none(), st.integers()),
+    "http.tls.cert_file": st.one_of(st.none(), text), "payments.key_file": st.one_of(st.none(), text),
+    "rules.file": st.one_of(st.none(), text), "audit.key_file": st.one_of(st.none(), text)})
+
+
+def _load_bridge(path: Path, overrides: dict[str, Any]) -> None:
+    try:
+        load_settings(path, overrides)
+    except BridgeConfigError as exc:
+        message = str(exc)
+        assert message and ": " in message, f"a config error names where and what: {message!r}"
+
+
+@budget(ci=150, long=10_000)
+@given(config_document(__import__("tomllib").loads(BRIDGE_TOML)), CLI_OVERRIDES)
+@example('mqtt = "broker"\n', {"mqtt.host": "127.0.0.1"})  # an override into a value that is not a table: TypeError
+def test_the_bridge_loads_any_toml_with_any_overrides_raising_only_its_config_error(tmp_path_factory, doc, overrides):
+    count()
+    _load_bridge(_write(tmp_path_factory.mktemp("bridge"), "bridge.toml", doc.encode()), overrides)
+
+
+@budget(ci=100, long=10_000)
+@given(not_toml(BRIDGE_TOML))
+@example(b"db = ")  # not TOML: tomllib.TOMLDecodeError escaped
+@example(b"\xff\xfe\x00d\x00b")  # not UTF-8: UnicodeDecodeError escaped
+def test_the_bridge_refuses_bytes_that_are_not_toml_with_its_config_error(tmp_path_factory, data):
+    count()
+    _load_bridge(_write(tmp_path_factory.mktemp("bridge"), "bridge.toml", data), {})
+
+
+@pytest.mark.parametrize("loader", ["lane", "bridge"])
 def test_a_config_file_that_cannot_be_read_is_a_config_error_naming_it(tmp_path, loader):
     missing = tmp_path / "nowhere.toml"
     folder = tmp_path  # a directory where a file should be
     for path in (missing, folder):
-        with pytest.raises(LaneConfigError, match=str(path)):
-            load_config(path)
+        if loader == "lane":
+            with pytest.raises(LaneConfigError, match=str(path)):
+                load_config(path)
+        else:
+            with pytest.raises(BridgeConfigError, match=str(path)):
+                load_settings(path)
