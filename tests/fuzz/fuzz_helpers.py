@@ -155,3 +155,29 @@ def bytes_around(valid: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
         st.sampled_from(HUGE_NUMBERS + LITERALS + [b"", b" ", b"\x00", b"{}", b"[]", b'""', b"\xef\xbb\xbf{}"]),
         valid,
     )
+
+
+# ---------------------------------------------------------------- HTTP operations and corpora
+def api_operations(routes: Any) -> list[tuple[str, str]]:
+    """(method, path) of every route an app describes in its OpenAPI document, paths as the document writes them."""
+    import re
+
+    from fastapi.routing import APIRoute
+
+    return sorted({(m, re.sub(r"\{(\w+):\w+\}", r"{\1}", r.path)) for r in routes
+                   if isinstance(r, APIRoute) and r.include_in_schema for m in r.methods if m != "HEAD"}, key=lambda o: (o[1], o[0]))
+
+
+def corpus(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
+    """`n` values drawn by hypothesis (its bias toward edge cases included), for a fuzzer that runs for a time, not per example."""
+    from hypothesis import Phase, given
+
+    out: list[Any] = []
+
+    @settings(max_examples=n, phases=[Phase.generate], database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(value: Any) -> None:
+        out.append(value)
+
+    collect()
+    return out

@@ -8,17 +8,14 @@ every answer whose status the schema declares has the declared shape.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import schemathesis
-from fastapi.routing import APIRoute
 from hypothesis import example, given
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -30,7 +27,7 @@ from cloud_bridge.rules import AlertSignal, Rule, Severity
 from cloud_bridge.store import PostgresStore, SqliteStore
 from edge.contract import EventEnvelope, Leaf, topic
 
-from fuzz_helpers import budget, bytes_around, count, dumps, hostile_object
+from fuzz_helpers import api_operations, budget, bytes_around, count, dumps, hostile_object
 from web_helpers import make_web
 
 pytestmark = pytest.mark.fuzz
@@ -88,8 +85,7 @@ def bridge_operations() -> list[tuple[str, str]]:
     """(method, path) of every operation in the bridge's OpenAPI description, from its routers."""
     from cloud_bridge.app import ROUTERS
 
-    return sorted({(m, re.sub(r"\{(\w+):\w+\}", r"{\1}", r.path)) for module in ROUTERS for r in module.router.routes
-                   if isinstance(r, APIRoute) and r.include_in_schema for m in r.methods if m != "HEAD"}, key=lambda o: (o[1], o[0]))
+    return api_operations(r for module in ROUTERS for r in module.router.routes)
 
 
 @pytest.mark.parametrize(("method", "path"), bridge_operations(), ids=[f"{m} {p}" for m, p in bridge_operations()])

@@ -9,16 +9,13 @@ every answer whose status the schema declares has the declared shape.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import schemathesis
-from fastapi.routing import APIRoute
 from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -33,7 +30,7 @@ from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
 from lane_controller.web import create_app
 
-from fuzz_helpers import budget, count
+from fuzz_helpers import api_operations, budget, count
 from lane_cloud import RealCloud
 from lane_helpers import lane_config, wait_until
 
@@ -131,8 +128,7 @@ def tablet_operations() -> list[tuple[str, str]]:
     """(method, path) of every operation in the tablet's OpenAPI description, from its routers (known before any lane runs)."""
     from lane_controller.web import ROUTERS
 
-    return sorted({(m, re.sub(r"\{(\w+):\w+\}", r"{\1}", r.path)) for router in ROUTERS for r in router.routes
-                   if isinstance(r, APIRoute) and r.include_in_schema for m in r.methods if m != "HEAD"}, key=lambda o: (o[1], o[0]))
+    return api_operations(r for router in ROUTERS for r in router.routes)
 
 
 @pytest.mark.parametrize(("method", "path"), tablet_operations(), ids=[f"{m} {p}" for m, p in tablet_operations()])
