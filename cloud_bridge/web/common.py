@@ -15,6 +15,8 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -49,6 +51,16 @@ PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0
 PlateNumber = Annotated[str, Path(min_length=1, max_length=16, pattern=TOKEN_TEXT)]
 AlertId = Annotated[int, Path(ge=1, le=MAX_INT)]
 SearchText = Annotated[str, Query(max_length=100, pattern=NO_CONTROL)]
+
+
+# ------------------------------------------------------------------ refusals of input
+async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's own 422 answer, except that a body it could not read as JSON is echoed as text, never a 500.
+
+    FastAPI puts such a body (sent as text/plain, or without a content type) into ``input`` as bytes, and its
+    encoder decoded them as UTF-8: bytes that are not UTF-8 raised UnicodeDecodeError inside the error handler."""
+    return JSONResponse({"detail": jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})},
+                        status_code=422)
 
 
 # ------------------------------------------------------------------ the app's parts, per request

@@ -181,3 +181,31 @@ def corpus(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
 
     collect()
     return out
+
+
+CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+                 "multipart/form-data; boundary=x", "application/octet-stream", "image/jpeg", "application/json; charset=latin-1", ""]
+path_texts = st.one_of(st.text(max_size=30), st.sampled_from(NASTY_TEXT), st.sampled_from([t.decode() for t in HUGE_NUMBERS + LITERALS]))
+
+
+def quoted(text: str) -> str:
+    """Percent-encoded as a client sends it; a lone surrogate goes out as the invalid UTF-8 it would be (%ED%A0%80)."""
+    from urllib.parse import quote
+
+    return quote(text.encode("utf-8", "surrogatepass"), safe="")
+
+
+@st.composite
+def raw_requests(draw: st.DrawFn, operations: list[tuple[str, str]], real: dict[str, str]) -> tuple[str, str, bytes, dict[str, str]]:
+    """(method, url, body, headers) to one of `operations`: path values real or junk, any query, any bytes in any content type."""
+    import re
+
+    method, template = draw(st.sampled_from(operations))
+    url = re.sub(r"\{(\w+)\}", lambda m: quoted(real[m.group(1)] if m.group(1) in real and draw(st.booleans()) else draw(path_texts)) or "x",
+                 template)
+    query = draw(st.lists(st.tuples(path_texts, path_texts), max_size=3))
+    if query:
+        url += "?" + "&".join(f"{quoted(k)}={quoted(v)}" for k, v in query)
+    body = draw(st.one_of(st.just(b""), bytes_around(json_values.map(dumps))))
+    ctype = draw(st.sampled_from(CONTENT_TYPES))
+    return method, url, body, {"content-type": ctype} if ctype else {}
