@@ -200,6 +200,7 @@ def test_the_lane_loads_any_toml_raising_only_its_config_error(tmp_path_factory,
 @given(not_toml(LANE_TOML))
 @example(b"\xff\xfe\x00s\x00i")  # not UTF-8: read_text() raised UnicodeDecodeError
 @example(b"a = " + b"[" * 100_000)  # tomllib ran out of stack: RecursionError
+@example(b"promise_minutes = 1" + b"0" * 5000)  # int() refused 5001 digits inside tomllib: a bare ValueError
 def test_the_lane_refuses_bytes_that_are_not_toml_with_its_config_error(tmp_path_factory, data):
     count()
     _load_lane(_write(tmp_path_factory.mktemp("lane"), "lane.toml", data))
