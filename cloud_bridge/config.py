@@ -194,7 +194,7 @@ def load_settings(path: Path | str | None = None, overrides: dict[str, Any] | No
             raise ConfigError(f"cannot read {path}: {exc}") from None
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not UTF-8 text (TOML is): {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: an integer of more than 4300 digits
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         except RecursionError:  # tomllib recurses once per nested array or inline table
             raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None

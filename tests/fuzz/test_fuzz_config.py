@@ -234,6 +234,7 @@ def test_the_bridge_loads_any_toml_with_any_overrides_raising_only_its_config_er
 @given(not_toml(BRIDGE_TOML))
 @example(b"db = ")  # not TOML: tomllib.TOMLDecodeError escaped
 @example(b"\xff\xfe\x00d\x00b")  # not UTF-8: UnicodeDecodeError escaped
+@example(b"workers = 1" + b"0" * 5000)  # int() refused 5001 digits inside tomllib: a bare ValueError
 def test_the_bridge_refuses_bytes_that_are_not_toml_with_its_config_error(tmp_path_factory, data):
     count()
     _load_bridge(_write(tmp_path_factory.mktemp("bridge"), "bridge.toml", data), {})
