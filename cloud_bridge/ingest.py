@@ -83,6 +83,9 @@ def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None)
         payload = decode(leaf, raw)
     except PayloadError as exc:
         return Inbound(topic_name, site, unit, leaf, None, raw, received_at, _reason(f"schema: {exc}"), token)
+    wide = next((name for name, value in payload if type(value) is int and not -(2**63) <= value < 2**63), None)
+    if wide is not None:  # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
+        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"schema: {wide}: an integer beyond 64 bits", token)
     if _holds_nul(payload.model_dump()):
         # JSON may spell U+0000 (\u0000); PostgreSQL cannot keep it in text, so no store would take this payload
         return Inbound(topic_name, site, unit, leaf, None, raw, received_at, "schema: a string holds a NUL character (U+0000)", token)

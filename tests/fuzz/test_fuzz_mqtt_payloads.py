@@ -108,6 +108,15 @@ NUL_PAYLOADS = [  # (leaf, bytes): each crashed PostgreSQL ingest ("text fields 
 ]
 
 
+@pytest.mark.parametrize("depth", [2**63, 10**30])
+def test_telemetry_with_an_integer_beyond_64_bits_is_a_dead_letter_that_both_engines_store(store, depth):
+    """outbox_depth of 2**63 passed the model and made ingest raise (SQLite OverflowError, PostgreSQL out of range)."""
+    raw = (b'{"v":1,"unit":"lane-01","ts":1,"load_1m":0,"mem_used_pct":0,"disk_used_pct":0,"outbox_depth":%d}' % depth)
+    item = classify(topic(SITE, UNIT, Leaf.TELEMETRY), raw, time.time())
+    assert item.payload is None and "outbox_depth" in (item.reason or "")
+    assert store.ingest_batch([item]).dead == 1
+
+
 def test_a_nul_character_anywhere_in_a_payload_makes_it_a_dead_letter_that_both_engines_store(store):
     items = [classify(topic(SITE, UNIT, leaf), raw, time.time()) for leaf, raw in NUL_PAYLOADS]
     assert all(i.payload is None and "\x00" not in (i.reason or "") for i in items)
