@@ -149,3 +149,23 @@ def test_a_unit_session_refuses_junk_on_its_leaves_stays_connected_and_its_outbo
     wait_until(lambda: journal.acked_seq() == journal.last_seq() == 25 and journal.outbox_depth() == 0, 30, "the outbox drained")
     assert sorted(cloud.events(UNIT)) == list(range(1, 26)), "the bridge stored every journaled event"
     assert session.connects == 1
+
+
+# ---------------------------------------------------------------- what the site fuzz test found, pinned
+def test_an_ack_covering_a_seq_the_unit_has_not_sent_yet_leaves_that_event_in_the_outbox(tmp_path):
+    """A refused message naming the lane's next seq (sent with its account) takes that seq's place at the bridge, and the
+    bridge's watermark then covers it. The lane deleted its own event with that seq from the outbox when an Ack
+    arrived before the event was published (after a restart, or between journaling and publishing): the bridge kept
+    the refusal marker for ever (tests/site/test_fuzz_site.py, bridge != journal at seq 6)."""
+    journal = Journal(tmp_path / "lane.sqlite", UNIT)
+    try:
+        _record(journal, 3)
+        journal.mark_sent([1, 2], now=1.0)
+        journal.ack(3)  # the bridge's watermark covers 3: its own marker, not this lane's event
+        assert [seq for seq, _ in journal.outbox_unsent(10)] == [3], "the unsent event 3 still goes out"
+        assert journal.outbox_depth() == 1
+        journal.mark_sent([3], now=2.0)
+        journal.ack(3)  # the Ack that follows the bridge storing this lane's event 3
+        assert journal.outbox_depth() == 0
+    finally:
+        journal.close()

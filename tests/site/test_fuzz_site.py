@@ -48,8 +48,8 @@ from fuzz_payloads import hostile, valid_bytes
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.fuzz]
 
 UNIT = "lane-01"
-FUZZ_S = 150.0 if is_long() else 8.0
-VEHICLES = 4 if is_long() else 2
+FUZZ_S = 150.0 if is_long() else 5.0
+VEHICLES = 4 if is_long() else 1
 CORPUS = 600 if is_long() else 120
 AHEAD = 20  # a refused event may name a seq at most this far past the lane's last: the vehicles make far more events
 HOLDS_RESOURCES = {RequestKind.PLATE_RESERVE, RequestKind.PAYMENT_START}
