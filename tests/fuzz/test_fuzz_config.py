@@ -189,14 +189,14 @@ def _load_lane(path: Path) -> None:
         assert message and ": " in message, f"a config error names where and what: {message!r}"
 
 
-@budget(ci=150, long=10_000)
+@budget(ci=60, long=3_000)
 @given(config_document(__import__("tomllib").loads(LANE_TOML)))
 def test_the_lane_loads_any_toml_raising_only_its_config_error(tmp_path_factory, doc):
     count()
     _load_lane(_write(tmp_path_factory.mktemp("lane"), "lane.toml", doc.encode()))
 
 
-@budget(ci=100, long=10_000)
+@budget(ci=40, long=3_000)
 @given(not_toml(LANE_TOML))
 @example(b"\xff\xfe\x00s\x00i")  # not UTF-8: read_text() raised UnicodeDecodeError
 @example(b"a = " + b"[" * 100_000)  # tomllib ran out of stack: RecursionError
@@ -222,7 +222,7 @@ def _load_bridge(path: Path, overrides: dict[str, Any]) -> None:
         assert message and ": " in message, f"a config error names where and what: {message!r}"
 
 
-@budget(ci=150, long=10_000)
+@budget(ci=60, long=3_000)
 @given(config_document(__import__("tomllib").loads(BRIDGE_TOML)), CLI_OVERRIDES)
 @example('mqtt = "broker"\n', {"mqtt.host": "127.0.0.1"})  # an override into a value that is not a table: TypeError
 def test_the_bridge_loads_any_toml_with_any_overrides_raising_only_its_config_error(tmp_path_factory, doc, overrides):
@@ -230,7 +230,7 @@ def test_the_bridge_loads_any_toml_with_any_overrides_raising_only_its_config_er
     _load_bridge(_write(tmp_path_factory.mktemp("bridge"), "bridge.toml", doc.encode()), overrides)
 
 
-@budget(ci=100, long=10_000)
+@budget(ci=40, long=3_000)
 @given(not_toml(BRIDGE_TOML))
 @example(b"db = ")  # not TOML: tomllib.TOMLDecodeError escaped
 @example(b"\xff\xfe\x00d\x00b")  # not UTF-8: UnicodeDecodeError escaped

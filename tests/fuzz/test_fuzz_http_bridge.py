@@ -93,7 +93,7 @@ def test_the_bridge_answers_any_request_without_a_server_error_and_as_its_schema
     operation = bridge_web.schema[path][method]
     statuses: Counter[int] = Counter()
 
-    @budget(ci=8, long=300)
+    @budget(ci=5, long=200)
     @given(st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)))
     def call(case):  # noqa: ANN001
         count()
@@ -123,7 +123,7 @@ def test_the_payment_callback_answers_any_signed_or_unsigned_body_without_a_serv
     nonces = st.one_of(st.none(), st.text(st.characters(codec="ascii", exclude_characters=",="), min_size=0, max_size=80))
     headers = st.one_of(st.none(), st.text(max_size=80).filter(lambda h: h.isascii() and "\n" not in h and "\r" not in h))
 
-    @budget(ci=80, long=4_000)
+    @budget(ci=50, long=3_000)
     @given(bodies, st.sampled_from(["signed", "signed", "forged", "raw"]), stamps, nonces, headers)
     @example(b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", 10**400, None, None)  # was an OverflowError: a 500
     def callback(body, how, t, nonce, raw_header):  # noqa: ANN001
@@ -144,7 +144,7 @@ def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(br
     """What schemathesis does not send: bodies that are not JSON, in content types the operation does not take, signed in or not."""
     client = bridge_web.web.client("203.0.113.10")
 
-    @budget(ci=150, long=10_000)
+    @budget(ci=80, long=5_000)
     @given(raw_requests(bridge_operations(), bridge_web.real), st.booleans())
     @example(("POST", "/api/tokens", b"\x00\x99\xb73V\xb0", {"content-type": "text/plain"}), True)  # was a 500: FastAPI echoed the bytes
     def send(request, signed_in):  # noqa: ANN001

@@ -136,7 +136,7 @@ def test_the_tablet_answers_any_request_without_a_server_error_and_as_its_schema
     operation = tablet_schema[path][method]
     statuses: Counter[int] = Counter()
 
-    @budget(ci=12, long=400)
+    @budget(ci=8, long=300)
     @given(st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)))
     def call(case):  # noqa: ANN001
         count()
@@ -154,7 +154,7 @@ def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(ta
     client = schemathesis.python.asgi.get_client(tablet_lane.app)
     operations = [o for o in tablet_operations() if o != ("GET", "/api/stream")]  # an endless event stream (fuzzed above, one event)
 
-    @budget(ci=150, long=10_000)
+    @budget(ci=80, long=5_000)
     @given(raw_requests(operations, {"case_id": tablet_lane.case_ids[0]}), st.booleans())
     def send(request, signed_in):  # noqa: ANN001
         count()

@@ -43,7 +43,7 @@ def test_the_bridge_answers_any_request_a_unit_can_send_without_raising(service)
     svc, data = service
     ids = st.sampled_from([v.owner_id_number for v in data.vehicles] + [v.vin for v in data.vehicles])
 
-    @budget(ci=60, long=4_000)
+    @budget(ci=40, long=3_000)
     @given(valid_object(Leaf.REQ), st.one_of(st.none(), ids))
     def one(obj, known):  # noqa: ANN001
         count()

@@ -70,7 +70,7 @@ def frame_of(p: tuple[int, int, int, bytes]) -> bytes:
 
 
 # ---------------------------------------------------------------- the codec
-@budget(ci=300, long=30_000)
+@budget(ci=150, long=20_000)
 @given(st.lists(packets(), min_size=1, max_size=6).flatmap(lambda ps: mutated(b"".join(frame_of(p) for p in ps))),
        st.integers(1, 64))
 def test_the_stream_decoder_takes_mutated_frames_in_any_chunks_and_resyncs(stream, chunk):
@@ -85,7 +85,7 @@ def test_the_stream_decoder_takes_mutated_frames_in_any_chunks_and_resyncs(strea
     assert d.feed(b"\x00" + lb.encode_frame(4242, lb.PING))[-1].seq == 4242
 
 
-@budget(ci=300, long=30_000)
+@budget(ci=150, long=20_000)
 @given(st.one_of(st.binary(min_size=0, max_size=lb.MAX_PACKET + 8),
                  packets().map(lambda p: lb.encode_packet(p[1], p[2], p[3], p[0])).flatmap(mutated)))
 def test_decode_packet_of_cobs_valid_frames_raises_only_the_codecs_errors(packet):
@@ -99,7 +99,7 @@ def test_decode_packet_of_cobs_valid_frames_raises_only_the_codecs_errors(packet
     assert bytes(p.body) == packet[4:-2] and lb.crc16(packet[:-2]) == (packet[-2] << 8) | packet[-1]
 
 
-@budget(ci=300, long=30_000)
+@budget(ci=150, long=20_000)
 @given(st.sampled_from(KINDS), mtypes, st.integers(-1, 4), st.binary(max_size=lb.MAX_BODY + 4))
 def test_unpacking_any_body_for_any_type_raises_only_field_error(kind, mtype, start, body):
     count()
@@ -147,7 +147,7 @@ def host_decode(p: lb.Packet, kind: int) -> None:
 
 @pytest.mark.parametrize("kind", KINDS, ids=["io-board", "plate-issuer"])
 def test_the_hosts_decode_functions_take_any_packet_the_codec_lets_through(kind):
-    @budget(ci=300, long=30_000)
+    @budget(ci=150, long=20_000)
     @given(st.lists(packets(kind), min_size=1, max_size=8))
     def decode(ps):
         count()
@@ -180,7 +180,7 @@ def test_a_board_survives_any_frames_from_the_line_and_still_answers(kind):
     chunk = st.one_of(packets(kind).map(frame_of), packets(kind).map(frame_of).flatmap(mutated), st.binary(max_size=64),
                       st.just(hello), st.just(b"\x7e" * (lb.MAX_FRAME + 10) + b"\x00"))
 
-    @budget(ci=100, long=5_000)
+    @budget(ci=50, long=3_000)
     @given(st.lists(st.tuples(chunk, st.integers(0, 3000), st.integers(0, 0xFFFF)), min_size=1, max_size=12))
     def run(script):
         count()
@@ -197,7 +197,7 @@ def test_a_board_survives_any_frames_from_the_line_and_still_answers(kind):
     run()
 
 
-@budget(ci=200, long=20_000)
+@budget(ci=100, long=10_000)
 @given(st.one_of(st.binary(max_size=200), st.binary(max_size=200).map(lambda b: b"PLJ1" + b)))
 def test_the_plate_issuer_starts_from_any_journal_flash_contents(flash):
     count()

@@ -38,7 +38,7 @@ def leaf_and_bytes() -> st.SearchStrategy[tuple[Leaf, bytes]]:
 
 
 # ---------------------------------------------------------------- the bridge: classify, then store
-@budget(ci=300, long=20_000)
+@budget(ci=150, long=20_000)
 @given(leaf_and_bytes(), st.booleans())
 def test_classify_never_raises_and_a_payload_it_accepts_is_its_leafs_model_for_its_unit(case, on_own_topic):
     leaf, raw = case
@@ -50,7 +50,7 @@ def test_classify_never_raises_and_a_payload_it_accepts_is_its_leafs_model_for_i
         assert not (item.leaf == Leaf.EVENTS and item.payload.kind == EventKind.EVENT_REFUSED)
 
 
-@budget(ci=150, long=10_000)
+@budget(ci=100, long=10_000)
 @given(topics, st.binary(max_size=64))
 def test_classify_never_raises_for_any_topic(topic_name, raw):
     count()
@@ -58,7 +58,7 @@ def test_classify_never_raises_for_any_topic(topic_name, raw):
     assert item.payload is None or item.leaf is not None
 
 
-@budget(ci=60, long=3_000)
+@budget(ci=40, long=2_000)
 @given(st.lists(leaf_and_bytes(), min_size=1, max_size=6))
 @example([(Leaf.EVENTS, b'{"v":1,"unit":"lane-01","seq":1,"ts":1,"kind":"case.opened","actor":"a\\u0000b"}')])
 @example([(Leaf.EVENTS, b'{"seq": 7, "x": "\x00"}')])
@@ -81,7 +81,7 @@ def test_the_store_ingests_whatever_classify_made_of_any_bytes_on_both_engines(s
 # ---------------------------------------------------------------- the unit: what it receives
 @pytest.mark.parametrize("leaf", UNIT_SUBSCRIBES, ids=[leaf.value for leaf in UNIT_SUBSCRIBES])
 def test_a_unit_decodes_its_leaves_raising_only_payload_error(leaf):
-    @budget(ci=150, long=10_000)
+    @budget(ci=100, long=10_000)
     @given(hostile(leaf))
     def decode_one(raw):
         count()

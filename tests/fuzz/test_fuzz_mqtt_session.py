@@ -123,7 +123,7 @@ def test_a_unit_session_refuses_junk_on_its_leaves_stays_connected_and_its_outbo
     bridge = BridgeAccount(mqtt_broker, site_pki)
     expected_bad = session.bad_payloads
     try:
-        @budget(ci=15, long=600)
+        @budget(ci=10, long=400)
         @given(st.lists(messages, min_size=1, max_size=8))
         def junk_on_the_units_leaves(batch):
             nonlocal expected_bad
