@@ -5,15 +5,14 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from cloud_bridge import pgcluster
-from cloud_bridge.store import PostgresStore, SqliteStore, Store
-
 import fuzz_helpers
+from fuzz_bridge import Store, ingester, open_migrated, pgcluster
 
 _db_counter = itertools.count()
 
@@ -47,12 +46,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
     """A migrated bridge store on SQLite, and on PostgreSQL (PostgreSQL refuses strings SQLite keeps: NUL characters)."""
-    s: Store = PostgresStore(db_url) if db_url.startswith("postgresql://") else SqliteStore(db_url)
-    s.migrate()
+    s = open_migrated(db_url)
     try:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+def ingest(store: Store) -> Callable[..., Any]:
+    """Ingest a batch into `store` as a worker does."""
+    return ingester(store)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001

@@ -9,6 +9,7 @@ every answer whose status the schema declares has the declared shape.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -23,10 +24,9 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from cloud_bridge.ingest import classify
-from cloud_bridge.rules import AlertSignal, Rule, Severity
-from cloud_bridge.store import PostgresStore, SqliteStore
-from edge.contract import EventEnvelope, Leaf, topic
+from edge.contract import EventEnvelope, Leaf, Request, RequestKind, topic
 
+from fuzz_bridge import ingester, open_migrated
 from fuzz_helpers import api_operations, budget, bytes_around, count, dumps, hostile_object, raw_requests
 from web_helpers import make_web
 
@@ -34,21 +34,27 @@ pytestmark = pytest.mark.fuzz
 
 CHECKS = [not_a_server_error, response_schema_conformance]
 CASE = "lane-01-261206-abcdef"
-PLATE = "苏A3K721"
 
 
-def _seed(store: Any) -> dict[str, str]:
-    """Real rows for the fuzzer to name: a lane's case and its events, an alert, a reserved plate, a payment."""
+def _seed(web: Any, ingest: Any) -> dict[str, str]:
+    """Real rows for the fuzzer to name, made the ways they are made in the field: a lane's events (a case, and a refused
+    event that raises an alert), its requests (a reserved plate, a payment), then the alert's id from the API."""
     events = [EventEnvelope(unit="lane-01", seq=s, ts=time.time(), kind=k, case_id=CASE, actor="insp-1", data=d) for s, (k, d) in enumerate([
         ("case.opened", {"id_number": "110101199001011234", "owner_name": "王"}), ("case.admitted", {}),
-        ("case.vin_read", {"vin": "LSVAB4182E2100001", "image": "data:image/png;base64,iVBORw0KGgo="}),
-        ("case.plate_reserved", {"number": PLATE})], start=1)]
-    store.ingest_batch([classify(topic("site-1", "lane-01", Leaf.EVENTS), e.to_bytes(), time.time()) for e in events])
-    store.raise_alerts([AlertSignal(rule=Rule.EVENT_CONFLICT, key="fuzz", severity=Severity.WARNING, title="fuzz", detail="a seeded alert",
-                                    site="site-1", unit="lane-01", case_id=CASE)])
-    store.reserve_plate(PLATE, "苏A", "ordinary", CASE, "lane-01", 600)
-    payment = store.create_payment(CASE, "lane-01", "site-1", 11000, ["plate", "licence"])
-    return {"case_id": CASE, "unit": "lane-01", "site": "site-1", "number": PLATE, "alert_id": str(store.alerts()[0]["id"]),
+        ("case.vin_read", {"vin": "LSVAB4182E2100001", "image": "data:image/png;base64,iVBORw0KGgo="})], start=1)]
+    refused = b'{"v": 1, "unit": "lane-01", "seq": 4, "ts": "yesterday", "kind": "case.photo"}'
+    ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), raw, time.time()) for raw in [e.to_bytes() for e in events] + [refused]])
+
+    def ask(kind: RequestKind, body: dict[str, Any]) -> dict[str, Any]:
+        answer = web.app.state.service.handle_request(Request(unit="lane-01", kind=kind, case_id=CASE, body=body, ts=time.time()), "site-1")
+        assert answer is not None and answer.ok, answer
+        return answer.body
+
+    number = ask(RequestKind.PLATE_OPTIONS, {"count": 5})["numbers"][0]
+    ask(RequestKind.PLATE_RESERVE, {"number": number})
+    payment = ask(RequestKind.PAYMENT_START, {})
+    alerts = web.client().get("/api/alerts", headers=web.bearer("ada")).json()
+    return {"case_id": CASE, "unit": "lane-01", "site": "site-1", "number": number, "alert_id": str(alerts[0]["id"]),
             "payment_id": payment["payment_id"]}
 
 
@@ -56,15 +62,14 @@ def _seed(store: Any) -> dict[str, str]:
 def bridge_web(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     tmp = tmp_path_factory.mktemp("bridge-web")
     if request.param == "sqlite":
-        store: Any = SqliteStore(str(tmp / "bridge.sqlite3"))
+        store = open_migrated(str(tmp / "bridge.sqlite3"))
     else:
-        store = PostgresStore(request.getfixturevalue("fuzz_pg_cluster").create_database(f"fzweb_{int(time.time() * 1000) % 10**9}"))
-    store.migrate()
+        store = open_migrated(request.getfixturevalue("fuzz_pg_cluster").create_database(f"fzweb_{uuid.uuid4().hex[:8]}"))
     key = tmp / "payment.key"
     key.write_bytes(b"fuzz-provider-key-0123456789")
     web = make_web(store, tmp, key)
     try:
-        real = _seed(store)
+        real = _seed(web, ingester(store))
         auth = web.bearer("ada")
         schema = schemathesis.openapi.from_asgi("/openapi.json", web.app, headers=auth)
 

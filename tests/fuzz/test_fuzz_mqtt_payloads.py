@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cloud_bridge.ingest import classify, refused_seq
 from edge.contract import MAX_SEQ_AHEAD, UNIT_SUBSCRIBES, EventKind, Leaf, Payload, PayloadError, decode, topic
 
+from fuzz_bridge import dead_letters, unit_events, watermark
 from fuzz_helpers import budget, count
 from fuzz_payloads import SITE, UNIT, hostile
 
@@ -65,16 +66,16 @@ def test_classify_never_raises_for_any_topic(topic_name, raw):
 @example([(Leaf.STATUS, b'{"v":1,"unit":"lane-01","state":"online","ts":1,"software":"\\u0000"}')])
 @example([(Leaf.EVENTS, b'{"v":1,"unit":"lane-01","seq":3,"ts":1,"kind":"device.fault","data":{"device":"\\u0000"}}')])
 @example([(Leaf.EVENTS, b'{"v":1,"unit":"lane-01","seq":4,"ts":1,"kind":"case.opened","\\u0000":1}')])
-def test_the_store_ingests_whatever_classify_made_of_any_bytes_on_both_engines(store, batch):
+def test_the_store_ingests_whatever_classify_made_of_any_bytes_on_both_engines(store, ingest, batch):
     count()
     items = [classify(topic(SITE, UNIT, leaf), raw, time.time()) for leaf, raw in batch]
-    acked = max([int(w["acked_seq"]) for w in store.watermarks() if w["unit"] == UNIT] or [0])
-    result = store.ingest_batch(items)
+    acked = watermark(store, UNIT)
+    result = ingest(items)
     assert result.dead >= sum(1 for i in items if i.payload is None)
     for item in items:
         seq = refused_seq(item) if item.payload is None else None
         if seq is not None and seq <= acked + MAX_SEQ_AHEAD:
-            stored = store.unit_events(UNIT, seq - 1, 1)
+            stored = unit_events(store, UNIT, seq - 1, 1)
             assert stored and stored[0]["seq"] == seq, "a refused event that names its seq holds its place"
 
 
@@ -109,20 +110,20 @@ NUL_PAYLOADS = [  # (leaf, bytes): each crashed PostgreSQL ingest ("text fields 
 
 
 @pytest.mark.parametrize("depth", [2**63, 10**30])
-def test_telemetry_with_an_integer_beyond_64_bits_is_a_dead_letter_that_both_engines_store(store, depth):
+def test_telemetry_with_an_integer_beyond_64_bits_is_a_dead_letter_that_both_engines_store(ingest, depth):
     """outbox_depth of 2**63 passed the model and made ingest raise (SQLite OverflowError, PostgreSQL out of range)."""
     raw = (b'{"v":1,"unit":"lane-01","ts":1,"load_1m":0,"mem_used_pct":0,"disk_used_pct":0,"outbox_depth":%d}' % depth)
     item = classify(topic(SITE, UNIT, Leaf.TELEMETRY), raw, time.time())
     assert item.payload is None and "outbox_depth" in (item.reason or "")
-    assert store.ingest_batch([item]).dead == 1
+    assert ingest([item]).dead == 1
 
 
-def test_a_nul_character_anywhere_in_a_payload_makes_it_a_dead_letter_that_both_engines_store(store):
+def test_a_nul_character_anywhere_in_a_payload_makes_it_a_dead_letter_that_both_engines_store(store, ingest):
     items = [classify(topic(SITE, UNIT, leaf), raw, time.time()) for leaf, raw in NUL_PAYLOADS]
     assert all(i.payload is None and "\x00" not in (i.reason or "") for i in items)
-    result = store.ingest_batch(items)
+    result = ingest(items)
     assert result.dead == len(NUL_PAYLOADS)
-    assert [e["seq"] for e in store.unit_events(UNIT, 0, 10)] == [1, 2, 3, 4], "each refused event that names its seq holds its place"
-    assert {e["kind"] for e in store.unit_events(UNIT, 0, 10)} == {EventKind.EVENT_REFUSED.value}
-    kept = store.dead_letters()
+    assert [e["seq"] for e in unit_events(store, UNIT)] == [1, 2, 3, 4], "each refused event that names its seq holds its place"
+    assert {e["kind"] for e in unit_events(store, UNIT)} == {EventKind.EVENT_REFUSED.value}
+    kept = dead_letters(store)
     assert len(kept) == len(NUL_PAYLOADS) and any(d["encoding"] == "base64" for d in kept), "the NUL byte is kept, as base64"

@@ -25,12 +25,11 @@ from edge.contract import MAX_PAYLOAD_BYTES, UNIT_SUBSCRIBES, Ack, EventKind, Le
 from edge.journal import CaseRow, Journal, NewEvent
 from edge.mqtt_session import MqttSession
 from edge.outbox import Outbox
-from edge.polling import wait_until
 
 from fuzz_helpers import budget, count
 from fuzz_payloads import SITE, UNIT, hostile, valid_bytes
 from lane_cloud import RealCloud
-from rt_helpers import session_settings
+from rt_helpers import session_settings, wait_until
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.broker]
 
