@@ -15,7 +15,6 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -55,12 +54,14 @@ SearchText = Annotated[str, Query(max_length=100, pattern=NO_CONTROL)]
 
 # ------------------------------------------------------------------ refusals of input
 async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's own 422 answer, except that a body it could not read as JSON is echoed as text, never a 500.
+    """FastAPI's 422 answer (``detail``: each error's type, loc and msg) without echoing the input back, never a 500.
 
-    FastAPI puts such a body (sent as text/plain, or without a content type) into ``input`` as bytes, and its
-    encoder decoded them as UTF-8: bytes that are not UTF-8 raised UnicodeDecodeError inside the error handler."""
-    return JSONResponse({"detail": jsonable_encoder(exc.errors(), custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})},
-                        status_code=422)
+    FastAPI's own handler encoded each error's ``input``: a body it could not read as JSON (sent as text/plain, a
+    form, or without a content type) came back as bytes and was decoded as UTF-8, a JSON string with a lone
+    surrogate (``"\\ud800"``) could not be encoded, and NaN is not JSON: each raised inside the handler."""
+    detail = [{"type": str(e.get("type", "")), "loc": [p if isinstance(p, int) else str(p)[:64] for p in e.get("loc", ())],
+               "msg": str(e.get("msg", ""))[:200]} for e in list(exc.errors())[:20]]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 # ------------------------------------------------------------------ the app's parts, per request

@@ -152,6 +152,8 @@ def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(br
     @budget(ci=80, long=5_000)
     @given(raw_requests(bridge_operations(), bridge_web.real), st.booleans())
     @example(("POST", "/api/tokens", b"\x00\x99\xb73V\xb0", {"content-type": "text/plain"}), True)  # was a 500: FastAPI echoed the bytes
+    @example(("POST", "/api/tokens", b'["\\ud800"]', {"content-type": "application/json"}), True)  # a 500: a lone surrogate echoed
+    @example(("POST", "/api/tokens", b'{"label": NaN}', {"content-type": "application/json"}), True)  # NaN echoed is not JSON
     def send(request, signed_in):  # noqa: ANN001
         count()
         method, url, body, headers = request
