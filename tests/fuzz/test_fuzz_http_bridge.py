@@ -131,6 +131,7 @@ def test_the_payment_callback_answers_any_signed_or_unsigned_body_without_a_serv
     @budget(ci=50, long=3_000)
     @given(bodies, st.sampled_from(["signed", "signed", "forged", "raw"]), stamps, nonces, headers)
     @example(b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", 10**400, None, None)  # was an OverflowError: a 500
+    @example(b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", None, "0000000\x00", None)  # a NUL nonce: 500 on PostgreSQL
     def callback(body, how, t, nonce, raw_header):  # noqa: ANN001
         count()
         if how == "signed":
