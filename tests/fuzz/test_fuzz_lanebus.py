@@ -70,7 +70,7 @@ def frame_of(p: tuple[int, int, int, bytes]) -> bytes:
 
 
 # ---------------------------------------------------------------- the codec
-@budget(ci=150, long=20_000)
+@budget(ci=150, long=8_000)
 @given(st.lists(packets(), min_size=1, max_size=6).flatmap(lambda ps: mutated(b"".join(frame_of(p) for p in ps))),
        st.integers(1, 64))
 def test_the_stream_decoder_takes_mutated_frames_in_any_chunks_and_resyncs(stream, chunk):
@@ -85,7 +85,7 @@ def test_the_stream_decoder_takes_mutated_frames_in_any_chunks_and_resyncs(strea
     assert d.feed(b"\x00" + lb.encode_frame(4242, lb.PING))[-1].seq == 4242
 
 
-@budget(ci=150, long=20_000)
+@budget(ci=150, long=8_000)
 @given(st.one_of(st.binary(min_size=0, max_size=lb.MAX_PACKET + 8),
                  packets().map(lambda p: lb.encode_packet(p[1], p[2], p[3], p[0])).flatmap(mutated)))
 def test_decode_packet_of_cobs_valid_frames_raises_only_the_codecs_errors(packet):
@@ -99,7 +99,7 @@ def test_decode_packet_of_cobs_valid_frames_raises_only_the_codecs_errors(packet
     assert bytes(p.body) == packet[4:-2] and lb.crc16(packet[:-2]) == (packet[-2] << 8) | packet[-1]
 
 
-@budget(ci=150, long=20_000)
+@budget(ci=150, long=8_000)
 @given(st.sampled_from(KINDS), mtypes, st.integers(-1, 4), st.binary(max_size=lb.MAX_BODY + 4))
 def test_unpacking_any_body_for_any_type_raises_only_field_error(kind, mtype, start, body):
     count()
@@ -147,7 +147,7 @@ def host_decode(p: lb.Packet, kind: int) -> None:
 
 @pytest.mark.parametrize("kind", KINDS, ids=["io-board", "plate-issuer"])
 def test_the_hosts_decode_functions_take_any_packet_the_codec_lets_through(kind):
-    @budget(ci=150, long=20_000)
+    @budget(ci=150, long=8_000)
     @given(st.lists(packets(kind), min_size=1, max_size=8))
     def decode(ps):
         count()

@@ -39,7 +39,7 @@ def leaf_and_bytes() -> st.SearchStrategy[tuple[Leaf, bytes]]:
 
 
 # ---------------------------------------------------------------- the bridge: classify, then store
-@budget(ci=150, long=20_000)
+@budget(ci=150, long=10_000)
 @given(leaf_and_bytes(), st.booleans())
 def test_classify_never_raises_and_a_payload_it_accepts_is_its_leafs_model_for_its_unit(case, on_own_topic):
     leaf, raw = case
@@ -51,7 +51,7 @@ def test_classify_never_raises_and_a_payload_it_accepts_is_its_leafs_model_for_i
         assert not (item.leaf == Leaf.EVENTS and item.payload.kind == EventKind.EVENT_REFUSED)
 
 
-@budget(ci=100, long=10_000)
+@budget(ci=100, long=5_000)
 @given(topics, st.binary(max_size=64))
 def test_classify_never_raises_for_any_topic(topic_name, raw):
     count()
@@ -82,7 +82,7 @@ def test_the_store_ingests_whatever_classify_made_of_any_bytes_on_both_engines(s
 # ---------------------------------------------------------------- the unit: what it receives
 @pytest.mark.parametrize("leaf", UNIT_SUBSCRIBES, ids=[leaf.value for leaf in UNIT_SUBSCRIBES])
 def test_a_unit_decodes_its_leaves_raising_only_payload_error(leaf):
-    @budget(ci=100, long=10_000)
+    @budget(ci=100, long=5_000)
     @given(hostile(leaf))
     def decode_one(raw):
         count()
