@@ -632,7 +632,7 @@ def attempted_id(text: str) -> dict[str, Any]:
     shown = printable(text)
     if len(shown) <= ATTEMPTED_ID_SHOWN:
         return {"inspector": shown}
-    return {"inspector": shown[:ATTEMPTED_ID_SHOWN] + "…", "inspector_truncated": True, "inspector_length": len(text)}
+    return {"inspector": shown[:ATTEMPTED_ID_SHOWN - 1] + "…", "inspector_truncated": True, "inspector_length": len(text)}
 
 
 def _pct(sorted_values: list[float], q: float, scale: float = 1.0) -> float | None:

@@ -165,3 +165,11 @@ def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(ta
             tablet_lane.auth["Authorization"] = "Bearer " + tablet_lane.sessions.issue("insp-1", "fuzz")
 
     send()
+
+
+@pytest.mark.parametrize("attempted", ["\x1b" * 20, "\\" * 40, "\u202e" * 13 + "x" * 20])
+def test_a_sign_in_whose_id_grows_past_64_characters_when_made_printable_is_refused_not_a_500(tablet_schema, tablet_lane, attempted):  # noqa: ANN001
+    """Found by the POST /api/session target: the journaled attempt, escaped and cut to 64 characters plus '…', was 65
+    characters, over the event's actor limit; journaling it failed and the public sign-in answered 500."""
+    r = schemathesis.python.asgi.get_client(tablet_lane.app).post("http://testserver/api/session", json={"inspector_id": attempted, "pin": "1"})
+    assert r.status_code in (401, 429), (r.status_code, r.text[:200])
