@@ -10,12 +10,13 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench firmware-test typecheck-firmware typecheck sysdeps venv node clean help
+.PHONY: demo test bench fuzz firmware-test typecheck-firmware typecheck sysdeps venv node clean help
 
 help:
 	@echo "make demo   - set up and run a whole simulated registration site"
 	@echo "make test   - set up and run every test (Python, MicroPython, browser)"
 	@echo "make bench  - set up and print the benchmark tables"
+	@echo "make fuzz   - set up and fuzz every parser that faces the outside, long (minutes)"
 
 # ---------------------------------------------------------------- provisioning
 sysdeps:
@@ -47,6 +48,11 @@ test: sysdeps venv node
 	@$(MAKE) --no-print-directory typecheck-firmware
 	@$(MAKE) --no-print-directory typecheck
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The fuzz tests (tests/fuzz, tests/site/test_fuzz_site.py) with the long hypothesis profile; `make test` runs them
+# small. Ends with the examples each target ran and the number of failures.
+fuzz: sysdeps venv
+	PASSLANE_FUZZ=long $(PY) -m pytest -m fuzz -o timeout=3600 tests/fuzz tests/site/test_fuzz_site.py $(PYTEST_ARGS)
 
 # The benchmarks' peers (RapidOCR for the VIN reader, pyubx2 for the GNSS reader) are installed in the bench environment only.
 bench: sysdeps venv node

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
 from cloud_bridge.accounts import Accounts
@@ -25,7 +26,7 @@ from cloud_bridge.metrics import Metrics
 from cloud_bridge.service import Service
 from cloud_bridge.store import Store, open_store
 from cloud_bridge.web import alerts, apidocs, audit_log, cases, dashboard, metrics, payments, plates, signin, tokens, units
-from cloud_bridge.web.common import PACKAGE, PUBLIC, ROUTE_PERMS, AppContext
+from cloud_bridge.web.common import PACKAGE, PUBLIC, ROUTE_PERMS, AppContext, bad_input
 from cloud_bridge.web.security import BRIDGE_CSP
 from edge.web_guard import BodyLimit, SecurityHeaders
 
@@ -53,6 +54,7 @@ def create_app(settings: BridgeSettings, *, store: Store | None = None, service:
     app = FastAPI(title="PassLane cloud bridge", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings, app.state.store, app.state.service, app.state.metrics = settings, store, service, metrics
     app.state.ctx = AppContext(settings, store, service, accounts, metrics)
+    app.add_exception_handler(RequestValidationError, bad_input)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.http.max_body_bytes)
     app.add_middleware(SecurityHeaders, csp=BRIDGE_CSP)  # added last: outermost, so refusals by BodyLimit carry the headers too
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static")), name="static")

@@ -59,11 +59,33 @@ class Inbound:
     token: Any = field(default=None, repr=False)  # whatever the transport needs to acknowledge it
 
 
+MAX_REASON = 500
+
+
+def _reason(text: str) -> str:
+    """A dead-letter reason fit for any store: NUL escaped (PostgreSQL refuses it in text), at most MAX_REASON characters.
+
+    A reason may quote the payload (a schema error names the offending key)."""
+    text = text.replace("\x00", "\\x00")
+    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a parsed payload has a NUL character in any string, key or value, at any depth."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None) -> Inbound:
     try:
         site, unit, leaf = parse_topic(topic_name)
     except ValueError as exc:
-        return Inbound(topic_name, None, None, None, None, raw, received_at, f"topic: {exc}", token)
+        return Inbound(topic_name, None, None, None, None, raw, received_at, _reason(f"topic: {exc}"), token)
     if leaf not in STORED_LEAVES:
         return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"leaf {leaf.value} is not sent to the bridge", token)
     if len(raw) > MAX_PAYLOAD_BYTES:
@@ -71,10 +93,16 @@ def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None)
     try:
         payload = decode(leaf, raw)
     except PayloadError as exc:
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"schema: {exc}", token)
+        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, _reason(f"schema: {exc}"), token)
+    wide = next((name for name, value in payload if type(value) is int and not -(2**63) <= value < 2**63), None)
+    if wide is not None:  # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
+        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"schema: {wide}: an integer beyond 64 bits", token)
+    if _holds_nul(payload.model_dump()):
+        # JSON may spell U+0000 (\u0000); PostgreSQL cannot keep it in text, so no store would take this payload
+        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, "schema: a string holds a NUL character (U+0000)", token)
     claimed = getattr(payload, "unit", unit)
     if claimed != unit:
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"unit mismatch: payload says {claimed!r}, topic {unit!r}", token)
+        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, _reason(f"unit mismatch: payload says {claimed!r}, topic {unit!r}"), token)
     if isinstance(payload, EventEnvelope) and payload.kind == EventKind.EVENT_REFUSED:
         return Inbound(topic_name, site, unit, leaf, None, raw, received_at, "schema: event.refused is written by the bridge, never by a unit", token)
     assert isinstance(payload, (EventEnvelope, UnitStatus, Telemetry, CommandResult))  # the models of STORED_LEAVES
@@ -124,13 +152,17 @@ def dead_letter_keep(rows_this_hour: int, bytes_this_hour: int, size: int, *, fu
 
 
 def payload_text(raw: bytes) -> tuple[str, str]:
-    """(text, encoding) to keep a payload in a TEXT column without losing a byte: UTF-8 as is, anything else base64."""
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        import base64
+    """(text, encoding) to keep a payload in a TEXT column without losing a byte: UTF-8 as is, anything else base64.
 
-        return base64.b64encode(raw).decode(), "base64"
+    A NUL byte is valid UTF-8 but PostgreSQL refuses it in text: such a payload is kept as base64 too."""
+    if b"\x00" not in raw:
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    import base64
+
+    return base64.b64encode(raw).decode(), "base64"
 
 
 @dataclass(frozen=True)

@@ -69,11 +69,11 @@ def verify(key: bytes, body: bytes, header: str | None, now: float, max_skew_s: 
         given = parts["v1"]
     except (ValueError, KeyError):
         raise SignatureError("bad_signature", "malformed signature header") from None
-    if not (8 <= len(nonce) <= 64):
-        raise SignatureError("bad_signature", "nonce length")
+    if not (8 <= len(nonce) <= 64 and nonce.isascii() and nonce.isprintable()):  # it is stored: PostgreSQL refuses a NUL in text
+        raise SignatureError("bad_signature", "nonce: 8-64 printable ASCII characters")
     if not hmac.compare_digest(_mac(key, t, nonce, body), given):
         raise SignatureError("bad_signature", "signature does not verify")
-    if abs(now - t) > max_skew_s:
+    if abs(int(now) - t) > max_skew_s:  # in integers: a timestamp of 400 digits is stale, not an OverflowError
         raise SignatureError("stale_signature", f"timestamp {t} is more than {max_skew_s}s from now")
     return Verified(t, nonce)
 

@@ -237,15 +237,15 @@ class Journal:
             self._db.execute("UPDATE outbox SET sent_at=NULL WHERE sent_at IS NOT NULL")
 
     def ack(self, acked_seq: int) -> int:
-        """Apply the cloud's watermark: delete every outbox row up to it that was sent at least once. Returns rows deleted.
+        """Apply the cloud's watermark: delete every outbox row up to it that was sent (since the last connect). Returns rows deleted.
 
-        A row never sent stays whatever the watermark says: the watermark can cover a seq the unit has not
-        sent yet (the bridge put a refused message that claimed that seq in its place), and only the unit's
-        own event, once sent, takes that place back.
-        """
+        A row not sent yet stays: the watermark can cover a seq this unit has not sent, when the bridge put a refused
+        message from someone else in its place (docs/mqtt.md, refused events); this unit's own event must still go
+        out and take that place. After a reconnect every row counts as unsent, so what the retained Ack covers goes
+        out once more and is deleted by the Ack for the repeat (the bridge counts it a duplicate)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            n = self._db.execute("DELETE FROM outbox WHERE seq<=? AND attempts>0", (acked_seq,)).rowcount
+            n = self._db.execute("DELETE FROM outbox WHERE seq<=? AND sent_at IS NOT NULL", (acked_seq,)).rowcount
             if acked_seq > int(self._meta("acked_seq")):
                 self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('acked_seq', ?)", (str(acked_seq),))
             self._db.execute("COMMIT")

@@ -15,6 +15,7 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -49,6 +50,18 @@ PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0
 PlateNumber = Annotated[str, Path(min_length=1, max_length=16, pattern=TOKEN_TEXT)]
 AlertId = Annotated[int, Path(ge=1, le=MAX_INT)]
 SearchText = Annotated[str, Query(max_length=100, pattern=NO_CONTROL)]
+
+
+# ------------------------------------------------------------------ refusals of input
+async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 answer (``detail``: each error's type, loc and msg) without echoing the input back, never a 500.
+
+    FastAPI's own handler encoded each error's ``input``: a body it could not read as JSON (sent as text/plain, a
+    form, or without a content type) came back as bytes and was decoded as UTF-8, a JSON string with a lone
+    surrogate (``"\\ud800"``) could not be encoded, and NaN is not JSON: each raised inside the handler."""
+    detail = [{"type": str(e.get("type", "")), "loc": [p if isinstance(p, int) else str(p)[:64] for p in e.get("loc", ())],
+               "msg": str(e.get("msg", ""))[:200]} for e in list(exc.errors())[:20]]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 # ------------------------------------------------------------------ the app's parts, per request

@@ -34,7 +34,11 @@ def _say(request: Request, key: str, **values: Any) -> str:
 
 
 def refusal(status: int, text: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse({"ok": False, "error": text, "detail": extra.pop("detail", text), **extra}, status_code=status, headers=headers)
+    detail = extra.pop("detail", text)
+    if status == 422 and not isinstance(detail, list):
+        # the API description declares FastAPI's shape for every 422: detail is a list of {loc, msg, type}
+        detail = [{"loc": ["body"], "msg": text, "type": "value_error"}]
+    return JSONResponse({"ok": False, "error": text, "detail": detail, **extra}, status_code=status, headers=headers)
 
 
 async def tablet_error(request: Request, exc: TabletError) -> JSONResponse:
