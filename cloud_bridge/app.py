@@ -25,7 +25,19 @@ from cloud_bridge.config import BridgeSettings
 from cloud_bridge.metrics import Metrics
 from cloud_bridge.service import Service
 from cloud_bridge.store import Store, open_store
-from cloud_bridge.web import alerts, apidocs, audit_log, cases, dashboard, metrics, payments, plates, signin, tokens, units
+from cloud_bridge.web import (
+    alerts,
+    apidocs,
+    audit_log,
+    cases,
+    dashboard,
+    metrics,
+    payments,
+    plates,
+    signin,
+    tokens,
+    units,
+)
 from cloud_bridge.web.common import PACKAGE, PUBLIC, ROUTE_PERMS, AppContext, bad_input
 from cloud_bridge.web.security import BRIDGE_CSP
 from edge.web_guard import BodyLimit, SecurityHeaders

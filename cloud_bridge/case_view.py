@@ -43,7 +43,7 @@ class CaseFacts:
     def as_row(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in CASE_COLUMNS}
 
-    def snapshot(self) -> "CaseFacts":
+    def snapshot(self) -> CaseFacts:
         """A copy that later folds do not change (the facts as they were before an event, for the rules)."""
         return replace(self, stage_times=dict(self.stage_times))
 

@@ -16,7 +16,16 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from edge.plate_numbers import PlateRules
-from edge.settings import BrokerConnection, ConfigError, Section, parse, read_secret, read_toml, reference_markdown, with_overrides
+from edge.settings import (
+    BrokerConnection,
+    ConfigError,
+    Section,
+    parse,
+    read_secret,
+    read_toml,
+    reference_markdown,
+    with_overrides,
+)
 
 __all__ = ["BridgeSettings", "ConfigError", "HttpTlsConfig", "PlatePoolConfig", "config_reference", "load_settings"]
 
@@ -59,7 +68,7 @@ class HttpTlsConfig(Section):
     key_file: Path | None = Field(None, description="PEM private key of cert_file; refused if others may read it (chmod 600, or 640 for a group)")
 
     @model_validator(mode="after")
-    def _both_or_neither(self) -> "HttpTlsConfig":
+    def _both_or_neither(self) -> HttpTlsConfig:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("set both cert_file and key_file to serve HTTPS, or neither")
         return self
@@ -86,7 +95,7 @@ class HttpConfig(Section):
     tls: HttpTlsConfig = Field(default_factory=HttpTlsConfig)
 
     @model_validator(mode="after")
-    def _served_over_tls(self) -> "HttpConfig":
+    def _served_over_tls(self) -> HttpConfig:
         """Served over HTTPS, the app must mark its cookies Secure and give https:// links (pay_url)."""
         if self.tls.enabled:
             self.secure_cookies = True
@@ -155,7 +164,7 @@ class BridgeSettings(Section):
     authorities: list[str] = Field(default_factory=lambda: ["苏A"], description="issuing authorities (province character + letter) whose plate pools this bridge serves")
 
     @model_validator(mode="after")
-    def _check(self) -> "BridgeSettings":
+    def _check(self) -> BridgeSettings:
         for auth in self.authorities:
             if len(auth) != 2 or not auth[1].isascii() or not auth[1].isupper():
                 raise ValueError(f"authority {auth!r}: a province character followed by one capital letter, e.g. 苏A")

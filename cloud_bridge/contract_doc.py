@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from edge import contract as c
 
-DIRECTION = {leaf: "unit → bridge" for leaf in c.UNIT_PUBLISHES} | {leaf: "bridge → unit" for leaf in c.UNIT_SUBSCRIBES}
+DIRECTION = dict.fromkeys(c.UNIT_PUBLISHES, "unit → bridge") | dict.fromkeys(c.UNIT_SUBSCRIBES, "bridge → unit")
 
 
 def _type_name(ann: typing.Any) -> str:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cloud_bridge.case_view import CaseFacts
-
 from edge.contract import (
     GENESIS_HASH,
     MAX_PAYLOAD_BYTES,
@@ -255,7 +254,7 @@ class Batch:
     dead_dropped: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # per unit: dead letters only counted
 
     @classmethod
-    def of(cls, items: list[Inbound]) -> "Batch":
+    def of(cls, items: list[Inbound]) -> Batch:
         b = cls()
         for i in items:
             if i.payload is None:

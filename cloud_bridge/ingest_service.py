@@ -57,6 +57,6 @@ class IngestService:
         result.alerts = fold_signals(result.findings, self.rules)
         try:
             self.store.alerts.raise_all(result.alerts, now, fast=True)
-        except Exception:  # noqa: BLE001 - the events are committed; retrying the batch would not bring these alerts back
+        except Exception:
             log.exception("%d alert(s) not raised after a committed batch", len(result.alerts))
         return result

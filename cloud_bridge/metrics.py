@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -39,7 +40,7 @@ class _StoreCollector:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def collect(self):  # noqa: ANN201
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             c = self.store.counts()
         except Exception:  # noqa: BLE001 - a scrape must not fail because the database is busy

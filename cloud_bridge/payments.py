@@ -93,7 +93,7 @@ class CallbackBody(BaseModel):
     paid_at: float | None = Field(None, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _one_amount(self) -> "CallbackBody":
+    def _one_amount(self) -> CallbackBody:
         if (self.amount_cents is None) == (self.amount is None):
             raise ValueError("give exactly one of amount_cents (an integer of cents) and amount (a decimal string of yuan)")
         return self

@@ -9,7 +9,16 @@ from __future__ import annotations
 import random
 
 from edge.contract import PlateKind
-from edge.plate_numbers import DIGITS, LETTERS, PlateError, PlateRules, check_local_rules, check_serial, kind_of_number, new_energy_first_for_fuel
+from edge.plate_numbers import (
+    DIGITS,
+    LETTERS,
+    PlateError,
+    PlateRules,
+    check_local_rules,
+    check_serial,
+    kind_of_number,
+    new_energy_first_for_fuel,
+)
 
 
 def issued_kind(number: str, said: object = None) -> PlateKind:

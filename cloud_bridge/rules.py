@@ -271,7 +271,7 @@ def fold_signals(f: FoldFindings, cfg: RiskRulesConfig) -> list[AlertSignal]:
             continue
         try:
             out += check_event(ev, e.before, e.site, cfg, paid_by_bridge=e.paid_by_bridge)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("risk rules skipped for %s#%s", ev.unit, ev.seq)
         if e.sign_in_failures is not None:
             sig = failed_logins_signal(sign_in_name(ev), e.sign_in_failures, cfg, e.site, ev.unit)

@@ -68,10 +68,10 @@ class Bridge:
         while not self._stop.wait(self.sweep_s):
             try:
                 self.service.sweep()
-            except Exception:  # noqa: BLE001 - the sweep retries next period
+            except Exception:
                 log.exception("sweep failed")
 
-    def start(self) -> "Bridge":
+    def start(self) -> Bridge:
         for w in self.workers:
             w.start()
         self._sweeper.start()

@@ -23,7 +23,6 @@ from cloud_bridge.config import BridgeSettings
 from cloud_bridge.ingest_service import IngestService
 from cloud_bridge.limits import TokenBuckets
 from cloud_bridge.plates import random_options
-from edge.plate_numbers import PlateError, validate_number
 from cloud_bridge.reference import PartnerAdapter, ReferenceDataAdapter
 from cloud_bridge.rules import RiskRulesConfig, load_rules, offline_unit_signals, open_case_signals
 from cloud_bridge.store import Store
@@ -40,6 +39,7 @@ from edge.contract import (
     case_owner,
     topic,
 )
+from edge.plate_numbers import PlateError, validate_number
 
 Publish = Callable[[str, bytes, int, bool], None]
 log = logging.getLogger("passlane.bridge")
@@ -306,7 +306,7 @@ class Service:
         now = self.clock()
         try:
             self.ingest.fold_pending(60.0)  # events whose worker died between storing and folding them
-        except Exception:  # noqa: BLE001 - retried next sweep; never blocks the rest of the sweep
+        except Exception:
             log.exception("folding orphaned events failed")
         expired = self.store.plates.expire(now)
         self.store.plates.forget_offers(now - 86400)  # offers of cases long over; a live case re-asks for options

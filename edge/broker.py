@@ -106,16 +106,15 @@ class MosquittoBroker:
         self.config_file.write_text(mosquitto_config(self.pki, host=self.host, port=self.port, data_dir=data_dir))
         return self.config_file
 
-    def start(self, timeout: float = 10.0) -> "MosquittoBroker":
+    def start(self, timeout: float = 10.0) -> MosquittoBroker:
         if self.proc and self.proc.poll() is None:
             return self
         self.write_config()
-        log = open(self.log_file, "ab")
-        self.proc = subprocess.Popen(
-            [find_mosquitto(), "-c", str(self.config_file)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-        log.close()
+        with open(self.log_file, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [find_mosquitto(), "-c", str(self.config_file)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
         self.wait_ready(timeout)
         return self
 
@@ -168,7 +167,7 @@ class MosquittoBroker:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def __enter__(self) -> "MosquittoBroker":
+    def __enter__(self) -> MosquittoBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -69,6 +69,6 @@ class ChangeFeed:
         async with self._changed:
             try:
                 await asyncio.wait_for(self._changed.wait_for(lambda: self.version != version), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return self.version

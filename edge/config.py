@@ -84,7 +84,7 @@ class LaneConfig(UnitConfig):
     inspectors: list[Inspector] = Field([], title="Inspectors", description="who may sign in on the tablet")
 
     @model_validator(mode="after")
-    def _unique(self) -> "LaneConfig":
+    def _unique(self) -> LaneConfig:
         ids = [i.id for i in self.inspectors]
         if len(ids) != len(set(ids)):
             raise ValueError("inspector ids must be unique")

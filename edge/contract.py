@@ -73,7 +73,7 @@ class Leaf(StrEnum):
 
 UNIT_PUBLISHES = (Leaf.STATUS, Leaf.EVENTS, Leaf.TELEMETRY, Leaf.REQ, Leaf.CMD_RESULT)
 UNIT_SUBSCRIBES = (Leaf.ACK, Leaf.RESP, Leaf.CMD, Leaf.NOTIFY)
-QOS: dict[Leaf, int] = {leaf: 1 for leaf in Leaf} | {Leaf.TELEMETRY: 0}
+QOS: dict[Leaf, int] = dict.fromkeys(Leaf, 1) | {Leaf.TELEMETRY: 0}
 RETAINED = frozenset({Leaf.STATUS, Leaf.ACK})
 
 

@@ -26,8 +26,22 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.contract import (
-    MAX_PAYLOAD_BYTES, QOS, RETAINED, Ack, Leaf, Notification, Payload, PayloadError, RemoteCommand, Request, RequestKind, Response,
-    UnitState, UnitStatus, decode, topic,
+    MAX_PAYLOAD_BYTES,
+    QOS,
+    RETAINED,
+    Ack,
+    Leaf,
+    Notification,
+    Payload,
+    PayloadError,
+    RemoteCommand,
+    Request,
+    RequestKind,
+    Response,
+    UnitState,
+    UnitStatus,
+    decode,
+    topic,
 )
 
 log = logging.getLogger("passlane.mqtt")
@@ -49,7 +63,7 @@ class SessionSettings:
     software: str = "passlane-lane/0.1"
 
     @classmethod
-    def from_unit_config(cls, cfg: Any, role: str = "lane", software: str = "passlane-lane/0.1") -> "SessionSettings":
+    def from_unit_config(cls, cfg: Any, role: str = "lane", software: str = "passlane-lane/0.1") -> SessionSettings:
         m = cfg.mqtt
         return cls(site=cfg.site, unit=cfg.unit, host=m.host, port=m.port, username=m.username or cfg.unit,
                    password=m.password.reveal(), ca_file=m.tls.ca_file,

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import BaseModel, ConfigDict
 
-from edge.contract import TOPIC_ROOT, UNIT_PUBLISHES, UNIT_SUBSCRIBES, UNIT_ID_RE, topic
+from edge.contract import TOPIC_ROOT, UNIT_ID_RE, UNIT_PUBLISHES, UNIT_SUBSCRIBES, topic
 
 ROLES = ("lane", "exam-vehicle", "bridge", "ops")
 _PBKDF2_ITERATIONS = 101  # what mosquitto_passwd itself writes for $7$
@@ -135,7 +135,7 @@ def _issue_server_cert(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certifi
                        days: int, cert_path: Path, key_path: Path) -> x509.Certificate:
     """A TLS server certificate (serverAuth, names as SANs) and its new key (file mode 0600)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -216,7 +216,7 @@ class SitePki:
             assert isinstance(key, ec.EllipticCurvePrivateKey)
             return key, x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
         key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
             .subject_name(_name("PassLane site CA"))

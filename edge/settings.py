@@ -61,7 +61,7 @@ class Secret(Section):
     file: Path | None = Field(None, title="File", description="path of a file holding the secret (first line, stripped)")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Secret":
+    def _one_source(self) -> Secret:
         if (self.env is None) == (self.file is None):
             raise ValueError("give exactly one of env or file")
         return self

@@ -75,8 +75,8 @@ def _describe(ev: Any, t0: float) -> str:
 def _judge(ns: argparse.Namespace) -> int:
     from edge.settings import ConfigError
     from exam_vehicle.judge import Judge
-    from exam_vehicle.rules import default_rules, load_rules
     from exam_vehicle.replay import replay
+    from exam_vehicle.rules import default_rules, load_rules
     from exam_vehicle.track import load_track
 
     try:

@@ -17,7 +17,7 @@ Outcome = tuple[CommandStatus, str, dict[str, Any]]
 class ExamCommands:
     """The handlers; they run on the dispatcher's thread and act on the unit's loop."""
 
-    def __init__(self, unit: "ExamUnit") -> None:
+    def __init__(self, unit: ExamUnit) -> None:
         self.unit = unit
 
     def handlers(self) -> dict[CommandName, Callable[[RemoteCommand], Outcome]]:

@@ -88,7 +88,7 @@ class VehicleBoardDriver:
             if self._tach_x10 is not None:
                 await self._ensure_tach()
             await asyncio.wait_for(self._complete.wait(), timeout_s + lb.HEARTBEAT_MS / 1000)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.close()
             raise BoardOffline(f"{self.client.name}: no STATUS heartbeat within {timeout_s} s") from None
         except BaseException:
@@ -194,7 +194,7 @@ class VehicleBoardDriver:
             for cb in list(self._callbacks):
                 try:
                     cb(change)
-                except Exception:  # noqa: BLE001 - one subscriber's bug must not stop the others
+                except Exception:
                     log.exception("%s: change callback failed", self.client.name)
 
     # ---------------------------------------------------------------- tach setting

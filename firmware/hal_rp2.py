@@ -9,13 +9,13 @@ inputs (loops, photo-eyes, closing edges, e-stop) are wired fail-safe: 24 V
 means "clear", so a cut wire or an unpowered sensor reads as presence.
 """
 
-import machine
 import os
 import random
 import select
 import sys
 import time
 
+import machine
 import micropython
 
 from firmware import lanebus as lb

@@ -458,7 +458,7 @@ def _need(cond: bool, reason: str) -> None:
         raise Refused(reason)
 
 
-def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:  # noqa: C901 - one table of transitions
+def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
     """Apply one input to a case at time ``now``; raise Refused if the case does not allow it."""
     s = case.stage
     _need(s != Stage.CLOSED, "the case is closed")

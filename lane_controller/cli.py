@@ -96,11 +96,13 @@ def _run(ns: argparse.Namespace) -> int:
             port = ready.port or cfg.ui.port
             print(f"lane {cfg.unit} running: tablet on http://{cfg.ui.host}:{port}/ ; journal {cfg.journal.path}", flush=True)
 
-        loop.create_task(announce())
+        announcer = loop.create_task(announce())
         try:
             await serve(lane, cfg.ui.host, cfg.ui.port, ready)
         except asyncio.CancelledError:
             pass
+        finally:
+            announcer.cancel()
 
     try:
         asyncio.run(main())

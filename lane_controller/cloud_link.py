@@ -24,7 +24,7 @@ log = logging.getLogger("passlane.lane")
 class CloudLink:
     """What one lane asks of the bridge, and what the bridge tells it."""
 
-    def __init__(self, lane: "Lane") -> None:
+    def __init__(self, lane: Lane) -> None:
         self.lane = lane
 
     # ------------------------------------------------------------ asking
@@ -134,7 +134,7 @@ class CloudLink:
         fut = asyncio.run_coroutine_threadsafe(self._notification(n), loop)
         try:
             fut.result(15)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("notification %s for %s not applied", n.kind, n.case_id)
 
     async def _notification(self, n: Notification) -> None:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 class DeviceEvents:
     """The lane's `HardwareListener` callbacks, turned into case inputs, journal events and alerts."""
 
-    def __init__(self, lane: "Lane") -> None:
+    def __init__(self, lane: Lane) -> None:
         self.lane = lane
 
     async def vehicle_passed(self, barrier: str) -> None:

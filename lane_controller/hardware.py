@@ -175,7 +175,7 @@ class BoardHardware:
                     await self._listener.vehicle_passed(*args)
                 elif kind == "fault":
                     await self._fault(*args)
-            except Exception:  # noqa: BLE001 - one failed notice must not stop the next
+            except Exception:
                 log.exception("telling the lane %s %s", kind, args)
 
     async def _cmd(self, device: str, coro: Awaitable[Any]) -> Any:

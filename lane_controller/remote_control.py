@@ -20,7 +20,7 @@ Outcome = tuple[CommandStatus, str, dict[str, Any]]
 class LaneCommands:
     """The handlers of the commands a lane accepts; they run on the dispatcher's thread and reach the lane's loop."""
 
-    def __init__(self, lane: "Lane") -> None:
+    def __init__(self, lane: Lane) -> None:
         self.lane = lane
 
     def handlers(self) -> dict[CommandName, Callable[[RemoteCommand], Outcome]]:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge.changes import ChangeFeed, OwnedTasks
 from edge.config import LaneConfig
 from edge.contract import EventKind, Telemetry, new_case_id
 from edge.journal import CaseRow, Journal, NewEvent
@@ -32,7 +33,6 @@ from edge.remote_commands import CommandDispatcher
 from edge.telemetry import TelemetryPublisher, sample
 from lane_controller import case as C
 from lane_controller import views
-from edge.changes import ChangeFeed, OwnedTasks
 from lane_controller.cloud_link import CloudLink
 from lane_controller.device_events import DeviceEvents
 from lane_controller.hardware import BoardHardware, Hardware, HardwareFault, HardwareListener
@@ -134,7 +134,7 @@ class Lane:
         await asyncio.to_thread(self.session.stop)
         try:
             await self.hw.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("closing hardware")
         self.vision.close()
         self.journal.close()
@@ -230,7 +230,7 @@ class Lane:
             return False
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - never crash the lane on one action
+        except Exception as exc:
             log.exception("action %s for %s failed", a, case_id)
             self.alert(f"action:{case_id}", f"{type(a).__name__} failed: {exc}")
             return False

@@ -16,7 +16,7 @@ def _ms(values: list[float], p: float, scale: float = 1.0) -> float | None:
     return None if v is None else round(v * scale, 2)
 
 
-def case_summary(lane: "Lane", c: C.Case) -> dict[str, Any]:
+def case_summary(lane: Lane, c: C.Case) -> dict[str, Any]:
     """One line of a case: where it is, how long it has taken, what it waits for."""
     now = lane.clock()
     return {"case_id": c.case_id, "station": c.station, "stage": c.stage.value, "age_s": round(c.age(now), 1),
@@ -25,7 +25,7 @@ def case_summary(lane: "Lane", c: C.Case) -> dict[str, Any]:
             "owner": ((c.partner or {}).get("owner") or {}).get("name")}
 
 
-def overview(lane: "Lane") -> dict[str, Any]:
+def overview(lane: Lane) -> dict[str, Any]:
     """The lane page: stations, devices, the cloud link, the outbox, alerts and recent cases."""
     depth = lane.journal.outbox_depth()
     lat = lane.outbox.ack_latencies[-2000:]
@@ -46,7 +46,7 @@ def overview(lane: "Lane") -> dict[str, Any]:
     }
 
 
-def case_view(lane: "Lane", case_id: str) -> dict[str, Any]:
+def case_view(lane: Lane, case_id: str) -> dict[str, Any]:
     """One case in full, open or closed, with its checklist and timeline; KeyError when there is no such case."""
     c = lane.cases.get(case_id)
     if c is None:

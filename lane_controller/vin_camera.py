@@ -136,7 +136,7 @@ class VinReading:
                 from vision import VinReader
 
                 self.reader = VinReader()
-            except Exception as exc:  # noqa: BLE001 - any failure to load is reported at start-up, with its cause
+            except Exception as exc:
                 raise ReaderUnavailable(f"the VIN reader could not be loaded ({type(exc).__name__}: {exc}); "
                                         "fix the model installation or start the lane with --no-reader") from exc
 

@@ -24,10 +24,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from edge.web_guard import BodyLimit, SecurityHeaders
 from lane_controller.runtime import Lane
 from lane_controller.tablet import cases, errors, files, lane_api, pages, sign_in, stream
 from lane_controller.tablet.backoff import SignInBackoff
-from edge.web_guard import BodyLimit, SecurityHeaders
 from lane_controller.tablet.body_limit import body_limit, tablet_refusal
 from lane_controller.tablet.headers import CONTENT_SECURITY_POLICY
 from lane_controller.tablet.sessions import SessionStore

@@ -112,7 +112,7 @@ class ExamDrive:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="exam-drive", daemon=True)
 
-    def start(self) -> "ExamDrive":
+    def start(self) -> ExamDrive:
         self._thread.start()
         return self
 

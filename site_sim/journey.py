@@ -21,9 +21,9 @@ from typing import Any
 import cv2
 import httpx
 
-from site_sim.payment_provider import SimulatedProvider
 from firmware.sim.control import SimControl
 from lane_controller.vin_camera import upload_frame
+from site_sim.payment_provider import SimulatedProvider
 from site_sim.timing import HumanDurations
 
 TERMINAL = ("closed",)

@@ -61,7 +61,7 @@ class AutoPayer:
                     pass
             self._stop.wait(self.period_s)
 
-    def start(self) -> "AutoPayer":
+    def start(self) -> AutoPayer:
         self._thread.start()
         return self
 

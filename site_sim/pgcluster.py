@@ -47,7 +47,7 @@ class PgCluster:
         if proc.returncode != 0:
             raise RuntimeError(f"{args[0]} failed: {proc.stdout}\n{proc.stderr}")
 
-    def start(self) -> "PgCluster":
+    def start(self) -> PgCluster:
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--locale=C")
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=64MB"
         if not self.fsync:
@@ -81,7 +81,7 @@ class PgCluster:
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "PgCluster":
+    def __enter__(self) -> PgCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -71,7 +71,7 @@ class ManagedProcess:
         self.starts = 0
         self.cancel = cancel or threading.Event()  # set: stop waiting for readiness (the site is stopping)
 
-    def start(self, timeout: float = 30.0) -> "ManagedProcess":
+    def start(self, timeout: float = 30.0) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             log.write(f"\n--- start {' '.join(self.argv)}\n".encode())
@@ -182,7 +182,7 @@ class ProcessGroup:
         for proc in procs:
             proc.stop(timeout=max(0.0, deadline - time.monotonic()))
 
-    def __enter__(self) -> "ProcessGroup":
+    def __enter__(self) -> ProcessGroup:
         return self
 
     def __exit__(self, *exc: object) -> None:

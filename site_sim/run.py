@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 
-from site_sim.payment_provider import SimulatedProvider
+from edge.stats import percentile
 from firmware.sim.control import SimControl
 from site_sim.journey import Journey, Outcome, Tablet, Vehicle
+from site_sim.payment_provider import SimulatedProvider
 from site_sim.site import INSPECTOR_PIN, OPS_USER, Site, passlane
-from edge.stats import percentile
 from site_sim.summary import SiteSummary
 from site_sim.timing import HumanDurations, poisson_arrivals
 
@@ -218,7 +218,7 @@ class SiteRun:
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), self.opts.progress_every_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             done = [o for o in self.outcomes if o.outcome == "completed" and o.minutes is not None]
             median = percentile([o.minutes for o in done if o.minutes is not None], 50)

@@ -120,7 +120,7 @@ class Site:
         return list(json.loads(self.reference_file.read_text())["vehicles"])
 
     # ------------------------------------------------------------ start
-    def start(self) -> "Site":
+    def start(self) -> Site:
         self.root.mkdir(parents=True, exist_ok=True)
         units = {"bridge": "bridge", "ops": "ops"} | {f"lane-{i:02d}": "lane" for i in range(1, self.lanes + 1)}
         self.pki.init(SITE_ID, units)
@@ -225,7 +225,7 @@ class Site:
         if getattr(self, "broker", None) is not None:
             self.broker.stop()
 
-    def __enter__(self) -> "Site":
+    def __enter__(self) -> Site:
         try:
             return self.start()
         except BaseException:

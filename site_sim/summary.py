@@ -33,7 +33,7 @@ class SiteSummary(BaseModel):
         cls, *, lanes: int, speed: float, outcomes: list[tuple[str, float | None, str | None]],
         events_published: int, events_stored: int, duplicates: int, lost: int, wall_seconds: float,
         system_added_s_per_vehicle: float | None = None,
-    ) -> "SiteSummary":
+    ) -> SiteSummary:
         """outcomes: (outcome, registration minutes in simulated time or None, reason)."""
         minutes = [m for o, m, _ in outcomes if o == "completed" and m is not None]
         reasons: dict[str, int] = {}

@@ -40,7 +40,7 @@ def _cmd_read(ns: argparse.Namespace) -> int:
             img = load_image(path)
             r = reader.read_crop(img) if ns.crop else reader.read(img)
             out = {"path": path, **r.model_dump()}
-        except Exception as exc:  # one bad file never stops the others
+        except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
             failed += 1
             out = {"path": path, "vin": None, "decision": "none", "confidence": 0.0, "check_digit": None, "box": None,
                    "alternatives": [], "ms": 0.0, "error": str(exc)}

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from vision.preprocess import DET_LONG, prep_frame
 from vision.onnx_session import cpu_session
+from vision.preprocess import DET_LONG, prep_frame
 
 STRIDE = 4
 SHRINK_W, SHRINK_H = 0.92, 0.6  # training marks this fraction of the box

@@ -16,13 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnx
 
 METADATA_KEY = "passlane.ensemble"
 
 
-def _width(model) -> int:
+def _width(model: onnx.ModelProto) -> int:
     return int(model.graph.input[0].type.tensor_type.shape.dim[3].dim_value)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vision.preprocess import prep_crop
 from vision.onnx_session import cpu_session
+from vision.preprocess import prep_crop
 
 
 class Recognizer:

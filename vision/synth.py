@@ -99,7 +99,7 @@ def _font_for(style: str, rng: np.random.Generator) -> dict:
     """A random font; dot-peen marks get a dot-matrix face."""
     if style == "dotpeen":
         return _dot_matrix_font(rng)
-    names, fonts = load_atlas()
+    _, fonts = load_atlas()
     return fonts[int(rng.integers(len(fonts)))]
 
 
@@ -236,7 +236,7 @@ def _degrade(img8: np.ndarray, rng: np.random.Generator, strength: float = 1.0, 
         img = np.clip(img.astype(np.float32) + n, 0, 255).astype(np.uint8)
     if rng.random() < 0.8:
         q = int(rng.integers(30 if text_h < 14 else 20, 95))
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
+        _, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
         decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
         assert decoded is not None, "a JPEG just encoded decodes"
         img = decoded
@@ -345,7 +345,7 @@ def _label_plate(vin: str, rng: np.random.Generator, style: str) -> tuple[np.nda
     """Ink mask of a whole plate/label and the VIN line's quad in plate pixels."""
     font = _font_for(style, rng)
     vm = _at_least_cap(_crop_rows(_text_mask(vin, rng, font=font)))
-    th, tw = vm.shape
+    th, _ = vm.shape
     lines = []
     if style in ("printed", "inverse", "laser") and rng.random() < 0.85:
         n_above, n_below = int(rng.integers(0, 3)), int(rng.integers(0, 5))

@@ -164,7 +164,7 @@ def state_from_onnx(onnx_path: Path, arch: str, crops: np.ndarray) -> dict:
         model(torch.from_numpy(crops))
         for h in hooks:
             h.remove()
-        for k, (conv, bn) in enumerate(pairs):
+        for k, (_conv, bn) in enumerate(pairs):
             dims = [0] + list(range(2, captured[k].dim()))
             mean, var = captured[k].mean(dims), captured[k].var(dims, unbiased=False)
             bn.weight.copy_(torch.sqrt(var + bn.eps))
@@ -337,7 +337,7 @@ def _augment_real_strong(img: np.ndarray, rng: np.random.Generator) -> np.ndarra
     if rng.random() < 0.3:
         g = np.clip(g.astype(np.float32) + rng.normal(0, rng.uniform(2, 8), g.shape), 0, 255).astype(np.uint8)
     if rng.random() < 0.3:
-        ok, buf = cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(45, 90))])
+        _, buf = cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(45, 90))])
         decoded = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
         assert decoded is not None, "a JPEG just encoded decodes"
         g = decoded
@@ -417,7 +417,7 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
     onnx_path = out_dir / "vin_rec.onnx"
     t0 = time.time()
     bar = tqdm(loader, total=steps, disable=not progress, mininterval=10)
-    for step, (x, tg, vins) in enumerate(bar, 1):
+    for step, (x, tg, _vins) in enumerate(bar, 1):
         model.train()
         logits = model(x)  # N, C, T
         lp = logits.permute(2, 0, 1).log_softmax(-1)

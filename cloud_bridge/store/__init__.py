@@ -43,7 +43,7 @@ from cloud_bridge.store.audit_log import AuditKeyMissing, AuditLog
 from cloud_bridge.store.case_requests import CaseRequests
 from cloud_bridge.store.cases import CaseView
 from cloud_bridge.store.commands import RemoteCommands
-from cloud_bridge.store.engine import Engine, SqliteEngine, StoreError, open_engine
+from cloud_bridge.store.engine import Engine, StoreError, open_engine
 from cloud_bridge.store.fold import EventFold
 from cloud_bridge.store.migrations import migrate, schema_version
 from cloud_bridge.store.partner_records import PartnerRecords

@@ -106,7 +106,7 @@ class Engine:
             try:
                 with self.tx(fast=fast) as cur:
                     return fn(cur)
-            except Exception as exc:  # noqa: BLE001 - retried only for engine-level conflicts
+            except Exception as exc:
                 if not self.retryable(exc) or attempt == 4:
                     raise
                 time.sleep(0.01 * (attempt + 1) * random.random())

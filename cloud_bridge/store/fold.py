@@ -213,7 +213,7 @@ class EventFold:
                 f = facts.setdefault(ev.case_id, CaseFacts(ev.case_id))
                 try:  # the projection must never stop ingest, whatever a lane put in `data`
                     project(f, ev, site)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("case view not updated by %s#%s", ev.unit, ev.seq)
                 touched.add(ev.case_id)
             if ev.kind == EventKind.CASE_INSPECTED and is_person(ev.actor):

@@ -4,12 +4,36 @@ lives in firmware/lanebus.py (one copy, shared with the boards); the host's
 protocol session in session.py (pure), its asyncio + pyserial shell in
 client.py."""
 
-from .boards import (BarrierStatus, IoBoardDriver, IoStatus, IssuerStatus, JobStatus, PlateIssuerDriver,
-                     VehicleStatus)
+from .boards import BarrierStatus, IoBoardDriver, IoStatus, IssuerStatus, JobStatus, PlateIssuerDriver, VehicleStatus
 from .client import BoardClient
-from .session import (BoardEvent, BoardInfo, BoardOffline, BoardSession, CommandRefused, LaneBusHostError,
-                      LinkStats, Reply, WrongBoard)
+from .session import (
+                     BoardEvent,
+                     BoardInfo,
+                     BoardOffline,
+                     BoardSession,
+                     CommandRefused,
+                     LaneBusHostError,
+                     LinkStats,
+                     Reply,
+                     WrongBoard,
+)
 
-__all__ = ["BarrierStatus", "BoardClient", "BoardEvent", "BoardSession", "BoardInfo", "BoardOffline", "CommandRefused",
-           "IoBoardDriver", "IoStatus", "IssuerStatus", "JobStatus", "LaneBusHostError", "LinkStats",
-           "PlateIssuerDriver", "Reply", "VehicleStatus", "WrongBoard"]
+__all__ = [
+                     "BarrierStatus",
+                     "BoardClient",
+                     "BoardEvent",
+                     "BoardInfo",
+                     "BoardOffline",
+                     "BoardSession",
+                     "CommandRefused",
+                     "IoBoardDriver",
+                     "IoStatus",
+                     "IssuerStatus",
+                     "JobStatus",
+                     "LaneBusHostError",
+                     "LinkStats",
+                     "PlateIssuerDriver",
+                     "Reply",
+                     "VehicleStatus",
+                     "WrongBoard",
+]

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from firmware import lanebus as lb
 
 from .client import BoardClient
-from .session import BoardEvent, BoardInfo, LinkStats, as_text as _s, enum_name as _name, signal_value
+from .session import BoardEvent, BoardInfo, LinkStats, signal_value
+from .session import as_text as _s
+from .session import enum_name as _name
 
 
 class BarrierStatus(BaseModel):

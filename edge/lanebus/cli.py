@@ -144,7 +144,7 @@ async def _events(ns: argparse.Namespace) -> int:
                 break
             try:
                 ev = await asyncio.wait_for(queue.get(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if ev.name == "status" and not ns.status:
                 continue

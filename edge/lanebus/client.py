@@ -24,9 +24,24 @@ import serial
 
 from firmware import lanebus as lb
 
-from .session import (RESULT_NAMES, BoardEvent, BoardInfo, BoardOffline, BoardSession, ClosePort,
-                      CommandAnswered, CommandFailed, CommandRefused, EventDelivered, LaneBusHostError,
-                      LinkStats, Reply, SessionSettings, WrongBoard, describe_event)
+from .session import (
+    RESULT_NAMES,
+    BoardEvent,
+    BoardInfo,
+    BoardOffline,
+    BoardSession,
+    ClosePort,
+    CommandAnswered,
+    CommandFailed,
+    CommandRefused,
+    EventDelivered,
+    LaneBusHostError,
+    LinkStats,
+    Reply,
+    SessionSettings,
+    WrongBoard,
+    describe_event,
+)
 
 __all__ = ["BoardClient", "BoardEvent", "BoardInfo", "BoardOffline", "CommandRefused", "LaneBusHostError",
            "LinkStats", "Reply", "SerialPort", "WrongBoard", "describe_event"]
@@ -109,7 +124,7 @@ class BoardClient:
         self._driver = asyncio.create_task(self._drive(), name=f"lanebus-{self.name}")
         try:
             await asyncio.wait_for(self._online.wait(), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             err = self._session.handshake_error
             await self.close()
             if err:
@@ -129,7 +144,7 @@ class BoardClient:
         self._session.close(time.monotonic())
         self._dispatch()
 
-    async def __aenter__(self) -> "BoardClient":
+    async def __aenter__(self) -> BoardClient:
         await self.start()
         return self
 
@@ -309,7 +324,7 @@ class BoardClient:
         for cb in list(self._callbacks):
             try:
                 cb(ev)
-            except Exception:  # noqa: BLE001 - one subscriber's bug must not stop the link
+            except Exception:
                 log.exception("%s: event callback failed", self.name)
 
 

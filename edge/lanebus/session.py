@@ -27,7 +27,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
-from typing import Any, Union
+from typing import Any
 
 from edge.stats import percentile
 from firmware import lanebus as lb
@@ -162,7 +162,7 @@ class ClosePort:
     retry_later: bool
 
 
-Output = Union[CommandAnswered, CommandFailed, EventDelivered, ClosePort]
+Output = CommandAnswered | CommandFailed | EventDelivered | ClosePort
 
 
 # ---------------------------------------------------------------- decoding helpers

@@ -25,8 +25,8 @@ seconds of the day, so the output is deterministic.
 
 from __future__ import annotations
 
-import collections
 import calendar
+import collections
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable

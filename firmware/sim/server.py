@@ -157,7 +157,7 @@ class SimBoardServer:
         self.board_id = board_id or f"sim-{kind}-{random.getrandbits(24):06x}"
         self.journal_path = journal_path
         self._journal: bytes | None = None
-        self._log_file = open(world_log, "a", encoding="utf-8") if world_log else None
+        self._log_file = open(world_log, "a", encoding="utf-8") if world_log else None  # noqa: SIM115 - open for the server's life, closed by stop()
         sink = self._write_log if self._log_file else None
         self.world_lock = threading.RLock()
         scale = max(1.0, self.time_scale)
@@ -286,7 +286,7 @@ class SimBoardServer:
                 fw, hal = self.firmware, self.hal
             try:
                 fw.step()
-            except Exception:  # the watchdog would reset the real board
+            except Exception:  # noqa: BLE001 - the watchdog would reset the real board
                 self.crashes += 1
                 traceback.print_exc()
                 self._boot()
@@ -401,7 +401,7 @@ class SimBoardServer:
                 try:
                     req = json.loads(line)
                     reply = {"ok": True, "result": self.handle_control(req)}
-                except Exception as e:  # the reply names the error; the server keeps running
+                except Exception as e:  # noqa: BLE001 - the reply names the error; the server keeps running
                     reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
                 f.write((json.dumps(reply, ensure_ascii=False) + "\n").encode())
                 f.flush()

@@ -330,7 +330,7 @@ class IssuerWorld:
         self.log = _Log(log_sink)
         self.tl = _Timeline()
         self.t = 0.0
-        self.magazines = {p: magazine for p in lb.PLATE_TYPES}
+        self.magazines = dict.fromkeys(lb.PLATE_TYPES, magazine)
         self.cover_open = False
         self.jam = False            # injected: the plate in the feeder/ejector sticks
         self.print_failure = False  # injected: the next print ends in error
@@ -483,7 +483,7 @@ class CarWorld:
                  pulses_per_rev: float = CAR_PULSES_PER_REV) -> None:
         self.log = _Log(log_sink)
         self.t = 0.0
-        self.switches = {name: False for name in CAR_SWITCHES}
+        self.switches = dict.fromkeys(CAR_SWITCHES, False)
         self.switches["handbrake"] = True  # a parked car
         self.gear = "N"
         self.turn = "off"

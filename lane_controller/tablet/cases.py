@@ -14,9 +14,24 @@ from starlette.datastructures import UploadFile
 
 from lane_controller import case as C
 from lane_controller.runtime import Lane
-from lane_controller.tablet.bodies import (MAX_PHOTO, PHOTO_FORM_LIMITS, PHOTO_TYPES, ActionName, CaseId, CaseLimit,
-                                           CaseState, Empty, ItemBody, OpenCaseBody, PassedBody, PhotoCode, PlateBody, ReasonBody,
-                                           VinConfirmBody, photo_type)
+from lane_controller.tablet.bodies import (
+    MAX_PHOTO,
+    PHOTO_FORM_LIMITS,
+    PHOTO_TYPES,
+    ActionName,
+    CaseId,
+    CaseLimit,
+    CaseState,
+    Empty,
+    ItemBody,
+    OpenCaseBody,
+    PassedBody,
+    PhotoCode,
+    PlateBody,
+    ReasonBody,
+    VinConfirmBody,
+    photo_type,
+)
 from lane_controller.tablet.deps import Actor, LaneDep, case_view
 from lane_controller.tablet.errors import TabletError
 

@@ -116,7 +116,7 @@ def _lane_clients(pki_root: str, host: str, port: int, units: list[str],
         c = _client(pki_root, u, f"{u}-bench-{uuid.uuid4().hex[:4]}")
         subscribed = threading.Event()
 
-        def on_message(cl, ud, m, u=u):  # noqa: ANN001
+        def on_message(cl, ud, m, u=u) -> None:  # noqa: ANN001
             if not m.retain:  # a retained watermark is from an earlier run
                 acks[u].append((json.loads(m.payload)["acked_seq"], time.time()))
 
@@ -214,7 +214,7 @@ class Counter:
         self.lat: list[float] = []
         subscribed = threading.Event()
 
-        def on_message(cl, ud, m):  # noqa: ANN001
+        def on_message(cl, ud, m) -> None:  # noqa: ANN001
             now = time.time()
             i = m.payload.find(b'"ts":')
             self.times.append(now)
@@ -407,7 +407,7 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
     broker.start()
     workers = Workers(db, broker.host, broker.port, str(pki.root), 1, work)
     results: dict[str, list[float]] = {"partner.lookup": [], "plate.options": [], "plate.reserve": []}
-    errors: dict[str, int] = {key: 0 for key in results}
+    errors: dict[str, int] = dict.fromkeys(results, 0)
     lock = threading.Lock()
     try:
         def lane(i: int, u: str) -> None:
@@ -416,7 +416,7 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
             cv = threading.Condition()
             sub = threading.Event()
 
-            def on_message(cl, ud, m):  # noqa: ANN001
+            def on_message(cl, ud, m) -> None:  # noqa: ANN001
                 with cv:
                     got[bytes(m.properties.CorrelationData)] = (time.perf_counter(), Response.from_bytes(m.payload))
                     cv.notify_all()
@@ -445,7 +445,7 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
                     t0 = time.perf_counter()
                     c.publish(topic(SITE, u, Leaf.REQ), Request(unit=u, kind=kind, body=body, ts=time.time()).to_bytes(), qos=1, properties=props)
                     with cv:
-                        cv.wait_for(lambda: corr in got, 10)
+                        cv.wait_for(lambda corr=corr: corr in got, 10)
                     if corr not in got:
                         with lock:
                             errors[kind] += 1
@@ -482,8 +482,8 @@ def _ms(x: float | None) -> str:
 
 
 def main(ns: argparse.Namespace) -> int:
-    from site_sim import pgcluster
     from edge.pki import SitePki
+    from site_sim import pgcluster
 
     k = ns.lanes
     seconds = 2.0 if ns.quick else ns.seconds
@@ -492,7 +492,7 @@ def main(ns: argparse.Namespace) -> int:
     t_start = time.time()
     work = Path(tempfile.mkdtemp(prefix="passlane-bench-"))
     pki = SitePki(work / "pki")
-    pki.init(SITE, {"bridge": "bridge", **{u: "lane" for u in _lane_units(k)}})
+    pki.init(SITE, {"bridge": "bridge", **dict.fromkeys(_lane_units(k), "lane")})
     print(f"passlane bench bridge: K={k} lanes, {n_sat} events per lane flat out, then {paced_s:.0f}s each at 25% and 50% of that rate; "
           f"11-event case flows, QoS 1 over TLS, {os.cpu_count()} CPUs", flush=True)
     rows = []

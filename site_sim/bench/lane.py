@@ -32,9 +32,9 @@ import httpx
 import psutil
 
 from edge.broker import free_port
+from lane_controller.vin_camera import upload_frame
 from site_sim.payment_provider import AutoPayer, signed_callback
 from site_sim.polling import wait_until
-from lane_controller.vin_camera import upload_frame
 
 REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 POLL_S = 0.005  # the inspector reacts this soon after a stage changes: small against the times measured
@@ -233,9 +233,9 @@ id = "bench"
 name = "Bench"
 pin = {{ file = "pin" }}
 ''')
-        log = open(work / "lane.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(cfg)],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
+        with open(work / "lane.log", "ab") as log:  # the child keeps its own descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(cfg)],
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
 
         def up() -> bool:

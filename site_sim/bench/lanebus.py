@@ -21,9 +21,8 @@ import sys
 import time
 from typing import Any
 
-from firmware import lanebus as lb
-
 from edge.lanebus.boards import IoBoardDriver
+from firmware import lanebus as lb
 
 BAUD = 115200
 

@@ -76,7 +76,7 @@ class LoadSampler:
         while not self._stop.wait(self.interval_s):
             self._sample()
 
-    def __enter__(self) -> "LoadSampler":
+    def __enter__(self) -> LoadSampler:
         self._sample()
         self._thread = threading.Thread(target=self.run, daemon=True)
         self._thread.start()

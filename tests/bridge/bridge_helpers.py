@@ -70,12 +70,12 @@ class Lane:
         connected = threading.Event()
         subscribed = threading.Event()
 
-        def on_connect(c, u, f, rc, p):  # noqa: ANN001
+        def on_connect(c, u, f, rc, p):
             nodelay(c)
             c.subscribe([(topic(site, unit, leaf), 1) for leaf in (Leaf.RESP, Leaf.ACK, Leaf.NOTIFY, Leaf.CMD)])
             connected.set()
 
-        def on_message(c, u, m):  # noqa: ANN001
+        def on_message(c, u, m):
             import json
 
             with self.lock:

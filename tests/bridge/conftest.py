@@ -8,16 +8,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from bridge_helpers import PAYMENT_KEY, Lane
 
-from site_sim import pgcluster
 from cloud_bridge.ingest import Inbound, IngestResult
 from cloud_bridge.ingest_service import IngestService
 from cloud_bridge.rules import RiskRulesConfig
 from cloud_bridge.store import Store, open_store
 from edge.broker import MosquittoBroker
 from edge.pki import SitePki
-
-from bridge_helpers import PAYMENT_KEY, Lane
+from site_sim import pgcluster
 
 
 @pytest.fixture(scope="session")

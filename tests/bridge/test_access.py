@@ -26,7 +26,7 @@ EXPECTED_PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/api/payment
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def env(tmp_path_factory: pytest.TempPathFactory):
     tmp: Path = tmp_path_factory.mktemp("access")
     store = open_store(str(tmp / "b.sqlite3"))
     store.migrate()
@@ -45,12 +45,12 @@ def _path(p: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], p)
 
 
-def _call(client: TestClient, method: str, path: str, headers: dict[str, str] | None = None):  # noqa: ANN202
+def _call(client: TestClient, method: str, path: str, headers: dict[str, str] | None = None):
     body = BODIES.get(path)
     return client.request(method, _path(path), headers=headers or {}, json=body if method == "POST" else None, follow_redirects=False)
 
 
-def test_every_route_declares_a_permission_and_only_the_expected_ones_are_public(env) -> None:  # noqa: ANN001
+def test_every_route_declares_a_permission_and_only_the_expected_ones_are_public(env) -> None:
     app, _, _ = env
     declared = set(ROUTE_PERMS)
     routes = {(m, r.path) for r in app.routes if hasattr(r, "methods") and r.path != "/static" for m in r.methods if m != "HEAD"}
@@ -59,7 +59,7 @@ def test_every_route_declares_a_permission_and_only_the_expected_ones_are_public
 
 
 @pytest.mark.parametrize("method,path", sorted(k for k, v in ROUTE_PERMS.items() if v != PUBLIC))
-def test_route_refuses_anonymous_and_underprivileged_and_admits_the_granted(env, method: str, path: str) -> None:  # noqa: ANN001
+def test_route_refuses_anonymous_and_underprivileged_and_admits_the_granted(env, method: str, path: str) -> None:
     app, _, tokens = env
     perm = ROUTE_PERMS[(method, path)]
     assert isinstance(perm, Perm)
@@ -74,13 +74,13 @@ def test_route_refuses_anonymous_and_underprivileged_and_admits_the_granted(env,
             assert r.status_code == 403, f"{role} admitted on {method} {path}: {r.status_code}"
 
 
-def _sign_in(client: TestClient, name: str, password: str = PASSWORD):  # noqa: ANN202
+def _sign_in(client: TestClient, name: str, password: str = PASSWORD):
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     return client.post("/login", data={"name": name, "password": password, "csrf": csrf}, follow_redirects=False)
 
 
-def test_session_posts_need_the_csrf_token(env) -> None:  # noqa: ANN001
+def test_session_posts_need_the_csrf_token(env) -> None:
     app, store, _ = env
     client = TestClient(app)
     assert _sign_in(client, "ada").status_code == 303
@@ -98,13 +98,13 @@ def test_session_posts_need_the_csrf_token(env) -> None:  # noqa: ANN001
     assert any(r["action"] == "alert.acknowledge" and r["actor"] == "ada" for r in store.audit.entries())
 
 
-def test_login_without_the_form_csrf_token_is_refused(env) -> None:  # noqa: ANN001
+def test_login_without_the_form_csrf_token_is_refused(env) -> None:
     app, _, _ = env
     client = TestClient(app)
     assert client.post("/login", data={"name": "ada", "password": PASSWORD}, follow_redirects=False).status_code == 403
 
 
-def test_repeated_failed_sign_ins_lock_out_alert_and_are_audited(env) -> None:  # noqa: ANN001
+def test_repeated_failed_sign_ins_lock_out_alert_and_are_audited(env) -> None:
     app, store, _ = env
     client = TestClient(app)
     for _ in range(5):
@@ -118,6 +118,6 @@ def test_repeated_failed_sign_ins_lock_out_alert_and_are_audited(env) -> None:  
     assert store.audit.verify() == []
 
 
-def test_passwords_are_stored_as_argon2id(env) -> None:  # noqa: ANN001
+def test_passwords_are_stored_as_argon2id(env) -> None:
     _, store, _ = env
     assert store.accounts.user("ada")["password_hash"].startswith("$argon2id$")

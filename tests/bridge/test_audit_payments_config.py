@@ -13,14 +13,23 @@ from raw_db import tamper
 
 from cloud_bridge import payments
 from cloud_bridge.config import ConfigError, config_reference, load_settings
-from cloud_bridge.reference import from_csv, generate, id_number_valid, read_reference, to_csv, vin_check_digit, vin_valid, write_reference
+from cloud_bridge.reference import (
+    from_csv,
+    generate,
+    id_number_valid,
+    read_reference,
+    to_csv,
+    vin_check_digit,
+    vin_valid,
+    write_reference,
+)
 from cloud_bridge.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"k" * 32
 
 
-def test_intact_audit_chain_verifies_and_an_edit_or_delete_is_detected(store) -> None:  # noqa: ANN001
+def test_intact_audit_chain_verifies_and_an_edit_or_delete_is_detected(store) -> None:
     for i in range(5):
         store.audit.append("alice", "alert.acknowledge", f"alert/{i}", {"i": i})
     assert store.audit.verify() == []
@@ -32,7 +41,7 @@ def test_intact_audit_chain_verifies_and_an_edit_or_delete_is_detected(store) ->
     assert any("missing" in p for p in store.audit.verify())
 
 
-def test_deleting_the_newest_audit_entry_is_detected(store) -> None:  # noqa: ANN001
+def test_deleting_the_newest_audit_entry_is_detected(store) -> None:
     for i in range(3):
         store.audit.append("alice", "config.change", "bridge", {"i": i})
     tamper(store, "DELETE FROM audit WHERE id = 3")
@@ -120,7 +129,7 @@ def test_generated_reference_data_is_realistic(tmp_path: Path) -> None:
     json.loads((tmp_path / "ref.json").read_text())
 
 
-def test_a_configuration_change_between_starts_is_audited(store) -> None:  # noqa: ANN001
+def test_a_configuration_change_between_starts_is_audited(store) -> None:
     assert store.audit.record_config({"http.listen": "127.0.0.1:8080", "workers": 1})
     assert store.audit.record_config({"http.listen": "127.0.0.1:8080", "workers": 1}) == {}
     changed = store.audit.record_config({"http.listen": "127.0.0.1:8080", "workers": 2})

@@ -15,9 +15,9 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from cloud_bridge.config import ConfigError, load_settings
-from site_sim import polling
 from edge.broker import free_port
 from edge.pki import SitePki
+from site_sim import polling
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "bridge.site-1.example"
@@ -97,7 +97,7 @@ def test_serve_refuses_a_private_key_others_may_read(tmp_path: Path, site: SiteP
 
 
 def test_tls_settings_need_both_files_and_turn_on_secure_cookies_and_https_links() -> None:
-    with pytest.raises(ConfigError, match="http.tls"):
+    with pytest.raises(ConfigError, match=r"http\.tls"):
         load_settings(None, {"http.tls.cert_file": "bridge.crt"})
     settings = load_settings(None, {"http.listen": "10.0.0.5:8443", "http.tls.cert_file": "b.crt", "http.tls.key_file": "b.key"})
     assert settings.http.secure_cookies is True

@@ -26,11 +26,11 @@ REJECTED_IN_LANE = [("case.opened", {}), ("case.admitted", {}), ("case.rejected"
 ABORTED_BEFORE_ENTRY = [("case.opened", {}), ("case.aborted", {"reason": "owner left"}), ("case.closed", {"outcome": "aborted"})]
 
 
-def _ingest(ingest, events: list[EventEnvelope]) -> None:  # noqa: ANN001
+def _ingest(ingest, events: list[EventEnvelope]) -> None:
     ingest([classify(topic("site-1", e.unit, Leaf.EVENTS), e.to_bytes(), time.time()) for e in events])
 
 
-def test_registered_rejected_and_aborted_cases_are_counted_as_such_on_the_dashboard(store, ingest) -> None:  # noqa: ANN001
+def test_registered_rejected_and_aborted_cases_are_counted_as_such_on_the_dashboard(store, ingest) -> None:
     seq = 1
     for case, kinds in ((REG, REGISTERED), (REJ, REJECTED_IN_LANE), (ABO, ABORTED_BEFORE_ENTRY)):
         _ingest(ingest, _events(case, seq, kinds))
@@ -42,7 +42,7 @@ def test_registered_rejected_and_aborted_cases_are_counted_as_such_on_the_dashbo
     assert [store.cases.search(c)[0]["outcome"] for c in (REG, REJ, ABO)] == ["registered", "rejected", "aborted"]
 
 
-def test_a_rejection_stored_after_its_case_closed_still_makes_the_case_rejected(store, ingest) -> None:  # noqa: ANN001
+def test_a_rejection_stored_after_its_case_closed_still_makes_the_case_rejected(store, ingest) -> None:
     events = _events(LATE, 1, REJECTED_IN_LANE)
     _ingest(ingest, [events[-1]])  # case.closed first (redelivery order), and without the outcome a lane might omit
     assert store.case(LATE)["outcome"] == "rejected"

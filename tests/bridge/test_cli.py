@@ -40,7 +40,7 @@ def test_reference_data_users_and_database_from_the_command_line(tmp_path: Path)
 
 
 @pytest.mark.broker
-def test_serve_runs_workers_and_http_until_terminated(tmp_path: Path, mqtt_broker, site_pki) -> None:  # noqa: ANN001
+def test_serve_runs_workers_and_http_until_terminated(tmp_path: Path, mqtt_broker, site_pki) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

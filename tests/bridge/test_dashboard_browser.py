@@ -79,7 +79,7 @@ def _seed(store: Store) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path):  # noqa: ANN201
+def server(tmp_path: Path):
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed")
     import uvicorn
@@ -107,7 +107,7 @@ def server(tmp_path: Path):  # noqa: ANN201
     store.close()
 
 
-def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, tmp_path: Path) -> None:  # noqa: ANN001
+def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, tmp_path: Path) -> None:
     from PIL import Image
     from playwright.sync_api import sync_playwright
 

@@ -32,7 +32,7 @@ BAD_BODIES: list[tuple[str, bytes]] = [
 
 
 @pytest.fixture
-def web(store, tmp_path: Path, payment_key_file: Path) -> Iterator[Web]:  # noqa: ANN001
+def web(store, tmp_path: Path, payment_key_file: Path) -> Iterator[Web]:
     web = make_web(store, tmp_path, payment_key_file)
     yield web
     web.close()

@@ -20,11 +20,11 @@ from edge.journal import Journal, NewEvent
 T0 = 1_790_000_000.0
 
 
-def _in(unit: str, raw: bytes):  # noqa: ANN202
+def _in(unit: str, raw: bytes):
     return classify(topic("site-1", unit, Leaf.EVENTS), raw, time.time())
 
 
-def _chain(tmp_path, n: int, unit: str = "lane-01") -> list[EventEnvelope]:  # noqa: ANN001
+def _chain(tmp_path, n: int, unit: str = "lane-01") -> list[EventEnvelope]:
     """n chained events exactly as a unit journals them."""
     j = Journal(tmp_path / f"{unit}.sqlite", unit)
     try:
@@ -33,15 +33,15 @@ def _chain(tmp_path, n: int, unit: str = "lane-01") -> list[EventEnvelope]:  # n
         j.close()
 
 
-def _acked(store, unit: str = "lane-01") -> int:  # noqa: ANN001
+def _acked(store, unit: str = "lane-01") -> int:
     return {r["unit"]: int(r["acked_seq"]) for r in store.unit_records.watermarks()}.get(unit, 0)
 
 
-def _rules(store) -> set[str]:  # noqa: ANN001
+def _rules(store) -> set[str]:
     return {a["rule"] for a in store.alerts.recent("active")}
 
 
-def test_an_oversize_event_takes_its_place_so_the_watermark_moves_past_it_and_its_content_is_kept(store, ingest, tmp_path) -> None:  # noqa: ANN001
+def test_an_oversize_event_takes_its_place_so_the_watermark_moves_past_it_and_its_content_is_kept(store, ingest, tmp_path) -> None:
     events = _chain(tmp_path, 10)
     oversize = json.dumps({"v": 1, "unit": "lane-01", "seq": 2, "ts": T0, "kind": "inspector.sign_in_failed", "actor": "A" * 300_000}).encode()
     assert len(oversize) > MAX_PAYLOAD_BYTES
@@ -56,7 +56,7 @@ def test_an_oversize_event_takes_its_place_so_the_watermark_moves_past_it_and_it
     assert store.counts()["events_refused"] == 1
 
 
-def test_a_valid_event_with_a_refused_seq_replaces_the_refusal_and_is_folded(store, ingest, tmp_path) -> None:  # noqa: ANN001
+def test_a_valid_event_with_a_refused_seq_replaces_the_refusal_and_is_folded(store, ingest, tmp_path) -> None:
     events = _chain(tmp_path, 3)
     ingest([_in("lane-01", events[0].to_bytes()), _in("lane-01", b'{"unit": "lane-01", "seq": 2, "v": 9}')])
     assert _acked(store) == 2
@@ -65,7 +65,7 @@ def test_a_valid_event_with_a_refused_seq_replaces_the_refusal_and_is_folded(sto
     assert _acked(store) == 3 and "event_conflict" in _rules(store)
 
 
-def test_a_conflicting_event_is_kept_alerted_and_reported_with_the_version_that_fits_the_chain(store, ingest, tmp_path) -> None:  # noqa: ANN001
+def test_a_conflicting_event_is_kept_alerted_and_reported_with_the_version_that_fits_the_chain(store, ingest, tmp_path) -> None:
     lane = _chain(tmp_path, 4)
     ingest([_in("lane-01", e.to_bytes()) for e in lane[:2]])
     forged = EventEnvelope(unit="lane-01", seq=3, ts=T0, kind=EventKind.DEVICE_RECOVERED, actor="forger", data={}, prev="f" * 64)
@@ -81,21 +81,21 @@ def test_a_conflicting_event_is_kept_alerted_and_reported_with_the_version_that_
     assert store.counts()["event_conflicts"] == 1 and store.counts()["duplicates_seen"] == 0
 
 
-def test_a_repeat_with_the_same_content_is_a_duplicate(store, ingest, tmp_path) -> None:  # noqa: ANN001
+def test_a_repeat_with_the_same_content_is_a_duplicate(store, ingest, tmp_path) -> None:
     lane = _chain(tmp_path, 2)
     ingest([_in("lane-01", e.to_bytes()) for e in lane])
     res = ingest([_in("lane-01", e.to_bytes()) for e in lane])
     assert (res.duplicates, res.conflicts) == (2, 0) and not store.unit_records.verify_chains()
 
 
-def test_an_edited_stored_event_fails_audit_verify(store, ingest, tmp_path) -> None:  # noqa: ANN001
+def test_an_edited_stored_event_fails_audit_verify(store, ingest, tmp_path) -> None:
     ingest([_in("lane-01", e.to_bytes()) for e in _chain(tmp_path, 3)])
     assert store.unit_records.verify_chains() == []
     tamper(store, "UPDATE events SET actor = 'someone' WHERE unit = 'lane-01' AND seq = 2")
     assert any("event 2: content differs" in p for p in store.unit_records.verify_chains())
 
 
-def test_a_string_seq_a_nan_or_infinite_ts_and_a_far_future_seq_are_refused_and_block_nothing(store, ingest, tmp_path) -> None:  # noqa: ANN001
+def test_a_string_seq_a_nan_or_infinite_ts_and_a_far_future_seq_are_refused_and_block_nothing(store, ingest, tmp_path) -> None:
     lane = _chain(tmp_path, 4)
     base = lane[0].model_dump(mode="json")
     string_seq = json.dumps({**base, "seq": "2"}).encode()
@@ -113,7 +113,7 @@ def test_a_string_seq_a_nan_or_infinite_ts_and_a_far_future_seq_are_refused_and_
     assert any(r.startswith("seq_ahead") for r in reasons) and sum(r.startswith("schema") for r in reasons) == 3
 
 
-def test_a_flood_of_junk_is_kept_within_the_hourly_budget_and_alerted(store, ingest) -> None:  # noqa: ANN001
+def test_a_flood_of_junk_is_kept_within_the_hourly_budget_and_alerted(store, ingest) -> None:
     for start in range(0, 3000, 500):
         ingest([_in("lane-02", f"junk {i}".encode() + b"\xff" * 2000) for i in range(start, start + 500)])
     rows = [d for d in store.unit_records.dead_letters(limit=10_000) if d["unit"] == "lane-02"]
@@ -123,7 +123,7 @@ def test_a_flood_of_junk_is_kept_within_the_hourly_budget_and_alerted(store, ing
     assert store.counts()["dead_letters_only_counted"] == 1000 and "dead_letter_flood" in _rules(store)
 
 
-def test_an_event_about_another_units_case_changes_nothing_and_raises_a_critical_alert(store, ingest) -> None:  # noqa: ANN001
+def test_an_event_about_another_units_case_changes_nothing_and_raises_a_critical_alert(store, ingest) -> None:
     theirs = "lane-02-261206-00abcd"
     ingest([_in("lane-02", EventEnvelope(unit="lane-02", seq=1, ts=T0, kind="case.opened", case_id=theirs,
                                                       data={"owner_name": "张伟"}).to_bytes())])
@@ -139,7 +139,7 @@ def test_an_event_about_another_units_case_changes_nothing_and_raises_a_critical
     assert len(store.unit_records.events("lane-01")) == 2, "the events stay in lane-01's own record"
 
 
-def test_an_audit_log_edited_and_rechained_without_the_key_fails_verification(store) -> None:  # noqa: ANN001
+def test_an_audit_log_edited_and_rechained_without_the_key_fails_verification(store) -> None:
     store.audit.key = b"audit-key-kept-outside-the-database"
     for i in range(3):
         store.audit.append("ada", "alert.resolve", f"alert/{i}", {"i": i})
@@ -159,7 +159,7 @@ def test_an_audit_log_edited_and_rechained_without_the_key_fails_verification(st
     assert any("entry 2: signature invalid" in p for p in problems) and any("entry 3: signature invalid" in p for p in problems)
 
 
-def test_a_signed_audit_log_takes_no_unsigned_entry(store) -> None:  # noqa: ANN001
+def test_a_signed_audit_log_takes_no_unsigned_entry(store) -> None:
     import pytest
 
     from cloud_bridge.store import AuditKeyMissing
@@ -173,8 +173,8 @@ def test_a_signed_audit_log_takes_no_unsigned_entry(store) -> None:  # noqa: ANN
     assert store.audit.verify() == [] and len(store.audit.entries()) == 1
 
 
-def test_alerts_are_raised_after_the_commit_and_an_alert_lost_loses_no_event(store, ingest, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    def unavailable(*args, **kwargs) -> None:  # noqa: ANN002, ANN003
+def test_alerts_are_raised_after_the_commit_and_an_alert_lost_loses_no_event(store, ingest, tmp_path, monkeypatch) -> None:
+    def unavailable(*args, **kwargs) -> None:
         raise RuntimeError("alerts not writable (simulated)")
 
     monkeypatch.setattr(store.alerts, "raise_all", unavailable)

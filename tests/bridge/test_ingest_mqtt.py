@@ -6,24 +6,23 @@ import json
 import random
 
 import pytest
+from bridge_helpers import make_settings, wait_for
 
 from cloud_bridge.runner import Bridge
 from edge.contract import Leaf
-
-from bridge_helpers import make_settings, wait_for
 
 pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
-def bridge(db_url, mqtt_broker, site_pki, payment_key_file):  # noqa: ANN001, ANN201
+def bridge(db_url, mqtt_broker, site_pki, payment_key_file):
     b = Bridge(make_settings(db_url, broker=mqtt_broker, pki=site_pki, key_file=payment_key_file), sweep_s=3600).start()
     wait_for(lambda: all(w.subscribed.is_set() for w in b.workers), 30, "bridge subscribed")
     yield b
     b.stop()
 
 
-def test_duplicates_gaps_and_reordering_are_stored_once_and_acked_contiguously(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_duplicates_gaps_and_reordering_are_stored_once_and_acked_contiguously(bridge, lane_factory) -> None:
     lane = lane_factory("lane-01")
     events = [lane.event(s, "case.inspection_item", "c-1", item=s) for s in range(1, 41)]
     order = events[:10] + events[14:25] + events[10:14] + events[25:]  # 11..14 arrive late
@@ -41,7 +40,7 @@ def test_duplicates_gaps_and_reordering_are_stored_once_and_acked_contiguously(b
     assert stored == list(range(1, 41))
 
 
-def test_a_gap_holds_the_watermark_until_filled(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_a_gap_holds_the_watermark_until_filled(bridge, lane_factory) -> None:
     lane = lane_factory("lane-02")
     for s in (1, 2, 3, 5, 6):
         lane.publish_event(lane.event(s, "case.opened", f"g-{s}"))
@@ -52,7 +51,7 @@ def test_a_gap_holds_the_watermark_until_filled(bridge, lane_factory) -> None:  
     wait_for(lambda: lane.acked == 6, 30, "watermark 6 after the gap is filled")
 
 
-def test_malformed_oversize_and_forged_payloads_go_to_dead_letters_and_ingest_goes_on(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_malformed_oversize_and_forged_payloads_go_to_dead_letters_and_ingest_goes_on(bridge, lane_factory) -> None:
     lane = lane_factory("lane-03")
     lane.publish_raw(Leaf.EVENTS, b"not json")
     lane.publish_raw(Leaf.EVENTS, b"{" + b" " * (300 * 1024) + b"}")
@@ -70,7 +69,7 @@ def test_malformed_oversize_and_forged_payloads_go_to_dead_letters_and_ingest_go
     assert metrics == 3
 
 
-def test_status_and_telemetry_update_the_unit(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_status_and_telemetry_update_the_unit(bridge, lane_factory) -> None:
     import time
 
     from edge.contract import BoardHealth, Telemetry, UnitState, UnitStatus
@@ -84,7 +83,7 @@ def test_status_and_telemetry_update_the_unit(bridge, lane_factory) -> None:  # 
     assert unit["state"] == "online" and unit["boards_offline"] == ["exit-io"]
 
 
-def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lane_factory, db_url) -> None:  # noqa: ANN001
+def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lane_factory, db_url) -> None:
     import sqlite3
 
     import psycopg
@@ -93,7 +92,7 @@ def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lan
     real = bridge.service.ingest.ingest
     failures = {"left": 6}  # more than the batch retries: the messages are then stored one by one, never dead-lettered
 
-    def flaky(items, now=None):  # noqa: ANN001, ANN202
+    def flaky(items, now=None):
         if failures["left"] > 0 and any(i.leaf == Leaf.EVENTS for i in items):
             failures["left"] -= 1
             raise locked("database is locked (simulated)")

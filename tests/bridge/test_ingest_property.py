@@ -17,7 +17,7 @@ from edge.contract import EventEnvelope, Leaf, topic
 UNITS = ("lane-01", "lane-02")
 
 
-def _msg(unit: str, seq: int):  # noqa: ANN202
+def _msg(unit: str, seq: int):
     ev = EventEnvelope(unit=unit, seq=seq, ts=1_790_000_000 + seq, kind="case.inspection_item", case_id=f"{unit}-261206-{seq // 5:06x}", data={"item": seq})
     return classify(topic("site-1", unit, Leaf.EVENTS), ev.to_bytes(), time.time())
 
@@ -27,7 +27,7 @@ arrivals = st.lists(st.tuples(st.sampled_from(UNITS), st.integers(1, 30)), min_s
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(arrivals=arrivals, batch=st.integers(1, 40))
-def test_any_arrival_order_stores_each_event_once_and_acks_the_contiguous_prefix(db_url, arrivals, batch: int) -> None:  # noqa: ANN001
+def test_any_arrival_order_stores_each_event_once_and_acks_the_contiguous_prefix(db_url, arrivals, batch: int) -> None:
     store = open_store(db_url)
     store.migrate()
     ingest = IngestService(store, RiskRulesConfig()).ingest
@@ -58,7 +58,7 @@ def test_any_arrival_order_stores_each_event_once_and_acks_the_contiguous_prefix
         store.close()
 
 
-def test_an_event_stored_but_not_folded_is_folded_once_on_redelivery_or_by_the_sweep(store) -> None:  # noqa: ANN001
+def test_an_event_stored_but_not_folded_is_folded_once_on_redelivery_or_by_the_sweep(store) -> None:
     service = IngestService(store, RiskRulesConfig())
     first = [_msg("lane-01", s) for s in (1, 2, 3)]
     # a worker dies after the durable transaction and before the fold

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
-def bridge(db_url, mqtt_broker, site_pki, payment_key_file):  # noqa: ANN001, ANN201
+def bridge(db_url, mqtt_broker, site_pki, payment_key_file):
     b = Bridge(make_settings(db_url, broker=mqtt_broker, pki=site_pki, key_file=payment_key_file), sweep_s=3600).start()
     wait_for(lambda: all(w.subscribed.is_set() for w in b.workers), 30, "bridge subscribed")
     data, problems = generate(40, seed=7)
@@ -24,7 +24,7 @@ def bridge(db_url, mqtt_broker, site_pki, payment_key_file):  # noqa: ANN001, AN
     b.stop()
 
 
-def test_partner_lookup_by_id_number_and_booking_number(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_partner_lookup_by_id_number_and_booking_number(bridge, lane_factory) -> None:
     lane = lane_factory("lane-01")
     v = bridge.data.vehicles[0]
     c = case_of("lane-01", 1)
@@ -38,7 +38,7 @@ def test_partner_lookup_by_id_number_and_booking_number(bridge, lane_factory) ->
     assert not missing.ok and missing.error == "not_found"
 
 
-def test_plate_options_reserve_release_and_uniqueness_across_lanes(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_plate_options_reserve_release_and_uniqueness_across_lanes(bridge, lane_factory) -> None:
     a, b = lane_factory("lane-01"), lane_factory("lane-02")
     ca, cb = case_of("lane-01", 1), case_of("lane-02", 1)
     opts = a.request("plate.options", {"case_id": ca, "authority": "苏A", "plate_kind": "ordinary", "count": 50})
@@ -52,7 +52,7 @@ def test_plate_options_reserve_release_and_uniqueness_across_lanes(bridge, lane_
     assert b.request("plate.reserve", {"case_id": cb, "authority": "苏A", "number": number, "plate_kind": "ordinary", "composed": True}).ok
 
 
-def test_composed_numbers_are_checked_against_format_and_local_rules(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_composed_numbers_are_checked_against_format_and_local_rules(bridge, lane_factory) -> None:
     lane = lane_factory("lane-01")
     c1 = case_of("lane-01", 1)
     ok = lane.request("plate.reserve", {"case_id": c1, "authority": "苏A", "number": "苏A8K2M88", "plate_kind": "ordinary", "composed": True})
@@ -67,7 +67,7 @@ def test_composed_numbers_are_checked_against_format_and_local_rules(bridge, lan
     assert not other.ok and other.error == "unknown_authority"
 
 
-def test_payment_start_callback_marks_paid_and_tells_the_lane_once(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_payment_start_callback_marks_paid_and_tells_the_lane_once(bridge, lane_factory) -> None:
     lane = lane_factory("lane-01")
     pay1 = case_of("lane-01", 0x9a1)
     lane.publish_event(lane.event(1, "case.opened", pay1))
@@ -92,7 +92,7 @@ def test_payment_start_callback_marks_paid_and_tells_the_lane_once(bridge, lane_
     assert len(lane.notifications) == 1
 
 
-def test_plate_issued_event_takes_the_number_for_good_and_a_second_issue_alerts(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_plate_issued_event_takes_the_number_for_good_and_a_second_issue_alerts(bridge, lane_factory) -> None:
     a, b = lane_factory("lane-01"), lane_factory("lane-02")
     i1, i2 = case_of("lane-01", 0x11), case_of("lane-02", 0x12)
     assert a.request("plate.reserve", {"case_id": i1, "authority": "苏A", "number": "苏A3K721", "plate_kind": "ordinary", "composed": True}).ok
@@ -108,7 +108,7 @@ def test_plate_issued_event_takes_the_number_for_good_and_a_second_issue_alerts(
     assert bridge.store.plates.numbers(i1)[0]["status"] == "issued" and not bridge.store.plates.numbers(i2)
 
 
-def test_expired_requests_get_no_answer(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_expired_requests_get_no_answer(bridge, lane_factory) -> None:
     import time
 
     from edge.contract import Leaf, Request
@@ -122,7 +122,7 @@ def test_expired_requests_get_no_answer(bridge, lane_factory) -> None:  # noqa: 
     assert len(lane.responses) == 1
 
 
-def test_remote_command_is_delivered_with_expiry_recorded_audited_and_its_result_stored(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_remote_command_is_delivered_with_expiry_recorded_audited_and_its_result_stored(bridge, lane_factory) -> None:
     import time
 
     from cloud_bridge.auth import new_token, token_hash
@@ -145,7 +145,7 @@ def test_remote_command_is_delivered_with_expiry_recorded_audited_and_its_result
     assert entry["actor"] == "ada" and "car stuck" in entry["detail"]
 
 
-def test_expired_reservation_is_released_and_the_lane_told(bridge, lane_factory) -> None:  # noqa: ANN001
+def test_expired_reservation_is_released_and_the_lane_told(bridge, lane_factory) -> None:
     import time
 
     lane = lane_factory("lane-02")

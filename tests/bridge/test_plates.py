@@ -55,7 +55,7 @@ def test_letter_rules_are_configurable() -> None:
     assert validate_number("苏AKX2M8", "苏A", PlateKind.ORDINARY, rules, composed=True) == "苏AKX2M8"
 
 
-def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, list[str]]:  # noqa: ANN001
+def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, list[str]]:
     """Each case's thread tries every number in its own order; returns number -> cases that were told 'ok'."""
     winners: dict[str, list[str]] = {}
     lock = threading.Lock()
@@ -82,7 +82,7 @@ def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_numbers=st.integers(1, 6), n_cases=st.integers(2, 6), seed=st.integers(0, 1000))
-def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_numbers: int, n_cases: int, seed: int) -> None:  # noqa: ANN001
+def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_numbers: int, n_cases: int, seed: int) -> None:
     store = open_store(db_url)
     store.migrate()
     try:
@@ -105,7 +105,7 @@ def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_
         store.close()
 
 
-def test_an_expired_reservation_can_be_taken_and_an_issued_number_never(store) -> None:  # noqa: ANN001
+def test_an_expired_reservation_can_be_taken_and_an_issued_number_never(store) -> None:
     t = time.time()
     assert store.plates.reserve("苏A11111", "苏A", "ordinary", "a", "lane-01", 10, t).ok
     assert not store.plates.reserve("苏A11111", "苏A", "ordinary", "b", "lane-02", 10, t + 5).ok
@@ -124,7 +124,7 @@ def test_an_issued_numbers_kind_is_what_the_lane_said_else_what_its_format_tells
     assert issued_kind("苏AD12345", {"kind": "x"}) is PlateKind.NEW_ENERGY and issued_kind("苏A12345", "blue") is PlateKind.ORDINARY
 
 
-def test_a_number_issued_by_a_lane_event_is_recorded_with_the_kind_its_format_tells(store, ingest) -> None:  # noqa: ANN001
+def test_a_number_issued_by_a_lane_event_is_recorded_with_the_kind_its_format_tells(store, ingest) -> None:
     case_id = "lane-01-261206-00000e"
     events = [EventEnvelope(unit="lane-01", seq=1, ts=time.time(), kind="case.opened", case_id=case_id),
               EventEnvelope(unit="lane-01", seq=2, ts=time.time(), kind="case.plates_issued", case_id=case_id, data={"number": "苏AD12345"})]

@@ -22,18 +22,18 @@ class Clock:
         return self.now
 
 
-def _service(store, **limits) -> tuple[Service, Clock]:  # noqa: ANN001, ANN003
+def _service(store, **limits) -> tuple[Service, Clock]:
     settings = make_settings(str(Path("unused.sqlite3")), **{f"limits.{k}": v for k, v in limits.items()})
     clock = Clock()
     return Service(settings, store, clock=clock), clock
 
 
-def _ask(svc: Service, unit: str, kind: str, case_id: str | None, **body):  # noqa: ANN003, ANN202
+def _ask(svc: Service, unit: str, kind: str, case_id: str | None, **body):
     req = Request(unit=unit, kind=kind, case_id=case_id, body=body, ts=svc.clock())
     return svc.handle_request(req, SITE)
 
 
-def test_a_unit_cannot_ask_about_another_units_case(store) -> None:  # noqa: ANN001
+def test_a_unit_cannot_ask_about_another_units_case(store) -> None:
     svc, _ = _service(store)
     data, _problems = generate(5, seed=3)
     load_into(store, data)
@@ -47,7 +47,7 @@ def test_a_unit_cannot_ask_about_another_units_case(store) -> None:  # noqa: ANN
     assert _ask(svc, "lane-01", "case.state", case_of("lane-01", 7)).ok
 
 
-def test_only_offered_numbers_may_be_reserved_unless_composed(store) -> None:  # noqa: ANN001
+def test_only_offered_numbers_may_be_reserved_unless_composed(store) -> None:
     svc, _ = _service(store)
     mine = case_of("lane-01", 1)
     offered = _ask(svc, "lane-01", "plate.options", mine, count=5).body["numbers"]
@@ -57,7 +57,7 @@ def test_only_offered_numbers_may_be_reserved_unless_composed(store) -> None:  #
     assert _ask(svc, "lane-01", "plate.reserve", other, number=offered[1]).error == "not_offered", "offers belong to their case"
 
 
-def test_a_unit_holds_a_bounded_number_of_reservations(store) -> None:  # noqa: ANN001
+def test_a_unit_holds_a_bounded_number_of_reservations(store) -> None:
     svc, _ = _service(store, reservations_per_unit=3)
     for n in range(3):
         assert _ask(svc, "lane-01", "plate.reserve", case_of("lane-01", n), number=f"苏A5N12{n}", composed=True).ok
@@ -67,7 +67,7 @@ def test_a_unit_holds_a_bounded_number_of_reservations(store) -> None:  # noqa: 
     assert _ask(svc, "lane-02", "plate.reserve", case_of("lane-02", 1), number="苏A5N127", composed=True).ok, "the quota is per unit"
 
 
-def test_payment_starts_only_for_a_case_that_holds_a_number(store) -> None:  # noqa: ANN001
+def test_payment_starts_only_for_a_case_that_holds_a_number(store) -> None:
     svc, _ = _service(store)
     mine = case_of("lane-01", 1)
     assert _ask(svc, "lane-01", "payment.start", mine).error == "no_plate"
@@ -75,7 +75,7 @@ def test_payment_starts_only_for_a_case_that_holds_a_number(store) -> None:  # n
     assert _ask(svc, "lane-01", "payment.start", mine).ok
 
 
-def test_look_ups_and_offers_per_case_are_bounded(store) -> None:  # noqa: ANN001
+def test_look_ups_and_offers_per_case_are_bounded(store) -> None:
     svc, _ = _service(store, lookups_per_case=2, offers_per_case=20)
     mine = case_of("lane-01", 1)
     assert [_ask(svc, "lane-01", "partner.lookup", mine, id_number="110101199003074514").error for _ in range(3)] == ["not_found", "not_found", "quota"]
@@ -83,7 +83,7 @@ def test_look_ups_and_offers_per_case_are_bounded(store) -> None:  # noqa: ANN00
     assert _ask(svc, "lane-01", "plate.options", mine, count=1).error == "quota"
 
 
-def test_a_closed_case_gets_no_more_numbers(store, ingest) -> None:  # noqa: ANN001
+def test_a_closed_case_gets_no_more_numbers(store, ingest) -> None:
     from cloud_bridge.ingest import classify
 
     svc, _ = _service(store)
@@ -95,7 +95,7 @@ def test_a_closed_case_gets_no_more_numbers(store, ingest) -> None:  # noqa: ANN
     assert _ask(svc, "lane-01", "case.state", mine).ok
 
 
-def test_a_unit_over_its_request_rate_is_told_so_and_others_are_served(store) -> None:  # noqa: ANN001
+def test_a_unit_over_its_request_rate_is_told_so_and_others_are_served(store) -> None:
     svc, clock = _service(store, requests_per_s=2.0, requests_burst=5)
     mine = case_of("lane-01", 1)
     answers = [_ask(svc, "lane-01", "case.state", mine) for _ in range(8)]

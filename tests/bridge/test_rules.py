@@ -22,7 +22,7 @@ C1 = "lane-01-261206-0000c1"  # a case id names the unit that opened it
 T0 = 1_790_000_000.0
 
 
-def ev(kind: str, case: str | None = C1, ts: float = T0, seq: int = 1, actor: str | None = "insp-7", **data) -> EventEnvelope:  # noqa: ANN003
+def ev(kind: str, case: str | None = C1, ts: float = T0, seq: int = 1, actor: str | None = "insp-7", **data) -> EventEnvelope:
     return EventEnvelope(unit="lane-01", seq=seq, ts=ts, kind=kind, case_id=case, actor=actor, data=data)
 
 
@@ -33,7 +33,7 @@ def facts(*events: EventEnvelope) -> CaseFacts:
     return f
 
 
-def rules_of(signals) -> set[Rule]:  # noqa: ANN001
+def rules_of(signals) -> set[Rule]:
     return {s.rule for s in signals}
 
 
@@ -107,11 +107,11 @@ def test_disabled_rules_stay_silent() -> None:
     assert not check_event(ev("case.plates_issued", number="苏A12345"), facts(ev("case.opened")), "site-1", cfg)
 
 
-def _inbound(e: EventEnvelope):  # noqa: ANN202
+def _inbound(e: EventEnvelope):
     return classify(topic("site-1", e.unit, Leaf.EVENTS), e.to_bytes(), time.time())
 
 
-def test_one_open_alert_per_key_updates_and_is_acknowledged_and_resolved_by_name(store, ingest) -> None:  # noqa: ANN001
+def test_one_open_alert_per_key_updates_and_is_acknowledged_and_resolved_by_name(store, ingest) -> None:
     for seq in range(1, 6):
         ingest([_inbound(ev("inspector.sign_in_failed", case=None, seq=seq, ts=time.time(), actor="insp-9"))])
     ingest([_inbound(ev("inspector.sign_in_failed", case=None, seq=6, ts=time.time(), actor="insp-9"))])
@@ -131,7 +131,7 @@ def test_one_open_alert_per_key_updates_and_is_acknowledged_and_resolved_by_name
     assert len(fresh) == 1 and fresh[0]["id"] != aid  # after resolution a new alert opens
 
 
-def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections(store, ingest) -> None:  # noqa: ANN001
+def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections(store, ingest) -> None:
     items = []
     seq = 0
     for n in range(1, 21):
@@ -163,7 +163,7 @@ def test_the_lane_controllers_event_data_is_understood() -> None:
     assert project(before, ev("case.plates_issued", plate="苏A12345"), "s").plate == "苏A12345"
 
 
-def test_odd_event_data_never_breaks_the_rules_or_the_case_view(store, ingest) -> None:  # noqa: ANN001
+def test_odd_event_data_never_breaks_the_rules_or_the_case_view(store, ingest) -> None:
     odd = [
         ev("case.opened", seq=1, owner_name={"x": 1}, id_number=5),
         ev("case.partner_records", seq=2, records="nope", certificate=["a"]),

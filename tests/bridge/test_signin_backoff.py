@@ -20,7 +20,7 @@ OFFICE = "198.51.100.20"
 
 
 @pytest.fixture
-def web(store, tmp_path: Path) -> Iterator[Web]:  # noqa: ANN001
+def web(store, tmp_path: Path) -> Iterator[Web]:
     web = make_web(store, tmp_path)
     yield web
     web.close()

@@ -23,7 +23,7 @@ LANES = ("lane-01", "lane-02", "lane-03")
 
 
 class WorkerProcess:
-    def __init__(self, db: str, broker, pki, prefix: str, base: int, log: Path) -> None:  # noqa: ANN001
+    def __init__(self, db: str, broker, pki, prefix: str, base: int, log: Path) -> None:
         self.args = [sys.executable, "-m", "edge.cli", "bridge", "serve", "--db", db, "--http", "none", "--workers", "1",
                      "--worker-base", str(base), "--client-id-prefix", prefix, "--mqtt-host", broker.host, "--mqtt-port", str(broker.port),
                      "--site-dir", str(pki.root)]
@@ -52,7 +52,7 @@ class WorkerProcess:
                 self.proc.wait()
 
 
-def test_two_workers_one_killed_mid_stream_lose_and_double_nothing(db_url, mqtt_broker, site_pki, lane_factory, tmp_path) -> None:  # noqa: ANN001
+def test_two_workers_one_killed_mid_stream_lose_and_double_nothing(db_url, mqtt_broker, site_pki, lane_factory, tmp_path) -> None:
     store = open_store(db_url)
     store.migrate()
     prefix = f"bridge-{uuid.uuid4().hex[:6]}"
@@ -63,7 +63,7 @@ def test_two_workers_one_killed_mid_stream_lose_and_double_nothing(db_url, mqtt_
         b.start()
         lanes = [lane_factory(u) for u in LANES]
 
-        def publish(lane, first: int, last: int) -> None:  # noqa: ANN001
+        def publish(lane, first: int, last: int) -> None:
             for seq in range(first, last + 1):
                 lane.client.publish(f"passlane/v1/site-1/{lane.unit}/events", lane.event(seq, "case.inspection_item", f"{lane.unit}-261206-{seq // 20:06x}",
                                                                                           item=seq).to_bytes(), qos=1)

@@ -14,13 +14,13 @@ TEMPLATES = ROOT / "cloud_bridge" / "templates"
 
 
 @pytest.fixture
-def web(store, tmp_path: Path) -> Iterator[Web]:  # noqa: ANN001
+def web(store, tmp_path: Path) -> Iterator[Web]:
     web = make_web(store, tmp_path)
     yield web
     web.close()
 
 
-def _assert_headers(r, what: str) -> None:  # noqa: ANN001
+def _assert_headers(r, what: str) -> None:
     csp = r.headers.get("content-security-policy", "")
     directives = {d.strip().split(" ", 1)[0]: d.strip() for d in csp.split(";") if d.strip()}
     assert "frame-ancestors 'none'" in csp, f"{what}: {csp!r}"
@@ -65,7 +65,7 @@ def test_cookies_are_httponly_strict_and_secure_when_the_request_came_over_tls(w
             assert ("; secure" in low) == https, ck
 
 
-def test_the_secure_setting_marks_cookies_secure_behind_a_tls_proxy(store, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_secure_setting_marks_cookies_secure_behind_a_tls_proxy(store, tmp_path: Path) -> None:
     web = make_web(store, tmp_path, **{"http.secure_cookies": True})
     try:
         r = web.client().get("/login")

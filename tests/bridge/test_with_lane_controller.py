@@ -17,7 +17,7 @@ from site_sim.payment_provider import AutoPayer, signed_callback
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
-def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event(tmp_path, mqtt_broker, site_pki, payment_key_file) -> None:  # noqa: ANN001
+def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event(tmp_path, mqtt_broker, site_pki, payment_key_file) -> None:
     from edge.config import load_config
     from firmware.sim.server import SimBoardServer
     from lane_controller.hardware import BoardHardware

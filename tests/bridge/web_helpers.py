@@ -81,6 +81,6 @@ def login_csrf(client: TestClient) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
 
 
-def sign_in(client: TestClient, name: str, password: str = PASSWORD, csrf: str | None = None):  # noqa: ANN201
+def sign_in(client: TestClient, name: str, password: str = PASSWORD, csrf: str | None = None):
     csrf = csrf or login_csrf(client)
     return client.post("/login", data={"name": name, "password": password, "csrf": csrf}, follow_redirects=False)

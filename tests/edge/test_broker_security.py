@@ -8,8 +8,6 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
-from paho.mqtt.packettypes import PacketTypes
 
 from edge.broker import MosquittoBroker
 from edge.contract import Leaf, topic
@@ -27,11 +25,11 @@ def _client(broker: MosquittoBroker, pki: SitePki, user: str | None, password: s
     done = threading.Event()
     result: list = []
 
-    def on_connect(c, userdata, flags, reason_code, properties):  # noqa: ANN001
+    def on_connect(c, userdata, flags, reason_code, properties):
         result.append(reason_code)
         done.set()
 
-    def on_connect_fail(c, userdata):  # noqa: ANN001
+    def on_connect_fail(c, userdata):
         result.append("fail")
         done.set()
 
@@ -40,7 +38,7 @@ def _client(broker: MosquittoBroker, pki: SitePki, user: str | None, password: s
     return client, done, result
 
 
-def _connect(broker: MosquittoBroker, pki: SitePki, user: str | None, password: str | None, tls: bool = True):  # noqa: ANN202
+def _connect(broker: MosquittoBroker, pki: SitePki, user: str | None, password: str | None, tls: bool = True):
     client, done, result = _client(broker, pki, user, password, tls)
     try:
         client.connect(broker.host, broker.port, keepalive=10)
@@ -66,7 +64,7 @@ def test_known_unit_connects_over_tls(mqtt_broker: MosquittoBroker, site_pki: Si
 
 
 @pytest.mark.parametrize("user,password", [(None, None), ("lane-01", "wrong-password"), ("nobody", "x")])
-def test_anonymous_or_wrong_password_is_refused(mqtt_broker: MosquittoBroker, site_pki: SitePki, user, password) -> None:  # noqa: ANN001
+def test_anonymous_or_wrong_password_is_refused(mqtt_broker: MosquittoBroker, site_pki: SitePki, user, password) -> None:
     client, rc = _connect(mqtt_broker, site_pki, user, password)
     client.loop_stop()
     assert isinstance(rc, Exception) or rc != 0, f"broker admitted {user!r}"
@@ -95,7 +93,7 @@ def test_lane_cannot_publish_as_another_lane_or_read_its_commands(mqtt_broker: M
     granted: list = []
     sub_done = threading.Event()
 
-    def on_subscribe(c, u, mid, reason_codes, props):  # noqa: ANN001
+    def on_subscribe(c, u, mid, reason_codes, props):
         granted.extend(reason_codes)
         sub_done.set()
 

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from lane_cloud import RealCloud
+from rt_helpers import session_settings
 
 from edge.broker import MosquittoBroker
-from edge.pki import SitePki
 from edge.journal import Journal
 from edge.mqtt_session import MqttSession
-from rt_helpers import session_settings
-from lane_cloud import RealCloud
+from edge.pki import SitePki
 
 SITE = "site-1"
 

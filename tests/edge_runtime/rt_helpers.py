@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from site_sim import polling
+from typing import TYPE_CHECKING
+
 from edge.mqtt_session import SessionSettings
+from site_sim import polling
+
+if TYPE_CHECKING:
+    from edge.broker import MosquittoBroker
+    from edge.pki import SitePki
 
 SITE = "site-1"
 

@@ -22,11 +22,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
+from rt_helpers import SITE, wait_until
 
 from edge.broker import MosquittoBroker
 from edge.contract import Leaf, shared_filter, topic
 from edge.pki import SitePki, SiteUnits, dynsec_config, unit_acls
-from rt_helpers import SITE, wait_until
 
 MESSAGES = 40
 
@@ -43,7 +43,7 @@ class Member:
     def subscribe(self, filters: list[str]) -> list[ReasonCode]:
         done = threading.Event()
 
-        def on_subscribe(c, userdata, mid, reason_codes, properties):  # noqa: ANN001
+        def on_subscribe(c, userdata, mid, reason_codes, properties):
             self.granted = list(reason_codes)
             done.set()
 
@@ -69,7 +69,7 @@ def connect(mqtt_broker: MosquittoBroker, site_pki: SitePki) -> Iterator:
         connected = threading.Event()
         client.on_connect = lambda c, u, flags, rc, props: rc == 0 and connected.set()
 
-        def on_message(c, userdata, msg):  # noqa: ANN001
+        def on_message(c, userdata, msg):
             with member.lock:
                 member.received.append((msg.topic, msg.payload))
 
@@ -154,7 +154,7 @@ def test_generated_acls_give_shared_subscriptions_to_the_bridge_only() -> None:
     for unit, role in units.units.items():
         shared = [t for _, t in unit_acls(SITE, unit, role) if t.startswith("$share/")]
         assert bool(shared) == (role == "bridge"), (unit, shared)
-    config = dynsec_config(units, {u: "pw" for u in units.units})
+    config = dynsec_config(units, dict.fromkeys(units.units, "pw"))
     assert config["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": False,
                                           "subscribe": False, "unsubscribe": True}
     assert "$CONTROL" not in str(config)  # nobody may administer the broker over MQTT

@@ -8,11 +8,20 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rt_helpers import session_settings
 
-from edge.contract import GENESIS_HASH, MAX_EVENT_BYTES, MAX_PAYLOAD_BYTES, EventEnvelope, EventKind, Leaf, PayloadError, event_hash
+from edge.contract import (
+    GENESIS_HASH,
+    MAX_EVENT_BYTES,
+    MAX_PAYLOAD_BYTES,
+    EventEnvelope,
+    EventKind,
+    Leaf,
+    PayloadError,
+    event_hash,
+)
 from edge.journal import EventInvalid, EventTooLarge, Journal, NewEvent
 from edge.mqtt_session import MqttSession
-from rt_helpers import session_settings
 
 
 def test_an_oversize_event_is_refused_where_it_is_made_and_nothing_is_journaled(journal: Journal) -> None:
@@ -44,7 +53,7 @@ def test_each_event_names_the_hash_of_the_one_before_from_the_genesis_on(journal
     assert [e.prev for e in envs[1:]] == [event_hash(e) for e in envs[:-1]]
 
 
-def test_the_chain_continues_across_a_restart_of_the_unit(tmp_path) -> None:  # noqa: ANN001
+def test_the_chain_continues_across_a_restart_of_the_unit(tmp_path) -> None:
     j = Journal(tmp_path / "j.sqlite", "lane-01")
     first = j.record([NewEvent(EventKind.DEVICE_FAULT)])[0]
     j.close()
@@ -64,7 +73,7 @@ json_values = st.recursive(
 
 @settings(max_examples=150, deadline=None)
 @given(data=st.dictionaries(st.text(max_size=10), json_values, max_size=6), ts=st.floats(0, 1e10), actor=st.none() | st.text(max_size=64))
-def test_the_bridge_recomputes_the_units_hash_from_the_bytes_it_receives(tmp_path_factory, data, ts: float, actor) -> None:  # noqa: ANN001
+def test_the_bridge_recomputes_the_units_hash_from_the_bytes_it_receives(tmp_path_factory, data, ts: float, actor) -> None:
     j = Journal(tmp_path_factory.mktemp("j") / "j.sqlite", "lane-01")
     try:
         env = j.record([NewEvent(EventKind.DEVICE_FAULT, actor=actor, data=data, ts=ts)])[0]
@@ -77,7 +86,7 @@ def test_the_bridge_recomputes_the_units_hash_from_the_bytes_it_receives(tmp_pat
         j.close()
 
 
-def test_the_session_refuses_to_publish_a_payload_the_broker_would_drop_it_for(mqtt_broker, site_pki) -> None:  # noqa: ANN001
+def test_the_session_refuses_to_publish_a_payload_the_broker_would_drop_it_for(mqtt_broker, site_pki) -> None:
     session = MqttSession(session_settings(mqtt_broker, site_pki))
     session.start()
     try:

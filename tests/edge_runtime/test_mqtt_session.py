@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import signal
 import ssl
 import subprocess
@@ -11,16 +10,17 @@ import sys
 import textwrap
 import threading
 import uuid
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from rt_helpers import session_settings as ss
+from rt_helpers import wait_until
 
 from edge.contract import Leaf, RequestKind, Telemetry, UnitStatus, topic
 from edge.mqtt_session import CloudUnreachable, MqttSession
 from edge.telemetry import TelemetryPublisher, sample
-
-from rt_helpers import session_settings as ss, wait_until
 
 REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
@@ -42,7 +42,7 @@ class Watcher:
         c.loop_start()
         self.c = c
 
-    def _on(self, c, u, msg) -> None:  # noqa: ANN001
+    def _on(self, c, u, msg) -> None:
         with self.lock:
             self.msgs.append((msg.topic, msg.payload))
 

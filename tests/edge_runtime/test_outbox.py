@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from rt_helpers import wait_until
 
 from edge.contract import EventKind
 from edge.journal import CaseRow, Journal, NewEvent
 from edge.outbox import Outbox
-
-from rt_helpers import wait_until
 
 pytestmark = pytest.mark.broker
 

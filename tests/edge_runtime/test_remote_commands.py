@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from rt_helpers import SITE, wait_until
 
 from edge.contract import CommandName, CommandStatus, Leaf, topic
 from edge.remote_commands import CommandDispatcher
-
-from rt_helpers import SITE, wait_until
 
 pytestmark = pytest.mark.broker
 

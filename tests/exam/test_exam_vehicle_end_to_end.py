@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,7 +144,7 @@ def _drive(s: dict[str, Any], seconds: float) -> ExamDrive:
 
 
 @pytest.mark.timeout(240)
-def test_an_exam_on_the_car_reaches_the_bridge_whole_and_its_uploaded_track_replays_to_the_same_events(tmp_path, site) -> None:  # noqa: ANN001
+def test_an_exam_on_the_car_reaches_the_bridge_whole_and_its_uploaded_track_replays_to_the_same_events(tmp_path, site) -> None:
     unit = Unit(_config(tmp_path, site), start="张伟")
     try:
         wait_until(lambda: unit.status(), 30, "the unit's page")
@@ -193,7 +192,7 @@ def _look_at_the_examiners_page(port: int, tmp: Path) -> None:
                 for w, h in ((1024, 768), (768, 1024)):
                     page = browser.new_page(viewport={"width": w, "height": h})
                     problems: list[str] = []
-                    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+                    page.on("console", lambda m, problems=problems: problems.append(m.text) if "Content Security Policy" in m.text else None)
                     page.goto(f"http://127.0.0.1:{port}/lang/{lang}")
                     text = page.inner_text("body")
                     assert all(word in text for word in words), (lang, text[:400])
@@ -213,7 +212,7 @@ _KIND = {"item_started": "item_started", "item_ended": "item_ended", "deduction"
 
 
 @pytest.mark.timeout(240)
-def test_a_unit_killed_mid_exam_reports_it_interrupted_when_back_and_loses_nothing_recorded(tmp_path, site) -> None:  # noqa: ANN001
+def test_a_unit_killed_mid_exam_reports_it_interrupted_when_back_and_loses_nothing_recorded(tmp_path, site) -> None:
     config = _config(tmp_path, site)
     unit = Unit(config, start="李娜")
     drive = _drive(site, 25.0)

@@ -15,7 +15,7 @@ needs_speech = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.wh
                                   reason="espeak-ng and alsa-utils are installed by `make test` (scripts/ensure-sysdeps.sh)")
 
 
-def _wait(cond, timeout: float = 20.0) -> None:  # noqa: ANN001
+def _wait(cond, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, "timed out"

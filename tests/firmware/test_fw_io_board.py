@@ -1,12 +1,21 @@
 """I/O board firmware: the barrier safety rules and the board shell, on a
 fake HAL with a test-controlled clock.  Runs under MicroPython and CPython."""
 
-from firmware import lanebus as lb
-from firmware.io_board import (BARRIER_SHIFT, DEBOUNCE_OFF_MS, IN_ESTOP, R_CLOSE, R_OPEN, R_STOP,
-                               TRAVEL_TIMEOUT_MS, IoBoard, IoLogic)
-from firmware.ticks import TICKS_MAX, ticks_add, ticks_diff
-
 from fw_fakes import FakeHal, events_of, reply_to
+
+from firmware import lanebus as lb
+from firmware.io_board import (
+    BARRIER_SHIFT,
+    DEBOUNCE_OFF_MS,
+    IN_ESTOP,
+    R_CLOSE,
+    R_OPEN,
+    R_STOP,
+    TRAVEL_TIMEOUT_MS,
+    IoBoard,
+    IoLogic,
+)
+from firmware.ticks import TICKS_MAX, ticks_add, ticks_diff
 
 CLOSED = lb.IN_LIMIT_CLOSED
 OPEN = lb.IN_LIMIT_OPEN

@@ -1,11 +1,11 @@
 """Board link: at-most-once execution per sequence number, refusals for bad
 input, handshake.  Runs under MicroPython and CPython."""
 
+from fw_fakes import FakeHal, reply_to
+
 from firmware import lanebus as lb
 from firmware.io_board import IoBoard
 from firmware.ticks import TICKS_MAX, ticks_add
-
-from fw_fakes import FakeHal, reply_to
 
 
 def board():

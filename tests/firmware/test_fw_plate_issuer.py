@@ -1,11 +1,17 @@
 """Plate issuer firmware: job idempotency, journal across resets, faults.
 Runs under MicroPython and CPython."""
 
-from firmware import lanebus as lb
-from firmware.plate_issuer import (FEED_TIMEOUT_MS, MAGAZINE_SHIFT, S_PRINTER_BUSY, IssuerLogic,
-                                   decode_journal, encode_journal)
-
 from fw_fakes import FakeHal, reply_to
+
+from firmware import lanebus as lb
+from firmware.plate_issuer import (
+    FEED_TIMEOUT_MS,
+    MAGAZINE_SHIFT,
+    S_PRINTER_BUSY,
+    IssuerLogic,
+    decode_journal,
+    encode_journal,
+)
 
 
 def make_plate(logic, hal, now):
@@ -183,8 +189,8 @@ def test_job_events_carry_the_job_state_they_were_raised_in():
 
 
 def test_pushing_an_issuer_event_does_not_allocate():
-    from firmware.plate_issuer import EVENT_QUEUE_SIZE
     from firmware.event_queue import EventQueue
+    from firmware.plate_issuer import EVENT_QUEUE_SIZE
     q = EventQueue(EVENT_QUEUE_SIZE)
     job = object()
     out = [0]

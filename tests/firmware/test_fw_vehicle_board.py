@@ -2,13 +2,25 @@
 pulses, events on change and the status snapshot, on a fake HAL with a
 test-controlled clock.  Runs under MicroPython and CPython."""
 
+from fw_fakes import FakeHal, events_of, reply_to
+
 from firmware import lanebus as lb
 from firmware.ticks import TICKS_MAX, ticks_add
-from firmware.vehicle_board import (DEBOUNCE_MS, ENGINE_RUNNING_RPM, ENGINE_STOPPED_RPM, PULSE_COUNT_MASK,
-                                    RPM_REPORT_STEP, RPM_WINDOW_MS, TURN_OFF_MS, BlinkDetector, Tachometer,
-                                    VehicleBoard, VehicleLogic, rpm_from_pulses, rpm_report_step)
-
-from fw_fakes import FakeHal, events_of, reply_to
+from firmware.vehicle_board import (
+    DEBOUNCE_MS,
+    ENGINE_RUNNING_RPM,
+    ENGINE_STOPPED_RPM,
+    PULSE_COUNT_MASK,
+    RPM_REPORT_STEP,
+    RPM_WINDOW_MS,
+    TURN_OFF_MS,
+    BlinkDetector,
+    Tachometer,
+    VehicleBoard,
+    VehicleLogic,
+    rpm_from_pulses,
+    rpm_report_step,
+)
 
 BELT = 1 << lb.SIG_SEAT_BELT
 DOOR = 1 << lb.SIG_DOOR_OPEN

@@ -9,9 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import fuzz_helpers
+import pytest
 from fuzz_bridge import Store, ingester, open_migrated, pgcluster
 
 _db_counter = itertools.count()
@@ -59,7 +58,7 @@ def ingest(store: Store) -> Callable[..., Any]:
     return ingester(store)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     """Under `make fuzz` (PASSLANE_FUZZ set): examples run per target, and how many targets failed."""
     if not os.environ.get("PASSLANE_FUZZ") or not fuzz_helpers.EXAMPLES:
         return

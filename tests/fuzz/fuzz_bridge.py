@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cloud_bridge.rules import RiskRulesConfig
 from cloud_bridge.ingest import Inbound
 from cloud_bridge.ingest_service import IngestService
+from cloud_bridge.rules import RiskRulesConfig
 from cloud_bridge.store import Store, open_store
 from site_sim import pgcluster
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fuzz_helpers import NASTY_TEXT, bytes_around, dumps, hostile_object, json_values
 from hypothesis import strategies as st
 
 from edge.contract import (
@@ -21,7 +22,6 @@ from edge.contract import (
     RequestKind,
     UnitState,
 )
-from fuzz_helpers import NASTY_TEXT, bytes_around, dumps, hostile_object, json_values
 
 SITE = "site-1"
 UNIT = "lane-01"

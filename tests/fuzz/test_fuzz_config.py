@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fuzz_helpers import budget, count, mutated
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -21,8 +22,6 @@ from cloud_bridge.config import ConfigError as BridgeConfigError
 from cloud_bridge.config import load_settings
 from edge.config import ConfigError as LaneConfigError
 from edge.config import load_config
-
-from fuzz_helpers import budget, count, mutated
 
 pytestmark = pytest.mark.fuzz
 
@@ -136,7 +135,7 @@ def toml_document(doc: dict[str, Any]) -> str:
 
 text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 toml_scalars = st.one_of(text, st.integers(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(),
-                         st.datetimes(timezones=st.none() | st.just(dt.timezone.utc)), st.dates(), st.times(),
+                         st.datetimes(timezones=st.none() | st.just(dt.UTC)), st.dates(), st.times(),
                          st.sampled_from(["", "..", "/dev/null", "\x00", "socket://", "postgresql://x", "苏A", "A" * 300]))
 toml_values = st.recursive(toml_scalars, lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(text, c, max_size=4)), max_leaves=12)
 

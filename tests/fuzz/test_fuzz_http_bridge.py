@@ -17,18 +17,17 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fuzz_bridge import ingester, open_migrated
+from fuzz_helpers import api_operations, budget, bytes_around, count, dumps, hostile_object, raw_requests
 from hypothesis import example, given
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance
+from web_helpers import make_web
 
 from cloud_bridge.ingest import classify
 from edge.contract import EventEnvelope, Leaf, Request, RequestKind, topic
-
-from fuzz_bridge import ingester, open_migrated
-from fuzz_helpers import api_operations, budget, bytes_around, count, dumps, hostile_object, raw_requests
-from web_helpers import make_web
 
 pytestmark = pytest.mark.fuzz
 
@@ -94,13 +93,13 @@ def bridge_operations() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("method", "path"), bridge_operations(), ids=[f"{m} {p}" for m, p in bridge_operations()])
-def test_the_bridge_answers_any_request_without_a_server_error_and_as_its_schema_declares(bridge_web, method, path):  # noqa: ANN001
+def test_the_bridge_answers_any_request_without_a_server_error_and_as_its_schema_declares(bridge_web, method, path):
     operation = bridge_web.schema[path][method]
     statuses: Counter[int] = Counter()
 
     @budget(ci=5, long=200)
     @given(st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)))
-    def call(case):  # noqa: ANN001
+    def call(case):
         count()
         statuses[case.call_and_validate(headers=bridge_web.auth, checks=CHECKS).status_code] += 1
 
@@ -117,7 +116,7 @@ def callback_objects(payment_id: str) -> st.SearchStrategy[dict[str, Any]]:
                                            "amount": amount, "paid_at": st.one_of(st.floats(), st.integers())})
 
 
-def test_the_payment_callback_answers_any_signed_or_unsigned_body_without_a_server_error(bridge_web):  # noqa: ANN001
+def test_the_payment_callback_answers_any_signed_or_unsigned_body_without_a_server_error(bridge_web):
     from cloud_bridge import payments
 
     client = bridge_web.web.client("203.0.113.9")
@@ -132,7 +131,7 @@ def test_the_payment_callback_answers_any_signed_or_unsigned_body_without_a_serv
     @given(bodies, st.sampled_from(["signed", "signed", "forged", "raw"]), stamps, nonces, headers)
     @example(b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", 10**400, None, None)  # was an OverflowError: a 500
     @example(b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", None, "0000000\x00", None)  # a NUL nonce: 500 on PostgreSQL
-    def callback(body, how, t, nonce, raw_header):  # noqa: ANN001
+    def callback(body, how, t, nonce, raw_header):
         count()
         if how == "signed":
             header = payments.sign(bridge_web.key, body, t=t, nonce=nonce if nonce and 8 <= len(nonce) <= 64 else None)
@@ -146,7 +145,7 @@ def test_the_payment_callback_answers_any_signed_or_unsigned_body_without_a_serv
     callback()
 
 
-def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(bridge_web):  # noqa: ANN001
+def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(bridge_web):
     """What schemathesis does not send: bodies that are not JSON, in content types the operation does not take, signed in or not."""
     client = bridge_web.web.client("203.0.113.10")
 
@@ -155,7 +154,7 @@ def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(br
     @example(("POST", "/api/tokens", b"\x00\x99\xb73V\xb0", {"content-type": "text/plain"}), True)  # was a 500: FastAPI echoed the bytes
     @example(("POST", "/api/tokens", b'["\\ud800"]', {"content-type": "application/json"}), True)  # a 500: a lone surrogate echoed
     @example(("POST", "/api/tokens", b'{"label": NaN}', {"content-type": "application/json"}), True)  # NaN echoed is not JSON
-    def send(request, signed_in):  # noqa: ANN001
+    def send(request, signed_in):
         count()
         method, url, body, headers = request
         r = client.request(method, url, content=body, headers=headers | (bridge_web.auth if signed_in else {}))

@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fuzz_helpers import api_operations, budget, count, raw_requests
 from hypothesis import given
 from hypothesis import strategies as st
+from lane_cloud import RealCloud
+from lane_helpers import lane_config, wait_until
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.python.asgi import shutdown_lifespans
@@ -29,10 +32,6 @@ from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
 from lane_controller.web import create_app
-
-from fuzz_helpers import api_operations, budget, count, raw_requests
-from lane_cloud import RealCloud
-from lane_helpers import lane_config, wait_until
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.broker]
 
@@ -79,7 +78,7 @@ class LaneForTheModule:
 
 
 @pytest.fixture(scope="module")
-def tablet_lane(tmp_path_factory: pytest.TempPathFactory, site_pki) -> Iterator[SimpleNamespace]:  # noqa: ANN001
+def tablet_lane(tmp_path_factory: pytest.TempPathFactory, site_pki) -> Iterator[SimpleNamespace]:
     tmp = tmp_path_factory.mktemp("tablet")
     broker = MosquittoBroker(site_pki, tmp / "broker")
     broker.start()
@@ -132,13 +131,13 @@ def tablet_operations() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("method", "path"), tablet_operations(), ids=[f"{m} {p}" for m, p in tablet_operations()])
-def test_the_tablet_answers_any_request_without_a_server_error_and_as_its_schema_declares(tablet_schema, tablet_lane, method, path):  # noqa: ANN001
+def test_the_tablet_answers_any_request_without_a_server_error_and_as_its_schema_declares(tablet_schema, tablet_lane, method, path):
     operation = tablet_schema[path][method]
     statuses: Counter[int] = Counter()
 
     @budget(ci=8, long=300)
     @given(st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)))
-    def call(case):  # noqa: ANN001
+    def call(case):
         count()
         response = case.call_and_validate(headers=tablet_lane.auth, checks=CHECKS)
         statuses[response.status_code] += 1
@@ -149,14 +148,14 @@ def test_the_tablet_answers_any_request_without_a_server_error_and_as_its_schema
     assert statuses[401] < sum(statuses.values()) or path == "/api/session", f"only refusals for want of a session: {statuses}"
 
 
-def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(tablet_schema, tablet_lane):  # noqa: ANN001
+def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(tablet_schema, tablet_lane):
     """What schemathesis does not send: bodies that are not JSON, in content types the operation does not take, signed in or not."""
     client = schemathesis.python.asgi.get_client(tablet_lane.app)
     operations = [o for o in tablet_operations() if o != ("GET", "/api/stream")]  # an endless event stream (fuzzed above, one event)
 
     @budget(ci=80, long=5_000)
     @given(raw_requests(operations, {"case_id": tablet_lane.case_ids[0]}), st.booleans())
-    def send(request, signed_in):  # noqa: ANN001
+    def send(request, signed_in):
         count()
         method, url, body, headers = request
         r = client.request(method, url, data=body, headers=headers | (tablet_lane.auth if signed_in else {}), allow_redirects=False)
@@ -168,7 +167,7 @@ def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(ta
 
 
 @pytest.mark.parametrize("attempted", ["\x1b" * 20, "\\" * 40, "\u202e" * 13 + "x" * 20])
-def test_a_sign_in_whose_id_grows_past_64_characters_when_made_printable_is_refused_not_a_500(tablet_schema, tablet_lane, attempted):  # noqa: ANN001
+def test_a_sign_in_whose_id_grows_past_64_characters_when_made_printable_is_refused_not_a_500(tablet_schema, tablet_lane, attempted):
     """Found by the POST /api/session target: the journaled attempt, escaped and cut to 64 characters plus '…', was 65
     characters, over the event's actor limit; journaling it failed and the public sign-in answered 500."""
     r = schemathesis.python.asgi.get_client(tablet_lane.app).post("http://testserver/api/session", json={"inspector_id": attempted, "pin": "1"})

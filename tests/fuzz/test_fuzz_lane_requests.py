@@ -11,6 +11,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from bridge_helpers import make_settings
+from fuzz_helpers import budget, count, dumps
+from fuzz_payloads import OWN_CASE, SITE, UNIT, valid_object
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,15 +22,11 @@ from cloud_bridge.reference import generate, load_into
 from cloud_bridge.service import Service
 from edge.contract import EventEnvelope, Leaf, PayloadError, Request, Response, decode, topic
 
-from bridge_helpers import make_settings
-from fuzz_helpers import budget, count, dumps
-from fuzz_payloads import OWN_CASE, SITE, UNIT, valid_object
-
 pytestmark = pytest.mark.fuzz
 
 
 @pytest.fixture
-def service(store, ingest, tmp_path):  # noqa: ANN001, ANN201
+def service(store, ingest, tmp_path):
     data, _ = generate(6, seed=2)
     load_into(store, data)
     opened = EventEnvelope(unit=UNIT, seq=1, ts=time.time(), kind="case.opened", case_id=OWN_CASE,
@@ -39,13 +38,13 @@ def service(store, ingest, tmp_path):  # noqa: ANN001, ANN201
     return Service(settings, store), data
 
 
-def test_the_bridge_answers_any_request_a_unit_can_send_without_raising(service):  # noqa: ANN001
+def test_the_bridge_answers_any_request_a_unit_can_send_without_raising(service):
     svc, data = service
     ids = st.sampled_from([v.owner_id_number for v in data.vehicles] + [v.vin for v in data.vehicles])
 
     @budget(ci=40, long=3_000)
     @given(valid_object(Leaf.REQ), st.one_of(st.none(), ids))
-    def one(obj, known):  # noqa: ANN001
+    def one(obj, known):
         count()
         if known is not None and isinstance(obj.get("body"), dict):  # now and then a real ID number or VIN
             obj["body"][("id_number" if len(known) == 18 else "vin")] = known

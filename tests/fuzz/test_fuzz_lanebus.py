@@ -12,6 +12,8 @@ frames the host side of the cable sends and still answers, and the host's public
 from __future__ import annotations
 
 import pytest
+from fuzz_helpers import budget, count, mutated
+from fw_fakes import FakeHal
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,9 +22,6 @@ from edge.lanebus.session import describe_event
 from firmware import lanebus as lb
 from firmware.io_board import IoBoard
 from firmware.plate_issuer import PlateIssuer, decode_journal
-
-from fuzz_helpers import budget, count, mutated
-from fw_fakes import FakeHal
 
 pytestmark = pytest.mark.fuzz
 
@@ -158,13 +157,13 @@ def test_the_hosts_decode_functions_take_any_packet_the_codec_lets_through(kind)
 
 
 # ---------------------------------------------------------------- the boards' firmware
-def _board(kind: int, journal: bytes | None = None):  # noqa: ANN202
+def _board(kind: int, journal: bytes | None = None):
     hal = FakeHal(now=1000)
     hal.journal = journal
     return hal, (IoBoard(hal) if kind == lb.KIND_IO_BOARD else PlateIssuer(hal))
 
 
-def _answers_ping(hal: FakeHal, board, seq: int) -> bool:  # noqa: ANN001
+def _answers_ping(hal: FakeHal, board, seq: int) -> bool:
     hal.received()
     hal.rx.extend(b"\x00")  # ends whatever partial frame the noise left, as a host does after line noise
     hal.send(seq, lb.PING)

@@ -11,15 +11,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from fuzz_bridge import dead_letters, unit_events, watermark
+from fuzz_helpers import budget, count
+from fuzz_payloads import SITE, UNIT, hostile
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cloud_bridge.ingest import classify, refused_seq
 from edge.contract import MAX_SEQ_AHEAD, UNIT_SUBSCRIBES, EventKind, Leaf, Payload, PayloadError, decode, topic
-
-from fuzz_bridge import dead_letters, unit_events, watermark
-from fuzz_helpers import budget, count
-from fuzz_payloads import SITE, UNIT, hostile
 
 pytestmark = pytest.mark.fuzz
 

@@ -15,21 +15,20 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
+from fuzz_helpers import budget, count
+from fuzz_payloads import SITE, UNIT, hostile, valid_bytes
 from hypothesis import given
 from hypothesis import strategies as st
+from lane_cloud import RealCloud
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from rt_helpers import session_settings, wait_until
 
 from edge.contract import MAX_PAYLOAD_BYTES, UNIT_SUBSCRIBES, Ack, EventKind, Leaf, PayloadError, decode, topic
 from edge.journal import CaseRow, Journal, NewEvent
 from edge.mqtt_session import MqttSession
 from edge.outbox import Outbox
-
-from fuzz_helpers import budget, count
-from fuzz_payloads import SITE, UNIT, hostile, valid_bytes
-from lane_cloud import RealCloud
-from rt_helpers import session_settings, wait_until
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.broker]
 
@@ -37,7 +36,7 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.broker]
 class BridgeAccount:
     """A client with the bridge's broker account: it may publish on every unit's leaves."""
 
-    def __init__(self, broker, pki) -> None:  # noqa: ANN001
+    def __init__(self, broker, pki) -> None:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fuzz-bridge-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
         self.client.tls_set_context(ssl.create_default_context(cafile=str(pki.ca_cert)))
         self.client.username_pw_set("bridge", pki.password("bridge"))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from lane_cloud import RealCloud
 
 from firmware.sim.server import SimBoardServer
-
-from lane_cloud import RealCloud
 
 # the world runs this many times faster than real time (it slows a car down to keep pulses visible to the firmware)
 TIME_SCALE = 50.0

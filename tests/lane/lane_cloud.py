@@ -27,7 +27,7 @@ class RealCloud:
     """One running bridge plus what a test needs to look at it: stored events, good partner records,
     and the payment provider (paying every pending payment at once while ``auto_pay`` is set)."""
 
-    def __init__(self, work: Path, broker, pki, *, vehicles: int = 40, seed: int = 3, auto_pay: bool = True) -> None:  # noqa: ANN001
+    def __init__(self, work: Path, broker, pki, *, vehicles: int = 40, seed: int = 3, auto_pay: bool = True) -> None:
         work.mkdir(parents=True, exist_ok=True)
         key = work / "payment.key"
         key.write_bytes(PAYMENT_KEY)
@@ -62,11 +62,11 @@ class RealCloud:
         return self.bridge.store
 
     @property
-    def service(self):  # noqa: ANN201
+    def service(self):
         assert self.bridge is not None
         return self.bridge.service
 
-    def start(self) -> "RealCloud":
+    def start(self) -> RealCloud:
         self.bridge = Bridge(self.settings, sweep_s=3600).start()
         wait_until(lambda: all(w.subscribed.is_set() for w in self.bridge.workers), 30, "bridge subscribed", interval=0.02)
         load_into(self.bridge.store, self.data)

@@ -6,8 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from site_sim import polling
 from edge.config import LaneConfig, load_config
+from site_sim import polling
 
 PINS = {"insp-1": "1234", "insp-2": "5678"}
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from lane_controller.hardware import BoardHardware, HardwareListener, PassageDetector
-
 from lane_helpers import await_until
+
+from lane_controller.hardware import BoardHardware, HardwareListener, PassageDetector
 
 CLEAR = {"entry": (False, False), "exit": (False, False)}
 

@@ -21,11 +21,10 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from lane_helpers import PINS, wait_until, write_lane_toml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.contract import MAX_PAYLOAD_BYTES, Leaf, topic
-
-from lane_helpers import PINS, wait_until, write_lane_toml
 
 REPO = str(Path(__file__).resolve().parents[2])
 pytestmark = pytest.mark.broker
@@ -56,7 +55,7 @@ class ConnectionWatch:
             self.samples += 1
             self.lost += not health["cloud_connected"]
 
-    def __enter__(self) -> "ConnectionWatch":
+    def __enter__(self) -> ConnectionWatch:
         self._thread.start()
         return self
 
@@ -65,7 +64,7 @@ class ConnectionWatch:
         self._thread.join(5)
 
 
-def _publish_as(broker, pki, unit: str, payload: bytes) -> None:  # noqa: ANN001
+def _publish_as(broker, pki, unit: str, payload: bytes) -> None:
     """Publish on the unit's events leaf with the unit's own account (what the probe did), as a second client."""
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{unit}-intruder", protocol=mqtt.MQTTv5)
     c.tls_set_context(ssl.create_default_context(cafile=str(pki.ca_cert)))
@@ -80,7 +79,7 @@ def _publish_as(broker, pki, unit: str, payload: bytes) -> None:  # noqa: ANN001
 
 
 @pytest.mark.timeout(180)
-def test_oversize_sign_ins_are_refused_and_the_lanes_watermark_and_outbox_keep_moving(tmp_path, mqtt_broker, site_pki, boards, cloud) -> None:  # noqa: ANN001
+def test_oversize_sign_ins_are_refused_and_the_lanes_watermark_and_outbox_keep_moving(tmp_path, mqtt_broker, site_pki, boards, cloud) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     io, issuer = boards

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, config_reference_markdown, load_config, parse_config
+from edge.config import ConfigError, config_reference_markdown, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "lane_controller" / "lane.example.toml"

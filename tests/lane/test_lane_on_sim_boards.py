@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from lane_helpers import await_until, lane_config
 
 from firmware.sim.control import SimControl
 from firmware.sim.server import SimBoardServer
@@ -12,8 +13,6 @@ from lane_controller import case as C
 from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
-
-from lane_helpers import await_until, lane_config
 
 pytestmark = pytest.mark.broker
 

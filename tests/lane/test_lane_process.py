@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 import ssl
 import subprocess
 import sys
 import threading
 import uuid
+from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from lane_helpers import wait_until, write_lane_toml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.contract import Leaf, UnitStatus, topic
-
-from lane_helpers import wait_until, write_lane_toml
 
 REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
@@ -32,7 +31,7 @@ def _retained_status(broker, pki, unit: str) -> str | None:
     c.username_pw_set("ops", pki.password("ops"))
     c.on_connect = lambda cl, *a: cl.subscribe(topic("site-1", unit, Leaf.STATUS), 1)
 
-    def on_message(cl, u, msg) -> None:  # noqa: ANN001
+    def on_message(cl, u, msg) -> None:
         got.append(msg.payload)
         done.set()
 

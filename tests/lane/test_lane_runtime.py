@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import pytest
+from lane_helpers import await_until, lane_config, show_vin
 
 from edge.contract import CommandName, Leaf, Notification, NotificationKind, topic
 from lane_controller import case as C
@@ -14,12 +15,10 @@ from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
 
-from lane_helpers import await_until, lane_config, show_vin
-
 pytestmark = pytest.mark.broker
 
 
-def make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=None, command_timeout_s: float = 15.0, **kw) -> Lane:  # noqa: ANN001
+def make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=None, command_timeout_s: float = 15.0, **kw) -> Lane:
     io, issuer = boards
     cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url,
                       authority=cloud.settings.authorities[0])
@@ -33,7 +32,7 @@ async def to_records(lane: Lane, id_number: str) -> str:
     return cid
 
 
-async def admit(lane: Lane, world, cid: str) -> None:  # noqa: ANN001
+async def admit(lane: Lane, world, cid: str) -> None:
     """The inspector admits; the world drives the car through the entry barrier once it is open."""
     await lane.apply(cid, C.Admit(), "insp-1")
     await asyncio.to_thread(world.vehicle_pass, "entry")
@@ -52,7 +51,7 @@ async def inspect(lane: Lane, cid: str) -> None:
     await await_until(lambda: lane.cases[cid].plate_options, 15, "plate options")
 
 
-async def drive_case(lane: Lane, world, id_number: str) -> str:  # noqa: ANN001
+async def drive_case(lane: Lane, world, id_number: str) -> str:
     cid = await to_records(lane, id_number)
     await admit(lane, world, cid)
     await inspect(lane, cid)
@@ -160,7 +159,7 @@ def test_an_accepted_vin_matching_the_certificate_needs_no_inspector(tmp_path, m
     asyncio.run(main())
 
 
-def _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, owner_id: str, vin: str, seed: int):  # noqa: ANN001
+def _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, owner_id: str, vin: str, seed: int):
     """Open a case, let the camera see `vin`, admit the vehicle; the case as the lane left it, and the uploaded frame."""
     async def main():
         lane = make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=reader)

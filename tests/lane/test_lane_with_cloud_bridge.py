@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
+from lane_helpers import await_until, lane_config, wait_until
 
 from cloud_bridge import payments
 from cloud_bridge.config import load_settings
@@ -17,8 +18,6 @@ from lane_controller import case as C
 from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
-
-from lane_helpers import await_until, lane_config, wait_until
 
 pytestmark = pytest.mark.broker
 KEY = b"lane-test-provider-key-0123456789"

@@ -66,7 +66,7 @@ def test_memory_stays_bounded_when_every_try_uses_a_new_id():
     b = SignInBackoff(max_keys=100)
     for i in range(1000):
         b.failed([("inspector", f"guess-{i}")], float(i))
-    assert len(b._keys) <= 100  # noqa: SLF001 - the bound is the point
+    assert len(b._keys) <= 100
 
 
 @settings(max_examples=200, deadline=None)

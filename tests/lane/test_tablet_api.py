@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from lane_helpers import lane_config, show_vin, wait_until
 
 from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
 from lane_controller.web import create_app
 
-from lane_helpers import lane_config, show_vin, wait_until
-
 pytestmark = pytest.mark.broker
 
 
-def _lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader: VinReading | None = None) -> Lane:  # noqa: ANN001
+def _lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader: VinReading | None = None) -> Lane:
     io, issuer = boards
     cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0])
     return Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=reader or VinReading(load=False))

@@ -15,13 +15,12 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from lane_helpers import PINS, lane_config, write_lane_toml
 
 from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
 from lane_controller.web import create_app
-
-from lane_helpers import PINS, lane_config, write_lane_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 A_CASE = "lane-01-250101-abcdef"  # well-formed, not in the journal

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
+from lane_helpers import show_vin, wait_until, write_lane_toml
 
 from firmware.sim.control import SimControl
 from firmware.sim.server import SimBoardServer
-
-from lane_helpers import show_vin, wait_until, write_lane_toml
 
 REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 
@@ -128,9 +127,9 @@ def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_bo
             expect(page).to_have_url(base + "/login")
             assert page.request.get(f"{base}/api/lane").status == 401
             assert csp_violations == []
-        except Exception:
+        except Exception as exc:
             page.screenshot(path=str(tmp / "failure.png"), full_page=True)
             flash = page.locator("#flash").text_content()
-            raise AssertionError(f"flash message: {flash!r}; lane log: {(tmp / 'lane.log').read_text()[-1500:]}")
+            raise AssertionError(f"flash message: {flash!r}; lane log: {(tmp / 'lane.log').read_text()[-1500:]}") from exc
         finally:
             browser.close()

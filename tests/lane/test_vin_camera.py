@@ -11,7 +11,7 @@ import pytest
 from lane_controller.vin_camera import CameraError, ReaderUnavailable, VinCamera, VinReading
 
 
-def _frame(path, value: int, size=(10, 10), mtime: int | None = None):  # noqa: ANN001, ANN202
+def _frame(path, value: int, size=(10, 10), mtime: int | None = None):
     cv2.imwrite(str(path), np.full((*size, 3), value, np.uint8))
     if mtime is not None:
         os.utime(path, ns=(mtime, mtime))
@@ -63,7 +63,7 @@ def test_without_the_reader_every_read_is_none_and_the_status_says_it_is_off():
 def test_a_reader_that_cannot_load_is_a_start_up_error(monkeypatch):
     import vision
 
-    def broken(*a, **k):  # noqa: ANN002, ANN003, ANN202
+    def broken(*a, **k):
         raise FileNotFoundError("vision/models/recogniser.onnx")
 
     monkeypatch.setattr(vision, "VinReader", broken)

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from firmware.sim.server import SimBoardServer  # noqa: E402
+from firmware.sim.server import SimBoardServer
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import random
 import socket
 import threading
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 
 async def until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition",

@@ -7,8 +7,8 @@ import time
 
 import pytest
 import serial
-
 from fw_fakes import FakeHal, reply_to
+
 from firmware import lanebus as lb
 from firmware.io_board import IoBoard
 from firmware.plate_issuer import PlateIssuer

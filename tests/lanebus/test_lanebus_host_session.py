@@ -12,8 +12,16 @@ from fw_fakes import FakeHal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.lanebus.session import (BoardOffline, BoardSession, ClosePort, CommandAnswered, CommandFailed,
-                                  EventDelivered, SessionSettings, WrongBoard)
+from edge.lanebus.session import (
+    BoardOffline,
+    BoardSession,
+    ClosePort,
+    CommandAnswered,
+    CommandFailed,
+    EventDelivered,
+    SessionSettings,
+    WrongBoard,
+)
 from firmware import lanebus as lb
 from firmware.io_board import IoBoard
 

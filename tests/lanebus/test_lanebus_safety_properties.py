@@ -42,7 +42,7 @@ def simulate(actions, host_silent_after_ms=None):
     for a in actions:
         by_time.setdefault(a[0], []).append(a)
     close_starts: list[tuple[int, str]] = []
-    presence_since: dict[str, int | None] = {b: None for b in lb.BARRIERS}
+    presence_since: dict[str, int | None] = dict.fromkeys(lb.BARRIERS)
     violations: list[str] = []
     for t in range(0, HORIZON_MS + 5_000, STEP):
         world.advance(t / 1000)
@@ -74,10 +74,18 @@ def simulate(actions, host_silent_after_ms=None):
                     logic.barriers[i].command_stop(now)
             else:
                 try:
-                    {"arrive": lambda: wb.arrive(world.t), "pass": lambda: wb.want_pass(world.t),
-                     "leave": lambda: wb.leave(world.t), "pedestrian": lambda: wb.block_beam(world.t, x),
-                     "edge": lambda: wb.press_edge(world.t),
-                     "estop": lambda: press_estop(world, x)}[action]()
+                    if action == "arrive":
+                        wb.arrive(world.t)
+                    elif action == "pass":
+                        wb.want_pass(world.t)
+                    elif action == "leave":
+                        wb.leave(world.t)
+                    elif action == "pedestrian":
+                        wb.block_beam(world.t, x)
+                    elif action == "edge":
+                        wb.press_edge(world.t)
+                    else:
+                        press_estop(world, x)
                 except ValueError:
                     pass  # not possible in this world state (no car to leave, ...)
         world.set_relays(logic.relays())

@@ -75,7 +75,7 @@ def test_enumerations_match_codec():
 
     assert names("Arm states") == dict(enumerate(lb.ARM_NAMES))
     assert names("Barrier events") == {i: n for i, n in enumerate(lb.BARRIER_EVENT_NAMES) if n}
-    assert names("Input bits") == {b: n for b, n in lb.INPUT_NAMES}
+    assert names("Input bits") == dict(lb.INPUT_NAMES)
     assert names("Lights") == dict(enumerate(lb.LIGHT_NAMES))
     assert names("Plate types") == dict(enumerate(lb.PLATE_TYPES))
     assert names("Issuer states") == dict(enumerate(lb.ISSUER_STATE_NAMES))

@@ -10,9 +10,18 @@ from hypothesis import strategies as st
 from firmware import lanebus as lb
 from firmware.io_board import Debouncer
 from firmware.ticks import ticks_add
-from firmware.vehicle_board import (DEBOUNCE_MS, ENGINE_RUNNING_RPM, ENGINE_STOPPED_RPM, PULSE_COUNT_MASK,
-                                    RPM_WINDOW_MS, SWITCH_INPUTS, TURN_OFF_MS, VehicleLogic, rpm_from_pulses,
-                                    rpm_report_step)
+from firmware.vehicle_board import (
+    DEBOUNCE_MS,
+    ENGINE_RUNNING_RPM,
+    ENGINE_STOPPED_RPM,
+    PULSE_COUNT_MASK,
+    RPM_WINDOW_MS,
+    SWITCH_INPUTS,
+    TURN_OFF_MS,
+    VehicleLogic,
+    rpm_from_pulses,
+    rpm_report_step,
+)
 
 START = (1 << 30) - 3000  # the tick counter wraps during every run
 IGNITION = 1 << lb.SIG_IGNITION

@@ -29,9 +29,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import fuzz_helpers
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from fuzz_helpers import NASTY_TEXT, api_operations, bytes_around, corpus, count, is_long, json_values, quoted
+from fuzz_payloads import hostile, valid_bytes
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 from site_helpers import audit_verify, bridge_events, comparable, lane_journal_events, run_vehicles
@@ -40,10 +43,6 @@ from cloud_bridge.ingest import classify, refused_seq
 from edge.contract import MAX_SEQ_AHEAD, Leaf, RequestKind, decode, topic
 from site_sim.run import RunOptions
 from site_sim.site import INSPECTOR_PIN, OPS_USER, SITE_ID, Site, passlane
-
-import fuzz_helpers
-from fuzz_helpers import NASTY_TEXT, api_operations, bytes_around, corpus, count, is_long, json_values, quoted
-from fuzz_payloads import hostile, valid_bytes
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.fuzz]
 

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from lane_helpers import write_lane_toml
 
-from site_sim import polling
 from edge.broker import MosquittoBroker, free_port
 from edge.pki import SitePki
-from lane_helpers import write_lane_toml
+from site_sim import polling
 from site_sim.processes import http_probe, tcp_probe
 
 REPO = Path(__file__).resolve().parents[2]

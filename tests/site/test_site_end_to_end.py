@@ -11,7 +11,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from site_helpers import audit_verify, barrier_safety_violations, bridge_events, comparable, issued_plates, lane_journal_events, run_vehicles
+from site_helpers import (
+    audit_verify,
+    barrier_safety_violations,
+    bridge_events,
+    comparable,
+    issued_plates,
+    lane_journal_events,
+    run_vehicles,
+)
 
 from site_sim.run import RunOptions
 from site_sim.site import Site

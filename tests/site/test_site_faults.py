@@ -11,7 +11,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from site_helpers import barrier_safety_violations, bridge_events, comparable, issued_plates, lane_journal_events, run_vehicles
+from site_helpers import (
+    barrier_safety_violations,
+    bridge_events,
+    comparable,
+    issued_plates,
+    lane_journal_events,
+    run_vehicles,
+)
 
 from site_sim.run import FAULTS, RunOptions
 from site_sim.site import Site

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import onnx  # training-time code: onnx comes with the dev extra, so CI runs these

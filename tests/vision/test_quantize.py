@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnx  # training-time code: onnx comes with the dev extra, so CI runs these
 from onnx import TensorProto

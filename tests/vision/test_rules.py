@@ -14,8 +14,8 @@ from vision.rules import (
     is_well_formed,
     model_years,
     normalise,
-    wmi_region,
     with_check_digit,
+    wmi_region,
 )
 
 vins = st.text(alphabet=ALPHABET, min_size=17, max_size=17)
