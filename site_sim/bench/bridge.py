@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import functools
 import multiprocessing as mp
 import os
 import ssl
@@ -445,7 +446,7 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
                     t0 = time.perf_counter()
                     c.publish(topic(SITE, u, Leaf.REQ), Request(unit=u, kind=kind, body=body, ts=time.time()).to_bytes(), qos=1, properties=props)
                     with cv:
-                        cv.wait_for(lambda corr=corr: corr in got, 10)
+                        cv.wait_for(functools.partial(got.__contains__, corr), 10)
                     if corr not in got:
                         with lock:
                             errors[kind] += 1
