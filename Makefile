@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench fuzz firmware-test typecheck-firmware typecheck sysdeps venv node clean help
+.PHONY: demo test bench fuzz firmware-test typecheck-firmware typecheck lint sysdeps venv node clean help
 
 help:
 	@echo "make demo   - set up and run a whole simulated registration site"
@@ -47,6 +47,7 @@ test: sysdeps venv node
 	@$(MAKE) --no-print-directory firmware-test
 	@$(MAKE) --no-print-directory typecheck-firmware
 	@$(MAKE) --no-print-directory typecheck
+	@$(MAKE) --no-print-directory lint
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # The fuzz tests (tests/fuzz, tests/site/test_fuzz_site.py) with the long hypothesis profile; `make test` runs them
@@ -70,6 +71,12 @@ typecheck-firmware: venv
 # The host packages (everything but firmware/*.py) with the pydantic plugin; [tool.mypy] in pyproject.toml.
 typecheck: venv
 	$(PY) -m mypy --config-file pyproject.toml
+
+# Style and layering: ruff (lint and format check, [tool.ruff]) and the import contracts ([tool.importlinter]).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --config pyproject.toml
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .hypothesis var

@@ -138,7 +138,13 @@ class SignIn:
 class Accounts:
     """Sign-in, sign-out, principals and API tokens over the store; time from `clock` and the failed-logins rule from `rules` (the service's)."""
 
-    def __init__(self, store: Store, http: HttpConfig, clock: Callable[[], float] = time.time, rules: RiskRulesConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        http: HttpConfig,
+        clock: Callable[[], float] = time.time,
+        rules: RiskRulesConfig | None = None,
+    ) -> None:
         self.store = store
         self.records = store.accounts
         self.http = http
@@ -153,8 +159,10 @@ class Accounts:
         h = self.http
         c = self.records.failure_counts(f"dashboard/{name}", addr, now - h.login_window_s, h.login_max_failures)
         common = {"now": now, "base_s": h.login_backoff_base_s, "cap_s": float(h.login_lockout_s)}
-        return max(backoff_wait(c["source_failures"], c["source_last"], free=h.login_max_failures, **common),
-                   backoff_wait(c["all_failures"], c["all_last"], free=h.login_user_max_failures, **common))
+        return max(
+            backoff_wait(c["source_failures"], c["source_last"], free=h.login_max_failures, **common),
+            backoff_wait(c["all_failures"], c["all_last"], free=h.login_user_max_failures, **common),
+        )
 
     def sign_in(self, name: str, password: str, addr: str) -> SignIn:
         """Check a password unless the back-off says wait; record and audit the outcome (refusals and failures tallied)."""
@@ -162,7 +170,14 @@ class Accounts:
         self.flush_audit(now)
         wait = self.retry_after(name, addr, now)
         if wait > 0:
-            self._audit_try(SIGN_IN_REFUSED, name, addr, now, budget=1, extra={"reason": "rate_limited", "retry_after_s": round(wait, 1)})
+            self._audit_try(
+                SIGN_IN_REFUSED,
+                name,
+                addr,
+                now,
+                budget=1,
+                extra={"reason": "rate_limited", "retry_after_s": round(wait, 1)},
+            )
             return SignIn(Outcome.REFUSED, retry_after_s=wait)
         user = self.records.user(name)
         if not verify_password(user["password_hash"] if user else None, password):
@@ -183,7 +198,9 @@ class Accounts:
         if sig:
             self.store.alerts.raise_all([sig], now)
 
-    def _audit_try(self, action: str, name: str, addr: str, now: float, *, budget: int, extra: dict[str, object]) -> None:
+    def _audit_try(
+        self, action: str, name: str, addr: str, now: float, *, budget: int, extra: dict[str, object]
+    ) -> None:
         with self._lock:
             own_row = self.tally.note(action, name, addr, budget=budget, now=now)
         if own_row:
@@ -196,9 +213,21 @@ class Accounts:
             due = self.tally.due(now, everything=everything)
         for s in due:
             actor = next(iter(s.users)) if len(s.users) == 1 and not s.others else "*"
-            self.store.audit.append(actor, s.action, "dashboard", {
-                "addr": s.addr, "count": s.count, "users": s.users, "other_users": s.others, "first": round(s.first, 3),
-                "last": round(s.last, 3), "summary_of_s": self.http.login_audit_window_s}, now)
+            self.store.audit.append(
+                actor,
+                s.action,
+                "dashboard",
+                {
+                    "addr": s.addr,
+                    "count": s.count,
+                    "users": s.users,
+                    "other_users": s.others,
+                    "first": round(s.first, 3),
+                    "last": round(s.last, 3),
+                    "summary_of_s": self.http.login_audit_window_s,
+                },
+                now,
+            )
         return len(due)
 
     def sign_out(self, session_token: str | None, who: str) -> None:

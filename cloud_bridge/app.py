@@ -47,7 +47,13 @@ __all__ = ["PUBLIC", "ROUTE_PERMS", "create_app"]
 ROUTERS = (signin, dashboard, cases, alerts, units, audit_log, plates, payments, tokens, metrics, apidocs)
 
 
-def create_app(settings: BridgeSettings, *, store: Store | None = None, service: Service | None = None, metrics: Metrics | None = None) -> FastAPI:
+def create_app(
+    settings: BridgeSettings,
+    *,
+    store: Store | None = None,
+    service: Service | None = None,
+    metrics: Metrics | None = None,
+) -> FastAPI:
     """The bridge's web app over a store (opened and migrated from settings.db when not given)."""
     if store is None:
         store = open_store(settings.db_url())
@@ -68,7 +74,9 @@ def create_app(settings: BridgeSettings, *, store: Store | None = None, service:
     app.state.ctx = AppContext(settings, store, service, accounts, metrics)
     app.add_exception_handler(RequestValidationError, bad_input)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.http.max_body_bytes)
-    app.add_middleware(SecurityHeaders, csp=BRIDGE_CSP)  # added last: outermost, so refusals by BodyLimit carry the headers too
+    app.add_middleware(
+        SecurityHeaders, csp=BRIDGE_CSP
+    )  # added last: outermost, so refusals by BodyLimit carry the headers too
     app.mount("/static", StaticFiles(directory=str(PACKAGE / "static")), name="static")
     for module in ROUTERS:
         app.include_router(module.router)

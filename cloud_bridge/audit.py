@@ -23,7 +23,12 @@ GENESIS = "0" * 64
 
 
 def entry_hash(prev_hash: str, entry_id: int, ts: float, actor: str, action: str, target: str, detail: Any) -> str:
-    canon = json.dumps([entry_id, round(float(ts), 6), actor, action, target, detail], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    canon = json.dumps(
+        [entry_id, round(float(ts), 6), actor, action, target, detail],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     return hashlib.sha256((prev_hash + canon).encode()).hexdigest()
 
 
@@ -32,7 +37,9 @@ def entry_mac(key: bytes, entry_id: int, entry_hash_hex: str) -> str:
     return hmac.new(key, f"{entry_id}:{entry_hash_hex}".encode(), hashlib.sha256).hexdigest()
 
 
-def verify_chain(rows: Iterable[dict[str, Any]], head: tuple[int, str] | None = None, key: bytes | None = None) -> list[str]:
+def verify_chain(
+    rows: Iterable[dict[str, Any]], head: tuple[int, str] | None = None, key: bytes | None = None
+) -> list[str]:
     """Problems found in the chain (empty when intact). `head` is (last id, last hash) recorded separately.
 
     With `key`, every entry must carry a valid signature: an entry edited and re-chained does not.
@@ -50,7 +57,9 @@ def verify_chain(rows: Iterable[dict[str, Any]], head: tuple[int, str] | None = 
         if entry_hash(r["prev_hash"], r["id"], r["ts"], r["actor"], r["action"], r["target"], detail) != r["hash"]:
             problems.append(f"entry {r['id']}: content edited (hash mismatch)")
         if key is not None and not hmac.compare_digest(r.get("mac") or "", entry_mac(key, r["id"], r["hash"])):
-            problems.append(f"entry {r['id']}: {'not signed' if not r.get('mac') else 'signature invalid (edited and re-chained without the audit key)'}")
+            problems.append(
+                f"entry {r['id']}: {'not signed' if not r.get('mac') else 'signature invalid (edited and re-chained without the audit key)'}"
+            )
         prev = r["hash"]
         expected_id = r["id"] + 1
         last = (r["id"], r["hash"])

@@ -49,9 +49,25 @@ class CaseFacts:
 
 
 CASE_COLUMNS = (
-    "case_id", "unit", "site", "opened_at", "admitted_at", "first_item_at", "inspected_at", "closed_at",
-    "outcome", "stage", "stage_since", "vin", "cert_vin", "plate", "owner_name", "id_number", "paid",
-    "vin_image", "events",
+    "case_id",
+    "unit",
+    "site",
+    "opened_at",
+    "admitted_at",
+    "first_item_at",
+    "inspected_at",
+    "closed_at",
+    "outcome",
+    "stage",
+    "stage_since",
+    "vin",
+    "cert_vin",
+    "plate",
+    "owner_name",
+    "id_number",
+    "paid",
+    "vin_image",
+    "events",
 )
 
 OUTCOMES = ("registered", "rejected", "aborted")
@@ -125,7 +141,12 @@ def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
         if k == EventKind.CASE_VIN_CONFIRMED or not facts.vin:
             facts.vin = data_str(d.get("vin")) or facts.vin
         facts.cert_vin = facts.cert_vin or data_str(d.get("certificate_vin"))
-        img = data_str(d.get("image")) or data_str(d.get("image_b64")) or data_str(d.get("image_url")) or data_str(d.get("photo"))
+        img = (
+            data_str(d.get("image"))
+            or data_str(d.get("image_b64"))
+            or data_str(d.get("image_url"))
+            or data_str(d.get("photo"))
+        )
         if img:
             facts.vin_image = img
     elif k == EventKind.CASE_PHOTO:

@@ -30,23 +30,36 @@ def _settings(ns: argparse.Namespace) -> Any:
         "audit.key_file": getattr(ns, "audit_key_file", None),
         "mqtt.client_id_prefix": getattr(ns, "client_id_prefix", None),
     }
-    return load_settings(getattr(ns, "config", None), {k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items()})
+    return load_settings(
+        getattr(ns, "config", None), {k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items()}
+    )
 
 
 def _common(p: argparse.ArgumentParser, *, mqtt: bool = False) -> None:
     p.add_argument("--config", type=Path, help="bridge.toml (see docs/bridge.md)")
     p.add_argument("--db", help="SQLite file or postgresql://... (overrides the config)")
-    p.add_argument("--audit-key-file", type=Path, help="file holding the key that signs audit entries (kept outside the database)")
+    p.add_argument(
+        "--audit-key-file", type=Path, help="file holding the key that signs audit entries (kept outside the database)"
+    )
     if mqtt:
         p.add_argument("--mqtt-host", help="broker host name or IP (mqtt.host)")
         p.add_argument("--mqtt-port", type=int, help="broker TLS port (mqtt.port)")
         p.add_argument("--ca", type=Path, help="site CA certificate")
         p.add_argument("--site-dir", type=Path, help="site PKI directory holding secrets/bridge.password")
         p.add_argument("--http", help="host:port for the dashboard and API, or 'none'")
-        p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (http.tls.cert_file; `passlane pki http-cert`)")
+        p.add_argument(
+            "--tls-cert",
+            type=Path,
+            help="serve HTTPS with this certificate (http.tls.cert_file; `passlane pki http-cert`)",
+        )
         p.add_argument("--tls-key", type=Path, help="private key of --tls-cert (http.tls.key_file; mode 600)")
         p.add_argument("--workers", type=int, help="ingest workers in this process")
-        p.add_argument("--worker-base", type=int, default=0, help="first worker number (client id <prefix>-<n>): give each process its own range")
+        p.add_argument(
+            "--worker-base",
+            type=int,
+            default=0,
+            help="first worker number (client id <prefix>-<n>): give each process its own range",
+        )
         p.add_argument("--client-id-prefix", help="MQTT client id prefix of the workers")
         p.add_argument("--payment-key-file", type=Path, help="file holding the payment provider's HMAC key")
         p.add_argument("--rules", type=Path, help="risk rules file")
@@ -71,9 +84,17 @@ def _store(ns: argparse.Namespace, *, create: bool = False) -> Any:
     settings = _settings(ns)
     path = _sqlite_file(settings.db)
     if not create and path is not None and not path.exists():
-        source = "from --db" if getattr(ns, "db", None) else f"db in {ns.config}" if getattr(ns, "config", None) else "the default"
-        raise DatabaseMissing(f"no bridge database at {path.resolve()} ({source}); name it with --db FILE or --db postgresql://..., "
-                              "or with --config bridge.toml; `passlane bridge init-db` creates a new one")
+        source = (
+            "from --db"
+            if getattr(ns, "db", None)
+            else f"db in {ns.config}"
+            if getattr(ns, "config", None)
+            else "the default"
+        )
+        raise DatabaseMissing(
+            f"no bridge database at {path.resolve()} ({source}); name it with --db FILE or --db postgresql://..., "
+            "or with --config bridge.toml; `passlane bridge init-db` creates a new one"
+        )
     store = open_store(settings.db_url(), settings.audit.key())
     store.migrate()
     return store
@@ -104,7 +125,9 @@ def cmd_load_reference(ns: argparse.Namespace) -> int:
     data = read_reference(ns.file)
     store = _store(ns, create=True)
     owners, vehicles = load_into(store, data)
-    store.audit.append(os.environ.get("USER", "cli"), "reference.load", str(ns.file), {"owners": owners, "vehicles": vehicles})
+    store.audit.append(
+        os.environ.get("USER", "cli"), "reference.load", str(ns.file), {"owners": owners, "vehicles": vehicles}
+    )
     print(f"loaded {owners} owners and {vehicles} vehicles from {ns.file}")
     return 0
 
@@ -167,7 +190,11 @@ def cmd_audit_verify(ns: argparse.Namespace) -> int:
     store = _store(ns)
     problems = store.audit.verify()
     n = len(store.audit.entries())
-    signed = "hash chain and signatures verified" if store.audit.key else "hash chain verified (entries not signed: no [audit] key configured)"
+    signed = (
+        "hash chain and signatures verified"
+        if store.audit.key
+        else "hash chain verified (entries not signed: no [audit] key configured)"
+    )
     if problems:
         print(f"audit log BROKEN ({n} entries):")
         for p in problems:
@@ -181,7 +208,9 @@ def cmd_audit_verify(ns: argparse.Namespace) -> int:
         for p in event_problems:
             print(f"  {p}")
     else:
-        print(f"unit event records intact: {counts['events_stored']} events, every unit's chain verified, no conflicting versions")
+        print(
+            f"unit event records intact: {counts['events_stored']} events, every unit's chain verified, no conflicting versions"
+        )
     return 1 if problems or event_problems else 0
 
 
@@ -207,6 +236,7 @@ def _wrap(fn: Any) -> Any:
         except (AuditKeyMissing, DatabaseMissing) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+
     return run
 
 
@@ -237,11 +267,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = usub.add_parser("add", help="add a user or change their role and password")
     _common(p)
     p.add_argument("name", help="user name to sign in with")
-    p.add_argument("--role", required=True, choices=["ops-admin", "ops-viewer", "exam-operator"],
-                   help="ops-admin (everything), ops-viewer (dashboard, cases, alerts), exam-operator (summary figures only)")
+    p.add_argument(
+        "--role",
+        required=True,
+        choices=["ops-admin", "ops-viewer", "exam-operator"],
+        help="ops-admin (everything), ops-viewer (dashboard, cases, alerts), exam-operator (summary figures only)",
+    )
     p.add_argument("--password-file", type=Path, help="file holding the password (first line)")
-    p.add_argument("--password-env", default="PASSLANE_USER_PASSWORD",
-                   help="else the environment variable holding it (default PASSLANE_USER_PASSWORD); else it is asked for")
+    p.add_argument(
+        "--password-env",
+        default="PASSLANE_USER_PASSWORD",
+        help="else the environment variable holding it (default PASSLANE_USER_PASSWORD); else it is asked for",
+    )
     p.set_defaults(func=_wrap(cmd_user_add))
     p = usub.add_parser("token", help="print a new API token for a user")
     _common(p)
@@ -254,7 +291,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     ap = sub.add_parser("audit", help="the audit log")
     asub = ap.add_subparsers(dest="audit_command", metavar="COMMAND")
-    p = asub.add_parser("verify", help="check the audit log's chain and signatures and every unit's event chain; exit 1 on any problem")
+    p = asub.add_parser(
+        "verify", help="check the audit log's chain and signatures and every unit's event chain; exit 1 on any problem"
+    )
     _common(p)
     p.set_defaults(func=_wrap(cmd_audit_verify))
 
@@ -264,4 +303,3 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("config-reference", help="print the bridge.toml reference (Markdown)")
     p.set_defaults(func=_wrap(cmd_config_reference))
-

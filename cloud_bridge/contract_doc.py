@@ -29,8 +29,10 @@ def _type_name(ann: typing.Any) -> str:
 def topic_table() -> str:
     rows = ["| leaf | topic | direction | QoS | retained | payload |", "|---|---|---|---|---|---|"]
     for leaf in c.Leaf:
-        rows.append(f"| `{leaf.value}` | `{c.TOPIC_ROOT}/{{site}}/{{unit}}/{leaf.value}` | {DIRECTION[leaf]} | {c.QOS[leaf]} | "
-                    f"{'yes' if leaf in c.RETAINED else 'no'} | `{c.PAYLOAD_MODELS[leaf].__name__}` |")
+        rows.append(
+            f"| `{leaf.value}` | `{c.TOPIC_ROOT}/{{site}}/{{unit}}/{leaf.value}` | {DIRECTION[leaf]} | {c.QOS[leaf]} | "
+            f"{'yes' if leaf in c.RETAINED else 'no'} | `{c.PAYLOAD_MODELS[leaf].__name__}` |"
+        )
     return "\n".join(rows)
 
 
@@ -38,7 +40,9 @@ def model_table(model: type[BaseModel]) -> str:
     rows = [f"#### `{model.__name__}`", "", "| field | type | default | meaning |", "|---|---|---|---|"]
     for name, f in model.model_fields.items():
         default = "required" if f.is_required() else f"`{f.get_default(call_default_factory=True)!r}`"
-        rows.append(f"| `{name}` | `{_type_name(f.annotation)}` | {default} | {(f.description or '').replace('|', '/')} |")
+        rows.append(
+            f"| `{name}` | `{_type_name(f.annotation)}` | {default} | {(f.description or '').replace('|', '/')} |"
+        )
     return "\n".join(rows)
 
 

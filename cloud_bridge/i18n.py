@@ -61,7 +61,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "dead_letters": {"zh-CN": "死信", "en": "Dead letters"},
     "language": {"zh-CN": "English", "en": "中文"},
     "api_reference": {"zh-CN": "接口说明", "en": "API reference"},
-    "api_reference_hint": {"zh-CN": "每个接口的权限、参数及其取值范围；机器可读的描述见", "en": "Every operation with its permission, parameters and their bounds; the machine-readable description is at"},
+    "api_reference_hint": {
+        "zh-CN": "每个接口的权限、参数及其取值范围；机器可读的描述见",
+        "en": "Every operation with its permission, parameters and their bounds; the machine-readable description is at",
+    },
     "api_method": {"zh-CN": "方法", "en": "Method"},
     "api_path": {"zh-CN": "路径", "en": "Path"},
     "api_permission": {"zh-CN": "权限", "en": "Permission"},

@@ -66,7 +66,7 @@ def _reason(text: str) -> str:
 
     A reason may quote the payload (a schema error names the offending key)."""
     text = text.replace("\x00", "\\x00")
-    return text if len(text) <= MAX_REASON else text[:MAX_REASON - 1] + "…"
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
 def _holds_nul(value: Any) -> bool:
@@ -86,24 +86,70 @@ def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None)
     except ValueError as exc:
         return Inbound(topic_name, None, None, None, None, raw, received_at, _reason(f"topic: {exc}"), token)
     if leaf not in STORED_LEAVES:
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"leaf {leaf.value} is not sent to the bridge", token)
+        return Inbound(
+            topic_name, site, unit, leaf, None, raw, received_at, f"leaf {leaf.value} is not sent to the bridge", token
+        )
     if len(raw) > MAX_PAYLOAD_BYTES:
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"oversize: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}", token)
+        return Inbound(
+            topic_name,
+            site,
+            unit,
+            leaf,
+            None,
+            raw,
+            received_at,
+            f"oversize: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}",
+            token,
+        )
     try:
         payload = decode(leaf, raw)
     except PayloadError as exc:
         return Inbound(topic_name, site, unit, leaf, None, raw, received_at, _reason(f"schema: {exc}"), token)
     wide = next((name for name, value in payload if type(value) is int and not -(2**63) <= value < 2**63), None)
-    if wide is not None:  # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, f"schema: {wide}: an integer beyond 64 bits", token)
+    if (
+        wide is not None
+    ):  # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
+        return Inbound(
+            topic_name, site, unit, leaf, None, raw, received_at, f"schema: {wide}: an integer beyond 64 bits", token
+        )
     if _holds_nul(payload.model_dump()):
         # JSON may spell U+0000 (\u0000); PostgreSQL cannot keep it in text, so no store would take this payload
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, "schema: a string holds a NUL character (U+0000)", token)
+        return Inbound(
+            topic_name,
+            site,
+            unit,
+            leaf,
+            None,
+            raw,
+            received_at,
+            "schema: a string holds a NUL character (U+0000)",
+            token,
+        )
     claimed = getattr(payload, "unit", unit)
     if claimed != unit:
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, _reason(f"unit mismatch: payload says {claimed!r}, topic {unit!r}"), token)
+        return Inbound(
+            topic_name,
+            site,
+            unit,
+            leaf,
+            None,
+            raw,
+            received_at,
+            _reason(f"unit mismatch: payload says {claimed!r}, topic {unit!r}"),
+            token,
+        )
     if isinstance(payload, EventEnvelope) and payload.kind == EventKind.EVENT_REFUSED:
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, "schema: event.refused is written by the bridge, never by a unit", token)
+        return Inbound(
+            topic_name,
+            site,
+            unit,
+            leaf,
+            None,
+            raw,
+            received_at,
+            "schema: event.refused is written by the bridge, never by a unit",
+            token,
+        )
     assert isinstance(payload, (EventEnvelope, UnitStatus, Telemetry, CommandResult))  # the models of STORED_LEAVES
     return Inbound(topic_name, site, unit, leaf, payload, raw, received_at, None, token)
 
@@ -125,8 +171,18 @@ def refused_seq(item: Inbound) -> int | None:
 def refusal_marker(item: Inbound, seq: int) -> EventEnvelope:
     """The ``event.refused`` event that holds a refused message's place in its unit's stream."""
     data = {"reason": (item.reason or "")[:300], "size": len(item.raw), "sha256": hashlib.sha256(item.raw).hexdigest()}
-    return EventEnvelope.model_construct(v=1, unit=item.unit or "", seq=seq, ts=item.received_at, kind=EventKind.EVENT_REFUSED,
-                                         case_id=None, station=None, actor="bridge", data=data, prev=None)
+    return EventEnvelope.model_construct(
+        v=1,
+        unit=item.unit or "",
+        seq=seq,
+        ts=item.received_at,
+        kind=EventKind.EVENT_REFUSED,
+        case_id=None,
+        station=None,
+        actor="bridge",
+        data=data,
+        prev=None,
+    )
 
 
 @dataclass(frozen=True)
@@ -137,8 +193,16 @@ class DeadLetterKeep:
     keep_bytes: int
 
 
-def dead_letter_keep(rows_this_hour: int, bytes_this_hour: int, size: int, *, full_rows: int = 200, full_bytes: int = 16 << 20,
-                     max_rows: int = 2000, head_bytes: int = 1024) -> DeadLetterKeep:
+def dead_letter_keep(
+    rows_this_hour: int,
+    bytes_this_hour: int,
+    size: int,
+    *,
+    full_rows: int = 200,
+    full_bytes: int = 16 << 20,
+    max_rows: int = 2000,
+    head_bytes: int = 1024,
+) -> DeadLetterKeep:
     """A flood of junk must not fill the disk: past a per-unit hourly budget keep a head, then only count.
 
     `rows_this_hour` and `bytes_this_hour` are what this unit's dead letters used before this one.
@@ -242,7 +306,9 @@ class Batch:
     duplicates or conflicts, replaced refusals are noted); the fold reads it.
     """
 
-    events: dict[tuple[str, int], Arrived] = field(default_factory=dict)  # (unit, seq) -> the event (or a refusal marker)
+    events: dict[tuple[str, int], Arrived] = field(
+        default_factory=dict
+    )  # (unit, seq) -> the event (or a refusal marker)
     statuses: list[Inbound] = field(default_factory=list)
     telemetry: dict[str, Inbound] = field(default_factory=dict)
     results: list[Inbound] = field(default_factory=list)
@@ -251,7 +317,9 @@ class Batch:
     batch_dupes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     conflicts: list[Conflict] = field(default_factory=list)
     superseded: set[tuple[str, int]] = field(default_factory=set)  # refusal markers replaced by a valid event
-    dead_dropped: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # per unit: dead letters only counted
+    dead_dropped: dict[str, int] = field(
+        default_factory=lambda: defaultdict(int)
+    )  # per unit: dead letters only counted
 
     @classmethod
     def of(cls, items: list[Inbound]) -> Batch:
@@ -312,7 +380,9 @@ class FoldedEvent:
     before: CaseFacts | None = None  # its case as it was before this event (None: no case)
     foreign: bool = False  # it names a case another unit opened: kept in its unit's record, applied to nothing
     paid_by_bridge: bool = False  # case.plates_issued: the bridge holds a paid payment for the case
-    sign_in_failures: int | None = None  # inspector.sign_in_failed: that name's failures within the window, this one included
+    sign_in_failures: int | None = (
+        None  # inspector.sign_in_failed: that name's failures within the window, this one included
+    )
     plate_clash: PlateClash | None = None  # case.plates_issued: the number belongs to another case
 
 

@@ -17,18 +17,39 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.ingested = Counter("passlane_bridge_ingested_total", "messages stored, by leaf", ["leaf"], registry=r)
-        self.duplicates = Counter("passlane_bridge_duplicate_events_total", "events received again (already stored)", registry=r)
-        self.dead_letters = Counter("passlane_bridge_dead_letters_total", "messages sent to the dead-letter table", ["reason"], registry=r)
+        self.duplicates = Counter(
+            "passlane_bridge_duplicate_events_total", "events received again (already stored)", registry=r
+        )
+        self.dead_letters = Counter(
+            "passlane_bridge_dead_letters_total", "messages sent to the dead-letter table", ["reason"], registry=r
+        )
         self.gaps = Counter("passlane_bridge_sequence_gaps_total", "times a unit's seq jumped ahead", registry=r)
-        self.out_of_order = Counter("passlane_bridge_out_of_order_total", "events that arrived below a unit's highest seq", registry=r)
-        self.lag = Histogram("passlane_bridge_ingest_lag_seconds", "event time to database commit", registry=r,
-                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600))
-        self.batch = Histogram("passlane_bridge_batch_size", "messages per database transaction", registry=r,
-                               buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000))
-        self.store_errors = Counter("passlane_bridge_store_errors_total", "failed ingest transactions (retried)", registry=r)
+        self.out_of_order = Counter(
+            "passlane_bridge_out_of_order_total", "events that arrived below a unit's highest seq", registry=r
+        )
+        self.lag = Histogram(
+            "passlane_bridge_ingest_lag_seconds",
+            "event time to database commit",
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600),
+        )
+        self.batch = Histogram(
+            "passlane_bridge_batch_size",
+            "messages per database transaction",
+            registry=r,
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000),
+        )
+        self.store_errors = Counter(
+            "passlane_bridge_store_errors_total", "failed ingest transactions (retried)", registry=r
+        )
         self.requests = Counter("passlane_bridge_requests_total", "lane requests answered", ["kind", "ok"], registry=r)
-        self.request_latency = Histogram("passlane_bridge_request_seconds", "request handling time", ["kind"], registry=r,
-                                         buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+        self.request_latency = Histogram(
+            "passlane_bridge_request_seconds",
+            "request handling time",
+            ["kind"],
+            registry=r,
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+        )
 
     def add_store_collector(self, store: Store) -> None:
         self.registry.register(_StoreCollector(store))

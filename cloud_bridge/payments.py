@@ -69,7 +69,9 @@ def verify(key: bytes, body: bytes, header: str | None, now: float, max_skew_s: 
         given = parts["v1"]
     except (ValueError, KeyError):
         raise SignatureError("bad_signature", "malformed signature header") from None
-    if not (8 <= len(nonce) <= 64 and nonce.isascii() and nonce.isprintable()):  # it is stored: PostgreSQL refuses a NUL in text
+    if not (
+        8 <= len(nonce) <= 64 and nonce.isascii() and nonce.isprintable()
+    ):  # it is stored: PostgreSQL refuses a NUL in text
         raise SignatureError("bad_signature", "nonce: 8-64 printable ASCII characters")
     if not hmac.compare_digest(_mac(key, t, nonce, body), given):
         raise SignatureError("bad_signature", "signature does not verify")
@@ -88,14 +90,20 @@ class CallbackBody(BaseModel):
     payment_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     status: str = Field("paid", min_length=1, max_length=32, pattern=r"^[a-z_]+$")
     amount_cents: Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)] | None = None
-    amount: str | None = Field(None, max_length=20, pattern=r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$",
-                               description="yuan as a decimal string with at most two places, e.g. 110.00")
+    amount: str | None = Field(
+        None,
+        max_length=20,
+        pattern=r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$",
+        description="yuan as a decimal string with at most two places, e.g. 110.00",
+    )
     paid_at: float | None = Field(None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_amount(self) -> CallbackBody:
         if (self.amount_cents is None) == (self.amount is None):
-            raise ValueError("give exactly one of amount_cents (an integer of cents) and amount (a decimal string of yuan)")
+            raise ValueError(
+                "give exactly one of amount_cents (an integer of cents) and amount (a decimal string of yuan)"
+            )
         return self
 
     def cents(self) -> int:
@@ -123,12 +131,21 @@ def parse_callback(body: bytes) -> CallbackBody:
         first = (about_amount or errors)[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         if about_amount:
-            detail = (f"{where}: {first['msg']}; amount_cents must be a whole number of cents (a JSON integer), "
-                             "or amount a decimal string of yuan with at most two places")
+            detail = (
+                f"{where}: {first['msg']}; amount_cents must be a whole number of cents (a JSON integer), "
+                "or amount a decimal string of yuan with at most two places"
+            )
             raise CallbackError("bad_amount", detail) from None
         raise CallbackError("bad_body", f"{where}: {first['msg']}") from None
 
 
 def callback_body(payment_id: str, amount_cents: int, status: str = "paid", paid_at: float | None = None) -> bytes:
-    return json.dumps({"payment_id": payment_id, "status": status, "amount_cents": amount_cents,
-                       "paid_at": time.time() if paid_at is None else paid_at}, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "payment_id": payment_id,
+            "status": status,
+            "amount_cents": amount_cents,
+            "paid_at": time.time() if paid_at is None else paid_at,
+        },
+        separators=(",", ":"),
+    ).encode()

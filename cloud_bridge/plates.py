@@ -48,8 +48,15 @@ def random_serial(kind: PlateKind, rules: PlateRules, rng: random.Random, fuel_t
         return serial
 
 
-def random_options(authority: str, kind: PlateKind, count: int, rules: PlateRules, rng: random.Random,
-                   taken: set[str] | None = None, fuel_type: str | None = None) -> list[str]:
+def random_options(
+    authority: str,
+    kind: PlateKind,
+    count: int,
+    rules: PlateRules,
+    rng: random.Random,
+    taken: set[str] | None = None,
+    fuel_type: str | None = None,
+) -> list[str]:
     """`count` distinct random full numbers not in `taken`."""
     taken = taken or set()
     out: list[str] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -58,31 +59,49 @@ class RiskRulesConfig(BaseModel):
     """Thresholds of the risk rules; every one a documented, changeable default."""
 
     model_config = ConfigDict(extra="forbid")
-    min_inspection_s: float = Field(120.0, ge=0, description="an inspection shorter than this (seconds from admission or first item to case.inspected) is flagged; unconfirmed default")
-    override_rate_limit: float = Field(0.2, ge=0, le=1, description="an inspector whose VIN corrections / inspections exceed this share is flagged")
-    override_min_samples: int = Field(20, ge=1, description="inspections an inspector needs before the override rate is judged")
-    case_open_limit_s: float = Field(1800.0, ge=60, description="a case still open this long after case.opened is flagged (the 30-minute promise)")
-    device_offline_after_s: float = Field(120.0, ge=5, description="a unit silent this long (no status, telemetry or event) counts as offline")
-    failed_logins_limit: int = Field(5, ge=1, description="failed sign-ins (lane inspectors or dashboard users) within the window that raise an alert")
+    min_inspection_s: float = Field(
+        120.0,
+        ge=0,
+        description="an inspection shorter than this (seconds from admission or first item to case.inspected) is flagged; unconfirmed default",
+    )
+    override_rate_limit: float = Field(
+        0.2, ge=0, le=1, description="an inspector whose VIN corrections / inspections exceed this share is flagged"
+    )
+    override_min_samples: int = Field(
+        20, ge=1, description="inspections an inspector needs before the override rate is judged"
+    )
+    case_open_limit_s: float = Field(
+        1800.0, ge=60, description="a case still open this long after case.opened is flagged (the 30-minute promise)"
+    )
+    device_offline_after_s: float = Field(
+        120.0, ge=5, description="a unit silent this long (no status, telemetry or event) counts as offline"
+    )
+    failed_logins_limit: int = Field(
+        5,
+        ge=1,
+        description="failed sign-ins (lane inspectors or dashboard users) within the window that raise an alert",
+    )
     failed_logins_window_s: float = Field(600.0, ge=1, description="window for counting failed sign-ins")
     severity: dict[str, Severity] = Field(
-        default_factory=lambda: dict[str, Severity]({
-            Rule.INSPECTION_TOO_SHORT: Severity.WARNING,
-            Rule.VIN_CORRECTED: Severity.INFO,
-            Rule.VIN_DIFFERS_FROM_CERTIFICATE: Severity.HIGH,
-            Rule.OVERRIDE_RATE: Severity.WARNING,
-            Rule.CASE_OPEN_TOO_LONG: Severity.WARNING,
-            Rule.DEVICE_OFFLINE: Severity.HIGH,
-            Rule.BARRIER_OUTSIDE_CASE: Severity.HIGH,
-            Rule.PLATE_WITHOUT_PAYMENT: Severity.CRITICAL,
-            Rule.PLATE_ISSUED_TWICE: Severity.CRITICAL,
-            Rule.FAILED_LOGINS: Severity.WARNING,
-            Rule.EVENT_REFUSED: Severity.HIGH,
-            Rule.EVENT_CONFLICT: Severity.HIGH,
-            Rule.EVENT_CHAIN_BROKEN: Severity.HIGH,
-            Rule.CASE_OF_ANOTHER_UNIT: Severity.CRITICAL,
-            Rule.DEAD_LETTER_FLOOD: Severity.WARNING,
-        }),
+        default_factory=lambda: dict[str, Severity](
+            {
+                Rule.INSPECTION_TOO_SHORT: Severity.WARNING,
+                Rule.VIN_CORRECTED: Severity.INFO,
+                Rule.VIN_DIFFERS_FROM_CERTIFICATE: Severity.HIGH,
+                Rule.OVERRIDE_RATE: Severity.WARNING,
+                Rule.CASE_OPEN_TOO_LONG: Severity.WARNING,
+                Rule.DEVICE_OFFLINE: Severity.HIGH,
+                Rule.BARRIER_OUTSIDE_CASE: Severity.HIGH,
+                Rule.PLATE_WITHOUT_PAYMENT: Severity.CRITICAL,
+                Rule.PLATE_ISSUED_TWICE: Severity.CRITICAL,
+                Rule.FAILED_LOGINS: Severity.WARNING,
+                Rule.EVENT_REFUSED: Severity.HIGH,
+                Rule.EVENT_CONFLICT: Severity.HIGH,
+                Rule.EVENT_CHAIN_BROKEN: Severity.HIGH,
+                Rule.CASE_OF_ANOTHER_UNIT: Severity.CRITICAL,
+                Rule.DEAD_LETTER_FLOOD: Severity.WARNING,
+            }
+        ),
         description="severity per rule (info, warning, high, critical)",
     )
     disabled: list[Rule] = Field(default_factory=list, description="rules switched off")
@@ -111,70 +130,145 @@ class AlertSignal:
     case_id: str | None = None
 
 
-def check_event(ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: RiskRulesConfig, *, paid_by_bridge: bool = False) -> list[AlertSignal]:
+@dataclass(frozen=True)
+class _Judged:
+    """One event being judged: what a rule needs to read it and to word its alert."""
+
+    ev: EventEnvelope
+    before: CaseFacts | None
+    site: str
+    cfg: RiskRulesConfig
+    paid_by_bridge: bool
+
+    def signal(self, rule: Rule, key: str, title: str, detail: str, case_id: str | None = None) -> AlertSignal:
+        return AlertSignal(rule, f"{rule}:{key}", self.cfg.sev(rule), title, detail, self.site, self.ev.unit, case_id)
+
+
+def _inspection_too_short(j: _Judged) -> list[AlertSignal]:
+    ev, d, before = j.ev, j.ev.data, j.before
+    duration = data_float(d.get("duration_s"))
+    if duration is None and d.get("too_fast") is True:  # the lane judged it too fast itself
+        duration = 0.0
+    if duration is None and before is not None:
+        start = before.first_item_at if before.first_item_at is not None else before.admitted_at
+        duration = None if start is None else ev.ts - start
+    if duration is None or float(duration) >= j.cfg.min_inspection_s:
+        return []
+    detail = f"case {ev.case_id}: inspection took {float(duration):.0f}s < {j.cfg.min_inspection_s:.0f}s (inspector {ev.actor})"
+    return [j.signal(Rule.INSPECTION_TOO_SHORT, f"{ev.case_id}", "Inspection shorter than minimum", detail, ev.case_id)]
+
+
+def _vin_corrected(j: _Judged) -> list[AlertSignal]:
+    vin, read, corrected = vin_confirmation(j.ev.data)
+    if not corrected:
+        return []
+    case = j.ev.case_id
+    detail = f"case {case}: read {read or '?'} confirmed as {vin} by {j.ev.actor}"
+    return [j.signal(Rule.VIN_CORRECTED, f"{case}", "VIN corrected by inspector", detail, case)]
+
+
+def _vin_differs_from_certificate(j: _Judged) -> list[AlertSignal]:
+    vin, _, _ = vin_confirmation(j.ev.data)
+    cert_vin = data_str(j.ev.data.get("certificate_vin")) or (j.before.cert_vin if j.before else None)
+    if not (vin and cert_vin and vin != cert_vin):
+        return []
+    case = j.ev.case_id
+    detail = f"case {case}: confirmed VIN {vin} but the certificate says {cert_vin}"
+    return [j.signal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, f"{case}", "VIN differs from certificate", detail, case)]
+
+
+def _barrier_outside_case(j: _Judged) -> list[AlertSignal]:
+    ev, d = j.ev, j.ev.data
+    state = str(d.get("state") or d.get("command") or d.get("action") or d.get("to") or "").lower()
+    opened = state in ("open", "opened", "opening", "raise", "raised", "up")
+    in_case = bool(ev.case_id) and (j.before is None or j.before.closed_at is None)
+    if not opened or in_case:
+        return []
+    barrier = d.get("barrier", "?")
+    remote = " (remote command)" if d.get("request_id") or d.get("remote") else ""
+    detail = f"{ev.unit}: barrier {barrier} opened with no open case{remote} at {ev.ts:.0f}"
+    return [
+        j.signal(Rule.BARRIER_OUTSIDE_CASE, f"{ev.unit}:{barrier}", "Barrier opened outside a case", detail, ev.case_id)
+    ]
+
+
+def _plate_without_payment(j: _Judged) -> list[AlertSignal]:
+    if j.paid_by_bridge or (j.before is not None and j.before.paid):
+        return []
+    case = j.ev.case_id
+    detail = f"case {case}: plate {issued_number(j.ev.data) or '?'} issued but no payment is recorded"
+    return [j.signal(Rule.PLATE_WITHOUT_PAYMENT, f"{case}", "Plate issued without payment", detail, case)]
+
+
+def _device_offline(j: _Judged) -> list[AlertSignal]:
+    d = j.ev.data
+    dev = data_str(d.get("device")) or data_str(d.get("board")) or data_str(d.get("name")) or "device"
+    detail = f"{j.ev.unit}: {dev} fault: {d.get('reason') or d.get('detail') or ''}".strip()
+    return [j.signal(Rule.DEVICE_OFFLINE, f"{j.ev.unit}:{dev}", "Device fault", detail)]
+
+
+# Which rules judge which event kind, in the order their alerts are raised.
+EVENT_RULES: dict[EventKind, tuple[tuple[Rule, Callable[[_Judged], list[AlertSignal]]], ...]] = {
+    EventKind.CASE_INSPECTED: ((Rule.INSPECTION_TOO_SHORT, _inspection_too_short),),
+    EventKind.CASE_VIN_CONFIRMED: (
+        (Rule.VIN_CORRECTED, _vin_corrected),
+        (Rule.VIN_DIFFERS_FROM_CERTIFICATE, _vin_differs_from_certificate),
+    ),
+    EventKind.BARRIER_ACTUATED: ((Rule.BARRIER_OUTSIDE_CASE, _barrier_outside_case),),
+    EventKind.CASE_PLATES_ISSUED: ((Rule.PLATE_WITHOUT_PAYMENT, _plate_without_payment),),
+    EventKind.DEVICE_FAULT: ((Rule.DEVICE_OFFLINE, _device_offline),),
+}
+
+
+def check_event(
+    ev: EventEnvelope, before: CaseFacts | None, site: str, cfg: RiskRulesConfig, *, paid_by_bridge: bool = False
+) -> list[AlertSignal]:
     """The rules that judge one event against what was known of its case before it."""
-    out: list[AlertSignal] = []
+    judged = _Judged(ev, before, site, cfg, paid_by_bridge)
     off = set(cfg.disabled)
-    d = ev.data
-    k = ev.kind
-    case = ev.case_id
-    if k == EventKind.CASE_INSPECTED and Rule.INSPECTION_TOO_SHORT not in off:
-        duration = data_float(d.get("duration_s"))
-        if duration is None and d.get("too_fast") is True:  # the lane judged it too fast itself
-            duration = 0.0
-        if duration is None and before is not None:
-            start = before.first_item_at if before.first_item_at is not None else before.admitted_at
-            duration = None if start is None else ev.ts - start
-        if duration is not None and float(duration) < cfg.min_inspection_s:
-            out.append(AlertSignal(Rule.INSPECTION_TOO_SHORT, f"{Rule.INSPECTION_TOO_SHORT}:{case}", cfg.sev(Rule.INSPECTION_TOO_SHORT),
-                                   "Inspection shorter than minimum", f"case {case}: inspection took {float(duration):.0f}s < {cfg.min_inspection_s:.0f}s (inspector {ev.actor})",
-                                   site, ev.unit, case))
-    if k == EventKind.CASE_VIN_CONFIRMED:
-        vin, read, corrected = vin_confirmation(d)
-        if corrected and Rule.VIN_CORRECTED not in off:
-            out.append(AlertSignal(Rule.VIN_CORRECTED, f"{Rule.VIN_CORRECTED}:{case}", cfg.sev(Rule.VIN_CORRECTED),
-                                   "VIN corrected by inspector", f"case {case}: read {read or '?'} confirmed as {vin} by {ev.actor}", site, ev.unit, case))
-        cert_vin = data_str(d.get("certificate_vin")) or (before.cert_vin if before else None)
-        if vin and cert_vin and vin != cert_vin and Rule.VIN_DIFFERS_FROM_CERTIFICATE not in off:
-            out.append(AlertSignal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, f"{Rule.VIN_DIFFERS_FROM_CERTIFICATE}:{case}", cfg.sev(Rule.VIN_DIFFERS_FROM_CERTIFICATE),
-                                   "VIN differs from certificate", f"case {case}: confirmed VIN {vin} but the certificate says {cert_vin}", site, ev.unit, case))
-    if k == EventKind.BARRIER_ACTUATED and Rule.BARRIER_OUTSIDE_CASE not in off:
-        state = str(d.get("state") or d.get("command") or d.get("action") or d.get("to") or "").lower()
-        opened = state in ("open", "opened", "opening", "raise", "raised", "up")
-        in_case = bool(case) and (before is None or before.closed_at is None)
-        remote = bool(d.get("request_id") or d.get("remote"))
-        if opened and not in_case:
-            out.append(AlertSignal(Rule.BARRIER_OUTSIDE_CASE, f"{Rule.BARRIER_OUTSIDE_CASE}:{ev.unit}:{d.get('barrier', '?')}", cfg.sev(Rule.BARRIER_OUTSIDE_CASE),
-                                   "Barrier opened outside a case",
-                                   f"{ev.unit}: barrier {d.get('barrier', '?')} opened with no open case" + (" (remote command)" if remote else "") + f" at {ev.ts:.0f}",
-                                   site, ev.unit, case))
-    if k == EventKind.CASE_PLATES_ISSUED and Rule.PLATE_WITHOUT_PAYMENT not in off:
-        paid = paid_by_bridge or (before is not None and before.paid)
-        if not paid:
-            out.append(AlertSignal(Rule.PLATE_WITHOUT_PAYMENT, f"{Rule.PLATE_WITHOUT_PAYMENT}:{case}", cfg.sev(Rule.PLATE_WITHOUT_PAYMENT),
-                                   "Plate issued without payment", f"case {case}: plate {issued_number(d) or '?'} issued but no payment is recorded", site, ev.unit, case))
-    if k == EventKind.DEVICE_FAULT and Rule.DEVICE_OFFLINE not in off:
-        dev = data_str(d.get("device")) or data_str(d.get("board")) or data_str(d.get("name")) or "device"
-        out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{ev.unit}:{dev}", cfg.sev(Rule.DEVICE_OFFLINE),
-                               "Device fault", f"{ev.unit}: {dev} fault: {d.get('reason') or d.get('detail') or ''}".strip(), site, ev.unit, None))
-    return out
+    return [signal for rule, judge in EVENT_RULES.get(ev.kind, ()) if rule not in off for signal in judge(judged)]
 
 
-def override_rate_signal(inspector: str, inspections: int, corrections: int, cfg: RiskRulesConfig, site: str | None = None, unit: str | None = None) -> AlertSignal | None:
+def override_rate_signal(
+    inspector: str,
+    inspections: int,
+    corrections: int,
+    cfg: RiskRulesConfig,
+    site: str | None = None,
+    unit: str | None = None,
+) -> AlertSignal | None:
     if Rule.OVERRIDE_RATE in cfg.disabled or inspections < cfg.override_min_samples:
         return None
     rate = corrections / inspections
     if rate <= cfg.override_rate_limit:
         return None
-    return AlertSignal(Rule.OVERRIDE_RATE, f"{Rule.OVERRIDE_RATE}:{inspector}", cfg.sev(Rule.OVERRIDE_RATE), "Inspector override rate above limit",
-                       f"inspector {inspector}: {corrections} VIN corrections in {inspections} inspections ({rate:.0%} > {cfg.override_rate_limit:.0%})", site, unit, None)
+    return AlertSignal(
+        Rule.OVERRIDE_RATE,
+        f"{Rule.OVERRIDE_RATE}:{inspector}",
+        cfg.sev(Rule.OVERRIDE_RATE),
+        "Inspector override rate above limit",
+        f"inspector {inspector}: {corrections} VIN corrections in {inspections} inspections ({rate:.0%} > {cfg.override_rate_limit:.0%})",
+        site,
+        unit,
+        None,
+    )
 
 
-def failed_logins_signal(who: str, count_in_window: int, cfg: RiskRulesConfig, site: str | None = None, unit: str | None = None) -> AlertSignal | None:
+def failed_logins_signal(
+    who: str, count_in_window: int, cfg: RiskRulesConfig, site: str | None = None, unit: str | None = None
+) -> AlertSignal | None:
     if Rule.FAILED_LOGINS in cfg.disabled or count_in_window < cfg.failed_logins_limit:
         return None
-    return AlertSignal(Rule.FAILED_LOGINS, f"{Rule.FAILED_LOGINS}:{who}", cfg.sev(Rule.FAILED_LOGINS), "Repeated failed sign-ins",
-                       f"{who}: {count_in_window} failed sign-ins within {cfg.failed_logins_window_s:.0f}s", site, unit, None)
+    return AlertSignal(
+        Rule.FAILED_LOGINS,
+        f"{Rule.FAILED_LOGINS}:{who}",
+        cfg.sev(Rule.FAILED_LOGINS),
+        "Repeated failed sign-ins",
+        f"{who}: {count_in_window} failed sign-ins within {cfg.failed_logins_window_s:.0f}s",
+        site,
+        unit,
+        None,
+    )
 
 
 def open_case_signals(open_cases: list[dict[str, Any]], now: float, cfg: RiskRulesConfig) -> list[AlertSignal]:
@@ -185,8 +279,18 @@ def open_case_signals(open_cases: list[dict[str, Any]], now: float, cfg: RiskRul
     for c in open_cases:
         opened = c.get("opened_at")
         if opened is not None and c.get("closed_at") is None and now - opened > cfg.case_open_limit_s:
-            out.append(AlertSignal(Rule.CASE_OPEN_TOO_LONG, f"{Rule.CASE_OPEN_TOO_LONG}:{c['case_id']}", cfg.sev(Rule.CASE_OPEN_TOO_LONG), "Case open too long",
-                                   f"case {c['case_id']} open for {(now - opened) / 60:.0f} min (stage {c.get('stage')})", c.get("site"), c.get("unit"), c["case_id"]))
+            out.append(
+                AlertSignal(
+                    Rule.CASE_OPEN_TOO_LONG,
+                    f"{Rule.CASE_OPEN_TOO_LONG}:{c['case_id']}",
+                    cfg.sev(Rule.CASE_OPEN_TOO_LONG),
+                    "Case open too long",
+                    f"case {c['case_id']} open for {(now - opened) / 60:.0f} min (stage {c.get('stage')})",
+                    c.get("site"),
+                    c.get("unit"),
+                    c["case_id"],
+                )
+            )
     return out
 
 
@@ -203,24 +307,56 @@ def offline_unit_signals(units: list[dict[str, Any]], now: float, cfg: RiskRules
         silent = last is not None and now - last > cfg.device_offline_after_s and state != "stopped"
         if state == "offline" or silent:
             why = "Last Will: offline" if state == "offline" or last is None else f"silent for {now - last:.0f}s"
-            out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{u['unit']}", cfg.sev(Rule.DEVICE_OFFLINE), "Unit offline",
-                                   f"{u['unit']}: {why}", u.get("site"), u["unit"], None))
+            out.append(
+                AlertSignal(
+                    Rule.DEVICE_OFFLINE,
+                    f"{Rule.DEVICE_OFFLINE}:{u['unit']}",
+                    cfg.sev(Rule.DEVICE_OFFLINE),
+                    "Unit offline",
+                    f"{u['unit']}: {why}",
+                    u.get("site"),
+                    u["unit"],
+                    None,
+                )
+            )
         for board in u.get("boards_offline") or []:
-            out.append(AlertSignal(Rule.DEVICE_OFFLINE, f"{Rule.DEVICE_OFFLINE}:{u['unit']}:{board}", cfg.sev(Rule.DEVICE_OFFLINE), "Board offline",
-                                   f"{u['unit']}: board {board} offline", u.get("site"), u["unit"], None))
+            out.append(
+                AlertSignal(
+                    Rule.DEVICE_OFFLINE,
+                    f"{Rule.DEVICE_OFFLINE}:{u['unit']}:{board}",
+                    cfg.sev(Rule.DEVICE_OFFLINE),
+                    "Board offline",
+                    f"{u['unit']}: board {board} offline",
+                    u.get("site"),
+                    u["unit"],
+                    None,
+                )
+            )
     return out
 
 
 def case_of_another_unit_signal(ev: EventEnvelope, site: str, cfg: RiskRulesConfig) -> AlertSignal:
     """A unit reported an event about a case another unit opened: kept in its record, applied to nothing."""
-    return AlertSignal(Rule.CASE_OF_ANOTHER_UNIT, f"{Rule.CASE_OF_ANOTHER_UNIT}:{ev.unit}", cfg.sev(Rule.CASE_OF_ANOTHER_UNIT),
-                       "Event about another unit's case",
-                       f"{ev.unit}: event {ev.seq} ({ev.kind.value}) names case {ev.case_id}, which is not this unit's; it changed nothing",
-                       site, ev.unit, None)
+    return AlertSignal(
+        Rule.CASE_OF_ANOTHER_UNIT,
+        f"{Rule.CASE_OF_ANOTHER_UNIT}:{ev.unit}",
+        cfg.sev(Rule.CASE_OF_ANOTHER_UNIT),
+        "Event about another unit's case",
+        f"{ev.unit}: event {ev.seq} ({ev.kind.value}) names case {ev.case_id}, which is not this unit's; it changed nothing",
+        site,
+        ev.unit,
+        None,
+    )
 
 
-def integrity_signals(conflicts: list[Any], refused: list[Any], breaks: dict[str, tuple[int, int, str]], dropped: dict[str, int],
-                      unit_site: dict[str, str], cfg: RiskRulesConfig) -> list[AlertSignal]:
+def integrity_signals(
+    conflicts: list[Any],
+    refused: list[Any],
+    breaks: dict[str, tuple[int, int, str]],
+    dropped: dict[str, int],
+    unit_site: dict[str, str],
+    cfg: RiskRulesConfig,
+) -> list[AlertSignal]:
     """Alerts about a unit's record itself: conflicting versions of an event, refused events, a broken chain, a dead-letter flood.
 
     `conflicts` have .unit/.seq, `refused` are stored refusal markers (.ev), `breaks` is unit -> (count, a seq, why).
@@ -229,32 +365,82 @@ def integrity_signals(conflicts: list[Any], refused: list[Any], breaks: dict[str
     out: list[AlertSignal] = []
     if Rule.EVENT_CONFLICT not in off:
         for c in conflicts:
-            what = ("arrived again with other content; both versions are kept (bridge audit verify)" if c.stored_hash is not None else
-                    "arrived valid after a refused message with its seq: the valid one replaced the refusal, which stays a dead letter")
-            out.append(AlertSignal(Rule.EVENT_CONFLICT, f"{Rule.EVENT_CONFLICT}:{c.unit}", cfg.sev(Rule.EVENT_CONFLICT), "Conflicting versions of an event",
-                                   f"{c.unit}: event {c.seq} {what}", unit_site.get(c.unit), c.unit, None))
+            what = (
+                "arrived again with other content; both versions are kept (bridge audit verify)"
+                if c.stored_hash is not None
+                else "arrived valid after a refused message with its seq: the valid one replaced the refusal, which stays a dead letter"
+            )
+            out.append(
+                AlertSignal(
+                    Rule.EVENT_CONFLICT,
+                    f"{Rule.EVENT_CONFLICT}:{c.unit}",
+                    cfg.sev(Rule.EVENT_CONFLICT),
+                    "Conflicting versions of an event",
+                    f"{c.unit}: event {c.seq} {what}",
+                    unit_site.get(c.unit),
+                    c.unit,
+                    None,
+                )
+            )
     if Rule.EVENT_REFUSED not in off:
         for a in refused:
             ev = a.ev
-            out.append(AlertSignal(Rule.EVENT_REFUSED, f"{Rule.EVENT_REFUSED}:{ev.unit}", cfg.sev(Rule.EVENT_REFUSED), "Event refused by the bridge",
-                                   f"{ev.unit}: event {ev.seq} refused ({ev.data.get('reason', '')}); kept as a dead letter, the watermark moved past it",
-                                   unit_site.get(ev.unit), ev.unit, None))
+            out.append(
+                AlertSignal(
+                    Rule.EVENT_REFUSED,
+                    f"{Rule.EVENT_REFUSED}:{ev.unit}",
+                    cfg.sev(Rule.EVENT_REFUSED),
+                    "Event refused by the bridge",
+                    f"{ev.unit}: event {ev.seq} refused ({ev.data.get('reason', '')}); kept as a dead letter, the watermark moved past it",
+                    unit_site.get(ev.unit),
+                    ev.unit,
+                    None,
+                )
+            )
     if Rule.EVENT_CHAIN_BROKEN not in off:
         for unit, (n, seq, why) in sorted(breaks.items()):
-            out.append(AlertSignal(Rule.EVENT_CHAIN_BROKEN, f"{Rule.EVENT_CHAIN_BROKEN}:{unit}", cfg.sev(Rule.EVENT_CHAIN_BROKEN), "Event chain broken",
-                                   f"{unit}: event {seq}: {why} ({n} broken link{'s' if n != 1 else ''} in this batch): an event was forged, altered or lost",
-                                   unit_site.get(unit), unit, None))
+            out.append(
+                AlertSignal(
+                    Rule.EVENT_CHAIN_BROKEN,
+                    f"{Rule.EVENT_CHAIN_BROKEN}:{unit}",
+                    cfg.sev(Rule.EVENT_CHAIN_BROKEN),
+                    "Event chain broken",
+                    f"{unit}: event {seq}: {why} ({n} broken link{'s' if n != 1 else ''} in this batch): an event was forged, altered or lost",
+                    unit_site.get(unit),
+                    unit,
+                    None,
+                )
+            )
     if Rule.DEAD_LETTER_FLOOD not in off:
         for unit, n in sorted(dropped.items()):
-            out.append(AlertSignal(Rule.DEAD_LETTER_FLOOD, f"{Rule.DEAD_LETTER_FLOOD}:{unit}", cfg.sev(Rule.DEAD_LETTER_FLOOD), "Flood of malformed messages",
-                                   f"{unit}: {n} malformed messages beyond this hour's dead-letter budget were only counted", unit_site.get(unit),
-                                   None if unit == "?" else unit, None))
+            out.append(
+                AlertSignal(
+                    Rule.DEAD_LETTER_FLOOD,
+                    f"{Rule.DEAD_LETTER_FLOOD}:{unit}",
+                    cfg.sev(Rule.DEAD_LETTER_FLOOD),
+                    "Flood of malformed messages",
+                    f"{unit}: {n} malformed messages beyond this hour's dead-letter budget were only counted",
+                    unit_site.get(unit),
+                    None if unit == "?" else unit,
+                    None,
+                )
+            )
     return out
 
 
-def plate_issued_twice_signal(number: str, case_id: str | None, holder: str | None, site: str | None, unit: str | None, cfg: RiskRulesConfig) -> AlertSignal:
-    return AlertSignal(Rule.PLATE_ISSUED_TWICE, f"{Rule.PLATE_ISSUED_TWICE}:{number}", cfg.sev(Rule.PLATE_ISSUED_TWICE), "Plate number issued twice",
-                       f"plate {number} reported issued for case {case_id} but it belongs to case {holder}", site, unit, case_id)
+def plate_issued_twice_signal(
+    number: str, case_id: str | None, holder: str | None, site: str | None, unit: str | None, cfg: RiskRulesConfig
+) -> AlertSignal:
+    return AlertSignal(
+        Rule.PLATE_ISSUED_TWICE,
+        f"{Rule.PLATE_ISSUED_TWICE}:{number}",
+        cfg.sev(Rule.PLATE_ISSUED_TWICE),
+        "Plate number issued twice",
+        f"plate {number} reported issued for case {case_id} but it belongs to case {holder}",
+        site,
+        unit,
+        case_id,
+    )
 
 
 def fold_signals(f: FoldFindings, cfg: RiskRulesConfig) -> list[AlertSignal]:
@@ -278,7 +464,9 @@ def fold_signals(f: FoldFindings, cfg: RiskRulesConfig) -> list[AlertSignal]:
             if sig:
                 out.append(sig)
         if e.plate_clash is not None:
-            out.append(plate_issued_twice_signal(e.plate_clash.number, ev.case_id, e.plate_clash.holder, e.site, ev.unit, cfg))
+            out.append(
+                plate_issued_twice_signal(e.plate_clash.number, ev.case_id, e.plate_clash.holder, e.site, ev.unit, cfg)
+            )
     for t in f.inspectors:
         sig = override_rate_signal(t.inspector, t.inspections, t.corrections, cfg, t.site, t.unit)
         if sig:

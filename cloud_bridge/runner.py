@@ -41,11 +41,15 @@ class Bridge:
         self.settings = settings
         self.store: Store = open_store(settings.db_url(), settings.audit.key())
         self.store.migrate()
-        self.store.audit.record_config(_flatten(settings.model_dump(mode="json", exclude={"mqtt": {"client_id_prefix"}})))
+        self.store.audit.record_config(
+            _flatten(settings.model_dump(mode="json", exclude={"mqtt": {"client_id_prefix"}}))
+        )
         self.metrics = Metrics()
         self.metrics.add_store_collector(self.store)
         self.service = Service(settings, self.store)
-        self.workers = [IngestWorker(settings, self.service, self.metrics, worker_base + i) for i in range(settings.workers)]
+        self.workers = [
+            IngestWorker(settings, self.service, self.metrics, worker_base + i) for i in range(settings.workers)
+        ]
         self.publisher: Any = None
         if self.workers:
             w0 = self.workers[0]
@@ -105,12 +109,16 @@ def check_tls_files(tls: HttpTlsConfig) -> None:
     except OSError as exc:
         raise ConfigError(f"http.tls.key_file: {exc}") from None
     if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise ConfigError(f"http.tls.key_file: {tls.key_file} may be read by anyone (mode {stat.S_IMODE(mode):o}): "
-                          f"run `chmod 600 {tls.key_file}` (or 640 with a group)")
+        raise ConfigError(
+            f"http.tls.key_file: {tls.key_file} may be read by anyone (mode {stat.S_IMODE(mode):o}): "
+            f"run `chmod 600 {tls.key_file}` (or 640 with a group)"
+        )
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls.cert_file, tls.key_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"http.tls: {tls.cert_file} and {tls.key_file} are not a certificate and its key: {exc}") from None
+        raise ConfigError(
+            f"http.tls: {tls.cert_file} and {tls.key_file} are not a certificate and its key: {exc}"
+        ) from None
 
 
 def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) -> int:
@@ -124,7 +132,9 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
     tls = settings.http.tls
     if http:
         check_tls_files(tls)
-    sys.setswitchinterval(0.001)  # the MQTT network thread and the ingest thread hand the GIL over quickly (default 5 ms)
+    sys.setswitchinterval(
+        0.001
+    )  # the MQTT network thread and the ingest thread hand the GIL over quickly (default 5 ms)
     bridge = Bridge(settings, worker_base=worker_base).start()
     try:
         if http:
@@ -133,17 +143,28 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
             host, _, port = settings.http.listen.rpartition(":")
             # timeout_graceful_shutdown: on SIGTERM, open keep-alive or streaming connections get this long to
             # finish, then are closed, so a browser left open cannot hold the stop up (systemd waits 90 s, then kills).
-            config = uvicorn.Config(bridge.app(), host=host or "127.0.0.1", port=int(port), log_level="warning", access_log=False,
-                                    timeout_graceful_shutdown=3,
-                                    ssl_certfile=str(tls.cert_file) if tls.cert_file else None,
-                                    ssl_keyfile=str(tls.key_file) if tls.key_file else None)
+            config = uvicorn.Config(
+                bridge.app(),
+                host=host or "127.0.0.1",
+                port=int(port),
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=3,
+                ssl_certfile=str(tls.cert_file) if tls.cert_file else None,
+                ssl_keyfile=str(tls.key_file) if tls.key_file else None,
+            )
             server = uvicorn.Server(config)
             # uvicorn re-raises the signal that stopped it once it has shut down: let that land on a handler
             # that returns, so the workers below are stopped cleanly and the exit status is 0.
             signal.signal(signal.SIGTERM, lambda *a: None)
             signal.signal(signal.SIGINT, lambda *a: None)
-            log.info("bridge serving %s://%s with %d worker(s) on %s", "https" if tls.enabled else "http", settings.http.listen,
-                     len(bridge.workers), settings.db.split("@")[-1])
+            log.info(
+                "bridge serving %s://%s with %d worker(s) on %s",
+                "https" if tls.enabled else "http",
+                settings.http.listen,
+                len(bridge.workers),
+                settings.db.split("@")[-1],
+            )
             server.run()
         else:
             stop = threading.Event()

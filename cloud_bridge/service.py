@@ -68,8 +68,15 @@ class RequestError(Exception):
 class Service:
     """Lane requests, payments, remote commands, ops actions and the periodic sweep; `rules` from `rules.file` unless given."""
 
-    def __init__(self, settings: BridgeSettings, store: Store, publish: Publish | None = None, partner: PartnerAdapter | None = None,
-                 clock: Callable[[], float] = time.time, rules: RiskRulesConfig | None = None) -> None:
+    def __init__(
+        self,
+        settings: BridgeSettings,
+        store: Store,
+        publish: Publish | None = None,
+        partner: PartnerAdapter | None = None,
+        clock: Callable[[], float] = time.time,
+        rules: RiskRulesConfig | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.rules = rules if rules is not None else load_rules(settings.rules.file)
@@ -92,8 +99,12 @@ class Service:
         if req.expires_at is not None and req.expires_at < now:
             return None
         if not self.limiter.allow(req.unit, now):
-            return Response(kind=req.kind, ok=False, error="rate_limited",
-                            detail=f"more than {self.settings.limits.requests_per_s:g} requests per second from {req.unit}")
+            return Response(
+                kind=req.kind,
+                ok=False,
+                error="rate_limited",
+                detail=f"more than {self.settings.limits.requests_per_s:g} requests per second from {req.unit}",
+            )
         handler = {
             RequestKind.PARTNER_LOOKUP: self._partner_lookup,
             RequestKind.PLATE_OPTIONS: self._plate_options,
@@ -133,8 +144,13 @@ class Service:
             raise RequestError("bad_request", "id_number or booking_number is required")
         if not all(x is None or (isinstance(x, str) and len(x) <= 64) for x in (idn, booking, vin)):
             raise RequestError("bad_request", "id_number, booking_number and vin are strings of at most 64 characters")
-        if self.store.case_requests.count(case_id, RequestKind.PARTNER_LOOKUP.value) > self.settings.limits.lookups_per_case:
-            raise RequestError("quota", f"more than {self.settings.limits.lookups_per_case} look-ups for case {case_id}")
+        if (
+            self.store.case_requests.count(case_id, RequestKind.PARTNER_LOOKUP.value)
+            > self.settings.limits.lookups_per_case
+        ):
+            raise RequestError(
+                "quota", f"more than {self.settings.limits.lookups_per_case} look-ups for case {case_id}"
+            )
         answer = self.partner.lookup(id_number=idn, booking_number=booking, vin=None if (idn or booking) else vin)
         if answer is None:
             raise RequestError("not_found", "no partner records")
@@ -146,7 +162,9 @@ class Service:
     def _authority(self, req: Request) -> str:
         authority = req.body.get("authority") or self.settings.authorities[0]
         if authority not in self.settings.authorities:
-            raise RequestError("unknown_authority", f"{authority!r} is not served here ({', '.join(self.settings.authorities)})")
+            raise RequestError(
+                "unknown_authority", f"{authority!r} is not served here ({', '.join(self.settings.authorities)})"
+            )
         return authority
 
     @staticmethod
@@ -162,9 +180,13 @@ class Service:
         count = _int(req.body.get("count"), self.settings.plates.options_default)
         count = max(1, min(count, 200))
         if self.store.plates.offers_made(case_id) + count > self.settings.limits.offers_per_case:
-            raise RequestError("quota", f"more than {self.settings.limits.offers_per_case} numbers offered to case {case_id}")
+            raise RequestError(
+                "quota", f"more than {self.settings.limits.offers_per_case} numbers offered to case {case_id}"
+            )
         with self._rng_lock:
-            candidates = random_options(authority, kind, count * 2, self.settings.plates, self._rng, fuel_type=req.body.get("fuel_type"))
+            candidates = random_options(
+                authority, kind, count * 2, self.settings.plates, self._rng, fuel_type=req.body.get("fuel_type")
+            )
         taken = self.store.plates.taken(candidates, now)
         numbers = [n for n in candidates if n not in taken][:count]
         self.store.plates.record_offers(case_id, req.unit, numbers, now)
@@ -182,11 +204,15 @@ class Service:
         except PlateError as exc:
             raise RequestError(exc.code, str(exc)) from None
         if not composed and not self.store.plates.was_offered(case_id, number):
-            raise RequestError("not_offered", f"{number} was not offered to case {case_id}: choose an offered number or compose one")
+            raise RequestError(
+                "not_offered", f"{number} was not offered to case {case_id}: choose an offered number or compose one"
+            )
         held = self.store.plates.held_by_unit(req.unit, now, case_id)
         if held >= self.settings.limits.reservations_per_unit:
             raise RequestError("quota", f"{req.unit} already holds {held} reserved numbers")
-        out = self.store.plates.reserve(number, authority, kind.value, case_id, req.unit, self.settings.plates.reservation_s, now)
+        out = self.store.plates.reserve(
+            number, authority, kind.value, case_id, req.unit, self.settings.plates.reservation_s, now
+        )
         if not out.ok:
             raise RequestError("taken", f"{number} is reserved or issued for another case")
         return {"case_id": case_id, "number": number, "reserved_until": out.reserved_until, "released": out.released}
@@ -208,7 +234,12 @@ class Service:
             raise RequestError("no_plate", f"case {case_id} holds no reserved or issued plate number to pay for")
         amount = sum(self.settings.payments.fees_cents[i] for i in items)
         p = self.store.payments.create(case_id, req.unit, site, amount, items, now)
-        return {"case_id": case_id, "payment_id": p["payment_id"], "amount_cents": int(p["amount_cents"]), "pay_url": self.pay_url(p["payment_id"])}
+        return {
+            "case_id": case_id,
+            "payment_id": p["payment_id"],
+            "amount_cents": int(p["amount_cents"]),
+            "pay_url": self.pay_url(p["payment_id"]),
+        }
 
     def pay_url(self, payment_id: str) -> str:
         base = self.settings.http.public_url or f"http://{self.settings.http.listen}"
@@ -220,12 +251,19 @@ class Service:
         payments = (case or {}).get("payments") or []
         paid = [p for p in payments if p["status"] == "paid"]
         plate = next((p for p in plates if p["status"] == "issued"), None) or next(
-            (p for p in plates if p["status"] == "reserved" and (p["reserved_until"] or 0) >= now), None)
-        return {"case_id": case_id, "known": case is not None, "paid": bool(paid),
-                "payment_id": paid[0]["payment_id"] if paid else (payments[-1]["payment_id"] if payments else None),
-                "plate": plate["number"] if plate else None, "plate_status": plate["status"] if plate else None,
-                "reserved_until": plate["reserved_until"] if plate else None,
-                "outcome": (case or {}).get("outcome"), "stage": (case or {}).get("stage")}
+            (p for p in plates if p["status"] == "reserved" and (p["reserved_until"] or 0) >= now), None
+        )
+        return {
+            "case_id": case_id,
+            "known": case is not None,
+            "paid": bool(paid),
+            "payment_id": paid[0]["payment_id"] if paid else (payments[-1]["payment_id"] if payments else None),
+            "plate": plate["number"] if plate else None,
+            "plate_status": plate["status"] if plate else None,
+            "reserved_until": plate["reserved_until"] if plate else None,
+            "outcome": (case or {}).get("outcome"),
+            "stage": (case or {}).get("stage"),
+        }
 
     # ------------------------------------------------------------------ payments
     def payment_callback(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
@@ -256,21 +294,61 @@ class Service:
         row, newly = self.store.payments.mark_paid(payment_id, now)
         assert row is not None
         if newly:
-            n = Notification(kind=NotificationKind.PAYMENT_CONFIRMED, case_id=row["case_id"],
-                             data={"payment_id": payment_id, "amount_cents": int(row["amount_cents"])}, ts=now)
+            n = Notification(
+                kind=NotificationKind.PAYMENT_CONFIRMED,
+                case_id=row["case_id"],
+                data={"payment_id": payment_id, "amount_cents": int(row["amount_cents"])},
+                ts=now,
+            )
             self.publish(topic(row["site"], row["unit"], Leaf.NOTIFY), n.to_bytes(), 1, False)
         return 200, {"payment_id": payment_id, "status": "paid", "case_id": row["case_id"], "already_paid": not newly}
 
     # ------------------------------------------------------------------ remote commands
-    def send_command(self, site: str, unit: str, command: CommandName, args: dict[str, Any], issued_by: str, reason: str,
-                     ttl_s: float = 60.0) -> RemoteCommand:
+    def send_command(
+        self,
+        site: str,
+        unit: str,
+        command: CommandName,
+        args: dict[str, Any],
+        issued_by: str,
+        reason: str,
+        ttl_s: float = 60.0,
+    ) -> RemoteCommand:
         now = self.clock()
-        cmd = RemoteCommand(request_id=secrets.token_hex(8), command=command, args=args, issued_by=issued_by, reason=reason,
-                            issued_at=now, expires_at=now + ttl_s)
-        self.store.commands.record({"request_id": cmd.request_id, "site": site, "unit": unit, "command": command.value, "args": args,
-                                   "issued_by": issued_by, "reason": reason, "issued_at": now, "expires_at": cmd.expires_at})
-        self.store.audit.append(issued_by, "command.sent", f"{site}/{unit}", {"request_id": cmd.request_id, "command": command.value,
-                                                                             "args": args, "reason": reason, "expires_at": cmd.expires_at})
+        cmd = RemoteCommand(
+            request_id=secrets.token_hex(8),
+            command=command,
+            args=args,
+            issued_by=issued_by,
+            reason=reason,
+            issued_at=now,
+            expires_at=now + ttl_s,
+        )
+        self.store.commands.record(
+            {
+                "request_id": cmd.request_id,
+                "site": site,
+                "unit": unit,
+                "command": command.value,
+                "args": args,
+                "issued_by": issued_by,
+                "reason": reason,
+                "issued_at": now,
+                "expires_at": cmd.expires_at,
+            }
+        )
+        self.store.audit.append(
+            issued_by,
+            "command.sent",
+            f"{site}/{unit}",
+            {
+                "request_id": cmd.request_id,
+                "command": command.value,
+                "args": args,
+                "reason": reason,
+                "expires_at": cmd.expires_at,
+            },
+        )
         self.publish(topic(site, unit, Leaf.CMD), cmd.to_bytes(), 1, False)
         return cmd
 
@@ -314,8 +392,15 @@ class Service:
         for r in expired:
             site = units.get(r["unit"] or "", {}).get("site")
             if site and r["case_id"]:
-                n = Notification(kind=NotificationKind.RESERVATION_EXPIRED, case_id=r["case_id"], data={"number": r["number"]}, ts=now)
+                n = Notification(
+                    kind=NotificationKind.RESERVATION_EXPIRED,
+                    case_id=r["case_id"],
+                    data={"number": r["number"]},
+                    ts=now,
+                )
                 self.publish(topic(site, r["unit"], Leaf.NOTIFY), n.to_bytes(), 1, False)
-        signals = open_case_signals(self.store.cases.still_open(), now, self.rules) + offline_unit_signals(list(units.values()), now, self.rules)
+        signals = open_case_signals(self.store.cases.still_open(), now, self.rules) + offline_unit_signals(
+            list(units.values()), now, self.rules
+        )
         self.store.alerts.raise_all(signals, now)
         return {"expired": len(expired), "signals": len(signals)}

@@ -36,7 +36,9 @@ log = logging.getLogger("passlane.bridge")
 SUBSCRIBED = (Leaf.EVENTS, Leaf.STATUS, Leaf.TELEMETRY, Leaf.CMD_RESULT, Leaf.REQ)
 
 
-def make_client(settings: BridgeSettings, client_id: str, *, manual_ack: bool, persistent: bool) -> tuple[mqtt.Client, Properties]:
+def make_client(
+    settings: BridgeSettings, client_id: str, *, manual_ack: bool, persistent: bool
+) -> tuple[mqtt.Client, Properties]:
     m = settings.mqtt
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     client.tls_set(ca_certs=str(m.ca_file()), cert_reqs=ssl.CERT_REQUIRED)
@@ -70,7 +72,9 @@ class MqttPublisher:
         self.client, props = make_client(settings, client_id, manual_ack=False, persistent=False)
         self.connected = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p: self.connected.set() if not rc.is_failure else None
-        self.client.connect_async(settings.mqtt.host, settings.mqtt.port, settings.mqtt.keepalive_s, clean_start=True, properties=props)
+        self.client.connect_async(
+            settings.mqtt.host, settings.mqtt.port, settings.mqtt.keepalive_s, clean_start=True, properties=props
+        )
         self.client.loop_start()
 
     def __call__(self, topic_name: str, payload: bytes, qos: int, retain: bool) -> None:
@@ -121,7 +125,11 @@ class IngestWorker:
             return
         _nodelay(client)
         self.connected.set()
-        subs = [(shared_filter(leaf, self.settings.mqtt.shared_group), 0 if leaf == Leaf.TELEMETRY else 1) for leaf in SUBSCRIBED]
+        subs = [
+            (shared_filter(leaf, self.settings.mqtt.shared_group), 0 if leaf == Leaf.TELEMETRY else 1)
+            for leaf in SUBSCRIBED
+        ]
+
         def on_subscribe(*a: Any) -> None:
             log.info("%s subscribed (session present: %s)", self.client_id, getattr(flags, "session_present", None))
             self.subscribed.set()
@@ -260,7 +268,7 @@ class IngestWorker:
                 if attempt >= 3:
                     self._store_one(items[0])
                     return
-                time.sleep(min(2.0, 0.05 * 2 ** attempt))
+                time.sleep(min(2.0, 0.05 * 2**attempt))
         if result is None:
             return  # stopping: nothing acknowledged, the broker redelivers
         self._after_commit(items, result)
@@ -282,7 +290,17 @@ class IngestWorker:
                     time.sleep(0.5)
                     continue
                 try:
-                    dead = Inbound(item.topic, item.site, item.unit, item.leaf, None, item.raw, item.received_at, f"store: {str(exc)[:200]}", item.token)
+                    dead = Inbound(
+                        item.topic,
+                        item.site,
+                        item.unit,
+                        item.leaf,
+                        None,
+                        item.raw,
+                        item.received_at,
+                        f"store: {str(exc)[:200]}",
+                        item.token,
+                    )
                     result = self.ingest.ingest([dead])
                     self._after_commit([dead], result)
                     return

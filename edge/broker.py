@@ -28,17 +28,23 @@ def find_mosquitto() -> str:
     for candidate in (shutil.which("mosquitto"), "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise BrokerError("mosquitto not found: run `make test` or `make demo` as root once, or `apt-get install mosquitto`")
+    raise BrokerError(
+        "mosquitto not found: run `make test` or `make demo` as root once, or `apt-get install mosquitto`"
+    )
 
 
 def find_dynsec_plugin() -> str:
     """Mosquitto's dynamic-security plugin, shipped in Debian's `mosquitto` package."""
     candidates = sorted(glob.glob("/usr/lib/*/mosquitto_dynamic_security.so")) + [
-        "/usr/lib/mosquitto_dynamic_security.so", "/usr/local/lib/mosquitto_dynamic_security.so"]
+        "/usr/lib/mosquitto_dynamic_security.so",
+        "/usr/local/lib/mosquitto_dynamic_security.so",
+    ]
     for candidate in candidates:
         if os.path.exists(candidate):
             return candidate
-    raise BrokerError("mosquitto_dynamic_security.so not found: the broker's accounts and ACLs need it (Debian's `mosquitto` package ships it)")
+    raise BrokerError(
+        "mosquitto_dynamic_security.so not found: the broker's accounts and ACLs need it (Debian's `mosquitto` package ships it)"
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -113,7 +119,10 @@ class MosquittoBroker:
         with open(self.log_file, "ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 [find_mosquitto(), "-c", str(self.config_file)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.wait_ready(timeout)
         return self
@@ -133,7 +142,9 @@ class MosquittoBroker:
             except OSError as exc:
                 last_error = exc
                 time.sleep(0.02)
-        raise BrokerError(f"mosquitto did not accept TLS on {self.host}:{self.port} within {timeout}s ({last_error}): {self.tail_log()}")
+        raise BrokerError(
+            f"mosquitto did not accept TLS on {self.host}:{self.port} within {timeout}s ({last_error}): {self.tail_log()}"
+        )
 
     def tail_log(self, lines: int = 20) -> str:
         try:

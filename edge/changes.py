@@ -52,6 +52,7 @@ class ChangeFeed:
         self.version += 1
         cond = self._changed
         if cond is not None:
+
             async def notify() -> None:
                 async with cond:
                     cond.notify_all()

@@ -25,9 +25,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bridge": ("cloud_bridge.cli", "run the cloud bridge; reference data, users, audit"),
     "pki": ("edge.pki_cli", "site CA, per-unit certificates and broker accounts"),
     "gnss": ("exam_vehicle.gnss.cli", "read a GNSS receiver's log or live port (NMEA and UBX) as position epochs"),
-    "exam": ("exam_vehicle.cli", "the exam vehicle: run the unit on a test car, check a course, judge a recorded track"),
+    "exam": (
+        "exam_vehicle.cli",
+        "the exam vehicle: run the unit on a test car, check a course, judge a recorded track",
+    ),
     "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
-    "bench": ("site_sim.bench.cli", "run the benchmarks (all, or one of board, gnss, vin, lane, bridge, exam, site) and print their tables"),
+    "bench": (
+        "site_sim.bench.cli",
+        "run the benchmarks (all, or one of board, gnss, vin, lane, bridge, exam, site) and print their tables",
+    ),
 }
 
 
@@ -47,7 +53,9 @@ def _top_parser() -> argparse.ArgumentParser:
         epilog="`passlane COMMAND -h` shows a command's own options.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"passlane {_version()}", help="print the installed version and exit")
+    parser.add_argument(
+        "--version", action="version", version=f"passlane {_version()}", help="print the installed version and exit"
+    )
     return parser
 
 

@@ -20,21 +20,40 @@ from edge.plate_numbers import PlateRules
 from edge.settings import ConfigError, Secret, Section, parse, read_toml, reference_markdown
 from edge.unit_config import JournalConfig, UnitConfig
 
-__all__ = ["ConfigError", "LaneConfig", "Secret", "check_secrets", "config_reference_markdown", "load_config", "parse_config"]
+__all__ = [
+    "ConfigError",
+    "LaneConfig",
+    "Secret",
+    "check_secrets",
+    "config_reference_markdown",
+    "load_config",
+    "parse_config",
+]
 
 
 class IssuerConfig(Section):
-    url: str = Field(min_length=1, title="Serial URL", description="pyserial URL of the plate issuer, e.g. /dev/ttyACM1 or socket://127.0.0.1:7002 (`passlane sim plate-issuer`)")
+    url: str = Field(
+        min_length=1,
+        title="Serial URL",
+        description="pyserial URL of the plate issuer, e.g. /dev/ttyACM1 or socket://127.0.0.1:7002 (`passlane sim plate-issuer`)",
+    )
 
 
 class BoardConfig(Section):
-    url: str = Field(min_length=1, title="Serial URL", description="pyserial URL of the I/O board, e.g. /dev/ttyACM0 or socket://127.0.0.1:7001 (`passlane sim io-board`)")
+    url: str = Field(
+        min_length=1,
+        title="Serial URL",
+        description="pyserial URL of the I/O board, e.g. /dev/ttyACM0 or socket://127.0.0.1:7001 (`passlane sim io-board`)",
+    )
 
 
 class CameraConfig(Section):
-    source: str = Field(min_length=1, title="VIN camera source",
-                        description="a device number ('0'), an RTSP/HTTP stream URL, or a folder into which a snapshot camera uploads "
-                                    "frames (each grab takes the newest image; *.tmp and *.tmp.jpg are ignored)")
+    source: str = Field(
+        min_length=1,
+        title="VIN camera source",
+        description="a device number ('0'), an RTSP/HTTP stream URL, or a folder into which a snapshot camera uploads "
+        "frames (each grab takes the newest image; *.tmp and *.tmp.jpg are ignored)",
+    )
 
 
 class Inspector(Section):
@@ -46,19 +65,43 @@ class Inspector(Section):
 class InspectionConfig(Section):
     items: dict[str, list[str]] = Field(
         default_factory=lambda: {
-            "passenger_car": ["vin", "engine", "brand_model", "colour", "seats", "vehicle_type", "plate_shape", "tyres", "belts_triangle"],
+            "passenger_car": [
+                "vin",
+                "engine",
+                "brand_model",
+                "colour",
+                "seats",
+                "vehicle_type",
+                "plate_shape",
+                "tyres",
+                "belts_triangle",
+            ],
         },
         title="Checklist per vehicle type",
         description="inspection items of the inspection record (GA 801), per vehicle type",
     )
-    required_photos: list[str] = Field(["0111", "0112", "0113"], title="Required photo type codes", description="0111 left-front 45°, 0112 right-rear 45°, 0113 VIN, ...")
-    min_inspection_s: float = Field(0.0, ge=0, title="Minimum inspection time", description="unconfirmed rule: an inspection concluded faster than this is flagged; 0 disables")
+    required_photos: list[str] = Field(
+        ["0111", "0112", "0113"],
+        title="Required photo type codes",
+        description="0111 left-front 45°, 0112 right-rear 45°, 0113 VIN, ...",
+    )
+    min_inspection_s: float = Field(
+        0.0,
+        ge=0,
+        title="Minimum inspection time",
+        description="unconfirmed rule: an inspection concluded faster than this is flagged; 0 disables",
+    )
 
 
 class PlateConfig(PlateRules):
     """The shared plate-number rules (the bridge checks every number again) plus the lane's own choices."""
 
-    authority: str = Field("苏A", pattern=r"^\S[A-Z]$", title="Issuing authority", description="province character + authority letter; one the bridge serves")
+    authority: str = Field(
+        "苏A",
+        pattern=r"^\S[A-Z]$",
+        title="Issuing authority",
+        description="province character + authority letter; one the bridge serves",
+    )
     options_count: int = Field(10, ge=1, le=100, title="Random options offered")
 
 
@@ -66,14 +109,20 @@ class UiConfig(Section):
     host: str = Field("127.0.0.1", title="Tablet UI address")
     port: int = Field(8080, ge=0, le=65535, title="Tablet UI port (0 = any free port)")
     language: Literal["zh-CN", "en"] = Field("zh-CN", title="Default language")
-    session_secret: Secret | None = Field(None, title="Session secret", description="signs inspector sessions; a random one per start when absent")
+    session_secret: Secret | None = Field(
+        None, title="Session secret", description="signs inspector sessions; a random one per start when absent"
+    )
 
 
 class LaneConfig(UnitConfig):
     """The whole lane.toml."""
 
-    stations: list[str] = Field(["A"], min_length=1, title="Inspection stations", description="one open case per station")
-    promise_minutes: float = Field(30.0, gt=0, title="Promise", description="the entry-to-exit promise a case is measured against")
+    stations: list[str] = Field(
+        ["A"], min_length=1, title="Inspection stations", description="one open case per station"
+    )
+    promise_minutes: float = Field(
+        30.0, gt=0, title="Promise", description="the entry-to-exit promise a case is measured against"
+    )
     journal: JournalConfig = JournalConfig(path=Path("var/lane.sqlite"))
     io_board: BoardConfig
     plate_issuer: IssuerConfig

@@ -115,7 +115,7 @@ def parse_topic(topic_name: str) -> tuple[str, str, Leaf]:
     prefix = TOPIC_ROOT + "/"
     if not topic_name.startswith(prefix):
         raise ValueError(f"topic {topic_name!r} is not under {TOPIC_ROOT}/")
-    parts = topic_name[len(prefix):].split("/", 2)
+    parts = topic_name[len(prefix) :].split("/", 2)
     if len(parts) != 3:
         raise ValueError(f"topic {topic_name!r} lacks site/unit/leaf")
     site, unit, leaf = parts
@@ -271,7 +271,11 @@ class EventEnvelope(Payload):
     station: str | None = Field(None, max_length=32)
     actor: str | None = Field(None, max_length=64, description="inspector id or 'system'")
     data: dict[str, Any] = {}
-    prev: str | None = Field(None, pattern=r"^[0-9a-f]{64}$", description="event_hash of the unit's previous event; the genesis hash for seq 1")
+    prev: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="event_hash of the unit's previous event; the genesis hash for seq 1",
+    )
 
     @field_validator("data")
     @classmethod
@@ -330,7 +334,16 @@ class PlateKind(StrEnum):
 
 BATTERY_FUELS = frozenset({"bev", "ev", "electric", "battery-electric", "纯电动"})
 """Fuel types (lower case, as certificates spell them) of battery-electric vehicles: new-energy numbers start with D."""
-NEW_ENERGY_FUELS = BATTERY_FUELS | {"phev", "plug-in-hybrid", "插电式混合动力", "erev", "fcev", "fuel-cell", "燃料电池", "new-energy"}
+NEW_ENERGY_FUELS = BATTERY_FUELS | {
+    "phev",
+    "plug-in-hybrid",
+    "插电式混合动力",
+    "erev",
+    "fcev",
+    "fuel-cell",
+    "燃料电池",
+    "new-energy",
+}
 """Every fuel type that makes a vehicle new-energy (green plate)."""
 
 

@@ -108,8 +108,17 @@ class Journal:
     def _envelope(self, ev: NewEvent, seq: int, now: float, prev: str | None) -> tuple[EventEnvelope, bytes]:
         """The envelope as the bridge will parse it, and its bytes; refuses what the bridge could not accept."""
         try:
-            built = EventEnvelope(unit=self.unit, seq=seq, ts=ev.ts if ev.ts is not None else now, kind=ev.kind,
-                                  case_id=ev.case_id, station=ev.station, actor=ev.actor, data=ev.data or {}, prev=prev)
+            built = EventEnvelope(
+                unit=self.unit,
+                seq=seq,
+                ts=ev.ts if ev.ts is not None else now,
+                kind=ev.kind,
+                case_id=ev.case_id,
+                station=ev.station,
+                actor=ev.actor,
+                data=ev.data or {},
+                prev=prev,
+            )
             raw = built.to_bytes()
         except (ValidationError, ValueError, TypeError) as exc:
             raise EventInvalid(f"{ev.kind.value} event not journaled: {str(exc)[:300]}") from None
@@ -117,8 +126,13 @@ class Journal:
             raise EventTooLarge(f"{ev.kind.value} event of {len(raw)} bytes exceeds {MAX_EVENT_BYTES}: not journaled")
         return EventEnvelope.model_validate_json(raw), raw
 
-    def record(self, events: Iterable[NewEvent], case: CaseRow | None = None, now: float | None = None,
-               also: tuple[str, tuple[Any, ...]] | None = None) -> list[EventEnvelope]:
+    def record(
+        self,
+        events: Iterable[NewEvent],
+        case: CaseRow | None = None,
+        now: float | None = None,
+        also: tuple[str, tuple[Any, ...]] | None = None,
+    ) -> list[EventEnvelope]:
         """Write events (and the case state they record, and ``also``: one more SQL statement) in one transaction."""
         now = time.time() if now is None else now
         out: list[EventEnvelope] = []
@@ -133,8 +147,10 @@ class Journal:
                     env, raw = self._envelope(ev, seq, now, prev or None)
                     prev = event_hash(env)
                     data = json.dumps(env.data, ensure_ascii=False, separators=(",", ":"))
-                    cur.execute("INSERT INTO events(seq, ts, kind, case_id, station, actor, data, prev, hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                                (seq, env.ts, env.kind.value, env.case_id, env.station, env.actor, data, env.prev, prev))
+                    cur.execute(
+                        "INSERT INTO events(seq, ts, kind, case_id, station, actor, data, prev, hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (seq, env.ts, env.kind.value, env.case_id, env.station, env.actor, data, env.prev, prev),
+                    )
                     cur.execute("INSERT INTO outbox(seq, payload) VALUES (?,?)", (seq, raw))
                     out.append(env)
                 if out:
@@ -146,8 +162,15 @@ class Journal:
                     cur.execute(
                         "INSERT INTO cases(case_id, station, stage, open, opened_at, updated_at, state) VALUES (?,?,?,?,?,?,?) "
                         "ON CONFLICT(case_id) DO UPDATE SET stage=excluded.stage, open=excluded.open, updated_at=excluded.updated_at, state=excluded.state",
-                        (case.case_id, case.station, case.stage, int(case.open), case.state.get("opened_at", now), now,
-                         json.dumps(case.state, ensure_ascii=False)),
+                        (
+                            case.case_id,
+                            case.station,
+                            case.stage,
+                            int(case.open),
+                            case.state.get("opened_at", now),
+                            now,
+                            json.dumps(case.state, ensure_ascii=False),
+                        ),
                     )
                 cur.execute("COMMIT")
             except BaseException:
@@ -161,42 +184,61 @@ class Journal:
     # ------------------------------------------------------------ cases
     def open_cases(self) -> list[CaseRow]:
         with self._lock:
-            rows = self._db.execute("SELECT case_id, station, stage, open, state FROM cases WHERE open=1 ORDER BY opened_at").fetchall()
+            rows = self._db.execute(
+                "SELECT case_id, station, stage, open, state FROM cases WHERE open=1 ORDER BY opened_at"
+            ).fetchall()
         return [CaseRow(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) for r in rows]
 
     def case(self, case_id: str) -> CaseRow | None:
         with self._lock:
-            r = self._db.execute("SELECT case_id, station, stage, open, state FROM cases WHERE case_id=?", (case_id,)).fetchone()
+            r = self._db.execute(
+                "SELECT case_id, station, stage, open, state FROM cases WHERE case_id=?", (case_id,)
+            ).fetchone()
         return CaseRow(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) if r else None
 
     def recent_cases(self, limit: int = 20) -> list[CaseRow]:
         with self._lock:
-            rows = self._db.execute("SELECT case_id, station, stage, open, state FROM cases ORDER BY updated_at DESC LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(
+                "SELECT case_id, station, stage, open, state FROM cases ORDER BY updated_at DESC LIMIT ?", (limit,)
+            ).fetchall()
         return [CaseRow(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) for r in rows]
 
     def list_cases(self, open_: bool | None = None, limit: int = 100) -> list[CaseRow]:
         where = "" if open_ is None else f"WHERE open={int(open_)}"
         with self._lock:
-            rows = self._db.execute(f"SELECT case_id, station, stage, open, state FROM cases {where} ORDER BY opened_at DESC LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(
+                f"SELECT case_id, station, stage, open, state FROM cases {where} ORDER BY opened_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         return [CaseRow(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) for r in rows]
 
     def case_events(self, case_id: str) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT seq, ts, kind, actor, data FROM events WHERE case_id=? ORDER BY seq", (case_id,)).fetchall()
+            rows = self._db.execute(
+                "SELECT seq, ts, kind, actor, data FROM events WHERE case_id=? ORDER BY seq", (case_id,)
+            ).fetchall()
         return [{"seq": r[0], "ts": r[1], "kind": r[2], "actor": r[3], "data": json.loads(r[4])} for r in rows]
 
     def events_of_kinds(self, kinds: Iterable[EventKind]) -> list[dict[str, Any]]:
         """Every event of these kinds, in seq order (seq, ts, kind, case_id): e.g. which exams were started and ended."""
         names = [k.value for k in kinds]
         with self._lock:
-            rows = self._db.execute(f"SELECT seq, ts, kind, case_id FROM events WHERE kind IN ({','.join('?' * len(names))}) ORDER BY seq",
-                                    names).fetchall()
+            rows = self._db.execute(
+                f"SELECT seq, ts, kind, case_id FROM events WHERE kind IN ({','.join('?' * len(names))}) ORDER BY seq",
+                names,
+            ).fetchall()
         return [{"seq": r[0], "ts": r[1], "kind": r[2], "case_id": r[3]} for r in rows]
 
     def events(self, since_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self._db.execute("SELECT seq, ts, kind, case_id, actor, data FROM events WHERE seq>? ORDER BY seq LIMIT ?", (since_seq, limit)).fetchall()
-        return [{"seq": r[0], "ts": r[1], "kind": r[2], "case_id": r[3], "actor": r[4], "data": json.loads(r[5])} for r in rows]
+            rows = self._db.execute(
+                "SELECT seq, ts, kind, case_id, actor, data FROM events WHERE seq>? ORDER BY seq LIMIT ?",
+                (since_seq, limit),
+            ).fetchall()
+        return [
+            {"seq": r[0], "ts": r[1], "kind": r[2], "case_id": r[3], "actor": r[4], "data": json.loads(r[5])}
+            for r in rows
+        ]
 
     # ------------------------------------------------------------ outbox
     def last_seq(self) -> int:
@@ -221,14 +263,18 @@ class Journal:
 
     def outbox_unsent(self, limit: int) -> list[tuple[int, bytes]]:
         with self._lock:
-            return self._db.execute("SELECT seq, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            return self._db.execute(
+                "SELECT seq, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
 
     def mark_sent(self, seqs: list[int], now: float) -> None:
         if not seqs:
             return
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE seq=?", [(now, s) for s in seqs])
+            self._db.executemany(
+                "UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE seq=?", [(now, s) for s in seqs]
+            )
             self._db.execute("COMMIT")
 
     def mark_all_unsent(self) -> None:
@@ -254,12 +300,28 @@ class Journal:
     # ------------------------------------------------------------ remote commands
     def command(self, request_id: str) -> dict[str, Any] | None:
         with self._lock:
-            r = self._db.execute("SELECT command, received_at, status, detail, body FROM commands WHERE request_id=?", (request_id,)).fetchone()
-        return {"command": r[0], "received_at": r[1], "status": r[2], "detail": r[3], "body": json.loads(r[4])} if r else None
+            r = self._db.execute(
+                "SELECT command, received_at, status, detail, body FROM commands WHERE request_id=?", (request_id,)
+            ).fetchone()
+        return (
+            {"command": r[0], "received_at": r[1], "status": r[2], "detail": r[3], "body": json.loads(r[4])}
+            if r
+            else None
+        )
 
-    def record_command(self, request_id: str, command: str, status: str, detail: str, body: dict[str, Any], now: float,
-                       events: Iterable[NewEvent] = ()) -> list[EventEnvelope]:
-        sql = ("INSERT INTO commands(request_id, command, received_at, status, detail, body) VALUES (?,?,?,?,?,?) "
-               "ON CONFLICT(request_id) DO UPDATE SET status=excluded.status, detail=excluded.detail, body=excluded.body",
-               (request_id, command, now, status, detail, json.dumps(body, ensure_ascii=False)))
+    def record_command(
+        self,
+        request_id: str,
+        command: str,
+        status: str,
+        detail: str,
+        body: dict[str, Any],
+        now: float,
+        events: Iterable[NewEvent] = (),
+    ) -> list[EventEnvelope]:
+        sql = (
+            "INSERT INTO commands(request_id, command, received_at, status, detail, body) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(request_id) DO UPDATE SET status=excluded.status, detail=excluded.detail, body=excluded.body",
+            (request_id, command, now, status, detail, json.dumps(body, ensure_ascii=False)),
+        )
         return self.record(events, now=now, also=sql)  # the command's state and its event in one transaction

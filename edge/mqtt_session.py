@@ -65,10 +65,20 @@ class SessionSettings:
     @classmethod
     def from_unit_config(cls, cfg: Any, role: str = "lane", software: str = "passlane-lane/0.1") -> SessionSettings:
         m = cfg.mqtt
-        return cls(site=cfg.site, unit=cfg.unit, host=m.host, port=m.port, username=m.username or cfg.unit,
-                   password=m.password.reveal(), ca_file=m.tls.ca_file,
-                   keepalive_s=m.keepalive_s, reconnect_min_s=m.reconnect_min_s, reconnect_max_s=m.reconnect_max_s,
-                   role=role, software=software)
+        return cls(
+            site=cfg.site,
+            unit=cfg.unit,
+            host=m.host,
+            port=m.port,
+            username=m.username or cfg.unit,
+            password=m.password.reveal(),
+            ca_file=m.tls.ca_file,
+            keepalive_s=m.keepalive_s,
+            reconnect_min_s=m.reconnect_min_s,
+            reconnect_max_s=m.reconnect_max_s,
+            role=role,
+            software=software,
+        )
 
 
 class CloudUnreachable(RuntimeError):
@@ -94,7 +104,9 @@ class MqttSession:
         c.tls_set_context(ctx)
         c.username_pw_set(settings.username, settings.password)
         c.will_set(self.topic(Leaf.STATUS), self._status(UnitState.OFFLINE).to_bytes(), qos=1, retain=True)
-        c.reconnect_delay_set(min_delay=max(1, int(settings.reconnect_min_s)), max_delay=max(1, int(settings.reconnect_max_s)))
+        c.reconnect_delay_set(
+            min_delay=max(1, int(settings.reconnect_min_s)), max_delay=max(1, int(settings.reconnect_max_s))
+        )
         c.max_inflight_messages_set(100)
         c.max_queued_messages_set(0)
         c.on_connect = self._on_connect
@@ -114,7 +126,9 @@ class MqttSession:
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
-        self.client.connect_async(self.s.host, self.s.port, keepalive=self.s.keepalive_s, clean_start=False, properties=props)
+        self.client.connect_async(
+            self.s.host, self.s.port, keepalive=self.s.keepalive_s, clean_start=False, properties=props
+        )
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -125,7 +139,9 @@ class MqttSession:
         self.stopping = True
         if self.connected.is_set():
             try:
-                info = self.client.publish(self.topic(Leaf.STATUS), self._status(UnitState.STOPPED).to_bytes(), qos=1, retain=True)
+                info = self.client.publish(
+                    self.topic(Leaf.STATUS), self._status(UnitState.STOPPED).to_bytes(), qos=1, retain=True
+                )
                 info.wait_for_publish(timeout)
             except (RuntimeError, ValueError) as exc:
                 log.warning("could not publish stopped: %s", exc)
@@ -143,7 +159,9 @@ class MqttSession:
         self.connects += 1
         _nodelay(client)
         client.publish(self.topic(Leaf.STATUS), self._status(UnitState.ONLINE).to_bytes(), qos=1, retain=True)
-        _, self._sub_mid = client.subscribe([(self.topic(leaf), 1) for leaf in (Leaf.ACK, Leaf.RESP, Leaf.CMD, Leaf.NOTIFY)])
+        _, self._sub_mid = client.subscribe(
+            [(self.topic(leaf), 1) for leaf in (Leaf.ACK, Leaf.RESP, Leaf.CMD, Leaf.NOTIFY)]
+        )
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # noqa: ANN001
         """Ready only once the broker confirmed our subscriptions: no Response or command can slip past."""
@@ -194,7 +212,9 @@ class MqttSession:
             log.exception("handler for %s failed", msg.topic)
 
     # ------------------------------------------------------------ publishing
-    def publish(self, leaf: Leaf, payload: Payload | bytes, properties: Properties | None = None) -> mqtt.MQTTMessageInfo:
+    def publish(
+        self, leaf: Leaf, payload: Payload | bytes, properties: Properties | None = None
+    ) -> mqtt.MQTTMessageInfo:
         """Publish on one of our leaves; a payload over the contract's limit is refused here (PayloadError),
         never sent: the broker would drop the whole connection for an oversize packet."""
         raw = payload if isinstance(payload, bytes) else payload.to_bytes()
@@ -202,8 +222,9 @@ class MqttSession:
             raise PayloadError(f"{leaf.value} payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}: not sent")
         return self.client.publish(self.topic(leaf), raw, qos=QOS[leaf], retain=leaf in RETAINED, properties=properties)
 
-    def request_future(self, kind: RequestKind, body: dict[str, Any], case_id: str | None = None,
-                       timeout: float = 10.0) -> concurrent.futures.Future[Response]:
+    def request_future(
+        self, kind: RequestKind, body: dict[str, Any], case_id: str | None = None, timeout: float = 10.0
+    ) -> concurrent.futures.Future[Response]:
         """Publish a Request; the future resolves with the Response (or CloudUnreachable on timeout)."""
         fut: concurrent.futures.Future[Response] = concurrent.futures.Future()
         if not self.connected.is_set():
@@ -237,7 +258,9 @@ class MqttSession:
         fut.add_done_callback(lambda _f: t.cancel())
         return fut
 
-    def request(self, kind: RequestKind, body: dict[str, Any], case_id: str | None = None, timeout: float = 10.0) -> Response:
+    def request(
+        self, kind: RequestKind, body: dict[str, Any], case_id: str | None = None, timeout: float = 10.0
+    ) -> Response:
         return self.request_future(kind, body, case_id, timeout).result(timeout + 1)
 
 
@@ -248,7 +271,9 @@ def _nodelay(client: mqtt.Client) -> None:
     sock = client.socket()
     raw = getattr(sock, "_sock", sock)  # paho may wrap the TLS socket
     for s in (sock, raw):
-        if not isinstance(s, socket.socket):  # a real TCP or TLS socket (ssl.SSLSocket is one), not paho's websocket wrapper
+        if not isinstance(
+            s, socket.socket
+        ):  # a real TCP or TLS socket (ssl.SSLSocket is one), not paho's websocket wrapper
             continue
         try:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

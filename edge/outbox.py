@@ -24,8 +24,16 @@ log = logging.getLogger("passlane.outbox")
 
 
 class Outbox:
-    def __init__(self, journal: Journal, session: MqttSession, *, resend_after_s: float = 10.0, window: int = 200,
-                 alarm_depth: int = 500, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        session: MqttSession,
+        *,
+        resend_after_s: float = 10.0,
+        window: int = 200,
+        alarm_depth: int = 500,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.journal = journal
         self.session = session
         self.resend_after_s = resend_after_s

@@ -79,14 +79,20 @@ def unit_acls(site: str, unit: str, role: str) -> list[tuple[str, str]]:
     """
     everything = f"{TOPIC_ROOT}/#"
     if role == "bridge":
-        return [(SEND, everything), (RECEIVE, everything), (SUBSCRIBE_MATCHING, everything),
-                (SUBSCRIBE_MATCHING, f"$share/+/{everything}")]
+        return [
+            (SEND, everything),
+            (RECEIVE, everything),
+            (SUBSCRIBE_MATCHING, everything),
+            (SUBSCRIBE_MATCHING, f"$share/+/{everything}"),
+        ]
     if role == "ops":
         readable = [f"{TOPIC_ROOT}/+/+/status", f"{TOPIC_ROOT}/+/+/telemetry"]
         return [(RECEIVE, t) for t in readable] + [(SUBSCRIBE_MATCHING, t) for t in readable]
-    return ([(SEND, topic(site, unit, leaf)) for leaf in UNIT_PUBLISHES]
-            + [(RECEIVE, topic(site, unit, leaf)) for leaf in UNIT_SUBSCRIBES]
-            + [(SUBSCRIBE_EXACT, topic(site, unit, leaf)) for leaf in UNIT_SUBSCRIBES])
+    return (
+        [(SEND, topic(site, unit, leaf)) for leaf in UNIT_PUBLISHES]
+        + [(RECEIVE, topic(site, unit, leaf)) for leaf in UNIT_SUBSCRIBES]
+        + [(SUBSCRIBE_EXACT, topic(site, unit, leaf)) for leaf in UNIT_SUBSCRIBES]
+    )
 
 
 def dynsec_config(site_units: SiteUnits, passwords: dict[str, str]) -> dict[str, Any]:
@@ -95,11 +101,24 @@ def dynsec_config(site_units: SiteUnits, passwords: dict[str, str]) -> dict[str,
     for unit, role in site_units.units.items():
         salt = os.urandom(12)  # the plugin insists on 12 bytes of salt and a 64-byte hash
         digest = hashlib.pbkdf2_hmac("sha512", passwords[unit].encode(), salt, _PBKDF2_ITERATIONS, 64)
-        clients.append({"username": unit, "textname": f"{role} {unit}", "roles": [{"rolename": f"unit-{unit}"}],
-                        "password": base64.b64encode(digest).decode(), "salt": base64.b64encode(salt).decode(),
-                        "iterations": _PBKDF2_ITERATIONS})
-        roles.append({"rolename": f"unit-{unit}",
-                      "acls": [{"acltype": kind, "topic": t, "allow": True} for kind, t in unit_acls(site_units.site, unit, role)]})
+        clients.append(
+            {
+                "username": unit,
+                "textname": f"{role} {unit}",
+                "roles": [{"rolename": f"unit-{unit}"}],
+                "password": base64.b64encode(digest).decode(),
+                "salt": base64.b64encode(salt).decode(),
+                "iterations": _PBKDF2_ITERATIONS,
+            }
+        )
+        roles.append(
+            {
+                "rolename": f"unit-{unit}",
+                "acls": [
+                    {"acltype": kind, "topic": t, "allow": True} for kind, t in unit_acls(site_units.site, unit, role)
+                ],
+            }
+        )
     return {"defaultACLAccess": DYNSEC_DEFAULT_ACCESS, "clients": clients, "groups": [], "roles": roles}
 
 
@@ -112,11 +131,18 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PassLane"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PassLane"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _host_names(hosts: list[str]) -> list[x509.GeneralName]:
@@ -131,8 +157,15 @@ def _host_names(hosts: list[str]) -> list[x509.GeneralName]:
     return names
 
 
-def _issue_server_cert(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, common_name: str, hosts: list[str],
-                       days: int, cert_path: Path, key_path: Path) -> x509.Certificate:
+def _issue_server_cert(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    common_name: str,
+    hosts: list[str],
+    days: int,
+    cert_path: Path,
+    key_path: Path,
+) -> x509.Certificate:
     """A TLS server certificate (serverAuth, names as SANs) and its new key (file mode 0600)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
@@ -233,7 +266,9 @@ class SitePki:
         self.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return key, cert
 
-    def _ensure_broker_cert(self, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, extra_hosts: list[str]) -> None:
+    def _ensure_broker_cert(
+        self, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, extra_hosts: list[str]
+    ) -> None:
         if self.broker_cert.exists() and self.broker_key.exists() and not extra_hosts:
             return
         _issue_server_cert(ca_key, ca_cert, "PassLane broker", extra_hosts, 825, self.broker_cert, self.broker_key)

@@ -58,12 +58,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     init.add_argument("dir", help="site directory (holds keys and secrets: keep it private)")
     init.add_argument("--site", default="site-1", help="site id (default site-1)")
     init.add_argument("--lanes", type=int, default=2, help="number of lane units lane-01.. (default 2)")
-    init.add_argument("--unit", action="append", default=[], metavar="NAME[:ROLE]", help=f"extra unit; roles: {', '.join(ROLES)}")
+    init.add_argument(
+        "--unit", action="append", default=[], metavar="NAME[:ROLE]", help=f"extra unit; roles: {', '.join(ROLES)}"
+    )
     init.add_argument("--host", action="append", default=[], help="extra broker host name or IP for its certificate")
     init.set_defaults(func=_init)
-    http = sub.add_parser("http-cert", help="issue the bridge's HTTPS certificate from the site CA (new key; re-run to renew)")
+    http = sub.add_parser(
+        "http-cert", help="issue the bridge's HTTPS certificate from the site CA (new key; re-run to renew)"
+    )
     http.add_argument("dir", help="site directory created by `passlane pki init`")
-    http.add_argument("--host", action="append", default=[], required=True,
-                      help="host name or IP address the dashboard is reached at (repeat; localhost and 127.0.0.1 are always included)")
-    http.add_argument("--name", default="bridge-http", help="file name stem: <dir>/<name>.crt and .key (default bridge-http)")
+    http.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        required=True,
+        help="host name or IP address the dashboard is reached at (repeat; localhost and 127.0.0.1 are always included)",
+    )
+    http.add_argument(
+        "--name", default="bridge-http", help="file name stem: <dir>/<name>.crt and .key (default bridge-http)"
+    )
     http.set_defaults(func=_http_cert)

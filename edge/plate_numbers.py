@@ -22,12 +22,24 @@ from edge.settings import Section
 class PlateRules(Section):
     """The plate-number rules of one issuing authority: the one model lane and bridge configs share."""
 
-    ordinary_pattern: str = Field("^[A-HJ-NP-Z0-9]{5}$", description="GA 36 ordinary (blue) plate: 5 characters after the authority; I and O never used")
-    new_energy_first: str = Field("DF", description="allowed first characters of the 6 on new-energy plates (D battery electric, F other)")
+    ordinary_pattern: str = Field(
+        "^[A-HJ-NP-Z0-9]{5}$",
+        description="GA 36 ordinary (blue) plate: 5 characters after the authority; I and O never used",
+    )
+    new_energy_first: str = Field(
+        "DF", description="allowed first characters of the 6 on new-energy plates (D battery electric, F other)"
+    )
     new_energy_battery_first: str = Field("D", description="first character offered to battery-electric vehicles")
-    new_energy_other_first: str = Field("F", description="first character offered to other new-energy vehicles (plug-in hybrid, fuel cell)")
-    composed_max_letters: int = Field(2, ge=0, le=5, description="an owner-composed number may hold at most this many letters (local rule)")
-    forbidden_substrings: list[str] = Field(default_factory=lambda: ["SB", "TMD"], description="substrings never allowed in a composed or offered number (local rule)")
+    new_energy_other_first: str = Field(
+        "F", description="first character offered to other new-energy vehicles (plug-in hybrid, fuel cell)"
+    )
+    composed_max_letters: int = Field(
+        2, ge=0, le=5, description="an owner-composed number may hold at most this many letters (local rule)"
+    )
+    forbidden_substrings: list[str] = Field(
+        default_factory=lambda: ["SB", "TMD"],
+        description="substrings never allowed in a composed or offered number (local rule)",
+    )
 
 
 SERIAL_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789".replace("Q", "")  # I and O never; Q kept out as well
@@ -44,7 +56,9 @@ class PlateError(ValueError):
 
 
 def new_energy_first_for_fuel(fuel_type: str | None, rules: PlateRules) -> str:
-    return rules.new_energy_battery_first if (fuel_type or "").lower() in BATTERY_FUELS else rules.new_energy_other_first
+    return (
+        rules.new_energy_battery_first if (fuel_type or "").lower() in BATTERY_FUELS else rules.new_energy_other_first
+    )
 
 
 def split(number: str) -> tuple[str, str]:
@@ -67,7 +81,9 @@ def check_serial(serial: str, kind: PlateKind, rules: PlateRules) -> None:
         if serial[0] not in rules.new_energy_first:
             raise PlateError("bad_format", f"new-energy plate serial must start with one of {rules.new_energy_first}")
         if serial[1] not in SERIAL_CHARS or not serial[2:].isdigit():
-            raise PlateError("bad_format", f"new-energy plate serial {serial!r}: second a letter or digit (no I/O), last four digits")
+            raise PlateError(
+                "bad_format", f"new-energy plate serial {serial!r}: second a letter or digit (no I/O), last four digits"
+            )
 
 
 def check_local_rules(serial: str, kind: PlateKind, rules: PlateRules) -> None:
@@ -75,7 +91,10 @@ def check_local_rules(serial: str, kind: PlateKind, rules: PlateRules) -> None:
     body = serial if kind == PlateKind.ORDINARY else serial[1:]
     letters = sum(ch.isalpha() for ch in body)
     if letters > rules.composed_max_letters:
-        raise PlateError("local_rule", f"at most {rules.composed_max_letters} letters in a composed number ({serial!r} has {letters})")
+        raise PlateError(
+            "local_rule",
+            f"at most {rules.composed_max_letters} letters in a composed number ({serial!r} has {letters})",
+        )
     for bad in rules.forbidden_substrings:
         if bad and bad in serial:
             raise PlateError("local_rule", f"{serial!r} contains the forbidden {bad!r}")
@@ -96,7 +115,6 @@ def validate_number(number: str, authority: str, kind: PlateKind, rules: PlateRu
             if bad and bad in serial:
                 raise PlateError("local_rule", f"{serial!r} contains the forbidden {bad!r}")
     return auth + serial
-
 
 
 def kind_of_number(number: str) -> PlateKind | None:

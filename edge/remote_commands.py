@@ -23,8 +23,13 @@ Handler = Callable[[RemoteCommand], tuple[CommandStatus, str, dict[str, Any]]]
 
 
 class CommandDispatcher:
-    def __init__(self, journal: Journal, session: Any, handlers: dict[CommandName, Handler],
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        session: Any,
+        handlers: dict[CommandName, Handler],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.journal = journal
         self.session = session
         self.handlers = handlers
@@ -41,8 +46,14 @@ class CommandDispatcher:
         now = self.clock()
         seen = self.journal.command(cmd.request_id)
         if seen is not None and seen["status"] != "running":
-            res = CommandResult(unit=self.journal.unit, request_id=cmd.request_id, command=cmd.command,
-                                status=CommandStatus(seen["status"]), detail=seen["detail"][:900] + " (repeat: not executed again)", ts=now)
+            res = CommandResult(
+                unit=self.journal.unit,
+                request_id=cmd.request_id,
+                command=cmd.command,
+                status=CommandStatus(seen["status"]),
+                detail=seen["detail"][:900] + " (repeat: not executed again)",
+                ts=now,
+            )
             return self._answer(res)
         data: dict[str, Any]
         if now > cmd.expires_at:
@@ -50,7 +61,9 @@ class CommandDispatcher:
         elif cmd.command not in self.handlers:
             status, detail, data = CommandStatus.REFUSED, f"{cmd.command} is not allowed on this unit", {}
         else:
-            self.journal.record_command(cmd.request_id, cmd.command.value, "running", "", cmd.model_dump(mode="json"), now)
+            self.journal.record_command(
+                cmd.request_id, cmd.command.value, "running", "", cmd.model_dump(mode="json"), now
+            )
             try:
                 status, detail, data = self.handlers[cmd.command](cmd)
             except Exception as exc:
@@ -58,13 +71,37 @@ class CommandDispatcher:
                 status, detail, data = CommandStatus.FAILED, str(exc) or type(exc).__name__, {}
         detail = detail[:1000]  # an exception's text can be long; the contract bounds it
         done = self.clock()
-        ev = NewEvent(EventKind.COMMAND_EXECUTED, actor=cmd.issued_by, ts=done,
-                      data={"request_id": cmd.request_id, "command": cmd.command.value, "args": cmd.args, "reason": cmd.reason,
-                            "status": status.value, "detail": detail})
-        self.journal.record_command(cmd.request_id, cmd.command.value, status.value, detail, {"command": cmd.model_dump(mode="json"), "data": data},
-                                    done, events=[ev])
-        res = CommandResult(unit=self.journal.unit, request_id=cmd.request_id, command=cmd.command, status=status,
-                            detail=detail, ts=done, data=data)
+        ev = NewEvent(
+            EventKind.COMMAND_EXECUTED,
+            actor=cmd.issued_by,
+            ts=done,
+            data={
+                "request_id": cmd.request_id,
+                "command": cmd.command.value,
+                "args": cmd.args,
+                "reason": cmd.reason,
+                "status": status.value,
+                "detail": detail,
+            },
+        )
+        self.journal.record_command(
+            cmd.request_id,
+            cmd.command.value,
+            status.value,
+            detail,
+            {"command": cmd.model_dump(mode="json"), "data": data},
+            done,
+            events=[ev],
+        )
+        res = CommandResult(
+            unit=self.journal.unit,
+            request_id=cmd.request_id,
+            command=cmd.command,
+            status=status,
+            detail=detail,
+            ts=done,
+            data=data,
+        )
         return self._answer(res)
 
     def _answer(self, res: CommandResult) -> CommandResult:

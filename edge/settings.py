@@ -57,8 +57,12 @@ class BrokerConnection(Section):
 class Secret(Section):
     """A secret taken from an environment variable or a file, never written in the config file."""
 
-    env: str | None = Field(None, title="Environment variable", description="name of the environment variable holding the secret")
-    file: Path | None = Field(None, title="File", description="path of a file holding the secret (first line, stripped)")
+    env: str | None = Field(
+        None, title="Environment variable", description="name of the environment variable holding the secret"
+    )
+    file: Path | None = Field(
+        None, title="File", description="path of a file holding the secret (first line, stripped)"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Secret:
@@ -124,9 +128,12 @@ def parse(model: type[M], data: Any, source: str = "") -> M:
 def resolve_paths(model: M, base: Path) -> M:
     """A copy of `model` with every relative `Path` field, at any depth (lists too), made relative to `base`:
     a config file's paths mean "beside this file", wherever the process was started."""
+
     def fix(obj: Any) -> Any:
         if isinstance(obj, BaseModel):
-            updates = {name: new for name in type(obj).model_fields if (new := fix(old := getattr(obj, name))) is not old}
+            updates = {
+                name: new for name in type(obj).model_fields if (new := fix(old := getattr(obj, name))) is not old
+            }
             return obj.model_copy(update=updates) if updates else obj
         if isinstance(obj, Path):
             return obj if obj.is_absolute() else base / obj
@@ -176,7 +183,9 @@ def _default_text(field: Any) -> str:
 
 def _type_text(ann: Any) -> str:
     text = getattr(ann, "__name__", None) if isinstance(ann, type) else None
-    text = text or re.sub(r"\b(typing|pathlib|edge\.settings|edge\.config|edge\.plate_numbers|cloud_bridge\.config)\.", "", str(ann))
+    text = text or re.sub(
+        r"\b(typing|pathlib|edge\.settings|edge\.config|edge\.plate_numbers|cloud_bridge\.config)\.", "", str(ann)
+    )
     return text.replace("|", "or")
 
 
@@ -190,8 +199,10 @@ def reference_markdown(model: type[BaseModel]) -> str:
         for name, field in m.model_fields.items():
             sub = _sub_model(field.annotation)
             if sub is Secret:
-                rows.append(f"| `{prefix}{name}.env` / `{prefix}{name}.file` | secret | {'required' if field.is_required() else 'none'} | "
-                            f"{' — '.join(x for x in (field.title, field.description) if x)} (an environment variable or a file, never the value) |")
+                rows.append(
+                    f"| `{prefix}{name}.env` / `{prefix}{name}.file` | secret | {'required' if field.is_required() else 'none'} | "
+                    f"{' — '.join(x for x in (field.title, field.description) if x)} (an environment variable or a file, never the value) |"
+                )
                 continue
             if sub is not None:
                 subs.append((name, sub))
@@ -200,7 +211,11 @@ def reference_markdown(model: type[BaseModel]) -> str:
             rows.append(f"| `{prefix}{name}` | {_type_text(field.annotation)} | {_default_text(field)} | {meaning} |")
         if rows:
             table = prefix.rstrip(".")
-            heading = "### top level" if not prefix else (f"### `[[{table}]]` (a list)" if table in lists else f"### `[{table}]`")
+            heading = (
+                "### top level"
+                if not prefix
+                else (f"### `[[{table}]]` (a list)" if table in lists else f"### `[{table}]`")
+            )
             out.extend([heading, "", "| key | type | default | meaning |", "|---|---|---|---|", *rows, ""])
         for name, sub in subs:
             if typing.get_origin(m.model_fields[name].annotation) is list:

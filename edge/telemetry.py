@@ -26,13 +26,33 @@ def cpu_temp_c() -> float | None:
         return None
 
 
-def sample(unit: str, *, outbox_depth: int, outbox_alarm: bool, dropped: int, boards: list[BoardHealth],
-           camera_fps: float | None, disk_path: Path, stations: dict[str, Any] | None = None, now: float | None = None) -> Telemetry:
+def sample(
+    unit: str,
+    *,
+    outbox_depth: int,
+    outbox_alarm: bool,
+    dropped: int,
+    boards: list[BoardHealth],
+    camera_fps: float | None,
+    disk_path: Path,
+    stations: dict[str, Any] | None = None,
+    now: float | None = None,
+) -> Telemetry:
     du = shutil.disk_usage(disk_path if disk_path.exists() else Path("/"))
-    return Telemetry(unit=unit, ts=time.time() if now is None else now, cpu_temp_c=cpu_temp_c(),
-                     load_1m=round(os.getloadavg()[0], 2), mem_used_pct=psutil.virtual_memory().percent,
-                     disk_used_pct=round(100.0 * du.used / du.total, 1), outbox_depth=outbox_depth, outbox_alarm=outbox_alarm,
-                     telemetry_dropped=dropped, boards=boards, camera_fps=camera_fps, stations=stations or {})
+    return Telemetry(
+        unit=unit,
+        ts=time.time() if now is None else now,
+        cpu_temp_c=cpu_temp_c(),
+        load_1m=round(os.getloadavg()[0], 2),
+        mem_used_pct=psutil.virtual_memory().percent,
+        disk_used_pct=round(100.0 * du.used / du.total, 1),
+        outbox_depth=outbox_depth,
+        outbox_alarm=outbox_alarm,
+        telemetry_dropped=dropped,
+        boards=boards,
+        camera_fps=camera_fps,
+        stations=stations or {},
+    )
 
 
 class TelemetryPublisher:

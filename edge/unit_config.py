@@ -25,21 +25,39 @@ class MqttConfig(BrokerConnection):
     tls: TlsConfig
     reconnect_min_s: float = Field(0.5, gt=0, title="Reconnect backoff minimum (s)")
     reconnect_max_s: float = Field(30.0, gt=0, title="Reconnect backoff maximum (s)")
-    request_timeout_s: float = Field(10.0, gt=0, title="Request timeout", description="how long to wait for the cloud's Response before retrying")
+    request_timeout_s: float = Field(
+        10.0, gt=0, title="Request timeout", description="how long to wait for the cloud's Response before retrying"
+    )
 
 
 class OutboxConfig(Section):
-    resend_after_s: float = Field(10.0, gt=0, title="Re-send timeout", description="re-publish unacknowledged events older than this")
+    resend_after_s: float = Field(
+        10.0, gt=0, title="Re-send timeout", description="re-publish unacknowledged events older than this"
+    )
     batch: int = Field(200, ge=1, le=10000, title="Publish batch", description="events published per pass")
-    alarm_depth: int = Field(500, ge=1, title="Outbox alarm depth", description="telemetry and the unit's page raise an alarm above this many unacknowledged events")
+    alarm_depth: int = Field(
+        500,
+        ge=1,
+        title="Outbox alarm depth",
+        description="telemetry and the unit's page raise an alarm above this many unacknowledged events",
+    )
 
 
 class TelemetryConfig(Section):
-    interval_s: float = Field(30.0, gt=0, title="Telemetry interval (s)", description="low value: when offline a sample is dropped and counted (telemetry_dropped), never queued")
+    interval_s: float = Field(
+        30.0,
+        gt=0,
+        title="Telemetry interval (s)",
+        description="low value: when offline a sample is dropped and counted (telemetry_dropped), never queued",
+    )
 
 
 class JournalConfig(Section):
-    path: Path = Field(Path("var/journal.sqlite"), title="Journal file", description="the unit's SQLite journal: its events, the outbox, its state")
+    path: Path = Field(
+        Path("var/journal.sqlite"),
+        title="Journal file",
+        description="the unit's SQLite journal: its events, the outbox, its state",
+    )
 
 
 class UnitConfig(Section):

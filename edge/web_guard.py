@@ -16,10 +16,16 @@ from collections.abc import Awaitable, Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-STRICT_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-              "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
-            (b"cross-origin-opener-policy", b"same-origin")]
+STRICT_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+_HEADERS = [
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
 _HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 Refusal = Callable[[Scope, Receive, Send, int, int], Awaitable[None]]
@@ -52,8 +58,13 @@ async def json_refusal(scope: Scope, receive: Receive, send: Send, status: int, 
     """The plain refusal: ``{"detail": ...}`` with the status."""
     detail = f"request body larger than {limit} bytes" if status == 413 else "bad Content-Length"
     body = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

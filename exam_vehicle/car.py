@@ -51,26 +51,47 @@ class CarModel(Section):
     length_m: float = Field(gt=2, lt=8, title="Length", description="bumper to bumper, without mirrors")
     width_m: float = Field(gt=1, lt=3, title="Width", description="without mirrors (the standard's bay sizes use this)")
     wheelbase_m: float = Field(gt=1, lt=5, title="Wheelbase")
-    track_m: float = Field(gt=0.8, lt=2.5, title="Track", description="between the tyres' centres (front and rear taken equal)")
+    track_m: float = Field(
+        gt=0.8, lt=2.5, title="Track", description="between the tyres' centres (front and rear taken equal)"
+    )
     front_overhang_m: float = Field(ge=0, title="Front overhang", description="front axle to front bumper")
     rear_overhang_m: float = Field(ge=0, title="Rear overhang", description="rear axle to rear bumper")
-    tyre_width_m: float = Field(0.195, gt=0, lt=0.5, title="Tyre width", description="a wheel touches a line when its tread's width does")
-    max_steer_deg: float = Field(35.0, gt=5, lt=60, title="Steering lock", description="the bicycle model's largest road-wheel angle")
-    position_antenna: Antenna = Field(title="Position antenna", description="the antenna whose position the receiver reports")
-    heading_antenna: Antenna | None = Field(None, title="Heading antenna",
-                                            description="the second antenna: the receiver's heading is the bearing from the position antenna to it")
-    outline: list[tuple[float, float]] | None = Field(None, title="Body outline",
-                                                      description="the body's outline in the body frame, counter-clockwise; default the length x width rectangle")
+    tyre_width_m: float = Field(
+        0.195, gt=0, lt=0.5, title="Tyre width", description="a wheel touches a line when its tread's width does"
+    )
+    max_steer_deg: float = Field(
+        35.0, gt=5, lt=60, title="Steering lock", description="the bicycle model's largest road-wheel angle"
+    )
+    position_antenna: Antenna = Field(
+        title="Position antenna", description="the antenna whose position the receiver reports"
+    )
+    heading_antenna: Antenna | None = Field(
+        None,
+        title="Heading antenna",
+        description="the second antenna: the receiver's heading is the bearing from the position antenna to it",
+    )
+    outline: list[tuple[float, float]] | None = Field(
+        None,
+        title="Body outline",
+        description="the body's outline in the body frame, counter-clockwise; default the length x width rectangle",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CarModel:
         total = self.rear_overhang_m + self.wheelbase_m + self.front_overhang_m
         if abs(total - self.length_m) > 0.01:
-            raise ValueError(f"rear overhang + wheelbase + front overhang = {total:.3f} m, not the length {self.length_m} m")
+            raise ValueError(
+                f"rear overhang + wheelbase + front overhang = {total:.3f} m, not the length {self.length_m} m"
+            )
         if self.track_m + self.tyre_width_m > self.width_m + 0.05:
             raise ValueError("the wheels stand outside the body: track + tyre width > width")
-        if self.heading_antenna is not None and math.hypot(self.heading_antenna.x - self.position_antenna.x,
-                                                           self.heading_antenna.y - self.position_antenna.y) < 0.3:
+        if (
+            self.heading_antenna is not None
+            and math.hypot(
+                self.heading_antenna.x - self.position_antenna.x, self.heading_antenna.y - self.position_antenna.y
+            )
+            < 0.3
+        ):
             raise ValueError("the antennas' baseline is under 0.3 m: no usable heading")
         return self
 
@@ -87,7 +108,9 @@ class CarModel(Section):
     def baseline_m(self) -> float:
         if self.heading_antenna is None:
             return 0.0
-        return math.hypot(self.heading_antenna.x - self.position_antenna.x, self.heading_antenna.y - self.position_antenna.y)
+        return math.hypot(
+            self.heading_antenna.x - self.position_antenna.x, self.heading_antenna.y - self.position_antenna.y
+        )
 
     @cached_property
     def body_outline(self) -> list[tuple[float, float]]:
@@ -100,8 +123,12 @@ class CarModel(Section):
     def wheel_points(self) -> dict[str, tuple[float, float]]:
         """Each wheel's contact point (front_left, front_right, rear_left, rear_right) in the body frame."""
         t = self.track_m / 2
-        return {"front_left": (self.wheelbase_m, t), "front_right": (self.wheelbase_m, -t),
-                "rear_left": (0.0, t), "rear_right": (0.0, -t)}
+        return {
+            "front_left": (self.wheelbase_m, t),
+            "front_right": (self.wheelbase_m, -t),
+            "rear_left": (0.0, t),
+            "rear_right": (0.0, -t),
+        }
 
     @cached_property
     def body_centre(self) -> tuple[float, float]:
@@ -168,15 +195,22 @@ class PlacedCar:
     @cached_property
     def wheels(self) -> MultiLineString:
         """Every wheel's tread across its width."""
-        return shapely.multilinestrings(shapely.linestrings([self._tread(n) for n in self.car.wheel_points]))  # vectorised: a third of the time
+        return shapely.multilinestrings(
+            shapely.linestrings([self._tread(n) for n in self.car.wheel_points])
+        )  # vectorised: a third of the time
 
     def wheel_tread(self, name: str) -> LineString:
         return LineString(self._tread(name))
 
 
-
-def heading_of(car: CarModel, heading_deg: float | None, course_deg: float | None, speed_mps: float | None,
-               reversing: bool, min_speed_mps: float) -> float | None:
+def heading_of(
+    car: CarModel,
+    heading_deg: float | None,
+    course_deg: float | None,
+    speed_mps: float | None,
+    reversing: bool,
+    min_speed_mps: float,
+) -> float | None:
     """The car's heading from one epoch, or None when the epoch cannot say (see the module's fallback and its limits)."""
     if heading_deg is not None:
         return (heading_deg - car.baseline_bearing_deg) % 360.0

@@ -46,7 +46,9 @@ def _course_check(ns: argparse.Namespace) -> int:
 def _register_course(sub: Any) -> None:
     p = sub.add_parser("course", help="surveyed courses: check one against the standard's sizes")
     csub = p.add_subparsers(dest="course_command", metavar="COMMAND")
-    c = csub.add_parser("check", help="check a course (GeoJSON) against the standard's sizes for a car; exit 1 if anything is off")
+    c = csub.add_parser(
+        "check", help="check a course (GeoJSON) against the standard's sizes for a car; exit 1 if anything is off"
+    )
     c.add_argument("file", help="course file (.geojson) or a shipped course's name (example-site)")
     c.add_argument("--car", required=True, help="car file (.toml) or a shipped car's name (c1-example)")
     c.set_defaults(func=_course_check)
@@ -61,7 +63,10 @@ def _describe(ev: Any, t0: float) -> str:
     if kind == "item_started":
         return at + f"item started   {ITEM_NAMES_ZH.get(ev.item, '')} {ev.item}"
     if kind == "item_ended":
-        return at + f"item ended     {ITEM_NAMES_ZH.get(ev.item, '')} {ev.item} ({'completed' if ev.completed else 'not completed'})"
+        return (
+            at
+            + f"item ended     {ITEM_NAMES_ZH.get(ev.item, '')} {ev.item} ({'completed' if ev.completed else 'not completed'})"
+        )
     if kind == "deduction":
         cost = "fail" if ev.points == "fail" else f"-{ev.points}"
         where = f" at E {ev.e:.2f} N {ev.n:.2f}" if ev.e is not None and ev.n is not None else ""
@@ -69,7 +74,10 @@ def _describe(ev: Any, t0: float) -> str:
     if kind == "run_invalid":
         return at + f"RUN INVALID    {ev.reason}"
     verdict = "no verdict" if ev.passed is None else "passed" if ev.passed else "not passed"
-    return at + f"result         {ev.score} points, {verdict} ({ev.ended_by}{', ' + ev.failed_by if ev.failed_by else ''}), rules {ev.rules_version}"
+    return (
+        at
+        + f"result         {ev.score} points, {verdict} ({ev.ended_by}{', ' + ev.failed_by if ev.failed_by else ''}), rules {ev.rules_version}"
+    )
 
 
 def _judge(ns: argparse.Namespace) -> int:
@@ -88,14 +96,23 @@ def _judge(ns: argparse.Namespace) -> int:
     except (ConfigError, OSError, ValueError) as exc:
         print(f"exam judge: {exc}", file=sys.stderr)
         return 2
-    if header is not None and header.rules_version and header.rules_version.split(".")[0] != rules.version.split(".")[0]:
-        print(f"exam judge: note: the track was judged with rules {header.rules_version}; replaying with {rules.version}", file=sys.stderr)
+    if (
+        header is not None
+        and header.rules_version
+        and header.rules_version.split(".")[0] != rules.version.split(".")[0]
+    ):
+        print(
+            f"exam judge: note: the track was judged with rules {header.rules_version}; replaying with {rules.version}",
+            file=sys.stderr,
+        )
     if not inputs:
         print("exam judge: the track has no inputs", file=sys.stderr)
         return 2
     t0 = inputs[0].t
     if not ns.json:
-        print(f"{course.name} / {car.name} / rules {rules.version} / track {header.exam_id if header else ns.track} ({len(inputs)} inputs)")
+        print(
+            f"{course.name} / {car.name} / rules {rules.version} / track {header.exam_id if header else ns.track} ({len(inputs)} inputs)"
+        )
     events = replay(judge, track)
     for ev in events:
         print(ev.model_dump_json(exclude_none=True) if ns.json else _describe(ev, t0))
@@ -125,8 +142,10 @@ def _load_unit_config(path: str) -> Any:
     for p in problems:
         print(f"{path}: {p}", file=sys.stderr)
     if problems:
-        print(f"hint: the site CA and the broker password of {cfg.unit} come from `passlane pki init DIR --site {cfg.site} --unit {cfg.unit}`",
-              file=sys.stderr)
+        print(
+            f"hint: the site CA and the broker password of {cfg.unit} come from `passlane pki init DIR --site {cfg.site} --unit {cfg.unit}`",
+            file=sys.stderr,
+        )
         return None
     return cfg
 
@@ -146,8 +165,10 @@ def _check_config(ns: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - any reason the judge cannot run is the answer here
         print(f"{ns.config or ns.file}: the exam cannot be judged: {exc}", file=sys.stderr)
         return 1
-    print(f"{ns.config or ns.file}: ok (site {cfg.site}, unit {cfg.unit}, course {course.name}, car {car.name}, rules {rules.version}, "
-          f"receiver {cfg.gnss.url}, vehicle board {cfg.vehicle_board.url})")
+    print(
+        f"{ns.config or ns.file}: ok (site {cfg.site}, unit {cfg.unit}, course {course.name}, car {car.name}, rules {rules.version}, "
+        f"receiver {cfg.gnss.url}, vehicle board {cfg.vehicle_board.url})"
+    )
     return 0
 
 
@@ -159,7 +180,9 @@ def _run(ns: argparse.Namespace) -> int:
     from exam_vehicle.page import ServerReady, serve
     from exam_vehicle.unit import ExamRefused, ExamUnit
 
-    logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     cfg = _load_unit_config(ns.config)
     if cfg is None:
         return 1
@@ -168,13 +191,18 @@ def _run(ns: argparse.Namespace) -> int:
 
     async def main() -> None:
         unit = ExamUnit(cfg)
-        signal.signal(signal.SIGTERM, lambda *_: None)  # uvicorn handles SIGTERM during serve(); this keeps its re-raise harmless
+        signal.signal(
+            signal.SIGTERM, lambda *_: None
+        )  # uvicorn handles SIGTERM during serve(); this keeps its re-raise harmless
         ready = ServerReady()
 
         async def announce_and_start() -> None:
             await ready.wait()
-            print(f"exam vehicle {cfg.unit} running: page on http://{cfg.page.host}:{ready.port or cfg.page.port}/ ; "
-                  f"journal {cfg.journal.path}", flush=True)
+            print(
+                f"exam vehicle {cfg.unit} running: page on http://{cfg.page.host}:{ready.port or cfg.page.port}/ ; "
+                f"journal {cfg.journal.path}",
+                flush=True,
+            )
             if ns.start:
                 while True:  # the exam starts once the receiver has an RTK fixed position
                     try:
@@ -198,17 +226,27 @@ def _run(ns: argparse.Namespace) -> int:
 
 
 def _register_unit(sub: Any) -> None:
-    p = sub.add_parser("run", help="run the exam vehicle unit: receiver, vehicle board, judge, cloud link and the examiner's page")
+    p = sub.add_parser(
+        "run", help="run the exam vehicle unit: receiver, vehicle board, judge, cloud link and the examiner's page"
+    )
     p.add_argument("--config", required=True, help="exam-vehicle.toml (see docs/exam-vehicle.md)")
-    p.add_argument("--port", type=int, default=None, help="the examiner's page port (overrides page.port; 0 = any free port)")
-    p.add_argument("--start", metavar="CANDIDATE", help="start an exam for this candidate as soon as the fix is RTK fixed")
+    p.add_argument(
+        "--port", type=int, default=None, help="the examiner's page port (overrides page.port; 0 = any free port)"
+    )
+    p.add_argument(
+        "--start", metavar="CANDIDATE", help="start an exam for this candidate as soon as the fix is RTK fixed"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     p.set_defaults(func=_run)
-    c = sub.add_parser("check-config", help="validate exam-vehicle.toml (keys, types, secrets, course, car and rules fit together)")
+    c = sub.add_parser(
+        "check-config", help="validate exam-vehicle.toml (keys, types, secrets, course, car and rules fit together)"
+    )
     c.add_argument("file", nargs="?", help="exam-vehicle.toml")
     c.add_argument("--config", help="exam-vehicle.toml (the same as the positional file)")
     c.set_defaults(func=_check_config)
-    r = sub.add_parser("config-reference", help="print the exam-vehicle.toml reference (Markdown) generated from the models")
+    r = sub.add_parser(
+        "config-reference", help="print the exam-vehicle.toml reference (Markdown) generated from the models"
+    )
     r.set_defaults(func=_reference)
 
 

@@ -20,19 +20,39 @@ PACKAGE = Path(__file__).parent
 
 
 class GnssConfig(Section):
-    url: str = Field(min_length=1, title="Receiver", description="pyserial URL of the RTK receiver: /dev/ttyACM0, or socket://host:port (`passlane sim gnss`)")
+    url: str = Field(
+        min_length=1,
+        title="Receiver",
+        description="pyserial URL of the RTK receiver: /dev/ttyACM0, or socket://host:port (`passlane sim gnss`)",
+    )
     baud: int = Field(115200, ge=1200, title="Baud rate", description="for a serial device; ignored for socket://")
 
 
 class VehicleBoardConfig(Section):
-    url: str = Field(min_length=1, title="Vehicle board", description="pyserial URL of the vehicle board (`passlane sim vehicle-board`)")
-    pulses_per_rev: float | None = Field(None, gt=0, title="Tach pulses per revolution", description="the engine's; the board's default when absent")
+    url: str = Field(
+        min_length=1,
+        title="Vehicle board",
+        description="pyserial URL of the vehicle board (`passlane sim vehicle-board`)",
+    )
+    pulses_per_rev: float | None = Field(
+        None, gt=0, title="Tach pulses per revolution", description="the engine's; the board's default when absent"
+    )
 
 
 class ExamSetup(Section):
-    course: str = Field("example-site", title="Course", description="the surveyed course: a GeoJSON file, or the name of one shipped in exam_vehicle/courses/")
-    car: str = Field("c1-example", title="Car model", description="a car TOML file, or the name of one shipped in exam_vehicle/cars/")
-    rules: str = Field("c1-2022", title="Rules table", description="a rules TOML file, or the name of one shipped in exam_vehicle/rules/")
+    course: str = Field(
+        "example-site",
+        title="Course",
+        description="the surveyed course: a GeoJSON file, or the name of one shipped in exam_vehicle/courses/",
+    )
+    car: str = Field(
+        "c1-example", title="Car model", description="a car TOML file, or the name of one shipped in exam_vehicle/cars/"
+    )
+    rules: str = Field(
+        "c1-2022",
+        title="Rules table",
+        description="a rules TOML file, or the name of one shipped in exam_vehicle/rules/",
+    )
 
 
 class PageConfig(Section):
@@ -43,7 +63,9 @@ class PageConfig(Section):
 
 class AudioConfig(Section):
     enabled: bool = Field(True, title="Voice prompts", description="speak items, deductions and the result in the car")
-    device: str | None = Field(None, title="ALSA device", description="aplay's -D device; the default device when absent")
+    device: str | None = Field(
+        None, title="ALSA device", description="aplay's -D device; the default device when absent"
+    )
     voice: str = Field("cmn", title="espeak-ng voice", description="cmn: Mandarin")
 
 
@@ -56,7 +78,9 @@ class ExamVehicleConfig(UnitConfig):
     exam: ExamSetup = ExamSetup()
     page: PageConfig = PageConfig()
     audio: AudioConfig = AudioConfig()
-    tracks_dir: Path = Field(Path("var/tracks"), title="Tracks", description="where each exam's raw track is kept until it is uploaded")
+    tracks_dir: Path = Field(
+        Path("var/tracks"), title="Tracks", description="where each exam's raw track is kept until it is uploaded"
+    )
 
 
 def shipped(value: str, folder: str, suffix: str, base: Path | None = None) -> Path:
@@ -78,7 +102,11 @@ def load_config(path: Path | str) -> ExamVehicleConfig:
     base = path.parent.resolve()
     cfg = parse(ExamVehicleConfig, read_toml(path), str(path)).resolve(base)
     found = {}
-    for key, folder, suffix in (("course", "courses", ".geojson"), ("car", "cars", ".toml"), ("rules", "rules", ".toml")):
+    for key, folder, suffix in (
+        ("course", "courses", ".geojson"),
+        ("car", "cars", ".toml"),
+        ("rules", "rules", ".toml"),
+    ):
         try:
             found[key] = str(shipped(getattr(cfg.exam, key), folder, suffix, base))
         except ConfigError as exc:

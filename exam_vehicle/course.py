@@ -42,8 +42,13 @@ from edge.settings import ConfigError
 COURSES_DIR = Path(__file__).resolve().parent / "courses"
 
 ITEMS = ("reverse_into_bay", "hill_stop_and_start", "parallel_park", "s_curve", "right_angle_turn")
-ITEM_NAMES_ZH = {"reverse_into_bay": "倒车入库", "hill_stop_and_start": "坡道定点停车和起步", "parallel_park": "侧方停车",
-                 "s_curve": "曲线行驶", "right_angle_turn": "直角转弯"}
+ITEM_NAMES_ZH = {
+    "reverse_into_bay": "倒车入库",
+    "hill_stop_and_start": "坡道定点停车和起步",
+    "parallel_park": "侧方停车",
+    "s_curve": "曲线行驶",
+    "right_angle_turn": "直角转弯",
+}
 REQUIRED_ROLES: dict[str, dict[str, int]] = {  # role -> the least number of features of it
     "reverse_into_bay": {"area": 1, "bay_line": 1, "edge_line": 1, "control_line": 2},
     "hill_stop_and_start": {"area": 1, "edge_line": 2, "stop_line": 1},
@@ -87,7 +92,9 @@ class ItemMap:
 
     def union(self, role: str) -> Any:
         """All lines of a role as one prepared shape (one intersection test per epoch)."""
-        geom = shapely.union_all([f.geom for f in self.lines(role)]) if self.lines(role) else shapely.GeometryCollection()
+        geom = (
+            shapely.union_all([f.geom for f in self.lines(role)]) if self.lines(role) else shapely.GeometryCollection()
+        )
         shapely.prepare(geom)
         return geom
 
@@ -136,9 +143,11 @@ class Course:
         lat0, lon0 = math.radians(origin[0]), math.radians(origin[1])
         self._ell = pymap3d.Ellipsoid.from_name("wgs84")  # made once: pymap3d makes one per call without it
         self._ecef0 = tuple(float(v) for v in pymap3d.geodetic2ecef(*origin, ell=self._ell))
-        self._rot = ((-math.sin(lon0), math.cos(lon0), 0.0),
-                     (-math.sin(lat0) * math.cos(lon0), -math.sin(lat0) * math.sin(lon0), math.cos(lat0)),
-                     (math.cos(lat0) * math.cos(lon0), math.cos(lat0) * math.sin(lon0), math.sin(lat0)))
+        self._rot = (
+            (-math.sin(lon0), math.cos(lon0), 0.0),
+            (-math.sin(lat0) * math.cos(lon0), -math.sin(lat0) * math.sin(lon0), math.cos(lat0)),
+            (math.cos(lat0) * math.cos(lon0), math.cos(lat0) * math.sin(lon0), math.sin(lat0)),
+        )
 
     def _item_map(self, item: str, area: CourseFeature, feats: list[CourseFeature]) -> ItemMap:
         m = ItemMap(item, area.geom, feats, props=dict(area.props))
@@ -160,7 +169,11 @@ class Course:
         x, y, z = pymap3d.geodetic2ecef(lat, lon, self.origin[2] if alt is None else alt, ell=self._ell)
         dx, dy, dz = float(x) - self._ecef0[0], float(y) - self._ecef0[1], float(z) - self._ecef0[2]
         r = self._rot
-        return (r[0][0] * dx + r[0][1] * dy, r[1][0] * dx + r[1][1] * dy + r[1][2] * dz, r[2][0] * dx + r[2][1] * dy + r[2][2] * dz)
+        return (
+            r[0][0] * dx + r[0][1] * dy,
+            r[1][0] * dx + r[1][1] * dy + r[1][2] * dz,
+            r[2][0] * dx + r[2][1] * dy + r[2][2] * dz,
+        )
 
     def geodetic(self, e: float, n: float, u: float = 0.0) -> tuple[float, float, float]:
         lat, lon, alt = pymap3d.enu2geodetic(e, n, u, *self.origin)
@@ -227,17 +240,17 @@ def course_from_geojson(doc: dict[str, Any], name: str, source: str = "") -> Cou
 # ---------------------------------------------------------------- checking a course against the standard's sizes
 
 TOLERANCES: dict[str, float] = {
-    "bay_m": 0.05,          # bay width and length (both bays): twice a surveyor's RTK error plus paint
-    "road_m": 0.10,         # the road in front of the reverse bay and the control lines' distance from the bay
-    "s_width_m": 0.05,      # S-curve road width
-    "s_radius_m": 0.10,     # S-curve outer radius
+    "bay_m": 0.05,  # bay width and length (both bays): twice a surveyor's RTK error plus paint
+    "road_m": 0.10,  # the road in front of the reverse bay and the control lines' distance from the bay
+    "s_width_m": 0.05,  # S-curve road width
+    "s_radius_m": 0.10,  # S-curve outer radius
     "s_sweep_min_deg": 115.0,  # each bend sweeps a third (120) to three eighths (135) of a circle: sources differ
     "s_sweep_max_deg": 140.0,
     "corner_width_m": 0.05,  # right-angle road width
-    "corner_deg": 1.0,       # right-angle corner: 90 degrees within this
+    "corner_deg": 1.0,  # right-angle corner: 90 degrees within this
     "hill_grade_min": 0.095,  # the slope at the stop line: at least 10 %, less half a percent of survey error
     "stop_line_square_deg": 2.0,  # the stop line square to the road within this
-    "stop_line_reach_m": 0.10,    # and reaching both edge lines within this
+    "stop_line_reach_m": 0.10,  # and reaching both edge lines within this
 }
 
 
@@ -254,7 +267,9 @@ def _side_of_route(course: Course, m: ItemMap, p: Point) -> str:
     return "left" if cross > 0 else "right"
 
 
-def _check_bay(course: Course, m: ItemMap, width_want: float, length_want: float, along_mouth: str, how: tuple[str, str]) -> list[str]:
+def _check_bay(
+    course: Course, m: ItemMap, width_want: float, length_want: float, along_mouth: str, how: tuple[str, str]
+) -> list[str]:
     line = m.lines("bay_line")[0]
     pts = list(line.geom.coords)
     mouth = math.dist(pts[0], pts[-1])
@@ -262,8 +277,10 @@ def _check_bay(course: Course, m: ItemMap, width_want: float, length_want: float
     c = list(rect.exterior.coords)
     dims = sorted([math.dist(c[0], c[1]), math.dist(c[1], c[2])], key=lambda d: abs(d - mouth))
     width, length = (dims[0], dims[1]) if along_mouth == "width" else (dims[1], dims[0])
-    out = [_off(m.item, "bay width", width, width_want, TOLERANCES["bay_m"], how[0]),
-           _off(m.item, "bay length", length, length_want, TOLERANCES["bay_m"], how[1])]
+    out = [
+        _off(m.item, "bay width", width, width_want, TOLERANCES["bay_m"], how[0]),
+        _off(m.item, "bay length", length, length_want, TOLERANCES["bay_m"], how[1]),
+    ]
     side = line.props.get("side")
     actual = _side_of_route(course, m, m.bay.centroid)
     if side != actual:
@@ -272,7 +289,9 @@ def _check_bay(course: Course, m: ItemMap, width_want: float, length_want: float
 
 
 def _check_reverse(course: Course, m: ItemMap, L: float, W: float) -> list[str]:
-    out: list[str | None] = list(_check_bay(course, m, W + 0.6, L + 0.7, "width", ("car width + 0.6", "car length + 0.7")))
+    out: list[str | None] = list(
+        _check_bay(course, m, W + 0.6, L + 0.7, "width", ("car width + 0.6", "car length + 0.7"))
+    )
     pts = list(m.lines("bay_line")[0].geom.coords)
     mouth = LineString([pts[0], pts[-1]])
     far = [f for f in m.lines("edge_line") if f.props.get("side") != m.lines("bay_line")[0].props.get("side")]
@@ -280,7 +299,9 @@ def _check_reverse(course: Course, m: ItemMap, L: float, W: float) -> list[str]:
         out.append(f"{m.item}: no edge line on the far side of the road")
     else:
         road = min(f.geom.distance(mouth.centroid) for f in far)
-        out.append(_off(m.item, "road width in front of the bay", road, 1.5 * L, TOLERANCES["road_m"], "1.5 x car length"))
+        out.append(
+            _off(m.item, "road width in front of the bay", road, 1.5 * L, TOLERANCES["road_m"], "1.5 x car length")
+        )
     controls = m.lines("control_line")
     if len(controls) != 2:
         out.append(f"{m.item}: needs 2 control lines, has {len(controls)}")
@@ -291,8 +312,16 @@ def _check_reverse(course: Course, m: ItemMap, L: float, W: float) -> list[str]:
         if len(sides) != 2:
             out.append(f"{m.item}: both control lines are on the same side of the bay")
         for f in controls:
-            out.append(_off(m.item, "control line's distance from the bay", f.geom.distance(m.bay), 1.5 * L, TOLERANCES["road_m"],
-                            "1.5 x car length"))
+            out.append(
+                _off(
+                    m.item,
+                    "control line's distance from the bay",
+                    f.geom.distance(m.bay),
+                    1.5 * L,
+                    TOLERANCES["road_m"],
+                    "1.5 x car length",
+                )
+            )
     return [p for p in out if p]
 
 
@@ -320,11 +349,15 @@ def _check_s_curve(m: ItemMap) -> list[str]:
         out.append(_off(m.item, f"bend {bend} outer radius", r_out, 7.5, TOLERANCES["s_radius_m"], "7.5 m"))
         out.append(_off(m.item, f"bend {bend} road width", r_out - r_in, 3.5, TOLERANCES["s_width_m"], "3.5 m"))
         if math.hypot(cxo - cxi, cyo - cyi) > TOLERANCES["s_width_m"]:
-            out.append(f"{m.item}: bend {bend}'s edges are not concentric ({math.hypot(cxo - cxi, cyo - cyi):.3f} m apart)")
+            out.append(
+                f"{m.item}: bend {bend}'s edges are not concentric ({math.hypot(cxo - cxi, cyo - cyi):.3f} m apart)"
+            )
         sweep = abs(_swept_deg(list(outer.geom.coords), cxo, cyo))
         if not TOLERANCES["s_sweep_min_deg"] <= sweep <= TOLERANCES["s_sweep_max_deg"]:
-            out.append(f"{m.item}: bend {bend} sweeps {sweep:.1f} degrees, expected {TOLERANCES['s_sweep_min_deg']:.0f}-"
-                       f"{TOLERANCES['s_sweep_max_deg']:.0f} (a third to three eighths of a circle)")
+            out.append(
+                f"{m.item}: bend {bend} sweeps {sweep:.1f} degrees, expected {TOLERANCES['s_sweep_min_deg']:.0f}-"
+                f"{TOLERANCES['s_sweep_max_deg']:.0f} (a third to three eighths of a circle)"
+            )
     return [p for p in out if p]
 
 
@@ -343,7 +376,9 @@ def _corner(coords: list[tuple[float, ...]]) -> tuple[int, float]:
     for i in range(1, len(coords) - 1):
         a, b, c = coords[i - 1], coords[i], coords[i + 1]
         v1, v2 = (a[0] - b[0], a[1] - b[1]), (c[0] - b[0], c[1] - b[1])
-        ang = math.degrees(math.acos(max(-1.0, min(1.0, (v1[0] * v2[0] + v1[1] * v2[1]) / (math.hypot(*v1) * math.hypot(*v2))))))
+        ang = math.degrees(
+            math.acos(max(-1.0, min(1.0, (v1[0] * v2[0] + v1[1] * v2[1]) / (math.hypot(*v1) * math.hypot(*v2)))))
+        )
         if ang < angle:
             best, angle = i, ang
     return best, angle
@@ -354,7 +389,9 @@ def _check_right_angle(course: Course, m: ItemMap) -> list[str]:
     before = course.route_bearing_at(m.entry_progress + 0.5)
     after = course.route_bearing_at(m.exit_progress - 0.5)
     actual = "left" if ((after - before + 540.0) % 360.0 - 180.0) < 0 else "right"
-    out: list[str | None] = [] if turn == actual else [f"{m.item}: the route turns {actual} but the area says turn={turn!r}"]
+    out: list[str | None] = (
+        [] if turn == actual else [f"{m.item}: the route turns {actual} but the area says turn={turn!r}"]
+    )
     outer_side = "right" if actual == "left" else "left"
     outer, inner = m.lines("edge_line", side=outer_side), m.lines("edge_line", side=actual)
     if len(outer) != 1 or len(inner) != 1:
@@ -381,9 +418,13 @@ def _check_hill(m: ItemMap) -> list[str]:
     s = edge.project(stop.centroid)
     a, b = edge.interpolate(max(0.0, s - 0.5)), edge.interpolate(min(edge.length, s + 0.5))
     (sx1, sy1), (sx2, sy2) = stop.coords[0][:2], stop.coords[-1][:2]
-    cosang = abs((b.x - a.x) * (sx2 - sx1) + (b.y - a.y) * (sy2 - sy1)) / (math.hypot(b.x - a.x, b.y - a.y) * stop.length)
+    cosang = abs((b.x - a.x) * (sx2 - sx1) + (b.y - a.y) * (sy2 - sy1)) / (
+        math.hypot(b.x - a.x, b.y - a.y) * stop.length
+    )
     if abs(90.0 - math.degrees(math.acos(min(1.0, cosang)))) > TOLERANCES["stop_line_square_deg"]:
-        out.append(f"{m.item}: the stop line is not square to the road (within {TOLERANCES['stop_line_square_deg']:.0f} degrees)")
+        out.append(
+            f"{m.item}: the stop line is not square to the road (within {TOLERANCES['stop_line_square_deg']:.0f} degrees)"
+        )
     for f in (right[0], left[0]):
         gap = min(Point(stop.coords[0]).distance(f.geom), Point(stop.coords[-1]).distance(f.geom))
         if gap > TOLERANCES["stop_line_reach_m"]:
@@ -406,7 +447,9 @@ def structure_problems(course: Course, items: list[str]) -> list[str]:
             have = len(m.lines(role)) if role != "area" else 1
             if have < least:
                 out.append(f"{item}: needs {least} {role} feature(s), has {have}")
-        if item in ("hill_stop_and_start", "right_angle_turn") and not (m.lines("edge_line", side="left") and m.lines("edge_line", side="right")):
+        if item in ("hill_stop_and_start", "right_angle_turn") and not (
+            m.lines("edge_line", side="left") and m.lines("edge_line", side="right")
+        ):
             out.append(f"{item}: needs an edge line with side=left and one with side=right")
         if item == "right_angle_turn" and m.props.get("turn") not in ("left", "right"):
             out.append(f"{item}: the area needs turn=left or turn=right")
@@ -420,7 +463,14 @@ def check_course(course: Course, car: Any) -> list[str]:
         return out
     L, W = car.length_m, car.width_m
     out += _check_reverse(course, course.items["reverse_into_bay"], L, W)
-    out += _check_bay(course, course.items["parallel_park"], W + 0.8, 1.5 * L + 1.0, "length", ("car width + 0.8", "1.5 x car length + 1"))
+    out += _check_bay(
+        course,
+        course.items["parallel_park"],
+        W + 0.8,
+        1.5 * L + 1.0,
+        "length",
+        ("car width + 0.8", "1.5 x car length + 1"),
+    )
     out += _check_s_curve(course.items["s_curve"])
     out += _check_right_angle(course, course.items["right_angle_turn"])
     if "hill_stop_and_start" in course.items:

@@ -31,13 +31,34 @@ def exam_event(exam_id: str, ev: JudgeEvent) -> NewEvent:
             kind, data = EventKind.EXAM_ITEM_ENDED, {"item": ev.item, "completed": ev.completed}
         case Deduction():
             points: dict[str, Any] = {"fail": True} if ev.points == "fail" else {"points": ev.points}
-            kind, data = EventKind.EXAM_DEDUCTION, {"rule_id": ev.rule_id, "item": ev.item, **points, "wording": ev.wording,
-                                                    "detail": ev.detail, "score": ev.score, "e": ev.e, "n": ev.n, "lat": ev.lat, "lon": ev.lon}
+            kind, data = (
+                EventKind.EXAM_DEDUCTION,
+                {
+                    "rule_id": ev.rule_id,
+                    "item": ev.item,
+                    **points,
+                    "wording": ev.wording,
+                    "detail": ev.detail,
+                    "score": ev.score,
+                    "e": ev.e,
+                    "n": ev.n,
+                    "lat": ev.lat,
+                    "lon": ev.lon,
+                },
+            )
         case RunInvalid():
             kind, data = EventKind.EXAM_INVALID, {"reason": ev.reason}
         case Result():
-            kind, data = EventKind.EXAM_RESULT, {"score": ev.score, "passed": ev.passed, "rules_version": ev.rules_version,
-                                                 "ended_by": ev.ended_by, "failed_by": ev.failed_by}
+            kind, data = (
+                EventKind.EXAM_RESULT,
+                {
+                    "score": ev.score,
+                    "passed": ev.passed,
+                    "rules_version": ev.rules_version,
+                    "ended_by": ev.ended_by,
+                    "failed_by": ev.failed_by,
+                },
+            )
         case _:
             raise TypeError(f"not a judge event: {ev!r}")
     return NewEvent(kind, case_id=exam_id, actor="judge", data=data, ts=ev.t)
@@ -77,14 +98,22 @@ class ExamView:
 class ExamRun:
     """The exam in progress: inputs in (already stamped), journal events and prompts out through the callbacks."""
 
-    def __init__(self, header: TrackHeader, judge: Judge, track_path: Path, record: Callable[[list[NewEvent]], None],
-                 say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        header: TrackHeader,
+        judge: Judge,
+        track_path: Path,
+        record: Callable[[list[NewEvent]], None],
+        say: Callable[[str], None],
+    ) -> None:
         self.header = header
         self.judge = judge
         self.track_path = track_path
         self.record = record
         self.say = say
-        self.view = ExamView(header.exam_id, header.candidate, header.rules_version, header.started_at, score=judge.score)
+        self.view = ExamView(
+            header.exam_id, header.candidate, header.rules_version, header.started_at, score=judge.score
+        )
         track_path.parent.mkdir(parents=True, exist_ok=True)
         self._track: IO[str] | None = track_path.open("a", encoding="utf-8")
         self._write(line_of(header))
@@ -114,7 +143,9 @@ class ExamRun:
     def _emit(self, events: list[JudgeEvent]) -> None:
         if not events:
             return
-        self.record([exam_event(self.header.exam_id, ev) for ev in events])  # journaled before anything is said or shown
+        self.record(
+            [exam_event(self.header.exam_id, ev) for ev in events]
+        )  # journaled before anything is said or shown
         for ev in events:
             self._show(ev)
             text = prompt(ev)
@@ -132,7 +163,9 @@ class ExamRun:
                 v.item = None
             case Deduction():
                 v.score = ev.score
-                v.deductions.append({"rule_id": ev.rule_id, "item": ev.item, "points": ev.points, "wording": ev.wording, "t": ev.t})
+                v.deductions.append(
+                    {"rule_id": ev.rule_id, "item": ev.item, "points": ev.points, "wording": ev.wording, "t": ev.t}
+                )
             case RunInvalid():
                 v.invalid = ev.reason
             case Result():

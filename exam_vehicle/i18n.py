@@ -57,12 +57,18 @@ STRINGS: dict[str, dict[str, str]] = {
     "lang_other": {"zh-CN": "English", "en": "中文"},
 }
 
-ITEM_NAMES_EN = {"reverse_into_bay": "Reverse into bay", "hill_stop_and_start": "Hill stop and start", "parallel_park": "Parallel park",
-                 "s_curve": "S-curve", "right_angle_turn": "Right-angle turn"}
+ITEM_NAMES_EN = {
+    "reverse_into_bay": "Reverse into bay",
+    "hill_stop_and_start": "Hill stop and start",
+    "parallel_park": "Parallel park",
+    "s_curve": "S-curve",
+    "right_angle_turn": "Right-angle turn",
+}
 
 
 def translator(lang: str) -> Callable[..., str]:
     """`t(key, **values)` in `lang`; an unknown key is shown as itself (a test finds none on the page)."""
+
     def t(key: str, **values: object) -> str:
         text = STRINGS.get(key, {}).get(lang) or STRINGS.get(key, {}).get("zh-CN") or key
         return text.format(**values) if values else text

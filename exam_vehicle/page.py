@@ -25,8 +25,10 @@ from exam_vehicle.i18n import item_name, translator
 from exam_vehicle.unit import ExamUnit
 
 HERE = Path(__file__).parent
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def _language(request: Request, default: str) -> str:
@@ -55,8 +57,11 @@ def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> FastAPI:
     @router.get("/", response_class=HTMLResponse)
     def page(request: Request) -> HTMLResponse:
         lang = _language(request, unit.cfg.page.language)
-        return templates.TemplateResponse(request, "status.html", {"s": unit.status(), "t": translator(lang), "lang": lang,
-                                                                   "item_name": lambda i: item_name(i, lang)})
+        return templates.TemplateResponse(
+            request,
+            "status.html",
+            {"s": unit.status(), "t": translator(lang), "lang": lang, "item_name": lambda i: item_name(i, lang)},
+        )
 
     @router.get("/api/status")
     def status() -> dict[str, Any]:
@@ -65,8 +70,13 @@ def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> FastAPI:
     @router.get("/api/health")
     def health() -> dict[str, Any]:
         s = unit.status()
-        return {"ok": True, "unit": s["unit"], "cloud_connected": s["cloud_connected"], "gnss": s["devices"]["gnss"]["online"],
-                "exam_running": bool(s["exam"] and s["exam"]["running"])}
+        return {
+            "ok": True,
+            "unit": s["unit"],
+            "cloud_connected": s["cloud_connected"],
+            "gnss": s["devices"]["gnss"]["online"],
+            "exam_running": bool(s["exam"] and s["exam"]["running"]),
+        }
 
     @router.get("/lang/{code}")
     def set_language(code: str = PathParam(pattern="^(zh-CN|en)$", max_length=5)) -> RedirectResponse:
@@ -90,9 +100,18 @@ async def serve(unit: ExamUnit, host: str, port: int, ready: ServerReady | None 
     """Run the unit and its page until cancelled or SIGTERM (uvicorn's graceful shutdown stops the unit)."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(create_page(unit, manage_lifecycle=True), host=host, port=port, log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=3))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_page(unit, manage_lifecycle=True),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
+    )
     if ready is not None:
+
         async def announce() -> None:
             while not server.started:
                 await asyncio.sleep(0.02)  # uvicorn offers no started event; this only announces readiness

@@ -25,8 +25,14 @@ SILENT_S = 2.0
 class ReceiverLink:
     """Reads `url` until stopped; `on_epoch(epoch)` and `on_state(online, detail)` are called on its thread."""
 
-    def __init__(self, url: str, baud: int, clock: Callable[[], float], on_epoch: Callable[[Epoch], None],
-                 on_state: Callable[[bool, str], None]) -> None:
+    def __init__(
+        self,
+        url: str,
+        baud: int,
+        clock: Callable[[], float],
+        on_epoch: Callable[[Epoch], None],
+        on_state: Callable[[bool, str], None],
+    ) -> None:
         self.url = url
         self.baud = baud
         self.reader = GnssReader(clock=clock)

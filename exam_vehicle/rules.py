@@ -26,11 +26,18 @@ DEFAULT_TABLE = {"C1": "c1-2022", "C2": "c2-2022"}
 class Rule(Section):
     """One thing the standard deducts for (or fails on)."""
 
-    id: str = Field(title="Rule id", description="stable, kebab-case; the item's prefix (bay-, hill-, parallel-, s-curve-, right-angle-) or none for general rules")
+    id: str = Field(
+        title="Rule id",
+        description="stable, kebab-case; the item's prefix (bay-, hill-, parallel-, s-curve-, right-angle-) or none for general rules",
+    )
     item: str = Field(title="Item", description="the exam item the rule belongs to, or 'general' (any time)")
     wording: str = Field(min_length=1, title="Wording", description="the standard's wording, Chinese")
-    points: int | Literal["fail"] = Field(title="Points", description="points deducted, or 'fail' (the test ends, not passed)")
-    params: dict[str, float] = Field(default_factory=dict, title="Parameters", description="the rule's thresholds (seconds, metres)")
+    points: int | Literal["fail"] = Field(
+        title="Points", description="points deducted, or 'fail' (the test ends, not passed)"
+    )
+    params: dict[str, float] = Field(
+        default_factory=dict, title="Parameters", description="the rule's thresholds (seconds, metres)"
+    )
     note: str = Field("", title="Note", description="how PassLane judges it, in English")
     alternative: str = Field("", title="Alternative", description="where sources disagree: what others say")
 
@@ -44,20 +51,59 @@ class Rule(Section):
 class Judging(Section):
     """How the judge reads motion from epochs: the same for every rule."""
 
-    stopped_below_mps: float = Field(0.08, gt=0, title="Stopped below", description="speed over ground under which an epoch counts as standing still")
-    moving_above_mps: float = Field(0.15, gt=0, title="Moving above", description="speed over ground over which an epoch counts as moving")
-    motion_confirm_epochs: int = Field(3, ge=1, title="Motion confirmation", description="consecutive epochs that confirm a stop or a start (it is dated from the first)")
-    line_confirm_epochs: int = Field(2, ge=1, title="Line confirmation", description="consecutive epochs a body or wheel must touch a line before it is a fault (one epoch of noise is not)")
-    course_heading_min_mps: float = Field(0.5, ge=0, title="Course-over-ground heading", description="without a dual-antenna heading, the course over ground is used above this speed")
-    settle_epochs: int = Field(10, ge=1, title="Settled stop", description="standing epochs averaged into where a stop is (the hill's stop, the parking stop, the pose before reversing)")
-    position_mean_epochs: int = Field(3, ge=1, title="Rollback position", description="epochs averaged into each position the hill's rollback is measured on")
-    area_leave_margin_m: float = Field(0.3, ge=0, title="Leaving an area", description="how far outside an item's area the body centre must be for the item to end (receiver noise at a border must not end and restart it)")
+    stopped_below_mps: float = Field(
+        0.08, gt=0, title="Stopped below", description="speed over ground under which an epoch counts as standing still"
+    )
+    moving_above_mps: float = Field(
+        0.15, gt=0, title="Moving above", description="speed over ground over which an epoch counts as moving"
+    )
+    motion_confirm_epochs: int = Field(
+        3,
+        ge=1,
+        title="Motion confirmation",
+        description="consecutive epochs that confirm a stop or a start (it is dated from the first)",
+    )
+    line_confirm_epochs: int = Field(
+        2,
+        ge=1,
+        title="Line confirmation",
+        description="consecutive epochs a body or wheel must touch a line before it is a fault (one epoch of noise is not)",
+    )
+    course_heading_min_mps: float = Field(
+        0.5,
+        ge=0,
+        title="Course-over-ground heading",
+        description="without a dual-antenna heading, the course over ground is used above this speed",
+    )
+    settle_epochs: int = Field(
+        10,
+        ge=1,
+        title="Settled stop",
+        description="standing epochs averaged into where a stop is (the hill's stop, the parking stop, the pose before reversing)",
+    )
+    position_mean_epochs: int = Field(
+        3,
+        ge=1,
+        title="Rollback position",
+        description="epochs averaged into each position the hill's rollback is measured on",
+    )
+    area_leave_margin_m: float = Field(
+        0.3,
+        ge=0,
+        title="Leaving an area",
+        description="how far outside an item's area the body centre must be for the item to end (receiver noise at a border must not end and restart it)",
+    )
 
 
 class Validity(Section):
     """When a run cannot be judged: it is invalid (not failed)."""
 
-    rtk_fixed_loss_max_s: float = Field(3.0, gt=0, title="RTK fixed loss", description="longest time without an RTK-fixed epoch before the run is invalid")
+    rtk_fixed_loss_max_s: float = Field(
+        3.0,
+        gt=0,
+        title="RTK fixed loss",
+        description="longest time without an RTK-fixed epoch before the run is invalid",
+    )
 
 
 class RulesTable(Section):
@@ -68,7 +114,9 @@ class RulesTable(Section):
     standard: str = Field(title="Standard", description="the standard(s) the table follows")
     start_score: int = Field(100, title="Start score")
     pass_mark: int = Field(title="Pass mark", description="80 for small cars (C1, C2), 90 for large vehicles")
-    items: list[str] = Field(title="Items", description="the items this licence class drives; their order comes from the course's route")
+    items: list[str] = Field(
+        title="Items", description="the items this licence class drives; their order comes from the course's route"
+    )
     judging: Judging = Field(default_factory=Judging)
     validity: Validity = Field(default_factory=Validity)
     rule: list[Rule] = Field(title="Rules")

@@ -43,9 +43,18 @@ class TrackHeader(BaseModel):
 
 def line_of(item: Input | TrackHeader | ExamEnded) -> str:
     """One track line (no newline)."""
-    kind = ("epoch" if isinstance(item, Epoch) else "signal" if isinstance(item, SignalChange) else
-            "ended" if isinstance(item, ExamEnded) else "header")
-    return json.dumps({"kind": kind, **item.model_dump(mode="json", exclude_none=True)}, separators=(",", ":"), ensure_ascii=False)
+    kind = (
+        "epoch"
+        if isinstance(item, Epoch)
+        else "signal"
+        if isinstance(item, SignalChange)
+        else "ended"
+        if isinstance(item, ExamEnded)
+        else "header"
+    )
+    return json.dumps(
+        {"kind": kind, **item.model_dump(mode="json", exclude_none=True)}, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def parse_line(line: str) -> Input | TrackHeader | ExamEnded | None:

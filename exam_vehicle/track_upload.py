@@ -39,7 +39,11 @@ def compress_once(track: Path) -> Path:
     if target.exists():
         return target
     tmp = target.with_name(target.name + ".tmp")
-    with track.open("rb") as src, open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+    with (
+        track.open("rb") as src,
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz,
+    ):
         while block := src.read(1 << 16):
             gz.write(block)
     with open(tmp, "rb") as fh:
@@ -56,8 +60,13 @@ def pieces(exam_id: str, compressed: Path, start: int = 0, piece_bytes: int = PI
         fh.seek(start * piece_bytes)
         for index in range(start, total):
             chunk = fh.read(piece_bytes)
-            yield TrackPiece(exam_id=exam_id, index=index, last=index == total - 1, sha256=hashlib.sha256(chunk).hexdigest(),
-                             data=base64.b64encode(chunk).decode("ascii"))
+            yield TrackPiece(
+                exam_id=exam_id,
+                index=index,
+                last=index == total - 1,
+                sha256=hashlib.sha256(chunk).hexdigest(),
+                data=base64.b64encode(chunk).decode("ascii"),
+            )
 
 
 def reassemble(received: list[TrackPiece]) -> bytes:

@@ -49,22 +49,45 @@ ENDED = (EventKind.EXAM_RESULT, EventKind.EXAM_INTERRUPTED)
 class ExamUnit:
     """One exam vehicle: at most one exam at a time, judged on the car."""
 
-    def __init__(self, cfg: ExamVehicleConfig, *, session: MqttSession | None = None, clock: Callable[[], float] = time.time,
-                 speak: Speak | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ExamVehicleConfig,
+        *,
+        session: MqttSession | None = None,
+        clock: Callable[[], float] = time.time,
+        speak: Speak | None = None,
+    ) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.course, self.car, self.rules = load_course(cfg.exam.course), load_car(cfg.exam.car), load_rules(cfg.exam.rules)
+        self.course, self.car, self.rules = (
+            load_course(cfg.exam.course),
+            load_car(cfg.exam.car),
+            load_rules(cfg.exam.rules),
+        )
         Judge(self.course, self.car, self.rules)  # the course, car and table fit together, or the unit does not start
         self.data_dir = cfg.journal.path.parent
         self.journal = Journal(cfg.journal.path, cfg.unit)
-        self.session = session if session is not None else MqttSession(SessionSettings.from_unit_config(cfg, "exam-vehicle", SOFTWARE))
-        self.outbox = Outbox(self.journal, self.session, resend_after_s=cfg.outbox.resend_after_s, window=cfg.outbox.batch,
-                             alarm_depth=cfg.outbox.alarm_depth)
+        self.session = (
+            session
+            if session is not None
+            else MqttSession(SessionSettings.from_unit_config(cfg, "exam-vehicle", SOFTWARE))
+        )
+        self.outbox = Outbox(
+            self.journal,
+            self.session,
+            resend_after_s=cfg.outbox.resend_after_s,
+            window=cfg.outbox.batch,
+            alarm_depth=cfg.outbox.alarm_depth,
+        )
         if speak is None and cfg.audio.enabled:
             speak = espeak(cfg.audio.voice, cfg.audio.device)
         self.announcer = Announcer(speak)
-        self.receiver = ReceiverLink(cfg.gnss.url, cfg.gnss.baud, clock, self._epoch_from_thread, self._receiver_state_from_thread)
-        self.board = VehicleBoardDriver(cfg.vehicle_board.url, clock=clock, pulses_per_rev=cfg.vehicle_board.pulses_per_rev)
+        self.receiver = ReceiverLink(
+            cfg.gnss.url, cfg.gnss.baud, clock, self._epoch_from_thread, self._receiver_state_from_thread
+        )
+        self.board = VehicleBoardDriver(
+            cfg.vehicle_board.url, clock=clock, pulses_per_rev=cfg.vehicle_board.pulses_per_rev
+        )
         self.tasks = OwnedTasks()
         self.changes = ChangeFeed(self.tasks)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -113,13 +136,42 @@ class ExamUnit:
         now = self.clock()
         if not self.rtk_fixed(now):
             raise ExamRefused("no RTK fixed position from the receiver: an exam is judged only on an RTK fixed fix")
-        exam_id = exam_id or new_case_id(self.cfg.unit, time.strftime("%y%m%d", time.localtime(now)), uuid.uuid4().hex[:6])
-        header = TrackHeader(exam_id=exam_id, candidate=candidate, car=self.car.name, course=self.course.name,
-                             rules_version=self.rules.version, started_at=now)
-        self.journal.record([NewEvent(EventKind.EXAM_STARTED, case_id=exam_id, actor="examiner", ts=now,
-                                      data={"exam_id": exam_id, "candidate": candidate, "car": self.car.name, "course": self.course.name,
-                                            "rules_version": self.rules.version, "licence": self.rules.licence})])
-        self.run = ExamRun(header, Judge(self.course, self.car, self.rules), self._track_path(exam_id), self._record, self.announcer.say)
+        exam_id = exam_id or new_case_id(
+            self.cfg.unit, time.strftime("%y%m%d", time.localtime(now)), uuid.uuid4().hex[:6]
+        )
+        header = TrackHeader(
+            exam_id=exam_id,
+            candidate=candidate,
+            car=self.car.name,
+            course=self.course.name,
+            rules_version=self.rules.version,
+            started_at=now,
+        )
+        self.journal.record(
+            [
+                NewEvent(
+                    EventKind.EXAM_STARTED,
+                    case_id=exam_id,
+                    actor="examiner",
+                    ts=now,
+                    data={
+                        "exam_id": exam_id,
+                        "candidate": candidate,
+                        "car": self.car.name,
+                        "course": self.course.name,
+                        "rules_version": self.rules.version,
+                        "licence": self.rules.licence,
+                    },
+                )
+            ]
+        )
+        self.run = ExamRun(
+            header,
+            Judge(self.course, self.car, self.rules),
+            self._track_path(exam_id),
+            self._record,
+            self.announcer.say,
+        )
         for signal, value in self.board.values.items():
             self._input(SignalChange(t=now, signal=signal, value=value))
         self.changes.bump()
@@ -159,8 +211,17 @@ class ExamUnit:
         run, self.run = self.run, None
         assert run is not None
         if interrupted is not None:
-            self.journal.record([NewEvent(EventKind.EXAM_INTERRUPTED, case_id=run.header.exam_id, actor="system", ts=self.clock(),
-                                          data={"reason": interrupted})])
+            self.journal.record(
+                [
+                    NewEvent(
+                        EventKind.EXAM_INTERRUPTED,
+                        case_id=run.header.exam_id,
+                        actor="system",
+                        ts=self.clock(),
+                        data={"reason": interrupted},
+                    )
+                ]
+            )
             run.close()
         self.last = run.view
         if self.loop is not None and not interrupted:
@@ -178,7 +239,9 @@ class ExamUnit:
     def _device_state(self, device: str, online: bool, detail: str) -> None:
         self.devices[device] = {"online": online, "detail": detail}
         kind = EventKind.DEVICE_RECOVERED if online else EventKind.DEVICE_FAULT
-        self.journal.record([NewEvent(kind, actor="system", ts=self.clock(), data={"device": device, "detail": detail[:300]})])
+        self.journal.record(
+            [NewEvent(kind, actor="system", ts=self.clock(), data={"device": device, "detail": detail[:300]})]
+        )
         self.changes.bump()
 
     async def _board_loop(self) -> None:
@@ -203,7 +266,17 @@ class ExamUnit:
 
     def _report_interrupted(self, reason: str) -> None:
         for exam_id in self._open_exams():
-            self.journal.record([NewEvent(EventKind.EXAM_INTERRUPTED, case_id=exam_id, actor="system", ts=self.clock(), data={"reason": reason})])
+            self.journal.record(
+                [
+                    NewEvent(
+                        EventKind.EXAM_INTERRUPTED,
+                        case_id=exam_id,
+                        actor="system",
+                        ts=self.clock(),
+                        data={"reason": reason},
+                    )
+                ]
+            )
 
     async def _upload_pending(self) -> None:
         """Every ended exam whose track is not fully uploaded yet (a restart, an interrupted exam)."""
@@ -218,32 +291,71 @@ class ExamUnit:
         compressed = await asyncio.to_thread(compress_once, track)
         done = sum(1 for ev in self.journal.case_events(exam_id) if ev["kind"] == EventKind.EXAM_TRACK_CHUNK.value)
         for piece in pieces(exam_id, compressed, start=done):
-            self.journal.record([NewEvent(EventKind.EXAM_TRACK_CHUNK, case_id=exam_id, actor="system", ts=self.clock(), data=piece.model_dump())])
+            self.journal.record(
+                [
+                    NewEvent(
+                        EventKind.EXAM_TRACK_CHUNK,
+                        case_id=exam_id,
+                        actor="system",
+                        ts=self.clock(),
+                        data=piece.model_dump(),
+                    )
+                ]
+            )
             await asyncio.sleep(0)  # other work goes on between pieces
         track.rename(track.with_suffix(".jsonl.uploaded"))
 
     # ------------------------------------------------------------ views
     def telemetry_sample(self, dropped: int) -> Telemetry:
-        boards = [BoardHealth(name="gnss", online=self.receiver.online),
-                  BoardHealth(name="vehicle-board", online=self.board.online)]
+        boards = [
+            BoardHealth(name="gnss", online=self.receiver.online),
+            BoardHealth(name="vehicle-board", online=self.board.online),
+        ]
         depth = self.journal.outbox_depth()
         stage = self.run.view.item if self.run is not None else None
-        return sample(self.cfg.unit, outbox_depth=depth, outbox_alarm=depth > self.cfg.outbox.alarm_depth, dropped=dropped,
-                      boards=boards, camera_fps=None, disk_path=self.data_dir, stations={"exam": stage})
+        return sample(
+            self.cfg.unit,
+            outbox_depth=depth,
+            outbox_alarm=depth > self.cfg.outbox.alarm_depth,
+            dropped=dropped,
+            boards=boards,
+            camera_fps=None,
+            disk_path=self.data_dir,
+            stations={"exam": stage},
+        )
 
     def status(self) -> dict[str, Any]:
         """What the examiner's page shows: the exam (or the last), the fix, the signals, the devices, the cloud link."""
         view = self.run.view if self.run is not None else self.last
         e = self.last_epoch
         return {
-            "unit": self.cfg.unit, "version": self.changes.version, "cloud_connected": self.session.connected.is_set(),
+            "unit": self.cfg.unit,
+            "version": self.changes.version,
+            "cloud_connected": self.session.connected.is_set(),
             "exam": None if view is None else {**view.__dict__, "running": self.run is not None},
-            "fix": None if e is None else {"quality": e.quality.value, "sats": e.sats, "hdop": e.hdop, "h_acc_m": e.h_acc_m,
-                                           "speed_mps": e.speed_mps, "heading_deg": e.heading_deg, "age_s": round(self.clock() - e.t, 1)},
+            "fix": None
+            if e is None
+            else {
+                "quality": e.quality.value,
+                "sats": e.sats,
+                "hdop": e.hdop,
+                "h_acc_m": e.h_acc_m,
+                "speed_mps": e.speed_mps,
+                "heading_deg": e.heading_deg,
+                "age_s": round(self.clock() - e.t, 1),
+            },
             "signals": {s.value: v for s, v in self.board.values.items()},
             "devices": {**self.devices, "vehicle-board": {"online": self.board.online, "detail": ""}},
-            "outbox": {"depth": self.journal.outbox_depth(), "last_seq": self.journal.last_seq(), "acked_seq": self.journal.acked_seq()},
-            "voice": {"spoken": self.announcer.spoken, "failed": self.announcer.failed, "dropped": self.announcer.dropped},
+            "outbox": {
+                "depth": self.journal.outbox_depth(),
+                "last_seq": self.journal.last_seq(),
+                "acked_seq": self.journal.acked_seq(),
+            },
+            "voice": {
+                "spoken": self.announcer.spoken,
+                "failed": self.announcer.failed,
+                "dropped": self.announcer.dropped,
+            },
         }
 
 

@@ -21,7 +21,11 @@ class ExamCommands:
         self.unit = unit
 
     def handlers(self) -> dict[CommandName, Callable[[RemoteCommand], Outcome]]:
-        return {CommandName.START_EXAM: self.start_exam, CommandName.END_EXAM: self.end_exam, CommandName.SEND_DIAGNOSTICS: self.diagnostics}
+        return {
+            CommandName.START_EXAM: self.start_exam,
+            CommandName.END_EXAM: self.end_exam,
+            CommandName.SEND_DIAGNOSTICS: self.diagnostics,
+        }
 
     def _on_loop(self, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
         assert self.unit.loop is not None
@@ -38,7 +42,11 @@ class ExamCommands:
         candidate, exam_id = cmd.args.get("candidate"), cmd.args.get("exam_id")
         if not isinstance(candidate, str) or not 0 < len(candidate) <= 64:
             return CommandStatus.REFUSED, "args.candidate: the candidate (at most 64 characters) is required", {}
-        if exam_id is not None and (not isinstance(exam_id, str) or not CASE_ID_RE.match(exam_id) or not exam_id.startswith(self.unit.cfg.unit + "-")):
+        if exam_id is not None and (
+            not isinstance(exam_id, str)
+            or not CASE_ID_RE.match(exam_id)
+            or not exam_id.startswith(self.unit.cfg.unit + "-")
+        ):
             return CommandStatus.REFUSED, f"args.exam_id: an exam id of this unit ({self.unit.cfg.unit}-yymmdd-hex)", {}
         try:
             started = self._on_loop(lambda: self.unit.start_exam(candidate, exam_id))

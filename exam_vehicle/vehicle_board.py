@@ -55,8 +55,10 @@ def pulses_per_rev_x10(pulses_per_rev: float) -> int:
     """The lane bus's tenths, checked against the board's range (0.5 to 12 pulses per revolution)."""
     x10 = round(pulses_per_rev * 10)
     if not lb.MIN_PULSES_PER_REV_X10 <= x10 <= lb.MAX_PULSES_PER_REV_X10:
-        raise ValueError(f"pulses_per_rev must be {lb.MIN_PULSES_PER_REV_X10 / 10} to "
-                         f"{lb.MAX_PULSES_PER_REV_X10 / 10}, not {pulses_per_rev}")
+        raise ValueError(
+            f"pulses_per_rev must be {lb.MIN_PULSES_PER_REV_X10 / 10} to "
+            f"{lb.MAX_PULSES_PER_REV_X10 / 10}, not {pulses_per_rev}"
+        )
     return x10
 
 
@@ -67,8 +69,15 @@ class VehicleBoardDriver:
     revolution), when given, is set on the board at start and again whenever a heartbeat shows the
     board with another setting (after a reset it runs with its /board.cfg value until then)."""
 
-    def __init__(self, url: str, *, clock: Callable[[], float], pulses_per_rev: float | None = None,
-                 name: str = "", **client_kw: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], float],
+        pulses_per_rev: float | None = None,
+        name: str = "",
+        **client_kw: Any,
+    ) -> None:
         self._tach_x10 = pulses_per_rev_x10(pulses_per_rev) if pulses_per_rev is not None else None
         self.client = BoardClient(url, expected_kind="vehicle-board", name=name, **client_kw)
         self._clock = clock
@@ -121,6 +130,7 @@ class VehicleBoardDriver:
                     yield await q.get()
             finally:
                 self._queues.remove(q)
+
         return iterate()
 
     def on_change(self, callback: Callable[[SignalChange], Any]) -> Callable[[], None]:
@@ -182,8 +192,9 @@ class VehicleBoardDriver:
         t: float | None = None
         for signal, value in values:
             old = self._values.get(signal)
-            if old is not None and (old == value if heartbeat_ppr_x10 is None
-                                    else _same(signal, old, value, heartbeat_ppr_x10)):
+            if old is not None and (
+                old == value if heartbeat_ppr_x10 is None else _same(signal, old, value, heartbeat_ppr_x10)
+            ):
                 continue
             self._values[signal] = value
             if t is None:

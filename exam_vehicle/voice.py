@@ -29,8 +29,16 @@ def espeak(voice: str = "cmn", device: str | None = None, speed_wpm: int = 150) 
         return None
 
     def speak(text: str) -> None:
-        wav = subprocess.run([synth, "-v", voice, "-s", str(speed_wpm), "--stdout", text], capture_output=True, timeout=20, check=True).stdout
-        subprocess.run([player, "-q", *(["-D", device] if device else []), "-"], input=wav, capture_output=True, timeout=60, check=True)
+        wav = subprocess.run(
+            [synth, "-v", voice, "-s", str(speed_wpm), "--stdout", text], capture_output=True, timeout=20, check=True
+        ).stdout
+        subprocess.run(
+            [player, "-q", *(["-D", device] if device else []), "-"],
+            input=wav,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
 
     return speak
 

@@ -29,30 +29,47 @@ WDT_TIMEOUT_MS = 2000
 
 # I/O board: (GPIO, relay bit) per barrier; exit relays are shifted by 8
 IO_RELAY_PINS = (
-    (2, R_OPEN), (3, R_CLOSE), (4, R_STOP), (5, R_RED), (6, R_GREEN),
-    (7, R_OPEN << BARRIER_SHIFT), (8, R_CLOSE << BARRIER_SHIFT), (9, R_STOP << BARRIER_SHIFT),
-    (10, R_RED << BARRIER_SHIFT), (11, R_GREEN << BARRIER_SHIFT),
+    (2, R_OPEN),
+    (3, R_CLOSE),
+    (4, R_STOP),
+    (5, R_RED),
+    (6, R_GREEN),
+    (7, R_OPEN << BARRIER_SHIFT),
+    (8, R_CLOSE << BARRIER_SHIFT),
+    (9, R_STOP << BARRIER_SHIFT),
+    (10, R_RED << BARRIER_SHIFT),
+    (11, R_GREEN << BARRIER_SHIFT),
 )
 # (GPIO, input bit, fail-safe): fail-safe inputs read 1 (presence) without 24 V
 IO_INPUT_PINS = (
-    (12, lb.IN_LOOP, True), (13, lb.IN_BEAM, True), (14, lb.IN_EDGE, True),
-    (15, lb.IN_LIMIT_OPEN, False), (16, lb.IN_LIMIT_CLOSED, False),
-    (17, lb.IN_LOOP << BARRIER_SHIFT, True), (18, lb.IN_BEAM << BARRIER_SHIFT, True),
+    (12, lb.IN_LOOP, True),
+    (13, lb.IN_BEAM, True),
+    (14, lb.IN_EDGE, True),
+    (15, lb.IN_LIMIT_OPEN, False),
+    (16, lb.IN_LIMIT_CLOSED, False),
+    (17, lb.IN_LOOP << BARRIER_SHIFT, True),
+    (18, lb.IN_BEAM << BARRIER_SHIFT, True),
     (19, lb.IN_EDGE << BARRIER_SHIFT, True),
-    (20, lb.IN_LIMIT_OPEN << BARRIER_SHIFT, False), (21, lb.IN_LIMIT_CLOSED << BARRIER_SHIFT, False),
+    (20, lb.IN_LIMIT_OPEN << BARRIER_SHIFT, False),
+    (21, lb.IN_LIMIT_CLOSED << BARRIER_SHIFT, False),
     (22, IN_ESTOP, True),
 )
 
 # plate issuer outputs (to the mechanism's driver board) and inputs
-ISSUER_FEED_PINS = (2, 3, 4)        # feeder solenoid per magazine (blue, green, yellow)
-ISSUER_PRINT_PIN = 5                # printer/stamper start (held while printing)
-ISSUER_EJECT_PIN = 6                # ejector motor
+ISSUER_FEED_PINS = (2, 3, 4)  # feeder solenoid per magazine (blue, green, yellow)
+ISSUER_PRINT_PIN = 5  # printer/stamper start (held while printing)
+ISSUER_EJECT_PIN = 6  # ejector motor
 ISSUER_SENSOR_PINS = (
-    (12, lb.S_COVER_OPEN, True), (13, lb.S_TRAY_OCCUPIED, False),
-    (14, lb.S_PLATE_AT_PRINTER, False), (15, lb.S_EXIT_BEAM, False),
-    (16, S_PRINTER_BUSY, False), (17, S_PRINTER_ERROR, False),
+    (12, lb.S_COVER_OPEN, True),
+    (13, lb.S_TRAY_OCCUPIED, False),
+    (14, lb.S_PLATE_AT_PRINTER, False),
+    (15, lb.S_EXIT_BEAM, False),
+    (16, S_PRINTER_BUSY, False),
+    (17, S_PRINTER_ERROR, False),
     # magazine empty per plate type (blue, green, yellow), fail-safe
-    (18, S_MAGAZINE_EMPTY[0], True), (19, S_MAGAZINE_EMPTY[1], True), (20, S_MAGAZINE_EMPTY[2], True),
+    (18, S_MAGAZINE_EMPTY[0], True),
+    (19, S_MAGAZINE_EMPTY[1], True),
+    (20, S_MAGAZINE_EMPTY[2], True),
 )
 
 # vehicle board: (GPIO, signal id, inverted) of the opto-isolated 12 V switch
@@ -60,13 +77,19 @@ ISSUER_SENSOR_PINS = (
 # signal is true; `inverted` is for a car whose switch works the other way
 # (vehicle-board.md, "Polarity").  The tach input counts falling edges.
 VEHICLE_INPUT_PINS = (
-    (2, lb.SIG_SEAT_BELT, False), (3, lb.SIG_DOOR_OPEN, False), (4, lb.SIG_HANDBRAKE, False),
-    (5, lb.SIG_GEAR_NEUTRAL, False), (6, lb.SIG_GEAR_REVERSE, False), (7, lb.SIG_CLUTCH, False),
-    (8, lb.SIG_BRAKE, False), (9, lb.SIG_TURN_LEFT, False), (10, lb.SIG_TURN_RIGHT, False),
+    (2, lb.SIG_SEAT_BELT, False),
+    (3, lb.SIG_DOOR_OPEN, False),
+    (4, lb.SIG_HANDBRAKE, False),
+    (5, lb.SIG_GEAR_NEUTRAL, False),
+    (6, lb.SIG_GEAR_REVERSE, False),
+    (7, lb.SIG_CLUTCH, False),
+    (8, lb.SIG_BRAKE, False),
+    (9, lb.SIG_TURN_LEFT, False),
+    (10, lb.SIG_TURN_RIGHT, False),
     (11, lb.SIG_IGNITION, False),
 )
 VEHICLE_TACH_PIN = 12
-TACH_HOLDOFF_US = 200   # edges closer than this are ringing, not pulses (5 kHz is past any engine)
+TACH_HOLDOFF_US = 200  # edges closer than this are ringing, not pulses (5 kHz is past any engine)
 
 
 class _Serial:
@@ -75,8 +98,9 @@ class _Serial:
     def __init__(self, use_uart):
         self.uart = None
         if use_uart:
-            self.uart = machine.UART(0, baudrate=115200, bits=8, parity=None, stop=1,
-                                     tx=machine.Pin(0), rx=machine.Pin(1), rxbuf=512)
+            self.uart = machine.UART(
+                0, baudrate=115200, bits=8, parity=None, stop=1, tx=machine.Pin(0), rx=machine.Pin(1), rxbuf=512
+            )
         else:
             micropython.kbd_intr(-1)  # 0x03 on the line is data, not Ctrl-C
             self._poll = select.poll()
@@ -155,8 +179,7 @@ class IoBoardHal(_CommonHal):
     def __init__(self, use_uart=False, watchdog=True):
         super().__init__(use_uart, watchdog)
         self.relays = [(machine.Pin(g, machine.Pin.OUT, value=0), bit) for g, bit in IO_RELAY_PINS]
-        self.inputs = [(machine.Pin(g, machine.Pin.IN, machine.Pin.PULL_UP), bit, fs)
-                       for g, bit, fs in IO_INPUT_PINS]
+        self.inputs = [(machine.Pin(g, machine.Pin.IN, machine.Pin.PULL_UP), bit, fs) for g, bit, fs in IO_INPUT_PINS]
 
     def read_inputs(self):
         return _read_pins(self.inputs)
@@ -172,8 +195,9 @@ class PlateIssuerHal(_CommonHal):
         self.feed = [machine.Pin(g, machine.Pin.OUT, value=0) for g in ISSUER_FEED_PINS]
         self.print_pin = machine.Pin(ISSUER_PRINT_PIN, machine.Pin.OUT, value=0)
         self.eject_pin = machine.Pin(ISSUER_EJECT_PIN, machine.Pin.OUT, value=0)
-        self.sensors = [(machine.Pin(g, machine.Pin.IN, machine.Pin.PULL_UP), bit, fs)
-                        for g, bit, fs in ISSUER_SENSOR_PINS]
+        self.sensors = [
+            (machine.Pin(g, machine.Pin.IN, machine.Pin.PULL_UP), bit, fs) for g, bit, fs in ISSUER_SENSOR_PINS
+        ]
         self.print_uart = machine.UART(1, baudrate=115200, tx=machine.Pin(8), rx=machine.Pin(9))
 
     def read_sensors(self):
@@ -224,8 +248,9 @@ class VehicleBoardHal(_CommonHal):
             micropython.alloc_emergency_exception_buf(100)  # a traceback from the IRQ, should it fail
         except AttributeError:  # ports without it
             pass
-        self.signal_pins = [(machine.Pin(g, machine.Pin.IN, machine.Pin.PULL_UP), 1 << sig, inv)
-                            for g, sig, inv in VEHICLE_INPUT_PINS]
+        self.signal_pins = [
+            (machine.Pin(g, machine.Pin.IN, machine.Pin.PULL_UP), 1 << sig, inv) for g, sig, inv in VEHICLE_INPUT_PINS
+        ]
         self._pulses = 0
         self._last_pulse_us = time.ticks_us()
         self.tach = machine.Pin(VEHICLE_TACH_PIN, machine.Pin.IN, machine.Pin.PULL_UP)

@@ -24,17 +24,17 @@ from firmware.ticks import ticks_add, ticks_diff
 # relay bits, per barrier (exit barrier shifted by 8)
 R_OPEN = 1
 R_CLOSE = 2
-R_STOP = 4      # energised = STOP circuit opened = barrier controller stops
+R_STOP = 4  # energised = STOP circuit opened = barrier controller stops
 R_RED = 8
 R_GREEN = 16
 # raw input word: per barrier the lanebus IN_* bits (exit shifted by 8); e-stop:
 IN_ESTOP = 1 << 16
 BARRIER_SHIFT = 8
 
-TRAVEL_TIMEOUT_MS = 6000   # class O arm: 1.4-4 s, plus margin
+TRAVEL_TIMEOUT_MS = 6000  # class O arm: 1.4-4 s, plus margin
 STOP_PULSE_MS = 500
-DEBOUNCE_ON_MS = 10        # presence is believed quickly ...
-DEBOUNCE_OFF_MS = 60       # ... and released slowly
+DEBOUNCE_ON_MS = 10  # presence is believed quickly ...
+DEBOUNCE_OFF_MS = 60  # ... and released slowly
 LOOP_PERIOD_MS = 5
 
 _PRESENCE_BITS = (lb.IN_LOOP, lb.IN_BEAM, lb.IN_EDGE)
@@ -295,8 +295,19 @@ class IoLogic:
 
     def status_values(self, uptime_ms):
         e, x = self.barriers
-        return [uptime_ms, self.estop, self.host_link,
-                e.arm, e.inputs, e.light, e.fault, x.arm, x.inputs, x.light, x.fault]
+        return [
+            uptime_ms,
+            self.estop,
+            self.host_link,
+            e.arm,
+            e.inputs,
+            e.light,
+            e.fault,
+            x.arm,
+            x.inputs,
+            x.light,
+            x.fault,
+        ]
 
 
 def send_queued_events(logic, link, now):

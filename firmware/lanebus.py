@@ -25,24 +25,23 @@ MAX_FRAME = MAX_PACKET + 1 + 1  # 104 bytes on the wire, delimiter included
 MIN_PACKET = HEADER_LEN + CRC_LEN
 
 # ---------------------------------------------------------------- timing (ms)
-HEARTBEAT_MS = 1000          # board sends a STATUS event at least this often
+HEARTBEAT_MS = 1000  # board sends a STATUS event at least this often
 HOST_REPLY_TIMEOUT_MS = 250  # host retransmits a command after this silence
-HOST_MAX_ATTEMPTS = 12       # host gives up (BoardOffline) after this many sends
-BOARD_REPLY_MS = 50          # board answers a command within this time
-OFFLINE_AFTER_MS = 3500      # host declares the board offline after this silence
-HOST_PING_IDLE_MS = 1000     # host sends PING when it has sent nothing for this long
-HOST_SILENCE_MS = 5000       # board reports host_link=0 after this silence
-DEDUP_DEPTH = 8              # replies the board remembers for retransmitted commands
-EVENT_WINDOW = 16            # events the board keeps until the host acknowledges them
-EVENT_RETRY_MS = 300         # board re-sends unacknowledged events after this long
-EVENT_GIVE_UP_MS = 2000      # host skips a missing event after waiting this long for it
+HOST_MAX_ATTEMPTS = 12  # host gives up (BoardOffline) after this many sends
+BOARD_REPLY_MS = 50  # board answers a command within this time
+OFFLINE_AFTER_MS = 3500  # host declares the board offline after this silence
+HOST_PING_IDLE_MS = 1000  # host sends PING when it has sent nothing for this long
+HOST_SILENCE_MS = 5000  # board reports host_link=0 after this silence
+DEDUP_DEPTH = 8  # replies the board remembers for retransmitted commands
+EVENT_WINDOW = 16  # events the board keeps until the host acknowledges them
+EVENT_RETRY_MS = 300  # board re-sends unacknowledged events after this long
+EVENT_GIVE_UP_MS = 2000  # host skips a missing event after waiting this long for it
 
 # ---------------------------------------------------------------- board kinds
 KIND_IO_BOARD = 1
 KIND_PLATE_ISSUER = 2
 KIND_VEHICLE_BOARD = 3
-KIND_NAMES = {KIND_IO_BOARD: "io-board", KIND_PLATE_ISSUER: "plate-issuer",
-              KIND_VEHICLE_BOARD: "vehicle-board"}
+KIND_NAMES = {KIND_IO_BOARD: "io-board", KIND_PLATE_ISSUER: "plate-issuer", KIND_VEHICLE_BOARD: "vehicle-board"}
 
 # ---------------------------------------------------------------- message types
 HELLO = 0x01
@@ -71,31 +70,64 @@ REPLY_FLAG = 0x80  # the reply to command T has type T | 0x80
 
 # Status records (the body of the GET_STATUS reply and of the STATUS event).
 IO_STATUS = (
-    ("uptime_ms", "u32"), ("estop", "u8"), ("host_link", "u8"),
-    ("entry_arm", "u8"), ("entry_inputs", "u8"), ("entry_light", "u8"), ("entry_fault", "u8"),
-    ("exit_arm", "u8"), ("exit_inputs", "u8"), ("exit_light", "u8"), ("exit_fault", "u8"),
+    ("uptime_ms", "u32"),
+    ("estop", "u8"),
+    ("host_link", "u8"),
+    ("entry_arm", "u8"),
+    ("entry_inputs", "u8"),
+    ("entry_light", "u8"),
+    ("entry_fault", "u8"),
+    ("exit_arm", "u8"),
+    ("exit_inputs", "u8"),
+    ("exit_light", "u8"),
+    ("exit_fault", "u8"),
 )
 ISSUER_STATUS = (
-    ("uptime_ms", "u32"), ("state", "u8"), ("fault", "u8"), ("sensors", "u8"),
-    ("magazines_empty", "u8"), ("job_id", "str"), ("job_state", "u8"), ("plates_done", "u8"),
+    ("uptime_ms", "u32"),
+    ("state", "u8"),
+    ("fault", "u8"),
+    ("sensors", "u8"),
+    ("magazines_empty", "u8"),
+    ("job_id", "str"),
+    ("job_state", "u8"),
+    ("plates_done", "u8"),
 )
 JOB_RECORD = (
-    ("job_id", "str"), ("plate_type", "u8"), ("state", "u8"), ("plates_done", "u8"), ("fault", "u8"),
+    ("job_id", "str"),
+    ("plate_type", "u8"),
+    ("state", "u8"),
+    ("plates_done", "u8"),
+    ("fault", "u8"),
 )
 # signals: bit n set = on/off signal n (VEHICLE_SIGNAL_NAMES) is true
 VEHICLE_STATUS = (
-    ("uptime_ms", "u32"), ("host_link", "u8"), ("signals", "u16"), ("engine_rpm", "u16"),
+    ("uptime_ms", "u32"),
+    ("host_link", "u8"),
+    ("signals", "u16"),
+    ("engine_rpm", "u16"),
     ("pulses_per_rev_x10", "u8"),
 )
 
 # code, name, direction, request/event fields, reply fields (after the result byte)
 # A field list given as a string names a record above.
 MESSAGES = (
-    (HELLO, "HELLO", "host->board",
-     (("proto_major", "u8"), ("proto_minor", "u8"), ("session", "u32")),
-     (("kind", "u8"), ("proto_major", "u8"), ("proto_minor", "u8"), ("fw_major", "u8"),
-      ("fw_minor", "u8"), ("fw_patch", "u8"), ("boot_id", "u32"), ("event_seq", "u16"),
-      ("board_id", "str"))),
+    (
+        HELLO,
+        "HELLO",
+        "host->board",
+        (("proto_major", "u8"), ("proto_minor", "u8"), ("session", "u32")),
+        (
+            ("kind", "u8"),
+            ("proto_major", "u8"),
+            ("proto_minor", "u8"),
+            ("fw_major", "u8"),
+            ("fw_minor", "u8"),
+            ("fw_patch", "u8"),
+            ("boot_id", "u32"),
+            ("event_seq", "u16"),
+            ("board_id", "str"),
+        ),
+    ),
     (PING, "PING", "host->board", (), (("uptime_ms", "u32"),)),
     (GET_STATUS, "GET_STATUS", "host->board", (), "STATUS"),
     (EVENT_ACK, "EVENT_ACK", "host->board", (("seq", "u16"),), None),
@@ -103,14 +135,18 @@ MESSAGES = (
     (BARRIER_CLOSE, "BARRIER_CLOSE", "host->board", (("barrier", "u8"),), (("arm", "u8"),)),
     (BARRIER_STOP, "BARRIER_STOP", "host->board", (("barrier", "u8"),), (("arm", "u8"),)),
     (SET_LIGHT, "SET_LIGHT", "host->board", (("barrier", "u8"), ("light", "u8")), (("light", "u8"),)),
-    (ISSUE, "ISSUE", "host->board",
-     (("job_id", "str"), ("plate_type", "u8"), ("text", "str")), "JOB_RECORD"),
+    (ISSUE, "ISSUE", "host->board", (("job_id", "str"), ("plate_type", "u8"), ("text", "str")), "JOB_RECORD"),
     (JOB_STATUS, "JOB_STATUS", "host->board", (("job_id", "str"),), "JOB_RECORD"),
     (CLEAR_FAULT, "CLEAR_FAULT", "host->board", (), (("state", "u8"), ("fault", "u8"))),
     (SET_TACH, "SET_TACH", "host->board", (("pulses_per_rev_x10", "u8"),), (("pulses_per_rev_x10", "u8"),)),
     (EV_STATUS, "STATUS", "board->host", "STATUS", None),
-    (EV_BARRIER, "BARRIER_EVENT", "board->host",
-     (("barrier", "u8"), ("event", "u8"), ("arm", "u8"), ("detail", "u8")), None),
+    (
+        EV_BARRIER,
+        "BARRIER_EVENT",
+        "board->host",
+        (("barrier", "u8"), ("event", "u8"), ("arm", "u8"), ("detail", "u8")),
+        None,
+    ),
     (EV_INPUT, "INPUT_CHANGED", "board->host", (("barrier", "u8"), ("input", "u8"), ("state", "u8")), None),
     (EV_ESTOP, "ESTOP_CHANGED", "board->host", (("state", "u8"),), None),
     (EV_HOST_LINK, "HOST_LINK", "board->host", (("state", "u8"),), None),
@@ -145,12 +181,10 @@ RESULTS = (
     (E_BAD_VERSION, "BAD_VERSION", "protocol major version differs", "the board's protocol major"),
     (E_UNKNOWN_TYPE, "UNKNOWN_TYPE", "message type not in the table, or not a command", "the type"),
     (E_BAD_LENGTH, "BAD_LENGTH", "body shorter or longer than the type's layout", "0"),
-    (E_BAD_FIELD, "BAD_FIELD", "a field is out of range, or a str field is not UTF-8",
-     "0-based index of the field"),
+    (E_BAD_FIELD, "BAD_FIELD", "a field is out of range, or a str field is not UTF-8", "0-based index of the field"),
     (E_FRAME_TOO_LONG, "FRAME_TOO_LONG", "frame longer than MAX_FRAME; sent as NAK with seq 0", "0"),
     (E_NOT_SUPPORTED, "NOT_SUPPORTED", "known type, but not for this kind of board", "the type"),
-    (E_OCCUPIED, "OCCUPIED", "close refused: loop, photo-eye or edge reports presence",
-     "the presence input bits"),
+    (E_OCCUPIED, "OCCUPIED", "close refused: loop, photo-eye or edge reports presence", "the presence input bits"),
     (E_ESTOP, "ESTOP", "motion refused: emergency stop is pressed", "0"),
     (E_BARRIER_FAULT, "BARRIER_FAULT", "reserved: barrier controller fault", "0"),
     (E_BUSY, "BUSY", "issuer is working on another job", "0"),
@@ -185,8 +219,13 @@ IN_EDGE = 4
 IN_LIMIT_OPEN = 8
 IN_LIMIT_CLOSED = 16
 PRESENCE_MASK = IN_LOOP | IN_BEAM | IN_EDGE
-INPUT_NAMES = ((IN_LOOP, "loop"), (IN_BEAM, "beam"), (IN_EDGE, "edge"),
-               (IN_LIMIT_OPEN, "limit_open"), (IN_LIMIT_CLOSED, "limit_closed"))
+INPUT_NAMES = (
+    (IN_LOOP, "loop"),
+    (IN_BEAM, "beam"),
+    (IN_EDGE, "edge"),
+    (IN_LIMIT_OPEN, "limit_open"),
+    (IN_LIMIT_CLOSED, "limit_closed"),
+)
 
 BEV_OPENING = 1
 BEV_OPENED = 2
@@ -196,8 +235,7 @@ BEV_REVERSED = 5
 BEV_STOPPED = 6
 BEV_REFUSED = 7
 BEV_FAULT = 8
-BARRIER_EVENT_NAMES = ("", "opening", "opened", "closing", "closed", "reversed", "stopped",
-                       "refused", "fault")
+BARRIER_EVENT_NAMES = ("", "opening", "opened", "closing", "closed", "reversed", "stopped", "refused", "fault")
 
 # Plate issuer
 PLATE_TYPES = ("blue", "green", "yellow")  # ordinary small car, new-energy small car, large vehicle
@@ -216,8 +254,7 @@ JOB_EJECTING = 4
 JOB_DONE = 5
 JOB_PAUSED = 6
 JOB_INTERRUPTED = 7
-JOB_STATE_NAMES = ("none", "accepted", "feeding", "printing", "ejecting", "done", "paused",
-                   "interrupted")
+JOB_STATE_NAMES = ("none", "accepted", "feeding", "printing", "ejecting", "done", "paused", "interrupted")
 
 FAULT_NONE = 0
 FAULT_JAM = 1
@@ -226,8 +263,7 @@ FAULT_COVER_OPEN = 3
 FAULT_PRINT_FAILURE = 4
 FAULT_RESET_DURING_JOB = 5
 FAULT_ARM_TRAVEL = 6
-FAULT_NAMES = ("none", "jam", "magazine_empty", "cover_open", "print_failure",
-               "reset_during_job", "arm_travel")
+FAULT_NAMES = ("none", "jam", "magazine_empty", "cover_open", "print_failure", "reset_during_job", "arm_travel")
 
 # issuer sensor bits (ISSUER_STATUS.sensors)
 S_COVER_OPEN = 1
@@ -249,13 +285,25 @@ SIG_TURN_RIGHT = 8
 SIG_IGNITION = 9
 SIG_ENGINE_RUNNING = 10
 SIG_ENGINE_RPM = 11  # the one signal that is a number (rpm), not on/off
-VEHICLE_SIGNAL_NAMES = ("seat_belt", "door_open", "handbrake", "gear_neutral", "gear_reverse", "clutch",
-                        "brake", "turn_left", "turn_right", "ignition", "engine_running", "engine_rpm")
-MIN_PULSES_PER_REV_X10 = 5    # 0.5 pulses per revolution (one-cylinder four-stroke)
+VEHICLE_SIGNAL_NAMES = (
+    "seat_belt",
+    "door_open",
+    "handbrake",
+    "gear_neutral",
+    "gear_reverse",
+    "clutch",
+    "brake",
+    "turn_left",
+    "turn_right",
+    "ignition",
+    "engine_running",
+    "engine_rpm",
+)
+MIN_PULSES_PER_REV_X10 = 5  # 0.5 pulses per revolution (one-cylinder four-stroke)
 MAX_PULSES_PER_REV_X10 = 120  # 12 pulses per revolution
 
 MAX_JOB_ID = 32  # bytes
-MAX_TEXT = 24    # bytes of UTF-8 (a province character takes 3)
+MAX_TEXT = 24  # bytes of UTF-8 (a province character takes 3)
 
 
 class LaneBusError(Exception):
@@ -346,13 +394,16 @@ class Packet:
         self.body = body
 
     def __eq__(self, other):
-        return (isinstance(other, Packet) and self.version == other.version
-                and self.seq == other.seq and self.mtype == other.mtype
-                and bytes(self.body) == bytes(other.body))
+        return (
+            isinstance(other, Packet)
+            and self.version == other.version
+            and self.seq == other.seq
+            and self.mtype == other.mtype
+            and bytes(self.body) == bytes(other.body)
+        )
 
     def __repr__(self):
-        return "Packet(v=%d, seq=%d, type=0x%02x, body=%r)" % (
-            self.version, self.seq, self.mtype, bytes(self.body))
+        return "Packet(v=%d, seq=%d, type=0x%02x, body=%r)" % (self.version, self.seq, self.mtype, bytes(self.body))
 
 
 def encode_packet(seq, mtype, body=b"", version=VERSION_BYTE):
@@ -561,7 +612,7 @@ def unpack_fields(fields, body, start=0):
             pos += 1
             if pos + ln > n:
                 raise FieldError("string runs past body", i)
-            vals.append(bytes(body[pos:pos + ln]))
+            vals.append(bytes(body[pos : pos + ln]))
             pos += ln
         i += 1
     if pos != n:

@@ -182,16 +182,22 @@ class BoardLink:
             self.hal.serial_write(lb.encode_reply(pkt.seq, lb.HELLO, lb.E_BAD_LENGTH))
             return
         if major != lb.PROTOCOL_MAJOR:
-            self.hal.serial_write(lb.encode_reply(pkt.seq, lb.HELLO, lb.E_BAD_VERSION,
-                                                  detail=lb.PROTOCOL_MAJOR))
+            self.hal.serial_write(lb.encode_reply(pkt.seq, lb.HELLO, lb.E_BAD_VERSION, detail=lb.PROTOCOL_MAJOR))
             return
         if session != self.session:
             # a new host session: forget the replies of the previous one
             self.session = session
             for i in range(lb.DEDUP_DEPTH):
                 self._cache_seq[i] = -1
-        vals = [self.app.kind, lb.PROTOCOL_MAJOR, lb.PROTOCOL_MINOR, FW_VERSION[0], FW_VERSION[1],
-                FW_VERSION[2], self.hal.boot_id() & 0xFFFFFFFF, self.oldest_unacked_event(),
-                self.hal.board_id()]
-        self.hal.serial_write(lb.encode_reply(pkt.seq, lb.HELLO, lb.OK,
-                                              lb.reply_fields(lb.HELLO), vals))
+        vals = [
+            self.app.kind,
+            lb.PROTOCOL_MAJOR,
+            lb.PROTOCOL_MINOR,
+            FW_VERSION[0],
+            FW_VERSION[1],
+            FW_VERSION[2],
+            self.hal.boot_id() & 0xFFFFFFFF,
+            self.oldest_unacked_event(),
+            self.hal.board_id(),
+        ]
+        self.hal.serial_write(lb.encode_reply(pkt.seq, lb.HELLO, lb.OK, lb.reply_fields(lb.HELLO), vals))

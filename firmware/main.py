@@ -47,10 +47,13 @@ def main():
     kind, use_uart = read_board_cfg()
     if kind == "plate-issuer":
         from firmware.plate_issuer import PlateIssuer
+
         PlateIssuer(hal_rp2.PlateIssuerHal(use_uart)).run()
     elif kind == "vehicle-board":
         from firmware.vehicle_board import VehicleBoard
+
         VehicleBoard(hal_rp2.VehicleBoardHal(use_uart), read_pulses_per_rev_x10()).run()
     else:
         from firmware.io_board import IoBoard
+
         IoBoard(hal_rp2.IoBoardHal(use_uart)).run()

@@ -23,7 +23,7 @@ PLATES_PER_JOB = 2
 JOURNAL_DEPTH = 16
 FEED_TIMEOUT_MS = 3000
 PRINT_TIMEOUT_MS = 8000
-PRINT_START_MS = 500      # the printer must report busy within this time
+PRINT_START_MS = 500  # the printer must report busy within this time
 EJECT_TIMEOUT_MS = 3000
 LOOP_PERIOD_MS = 5
 
@@ -35,8 +35,14 @@ MAGAZINE_SHIFT = 8  # bit (8 + plate_type) set = that magazine is empty
 S_MAGAZINE_EMPTY = (1 << MAGAZINE_SHIFT, 1 << (MAGAZINE_SHIFT + 1), 1 << (MAGAZINE_SHIFT + 2))  # per plate type
 EVENT_QUEUE_SIZE = 16
 
-JOURNAL_FIELDS = (("job_id", "str"), ("plate_type", "u8"), ("text", "str"),
-                  ("state", "u8"), ("plates_done", "u8"), ("fault", "u8"))
+JOURNAL_FIELDS = (
+    ("job_id", "str"),
+    ("plate_type", "u8"),
+    ("text", "str"),
+    ("state", "u8"),
+    ("plates_done", "u8"),
+    ("fault", "u8"),
+)
 JOURNAL_MAGIC = b"PLJ1"
 
 
@@ -56,8 +62,7 @@ class Job:
 def encode_journal(jobs):
     out = bytearray(JOURNAL_MAGIC)
     for j in jobs:
-        rec = lb.pack_fields(JOURNAL_FIELDS, [j.job_id, j.plate_type, j.text, j.state,
-                                              j.plates_done, j.fault])
+        rec = lb.pack_fields(JOURNAL_FIELDS, [j.job_id, j.plate_type, j.text, j.state, j.plates_done, j.fault])
         out.append(len(rec))
         out.extend(rec)
     return bytes(out)
@@ -72,7 +77,7 @@ def decode_journal(data):
         n = data[pos]
         pos += 1
         try:
-            v = lb.unpack_fields(JOURNAL_FIELDS, data[pos:pos + n])
+            v = lb.unpack_fields(JOURNAL_FIELDS, data[pos : pos + n])
         except lb.LaneBusError:
             break  # torn write: keep what was whole
         pos += n
@@ -170,8 +175,7 @@ class IssuerLogic:
         if self.sensors & lb.S_COVER_OPEN:
             return lb.E_COVER_OPEN, None, 0
         job = self.job
-        if (job is not None and job.state == lb.JOB_PAUSED
-                and self.sensors & S_MAGAZINE_EMPTY[job.plate_type]):
+        if job is not None and job.state == lb.JOB_PAUSED and self.sensors & S_MAGAZINE_EMPTY[job.plate_type]:
             return lb.E_MAGAZINE_EMPTY, None, job.plate_type
         old = self.fault
         self.fault = lb.FAULT_NONE
@@ -277,9 +281,16 @@ class IssuerLogic:
     def status_values(self, uptime_ms):
         job = self.job
         empty = (self.sensors >> MAGAZINE_SHIFT) & 0xFF
-        return [uptime_ms, self.state, self.fault, self.sensors & 0x0F, empty,
-                job.job_id if job else b"", job.state if job else 0,
-                job.plates_done if job else 0]
+        return [
+            uptime_ms,
+            self.state,
+            self.fault,
+            self.sensors & 0x0F,
+            empty,
+            job.job_id if job else b"",
+            job.state if job else 0,
+            job.plates_done if job else 0,
+        ]
 
 
 def send_queued_events(logic, link, now):

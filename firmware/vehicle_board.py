@@ -40,14 +40,14 @@ from firmware.link import BoardLink
 from firmware.ticks import ticks_diff
 
 LOOP_PERIOD_MS = 5
-DEBOUNCE_MS = 20           # switch inputs: stable this long, either way
-TURN_OFF_MS = 1500         # turn signal off after the lamp was dark this long
-RPM_SLOT_MS = 100          # engine speed recomputed this often ...
-RPM_SLOTS = 5              # ... over the pulses of this many slots
+DEBOUNCE_MS = 20  # switch inputs: stable this long, either way
+TURN_OFF_MS = 1500  # turn signal off after the lamp was dark this long
+RPM_SLOT_MS = 100  # engine speed recomputed this often ...
+RPM_SLOTS = 5  # ... over the pulses of this many slots
 RPM_WINDOW_MS = RPM_SLOT_MS * RPM_SLOTS
-RPM_REPORT_STEP = 100      # rpm: report a move of at least this much
-ENGINE_RUNNING_RPM = 400   # above cranking speed (150-300 rpm), below idle (700-900 rpm)
-ENGINE_STOPPED_RPM = 300   # hysteresis: a rough idle does not read as a stall
+RPM_REPORT_STEP = 100  # rpm: report a move of at least this much
+ENGINE_RUNNING_RPM = 400  # above cranking speed (150-300 rpm), below idle (700-900 rpm)
+ENGINE_STOPPED_RPM = 300  # hysteresis: a rough idle does not read as a stall
 DEFAULT_PULSES_PER_REV_X10 = 20  # four-cylinder four-stroke: two ignition/tach pulses per revolution
 PULSE_COUNT_MASK = (1 << 30) - 1  # the HAL's pulse counter wraps here (a MicroPython small int)
 MAX_WINDOW_PULSES = 10000  # far above any engine (keeps the rpm arithmetic in small ints)
@@ -146,9 +146,9 @@ class VehicleLogic:
         self.left = BlinkDetector()
         self.right = BlinkDetector()
         self.tach = Tachometer(now, pulse_count, pulses_per_rev_x10)
-        self.signals = 0        # bit n: on/off signal n is true
-        self.rpm_reported = 0   # the engine speed of the last report
-        self._rpm_prev = 0      # the engine speed computed before this one
+        self.signals = 0  # bit n: on/off signal n is true
+        self.rpm_reported = 0  # the engine speed of the last report
+        self._rpm_prev = 0  # the engine speed computed before this one
         self._warmup = RPM_SLOTS  # computations until the window covers time since boot
         self.host_link = 0
         self._started = False
@@ -193,7 +193,7 @@ class VehicleLogic:
         # either way, so a single reading is the jitter of a steady engine more often than a change
         prev = self._rpm_prev
         self._rpm_prev = rpm
-        moved = ((rpm - last >= step and prev - last >= step) or (last - rpm >= step and last - prev >= step))
+        moved = (rpm - last >= step and prev - last >= step) or (last - rpm >= step and last - prev >= step)
         if crossed or moved or (rpm == 0) != (last == 0):
             self.rpm_reported = rpm
             self.events.push(lb.EV_SIGNAL, lb.SIG_ENGINE_RPM, rpm >> 8, rpm & 0xFF)

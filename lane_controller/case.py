@@ -277,9 +277,30 @@ class Resume:
 
 
 Input = (
-    PartnerRecords | PartnerLookupFailed | Admit | VehiclePassed | VinRead | VinConfirm | MarkItem | Photo | Conclude
-    | PlateOptions | ChoosePlate | PlateReserved | PlateReserveFailed | PaymentStarted | PaymentConfirmed | Issue
-    | PlatesIssued | IssueFailed | Fitted | OpenExit | Reject | Abort | Hold | Resume
+    PartnerRecords
+    | PartnerLookupFailed
+    | Admit
+    | VehiclePassed
+    | VinRead
+    | VinConfirm
+    | MarkItem
+    | Photo
+    | Conclude
+    | PlateOptions
+    | ChoosePlate
+    | PlateReserved
+    | PlateReserveFailed
+    | PaymentStarted
+    | PaymentConfirmed
+    | Issue
+    | PlatesIssued
+    | IssueFailed
+    | Fitted
+    | OpenExit
+    | Reject
+    | Abort
+    | Hold
+    | Resume
 )
 
 
@@ -346,8 +367,19 @@ class IssuePlates:
     text: str
 
 
-Action = (LookupPartner | OpenBarrier | CloseBarrier | SetLight | CaptureVin | FetchPlateOptions | ReservePlate | ReleasePlate
-          | StartPayment | CheckPayment | IssuePlates)
+Action = (
+    LookupPartner
+    | OpenBarrier
+    | CloseBarrier
+    | SetLight
+    | CaptureVin
+    | FetchPlateOptions
+    | ReservePlate
+    | ReleasePlate
+    | StartPayment
+    | CheckPayment
+    | IssuePlates
+)
 
 
 # ---------------------------------------------------------------- rules and results
@@ -357,9 +389,21 @@ Action = (LookupPartner | OpenBarrier | CloseBarrier | SetLight | CaptureVin | F
 class Rules:
     """The local rules a case is checked against (from lane.toml)."""
 
-    items: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
-        "passenger_car": ("vin", "engine", "brand_model", "colour", "seats", "vehicle_type", "plate_shape", "tyres", "belts_triangle"),
-    })
+    items: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "passenger_car": (
+                "vin",
+                "engine",
+                "brand_model",
+                "colour",
+                "seats",
+                "vehicle_type",
+                "plate_shape",
+                "tyres",
+                "belts_triangle",
+            ),
+        }
+    )
     required_photos: tuple[str, ...] = ("0111", "0112", "0113")
     plates: PlateRules = field(default_factory=PlateRules)
     authority: str = "苏A"
@@ -401,8 +445,14 @@ def open_case(open_cases: dict[str, str], inp: Open, now: float) -> Step:
         raise Refused(f"station {inp.station} already has open case {open_cases[inp.station]}")
     if not (inp.id_number or inp.booking_number):
         raise Refused("an ID card number or a booking number is needed")
-    case = Case(case_id=inp.case_id, station=inp.station, opened_at=now, stage_at=now,
-                id_number=inp.id_number, booking_number=inp.booking_number)
+    case = Case(
+        case_id=inp.case_id,
+        station=inp.station,
+        opened_at=now,
+        stage_at=now,
+        id_number=inp.id_number,
+        booking_number=inp.booking_number,
+    )
     ev = Event(EventKind.CASE_OPENED, {"id_number": inp.id_number, "booking_number": inp.booking_number})
     return Step(case, [ev], [LookupPartner(inp.id_number, inp.booking_number)])
 
@@ -436,13 +486,21 @@ def normalise_partner_answer(body: dict[str, Any], vin: str | None = None) -> di
     vehicles = list(body.get("vehicles") or [])
     if vin:
         vehicles = [v for v in vehicles if v.get("vin") == vin] or vehicles
-    out: dict[str, Any] = {"owner": body.get("owner") or {}, "vehicle": {}, "other_vehicles": [v.get("vin") for v in vehicles[1:]]}
+    out: dict[str, Any] = {
+        "owner": body.get("owner") or {},
+        "vehicle": {},
+        "other_vehicles": [v.get("vin") for v in vehicles[1:]],
+    }
     if vehicles:
         v = dict(vehicles[0])
         cert = dict(v.get("certificate") or {})
         cert.setdefault("vin", v.get("vin"))
         cert.setdefault("brand_model", " ".join(x for x in (cert.get("brand"), cert.get("model")) if x))
-        kind = v.get("plate_kind") if v.get("plate_kind") in tuple(PlateKind) else plate_kind_for_fuel(str(cert.get("fuel_type") or ""))
+        kind = (
+            v.get("plate_kind")
+            if v.get("plate_kind") in tuple(PlateKind)
+            else plate_kind_for_fuel(str(cert.get("fuel_type") or ""))
+        )
         cert.setdefault("new_energy", kind == PlateKind.NEW_ENERGY)
         v["certificate"] = cert
         out["vehicle"] = v
@@ -498,8 +556,16 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
             _need(s == Stage.ADMITTED, "a VIN is read only while the vehicle is on the station")
             read = read.model_copy(update={"ms": round(read.ms, 1)})
             matches = read.vin is not None and read.vin == case.certificate_vin
-            E.append(Event(EventKind.CASE_VIN_READ, {**read.model_dump(include=VIN_READ_EVENT_FIELDS), "certificate_vin": case.certificate_vin,
-                                                     "matches": matches}))
+            E.append(
+                Event(
+                    EventKind.CASE_VIN_READ,
+                    {
+                        **read.model_dump(include=VIN_READ_EVENT_FIELDS),
+                        "certificate_vin": case.certificate_vin,
+                        "matches": matches,
+                    },
+                )
+            )
             if read.decision == "accept" and matches:
                 case = _to(case, Stage.VIN_CONFIRMED, now, vin_read=read, vin=read.vin)
                 E.append(Event(EventKind.CASE_VIN_CONFIRMED, {"vin": read.vin, "by": "reader"}))
@@ -508,14 +574,25 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
         case VinConfirm(vin, reason):
             _need(s == Stage.ADMITTED, "the VIN can be confirmed only while the vehicle is on the station")
             vin = vin.strip().upper()
-            _need(vin == case.certificate_vin, f"VIN {vin} differs from the certificate VIN {case.certificate_vin}: reject the case")
+            _need(
+                vin == case.certificate_vin,
+                f"VIN {vin} differs from the certificate VIN {case.certificate_vin}: reject the case",
+            )
             read_vin = case.vin_read.vin if case.vin_read else None
             if vin != read_vin or case.vin_read is None or case.vin_read.decision != "accept":
-                _need(bool(reason and reason.strip()), "a reason is needed to correct or accept a VIN the reader did not accept")
+                _need(
+                    bool(reason and reason.strip()),
+                    "a reason is needed to correct or accept a VIN the reader did not accept",
+                )
             case = _to(case, Stage.VIN_CONFIRMED, now, vin=vin, vin_reason=reason)
-            E.append(Event(EventKind.CASE_VIN_CONFIRMED, {"vin": vin, "by": "inspector", "reason": reason, "read": read_vin}))
+            E.append(
+                Event(EventKind.CASE_VIN_CONFIRMED, {"vin": vin, "by": "inspector", "reason": reason, "read": read_vin})
+            )
         case MarkItem(item, result):
-            _need(s in (Stage.ADMITTED, Stage.VIN_CONFIRMED), "inspection items are marked while the vehicle is on the station")
+            _need(
+                s in (Stage.ADMITTED, Stage.VIN_CONFIRMED),
+                "inspection items are marked while the vehicle is on the station",
+            )
             _need(item in rules.checklist(case.vehicle_type), f"{item} is not on the checklist for {case.vehicle_type}")
             _need(result in ("pass", "fail", "na"), "an item is pass, fail or na")
             case = case.model_copy(update={"items": {**case.items, item: result}})
@@ -534,10 +611,17 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
                 photos = [p for p in rules.required_photos if p not in case.photos]
                 _need(not photos, "photos missing: " + ", ".join(photos))
             too_fast = rules.min_inspection_s > 0 and now - case.stage_at < rules.min_inspection_s
-            E.append(Event(EventKind.CASE_INSPECTED, {"ok": not failed, "failed": failed, "items": case.items, "too_fast": too_fast}))
+            E.append(
+                Event(
+                    EventKind.CASE_INSPECTED,
+                    {"ok": not failed, "failed": failed, "items": case.items, "too_fast": too_fast},
+                )
+            )
             if failed:
                 reason = "inspection failed: " + ", ".join(failed)
-                case = _to(case, Stage.LEAVING, now, inspected_at=now, inspection_ok=False, outcome="rejected", reason=reason)
+                case = _to(
+                    case, Stage.LEAVING, now, inspected_at=now, inspection_ok=False, outcome="rejected", reason=reason
+                )
                 E.append(Event(EventKind.CASE_REJECTED, {"reason": reason, "stage": s.value}))
             else:
                 case = _to(case, Stage.INSPECTED, now, inspected_at=now, inspection_ok=True)
@@ -565,16 +649,30 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
             A.append(StartPayment(number))
         case PlateReserveFailed(number, error):
             _need(s == Stage.INSPECTED and case.plate_choice == number, f"plate {number} was not asked for")
-            case = case.model_copy(update={"plate_choice": None, "plate_composed": False, "plate_error": f"{number}: {error}"})
+            case = case.model_copy(
+                update={"plate_choice": None, "plate_composed": False, "plate_error": f"{number}: {error}"}
+            )
         case PaymentStarted(payment_id, amount_cents, pay_url):
             _need(s == Stage.PLATE_RESERVED, "payment starts after the plate is reserved")
-            case = case.model_copy(update={"payment": {"payment_id": payment_id, "amount_cents": amount_cents, "pay_url": pay_url}})
+            case = case.model_copy(
+                update={"payment": {"payment_id": payment_id, "amount_cents": amount_cents, "pay_url": pay_url}}
+            )
         case PaymentConfirmed(payment_id, amount_cents):
             _need(s == Stage.PLATE_RESERVED, "no payment is expected now")
             known = (case.payment or {}).get("payment_id")
             _need(known is None or known == payment_id, f"payment {payment_id} is not this case's payment")
-            case = _to(case, Stage.PAID, now, paid_at=now,
-                       payment={**(case.payment or {}), "payment_id": payment_id, "confirmed": True, **({"amount_cents": amount_cents} if amount_cents is not None else {})})
+            case = _to(
+                case,
+                Stage.PAID,
+                now,
+                paid_at=now,
+                payment={
+                    **(case.payment or {}),
+                    "payment_id": payment_id,
+                    "confirmed": True,
+                    **({"amount_cents": amount_cents} if amount_cents is not None else {}),
+                },
+            )
             E.append(Event(EventKind.CASE_PAID, {"payment_id": payment_id, "amount_cents": amount_cents}))
             A += _issue_actions(case)
             case = case.model_copy(update={"issue_job": job_id_for(case)})
@@ -595,7 +693,10 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
             case = _to(case, Stage.PLATES_FITTED, now)
             E.append(Event(EventKind.CASE_PLATES_FITTED, {}))
         case OpenExit():
-            _need(s in (Stage.PLATES_FITTED, Stage.LEAVING), "the exit opens only after the plates are fitted, or for a vehicle leaving without plates")
+            _need(
+                s in (Stage.PLATES_FITTED, Stage.LEAVING),
+                "the exit opens only after the plates are fitted, or for a vehicle leaving without plates",
+            )
             case = _to(case, Stage.EXIT_OPEN, now)
             E.append(Event(EventKind.CASE_EXIT_OPENED, {"outcome": case.outcome or "registered"}))
             A += [OpenBarrier("exit"), SetLight("exit", "green")]
@@ -604,7 +705,9 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
             _need(bool(reason and reason.strip()), "a reason is needed")
             _need(s not in (Stage.LEAVING, Stage.EXIT_OPEN), "the case is already leaving")
             if kind == "rejected":
-                _need(ORDER.index(s) < ORDER.index(Stage.PLATES_ISSUED), "plates were issued: abort with a reason instead")
+                _need(
+                    ORDER.index(s) < ORDER.index(Stage.PLATES_ISSUED), "plates were issued: abort with a reason instead"
+                )
             if case.plate and s in (Stage.PLATE_RESERVED,):
                 A.append(ReleasePlate(case.plate))
             elif case.plate_choice and s == Stage.INSPECTED:

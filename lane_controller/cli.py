@@ -17,11 +17,15 @@ def _pki_hint(cfg: Any) -> list[str]:
         return []
     pki = SitePki(ca.parent)
     wanted = [(pki.ca_cert, ca)] + ([(pki.password_file(cfg.unit), Path(password))] if password is not None else [])
-    lines = [f"hint: the site CA and the broker password of {cfg.unit} come from `passlane pki init`:",
-             f"  passlane pki init {pki.root} --site {cfg.site} --unit {cfg.unit}"]
+    lines = [
+        f"hint: the site CA and the broker password of {cfg.unit} come from `passlane pki init`:",
+        f"  passlane pki init {pki.root} --site {cfg.site} --unit {cfg.unit}",
+    ]
     lines += [f"  then copy {made} to {want}" for made, want in wanted if made != want]
-    lines.append(f"  (if the site's CA was made in another folder: run it on that folder, then copy its ca.crt and "
-                 f"secrets/{cfg.unit}.password to the paths this config names)")
+    lines.append(
+        f"  (if the site's CA was made in another folder: run it on that folder, then copy its ca.crt and "
+        f"secrets/{cfg.unit}.password to the paths this config names)"
+    )
     return lines
 
 
@@ -40,8 +44,10 @@ def _check(ns: argparse.Namespace) -> int:
     if problems:
         print("\n".join(_pki_hint(cfg)), file=sys.stderr)
         return 1
-    print(f"{ns.config}: ok (site {cfg.site}, unit {cfg.unit}, stations {', '.join(cfg.stations)}, "
-          f"broker {cfg.mqtt.host}:{cfg.mqtt.port}, {len(cfg.inspectors)} inspectors, journal {cfg.journal.path})")
+    print(
+        f"{ns.config}: ok (site {cfg.site}, unit {cfg.unit}, stations {', '.join(cfg.stations)}, "
+        f"broker {cfg.mqtt.host}:{cfg.mqtt.port}, {len(cfg.inspectors)} inspectors, journal {cfg.journal.path})"
+    )
     return 0
 
 
@@ -57,7 +63,9 @@ def _run(ns: argparse.Namespace) -> int:
 
     limit_malloc_arenas(2)
 
-    logging.basicConfig(level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     try:
         cfg = load_config(ns.config)
     except ConfigError as exc:
@@ -94,7 +102,10 @@ def _run(ns: argparse.Namespace) -> int:
         async def announce() -> None:
             await ready.wait()
             port = ready.port or cfg.ui.port
-            print(f"lane {cfg.unit} running: tablet on http://{cfg.ui.host}:{port}/ ; journal {cfg.journal.path}", flush=True)
+            print(
+                f"lane {cfg.unit} running: tablet on http://{cfg.ui.host}:{port}/ ; journal {cfg.journal.path}",
+                flush=True,
+            )
 
         announcer = loop.create_task(announce())
         try:
@@ -123,8 +134,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("run", help="run one lane: controller, boards, cloud link and the tablet UI")
     p.add_argument("--config", required=True, help="lane.toml")
     p.add_argument("--port", type=int, default=None, help="tablet UI port (overrides ui.port)")
-    p.add_argument("--no-reader", action="store_true",
-                   help="run without the VIN model: every VIN is read by the inspector, and the tablet shows the reader is off")
+    p.add_argument(
+        "--no-reader",
+        action="store_true",
+        help="run without the VIN model: every VIN is read by the inspector, and the tablet shows the reader is off",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log what the lane does (INFO), not only warnings")
     p.set_defaults(func=_run)
     c = sub.add_parser("check-config", help="validate lane.toml (unknown keys, types, secrets reachable)")

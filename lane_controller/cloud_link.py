@@ -28,8 +28,9 @@ class CloudLink:
         self.lane = lane
 
     # ------------------------------------------------------------ asking
-    async def ask(self, case_id: str, kind: RequestKind, body: dict[str, Any], stage: C.Stage | None,
-                  attempts: int | None = None) -> Response | None:
+    async def ask(
+        self, case_id: str, kind: RequestKind, body: dict[str, Any], stage: C.Stage | None, attempts: int | None = None
+    ) -> Response | None:
         """The bridge's answer, or None when the case left `stage` (or `attempts` ran out) before one came."""
         lane = self.lane
         delay = 1.0
@@ -64,8 +65,12 @@ class CloudLink:
         body = {"id_number": id_number} if id_number else {"booking_number": booking_number}
         resp = await self.ask(case_id, RequestKind.PARTNER_LOOKUP, body, C.Stage.OPENED)
         if resp is not None:
-            await self.lane.safe_apply(case_id, C.PartnerRecords(C.normalise_partner_answer(resp.body)) if resp.ok
-                                       else C.PartnerLookupFailed(resp.error or "error"))
+            await self.lane.safe_apply(
+                case_id,
+                C.PartnerRecords(C.normalise_partner_answer(resp.body))
+                if resp.ok
+                else C.PartnerLookupFailed(resp.error or "error"),
+            )
 
     async def fetch_plate_options(self, case_id: str, new_energy: bool) -> None:
         cfg = self.lane.cfg.plates
@@ -79,18 +84,29 @@ class CloudLink:
 
     def reserve_body(self, case: C.Case, number: str, composed: bool) -> dict[str, Any]:
         """The plate.reserve request body: the one place it is built."""
-        return {"case_id": case.case_id, "authority": self.lane.cfg.plates.authority, "number": number, "composed": composed,
-                "plate_kind": case.plate_kind.value}
+        return {
+            "case_id": case.case_id,
+            "authority": self.lane.cfg.plates.authority,
+            "number": number,
+            "composed": composed,
+            "plate_kind": case.plate_kind.value,
+        }
 
     async def reserve_plate(self, case_id: str, number: str, composed: bool) -> None:
         case = self.lane.cases.get(case_id)
         if case is None:
             return
-        resp = await self.ask(case_id, RequestKind.PLATE_RESERVE, self.reserve_body(case, number, composed), C.Stage.INSPECTED)
+        resp = await self.ask(
+            case_id, RequestKind.PLATE_RESERVE, self.reserve_body(case, number, composed), C.Stage.INSPECTED
+        )
         if resp is not None:
             until = resp.body.get("reserved_until")  # the bridge's answer (absent only on refusal)
-            await self.lane.safe_apply(case_id, C.PlateReserved(resp.body.get("number") or number, until) if resp.ok
-                                       else C.PlateReserveFailed(number, f"{resp.error}: {resp.detail or ''}".strip(": ")))
+            await self.lane.safe_apply(
+                case_id,
+                C.PlateReserved(resp.body.get("number") or number, until)
+                if resp.ok
+                else C.PlateReserveFailed(number, f"{resp.error}: {resp.detail or ''}".strip(": ")),
+            )
 
     async def release_plate(self, case_id: str, number: str) -> None:
         await self.ask(case_id, RequestKind.PLATE_RELEASE, {"case_id": case_id, "number": number}, None, attempts=3)
@@ -99,7 +115,10 @@ class CloudLink:
         resp = await self.ask(case_id, RequestKind.PAYMENT_START, {"case_id": case_id}, C.Stage.PLATE_RESERVED)
         if resp is not None and resp.ok:
             b = resp.body
-            await self.lane.safe_apply(case_id, C.PaymentStarted(str(b.get("payment_id")), int(b.get("amount_cents", 0)), str(b.get("pay_url", ""))))
+            await self.lane.safe_apply(
+                case_id,
+                C.PaymentStarted(str(b.get("payment_id")), int(b.get("amount_cents", 0)), str(b.get("pay_url", ""))),
+            )
             await self.check_payment(case_id)
         elif resp is not None:
             self.lane.alert(f"case:{case_id}", f"payment start: {resp.error} {resp.detail or ''}")
@@ -118,11 +137,22 @@ class CloudLink:
         case = self.lane.cases.get(case_id)
         if case is None or case.stage != C.Stage.PLATE_RESERVED or case.plate != number:
             return
-        resp = await self.ask(case_id, RequestKind.PLATE_RESERVE, self.reserve_body(case, number, case.plate_composed), C.Stage.PLATE_RESERVED)
+        resp = await self.ask(
+            case_id,
+            RequestKind.PLATE_RESERVE,
+            self.reserve_body(case, number, case.plate_composed),
+            C.Stage.PLATE_RESERVED,
+        )
         if resp is not None and resp.ok:
-            self.lane.alert(f"case:{case_id}", f"plate reservation of {number} expired and was renewed (case {case_id})")
+            self.lane.alert(
+                f"case:{case_id}", f"plate reservation of {number} expired and was renewed (case {case_id})"
+            )
         elif resp is not None:
-            await self.lane.safe_apply(case_id, C.Hold(f"plate reservation of {number} expired and it is no longer free ({resp.error})"), "cloud")
+            await self.lane.safe_apply(
+                case_id,
+                C.Hold(f"plate reservation of {number} expired and it is no longer free ({resp.error})"),
+                "cloud",
+            )
 
     # ------------------------------------------------------------ being told (paho's thread)
     def notification_threadsafe(self, n: Notification) -> None:
@@ -139,7 +169,9 @@ class CloudLink:
 
     async def _notification(self, n: Notification) -> None:
         if n.kind == NotificationKind.PAYMENT_CONFIRMED:
-            await self.lane.safe_apply(n.case_id, C.PaymentConfirmed(str(n.data.get("payment_id")), n.data.get("amount_cents")), "cloud")
+            await self.lane.safe_apply(
+                n.case_id, C.PaymentConfirmed(str(n.data.get("payment_id")), n.data.get("amount_cents")), "cloud"
+            )
         elif n.kind == NotificationKind.RESERVATION_EXPIRED:
             self.lane.tasks.start(self.reservation_expired(n.case_id, str(n.data.get("number"))))
 

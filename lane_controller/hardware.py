@@ -83,8 +83,11 @@ class PassageDetector:
 
     def snapshot(self, mark: dict[str, int], barriers: dict[str, tuple[bool, bool]]) -> list[str]:
         """A status read sent at `mark`: (loop, beam) per barrier; the barriers where it completed a passage."""
-        return [name for name, (loop, beam) in barriers.items()
-                if self._events.get(name, 0) == mark.get(name, 0) and self._apply(name, loop=loop, beam=beam)]
+        return [
+            name
+            for name, (loop, beam) in barriers.items()
+            if self._events.get(name, 0) == mark.get(name, 0) and self._apply(name, loop=loop, beam=beam)
+        ]
 
     def _apply(self, barrier: str, loop: bool | None = None, beam: bool | None = None) -> bool:
         st = self._inputs.setdefault(barrier, {"loop": False, "beam": False})
@@ -100,8 +103,6 @@ class PassageDetector:
         return False
 
 
-
-
 class HardwareFault(RuntimeError):
     def __init__(self, device: str, detail: str) -> None:
         super().__init__(f"{device}: {detail}")
@@ -113,9 +114,15 @@ class BoardHardware:
     """The lane-bus boards through the host drivers (``edge.lanebus``): the real boards, or the real firmware on
     the simulated world.  Owns its tasks (status poll, notices to the lane) and awaits them on close."""
 
-
-    def __init__(self, io_url: str, issuer_url: str, *, poll_s: float = 1.0, issue_timeout_s: float = 120.0,
-                 command_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        io_url: str,
+        issuer_url: str,
+        *,
+        poll_s: float = 1.0,
+        issue_timeout_s: float = 120.0,
+        command_timeout_s: float = 15.0,
+    ) -> None:
         """command_timeout_s: how long one command may wait for a board that is off the link (then it is a fault)."""
         from edge import lanebus
 
@@ -145,7 +152,9 @@ class BoardHardware:
         try:
             await self.io.start()
         except Exception:
-            self._online = False  # the lane reports why the board could not start; the poll then reports only a recovery
+            self._online = (
+                False  # the lane reports why the board could not start; the poll then reports only a recovery
+            )
             raise
         finally:
             self._tasks.append(asyncio.create_task(self._poll(), name="hardware-poll"))
@@ -217,7 +226,10 @@ class BoardHardware:
             await self._cmd("plate-issuer", self.issuer.clear_fault())
             js = await self._cmd("plate-issuer", self.issuer.job_status(job_id))
         if js.state != "done":
-            js = await self._cmd("plate-issuer", self.issuer.wait_job(job_id, ("done", "paused", "interrupted"), self.issue_timeout_s, 0.1))
+            js = await self._cmd(
+                "plate-issuer",
+                self.issuer.wait_job(job_id, ("done", "paused", "interrupted"), self.issue_timeout_s, 0.1),
+            )
         if js.state != "done":
             raise HardwareFault("plate-issuer", f"job {js.state}: {js.fault}")
 
@@ -228,7 +240,9 @@ class BoardHardware:
     def _on_issuer_event(self, ev: Any) -> None:
         """Job progress goes to the tablet; the issuer's own fault reports (jam, empty magazine, cover open) become alerts at once."""
         if ev.name in ("job_progress", "job_done") and self._listener is not None:
-            self._listener.issue_progress(str(ev.data.get("job_id")), str(ev.data.get("state")), int(ev.data.get("plates_done") or 0))
+            self._listener.issue_progress(
+                str(ev.data.get("job_id")), str(ev.data.get("state")), int(ev.data.get("plates_done") or 0)
+            )
         if ev.name == "fault":
             recovered = not ev.data.get("raised")
             detail = str(ev.data.get("fault")) + (f" (job {ev.data['job_id']})" if ev.data.get("job_id") else "")
@@ -255,8 +269,9 @@ class BoardHardware:
                 if not self._online:
                     self._online = True
                     await self._fault("io-board", "recovered", True)
-                for barrier in self.passages.snapshot(mark, {n: (b.loop_occupied, b.beam_blocked)
-                                                             for n, b in st.barriers.items()}):
+                for barrier in self.passages.snapshot(
+                    mark, {n: (b.loop_occupied, b.beam_blocked) for n, b in st.barriers.items()}
+                ):
                     self._notices.put_nowait(("passed", (barrier,)))
             elif self._online:
                 self._online = False
@@ -272,7 +287,18 @@ class BoardHardware:
         out = []
         for name, board in (("io-board", self.io), ("plate-issuer", self.issuer)):
             s = board.stats
-            out.append(BoardHealth(name=name, online=bool(board.online), frames_tx=s.frames_tx, frames_rx=s.frames_rx,
-                                   crc_errors=s.crc_errors, retransmits=s.retransmits, timeouts=s.timeouts,
-                                   reconnects=s.reconnects, rtt_ms_p50=s.rtt_ms_p50, rtt_ms_p99=s.rtt_ms_p99))
+            out.append(
+                BoardHealth(
+                    name=name,
+                    online=bool(board.online),
+                    frames_tx=s.frames_tx,
+                    frames_rx=s.frames_rx,
+                    crc_errors=s.crc_errors,
+                    retransmits=s.retransmits,
+                    timeouts=s.timeouts,
+                    reconnects=s.reconnects,
+                    rtt_ms_p50=s.rtt_ms_p50,
+                    rtt_ms_p99=s.rtt_ms_p99,
+                )
+            )
         return out

@@ -47,12 +47,22 @@ STRINGS: dict[str, dict[str, str]] = {
     "certificate_vin": {"zh-CN": "合格证 VIN", "en": "Certificate VIN"},
     "vin_review": {"zh-CN": "需人工复核 VIN", "en": "VIN needs review"},
     "why_review": {"zh-CN": "复核原因", "en": "Why review"},
-    "review_low_confidence": {"zh-CN": "部分字符识别置信度低，请逐位核对", "en": "Some symbols are unclear: check each one"},
-    "review_check_digit_invalid": {"zh-CN": "校验位不符，请核对第 9 位及易混字符", "en": "The check digit does not match: check position 9 and look-alike symbols"},
-    "review_check_digit_not_required": {"zh-CN": "该厂商不使用校验位，识别结果无法自校验",
-                                        "en": "This maker does not use the check digit, so the read cannot check itself"},
-    "review_found_by_search": {"zh-CN": "在框附近的其他位置读到，请确认是车辆识别代号",
-                               "en": "Found only in a cut beside the detected box: make sure it is the VIN"},
+    "review_low_confidence": {
+        "zh-CN": "部分字符识别置信度低，请逐位核对",
+        "en": "Some symbols are unclear: check each one",
+    },
+    "review_check_digit_invalid": {
+        "zh-CN": "校验位不符，请核对第 9 位及易混字符",
+        "en": "The check digit does not match: check position 9 and look-alike symbols",
+    },
+    "review_check_digit_not_required": {
+        "zh-CN": "该厂商不使用校验位，识别结果无法自校验",
+        "en": "This maker does not use the check digit, so the read cannot check itself",
+    },
+    "review_found_by_search": {
+        "zh-CN": "在框附近的其他位置读到，请确认是车辆识别代号",
+        "en": "Found only in a cut beside the detected box: make sure it is the VIN",
+    },
     "confirm_vin": {"zh-CN": "确认 / 更正 VIN", "en": "Accept / correct VIN"},
     "reason": {"zh-CN": "原因", "en": "Reason"},
     "reread": {"zh-CN": "重新识别", "en": "Read again"},
@@ -88,14 +98,22 @@ STRINGS: dict[str, dict[str, str]] = {
     "arm": {"zh-CN": "闸杆", "en": "arm"},
     "camera": {"zh-CN": "VIN 相机", "en": "VIN camera"},
     "reader_loaded": {"zh-CN": "VIN 识别已加载", "en": "VIN reader loaded"},
-    "reader_off": {"zh-CN": "VIN 识别已关闭（--no-reader）：每个 VIN 由查验员人工核对", "en": "VIN reader OFF (--no-reader): the inspector reads every VIN"},
+    "reader_off": {
+        "zh-CN": "VIN 识别已关闭（--no-reader）：每个 VIN 由查验员人工核对",
+        "en": "VIN reader OFF (--no-reader): the inspector reads every VIN",
+    },
     "passed": {"zh-CN": "车辆已通过（人工确认）", "en": "Vehicle has passed (confirm by eye)"},
-    "passed_help": {"zh-CN": "地感未报告通过时（如车道控制器重启期间），查验员目视确认后使用。道闸仍只在地感和光电均无车时落杆。",
-                    "en": "Use when the loop did not report the passage (e.g. while the lane controller restarted). The arm still closes only when loop and photo-eye are clear."},
+    "passed_help": {
+        "zh-CN": "地感未报告通过时（如车道控制器重启期间），查验员目视确认后使用。道闸仍只在地感和光电均无车时落杆。",
+        "en": "Use when the loop did not report the passage (e.g. while the lane controller restarted). The arm still closes only when loop and photo-eye are clear.",
+    },
     # refusals of the tablet API (flashed on the page; scripts read them too)
     "err_sign_in_first": {"zh-CN": "请先登录", "en": "Sign in first"},
     "err_wrong_pin": {"zh-CN": "查验员编号或 PIN 码错误", "en": "Wrong inspector id or PIN"},
-    "err_too_many_sign_ins": {"zh-CN": "登录失败次数过多，请 {seconds} 秒后再试", "en": "Too many failed sign-ins: try again in {seconds} s"},
+    "err_too_many_sign_ins": {
+        "zh-CN": "登录失败次数过多，请 {seconds} 秒后再试",
+        "en": "Too many failed sign-ins: try again in {seconds} s",
+    },
     "err_bad_input": {"zh-CN": "输入无效：{fields}", "en": "Invalid input: {fields}"},
     "err_not_json": {"zh-CN": "请求内容须为 JSON 对象", "en": "The request body must be a JSON object"},
     "err_bad_body": {"zh-CN": "无法读取请求内容", "en": "The request body could not be read"},
@@ -181,7 +199,7 @@ def translate_reason(text: str | None, lang: str) -> str | None:
         return REASONS[text]
     for prefix, zh in REASON_PREFIXES.items():
         if text.startswith(prefix):
-            return zh + text[len(prefix):]
+            return zh + text[len(prefix) :]
     return text
 
 

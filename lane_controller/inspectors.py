@@ -26,6 +26,7 @@ def pin_matches(cfg: LaneConfig, inspector_id: str, pin: str) -> str | None:
 def printable(text: str) -> str:
     """``text`` with control, format and unassigned characters (and the backslash) escaped as Python writes them:
     an attempted id may be a terminal escape sequence or a bidi override meant for whoever reads the journal."""
+
     def one(ch: str) -> str:
         if ch == "\\":
             return "\\\\"
@@ -42,4 +43,8 @@ def attempted_id(text: str) -> dict[str, Any]:
     shown = printable(text)
     if len(shown) <= ATTEMPTED_ID_SHOWN:
         return {"inspector": shown}
-    return {"inspector": shown[:ATTEMPTED_ID_SHOWN - 1] + "…", "inspector_truncated": True, "inspector_length": len(text)}
+    return {
+        "inspector": shown[: ATTEMPTED_ID_SHOWN - 1] + "…",
+        "inspector_truncated": True,
+        "inspector_length": len(text),
+    }

@@ -24,8 +24,11 @@ class LaneCommands:
         self.lane = lane
 
     def handlers(self) -> dict[CommandName, Callable[[RemoteCommand], Outcome]]:
-        return {CommandName.OPEN_BARRIER: self.open_barrier, CommandName.RELOAD_CONFIG: self.reload_config,
-                CommandName.SEND_DIAGNOSTICS: self.send_diagnostics}
+        return {
+            CommandName.OPEN_BARRIER: self.open_barrier,
+            CommandName.RELOAD_CONFIG: self.reload_config,
+            CommandName.SEND_DIAGNOSTICS: self.send_diagnostics,
+        }
 
     def _on_loop(self, coro: Coroutine[Any, Any, Any], timeout: float = 15.0) -> Any:
         assert self.lane.loop is not None
@@ -39,8 +42,16 @@ class LaneCommands:
             self._on_loop(self.lane.hw.open_barrier(barrier))
         except HardwareFault as f:
             return CommandStatus.FAILED, str(f), {}
-        self.lane.journal.record([NewEvent(EventKind.BARRIER_ACTUATED, actor=cmd.issued_by, ts=self.lane.clock(),
-                                           data={"barrier": barrier, "command": "open", "remote": True, "reason": cmd.reason})])
+        self.lane.journal.record(
+            [
+                NewEvent(
+                    EventKind.BARRIER_ACTUATED,
+                    actor=cmd.issued_by,
+                    ts=self.lane.clock(),
+                    data={"barrier": barrier, "command": "open", "remote": True, "reason": cmd.reason},
+                )
+            ]
+        )
         self._on_loop(self.lane.refresh_hardware())
         return CommandStatus.DONE, f"{barrier} barrier opened", {}
 
@@ -59,5 +70,8 @@ class LaneCommands:
         async def snapshot() -> dict[str, Any]:
             return self.lane.overview()
 
-        return CommandStatus.DONE, "diagnostics attached", {"overview": self._on_loop(snapshot()),
-                                                            "telemetry": self.lane.telemetry_sample(0).model_dump(mode="json")}
+        return (
+            CommandStatus.DONE,
+            "diagnostics attached",
+            {"overview": self._on_loop(snapshot()), "telemetry": self.lane.telemetry_sample(0).model_dump(mode="json")},
+        )

@@ -45,8 +45,13 @@ log = logging.getLogger("passlane.lane")
 
 
 def rules_from(cfg: LaneConfig) -> C.Rules:
-    return C.Rules(items={k: tuple(v) for k, v in cfg.inspection.items.items()}, required_photos=tuple(cfg.inspection.required_photos),
-                   plates=cfg.plates, authority=cfg.plates.authority, min_inspection_s=cfg.inspection.min_inspection_s)
+    return C.Rules(
+        items={k: tuple(v) for k, v in cfg.inspection.items.items()},
+        required_photos=tuple(cfg.inspection.required_photos),
+        plates=cfg.plates,
+        authority=cfg.plates.authority,
+        min_inspection_s=cfg.inspection.min_inspection_s,
+    )
 
 
 def hardware_from(cfg: LaneConfig) -> Hardware:
@@ -57,8 +62,16 @@ def hardware_from(cfg: LaneConfig) -> Hardware:
 class Lane:
     """One lane unit: its open cases, and the journal, boards, camera and cloud link that serve them."""
 
-    def __init__(self, cfg: LaneConfig, *, hardware: Hardware | None = None, session: MqttSession | None = None,
-                 reader: VinReading | None = None, clock: Callable[[], float] = time.time, config_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        cfg: LaneConfig,
+        *,
+        hardware: Hardware | None = None,
+        session: MqttSession | None = None,
+        reader: VinReading | None = None,
+        clock: Callable[[], float] = time.time,
+        config_path: Path | None = None,
+    ) -> None:
         self.cfg = cfg
         self.config_path = config_path
         self.clock = clock
@@ -68,9 +81,16 @@ class Lane:
         self.journal = Journal(cfg.journal.path, cfg.unit)
         self.hw: Hardware = hardware if hardware is not None else hardware_from(cfg)
         # the lane always has its cloud link: there is no mode that runs cases without the bridge
-        self.session: MqttSession = session if session is not None else MqttSession(SessionSettings.from_unit_config(cfg))
-        self.outbox = Outbox(self.journal, self.session, resend_after_s=cfg.outbox.resend_after_s, window=cfg.outbox.batch,
-                             alarm_depth=cfg.outbox.alarm_depth)
+        self.session: MqttSession = (
+            session if session is not None else MqttSession(SessionSettings.from_unit_config(cfg))
+        )
+        self.outbox = Outbox(
+            self.journal,
+            self.session,
+            resend_after_s=cfg.outbox.resend_after_s,
+            window=cfg.outbox.batch,
+            alarm_depth=cfg.outbox.alarm_depth,
+        )
         self.camera = VinCamera(cfg.camera.source)
         # the reader is loaded here, at start-up: a broken model installation stops the lane with the cause
         # (ReaderUnavailable) instead of quietly sending every VIN to the inspector
@@ -107,7 +127,9 @@ class Lane:
             except ValueError as exc:
                 self.alert(f"case:{row.case_id}", f"case {row.case_id} could not be restored: {exc}")
         try:
-            await self.hw.start(HardwareListener(self.devices.vehicle_passed, self.devices.device_fault, self.devices.issue_progress))
+            await self.hw.start(
+                HardwareListener(self.devices.vehicle_passed, self.devices.device_fault, self.devices.issue_progress)
+            )
         except Exception as exc:  # noqa: BLE001 - start without boards; the alert says why
             await self.devices.device_fault("io-board", f"could not start: {exc}", False)
         await self.refresh_hardware()
@@ -160,8 +182,12 @@ class Lane:
         async with self._lock:
             t0 = time.perf_counter()
             open_by_station = {c.station: c.case_id for c in self.cases.values() if c.is_open}
-            case_id = new_case_id(self.cfg.unit, time.strftime("%y%m%d", time.localtime(self.clock())), uuid.uuid4().hex[:6])
-            st = C.open_case(open_by_station, C.Open(case_id, station, id_number or None, booking_number or None), self.clock())
+            case_id = new_case_id(
+                self.cfg.unit, time.strftime("%y%m%d", time.localtime(self.clock())), uuid.uuid4().hex[:6]
+            )
+            st = C.open_case(
+                open_by_station, C.Open(case_id, station, id_number or None, booking_number or None), self.clock()
+            )
             self._commit(st, actor)
             self.step_ms.append((time.perf_counter() - t0) * 1000)
         self.run_actions(case_id, st.actions)
@@ -186,8 +212,12 @@ class Lane:
     def _commit(self, st: C.Step, actor: str) -> None:
         c = st.case
         now = self.clock()
-        events = [NewEvent(e.kind, case_id=c.case_id, station=c.station, actor=actor, data=e.data, ts=now) for e in st.events]
-        self.journal.record(events, CaseRow(c.case_id, c.station, c.stage.value, c.is_open, c.model_dump(mode="json")), now=now)
+        events = [
+            NewEvent(e.kind, case_id=c.case_id, station=c.station, actor=actor, data=e.data, ts=now) for e in st.events
+        ]
+        self.journal.record(
+            events, CaseRow(c.case_id, c.station, c.stage.value, c.is_open, c.model_dump(mode="json")), now=now
+        )
         if c.is_open:
             self.cases[c.case_id] = c
         else:
@@ -196,7 +226,9 @@ class Lane:
         self.changes.bump()
 
     def record(self, kind: EventKind, data: dict[str, Any], actor: str = "system", case_id: str | None = None) -> None:
-        self.journal.record([NewEvent(kind, case_id=case_id, actor=actor, data=data, ts=self.clock())], now=self.clock())
+        self.journal.record(
+            [NewEvent(kind, case_id=case_id, actor=actor, data=data, ts=self.clock())], now=self.clock()
+        )
         self.changes.bump()
 
     async def safe_apply(self, case_id: str, inp: C.Input, actor: str = "system") -> None:
@@ -223,7 +255,11 @@ class Lane:
             return True
         except HardwareFault as f:
             self.alert(f"device:{f.device}", f"{f.device}: {f.detail}")
-            self.record(EventKind.DEVICE_FAULT, {"device": f.device, "detail": f.detail, "action": type(a).__name__}, case_id=case_id)
+            self.record(
+                EventKind.DEVICE_FAULT,
+                {"device": f.device, "detail": f.detail, "action": type(a).__name__},
+                case_id=case_id,
+            )
             case = self.cases.get(case_id)
             if case is not None and not case.hold and isinstance(a, C.OpenBarrier):
                 await self.safe_apply(case_id, C.Hold(f"{f.device}: {f.detail}"))
@@ -271,7 +307,9 @@ class Lane:
         except HardwareFault as f:
             self.waiting.pop(case_id, None)
             self.alert(f"device:{f.device}", f"{f.device}: {f.detail}")
-            self.record(EventKind.DEVICE_FAULT, {"device": f.device, "detail": f.detail, "job_id": job_id}, case_id=case_id)
+            self.record(
+                EventKind.DEVICE_FAULT, {"device": f.device, "detail": f.detail, "job_id": job_id}, case_id=case_id
+            )
             await self.safe_apply(case_id, C.IssueFailed(job_id, f.detail))
             return
         self.waiting.pop(case_id, None)
@@ -308,8 +346,11 @@ class Lane:
             key = f"promise:{c.case_id}"
             if key not in self._promise_warned and c.over_promise(now, self.cfg.promise_minutes * 60):
                 self._promise_warned.add(key)
-                self.alert(key, f"case {c.case_id} at station {c.station} is over the "
-                                f"{self.cfg.promise_minutes:.0f}-minute promise ({C.waiting_for(c) or c.stage.value})")
+                self.alert(
+                    key,
+                    f"case {c.case_id} at station {c.station} is over the "
+                    f"{self.cfg.promise_minutes:.0f}-minute promise ({C.waiting_for(c) or c.stage.value})",
+                )
 
     async def _watch_promise(self, period_s: float = 5.0) -> None:
         while True:
@@ -347,8 +388,16 @@ class Lane:
     def telemetry_sample(self, dropped: int) -> Telemetry:
         stations = {s: (c.stage.value if (c := self.open_case_for(s)) else None) for s in self.cfg.stations}
         depth = self.journal.outbox_depth()
-        return sample(self.cfg.unit, outbox_depth=depth, outbox_alarm=depth > self.cfg.outbox.alarm_depth, dropped=dropped,
-                      boards=self.hw.health(), camera_fps=self.camera.fps, disk_path=self.data_dir, stations=stations)
+        return sample(
+            self.cfg.unit,
+            outbox_depth=depth,
+            outbox_alarm=depth > self.cfg.outbox.alarm_depth,
+            dropped=dropped,
+            boards=self.hw.health(),
+            camera_fps=self.camera.fps,
+            disk_path=self.data_dir,
+            stations=stations,
+        )
 
     def case_summary(self, c: C.Case) -> dict[str, Any]:
         return views.case_summary(self, c)

@@ -19,10 +19,18 @@ def _ms(values: list[float], p: float, scale: float = 1.0) -> float | None:
 def case_summary(lane: Lane, c: C.Case) -> dict[str, Any]:
     """One line of a case: where it is, how long it has taken, what it waits for."""
     now = lane.clock()
-    return {"case_id": c.case_id, "station": c.station, "stage": c.stage.value, "age_s": round(c.age(now), 1),
-            "over_promise": c.over_promise(now, lane.cfg.promise_minutes * 60), "hold": c.hold,
-            "waiting": lane.waiting.get(c.case_id) or C.waiting_for(c), "plate": c.plate, "outcome": c.outcome,
-            "owner": ((c.partner or {}).get("owner") or {}).get("name")}
+    return {
+        "case_id": c.case_id,
+        "station": c.station,
+        "stage": c.stage.value,
+        "age_s": round(c.age(now), 1),
+        "over_promise": c.over_promise(now, lane.cfg.promise_minutes * 60),
+        "hold": c.hold,
+        "waiting": lane.waiting.get(c.case_id) or C.waiting_for(c),
+        "plate": c.plate,
+        "outcome": c.outcome,
+        "owner": ((c.partner or {}).get("owner") or {}).get("name"),
+    }
 
 
 def overview(lane: Lane) -> dict[str, Any]:
@@ -31,18 +39,29 @@ def overview(lane: Lane) -> dict[str, Any]:
     lat = lane.outbox.ack_latencies[-2000:]
     steps = lane.step_ms[-2000:]
     return {
-        "unit": lane.cfg.unit, "site": lane.cfg.site, "version": lane.changes.version,
+        "unit": lane.cfg.unit,
+        "site": lane.cfg.site,
+        "version": lane.changes.version,
         "cloud_connected": lane.session.connected.is_set(),
         "stations": {s: (case_summary(lane, c) if (c := lane.open_case_for(s)) else None) for s in lane.cfg.stations},
-        "hardware": lane.last_hw_status, "devices": lane.device_state,
+        "hardware": lane.last_hw_status,
+        "devices": lane.device_state,
         "boards": [b.model_dump() for b in lane.hw.health()],
         "camera": {"source": lane.cfg.camera.source, "fps": lane.camera.fps, "reader": lane.reader.status},
-        "outbox": {"depth": depth, "alarm": depth > lane.cfg.outbox.alarm_depth, "last_seq": lane.journal.last_seq(),
-                   "acked_seq": lane.journal.acked_seq(), "ack_ms_p50": _ms(lat, 50, 1000), "ack_ms_p99": _ms(lat, 99, 1000),
-                   "acks_measured": len(lat)},
+        "outbox": {
+            "depth": depth,
+            "alarm": depth > lane.cfg.outbox.alarm_depth,
+            "last_seq": lane.journal.last_seq(),
+            "acked_seq": lane.journal.acked_seq(),
+            "ack_ms_p50": _ms(lat, 50, 1000),
+            "ack_ms_p99": _ms(lat, 99, 1000),
+            "acks_measured": len(lat),
+        },
         "step_ms": {"p50": _ms(steps, 50), "p99": _ms(steps, 99), "n": len(steps)},
         "alerts": sorted(lane.alerts.values(), key=lambda a: a["ts"]),
-        "recent": [case_summary(lane, C.Case.model_validate(r.state)) for r in lane.journal.recent_cases(10) if not r.open],
+        "recent": [
+            case_summary(lane, C.Case.model_validate(r.state)) for r in lane.journal.recent_cases(10) if not r.open
+        ],
     }
 
 

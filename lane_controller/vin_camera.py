@@ -87,7 +87,9 @@ class VinCamera:
         self.source = source
         self.folder = Path(source) if not source.isdigit() and "://" not in source else None
         if self.folder is not None and not self.folder.is_dir():
-            raise CameraError(f"camera source {source!r} is neither a device number, a stream URL nor an existing folder")
+            raise CameraError(
+                f"camera source {source!r} is neither a device number, a stream URL nor an existing folder"
+            )
         self._cap: cv2.VideoCapture | None = None
         self._lock = threading.Lock()
         self._grabs: list[float] = []
@@ -137,8 +139,10 @@ class VinReading:
 
                 self.reader = VinReader()
             except Exception as exc:
-                raise ReaderUnavailable(f"the VIN reader could not be loaded ({type(exc).__name__}: {exc}); "
-                                        "fix the model installation or start the lane with --no-reader") from exc
+                raise ReaderUnavailable(
+                    f"the VIN reader could not be loaded ({type(exc).__name__}: {exc}); "
+                    "fix the model installation or start the lane with --no-reader"
+                ) from exc
 
     @property
     def status(self) -> str:
@@ -163,7 +167,7 @@ def crop_jpeg(frame: np.ndarray, box: Any, path: Path) -> Path:
             x1, y1 = (int(v) for v in pts.max(axis=0))
             if x1 > x0 and y1 > y0:
                 pad = 10
-                img = frame[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]
+                img = frame[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
     except (TypeError, ValueError):
         img = frame
     path.parent.mkdir(parents=True, exist_ok=True)

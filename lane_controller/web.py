@@ -83,6 +83,7 @@ async def serve(lane: Lane, host: str, port: int, ready: ServerReady | None = No
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)
     if ready is not None:
+
         async def announce() -> None:
             while not server.started:
                 await asyncio.sleep(0.02)  # uvicorn offers no started event; this only announces readiness
@@ -91,5 +92,6 @@ async def serve(lane: Lane, host: str, port: int, ready: ServerReady | None = No
             except (AttributeError, IndexError):
                 pass
             ready.set()
+
         asyncio.get_running_loop().create_task(announce())
     await server.serve()

@@ -45,15 +45,23 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
     share = "-" if summary.share_within_30_min is None else f"{summary.share_within_30_min:.0%}"
     out("")
     out(f"summary ({summary.lanes} lanes, speed {summary.speed:g}x, {summary.wall_seconds:.0f} s wall time)")
-    out(f"  vehicles {summary.vehicles}: registered {summary.completed}, rejected {summary.rejected}, "
-        f"aborted {summary.aborted}, unfinished {summary.unfinished}")
-    out(f"  registration minutes (simulated): p50 {minutes(summary.p50_minutes)}, p95 {minutes(summary.p95_minutes)}, "
-        f"max {minutes(summary.max_minutes)}; within 30 min: {share}")
-    out(f"  events: published {summary.events_published}, stored {summary.events_stored}, "
-        f"duplicates {summary.duplicates}, lost {summary.lost}")
+    out(
+        f"  vehicles {summary.vehicles}: registered {summary.completed}, rejected {summary.rejected}, "
+        f"aborted {summary.aborted}, unfinished {summary.unfinished}"
+    )
+    out(
+        f"  registration minutes (simulated): p50 {minutes(summary.p50_minutes)}, p95 {minutes(summary.p95_minutes)}, "
+        f"max {minutes(summary.max_minutes)}; within 30 min: {share}"
+    )
+    out(
+        f"  events: published {summary.events_published}, stored {summary.events_stored}, "
+        f"duplicates {summary.duplicates}, lost {summary.lost}"
+    )
     if summary.system_added_s_per_vehicle is not None:
-        out(f"  time per vehicle not spent by people (software + sped-up machines): "
-            f"{summary.system_added_s_per_vehicle:.2f} s real, median")
+        out(
+            f"  time per vehicle not spent by people (software + sped-up machines): "
+            f"{summary.system_added_s_per_vehicle:.2f} s real, median"
+        )
     for reason, n in sorted(summary.reasons.items()):
         out(f"  {n} x {reason}")
 
@@ -61,9 +69,18 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
 def _run(ns: argparse.Namespace) -> int:
     """Start the site, drive vehicles through it, stop it; SIGTERM or SIGINT stop it at any moment (exit 0)."""
     root = Path(ns.dir) if ns.dir else Path(tempfile.mkdtemp(prefix="passlane-demo-"))
-    site = Site(root, lanes=ns.lanes, speed=ns.speed, seed=ns.seed,
-                reference_vehicles=max(400, 4 * (ns.vehicles or 100)), line_noise=0.01 if "noise" in ns.faults else 0.0)
-    print(f"starting a site with {ns.lanes} lanes in {root} (speed {ns.speed:g}x: one simulated hour per {60 / ns.speed:g} min)", flush=True)
+    site = Site(
+        root,
+        lanes=ns.lanes,
+        speed=ns.speed,
+        seed=ns.seed,
+        reference_vehicles=max(400, 4 * (ns.vehicles or 100)),
+        line_noise=0.01 if "noise" in ns.faults else 0.0,
+    )
+    print(
+        f"starting a site with {ns.lanes} lanes in {root} (speed {ns.speed:g}x: one simulated hour per {60 / ns.speed:g} min)",
+        flush=True,
+    )
     status = 1
     with StopSignals(on_first=site.request_stop) as signals:
         try:
@@ -164,26 +181,47 @@ def _run_site(ns: argparse.Namespace, site: Site, signals: StopSignals) -> int:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = ("SIGTERM or SIGINT stop the demo at any moment: vehicles on their way count as unfinished, "
-                     "every process of the site is stopped within seconds, and the exit status is 0 "
-                     "(1: the site did not start, or a finished run has unfinished vehicles or lost or duplicated events; "
-                     "with --keep-running, the finished run's status). "
-                     "At the end the demo prints the site folder and its size, and removes a temporary one "
-                     "unless --keep is given or the run failed.")
+    parser.epilog = (
+        "SIGTERM or SIGINT stop the demo at any moment: vehicles on their way count as unfinished, "
+        "every process of the site is stopped within seconds, and the exit status is 0 "
+        "(1: the site did not start, or a finished run has unfinished vehicles or lost or duplicated events; "
+        "with --keep-running, the finished run's status). "
+        "At the end the demo prints the site folder and its size, and removes a temporary one "
+        "unless --keep is given or the run failed."
+    )
     parser.add_argument("--lanes", type=int, default=2, help="lane controllers (default 2)")
-    parser.add_argument("--vehicles", type=int, default=None, help="stop after this many vehicles (default: until Ctrl-C)")
-    parser.add_argument("--keep-running", action="store_true",
-                        help="with --vehicles: after them, keep the site (dashboard, tablets) up until Ctrl-C or SIGTERM")
+    parser.add_argument(
+        "--vehicles", type=int, default=None, help="stop after this many vehicles (default: until Ctrl-C)"
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="with --vehicles: after them, keep the site (dashboard, tablets) up until Ctrl-C or SIGTERM",
+    )
     parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
     parser.add_argument("--rate", type=float, default=None, help="arrivals per simulated hour (default 3 per lane)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the simulated world: the same seed, the same vehicles, arrivals and faults (default 1)")
-    parser.add_argument("--faults", type=_faults, default=(),
-                        help=f"comma-separated faults, each injected once: {', '.join(FAULTS)} (noise: 1%% of serial bytes "
-                             f"corrupted all along); the first listed fires within the first {FIRST_FAULT_WITHIN_S / 60:g} minutes "
-                             "of traffic (real time), the others at random moments later; the demo prints when each fires")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the simulated world: the same seed, the same vehicles, arrivals and faults (default 1)",
+    )
+    parser.add_argument(
+        "--faults",
+        type=_faults,
+        default=(),
+        help=f"comma-separated faults, each injected once: {', '.join(FAULTS)} (noise: 1%% of serial bytes "
+        f"corrupted all along); the first listed fires within the first {FIRST_FAULT_WITHIN_S / 60:g} minutes "
+        "of traffic (real time), the others at random moments later; the demo prints when each fires",
+    )
     parser.add_argument("--no-browser", action="store_true", help="do not open the dashboard in a browser")
     parser.add_argument("--summary-json", default=None, help="write the summary as JSON to this file")
-    parser.add_argument("--dir", default=None,
-                        help="site folder, kept at the end (default: a new temporary folder, removed at the end unless --keep or the run failed)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary site folder (logs, journals, database) at the end")
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="site folder, kept at the end (default: a new temporary folder, removed at the end unless --keep or the run failed)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary site folder (logs, journals, database) at the end"
+    )
     parser.set_defaults(func=_run)

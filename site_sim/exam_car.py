@@ -141,10 +141,20 @@ class Receiver:
             compass = 90.0 - math.degrees(s.th) + self.car.baseline_bearing_deg
             heading = round((compass + math.degrees(g(0, 0.002 / self.car.baseline_m))) % 360.0, 3)
         when = dt.datetime.fromtimestamp(t_fix, dt.UTC)
-        return Epoch(t=round(t_fix + 0.04, 3), time=when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                     lat=round(float(lat), 10), lon=round(float(lon), 10), alt=round(float(alt), 3), quality=self.quality, sats=26,
-                     hdop=0.7, speed_mps=round(math.hypot(ve, vn), 3), course_deg=round(math.degrees(math.atan2(ve, vn)) % 360.0, 2),
-                     heading_deg=heading, h_acc_m=h_acc)
+        return Epoch(
+            t=round(t_fix + 0.04, 3),
+            time=when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            lat=round(float(lat), 10),
+            lon=round(float(lon), 10),
+            alt=round(float(alt), 3),
+            quality=self.quality,
+            sats=26,
+            hdop=0.7,
+            speed_mps=round(math.hypot(ve, vn), 3),
+            course_deg=round(math.degrees(math.atan2(ve, vn)) % 360.0, 2),
+            heading_deg=heading,
+            h_acc_m=h_acc,
+        )
 
 
 # ---------------------------------------------------------------- the car, its board and the clock
@@ -209,7 +219,9 @@ class ExamCar:
             self._next_epoch = round(self._next_epoch + EPOCH_S, 6)
 
     # ---- physics
-    def _step(self, v_target: float, steer_target: float, max_ds: float | None = None, keep_speed: bool = False) -> float:
+    def _step(
+        self, v_target: float, steer_target: float, max_ds: float | None = None, keep_speed: bool = False
+    ) -> float:
         """One physics step (at most `max_ds` metres: then standing, unless `keep_speed`); returns the distance moved (signed)."""
         s = self.s
         s.d += max(-STEER_RATE * DT, min(STEER_RATE * DT, steer_target - s.d))
@@ -233,9 +245,19 @@ class ExamCar:
         for _ in range(max(0, round(seconds / DT))):
             self._step(0.0, self.s.d if steer is None else steer)
 
-    def go(self, speed: float, *, reverse: bool = False, steer: float | None = None, path: list[tuple[float, float]] | None = None,
-           until: Callable[[Truth], bool] | None = None, stop_at: Callable[[Truth], float] | None = None,
-           to: Callable[[Truth], float] | None = None, lookahead: float = 3.0, max_s: float = 600.0) -> None:
+    def go(
+        self,
+        speed: float,
+        *,
+        reverse: bool = False,
+        steer: float | None = None,
+        path: list[tuple[float, float]] | None = None,
+        until: Callable[[Truth], bool] | None = None,
+        stop_at: Callable[[Truth], float] | None = None,
+        to: Callable[[Truth], float] | None = None,
+        lookahead: float = 3.0,
+        max_s: float = 600.0,
+    ) -> None:
         """Drive at `speed` (m/s) forward or back, steering `steer` (radians, left positive) or following `path` (pure pursuit).
 
         Ends when `until` holds (still moving), exactly where `to` (metres left) says (still moving), or,
@@ -349,12 +371,16 @@ class Profile:
     par_signal: str = "left"  # left | none | right (when moving off out of the bay)
     par_mid_stop: float = 0.0  # a stop between the two arcs, s
     par_gear_wait: float = 1.0
-    par_wheel_gap: float | None = None  # approach with the right wheels this far from the lane edge (m; negative: over it)
+    par_wheel_gap: float | None = (
+        None  # approach with the right wheels this far from the lane edge (m; negative: over it)
+    )
     # 曲线行驶
     s_offset: float | None = None  # the line followed, left of the centre line (m); None: the design's balanced line
     s_stop: float = 0.0
     # 直角转弯
-    ra_signal: str = "left"  # left | none | right | late (left, switched on only once the car has turned `ra_signal_at_deg`)
+    ra_signal: str = (
+        "left"  # left | none | right | late (left, switched on only once the car has turned `ra_signal_at_deg`)
+    )
     ra_signal_at_deg: float = 22.0
     ra_cancel: bool = True
     ra_turn_shift: float | None = None  # where the turn starts, from the design's balanced point (m)
@@ -457,7 +483,11 @@ def reverse_into_bay(c: ExamCar, p: Profile) -> None:
     lay, k = c.lay, _Dims(c.car)
     xw, xe = lay.control_xs
     _enter_item(c, p, "reverse_into_bay", xw - 14, 0.0)
-    c.go(2.5, path=line_path(c.s.x, BAY_LANE_Y, xe + 30, BAY_LANE_Y), stop_at=lambda s: (xe + p.bay_control) - (s.x + k.L))
+    c.go(
+        2.5,
+        path=line_path(c.s.x, BAY_LANE_Y, xe + 30, BAY_LANE_Y),
+        stop_at=lambda s: (xe + p.bay_control) - (s.x + k.L),
+    )
     _bay_reverse_in(c, p, "east", first=True)
     second = p.bay_second_end
     _bay_drive_out(c, p, second, stop_past=0.5)
@@ -499,7 +529,7 @@ def _hill_start(c: ExamCar, p: Profile) -> None:
     c.hold(1.0)
     if p.hill_rollback > 0:
         x0 = c.s.x
-        back = p.hill_rollback / math.sqrt(1 + c.lay.hill_grade ** 2)  # along the slope to horizontal
+        back = p.hill_rollback / math.sqrt(1 + c.lay.hill_grade**2)  # along the slope to horizontal
         c.go(0.12, reverse=True, steer=0.0, stop_at=lambda s: back - (x0 - s.x))
         c.hold(0.5)
 
@@ -606,21 +636,37 @@ def s_curve_path(lay: Layout, offset: float, step: float = 0.2) -> list[tuple[fl
     out = line_path(ex - 20.0, ey + offset, ex, ey + offset, step)
     sweep = math.radians(lay.s_sweep_deg)
     n = int(sweep * rc / step)
-    out += [(c1x + (rc - offset) * math.cos(-math.pi / 2 + sweep * i / n), c1y + (rc - offset) * math.sin(-math.pi / 2 + sweep * i / n)) for i in range(1, n + 1)]
+    out += [
+        (
+            c1x + (rc - offset) * math.cos(-math.pi / 2 + sweep * i / n),
+            c1y + (rc - offset) * math.sin(-math.pi / 2 + sweep * i / n),
+        )
+        for i in range(1, n + 1)
+    ]
     b0 = -math.pi / 2 + sweep + math.pi
-    out += [(c2x + (rc + offset) * math.cos(b0 - sweep * i / n), c2y + (rc + offset) * math.sin(b0 - sweep * i / n)) for i in range(1, n + 1)]
+    out += [
+        (c2x + (rc + offset) * math.cos(b0 - sweep * i / n), c2y + (rc + offset) * math.sin(b0 - sweep * i / n))
+        for i in range(1, n + 1)
+    ]
     sx, sy = lay.s_exit
     return out + line_path(sx, sy + offset, lay.ra_x + 30.0, sy + offset, step)[1:]
 
 
 def s_edges(lay: Layout) -> list[LineString]:
-    return [LineString([(x, y) for x, y, *_ in f["coords"]]) for f in lay.features if f["item"] == "s_curve" and f["role"] == "edge_line"]
+    return [
+        LineString([(x, y) for x, y, *_ in f["coords"]])
+        for f in lay.features
+        if f["item"] == "s_curve" and f["role"] == "edge_line"
+    ]
 
 
 def s_clearance(car: CarModel, lay: Layout, offset: float, side: str | None = None) -> float:
     """The wheels' smallest true distance to the S's edge lines (or one side's) when following the line at `offset` (dry run)."""
-    lines = [LineString([(x, y) for x, y, *_ in f["coords"]]) for f in lay.features
-             if f["item"] == "s_curve" and f["role"] == "edge_line" and side in (None, f["props"]["side"])]
+    lines = [
+        LineString([(x, y) for x, y, *_ in f["coords"]])
+        for f in lay.features
+        if f["item"] == "s_curve" and f["role"] == "edge_line" and side in (None, f["props"]["side"])
+    ]
     ex, ey = lay.s_entry
     dry = ExamCar(car, lay, Truth(ex - 22.0, ey + offset, 0.0, v=S_SPEED), record=False)
     m = Clearance(car, lines, "wheels")
@@ -655,9 +701,19 @@ def s_curve(c: ExamCar, p: Profile) -> None:
         (c1x, c1y), rc = lay.s_centres[0], lay.s_radius_outer - lay.s_width / 2
         a = -math.pi / 2 + math.radians(lay.s_sweep_deg) * 0.6
         px, py = c1x + (rc - offset) * math.cos(a), c1y + (rc - offset) * math.sin(a)
-        c.go(S_SPEED, path=path, lookahead=S_LOOKAHEAD, stop_at=lambda s: (px - s.x) * math.cos(s.th) + (py - s.y) * math.sin(s.th))
+        c.go(
+            S_SPEED,
+            path=path,
+            lookahead=S_LOOKAHEAD,
+            stop_at=lambda s: (px - s.x) * math.cos(s.th) + (py - s.y) * math.sin(s.th),
+        )
         c.hold(p.s_stop)
-    c.go(S_SPEED, path=path, lookahead=S_LOOKAHEAD, until=lambda s: s.x > lay.s_exit[0] + 5.0 and s.y > lay.s_exit[1] - 1.0)
+    c.go(
+        S_SPEED,
+        path=path,
+        lookahead=S_LOOKAHEAD,
+        until=lambda s: s.x > lay.s_exit[0] + 5.0 and s.y > lay.s_exit[1] - 1.0,
+    )
     c.item_times["s_curve"].append(c.t)
 
 
@@ -667,7 +723,9 @@ RA_OUTER_GAP = 0.45  # the approach: the body this far from the outer (right) ed
 _RA_CACHE: dict[str, float] = {}
 
 
-def _ra_turn(c: ExamCar, x_turn: float, north_x: float, until_y: float, on_turn: Callable[[Truth], None] | None = None) -> None:
+def _ra_turn(
+    c: ExamCar, x_turn: float, north_x: float, until_y: float, on_turn: Callable[[Truth], None] | None = None
+) -> None:
     """Full left lock from `x_turn` until heading north, then straight up the north leg."""
     lock = math.radians(c.car.max_steer_deg)
     _, dth = _ramp(RA_SPEED, lock, c.car.wheelbase_m)
@@ -679,8 +737,11 @@ def _ra_turn(c: ExamCar, x_turn: float, north_x: float, until_y: float, on_turn:
 
 def ra_clearance(car: CarModel, lay: Layout, x_turn: float, side: str | None = None) -> float:
     """The wheels' smallest true distance to the turn's edge lines when turning at `x_turn` (dry run)."""
-    lines = [LineString([(x, y) for x, y, *_ in f["coords"]]) for f in lay.features
-             if f["item"] == "right_angle_turn" and f["role"] == "edge_line" and side in (None, f["props"]["side"])]
+    lines = [
+        LineString([(x, y) for x, y, *_ in f["coords"]])
+        for f in lay.features
+        if f["item"] == "right_angle_turn" and f["role"] == "edge_line" and side in (None, f["props"]["side"])
+    ]
     y = lay.ra_y - lay.ra_width / 2 + RA_OUTER_GAP + car.width_m / 2
     dry = ExamCar(car, lay, Truth(lay.ra_x - 16.0, y, 0.0, v=RA_SPEED), record=False)
     m = Clearance(car, lines, "wheels")
@@ -730,12 +791,26 @@ def right_angle_turn(c: ExamCar, p: Profile) -> None:
 
 # ---------------------------------------------------------------- the whole exam
 ITEM_SCRIPTS: dict[str, Callable[[ExamCar, Profile], None]] = {
-    "reverse_into_bay": reverse_into_bay, "hill_stop_and_start": hill_stop_and_start, "parallel_park": parallel_park,
-    "s_curve": s_curve, "right_angle_turn": right_angle_turn,
+    "reverse_into_bay": reverse_into_bay,
+    "hill_stop_and_start": hill_stop_and_start,
+    "parallel_park": parallel_park,
+    "s_curve": s_curve,
+    "right_angle_turn": right_angle_turn,
 }
-POWER_UP = {Signal.SEAT_BELT: False, Signal.DOOR_OPEN: False, Signal.HANDBRAKE: True, Signal.GEAR_NEUTRAL: True, Signal.GEAR_REVERSE: False,
-            Signal.CLUTCH: False, Signal.BRAKE: False, Signal.TURN_LEFT: False, Signal.TURN_RIGHT: False, Signal.IGNITION: False,
-            Signal.ENGINE_RUNNING: False, Signal.ENGINE_RPM: 0}
+POWER_UP = {
+    Signal.SEAT_BELT: False,
+    Signal.DOOR_OPEN: False,
+    Signal.HANDBRAKE: True,
+    Signal.GEAR_NEUTRAL: True,
+    Signal.GEAR_REVERSE: False,
+    Signal.CLUTCH: False,
+    Signal.BRAKE: False,
+    Signal.TURN_LEFT: False,
+    Signal.TURN_RIGHT: False,
+    Signal.IGNITION: False,
+    Signal.ENGINE_RUNNING: False,
+    Signal.ENGINE_RPM: 0,
+}
 
 
 def _start(c: ExamCar, p: Profile) -> None:
@@ -774,7 +849,9 @@ def _bypass(c: ExamCar, item: str) -> None:
     c.go(2.5, path=pts, until=lambda s: s.x > x1 + 8)
 
 
-def drive_exam(p: Profile, car: CarModel | None = None, lay: Layout | None = None) -> tuple[TrackHeader, list[Input], dict[str, list[float]]]:
+def drive_exam(
+    p: Profile, car: CarModel | None = None, lay: Layout | None = None
+) -> tuple[TrackHeader, list[Input], dict[str, list[float]]]:
     """One simulated exam: the track header, every input in arrival order, and each item's (start, end) time."""
     car = car or load_car(p.car)
     lay = lay or layout(car.length_m, car.width_m)
@@ -783,7 +860,11 @@ def drive_exam(p: Profile, car: CarModel | None = None, lay: Layout | None = Non
     c._next_epoch = T0
     _start(c, p)
     if p.detour:
-        c.go(2.0, path=line_path(c.s.x, 0.0, 10, 0.0) + line_path(13, 2.5, 17, 2.5) + line_path(20, 0.0, 30, 0.0), until=lambda s: s.x > 21.0)
+        c.go(
+            2.0,
+            path=line_path(c.s.x, 0.0, 10, 0.0) + line_path(13, 2.5, 17, 2.5) + line_path(20, 0.0, 30, 0.0),
+            until=lambda s: s.x > 21.0,
+        )
     items = [i for i in ITEM_SCRIPTS if not (car.licence == "C2" and i == "hill_stop_and_start")]
     for item in items:
         if p.skip == item:
@@ -801,15 +882,24 @@ def drive_exam(p: Profile, car: CarModel | None = None, lay: Layout | None = Non
     c.set(Signal.ENGINE_RUNNING, False)
     c.hold(1.0)
     inputs = sorted(c.inputs, key=lambda i: i.t)
-    header = TrackHeader(exam_id=f"sim-{p.name}-{p.seed}", candidate="simulated driver", car=car.name, course="example-site",
-                         rules_version=load_rules(p.rules).version, started_at=T0)
+    header = TrackHeader(
+        exam_id=f"sim-{p.name}-{p.seed}",
+        candidate="simulated driver",
+        car=car.name,
+        course="example-site",
+        rules_version=load_rules(p.rules).version,
+        started_at=T0,
+    )
     return header, inputs, c.item_times
 
 
 # ---------------------------------------------------------------- calibration: dry runs make a near miss exactly so near
 def _design_lines(lay: Layout, item: str, role: str, **props: Any) -> list[LineString]:
-    return [LineString([(x, y) for x, y, *_ in f["coords"]]) for f in lay.features
-            if f["item"] == item and f["role"] == role and all(f["props"].get(k) == v for k, v in props.items())]
+    return [
+        LineString([(x, y) for x, y, *_ in f["coords"]])
+        for f in lay.features
+        if f["item"] == item and f["role"] == role and all(f["props"].get(k) == v for k, v in props.items())
+    ]
 
 
 class _AreaTimer:
@@ -873,7 +963,9 @@ def calibrate(p: Profile, car: CarModel, lay: Layout) -> Profile:
             p = replace(p, bay_gear_wait=p.bay_gear_wait + (value - _item_seconds(car, lay, p, "reverse_into_bay")) / 4)
         elif name == "par_seconds":  # time in the parallel-park area: longer stands at the two gear changes
             p = replace(p, par_gear_wait=p.par_gear_wait + (value - _item_seconds(car, lay, p, "parallel_park")) / 2)
-        elif name == "par_front_swing":  # driving out: the body's closest pass to the bay's front end line (parked further forward)
+        elif (
+            name == "par_front_swing"
+        ):  # driving out: the body's closest pass to the bay's front end line (parked further forward)
             lines = [LineString(_design_lines(lay, "parallel_park", "bay_line")[0].coords[2:4])]
 
             def front(gap: float, lines: list[LineString] = lines, p: Profile = p) -> float:
@@ -905,88 +997,96 @@ def _minus(*rules: str) -> Expect:
     return Expect(rules, "completed", True)
 
 
-PROFILES: dict[str, tuple[Profile, Expect]] = {p.name: (p, e) for p, e in [
-    (Profile(), Expect()),
-    # general
-    (Profile("belt-never", belt="never"), _fail("seat-belt")),
-    (Profile("belt-off-mid-test", belt_off_in="parallel_park"), _fail("seat-belt")),
-    (Profile("belt-off-on-before-moving", belt="off_on"), Expect()),
-    (Profile("engine-start-in-gear", engine_start="in_gear"), _fail("engine-start-in-gear")),
-    (Profile("stall", stall_in="hill_stop_and_start"), _minus("stall")),
-    (Profile("rpm-dip", rpm_dip_in="hill_stop_and_start"), Expect()),
-    (Profile("route-skip-bay", skip="reverse_into_bay"), _fail("route-order")),
-    (Profile("detour-before-items", detour=True), Expect()),
-    (Profile("rtk-lost-5s", rtk_loss=("s_curve", 5.0)), Expect((), "invalid", None)),
-    (Profile("rtk-lost-2s", rtk_loss=("s_curve", 2.0)), Expect()),
-    # 倒车入库
-    (Profile("bay-control-short", bay_control=-0.03), _fail("bay-control-line")),
-    (Profile("bay-control-just-past", bay_control=0.03), Expect()),
-    (Profile("bay-not-entered", bay_front_gap=-0.03), _fail("bay-not-entered")),
-    (Profile("bay-just-entered", bay_front_gap=0.03), Expect()),
-    (Profile("bay-over-back-line", bay_rear_gap=-0.03), _fail("bay-body-over-line")),
-    (Profile("bay-near-back-line", bay_rear_gap=0.03), Expect()),
-    (Profile("bay-same-end-twice", bay_second_end="east"), _fail("bay-route")),
-    (Profile("bay-stop-3s", bay_mid_stop=3.0), _minus("bay-stop-over-2s")),
-    (Profile("bay-stop-1.5s", bay_mid_stop=1.5), Expect()),
-    (Profile("bay-long-gear-change", bay_gear_wait=6.0), Expect()),
-    (Profile("bay-215s", targets=(("bay_seconds", 215.0),)), _fail("bay-time-limit")),
-    (Profile("bay-200s", targets=(("bay_seconds", 200.0),)), Expect()),
-    # 坡道定点停车和起步
-    (Profile("hill-bumper-55cm-short", hill_bumper=-0.55), _fail("hill-bumper-over-50cm")),
-    (Profile("hill-bumper-45cm-short", hill_bumper=-0.45), _minus("hill-bumper-off-line")),
-    (Profile("hill-bumper-15cm-past", hill_bumper=0.15), _minus("hill-bumper-off-line")),
-    (Profile("hill-bumper-5cm-past", hill_bumper=0.05), Expect()),
-    (Profile("hill-no-stop", hill_stop=False), _fail("hill-bumper-over-50cm")),
-    (Profile("hill-edge-55cm", hill_edge_gap=0.55), _fail("hill-body-over-50cm-from-edge")),
-    (Profile("hill-edge-45cm", hill_edge_gap=0.45), _minus("hill-body-30-50cm-from-edge")),
-    (Profile("hill-edge-35cm", hill_edge_gap=0.35), _minus("hill-body-30-50cm-from-edge")),
-    (Profile("hill-edge-25cm", hill_edge_gap=0.25), Expect()),
-    (Profile("hill-start-32s", hill_start_after=32.0), _fail("hill-start-over-30s")),
-    (Profile("hill-start-27s", hill_start_after=27.0), Expect()),
-    (Profile("hill-rollback-35cm", hill_rollback=0.35), _fail("hill-rollback-over-30cm")),
-    (Profile("hill-rollback-25cm", hill_rollback=0.25), _minus("hill-rollback-10-30cm")),
-    (Profile("hill-rollback-15cm", hill_rollback=0.15), _minus("hill-rollback-10-30cm")),
-    (Profile("hill-rollback-5cm", hill_rollback=0.05), Expect()),
-    (Profile("hill-no-handbrake", hill_handbrake="never"), _minus("hill-handbrake-not-set")),
-    (Profile("hill-handbrake-late", hill_handbrake="late", hill_start_after=12.0), Expect()),
-    (Profile("hill-wheel-over-edge", hill_edge_gap=-0.0575), _fail("hill-wheel-on-edge-line")),  # the wheel 3 cm over
-    (Profile("hill-wheel-near-edge", hill_edge_gap=0.0025), Expect()),  # the wheel 3 cm inside
-    # 侧方停车
-    (Profile("par-body-out", par_mouth_gap=-0.03), _fail("parallel-body-out-after-parking")),
-    (Profile("par-body-just-in", par_mouth_gap=0.03), Expect()),
-    # parked 1.1 m from the back line: driving out, the body sweeps over the top 33 cm of the bay's front line for 0.9 s
-    (Profile("par-swing-over-bay-line", par_rear_gap=1.1), _minus("parallel-body-on-bay-line")),
-    (Profile("par-swing-near-bay-line", targets=(("par_front_swing", 0.03),)), Expect()),
-    (Profile("par-wheel-over-lane-line", par_wheel_gap=-0.03), _minus("parallel-wheel-on-lane-line")),
-    (Profile("par-wheel-near-lane-line", par_wheel_gap=0.03), Expect()),
-    (Profile("par-no-signal", par_signal="none"), _minus("parallel-turn-signal")),
-    (Profile("par-wrong-signal", par_signal="right"), _minus("parallel-turn-signal")),
-    (Profile("par-stop-3s", par_mid_stop=3.0), _minus("parallel-stop-over-2s")),
-    (Profile("par-stop-1.5s", par_mid_stop=1.5), Expect()),
-    (Profile("par-95s", targets=(("par_seconds", 95.0),)), _fail("parallel-time-limit")),
-    (Profile("par-85s", targets=(("par_seconds", 85.0),)), Expect()),
-    # 曲线行驶
-    (Profile("s-wheel-over-edge", targets=(("s_wheel", -0.03),)), _fail("s-curve-wheel-on-edge-line")),
-    (Profile("s-wheel-near-edge", targets=(("s_wheel", 0.03),)), Expect()),
-    (Profile("s-stop-3s", s_stop=3.0), _fail("s-curve-stop")),
-    (Profile("s-stop-1.5s", s_stop=1.5), Expect()),
-    # 直角转弯
-    (Profile("ra-wheel-over-edge", targets=(("ra_wheel", -0.03),)), _fail("right-angle-wheel-on-edge-line")),
-    (Profile("ra-wheel-near-edge", targets=(("ra_wheel", 0.03),)), Expect()),
-    (Profile("ra-no-signal", ra_signal="none"), _minus("right-angle-turn-signal")),
-    (Profile("ra-wrong-signal", ra_signal="right"), _minus("right-angle-turn-signal")),
-    (Profile("ra-signal-late", ra_signal="late", ra_signal_at_deg=22.0), _minus("right-angle-turn-signal")),
-    (Profile("ra-signal-just-in-time", ra_signal="late", ra_signal_at_deg=8.0), Expect()),
-    (Profile("ra-not-cancelled", ra_cancel=False), _minus("right-angle-signal-not-cancelled")),
-    (Profile("ra-stop-3s", ra_stop=3.0), _minus("right-angle-stop-over-2s")),
-    (Profile("ra-stop-1.5s", ra_stop=1.5), Expect()),
-    # several small faults: under the pass mark at the third -10
-    (Profile("sloppy", hill_bumper=0.15, hill_rollback=0.15, par_signal="none"),
-     _fail("hill-bumper-off-line", "hill-rollback-10-30cm", "parallel-turn-signal")),
-    # C2 (automatic): no hill item; it drives through the hill's area
-    (Profile("c2-clean", car="c2-example", rules="c2-2022"), Expect()),
-    (Profile("c2-s-stop-3s", car="c2-example", rules="c2-2022", s_stop=3.0), _fail("s-curve-stop")),
-]}
+PROFILES: dict[str, tuple[Profile, Expect]] = {
+    p.name: (p, e)
+    for p, e in [
+        (Profile(), Expect()),
+        # general
+        (Profile("belt-never", belt="never"), _fail("seat-belt")),
+        (Profile("belt-off-mid-test", belt_off_in="parallel_park"), _fail("seat-belt")),
+        (Profile("belt-off-on-before-moving", belt="off_on"), Expect()),
+        (Profile("engine-start-in-gear", engine_start="in_gear"), _fail("engine-start-in-gear")),
+        (Profile("stall", stall_in="hill_stop_and_start"), _minus("stall")),
+        (Profile("rpm-dip", rpm_dip_in="hill_stop_and_start"), Expect()),
+        (Profile("route-skip-bay", skip="reverse_into_bay"), _fail("route-order")),
+        (Profile("detour-before-items", detour=True), Expect()),
+        (Profile("rtk-lost-5s", rtk_loss=("s_curve", 5.0)), Expect((), "invalid", None)),
+        (Profile("rtk-lost-2s", rtk_loss=("s_curve", 2.0)), Expect()),
+        # 倒车入库
+        (Profile("bay-control-short", bay_control=-0.03), _fail("bay-control-line")),
+        (Profile("bay-control-just-past", bay_control=0.03), Expect()),
+        (Profile("bay-not-entered", bay_front_gap=-0.03), _fail("bay-not-entered")),
+        (Profile("bay-just-entered", bay_front_gap=0.03), Expect()),
+        (Profile("bay-over-back-line", bay_rear_gap=-0.03), _fail("bay-body-over-line")),
+        (Profile("bay-near-back-line", bay_rear_gap=0.03), Expect()),
+        (Profile("bay-same-end-twice", bay_second_end="east"), _fail("bay-route")),
+        (Profile("bay-stop-3s", bay_mid_stop=3.0), _minus("bay-stop-over-2s")),
+        (Profile("bay-stop-1.5s", bay_mid_stop=1.5), Expect()),
+        (Profile("bay-long-gear-change", bay_gear_wait=6.0), Expect()),
+        (Profile("bay-215s", targets=(("bay_seconds", 215.0),)), _fail("bay-time-limit")),
+        (Profile("bay-200s", targets=(("bay_seconds", 200.0),)), Expect()),
+        # 坡道定点停车和起步
+        (Profile("hill-bumper-55cm-short", hill_bumper=-0.55), _fail("hill-bumper-over-50cm")),
+        (Profile("hill-bumper-45cm-short", hill_bumper=-0.45), _minus("hill-bumper-off-line")),
+        (Profile("hill-bumper-15cm-past", hill_bumper=0.15), _minus("hill-bumper-off-line")),
+        (Profile("hill-bumper-5cm-past", hill_bumper=0.05), Expect()),
+        (Profile("hill-no-stop", hill_stop=False), _fail("hill-bumper-over-50cm")),
+        (Profile("hill-edge-55cm", hill_edge_gap=0.55), _fail("hill-body-over-50cm-from-edge")),
+        (Profile("hill-edge-45cm", hill_edge_gap=0.45), _minus("hill-body-30-50cm-from-edge")),
+        (Profile("hill-edge-35cm", hill_edge_gap=0.35), _minus("hill-body-30-50cm-from-edge")),
+        (Profile("hill-edge-25cm", hill_edge_gap=0.25), Expect()),
+        (Profile("hill-start-32s", hill_start_after=32.0), _fail("hill-start-over-30s")),
+        (Profile("hill-start-27s", hill_start_after=27.0), Expect()),
+        (Profile("hill-rollback-35cm", hill_rollback=0.35), _fail("hill-rollback-over-30cm")),
+        (Profile("hill-rollback-25cm", hill_rollback=0.25), _minus("hill-rollback-10-30cm")),
+        (Profile("hill-rollback-15cm", hill_rollback=0.15), _minus("hill-rollback-10-30cm")),
+        (Profile("hill-rollback-5cm", hill_rollback=0.05), Expect()),
+        (Profile("hill-no-handbrake", hill_handbrake="never"), _minus("hill-handbrake-not-set")),
+        (Profile("hill-handbrake-late", hill_handbrake="late", hill_start_after=12.0), Expect()),
+        (
+            Profile("hill-wheel-over-edge", hill_edge_gap=-0.0575),
+            _fail("hill-wheel-on-edge-line"),
+        ),  # the wheel 3 cm over
+        (Profile("hill-wheel-near-edge", hill_edge_gap=0.0025), Expect()),  # the wheel 3 cm inside
+        # 侧方停车
+        (Profile("par-body-out", par_mouth_gap=-0.03), _fail("parallel-body-out-after-parking")),
+        (Profile("par-body-just-in", par_mouth_gap=0.03), Expect()),
+        # parked 1.1 m from the back line: driving out, the body sweeps over the top 33 cm of the bay's front line for 0.9 s
+        (Profile("par-swing-over-bay-line", par_rear_gap=1.1), _minus("parallel-body-on-bay-line")),
+        (Profile("par-swing-near-bay-line", targets=(("par_front_swing", 0.03),)), Expect()),
+        (Profile("par-wheel-over-lane-line", par_wheel_gap=-0.03), _minus("parallel-wheel-on-lane-line")),
+        (Profile("par-wheel-near-lane-line", par_wheel_gap=0.03), Expect()),
+        (Profile("par-no-signal", par_signal="none"), _minus("parallel-turn-signal")),
+        (Profile("par-wrong-signal", par_signal="right"), _minus("parallel-turn-signal")),
+        (Profile("par-stop-3s", par_mid_stop=3.0), _minus("parallel-stop-over-2s")),
+        (Profile("par-stop-1.5s", par_mid_stop=1.5), Expect()),
+        (Profile("par-95s", targets=(("par_seconds", 95.0),)), _fail("parallel-time-limit")),
+        (Profile("par-85s", targets=(("par_seconds", 85.0),)), Expect()),
+        # 曲线行驶
+        (Profile("s-wheel-over-edge", targets=(("s_wheel", -0.03),)), _fail("s-curve-wheel-on-edge-line")),
+        (Profile("s-wheel-near-edge", targets=(("s_wheel", 0.03),)), Expect()),
+        (Profile("s-stop-3s", s_stop=3.0), _fail("s-curve-stop")),
+        (Profile("s-stop-1.5s", s_stop=1.5), Expect()),
+        # 直角转弯
+        (Profile("ra-wheel-over-edge", targets=(("ra_wheel", -0.03),)), _fail("right-angle-wheel-on-edge-line")),
+        (Profile("ra-wheel-near-edge", targets=(("ra_wheel", 0.03),)), Expect()),
+        (Profile("ra-no-signal", ra_signal="none"), _minus("right-angle-turn-signal")),
+        (Profile("ra-wrong-signal", ra_signal="right"), _minus("right-angle-turn-signal")),
+        (Profile("ra-signal-late", ra_signal="late", ra_signal_at_deg=22.0), _minus("right-angle-turn-signal")),
+        (Profile("ra-signal-just-in-time", ra_signal="late", ra_signal_at_deg=8.0), Expect()),
+        (Profile("ra-not-cancelled", ra_cancel=False), _minus("right-angle-signal-not-cancelled")),
+        (Profile("ra-stop-3s", ra_stop=3.0), _minus("right-angle-stop-over-2s")),
+        (Profile("ra-stop-1.5s", ra_stop=1.5), Expect()),
+        # several small faults: under the pass mark at the third -10
+        (
+            Profile("sloppy", hill_bumper=0.15, hill_rollback=0.15, par_signal="none"),
+            _fail("hill-bumper-off-line", "hill-rollback-10-30cm", "parallel-turn-signal"),
+        ),
+        # C2 (automatic): no hill item; it drives through the hill's area
+        (Profile("c2-clean", car="c2-example", rules="c2-2022"), Expect()),
+        (Profile("c2-s-stop-3s", car="c2-example", rules="c2-2022", s_stop=3.0), _fail("s-curve-stop")),
+    ]
+}
 
 # For each rule of the C1 table: the profile that breaks it and the near miss that does not.
 RULE_PROFILES: dict[str, tuple[str, str]] = {
@@ -1022,14 +1122,29 @@ RULE_PROFILES: dict[str, tuple[str, str]] = {
     "right-angle-signal-not-cancelled": ("ra-not-cancelled", "clean"),
     "right-angle-stop-over-2s": ("ra-stop-3s", "ra-stop-1.5s"),
 }
-VALIDITY_PROFILES = ("rtk-lost-5s", "rtk-lost-2s")  # the RTK-fixed loss tolerance: invalid, and a near miss that is judged
+VALIDITY_PROFILES = (
+    "rtk-lost-5s",
+    "rtk-lost-2s",
+)  # the RTK-fixed loss tolerance: invalid, and a near miss that is judged
 
 
 # ---------------------------------------------------------------- NMEA 0183 for the real GNSS reader
-_GGA_QUALITY = {FixQuality.INVALID: 0, FixQuality.GPS: 1, FixQuality.DGPS: 2, FixQuality.RTK_FIXED: 4, FixQuality.RTK_FLOAT: 5,
-                FixQuality.DEAD_RECKONING: 6}
-_RMC_MODE = {FixQuality.INVALID: "N", FixQuality.GPS: "A", FixQuality.DGPS: "D", FixQuality.RTK_FIXED: "R", FixQuality.RTK_FLOAT: "F",
-             FixQuality.DEAD_RECKONING: "E"}
+_GGA_QUALITY = {
+    FixQuality.INVALID: 0,
+    FixQuality.GPS: 1,
+    FixQuality.DGPS: 2,
+    FixQuality.RTK_FIXED: 4,
+    FixQuality.RTK_FLOAT: 5,
+    FixQuality.DEAD_RECKONING: 6,
+}
+_RMC_MODE = {
+    FixQuality.INVALID: "N",
+    FixQuality.GPS: "A",
+    FixQuality.DGPS: "D",
+    FixQuality.RTK_FIXED: "R",
+    FixQuality.RTK_FLOAT: "F",
+    FixQuality.DEAD_RECKONING: "E",
+}
 
 
 def _sentence(body: str) -> bytes:
@@ -1058,8 +1173,10 @@ def nmea_sentences(epoch: Epoch) -> list[bytes]:
     q = _GGA_QUALITY[epoch.quality]
     rtk = epoch.quality in (FixQuality.RTK_FIXED, FixQuality.RTK_FLOAT)
     alt = f"{epoch.alt:.3f}" if epoch.alt is not None else ""
-    gga = (f"GNGGA,{hms},{lat},{ns},{lon},{ew},{q},{epoch.sats or 0:02d},{epoch.hdop or 0:.1f},{alt},M,0.000,M,"
-           f"{'1.0' if rtk else ''},{'0001' if rtk else ''}")
+    gga = (
+        f"GNGGA,{hms},{lat},{ns},{lon},{ew},{q},{epoch.sats or 0:02d},{epoch.hdop or 0:.1f},{alt},M,0.000,M,"
+        f"{'1.0' if rtk else ''},{'0001' if rtk else ''}"
+    )
     valid = "A" if epoch.quality is not FixQuality.INVALID else "V"
     knots = f"{(epoch.speed_mps or 0.0) / 0.514444:.3f}"
     cog = f"{epoch.course_deg:.2f}" if epoch.course_deg is not None else ""
@@ -1084,7 +1201,9 @@ def write_track(path: Path, header: TrackHeader, inputs: list[Input]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m site_sim.exam_car", description="simulate an exam car on the example course")
+    ap = argparse.ArgumentParser(
+        prog="python -m site_sim.exam_car", description="simulate an exam car on the example course"
+    )
     ap.add_argument("--profile", default="clean", help="a driver profile (--list shows them)")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--out", type=Path, help="write the track here (.jsonl or .jsonl.gz)")
@@ -1106,8 +1225,10 @@ def main(argv: list[str] | None = None) -> int:
     if ns.nmea:
         ns.nmea.write_bytes(b"".join(s for i in inputs if isinstance(i, Epoch) for s in nmea_sentences(i)))
     epochs = sum(isinstance(i, Epoch) for i in inputs)
-    print(f"{profile.name}: {len(inputs)} inputs ({epochs} epochs), {inputs[-1].t - inputs[0].t:.0f} s; expected: "
-          f"{', '.join(PROFILES[ns.profile][1].deductions) or 'no deductions'}, {PROFILES[ns.profile][1].ended_by}")
+    print(
+        f"{profile.name}: {len(inputs)} inputs ({epochs} epochs), {inputs[-1].t - inputs[0].t:.0f} s; expected: "
+        f"{', '.join(PROFILES[ns.profile][1].deductions) or 'no deductions'}, {PROFILES[ns.profile][1].ended_by}"
+    )
     return 0
 
 

@@ -21,8 +21,14 @@ from exam_vehicle.gnss import Epoch
 from exam_vehicle.signals import Signal, SignalChange
 from exam_vehicle.track import Input
 
-SWITCHES = {Signal.SEAT_BELT: "seat_belt", Signal.DOOR_OPEN: "door_open", Signal.HANDBRAKE: "handbrake", Signal.CLUTCH: "clutch",
-            Signal.BRAKE: "brake", Signal.IGNITION: "ignition"}
+SWITCHES = {
+    Signal.SEAT_BELT: "seat_belt",
+    Signal.DOOR_OPEN: "door_open",
+    Signal.HANDBRAKE: "handbrake",
+    Signal.CLUTCH: "clutch",
+    Signal.BRAKE: "brake",
+    Signal.IGNITION: "ignition",
+}
 
 
 class NmeaServer:
@@ -100,8 +106,14 @@ class CarSignals:
 class ExamDrive:
     """Plays `inputs` (a simulated car's track) in real time, `speed` times faster than they were recorded."""
 
-    def __init__(self, inputs: list[Input], nmea: NmeaServer, signals: CarSignals, sentences: Callable[[Epoch], list[bytes]],
-                 speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        inputs: list[Input],
+        nmea: NmeaServer,
+        signals: CarSignals,
+        sentences: Callable[[Epoch], list[bytes]],
+        speed: float = 1.0,
+    ) -> None:
         self.inputs = inputs
         self.nmea = nmea
         self.signals = signals

@@ -93,7 +93,9 @@ class Tablet:
 
     async def act(self, case_id: str, action: str, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """A case action the inspector takes; a refusal is an error the journey reports."""
-        answer = await self.call("POST", f"/api/cases/{case_id}/{action}", **({"json": body} if body is not None else {}), **kw)
+        answer = await self.call(
+            "POST", f"/api/cases/{case_id}/{action}", **({"json": body} if body is not None else {}), **kw
+        )
         if not answer.get("ok"):
             raise JourneyError(f"{action} refused: {answer.get('error') or answer.get('detail')}")
         return answer
@@ -108,9 +110,20 @@ class Tablet:
 class Journey:
     """Plays one vehicle through one lane."""
 
-    def __init__(self, *, vehicle: Vehicle, lane: str, tablet: Tablet, io: SimControl, issuer: SimControl,
-                 camera_dir: Path, provider: SimulatedProvider, speed: float, durations: HumanDurations,
-                 patience_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        *,
+        vehicle: Vehicle,
+        lane: str,
+        tablet: Tablet,
+        io: SimControl,
+        issuer: SimControl,
+        camera_dir: Path,
+        provider: SimulatedProvider,
+        speed: float,
+        durations: HumanDurations,
+        patience_s: float = 120.0,
+    ) -> None:
         self.v = vehicle
         self.lane = lane
         self.tablet = tablet
@@ -149,8 +162,10 @@ class Journey:
             if view["stage"] in TERMINAL and not pred(view):
                 raise _Ended(view)
             if time.monotonic() > deadline:
-                raise JourneyError(f"{self.lane}: waited {self.patience_s:.0f}s for {what}; case at {view['stage']} "
-                                   f"(waiting: {view.get('waiting')}, hold: {view.get('hold')})")
+                raise JourneyError(
+                    f"{self.lane}: waited {self.patience_s:.0f}s for {what}; case at {view['stage']} "
+                    f"(waiting: {view.get('waiting')}, hold: {view.get('hold')})"
+                )
             await asyncio.sleep(0.02)
 
     async def arm_open(self, barrier: str) -> None:
@@ -217,7 +232,9 @@ class Journey:
             # The reader asked for review (or differs from the certificate): the inspector reads the plate by eye.
             await self.human("inspection_item")
             if self.v.vin != view.get("certificate_vin"):
-                await t.act(case_id, "reject", {"reason": f"VIN on the vehicle {self.v.vin} differs from the certificate"})
+                await t.act(
+                    case_id, "reject", {"reason": f"VIN on the vehicle {self.v.vin} differs from the certificate"}
+                )
                 await self._leave(case_id)
             await t.act(case_id, "vin/confirm", {"vin": self.v.vin, "reason": "checked on the vehicle"})
         view = await self.until(case_id, lambda c: c["stage"] != "admitted", "VIN confirmed")
@@ -237,7 +254,9 @@ class Journey:
         await self.human("choose_plate")
         choice = self.rng.choice(view["plate_options"][: max(1, len(view["plate_options"]))])
         await t.act(case_id, "plate", {"number": choice, "composed": False})
-        view = await self.until(case_id, lambda c: bool((c.get("payment") or {}).get("payment_id")), "the payment request")
+        view = await self.until(
+            case_id, lambda c: bool((c.get("payment") or {}).get("payment_id")), "the payment request"
+        )
         await self.human("pay")
         pay = view["payment"]
         await asyncio.to_thread(self.provider.pay, pay["payment_id"], int(pay["amount_cents"]))
@@ -285,8 +304,11 @@ class Journey:
 
     async def _leave(self, case_id: str) -> None:
         """The inspector opens the exit (plates fitted, or leaving without plates) and the car drives out."""
-        view = await self.until(case_id, lambda c: c["stage"] in ("plates_fitted", "leaving", "exit_open", "closed"),
-                                "the case to be ready to leave")
+        view = await self.until(
+            case_id,
+            lambda c: c["stage"] in ("plates_fitted", "leaving", "exit_open", "closed"),
+            "the case to be ready to leave",
+        )
         if view["stage"] in ("plates_fitted", "leaving"):
             await self.tablet.act(case_id, "exit")
         view = await self.until(case_id, lambda c: c["stage"] in ("exit_open", "closed"), "the exit barrier")

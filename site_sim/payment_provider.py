@@ -27,12 +27,17 @@ class SimulatedProvider:
 
     def pay(self, payment_id: str, amount_cents: int, timeout: float = 10.0) -> httpx.Response:
         body = callback_body(payment_id, amount_cents)
-        return httpx.post(f"{self.bridge_url}/api/payments/notify", content=body,
-                          headers={HEADER: sign(self.key, body), "Content-Type": "application/json"}, timeout=timeout)
+        return httpx.post(
+            f"{self.bridge_url}/api/payments/notify",
+            content=body,
+            headers={HEADER: sign(self.key, body), "Content-Type": "application/json"},
+            timeout=timeout,
+        )
 
 
 def signed_callback(service: Any, key: bytes) -> Callable[[str, int], tuple[int, dict[str, Any]]]:
     """`pay(payment_id, amount_cents)` through an in-process bridge `Service`: the provider's signed body, no HTTP."""
+
     def pay(payment_id: str, amount_cents: int) -> tuple[int, dict[str, Any]]:
         body = callback_body(payment_id, amount_cents)
         return service.payment_callback(body, sign(key, body))
@@ -43,7 +48,9 @@ def signed_callback(service: Any, key: bytes) -> Callable[[str, int], tuple[int,
 class AutoPayer:
     """Owners who pay at once: every pending payment is paid, polled every `period_s` (the provider's period)."""
 
-    def __init__(self, pending: Callable[[], list[dict[str, Any]]], pay: Callable[[str, int], Any], period_s: float = 0.05) -> None:
+    def __init__(
+        self, pending: Callable[[], list[dict[str, Any]]], pay: Callable[[str, int], Any], period_s: float = 0.05
+    ) -> None:
         self.pending = pending
         self.pay = pay
         self.period_s = period_s

@@ -59,8 +59,17 @@ def http_probe(url: str) -> Probe:
 class ManagedProcess:
     """One child process with a log file and a readiness probe."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_dir: Path, *, ready: Probe | None = None,
-                 env: dict[str, str] | None = None, cwd: Path | None = None, cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_dir: Path,
+        *,
+        ready: Probe | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log_path = log_dir / f"{name}.log"
@@ -77,8 +86,13 @@ class ManagedProcess:
             log.write(f"\n--- start {' '.join(self.argv)}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **(self.env or {})}, cwd=self.cwd, start_new_session=True,
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(self.env or {})},
+                cwd=self.cwd,
+                start_new_session=True,
             )
         self.starts += 1
         if self.ready is not None:
@@ -90,7 +104,9 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.running:
-                raise ProcessFailed(f"{self.name} exited with {self.returncode} before it was ready:\n{self.tail_log()}")
+                raise ProcessFailed(
+                    f"{self.name} exited with {self.returncode} before it was ready:\n{self.tail_log()}"
+                )
             if self.ready():
                 return
             if self.cancel.wait(0.05):
@@ -158,8 +174,15 @@ class ProcessGroup:
         self.processes: dict[str, ManagedProcess] = {}
         self.stopping = threading.Event()  # set from any thread (a signal handler too): start nothing more
 
-    def start(self, name: str, argv: Sequence[str], *, ready: Probe | None = None, env: dict[str, str] | None = None,
-              timeout: float = 30.0) -> ManagedProcess:
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        ready: Probe | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> ManagedProcess:
         if self.stopping.is_set():
             raise ProcessFailed(f"{name} not started: the site is stopping")
         proc = ManagedProcess(name, argv, self.log_dir, ready=ready, env=env, cancel=self.stopping)

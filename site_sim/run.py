@@ -69,14 +69,23 @@ def pick_vehicles(records: list[dict[str, Any]], count: int, opts: RunOptions) -
     for i in range(count):
         pool = bad if bad and rng.random() < opts.problem_record_share else good
         rec = pool.pop(rng.randrange(len(pool)))
-        chosen.append(Vehicle(vin=rec["vin"], owner_id_number=rec["owner_id_number"], seed=opts.seed * 1000 + i,
-                              fails_inspection=rng.random() < opts.fail_inspection_share))
+        chosen.append(
+            Vehicle(
+                vin=rec["vin"],
+                owner_id_number=rec["owner_id_number"],
+                seed=opts.seed * 1000 + i,
+                fails_inspection=rng.random() < opts.fail_inspection_share,
+            )
+        )
     return chosen
 
 
 def _records_complete(rec: dict[str, Any]) -> bool:
-    return (rec.get("insurance", {}).get("status") == "valid" and rec.get("purchase_tax", {}).get("status") in ("paid", "exempt")
-            and rec.get("certificate", {}).get("vin") == rec.get("vin"))
+    return (
+        rec.get("insurance", {}).get("status") == "valid"
+        and rec.get("purchase_tax", {}).get("status") in ("paid", "exempt")
+        and rec.get("certificate", {}).get("vin") == rec.get("vin")
+    )
 
 
 class SiteRun:
@@ -95,9 +104,21 @@ class SiteRun:
 
     # ------------------------------------------------------------ set-up
     def _ops_token(self) -> str:
-        argv = passlane("bridge", "user", "token", OPS_USER, "--db", str(self.site.bridge_db), "--label", "demo",
-                       "--audit-key-file", str(self.site.audit_key_file))
-        return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[-1]
+        argv = passlane(
+            "bridge",
+            "user",
+            "token",
+            OPS_USER,
+            "--db",
+            str(self.site.bridge_db),
+            "--label",
+            "demo",
+            "--audit-key-file",
+            str(self.site.audit_key_file),
+        )
+        return (
+            subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[-1]
+        )
 
     async def run(self, stop: asyncio.Event | None = None) -> SiteSummary:
         """Run until every vehicle is through, or until `stop` is set (Ctrl-C): then in-flight ones are 'unfinished'."""
@@ -109,7 +130,9 @@ class SiteRun:
         vehicles = pick_vehicles(records, count, self.opts)
         rate = self.opts.rate_per_hour or 3.0 * len(self.lanes)
         arrivals = poisson_arrivals(rate, len(vehicles), self.opts.seed)
-        tablets = [Tablet(p.tablet_url, p.inspector_id, INSPECTOR_PIN, self.opts.patience_s) for p in self.site.lane_parts]
+        tablets = [
+            Tablet(p.tablet_url, p.inspector_id, INSPECTOR_PIN, self.opts.patience_s) for p in self.site.lane_parts
+        ]
         for tablet in tablets:
             await tablet.sign_in()
         provider = SimulatedProvider(self.site.dashboard_url, self.site.payment_key_file.read_text().strip().encode())
@@ -128,10 +151,22 @@ class SiteRun:
             try:
                 async with lane.lock:
                     parts = self.site.lane_parts[lane.index]
-                    with SimControl("127.0.0.1", parts.io_control) as io, SimControl("127.0.0.1", parts.issuer_control) as issuer:
-                        journey = Journey(vehicle=vehicle, lane=parts.unit, tablet=tablets[lane.index], io=io, issuer=issuer,
-                                          camera_dir=parts.camera_dir, provider=provider, speed=speed, durations=self.durations,
-                                          patience_s=self.opts.patience_s)
+                    with (
+                        SimControl("127.0.0.1", parts.io_control) as io,
+                        SimControl("127.0.0.1", parts.issuer_control) as issuer,
+                    ):
+                        journey = Journey(
+                            vehicle=vehicle,
+                            lane=parts.unit,
+                            tablet=tablets[lane.index],
+                            io=io,
+                            issuer=issuer,
+                            camera_dir=parts.camera_dir,
+                            provider=provider,
+                            speed=speed,
+                            durations=self.durations,
+                            patience_s=self.opts.patience_s,
+                        )
                         outcome = await journey.run()
                         self.outcomes.append(outcome)
                         self.out(describe(outcome))
@@ -148,8 +183,11 @@ class SiteRun:
                 everyone.cancel()
                 await asyncio.gather(everyone, return_exceptions=True)
                 finished = {id(o.vehicle) for o in self.outcomes}
-                self.outcomes += [Outcome(v, "-", "unfinished", reason="the demo was stopped")
-                                  for v in arrived if id(v) not in finished]
+                self.outcomes += [
+                    Outcome(v, "-", "unfinished", reason="the demo was stopped")
+                    for v in arrived
+                    if id(v) not in finished
+                ]
             else:
                 everyone.result()
         finally:
@@ -164,9 +202,13 @@ class SiteRun:
         published, stored, duplicates, lost = await self.account_events(drain_all_s=5.0 if stop.is_set() else None)
         non_human = [o.non_human_real_s for o in self.outcomes if o.outcome == "completed"]
         return SiteSummary.from_outcomes(
-            lanes=len(self.lanes), speed=speed,
+            lanes=len(self.lanes),
+            speed=speed,
             outcomes=[(o.outcome, o.minutes, o.reason) for o in self.outcomes],
-            events_published=published, events_stored=stored, duplicates=duplicates, lost=lost,
+            events_published=published,
+            events_stored=stored,
+            duplicates=duplicates,
+            lost=lost,
             wall_seconds=round(time.monotonic() - started, 1),
             system_added_s_per_vehicle=None if not non_human else round(percentile(non_human, 50) or 0.0, 3),
         )
@@ -179,7 +221,10 @@ class SiteRun:
         delays = [fault_delay_s(rng, horizon_sim_s, self.site.speed, first=i == 0) for i, rng in enumerate(rngs)]
         if kinds:
             when = sorted(zip(delays, kinds))
-            self.out("planned faults (real time from now): " + ", ".join(f"{kind} in {int(d) // 60}:{int(d) % 60:02d}" for d, kind in when))
+            self.out(
+                "planned faults (real time from now): "
+                + ", ".join(f"{kind} in {int(d) // 60}:{int(d) % 60:02d}" for d, kind in when)
+            )
         return [asyncio.create_task(self._fault(kind, rng, delay)) for kind, rng, delay in zip(kinds, rngs, delays)]
 
     async def _fault(self, kind: str, rng: random.Random, delay_s: float) -> None:
@@ -223,17 +268,22 @@ class SiteRun:
             done = [o for o in self.outcomes if o.outcome == "completed" and o.minutes is not None]
             median = percentile([o.minutes for o in done if o.minutes is not None], 50)
             med = f"{median:.1f} min" if median is not None else "-"
-            self.out(f"[{time.monotonic() - started:6.0f}s] vehicles in {self.arrived}, done {len(self.outcomes)} "
-                     f"(registered {len(done)}), median {med} (simulated)")
+            self.out(
+                f"[{time.monotonic() - started:6.0f}s] vehicles in {self.arrived}, done {len(self.outcomes)} "
+                f"(registered {len(done)}), median {med} (simulated)"
+            )
 
     async def _bridge(self, path: str) -> Any:
-        async with httpx.AsyncClient(base_url=self.site.dashboard_url, timeout=30.0,
-                                     headers={"Authorization": f"Bearer {self.token}"}) as http:
+        async with httpx.AsyncClient(
+            base_url=self.site.dashboard_url, timeout=30.0, headers={"Authorization": f"Bearer {self.token}"}
+        ) as http:
             resp = await http.get(path)
             resp.raise_for_status()
             return resp.json()
 
-    async def account_events(self, drain_each_s: float = 60.0, drain_all_s: float | None = None) -> tuple[int, int, int, int]:
+    async def account_events(
+        self, drain_each_s: float = 60.0, drain_all_s: float | None = None
+    ) -> tuple[int, int, int, int]:
         """Wait until each lane's outbox is drained (up to `drain_each_s` per lane, `drain_all_s` in all),
         then compare journals with the bridge's store."""
         published = stored = duplicates = lost = 0

@@ -156,7 +156,10 @@ class Site:
         while proc.running:
             if self.processes.stopping.wait(0.05) or time.monotonic() > deadline:
                 proc.stop()
-                raise ProcessFailed(f"`passlane {' '.join(args)}` " + ("stopped: the site is stopping" if self.stopping else f"took over {timeout:.0f}s"))
+                raise ProcessFailed(
+                    f"`passlane {' '.join(args)}` "
+                    + ("stopped: the site is stopping" if self.stopping else f"took over {timeout:.0f}s")
+                )
         if proc.returncode != 0:
             raise RuntimeError(f"`passlane {' '.join(args)}` failed:\n{proc.tail_log()}")
 
@@ -175,23 +178,73 @@ class Site:
         if self.bridge_db.exists():
             return
         db = str(self.bridge_db)
-        self._run_once("gen-reference", "bridge", "gen-reference", str(self.reference_file),
-                       "--vehicles", str(self.reference_vehicles), "--seed", str(self.seed))
+        self._run_once(
+            "gen-reference",
+            "bridge",
+            "gen-reference",
+            str(self.reference_file),
+            "--vehicles",
+            str(self.reference_vehicles),
+            "--seed",
+            str(self.seed),
+        )
         self._run_once("init-db", "bridge", "init-db", "--db", db)
-        self._run_once("load-reference", "bridge", "load-reference", "--db", db, str(self.reference_file), "--audit-key-file", str(self.audit_key_file))
-        self._run_once("user-add", "bridge", "user", "add", OPS_USER, "--role", "ops-admin", "--db", db,
-                       "--password-file", str(self.ops_password_file), "--audit-key-file", str(self.audit_key_file))
+        self._run_once(
+            "load-reference",
+            "bridge",
+            "load-reference",
+            "--db",
+            db,
+            str(self.reference_file),
+            "--audit-key-file",
+            str(self.audit_key_file),
+        )
+        self._run_once(
+            "user-add",
+            "bridge",
+            "user",
+            "add",
+            OPS_USER,
+            "--role",
+            "ops-admin",
+            "--db",
+            db,
+            "--password-file",
+            str(self.ops_password_file),
+            "--audit-key-file",
+            str(self.audit_key_file),
+        )
 
     def bridge_argv(self) -> list[str]:
         return passlane(
-            "bridge", "serve", "--db", str(self.bridge_db), "--mqtt-host", self.broker.host, "--mqtt-port", str(self.broker.port),
-            "--ca", str(self.pki.ca_cert), "--site-dir", str(self.pki.root), "--http", f"127.0.0.1:{self.bridge_http_port}",
-            "--workers", "1", "--payment-key-file", str(self.payment_key_file), "--rules", str(self.rules_file),
-            "--audit-key-file", str(self.audit_key_file),
+            "bridge",
+            "serve",
+            "--db",
+            str(self.bridge_db),
+            "--mqtt-host",
+            self.broker.host,
+            "--mqtt-port",
+            str(self.broker.port),
+            "--ca",
+            str(self.pki.ca_cert),
+            "--site-dir",
+            str(self.pki.root),
+            "--http",
+            f"127.0.0.1:{self.bridge_http_port}",
+            "--workers",
+            "1",
+            "--payment-key-file",
+            str(self.payment_key_file),
+            "--rules",
+            str(self.rules_file),
+            "--audit-key-file",
+            str(self.audit_key_file),
         )
 
     def start_bridge(self) -> ManagedProcess:
-        return self.processes.start("bridge", self.bridge_argv(), ready=http_probe(f"{self.dashboard_url}/login"), timeout=60)
+        return self.processes.start(
+            "bridge", self.bridge_argv(), ready=http_probe(f"{self.dashboard_url}/login"), timeout=60
+        )
 
     def _prepare_lane(self, unit: str) -> LaneProcesses:
         root = self.root / unit
@@ -203,20 +256,37 @@ class Site:
         return parts
 
     def start_boards(self, parts: LaneProcesses) -> None:
-        for kind, port, control in (("io-board", parts.io_port, parts.io_control),
-                                    ("plate-issuer", parts.issuer_port, parts.issuer_control)):
+        for kind, port, control in (
+            ("io-board", parts.io_port, parts.io_control),
+            ("plate-issuer", parts.issuer_port, parts.issuer_control),
+        ):
             self.processes.start(
                 f"{parts.unit}-{kind}",
-                passlane("sim", kind, "--listen", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{control}",
-                         "--time-scale", str(self.speed), "--world-log", str(parts.root / f"world-{kind}.jsonl"),
-                         "--journal", str(parts.root / f"{kind}-flash.json"), "--line-noise", str(self.line_noise)),
+                passlane(
+                    "sim",
+                    kind,
+                    "--listen",
+                    f"127.0.0.1:{port}",
+                    "--control",
+                    f"127.0.0.1:{control}",
+                    "--time-scale",
+                    str(self.speed),
+                    "--world-log",
+                    str(parts.root / f"world-{kind}.jsonl"),
+                    "--journal",
+                    str(parts.root / f"{kind}-flash.json"),
+                    "--line-noise",
+                    str(self.line_noise),
+                ),
                 ready=tcp_probe("127.0.0.1", control),
             )
 
     def start_lane(self, parts: LaneProcesses) -> ManagedProcess:
         return self.processes.start(
-            parts.unit, passlane("lane", "run", "--config", str(parts.config_path)),
-            ready=http_probe(f"{parts.tablet_url}/api/health"), timeout=90,
+            parts.unit,
+            passlane("lane", "run", "--config", str(parts.config_path)),
+            ready=http_probe(f"{parts.tablet_url}/api/health"),
+            timeout=90,
         )
 
     # ------------------------------------------------------------ stop
@@ -273,7 +343,7 @@ resend_after_s = 5
 interval_s = 5
 
 [journal]
-path = "{parts.root / 'journal.sqlite3'}"
+path = "{parts.root / "journal.sqlite3"}"
 
 [io_board]
 url = "socket://127.0.0.1:{parts.io_port}"
@@ -293,5 +363,5 @@ port = {parts.ui_port}
 [[inspectors]]
 id = "{parts.inspector_id}"
 name = "检验员 {parts.unit[-2:]}"
-pin = {{ file = "{parts.root / 'inspector.pin'}" }}
+pin = {{ file = "{parts.root / "inspector.pin"}" }}
 '''

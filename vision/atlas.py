@@ -18,13 +18,23 @@ GLYPH_H = 48  # atlas row height in pixels; cap height is about 0.7 * GLYPH_H
 CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*-./:()#abcdegkmnorstx"
 
 _TTF = [
-    "dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Bold.ttf", "dejavu/DejaVuSansCondensed.ttf",
-    "dejavu/DejaVuSansCondensed-Bold.ttf", "dejavu/DejaVuSansMono.ttf", "dejavu/DejaVuSansMono-Bold.ttf",
-    "dejavu/DejaVuSerif.ttf", "dejavu/DejaVuSerifCondensed-Bold.ttf", "dejavu/DejaVuSans-ExtraLight.ttf",
-    "liberation/LiberationSans-Regular.ttf", "liberation/LiberationSans-Bold.ttf",
-    "liberation/LiberationSansNarrow-Regular.ttf", "liberation/LiberationSansNarrow-Bold.ttf",
-    "liberation/LiberationMono-Regular.ttf", "liberation/LiberationMono-Bold.ttf",
-    "liberation/LiberationSerif-Regular.ttf", "liberation/LiberationSerif-Bold.ttf",
+    "dejavu/DejaVuSans.ttf",
+    "dejavu/DejaVuSans-Bold.ttf",
+    "dejavu/DejaVuSansCondensed.ttf",
+    "dejavu/DejaVuSansCondensed-Bold.ttf",
+    "dejavu/DejaVuSansMono.ttf",
+    "dejavu/DejaVuSansMono-Bold.ttf",
+    "dejavu/DejaVuSerif.ttf",
+    "dejavu/DejaVuSerifCondensed-Bold.ttf",
+    "dejavu/DejaVuSans-ExtraLight.ttf",
+    "liberation/LiberationSans-Regular.ttf",
+    "liberation/LiberationSans-Bold.ttf",
+    "liberation/LiberationSansNarrow-Regular.ttf",
+    "liberation/LiberationSansNarrow-Bold.ttf",
+    "liberation/LiberationMono-Regular.ttf",
+    "liberation/LiberationMono-Bold.ttf",
+    "liberation/LiberationSerif-Regular.ttf",
+    "liberation/LiberationSerif-Bold.ttf",
 ]
 
 
@@ -38,7 +48,7 @@ def _render_ttf(path: str) -> list[np.ndarray]:
         ImageDraw.Draw(img).text((8, 2), ch, fill=255, font=font)
         a = np.asarray(img)[:GLYPH_H]
         cols = np.where(a.max(0) > 20)[0]
-        out.append(a[:, cols[0]:cols[-1] + 1] if len(cols) else np.zeros((GLYPH_H, 12), np.uint8))
+        out.append(a[:, cols[0] : cols[-1] + 1] if len(cols) else np.zeros((GLYPH_H, 12), np.uint8))
     return out
 
 
@@ -50,7 +60,7 @@ def _render_hershey(face: int, thick: int) -> list[np.ndarray]:
         img = np.zeros((GLYPH_H, 64), np.uint8)
         cv2.putText(img, ch, (8, 38), face, 1.25, 255, thick, cv2.LINE_AA)
         cols = np.where(img.max(0) > 20)[0]
-        out.append(img[:, cols[0]:cols[-1] + 1] if len(cols) else np.zeros((GLYPH_H, 12), np.uint8))
+        out.append(img[:, cols[0] : cols[-1] + 1] if len(cols) else np.zeros((GLYPH_H, 12), np.uint8))
     return out
 
 
@@ -63,9 +73,13 @@ def build_atlas(font_root: str = "/usr/share/fonts/truetype", out: Path = ATLAS_
         p = Path(font_root) / rel
         if p.exists():
             fonts.append((p.stem, _render_ttf(str(p))))
-    for name, face, thick in [("hershey_simplex", cv2.FONT_HERSHEY_SIMPLEX, 3), ("hershey_duplex", cv2.FONT_HERSHEY_DUPLEX, 3),
-                              ("hershey_plain", cv2.FONT_HERSHEY_PLAIN, 2), ("hershey_simplex_thin", cv2.FONT_HERSHEY_SIMPLEX, 2),
-                              ("hershey_complex", cv2.FONT_HERSHEY_COMPLEX, 2)]:
+    for name, face, thick in [
+        ("hershey_simplex", cv2.FONT_HERSHEY_SIMPLEX, 3),
+        ("hershey_duplex", cv2.FONT_HERSHEY_DUPLEX, 3),
+        ("hershey_plain", cv2.FONT_HERSHEY_PLAIN, 2),
+        ("hershey_simplex_thin", cv2.FONT_HERSHEY_SIMPLEX, 2),
+        ("hershey_complex", cv2.FONT_HERSHEY_COMPLEX, 2),
+    ]:
         fonts.append((name, _render_hershey(face, thick)))
     arrays: dict[str, np.ndarray] = {"chars": np.array(list(CHARS)), "names": np.array([n for n, _ in fonts])}
     for i, (_, glyphs) in enumerate(fonts):
@@ -84,5 +98,5 @@ def load_atlas() -> tuple[list[str], list[dict[str, np.ndarray]]]:
     fonts = []
     for i in range(len(names)):
         img, off = z[f"img{i}"], z[f"off{i}"]
-        fonts.append({c: img[:, off[j]:off[j + 1]] for j, c in enumerate(chars)})
+        fonts.append({c: img[:, off[j] : off[j + 1]] for j, c in enumerate(chars)})
     return names, fonts

@@ -47,10 +47,17 @@ def sweep(rows: list[tuple[str, VinRead]], thresholds: list[float]) -> list[dict
     for t in thresholds:
         acc = [(vin, r) for vin, r in rows if r.vin and r.check_digit == "valid" and r.confidence >= t]
         wrong = sum(1 for vin, r in acc if r.vin != vin)
-        res.append({"threshold": t, "accepted": len(acc) / n, "review_or_none": 1 - len(acc) / n,
-                    "wrong_accept_of_all": wrong / n, "wrong_accept_of_accepted": wrong / max(1, len(acc)),
-                    "wrong_accepts": wrong,
-                    "wrong_accept_upper95": _POISSON_UPPER_95[min(wrong, 10)] / max(1, len(acc))})
+        res.append(
+            {
+                "threshold": t,
+                "accepted": len(acc) / n,
+                "review_or_none": 1 - len(acc) / n,
+                "wrong_accept_of_all": wrong / n,
+                "wrong_accept_of_accepted": wrong / max(1, len(acc)),
+                "wrong_accepts": wrong,
+                "wrong_accept_upper95": _POISSON_UPPER_95[min(wrong, 10)] / max(1, len(acc)),
+            }
+        )
     return res
 
 
@@ -61,13 +68,26 @@ def run(n: int = 4000, write: bool = True, target: float = 0.002) -> int:
     chosen = next((r for r in table if r["wrong_accept_upper95"] <= target), table[-1])
     print(f"{'threshold':>9} {'accepted':>9} {'review':>8} {'wrong/all':>10} {'wrong/acc':>10} {'upper95':>8}")
     for r in table:
-        print(f"{r['threshold']:>9.3f} {r['accepted']:>9.3%} {r['review_or_none']:>8.2%} {r['wrong_accept_of_all']:>10.3%} "
-              f"{r['wrong_accept_of_accepted']:>10.3%} {r['wrong_accept_upper95']:>8.3%}")
+        print(
+            f"{r['threshold']:>9.3f} {r['accepted']:>9.3%} {r['review_or_none']:>8.2%} {r['wrong_accept_of_all']:>10.3%} "
+            f"{r['wrong_accept_of_accepted']:>10.3%} {r['wrong_accept_upper95']:>8.3%}"
+        )
     print(f"chosen accept threshold: {chosen['threshold']} (n={n} held-out synthetic crops, seeds {CALIBRATION}..)")
     if write:
         p = Path(MODEL_DIR) / "calibration.json"
-        p.write_text(json.dumps({"accept_threshold": chosen["threshold"], "n": n, "seed_base": CALIBRATION,
-                                 "target_wrong_accept_upper95_of_accepted": target, "at_threshold": chosen, "sweep": table}, indent=1))
+        p.write_text(
+            json.dumps(
+                {
+                    "accept_threshold": chosen["threshold"],
+                    "n": n,
+                    "seed_base": CALIBRATION,
+                    "target_wrong_accept_upper95_of_accepted": target,
+                    "at_threshold": chosen,
+                    "sweep": table,
+                },
+                indent=1,
+            )
+        )
         print(f"wrote {p}")
     return 0
 

@@ -75,10 +75,17 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model_dir", type=Path)
-    ap.add_argument("--checkpoint", type=Path, nargs="+", default=None,
-                    help="train_rec checkpoint(s) (.pt) to export into MODEL_DIR first; several are averaged")
+    ap.add_argument(
+        "--checkpoint",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="train_rec checkpoint(s) (.pt) to export into MODEL_DIR first; several are averaged",
+    )
     ap.add_argument("--arch", default="v2")
-    ap.add_argument("--hand", type=Path, default=Path("var/vin-train/hand"), help="where the hand-labelled lines are cut")
+    ap.add_argument(
+        "--hand", type=Path, default=Path("var/vin-train/hand"), help="where the hand-labelled lines are cut"
+    )
     ap.add_argument("--synthetic", type=int, default=CHOOSE_LINES)
     ap.add_argument("--scenes", type=int, default=0, help="also read this many fresh synthetic scenes")
     a = ap.parse_args()
@@ -89,7 +96,9 @@ def main() -> None:
     crops, photos, n = score_dev(a.hand, a.model_dir)
     synth = synthetic_exact(a.model_dir, a.synthetic) if a.synthetic else float("nan")
     scenes = f", fresh scenes {scene_exact(a.model_dir, a.scenes):.1%} of {a.scenes}" if a.scenes else ""
-    print(f"{a.model_dir}: dev crops {crops}/{n}, dev photos {photos}/{n}, fresh synthetic {synth:.1%} of {a.synthetic}{scenes}")
+    print(
+        f"{a.model_dir}: dev crops {crops}/{n}, dev photos {photos}/{n}, fresh synthetic {synth:.1%} of {a.synthetic}{scenes}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ def propose_lines(frame: np.ndarray, max_lines: int = 3) -> list[LineBox]:
     g = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     h, w = g.shape
     f = LONG_SIDE / max(h, w)
-    small = cv2.resize(g, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    small = cv2.resize(
+        g, (max(1, int(w * f)), max(1, int(h * f))), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+    )
     k = cv2.getStructuringElement(cv2.MORPH_RECT, MARK_KERNEL)
     marks = np.maximum(cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, k), cv2.morphologyEx(small, cv2.MORPH_TOPHAT, k))
     gx = np.abs(cv2.Sobel(marks, cv2.CV_32F, 1, 0, ksize=3))

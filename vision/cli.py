@@ -42,8 +42,17 @@ def _cmd_read(ns: argparse.Namespace) -> int:
             out = {"path": path, **r.model_dump()}
         except Exception as exc:  # noqa: BLE001 - one bad file never stops the others
             failed += 1
-            out = {"path": path, "vin": None, "decision": "none", "confidence": 0.0, "check_digit": None, "box": None,
-                   "alternatives": [], "ms": 0.0, "error": str(exc)}
+            out = {
+                "path": path,
+                "vin": None,
+                "decision": "none",
+                "confidence": 0.0,
+                "check_digit": None,
+                "box": None,
+                "alternatives": [],
+                "ms": 0.0,
+                "error": str(exc),
+            }
         found_nothing.append("error" not in out and out["vin"] is None and out["decision"] == "none")
         if ns.json:
             print(json.dumps(out), flush=True)
@@ -56,7 +65,9 @@ def _cmd_read(ns: argparse.Namespace) -> int:
             if "error" in o:
                 print(f"{name:<40} error: {o['error']}")
                 continue
-            print(f"{name:<40} {o['vin'] or '-':<17} {o['decision']:<8} {o['confidence']:>6.3f} {o['check_digit'] or '-':<7} {o['ms']:>7.1f}")
+            print(
+                f"{name:<40} {o['vin'] or '-':<17} {o['decision']:<8} {o['confidence']:>6.3f} {o['check_digit'] or '-':<7} {o['ms']:>7.1f}"
+            )
     if not ns.crop:
         _hint_crop([p for p, nothing in zip(ns.images, found_nothing) if nothing], len(ns.images))
     return 1 if failed else 0
@@ -66,7 +77,11 @@ def _hint_crop(missed: list[str], total: int) -> None:
     """Images read as whole frames in which no VIN line was found: perhaps they are crops of the line already."""
     if not missed:
         return
-    where = f"{missed[0]}: no VIN line found" if len(missed) == 1 else f"no VIN line found in {len(missed)} of {total} images"
+    where = (
+        f"{missed[0]}: no VIN line found"
+        if len(missed) == 1
+        else f"no VIN line found in {len(missed)} of {total} images"
+    )
     print(f"{where}; --crop reads an image that is already the VIN line", file=sys.stderr)
 
 
@@ -102,6 +117,7 @@ def _cmd_train(ns: argparse.Namespace) -> int:
 
         real_train, _ = cut(out / "hand")  # calibration sees the hand-labelled train crops, never dev
         quantize(p, models / "vin_rec.onnx", real_train)
+
     if ns.what in ("rec", "all"):
         from vision.train_rec import train as train_rec
 
@@ -127,9 +143,17 @@ def _cmd_train(ns: argparse.Namespace) -> int:
         init = out / "rec" / "rec.pt"
         for r in range(1, ns.rounds + 1):  # self-training: each round pseudo-labels with the last model
             make_pseudo(out / f"pseudo_r{r}", min_conf=ns.pseudo_conf, model_dir=models)
-            p = train_rec(out / f"rec_ft{r}", steps=ns.finetune_steps, seed=ns.seed + r, lr=ns.finetune_lr,
-                          extra_csv=str(out / f"pseudo_r{r}" / "labels.csv"), extra_frac=ns.pseudo_frac, init=str(init),
-                          photo_frac=ns.photo_frac, arch=ns.arch)
+            p = train_rec(
+                out / f"rec_ft{r}",
+                steps=ns.finetune_steps,
+                seed=ns.seed + r,
+                lr=ns.finetune_lr,
+                extra_csv=str(out / f"pseudo_r{r}" / "labels.csv"),
+                extra_frac=ns.pseudo_frac,
+                init=str(init),
+                photo_frac=ns.photo_frac,
+                arch=ns.arch,
+            )
             ship_rec(p)
             init = out / f"rec_ft{r}" / "rec.pt"
             print(f"recogniser after self-training round {r}: {p}")
@@ -148,7 +172,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="vin_cmd", required=True)
 
     p = sub.add_parser("read", help="read VINs from image files")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files: whole camera frames, or VIN-line crops with --crop")
+    p.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="image files: whole camera frames, or VIN-line crops with --crop"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per input line")
     p.add_argument("--crop", action="store_true", help="each image is already a VIN-line crop (skip detection)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the models (default 1)")
@@ -163,27 +189,54 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("train", help="train the models (needs torch; see vision/MODEL_CARD.md)")
-    p.add_argument("--what", choices=["rec", "det", "finetune", "all"], default="all",
-                   help="what to train: the recogniser, the detector, the self-training rounds, or all (default)")
-    p.add_argument("--out", default="var/vin-train", help="working folder; the models end up in OUT/models (default var/vin-train)")
+    p.add_argument(
+        "--what",
+        choices=["rec", "det", "finetune", "all"],
+        default="all",
+        help="what to train: the recogniser, the detector, the self-training rounds, or all (default)",
+    )
+    p.add_argument(
+        "--out", default="var/vin-train", help="working folder; the models end up in OUT/models (default var/vin-train)"
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed of the training runs (default 0)")
-    p.add_argument("--arch", choices=["v1", "v2", "v3", "v4"], default="v2",
-                   help="recogniser architecture (all but v1: 32x256 input; see vision/MODEL_CARD.md)")
-    p.add_argument("--int8", action="store_true", help="put the recogniser into models/ quantised to int8 (smaller, faster)")
-    p.add_argument("--rec-steps", type=int, default=5000, help="recogniser training steps on synthetic lines (default 5000)")
+    p.add_argument(
+        "--arch",
+        choices=["v1", "v2", "v3", "v4"],
+        default="v2",
+        help="recogniser architecture (all but v1: 32x256 input; see vision/MODEL_CARD.md)",
+    )
+    p.add_argument(
+        "--int8", action="store_true", help="put the recogniser into models/ quantised to int8 (smaller, faster)"
+    )
+    p.add_argument(
+        "--rec-steps", type=int, default=5000, help="recogniser training steps on synthetic lines (default 5000)"
+    )
     p.add_argument("--rec-stop-at", type=int, default=None, help="end stage 1 early (schedule still spans --rec-steps)")
     p.add_argument("--det-steps", type=int, default=2500, help="detector training steps (default 2500)")
-    p.add_argument("--det-stop-at", type=int, default=None, help="end detector training early (schedule still spans --det-steps)")
+    p.add_argument(
+        "--det-stop-at", type=int, default=None, help="end detector training early (schedule still spans --det-steps)"
+    )
     p.add_argument("--scenes", type=int, default=1600, help="synthetic scenes for the detector")
-    p.add_argument("--finetune-steps", type=int, default=1000, help="recogniser steps per self-training round; 0 skips them (default 1000)")
-    p.add_argument("--finetune-lr", type=float, default=5e-4, help="learning rate of the self-training rounds (default 0.0005)")
+    p.add_argument(
+        "--finetune-steps",
+        type=int,
+        default=1000,
+        help="recogniser steps per self-training round; 0 skips them (default 1000)",
+    )
+    p.add_argument(
+        "--finetune-lr", type=float, default=5e-4, help="learning rate of the self-training rounds (default 0.0005)"
+    )
     p.add_argument("--rounds", type=int, default=3, help="self-training rounds (pseudo-label, fine-tune)")
     p.add_argument("--pseudo-conf", type=float, default=0.7, help="min per-symbol confidence for a pseudo-label")
     p.add_argument("--pseudo-frac", type=float, default=0.3, help="share of fine-tune samples drawn from pseudo-labels")
-    p.add_argument("--photo-frac", type=float, default=0.4, help="share of synthetic fine-tune lines in the 'photo' preset")
+    p.add_argument(
+        "--photo-frac", type=float, default=0.4, help="share of synthetic fine-tune lines in the 'photo' preset"
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("calibrate", help="choose the accept threshold on held-out synthetic crops")
     p.add_argument("--count", type=int, default=4000, help="held-out synthetic crops to read (default 4000)")
-    p.add_argument("--dry-run", action="store_true", help="print the table and the chosen threshold, do not write calibration.json")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the table and the chosen threshold, do not write calibration.json"
+    )
     p.set_defaults(func=_cmd_calibrate)

@@ -108,7 +108,9 @@ def _position_probs(probs: np.ndarray, frames: list[list[int]]) -> np.ndarray:
     return P / np.maximum(P.sum(1, keepdims=True), 1e-9)
 
 
-def most_vin_like_17(probs: np.ndarray, syms: list[int], frames: list[list[int]]) -> tuple[tuple[list[int], list[list[int]]], bool]:
+def most_vin_like_17(
+    probs: np.ndarray, syms: list[int], frames: list[list[int]]
+) -> tuple[tuple[list[int], list[list[int]]], bool]:
     """For a best path longer than 17: the 17 symbols that look most like a VIN, and whether
     they are a run of the path (True) rather than the fixed-length search's choice.
 
@@ -117,7 +119,10 @@ def most_vin_like_17(probs: np.ndarray, syms: list[int], frames: list[list[int]]
     symbols' evidence plus its fit to the VIN priors (vision.priors.vin_likeness).
     """
     P = _position_probs(probs, frames)
-    cands = [((syms[i:i + VIN_LEN], frames[i:i + VIN_LEN]), P[i:i + VIN_LEN], True) for i in range(len(syms) - VIN_LEN + 1)]
+    cands = [
+        ((syms[i : i + VIN_LEN], frames[i : i + VIN_LEN]), P[i : i + VIN_LEN], True)
+        for i in range(len(syms) - VIN_LEN + 1)
+    ]
     fixed = viterbi_fixed_length(probs)
     if fixed is not None:
         cands.append((fixed, _position_probs(probs, fixed[1]), False))

@@ -61,16 +61,24 @@ class LineBox:
         hw, hh = self.w / 2, self.h / 2
         c = np.array([self.cx, self.cy])
         u, v = np.array([ux, uy]), np.array([vx, vy])
-        return np.stack([c - hw * u - hh * v, c + hw * u - hh * v, c + hw * u + hh * v, c - hw * u + hh * v]).astype(np.float32)
+        return np.stack([c - hw * u - hh * v, c + hw * u - hh * v, c + hw * u + hh * v, c - hw * u + hh * v]).astype(
+            np.float32
+        )
 
     def aabb(self) -> tuple[float, float, float, float]:
         p = self.points
         return float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())
 
 
-def boxes_from_heatmap(prob: np.ndarray, scale: float, thr: float | None = None, min_area: int = 3,
-                       height_scale: float | None = None, min_score: float | None = None,
-                       geometry: Geometry = Geometry()) -> list[LineBox]:
+def boxes_from_heatmap(
+    prob: np.ndarray,
+    scale: float,
+    thr: float | None = None,
+    min_area: int = 3,
+    height_scale: float | None = None,
+    min_score: float | None = None,
+    geometry: Geometry = Geometry(),
+) -> list[LineBox]:
     """Connected blobs of `prob` (detector output grid) -> boxes in frame pixels, best first.
     `thr`, `height_scale` and `min_score` override the geometry's own values."""
     g = geometry
@@ -81,14 +89,14 @@ def boxes_from_heatmap(prob: np.ndarray, scale: float, thr: float | None = None,
         x, y, w, h, area = stats[i]
         if area < min_area:
             continue
-        sub = lab[y:y + h, x:x + w] == i
+        sub = lab[y : y + h, x : x + w] == i
         ys, xs = np.nonzero(sub)
         pts = np.stack([xs + x, ys + y], 1).astype(np.float32)
         (cx, cy), (rw, rh), ang = cv2.minAreaRect(pts)
         if rw < rh:
             rw, rh, ang = rh, rw, ang + 90.0
         ang = (ang + 90.0) % 180.0 - 90.0  # text reads left to right: angle in [-90, 90)
-        score = float(prob[y:y + h, x:x + w][sub].mean())
+        score = float(prob[y : y + h, x : x + w][sub].mean())
         if score < (g.min_score if min_score is None else min_score):
             continue
         k = g.stride / scale
@@ -102,7 +110,9 @@ def boxes_from_heatmap(prob: np.ndarray, scale: float, thr: float | None = None,
     return out
 
 
-def crop_line(frame: np.ndarray, box: LineBox, pad_h: float = 0.15, pad_w: float = 0.3, flip: bool = False) -> np.ndarray:
+def crop_line(
+    frame: np.ndarray, box: LineBox, pad_h: float = 0.15, pad_w: float = 0.3, flip: bool = False
+) -> np.ndarray:
     """Cut the box (with a margin like the recogniser's training crops) upright out of the frame."""
     h = box.h * (1 + 2 * pad_h)
     w = box.w + 2 * pad_w * box.h
@@ -130,8 +140,13 @@ class Detector:
         s = self.geometry.stride
         return prob[: int(np.ceil(h * f / s)), : int(np.ceil(w * f / s))], f
 
-    def detect(self, frame: np.ndarray, thr: float | None = None, height_scale: float | None = None,
-               min_score: float | None = None) -> list[LineBox]:
+    def detect(
+        self,
+        frame: np.ndarray,
+        thr: float | None = None,
+        height_scale: float | None = None,
+        min_score: float | None = None,
+    ) -> list[LineBox]:
         """VIN-line boxes, best first. The reader passes a lower `min_score` than the
         default: it reads every candidate and lets the recogniser decide."""
         prob, f = self.heatmap(frame)
@@ -163,8 +178,11 @@ class Detector:
         a = np.radians(near.angle)
         u = np.array([np.cos(a), np.sin(a)])
         c = np.array([near.cx + x0, near.cy + y0])
-        ends = [float((np.array([b.cx, b.cy]) - c) @ u) + sgn * b.w / 2
-                for b in (box, LineBox(c[0], c[1], near.w, near.h, near.angle, 0.0)) for sgn in (-1, 1)]
+        ends = [
+            float((np.array([b.cx, b.cy]) - c) @ u) + sgn * b.w / 2
+            for b in (box, LineBox(c[0], c[1], near.w, near.h, near.angle, 0.0))
+            for sgn in (-1, 1)
+        ]
         lo, hi = min(ends), max(ends)
         c = c + u * (lo + hi) / 2
         return LineBox(float(c[0]), float(c[1]), hi - lo, near.h, near.angle, box.score)
@@ -177,7 +195,12 @@ def _zoom_window(frame_shape: tuple[int, ...], box: LineBox) -> tuple[int, int, 
     h = max((y1 - y0) + 4 * box.h, w / 4)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     H, W = frame_shape[:2]
-    return (max(0, int(cx - w / 2)), max(0, int(cy - h / 2)), min(W, int(np.ceil(cx + w / 2))), min(H, int(np.ceil(cy + h / 2))))
+    return (
+        max(0, int(cx - w / 2)),
+        max(0, int(cy - h / 2)),
+        min(W, int(np.ceil(cx + w / 2))),
+        min(H, int(np.ceil(cy + h / 2))),
+    )
 
 
 def refine_band(crop: np.ndarray, text_h: float) -> np.ndarray | None:
@@ -196,4 +219,4 @@ def refine_band(crop: np.ndarray, text_h: float) -> np.ndarray | None:
     e = np.abs(cv2.Sobel(g.astype(np.float32), cv2.CV_32F, 1, 0, ksize=3)).mean(1)
     c = np.convolve(e, np.ones(win, np.float32), mode="valid")
     y0 = int(np.argmax(c))
-    return crop[y0:y0 + win]
+    return crop[y0 : y0 + win]

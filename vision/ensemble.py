@@ -55,8 +55,10 @@ def merge(members: list[Path], out: Path) -> Path:
         inits.extend(g.initializer)
         outs.append(g.output[0].name)
     inits.append(numpy_helper.from_array(np.array(1.0 / len(models), dtype=np.float32), "ensemble_weight"))
-    nodes += [helper.make_node("Sum", outs, ["ensemble_sum"]),
-              helper.make_node("Mul", ["ensemble_sum", "ensemble_weight"], [first.output[0].name])]
+    nodes += [
+        helper.make_node("Sum", outs, ["ensemble_sum"]),
+        helper.make_node("Mul", ["ensemble_sum", "ensemble_weight"], [first.output[0].name]),
+    ]
     graph = helper.make_graph(nodes, "vin_rec_ensemble", [first.input[0]], [first.output[0]], inits)
     opsets: dict[str, int] = {}
     for model in models:

@@ -34,7 +34,9 @@ def match(preds: list[tuple[float, float, float, float]], gts: np.ndarray, thr: 
     return tp, len(preds) - tp, len(gts) - tp
 
 
-def detection_pr(model_path: str, root: Path, split: str = "valid", thr: float | None = None, max_boxes: int = 3) -> dict:
+def detection_pr(
+    model_path: str, root: Path, split: str = "valid", thr: float | None = None, max_boxes: int = 3
+) -> dict:
     """Run the detector over a split; a prediction is its rotated box's axis-aligned hull."""
     from vision.det_data import load_split
     from vision.detector import Detector
@@ -48,8 +50,9 @@ def detection_pr(model_path: str, root: Path, split: str = "valid", thr: float |
     return {"recall": tp / max(1, tp + fn), "precision": tp / max(1, tp + fp), "tp": tp, "fp": fp, "fn": fn}
 
 
-def tune_detector(model_path: str, root: Path, every: int = 9,
-                  exclude: frozenset[str] | set[str] = frozenset()) -> list[tuple[float, float, float, float, float]]:
+def tune_detector(
+    model_path: str, root: Path, every: int = 9, exclude: frozenset[str] | set[str] = frozenset()
+) -> list[tuple[float, float, float, float, float]]:
     """Grid of (threshold, height scale, min score) -> recall/precision (up to 3 boxes) on every n-th TRAIN image
     (photos whose stem is in `exclude` left out)."""
     from vision.det_data import load_split

@@ -100,8 +100,11 @@ def mix(out_csv: Path, pseudo_csv: Path, hand_dir: Path, repeat: int = 3, also: 
         if r["split"] == "train":
             rows += [[str((hand_dir / r["file"]).resolve()), r["vin"]]] * repeat
     for extra in also:
-        rows += [[str((extra.parent / r["file"]).resolve()), r["vin"]]
-                 for r in csv.DictReader(extra.open()) if r["vin"] not in dev_vins]
+        rows += [
+            [str((extra.parent / r["file"]).resolve()), r["vin"]]
+            for r in csv.DictReader(extra.open())
+            if r["vin"] not in dev_vins
+        ]
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with out_csv.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -122,7 +125,9 @@ def score_dev(hand_dir: Path, model_dir: Path | None = None, dataset: Path = DAT
         crop = cv2.imread(str(hand_dir / r["file"]))
         photo = load_photo(dataset, "train", _line_of(r["file"])[0])
         if crop is None or photo is None:
-            raise SystemExit(f"dev line {r['file']}: its crop in {hand_dir} or its photo in {dataset}/train is not readable")
+            raise SystemExit(
+                f"dev line {r['file']}: its crop in {hand_dir} or its photo in {dataset}/train is not readable"
+            )
         crops += reader.read_crop(crop).vin == r["vin"]
         photos += reader.read(photo[0]).vin == r["vin"]
     return crops, photos, len(rows)
@@ -136,8 +141,13 @@ if __name__ == "__main__":
     ap.add_argument("--pseudo", type=Path, default=None, help="pseudo-label CSV to mix with (writes OUT/mix.csv)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--also", type=Path, action="append", default=[], help="another labels CSV to add (repeatable)")
-    ap.add_argument("--score-dev", type=Path, default=None, metavar="MODEL_DIR",
-                    help="then read the dev lines with the models in MODEL_DIR")
+    ap.add_argument(
+        "--score-dev",
+        type=Path,
+        default=None,
+        metavar="MODEL_DIR",
+        help="then read the dev lines with the models in MODEL_DIR",
+    )
     a = ap.parse_args()
     train_csv, dev_csv = cut(a.out)
     print(f"wrote {train_csv} and {dev_csv}")

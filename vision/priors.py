@@ -95,7 +95,7 @@ def apply_wmi_prior(P: np.ndarray) -> np.ndarray:
         return Q
     best = [ALPHABET[int(j)] for j in Q[:3].argmax(1)]
     for k in range(3):
-        Q[k] *= _wmi_weights(k, "".join(best[:k]), "".join(best[k + 1:3]))
+        Q[k] *= _wmi_weights(k, "".join(best[:k]), "".join(best[k + 1 : 3]))
         Q[k] /= max(Q[k].sum(), 1e-12)
         best[k] = ALPHABET[int(Q[k].argmax())]
     return Q
@@ -127,8 +127,11 @@ def build_wmi_table(pseudo_labels: Path, out: Path = WMI_FILE, min_count: int = 
 
     table = {k: v for k, v in WMI.items() if all(c in ALPHABET for c in k) and len(k) in (2, 3)}
     seen = Counter(r["vin"][:3] for r in csv.DictReader(pseudo_labels.open()) if float(r["confidence"]) >= 0.9)
-    extra = {w: f"seen {n} times in train-split pseudo-labels" for w, n in seen.items()
-             if n >= min_count and not (w in table or w[:2] in table)}
+    extra = {
+        w: f"seen {n} times in train-split pseudo-labels"
+        for w, n in seen.items()
+        if n >= min_count and not (w in table or w[:2] in table)
+    }
     lines = [
         "# Known WMIs (positions 1-3 of a VIN) for the decoder's WMI prior (vision/priors.py).",
         "# Source 1: the WMI table of vininfo 1.11.0 (https://github.com/idlesign/vininfo),",

@@ -42,13 +42,18 @@ def make(out: Path, min_conf: float = 0.9, limit: int | None = None, model_dir: 
         w = csv.writer(fh)
         w.writerow(["file", "vin", "confidence"])
         w.writerows(rows)
-    print(f"pseudo-labelled {len(rows)} of {seen} train-split VIN lines (min confidence {min_conf}); "
-          f"{dropped} skipped because their VIN is in the held-out real set")
+    print(
+        f"pseudo-labelled {len(rows)} of {seen} train-split VIN lines (min confidence {min_conf}); "
+        f"{dropped} skipped because their VIN is in the held-out real set"
+    )
     return len(rows)
 
 
 if __name__ == "__main__":
     import sys
 
-    make(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.9,
-         model_dir=Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+    make(
+        Path(sys.argv[1]),
+        float(sys.argv[2]) if len(sys.argv) > 2 else 0.9,
+        model_dir=Path(sys.argv[3]) if len(sys.argv) > 3 else None,
+    )

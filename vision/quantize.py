@@ -46,8 +46,13 @@ CHECK_LINES = 40
 MIN_AGREEMENT = 0.97  # share of CTC frames whose best symbol int8 and float agree on
 
 
-def quantize(src: Path, dst: Path, real_csv: Path | None = None, n_synthetic: int = CALIBRATION_SYNTHETIC,
-             seven_bit: bool = False) -> Path:
+def quantize(
+    src: Path,
+    dst: Path,
+    real_csv: Path | None = None,
+    n_synthetic: int = CALIBRATION_SYNTHETIC,
+    seven_bit: bool = False,
+) -> Path:
     """Write `dst`: `src` with int8 weights (per channel) and uint8 activations in QDQ form.
 
     x86 CPUs without VNNI (AVX2 only, like this project's build machine) multiply uint8 by
@@ -69,13 +74,18 @@ def quantize(src: Path, dst: Path, real_csv: Path | None = None, n_synthetic: in
 
     class Crops(CalibrationDataReader):
         def __init__(self) -> None:
-            self.it = ({inp.name: prep_crop(c, width)[None].astype(np.float32)}
-                       for c in calibration_crops(real_csv, n_synthetic))
+            self.it = (
+                {inp.name: prep_crop(c, width)[None].astype(np.float32)}
+                for c in calibration_crops(real_csv, n_synthetic)
+            )
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.it, None)
 
-    check = [render_line(random_vin(np.random.default_rng(s)), s) for s in range(CHECK_SEED_BASE, CHECK_SEED_BASE + CHECK_LINES)]
+    check = [
+        render_line(random_vin(np.random.default_rng(s)), s)
+        for s in range(CHECK_SEED_BASE, CHECK_SEED_BASE + CHECK_LINES)
+    ]
     want = Recognizer(str(src)).probs(check).argmax(-1)
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
@@ -83,10 +93,18 @@ def quantize(src: Path, dst: Path, real_csv: Path | None = None, n_synthetic: in
         # transformer shapes, which a CNN has none of
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         best: tuple[float, Path] | None = None
-        for reduce_range in ((True,) if seven_bit else (False, True)):
+        for reduce_range in (True,) if seven_bit else (False, True):
             out = Path(tmp) / f"int8_{reduce_range}.onnx"
-            quantize_static(str(pre), str(out), Crops(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                            weight_type=QuantType.QInt8, per_channel=True, reduce_range=reduce_range)
+            quantize_static(
+                str(pre),
+                str(out),
+                Crops(),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=reduce_range,
+            )
             agree = float(np.mean(Recognizer(str(out)).probs(check).argmax(-1) == want))
             if best is None or agree > best[0]:
                 best = (agree, out)
@@ -101,10 +119,17 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", type=Path, help="float recogniser (vin_rec.onnx from vision.train_rec)")
     ap.add_argument("dst", type=Path)
-    ap.add_argument("--real", type=Path, default=None,
-                    help="train.csv written by `python -m vision.hand_labels DIR` (real crops for calibration)")
-    ap.add_argument("--seven-bit", action="store_true",
-                    help="7-bit weights only: no saturation on x86 CPUs without VNNI, whichever CPU quantises")
+    ap.add_argument(
+        "--real",
+        type=Path,
+        default=None,
+        help="train.csv written by `python -m vision.hand_labels DIR` (real crops for calibration)",
+    )
+    ap.add_argument(
+        "--seven-bit",
+        action="store_true",
+        help="7-bit weights only: no saturation on x86 CPUs without VNNI, whichever CPU quantises",
+    )
     a = ap.parse_args()
     out = quantize(a.src, a.dst, a.real, seven_bit=a.seven_bit)
     print(f"{a.src} ({a.src.stat().st_size / 1e6:.2f} MB) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")

@@ -53,14 +53,19 @@ def _tighter(crop: np.ndarray) -> np.ndarray | None:
     loose), or None when that would leave too few rows."""
     h, w = crop.shape[:2]
     dy, dx = round(h * 0.12), round(w * 0.02)
-    return crop[dy:h - dy, dx:w - dx] if h - 2 * dy >= 6 else None
+    return crop[dy : h - dy, dx : w - dx] if h - 2 * dy >= 6 else None
 
 
 class VinReader:
     """Loads the shipped detector and recogniser; `read(frame)` and `read_crop(crop)`."""
 
-    def __init__(self, model_dir: str | Path | None = None, threads: int = 1, accept_threshold: float | None = None,
-                 max_lines: int = 3) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        threads: int = 1,
+        accept_threshold: float | None = None,
+        max_lines: int = 3,
+    ) -> None:
         d = Path(model_dir) if model_dir else MODEL_DIR
         self.detector = Detector(str(d / "vin_det.onnx"), threads)
         self.recognizer = Recognizer(str(d / "vin_rec.onnx"), threads)
@@ -119,15 +124,27 @@ class VinReader:
         a = np.radians(box.angle)
         nx, ny = -np.sin(a), np.cos(a)  # across the line, downwards
         for shift, grow in ((-0.3, 1.0), (0.3, 1.0), (0.0, 1.4)):
-            moved = LineBox(box.cx + nx * shift * box.h, box.cy + ny * shift * box.h, box.w, box.h * grow, box.angle, box.score)
+            moved = LineBox(
+                box.cx + nx * shift * box.h, box.cy + ny * shift * box.h, box.w, box.h * grow, box.angle, box.score
+            )
             yield crop_line(img, moved, pad_w=PAD_W)
         if abs(box.angle) > 3:  # a blob spanning two lines can tilt the box: try it level
             yield crop_line(img, LineBox(box.cx, box.cy, box.w, box.h, 0.0, box.score), pad_w=PAD_W)
         ux, uy = np.cos(a), np.sin(a)  # along the line
         trim = 0.2 * box.w
         for side in (-1, 1):  # a logo or a label word at one end shrinks the VIN's symbols
-            yield crop_line(img, LineBox(box.cx - side * ux * trim / 2, box.cy - side * uy * trim / 2, box.w - trim, box.h,
-                                         box.angle, box.score), pad_w=PAD_W)
+            yield crop_line(
+                img,
+                LineBox(
+                    box.cx - side * ux * trim / 2,
+                    box.cy - side * uy * trim / 2,
+                    box.w - trim,
+                    box.h,
+                    box.angle,
+                    box.score,
+                ),
+                pad_w=PAD_W,
+            )
         band = refine_band(crop_line(img, box, pad_h=0.8, pad_w=PAD_W), text_h=box.h)
         if band is not None:
             yield band
@@ -200,8 +217,9 @@ class VinReader:
             return "found_by_search"
         return None
 
-    def _result(self, d: Decoded | None, box: LineBox | None, t0: float, whole: tuple | None = None,
-                searched: bool = False) -> VinRead:
+    def _result(
+        self, d: Decoded | None, box: LineBox | None, t0: float, whole: tuple | None = None, searched: bool = False
+    ) -> VinRead:
         decision, reason = self._decision(d, searched)
         ms = (time.perf_counter() - t0) * 1000.0
         if d is None or decision == "none":
@@ -211,7 +229,11 @@ class VinReader:
             s = ALPHABET.index(d.vin[k])
             for j in np.argsort(-d.position_probs[k])[:3]:
                 if j != s and d.position_probs[k, j] >= 0.01:
-                    alts.append(Alternative(position=k + 1, char=ALPHABET[j], confidence=round(float(d.position_probs[k, j]), 4)))
+                    alts.append(
+                        Alternative(
+                            position=k + 1, char=ALPHABET[j], confidence=round(float(d.position_probs[k, j]), 4)
+                        )
+                    )
         if box is not None:
             pts = [[round(float(x), 1), round(float(y), 1)] for x, y in box.points]
         elif whole is not None:
@@ -219,8 +241,18 @@ class VinReader:
             pts = [[0.0, 0.0], [float(w), 0.0], [float(w), float(h)], [0.0, float(h)]]
         else:
             pts = None
-        return VinRead(vin=d.vin, decision=decision, confidence=round(d.confidence, 4),
-                       check_digit="valid" if d.check_valid else "invalid", corrected=d.corrected, box=pts,
-                       char_confidences=[round(c, 4) for c in d.char_conf], alternatives=alts, next_best=d.next_best,
-                       model_years=model_years(d.vin), wmi_region=wmi_region(d.vin), ms=round(ms, 2),
-                       review_reason=reason)
+        return VinRead(
+            vin=d.vin,
+            decision=decision,
+            confidence=round(d.confidence, 4),
+            check_digit="valid" if d.check_valid else "invalid",
+            corrected=d.corrected,
+            box=pts,
+            char_confidences=[round(c, 4) for c in d.char_conf],
+            alternatives=alts,
+            next_best=d.next_best,
+            model_years=model_years(d.vin),
+            wmi_region=wmi_region(d.vin),
+            ms=round(ms, 2),
+            review_reason=reason,
+        )

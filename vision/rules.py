@@ -96,10 +96,28 @@ def wmi_region(vin: str) -> str:
 
 def wmi_country(vin: str) -> str | None:
     """A few well-known WMI country prefixes; None when not in this short table."""
-    table = {"L": "China", "J": "Japan", "K": "South Korea", "W": "Germany", "VF": "France", "VR": "France",
-             "VS": "Spain", "TM": "Czechia", "X": "Russia", "Z": "Italy", "SA": "United Kingdom",
-             "1": "United States", "4": "United States", "5": "United States", "2": "Canada", "3": "Mexico",
-             "YV": "Sweden", "SJ": "United Kingdom", "TR": "Hungary", "VN": "France"}
+    table = {
+        "L": "China",
+        "J": "Japan",
+        "K": "South Korea",
+        "W": "Germany",
+        "VF": "France",
+        "VR": "France",
+        "VS": "Spain",
+        "TM": "Czechia",
+        "X": "Russia",
+        "Z": "Italy",
+        "SA": "United Kingdom",
+        "1": "United States",
+        "4": "United States",
+        "5": "United States",
+        "2": "Canada",
+        "3": "Mexico",
+        "YV": "Sweden",
+        "SJ": "United Kingdom",
+        "TR": "Hungary",
+        "VN": "France",
+    }
     for k in sorted(table, key=len, reverse=True):
         if vin.startswith(k):
             return table[k]

@@ -23,9 +23,48 @@ from vision.rules import ALPHABET, with_check_digit
 
 STYLES = ("printed", "inverse", "dotpeen", "stamped", "laser")
 _STYLE_P = (0.47, 0.18, 0.08, 0.15, 0.12)
-_WMIS = ["VF1", "VF3", "VF7", "WVW", "WV1", "WAU", "WBA", "WDB", "W0L", "TMB", "XTA", "X7L", "SJN", "Z94", "LSV", "LFV",
-         "LGW", "LVS", "LBV", "LDC", "1G1", "1FT", "2HG", "3VW", "JTD", "KMH", "KNA", "SAL", "YV1", "ZFA", "VSS", "TRU",
-         "X9F", "Y6D", "LHG", "LNB", "LZW", "MAL", "NMT", "VNK"]
+_WMIS = [
+    "VF1",
+    "VF3",
+    "VF7",
+    "WVW",
+    "WV1",
+    "WAU",
+    "WBA",
+    "WDB",
+    "W0L",
+    "TMB",
+    "XTA",
+    "X7L",
+    "SJN",
+    "Z94",
+    "LSV",
+    "LFV",
+    "LGW",
+    "LVS",
+    "LBV",
+    "LDC",
+    "1G1",
+    "1FT",
+    "2HG",
+    "3VW",
+    "JTD",
+    "KMH",
+    "KNA",
+    "SAL",
+    "YV1",
+    "ZFA",
+    "VSS",
+    "TRU",
+    "X9F",
+    "Y6D",
+    "LHG",
+    "LNB",
+    "LZW",
+    "MAL",
+    "NMT",
+    "VNK",
+]
 
 
 def random_vin(rng: np.random.Generator, valid_check: bool | None = None) -> str:
@@ -52,24 +91,42 @@ def random_vin(rng: np.random.Generator, valid_check: bool | None = None) -> str
 # The 5x7 dot-matrix face VIN marking machines punch (rows top to bottom, '1' = a dot):
 # the VIN alphabet plus what the distractor lines on such plates use.
 _DOT5X7 = {
-    "0": "01110 10001 10011 10101 11001 10001 01110", "1": "00100 01100 00100 00100 00100 00100 01110",
-    "2": "01110 10001 00001 00010 00100 01000 11111", "3": "11111 00010 00100 00010 00001 10001 01110",
-    "4": "00010 00110 01010 10010 11111 00010 00010", "5": "11111 10000 11110 00001 00001 10001 01110",
-    "6": "00110 01000 10000 11110 10001 10001 01110", "7": "11111 00001 00010 00100 01000 01000 01000",
-    "8": "01110 10001 10001 01110 10001 10001 01110", "9": "01110 10001 10001 01111 00001 00010 01100",
-    "A": "01110 10001 10001 10001 11111 10001 10001", "B": "11110 10001 10001 11110 10001 10001 11110",
-    "C": "01110 10001 10000 10000 10000 10001 01110", "D": "11100 10010 10001 10001 10001 10010 11100",
-    "E": "11111 10000 10000 11110 10000 10000 11111", "F": "11111 10000 10000 11110 10000 10000 10000",
-    "G": "01110 10001 10000 10111 10001 10001 01111", "H": "10001 10001 10001 11111 10001 10001 10001",
-    "J": "00111 00010 00010 00010 00010 10010 01100", "K": "10001 10010 10100 11000 10100 10010 10001",
-    "L": "10000 10000 10000 10000 10000 10000 11111", "M": "10001 11011 10101 10101 10001 10001 10001",
-    "N": "10001 10001 11001 10101 10011 10001 10001", "P": "11110 10001 10001 11110 10000 10000 10000",
-    "R": "11110 10001 10001 11110 10100 10010 10001", "S": "01111 10000 10000 01110 00001 00001 11110",
-    "T": "11111 00100 00100 00100 00100 00100 00100", "U": "10001 10001 10001 10001 10001 10001 01110",
-    "V": "10001 10001 10001 10001 10001 01010 00100", "W": "10001 10001 10001 10101 10101 10101 01010",
-    "X": "10001 10001 01010 00100 01010 10001 10001", "Y": "10001 10001 10001 01010 00100 00100 00100",
-    "Z": "11111 00001 00010 00100 01000 10000 11111", "*": "00000 00100 10101 01110 10101 00100 00000",
-    "-": "00000 00000 00000 11111 00000 00000 00000", "/": "00001 00001 00010 00100 01000 10000 10000",
+    "0": "01110 10001 10011 10101 11001 10001 01110",
+    "1": "00100 01100 00100 00100 00100 00100 01110",
+    "2": "01110 10001 00001 00010 00100 01000 11111",
+    "3": "11111 00010 00100 00010 00001 10001 01110",
+    "4": "00010 00110 01010 10010 11111 00010 00010",
+    "5": "11111 10000 11110 00001 00001 10001 01110",
+    "6": "00110 01000 10000 11110 10001 10001 01110",
+    "7": "11111 00001 00010 00100 01000 01000 01000",
+    "8": "01110 10001 10001 01110 10001 10001 01110",
+    "9": "01110 10001 10001 01111 00001 00010 01100",
+    "A": "01110 10001 10001 10001 11111 10001 10001",
+    "B": "11110 10001 10001 11110 10001 10001 11110",
+    "C": "01110 10001 10000 10000 10000 10001 01110",
+    "D": "11100 10010 10001 10001 10001 10010 11100",
+    "E": "11111 10000 10000 11110 10000 10000 11111",
+    "F": "11111 10000 10000 11110 10000 10000 10000",
+    "G": "01110 10001 10000 10111 10001 10001 01111",
+    "H": "10001 10001 10001 11111 10001 10001 10001",
+    "J": "00111 00010 00010 00010 00010 10010 01100",
+    "K": "10001 10010 10100 11000 10100 10010 10001",
+    "L": "10000 10000 10000 10000 10000 10000 11111",
+    "M": "10001 11011 10101 10101 10001 10001 10001",
+    "N": "10001 10001 11001 10101 10011 10001 10001",
+    "P": "11110 10001 10001 11110 10000 10000 10000",
+    "R": "11110 10001 10001 11110 10100 10010 10001",
+    "S": "01111 10000 10000 01110 00001 00001 11110",
+    "T": "11111 00100 00100 00100 00100 00100 00100",
+    "U": "10001 10001 10001 10001 10001 10001 01110",
+    "V": "10001 10001 10001 10001 10001 01010 00100",
+    "W": "10001 10001 10001 10101 10101 10101 01010",
+    "X": "10001 10001 01010 00100 01010 10001 10001",
+    "Y": "10001 10001 10001 01010 00100 00100 00100",
+    "Z": "11111 00001 00010 00100 01000 10000 11111",
+    "*": "00000 00100 10101 01110 10101 00100 00000",
+    "-": "00000 00000 00000 11111 00000 00000 00000",
+    "/": "00001 00001 00010 00100 01000 10000 10000",
 }
 
 
@@ -90,7 +147,9 @@ def _dot_matrix_font(rng: np.random.Generator) -> dict:
                 if bit == "1" and rng.random() > 0.02:
                     x = r + 1 + xi * px + rng.normal(0, 0.05 * px)
                     y = top + yi * py + rng.normal(0, 0.05 * py)
-                    cv2.circle(g, (int(round(x * 16)), int(round(y * 16))), int(round(r * 16)), 255, -1, cv2.LINE_AA, shift=4)
+                    cv2.circle(
+                        g, (int(round(x * 16)), int(round(y * 16))), int(round(r * 16)), 255, -1, cv2.LINE_AA, shift=4
+                    )
         font[ch] = g
     return font
 
@@ -103,7 +162,9 @@ def _font_for(style: str, rng: np.random.Generator) -> dict:
     return fonts[int(rng.integers(len(fonts)))]
 
 
-def _text_mask(text: str, rng: np.random.Generator, font: dict | None = None, spacing: float | None = None) -> np.ndarray:
+def _text_mask(
+    text: str, rng: np.random.Generator, font: dict | None = None, spacing: float | None = None
+) -> np.ndarray:
     """Ink coverage (float 0..1, height GLYPH_H) of `text` in one font."""
     if font is None:
         _, fonts = load_atlas()
@@ -130,7 +191,7 @@ def _text_mask(text: str, rng: np.random.Generator, font: dict | None = None, sp
 
 def _crop_rows(m: np.ndarray) -> np.ndarray:
     rows = np.where(m.max(1) > 0.1)[0]
-    return m[rows[0]:rows[-1] + 1] if len(rows) else m
+    return m[rows[0] : rows[-1] + 1] if len(rows) else m
 
 
 MIN_CAP, CAP = 24, 28  # rows of the atlas faces' capitals: Hershey "plain" has 16, every other face 26-31
@@ -253,9 +314,25 @@ def style_of(seed: int) -> str:
 
 
 def _distractor_text(rng: np.random.Generator) -> str:
-    pool = ["RENAULT", "NISSAN", "OPEL", "e2*2001/116*0273", "1815 kg", "2800 kg", "1- 1020 kg", "2- 1030 kg",
-            "AUTOMOBILES PEUGEOT", "TYPE FBAP12", "SKODA AUTO", "AVTOVAZ", "MADE IN GERMANY", "e11*98/14*0183",
-            "Colour, Trim", "PAINT 0V369", "TC RU E-RU.MT02.00317"]
+    pool = [
+        "RENAULT",
+        "NISSAN",
+        "OPEL",
+        "e2*2001/116*0273",
+        "1815 kg",
+        "2800 kg",
+        "1- 1020 kg",
+        "2- 1030 kg",
+        "AUTOMOBILES PEUGEOT",
+        "TYPE FBAP12",
+        "SKODA AUTO",
+        "AVTOVAZ",
+        "MADE IN GERMANY",
+        "e11*98/14*0183",
+        "Colour, Trim",
+        "PAINT 0V369",
+        "TC RU E-RU.MT02.00317",
+    ]
     if rng.random() < 0.5:
         return str(rng.choice(pool))
     n = int(rng.integers(3, 14))
@@ -292,11 +369,13 @@ def render_line(vin: str, seed: int, photo: bool = False, style: str | None = No
     mt, mb = (rng.uniform(0.1, 0.6, 2) * th).astype(int) if not photo else (rng.uniform(0.05, 0.35, 2) * th).astype(int)
     ml, mr = (rng.uniform(0.1, 1.2, 2) * th).astype(int) if not photo else (rng.uniform(0.05, 0.4, 2) * th).astype(int)
     canvas = np.zeros((th + mt + mb, tw + ml + mr), np.float32)
-    canvas[mt:mt + th, ml:ml + tw] = m
+    canvas[mt : mt + th, ml : ml + tw] = m
     for above in (True, False):
         if rng.random() < (0.35 if not photo else 0.6):
             d = _crop_rows(_text_mask(_distractor_text(rng), rng))
-            d = cv2.resize(d, (max(1, int(d.shape[1] * rng.uniform(0.6, 1.0))), max(1, int(d.shape[0] * rng.uniform(0.6, 1.0)))))
+            d = cv2.resize(
+                d, (max(1, int(d.shape[1] * rng.uniform(0.6, 1.0))), max(1, int(d.shape[0] * rng.uniform(0.6, 1.0))))
+            )
             gap = int(rng.uniform(0.15, 0.5) * th) if not photo else int(rng.uniform(0.1, 0.35) * th)
             x0 = int(rng.integers(0, max(1, canvas.shape[1] - 10)))
             w = min(d.shape[1], canvas.shape[1] - x0)
@@ -304,12 +383,12 @@ def render_line(vin: str, seed: int, photo: bool = False, style: str | None = No
                 y1 = mt - gap
                 y0 = max(0, y1 - d.shape[0])
                 if y1 > y0:
-                    canvas[y0:y1, x0:x0 + w] = np.maximum(canvas[y0:y1, x0:x0 + w], d[d.shape[0] - (y1 - y0):, :w])
+                    canvas[y0:y1, x0 : x0 + w] = np.maximum(canvas[y0:y1, x0 : x0 + w], d[d.shape[0] - (y1 - y0) :, :w])
             else:
                 y0 = mt + th + gap
                 y1 = min(canvas.shape[0], y0 + d.shape[0])
                 if y1 > y0:
-                    canvas[y0:y1, x0:x0 + w] = np.maximum(canvas[y0:y1, x0:x0 + w], d[:y1 - y0, :w])
+                    canvas[y0:y1, x0 : x0 + w] = np.maximum(canvas[y0:y1, x0 : x0 + w], d[: y1 - y0, :w])
     img = colorize(canvas, style, rng)
     img = _light(img, rng)
     # geometry: tilt, shear, perspective, aspect stretch
@@ -372,9 +451,11 @@ def _label_plate(vin: str, rng: np.random.Generator, style: str) -> tuple[np.nda
     for kind, m in scaled:
         x = int((W - m.shape[1]) / 2) if centered else int(th * 0.6)
         x = max(0, min(x, W - m.shape[1]))
-        plate[y:y + m.shape[0], x:x + m.shape[1]] = np.maximum(plate[y:y + m.shape[0], x:x + m.shape[1]], m)
+        plate[y : y + m.shape[0], x : x + m.shape[1]] = np.maximum(plate[y : y + m.shape[0], x : x + m.shape[1]], m)
         if kind == "v":
-            quad = np.array([[x, y], [x + m.shape[1], y], [x + m.shape[1], y + m.shape[0]], [x, y + m.shape[0]]], np.float32)
+            quad = np.array(
+                [[x, y], [x + m.shape[1], y], [x + m.shape[1], y + m.shape[0]], [x, y + m.shape[0]]], np.float32
+            )
         y += m.shape[0] + gap
     assert quad is not None
     return plate, quad

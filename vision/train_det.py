@@ -25,13 +25,15 @@ def build_model(stride: int = 4):
     import torch.nn as nn
 
     def cbr(i, o, s=1, d=1, k=3):
-        return nn.Sequential(nn.Conv2d(i, o, k, s, d * (k // 2), dilation=d, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+        return nn.Sequential(
+            nn.Conv2d(i, o, k, s, d * (k // 2), dilation=d, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)
+        )
 
     class Det(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.s1 = cbr(3, 16, 2)                               # /2
-            self.s2 = cbr(16, 24, 2)                              # /4
+            self.s1 = cbr(3, 16, 2)  # /2
+            self.s2 = cbr(16, 24, 2)  # /4
             self.s3 = nn.Sequential(cbr(24, 48, 2), cbr(48, 48))  # /8
             self.s4 = nn.Sequential(cbr(48, 64, 2), cbr(64, 64, d=2), cbr(64, 64, d=4))  # /16
             self.m3 = nn.Sequential(cbr(112, 48, k=1), cbr(48, 48))
@@ -62,8 +64,14 @@ def _quad_target(quads: np.ndarray, size: int, geometry: Geometry = Geometry()) 
         c = q.mean(0)
         u = (q[1] - q[0] + q[2] - q[3]) / 2
         v = (q[3] - q[0] + q[2] - q[1]) / 2
-        core = np.stack([c - u * g.shrink_w / 2 - v * g.shrink_h / 2, c + u * g.shrink_w / 2 - v * g.shrink_h / 2,
-                         c + u * g.shrink_w / 2 + v * g.shrink_h / 2, c - u * g.shrink_w / 2 + v * g.shrink_h / 2])
+        core = np.stack(
+            [
+                c - u * g.shrink_w / 2 - v * g.shrink_h / 2,
+                c + u * g.shrink_w / 2 - v * g.shrink_h / 2,
+                c + u * g.shrink_w / 2 + v * g.shrink_h / 2,
+                c - u * g.shrink_w / 2 + v * g.shrink_h / 2,
+            ]
+        )
         cv2.fillPoly(t, [np.round(core / g.stride * 8).astype(np.int32)], 1.0, lineType=cv2.LINE_8, shift=3)
     return t
 
@@ -94,14 +102,20 @@ def augment(img: np.ndarray, quads: np.ndarray, rng: np.random.Generator) -> tup
         o = cv2.GaussianBlur(o, (0, 0), rng.uniform(0.3, 1.5))
     o = np.clip(o + rng.normal(0, rng.uniform(0, 8), o.shape), 0, 255).astype(np.uint8)
     if rng.random() < 0.4:
-        decoded = cv2.imdecode(cv2.imencode(".jpg", o, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])[1], cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(
+            cv2.imencode(".jpg", o, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])[1], cv2.IMREAD_COLOR
+        )
         assert decoded is not None, "a JPEG just encoded decodes"
         o = decoded
     return o, q
 
 
 def _boxes_to_quads(b: np.ndarray) -> np.ndarray:
-    return np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], 1).astype(np.float32) if len(b) else np.zeros((0, 4, 2), np.float32)
+    return (
+        np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], 1).astype(np.float32)
+        if len(b)
+        else np.zeros((0, 4, 2), np.float32)
+    )
 
 
 def export_onnx(model, path: Path, geometry: Geometry | None = None) -> None:
@@ -118,8 +132,16 @@ def export_onnx(model, path: Path, geometry: Geometry | None = None) -> None:
             return torch.sigmoid(self.m(x))
 
     model.eval()
-    torch.onnx.export(W(model), torch.zeros(1, 3, 256, 320), str(path), input_names=["frame"], output_names=["prob"],
-                      dynamic_axes={"frame": {2: "h", 3: "w"}, "prob": {2: "gh", 3: "gw"}}, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        W(model),
+        torch.zeros(1, 3, 256, 320),
+        str(path),
+        input_names=["frame"],
+        output_names=["prob"],
+        dynamic_axes={"frame": {2: "h", 3: "w"}, "prob": {2: "gh", 3: "gw"}},
+        opset_version=17,
+        dynamo=False,
+    )
     if geometry is not None:
         write_geometry(path, geometry)
 
@@ -136,10 +158,21 @@ def write_geometry(path: Path, geometry: Geometry) -> None:
     onnx.save(m, str(path))
 
 
-def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: float = 3e-3,
-          scenes: str | None = None, scene_frac: float = 0.3, progress: bool = True, eval_every: int = 500,
-          stop_at: int | None = None, hold_out_dev: bool = False, init: str | None = None,
-          geometry: Geometry = Geometry()) -> Path:
+def train(
+    out_dir: Path,
+    steps: int = 3000,
+    batch: int = 16,
+    seed: int = 0,
+    lr: float = 3e-3,
+    scenes: str | None = None,
+    scene_frac: float = 0.3,
+    progress: bool = True,
+    eval_every: int = 500,
+    stop_at: int | None = None,
+    hold_out_dev: bool = False,
+    init: str | None = None,
+    geometry: Geometry = Geometry(),
+) -> Path:
     """Train and export `out_dir/vin_det.onnx`. A `geometry` other than the default (stride 2,
     thinner cores) is written into the model file; its post-processing values are the
     defaults until `tune` chooses them."""
@@ -172,7 +205,11 @@ def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: 
     for step in tqdm(range(1, steps + 1), disable=not progress, mininterval=30):
         xs, ts = [], []
         for _ in range(batch):
-            img, q = syn[int(rng.integers(len(syn)))] if syn and rng.random() < scene_frac else real[int(rng.integers(len(real)))]
+            img, q = (
+                syn[int(rng.integers(len(syn)))]
+                if syn and rng.random() < scene_frac
+                else real[int(rng.integers(len(real)))]
+            )
             o, qq = augment(img, q, rng)
             xs.append(((o.astype(np.float32) - 128.0) / 64.0).transpose(2, 0, 1))
             ts.append(_quad_target(qq, CROP, geometry))
@@ -191,8 +228,11 @@ def train(out_dir: Path, steps: int = 3000, batch: int = 16, seed: int = 0, lr: 
             export_onnx(model, onnx_path, None if geometry == Geometry() else geometry)
             torch.save(model.state_dict(), out_dir / "det.pt")
             r = detection_pr(str(onnx_path), DATASET, "valid")
-            print(f"step {step} loss {loss.item():.4f} valid recall {r['recall']:.3f} precision {r['precision']:.3f} "
-                  f"elapsed {time.time() - t0:.0f}s", flush=True)
+            print(
+                f"step {step} loss {loss.item():.4f} valid recall {r['recall']:.3f} precision {r['precision']:.3f} "
+                f"elapsed {time.time() - t0:.0f}s",
+                flush=True,
+            )
         if last:
             break
     return onnx_path
@@ -210,7 +250,9 @@ def tune(onnx_path: Path, hold_out_dev: bool = False) -> Geometry:
     thr, hs, ms, rec, prec = max(grid, key=lambda r: 2 * r[3] * r[4] / max(1e-9, r[3] + r[4]))
     g = g.model_copy(update={"threshold": thr, "height_scale": hs, "min_score": ms})
     write_geometry(onnx_path, g)
-    print(f"tuned on train photos: threshold {thr}, height scale {hs}, min score {ms}: recall {rec:.3f} precision {prec:.3f}")
+    print(
+        f"tuned on train photos: threshold {thr}, height scale {hs}, min score {ms}: recall {rec:.3f} precision {prec:.3f}"
+    )
     return g
 
 
@@ -226,10 +268,22 @@ if __name__ == "__main__":
     ap.add_argument("--init", default=None, help="det.pt to start from")
     ap.add_argument("--hold-out-dev", action="store_true", help="leave out the photos of the hand-labelled dev lines")
     ap.add_argument("--stride", type=int, choices=(2, 4), default=4, help="input pixels per heat-map cell")
-    ap.add_argument("--shrink-h", type=float, default=Geometry().shrink_h, help="share of a line's height its core marks")
-    ap.add_argument("--tune", action="store_true", help="then choose the post-processing on train photos (stored in the file)")
+    ap.add_argument(
+        "--shrink-h", type=float, default=Geometry().shrink_h, help="share of a line's height its core marks"
+    )
+    ap.add_argument(
+        "--tune", action="store_true", help="then choose the post-processing on train photos (stored in the file)"
+    )
     a = ap.parse_args()
-    path = train(a.out, a.steps, seed=a.seed, lr=a.lr, scenes=a.scenes, hold_out_dev=a.hold_out_dev, init=a.init,
-                 geometry=Geometry(stride=a.stride, shrink_h=a.shrink_h))
+    path = train(
+        a.out,
+        a.steps,
+        seed=a.seed,
+        lr=a.lr,
+        scenes=a.scenes,
+        hold_out_dev=a.hold_out_dev,
+        init=a.init,
+        geometry=Geometry(stride=a.stride, shrink_h=a.shrink_h),
+    )
     if a.tune:
         tune(path, a.hold_out_dev)

@@ -52,22 +52,35 @@ def build_model(arch: str = "v1"):
                 super().__init__()
                 c16, c32, c64, c64b, c128, c128b, c160 = w
                 self.f = nn.Sequential(
-                    *cbr(1, c16), nn.MaxPool2d(2),                        # 16 x 128
-                    *cbr(c16, c32), nn.MaxPool2d(2),                      # 8 x 64
-                    *cbr(c32, c64), *cbr(c64, c64b), nn.MaxPool2d((2, 1)),    # 4 x 64
-                    *cbr(c64b, c128), *cbr(c128, c128b), nn.MaxPool2d((2, 1)),  # 2 x 64
-                    *cbr(c128b, c160, (2, 1), 0),                         # 1 x 64
+                    *cbr(1, c16),
+                    nn.MaxPool2d(2),  # 16 x 128
+                    *cbr(c16, c32),
+                    nn.MaxPool2d(2),  # 8 x 64
+                    *cbr(c32, c64),
+                    *cbr(c64, c64b),
+                    nn.MaxPool2d((2, 1)),  # 4 x 64
+                    *cbr(c64b, c128),
+                    *cbr(c128, c128b),
+                    nn.MaxPool2d((2, 1)),  # 2 x 64
+                    *cbr(c128b, c160, (2, 1), 0),  # 1 x 64
                 )
+
                 def c1(d):
-                    return nn.Sequential(nn.Conv1d(c160, c160, 3, 1, d, dilation=d, bias=False),
-                                         nn.BatchNorm1d(c160), nn.ReLU(inplace=True))
+                    return nn.Sequential(
+                        nn.Conv1d(c160, c160, 3, 1, d, dilation=d, bias=False),
+                        nn.BatchNorm1d(c160),
+                        nn.ReLU(inplace=True),
+                    )
+
                 self.seq1 = c1(1)
                 self.seq2 = c1(2)
                 self.seq3 = c1(4)
                 self.out = nn.Conv1d(c160, len(ALPHABET) + 1, 1)
                 if deep:
+
                     def res2d(c):
                         return nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c))
+
                     self.res64, self.res128 = res2d(c64b), res2d(c128b)
                     self.seq4, self.seq5 = c1(8), c1(1)
                     for bn in (self.res64[1], self.res128[1], self.seq4[1], self.seq5[1]):
@@ -78,9 +91,9 @@ def build_model(arch: str = "v1"):
                 if deep:
                     import torch
 
-                    y = self.f[:14](x)                     # 8 x 64
+                    y = self.f[:14](x)  # 8 x 64
                     y = torch.relu(y + self.res64(y))
-                    y = self.f[14:21](y)                   # 4 x 64
+                    y = self.f[14:21](y)  # 4 x 64
                     y = torch.relu(y + self.res128(y))
                     y = self.f[21:](y).squeeze(2)
                     layers = (self.seq1, self.seq2, self.seq3, self.seq4, self.seq5)
@@ -97,14 +110,20 @@ def build_model(arch: str = "v1"):
         def __init__(self) -> None:
             super().__init__()
             self.f = nn.Sequential(
-                *cbr(1, 16), nn.MaxPool2d(2),            # 16 x 80
-                *cbr(16, 32), nn.MaxPool2d(2),           # 8 x 40
-                *cbr(32, 64), *cbr(64, 64), nn.MaxPool2d((2, 1)),  # 4 x 40
-                *cbr(64, 96), nn.MaxPool2d((2, 1)),      # 2 x 40
-                *cbr(96, 128, (2, 1), 0),                # 1 x 40
+                *cbr(1, 16),
+                nn.MaxPool2d(2),  # 16 x 80
+                *cbr(16, 32),
+                nn.MaxPool2d(2),  # 8 x 40
+                *cbr(32, 64),
+                *cbr(64, 64),
+                nn.MaxPool2d((2, 1)),  # 4 x 40
+                *cbr(64, 96),
+                nn.MaxPool2d((2, 1)),  # 2 x 40
+                *cbr(96, 128, (2, 1), 0),  # 1 x 40
             )
-            self.seq = nn.Sequential(nn.Conv1d(128, 128, 3, 1, 1), nn.ReLU(inplace=True),
-                                     nn.Conv1d(128, 128, 3, 1, 1), nn.ReLU(inplace=True))
+            self.seq = nn.Sequential(
+                nn.Conv1d(128, 128, 3, 1, 1), nn.ReLU(inplace=True), nn.Conv1d(128, 128, 3, 1, 1), nn.ReLU(inplace=True)
+            )
             self.out = nn.Conv1d(128, len(ALPHABET) + 1, 1)
 
         def forward(self, x):  # (N,1,32,160) -> logits (N, 34, 40)
@@ -145,8 +164,12 @@ def state_from_onnx(onnx_path: Path, arch: str, crops: np.ndarray) -> dict:
     init = {i.name: numpy_helper.to_array(i).copy() for i in graph.initializer}
     convs = [(n.input[1], n.input[2] if len(n.input) > 2 else None) for n in graph.node if n.op_type == "Conv"]
     model = build_model(arch)
-    pairs = [(m, bn) for m, bn in zip(model.modules(), list(model.modules())[1:])
-             if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)) and isinstance(bn, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))]
+    pairs = [
+        (m, bn)
+        for m, bn in zip(model.modules(), list(model.modules())[1:])
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d))
+        and isinstance(bn, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))
+    ]
     assert len(pairs) + 1 == len(convs), (len(pairs), len(convs))
     captured: dict[int, torch.Tensor] = {}
     hooks = []
@@ -174,8 +197,14 @@ def state_from_onnx(onnx_path: Path, arch: str, crops: np.ndarray) -> dict:
     return model.state_dict()
 
 
-def average_checkpoints(paths: list[Path], arch: str, bn_seed: int = 960_000_000, bn_batches: int = 20,
-                        extra: list[tuple[np.ndarray, str]] | None = None, extra_frac: float = 0.0) -> dict:
+def average_checkpoints(
+    paths: list[Path],
+    arch: str,
+    bn_seed: int = 960_000_000,
+    bn_batches: int = 20,
+    extra: list[tuple[np.ndarray, str]] | None = None,
+    extra_frac: float = 0.0,
+) -> dict:
     """The mean of several checkpoints' weights (late snapshots of one run lie in one basin,
     and their mean is often better than each), with the BatchNorm statistics measured again
     on `bn_batches` fresh batches, since the mean of statistics is not the statistic of the
@@ -225,7 +254,9 @@ def widen_v2(state: dict, target: dict, seed: int, noise: float = 1e-3) -> dict:
         if m_out is not None:
             copies = (torch.arange(len(m_out)) >= state[conv_key].shape[0]).float()  # rows past the originals
             wgt = wgt[m_out]
-            wgt = wgt + noise * wgt.std() * torch.randn(wgt.shape, generator=g) * copies.view(-1, *([1] * (wgt.dim() - 1)))
+            wgt = wgt + noise * wgt.std() * torch.randn(wgt.shape, generator=g) * copies.view(
+                -1, *([1] * (wgt.dim() - 1))
+            )
         out[conv_key] = wgt
         if bn_prefix is not None and m_out is not None:
             for name in ("weight", "bias", "running_mean", "running_var"):
@@ -259,8 +290,10 @@ def _initial_state(init: str, arch: str) -> dict:
     if arch == "v1":
         raise SystemExit("--init FILE.onnx rebuilds a 32x256 recogniser: use --arch v2, v3 or v4")
     if any(n.op_type == "DequantizeLinear" for n in onnx.load(init).graph.node):
-        raise SystemExit(f"{init} is quantised (int8): start from a float export (a run's vin_rec.onnx, "
-                         "or an earlier shipped float model from git history: see vision/MODEL_CARD.md)")
+        raise SystemExit(
+            f"{init} is quantised (int8): start from a float export (a run's vin_rec.onnx, "
+            "or an earlier shipped float model from git history: see vision/MODEL_CARD.md)"
+        )
     crops = np.stack([_sample(STATE_SEED_BASE + k, [], 0.0, 0.3, ARCH_WIDTH["v2"])[0] for k in range(256)])
     return state_from_onnx(Path(init), "v2", crops)
 
@@ -271,13 +304,27 @@ def export_onnx(model, path: Path, width: int = REC_W) -> None:
     model.eval()
     w = _Softmaxed.wrap(model)
     x = torch.zeros(1, 1, REC_H, width)
-    torch.onnx.export(w, x, str(path), input_names=["crop"], output_names=["probs"],
-                      dynamic_axes={"crop": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
+    torch.onnx.export(
+        w,
+        x,
+        str(path),
+        input_names=["crop"],
+        output_names=["probs"],
+        dynamic_axes={"crop": {0: "n"}, "probs": {0: "n"}},
+        opset_version=17,
+        dynamo=False,
+    )
 
 
-def _sample(seed: int, extra: list[tuple[np.ndarray, str]], extra_frac: float, photo_frac: float = 0.0,
-            width: int = REC_W, style_p: tuple[float, ...] | None = None,
-            strong_aug: bool = False) -> tuple[np.ndarray, str]:
+def _sample(
+    seed: int,
+    extra: list[tuple[np.ndarray, str]],
+    extra_frac: float,
+    photo_frac: float = 0.0,
+    width: int = REC_W,
+    style_p: tuple[float, ...] | None = None,
+    strong_aug: bool = False,
+) -> tuple[np.ndarray, str]:
     rng = np.random.default_rng(seed)
     if extra and rng.random() < extra_frac:
         img, vin = extra[int(rng.integers(len(extra)))]
@@ -294,7 +341,7 @@ def _augment_real(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = img.shape[:2]
     dx0, dx1 = rng.integers(0, max(1, w // 20), 2)
     dy0, dy1 = rng.integers(0, max(1, h // 6), 2)
-    img = img[dy0:h - dy1 or h, dx0:w - dx1 or w]
+    img = img[dy0 : h - dy1 or h, dx0 : w - dx1 or w]
     if rng.random() < 0.3:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 1.0))
     if rng.random() < 0.3:
@@ -315,7 +362,7 @@ def _augment_real_strong(img: np.ndarray, rng: np.random.Generator) -> np.ndarra
         h, w = g.shape[:2]
     dx0, dx1 = rng.integers(0, max(1, w // 20), 2)  # tighter cut
     dy0, dy1 = rng.integers(0, max(1, h // 6), 2)
-    g = g[dy0:h - dy1 or h, dx0:w - dx1 or w]
+    g = g[dy0 : h - dy1 or h, dx0 : w - dx1 or w]
     h, w = g.shape[:2]
     if rng.random() < 0.5:
         ang, shear = rng.normal(0, 1.2), rng.normal(0, 0.06)
@@ -328,8 +375,11 @@ def _augment_real_strong(img: np.ndarray, rng: np.random.Generator) -> np.ndarra
         g = cv2.GaussianBlur(g, (0, 0), rng.uniform(0.3, max(0.35, 0.03 * h)))
     elif soften < 0.45 and h >= 20:  # the same plate from further away, the crop kept >= 16 rows
         f = rng.uniform(max(0.6, 16 / h), 0.95)
-        g = cv2.resize(cv2.resize(g, (max(8, int(w * f)), max(6, int(h * f))), interpolation=cv2.INTER_AREA), (w, h),
-                       interpolation=cv2.INTER_LINEAR)
+        g = cv2.resize(
+            cv2.resize(g, (max(8, int(w * f)), max(6, int(h * f))), interpolation=cv2.INTER_AREA),
+            (w, h),
+            interpolation=cv2.INTER_LINEAR,
+        )
     if rng.random() < 0.5:
         gamma = np.exp(rng.normal(0, 0.2))
         lo, hi = rng.uniform(0, 40), rng.uniform(215, 255)
@@ -360,11 +410,24 @@ def load_extra(csv_path: str | None) -> list[tuple[np.ndarray, str]]:
     return out
 
 
-def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: float = 2e-3,
-          extra_csv: str | None = None, extra_frac: float = 0.25, init: str | None = None,
-          export_every: int = 500, progress: bool = True, stop_at: int | None = None, photo_frac: float = 0.0,
-          arch: str = "v1", style_p: tuple[float, ...] | None = None, strong_aug: bool = False,
-          keep_every: int | None = None) -> Path:
+def train(
+    out_dir: Path,
+    steps: int = 6000,
+    batch: int = 64,
+    seed: int = 0,
+    lr: float = 2e-3,
+    extra_csv: str | None = None,
+    extra_frac: float = 0.25,
+    init: str | None = None,
+    export_every: int = 500,
+    progress: bool = True,
+    stop_at: int | None = None,
+    photo_frac: float = 0.0,
+    arch: str = "v1",
+    style_p: tuple[float, ...] | None = None,
+    strong_aug: bool = False,
+    keep_every: int | None = None,
+) -> Path:
     """Train and export `out_dir/vin_rec.onnx`; returns its path.
 
     `stop_at` ends the run early (the learning-rate schedule still spans
@@ -404,7 +467,9 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
         if arch == "v4" and state["f.0.weight"].shape[0] == V2_WIDTHS[0]:
             state = widen_v2(state, model.state_dict(), seed)  # v2 -> v4: the same function, 1.5x the channels
         if arch == "v3" and not any(k.startswith("res64.") for k in state):
-            missing = model.load_state_dict(state, strict=False).missing_keys  # v2 -> v3: the new blocks start as identity
+            missing = model.load_state_dict(
+                state, strict=False
+            ).missing_keys  # v2 -> v3: the new blocks start as identity
             assert all(k.split(".")[0] in ("res64", "res128", "seq4", "seq5") for k in missing), missing
         else:
             model.load_state_dict(state)
@@ -422,8 +487,13 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
         logits = model(x)  # N, C, T
         lp = logits.permute(2, 0, 1).log_softmax(-1)
         T = lp.shape[0]
-        loss = F.ctc_loss(lp, tg, torch.full((x.shape[0],), T, dtype=torch.long),
-                          torch.full((x.shape[0],), 17, dtype=torch.long), zero_infinity=True)
+        loss = F.ctc_loss(
+            lp,
+            tg,
+            torch.full((x.shape[0],), T, dtype=torch.long),
+            torch.full((x.shape[0],), 17, dtype=torch.long),
+            zero_infinity=True,
+        )
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -436,7 +506,10 @@ def train(out_dir: Path, steps: int = 6000, batch: int = 64, seed: int = 0, lr: 
             with torch.no_grad():
                 p = model(ex).argmax(1).numpy()
             ok = sum(_greedy(p[i]) == ev[i][1] for i in range(len(ev)))
-            print(f"step {step} loss {loss.item():.4f} eval_exact {ok / len(ev):.4f} elapsed {time.time() - t0:.0f}s", flush=True)
+            print(
+                f"step {step} loss {loss.item():.4f} eval_exact {ok / len(ev):.4f} elapsed {time.time() - t0:.0f}s",
+                flush=True,
+            )
             torch.save(model.state_dict(), out_dir / "rec.pt")
             if keep_every and step % keep_every == 0:
                 torch.save(model.state_dict(), out_dir / f"rec_{step}.pt")
@@ -470,10 +543,28 @@ if __name__ == "__main__":
     ap.add_argument("--stop-at", type=int, default=None)
     ap.add_argument("--photo-frac", type=float, default=0.0)
     ap.add_argument("--arch", choices=sorted(ARCH_WIDTH), default="v1")
-    ap.add_argument("--style-p", type=lambda t: tuple(float(v) for v in t.split(",")), default=None,
-                    help=f"weights of the synthetic styles {','.join(STYLES)} (default: the renderer's)")
+    ap.add_argument(
+        "--style-p",
+        type=lambda t: tuple(float(v) for v in t.split(",")),
+        default=None,
+        help=f"weights of the synthetic styles {','.join(STYLES)} (default: the renderer's)",
+    )
     ap.add_argument("--strong-aug", action="store_true", help="jitter the real crops harder (long runs)")
     ap.add_argument("--keep-every", type=int, default=None, help="keep rec_{step}.pt every so many steps")
     a = ap.parse_args()
-    train(a.out, a.steps, a.batch, a.seed, a.lr, a.extra, a.extra_frac, init=a.init, stop_at=a.stop_at,
-          photo_frac=a.photo_frac, arch=a.arch, style_p=a.style_p, strong_aug=a.strong_aug, keep_every=a.keep_every)
+    train(
+        a.out,
+        a.steps,
+        a.batch,
+        a.seed,
+        a.lr,
+        a.extra,
+        a.extra_frac,
+        init=a.init,
+        stop_at=a.stop_at,
+        photo_frac=a.photo_frac,
+        arch=a.arch,
+        style_p=a.style_p,
+        strong_aug=a.strong_aug,
+        keep_every=a.keep_every,
+    )

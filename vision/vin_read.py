@@ -33,6 +33,10 @@ class VinRead(BaseModel):
     next_best: list[str] = Field(default_factory=list, description="next-best whole VINs")
     model_years: list[int] = Field(default_factory=list)
     wmi_region: str | None = None
-    review_reason: Literal["low_confidence", "check_digit_invalid", "check_digit_not_required", "found_by_search"] | None = None
+    review_reason: (
+        Literal["low_confidence", "check_digit_invalid", "check_digit_not_required", "found_by_search"] | None
+    ) = None
     ms: float = 0.0
-    image: str | None = Field(None, description="where the unit keeps the crop the read came from (a path under its data folder)")
+    image: str | None = Field(
+        None, description="where the unit keeps the crop the read came from (a path under its data folder)"
+    )

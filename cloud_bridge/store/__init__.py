@@ -111,10 +111,13 @@ class Store:
 
     def counts(self) -> dict[str, Any]:
         """The summary figures (`/api/stats`, `passlane bridge stats`, /metrics): ingest totals, cases by outcome, open alerts."""
-        return {**self.unit_records.totals(), "cases_by_outcome": self.cases.by_outcome(), "open_alerts_by_severity": self.alerts.open_by_severity()}
+        return {
+            **self.unit_records.totals(),
+            "cases_by_outcome": self.cases.by_outcome(),
+            "open_alerts_by_severity": self.alerts.open_by_severity(),
+        }
 
 
 def open_store(url: str, audit_key: bytes | None = None) -> Store:
     """`postgresql://...` opens PostgreSQL; anything else (or `sqlite:///path`) is a SQLite file path. Not migrated: call `migrate()`."""
     return Store(open_engine(url), audit_key)
-

@@ -33,11 +33,27 @@ class Alerts:
         for sig in signals:
             latest[sig.key] = sig
             counts[sig.key] += 1
-        cur.many("INSERT INTO alerts (dedup_key, rule, severity, site, unit, case_id, title, detail, count, first_seen, last_seen, status) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open') ON CONFLICT (dedup_key) WHERE resolved_at IS NULL DO UPDATE SET "
-                 "count = alerts.count + excluded.count, last_seen = excluded.last_seen, detail = excluded.detail, severity = excluded.severity",
-                 [(s.key, s.rule.value, s.severity.value, s.site, s.unit, s.case_id, s.title, s.detail, counts[k], now, now)
-                  for k, s in sorted(latest.items())])
+        cur.many(
+            "INSERT INTO alerts (dedup_key, rule, severity, site, unit, case_id, title, detail, count, first_seen, last_seen, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open') ON CONFLICT (dedup_key) WHERE resolved_at IS NULL DO UPDATE SET "
+            "count = alerts.count + excluded.count, last_seen = excluded.last_seen, detail = excluded.detail, severity = excluded.severity",
+            [
+                (
+                    s.key,
+                    s.rule.value,
+                    s.severity.value,
+                    s.site,
+                    s.unit,
+                    s.case_id,
+                    s.title,
+                    s.detail,
+                    counts[k],
+                    now,
+                    now,
+                )
+                for k, s in sorted(latest.items())
+            ],
+        )
 
     def recent(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """Newest first; `status`: active (not resolved), open, acknowledged or resolved."""
@@ -56,16 +72,31 @@ class Alerts:
         """False when no open alert has that id (already acknowledged, resolved, or none)."""
         now = time.time() if now is None else now
         with self.engine.tx() as cur:
-            return cur.x("UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ? AND status = 'open'", (user, now, alert_id)) == 1
+            return (
+                cur.x(
+                    "UPDATE alerts SET status = 'acknowledged', acked_by = ?, acked_at = ? WHERE id = ? AND status = 'open'",
+                    (user, now, alert_id),
+                )
+                == 1
+            )
 
     def resolve(self, alert_id: int, user: str, now: float | None = None) -> bool:
         """False when no unresolved alert has that id; resolving also acknowledges, if nobody did."""
         now = time.time() if now is None else now
         with self.engine.tx() as cur:
-            return cur.x("UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_at = ?, acked_by = COALESCE(acked_by, ?), "
-                         "acked_at = COALESCE(acked_at, ?) WHERE id = ? AND resolved_at IS NULL", (user, now, user, now, alert_id)) == 1
+            return (
+                cur.x(
+                    "UPDATE alerts SET status = 'resolved', resolved_by = ?, resolved_at = ?, acked_by = COALESCE(acked_by, ?), "
+                    "acked_at = COALESCE(acked_at, ?) WHERE id = ? AND resolved_at IS NULL",
+                    (user, now, user, now, alert_id),
+                )
+                == 1
+            )
 
     def open_by_severity(self) -> dict[str, int]:
         """Unresolved alerts per severity (the dashboard and /metrics)."""
         with self.engine.tx(write=False) as cur:
-            return {r["severity"]: int(r["n"]) for r in cur.q("SELECT severity, COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL GROUP BY severity")}
+            return {
+                r["severity"]: int(r["n"])
+                for r in cur.q("SELECT severity, COUNT(*) AS n FROM alerts WHERE resolved_at IS NULL GROUP BY severity")
+            }

@@ -34,14 +34,31 @@ class AuditLog:
             self.engine.lock(cur, "audit")
             last_id, last_hash = self._head(cur) or (0, audit_chain.GENESIS)
             if self.key is None and last_id and cur.scalar("SELECT mac FROM audit WHERE id = ?", (last_id,)):
-                raise AuditKeyMissing("this audit log is signed: give its key (--audit-key-file, [audit] key_file or $PASSLANE_AUDIT_KEY) "
-                                      "to write to it")
+                raise AuditKeyMissing(
+                    "this audit log is signed: give its key (--audit-key-file, [audit] key_file or $PASSLANE_AUDIT_KEY) "
+                    "to write to it"
+                )
             new_id = last_id + 1
             h = audit_chain.entry_hash(last_hash, new_id, now, actor, action, target, detail)
             mac = audit_chain.entry_mac(self.key, new_id, h) if self.key else None
-            cur.x("INSERT INTO audit (id, ts, actor, action, target, detail, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?)",
-                  (new_id, round(now, 6), actor, action, target, json.dumps(detail, ensure_ascii=False, sort_keys=True), last_hash, h, mac))
-            cur.x("INSERT INTO meta (key, value) VALUES ('audit_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (f"{new_id}:{h}",))
+            cur.x(
+                "INSERT INTO audit (id, ts, actor, action, target, detail, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    new_id,
+                    round(now, 6),
+                    actor,
+                    action,
+                    target,
+                    json.dumps(detail, ensure_ascii=False, sort_keys=True),
+                    last_hash,
+                    h,
+                    mac,
+                ),
+            )
+            cur.x(
+                "INSERT INTO meta (key, value) VALUES ('audit_head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (f"{new_id}:{h}",),
+            )
         return new_id
 
     @staticmethod
@@ -74,8 +91,10 @@ class AuditLog:
             old = json.loads(row["value"]) if row else {}
             changed = {k: [old.get(k), flat.get(k)] for k in sorted(set(old) | set(flat)) if old.get(k) != flat.get(k)}
             if changed:
-                cur.x("INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                      (json.dumps(flat, sort_keys=True, ensure_ascii=False),))
+                cur.x(
+                    "INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (json.dumps(flat, sort_keys=True, ensure_ascii=False),),
+                )
         if changed:
             self.append(actor, "config.change", "bridge.toml", {"changed": changed})
         return changed

@@ -14,6 +14,9 @@ class CaseRequests:
     def count(self, case_id: str, kind: str) -> int:
         """Count one more request of `kind` for a case; returns the count including this one."""
         with self.engine.tx() as cur:
-            row = cur.one("INSERT INTO case_requests (case_id, kind, n) VALUES (?, ?, 1) ON CONFLICT (case_id, kind) DO UPDATE SET "
-                          "n = case_requests.n + 1 RETURNING n", (case_id, kind))
+            row = cur.one(
+                "INSERT INTO case_requests (case_id, kind, n) VALUES (?, ?, 1) ON CONFLICT (case_id, kind) DO UPDATE SET "
+                "n = case_requests.n + 1 RETURNING n",
+                (case_id, kind),
+            )
         return int((row or {}).get("n", 1))

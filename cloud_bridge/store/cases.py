@@ -34,10 +34,15 @@ class CaseView:
         """The facts of these cases (sorted ids), their rows created if new and locked until the transaction ends."""
         facts: dict[str, CaseFacts] = {}
         for start in range(0, len(case_ids), _CHUNK):
-            chunk = case_ids[start:start + _CHUNK]
+            chunk = case_ids[start : start + _CHUNK]
             # make the rows exist first, so that two workers with events of a new case serialise on its row
-            cur.x(f"INSERT INTO cases (case_id) VALUES {rows_of(len(chunk), 1)} ON CONFLICT (case_id) DO NOTHING", chunk)
-            for row in cur.q(f"SELECT * FROM cases WHERE case_id IN ({marks(len(chunk))}) ORDER BY case_id{self.engine.for_update()}", chunk):
+            cur.x(
+                f"INSERT INTO cases (case_id) VALUES {rows_of(len(chunk), 1)} ON CONFLICT (case_id) DO NOTHING", chunk
+            )
+            for row in cur.q(
+                f"SELECT * FROM cases WHERE case_id IN ({marks(len(chunk))}) ORDER BY case_id{self.engine.for_update()}",
+                chunk,
+            ):
                 facts[row["case_id"]] = _facts_from_row(row)
         return facts
 
@@ -51,7 +56,10 @@ class CaseView:
             row["stage_times"] = json.dumps(f.stage_times)
             rows.append([row[c] for c in _COLUMNS])
         updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "case_id")
-        cur.many(f"INSERT INTO cases ({', '.join(_COLUMNS)}) VALUES ({marks(len(_COLUMNS))}) ON CONFLICT (case_id) DO UPDATE SET {updates}", rows)
+        cur.many(
+            f"INSERT INTO cases ({', '.join(_COLUMNS)}) VALUES ({marks(len(_COLUMNS))}) ON CONFLICT (case_id) DO UPDATE SET {updates}",
+            rows,
+        )
 
     @staticmethod
     def count_inspections_in(cur: Cur, tallies: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
@@ -59,18 +67,25 @@ class CaseView:
         if not tallies:
             return {}
         names = sorted(tallies)
-        cur.many("INSERT INTO inspector_stats (inspector, inspections, vin_corrections) VALUES (?, ?, ?) ON CONFLICT (inspector) DO UPDATE "
-                 "SET inspections = inspector_stats.inspections + excluded.inspections, "
-                 "vin_corrections = inspector_stats.vin_corrections + excluded.vin_corrections",
-                 [(n, tallies[n][0], tallies[n][1]) for n in names])
-        rows = cur.q(f"SELECT inspector, inspections, vin_corrections FROM inspector_stats WHERE inspector IN ({marks(len(names))})", names)
+        cur.many(
+            "INSERT INTO inspector_stats (inspector, inspections, vin_corrections) VALUES (?, ?, ?) ON CONFLICT (inspector) DO UPDATE "
+            "SET inspections = inspector_stats.inspections + excluded.inspections, "
+            "vin_corrections = inspector_stats.vin_corrections + excluded.vin_corrections",
+            [(n, tallies[n][0], tallies[n][1]) for n in names],
+        )
+        rows = cur.q(
+            f"SELECT inspector, inspections, vin_corrections FROM inspector_stats WHERE inspector IN ({marks(len(names))})",
+            names,
+        )
         return {r["inspector"]: (int(r["inspections"]), int(r["vin_corrections"])) for r in rows}
 
     @staticmethod
     def mark_paid_in(cur: Cur, case_id: str, unit: str, site: str) -> None:
         """The case is paid (a confirmed payment), inside the payment's transaction."""
-        cur.x("INSERT INTO cases (case_id, unit, site, paid) VALUES (?, ?, ?, 1) ON CONFLICT (case_id) DO UPDATE SET paid = 1",
-              (case_id, unit, site))
+        cur.x(
+            "INSERT INTO cases (case_id, unit, site, paid) VALUES (?, ?, ?, 1) ON CONFLICT (case_id) DO UPDATE SET paid = 1",
+            (case_id, unit, site),
+        )
 
     # -- reads
     def get(self, case_id: str) -> dict[str, Any] | None:
@@ -91,14 +106,19 @@ class CaseView:
         q = q.strip()
         like = f"%{q}%"
         with self.engine.tx(write=False) as cur:
-            return cur.q("SELECT case_id, unit, site, opened_at, closed_at, outcome, stage, vin, plate, owner_name, id_number, paid FROM cases "
-                         "WHERE case_id = ? OR vin LIKE ? OR plate LIKE ? OR owner_name LIKE ? OR id_number = ? ORDER BY opened_at DESC LIMIT ?",
-                         (q, like, like, like, q, limit))
+            return cur.q(
+                "SELECT case_id, unit, site, opened_at, closed_at, outcome, stage, vin, plate, owner_name, id_number, paid FROM cases "
+                "WHERE case_id = ? OR vin LIKE ? OR plate LIKE ? OR owner_name LIKE ? OR id_number = ? ORDER BY opened_at DESC LIMIT ?",
+                (q, like, like, like, q, limit),
+            )
 
     def closed_since(self, since: float) -> list[dict[str, Any]]:
         """Cases closed at or after `since`, with their stage times (the registration figures)."""
         with self.engine.tx(write=False) as cur:
-            rows = cur.q("SELECT case_id, unit, site, opened_at, closed_at, outcome, stage_times FROM cases WHERE closed_at IS NOT NULL AND closed_at >= ?", (since,))
+            rows = cur.q(
+                "SELECT case_id, unit, site, opened_at, closed_at, outcome, stage_times FROM cases WHERE closed_at IS NOT NULL AND closed_at >= ?",
+                (since,),
+            )
         for r in rows:
             r["stage_times"] = json.loads(r["stage_times"] or "{}")
         return rows
@@ -112,16 +132,22 @@ class CaseView:
         """Per unit: its open cases (`n`) and the one that moved last (`case_id`, `stage`, `stage_since`)."""
         with self.engine.tx(write=False) as cur:
             counts = cur.q("SELECT unit, COUNT(*) AS n FROM cases WHERE closed_at IS NULL GROUP BY unit")
-            current = cur.q("SELECT unit, case_id, stage, stage_since FROM cases WHERE closed_at IS NULL ORDER BY stage_since")
+            current = cur.q(
+                "SELECT unit, case_id, stage, stage_since FROM cases WHERE closed_at IS NULL ORDER BY stage_since"
+            )
         out: dict[str, dict[str, Any]] = {r["unit"]: {"n": int(r["n"])} for r in counts}
         for r in current:
-            out.setdefault(r["unit"], {"n": 0}).update(case_id=r["case_id"], stage=r["stage"], stage_since=r["stage_since"])  # the last one wins
+            out.setdefault(r["unit"], {"n": 0}).update(
+                case_id=r["case_id"], stage=r["stage"], stage_since=r["stage_since"]
+            )  # the last one wins
         return out
 
     def by_outcome(self) -> dict[str, int]:
         """Cases per outcome (`open` for those not closed)."""
         with self.engine.tx(write=False) as cur:
-            rows = cur.q("SELECT COALESCE(outcome, 'open') AS outcome, COUNT(*) AS n FROM cases GROUP BY COALESCE(outcome, 'open')")
+            rows = cur.q(
+                "SELECT COALESCE(outcome, 'open') AS outcome, COUNT(*) AS n FROM cases GROUP BY COALESCE(outcome, 'open')"
+            )
         return {r["outcome"]: int(r["n"]) for r in rows}
 
     def folded_events(self) -> dict[str, int]:

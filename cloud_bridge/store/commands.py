@@ -19,9 +19,20 @@ class RemoteCommands:
     def record(self, cmd: dict[str, Any]) -> None:
         """A command as sent (status `sent`): request_id, site, unit, command, args, issued_by, reason, issued_at, expires_at."""
         with self.engine.tx() as cur:
-            cur.x("INSERT INTO commands (request_id, site, unit, command, args, issued_by, reason, issued_at, expires_at, status) VALUES (?,?,?,?,?,?,?,?,?,'sent')",
-                  (cmd["request_id"], cmd["site"], cmd["unit"], cmd["command"], json.dumps(cmd["args"]), cmd["issued_by"], cmd["reason"],
-                   cmd["issued_at"], cmd["expires_at"]))
+            cur.x(
+                "INSERT INTO commands (request_id, site, unit, command, args, issued_by, reason, issued_at, expires_at, status) VALUES (?,?,?,?,?,?,?,?,?,'sent')",
+                (
+                    cmd["request_id"],
+                    cmd["site"],
+                    cmd["unit"],
+                    cmd["command"],
+                    json.dumps(cmd["args"]),
+                    cmd["issued_by"],
+                    cmd["reason"],
+                    cmd["issued_at"],
+                    cmd["expires_at"],
+                ),
+            )
 
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
         """Newest first."""
@@ -34,5 +45,7 @@ class RemoteCommands:
         for i in results:
             r = i.payload
             assert isinstance(r, CommandResult)
-            cur.x("UPDATE commands SET status = ?, detail = ?, result_at = ? WHERE request_id = ? AND unit = ?",
-                  (r.status.value, r.detail, r.ts, r.request_id, r.unit))
+            cur.x(
+                "UPDATE commands SET status = ?, detail = ?, result_at = ? WHERE request_id = ? AND unit = ?",
+                (r.status.value, r.detail, r.ts, r.request_id, r.unit),
+            )

@@ -253,7 +253,9 @@ class PostgresEngine(Engine):
     def unavailable(self, exc: BaseException) -> bool:
         import psycopg
 
-        return isinstance(exc, (psycopg.OperationalError, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure))
+        return isinstance(
+            exc, (psycopg.OperationalError, psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+        )
 
     def close(self) -> None:
         with self._all_lock:
@@ -271,5 +273,5 @@ def open_engine(url: str) -> Engine:
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresEngine(url)
     if url.startswith("sqlite:///"):
-        url = url[len("sqlite:///"):]
+        url = url[len("sqlite:///") :]
     return SqliteEngine(url)

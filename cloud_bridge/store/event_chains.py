@@ -21,9 +21,18 @@ _CHUNK = 500
 def event_of_row(row: dict[str, Any]) -> EventEnvelope:
     """A stored event as its envelope (unvalidated: rows stored under older limits stay readable)."""
     data = row["data"]
-    return EventEnvelope.model_construct(v=1, unit=row["unit"], seq=int(row["seq"]), ts=float(row["ts"]), kind=EventKind(row["kind"]),
-                                         case_id=row["case_id"], station=row["station"], actor=row["actor"],
-                                         data=json.loads(data) if isinstance(data, str) else data, prev=row.get("prev"))
+    return EventEnvelope.model_construct(
+        v=1,
+        unit=row["unit"],
+        seq=int(row["seq"]),
+        ts=float(row["ts"]),
+        kind=EventKind(row["kind"]),
+        case_id=row["case_id"],
+        station=row["station"],
+        actor=row["actor"],
+        data=json.loads(data) if isinstance(data, str) else data,
+        prev=row.get("prev"),
+    )
 
 
 def _by_unit(keys: list[tuple[str, int]]) -> dict[str, list[int]]:
@@ -39,9 +48,12 @@ def stored_events_in(cur: Cur, keys: list[tuple[str, int]]) -> dict[tuple[str, i
     for unit, seqs in sorted(_by_unit(keys).items()):
         seqs = sorted(seqs)
         for start in range(0, len(seqs), _CHUNK):
-            chunk = seqs[start:start + _CHUNK]
-            for r in cur.q(f"SELECT unit, seq, site, ts, kind, case_id, station, actor, data, prev, hash FROM events "
-                           f"WHERE unit = ? AND seq IN ({marks(len(chunk))})", [unit, *chunk]):
+            chunk = seqs[start : start + _CHUNK]
+            for r in cur.q(
+                f"SELECT unit, seq, site, ts, kind, case_id, station, actor, data, prev, hash FROM events "
+                f"WHERE unit = ? AND seq IN ({marks(len(chunk))})",
+                [unit, *chunk],
+            ):
                 out[(r["unit"], int(r["seq"]))] = r
     return out
 
@@ -52,8 +64,11 @@ def stored_links_in(cur: Cur, keys: list[tuple[str, int]]) -> dict[tuple[str, in
     for unit, seqs in sorted(_by_unit(keys).items()):
         seqs = sorted(set(seqs))
         for start in range(0, len(seqs), _CHUNK):
-            chunk = seqs[start:start + _CHUNK]
-            for r in cur.q(f"SELECT seq, hash, prev, kind FROM events WHERE unit = ? AND seq IN ({marks(len(chunk))})", [unit, *chunk]):
+            chunk = seqs[start : start + _CHUNK]
+            for r in cur.q(
+                f"SELECT seq, hash, prev, kind FROM events WHERE unit = ? AND seq IN ({marks(len(chunk))})",
+                [unit, *chunk],
+            ):
                 out[(unit, int(r["seq"]))] = StoredLink(r["hash"], r["prev"], r["kind"])
     return out
 
@@ -100,9 +115,17 @@ def verify_all(engine: Engine, page: int = 5000) -> list[str]:
         with engine.tx(write=False) as cur:
             links = stored_links_in(cur, [(c["unit"], s) for s in (seq - 1, seq + 1) if s >= 1])
         before, after = links.get((c["unit"], seq - 1)), links.get((c["unit"], seq + 1))
-        fits_other = (before is None or before.hash is None or c["prev"] == before.hash) and (after is None or after.prev == c["hash"])
-        verdict = "the other version fits the unit's chain: the stored one does not" if fits_other else "the stored version fits the unit's chain"
-        problems.append(f"{c['unit']} event {c['seq']}: conflicting versions (stored {str(c['stored_hash'])[:12]}, other {c['hash'][:12]}): {verdict}")
+        fits_other = (before is None or before.hash is None or c["prev"] == before.hash) and (
+            after is None or after.prev == c["hash"]
+        )
+        verdict = (
+            "the other version fits the unit's chain: the stored one does not"
+            if fits_other
+            else "the stored version fits the unit's chain"
+        )
+        problems.append(
+            f"{c['unit']} event {c['seq']}: conflicting versions (stored {str(c['stored_hash'])[:12]}, other {c['hash'][:12]}): {verdict}"
+        )
     return problems
 
 
@@ -112,8 +135,11 @@ def _verify_unit(engine: Engine, unit: str, page: int) -> list[str]:
     last_seq = 0
     while True:
         with engine.tx(write=False) as cur:
-            rows = cur.q("SELECT unit, seq, ts, kind, case_id, station, actor, data, prev, hash FROM events WHERE unit = ? AND seq > ? "
-                         "ORDER BY seq LIMIT ?", (unit, last_seq, page))
+            rows = cur.q(
+                "SELECT unit, seq, ts, kind, case_id, station, actor, data, prev, hash FROM events WHERE unit = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (unit, last_seq, page),
+            )
         for r in rows:
             seq = int(r["seq"])
             if seq != last_seq + 1:

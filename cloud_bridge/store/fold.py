@@ -50,8 +50,15 @@ class EventFold:
     workers), and on PostgreSQL commits without waiting for the disk: all of it can be rebuilt from the events.
     """
 
-    def __init__(self, engine: Engine, unit_records: UnitRecords, cases: CaseView, plates: PlatePool, payments: Payments,
-                 accounts: AccountRecords) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        unit_records: UnitRecords,
+        cases: CaseView,
+        plates: PlatePool,
+        payments: Payments,
+        accounts: AccountRecords,
+    ) -> None:
         self.engine = engine
         self.unit_records = unit_records
         self.cases = cases
@@ -67,16 +74,20 @@ class EventFold:
         """Events stored but never folded (their worker died between its two transactions), as a batch to fold; None if none."""
         now = time.time() if now is None else now
         with self.engine.tx(write=False) as cur:
-            rows = cur.q("SELECT e.unit, e.seq, e.site, e.ts, e.kind, e.case_id, e.station, e.actor, e.data, e.received_at, e.prev, e.hash "
-                         "FROM unfolded u JOIN events e ON e.unit = u.unit AND e.seq = u.seq WHERE u.received_at < ? ORDER BY u.received_at LIMIT ?",
-                         (now - older_than_s, limit))
+            rows = cur.q(
+                "SELECT e.unit, e.seq, e.site, e.ts, e.kind, e.case_id, e.station, e.actor, e.data, e.received_at, e.prev, e.hash "
+                "FROM unfolded u JOIN events e ON e.unit = u.unit AND e.seq = u.seq WHERE u.received_at < ? ORDER BY u.received_at LIMIT ?",
+                (now - older_than_s, limit),
+            )
         if not rows:
             return None
         batch = Batch()
         for r in rows:
             ev = event_chains.event_of_row(r)
             refused = ev.kind == EventKind.EVENT_REFUSED
-            batch.events[(ev.unit, ev.seq)] = Arrived(r["site"], ev, r["received_at"], None if refused else (r["hash"] or event_hash(ev)))
+            batch.events[(ev.unit, ev.seq)] = Arrived(
+                r["site"], ev, r["received_at"], None if refused else (r["hash"] or event_hash(ev))
+            )
         return batch
 
     # -- the transaction
@@ -84,7 +95,13 @@ class EventFold:
         res = IngestResult(dead=len(b.dead), dead_reasons=[d.reason or "" for d in b.dead], conflicts=len(b.conflicts))
         unit_site = self._unit_sites(b)
         units_before = self._lock_units(cur, unit_site)
-        case_ids = sorted({a.ev.case_id for a in b.events.values() if a.ev.case_id and is_case_event(a.ev.kind) and case_owner(a.ev.case_id) == a.ev.unit})
+        case_ids = sorted(
+            {
+                a.ev.case_id
+                for a in b.events.values()
+                if a.ev.case_id and is_case_event(a.ev.kind) and case_owner(a.ev.case_id) == a.ev.unit
+            }
+        )
         facts = self.cases.lock_in(cur, case_ids)
 
         claimed = self._claim(cur, list(b.events)) if b.events else set()
@@ -96,16 +113,23 @@ class EventFold:
 
         replaced = [b.events[k] for k in sorted(b.superseded) if k in claimed]
         res.findings = FoldFindings(
-            conflicts=b.conflicts + [Conflict(a.site, a.ev.unit, a.ev.seq, None, a.ev, a.hash, a.received_at) for a in replaced],
-            refused=[a for a in inserted if a.hash is None], breaks=breaks, dead_dropped=dict(b.dead_dropped), unit_site=unit_site)
+            conflicts=b.conflicts
+            + [Conflict(a.site, a.ev.unit, a.ev.seq, None, a.ev, a.hash, a.received_at) for a in replaced],
+            refused=[a for a in inserted if a.hash is None],
+            breaks=breaks,
+            dead_dropped=dict(b.dead_dropped),
+            unit_site=unit_site,
+        )
         if inserted:
             self._project(cur, inserted, facts, res.findings, sign_in_window_s)
         for unit, i in b.telemetry.items():
             tm = i.payload
             assert isinstance(tm, Telemetry)
             offline = [bd.name for bd in tm.boards if not bd.online]
-            cur.x("UPDATE units SET telemetry = ?, telemetry_at = ?, stage = ?, outbox_depth = ?, boards_offline = ?, last_seen_at = ? WHERE unit = ?",
-                  (tm.model_dump_json(), tm.ts, tm.stage, tm.outbox_depth, json.dumps(offline), now, unit))
+            cur.x(
+                "UPDATE units SET telemetry = ?, telemetry_at = ?, stage = ?, outbox_depth = ?, boards_offline = ?, last_seen_at = ? WHERE unit = ?",
+                (tm.model_dump_json(), tm.ts, tm.stage, tm.outbox_depth, json.dumps(offline), now, unit),
+            )
         return res
 
     @staticmethod
@@ -129,7 +153,10 @@ class EventFold:
             return {}
         names = sorted(unit_site)
         self.unit_records.ensure_units_in(cur, unit_site)
-        rows = cur.q(f"SELECT unit, acked_seq, max_seq FROM units WHERE unit IN ({marks(len(names))}) ORDER BY unit{self.engine.for_update()}", names)
+        rows = cur.q(
+            f"SELECT unit, acked_seq, max_seq FROM units WHERE unit IN ({marks(len(names))}) ORDER BY unit{self.engine.for_update()}",
+            names,
+        )
         return {row["unit"]: row for row in rows}
 
     @staticmethod
@@ -142,16 +169,29 @@ class EventFold:
         for unit in sorted(by_unit):
             seqs = sorted(by_unit[unit])
             for start in range(0, len(seqs), _CHUNK):
-                chunk = seqs[start:start + _CHUNK]
-                rows = cur.q(f"DELETE FROM unfolded WHERE unit = ? AND seq IN ({marks(len(chunk))}) RETURNING seq", [unit, *chunk])
+                chunk = seqs[start : start + _CHUNK]
+                rows = cur.q(
+                    f"DELETE FROM unfolded WHERE unit = ? AND seq IN ({marks(len(chunk))}) RETURNING seq",
+                    [unit, *chunk],
+                )
                 claimed.update((unit, int(r["seq"])) for r in rows)
         return claimed
 
-    def _count_units(self, cur: Cur, b: Batch, inserted: list[Arrived], claimed: set[tuple[str, int]], breaks: dict[str, tuple[int, int, str]],
-                     units_before: dict[str, dict[str, Any]], unit_site: dict[str, str], res: IngestResult, now: float) -> None:
+    def _count_units(
+        self,
+        cur: Cur,
+        b: Batch,
+        inserted: list[Arrived],
+        claimed: set[tuple[str, int]],
+        breaks: dict[str, tuple[int, int, str]],
+        units_before: dict[str, dict[str, Any]],
+        unit_site: dict[str, str],
+        res: IngestResult,
+        now: float,
+    ) -> None:
         """Unit counters and watermarks; `res` gets the batch's gaps, reorders, breaks, refusals and the watermarks to publish."""
         dupes_per_unit: dict[str, int] = defaultdict(int, b.batch_dupes)
-        for (unit, seq) in b.events:
+        for unit, seq in b.events:
             if (unit, seq) not in claimed:
                 dupes_per_unit[unit] += 1
         per_unit: dict[str, list[int]] = defaultdict(list)
@@ -161,7 +201,9 @@ class EventFold:
         res.chain_breaks = sum(n for n, _, _ in breaks.values())
         res.refused = sum(1 for a in inserted if a.hash is None)
         touched_units = sorted(set(per_unit) | set(dupes_per_unit) | set(integrity))
-        new_marks = self._advance_watermarks(cur, {u: int(units_before.get(u, {"acked_seq": 0})["acked_seq"]) for u in touched_units})
+        new_marks = self._advance_watermarks(
+            cur, {u: int(units_before.get(u, {"acked_seq": 0})["acked_seq"]) for u in touched_units}
+        )
         unit_rows = []
         for unit in touched_units:
             before = units_before.get(unit, {"acked_seq": 0, "max_seq": 0})
@@ -172,16 +214,29 @@ class EventFold:
             new_acked = new_marks.get(unit, acked)
             superseded = sum(1 for u, _ in b.superseded if u == unit)
             new_rows = len(per_unit.get(unit, [])) - superseded  # a replaced marker adds no row
-            unit_rows.append((prog.max_seq, new_rows, dupes_per_unit.get(unit, 0), prog.gaps, prog.out_of_order, new_acked,
-                              *integrity.get(unit, (0, 0, 0, 0)), now, unit))
+            unit_rows.append(
+                (
+                    prog.max_seq,
+                    new_rows,
+                    dupes_per_unit.get(unit, 0),
+                    prog.gaps,
+                    prog.out_of_order,
+                    new_acked,
+                    *integrity.get(unit, (0, 0, 0, 0)),
+                    now,
+                    unit,
+                )
+            )
             # a replaced refusal was covered by the watermark already, and a lone duplicate may mean the unit missed it: say it again
             if new_acked > acked or superseded or (dupes_per_unit.get(unit) and not per_unit.get(unit)):
                 res.watermarks[(unit_site.get(unit, ""), unit)] = new_acked
         g = self.engine.greatest
-        cur.many(f"UPDATE units SET max_seq = {g}(max_seq, ?), stored = stored + ?, duplicates = duplicates + ?, "
-                 f"gaps = gaps + ?, out_of_order = out_of_order + ?, acked_seq = {g}(acked_seq, ?), conflicts = conflicts + ?, "
-                 f"chain_breaks = chain_breaks + ?, refused = refused + ?, dead_dropped = dead_dropped + ?, last_seen_at = ? WHERE unit = ?",
-                 unit_rows)
+        cur.many(
+            f"UPDATE units SET max_seq = {g}(max_seq, ?), stored = stored + ?, duplicates = duplicates + ?, "
+            f"gaps = gaps + ?, out_of_order = out_of_order + ?, acked_seq = {g}(acked_seq, ?), conflicts = conflicts + ?, "
+            f"chain_breaks = chain_breaks + ?, refused = refused + ?, dead_dropped = dead_dropped + ?, last_seen_at = ? WHERE unit = ?",
+            unit_rows,
+        )
 
     @staticmethod
     def _advance_watermarks(cur: Cur, acked: dict[str, int]) -> dict[str, int]:
@@ -193,12 +248,23 @@ class EventFold:
         rows = cur.q(
             f"SELECT w.unit, CASE WHEN EXISTS (SELECT 1 FROM events n WHERE n.unit = w.unit AND n.seq = w.acked + 1) THEN "
             f"(SELECT MIN(e.seq) FROM events e WHERE e.unit = w.unit AND e.seq > w.acked AND NOT EXISTS "
-            f"(SELECT 1 FROM events x WHERE x.unit = e.unit AND x.seq = e.seq + 1)) ELSE w.acked END AS mark FROM ({values}) w", params)
+            f"(SELECT 1 FROM events x WHERE x.unit = e.unit AND x.seq = e.seq + 1)) ELSE w.acked END AS mark FROM ({values}) w",
+            params,
+        )
         return {r["unit"]: int(r["mark"]) for r in rows}
 
-    def _project(self, cur: Cur, inserted: list[Arrived], facts: dict[str, CaseFacts], findings: FoldFindings, sign_in_window_s: float) -> None:
+    def _project(
+        self,
+        cur: Cur,
+        inserted: list[Arrived],
+        facts: dict[str, CaseFacts],
+        findings: FoldFindings,
+        sign_in_window_s: float,
+    ) -> None:
         """Fold events into their cases in time order, with the records some events make; note for each what the rules need."""
-        issued_cases = sorted({a.ev.case_id for a in inserted if a.ev.kind == EventKind.CASE_PLATES_ISSUED and a.ev.case_id})
+        issued_cases = sorted(
+            {a.ev.case_id for a in inserted if a.ev.kind == EventKind.CASE_PLATES_ISSUED and a.ev.case_id}
+        )
         paid_cases = self.payments.paid_cases_in(cur, issued_cases)
         touched: set[str] = set()
         tallies: dict[str, list[Any]] = {}  # inspector -> [inspections, corrections, site, unit]
@@ -226,16 +292,34 @@ class EventFold:
             clash = None
             number = issued_number(ev.data) if ev.kind == EventKind.CASE_PLATES_ISSUED else None
             if number:
-                clash = self.plates.issue_in(cur, number, number[:2], issued_kind(number, ev.data.get("plate_kind")), ev.case_id, ev.unit, ev.ts,
-                                             time.time())
-            findings.events.append(FoldedEvent(site, ev, snapshot, paid_by_bridge=ev.case_id in paid_cases, sign_in_failures=failures,
-                                               plate_clash=clash))
+                clash = self.plates.issue_in(
+                    cur,
+                    number,
+                    number[:2],
+                    issued_kind(number, ev.data.get("plate_kind")),
+                    ev.case_id,
+                    ev.unit,
+                    ev.ts,
+                    time.time(),
+                )
+            findings.events.append(
+                FoldedEvent(
+                    site,
+                    ev,
+                    snapshot,
+                    paid_by_bridge=ev.case_id in paid_cases,
+                    sign_in_failures=failures,
+                    plate_clash=clash,
+                )
+            )
         totals = self.cases.count_inspections_in(cur, {n: (t[0], t[1]) for n, t in tallies.items()})
         findings.inspectors = [InspectorTotals(n, *totals[n], tallies[n][2], tallies[n][3]) for n in sorted(totals)]
         self.cases.save_in(cur, [facts[c] for c in sorted(touched)])
 
 
-def _integrity_counts(b: Batch, inserted: list[Arrived], breaks: dict[str, tuple[int, int, str]]) -> dict[str, tuple[int, int, int, int]]:
+def _integrity_counts(
+    b: Batch, inserted: list[Arrived], breaks: dict[str, tuple[int, int, str]]
+) -> dict[str, tuple[int, int, int, int]]:
     """Per unit: (conflicts, chain breaks, refused events, dead letters only counted) of this batch."""
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for c in b.conflicts:

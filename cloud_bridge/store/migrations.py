@@ -11,7 +11,9 @@ import time
 from cloud_bridge.store.engine import Engine
 
 MIGRATIONS: list[tuple[int, str]] = [
-    (1, """
+    (
+        1,
+        """
 CREATE TABLE events (
   unit TEXT NOT NULL, seq BIGINT NOT NULL, site TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
   kind TEXT NOT NULL, case_id TEXT, station TEXT, actor TEXT, data TEXT NOT NULL,
@@ -79,8 +81,11 @@ CREATE TABLE sessions (
 CREATE TABLE api_tokens (
   token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, label TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""),
-    (2, """
+""",
+    ),
+    (
+        2,
+        """
 ALTER TABLE events ADD COLUMN prev TEXT;
 ALTER TABLE events ADD COLUMN hash TEXT;
 CREATE TABLE event_conflicts (
@@ -101,7 +106,8 @@ CREATE TABLE plate_offers (
 CREATE INDEX plate_offers_time ON plate_offers (offered_at);
 CREATE TABLE case_requests (case_id TEXT NOT NULL, kind TEXT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (case_id, kind));
 ALTER TABLE audit ADD COLUMN mac TEXT;
-"""),
+""",
+    ),
 ]
 
 
@@ -109,7 +115,9 @@ def migrate(engine: Engine) -> int:
     """Apply the migrations this database has not had yet (under a lock: workers may start together); returns how many."""
     with engine.tx() as cur:
         engine.lock(cur, "migrate")
-        cur.x("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
+        cur.x(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+        )
         done = {r["version"] for r in cur.q("SELECT version FROM schema_migrations")}
         applied = 0
         for version, script in MIGRATIONS:

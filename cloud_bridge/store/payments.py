@@ -20,16 +20,23 @@ class Payments:
         self.engine = engine
         self.cases = cases
 
-    def create(self, case_id: str, unit: str, site: str, amount_cents: int, items: list[str], now: float | None = None) -> dict[str, Any]:
+    def create(
+        self, case_id: str, unit: str, site: str, amount_cents: int, items: list[str], now: float | None = None
+    ) -> dict[str, Any]:
         """A pending payment for the case, or the pending one of the same amount it already has."""
         now = time.time() if now is None else now
         with self.engine.tx() as cur:
-            existing = cur.one("SELECT * FROM payments WHERE case_id = ? AND status = 'pending' AND amount_cents = ?", (case_id, amount_cents))
+            existing = cur.one(
+                "SELECT * FROM payments WHERE case_id = ? AND status = 'pending' AND amount_cents = ?",
+                (case_id, amount_cents),
+            )
             if existing:
                 return existing
             pid = "pay_" + secrets.token_hex(10)
-            cur.x("INSERT INTO payments (payment_id, case_id, unit, site, amount_cents, items, status, created_at) VALUES (?,?,?,?,?,?,'pending',?)",
-                  (pid, case_id, unit, site, amount_cents, json.dumps(items), now))
+            cur.x(
+                "INSERT INTO payments (payment_id, case_id, unit, site, amount_cents, items, status, created_at) VALUES (?,?,?,?,?,?,'pending',?)",
+                (pid, case_id, unit, site, amount_cents, json.dumps(items), now),
+            )
             return cur.one("SELECT * FROM payments WHERE payment_id = ?", (pid,)) or {}
 
     def get(self, payment_id: str) -> dict[str, Any] | None:
@@ -45,19 +52,32 @@ class Payments:
     def pending(self) -> list[dict[str, Any]]:
         """Payments still waiting for the provider (what a simulated provider pays)."""
         with self.engine.tx(write=False) as cur:
-            return cur.q("SELECT payment_id, case_id, amount_cents FROM payments WHERE status = 'pending' ORDER BY created_at")
+            return cur.q(
+                "SELECT payment_id, case_id, amount_cents FROM payments WHERE status = 'pending' ORDER BY created_at"
+            )
 
     def use_nonce(self, nonce: str, now: float) -> bool:
         """True when the nonce is fresh (and is now spent)."""
         with self.engine.tx() as cur:
             cur.x("DELETE FROM payment_nonces WHERE seen_at < ?", (now - NONCE_KEPT_S,))
-            return bool(cur.q("INSERT INTO payment_nonces (nonce, seen_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING RETURNING nonce", (nonce, now)))
+            return bool(
+                cur.q(
+                    "INSERT INTO payment_nonces (nonce, seen_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING RETURNING nonce",
+                    (nonce, now),
+                )
+            )
 
     def mark_paid(self, payment_id: str, now: float | None = None) -> tuple[dict[str, Any] | None, bool]:
         """(payment, newly paid): idempotent; the case is marked paid in the same transaction."""
         now = time.time() if now is None else now
         with self.engine.tx() as cur:
-            changed = cur.x("UPDATE payments SET status = 'paid', paid_at = ? WHERE payment_id = ? AND status = 'pending'", (now, payment_id)) == 1
+            changed = (
+                cur.x(
+                    "UPDATE payments SET status = 'paid', paid_at = ? WHERE payment_id = ? AND status = 'pending'",
+                    (now, payment_id),
+                )
+                == 1
+            )
             row = cur.one("SELECT * FROM payments WHERE payment_id = ?", (payment_id,))
             if changed and row:
                 self.cases.mark_paid_in(cur, row["case_id"], row["unit"], row["site"])
@@ -68,4 +88,10 @@ class Payments:
         """Which of the cases have a paid payment, inside the caller's transaction (the fold's plate_without_payment input)."""
         if not case_ids:
             return set()
-        return {r["case_id"] for r in cur.q(f"SELECT DISTINCT case_id FROM payments WHERE status = 'paid' AND case_id IN ({marks(len(case_ids))})", case_ids)}
+        return {
+            r["case_id"]
+            for r in cur.q(
+                f"SELECT DISTINCT case_id FROM payments WHERE status = 'paid' AND case_id IN ({marks(len(case_ids))})",
+                case_ids,
+            )
+        }

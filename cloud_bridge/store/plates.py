@@ -37,12 +37,22 @@ class PlatePool:
             return set()
         now = time.time() if now is None else now
         with self.engine.tx(write=False) as cur:
-            rows = cur.q(f"SELECT number FROM plates WHERE number IN ({marks(len(numbers))}) AND (status = 'issued' OR reserved_until >= ?)",
-                         [*numbers, now])
+            rows = cur.q(
+                f"SELECT number FROM plates WHERE number IN ({marks(len(numbers))}) AND (status = 'issued' OR reserved_until >= ?)",
+                [*numbers, now],
+            )
         return {r["number"] for r in rows}
 
-    def reserve(self, number: str, authority: str, plate_kind: str, case_id: str, unit: str, hold_s: float,
-                now: float | None = None) -> ReserveOutcome:
+    def reserve(
+        self,
+        number: str,
+        authority: str,
+        plate_kind: str,
+        case_id: str,
+        unit: str,
+        hold_s: float,
+        now: float | None = None,
+    ) -> ReserveOutcome:
         """Reserve `number` for `case_id`: atomic; a number has one holder; the case's other reservations are released."""
         now = time.time() if now is None else now
         until = now + hold_s
@@ -52,33 +62,57 @@ class PlatePool:
                 "VALUES (?, ?, ?, 'reserved', ?, ?, ?, ?, NULL, 0) ON CONFLICT (number) DO UPDATE SET case_id = excluded.case_id, unit = excluded.unit, "
                 "reserved_at = excluded.reserved_at, reserved_until = excluded.reserved_until, plate_kind = excluded.plate_kind, notified = 0 "
                 "WHERE plates.status = 'reserved' AND (plates.case_id = excluded.case_id OR plates.reserved_until < ?) RETURNING number",
-                (number, authority, plate_kind, case_id, unit, now, until, now))
+                (number, authority, plate_kind, case_id, unit, now, until, now),
+            )
             if not rows:
                 return ReserveOutcome(False, number, "taken")
-            released = [r["number"] for r in cur.q("DELETE FROM plates WHERE case_id = ? AND status = 'reserved' AND number <> ? RETURNING number", (case_id, number))]
+            released = [
+                r["number"]
+                for r in cur.q(
+                    "DELETE FROM plates WHERE case_id = ? AND status = 'reserved' AND number <> ? RETURNING number",
+                    (case_id, number),
+                )
+            ]
         return ReserveOutcome(True, number, None, until, released)
 
     def held_by_unit(self, unit: str, now: float, other_than_case: str) -> int:
         """Live reservations a unit holds for cases other than `other_than_case` (the quota a new one counts against)."""
         with self.engine.tx(write=False) as cur:
-            return int(cur.scalar("SELECT COUNT(*) AS n FROM plates WHERE unit = ? AND status = 'reserved' AND reserved_until >= ? AND case_id <> ?",
-                                  (unit, now, other_than_case)) or 0)
+            return int(
+                cur.scalar(
+                    "SELECT COUNT(*) AS n FROM plates WHERE unit = ? AND status = 'reserved' AND reserved_until >= ? AND case_id <> ?",
+                    (unit, now, other_than_case),
+                )
+                or 0
+            )
 
     def held_by_case(self, case_id: str, now: float) -> bool:
         """Whether the case holds a live reservation or an issued number (what a payment is for)."""
         with self.engine.tx(write=False) as cur:
-            return cur.one("SELECT 1 AS x FROM plates WHERE case_id = ? AND (status = 'issued' OR reserved_until >= ?)", (case_id, now)) is not None
+            return (
+                cur.one(
+                    "SELECT 1 AS x FROM plates WHERE case_id = ? AND (status = 'issued' OR reserved_until >= ?)",
+                    (case_id, now),
+                )
+                is not None
+            )
 
     def release(self, number: str, case_id: str) -> bool:
         """Release the case's reservation of `number` (an issued number never is); False when it held none."""
         with self.engine.tx() as cur:
-            return cur.x("DELETE FROM plates WHERE number = ? AND case_id = ? AND status = 'reserved'", (number, case_id)) == 1
+            return (
+                cur.x("DELETE FROM plates WHERE number = ? AND case_id = ? AND status = 'reserved'", (number, case_id))
+                == 1
+            )
 
     def expire(self, now: float | None = None) -> list[dict[str, Any]]:
         """Reservations past their time: released, and returned once so their lanes can be told."""
         now = time.time() if now is None else now
         with self.engine.tx() as cur:
-            return cur.q("DELETE FROM plates WHERE status = 'reserved' AND reserved_until < ? RETURNING number, case_id, unit", (now,))
+            return cur.q(
+                "DELETE FROM plates WHERE status = 'reserved' AND reserved_until < ? RETURNING number, case_id, unit",
+                (now,),
+            )
 
     def numbers(self, case_id: str | None = None) -> list[dict[str, Any]]:
         """The rows of one case, or every row by number."""
@@ -94,8 +128,9 @@ class PlatePool:
 
     # -- issuance (a record of the lane's case.plates_issued, inside the ingest fold)
     @staticmethod
-    def issue_in(cur: Cur, number: str, authority: str, kind: PlateKind, case_id: str | None, unit: str, ts: float,
-                 now: float) -> PlateClash | None:
+    def issue_in(
+        cur: Cur, number: str, authority: str, kind: PlateKind, case_id: str | None, unit: str, ts: float, now: float
+    ) -> PlateClash | None:
         """Record `number` issued to `case_id`, inside the caller's transaction.
 
         None when it is (now, or already was) this case's issued number; else the clash: the number is
@@ -106,7 +141,8 @@ class PlatePool:
             "VALUES (?, ?, ?, 'issued', ?, ?, NULL, NULL, ?) ON CONFLICT (number) DO UPDATE SET status = 'issued', "
             "issued_at = excluded.issued_at, case_id = excluded.case_id, unit = excluded.unit "
             "WHERE plates.status = 'reserved' AND (plates.case_id = excluded.case_id OR plates.reserved_until < ?) RETURNING case_id",
-            (number, authority, kind.value, case_id, unit, ts, now))
+            (number, authority, kind.value, case_id, unit, ts, now),
+        )
         if rows:
             return None
         holder = cur.one("SELECT case_id, status FROM plates WHERE number = ?", (number,))
@@ -118,8 +154,10 @@ class PlatePool:
     def record_offers(self, case_id: str, unit: str, numbers: list[str], now: float) -> None:
         """Numbers offered to a case: only these (or an owner-composed number) may be reserved for it."""
         with self.engine.tx() as cur:
-            cur.many("INSERT INTO plate_offers (case_id, number, unit, offered_at) VALUES (?, ?, ?, ?) ON CONFLICT (case_id, number) DO NOTHING",
-                     [(case_id, n, unit, now) for n in numbers])
+            cur.many(
+                "INSERT INTO plate_offers (case_id, number, unit, offered_at) VALUES (?, ?, ?, ?) ON CONFLICT (case_id, number) DO NOTHING",
+                [(case_id, n, unit, now) for n in numbers],
+            )
 
     def offers_made(self, case_id: str) -> int:
         """How many numbers a case has been offered (its quota)."""
@@ -128,7 +166,10 @@ class PlatePool:
 
     def was_offered(self, case_id: str, number: str) -> bool:
         with self.engine.tx(write=False) as cur:
-            return cur.one("SELECT 1 AS x FROM plate_offers WHERE case_id = ? AND number = ?", (case_id, number)) is not None
+            return (
+                cur.one("SELECT 1 AS x FROM plate_offers WHERE case_id = ? AND number = ?", (case_id, number))
+                is not None
+            )
 
     def forget_offers(self, before: float) -> int:
         """Drop offers older than `before` (cases long over; a live case asks for options again); returns how many."""

@@ -16,7 +16,9 @@ AlertStatus = Literal["active", "open", "acknowledged", "resolved"]
 
 @declare(router, "GET", "/alerts", Perm.READ, page=True, response_class=HTMLResponse)
 def alerts_page(page: PageOf, ctx: Ctx, me: Me) -> HTMLResponse:
-    return page.render("alerts.html", alerts=ctx.store.alerts.recent(limit=300), fmt=fmt_ts, may_resolve=me.may(Perm.ADMIN))
+    return page.render(
+        "alerts.html", alerts=ctx.store.alerts.recent(limit=300), fmt=fmt_ts, may_resolve=me.may(Perm.ADMIN)
+    )
 
 
 @declare(router, "GET", "/api/alerts", Perm.READ)

@@ -36,13 +36,25 @@ def operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     for path, methods in sorted(spec.get("paths", {}).items()):
         for method, op in methods.items():
             body = op.get("requestBody", {}).get("content", {})
-            out.append({
-                "method": method.upper(), "path": path, "summary": op.get("summary", ""), "description": op.get("description", ""),
-                "perm": str(ROUTE_PERMS.get((method.upper(), path), "")),
-                "params": [{"name": p["name"], "in": p["in"], "required": p.get("required", False), "schema": _schema_text(p.get("schema", {}))}
-                           for p in op.get("parameters", [])],
-                "body": [f"{ctype}: {_schema_text(c.get('schema', {}))}" for ctype, c in body.items()],
-            })
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "perm": str(ROUTE_PERMS.get((method.upper(), path), "")),
+                    "params": [
+                        {
+                            "name": p["name"],
+                            "in": p["in"],
+                            "required": p.get("required", False),
+                            "schema": _schema_text(p.get("schema", {})),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "body": [f"{ctype}: {_schema_text(c.get('schema', {}))}" for ctype, c in body.items()],
+                }
+            )
     return out
 
 
@@ -53,8 +65,12 @@ def openapi_json(request: Request) -> dict[str, Any]:
 
 def _reference(request: Request, page: PageOf) -> HTMLResponse:
     spec = request.app.openapi()
-    return page.render("api_docs.html", ops=operations(spec), schemas=sorted(spec.get("components", {}).get("schemas", {}).items()),
-                       schema_text=_schema_text)
+    return page.render(
+        "api_docs.html",
+        ops=operations(spec),
+        schemas=sorted(spec.get("components", {}).get("schemas", {}).items()),
+        schema_text=_schema_text,
+    )
 
 
 @declare(router, "GET", "/docs", Perm.STATS, page=True, response_class=HTMLResponse, include_in_schema=False)

@@ -16,7 +16,9 @@ router = APIRouter()
 @declare(router, "GET", "/audit", Perm.ADMIN, page=True, response_class=HTMLResponse)
 def audit_page(page: PageOf, ctx: Ctx) -> HTMLResponse:
     ctx.accounts.flush_audit()
-    return page.render("audit.html", rows=ctx.store.audit.entries(limit=300), problems=ctx.store.audit.verify(), fmt=fmt_ts)
+    return page.render(
+        "audit.html", rows=ctx.store.audit.entries(limit=300), problems=ctx.store.audit.verify(), fmt=fmt_ts
+    )
 
 
 @declare(router, "GET", "/api/audit", Perm.ADMIN)

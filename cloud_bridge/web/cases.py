@@ -17,6 +17,7 @@ router = APIRouter()
 
 def _summary(data: Any) -> str:
     """Event data for the timeline: long values (images) elided."""
+
     def short(v: Any) -> Any:
         if isinstance(v, str) and len(v) > 120:
             return v[:40] + f"… ({len(v)} chars)"
@@ -25,6 +26,7 @@ def _summary(data: Any) -> str:
         if isinstance(v, list):
             return [short(x) for x in v[:20]]
         return v
+
     return json.dumps(short(data), ensure_ascii=False)[:600]
 
 

@@ -59,8 +59,14 @@ async def bad_input(request: Request, exc: RequestValidationError) -> JSONRespon
     FastAPI's own handler encoded each error's ``input``: a body it could not read as JSON (sent as text/plain, a
     form, or without a content type) came back as bytes and was decoded as UTF-8, a JSON string with a lone
     surrogate (``"\\ud800"``) could not be encoded, and NaN is not JSON: each raised inside the handler."""
-    detail = [{"type": str(e.get("type", "")), "loc": [p if isinstance(p, int) else str(p)[:64] for p in e.get("loc", ())],
-               "msg": str(e.get("msg", ""))[:200]} for e in list(exc.errors())[:20]]
+    detail = [
+        {
+            "type": str(e.get("type", "")),
+            "loc": [p if isinstance(p, int) else str(p)[:64] for p in e.get("loc", ())],
+            "msg": str(e.get("msg", ""))[:200],
+        }
+        for e in list(exc.errors())[:20]
+    ]
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -98,11 +104,14 @@ def _guard(perm: Perm, page: bool) -> Callable[..., Principal]:
         if not p.may(perm):
             raise HTTPException(403, f"role {p.role.value} may not do this ({perm.value})")
         return p
+
     require.__name__ = f"require_{perm.value}{'_page' if page else ''}"
     return require
 
 
-GUARDS: dict[tuple[Perm, bool], Callable[..., Principal]] = {(perm, page): _guard(perm, page) for perm in Perm for page in (False, True)}
+GUARDS: dict[tuple[Perm, bool], Callable[..., Principal]] = {
+    (perm, page): _guard(perm, page) for perm in Perm for page in (False, True)
+}
 
 
 def same_secret(given: str, expected: str) -> bool:
@@ -115,7 +124,9 @@ async def csrf_protect(request: Request, p: MaybePrincipal) -> None:
     if request.method in ("GET", "HEAD") or p is None or p.via != "session":
         return
     given: Any = request.headers.get("x-csrf-token")
-    if given is None and request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
         given = (await request.form()).get("csrf")
     if not isinstance(given, str) or not same_secret(given, p.csrf or ""):
         raise HTTPException(403, "missing or wrong CSRF token")
@@ -131,13 +142,17 @@ Me = Annotated[Principal, Depends(signed_in)]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def declare(router: APIRouter, method: str, path: str, perm: Perm | str, *, page: bool = False, **kw: Any) -> Callable[[F], F]:
+def declare(
+    router: APIRouter, method: str, path: str, perm: Perm | str, *, page: bool = False, **kw: Any
+) -> Callable[[F], F]:
     """Add a route guarded by `perm` (pages redirect to sign-in) and record the permission in ROUTE_PERMS."""
+
     def deco(fn: F) -> F:
         ROUTE_PERMS[(method, path)] = perm
         deps = [] if perm == PUBLIC else [Depends(GUARDS[(Perm(perm), page)]), Depends(csrf_protect)]
         router.add_api_route(path, fn, methods=[method], dependencies=deps, **kw)
         return fn
+
     return deco
 
 
@@ -147,8 +162,12 @@ def cookies_secure(request: Request, ctx: AppContext) -> bool:
     return ctx.settings.http.secure_cookies or request.url.scheme == "https"
 
 
-def set_cookie(resp: Response, request: Request, ctx: AppContext, name: str, value: str, max_age: int | None = None) -> None:
-    resp.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict", secure=cookies_secure(request, ctx))
+def set_cookie(
+    resp: Response, request: Request, ctx: AppContext, name: str, value: str, max_age: int | None = None
+) -> None:
+    resp.set_cookie(
+        name, value, max_age=max_age, path="/", httponly=True, samesite="strict", secure=cookies_secure(request, ctx)
+    )
 
 
 def delete_cookie(resp: Response, request: Request, ctx: AppContext, name: str) -> None:
@@ -165,15 +184,26 @@ class Page:
     user: Principal | None
 
     def render(self, name: str, **values: Any) -> HTMLResponse:
-        resp = TEMPLATES.TemplateResponse(self.request, name, {
-            "t": strings(self.lang), "lang": self.lang, "other_lang": "en" if self.lang == "zh-CN" else "zh-CN",
-            "user": self.user, "csrf": (self.user.csrf if self.user else None) or "", **values})
+        resp = TEMPLATES.TemplateResponse(
+            self.request,
+            name,
+            {
+                "t": strings(self.lang),
+                "lang": self.lang,
+                "other_lang": "en" if self.lang == "zh-CN" else "zh-CN",
+                "user": self.user,
+                "csrf": (self.user.csrf if self.user else None) or "",
+                **values,
+            },
+        )
         if self.request.query_params.get("lang") in LANGS:
             set_cookie(resp, self.request, self.ctx, LANG_COOKIE, self.lang)
         return resp
 
 
-def page_of(request: Request, ctx: Ctx, p: MaybePrincipal, lang: Annotated[str | None, Query(max_length=8)] = None) -> Page:
+def page_of(
+    request: Request, ctx: Ctx, p: MaybePrincipal, lang: Annotated[str | None, Query(max_length=8)] = None
+) -> Page:
     default = ctx.settings.http.default_language
     chosen = lang or request.cookies.get(LANG_COOKIE) or default
     return Page(request, ctx, chosen if chosen in LANGS else default, p)

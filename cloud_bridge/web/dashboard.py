@@ -30,12 +30,21 @@ def _unit_row(u: dict[str, Any], now: float, offline_after_s: float) -> dict[str
     tel = u.get("telemetry") or {}
     silent = u.get("last_seen_at") is None or now - u["last_seen_at"] > offline_after_s
     return {
-        "unit": u["unit"], "role": u.get("role"), "state": u.get("state") or "unknown", "online": u.get("state") == "online" and not silent,
+        "unit": u["unit"],
+        "role": u.get("role"),
+        "state": u.get("state") or "unknown",
+        "online": u.get("state") == "online" and not silent,
         "last_seen_age_s": None if u.get("last_seen_at") is None else now - u["last_seen_at"],
-        "stage": u.get("case_stage") or u.get("stage"), "stage_age_s": None if u.get("stage_since") is None else now - u["stage_since"],
-        "current_case": u.get("current_case"), "queue": u.get("open_cases", 0), "outbox_depth": u.get("outbox_depth"),
-        "acked_seq": u.get("acked_seq"), "boards": [{"name": b.get("name"), "online": b.get("online")} for b in tel.get("boards", [])],
-        "boards_offline": u.get("boards_offline") or [], "cpu_temp_c": tel.get("cpu_temp_c"), "load_1m": tel.get("load_1m"),
+        "stage": u.get("case_stage") or u.get("stage"),
+        "stage_age_s": None if u.get("stage_since") is None else now - u["stage_since"],
+        "current_case": u.get("current_case"),
+        "queue": u.get("open_cases", 0),
+        "outbox_depth": u.get("outbox_depth"),
+        "acked_seq": u.get("acked_seq"),
+        "boards": [{"name": b.get("name"), "online": b.get("online")} for b in tel.get("boards", [])],
+        "boards_offline": u.get("boards_offline") or [],
+        "cpu_temp_c": tel.get("cpu_temp_c"),
+        "load_1m": tel.get("load_1m"),
     }
 
 
@@ -46,8 +55,13 @@ def dashboard_view(store: Store, rules: RiskRulesConfig, now: float) -> dict[str
         if u.get("role") not in ("bridge", "ops"):
             sites.setdefault(u["site"], []).append(_unit_row(u, now, rules.device_offline_after_s))
     figures = registration_figures(store.cases.closed_since(_day_start(now)), rules.case_open_limit_s)
-    return {"now": now, "sites": [{"site": s, "units": us} for s, us in sorted(sites.items())], "today": figures,
-            "alerts": store.alerts.recent("active", limit=50), "counts": store.counts()}
+    return {
+        "now": now,
+        "sites": [{"site": s, "units": us} for s, us in sorted(sites.items())],
+        "today": figures,
+        "alerts": store.alerts.recent("active", limit=50),
+        "counts": store.counts(),
+    }
 
 
 @declare(router, "GET", "/", Perm.READ, page=True, response_class=HTMLResponse)
@@ -64,5 +78,13 @@ def api_dashboard(ctx: Ctx) -> dict[str, Any]:
 def api_stats(ctx: Ctx) -> dict[str, Any]:
     counts = ctx.store.counts()
     figures = registration_figures(ctx.store.cases.closed_since(0), ctx.service.rules.case_open_limit_s)
-    return {**counts, "registration_time_s": {"n": figures["registered"], "p50": figures["median_s"], "p95": figures["p95_s"],
-                                               "p99": figures["p99_s"], "within_30min_share": figures["within_limit_share"]}}
+    return {
+        **counts,
+        "registration_time_s": {
+            "n": figures["registered"],
+            "p50": figures["median_s"],
+            "p95": figures["p95_s"],
+            "p99": figures["p99_s"],
+            "within_30min_share": figures["within_limit_share"],
+        },
+    }

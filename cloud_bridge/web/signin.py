@@ -32,7 +32,9 @@ CsrfField = Annotated[str, Form(max_length=128)]
 
 
 @declare(router, "GET", "/login", PUBLIC, response_class=HTMLResponse)
-def login_page(request: Request, page: PageOf, ctx: Ctx, error: Annotated[Literal["bad", "locked"] | None, Query()] = None) -> HTMLResponse:
+def login_page(
+    request: Request, page: PageOf, ctx: Ctx, error: Annotated[Literal["bad", "locked"] | None, Query()] = None
+) -> HTMLResponse:
     csrf = secrets.token_urlsafe(16)
     resp = page.render("login.html", login_csrf=csrf, error=error)
     set_cookie(resp, request, ctx, LOGIN_CSRF_COOKIE, csrf)

@@ -15,8 +15,13 @@ router = APIRouter()
 EVENTS_PAGE_MAX = 10_000
 
 ArgName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-ArgValue = Annotated[str, StringConstraints(max_length=256, pattern=NO_CONTROL)] | Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)] | \
-    Annotated[float, Field(allow_inf_nan=False)] | bool | None
+ArgValue = (
+    Annotated[str, StringConstraints(max_length=256, pattern=NO_CONTROL)]
+    | Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | bool
+    | None
+)
 
 
 class CommandBody(BaseModel):
@@ -35,8 +40,12 @@ def api_units(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 @declare(router, "GET", "/api/units/{unit}/events", Perm.READ)
-def api_unit_events(ctx: Ctx, unit: UnitId, after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
-                    limit: Annotated[int, Query(ge=1, le=MAX_INT)] = 1000) -> list[dict[str, Any]]:
+def api_unit_events(
+    ctx: Ctx,
+    unit: UnitId,
+    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_INT)] = 1000,
+) -> list[dict[str, Any]]:
     """Stored events with seq > after in seq order; `limit` is clamped to 10,000 (page by passing the last seq as after)."""
     return ctx.store.unit_records.events(unit, after, min(limit, EVENTS_PAGE_MAX))
 

@@ -95,29 +95,44 @@ def io_status_from(vals: list[Any]) -> IoStatus:
     up, estop, host_link = vals[0], vals[1], vals[2]
     barriers = {}
     for i, name in enumerate(lb.BARRIERS):
-        arm, inputs, light, fault = vals[3 + 4 * i: 7 + 4 * i]
+        arm, inputs, light, fault = vals[3 + 4 * i : 7 + 4 * i]
         barriers[name] = BarrierStatus(
-            arm=_name(lb.ARM_NAMES, arm), loop_occupied=bool(inputs & lb.IN_LOOP),
-            beam_blocked=bool(inputs & lb.IN_BEAM), edge=bool(inputs & lb.IN_EDGE),
-            limit_open=bool(inputs & lb.IN_LIMIT_OPEN), limit_closed=bool(inputs & lb.IN_LIMIT_CLOSED),
-            light=_name(lb.LIGHT_NAMES, light), fault=_name(lb.FAULT_NAMES, fault))
+            arm=_name(lb.ARM_NAMES, arm),
+            loop_occupied=bool(inputs & lb.IN_LOOP),
+            beam_blocked=bool(inputs & lb.IN_BEAM),
+            edge=bool(inputs & lb.IN_EDGE),
+            limit_open=bool(inputs & lb.IN_LIMIT_OPEN),
+            limit_closed=bool(inputs & lb.IN_LIMIT_CLOSED),
+            light=_name(lb.LIGHT_NAMES, light),
+            fault=_name(lb.FAULT_NAMES, fault),
+        )
     return IoStatus(uptime_ms=up, estop=bool(estop), host_link=bool(host_link), barriers=barriers)
 
 
 def job_from(vals: list[Any]) -> JobStatus:
     job_id, ptype, state, done, fault = vals
-    return JobStatus(job_id=_s(job_id), plate_type=_name(lb.PLATE_TYPES, ptype),
-                     state=_name(lb.JOB_STATE_NAMES, state), plates_done=done,
-                     fault=_name(lb.FAULT_NAMES, fault))
+    return JobStatus(
+        job_id=_s(job_id),
+        plate_type=_name(lb.PLATE_TYPES, ptype),
+        state=_name(lb.JOB_STATE_NAMES, state),
+        plates_done=done,
+        fault=_name(lb.FAULT_NAMES, fault),
+    )
 
 
 def issuer_status_from(vals: list[Any]) -> IssuerStatus:
     up, state, fault, sensors, empty, job_id, job_state, done = vals
-    return IssuerStatus(uptime_ms=up, state=_name(lb.ISSUER_STATE_NAMES, state),
-                        fault=_name(lb.FAULT_NAMES, fault), cover_open=bool(sensors & lb.S_COVER_OPEN),
-                        tray_occupied=bool(sensors & lb.S_TRAY_OCCUPIED),
-                        magazines_empty=[p for i, p in enumerate(lb.PLATE_TYPES) if empty & (1 << i)],
-                        job_id=_s(job_id), job_state=_name(lb.JOB_STATE_NAMES, job_state), plates_done=done)
+    return IssuerStatus(
+        uptime_ms=up,
+        state=_name(lb.ISSUER_STATE_NAMES, state),
+        fault=_name(lb.FAULT_NAMES, fault),
+        cover_open=bool(sensors & lb.S_COVER_OPEN),
+        tray_occupied=bool(sensors & lb.S_TRAY_OCCUPIED),
+        magazines_empty=[p for i, p in enumerate(lb.PLATE_TYPES) if empty & (1 << i)],
+        job_id=_s(job_id),
+        job_state=_name(lb.JOB_STATE_NAMES, job_state),
+        plates_done=done,
+    )
 
 
 class _Board:
@@ -228,8 +243,9 @@ class PlateIssuerDriver(_Board):
         await self.client.command(lb.CLEAR_FAULT)
         return await self.status()
 
-    async def wait_job(self, job_id: str, states: tuple[str, ...] = ("done",), timeout_s: float = 30.0,
-                       poll_s: float = 0.1) -> JobStatus:
+    async def wait_job(
+        self, job_id: str, states: tuple[str, ...] = ("done",), timeout_s: float = 30.0, poll_s: float = 0.1
+    ) -> JobStatus:
         deadline = time.monotonic() + timeout_s
         while True:
             js = await self.job_status(job_id)

@@ -22,6 +22,7 @@ async def _vehicle_status(ns: argparse.Namespace) -> int:
 
     from . import BoardClient
     from .boards import vehicle_status_from
+
     async with BoardClient(ns.url, expected_kind="vehicle-board") as client:
         r = await client.command(lb.GET_STATUS)
         assert r.values is not None
@@ -29,8 +30,9 @@ async def _vehicle_status(ns: argparse.Namespace) -> int:
         info = client.info
         assert info is not None
         if ns.json:
-            print(json.dumps({"info": info.__dict__, "status": st.model_dump(), "link": client.stats.as_dict()},
-                             indent=2))
+            print(
+                json.dumps({"info": info.__dict__, "status": st.model_dump(), "link": client.stats.as_dict()}, indent=2)
+            )
         else:
             print(f"{info.kind} {info.board_id}  firmware {info.firmware_version}  protocol {info.protocol_version}")
             print(f"  host link {'up' if st.host_link else 'down'}   tach {st.pulses_per_rev:g} pulses/rev")
@@ -41,13 +43,17 @@ async def _vehicle_status(ns: argparse.Namespace) -> int:
 
 async def _status(ns: argparse.Namespace) -> int:
     from . import IoBoardDriver, PlateIssuerDriver
+
     if ns.kind == "vehicle-board":
         return await _vehicle_status(ns)
     cls = PlateIssuerDriver if ns.kind == "plate-issuer" else IoBoardDriver
     async with cls(ns.url) as board:
         st = await board.status()
-        out = {"info": board.info.__dict__ if board.info else None, "status": st.model_dump(),
-               "link": board.stats.as_dict()}
+        out = {
+            "info": board.info.__dict__ if board.info else None,
+            "status": st.model_dump(),
+            "link": board.stats.as_dict(),
+        }
         if ns.json:
             print(json.dumps(out, indent=2))
         else:
@@ -58,16 +64,21 @@ async def _status(ns: argparse.Namespace) -> int:
                 for k, v in st.model_dump().items():
                     print(f"  {k:<16} {v}")
             else:
-                print(f"  e-stop {'PRESSED' if st.estop else 'released'}   host link {'up' if st.host_link else 'down'}")
+                print(
+                    f"  e-stop {'PRESSED' if st.estop else 'released'}   host link {'up' if st.host_link else 'down'}"
+                )
                 for name, b in st.barriers.items():
-                    print(f"  {name:<6} arm={b.arm:<8} loop={'occupied' if b.loop_occupied else 'free':<8} "
-                          f"beam={'blocked' if b.beam_blocked else 'clear':<7} edge={'pressed' if b.edge else 'no':<7} "
-                          f"light={b.light:<5} fault={b.fault}")
+                    print(
+                        f"  {name:<6} arm={b.arm:<8} loop={'occupied' if b.loop_occupied else 'free':<8} "
+                        f"beam={'blocked' if b.beam_blocked else 'clear':<7} edge={'pressed' if b.edge else 'no':<7} "
+                        f"light={b.light:<5} fault={b.fault}"
+                    )
     return 0
 
 
 async def _barrier(ns: argparse.Namespace) -> int:
     from . import CommandRefused, IoBoardDriver
+
     async with IoBoardDriver(ns.url) as io:
         fn = {"open": io.open_barrier, "close": io.close_barrier, "stop": io.stop_barrier}[ns.action]
         try:
@@ -85,6 +96,7 @@ async def _barrier(ns: argparse.Namespace) -> int:
 
 async def _light(ns: argparse.Namespace) -> int:
     from . import IoBoardDriver
+
     async with IoBoardDriver(ns.url) as io:
         print(f"{ns.barrier} light: {await io.set_light(ns.barrier, ns.light)}")
     return 0
@@ -92,6 +104,7 @@ async def _light(ns: argparse.Namespace) -> int:
 
 async def _issue(ns: argparse.Namespace) -> int:
     from . import CommandRefused, PlateIssuerDriver
+
     async with PlateIssuerDriver(ns.url) as pi:
         try:
             js = await pi.issue(ns.job_id, ns.plate_type, ns.text)
@@ -107,6 +120,7 @@ async def _issue(ns: argparse.Namespace) -> int:
 
 async def _job(ns: argparse.Namespace) -> int:
     from . import CommandRefused, PlateIssuerDriver
+
     async with PlateIssuerDriver(ns.url) as pi:
         try:
             js = await pi.job_status(ns.job_id)
@@ -119,6 +133,7 @@ async def _job(ns: argparse.Namespace) -> int:
 
 async def _clear_fault(ns: argparse.Namespace) -> int:
     from . import CommandRefused, PlateIssuerDriver
+
     async with PlateIssuerDriver(ns.url) as pi:
         try:
             st = await pi.clear_fault()
@@ -131,6 +146,7 @@ async def _clear_fault(ns: argparse.Namespace) -> int:
 
 async def _events(ns: argparse.Namespace) -> int:
     from . import BoardClient, BoardEvent
+
     client = BoardClient(ns.url, expected_kind=ns.kind)
     queue: asyncio.Queue[BoardEvent] = asyncio.Queue()
     client.on_event(queue.put_nowait)  # subscribed before start: the handshake's events are kept too
@@ -162,6 +178,7 @@ async def _drive_through(ns: argparse.Namespace) -> int:
     from firmware.sim.control import SimControl
 
     from . import IoBoardDriver
+
     host, _, port = ns.control.rpartition(":")
     ctl = SimControl(host, int(port))
     async with IoBoardDriver(ns.url) as io:
@@ -191,8 +208,11 @@ async def _drive_through(ns: argparse.Namespace) -> int:
         await io.close_barrier(b)
         await io.wait_arm(b, "closed", ns.timeout)
         print("arm closed")
-    bad = [e for e in ctl.world_log() if e["event"] == "arm_struck_presence"
-           or (e["event"] == "arm_closing" and e.get("presence"))]
+    bad = [
+        e
+        for e in ctl.world_log()
+        if e["event"] == "arm_struck_presence" or (e["event"] == "arm_closing" and e.get("presence"))
+    ]
     ctl.close()
     print("safety: " + ("no arm moved down onto presence" if not bad else f"VIOLATIONS {bad}"))
     return 0 if not bad else 1
@@ -217,6 +237,7 @@ def _unreachable(url: str) -> str | None:
 def _wrap(coro_fn: Any) -> Any:
     def run(ns: argparse.Namespace) -> int:
         from . import BoardOffline, WrongBoard
+
         try:
             return int(asyncio.run(coro_fn(ns)))
         except BoardOffline as e:
@@ -225,6 +246,7 @@ def _wrap(coro_fn: Any) -> Any:
         except WrongBoard as e:
             print(f"error: {e}", file=sys.stderr)
             return 4
+
     return run
 
 
@@ -233,12 +255,19 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     def add(name: str, help_: str, fn: Any, kind: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("--url", required=True,
-                       help="pyserial URL of the board: a serial device such as /dev/ttyACM0, or socket://HOST:PORT "
-                            "for a board simulator (`passlane sim` prints its URL)")
+        p.add_argument(
+            "--url",
+            required=True,
+            help="pyserial URL of the board: a serial device such as /dev/ttyACM0, or socket://HOST:PORT "
+            "for a board simulator (`passlane sim` prints its URL)",
+        )
         if kind:
-            p.add_argument("--kind", choices=("io-board", "plate-issuer", "vehicle-board"), default="io-board",
-                           help="which board to expect at --url (default io-board)")
+            p.add_argument(
+                "--kind",
+                choices=("io-board", "plate-issuer", "vehicle-board"),
+                default="io-board",
+                help="which board to expect at --url (default io-board)",
+            )
         p.set_defaults(func=_wrap(fn))
         return p
 
@@ -254,7 +283,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("light", choices=("red", "green", "off"), help="the light to show")
     p = add("issue", "issue a pair of plates (idempotent per job id)", _issue)
     p.add_argument("job_id", help="job id: issuing again with the same id never makes a second pair")
-    p.add_argument("plate_type", choices=("blue", "green", "yellow"), help="plate blank: blue (small car), green (new-energy small car), yellow (large vehicle)")
+    p.add_argument(
+        "plate_type",
+        choices=("blue", "green", "yellow"),
+        help="plate blank: blue (small car), green (new-energy small car), yellow (large vehicle)",
+    )
     p.add_argument("text", help="the plate number to print, e.g. 京A12345")
     p.add_argument("--wait", action="store_true", help="wait until the job is done, paused or interrupted")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds --wait waits for the job (default 60)")
@@ -265,8 +298,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="stop after this many seconds (default 10)")
     p.add_argument("--count", type=int, default=0, help="stop after this many events (default 0: no limit)")
     p.add_argument("--status", action="store_true", help="include STATUS heartbeats")
-    p = add("drive-through", "simulated lane: open, let one vehicle pass, close (needs the sim control port)",
-            _drive_through)
+    p = add(
+        "drive-through",
+        "simulated lane: open, let one vehicle pass, close (needs the sim control port)",
+        _drive_through,
+    )
     p.add_argument("--control", required=True, help="HOST:PORT of `passlane sim io-board --control`")
-    p.add_argument("--barrier", choices=("entry", "exit"), default="entry", help="which barrier the vehicle passes (default entry)")
+    p.add_argument(
+        "--barrier", choices=("entry", "exit"), default="entry", help="which barrier the vehicle passes (default entry)"
+    )
     p.add_argument("--timeout", type=float, default=20.0, help="seconds each step may take (default 20)")

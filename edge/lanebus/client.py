@@ -43,8 +43,19 @@ from .session import (
     describe_event,
 )
 
-__all__ = ["BoardClient", "BoardEvent", "BoardInfo", "BoardOffline", "CommandRefused", "LaneBusHostError",
-           "LinkStats", "Reply", "SerialPort", "WrongBoard", "describe_event"]
+__all__ = [
+    "BoardClient",
+    "BoardEvent",
+    "BoardInfo",
+    "BoardOffline",
+    "CommandRefused",
+    "LaneBusHostError",
+    "LinkStats",
+    "Reply",
+    "SerialPort",
+    "WrongBoard",
+    "describe_event",
+]
 
 log = logging.getLogger("passlane.lanebus")
 
@@ -64,15 +75,21 @@ class SerialPort(Protocol):
 class BoardClient:
     """One board's link: `start()`, `command()`, events (`on_event`, `events()`), `close()`."""
 
-    def __init__(self, url: str, *, expected_kind: str, name: str = "",
-                 reply_timeout_s: float = lb.HOST_REPLY_TIMEOUT_MS / 1000,
-                 max_attempts: int = lb.HOST_MAX_ATTEMPTS,
-                 offline_after_s: float = lb.OFFLINE_AFTER_MS / 1000,
-                 ping_idle_s: float = lb.HOST_PING_IDLE_MS / 1000,
-                 reopen_interval_s: float = 0.5,
-                 command_timeout_s: float = 15.0,
-                 baudrate: int = 115200,
-                 open_port: Callable[[], SerialPort] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        expected_kind: str,
+        name: str = "",
+        reply_timeout_s: float = lb.HOST_REPLY_TIMEOUT_MS / 1000,
+        max_attempts: int = lb.HOST_MAX_ATTEMPTS,
+        offline_after_s: float = lb.OFFLINE_AFTER_MS / 1000,
+        ping_idle_s: float = lb.HOST_PING_IDLE_MS / 1000,
+        reopen_interval_s: float = 0.5,
+        command_timeout_s: float = 15.0,
+        baudrate: int = 115200,
+        open_port: Callable[[], SerialPort] | None = None,
+    ) -> None:
         """open_port: opens the port (default: pyserial's serial_for_url on `url`); a test may hand in its own."""
         self.url = url
         self.expected_kind = expected_kind
@@ -81,10 +98,19 @@ class BoardClient:
         self.command_timeout_s = command_timeout_s
         self.baudrate = baudrate
         self._open_port = open_port or self._open_serial
-        settings = SessionSettings(reply_timeout_s=reply_timeout_s, max_attempts=max_attempts,
-                                   offline_after_s=offline_after_s, ping_idle_s=ping_idle_s)
-        self._session = BoardSession(expected_kind, session_id=random.getrandbits(32),
-                                     first_seq=random.randint(1, 0xFFFF), name=self.name, settings=settings)
+        settings = SessionSettings(
+            reply_timeout_s=reply_timeout_s,
+            max_attempts=max_attempts,
+            offline_after_s=offline_after_s,
+            ping_idle_s=ping_idle_s,
+        )
+        self._session = BoardSession(
+            expected_kind,
+            session_id=random.getrandbits(32),
+            first_seq=random.randint(1, 0xFFFF),
+            name=self.name,
+            settings=settings,
+        )
         self._port: SerialPort | None = None
         self._gen = 0
         self._readers: list[threading.Thread] = []  # the current port's, and any still finishing
@@ -166,8 +192,14 @@ class BoardClient:
         finally:
             self._subscribers.remove(q)
 
-    async def command(self, msg_type: int, body: bytes | list[Any] | tuple[Any, ...] = b"", *,
-                      raise_on_refusal: bool = True, timeout_s: float | None = None) -> Reply:
+    async def command(
+        self,
+        msg_type: int,
+        body: bytes | list[Any] | tuple[Any, ...] = b"",
+        *,
+        raise_on_refusal: bool = True,
+        timeout_s: float | None = None,
+    ) -> Reply:
         """Send one command and wait for its reply (the session resends the same frame on silence).
         Raises CommandRefused (board said no), BoardOffline (no answer in time)."""
         if not isinstance(body, (bytes, bytearray)):
@@ -238,8 +270,12 @@ class BoardClient:
     def _attach(self, port: SerialPort) -> None:
         self._gen += 1
         self._port = port
-        reader = threading.Thread(target=self._read_port, args=(port, self._gen, asyncio.get_running_loop()),
-                                  daemon=True, name=f"lanebus-{self.name}-rx")
+        reader = threading.Thread(
+            target=self._read_port,
+            args=(port, self._gen, asyncio.get_running_loop()),
+            daemon=True,
+            name=f"lanebus-{self.name}-rx",
+        )
         # a reader of an earlier port returns by itself (its port is closed, its generation over)
         self._readers = [r for r in self._readers if r.is_alive()] + [reader]
         reader.start()

@@ -179,8 +179,11 @@ def describe_event(mtype: int, vals: list[Any]) -> tuple[str, dict[str, Any]]:
     """Event name and data for a decoded board->host event."""
     if mtype == lb.EV_BARRIER:
         barrier, ev, arm, detail = vals
-        d: dict[str, Any] = {"barrier": enum_name(lb.BARRIERS, barrier), "arm": enum_name(lb.ARM_NAMES, arm),
-                             "detail": detail}
+        d: dict[str, Any] = {
+            "barrier": enum_name(lb.BARRIERS, barrier),
+            "arm": enum_name(lb.ARM_NAMES, arm),
+            "detail": detail,
+        }
         if ev == lb.BEV_REFUSED:
             d["reason"] = RESULT_NAMES.get(detail, str(detail))
         if ev == lb.BEV_REVERSED:
@@ -190,8 +193,11 @@ def describe_event(mtype: int, vals: list[Any]) -> tuple[str, dict[str, Any]]:
         return "barrier_" + enum_name(lb.BARRIER_EVENT_NAMES, ev), d
     if mtype == lb.EV_INPUT:
         barrier, bit, state = vals
-        return "presence_changed", {"barrier": enum_name(lb.BARRIERS, barrier),
-                                    "input": dict(lb.INPUT_NAMES).get(bit, str(bit)), "present": bool(state)}
+        return "presence_changed", {
+            "barrier": enum_name(lb.BARRIERS, barrier),
+            "input": dict(lb.INPUT_NAMES).get(bit, str(bit)),
+            "present": bool(state),
+        }
     if mtype == lb.EV_ESTOP:
         return "estop_changed", {"pressed": bool(vals[0])}
     if mtype == lb.EV_HOST_LINK:
@@ -199,16 +205,21 @@ def describe_event(mtype: int, vals: list[Any]) -> tuple[str, dict[str, Any]]:
     if mtype in (lb.EV_JOB_PROGRESS, lb.EV_JOB_DONE):
         job_id, ptype, state, done, fault = vals
         return ("job_done" if mtype == lb.EV_JOB_DONE else "job_progress"), {
-            "job_id": as_text(job_id), "plate_type": enum_name(lb.PLATE_TYPES, ptype),
-            "state": enum_name(lb.JOB_STATE_NAMES, state), "plates_done": done,
-            "fault": enum_name(lb.FAULT_NAMES, fault)}
+            "job_id": as_text(job_id),
+            "plate_type": enum_name(lb.PLATE_TYPES, ptype),
+            "state": enum_name(lb.JOB_STATE_NAMES, state),
+            "plates_done": done,
+            "fault": enum_name(lb.FAULT_NAMES, fault),
+        }
     if mtype == lb.EV_FAULT:
         fault, state, job_id = vals
         return "fault", {"fault": enum_name(lb.FAULT_NAMES, fault), "raised": bool(state), "job_id": as_text(job_id)}
     if mtype == lb.EV_SIGNAL:
         signal, value = vals
-        return "signal_changed", {"signal": enum_name(lb.VEHICLE_SIGNAL_NAMES, signal),
-                                  "value": signal_value(signal, value)}
+        return "signal_changed", {
+            "signal": enum_name(lb.VEHICLE_SIGNAL_NAMES, signal),
+            "value": signal_value(signal, value),
+        }
     return lb.message_name(mtype).lower(), {"values": [as_text(v) for v in vals]}
 
 
@@ -235,8 +246,9 @@ def parse_reply(pkt: lb.Packet, kind: int) -> tuple[int | None, int, list[Any] |
         return None
 
 
-def hello_refusal(name: str, expected_kind: str, result: int, values: list[Any] | None,
-                  detail: int) -> WrongBoard | None:
+def hello_refusal(
+    name: str, expected_kind: str, result: int, values: list[Any] | None, detail: int
+) -> WrongBoard | None:
     """Why the host refuses the board that gave this HELLO reply (lane-bus.md section 8), or None."""
     if result == lb.E_BAD_VERSION:
         return WrongBoard(f"{name}: board speaks protocol major {detail}, we speak {lb.PROTOCOL_MAJOR}")
@@ -260,7 +272,7 @@ class EventOrder:
     lane-bus.md section 3): which event to deliver, and what to acknowledge."""
 
     def __init__(self) -> None:
-        self.expected: int | None = None   # the next seq to deliver
+        self.expected: int | None = None  # the next seq to deliver
         self.gap_since: float | None = None
         self.lost = 0
 
@@ -303,11 +315,11 @@ class _Command:
     timeout_s: float
     seq: int = 0
     frame: bytes = b""
-    started: float | None = None    # when it became the command in flight
+    started: float | None = None  # when it became the command in flight
     deadline: float = 0.0
     sends: int = 0
     resend_at: float | None = None  # None: waiting for the link
-    awaiting: bool = False          # sent, and no reply yet
+    awaiting: bool = False  # sent, and no reply yet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -322,8 +334,15 @@ class SessionSettings:
 class BoardSession:
     """The host's session with one board: bytes and `now` in; bytes, outputs and a deadline out."""
 
-    def __init__(self, expected_kind: str, *, session_id: int, first_seq: int, name: str = "",
-                 settings: SessionSettings = SessionSettings()) -> None:
+    def __init__(
+        self,
+        expected_kind: str,
+        *,
+        session_id: int,
+        first_seq: int,
+        name: str = "",
+        settings: SessionSettings = SessionSettings(),
+    ) -> None:
         if expected_kind not in lb.KIND_NAMES.values():
             raise ValueError(f"expected_kind must be one of {sorted(lb.KIND_NAMES.values())}")
         self.expected_kind = expected_kind
@@ -478,8 +497,12 @@ class BoardSession:
         if c.resend_at is not None and now >= c.resend_at and c.awaiting:
             self._stats.timeouts += 1
             c.awaiting = False
-        if now >= c.deadline or (not c.awaiting and link_ok and c.sends >= self.settings.max_attempts
-                                 and (c.resend_at is None or now >= c.resend_at)):
+        if now >= c.deadline or (
+            not c.awaiting
+            and link_ok
+            and c.sends >= self.settings.max_attempts
+            and (c.resend_at is None or now >= c.resend_at)
+        ):
             self._fail(c, now)
             return False
         if not link_ok:
@@ -498,8 +521,7 @@ class BoardSession:
         return True
 
     def _fail(self, c: _Command, now: float) -> None:
-        err = BoardOffline(f"{self.name}: no reply to {lb.message_name(c.msg_type)} seq {c.seq} "
-                           f"after {c.sends} sends")
+        err = BoardOffline(f"{self.name}: no reply to {lb.message_name(c.msg_type)} seq {c.seq} after {c.sends} sends")
         if c is self._hello:
             self._hello = None
             if self._rehello:
@@ -545,10 +567,13 @@ class BoardSession:
         assert values is not None
         kind, pmaj, pmin, fmaj, fmin, fpat, boot_id, _event_seq, board_id = values
         old = self.info
-        self.info = BoardInfo(as_text(board_id), lb.KIND_NAMES[kind], f"{fmaj}.{fmin}.{fpat}", f"{pmaj}.{pmin}", boot_id)
+        self.info = BoardInfo(
+            as_text(board_id), lb.KIND_NAMES[kind], f"{fmaj}.{fmin}.{fpat}", f"{pmaj}.{pmin}", boot_id
+        )
         if old is not None and old.boot_id != boot_id:
-            self._outputs.append(EventDelivered(BoardEvent("board_reset", {"board_id": self.info.board_id},
-                                                           board=self.name)))
+            self._outputs.append(
+                EventDelivered(BoardEvent("board_reset", {"board_id": self.info.board_id}, board=self.name))
+            )
         if not rehello:
             if self._ever_online:
                 self._stats.reconnects += 1
@@ -556,8 +581,9 @@ class BoardSession:
             self.online = True
             self.handshake_error = None
             self._last_rx = now
-            self._outputs.append(EventDelivered(BoardEvent("online", {"board_id": self.info.board_id},
-                                                           board=self.name)))
+            self._outputs.append(
+                EventDelivered(BoardEvent("online", {"board_id": self.info.board_id}, board=self.name))
+            )
 
     # ------------------------------------------------------------ frames in
     def _on_packet(self, pkt: lb.Packet, now: float) -> None:
@@ -570,8 +596,9 @@ class BoardSession:
         elif 0x40 <= pkt.mtype <= 0x7F:
             self._on_event(pkt.seq, pkt.mtype, bytes(pkt.body), now)
 
-    def _on_reply(self, seq: int, cmd: int | None, result: int, values: list[Any] | None, detail: int,
-                  now: float) -> None:
+    def _on_reply(
+        self, seq: int, cmd: int | None, result: int, values: list[Any] | None, detail: int, now: float
+    ) -> None:
         hello = self._hello
         if hello is not None and seq == hello.seq and cmd in (None, lb.HELLO):
             if result == lb.OK and values:

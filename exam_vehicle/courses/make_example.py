@@ -21,7 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ORIGIN = (31.93720, 118.87450, 12.0)  # lat, lon, alt (m): the survey origin, a made-up exam ground in Jiangning, Nanjing
+ORIGIN = (
+    31.93720,
+    118.87450,
+    12.0,
+)  # lat, lon, alt (m): the survey origin, a made-up exam ground in Jiangning, Nanjing
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "example-site.geojson"
 
@@ -82,8 +86,14 @@ class Layout:
 
 def _arc(cx: float, cy: float, r: float, a0: float, a1: float, n: int = 28) -> list[Pt]:
     """Points on a circle from angle a0 to a1 (degrees, counter-clockwise from east)."""
-    return [(cx + r * math.cos(math.radians(a0 + (a1 - a0) * i / n)), cy + r * math.sin(math.radians(a0 + (a1 - a0) * i / n)), 0.0)
-            for i in range(n + 1)]
+    return [
+        (
+            cx + r * math.cos(math.radians(a0 + (a1 - a0) * i / n)),
+            cy + r * math.sin(math.radians(a0 + (a1 - a0) * i / n)),
+            0.0,
+        )
+        for i in range(n + 1)
+    ]
 
 
 def _rect(x0: float, y0: float, x1: float, y1: float) -> list[Pt]:
@@ -100,13 +110,48 @@ def _reverse_into_bay(lay: Layout) -> None:
     lay.control_xs = (x0 - 1.5 * L, x1 + 1.5 * L)
     west, east = lay.control_xs[0] - 8.0, lay.control_xs[1] + 10.0
     item = "reverse_into_bay"
-    lay.add(item, "area", "Polygon", [[(west, yb - 0.6, 0.0), (east, yb - 0.6, 0.0), (east, road / 2 + 0.3, 0.0),
-                                        (west, road / 2 + 0.3, 0.0), (west, yb - 0.6, 0.0)]], name="倒车入库")
-    lay.add(item, "bay_line", "LineString", [(x0, lay.bay_mouth_y, 0.0), (x0, yb, 0.0), (x1, yb, 0.0), (x1, lay.bay_mouth_y, 0.0)],
-            side="right", name="库位线")
-    lay.add(item, "edge_line", "LineString", [(west, road / 2, 0.0), (east, road / 2, 0.0)], side="left", name="车道边线")
-    lay.add(item, "edge_line", "LineString", [(west, lay.bay_mouth_y, 0.0), (x0, lay.bay_mouth_y, 0.0)], side="right", name="车道边线")
-    lay.add(item, "edge_line", "LineString", [(x1, lay.bay_mouth_y, 0.0), (east, lay.bay_mouth_y, 0.0)], side="right", name="车道边线")
+    lay.add(
+        item,
+        "area",
+        "Polygon",
+        [
+            [
+                (west, yb - 0.6, 0.0),
+                (east, yb - 0.6, 0.0),
+                (east, road / 2 + 0.3, 0.0),
+                (west, road / 2 + 0.3, 0.0),
+                (west, yb - 0.6, 0.0),
+            ]
+        ],
+        name="倒车入库",
+    )
+    lay.add(
+        item,
+        "bay_line",
+        "LineString",
+        [(x0, lay.bay_mouth_y, 0.0), (x0, yb, 0.0), (x1, yb, 0.0), (x1, lay.bay_mouth_y, 0.0)],
+        side="right",
+        name="库位线",
+    )
+    lay.add(
+        item, "edge_line", "LineString", [(west, road / 2, 0.0), (east, road / 2, 0.0)], side="left", name="车道边线"
+    )
+    lay.add(
+        item,
+        "edge_line",
+        "LineString",
+        [(west, lay.bay_mouth_y, 0.0), (x0, lay.bay_mouth_y, 0.0)],
+        side="right",
+        name="车道边线",
+    )
+    lay.add(
+        item,
+        "edge_line",
+        "LineString",
+        [(x1, lay.bay_mouth_y, 0.0), (east, lay.bay_mouth_y, 0.0)],
+        side="right",
+        name="车道边线",
+    )
     for x in lay.control_xs:
         lay.add(item, "control_line", "LineString", [(x, lay.bay_mouth_y, 0.0), (x, road / 2, 0.0)], name="控制线")
 
@@ -115,8 +160,13 @@ def _hill(lay: Layout) -> None:
     item, h = "hill_stop_and_start", lay.hill_half_width
     x0, x1 = lay.hill_foot_x - 2.0, lay.hill_top_x + 6.0 + 22.0
     xs = [x0, lay.hill_foot_x, lay.hill_stop_x, lay.hill_top_x, lay.hill_top_x + 6.0, x1]
-    lay.add(item, "area", "Polygon", [[(x0, -h - 0.5, 0.0), (x1, -h - 0.5, 0.0), (x1, h + 0.5, 0.0), (x0, h + 0.5, 0.0), (x0, -h - 0.5, 0.0)]],
-            name="坡道定点停车和起步")
+    lay.add(
+        item,
+        "area",
+        "Polygon",
+        [[(x0, -h - 0.5, 0.0), (x1, -h - 0.5, 0.0), (x1, h + 0.5, 0.0), (x0, h + 0.5, 0.0), (x0, -h - 0.5, 0.0)]],
+        name="坡道定点停车和起步",
+    )
     lay.add(item, "edge_line", "LineString", [(x, h, lay.hill_up(x)) for x in xs], side="left", name="道路边缘线")
     lay.add(item, "edge_line", "LineString", [(x, -h, lay.hill_up(x)) for x in xs], side="right", name="道路边缘线")
     up = lay.hill_up(lay.hill_stop_x)
@@ -129,9 +179,29 @@ def _parallel_park(lay: Layout) -> None:
     lay.par_x1 = lay.par_x0 + 1.5 * lay.car_length + 1.0
     x0, x1, yb = lay.par_x0, lay.par_x1, -h - lay.par_bay_width
     west, east = x0 - 12.0, x1 + 14.0
-    lay.add(item, "area", "Polygon", [[(west, yb - 0.5, 0.0), (east, yb - 0.5, 0.0), (east, h + 0.4, 0.0), (west, h + 0.4, 0.0), (west, yb - 0.5, 0.0)]],
-            name="侧方停车")
-    lay.add(item, "bay_line", "LineString", [(x0, -h, 0.0), (x0, yb, 0.0), (x1, yb, 0.0), (x1, -h, 0.0)], side="right", name="库位线")
+    lay.add(
+        item,
+        "area",
+        "Polygon",
+        [
+            [
+                (west, yb - 0.5, 0.0),
+                (east, yb - 0.5, 0.0),
+                (east, h + 0.4, 0.0),
+                (west, h + 0.4, 0.0),
+                (west, yb - 0.5, 0.0),
+            ]
+        ],
+        name="侧方停车",
+    )
+    lay.add(
+        item,
+        "bay_line",
+        "LineString",
+        [(x0, -h, 0.0), (x0, yb, 0.0), (x1, yb, 0.0), (x1, -h, 0.0)],
+        side="right",
+        name="库位线",
+    )
     lay.add(item, "edge_line", "LineString", [(west, h, 0.0), (east, h, 0.0)], side="left", name="车道边线")
     lay.add(item, "edge_line", "LineString", [(west, -h, 0.0), (x0, -h, 0.0)], side="right", name="车道边线")
     lay.add(item, "edge_line", "LineString", [(x1, -h, 0.0), (east, -h, 0.0)], side="right", name="车道边线")
@@ -170,11 +240,40 @@ def _right_angle(lay: Layout) -> None:
     item, w = "right_angle_turn", lay.ra_width / 2
     y, x = lay.ra_y, lay.ra_x
     west, north = x - 12.0, y + 14.0
-    lay.add(item, "area", "Polygon", [[(west, y - w - 0.6, 0.0), (x + w + 0.6, y - w - 0.6, 0.0), (x + w + 0.6, north, 0.0),
-                                        (x - w - 0.6, north, 0.0), (x - w - 0.6, y + w + 0.6, 0.0), (west, y + w + 0.6, 0.0),
-                                        (west, y - w - 0.6, 0.0)]], name="直角转弯", turn="left")
-    lay.add(item, "edge_line", "LineString", [(west, y - w, 0.0), (x + w, y - w, 0.0), (x + w, north, 0.0)], side="right", name="道路边缘线")
-    lay.add(item, "edge_line", "LineString", [(west, y + w, 0.0), (x - w, y + w, 0.0), (x - w, north, 0.0)], side="left", name="道路边缘线")
+    lay.add(
+        item,
+        "area",
+        "Polygon",
+        [
+            [
+                (west, y - w - 0.6, 0.0),
+                (x + w + 0.6, y - w - 0.6, 0.0),
+                (x + w + 0.6, north, 0.0),
+                (x - w - 0.6, north, 0.0),
+                (x - w - 0.6, y + w + 0.6, 0.0),
+                (west, y + w + 0.6, 0.0),
+                (west, y - w - 0.6, 0.0),
+            ]
+        ],
+        name="直角转弯",
+        turn="left",
+    )
+    lay.add(
+        item,
+        "edge_line",
+        "LineString",
+        [(west, y - w, 0.0), (x + w, y - w, 0.0), (x + w, north, 0.0)],
+        side="right",
+        name="道路边缘线",
+    )
+    lay.add(
+        item,
+        "edge_line",
+        "LineString",
+        [(west, y + w, 0.0), (x - w, y + w, 0.0), (x - w, north, 0.0)],
+        side="left",
+        name="道路边缘线",
+    )
 
 
 def layout(car_length: float = 4.47, car_width: float = 1.71) -> Layout:
@@ -188,11 +287,27 @@ def layout(car_length: float = 4.47, car_width: float = 1.71) -> Layout:
     _right_angle(lay)
     lay.finish = (lay.ra_x, lay.ra_y + 24.0)
     route = [(0.0, 0.0, 0.0)]
-    route += [(x, 0.0, lay.hill_up(x)) for x in (lay.hill_foot_x, lay.hill_stop_x, lay.hill_top_x, lay.hill_top_x + 6.0, lay.hill_top_x + 26.0)]
+    route += [
+        (x, 0.0, lay.hill_up(x))
+        for x in (lay.hill_foot_x, lay.hill_stop_x, lay.hill_top_x, lay.hill_top_x + 6.0, lay.hill_top_x + 26.0)
+    ]
     route += s_centre + [(lay.ra_x, lay.ra_y, 0.0), (lay.finish[0], lay.finish[1], 0.0)]
-    lay.add("site", "route", "LineString", route, name="考试路线", note="the exam's driving line, start to finish; its direction is the direction of travel")
-    lay.add("site", "origin", "Point", (0.0, 0.0, 0.0), name="测量原点",
-            note="fictional example site (not a real exam ground); survey origin of the local east-north-up frame")
+    lay.add(
+        "site",
+        "route",
+        "LineString",
+        route,
+        name="考试路线",
+        note="the exam's driving line, start to finish; its direction is the direction of travel",
+    )
+    lay.add(
+        "site",
+        "origin",
+        "Point",
+        (0.0, 0.0, 0.0),
+        name="测量原点",
+        note="fictional example site (not a real exam ground); survey origin of the local east-north-up frame",
+    )
     return lay
 
 
@@ -207,12 +322,21 @@ def _to_wgs84(coords: Any) -> Any:
 
 def geojson(lay: Layout) -> dict[str, Any]:
     """The layout as a GeoJSON FeatureCollection (WGS84 lon, lat, altitude)."""
-    feats = [{"type": "Feature", "properties": {"item": f["item"], "role": f["role"], **f["props"]},
-              "geometry": {"type": f["kind"], "coordinates": _to_wgs84(f["coords"])}} for f in lay.features]
-    return {"type": "FeatureCollection", "name": "example-site",
-            "description": "PassLane example exam course (fictional site): 倒车入库, 坡道定点停车和起步, 侧方停车, 曲线行驶, 直角转弯; "
-                           f"sized for a {lay.car_length} x {lay.car_width} m car",
-            "features": feats}
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"item": f["item"], "role": f["role"], **f["props"]},
+            "geometry": {"type": f["kind"], "coordinates": _to_wgs84(f["coords"])},
+        }
+        for f in lay.features
+    ]
+    return {
+        "type": "FeatureCollection",
+        "name": "example-site",
+        "description": "PassLane example exam course (fictional site): 倒车入库, 坡道定点停车和起步, 侧方停车, 曲线行驶, 直角转弯; "
+        f"sized for a {lay.car_length} x {lay.car_width} m car",
+        "features": feats,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     from exam_vehicle.car import load_car
 
     car = load_car(ns.car)
-    ns.out.write_text(json.dumps(geojson(layout(car.length_m, car.width_m)), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    ns.out.write_text(
+        json.dumps(geojson(layout(car.length_m, car.width_m)), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     print(f"wrote {ns.out}")
     return 0
 

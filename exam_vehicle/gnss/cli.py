@@ -88,9 +88,11 @@ def table_line(e: Epoch) -> str:
     def f(x: float | None, spec: str, width: int) -> str:
         return f"{x:{width}{spec}}" if x is not None else " " * (width - 1) + "-"
 
-    return (f"{e.time:<24} {e.quality.value:<14} {f(e.lat, '.9f', 14)} {f(e.lon, '.9f', 15)} {f(e.alt, '.3f', 9)} "
-            f"{f(e.sats, 'd', 4)} {f(e.hdop, '.2f', 5)} {f(e.speed_mps, '.2f', 6)} {f(e.course_deg, '.1f', 6)} "
-            f"{f(e.heading_deg, '.2f', 7)}")
+    return (
+        f"{e.time:<24} {e.quality.value:<14} {f(e.lat, '.9f', 14)} {f(e.lon, '.9f', 15)} {f(e.alt, '.3f', 9)} "
+        f"{f(e.sats, 'd', 4)} {f(e.hdop, '.2f', 5)} {f(e.speed_mps, '.2f', 6)} {f(e.course_deg, '.1f', 6)} "
+        f"{f(e.heading_deg, '.2f', 7)}"
+    )
 
 
 def _read(ns: argparse.Namespace) -> int:
@@ -126,7 +128,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="gnss", metavar="COMMAND")
     p = sub.add_parser("read", help="print the epochs of a receiver log or a live port (NMEA and UBX mixed)")
     p.add_argument("source", metavar="SOURCE", help="a log file, or a pyserial URL: /dev/ttyACM0, socket://host:port")
-    p.add_argument("--json", action="store_true", help="one JSON object per epoch (time, lat, lon, alt, quality, sats, "
-                                                        "hdop, speed_mps, course_deg, heading_deg when given)")
-    p.add_argument("--baudrate", type=int, default=115200, help="for a serial device (ignored by socket:// and USB CDC)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per epoch (time, lat, lon, alt, quality, sats, "
+        "hdop, speed_mps, course_deg, heading_deg when given)",
+    )
+    p.add_argument(
+        "--baudrate", type=int, default=115200, help="for a serial device (ignored by socket:// and USB CDC)"
+    )
     p.set_defaults(func=_read)

@@ -36,5 +36,7 @@ class Epoch(BaseModel):
     hdop: float | None = None
     speed_mps: float | None = Field(None, description="speed over ground, m/s")
     course_deg: float | None = Field(None, description="course over ground, degrees from true north")
-    heading_deg: float | None = Field(None, description="the car's heading from a dual-antenna receiver (HDT/THS/RELPOSNED), when given")
+    heading_deg: float | None = Field(
+        None, description="the car's heading from a dual-antenna receiver (HDT/THS/RELPOSNED), when given"
+    )
     h_acc_m: float | None = Field(None, description="horizontal accuracy estimate, metres (GST or UBX), when given")

@@ -106,7 +106,9 @@ Frame = NmeaFrame | UbxFrame
 class FramingStats:
     """What the framer saw, per kind. Skipped bytes and frames are counted here, never raised."""
 
-    nmea: Counter[str] = field(default_factory=Counter)  # good sentences by type ("GGA"; proprietary by address: "PSTI")
+    nmea: Counter[str] = field(
+        default_factory=Counter
+    )  # good sentences by type ("GGA"; proprietary by address: "PSTI")
     ubx: Counter[str] = field(default_factory=Counter)  # good frames by name ("NAV-PVT"; others as "0x01-0x35")
     rtcm3_frames: int = 0  # correction frames recognised (CRC-24Q good) and skipped
     bad_checksum: int = 0  # NMEA or UBX frames complete but with a wrong checksum

@@ -29,12 +29,27 @@ Q = FixQuality
 KNOT_MPS = 1852.0 / 3600.0
 
 GGA_QUALITY: dict[str, FixQuality] = {
-    "0": Q.INVALID, "1": Q.GPS, "2": Q.DGPS, "3": Q.GPS, "4": Q.RTK_FIXED, "5": Q.RTK_FLOAT,
-    "6": Q.DEAD_RECKONING, "7": Q.INVALID, "8": Q.INVALID, "9": Q.DGPS,
+    "0": Q.INVALID,
+    "1": Q.GPS,
+    "2": Q.DGPS,
+    "3": Q.GPS,
+    "4": Q.RTK_FIXED,
+    "5": Q.RTK_FLOAT,
+    "6": Q.DEAD_RECKONING,
+    "7": Q.INVALID,
+    "8": Q.INVALID,
+    "9": Q.DGPS,
 }
 MODE_QUALITY: dict[str, FixQuality] = {
-    "N": Q.INVALID, "A": Q.GPS, "D": Q.DGPS, "P": Q.GPS, "R": Q.RTK_FIXED, "F": Q.RTK_FLOAT,
-    "E": Q.DEAD_RECKONING, "M": Q.INVALID, "S": Q.INVALID,
+    "N": Q.INVALID,
+    "A": Q.GPS,
+    "D": Q.DGPS,
+    "P": Q.GPS,
+    "R": Q.RTK_FIXED,
+    "F": Q.RTK_FLOAT,
+    "E": Q.DEAD_RECKONING,
+    "M": Q.INVALID,
+    "S": Q.INVALID,
 }
 # Best first: what a receiver that mixes constellations (GNS) achieved with its best one.
 QUALITY_ORDER = (Q.RTK_FIXED, Q.RTK_FLOAT, Q.DGPS, Q.GPS, Q.DEAD_RECKONING, Q.INVALID)
@@ -236,7 +251,14 @@ def zda(f: list[str]) -> Observation:
 
 
 DECODERS: dict[str, Callable[[list[str]], Observation]] = {
-    "GGA": gga, "RMC": rmc, "VTG": vtg, "GNS": gns, "GST": gst, "HDT": hdt, "THS": ths, "ZDA": zda,
+    "GGA": gga,
+    "RMC": rmc,
+    "VTG": vtg,
+    "GNS": gns,
+    "GST": gst,
+    "HDT": hdt,
+    "THS": ths,
+    "ZDA": zda,
 }
 
 

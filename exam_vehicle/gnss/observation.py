@@ -19,9 +19,14 @@ DAY_MS = 86_400_000
 # sentence built to carry fix quality), GNS (per-constellation modes), RMC, VTG; heading: RELPOSNED (with
 # its validity flags), THS (with a mode), HDT (none); accuracy: NAV-PVT hAcc, then GST.
 RANK: dict[str, int] = {
-    "NAV-PVT": 0, "NAV-DOP": 0, "NAV-RELPOSNED": 0,
-    "GGA": 1, "GST": 1, "THS": 1,
-    "GNS": 2, "HDT": 2,
+    "NAV-PVT": 0,
+    "NAV-DOP": 0,
+    "NAV-RELPOSNED": 0,
+    "GGA": 1,
+    "GST": 1,
+    "THS": 1,
+    "GNS": 2,
+    "HDT": 2,
     "RMC": 3,
     "VTG": 4,
 }

@@ -140,7 +140,11 @@ class GnssReader:
         try:
             obs = nmea.decode(frame.text) if isinstance(frame, NmeaFrame) else ubx.decode(*frame)
         except _DECODE_ERRORS:
-            kind = frame.text.split(",", 1)[0][2:] if isinstance(frame, NmeaFrame) else f"UBX 0x{frame[0]:02x}-0x{frame[1]:02x}"
+            kind = (
+                frame.text.split(",", 1)[0][2:]
+                if isinstance(frame, NmeaFrame)
+                else f"UBX 0x{frame[0]:02x}-0x{frame[1]:02x}"
+            )
             self.stats.malformed[kind] += 1
             return
         if obs is not None:

@@ -30,9 +30,37 @@ _PVT = struct.Struct("<IHBBBBBBIiBBBBiiiiIIiiiiiIIHH")  # the first 80 bytes (u-
 def nav_pvt(p: bytes) -> Observation:
     if len(p) < 84:
         raise Malformed("short NAV-PVT")
-    (itow, year, month, day, hour, minute, sec, valid, _t_acc, nano, fix_type, flags, _flags2, num_sv,
-     lon, lat, _height, h_msl, h_acc, _v_acc, _vel_n, _vel_e, _vel_d, g_speed, head_mot, _s_acc, _head_acc,
-     _pdop, flags3) = _PVT.unpack_from(p)
+    (
+        itow,
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        sec,
+        valid,
+        _t_acc,
+        nano,
+        fix_type,
+        flags,
+        _flags2,
+        num_sv,
+        lon,
+        lat,
+        _height,
+        h_msl,
+        h_acc,
+        _v_acc,
+        _vel_n,
+        _vel_e,
+        _vel_d,
+        g_speed,
+        head_mot,
+        _s_acc,
+        _head_acc,
+        _pdop,
+        flags3,
+    ) = _PVT.unpack_from(p)
     obs = Observation("NAV-PVT", itow_ms=itow, opens=True, sats=num_sv)
     if valid & 0x02 and hour < 24 and minute < 60 and sec <= 60:
         tod = ((hour * 60 + minute) * 60 + sec) * 1000 + round(nano / 1e6)
@@ -89,8 +117,9 @@ def nav_relposned(p: bytes) -> Observation:
 def nav_dop(p: bytes) -> Observation:
     if len(p) < 18:
         raise Malformed("short NAV-DOP")
-    return Observation("NAV-DOP", itow_ms=int.from_bytes(p[0:4], "little"),
-                       hdop=int.from_bytes(p[12:14], "little") / 100.0)
+    return Observation(
+        "NAV-DOP", itow_ms=int.from_bytes(p[0:4], "little"), hdop=int.from_bytes(p[12:14], "little") / 100.0
+    )
 
 
 def nav_eoe(p: bytes) -> Observation:

@@ -10,4 +10,14 @@ from exam_vehicle.judge.events import (
     RunInvalid,
 )
 
-__all__ = ["Deduction", "ItemEnded", "ItemStarted", "Judge", "JudgeEvent", "Result", "RunInvalid", "check_table", "known_rules"]
+__all__ = [
+    "Deduction",
+    "ItemEnded",
+    "ItemStarted",
+    "Judge",
+    "JudgeEvent",
+    "Result",
+    "RunInvalid",
+    "check_table",
+    "known_rules",
+]

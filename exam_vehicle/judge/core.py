@@ -37,8 +37,15 @@ from exam_vehicle.judge.s_curve import SCurve
 from exam_vehicle.rules import RulesTable
 from exam_vehicle.signals import Signal, SignalChange
 
-ITEM_JUDGES: dict[str, type[ItemJudge]] = {j.item: j for j in (ReverseIntoBay, HillStopAndStart, ParallelPark, SCurve, RightAngleTurn)}
-GENERAL_RULES: dict[str, tuple[str, ...]] = {"seat-belt": (), "engine-start-in-gear": (), "stall": (), "route-order": ()}
+ITEM_JUDGES: dict[str, type[ItemJudge]] = {
+    j.item: j for j in (ReverseIntoBay, HillStopAndStart, ParallelPark, SCurve, RightAngleTurn)
+}
+GENERAL_RULES: dict[str, tuple[str, ...]] = {
+    "seat-belt": (),
+    "engine-start-in-gear": (),
+    "stall": (),
+    "route-order": (),
+}
 Event = ItemStarted | ItemEnded | Deduction | RunInvalid | Result
 
 
@@ -59,7 +66,13 @@ def check_table(rules: RulesTable) -> None:
     have = {r.id: r for r in rules.rule}
     problems = [f"missing rule {rid}" for rid in known if rid not in have]
     problems += [f"rule {rid} is not one the judge knows" for rid in have if rid not in known]
-    problems += [f"rule {rid} lacks parameter {p}" for rid, ps in known.items() if rid in have for p in ps if p not in have[rid].params]
+    problems += [
+        f"rule {rid} lacks parameter {p}"
+        for rid, ps in known.items()
+        if rid in have
+        for p in ps
+        if p not in have[rid].params
+    ]
     if problems:
         raise ConfigError(f"rules {rules.version}: " + "; ".join(problems))
 
@@ -116,8 +129,10 @@ class Judge:
         if self.current is not None:
             self._end_item(self.motion.last, t, out)
         if not self.ended and self.next < len(self.items):
-            left = ", ".join(j.item for j in self.items[self.next:])
-            self._findings([Finding("route-order", t, None, f"the test ended before: {left}")], t, out, ended_by="finished")
+            left = ", ".join(j.item for j in self.items[self.next :])
+            self._findings(
+                [Finding("route-order", t, None, f"the test ended before: {left}")], t, out, ended_by="finished"
+            )
         if not self.ended:
             self._result(t, out, "finished")
         return out
@@ -140,9 +155,19 @@ class Judge:
         at = self.motion.last.placed.centre if self.motion.last else None
         if change.signal is Signal.SEAT_BELT and change.value is False and self.motion.moved_off:
             out.append(Finding("seat-belt", change.t, at, "the seat belt was unfastened during the test"))
-        elif change.signal is Signal.ENGINE_RUNNING and change.value is True and before is not True and s.get(Signal.GEAR_NEUTRAL) is False:
+        elif (
+            change.signal is Signal.ENGINE_RUNNING
+            and change.value is True
+            and before is not True
+            and s.get(Signal.GEAR_NEUTRAL) is False
+        ):
             out.append(Finding("engine-start-in-gear", change.t, at, "the engine started with a gear engaged"))
-        elif change.signal is Signal.ENGINE_RUNNING and change.value is False and before is True and s.get(Signal.IGNITION) is not False:
+        elif (
+            change.signal is Signal.ENGINE_RUNNING
+            and change.value is False
+            and before is True
+            and s.get(Signal.IGNITION) is not False
+        ):
             out.append(Finding("stall", change.t, at, "the engine stopped with the ignition on"))
         if self.current is not None:
             out += self.items[self.current].signal(change, s)
@@ -155,7 +180,9 @@ class Judge:
             return []
         findings: list[Finding] = []
         if first_move and self.motion.moved_off and not self.signals.is_on(Signal.SEAT_BELT):
-            findings.append(Finding("seat-belt", tick.t, tick.placed.centre, "moved off without the seat belt fastened"))
+            findings.append(
+                Finding("seat-belt", tick.t, tick.placed.centre, "moved off without the seat belt fastened")
+            )
         centre = tick.placed.centre
         if self.current is not None and not shapely.contains_xy(self._leave[self.current], *centre):
             self._findings(findings, tick.t, out)
@@ -176,7 +203,13 @@ class Judge:
                 j.start(tick.t)
                 out.append(ItemStarted(t=tick.t, item=j.item))
                 return []
-            what = "again" if k < self.next else f"before {self.items[self.next].item}" if self.next < len(self.items) else "again"
+            what = (
+                "again"
+                if k < self.next
+                else f"before {self.items[self.next].item}"
+                if self.next < len(self.items)
+                else "again"
+            )
             return [Finding("route-order", tick.t, tick.placed.centre, f"entered {j.item} {what}")]
         return []
 
@@ -203,8 +236,21 @@ class Judge:
             lat = lon = None
             if e is not None and n is not None:
                 lat, lon, _ = self.course.geodetic(e, n)
-            out.append(Deduction(t=f.t, rule_id=rule.id, item=rule.item, points=rule.points, wording=rule.wording, detail=f.detail,
-                                 score=self.score, e=_r(e), n=_r(n), lat=_r(lat, 8), lon=_r(lon, 8)))
+            out.append(
+                Deduction(
+                    t=f.t,
+                    rule_id=rule.id,
+                    item=rule.item,
+                    points=rule.points,
+                    wording=rule.wording,
+                    detail=f.detail,
+                    score=self.score,
+                    e=_r(e),
+                    n=_r(n),
+                    lat=_r(lat, 8),
+                    lon=_r(lon, 8),
+                )
+            )
             if rule.points == "fail" or self.score < self.rules.pass_mark:
                 if self.current is not None:
                     out.append(ItemEnded(t=t, item=self.items[self.current].item, completed=False))
@@ -217,7 +263,16 @@ class Judge:
             passed = None
         else:
             passed = failed_by is None and ended_by == "completed" and self.score >= self.rules.pass_mark
-        out.append(Result(t=t, score=self.score, passed=passed, rules_version=self.rules.version, ended_by=ended_by, failed_by=failed_by))
+        out.append(
+            Result(
+                t=t,
+                score=self.score,
+                passed=passed,
+                rules_version=self.rules.version,
+                ended_by=ended_by,
+                failed_by=failed_by,
+            )
+        )
 
 
 def _r(x: float | None, nd: int = 3) -> float | None:

@@ -59,7 +59,8 @@ class Result(_Event):
     rules_version: str
     ended_by: Literal["completed", "disqualified", "finished", "invalid"] = Field(
         description="completed: every item driven; disqualified: a fail or the score under the pass mark; "
-                    "finished: finish() before every item was driven; invalid: see RunInvalid")
+        "finished: finish() before every item was driven; invalid: see RunInvalid"
+    )
     failed_by: str | None = Field(None, description="the rule that failed the test, if one did")
 
 

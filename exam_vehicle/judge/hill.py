@@ -27,10 +27,17 @@ from exam_vehicle.signals import Signal, SignalChange
 
 class HillStopAndStart(ItemJudge):
     item = "hill_stop_and_start"
-    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"hill-bumper-over-50cm": ("over_m",), "hill-bumper-off-line": ("on_line_m",), "hill-body-over-50cm-from-edge": ("over_m",),
-              "hill-body-30-50cm-from-edge": ("over_m",), "hill-start-over-30s": ("limit_s", "started_m"),
-              "hill-rollback-over-30cm": ("over_m",), "hill-rollback-10-30cm": ("over_m",), "hill-handbrake-not-set": (),
-              "hill-wheel-on-edge-line": ()}
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "hill-bumper-over-50cm": ("over_m",),
+        "hill-bumper-off-line": ("on_line_m",),
+        "hill-body-over-50cm-from-edge": ("over_m",),
+        "hill-body-30-50cm-from-edge": ("over_m",),
+        "hill-start-over-30s": ("limit_s", "started_m"),
+        "hill-rollback-over-30cm": ("over_m",),
+        "hill-rollback-10-30cm": ("over_m",),
+        "hill-handbrake-not-set": (),
+        "hill-wheel-on-edge-line": (),
+    }
 
     def __init__(self, course: Course, m: ItemMap, car: CarModel, rules: RulesTable) -> None:
         super().__init__(course, m, car, rules)
@@ -58,13 +65,32 @@ class HillStopAndStart(ItemJudge):
     def epoch(self, tick: Tick) -> list[Finding]:
         out: list[Finding] = []
         if self.wheel_watch.update(self.edges.intersects(tick.placed.wheels)):
-            out.append(Finding("hill-wheel-on-edge-line", tick.t, where(tick.placed.wheels, self.edges), "a wheel touched an edge line"))
-        if self.stop is None and tick.began is not None and self.started_t is not None and tick.began.t >= self.started_t:
+            out.append(
+                Finding(
+                    "hill-wheel-on-edge-line",
+                    tick.t,
+                    where(tick.placed.wheels, self.edges),
+                    "a wheel touched an edge line",
+                )
+            )
+        if (
+            self.stop is None
+            and tick.began is not None
+            and self.started_t is not None
+            and tick.began.t >= self.started_t
+        ):
             self.stop = tick.began
             self.handbrake = tick.signals.is_on(Signal.HANDBRAKE)
-        elif self.stop is not None and self.ref is None and (len(self.stop.samples) >= self.rules.judging.settle_epochs or not tick.stopped):
+        elif (
+            self.stop is not None
+            and self.ref is None
+            and (len(self.stop.samples) >= self.rules.judging.settle_epochs or not tick.stopped)
+        ):
             placed = self.stop.settled(self.car)
-            self.ref = (sum(x[0] for x in self.stop.samples) / len(self.stop.samples), sum(x[1] for x in self.stop.samples) / len(self.stop.samples))
+            self.ref = (
+                sum(x[0] for x in self.stop.samples) / len(self.stop.samples),
+                sum(x[1] for x in self.stop.samples) / len(self.stop.samples),
+            )
             out += self._judge_stop(tick, placed)
         if self.ref is not None and not self.started:
             out += self._after_stop(tick)
@@ -91,19 +117,36 @@ class HillStopAndStart(ItemJudge):
 
     def _after_stop(self, tick: Tick) -> list[Finding]:
         self.recent.append((tick.e, tick.n))
-        along = self._along(sum(p[0] for p in self.recent) / len(self.recent), sum(p[1] for p in self.recent) / len(self.recent))
+        along = self._along(
+            sum(p[0] for p in self.recent) / len(self.recent), sum(p[1] for p in self.recent) / len(self.recent)
+        )
         self.rollback = max(self.rollback, -along * self.slope_factor)
         if self.rollback > self.p("hill-rollback-over-30cm", "over_m") and not self.rollback_failed:
             self.rollback_failed = True
-            return [Finding("hill-rollback-over-30cm", tick.t, tick.placed.centre, f"rolled back {self.rollback * 100:.0f} cm")]
+            return [
+                Finding(
+                    "hill-rollback-over-30cm", tick.t, tick.placed.centre, f"rolled back {self.rollback * 100:.0f} cm"
+                )
+            ]
         if along < self.p("hill-start-over-30s", "started_m"):
             return []
         self.started = True
         out: list[Finding] = []
         if self.rollback > self.p("hill-rollback-10-30cm", "over_m"):
-            out.append(Finding("hill-rollback-10-30cm", tick.t, tick.placed.centre, f"rolled back {self.rollback * 100:.0f} cm"))
+            out.append(
+                Finding(
+                    "hill-rollback-10-30cm", tick.t, tick.placed.centre, f"rolled back {self.rollback * 100:.0f} cm"
+                )
+            )
         if not self.handbrake:
-            out.append(Finding("hill-handbrake-not-set", tick.t, tick.placed.centre, "the handbrake was not set between the stop and the start"))
+            out.append(
+                Finding(
+                    "hill-handbrake-not-set",
+                    tick.t,
+                    tick.placed.centre,
+                    "the handbrake was not set between the stop and the start",
+                )
+            )
         return out
 
     def signal(self, change: SignalChange, signals: Signals) -> list[Finding]:
@@ -118,7 +161,11 @@ class HillStopAndStart(ItemJudge):
         if t - self.stop.t <= limit:
             return []
         self._over_time = True
-        return [Finding("hill-start-over-30s", t, self.stop.placed.centre, f"not started {t - self.stop.t:.1f} s after the stop")]
+        return [
+            Finding(
+                "hill-start-over-30s", t, self.stop.placed.centre, f"not started {t - self.stop.t:.1f} s after the stop"
+            )
+        ]
 
     def end(self, tick: Tick | None, t: float) -> list[Finding]:
         self.completed = self.started

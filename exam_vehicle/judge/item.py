@@ -99,10 +99,11 @@ class ItemJudge:
 
     def signal_fault(self, signals: Signals, wanted: str) -> str | None:
         """What is wrong with the turn signals when `wanted` ('left' or 'right') should be on, or None."""
-        want, other = (Signal.TURN_LEFT, Signal.TURN_RIGHT) if wanted == "left" else (Signal.TURN_RIGHT, Signal.TURN_LEFT)
+        want, other = (
+            (Signal.TURN_LEFT, Signal.TURN_RIGHT) if wanted == "left" else (Signal.TURN_RIGHT, Signal.TURN_LEFT)
+        )
         if signals.is_on(other):
             return f"the {other.value.removeprefix('turn_')} signal is on, the {wanted} one was wanted"
         if not signals.is_on(want):
             return f"the {wanted} signal is not on"
         return None
-

@@ -54,7 +54,9 @@ class Stop:
     reverse: bool  # the gear when it stopped (reverse or not)
     ended_t: float | None = None
     reverse_after: bool | None = None  # the gear when it moved off again
-    samples: list[tuple[float, float, float]] = field(default_factory=list)  # (e, n, heading) of its first standing epochs
+    samples: list[tuple[float, float, float]] = field(
+        default_factory=list
+    )  # (e, n, heading) of its first standing epochs
 
     def settled(self, car: CarModel) -> PlacedCar:
         """The car where it stood: the mean of its first standing epochs (the first one alone if there are none)."""
@@ -139,7 +141,9 @@ class Motion:
             return None
         e, n, _ = self.course.enu(epoch.lat, epoch.lon, epoch.alt)
         reverse = signals.is_on(Signal.GEAR_REVERSE)
-        heading = heading_of(self.car, epoch.heading_deg, epoch.course_deg, epoch.speed_mps, reverse, self.j.course_heading_min_mps)
+        heading = heading_of(
+            self.car, epoch.heading_deg, epoch.course_deg, epoch.speed_mps, reverse, self.j.course_heading_min_mps
+        )
         self.heading = heading if heading is not None else self.heading
         speed = self._speed(epoch, e, n)
         self._prev = (epoch.t, e, n)

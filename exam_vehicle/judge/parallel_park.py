@@ -22,8 +22,14 @@ from exam_vehicle.rules import RulesTable
 
 class ParallelPark(ItemJudge):
     item = "parallel_park"
-    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"parallel-body-out-after-parking": (), "parallel-time-limit": ("limit_s",), "parallel-wheel-on-lane-line": (),
-              "parallel-body-on-bay-line": (), "parallel-turn-signal": (), "parallel-stop-over-2s": ("over_s",)}
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "parallel-body-out-after-parking": (),
+        "parallel-time-limit": ("limit_s",),
+        "parallel-wheel-on-lane-line": (),
+        "parallel-body-on-bay-line": (),
+        "parallel-turn-signal": (),
+        "parallel-stop-over-2s": ("over_s",),
+    }
     TIME_LIMIT = "parallel-time-limit"
 
     def __init__(self, course: Course, m: ItemMap, car: CarModel, rules: RulesTable) -> None:
@@ -45,9 +51,23 @@ class ParallelPark(ItemJudge):
         out: list[Finding] = []
         placed = tick.placed
         if self.wheel_watch.update(self.lane_lines.intersects(placed.wheels)):
-            out.append(Finding("parallel-wheel-on-lane-line", tick.t, where(placed.wheels, self.lane_lines), "a wheel touched a lane edge line"))
+            out.append(
+                Finding(
+                    "parallel-wheel-on-lane-line",
+                    tick.t,
+                    where(placed.wheels, self.lane_lines),
+                    "a wheel touched a lane edge line",
+                )
+            )
         if self.body_watch.update(self.bay_lines.intersects(placed.body)):
-            out.append(Finding("parallel-body-on-bay-line", tick.t, where(placed.body, self.bay_lines), "the body touched a bay line"))
+            out.append(
+                Finding(
+                    "parallel-body-on-bay-line",
+                    tick.t,
+                    where(placed.body, self.bay_lines),
+                    "the body touched a bay line",
+                )
+            )
         if tick.began is not None:
             self.last_stop = tick.began
         if not tick.stopped and tick.reverse:
@@ -65,15 +85,30 @@ class ParallelPark(ItemJudge):
         out: list[Finding] = []
         at = self.last_stop.settled(self.car) if self.last_stop is not None else tick.placed
         if not self.bay.contains(at.body):
-            out.append(Finding("parallel-body-out-after-parking", tick.t, where(at.body, self.bay.exterior) or at.centre,
-                               "the body was not wholly inside the bay when the car stopped in it"))
+            out.append(
+                Finding(
+                    "parallel-body-out-after-parking",
+                    tick.t,
+                    where(at.body, self.bay.exterior) or at.centre,
+                    "the body was not wholly inside the bay when the car stopped in it",
+                )
+            )
         fault = self.signal_fault(tick.signals, self.leave_signal)
         if fault:
-            out.append(Finding("parallel-turn-signal", tick.t, tick.placed.centre, f"moving off out of the bay: {fault}"))
+            out.append(
+                Finding("parallel-turn-signal", tick.t, tick.placed.centre, f"moving off out of the bay: {fault}")
+            )
         return out
 
     def end(self, tick: Tick | None, t: float) -> list[Finding]:
         self.completed = self.parked and self.passed_through(tick)
         if self.completed:
             return []
-        return [Finding("route-order", t, tick.placed.centre if tick else None, "left the parallel park without parking and driving out")]
+        return [
+            Finding(
+                "route-order",
+                t,
+                tick.placed.centre if tick else None,
+                "left the parallel park without parking and driving out",
+            )
+        ]

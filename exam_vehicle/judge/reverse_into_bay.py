@@ -31,8 +31,14 @@ def _side(line: LineString, px: float, py: float) -> float:
 
 class ReverseIntoBay(ItemJudge):
     item = "reverse_into_bay"
-    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"bay-route": ("entries",), "bay-control-line": (), "bay-not-entered": (), "bay-body-over-line": (),
-              "bay-stop-over-2s": ("over_s",), "bay-time-limit": ("limit_s",)}
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "bay-route": ("entries",),
+        "bay-control-line": (),
+        "bay-not-entered": (),
+        "bay-body-over-line": (),
+        "bay-stop-over-2s": ("over_s",),
+        "bay-time-limit": ("limit_s",),
+    }
     TIME_LIMIT = "bay-time-limit"
 
     def __init__(self, course: Course, m: ItemMap, car: CarModel, rules: RulesTable) -> None:
@@ -54,8 +60,10 @@ class ReverseIntoBay(ItemJudge):
         c = self.bay.centroid
         for i, line in enumerate(self.controls):
             bay_side = _side(line, c.x, c.y)
-            if all(_side(line, *placed.wheel(name)) * bay_side < 0 and not line.intersects(placed.wheel_tread(name))
-                   for name in ("front_left", "front_right")):
+            if all(
+                _side(line, *placed.wheel(name)) * bay_side < 0 and not line.intersects(placed.wheel_tread(name))
+                for name in ("front_left", "front_right")
+            ):
                 return i
         return None
 
@@ -69,7 +77,14 @@ class ReverseIntoBay(ItemJudge):
         elif not tick.stopped and not tick.reverse and self.reversing:
             self.reversing = False
             if not self.in_bay:
-                out.append(Finding("bay-not-entered", tick.t, tick.placed.centre, "drove forward again without the whole body in the bay"))
+                out.append(
+                    Finding(
+                        "bay-not-entered",
+                        tick.t,
+                        tick.placed.centre,
+                        "drove forward again without the whole body in the bay",
+                    )
+                )
             else:
                 self.entries += 1
         if self.reversing and not self.in_bay:
@@ -82,10 +97,19 @@ class ReverseIntoBay(ItemJudge):
         """Judged where the car stood before it moved back (motion is confirmed a few centimetres later)."""
         self.reversing, self.in_bay, self._inside_run = True, False, 0
         s = tick.stop
-        placed = s.settled(self.car) if s is not None and s.ended_t is not None and tick.t - s.ended_t < 2.0 else tick.placed
+        placed = (
+            s.settled(self.car) if s is not None and s.ended_t is not None and tick.t - s.ended_t < 2.0 else tick.placed
+        )
         end = self._past_control(placed)
         if end is None:
-            return [Finding("bay-control-line", tick.t, placed.wheel("front_left"), "started reversing with the front wheels short of the control line")]
+            return [
+                Finding(
+                    "bay-control-line",
+                    tick.t,
+                    placed.wheel("front_left"),
+                    "started reversing with the front wheels short of the control line",
+                )
+            ]
         if end in self.ends_used:
             return [Finding("bay-route", tick.t, tick.placed.centre, "reversed in from the same end again")]
         self.ends_used.append(end)

@@ -21,8 +21,12 @@ from exam_vehicle.signals import Signal
 
 class RightAngleTurn(ItemJudge):
     item = "right_angle_turn"
-    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {"right-angle-wheel-on-edge-line": (), "right-angle-turn-signal": ("turn_begins_deg",),
-              "right-angle-signal-not-cancelled": (), "right-angle-stop-over-2s": ("over_s",)}
+    PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "right-angle-wheel-on-edge-line": (),
+        "right-angle-turn-signal": ("turn_begins_deg",),
+        "right-angle-signal-not-cancelled": (),
+        "right-angle-stop-over-2s": ("over_s",),
+    }
 
     def __init__(self, course: Course, m: ItemMap, car: CarModel, rules: RulesTable) -> None:
         super().__init__(course, m, car, rules)
@@ -35,20 +39,43 @@ class RightAngleTurn(ItemJudge):
     def epoch(self, tick: Tick) -> list[Finding]:
         out: list[Finding] = []
         if self.wheel_watch.update(self.edges.intersects(tick.placed.wheels)):
-            out.append(Finding("right-angle-wheel-on-edge-line", tick.t, where(tick.placed.wheels, self.edges), "a wheel touched an edge line"))
+            out.append(
+                Finding(
+                    "right-angle-wheel-on-edge-line",
+                    tick.t,
+                    where(tick.placed.wheels, self.edges),
+                    "a wheel touched an edge line",
+                )
+            )
         turned = abs(angle_between(self.m.entry_bearing_deg, tick.placed.heading_deg))
         if not self.turning and turned > self.p("right-angle-turn-signal", "turn_begins_deg"):
             self.turning = True
             fault = self.signal_fault(tick.signals, self.turn)
             if fault:
-                out.append(Finding("right-angle-turn-signal", tick.t, tick.placed.centre, f"turning {self.turn}: {fault}"))
+                out.append(
+                    Finding("right-angle-turn-signal", tick.t, tick.placed.centre, f"turning {self.turn}: {fault}")
+                )
         return out + self.long_stop_now(tick, "right-angle-stop-over-2s")
 
     def end(self, tick: Tick | None, t: float) -> list[Finding]:
         self.completed = self.turning and self.passed_through(tick)
         out: list[Finding] = []
         if tick is not None and (tick.signals.is_on(Signal.TURN_LEFT) or tick.signals.is_on(Signal.TURN_RIGHT)):
-            out.append(Finding("right-angle-signal-not-cancelled", t, tick.placed.centre, "a turn signal was still on leaving the item"))
+            out.append(
+                Finding(
+                    "right-angle-signal-not-cancelled",
+                    t,
+                    tick.placed.centre,
+                    "a turn signal was still on leaving the item",
+                )
+            )
         if not self.completed:
-            out.append(Finding("route-order", t, tick.placed.centre if tick else None, "left the right-angle turn without turning through it"))
+            out.append(
+                Finding(
+                    "route-order",
+                    t,
+                    tick.placed.centre if tick else None,
+                    "left the right-angle turn without turning through it",
+                )
+            )
         return out

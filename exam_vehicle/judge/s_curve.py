@@ -26,11 +26,22 @@ class SCurve(ItemJudge):
     def epoch(self, tick: Tick) -> list[Finding]:
         out: list[Finding] = []
         if self.wheel_watch.update(self.edges.intersects(tick.placed.wheels)):
-            out.append(Finding("s-curve-wheel-on-edge-line", tick.t, where(tick.placed.wheels, self.edges), "a wheel touched an edge line"))
+            out.append(
+                Finding(
+                    "s-curve-wheel-on-edge-line",
+                    tick.t,
+                    where(tick.placed.wheels, self.edges),
+                    "a wheel touched an edge line",
+                )
+            )
         return out + self.long_stop_now(tick, "s-curve-stop")
 
     def end(self, tick: Tick | None, t: float) -> list[Finding]:
         self.completed = self.passed_through(tick)
         if self.completed:
             return []
-        return [Finding("route-order", t, tick.placed.centre if tick else None, "left the S-curve without driving through it")]
+        return [
+            Finding(
+                "route-order", t, tick.placed.centre if tick else None, "left the S-curve without driving through it"
+            )
+        ]

@@ -134,12 +134,22 @@ class SimHal:
 
 
 class SimBoardServer:
-    def __init__(self, kind: str = "io-board", host: str = "127.0.0.1", port: int = 0,
-                 control_port: int | None = 0, *, time_scale: float = 1.0,
-                 world_log: str | None = None, baud: int | None = None,
-                 board_id: str | None = None, journal_path: str | None = None,
-                 line_noise: float = 0.0, noise_seed: int | None = None,
-                 pulses_per_rev: float = CAR_PULSES_PER_REV) -> None:
+    def __init__(
+        self,
+        kind: str = "io-board",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        control_port: int | None = 0,
+        *,
+        time_scale: float = 1.0,
+        world_log: str | None = None,
+        baud: int | None = None,
+        board_id: str | None = None,
+        journal_path: str | None = None,
+        line_noise: float = 0.0,
+        noise_seed: int | None = None,
+        pulses_per_rev: float = CAR_PULSES_PER_REV,
+    ) -> None:
         """line_noise: probability that each byte on the cable (either direction) arrives corrupted.
         pulses_per_rev: the test car's tach pulses per revolution, and the vehicle board's setting at boot
         (its /board.cfg `ppr=`)."""
@@ -167,7 +177,10 @@ class SimBoardServer:
         self.issuer_world = IssuerWorld(sink, min_pulse_s=0.05 * scale)
         self.car_world = CarWorld(sink, pulses_per_rev)
         worlds: dict[str, IoWorld | IssuerWorld | CarWorld] = {
-            "io-board": self.io_world, "plate-issuer": self.issuer_world, "vehicle-board": self.car_world}
+            "io-board": self.io_world,
+            "plate-issuer": self.issuer_world,
+            "vehicle-board": self.car_world,
+        }
         self.world = worlds[kind]
         self._world_t0 = time.monotonic()
         self._running = False

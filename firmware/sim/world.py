@@ -21,18 +21,24 @@ from firmware.io_board import BARRIER_SHIFT, IN_ESTOP, R_CLOSE, R_GREEN, R_OPEN,
 from firmware.plate_issuer import S_MAGAZINE_EMPTY, S_PRINTER_BUSY, S_PRINTER_ERROR
 from firmware.vehicle_board import PULSE_COUNT_MASK
 
-ARM_TRAVEL_S = 2.0        # class O (ordinary): 1.4-4 s for 0-90 degrees
-VEHICLE_TO_BEAM_S = 0.6   # from starting to move until its nose breaks the beam
+ARM_TRAVEL_S = 2.0  # class O (ordinary): 1.4-4 s for 0-90 degrees
+VEHICLE_TO_BEAM_S = 0.6  # from starting to move until its nose breaks the beam
 VEHICLE_OFF_LOOP_S = 1.6  # until its tail leaves the loop under the arm
 VEHICLE_CLEAR_BEAM_S = 2.2  # until its tail clears the beam
 VEHICLE_BACK_OFF_S = 0.8
 EDGE_PULSE_S = 0.3
 
-TURN_FLASH_HZ = 1.5        # 90 flashes per minute (the legal range is 60-120)
-TURN_LIT_FRACTION = 0.5    # the lamp is lit for half of each period
-CAR_PULSES_PER_REV = 2.0   # four-cylinder four-stroke tach
-CAR_SWITCHES = {"seat_belt": lb.SIG_SEAT_BELT, "door_open": lb.SIG_DOOR_OPEN, "handbrake": lb.SIG_HANDBRAKE,
-                "clutch": lb.SIG_CLUTCH, "brake": lb.SIG_BRAKE, "ignition": lb.SIG_IGNITION}
+TURN_FLASH_HZ = 1.5  # 90 flashes per minute (the legal range is 60-120)
+TURN_LIT_FRACTION = 0.5  # the lamp is lit for half of each period
+CAR_PULSES_PER_REV = 2.0  # four-cylinder four-stroke tach
+CAR_SWITCHES = {
+    "seat_belt": lb.SIG_SEAT_BELT,
+    "door_open": lb.SIG_DOOR_OPEN,
+    "handbrake": lb.SIG_HANDBRAKE,
+    "clutch": lb.SIG_CLUTCH,
+    "brake": lb.SIG_BRAKE,
+    "ignition": lb.SIG_IGNITION,
+}
 GEARS = ("P", "R", "N", "D", "1", "2", "3", "4", "5", "6")
 TURN_SIDES = ("off", "left", "right", "hazard")
 
@@ -77,20 +83,27 @@ class _Log:
 class Barrier:
     """One barrier gate with its barrier controller, loop, photo-eye and edge."""
 
-    def __init__(self, name: str, log: _Log, timeline: _Timeline, travel_s: float,
-                 reaction_s: float = 0.1, min_pulse_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        log: _Log,
+        timeline: _Timeline,
+        travel_s: float,
+        reaction_s: float = 0.1,
+        min_pulse_s: float = 0.0,
+    ) -> None:
         self.min_pulse_s = min_pulse_s
         self.name = name
         self.reaction_s = reaction_s
         self.log = log
         self.tl = timeline
         self.travel_s = travel_s
-        self.pos = 0.0          # 0 = closed (horizontal), 1 = open (vertical)
-        self.direction = 0      # +1 raising, -1 lowering
+        self.pos = 0.0  # 0 = closed (horizontal), 1 = open (vertical)
+        self.direction = 0  # +1 raising, -1 lowering
         self.loop = False
         self.beam_blockers = 0  # vehicles and pedestrians in the beam
         self.edge = False
-        self.vehicle = "none"   # none, waiting, wants_to_pass, passing, leaving
+        self.vehicle = "none"  # none, waiting, wants_to_pass, passing, leaving
         self.vehicles_passed = 0
         self.contacts = 0
         self.light = "off"
@@ -166,11 +179,18 @@ class Barrier:
             new_dir = -1 if self.pos > 0.0 else 0
         if new_dir != self.direction:
             if new_dir < 0:
-                self.log(t, "arm_closing", barrier=self.name, pos=round(self.pos, 3),
-                         presence=self.presence(), loop=self.loop, beam=self.beam, edge=self.edge)
+                self.log(
+                    t,
+                    "arm_closing",
+                    barrier=self.name,
+                    pos=round(self.pos, 3),
+                    presence=self.presence(),
+                    loop=self.loop,
+                    beam=self.beam,
+                    edge=self.edge,
+                )
             elif new_dir > 0:
-                self.log(t, "arm_opening", barrier=self.name, pos=round(self.pos, 3),
-                         reversed=self.direction < 0)
+                self.log(t, "arm_opening", barrier=self.name, pos=round(self.pos, 3), reversed=self.direction < 0)
             else:
                 self.log(t, "arm_stopped", barrier=self.name, pos=round(self.pos, 3))
             self.direction = new_dir
@@ -241,6 +261,7 @@ class Barrier:
             self._set_loop(tt, False)
             self.vehicle = "none"
             self.log(tt, "vehicle_left", barrier=self.name)
+
         self.tl.at(t + VEHICLE_BACK_OFF_S, gone)
 
     def block_beam(self, t: float, seconds: float) -> None:
@@ -259,25 +280,40 @@ class Barrier:
             self.edge = False
             self._presence_changed(tt, before_r)
             self.log(tt, "edge", barrier=self.name, pressed=False)
+
         self.tl.at(t + max(EDGE_PULSE_S, self.min_pulse_s), release)
 
     def state(self) -> dict[str, Any]:
-        return {"arm": self.arm_state(), "pos": round(self.pos, 3), "loop": self.loop,
-                "beam": self.beam, "edge": self.edge, "vehicle": self.vehicle,
-                "vehicles_passed": self.vehicles_passed, "light": self.light}
+        return {
+            "arm": self.arm_state(),
+            "pos": round(self.pos, 3),
+            "loop": self.loop,
+            "beam": self.beam,
+            "edge": self.edge,
+            "vehicle": self.vehicle,
+            "vehicles_passed": self.vehicles_passed,
+            "light": self.light,
+        }
 
 
 class IoWorld:
     """Two barriers and an emergency stop."""
 
-    def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
-                 travel_s: float = ARM_TRAVEL_S, reaction_s: float = 0.1, min_pulse_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        log_sink: Callable[[dict[str, Any]], None] | None = None,
+        travel_s: float = ARM_TRAVEL_S,
+        reaction_s: float = 0.1,
+        min_pulse_s: float = 0.0,
+    ) -> None:
         """reaction_s: world time the board may take to react to presence (the
         simulator passes 0.1 s x time scale, as the firmware's clock is not scaled)."""
         self.log = _Log(log_sink)
         self.tl = _Timeline()
         self.t = 0.0
-        self.barriers = {name: Barrier(name, self.log, self.tl, travel_s, reaction_s, min_pulse_s) for name in lb.BARRIERS}
+        self.barriers = {
+            name: Barrier(name, self.log, self.tl, travel_s, reaction_s, min_pulse_s) for name in lb.BARRIERS
+        }
         self.estop = False
 
     def advance(self, t: float) -> None:
@@ -315,15 +351,19 @@ class IoWorld:
             self.log(self.t, "estop", pressed=pressed)
 
     def state(self) -> dict[str, Any]:
-        return {"t": round(self.t, 3), "estop": self.estop,
-                "barriers": {n: b.state() for n, b in self.barriers.items()}}
+        return {
+            "t": round(self.t, 3),
+            "estop": self.estop,
+            "barriers": {n: b.state() for n, b in self.barriers.items()},
+        }
 
 
 class IssuerWorld:
     """The plate issuer's mechanism and its sensors."""
 
-    def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
-                 magazine: int = 50, min_pulse_s: float = 0.0) -> None:
+    def __init__(
+        self, log_sink: Callable[[dict[str, Any]], None] | None = None, magazine: int = 50, min_pulse_s: float = 0.0
+    ) -> None:
         """min_pulse_s: shortest sensor pulse in world time, so that a sped-up
         world never makes a pulse shorter than the firmware loop can see."""
         self.min_pulse_s = min_pulse_s
@@ -332,7 +372,7 @@ class IssuerWorld:
         self.t = 0.0
         self.magazines = dict.fromkeys(lb.PLATE_TYPES, magazine)
         self.cover_open = False
-        self.jam = False            # injected: the plate in the feeder/ejector sticks
+        self.jam = False  # injected: the plate in the feeder/ejector sticks
         self.print_failure = False  # injected: the next print ends in error
         self.plate_at_printer = False
         self.printer_busy = False
@@ -386,6 +426,7 @@ class IssuerWorld:
                 self.log(t, "plate_jammed", where="feeder")
                 return
             self.plate_at_printer = True
+
         self.tl.at(self.t + FEED_S, arrived, "mech")
 
     def start_print(self, text: bytes) -> None:
@@ -399,6 +440,7 @@ class IssuerWorld:
                 self.print_failure = False
                 self.printer_error = True
                 self.log(t, "print_failed", text=self.text)
+
         # the busy signal must last long enough for the real-time firmware to see it
         self.tl.at(self.t + max(PRINT_S, self.min_pulse_s), done, "mech")
 
@@ -417,7 +459,9 @@ class IssuerWorld:
                 self.tray.append(self.text)
                 self.issued.append({"t": round(tt, 3), "text": self.text, "plate_type": self.plate_type})
                 self.log(tt, "plate_issued", text=self.text, plate_type=self.plate_type)
+
             self.tl.at(t + max(EXIT_BEAM_S, self.min_pulse_s), beam_off, "mech")
+
         self.tl.at(self.t + EJECT_TO_BEAM_S, beam_on, "mech")
 
     def stop_mechanism(self) -> None:
@@ -430,7 +474,7 @@ class IssuerWorld:
         if kind == "jam":
             self.jam = True
         elif kind == "magazine_empty":
-            for p in ([plate_type] if plate_type else lb.PLATE_TYPES):
+            for p in [plate_type] if plate_type else lb.PLATE_TYPES:
                 self.magazines[p] = 0
         elif kind == "cover_open":
             self.cover_open = True
@@ -463,9 +507,16 @@ class IssuerWorld:
         return taken
 
     def state(self) -> dict[str, Any]:
-        return {"t": round(self.t, 3), "magazines": dict(self.magazines), "cover_open": self.cover_open,
-                "jam": self.jam, "tray": list(self.tray), "issued": list(self.issued),
-                "plate_at_printer": self.plate_at_printer, "printer_busy": self.printer_busy}
+        return {
+            "t": round(self.t, 3),
+            "magazines": dict(self.magazines),
+            "cover_open": self.cover_open,
+            "jam": self.jam,
+            "tray": list(self.tray),
+            "issued": list(self.issued),
+            "plate_at_printer": self.plate_at_printer,
+            "printer_busy": self.printer_busy,
+        }
 
 
 class CarWorld:
@@ -479,8 +530,9 @@ class CarWorld:
     (flipping every millisecond) before it settles.
     """
 
-    def __init__(self, log_sink: Callable[[dict[str, Any]], None] | None = None,
-                 pulses_per_rev: float = CAR_PULSES_PER_REV) -> None:
+    def __init__(
+        self, log_sink: Callable[[dict[str, Any]], None] | None = None, pulses_per_rev: float = CAR_PULSES_PER_REV
+    ) -> None:
         self.log = _Log(log_sink)
         self.t = 0.0
         self.switches = dict.fromkeys(CAR_SWITCHES, False)
@@ -578,7 +630,15 @@ class CarWorld:
             self.log(t, "engine", rpm=self.rpm)
 
     def state(self) -> dict[str, Any]:
-        return {"t": round(self.t, 3), "switches": dict(self.switches), "gear": self.gear, "turn": self.turn,
-                "flash_hz": self.flash_hz, "flashes": self.flashes(),
-                "lamps": {"left": self.lamp_lit("left"), "right": self.lamp_lit("right")},
-                "rpm": self.rpm, "pulses": self.pulse_count(), "pulses_per_rev": self.pulses_per_rev}
+        return {
+            "t": round(self.t, 3),
+            "switches": dict(self.switches),
+            "gear": self.gear,
+            "turn": self.turn,
+            "flash_hz": self.flash_hz,
+            "flashes": self.flashes(),
+            "lamps": {"left": self.lamp_lit("left"), "right": self.lamp_lit("right")},
+            "rpm": self.rpm,
+            "pulses": self.pulse_count(),
+            "pulses_per_rev": self.pulses_per_rev,
+        }

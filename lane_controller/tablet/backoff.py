@@ -27,8 +27,14 @@ class SignInBackoff:
     """``max_failures`` failures within ``window_s`` lock a key for ``first_lock_s``; each further failure after a
     lock doubles it (up to ``max_lock_s``); a key with no failure for ``window_s`` after its lock is forgotten."""
 
-    def __init__(self, max_failures: int = 5, window_s: float = 600.0, first_lock_s: float = 30.0, max_lock_s: float = 900.0,
-                 max_keys: int = 10_000) -> None:
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_s: float = 600.0,
+        first_lock_s: float = 30.0,
+        max_lock_s: float = 900.0,
+        max_keys: int = 10_000,
+    ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
         self.first_lock_s = first_lock_s

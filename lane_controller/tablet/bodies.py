@@ -15,7 +15,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 MAX_JSON_BODY = 64 * 1024  # every request body (JSON, or none) ...
 MAX_PHOTO = 10 * 1024 * 1024  # ... except a photo upload: the photo itself ...
 MAX_PHOTO_BODY = MAX_PHOTO + 64 * 1024  # ... and the multipart envelope around it
-PHOTO_FORM_LIMITS: dict[str, Any] = {"max_files": 1, "max_fields": 4, "max_part_size": 1024}  # multipart: one file, little else
+PHOTO_FORM_LIMITS: dict[str, Any] = {
+    "max_files": 1,
+    "max_fields": 4,
+    "max_part_size": 1024,
+}  # multipart: one file, little else
 
 # as Lane.open_case makes it: <unit>-<yymmdd>-<6 hex> (and the <yyyymmdd>-<unit>-<6 hex> of the first journals)
 CASE_ID_PATTERN = r"^(?:[a-z0-9][a-z0-9-]{0,31}-[0-9]{6}|[0-9]{8}-[a-z0-9][a-z0-9-]{0,31})-[0-9a-f]{6}$"
@@ -89,7 +93,9 @@ CaseId = Annotated[str, Path(pattern=CASE_ID_PATTERN, max_length=MAX_CASE_ID, de
 PhotoCode = Annotated[str, Path(pattern=r"^[0-9]{4}$", description="photo type code, e.g. 0111")]
 ActionName = Annotated[str, Path(pattern=r"^[a-z]{1,16}$")]
 AlertKey = Annotated[str, Path(min_length=1, max_length=128)]
-FilePath = Annotated[str, Path(min_length=1, max_length=256, description="as the case view gives it: photos/<case id>/<file>")]
+FilePath = Annotated[
+    str, Path(min_length=1, max_length=256, description="as the case view gives it: photos/<case id>/<file>")
+]
 LanguageCode = Annotated[str, Path(max_length=16)]
 NextPage = Annotated[str, Query(max_length=512)]
 CaseState = Annotated[Literal["open", "closed", "all"], Query()]

@@ -23,5 +23,7 @@ def body_limit(path: str) -> int:
 
 async def tablet_refusal(scope: Scope, receive: Receive, send: Send, status: int, limit: int) -> None:
     """The refusal in the tablet's words (``errors``): 413 too large, 400 a Content-Length that is not a number."""
-    response = await tablet_error(Request(scope), TabletError(status, "err_body_too_large" if status == 413 else "err_bad_body"))
+    response = await tablet_error(
+        Request(scope), TabletError(status, "err_body_too_large" if status == 413 else "err_bad_body")
+    )
     await response(scope, receive, send)

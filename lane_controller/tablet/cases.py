@@ -38,7 +38,12 @@ from lane_controller.tablet.errors import TabletError
 router = APIRouter()
 
 SIMPLE_ACTIONS: dict[str, Callable[[], C.Input]] = {
-    "admit": C.Admit, "conclude": C.Conclude, "issue": C.Issue, "fitted": C.Fitted, "exit": C.OpenExit, "resume": C.Resume,
+    "admit": C.Admit,
+    "conclude": C.Conclude,
+    "issue": C.Issue,
+    "fitted": C.Fitted,
+    "exit": C.OpenExit,
+    "resume": C.Resume,
 }
 REASON_ACTIONS: dict[str, Callable[[str], C.Input]] = {"reject": C.Reject, "abort": C.Abort, "hold": C.Hold}
 
@@ -104,7 +109,10 @@ async def photo_bytes(request: Request) -> bytes | None:
         return None
     async with request.form(**PHOTO_FORM_LIMITS) as form:  # closes the spooled upload when done
         file = form.get("file")
-        if not isinstance(file, UploadFile) or (file.content_type or "").split(";")[0].strip().lower() not in PHOTO_TYPES:
+        if (
+            not isinstance(file, UploadFile)
+            or (file.content_type or "").split(";")[0].strip().lower() not in PHOTO_TYPES
+        ):
             raise TabletError(422, "err_photo_type")
         data = await file.read(MAX_PHOTO + 1)
     if len(data) > MAX_PHOTO:
@@ -114,8 +122,16 @@ async def photo_bytes(request: Request) -> bytes | None:
     return data
 
 
-PHOTO_UPLOAD_SCHEMA = {"requestBody": {"required": False, "content": {"multipart/form-data": {
-    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+PHOTO_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            }
+        },
+    }
+}
 
 
 @router.post("/api/cases/{case_id}/photos/{code}", openapi_extra=PHOTO_UPLOAD_SCHEMA)  # its body cap: body_limit
@@ -153,7 +169,9 @@ async def json_object(request: Request, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False, include_url=False)]) from None
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False, include_url=False)]
+        ) from None
 
 
 @router.post("/api/cases/{case_id}/{action}")

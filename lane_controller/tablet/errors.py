@@ -60,7 +60,10 @@ def _where(loc: tuple[Any, ...]) -> str:
 async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 naming the fields (``detail`` as FastAPI gives it, without the input values)."""
     errors = list(exc.errors())[:20]
-    detail = [{"loc": [str(p)[:64] for p in e.get("loc", ())], "msg": str(e.get("msg", ""))[:200], "type": e.get("type")} for e in errors]
+    detail = [
+        {"loc": [str(p)[:64] for p in e.get("loc", ())], "msg": str(e.get("msg", ""))[:200], "type": e.get("type")}
+        for e in errors
+    ]
     if any(e.get("type") == "json_invalid" for e in errors):
         return refusal(422, _say(request, "err_not_json"), detail=detail)
     fields = ", ".join(dict.fromkeys(_where(tuple(e.get("loc", ()))) for e in errors))

@@ -17,8 +17,15 @@ router = APIRouter()
 async def health(lane: LaneDep) -> dict[str, Any]:
     """Public, for a monitor: is the lane up, linked to the cloud, keeping up with its outbox (no process details)."""
     ov = lane.overview()
-    return {"ok": True, "unit": ov["unit"], "cloud_connected": ov["cloud_connected"], "outbox": ov["outbox"],
-            "open_cases": len(lane.cases), "alerts": len(ov["alerts"]), "step_ms": ov["step_ms"]}
+    return {
+        "ok": True,
+        "unit": ov["unit"],
+        "cloud_connected": ov["cloud_connected"],
+        "outbox": ov["outbox"],
+        "open_cases": len(lane.cases),
+        "alerts": len(ov["alerts"]),
+        "step_ms": ov["step_ms"],
+    }
 
 
 @router.get("/api/lane")

@@ -28,10 +28,22 @@ def render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
     lane: Lane = request.app.state.lane
     lang = language(request)
     t = translator(lang)
-    return request.app.state.templates.TemplateResponse(request, name, {
-        "t": t, "lang": lang, "stage_name": lambda s: t(s, STAGES), "item_name": lambda s: t(s, ITEMS),
-        "photo_name": lambda s: t(s, PHOTOS), "reason": lambda r: translate_reason(r, lang), "me": signed_in(request),
-        "lane": lane, "promise_s": lane.cfg.promise_minutes * 60, **ctx})
+    return request.app.state.templates.TemplateResponse(
+        request,
+        name,
+        {
+            "t": t,
+            "lang": lang,
+            "stage_name": lambda s: t(s, STAGES),
+            "item_name": lambda s: t(s, ITEMS),
+            "photo_name": lambda s: t(s, PHOTOS),
+            "reason": lambda r: translate_reason(r, lang),
+            "me": signed_in(request),
+            "lane": lane,
+            "promise_s": lane.cfg.promise_minutes * 60,
+            **ctx,
+        },
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -66,6 +78,12 @@ async def case_fragment(request: Request, case_id: CaseId, lane: LaneDep, _: Act
 @router.get("/lang/{code}")
 async def set_lang(request: Request, code: LanguageCode, next: NextPage = "/") -> Response:  # noqa: A002 - the URL's name
     resp = RedirectResponse(local_path(next), 303)
-    resp.set_cookie("lang", code if code in LANGUAGES else "zh-CN", max_age=365 * 86400, httponly=True, samesite="strict",
-                    secure=over_tls(request))
+    resp.set_cookie(
+        "lang",
+        code if code in LANGUAGES else "zh-CN",
+        max_age=365 * 86400,
+        httponly=True,
+        samesite="strict",
+        secure=over_tls(request),
+    )
     return resp

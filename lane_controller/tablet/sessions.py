@@ -24,7 +24,9 @@ MAX_TOKEN = 128  # a token is 43 characters; anything much longer is not one of 
 
 
 class SessionStore:
-    def __init__(self, path: Path, secret: bytes, *, clock: Callable[[], float] = time.time, lifetime_s: float = SESSION_S) -> None:
+    def __init__(
+        self, path: Path, secret: bytes, *, clock: Callable[[], float] = time.time, lifetime_s: float = SESSION_S
+    ) -> None:
         self.secret = secret
         self.clock = clock
         self.lifetime_s = lifetime_s
@@ -33,8 +35,10 @@ class SessionStore:
         if new:
             os.chmod(path, 0o600)
         self._lock = threading.Lock()
-        self._db.execute("CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, inspector TEXT NOT NULL, name TEXT NOT NULL, "
-                         "expires REAL NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, inspector TEXT NOT NULL, name TEXT NOT NULL, "
+            "expires REAL NOT NULL)"
+        )
 
     def _key(self, token: str) -> str:
         return hmac.new(self.secret, token.encode(), hashlib.sha256).hexdigest()
@@ -45,7 +49,10 @@ class SessionStore:
         now = self.clock()
         with self._lock:
             self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
-            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (self._key(token), inspector_id, name, now + self.lifetime_s))
+            self._db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                (self._key(token), inspector_id, name, now + self.lifetime_s),
+            )
         return token
 
     def check(self, token: str | None) -> dict[str, Any] | None:
@@ -53,7 +60,9 @@ class SessionStore:
         if not token or len(token) > MAX_TOKEN:
             return None
         with self._lock:
-            row = self._db.execute("SELECT inspector, name, expires FROM sessions WHERE key = ?", (self._key(token),)).fetchone()
+            row = self._db.execute(
+                "SELECT inspector, name, expires FROM sessions WHERE key = ?", (self._key(token),)
+            ).fetchone()
         if row is None or row[2] <= self.clock():
             return None
         return {"id": row[0], "name": row[1], "exp": row[2]}

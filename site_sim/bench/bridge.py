@@ -18,8 +18,8 @@ a private PostgreSQL cluster, and simulated lanes in a separate process.
 from __future__ import annotations
 
 import argparse
-import json
 import functools
+import json
 import multiprocessing as mp
 import os
 import ssl
@@ -35,8 +35,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]  # the repository (site_sim/bench/ is two below it)
 SITE = "bench"
 PACED_FRACTIONS = (0.25, 0.5)  # latency is measured at these shares of the flat-out rate
-FLOW = ["case.opened", "case.partner_records", "case.admitted", "case.vin_read", "case.vin_confirmed", "case.inspection_item",
-        "case.inspected", "case.plate_reserved", "case.paid", "case.plates_issued", "case.closed"]
+FLOW = [
+    "case.opened",
+    "case.partner_records",
+    "case.admitted",
+    "case.vin_read",
+    "case.vin_confirmed",
+    "case.inspection_item",
+    "case.inspected",
+    "case.plate_reserved",
+    "case.paid",
+    "case.plates_issued",
+    "case.closed",
+]
 
 
 def _lane_units(k: int) -> list[str]:
@@ -106,8 +117,9 @@ def _client(pki_root: str, user: str, cid: str) -> Any:
 # ---------------------------------------------------------------- the lanes (a separate process)
 
 
-def _lane_clients(pki_root: str, host: str, port: int, units: list[str],
-                  bridge_mode: bool) -> tuple[list[tuple[str, Any]], dict[str, list[tuple[int, float]]]]:
+def _lane_clients(
+    pki_root: str, host: str, port: int, units: list[str], bridge_mode: bool
+) -> tuple[list[tuple[str, Any]], dict[str, list[tuple[int, float]]]]:
     """One connected client per lane; with the bridge, each records the watermarks (seq, time) it is sent."""
     from edge.contract import Leaf, topic
 
@@ -133,8 +145,17 @@ def _lane_clients(pki_root: str, host: str, port: int, units: list[str],
     return clients, acks
 
 
-def _lanes_proc(pki_root: str, host: str, port: int, units: list[str], n_sat: int, paced_s: float, bridge_mode: bool,
-                cmd_q: Any, out_q: Any) -> None:
+def _lanes_proc(
+    pki_root: str,
+    host: str,
+    port: int,
+    units: list[str],
+    n_sat: int,
+    paced_s: float,
+    bridge_mode: bool,
+    cmd_q: Any,
+    out_q: Any,
+) -> None:
     """Publish n_sat events per lane flat out, wait until consumed, then publish at half that rate; report."""
     from edge.contract import Leaf, topic
 
@@ -195,10 +216,22 @@ def _lanes_proc(pki_root: str, host: str, port: int, units: list[str], n_sat: in
             out_q.put(("paced_started", n_paced, frac * rate))
             t1 = phase(first, first + n_paced - 1, per_lane)
             t1_done = consumed(first + n_paced - 1)
-            paced.append({"frac": frac, "first": first, "n": n_paced, "achieved": len(units) * n_paced / (t1_done - t1),
-                          "lat": _latencies(acks, pub_ts, first, first + n_paced - 1) if bridge_mode else []})
+            paced.append(
+                {
+                    "frac": frac,
+                    "first": first,
+                    "n": n_paced,
+                    "achieved": len(units) * n_paced / (t1_done - t1),
+                    "lat": _latencies(acks, pub_ts, first, first + n_paced - 1) if bridge_mode else [],
+                }
+            )
             first += n_paced
-        out_q.put(("report", {"t0": t0, "t_done": t_done, "rate": rate, "sat_lat": sat_lat, "paced": paced, "last_seq": first - 1}))
+        out_q.put(
+            (
+                "report",
+                {"t0": t0, "t_done": t_done, "rate": rate, "sat_lat": sat_lat, "paced": paced, "last_seq": first - 1},
+            )
+        )
         for _, c in clients:
             c.disconnect()
             c.loop_stop()
@@ -219,7 +252,7 @@ class Counter:
             now = time.time()
             i = m.payload.find(b'"ts":')
             self.times.append(now)
-            self.lat.append(now - float(m.payload[i + 5:m.payload.find(b",", i)]))
+            self.lat.append(now - float(m.payload[i + 5 : m.payload.find(b",", i)]))
 
         self.c.on_message = on_message
         self.c.on_subscribe = lambda *a: subscribed.set()
@@ -254,14 +287,44 @@ class Workers:
             log = work / f"worker-{prefix}-{i}.log"
             self.logs.append(log)
             with open(log, "wb") as fh:
-                self.procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "edge.cli", "bridge", "serve", "--db", db, "--http", "none", "--workers", "1", "--worker-base", str(i),
-                     "--client-id-prefix", prefix, "--mqtt-host", host, "--mqtt-port", str(port), "--site-dir", pki_root],
-                    cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True))
+                self.procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "edge.cli",
+                            "bridge",
+                            "serve",
+                            "--db",
+                            db,
+                            "--http",
+                            "none",
+                            "--workers",
+                            "1",
+                            "--worker-base",
+                            str(i),
+                            "--client-id-prefix",
+                            prefix,
+                            "--mqtt-host",
+                            host,
+                            "--mqtt-port",
+                            str(port),
+                            "--site-dir",
+                            pki_root,
+                        ],
+                        cwd=ROOT,
+                        stdout=fh,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
         deadline = time.monotonic() + 30
         while not all("subscribed" in log.read_text(errors="replace") for log in self.logs):
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
-                raise RuntimeError("bridge worker did not start: " + " | ".join(log.read_text(errors="replace")[-500:] for log in self.logs))
+                raise RuntimeError(
+                    "bridge worker did not start: "
+                    + " | ".join(log.read_text(errors="replace")[-500:] for log in self.logs)
+                )
             time.sleep(0.05)
 
     def cpu_s(self) -> float:
@@ -295,7 +358,9 @@ def _pct(values: list[float], p: int) -> float | None:
     return s[min(len(s) - 1, max(0, -(-len(s) * p // 100) - 1))]
 
 
-def _latencies(acks: dict[str, list[tuple[int, float]]], pub_ts: dict[str, dict[int, float]], first: int, last: int) -> list[float]:
+def _latencies(
+    acks: dict[str, list[tuple[int, float]]], pub_ts: dict[str, dict[int, float]], first: int, last: int
+) -> list[float]:
     """Per event: the first watermark at or above its seq, minus its publish time."""
     out: list[float] = []
     for u, seqs in pub_ts.items():
@@ -315,7 +380,9 @@ def _latencies(acks: dict[str, list[tuple[int, float]]], pub_ts: dict[str, dict[
     return out
 
 
-def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, k: int, n_sat: int, paced_s: float) -> dict[str, Any]:
+def run_ingest(
+    name: str, db: str | None, n_workers: int, pki: Any, work: Path, k: int, n_sat: int, paced_s: float
+) -> dict[str, Any]:
     broker = _Broker.make(pki, work / f"broker-{uuid.uuid4().hex[:6]}")
     broker.start()
     units = _lane_units(k)
@@ -336,7 +403,10 @@ def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, 
             counter = Counter(str(pki.root), broker.host, broker.port)
         else:
             workers = Workers(db, broker.host, broker.port, str(pki.root), n_workers, work)
-        lanes = ctx.Process(target=_lanes_proc, args=(str(pki.root), broker.host, broker.port, units, n_sat, paced_s, db is not None, cmd_q, out_q))
+        lanes = ctx.Process(
+            target=_lanes_proc,
+            args=(str(pki.root), broker.host, broker.port, units, n_sat, paced_s, db is not None, cmd_q, out_q),
+        )
         cpu0 = workers.cpu_s() if workers else None
         lanes.start()
         get()  # sat_published
@@ -359,7 +429,7 @@ def run_ingest(name: str, db: str | None, n_workers: int, pki: Any, work: Path, 
         if counter is not None:
             report["sat_lat"] = counter.lat[:total_sat]
             for p, (start, n) in zip(report["paced"], offsets):
-                p["lat"] = counter.lat[start:start + n]
+                p["lat"] = counter.lat[start : start + n]
             report["stored"] = len(counter.times)
         else:
             from cloud_bridge.store import open_store
@@ -411,6 +481,7 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
     errors: dict[str, int] = dict.fromkeys(results, 0)
     lock = threading.Lock()
     try:
+
         def lane(i: int, u: str) -> None:
             c = _client(str(pki.root), u, f"{u}-lk-{uuid.uuid4().hex[:4]}")
             got: dict[bytes, tuple[float, Response]] = {}
@@ -433,18 +504,30 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
                 v = data.vehicles[(i * per_lane + j) % len(data.vehicles)]
                 case_id = f"{u}-261206-{j:06x}"
                 options: list[str] = []
-                for kind, body in (("partner.lookup", {"id_number": v.owner_id_number}),
-                                   ("plate.options", {"case_id": case_id, "authority": "苏A", "plate_kind": "ordinary", "count": 50}),
-                                   ("plate.reserve", None)):
+                for kind, body in (
+                    ("partner.lookup", {"id_number": v.owner_id_number}),
+                    ("plate.options", {"case_id": case_id, "authority": "苏A", "plate_kind": "ordinary", "count": 50}),
+                    ("plate.reserve", None),
+                ):
                     if body is None:
-                        body = {"case_id": case_id, "authority": "苏A", "plate_kind": "ordinary", "number": options[0] if options else "苏A00000"}
+                        body = {
+                            "case_id": case_id,
+                            "authority": "苏A",
+                            "plate_kind": "ordinary",
+                            "number": options[0] if options else "苏A00000",
+                        }
                     n += 1
                     corr = f"{u}-{n}".encode()
                     props = Properties(PacketTypes.PUBLISH)
                     props.ResponseTopic = topic(SITE, u, Leaf.RESP)
                     props.CorrelationData = corr
                     t0 = time.perf_counter()
-                    c.publish(topic(SITE, u, Leaf.REQ), Request(unit=u, kind=kind, body=body, ts=time.time()).to_bytes(), qos=1, properties=props)
+                    c.publish(
+                        topic(SITE, u, Leaf.REQ),
+                        Request(unit=u, kind=kind, body=body, ts=time.time()).to_bytes(),
+                        qos=1,
+                        properties=props,
+                    )
                     with cv:
                         cv.wait_for(functools.partial(got.__contains__, corr), 10)
                     if corr not in got:
@@ -471,8 +554,18 @@ def run_lookups(pki: Any, work: Path, k: int, per_lane: int) -> list[dict[str, A
     finally:
         workers.stop()
         broker.stop()
-    return [{"kind": kind, "n": len(v), "errors": errors[kind], "p50": _pct(v, 50), "p99": _pct(v, 99), "max": max(v) if v else None,
-             "rate": len(v) / elapsed} for kind, v in results.items()]
+    return [
+        {
+            "kind": kind,
+            "n": len(v),
+            "errors": errors[kind],
+            "p50": _pct(v, 50),
+            "p99": _pct(v, 99),
+            "max": max(v) if v else None,
+            "rate": len(v) / elapsed,
+        }
+        for kind, v in results.items()
+    ]
 
 
 # ---------------------------------------------------------------- main
@@ -494,8 +587,11 @@ def main(ns: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="passlane-bench-"))
     pki = SitePki(work / "pki")
     pki.init(SITE, {"bridge": "bridge", **dict.fromkeys(_lane_units(k), "lane")})
-    print(f"passlane bench bridge: K={k} lanes, {n_sat} events per lane flat out, then {paced_s:.0f}s each at 25% and 50% of that rate; "
-          f"11-event case flows, QoS 1 over TLS, {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"passlane bench bridge: K={k} lanes, {n_sat} events per lane flat out, then {paced_s:.0f}s each at 25% and 50% of that rate; "
+        f"11-event case flows, QoS 1 over TLS, {os.cpu_count()} CPUs",
+        flush=True,
+    )
     rows = []
     pg = None
     try:
@@ -512,7 +608,9 @@ def main(ns: argparse.Namespace) -> int:
             pg = pgcluster.PgCluster(fsync=True).start()
             for n in (1, 2):
                 if f"pg{n}" in only:
-                    rows.append(run_ingest("PostgreSQL", pg.create_database(f"bench{n}"), n, pki, work, k, n_sat, paced_s))
+                    rows.append(
+                        run_ingest("PostgreSQL", pg.create_database(f"bench{n}"), n, pki, work, k, n_sat, paced_s)
+                    )
                     print(f"  PostgreSQL x{n}: {rows[-1]['rate']:.0f} ev/s", flush=True)
         elif not pgcluster.available():
             print(f"  PostgreSQL skipped: server binaries not found in {pgcluster.PG_BIN}")
@@ -523,7 +621,9 @@ def main(ns: argparse.Namespace) -> int:
     limit = rows[0]["rate"]
     print()
     print(f"Ingest, K={k} simulated lanes (events/s: flat out, first publish -> last event acknowledged as committed)")
-    cols = "".join(f" {'p50@' + str(int(f * 100)) + '%':>9} {'p99@' + str(int(f * 100)) + '%':>9}" for f in PACED_FRACTIONS)
+    cols = "".join(
+        f" {'p50@' + str(int(f * 100)) + '%':>9} {'p99@' + str(int(f * 100)) + '%':>9}" for f in PACED_FRACTIONS
+    )
     head = f"{'configuration':<30} {'workers':>7} {'events/s':>9} {'of broker':>9} {'CPU us/ev':>9} {'stored':>13} {'dupes':>5}{cols}"
     print(head)
     print("-" * len(head))
@@ -531,28 +631,42 @@ def main(ns: argparse.Namespace) -> int:
         ratio = r["rate"] / limit if limit else 0
         lat = "".join(f" {_ms(_pct(p['lat'], 50)):>9} {_ms(_pct(p['lat'], 99)):>9}" for p in r["paced"])
         cpu = "-" if r.get("cpu_per_event") is None else f"{r['cpu_per_event'] * 1e6:.0f}"
-        print(f"{r['name']:<30} {r['workers'] or '-':>7} {r['rate']:>9.0f} {ratio:>8.0%} {cpu:>9} {str(r['stored']) + '/' + str(r['expected']):>13} "
-              f"{r.get('duplicates', '-'):>5}{lat}")
-    print("(CPU us/ev: user+system CPU of the bridge worker processes per event in the flat-out phase; 1e6 / it estimates what one "
-          "otherwise idle core would sustain; latency columns: milliseconds, lane publish -> committed, at 25% and 50% of that configuration's flat-out rate; "
-          "achieved paced rates: " + "; ".join(f"{r['name'].split(' ')[0]}x{r['workers'] or 0}: " + "/".join(f"{p['achieved']:.0f}" for p in r["paced"])
-                                               for r in rows) + " ev/s)")
+        print(
+            f"{r['name']:<30} {r['workers'] or '-':>7} {r['rate']:>9.0f} {ratio:>8.0%} {cpu:>9} {str(r['stored']) + '/' + str(r['expected']):>13} "
+            f"{r.get('duplicates', '-'):>5}{lat}"
+        )
+    print(
+        "(CPU us/ev: user+system CPU of the bridge worker processes per event in the flat-out phase; 1e6 / it estimates what one "
+        "otherwise idle core would sustain; latency columns: milliseconds, lane publish -> committed, at 25% and 50% of that configuration's flat-out rate; "
+        "achieved paced rates: "
+        + "; ".join(
+            f"{r['name'].split(' ')[0]}x{r['workers'] or 0}: " + "/".join(f"{p['achieved']:.0f}" for p in r["paced"])
+            for r in rows
+        )
+        + " ev/s)"
+    )
     print()
-    print(f"Look-ups over MQTT v5 request/response, K={k} lanes at once, one request at a time per lane (SQLite, 1 worker)")
+    print(
+        f"Look-ups over MQTT v5 request/response, K={k} lanes at once, one request at a time per lane (SQLite, 1 worker)"
+    )
     head = f"{'request':<16} {'n':>6} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
     print(head)
     print("-" * len(head))
     for r in lookups:
-        print(f"{r['kind']:<16} {r['n']:>6} {r['errors']:>6} {r['rate']:>7.0f} {_ms(r['p50']):>7} {_ms(r['p99']):>7} {_ms(r['max']):>7}")
+        print(
+            f"{r['kind']:<16} {r['n']:>6} {r['errors']:>6} {r['rate']:>7.0f} {_ms(r['p50']):>7} {_ms(r['p99']):>7} {_ms(r['max']):>7}"
+        )
     print()
     sqlite_row = next((r for r in rows if r["name"] == "SQLite" and r["workers"] == 1), None)
     if sqlite_row:
         ok_rate = sqlite_row["rate"] >= 5000
         ok_ratio = limit and sqlite_row["rate"] * 3 >= limit
         p99 = max((_pct(p["lat"], 99) or 0.0) for p in sqlite_row["paced"])
-        print(f"targets (SQLite): >= 5000 ev/s: {'met' if ok_rate else 'NOT met'} ({sqlite_row['rate']:.0f}); within 3x of broker-only: "
-              f"{'met' if ok_ratio else 'NOT met'} ({limit / max(sqlite_row['rate'], 1):.1f}x); p99 <= 100 ms below saturation (worst of 25%/50%): "
-              f"{'met' if p99 is not None and p99 <= 0.1 else 'NOT met'} ({_ms(p99)} ms)")
+        print(
+            f"targets (SQLite): >= 5000 ev/s: {'met' if ok_rate else 'NOT met'} ({sqlite_row['rate']:.0f}); within 3x of broker-only: "
+            f"{'met' if ok_ratio else 'NOT met'} ({limit / max(sqlite_row['rate'], 1):.1f}x); p99 <= 100 ms below saturation (worst of 25%/50%): "
+            f"{'met' if p99 is not None and p99 <= 0.1 else 'NOT met'} ({_ms(p99)} ms)"
+        )
     lost = [r["name"] for r in rows[1:] if r["stored"] != r["expected"]]
     print(f"every event stored exactly once: {'yes' if not lost else 'NO: ' + ', '.join(lost)}")
     print(f"bench time {time.time() - t_start:.0f}s")

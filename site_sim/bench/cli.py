@@ -103,7 +103,12 @@ def _site(ns: argparse.Namespace) -> int:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", action="append", default=[], help="with no benchmark named: run only those whose title or name contains this word")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="with no benchmark named: run only those whose title or name contains this word",
+    )
     parser.set_defaults(func=_run_all)
     sub = parser.add_subparsers(dest="bench", metavar="BENCHMARK")
     p = sub.add_parser("board", help="lane bus: command round-trip latency vs. 115200-baud wire time")
@@ -115,10 +120,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--crops", type=int, default=200, help="held-out synthetic crops")
     p.add_argument("--frames", type=int, default=50, help="synthetic 1280x960 scenes")
     p.set_defaults(func=_vin)
-    p = sub.add_parser("gnss", help="GNSS reader: epochs per second on the shared receiver logs, side by side with pyubx2")
+    p = sub.add_parser(
+        "gnss", help="GNSS reader: epochs per second on the shared receiver logs, side by side with pyubx2"
+    )
     p.add_argument("--seconds", type=float, default=1.0, help="reading time per log and reader")
     p.set_defaults(func=_gnss)
-    p = sub.add_parser("lane", help="lane controller: system-added time per case, RSS, idle CPU, publish-to-ack latency")
+    p = sub.add_parser(
+        "lane", help="lane controller: system-added time per case, RSS, idle CPU, publish-to-ack latency"
+    )
     p.add_argument("--cases", type=int, default=30, help="cases to run")
     p.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
     p.set_defaults(func=_lane)
@@ -126,11 +135,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=8.0, help="publishing time per ingest run")
     p.add_argument("--lanes", type=int, default=8, help="simulated lanes K")
     p.add_argument("--quick", action="store_true", help="short runs (for tests)")
-    p.add_argument("--only", dest="only_parts", help="comma list of sqlite,sqlite2,pg1,pg2,lookups (default all; the broker-only row always runs)")
+    p.add_argument(
+        "--only",
+        dest="only_parts",
+        help="comma list of sqlite,sqlite2,pg1,pg2,lookups (default all; the broker-only row always runs)",
+    )
     p.set_defaults(func=_bridge)
-    p = sub.add_parser("exam", help="exam vehicle: judge replay of a 15-minute exam; the live unit's CPU and event latency at 10 Hz")
+    p = sub.add_parser(
+        "exam", help="exam vehicle: judge replay of a 15-minute exam; the live unit's CPU and event latency at 10 Hz"
+    )
     p.add_argument("--minutes", type=float, default=15.0, help="length of the replayed exam")
-    p.add_argument("--live-seconds", type=float, default=120.0, help="seconds of live driving against a unit process (0: skip)")
+    p.add_argument(
+        "--live-seconds", type=float, default=120.0, help="seconds of live driving against a unit process (0: skip)"
+    )
     p.set_defaults(func=_exam)
     p = sub.add_parser("site", help="whole site: registration times and the software's share at several arrival rates")
     p.add_argument("--lanes", type=int, default=2, help="lane controllers")

@@ -66,7 +66,9 @@ def _listen(broker: MosquittoBroker, pki: SitePki, arrivals: list[tuple[float, E
     return c
 
 
-def _config(tmp: Path, broker: MosquittoBroker, pki: SitePki, nmea: NmeaServer, board: SimBoardServer, port: int) -> Path:
+def _config(
+    tmp: Path, broker: MosquittoBroker, pki: SitePki, nmea: NmeaServer, board: SimBoardServer, port: int
+) -> Path:
     path = tmp / "exam-vehicle.toml"
     path.write_text(f'''site = "{SITE}"\nunit = "{UNIT}"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}
 password = {{ file = "{pki.password_file(UNIT)}" }}\ntls = {{ ca_file = "{pki.ca_cert}" }}
@@ -87,20 +89,47 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
         broker.start()
         key = tmp / "payment.key"
         key.write_text("bench-key-0123456789abcdef0123456789")
-        bridge = Bridge(load_settings(None, {"db": str(tmp / "bridge.sqlite3"), "payments.key_file": str(key), "mqtt.host": broker.host,
-                                             "mqtt.port": broker.port, "mqtt.site_dir": str(pki.root)}), sweep_s=3600).start()
+        bridge = Bridge(
+            load_settings(
+                None,
+                {
+                    "db": str(tmp / "bridge.sqlite3"),
+                    "payments.key_file": str(key),
+                    "mqtt.host": broker.host,
+                    "mqtt.port": broker.port,
+                    "mqtt.site_dir": str(pki.root),
+                },
+            ),
+            sweep_s=3600,
+        ).start()
         board, nmea = SimBoardServer("vehicle-board").start(), NmeaServer()
         arrivals: list[tuple[float, EventEnvelope]] = []
         listener = _listen(broker, pki, arrivals)
         port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "exam", "run", "--config", str(_config(tmp, broker, pki, nmea, board, port)),
-                                 "--start", "bench"], cwd=tmp, env={**os.environ, "PYTHONPATH": REPO}, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "exam",
+                "run",
+                "--config",
+                str(_config(tmp, broker, pki, nmea, board, port)),
+                "--start",
+                "bench",
+            ],
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": REPO},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_until(lambda: _status(port), 60, "the unit's page")
             _, inputs, _ = drive_exam(PROFILES[profile][0])
             t0 = inputs[0].t
-            drive = TimedDrive([i for i in inputs if i.t - t0 <= seconds], nmea, CarSignals(board.control()), nmea_sentences)
+            drive = TimedDrive(
+                [i for i in inputs if i.t - t0 <= seconds], nmea, CarSignals(board.control()), nmea_sentences
+            )
             drive.start()
             wait_until(lambda: ((_status(port) or {}).get("exam") or {}).get("running"), 60, "the exam started")
             unit = psutil.Process(proc.pid)
@@ -109,7 +138,9 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
             c1, w1 = unit.cpu_times(), time.monotonic()
             wait_until(lambda: (_status(port) or {}).get("outbox", {}).get("depth") == 0, 30, "delivered")
             track = next((tmp / "var" / "tracks").glob("*.jsonl"))
-            stamped = {o["time"]: o["t"] for o in map(json.loads, track.read_text().splitlines()) if o.get("kind") == "epoch"}
+            stamped = {
+                o["time"]: o["t"] for o in map(json.loads, track.read_text().splitlines()) if o.get("kind") == "epoch"
+            }
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
@@ -122,11 +153,22 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
     cpu_pct = 100.0 * ((c1.user - c0.user) + (c1.system - c0.system)) / (w1 - w0)
     sent_by_t = sorted((stamped[k], s) for k, s in drive.sent.items() if k in stamped)
     link = [t - s for t, s in sent_by_t]
-    decided = [(at, ev) for at, ev in arrivals if ev.kind.value.startswith("exam.") and ev.kind.value not in ("exam.started", "exam.track_chunk")]
+    decided = [
+        (at, ev)
+        for at, ev in arrivals
+        if ev.kind.value.startswith("exam.") and ev.kind.value not in ("exam.started", "exam.track_chunk")
+    ]
     total = [at - _sent_before(sent_by_t, ev.ts) for at, ev in decided]
     deductions = [at - _sent_before(sent_by_t, ev.ts) for at, ev in decided if ev.kind.value == "exam.deduction"]
-    return {"cpu_pct": cpu_pct, "seconds": w1 - w0, "epochs": len(link), "link_ms": [x * 1000 for x in link],
-            "event_ms": [x * 1000 for x in total], "deduction_ms": [x * 1000 for x in deductions], "events": len(decided)}
+    return {
+        "cpu_pct": cpu_pct,
+        "seconds": w1 - w0,
+        "epochs": len(link),
+        "link_ms": [x * 1000 for x in link],
+        "event_ms": [x * 1000 for x in total],
+        "deduction_ms": [x * 1000 for x in deductions],
+        "events": len(decided),
+    }
 
 
 def _sent_before(sent_by_t: list[tuple[float, float]], t: float) -> float:
@@ -148,11 +190,23 @@ def _status(port: int) -> dict[str, Any] | None:
 
 def rows(m: dict[str, Any]) -> list[tuple[str, str, str]]:
     def ms(values: list[float]) -> str:
-        return f"p50 {percentile(values, 50) or 0:.1f} ms, p99 {percentile(values, 99) or 0:.1f} ms, n={len(values)}" if values else "none"
+        return (
+            f"p50 {percentile(values, 50) or 0:.1f} ms, p99 {percentile(values, 99) or 0:.1f} ms, n={len(values)}"
+            if values
+            else "none"
+        )
 
     return [
-        ("unit CPU at 10 Hz", f"{m['cpu_pct']:.1f} % of one core", f"target <= 5 %, over {m['seconds']:.0f} s, {m['epochs']} epochs"),
+        (
+            "unit CPU at 10 Hz",
+            f"{m['cpu_pct']:.1f} % of one core",
+            f"target <= 5 %, over {m['seconds']:.0f} s, {m['epochs']} epochs",
+        ),
         ("sentences sent -> epoch complete", ms(m["link_ms"]), "socket://, the reader, the unit's stamp"),
-        ("epoch -> exam event at a subscriber", ms(m["event_ms"]), f"{m['events']} events: items, deductions, the result"),
+        (
+            "epoch -> exam event at a subscriber",
+            ms(m["event_ms"]),
+            f"{m['events']} events: items, deductions, the result",
+        ),
         ("  of which deductions", ms(m["deduction_ms"]), "target p99 <= 100 ms"),
     ]

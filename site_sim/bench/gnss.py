@@ -61,14 +61,18 @@ def run(min_seconds: float = 1.0) -> int:
         print("peer: pyubx2 MISSING: pip install pyubx2 into this environment to compare")
     if peer:
         print(f"peer: {peer}")
-    print(f"\n{'log':<26} {'KiB':>6} {'epochs':>6} {'msgs':>6} {'ours ms':>8} {'ours ep/s':>10} {'ours MB/s':>9}"
-          f" {'pyubx2 ms':>9} {'pyubx2 ep/s':>11} {'ratio':>6}")
+    print(
+        f"\n{'log':<26} {'KiB':>6} {'epochs':>6} {'msgs':>6} {'ours ms':>8} {'ours ep/s':>10} {'ours MB/s':>9}"
+        f" {'pyubx2 ms':>9} {'pyubx2 ep/s':>11} {'ratio':>6}"
+    )
     totals: list[float] = [0, 0, 0.0, 0.0]
     for path in sorted(DATASET.glob("*.log")):
         data = path.read_bytes()
         t_ours, (epochs, msgs) = _time(_ours, data, min_seconds)
-        line = (f"{path.name:<26} {len(data) / 1024:6.1f} {epochs:6d} {msgs:6d} {t_ours * 1e3:8.2f} {epochs / t_ours:10.0f}"
-                f" {len(data) / t_ours / 1e6:9.2f}")
+        line = (
+            f"{path.name:<26} {len(data) / 1024:6.1f} {epochs:6d} {msgs:6d} {t_ours * 1e3:8.2f} {epochs / t_ours:10.0f}"
+            f" {len(data) / t_ours / 1e6:9.2f}"
+        )
         totals[0] += epochs
         totals[1] += len(data)
         totals[2] += t_ours
@@ -80,8 +84,10 @@ def run(min_seconds: float = 1.0) -> int:
                 line += f"  (pyubx2 counted {peer_msgs} messages)"
         print(line)
     epochs, size, t_ours, t_peer = int(totals[0]), totals[1], totals[2], totals[3]
-    line = (f"{'all logs':<26} {size / 1024:6.1f} {epochs:6d} {'':>6} {t_ours * 1e3:8.2f} {epochs / t_ours:10.0f}"
-            f" {size / t_ours / 1e6:9.2f}")
+    line = (
+        f"{'all logs':<26} {size / 1024:6.1f} {epochs:6d} {'':>6} {t_ours * 1e3:8.2f} {epochs / t_ours:10.0f}"
+        f" {size / t_ours / 1e6:9.2f}"
+    )
     if peer:
         line += f" {t_peer * 1e3:9.2f} {epochs / t_peer:11.0f} {t_peer / t_ours:5.1f}x"
     print(line)

@@ -67,7 +67,12 @@ def _case(http: httpx.Client, world, id_number: str, phases: dict[str, list[floa
     lap("open + partner look-up")
     http.post(f"{base}/admit")
     world.vehicle_pass("entry")  # the car waits at the arm and drives through once it is open
-    c = wait_until(lambda: c if (c := get())["stage"] == "vin_confirmed" or c["vin_read"] else None, 30, "VIN read", interval=POLL_S)
+    c = wait_until(
+        lambda: c if (c := get())["stage"] == "vin_confirmed" or c["vin_read"] else None,
+        30,
+        "VIN read",
+        interval=POLL_S,
+    )
     lap("admit + entry barrier + VIN capture/read")
     if phases is not None:
         phases.setdefault("_reader_accepted", []).append(1.0 if c["stage"] == "vin_confirmed" else 0.0)
@@ -133,9 +138,18 @@ def _bridge(work: Path, broker, pki, key: Path):  # noqa: ANN001, ANN202
     from cloud_bridge.config import load_settings
     from cloud_bridge.runner import Bridge
 
-    settings = load_settings(None, {"db": str(work / "bridge.sqlite3"), "payments.key_file": str(key), "ingest.batch_wait_ms": 2.0,
-                                    "mqtt.host": broker.host, "mqtt.port": broker.port, "mqtt.site_dir": str(pki.root),
-                                    "mqtt.client_id_prefix": f"bench-bridge-{os.getpid()}"})
+    settings = load_settings(
+        None,
+        {
+            "db": str(work / "bridge.sqlite3"),
+            "payments.key_file": str(key),
+            "ingest.batch_wait_ms": 2.0,
+            "mqtt.host": broker.host,
+            "mqtt.port": broker.port,
+            "mqtt.site_dir": str(pki.root),
+            "mqtt.client_id_prefix": f"bench-bridge-{os.getpid()}",
+        },
+    )
     bridge = Bridge(settings, sweep_s=3600).start()
     wait_until(lambda: all(w.subscribed.is_set() for w in bridge.workers), 30, "bridge subscribed", interval=0.05)
     return bridge
@@ -145,8 +159,17 @@ def _request_rtt_ms(pki, broker) -> float:  # noqa: ANN001
     from edge.contract import RequestKind
     from edge.mqtt_session import MqttSession, SessionSettings
 
-    s = MqttSession(SessionSettings(site="site-1", unit="lane-02", host=broker.host, port=broker.port, username="lane-02",
-                                    password=pki.password("lane-02"), ca_file=pki.ca_cert))
+    s = MqttSession(
+        SessionSettings(
+            site="site-1",
+            unit="lane-02",
+            host=broker.host,
+            port=broker.port,
+            username="lane-02",
+            password=pki.password("lane-02"),
+            ca_file=pki.ca_cert,
+        )
+    )
     s.start()
     try:
         if not s.wait_connected(10):
@@ -193,8 +216,15 @@ def run_bench(cases: int = 30, idle_s: float = 10.0, time_scale: float = 50.0) -
         data, problems = generate(cases * 2 + 20, seed=7)
         load_into(bridge.store, data)
         bad = {v for vs in problems.values() for v in vs}
-        good = [v for v in data.vehicles if v.vin not in bad and v.owner_id_number not in bad and v.insurance.status == "valid"
-                and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin]
+        good = [
+            v
+            for v in data.vehicles
+            if v.vin not in bad
+            and v.owner_id_number not in bad
+            and v.insurance.status == "valid"
+            and v.purchase_tax.status != "missing"
+            and v.certificate.vin == v.vin
+        ]
         if len(good) < cases + 1:
             raise RuntimeError(f"only {len(good)} registrable vehicles in the reference data")
         payer = AutoPayer(bridge.store.payments.pending, signed_callback(bridge.service, key), period_s=0.005).start()
@@ -212,7 +242,7 @@ unit = "lane-01"
 [mqtt]
 host = "{broker.host}"
 port = {broker.port}
-password = {{ file = "{pki.password_file('lane-01')}" }}
+password = {{ file = "{pki.password_file("lane-01")}" }}
 tls = {{ ca_file = "{pki.ca_cert}" }}
 [journal]
 path = "var/lane.sqlite"
@@ -234,8 +264,13 @@ name = "Bench"
 pin = {{ file = "pin" }}
 ''')
         with open(work / "lane.log", "ab") as log:  # the child keeps its own descriptor
-            proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(cfg)],
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(cfg)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=REPO,
+            )
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
 
         def up() -> bool:
@@ -264,7 +299,9 @@ pin = {{ file = "pin" }}
             _show_vin(camera, good[i].vin, i)  # the car that is about to come in, as the station camera will see it
             n_io, n_is = len(world.world_log()), len(mechanism.world_log())
             wall = _case(http, world, good[i].owner_id_number, phases)
-            busy = _world_busy_s(world.world_log()[n_io:], time_scale) + _world_busy_s(mechanism.world_log()[n_is:], time_scale)
+            busy = _world_busy_s(world.world_log()[n_io:], time_scale) + _world_busy_s(
+                mechanism.world_log()[n_is:], time_scale
+            )
             walls.append(wall)
             world_s.append(busy)
             added.append(wall - busy)
@@ -290,25 +327,71 @@ pin = {{ file = "pin" }}
         rtt_nodelay = _request_rtt_ms(pki, broker)
         ob = health["outbox"]
         rows += [
-            ("system-added time per case, median", f"{statistics.median(added) * 1000:.0f} ms",
-             f"{cases} cases, scripted inspector over HTTP; wall time minus the simulated world's motion"),
-            ("system-added time per case, p99", f"{_pct(added, 99) * 1000:.0f} ms", "incl. VIN read, MQTT look-ups via the real bridge, journal writes, board commands"),
-            ("  wall time per case, median", f"{statistics.median(walls) * 1000:.0f} ms",
-             f"of which the world moving (arms, cars, issuer mechanism; x{time_scale:g} sped up) median {statistics.median(world_s) * 1000:.0f} ms"),
-            *[(f"  phase {name}, median", f"{statistics.median(v) * 1000:.0f} ms", f"p99 {_pct(v, 99) * 1000:.0f} ms (wall, world motion included)")
-              for name, v in phases.items() if not name.startswith("_")],
-            ("VIN reads accepted by the reader (no inspector)", f"{sum(phases['_reader_accepted']):.0f} / {len(phases['_reader_accepted'])}",
-             f"reader time median {statistics.median(phases['_reader_ms']):.0f} ms; frames from vision.synth in the camera folder"),
-            ("journaled step (decide + SQLite commit), p50", f"{health['step_ms']['p50']} ms", f"p99 {health['step_ms']['p99']} ms, n={health['step_ms']['n']}"),
-            ("event publish-to-ack latency, p50", f"{ob['ack_ms_p50']} ms", f"p99 {ob['ack_ms_p99']} ms, n={ob['acks_measured']} (real cloud bridge, SQLite store)"),
+            (
+                "system-added time per case, median",
+                f"{statistics.median(added) * 1000:.0f} ms",
+                f"{cases} cases, scripted inspector over HTTP; wall time minus the simulated world's motion",
+            ),
+            (
+                "system-added time per case, p99",
+                f"{_pct(added, 99) * 1000:.0f} ms",
+                "incl. VIN read, MQTT look-ups via the real bridge, journal writes, board commands",
+            ),
+            (
+                "  wall time per case, median",
+                f"{statistics.median(walls) * 1000:.0f} ms",
+                f"of which the world moving (arms, cars, issuer mechanism; x{time_scale:g} sped up) median {statistics.median(world_s) * 1000:.0f} ms",
+            ),
+            *[
+                (
+                    f"  phase {name}, median",
+                    f"{statistics.median(v) * 1000:.0f} ms",
+                    f"p99 {_pct(v, 99) * 1000:.0f} ms (wall, world motion included)",
+                )
+                for name, v in phases.items()
+                if not name.startswith("_")
+            ],
+            (
+                "VIN reads accepted by the reader (no inspector)",
+                f"{sum(phases['_reader_accepted']):.0f} / {len(phases['_reader_accepted'])}",
+                f"reader time median {statistics.median(phases['_reader_ms']):.0f} ms; frames from vision.synth in the camera folder",
+            ),
+            (
+                "journaled step (decide + SQLite commit), p50",
+                f"{health['step_ms']['p50']} ms",
+                f"p99 {health['step_ms']['p99']} ms, n={health['step_ms']['n']}",
+            ),
+            (
+                "event publish-to-ack latency, p50",
+                f"{ob['ack_ms_p50']} ms",
+                f"p99 {ob['ack_ms_p99']} ms, n={ob['acks_measured']} (real cloud bridge, SQLite store)",
+            ),
             ("lane controller RSS", f"{rss_mb:.0f} MB", f"VIN reader: {reader}; target <= 200 MB"),
-            ("lane controller idle CPU", f"{idle_pct:.1f} % of one core",
-             f"over {idle_s:.0f} s, host driver polling the simulated lane-bus boards; target <= 3 %"),
-            ("MQTT request round trip (lane -> bridge -> lane)", f"{rtt_stock:.1f} ms", "median of 20 plate.options, broker as configured by edge/broker.py"),
-            ("  same, broker with set_tcp_nodelay true", f"{rtt_nodelay:.1f} ms",
-             "for comparison (Nagle's algorithm in Mosquitto's writes once cost ~40 ms per hop)"),
-            ("lane start to healthy", f"{start_s:.1f} s", "process start, imports, VIN reader load, broker connect, board handshakes"),
-            ("events journaled / acknowledged", f"{ob['last_seq']} / {ob['acked_seq']}", "nothing left in the outbox" if ob["depth"] == 0 else f"outbox depth {ob['depth']}"),
+            (
+                "lane controller idle CPU",
+                f"{idle_pct:.1f} % of one core",
+                f"over {idle_s:.0f} s, host driver polling the simulated lane-bus boards; target <= 3 %",
+            ),
+            (
+                "MQTT request round trip (lane -> bridge -> lane)",
+                f"{rtt_stock:.1f} ms",
+                "median of 20 plate.options, broker as configured by edge/broker.py",
+            ),
+            (
+                "  same, broker with set_tcp_nodelay true",
+                f"{rtt_nodelay:.1f} ms",
+                "for comparison (Nagle's algorithm in Mosquitto's writes once cost ~40 ms per hop)",
+            ),
+            (
+                "lane start to healthy",
+                f"{start_s:.1f} s",
+                "process start, imports, VIN reader load, broker connect, board handshakes",
+            ),
+            (
+                "events journaled / acknowledged",
+                f"{ob['last_seq']} / {ob['acked_seq']}",
+                "nothing left in the outbox" if ob["depth"] == 0 else f"outbox depth {ob['depth']}",
+            ),
         ]
     except Exception as exc:  # noqa: BLE001 - print what we have and say what failed
         rows.append(("bench failed", type(exc).__name__, str(exc)[:300]))
@@ -336,5 +419,7 @@ pin = {{ file = "pin" }}
     print("-" * (w0 + w1 + 40))
     for a, b, c in rows:
         print(f"{a:<{w0}}  {b:<{w1}}  {c}")
-    print(f"(cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.2f}: other work on this machine shows in these numbers)")
+    print(
+        f"(cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.2f}: other work on this machine shows in these numbers)"
+    )
     return 1 if any(r[0] == "bench failed" for r in rows) else 0

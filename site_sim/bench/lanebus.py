@@ -35,8 +35,12 @@ def start_sim(kind: str = "io-board", baud: int | None = None) -> tuple[subproce
     cmd = [sys.executable, "-m", "firmware.sim.cli", kind, "--listen", "127.0.0.1:0", "--time-scale", "10"]
     if baud:
         cmd += ["--baud", str(baud)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     url = next((w.split("=", 1)[1] for w in line.split() if w.startswith("serial=")), None)
@@ -55,8 +59,11 @@ async def measure(url: str, n: int) -> list[dict[str, Any]]:
     rows = []
     async with IoBoardDriver(url) as io:
         client = io.client
-        cases = [("PING", lb.PING, []), ("SET_LIGHT", lb.SET_LIGHT, [1, lb.LIGHT_RED]),
-                 ("GET_STATUS", lb.GET_STATUS, [])]
+        cases = [
+            ("PING", lb.PING, []),
+            ("SET_LIGHT", lb.SET_LIGHT, [1, lb.LIGHT_RED]),
+            ("GET_STATUS", lb.GET_STATUS, []),
+        ]
         for name, mtype, args in cases:
             for _ in range(20):  # warm up
                 await client.command(mtype, args)
@@ -71,10 +78,17 @@ async def measure(url: str, n: int) -> list[dict[str, Any]]:
             req = len(lb.encode_frame(1, mtype, lb.pack_fields(fields or (), args)))
             rep = _reply_len(mtype, reply.values)
             samples.sort()
-            rows.append({"command": name, "req_bytes": req, "reply_bytes": rep,
-                         "wire_ms": wire_ms(req + rep), "median_ms": statistics.median(samples),
-                         "p99_ms": samples[min(len(samples) - 1, int(0.99 * len(samples)))],
-                         "retransmits": client.stats.retransmits})
+            rows.append(
+                {
+                    "command": name,
+                    "req_bytes": req,
+                    "reply_bytes": rep,
+                    "wire_ms": wire_ms(req + rep),
+                    "median_ms": statistics.median(samples),
+                    "p99_ms": samples[min(len(samples) - 1, int(0.99 * len(samples)))],
+                    "retransmits": client.stats.retransmits,
+                }
+            )
     return rows
 
 
@@ -86,11 +100,15 @@ def run(url: str | None = None, n: int = 300, paced: bool = True) -> int:
         links.append(("tcp (unpaced)", None, None))
         if paced:
             links.append((f"tcp paced @{BAUD}", None, BAUD))
-    print(f"lane-bus command round trip, host -> board -> host, {n} commands each "
-          f"(firmware: real code on the simulated HAL, separate process)")
+    print(
+        f"lane-bus command round trip, host -> board -> host, {n} commands each "
+        f"(firmware: real code on the simulated HAL, separate process)"
+    )
     print("wire = request + reply bytes at 115200 8N1 (10 bits/byte); target median <= 3.0 x wire\n")
-    hdr = f"{'link':<20} {'command':<11} {'req B':>5} {'rep B':>5} {'wire ms':>8} {'median ms':>9} " \
-          f"{'p99 ms':>8} {'median/wire':>11} {'target':>6}"
+    hdr = (
+        f"{'link':<20} {'command':<11} {'req B':>5} {'rep B':>5} {'wire ms':>8} {'median ms':>9} "
+        f"{'p99 ms':>8} {'median/wire':>11} {'target':>6}"
+    )
     print(hdr)
     print("-" * len(hdr))
     ok = True
@@ -108,10 +126,14 @@ def run(url: str | None = None, n: int = 300, paced: bool = True) -> int:
             ratio = r["median_ms"] / r["wire_ms"]
             verdict = "ok" if ratio <= 3.0 else "MISS"
             ok = ok and ratio <= 3.0
-            print(f"{label:<20} {r['command']:<11} {r['req_bytes']:>5} {r['reply_bytes']:>5} "
-                  f"{r['wire_ms']:>8.3f} {r['median_ms']:>9.3f} {r['p99_ms']:>8.3f} {ratio:>11.2f} {verdict:>6}")
-    print("\nnotes: 'tcp (unpaced)' has no baud rate, so its ratio compares software latency with the UART "
-          "limit;\n'tcp paced' adds the 115200-baud byte time in the simulator (both directions), so its ratio is "
-          "the\none a real line would see if the board firmware were as fast as the simulator's CPython loop.")
+            print(
+                f"{label:<20} {r['command']:<11} {r['req_bytes']:>5} {r['reply_bytes']:>5} "
+                f"{r['wire_ms']:>8.3f} {r['median_ms']:>9.3f} {r['p99_ms']:>8.3f} {ratio:>11.2f} {verdict:>6}"
+            )
+    print(
+        "\nnotes: 'tcp (unpaced)' has no baud rate, so its ratio compares software latency with the UART "
+        "limit;\n'tcp paced' adds the 115200-baud byte time in the simulator (both directions), so its ratio is "
+        "the\none a real line would see if the board firmware were as fast as the simulator's CPython loop."
+    )
     # informative: the table says ok/MISS per row; the command itself succeeds
     return 0

@@ -106,15 +106,31 @@ class RatePoint:
         return self.registered_per_hour * (self.summary.share_within_30_min or 0.0)
 
 
-def run_point(root: Path, lanes: int, rate_per_lane_h: float, vehicles: int, speed: float, seed: int,
-              signals: StopSignals | None = None) -> RatePoint:
+def run_point(
+    root: Path,
+    lanes: int,
+    rate_per_lane_h: float,
+    vehicles: int,
+    speed: float,
+    seed: int,
+    signals: StopSignals | None = None,
+) -> RatePoint:
     """One arrival rate on a fresh site; SIGTERM/SIGINT (through `signals`) stop the run and the site."""
     site = Site(root, lanes=lanes, speed=speed, reference_vehicles=max(200, 4 * vehicles), seed=seed)
     if signals is not None:
         signals.on_first = site.request_stop
     with site:
-        run = SiteRun(site, RunOptions(vehicles=vehicles, rate_per_hour=rate_per_lane_h * lanes, seed=seed,
-                                       fail_inspection_share=0.0, problem_record_share=0.0), out=lambda line: None)
+        run = SiteRun(
+            site,
+            RunOptions(
+                vehicles=vehicles,
+                rate_per_hour=rate_per_lane_h * lanes,
+                seed=seed,
+                fail_inspection_share=0.0,
+                problem_record_share=0.0,
+            ),
+            out=lambda line: None,
+        )
 
         async def main() -> SiteSummary:
             stop = asyncio.Event()
@@ -134,8 +150,13 @@ def run_point(root: Path, lanes: int, rate_per_lane_h: float, vehicles: int, spe
         with LoadSampler(site) as sampler:
             summary = asyncio.run(main())
         wall = time.monotonic() - started
-    return RatePoint(rate_per_lane_h, summary, sim_hours=wall * speed / 3600.0,
-                     bridge_events_per_s=summary.events_stored / wall if wall else 0.0, loads=sampler.loads)
+    return RatePoint(
+        rate_per_lane_h,
+        summary,
+        sim_hours=wall * speed / 3600.0,
+        bridge_events_per_s=summary.events_stored / wall if wall else 0.0,
+        loads=sampler.loads,
+    )
 
 
 def _fmt(v: float | None, spec: str = ".1f") -> str:
@@ -143,18 +164,26 @@ def _fmt(v: float | None, spec: str = ".1f") -> str:
 
 
 def print_table(points: list[RatePoint], lanes: int, speed: float, out=print) -> None:  # noqa: ANN001
-    out(f"site benchmark: {lanes} lanes, speed {speed:g}x (simulated seconds per real second); machine: {machine_line()}")
-    out("arrivals/lane/h  vehicles  registered/h (site, per lane)  within 30 min  within-30/h/lane  p50 min  p95 min  non-human s/vehicle (real)  bridge events/s")
+    out(
+        f"site benchmark: {lanes} lanes, speed {speed:g}x (simulated seconds per real second); machine: {machine_line()}"
+    )
+    out(
+        "arrivals/lane/h  vehicles  registered/h (site, per lane)  within 30 min  within-30/h/lane  p50 min  p95 min  non-human s/vehicle (real)  bridge events/s"
+    )
     for p in points:
         s = p.summary
         share = "-" if s.share_within_30_min is None else f"{s.share_within_30_min:.0%}"
-        out(f"{p.rate_per_lane_h:>15g}  {s.vehicles:>8}  {p.registered_per_hour:>12.1f} {p.registered_per_hour / lanes:>14.1f}"
+        out(
+            f"{p.rate_per_lane_h:>15g}  {s.vehicles:>8}  {p.registered_per_hour:>12.1f} {p.registered_per_hour / lanes:>14.1f}"
             f"  {share:>13}  {p.within_promise_per_hour / lanes:>16.1f}  {_fmt(s.p50_minutes):>7}  {_fmt(s.p95_minutes):>7}  {_fmt(s.system_added_s_per_vehicle, '.2f'):>26}"
-            f"  {p.bridge_events_per_s:>15.1f}")
+            f"  {p.bridge_events_per_s:>15.1f}"
+        )
     last = points[-1]
     out("")
-    out(f"CPU and memory per process at the highest arrival rate ({last.rate_per_lane_h:g}/lane/h, "
-        f"{last.summary.wall_seconds:.0f} s wall time):")
+    out(
+        f"CPU and memory per process at the highest arrival rate ({last.rate_per_lane_h:g}/lane/h, "
+        f"{last.summary.wall_seconds:.0f} s wall time):"
+    )
     out("process                    CPU s   CPU % of one core   max RSS MB")
     for name, load in sorted(last.loads.items()):
         pct = 100.0 * load.cpu_s / last.summary.wall_seconds if last.summary.wall_seconds else 0.0
@@ -175,8 +204,13 @@ def save_chart(points: list[RatePoint], lanes: int, speed: float, path: Path) ->
     ax.set_xlabel("arrivals per lane per simulated hour")
     ax.set_ylabel("vehicles per lane per hour")
     ax2 = ax.twinx()
-    ax2.plot(rates, [100 * (p.summary.share_within_30_min or 0.0) for p in points], "s--", color="tab:red",
-             label="share within 30 min (%)")
+    ax2.plot(
+        rates,
+        [100 * (p.summary.share_within_30_min or 0.0) for p in points],
+        "s--",
+        color="tab:red",
+        label="share within 30 min (%)",
+    )
     ax2.set_ylim(0, 105)
     ax2.set_ylabel("% registered within 30 min", color="tab:red")
     ax.set_title(f"PassLane site: {lanes} lanes, speed {speed:g}x")
@@ -199,7 +233,9 @@ def run_bench(ns: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="passlane-site-bench-") as tmp, StopSignals() as signals:
         for i, rate in enumerate(rates):
             try:
-                points.append(run_point(Path(tmp) / f"rate-{i}", lanes, rate, vehicles, speed, seed=ns.seed + i, signals=signals))
+                points.append(
+                    run_point(Path(tmp) / f"rate-{i}", lanes, rate, vehicles, speed, seed=ns.seed + i, signals=signals)
+                )
             except Exception:
                 if not signals.requested:
                     raise

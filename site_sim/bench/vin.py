@@ -99,8 +99,10 @@ def _decisions(reads: list, truths: list[str]) -> str:
     wrong = sum(1 for r, t in acc if r.vin != t)
     rev = sum(1 for r in reads if r.decision == "review")
     none = sum(1 for r in reads if r.decision == "none")
-    return (f"  decisions: accept {len(acc) / n:.1%}, review {rev / n:.1%}, none {none / n:.1%}; "
-            f"wrong VINs accepted: {wrong} ({wrong / n:.2%} of all, {wrong / max(1, len(acc)):.2%} of accepted)")
+    return (
+        f"  decisions: accept {len(acc) / n:.1%}, review {rev / n:.1%}, none {none / n:.1%}; "
+        f"wrong VINs accepted: {wrong} ({wrong / n:.2%} of all, {wrong / max(1, len(acc)):.2%} of accepted)"
+    )
 
 
 def run(n_crops: int = 200, n_frames: int = 50) -> int:
@@ -116,8 +118,14 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
     size_rec = (MODEL_DIR / "vin_rec.onnx").stat().st_size / 1e6
     print("VIN reader benchmark (single-threaded; latency in ms)")
     print(f"peer: {rapid_note}")
-    print(f"model size: ours det {size_det:.2f} MB + rec {size_rec:.2f} MB = {size_det + size_rec:.2f} MB"
-          + (f"; RapidOCR det {rapid.det_size_mb:.2f} MB + rec {rapid.rec_size_mb:.2f} MB (all {rapid.size_mb:.2f} MB)" if rapid else ""))
+    print(
+        f"model size: ours det {size_det:.2f} MB + rec {size_rec:.2f} MB = {size_det + size_rec:.2f} MB"
+        + (
+            f"; RapidOCR det {rapid.det_size_mb:.2f} MB + rec {rapid.rec_size_mb:.2f} MB (all {rapid.size_mb:.2f} MB)"
+            if rapid
+            else ""
+        )
+    )
     hdr = f"  {'reader':<22} {'exact':>8} {'char acc':>9} {'median':>7} {'p95':>7}"
 
     # 1. held-out synthetic crops
@@ -137,9 +145,14 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
     print(_row("ours (read_crop)", [r.vin for r in reads], truths, ms))
     rec_ms_ours = ms
     styles = [style_of(s) for _, s in items]
-    print("  ours by style: " + ", ".join(
-        f"{st} {sum(r.vin == t for r, t, x in zip(reads, truths, styles) if x == st)}/{styles.count(st)}"
-        for st in STYLES if st in styles))
+    print(
+        "  ours by style: "
+        + ", ".join(
+            f"{st} {sum(r.vin == t for r, t, x in zip(reads, truths, styles) if x == st)}/{styles.count(st)}"
+            for st in STYLES
+            if st in styles
+        )
+    )
     if rapid:
         preds, ms = [], []
         for c in crops:
@@ -154,7 +167,9 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
     items = heldout_vins(BENCH_FRAMES, n_frames)
     frames = [render_scene(v, s) for v, s in items]
     truths = [v for v, _ in items]
-    print(f"\n[2] held-out synthetic scenes 1280x960: n={n_frames} (seeds {BENCH_FRAMES}..), per-frame latency (detect + read)")
+    print(
+        f"\n[2] held-out synthetic scenes 1280x960: n={n_frames} (seeds {BENCH_FRAMES}..), per-frame latency (detect + read)"
+    )
     print(hdr)
     ours.read(frames[0])
     if rapid:
@@ -208,8 +223,11 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
             t = time.perf_counter()
             lines = rapid.lines(img)
             ms.append((time.perf_counter() - t) * 1000)
-            vinlike = [(float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()))
-                       for b, txt, _ in lines if 15 <= len(txt) <= 19]
+            vinlike = [
+                (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()))
+                for b, txt, _ in lines
+                if 15 <= len(txt) <= 19
+            ]
             hit, extra, missed = match(vinlike, gts)
             tp, fp, fn = tp + hit, fp + extra, fn + missed
         print(f"  {'RapidOCR (VIN-like)':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")

@@ -36,12 +36,26 @@ def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condit
     return wait_until(cond, timeout, what, interval=poll)
 
 
-def make_settings(db: str, *, broker: MosquittoBroker | None = None, pki: SitePki | None = None, key_file: Path | None = None,
-                  **extra: Any) -> BridgeSettings:
-    over: dict[str, Any] = {"db": db, "payments.key_file": str(key_file) if key_file else None, "ingest.batch_wait_ms": 2.0}
+def make_settings(
+    db: str,
+    *,
+    broker: MosquittoBroker | None = None,
+    pki: SitePki | None = None,
+    key_file: Path | None = None,
+    **extra: Any,
+) -> BridgeSettings:
+    over: dict[str, Any] = {
+        "db": db,
+        "payments.key_file": str(key_file) if key_file else None,
+        "ingest.batch_wait_ms": 2.0,
+    }
     if broker is not None and pki is not None:
-        over |= {"mqtt.host": broker.host, "mqtt.port": broker.port, "mqtt.site_dir": str(pki.root),
-                 "mqtt.client_id_prefix": f"bridge-{uuid.uuid4().hex[:6]}"}
+        over |= {
+            "mqtt.host": broker.host,
+            "mqtt.port": broker.port,
+            "mqtt.site_dir": str(pki.root),
+            "mqtt.client_id_prefix": f"bridge-{uuid.uuid4().hex[:6]}",
+        }
     over |= extra
     return load_settings(None, over)
 
@@ -59,7 +73,9 @@ class Lane:
 
     def __init__(self, broker: MosquittoBroker, pki: SitePki, unit: str, site: str = SITE) -> None:
         self.unit, self.site = unit, site
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{unit}-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"{unit}-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
+        )
         self.client.tls_set(ca_certs=str(pki.ca_cert), cert_reqs=ssl.CERT_REQUIRED)
         self.client.username_pw_set(unit, pki.password(unit))
         self.responses: dict[bytes, Response] = {}
@@ -96,8 +112,24 @@ class Lane:
         assert connected.wait(10) and subscribed.wait(10), "lane did not connect"
         self._corr = itertools.count(1)
 
-    def event(self, seq: int, kind: str, case_id: str | None = None, ts: float | None = None, actor: str | None = None, **data: Any) -> EventEnvelope:
-        return EventEnvelope(unit=self.unit, seq=seq, ts=time.time() if ts is None else ts, kind=kind, case_id=case_id, actor=actor, data=data)
+    def event(
+        self,
+        seq: int,
+        kind: str,
+        case_id: str | None = None,
+        ts: float | None = None,
+        actor: str | None = None,
+        **data: Any,
+    ) -> EventEnvelope:
+        return EventEnvelope(
+            unit=self.unit,
+            seq=seq,
+            ts=time.time() if ts is None else ts,
+            kind=kind,
+            case_id=case_id,
+            actor=actor,
+            data=data,
+        )
 
     def publish_event(self, ev: EventEnvelope) -> None:
         self.client.publish(topic(self.site, self.unit, Leaf.EVENTS), ev.to_bytes(), qos=1).wait_for_publish(10)
@@ -110,12 +142,12 @@ class Lane:
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = topic(self.site, self.unit, Leaf.RESP)
         props.CorrelationData = corr
-        req = Request(unit=self.unit, kind=kind, case_id=case_id, body=body, ts=time.time(), expires_at=time.time() + 30)
+        req = Request(
+            unit=self.unit, kind=kind, case_id=case_id, body=body, ts=time.time(), expires_at=time.time() + 30
+        )
         self.client.publish(topic(self.site, self.unit, Leaf.REQ), req.to_bytes(), qos=1, properties=props)
         return wait_for(lambda: self.responses.get(corr), timeout, f"response to {kind}", poll=0.002)
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-

@@ -15,14 +15,33 @@ from cloud_bridge.store import open_store
 
 PASSWORD = "correct horse battery"
 USERS = {"ada": Role.OPS_ADMIN, "vic": Role.OPS_VIEWER, "eve": Role.EXAM_OPERATOR}
-PARAMS = {"case_id": "c-1", "unit": "lane-01", "site": "site-1", "alert_id": "1", "number": "苏A12345", "payment_id": "pay_x"}
-BODIES = {"/api/units/{site}/{unit}/commands": {"command": "open_barrier", "args": {"barrier": "exit"}, "reason": "stuck car"},
-          "/api/tokens": {"label": "t"}}
+PARAMS = {
+    "case_id": "c-1",
+    "unit": "lane-01",
+    "site": "site-1",
+    "alert_id": "1",
+    "number": "苏A12345",
+    "payment_id": "pay_x",
+}
+BODIES = {
+    "/api/units/{site}/{unit}/commands": {
+        "command": "open_barrier",
+        "args": {"barrier": "exit"},
+        "reason": "stuck car",
+    },
+    "/api/tokens": {"label": "t"},
+}
 # build one app at import so ROUTE_PERMS is complete when the tests are parametrised
 create_app(make_settings(":memory:"), store=open_store(":memory:"))
 
-EXPECTED_PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/api/payments/notify"), ("GET", "/pay/{payment_id}"), ("GET", "/healthz"),
-                   ("GET", "/metrics")}
+EXPECTED_PUBLIC = {
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/api/payments/notify"),
+    ("GET", "/pay/{payment_id}"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +66,21 @@ def _path(p: str) -> str:
 
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str] | None = None):
     body = BODIES.get(path)
-    return client.request(method, _path(path), headers=headers or {}, json=body if method == "POST" else None, follow_redirects=False)
+    return client.request(
+        method, _path(path), headers=headers or {}, json=body if method == "POST" else None, follow_redirects=False
+    )
 
 
 def test_every_route_declares_a_permission_and_only_the_expected_ones_are_public(env) -> None:
     app, _, _ = env
     declared = set(ROUTE_PERMS)
-    routes = {(m, r.path) for r in app.routes if hasattr(r, "methods") and r.path != "/static" for m in r.methods if m != "HEAD"}
+    routes = {
+        (m, r.path)
+        for r in app.routes
+        if hasattr(r, "methods") and r.path != "/static"
+        for m in r.methods
+        if m != "HEAD"
+    }
     assert routes <= declared, f"routes without a declared permission: {routes - declared}"
     assert {k for k, v in ROUTE_PERMS.items() if v == PUBLIC} == EXPECTED_PUBLIC
 
@@ -92,7 +119,10 @@ def test_session_posts_need_the_csrf_token(env) -> None:
     store.alerts.raise_all([AlertSignal(Rule.DEVICE_OFFLINE, "device_offline:csrf", Severity.HIGH, "t", "d")])
     aid = next(a["id"] for a in store.alerts.recent("active") if a["dedup_key"] == "device_offline:csrf")
     assert client.post(f"/api/alerts/{aid}/ack", follow_redirects=False).status_code == 403
-    assert client.post(f"/api/alerts/{aid}/ack", headers={"X-CSRF-Token": "wrong"}, follow_redirects=False).status_code == 403
+    assert (
+        client.post(f"/api/alerts/{aid}/ack", headers={"X-CSRF-Token": "wrong"}, follow_redirects=False).status_code
+        == 403
+    )
     ok = client.post(f"/api/alerts/{aid}/ack", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
     assert ok.status_code == 200 and store.alerts.get(aid)["acked_by"] == "ada"
     assert any(r["action"] == "alert.acknowledge" and r["actor"] == "ada" for r in store.audit.entries())
@@ -112,7 +142,9 @@ def test_repeated_failed_sign_ins_lock_out_alert_and_are_audited(env) -> None:
         assert r.headers["location"] == "/login?error=bad"
     locked = _sign_in(client, "vic")  # the right password, but locked out now
     assert locked.status_code == 429 or locked.headers.get("location") == "/login?error=locked"
-    assert any(a["rule"] == "failed_logins" and "dashboard/vic" in a["dedup_key"] for a in store.alerts.recent("active"))
+    assert any(
+        a["rule"] == "failed_logins" and "dashboard/vic" in a["dedup_key"] for a in store.alerts.recent("active")
+    )
     actions = [r["action"] for r in store.audit.entries() if r["actor"] == "vic"]
     assert actions.count("user.sign_in_failed") == 5 and "user.sign_in_refused" in actions
     assert store.audit.verify() == []

@@ -50,7 +50,15 @@ def test_deleting_the_newest_audit_entry_is_detected(store) -> None:
 
 def test_audit_verify_cli_exit_status(tmp_path: Path) -> None:
     db = tmp_path / "b.sqlite3"
-    run = lambda *a: subprocess.run([sys.executable, "-m", "edge.cli", "bridge", *a, "--db", str(db)], cwd=ROOT, capture_output=True, text=True)  # noqa: E731
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "edge.cli", "bridge", *args, "--db", str(db)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+
     pw = tmp_path / "pw"
     pw.write_text("correct horse battery")
     assert run("user", "add", "alice", "--role", "ops-admin", "--password-file", str(pw)).returncode == 0
@@ -58,7 +66,7 @@ def test_audit_verify_cli_exit_status(tmp_path: Path) -> None:
     assert ok.returncode == 0 and "intact" in ok.stdout
     store = open_store(str(db))
     try:
-        tamper(store, "UPDATE audit SET detail = '{\"role\": \"ops-viewer\"}' WHERE id = 1")
+        tamper(store, 'UPDATE audit SET detail = \'{"role": "ops-viewer"}\' WHERE id = 1')
     finally:
         store.close()
     bad = run("audit", "verify")
@@ -87,7 +95,7 @@ def test_unknown_config_keys_are_refused_with_their_path(tmp_path: Path) -> None
     cfg.write_text('db = "x.sqlite3"\n[mqtt]\nhost = "h"\nprot = 1\n')
     with pytest.raises(ConfigError, match=r"mqtt\.prot"):
         load_settings(cfg)
-    cfg.write_text('[plates]\nreservation_s = 1\n')
+    cfg.write_text("[plates]\nreservation_s = 1\n")
     with pytest.raises(ConfigError, match=r"plates\.reservation_s"):
         load_settings(cfg)
     cfg.write_text('authorities = ["苏A", "京a"]\n')

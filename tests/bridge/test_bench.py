@@ -14,8 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.broker
 def test_bench_quick_run_prints_the_ingest_and_lookup_tables_and_exits_0() -> None:
-    out = subprocess.run([sys.executable, "-m", "edge.cli", "bench", "bridge", "--quick", "--lanes", "4", "--only", "sqlite,lookups"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=240)
+    out = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "bench", "bridge", "--quick", "--lanes", "4", "--only", "sqlite,lookups"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "broker only (bare subscriber)" in out.stdout and "SQLite" in out.stdout
     assert "partner.lookup" in out.stdout and "plate.reserve" in out.stdout

@@ -24,7 +24,9 @@ HOST = "bridge.site-1.example"
 
 
 def _passlane(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -41,9 +43,28 @@ def https_bridge(tmp_path: Path, site: SitePki) -> Iterator[tuple[int, SitePki]]
     cert, key = site.http_cert()
     port = free_port()
     with open(tmp_path / "bridge.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "bridge", "serve", "--db", str(tmp_path / "bridge.sqlite3"),
-                                 "--http", f"127.0.0.1:{port}", "--workers", "0", "--tls-cert", str(cert), "--tls-key", str(key)],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "bridge",
+                "serve",
+                "--db",
+                str(tmp_path / "bridge.sqlite3"),
+                "--http",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "0",
+                "--tls-cert",
+                str(cert),
+                "--tls-key",
+                str(key),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     trust = ssl.create_default_context(cafile=str(site.ca_cert))
 
     def answers() -> bool:
@@ -72,7 +93,9 @@ def test_the_http_certificate_comes_from_the_site_ca_with_the_given_names_and_a_
     assert (site.http_cert()[1].stat().st_mode & 0o777) == 0o600
 
 
-def test_the_bridge_serves_https_that_the_site_ca_trusts_and_refuses_plain_http(https_bridge: tuple[int, SitePki]) -> None:
+def test_the_bridge_serves_https_that_the_site_ca_trusts_and_refuses_plain_http(
+    https_bridge: tuple[int, SitePki],
+) -> None:
     port, site = https_bridge
     trust = ssl.create_default_context(cafile=str(site.ca_cert))
     login = httpx.get(f"https://localhost:{port}/login", verify=trust, timeout=10)
@@ -89,8 +112,20 @@ def test_serve_refuses_a_private_key_others_may_read(tmp_path: Path, site: SiteP
     site.issue_http_cert([HOST])
     cert, key = site.http_cert()
     os.chmod(key, 0o644)
-    result = _passlane("bridge", "serve", "--db", str(tmp_path / "b.sqlite3"), "--http", f"127.0.0.1:{free_port()}",
-                       "--workers", "0", "--tls-cert", str(cert), "--tls-key", str(key))
+    result = _passlane(
+        "bridge",
+        "serve",
+        "--db",
+        str(tmp_path / "b.sqlite3"),
+        "--http",
+        f"127.0.0.1:{free_port()}",
+        "--workers",
+        "0",
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "http.tls.key_file" in result.stderr and f"chmod 600 {key}" in result.stderr
     assert not (tmp_path / "b.sqlite3").exists()  # refused before anything started
@@ -99,7 +134,9 @@ def test_serve_refuses_a_private_key_others_may_read(tmp_path: Path, site: SiteP
 def test_tls_settings_need_both_files_and_turn_on_secure_cookies_and_https_links() -> None:
     with pytest.raises(ConfigError, match=r"http\.tls"):
         load_settings(None, {"http.tls.cert_file": "bridge.crt"})
-    settings = load_settings(None, {"http.listen": "10.0.0.5:8443", "http.tls.cert_file": "b.crt", "http.tls.key_file": "b.key"})
+    settings = load_settings(
+        None, {"http.listen": "10.0.0.5:8443", "http.tls.cert_file": "b.crt", "http.tls.key_file": "b.key"}
+    )
     assert settings.http.secure_cookies is True
     assert settings.http.public_url == "https://10.0.0.5:8443"
     assert load_settings(None, {}).http.secure_cookies is False

@@ -13,17 +13,35 @@ REG, REJ, ABO, LATE, BARE = (f"lane-01-261206-{n:06x}" for n in range(1, 6))  # 
 
 
 def _events(case: str, first_seq: int, kinds: list[tuple[str, dict]]) -> list[EventEnvelope]:
-    return [EventEnvelope(unit="lane-01", seq=first_seq + i, ts=T0 + 60 * i, kind=k, case_id=case, actor="insp-7", data=d)
-            for i, (k, d) in enumerate(kinds)]
+    return [
+        EventEnvelope(unit="lane-01", seq=first_seq + i, ts=T0 + 60 * i, kind=k, case_id=case, actor="insp-7", data=d)
+        for i, (k, d) in enumerate(kinds)
+    ]
 
 
 # the event sequences lane_controller/case.py writes for each ending
-REGISTERED = [("case.opened", {}), ("case.admitted", {}), ("case.inspected", {"ok": True}), ("case.plate_reserved", {"number": "苏A12345"}),
-              ("case.paid", {}), ("case.plates_issued", {"plate": "苏A12345"}), ("case.exit_opened", {"outcome": "registered"}),
-              ("case.closed", {"outcome": "registered"})]
-REJECTED_IN_LANE = [("case.opened", {}), ("case.admitted", {}), ("case.rejected", {"reason": "VIN differs"}),
-                    ("case.exit_opened", {"outcome": "rejected"}), ("case.closed", {"outcome": "rejected"})]
-ABORTED_BEFORE_ENTRY = [("case.opened", {}), ("case.aborted", {"reason": "owner left"}), ("case.closed", {"outcome": "aborted"})]
+REGISTERED = [
+    ("case.opened", {}),
+    ("case.admitted", {}),
+    ("case.inspected", {"ok": True}),
+    ("case.plate_reserved", {"number": "苏A12345"}),
+    ("case.paid", {}),
+    ("case.plates_issued", {"plate": "苏A12345"}),
+    ("case.exit_opened", {"outcome": "registered"}),
+    ("case.closed", {"outcome": "registered"}),
+]
+REJECTED_IN_LANE = [
+    ("case.opened", {}),
+    ("case.admitted", {}),
+    ("case.rejected", {"reason": "VIN differs"}),
+    ("case.exit_opened", {"outcome": "rejected"}),
+    ("case.closed", {"outcome": "rejected"}),
+]
+ABORTED_BEFORE_ENTRY = [
+    ("case.opened", {}),
+    ("case.aborted", {"reason": "owner left"}),
+    ("case.closed", {"outcome": "aborted"}),
+]
 
 
 def _ingest(ingest, events: list[EventEnvelope]) -> None:
@@ -49,5 +67,8 @@ def test_a_rejection_stored_after_its_case_closed_still_makes_the_case_rejected(
     _ingest(ingest, events[:-1])
     assert store.case(LATE)["outcome"] == "rejected"
     bare = EventEnvelope(unit="lane-01", seq=20, ts=T0, kind="case.closed", case_id=BARE, data={})
-    _ingest(ingest, [EventEnvelope(unit="lane-01", seq=19, ts=T0, kind="case.aborted", case_id=BARE, data={"reason": "x"}), bare])
+    _ingest(
+        ingest,
+        [EventEnvelope(unit="lane-01", seq=19, ts=T0, kind="case.aborted", case_id=BARE, data={"reason": "x"}), bare],
+    )
     assert store.case(BARE)["outcome"] == "aborted"

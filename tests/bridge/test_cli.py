@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
-    return subprocess.run([sys.executable, "-m", "edge.cli", "bridge", *args], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "bridge", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def test_reference_data_users_and_database_from_the_command_line(tmp_path: Path) -> None:
@@ -29,7 +35,12 @@ def test_reference_data_users_and_database_from_the_command_line(tmp_path: Path)
     assert gen.returncode == 0 and "60 vehicles" in gen.stdout and "insurance_missing" in gen.stdout
     load = _cli("load-reference", str(tmp_path / "ref.csv"), "--db", db)
     assert load.returncode == 0 and "60 vehicles" in load.stdout
-    assert _cli("user", "add", "olga", "--role", "ops-viewer", "--db", db, env={"PASSLANE_USER_PASSWORD": "a long password"}).returncode == 0
+    assert (
+        _cli(
+            "user", "add", "olga", "--role", "ops-viewer", "--db", db, env={"PASSLANE_USER_PASSWORD": "a long password"}
+        ).returncode
+        == 0
+    )
     assert "olga\tops-viewer" in _cli("user", "list", "--db", db).stdout
     stats = json.loads(_cli("stats", "--db", db).stdout)
     assert stats["events_stored"] == 0
@@ -46,10 +57,32 @@ def test_serve_runs_workers_and_http_until_terminated(tmp_path: Path, mqtt_broke
         port = s.getsockname()[1]
     db = str(tmp_path / "b.sqlite3")
     log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "bridge", "serve", "--db", db, "--mqtt-host", mqtt_broker.host, "--mqtt-port",
-                             str(mqtt_broker.port), "--site-dir", str(site_pki.root), "--http", f"127.0.0.1:{port}", "--workers", "1"],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "bridge",
+            "serve",
+            "--db",
+            db,
+            "--mqtt-host",
+            mqtt_broker.host,
+            "--mqtt-port",
+            str(mqtt_broker.port),
+            "--site-dir",
+            str(site_pki.root),
+            "--http",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
+
         def healthy() -> bool:
             try:
                 return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json()["ok"]

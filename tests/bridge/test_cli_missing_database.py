@@ -13,8 +13,14 @@ import pytest
 
 
 def bridge(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", "bridge", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PASSLANE_USER_PASSWORD": "a long password"})
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "bridge", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PASSLANE_USER_PASSWORD": "a long password"},
+    )
 
 
 @pytest.mark.parametrize("command", [["stats"], ["audit", "verify"], ["user", "list"], ["user", "token", "olga"]])

@@ -27,8 +27,19 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
 VIN = "LSVAU218XN2183294"
-FLOW = ["case.opened", "case.partner_records", "case.admitted", "case.vin_read", "case.vin_confirmed", "case.inspected",
-        "case.plate_reserved", "case.paid", "case.plates_issued", "case.plates_fitted", "case.closed"]
+FLOW = [
+    "case.opened",
+    "case.partner_records",
+    "case.admitted",
+    "case.vin_read",
+    "case.vin_confirmed",
+    "case.inspected",
+    "case.plate_reserved",
+    "case.paid",
+    "case.plates_issued",
+    "case.plates_fitted",
+    "case.closed",
+]
 
 
 def _png_b64() -> str:
@@ -48,7 +59,9 @@ def _seed(store: Store) -> None:
     seqs = {"lane-01": 0, "lane-02": 0}
     # The dashboard counts cases closed since local midnight: all 40 close today, before
     # now, whatever the time of day the test runs (it used to fail between 00:00 and 03:00).
-    midnight = dt.datetime.fromtimestamp(now).astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    midnight = (
+        dt.datetime.fromtimestamp(now).astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    )
     first_close, last_close = max(now - 3 * 3600, midnight + 1), now - 60
     for i in range(40):
         unit = "lane-01" if i % 2 else "lane-02"
@@ -64,17 +77,48 @@ def _seed(store: Store) -> None:
                 data = {"number": f"苏A{10000 + i}"}
             if kind == "case.opened":
                 data = {"owner_name": "张伟" if i == 0 else f"车主{i}"}
-            ev = EventEnvelope(unit=unit, seq=seqs[unit], ts=ts, kind=kind, case_id=f"{unit}-261206-{i:06x}", actor="insp-1", data=data)
+            ev = EventEnvelope(
+                unit=unit, seq=seqs[unit], ts=ts, kind=kind, case_id=f"{unit}-261206-{i:06x}", actor="insp-1", data=data
+            )
             items.append(classify(topic("site-1", unit, Leaf.EVENTS), ev.to_bytes(), ts))
     # one case still running on lane-01
     seqs["lane-01"] += 1
-    items.append(classify(topic("site-1", "lane-01", Leaf.EVENTS),
-                          EventEnvelope(unit="lane-01", seq=seqs["lane-01"], ts=now - 300, kind="case.opened", case_id="lane-01-261206-00c0de").to_bytes(), now))
+    items.append(
+        classify(
+            topic("site-1", "lane-01", Leaf.EVENTS),
+            EventEnvelope(
+                unit="lane-01", seq=seqs["lane-01"], ts=now - 300, kind="case.opened", case_id="lane-01-261206-00c0de"
+            ).to_bytes(),
+            now,
+        )
+    )
     for unit in ("lane-01", "lane-02"):
-        items.append(classify(topic("site-1", unit, Leaf.STATUS), UnitStatus(unit=unit, state=UnitState.ONLINE, ts=now).to_bytes(), now))
-        items.append(classify(topic("site-1", unit, Leaf.TELEMETRY), Telemetry(
-            unit=unit, ts=now, load_1m=0.3, mem_used_pct=20, disk_used_pct=30, outbox_depth=2, stage="inspection",
-            boards=[BoardHealth(name="entry-io", online=True), BoardHealth(name="exit-io", online=unit == "lane-01")]).to_bytes(), now))
+        items.append(
+            classify(
+                topic("site-1", unit, Leaf.STATUS),
+                UnitStatus(unit=unit, state=UnitState.ONLINE, ts=now).to_bytes(),
+                now,
+            )
+        )
+        items.append(
+            classify(
+                topic("site-1", unit, Leaf.TELEMETRY),
+                Telemetry(
+                    unit=unit,
+                    ts=now,
+                    load_1m=0.3,
+                    mem_used_pct=20,
+                    disk_used_pct=30,
+                    outbox_depth=2,
+                    stage="inspection",
+                    boards=[
+                        BoardHealth(name="entry-io", online=True),
+                        BoardHealth(name="exit-io", online=unit == "lane-01"),
+                    ],
+                ).to_bytes(),
+                now,
+            )
+        )
     IngestService(store, RiskRulesConfig()).ingest(items, now)
 
 
@@ -91,8 +135,19 @@ def server(tmp_path: Path):
     _seed(store)
     from cloud_bridge.rules import AlertSignal, Rule, Severity
 
-    store.alerts.raise_all([AlertSignal(Rule.DEVICE_OFFLINE, "device_offline:lane-02:exit-io", Severity.HIGH, "Board offline",
-                                    "lane-02: board exit-io offline", "site-1", "lane-02")])
+    store.alerts.raise_all(
+        [
+            AlertSignal(
+                Rule.DEVICE_OFFLINE,
+                "device_offline:lane-02:exit-io",
+                Severity.HIGH,
+                "Board offline",
+                "lane-02: board exit-io offline",
+                "site-1",
+                "lane-02",
+            )
+        ]
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -113,11 +168,22 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
 
     url, store = server
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                                                      "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         external: list[str] = []
-        page.on("request", lambda r: None if r.url.startswith(url) or r.url.startswith("data:") else external.append(r.url))
+        page.on(
+            "request", lambda r: None if r.url.startswith(url) or r.url.startswith("data:") else external.append(r.url)
+        )
         page.goto(url + "/")
         assert page.url.endswith("/login")
         assert "登录" in page.content()  # zh-CN by default

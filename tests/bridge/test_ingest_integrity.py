@@ -41,9 +41,13 @@ def _rules(store) -> set[str]:
     return {a["rule"] for a in store.alerts.recent("active")}
 
 
-def test_an_oversize_event_takes_its_place_so_the_watermark_moves_past_it_and_its_content_is_kept(store, ingest, tmp_path) -> None:
+def test_an_oversize_event_takes_its_place_so_the_watermark_moves_past_it_and_its_content_is_kept(
+    store, ingest, tmp_path
+) -> None:
     events = _chain(tmp_path, 10)
-    oversize = json.dumps({"v": 1, "unit": "lane-01", "seq": 2, "ts": T0, "kind": "inspector.sign_in_failed", "actor": "A" * 300_000}).encode()
+    oversize = json.dumps(
+        {"v": 1, "unit": "lane-01", "seq": 2, "ts": T0, "kind": "inspector.sign_in_failed", "actor": "A" * 300_000}
+    ).encode()
     assert len(oversize) > MAX_PAYLOAD_BYTES
     ingest([_in("lane-01", events[0].to_bytes()), _in("lane-01", oversize)])
     ingest([_in("lane-01", e.to_bytes()) for e in events[2:]])
@@ -65,17 +69,25 @@ def test_a_valid_event_with_a_refused_seq_replaces_the_refusal_and_is_folded(sto
     assert _acked(store) == 3 and "event_conflict" in _rules(store)
 
 
-def test_a_conflicting_event_is_kept_alerted_and_reported_with_the_version_that_fits_the_chain(store, ingest, tmp_path) -> None:
+def test_a_conflicting_event_is_kept_alerted_and_reported_with_the_version_that_fits_the_chain(
+    store, ingest, tmp_path
+) -> None:
     lane = _chain(tmp_path, 4)
     ingest([_in("lane-01", e.to_bytes()) for e in lane[:2]])
-    forged = EventEnvelope(unit="lane-01", seq=3, ts=T0, kind=EventKind.DEVICE_RECOVERED, actor="forger", data={}, prev="f" * 64)
+    forged = EventEnvelope(
+        unit="lane-01", seq=3, ts=T0, kind=EventKind.DEVICE_RECOVERED, actor="forger", data={}, prev="f" * 64
+    )
     ingest([_in("lane-01", forged.to_bytes())])
     assert "event_chain_broken" in _rules(store), "the forged event does not name the hash of the lane's event 2"
     res = ingest([_in("lane-01", e.to_bytes()) for e in lane[2:]])
-    assert res.duplicates == 0 and res.conflicts == 1, "a different event with a stored seq is a conflict, not a duplicate"
+    assert res.duplicates == 0 and res.conflicts == 1, (
+        "a different event with a stored seq is a conflict, not a duplicate"
+    )
     assert "event_conflict" in _rules(store)
     kept = store.unit_records.conflicting_versions("lane-01", 3)
-    assert [r["hash"] for r in kept] == [event_hash(lane[2])] and json.loads(kept[0]["payload"])["actor"] == lane[2].actor
+    assert [r["hash"] for r in kept] == [event_hash(lane[2])] and json.loads(kept[0]["payload"])["actor"] == lane[
+        2
+    ].actor
     problems = store.unit_records.verify_chains()
     assert any("event 3: conflicting versions" in p and "the other version fits" in p for p in problems), problems
     assert store.counts()["event_conflicts"] == 1 and store.counts()["duplicates_seen"] == 0
@@ -95,7 +107,9 @@ def test_an_edited_stored_event_fails_audit_verify(store, ingest, tmp_path) -> N
     assert any("event 2: content differs" in p for p in store.unit_records.verify_chains())
 
 
-def test_a_string_seq_a_nan_or_infinite_ts_and_a_far_future_seq_are_refused_and_block_nothing(store, ingest, tmp_path) -> None:
+def test_a_string_seq_a_nan_or_infinite_ts_and_a_far_future_seq_are_refused_and_block_nothing(
+    store, ingest, tmp_path
+) -> None:
     lane = _chain(tmp_path, 4)
     base = lane[0].model_dump(mode="json")
     string_seq = json.dumps({**base, "seq": "2"}).encode()
@@ -125,13 +139,27 @@ def test_a_flood_of_junk_is_kept_within_the_hourly_budget_and_alerted(store, ing
 
 def test_an_event_about_another_units_case_changes_nothing_and_raises_a_critical_alert(store, ingest) -> None:
     theirs = "lane-02-261206-00abcd"
-    ingest([_in("lane-02", EventEnvelope(unit="lane-02", seq=1, ts=T0, kind="case.opened", case_id=theirs,
-                                                      data={"owner_name": "张伟"}).to_bytes())])
-    forged = [EventEnvelope(unit="lane-01", seq=1, ts=T0 + 1, kind="case.rejected", case_id=theirs, data={"reason": "x"}),
-              EventEnvelope(unit="lane-01", seq=2, ts=T0 + 2, kind="case.plates_issued", case_id=theirs, data={"number": "苏A88888"})]
+    ingest(
+        [
+            _in(
+                "lane-02",
+                EventEnvelope(
+                    unit="lane-02", seq=1, ts=T0, kind="case.opened", case_id=theirs, data={"owner_name": "张伟"}
+                ).to_bytes(),
+            )
+        ]
+    )
+    forged = [
+        EventEnvelope(unit="lane-01", seq=1, ts=T0 + 1, kind="case.rejected", case_id=theirs, data={"reason": "x"}),
+        EventEnvelope(
+            unit="lane-01", seq=2, ts=T0 + 2, kind="case.plates_issued", case_id=theirs, data={"number": "苏A88888"}
+        ),
+    ]
     ingest([_in("lane-01", e.to_bytes()) for e in forged])
     case = store.case(theirs)
-    assert case["outcome"] is None and case["plate"] is None and case["unit"] == "lane-02" and case["owner_name"] == "张伟"
+    assert (
+        case["outcome"] is None and case["plate"] is None and case["unit"] == "lane-02" and case["owner_name"] == "张伟"
+    )
     assert store.plates.numbers(theirs) == [] and not [p for p in store.plates.numbers() if p["number"] == "苏A88888"]
     alert = next(a for a in store.alerts.recent("active") if a["rule"] == "case_of_another_unit")
     assert alert["severity"] == "critical" and alert["unit"] == "lane-01"
@@ -145,18 +173,26 @@ def test_an_audit_log_edited_and_rechained_without_the_key_fails_verification(st
         store.audit.append("ada", "alert.resolve", f"alert/{i}", {"i": i})
     assert store.audit.verify() == []
     rows = store.audit.entries()
-    prev = rows[0]["hash"]  # an attacker with write access to the database, but not the key, edits entry 2 and re-chains
+    prev = rows[0][
+        "hash"
+    ]  # an attacker with write access to the database, but not the key, edits entry 2 and re-chains
     for r in rows[1:]:
         detail = {"i": 99} if r["id"] == 2 else json.loads(r["detail"])
         h = audit_chain.entry_hash(prev, r["id"], r["ts"], r["actor"], r["action"], r["target"], detail)
-        tamper(store, "UPDATE audit SET detail = ?, prev_hash = ?, hash = ? WHERE id = ?", (json.dumps(detail, sort_keys=True), prev, h, r["id"]))
+        tamper(
+            store,
+            "UPDATE audit SET detail = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            (json.dumps(detail, sort_keys=True), prev, h, r["id"]),
+        )
         prev = h
     tamper(store, "UPDATE meta SET value = ? WHERE key = 'audit_head'", (f"3:{prev}",))
     store.audit.key = None
     assert store.audit.verify() == [], "the hash chain alone is recomputable"
     store.audit.key = b"audit-key-kept-outside-the-database"
     problems = store.audit.verify()
-    assert any("entry 2: signature invalid" in p for p in problems) and any("entry 3: signature invalid" in p for p in problems)
+    assert any("entry 2: signature invalid" in p for p in problems) and any(
+        "entry 3: signature invalid" in p for p in problems
+    )
 
 
 def test_a_signed_audit_log_takes_no_unsigned_entry(store) -> None:
@@ -173,7 +209,9 @@ def test_a_signed_audit_log_takes_no_unsigned_entry(store) -> None:
     assert store.audit.verify() == [] and len(store.audit.entries()) == 1
 
 
-def test_alerts_are_raised_after_the_commit_and_an_alert_lost_loses_no_event(store, ingest, tmp_path, monkeypatch) -> None:
+def test_alerts_are_raised_after_the_commit_and_an_alert_lost_loses_no_event(
+    store, ingest, tmp_path, monkeypatch
+) -> None:
     def unavailable(*args, **kwargs) -> None:
         raise RuntimeError("alerts not writable (simulated)")
 

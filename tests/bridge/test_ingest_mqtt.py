@@ -55,9 +55,13 @@ def test_malformed_oversize_and_forged_payloads_go_to_dead_letters_and_ingest_go
     lane = lane_factory("lane-03")
     lane.publish_raw(Leaf.EVENTS, b"not json")
     lane.publish_raw(Leaf.EVENTS, b"{" + b" " * (300 * 1024) + b"}")
-    lane.publish_raw(Leaf.EVENTS, json.dumps({"v": 1, "unit": "lane-03", "seq": 0, "ts": 1, "kind": "case.opened"}).encode())
+    lane.publish_raw(
+        Leaf.EVENTS, json.dumps({"v": 1, "unit": "lane-03", "seq": 0, "ts": 1, "kind": "case.opened"}).encode()
+    )
     lane.publish_raw(Leaf.EVENTS, lane.event(1, "case.opened", "x").to_bytes().replace(b'"lane-03"', b'"lane-02"'))
-    lane.publish_raw(Leaf.EVENTS, json.dumps({"v": 1, "unit": "lane-03", "seq": 1, "ts": 1, "kind": "case.teleported"}).encode())
+    lane.publish_raw(
+        Leaf.EVENTS, json.dumps({"v": 1, "unit": "lane-03", "seq": 1, "ts": 1, "kind": "case.teleported"}).encode()
+    )
     lane.publish_event(lane.event(1, "case.opened", "ok-1"))
     wait_for(lambda: lane.acked == 1, 30, "the good event after the bad ones")
     reasons = [d["reason"] for d in bridge.store.unit_records.dead_letters()]
@@ -75,11 +79,25 @@ def test_status_and_telemetry_update_the_unit(bridge, lane_factory) -> None:
     from edge.contract import BoardHealth, Telemetry, UnitState, UnitStatus
 
     lane = lane_factory("lane-01")
-    lane.publish_raw(Leaf.STATUS, UnitStatus(unit="lane-01", state=UnitState.ONLINE, ts=time.time(), software="1.0").to_bytes())
-    tm = Telemetry(unit="lane-01", ts=time.time(), load_1m=0.5, mem_used_pct=30, disk_used_pct=40, outbox_depth=7, stage="inspection",
-                   boards=[BoardHealth(name="entry-io", online=True), BoardHealth(name="exit-io", online=False)])
+    lane.publish_raw(
+        Leaf.STATUS, UnitStatus(unit="lane-01", state=UnitState.ONLINE, ts=time.time(), software="1.0").to_bytes()
+    )
+    tm = Telemetry(
+        unit="lane-01",
+        ts=time.time(),
+        load_1m=0.5,
+        mem_used_pct=30,
+        disk_used_pct=40,
+        outbox_depth=7,
+        stage="inspection",
+        boards=[BoardHealth(name="entry-io", online=True), BoardHealth(name="exit-io", online=False)],
+    )
     lane.publish_raw(Leaf.TELEMETRY, tm.to_bytes(), qos=0)
-    unit = wait_for(lambda: next((u for u in bridge.store.units() if u["unit"] == "lane-01" and u.get("outbox_depth") == 7), None), 30, "telemetry")
+    unit = wait_for(
+        lambda: next((u for u in bridge.store.units() if u["unit"] == "lane-01" and u.get("outbox_depth") == 7), None),
+        30,
+        "telemetry",
+    )
     assert unit["state"] == "online" and unit["boards_offline"] == ["exit-io"]
 
 
@@ -88,7 +106,9 @@ def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lan
 
     import psycopg
 
-    locked = psycopg.OperationalError if db_url.startswith("postgresql://") else sqlite3.OperationalError  # the engine's own "database away"
+    locked = (
+        psycopg.OperationalError if db_url.startswith("postgresql://") else sqlite3.OperationalError
+    )  # the engine's own "database away"
     real = bridge.service.ingest.ingest
     failures = {"left": 6}  # more than the batch retries: the messages are then stored one by one, never dead-lettered
 

@@ -18,7 +18,14 @@ UNITS = ("lane-01", "lane-02")
 
 
 def _msg(unit: str, seq: int):
-    ev = EventEnvelope(unit=unit, seq=seq, ts=1_790_000_000 + seq, kind="case.inspection_item", case_id=f"{unit}-261206-{seq // 5:06x}", data={"item": seq})
+    ev = EventEnvelope(
+        unit=unit,
+        seq=seq,
+        ts=1_790_000_000 + seq,
+        kind="case.inspection_item",
+        case_id=f"{unit}-261206-{seq // 5:06x}",
+        data={"item": seq},
+    )
     return classify(topic("site-1", unit, Leaf.EVENTS), ev.to_bytes(), time.time())
 
 
@@ -35,7 +42,7 @@ def test_any_arrival_order_stores_each_event_once_and_acks_the_contiguous_prefix
         empty(store, "events", "units", "cases", "alerts", "inspector_stats")
         marks: dict[str, int] = {}
         for start in range(0, len(arrivals), batch):
-            res = ingest([_msg(u, s) for u, s in arrivals[start:start + batch]])
+            res = ingest([_msg(u, s) for u, s in arrivals[start : start + batch]])
             for (_site, unit), acked in res.watermarks.items():
                 assert acked >= marks.get(unit, 0), "a watermark never goes back"
                 marks[unit] = acked

@@ -33,16 +33,19 @@ def test_random_options_follow_the_format_and_local_rules(seed: int, kind: Plate
             assert len(n) == 7
 
 
-@pytest.mark.parametrize("number,kind,code", [
-    ("苏A1234", PlateKind.ORDINARY, "bad_format"),
-    ("苏A12I45", PlateKind.ORDINARY, "bad_format"),
-    ("苏AABCDE", PlateKind.ORDINARY, "bad_format"),
-    ("苏AAB1C2", PlateKind.ORDINARY, "local_rule"),
-    ("苏ASB123", PlateKind.ORDINARY, "local_rule"),
-    ("苏AX12345", PlateKind.NEW_ENERGY, "bad_format"),
-    ("苏AD1234A", PlateKind.NEW_ENERGY, "bad_format"),
-    ("沪A12345", PlateKind.ORDINARY, "wrong_authority"),
-])
+@pytest.mark.parametrize(
+    "number,kind,code",
+    [
+        ("苏A1234", PlateKind.ORDINARY, "bad_format"),
+        ("苏A12I45", PlateKind.ORDINARY, "bad_format"),
+        ("苏AABCDE", PlateKind.ORDINARY, "bad_format"),
+        ("苏AAB1C2", PlateKind.ORDINARY, "local_rule"),
+        ("苏ASB123", PlateKind.ORDINARY, "local_rule"),
+        ("苏AX12345", PlateKind.NEW_ENERGY, "bad_format"),
+        ("苏AD1234A", PlateKind.NEW_ENERGY, "bad_format"),
+        ("沪A12345", PlateKind.ORDINARY, "wrong_authority"),
+    ],
+)
 def test_composed_numbers_outside_format_or_local_rules_are_refused(number: str, kind: PlateKind, code: str) -> None:
     with pytest.raises(PlateError) as exc:
         validate_number(number, "苏A", kind, RULES, composed=True)
@@ -72,7 +75,10 @@ def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, 
                     for old in out.released:
                         winners[old].remove(case_id)
 
-    threads = [threading.Thread(target=run, args=(c, random.Random(i).sample(numbers, len(numbers)))) for i, c in enumerate(cases)]
+    threads = [
+        threading.Thread(target=run, args=(c, random.Random(i).sample(numbers, len(numbers))))
+        for i, c in enumerate(cases)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -82,7 +88,9 @@ def _race(store, numbers: list[str], cases: list[str], now: float) -> dict[str, 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_numbers=st.integers(1, 6), n_cases=st.integers(2, 6), seed=st.integers(0, 1000))
-def test_concurrent_reservations_give_each_number_to_exactly_one_case(db_url, n_numbers: int, n_cases: int, seed: int) -> None:
+def test_concurrent_reservations_give_each_number_to_exactly_one_case(
+    db_url, n_numbers: int, n_cases: int, seed: int
+) -> None:
     store = open_store(db_url)
     store.migrate()
     try:
@@ -121,13 +129,30 @@ def test_an_expired_reservation_can_be_taken_and_an_issued_number_never(store) -
 def test_an_issued_numbers_kind_is_what_the_lane_said_else_what_its_format_tells() -> None:
     assert issued_kind("苏AD12345") is PlateKind.NEW_ENERGY and issued_kind("苏A12345") is PlateKind.ORDINARY
     assert issued_kind("苏A12345", "new-energy") is PlateKind.NEW_ENERGY
-    assert issued_kind("苏AD12345", {"kind": "x"}) is PlateKind.NEW_ENERGY and issued_kind("苏A12345", "blue") is PlateKind.ORDINARY
+    assert (
+        issued_kind("苏AD12345", {"kind": "x"}) is PlateKind.NEW_ENERGY
+        and issued_kind("苏A12345", "blue") is PlateKind.ORDINARY
+    )
 
 
 def test_a_number_issued_by_a_lane_event_is_recorded_with_the_kind_its_format_tells(store, ingest) -> None:
     case_id = "lane-01-261206-00000e"
-    events = [EventEnvelope(unit="lane-01", seq=1, ts=time.time(), kind="case.opened", case_id=case_id),
-              EventEnvelope(unit="lane-01", seq=2, ts=time.time(), kind="case.plates_issued", case_id=case_id, data={"number": "苏AD12345"})]
+    events = [
+        EventEnvelope(unit="lane-01", seq=1, ts=time.time(), kind="case.opened", case_id=case_id),
+        EventEnvelope(
+            unit="lane-01",
+            seq=2,
+            ts=time.time(),
+            kind="case.plates_issued",
+            case_id=case_id,
+            data={"number": "苏AD12345"},
+        ),
+    ]
     ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), e.to_bytes(), time.time()) for e in events])
     row = store.plates.number("苏AD12345")
-    assert row["status"] == "issued" and row["case_id"] == case_id and row["plate_kind"] == "new-energy" and row["authority"] == "苏A"
+    assert (
+        row["status"] == "issued"
+        and row["case_id"] == case_id
+        and row["plate_kind"] == "new-energy"
+        and row["authority"] == "苏A"
+    )

@@ -22,7 +22,9 @@ C1 = "lane-01-261206-0000c1"  # a case id names the unit that opened it
 T0 = 1_790_000_000.0
 
 
-def ev(kind: str, case: str | None = C1, ts: float = T0, seq: int = 1, actor: str | None = "insp-7", **data) -> EventEnvelope:
+def ev(
+    kind: str, case: str | None = C1, ts: float = T0, seq: int = 1, actor: str | None = "insp-7", **data
+) -> EventEnvelope:
     return EventEnvelope(unit="lane-01", seq=seq, ts=ts, kind=kind, case_id=case, actor=actor, data=data)
 
 
@@ -45,9 +47,16 @@ def test_inspection_shorter_than_minimum_alerts_and_a_normal_one_does_not() -> N
 
 
 def test_vin_corrected_by_inspector_alerts() -> None:
-    signals = check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", read_vin="LSVAU2180N21832S4"), facts(ev("case.opened")), "site-1", CFG)
+    signals = check_event(
+        ev("case.vin_confirmed", vin="LSVAU218XN2183294", read_vin="LSVAU2180N21832S4"),
+        facts(ev("case.opened")),
+        "site-1",
+        CFG,
+    )
     assert rules_of(signals) == {Rule.VIN_CORRECTED}
-    assert not check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", read_vin="LSVAU218XN2183294"), None, "site-1", CFG)
+    assert not check_event(
+        ev("case.vin_confirmed", vin="LSVAU218XN2183294", read_vin="LSVAU218XN2183294"), None, "site-1", CFG
+    )
 
 
 def test_vin_differing_from_the_certificate_alerts() -> None:
@@ -65,25 +74,44 @@ def test_override_rate_above_limit_alerts_only_with_enough_samples() -> None:
 
 
 def test_case_open_beyond_thirty_minutes_alerts() -> None:
-    cases = [{"case_id": "old", "opened_at": T0, "closed_at": None, "unit": "lane-01", "site": "site-1", "stage": "case.paid"},
-             {"case_id": "new", "opened_at": T0 + 1700, "closed_at": None}]
+    cases = [
+        {
+            "case_id": "old",
+            "opened_at": T0,
+            "closed_at": None,
+            "unit": "lane-01",
+            "site": "site-1",
+            "stage": "case.paid",
+        },
+        {"case_id": "new", "opened_at": T0 + 1700, "closed_at": None},
+    ]
     signals = open_case_signals(cases, T0 + 1801, CFG)
     assert [s.case_id for s in signals] == ["old"]
 
 
 def test_device_offline_by_last_will_silence_or_board() -> None:
-    units = [{"unit": "lane-01", "state": "offline", "last_seen_at": T0}, {"unit": "lane-02", "state": "online", "last_seen_at": T0 - 500},
-             {"unit": "lane-03", "state": "online", "last_seen_at": T0, "boards_offline": ["exit-io"]},
-             {"unit": "lane-04", "state": "stopped", "last_seen_at": T0 - 5000}, {"unit": "bridge", "role": "bridge", "state": "offline"}]
+    units = [
+        {"unit": "lane-01", "state": "offline", "last_seen_at": T0},
+        {"unit": "lane-02", "state": "online", "last_seen_at": T0 - 500},
+        {"unit": "lane-03", "state": "online", "last_seen_at": T0, "boards_offline": ["exit-io"]},
+        {"unit": "lane-04", "state": "stopped", "last_seen_at": T0 - 5000},
+        {"unit": "bridge", "role": "bridge", "state": "offline"},
+    ]
     keys = {s.key for s in offline_unit_signals(units, T0, CFG)}
     assert keys == {"device_offline:lane-01", "device_offline:lane-02", "device_offline:lane-03:exit-io"}
-    assert Rule.DEVICE_OFFLINE in rules_of(check_event(ev("device.fault", case=None, device="plate-issuer"), None, "site-1", CFG))
+    assert Rule.DEVICE_OFFLINE in rules_of(
+        check_event(ev("device.fault", case=None, device="plate-issuer"), None, "site-1", CFG)
+    )
 
 
 def test_barrier_opened_outside_a_case_alerts() -> None:
-    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(check_event(ev("barrier.actuated", case=None, barrier="exit", state="open"), None, "site-1", CFG))
+    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(
+        check_event(ev("barrier.actuated", case=None, barrier="exit", state="open"), None, "site-1", CFG)
+    )
     closed = facts(ev("case.opened"), ev("case.closed", ts=T0 + 900))
-    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(check_event(ev("barrier.actuated", barrier="exit", state="open"), closed, "site-1", CFG))
+    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(
+        check_event(ev("barrier.actuated", barrier="exit", state="open"), closed, "site-1", CFG)
+    )
     open_case = facts(ev("case.opened"))
     assert not check_event(ev("barrier.actuated", barrier="exit", state="open"), open_case, "site-1", CFG)
     assert not check_event(ev("barrier.actuated", case=None, barrier="exit", state="closed"), None, "site-1", CFG)
@@ -93,7 +121,9 @@ def test_plate_issued_without_payment_alerts_critical() -> None:
     unpaid = facts(ev("case.opened"))
     signals = check_event(ev("case.plates_issued", number="苏A12345"), unpaid, "site-1", CFG)
     assert rules_of(signals) == {Rule.PLATE_WITHOUT_PAYMENT} and signals[0].severity == "critical"
-    assert not check_event(ev("case.plates_issued", number="苏A12345"), facts(ev("case.opened"), ev("case.paid")), "site-1", CFG)
+    assert not check_event(
+        ev("case.plates_issued", number="苏A12345"), facts(ev("case.opened"), ev("case.paid")), "site-1", CFG
+    )
     assert not check_event(ev("case.plates_issued", number="苏A12345"), unpaid, "site-1", CFG, paid_by_bridge=True)
 
 
@@ -137,10 +167,26 @@ def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections
     for n in range(1, 21):
         corrected = n % 3 == 0  # 6 corrections in 20 inspections: 30% > 20%
         seq += 1
-        items.append(_inbound(ev("case.vin_confirmed", case=f"lane-01-261206-{n:06x}", seq=seq, actor="insp-3" if corrected else "system", vin="LSVAU218XN2183294",
-                                 **({"by": "inspector", "read": "LSVAU2180N21832S4", "reason": "plate dirty"} if corrected else {"by": "reader"}))))
+        items.append(
+            _inbound(
+                ev(
+                    "case.vin_confirmed",
+                    case=f"lane-01-261206-{n:06x}",
+                    seq=seq,
+                    actor="insp-3" if corrected else "system",
+                    vin="LSVAU218XN2183294",
+                    **(
+                        {"by": "inspector", "read": "LSVAU2180N21832S4", "reason": "plate dirty"}
+                        if corrected
+                        else {"by": "reader"}
+                    ),
+                )
+            )
+        )
         seq += 1
-        items.append(_inbound(ev("case.inspected", case=f"lane-01-261206-{n:06x}", seq=seq, actor="insp-3", duration_s=300)))
+        items.append(
+            _inbound(ev("case.inspected", case=f"lane-01-261206-{n:06x}", seq=seq, actor="insp-3", duration_s=300))
+        )
     ingest(items)
     rules = [a["rule"] for a in store.alerts.recent("active")]
     assert rules.count("inspector_override_rate") == 1
@@ -149,17 +195,35 @@ def test_inspector_override_rate_is_counted_from_inspections_and_vin_corrections
 
 def test_the_lane_controllers_event_data_is_understood() -> None:
     """Keys as lane_controller/case.py writes them: records.vehicle.certificate, read/by, too_fast, command, plate."""
-    before = facts(ev("case.opened", id_number="11010519491231002X"),
-                   ev("case.partner_records", records={"owner": {"name": "张伟"}, "vehicle": {"certificate": {"vin": "LSVAU218XN2183294"}}}))
+    before = facts(
+        ev("case.opened", id_number="11010519491231002X"),
+        ev(
+            "case.partner_records",
+            records={"owner": {"name": "张伟"}, "vehicle": {"certificate": {"vin": "LSVAU218XN2183294"}}},
+        ),
+    )
     assert before.cert_vin == "LSVAU218XN2183294" and before.owner_name == "张伟"
-    signals = check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183295", by="inspector", read="LSVAU218XN2183294", reason="x"), before, "s", CFG)
+    signals = check_event(
+        ev("case.vin_confirmed", vin="LSVAU218XN2183295", by="inspector", read="LSVAU218XN2183294", reason="x"),
+        before,
+        "s",
+        CFG,
+    )
     assert rules_of(signals) == {Rule.VIN_CORRECTED, Rule.VIN_DIFFERS_FROM_CERTIFICATE}
     assert not check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", by="reader"), before, "s", CFG)
     # typed in by the inspector after the reader read nothing: a confirmation, not a correction
-    assert not check_event(ev("case.vin_confirmed", vin="LSVAU218XN2183294", by="inspector", read=None, reason="no read"), before, "s", CFG)
-    assert Rule.INSPECTION_TOO_SHORT in rules_of(check_event(ev("case.inspected", ok=True, too_fast=True), None, "s", CFG))
-    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(check_event(ev("barrier.actuated", case=None, barrier="exit", command="open", remote=True), None, "s", CFG))
-    assert Rule.PLATE_WITHOUT_PAYMENT in rules_of(check_event(ev("case.plates_issued", job_id="j1", plate="苏A12345"), before, "s", CFG))
+    assert not check_event(
+        ev("case.vin_confirmed", vin="LSVAU218XN2183294", by="inspector", read=None, reason="no read"), before, "s", CFG
+    )
+    assert Rule.INSPECTION_TOO_SHORT in rules_of(
+        check_event(ev("case.inspected", ok=True, too_fast=True), None, "s", CFG)
+    )
+    assert Rule.BARRIER_OUTSIDE_CASE in rules_of(
+        check_event(ev("barrier.actuated", case=None, barrier="exit", command="open", remote=True), None, "s", CFG)
+    )
+    assert Rule.PLATE_WITHOUT_PAYMENT in rules_of(
+        check_event(ev("case.plates_issued", job_id="j1", plate="苏A12345"), before, "s", CFG)
+    )
     assert project(before, ev("case.plates_issued", plate="苏A12345"), "s").plate == "苏A12345"
 
 

@@ -26,14 +26,18 @@ def web(store, tmp_path: Path) -> Iterator[Web]:
     web.close()
 
 
-def test_one_address_gets_few_tries_a_minute_once_the_back_off_starts_and_the_user_still_signs_in_from_another_address(web: Web) -> None:
+def test_one_address_gets_few_tries_a_minute_once_the_back_off_starts_and_the_user_still_signs_in_from_another_address(
+    web: Web,
+) -> None:
     attacker = web.client(ATTACKER)
     csrf = login_csrf(attacker)
     checked_at: list[float] = []  # simulated seconds at which the bridge checked a password (not refused outright)
     retry_after: list[str | None] = []
     start = web.clock.t
     for i in range(600):  # one guess a second for ten minutes
-        r = attacker.post("/login", data={"name": "vic", "password": f"guess-{i:04d}", "csrf": csrf}, follow_redirects=False)
+        r = attacker.post(
+            "/login", data={"name": "vic", "password": f"guess-{i:04d}", "csrf": csrf}, follow_redirects=False
+        )
         assert r.status_code in (303, 429), r.text
         if r.status_code == 303:
             assert r.headers["location"] == "/login?error=bad"
@@ -54,7 +58,9 @@ def test_failed_sign_ins_for_other_names_from_one_address_do_not_lock_out_anothe
     shared = web.client(OFFICE)  # one NAT address for a whole office
     csrf = login_csrf(shared)
     for i in range(20):
-        r = shared.post("/login", data={"name": f"temp{i % 4}", "password": "wrong password!", "csrf": csrf}, follow_redirects=False)
+        r = shared.post(
+            "/login", data={"name": f"temp{i % 4}", "password": "wrong password!", "csrf": csrf}, follow_redirects=False
+        )
         assert r.headers["location"] == "/login?error=bad"
     assert sign_in(web.client(OFFICE), "ada").headers["location"] == "/"
 
@@ -94,7 +100,9 @@ def test_a_thousand_refused_sign_ins_write_a_handful_of_audit_rows_and_the_faile
     refused = [json.loads(r["detail"]) for r in new if r["action"] == "user.sign_in_refused"]
     assert sum(d.get("count", 1) for d in refused) == statuses.count(429), refused
     assert all(r["actor"] == "vic" for r in new if r["action"] == "user.sign_in_refused")
-    assert any(a["rule"] == "failed_logins" and "dashboard/vic" in a["dedup_key"] for a in web.store.alerts.recent("active"))
+    assert any(
+        a["rule"] == "failed_logins" and "dashboard/vic" in a["dedup_key"] for a in web.store.alerts.recent("active")
+    )
     assert web.store.audit.verify() == []
 
 

@@ -24,9 +24,29 @@ LANES = ("lane-01", "lane-02", "lane-03")
 
 class WorkerProcess:
     def __init__(self, db: str, broker, pki, prefix: str, base: int, log: Path) -> None:
-        self.args = [sys.executable, "-m", "edge.cli", "bridge", "serve", "--db", db, "--http", "none", "--workers", "1",
-                     "--worker-base", str(base), "--client-id-prefix", prefix, "--mqtt-host", broker.host, "--mqtt-port", str(broker.port),
-                     "--site-dir", str(pki.root)]
+        self.args = [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "bridge",
+            "serve",
+            "--db",
+            db,
+            "--http",
+            "none",
+            "--workers",
+            "1",
+            "--worker-base",
+            str(base),
+            "--client-id-prefix",
+            prefix,
+            "--mqtt-host",
+            broker.host,
+            "--mqtt-port",
+            str(broker.port),
+            "--site-dir",
+            str(pki.root),
+        ]
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -34,8 +54,14 @@ class WorkerProcess:
     def start(self) -> None:
         self.starts += 1
         with open(self.log, "ab") as fh:
-            self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: self.log.read_text(errors="replace").count("subscribed") >= self.starts, 20, f"worker subscribed ({self.log.name})")
+            self.proc = subprocess.Popen(
+                self.args, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        wait_for(
+            lambda: self.log.read_text(errors="replace").count("subscribed") >= self.starts,
+            20,
+            f"worker subscribed ({self.log.name})",
+        )
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -52,7 +78,9 @@ class WorkerProcess:
                 self.proc.wait()
 
 
-def test_two_workers_one_killed_mid_stream_lose_and_double_nothing(db_url, mqtt_broker, site_pki, lane_factory, tmp_path) -> None:
+def test_two_workers_one_killed_mid_stream_lose_and_double_nothing(
+    db_url, mqtt_broker, site_pki, lane_factory, tmp_path
+) -> None:
     store = open_store(db_url)
     store.migrate()
     prefix = f"bridge-{uuid.uuid4().hex[:6]}"
@@ -65,10 +93,16 @@ def test_two_workers_one_killed_mid_stream_lose_and_double_nothing(db_url, mqtt_
 
         def publish(lane, first: int, last: int) -> None:
             for seq in range(first, last + 1):
-                lane.client.publish(f"passlane/v1/site-1/{lane.unit}/events", lane.event(seq, "case.inspection_item", f"{lane.unit}-261206-{seq // 20:06x}",
-                                                                                          item=seq).to_bytes(), qos=1)
-            lane.client.publish(f"passlane/v1/site-1/{lane.unit}/events", lane.event(last, "case.inspection_item", f"{lane.unit}-261206-{last // 20:06x}",
-                                                                                      item=last).to_bytes(), qos=1).wait_for_publish(30)
+                lane.client.publish(
+                    f"passlane/v1/site-1/{lane.unit}/events",
+                    lane.event(seq, "case.inspection_item", f"{lane.unit}-261206-{seq // 20:06x}", item=seq).to_bytes(),
+                    qos=1,
+                )
+            lane.client.publish(
+                f"passlane/v1/site-1/{lane.unit}/events",
+                lane.event(last, "case.inspection_item", f"{lane.unit}-261206-{last // 20:06x}", item=last).to_bytes(),
+                qos=1,
+            ).wait_for_publish(30)
 
         threads = [threading.Thread(target=publish, args=(lane, 1, PER_LANE // 2)) for lane in lanes]
         for t in threads:
@@ -84,7 +118,9 @@ def test_two_workers_one_killed_mid_stream_lose_and_double_nothing(db_url, mqtt_
             t.join(60)
         b.start()  # the same client id: its persistent session is resumed and the broker delivers what it queued
         wait_for(lambda: store.counts()["events_stored"] >= len(LANES) * PER_LANE, 60, "every event stored")
-        wait_for(lambda: all(lane.acked == PER_LANE for lane in lanes), 30, "every lane acknowledged up to its last seq")
+        wait_for(
+            lambda: all(lane.acked == PER_LANE for lane in lanes), 30, "every lane acknowledged up to its last seq"
+        )
         counts = store.counts()
         assert counts["events_stored"] == len(LANES) * PER_LANE
         for lane in lanes:

@@ -33,10 +33,17 @@ def _assert_headers(r, what: str) -> None:
 
 def test_every_response_carries_the_security_headers(web: Web) -> None:
     c = web.client()
-    cases = {"login page": c.get("/login"), "anonymous page": c.get("/", follow_redirects=False),
-             "anonymous API": c.get("/api/stats"), "static": c.get("/static/bridge.css"), "not found": c.get("/nope"),
-             "validation error": c.get("/api/units/lane-01/events?after=x", headers=web.bearer()),
-             "health": c.get("/healthz"), "metrics": c.get("/metrics"), "API": c.get("/api/stats", headers=web.bearer())}
+    cases = {
+        "login page": c.get("/login"),
+        "anonymous page": c.get("/", follow_redirects=False),
+        "anonymous API": c.get("/api/stats"),
+        "static": c.get("/static/bridge.css"),
+        "not found": c.get("/nope"),
+        "validation error": c.get("/api/units/lane-01/events?after=x", headers=web.bearer()),
+        "health": c.get("/healthz"),
+        "metrics": c.get("/metrics"),
+        "API": c.get("/api/stats", headers=web.bearer()),
+    }
     assert sign_in(c, "ada").status_code == 303
     cases |= {"dashboard": c.get("/"), "alerts": c.get("/alerts"), "audit": c.get("/audit")}
     for what, r in cases.items():
@@ -69,7 +76,9 @@ def test_the_secure_setting_marks_cookies_secure_behind_a_tls_proxy(store, tmp_p
     web = make_web(store, tmp_path, **{"http.secure_cookies": True})
     try:
         r = web.client().get("/login")
-        assert r.headers.get_list("set-cookie") and all("; secure" in ck.lower() for ck in r.headers.get_list("set-cookie"))
+        assert r.headers.get_list("set-cookie") and all(
+            "; secure" in ck.lower() for ck in r.headers.get_list("set-cookie")
+        )
     finally:
         web.close()
 

@@ -17,16 +17,25 @@ from site_sim.payment_provider import AutoPayer, signed_callback
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
-def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event(tmp_path, mqtt_broker, site_pki, payment_key_file) -> None:
+def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event(
+    tmp_path, mqtt_broker, site_pki, payment_key_file
+) -> None:
     from edge.config import load_config
     from firmware.sim.server import SimBoardServer
     from lane_controller.hardware import BoardHardware
     from lane_controller.vin_camera import VinReading
 
-    bridge = Bridge(make_settings(str(tmp_path / "b.sqlite3"), broker=mqtt_broker, pki=site_pki, key_file=payment_key_file), sweep_s=3600).start()
+    bridge = Bridge(
+        make_settings(str(tmp_path / "b.sqlite3"), broker=mqtt_broker, pki=site_pki, key_file=payment_key_file),
+        sweep_s=3600,
+    ).start()
     data, _ = generate(20, seed=3)
     load_into(bridge.store, data)
-    vehicle = next(v for v in data.vehicles if v.insurance.status == "valid" and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin)
+    vehicle = next(
+        v
+        for v in data.vehicles
+        if v.insurance.status == "valid" and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin
+    )
     payer = AutoPayer(bridge.store.payments.pending, signed_callback(bridge.service, PAYMENT_KEY), period_s=0.1).start()
 
     io = SimBoardServer("io-board", time_scale=50).start()
@@ -34,7 +43,9 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
     world = io.control()
 
     async def main() -> str:
-        cfg = load_config(write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority="苏A"))
+        cfg = load_config(
+            write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority="苏A")
+        )
         lane = runtime.Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
         await lane.start()
         try:
@@ -68,13 +79,24 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
         wait_for(lambda: all(w.subscribed.is_set() for w in bridge.workers), 20, "bridge subscribed")
         cid = asyncio.run(main())
         case = bridge.store.case(cid)
-        assert case["outcome"] == "registered" and case["paid"] and case["vin"] == vehicle.vin and case["cert_vin"] == vehicle.vin
+        assert (
+            case["outcome"] == "registered"
+            and case["paid"]
+            and case["vin"] == vehicle.vin
+            and case["cert_vin"] == vehicle.vin
+        )
         assert [p["status"] for p in case["plates"]] == ["issued"] and case["plate"] == case["plates"][0]["number"]
         kinds = [e["kind"] for e in case["timeline"]]
-        assert kinds[0] == "case.opened" and kinds[-1] == "case.closed" and kinds.index("case.paid") < kinds.index("case.plates_issued")
+        assert (
+            kinds[0] == "case.opened"
+            and kinds[-1] == "case.closed"
+            and kinds.index("case.paid") < kinds.index("case.plates_issued")
+        )
         counts = bridge.store.counts()
         assert counts["duplicates_seen"] >= 0 and counts["missing_seqs"] == 0 and counts["dead_letters"] == 0
-        assert not {"plate_without_payment", "plate_issued_twice", "vin_differs_from_certificate"} & {a["rule"] for a in bridge.store.alerts.recent("active")}
+        assert not {"plate_without_payment", "plate_issued_twice", "vin_differs_from_certificate"} & {
+            a["rule"] for a in bridge.store.alerts.recent("active")
+        }
     finally:
         payer.stop()
         bridge.stop()

@@ -41,13 +41,19 @@ class Web:
     tokens: dict[str, str] = field(default_factory=dict)
     clients: list[TestClient] = field(default_factory=list)
 
-    def client(self, addr: str = "198.51.100.7", *, https: bool = False, raise_server_exceptions: bool = False) -> TestClient:
+    def client(
+        self, addr: str = "198.51.100.7", *, https: bool = False, raise_server_exceptions: bool = False
+    ) -> TestClient:
         """A client at one network address (the bridge sees `request.client.host`).
 
         Entered (one event loop and worker pool for all its requests, as under uvicorn): a client that is not
         starts a thread per request, and on PostgreSQL each thread holds its own connection."""
-        c = TestClient(self.app, base_url="https://testserver" if https else "http://testserver", client=(addr, 40000),
-                       raise_server_exceptions=raise_server_exceptions)
+        c = TestClient(
+            self.app,
+            base_url="https://testserver" if https else "http://testserver",
+            client=(addr, 40000),
+            raise_server_exceptions=raise_server_exceptions,
+        )
         c.__enter__()
         self.clients.append(c)
         return c

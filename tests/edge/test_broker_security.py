@@ -16,7 +16,9 @@ from edge.pki import SitePki, mosquitto_password_hash
 SITE = "site-1"
 
 
-def _client(broker: MosquittoBroker, pki: SitePki, user: str | None, password: str | None, tls: bool = True) -> tuple[mqtt.Client, threading.Event, list]:
+def _client(
+    broker: MosquittoBroker, pki: SitePki, user: str | None, password: str | None, tls: bool = True
+) -> tuple[mqtt.Client, threading.Event, list]:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{user}-{id(object())}", protocol=mqtt.MQTTv5)
     if tls:
         client.tls_set(ca_certs=str(pki.ca_cert), cert_reqs=ssl.CERT_REQUIRED)
@@ -64,7 +66,9 @@ def test_known_unit_connects_over_tls(mqtt_broker: MosquittoBroker, site_pki: Si
 
 
 @pytest.mark.parametrize("user,password", [(None, None), ("lane-01", "wrong-password"), ("nobody", "x")])
-def test_anonymous_or_wrong_password_is_refused(mqtt_broker: MosquittoBroker, site_pki: SitePki, user, password) -> None:
+def test_anonymous_or_wrong_password_is_refused(
+    mqtt_broker: MosquittoBroker, site_pki: SitePki, user, password
+) -> None:
     client, rc = _connect(mqtt_broker, site_pki, user, password)
     client.loop_stop()
     assert isinstance(rc, Exception) or rc != 0, f"broker admitted {user!r}"
@@ -76,7 +80,9 @@ def test_plain_tcp_connection_is_refused(mqtt_broker: MosquittoBroker, site_pki:
     assert isinstance(rc, Exception) or rc != 0
 
 
-def test_lane_cannot_publish_as_another_lane_or_read_its_commands(mqtt_broker: MosquittoBroker, site_pki: SitePki) -> None:
+def test_lane_cannot_publish_as_another_lane_or_read_its_commands(
+    mqtt_broker: MosquittoBroker, site_pki: SitePki
+) -> None:
     """lane-01 publishes on lane-02's events and subscribes to lane-02's cmd: the bridge sees neither."""
     bridge, rc = _connect(mqtt_broker, site_pki, "bridge", site_pki.password("bridge"))
     assert rc == 0

@@ -19,5 +19,14 @@ def wait_until(pred, timeout: float, what: str = "condition") -> None:
 
 
 def session_settings(broker: MosquittoBroker, pki: SitePki, unit: str = "lane-01") -> SessionSettings:
-    return SessionSettings(site=SITE, unit=unit, host=broker.host, port=broker.port, username=unit,
-                           password=pki.password(unit), ca_file=pki.ca_cert, reconnect_min_s=1, reconnect_max_s=2)
+    return SessionSettings(
+        site=SITE,
+        unit=unit,
+        host=broker.host,
+        port=broker.port,
+        username=unit,
+        password=pki.password(unit),
+        ca_file=pki.ca_cert,
+        reconnect_min_s=1,
+        reconnect_max_s=2,
+    )

@@ -89,28 +89,41 @@ def connect(mqtt_broker: MosquittoBroker, site_pki: SitePki) -> Iterator:
 # (intruding account, the leaf its intrusion targets, filters it must be refused,
 #  a topic it may read, on which a marker shows the broker has routed everything before it)
 INTRUSIONS = [
-    pytest.param("lane-01", Leaf.EVENTS, [
-        shared_filter(Leaf.EVENTS),                              # the bridge's own group
-        shared_filter(Leaf.EVENTS, group="anything"),            # a group of its own
-        f"$share/bridge/{topic(SITE, 'lane-01', Leaf.ACK)}",     # its own topic, through a share
-        "#",
-        "passlane/v1/+/+/events",
-        topic(SITE, "lane-02", Leaf.EVENTS),
-        topic(SITE, "lane-02", Leaf.CMD),
-    ], topic(SITE, "lane-01", Leaf.ACK), id="lane"),
-    pytest.param("ops", Leaf.STATUS, [
-        shared_filter(Leaf.STATUS),  # ops may read every status, but not as a member of the bridge's group
-        shared_filter(Leaf.TELEMETRY),
-        "#",
-        topic(SITE, "lane-02", Leaf.EVENTS),
-    ], topic(SITE, "lane-03", Leaf.TELEMETRY), id="ops-viewer"),
+    pytest.param(
+        "lane-01",
+        Leaf.EVENTS,
+        [
+            shared_filter(Leaf.EVENTS),  # the bridge's own group
+            shared_filter(Leaf.EVENTS, group="anything"),  # a group of its own
+            f"$share/bridge/{topic(SITE, 'lane-01', Leaf.ACK)}",  # its own topic, through a share
+            "#",
+            "passlane/v1/+/+/events",
+            topic(SITE, "lane-02", Leaf.EVENTS),
+            topic(SITE, "lane-02", Leaf.CMD),
+        ],
+        topic(SITE, "lane-01", Leaf.ACK),
+        id="lane",
+    ),
+    pytest.param(
+        "ops",
+        Leaf.STATUS,
+        [
+            shared_filter(Leaf.STATUS),  # ops may read every status, but not as a member of the bridge's group
+            shared_filter(Leaf.TELEMETRY),
+            "#",
+            topic(SITE, "lane-02", Leaf.EVENTS),
+        ],
+        topic(SITE, "lane-03", Leaf.TELEMETRY),
+        id="ops-viewer",
+    ),
 ]
 
 
 @pytest.mark.broker
 @pytest.mark.parametrize("intruder_user,leaf,filters,marker_topic", INTRUSIONS)
 def test_an_account_other_than_the_bridge_cannot_join_the_bridge_group_or_divert_its_messages(
-        connect, intruder_user: str, leaf: Leaf, filters: list[str], marker_topic: str) -> None:
+    connect, intruder_user: str, leaf: Leaf, filters: list[str], marker_topic: str
+) -> None:
     bridge = connect("bridge", "t-bridge-worker")
     assert all(not rc.is_failure for rc in bridge.subscribe([shared_filter(leaf)]))
 
@@ -122,8 +135,11 @@ def test_an_account_other_than_the_bridge_cannot_join_the_bridge_group_or_divert
     payloads = [f"{leaf.value}-{i}".encode() for i in range(MESSAGES)]
     for p in payloads:
         lane2.client.publish(topic(SITE, "lane-02", leaf), p, qos=1).wait_for_publish(5)
-    wait_until(lambda: len(bridge.received) >= MESSAGES, 5,
-               f"bridge group receiving all {MESSAGES} (got {len(bridge.received)})")
+    wait_until(
+        lambda: len(bridge.received) >= MESSAGES,
+        5,
+        f"bridge group receiving all {MESSAGES} (got {len(bridge.received)})",
+    )
 
     # Once the broker has routed this marker to the intruder, it has routed every earlier message too.
     bridge.client.publish(marker_topic, b"marker", qos=1).wait_for_publish(5)
@@ -144,7 +160,9 @@ def test_several_bridge_workers_still_share_the_load(connect) -> None:
     lane2 = connect("lane-02", "t-lane-02")
     for i in range(MESSAGES):
         lane2.client.publish(topic(SITE, "lane-02", Leaf.EVENTS), f"e{i}".encode(), qos=1).wait_for_publish(5)
-    wait_until(lambda: sum(len(w.received) for w in workers) >= MESSAGES, 5, "both workers together receiving every message")
+    wait_until(
+        lambda: sum(len(w.received) for w in workers) >= MESSAGES, 5, "both workers together receiving every message"
+    )
     assert sum(len(w.received) for w in workers) == MESSAGES
     assert all(w.received for w in workers), "the broker did not split the group's messages"
 
@@ -155,6 +173,10 @@ def test_generated_acls_give_shared_subscriptions_to_the_bridge_only() -> None:
         shared = [t for _, t in unit_acls(SITE, unit, role) if t.startswith("$share/")]
         assert bool(shared) == (role == "bridge"), (unit, shared)
     config = dynsec_config(units, dict.fromkeys(units.units, "pw"))
-    assert config["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": False,
-                                          "subscribe": False, "unsubscribe": True}
+    assert config["defaultACLAccess"] == {
+        "publishClientSend": False,
+        "publishClientReceive": False,
+        "subscribe": False,
+        "unsubscribe": True,
+    }
     assert "$CONTROL" not in str(config)  # nobody may administer the broker over MQTT

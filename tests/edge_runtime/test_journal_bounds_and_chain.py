@@ -35,11 +35,14 @@ def test_an_oversize_event_is_refused_where_it_is_made_and_nothing_is_journaled(
     assert max(len(p) for _, p in journal.outbox_unsent(10)) <= MAX_EVENT_BYTES < MAX_PAYLOAD_BYTES
 
 
-@pytest.mark.parametrize("event", [
-    NewEvent(EventKind.INSPECTOR_SIGN_IN_FAILED, actor="i" * 65),  # an actor longer than the contract allows
-    NewEvent(EventKind.DEVICE_FAULT, data={"reading": math.nan}),  # NaN is not JSON
-    NewEvent(EventKind.DEVICE_FAULT, ts=math.inf),
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        NewEvent(EventKind.INSPECTOR_SIGN_IN_FAILED, actor="i" * 65),  # an actor longer than the contract allows
+        NewEvent(EventKind.DEVICE_FAULT, data={"reading": math.nan}),  # NaN is not JSON
+        NewEvent(EventKind.DEVICE_FAULT, ts=math.inf),
+    ],
+)
 def test_an_event_breaking_the_contract_is_refused_with_a_clear_error(journal: Journal, event: NewEvent) -> None:
     with pytest.raises(EventInvalid, match="not journaled"):
         journal.record([event])
@@ -65,19 +68,29 @@ def test_the_chain_continues_across_a_restart_of_the_unit(tmp_path) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**63, 2**63) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=20,
 )
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=st.dictionaries(st.text(max_size=10), json_values, max_size=6), ts=st.floats(0, 1e10), actor=st.none() | st.text(max_size=64))
-def test_the_bridge_recomputes_the_units_hash_from_the_bytes_it_receives(tmp_path_factory, data, ts: float, actor) -> None:
+@given(
+    data=st.dictionaries(st.text(max_size=10), json_values, max_size=6),
+    ts=st.floats(0, 1e10),
+    actor=st.none() | st.text(max_size=64),
+)
+def test_the_bridge_recomputes_the_units_hash_from_the_bytes_it_receives(
+    tmp_path_factory, data, ts: float, actor
+) -> None:
     j = Journal(tmp_path_factory.mktemp("j") / "j.sqlite", "lane-01")
     try:
         env = j.record([NewEvent(EventKind.DEVICE_FAULT, actor=actor, data=data, ts=ts)])[0]
-        (seq, raw), = j.outbox_unsent(1)
+        ((seq, raw),) = j.outbox_unsent(1)
         received = EventEnvelope.from_bytes(bytes(raw))
         assert event_hash(received) == event_hash(env)
         stored = json.loads(json.dumps(received.data, ensure_ascii=False))  # as the bridge keeps it in a TEXT column
@@ -94,7 +107,9 @@ def test_the_session_refuses_to_publish_a_payload_the_broker_would_drop_it_for(m
         with pytest.raises(PayloadError, match="not sent"):
             session.publish(Leaf.EVENTS, b"x" * (MAX_PAYLOAD_BYTES + 1))
         assert session.publish(Leaf.TELEMETRY, b"{}").rc == 0 and session.connected.is_set()
-        fut = session.request_future("partner.lookup", {"id_number": "1" * (MAX_PAYLOAD_BYTES + 1)}, "lane-01-261206-000001")
+        fut = session.request_future(
+            "partner.lookup", {"id_number": "1" * (MAX_PAYLOAD_BYTES + 1)}, "lane-01-261206-000001"
+        )
         with pytest.raises(PayloadError):
             fut.result(1)
         assert session.connected.is_set(), "nothing oversize reached the broker, so the connection stands"

@@ -48,7 +48,9 @@ class Watcher:
 
     def states(self, unit: str) -> list[str]:
         with self.lock:
-            return [UnitStatus.from_bytes(p).state.value for t, p in self.msgs if t == topic("site-1", unit, Leaf.STATUS)]
+            return [
+                UnitStatus.from_bytes(p).state.value for t, p in self.msgs if t == topic("site-1", unit, Leaf.STATUS)
+            ]
 
     def telemetry(self, unit: str) -> list[Telemetry]:
         with self.lock:
@@ -100,9 +102,13 @@ def test_a_vanished_unit_is_reported_offline_by_its_last_will(mqtt_broker, site_
 
 def test_request_gets_the_response_with_the_same_correlation(session, cloud):
     v = cloud.good[0]
-    resp = session.request(RequestKind.PARTNER_LOOKUP, {"id_number": v.owner_id_number}, case_id="lane-01-261206-0000c1", timeout=5)
+    resp = session.request(
+        RequestKind.PARTNER_LOOKUP, {"id_number": v.owner_id_number}, case_id="lane-01-261206-0000c1", timeout=5
+    )
     assert resp.ok and v.vin in [x["certificate"]["vin"] for x in resp.body["vehicles"]]
-    bad = session.request(RequestKind.PARTNER_LOOKUP, {"id_number": "110101190001010000"}, case_id="lane-01-261206-0000c1", timeout=5)
+    bad = session.request(
+        RequestKind.PARTNER_LOOKUP, {"id_number": "110101190001010000"}, case_id="lane-01-261206-0000c1", timeout=5
+    )
     assert not bad.ok and bad.error == "not_found"
 
 
@@ -113,7 +119,15 @@ def test_a_request_without_an_answer_fails_as_cloud_unreachable(session):
 
 def test_telemetry_is_published_online_and_dropped_and_counted_offline(mqtt_broker, site_pki, session, tmp_path):
     def make(dropped: int) -> Telemetry:
-        return sample("lane-01", outbox_depth=3, outbox_alarm=False, dropped=dropped, boards=[], camera_fps=None, disk_path=tmp_path)
+        return sample(
+            "lane-01",
+            outbox_depth=3,
+            outbox_alarm=False,
+            dropped=dropped,
+            boards=[],
+            camera_fps=None,
+            disk_path=tmp_path,
+        )
 
     pub = TelemetryPublisher(session, make, interval_s=3600)
     w = Watcher(mqtt_broker, site_pki)
@@ -133,6 +147,10 @@ def test_telemetry_is_published_online_and_dropped_and_counted_offline(mqtt_brok
     wait_until(lambda: session.connected.is_set(), 20, "reconnected")
     w = Watcher(mqtt_broker, site_pki)
     try:
-        wait_until(lambda: (pub.tick(), any(x.telemetry_dropped == 2 for x in w.telemetry("lane-01")))[1], 10, "the drop count reported")
+        wait_until(
+            lambda: (pub.tick(), any(x.telemetry_dropped == 2 for x in w.telemetry("lane-01")))[1],
+            10,
+            "the drop count reported",
+        )
     finally:
         w.stop()

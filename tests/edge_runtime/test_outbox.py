@@ -16,8 +16,10 @@ pytestmark = pytest.mark.broker
 
 def _record(journal: Journal, n: int, start: int = 0) -> None:
     for i in range(start, start + n):
-        journal.record([NewEvent(EventKind.CASE_INSPECTION_ITEM, case_id=f"c{i // 10}", data={"i": i})],
-                       CaseRow(f"c{i // 10}", "A", "admitted", True, {"i": i}))
+        journal.record(
+            [NewEvent(EventKind.CASE_INSPECTION_ITEM, case_id=f"c{i // 10}", data={"i": i})],
+            CaseRow(f"c{i // 10}", "A", "admitted", True, {"i": i}),
+        )
 
 
 def test_events_are_published_in_order_and_deleted_only_after_ack(journal, session, cloud_off):

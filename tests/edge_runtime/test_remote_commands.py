@@ -27,10 +27,18 @@ def test_commands_are_answered_journaled_and_never_run_twice(journal, session, c
 
     first = cloud.service.send_command(SITE, "lane-01", CommandName.OPEN_BARRIER, {"barrier": "exit"}, "ops-1", "test")
     wait_until(lambda: status(first.request_id) == "done", 15, "result stored by the bridge")
-    cloud.service.publish(topic(SITE, "lane-01", Leaf.CMD), first.to_bytes(), 1, False)  # a redelivery of the same command
-    unlisted = cloud.service.send_command(SITE, "lane-01", CommandName.SEND_DIAGNOSTICS, {}, "ops-1", "test")  # not listed on this unit
-    expired = cloud.service.send_command(SITE, "lane-01", CommandName.OPEN_BARRIER, {"barrier": "exit"}, "ops-1", "test", ttl_s=-1)
-    wait_until(lambda: status(unlisted.request_id) == "refused" and status(expired.request_id) == "expired", 15, "all results")
+    cloud.service.publish(
+        topic(SITE, "lane-01", Leaf.CMD), first.to_bytes(), 1, False
+    )  # a redelivery of the same command
+    unlisted = cloud.service.send_command(
+        SITE, "lane-01", CommandName.SEND_DIAGNOSTICS, {}, "ops-1", "test"
+    )  # not listed on this unit
+    expired = cloud.service.send_command(
+        SITE, "lane-01", CommandName.OPEN_BARRIER, {"barrier": "exit"}, "ops-1", "test", ttl_s=-1
+    )
+    wait_until(
+        lambda: status(unlisted.request_id) == "refused" and status(expired.request_id) == "expired", 15, "all results"
+    )
     wait_until(lambda: len([e for e in journal.events() if e["kind"] == "command.executed"]) >= 3, 10, "journaled")
     assert runs == [first.request_id]
     kinds = [e for e in journal.events() if e["kind"] == "command.executed"]

@@ -58,17 +58,58 @@ def ubx(cls: int, mid: int, payload: bytes) -> bytes:
     return b"\xb5\x62" + body + bytes([a, b])
 
 
-def nav_pvt(*, itow: int = 0, date: tuple[int, int, int] = (2024, 5, 20), hms: tuple[int, int, int] = (3, 4, 5),
-            nano: int = 0, valid: int = 0x37, fix_type: int = 3, flags: int = 0x01, num_sv: int = 20,
-            lat: float = 31.2304, lon: float = 121.4737, h_msl_mm: int = 12_345, h_acc_mm: int = 14,
-            g_speed_mm: int = 1500, head_mot: float = 90.0, flags3: int = 0) -> bytes:
+def nav_pvt(
+    *,
+    itow: int = 0,
+    date: tuple[int, int, int] = (2024, 5, 20),
+    hms: tuple[int, int, int] = (3, 4, 5),
+    nano: int = 0,
+    valid: int = 0x37,
+    fix_type: int = 3,
+    flags: int = 0x01,
+    num_sv: int = 20,
+    lat: float = 31.2304,
+    lon: float = 121.4737,
+    h_msl_mm: int = 12_345,
+    h_acc_mm: int = 14,
+    g_speed_mm: int = 1500,
+    head_mot: float = 90.0,
+    flags3: int = 0,
+) -> bytes:
     """A 92-byte UBX-NAV-PVT frame (u-blox 8/9 layout)."""
     y, mo, d = date
     h, mi, s = hms
     payload = struct.pack(
-        "<IHBBBBBBIiBBBBiiiiIIiiiiiIIHH", itow, y, mo, d, h, mi, s, valid, 20, nano, fix_type, flags, 0xEA,
-        num_sv, round(lon * 1e7), round(lat * 1e7), h_msl_mm + 10_000, h_msl_mm, h_acc_mm, 20, 0, 0, 0,
-        g_speed_mm, round(head_mot * 1e5), 100, 500_000, 120, flags3,
+        "<IHBBBBBBIiBBBBiiiiIIiiiiiIIHH",
+        itow,
+        y,
+        mo,
+        d,
+        h,
+        mi,
+        s,
+        valid,
+        20,
+        nano,
+        fix_type,
+        flags,
+        0xEA,
+        num_sv,
+        round(lon * 1e7),
+        round(lat * 1e7),
+        h_msl_mm + 10_000,
+        h_msl_mm,
+        h_acc_mm,
+        20,
+        0,
+        0,
+        0,
+        g_speed_mm,
+        round(head_mot * 1e5),
+        100,
+        500_000,
+        120,
+        flags3,
     ) + bytes(12)
     assert len(payload) == 92
     return ubx(0x01, 0x07, payload)

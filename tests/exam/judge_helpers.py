@@ -42,7 +42,9 @@ class Judged:
     result: Result
 
 
-def judge_inputs(inputs: tuple[Input, ...] | list[Input], car_name: str = "c1-example", rules_name: str = "c1-2022") -> Judged:
+def judge_inputs(
+    inputs: tuple[Input, ...] | list[Input], car_name: str = "c1-example", rules_name: str = "c1-2022"
+) -> Judged:
     j = Judge(course(), car(car_name), rules(rules_name))
     events = [e for i in inputs for e in j.feed(i)] + j.finish(inputs[-1].t)
     results = [e for e in events if isinstance(e, Result)]

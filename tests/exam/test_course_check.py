@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", "exam", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "exam", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _edited(item: str, role: str, edit) -> dict:  # type: ignore[no-untyped-def]
@@ -56,7 +63,12 @@ def test_loading_converts_to_the_survey_origins_east_north_up_metres() -> None:
 
 def _narrower(c: list) -> list:  # type: ignore[type-arg]
     """The reverse bay's U, both side lines moved 5 cm in: 10 cm narrower, the control lines still where they should be."""
-    return [(c[0][0] + 0.05, *c[0][1:]), (c[1][0] + 0.05, *c[1][1:]), (c[2][0] - 0.05, *c[2][1:]), (c[3][0] - 0.05, *c[3][1:])]
+    return [
+        (c[0][0] + 0.05, *c[0][1:]),
+        (c[1][0] + 0.05, *c[1][1:]),
+        (c[2][0] - 0.05, *c[2][1:]),
+        (c[3][0] - 0.05, *c[3][1:]),
+    ]
 
 
 def test_a_reverse_bay_10_cm_too_narrow_is_reported() -> None:
@@ -66,15 +78,26 @@ def test_a_reverse_bay_10_cm_too_narrow_is_reported() -> None:
 
 
 def test_a_parallel_bay_too_short_and_a_narrow_s_curve_are_reported() -> None:
-    doc = _edited("parallel_park", "bay_line", lambda c: [c[0], c[1], (c[2][0] - 0.2, *c[2][1:]), (c[3][0] - 0.2, *c[3][1:])])
+    doc = _edited(
+        "parallel_park", "bay_line", lambda c: [c[0], c[1], (c[2][0] - 0.2, *c[2][1:]), (c[3][0] - 0.2, *c[3][1:])]
+    )
     problems = check_course(course_from_geojson(doc, "short"), car())
     assert any("parallel_park: bay length 7.505 m, expected 7.705 m" in p for p in problems), problems
     lay = layout()
-    f = next(f for f in lay.features if f["item"] == "s_curve" and f["role"] == "edge_line" and f["props"]["bend"] == 1 and f["props"]["side"] == "right")
+    f = next(
+        f
+        for f in lay.features
+        if f["item"] == "s_curve"
+        and f["role"] == "edge_line"
+        and f["props"]["bend"] == 1
+        and f["props"]["side"] == "right"
+    )
     cx, cy = lay.s_centres[0]
     f["coords"] = [(cx + (x - cx) * 7.3 / 7.5, cy + (y - cy) * 7.3 / 7.5, z) for x, y, z in f["coords"]]
     problems = check_course(course_from_geojson(geojson(lay), "tight"), car())
-    assert any("bend 1 outer radius 7.300" in p for p in problems) and any("bend 1 road width 3.300" in p for p in problems), problems
+    assert any("bend 1 outer radius 7.300" in p for p in problems) and any(
+        "bend 1 road width 3.300" in p for p in problems
+    ), problems
 
 
 def test_a_wrong_turn_direction_and_a_flat_hill_are_reported() -> None:

@@ -59,15 +59,24 @@ def test_the_track_is_10_hz_epochs_and_the_boards_signals_on_one_clock() -> None
     assert [i.t for i in inputs] == sorted(i.t for i in inputs)
     first = [i for i in inputs if isinstance(i, SignalChange) and i.t == inputs[0].t]
     assert {s.signal for s in first} == set(Signal)  # every signal's value at power-up
-    assert {s.signal for s in inputs if isinstance(s, SignalChange)} >= {Signal.SEAT_BELT, Signal.GEAR_REVERSE, Signal.HANDBRAKE,
-                                                                         Signal.CLUTCH, Signal.BRAKE, Signal.TURN_LEFT, Signal.ENGINE_RPM}
+    assert {s.signal for s in inputs if isinstance(s, SignalChange)} >= {
+        Signal.SEAT_BELT,
+        Signal.GEAR_REVERSE,
+        Signal.HANDBRAKE,
+        Signal.CLUTCH,
+        Signal.BRAKE,
+        Signal.TURN_LEFT,
+        Signal.ENGINE_RPM,
+    }
 
 
 def test_the_receiver_reports_the_antenna_with_rtk_fixed_noise() -> None:
     epochs = [i for i in simulated("clean")[1] if isinstance(i, Epoch)][:20]  # standing at the start
     pts = [course().enu(e.lat, e.lon, e.alt) for e in epochs]
     a = car().position_antenna
-    assert statistics.mean(p[0] for p in pts) == pytest.approx(4.0 + a.x, abs=0.03)  # rear axle at e = 4 m, heading east
+    assert statistics.mean(p[0] for p in pts) == pytest.approx(
+        4.0 + a.x, abs=0.03
+    )  # rear axle at e = 4 m, heading east
     assert statistics.pstdev(p[0] for p in pts) < 0.02 and statistics.pstdev(p[1] for p in pts) < 0.02
     assert statistics.pstdev(e.heading_deg for e in epochs) < 0.3
 
@@ -88,5 +97,7 @@ def test_calibrated_near_misses_are_as_near_as_stated(target: float) -> None:
         assert s_clearance(c, lay, p.s_offset) == pytest.approx(target, abs=0.004)
     q = calibrate(PROFILES["ra-wheel-near-edge"][0].__class__(targets=(("ra_wheel", target),)), c, lay)
     if target > 0:
-        assert ra_clearance(c, lay, ra_balanced_turn(c, lay) + (q.ra_turn_shift or 0.0), "right") == pytest.approx(target, abs=0.004)
+        assert ra_clearance(c, lay, ra_balanced_turn(c, lay) + (q.ra_turn_shift or 0.0), "right") == pytest.approx(
+            target, abs=0.004
+        )
     assert not math.isnan(q.ra_turn_shift or 0.0)

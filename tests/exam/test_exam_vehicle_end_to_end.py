@@ -81,10 +81,10 @@ tls = {{ ca_file = "{pki.ca_cert}" }}
 resend_after_s = 2
 
 [gnss]
-url = "{s['nmea'].url}"
+url = "{s["nmea"].url}"
 
 [vehicle_board]
-url = "{s['board'].url}"
+url = "{s["board"].url}"
 
 [page]
 port = {free_port()}
@@ -100,9 +100,17 @@ class Unit:
 
     def __init__(self, config: Path, start: str | None = None) -> None:
         self.port = int(config.read_text().split("[page]\nport = ")[1].split()[0])
-        args = [sys.executable, "-m", "edge.cli", "exam", "run", "--config", str(config)] + (["--start", start] if start else [])
-        self.proc = subprocess.Popen(args, cwd=config.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, "PYTHONPATH": REPO})
+        args = [sys.executable, "-m", "edge.cli", "exam", "run", "--config", str(config)] + (
+            ["--start", start] if start else []
+        )
+        self.proc = subprocess.Popen(
+            args,
+            cwd=config.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONPATH": REPO},
+        )
 
     def status(self) -> dict[str, Any] | None:
         try:
@@ -121,7 +129,11 @@ def _exam_events(cloud: RealCloud) -> list[dict[str, Any]]:
 
 
 def _uploaded_track(events: list[dict[str, Any]], exam_id: str) -> Track:
-    chunks = [TrackPiece.model_validate(e["data"]) for e in events if e["kind"] == "exam.track_chunk" and e["case_id"] == exam_id]
+    chunks = [
+        TrackPiece.model_validate(e["data"])
+        for e in events
+        if e["kind"] == "exam.track_chunk" and e["case_id"] == exam_id
+    ]
     track = Track()
     for line in reassemble(chunks).decode().splitlines():
         item = parse_line(line)
@@ -140,21 +152,35 @@ def _uploaded_track(events: list[dict[str, Any]], exam_id: str) -> Track:
 def _drive(s: dict[str, Any], seconds: float) -> ExamDrive:
     _, inputs, _ = drive_exam(PROFILES["clean"][0])
     t0 = inputs[0].t
-    return ExamDrive([i for i in inputs if i.t - t0 <= seconds], s["nmea"], CarSignals(s["board"].control()), nmea_sentences).start()
+    return ExamDrive(
+        [i for i in inputs if i.t - t0 <= seconds], s["nmea"], CarSignals(s["board"].control()), nmea_sentences
+    ).start()
 
 
 @pytest.mark.timeout(240)
-def test_an_exam_on_the_car_reaches_the_bridge_whole_and_its_uploaded_track_replays_to_the_same_events(tmp_path, site) -> None:
+def test_an_exam_on_the_car_reaches_the_bridge_whole_and_its_uploaded_track_replays_to_the_same_events(
+    tmp_path, site
+) -> None:
     unit = Unit(_config(tmp_path, site), start="张伟")
     try:
         wait_until(lambda: unit.status(), 30, "the unit's page")
         drive = _drive(site, 30.0)  # the car drives off and into the first item
-        exam = wait_until(lambda: (s := unit.status()) and s["exam"] and s["exam"]["running"] and s["exam"], 30, "the exam started")
-        wait_until(lambda: (unit.status() or {}).get("exam", {}).get("item") == "reverse_into_bay", 60, "the first item seen from position")
+        exam = wait_until(
+            lambda: (s := unit.status()) and s["exam"] and s["exam"]["running"] and s["exam"], 30, "the exam started"
+        )
+        wait_until(
+            lambda: (unit.status() or {}).get("exam", {}).get("item") == "reverse_into_bay",
+            60,
+            "the first item seen from position",
+        )
         drive.done.wait(60)
-        site["cloud"].service.send_command(SITE, UNIT, CommandName.END_EXAM, {"exam_id": exam["exam_id"]}, "examiner-1", "end of the test run")
+        site["cloud"].service.send_command(
+            SITE, UNIT, CommandName.END_EXAM, {"exam_id": exam["exam_id"]}, "examiner-1", "end of the test run"
+        )
         wait_until(lambda: (unit.status() or {}).get("exam", {}).get("result"), 30, "the result")
-        wait_until(lambda: any(e["kind"] == "exam.track_chunk" for e in _exam_events(site["cloud"])), 30, "the track uploaded")
+        wait_until(
+            lambda: any(e["kind"] == "exam.track_chunk" for e in _exam_events(site["cloud"])), 30, "the track uploaded"
+        )
         wait_until(lambda: (unit.status() or {}).get("outbox", {}).get("depth") == 0, 30, "every event delivered")
         _look_at_the_examiners_page(unit.port, tmp_path)
     finally:
@@ -163,13 +189,17 @@ def test_an_exam_on_the_car_reaches_the_bridge_whole_and_its_uploaded_track_repl
     kinds = [e["kind"] for e in events if e["kind"] != "exam.track_chunk"]
     assert kinds[0] == "exam.started" and kinds[-1] == "exam.result" and "exam.item_started" in kinds
     result = next(e for e in events if e["kind"] == "exam.result")["data"]
-    assert result["passed"] is False  # ended in the first item: the bay was never entered (a fail), and items were not driven
+    assert (
+        result["passed"] is False
+    )  # ended in the first item: the bay was never entered (a fail), and items were not driven
     track = _uploaded_track(events, exam["exam_id"])
     assert track.header is not None and track.header.candidate == "张伟" and len(track.inputs) > 200
     course, car = load_course("example-site"), load_car("c1-example")
     replayed = replay(Judge(course, car, default_rules(car.licence)), track)
     car_events = [e for e in events if e["kind"] not in ("exam.started", "exam.track_chunk")]
-    assert [(e["kind"], e["ts"]) for e in car_events] == [(f"exam.{_KIND[ev.kind]}", ev.t) for ev in replayed], "the replay is the car's judgement"
+    assert [(e["kind"], e["ts"]) for e in car_events] == [(f"exam.{_KIND[ev.kind]}", ev.t) for ev in replayed], (
+        "the replay is the car's judgement"
+    )
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -185,22 +215,47 @@ def _look_at_the_examiners_page(port: int, tmp: Path) -> None:
 
     SHOTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                                                     "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
-            for lang, words in (("zh-CN", ("考试车状态", "得分", "扣分", "不合格", "卫星定位接收机")), ("en", ("Exam car status", "Score", "Deductions"))):
+            for lang, words in (
+                ("zh-CN", ("考试车状态", "得分", "扣分", "不合格", "卫星定位接收机")),
+                ("en", ("Exam car status", "Score", "Deductions")),
+            ):
                 for w, h in ((1024, 768), (768, 1024)):
                     page = browser.new_page(viewport={"width": w, "height": h})
                     problems: list[str] = []
-                    page.on("console", lambda m, problems=problems: problems.append(m.text) if "Content Security Policy" in m.text else None)
+                    page.on(
+                        "console",
+                        lambda m, problems=problems: (
+                            problems.append(m.text) if "Content Security Policy" in m.text else None
+                        ),
+                    )
                     page.goto(f"http://127.0.0.1:{port}/lang/{lang}")
                     text = page.inner_text("body")
                     assert all(word in text for word in words), (lang, text[:400])
-                    assert page.locator("#deductions li").count() >= 1, "the deduction, in the standard's Chinese wording"
+                    assert page.locator("#deductions li").count() >= 1, (
+                        "the deduction, in the standard's Chinese wording"
+                    )
                     if lang == "zh-CN":
                         labels = page.eval_on_selector_all("h1, h2, th, .label", "els => els.map(e => e.innerText)")
-                        assert not [x for x in labels if any(c.isascii() and c.isalpha() for c in x.replace("RTK", "").replace("car-01", ""))], labels
-                    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"wider than {w}px"
+                        assert not [
+                            x
+                            for x in labels
+                            if any(c.isascii() and c.isalpha() for c in x.replace("RTK", "").replace("car-01", ""))
+                        ], labels
+                    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+                        f"wider than {w}px"
+                    )
                     assert not problems, problems
                     page.screenshot(path=str(SHOTS / f"exam-page-{lang}-{w}x{h}.png"), full_page=True)
                     page.close()
@@ -208,7 +263,13 @@ def _look_at_the_examiners_page(port: int, tmp: Path) -> None:
             browser.close()
 
 
-_KIND = {"item_started": "item_started", "item_ended": "item_ended", "deduction": "deduction", "run_invalid": "invalid", "result": "result"}
+_KIND = {
+    "item_started": "item_started",
+    "item_ended": "item_ended",
+    "deduction": "deduction",
+    "run_invalid": "invalid",
+    "result": "result",
+}
 
 
 @pytest.mark.timeout(240)
@@ -217,16 +278,27 @@ def test_a_unit_killed_mid_exam_reports_it_interrupted_when_back_and_loses_nothi
     unit = Unit(config, start="李娜")
     drive = _drive(site, 25.0)
     try:
-        exam = wait_until(lambda: (s := unit.status()) and s["exam"] and s["exam"]["running"] and s["exam"], 60, "the exam started")
-        wait_until(lambda: (unit.status() or {}).get("exam", {}).get("item") == "reverse_into_bay", 60, "into the first item")
+        exam = wait_until(
+            lambda: (s := unit.status()) and s["exam"] and s["exam"]["running"] and s["exam"], 60, "the exam started"
+        )
+        wait_until(
+            lambda: (unit.status() or {}).get("exam", {}).get("item") == "reverse_into_bay", 60, "into the first item"
+        )
         recorded = (tmp_path / "var" / "tracks" / f"{exam['exam_id']}.jsonl").read_text().count("\n")
         unit.stop(signal.SIGKILL)
         drive.stop()
         again = Unit(config)
         try:
-            wait_until(lambda: any(e["kind"] == "exam.interrupted" for e in _exam_events(site["cloud"])), 60, "interrupted reported")
-            wait_until(lambda: any(e["kind"] == "exam.track_chunk" and e["data"]["last"] for e in _exam_events(site["cloud"])), 60,
-                       "the partial track uploaded")
+            wait_until(
+                lambda: any(e["kind"] == "exam.interrupted" for e in _exam_events(site["cloud"])),
+                60,
+                "interrupted reported",
+            )
+            wait_until(
+                lambda: any(e["kind"] == "exam.track_chunk" and e["data"]["last"] for e in _exam_events(site["cloud"])),
+                60,
+                "the partial track uploaded",
+            )
             wait_until(lambda: (again.status() or {}).get("outbox", {}).get("depth") == 0, 30, "every event delivered")
         finally:
             assert again.stop() == 0

@@ -26,8 +26,16 @@ from gnss_helpers import LOGS, dataset, log_bytes, read_all
 from exam_vehicle.gnss import Epoch, FixQuality
 
 Q = FixQuality
-GPSD_STATUS = {2: Q.DGPS, 3: Q.RTK_FIXED, 4: Q.RTK_FLOAT, 5: Q.DEAD_RECKONING, 6: Q.DEAD_RECKONING,
-               7: Q.INVALID, 8: Q.INVALID, 9: Q.GPS}
+GPSD_STATUS = {
+    2: Q.DGPS,
+    3: Q.RTK_FIXED,
+    4: Q.RTK_FLOAT,
+    5: Q.DEAD_RECKONING,
+    6: Q.DEAD_RECKONING,
+    7: Q.INVALID,
+    8: Q.INVALID,
+    9: Q.GPS,
+}
 # log -> (TPVs with time and position, untimed TPVs with a position)
 COMPARED = {
     "beidou-bd.log": (12, 3),
@@ -58,8 +66,13 @@ def gpsd_tpvs(name: str) -> list[dict]:
 
 
 def same(epoch: Epoch, tpv: dict) -> bool:
-    return (epoch.quality is gpsd_quality(tpv) and epoch.lat is not None and epoch.lon is not None
-            and abs(epoch.lat - tpv["lat"]) <= 1e-6 and abs(epoch.lon - tpv["lon"]) <= 1e-6)
+    return (
+        epoch.quality is gpsd_quality(tpv)
+        and epoch.lat is not None
+        and epoch.lon is not None
+        and abs(epoch.lat - tpv["lat"]) <= 1e-6
+        and abs(epoch.lon - tpv["lon"]) <= 1e-6
+    )
 
 
 def test_the_dataset_holds_exactly_the_logs_these_tests_know():
@@ -74,8 +87,11 @@ def test_every_timed_gpsd_fix_has_our_epoch_of_that_time_with_the_same_position_
     by_time = {e.time: e for e in epochs}
     assert len(by_time) == len(epochs), "two epochs of one fix time"
     timed = [t for t in gpsd_tpvs(name) if "time" in t and "lat" in t]
-    disagreements = [(t["time"], gpsd_quality(t).value, t["lat"], t["lon"], by_time.get(t["time"]))
-                     for t in timed if t["time"] not in by_time or not same(by_time[t["time"]], t)]
+    disagreements = [
+        (t["time"], gpsd_quality(t).value, t["lat"], t["lon"], by_time.get(t["time"]))
+        for t in timed
+        if t["time"] not in by_time or not same(by_time[t["time"]], t)
+    ]
     assert disagreements == []
     assert len(timed) == COMPARED[name][0]
 

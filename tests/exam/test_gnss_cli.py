@@ -17,8 +17,14 @@ KEYS = ["time", "lat", "lon", "alt", "quality", "sats", "hdop", "speed_mps", "co
 
 
 def passlane(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True, text=True, check=False,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
 
 
 def test_read_json_prints_one_object_per_epoch_with_exactly_the_documented_fields():
@@ -27,8 +33,17 @@ def test_read_json_prints_one_object_per_epoch_with_exactly_the_documented_field
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(lines) == 30
     assert all(list(obj) == KEYS for obj in lines)  # no heading_deg: this receiver gives none
-    assert lines[1] == {"time": "2025-04-11T23:14:09.000Z", "lat": 45.0657719, "lon": 7.6590617, "alt": 257.384,
-                        "quality": "rtk_float", "sats": 26, "hdop": 0.87, "speed_mps": 0.008, "course_deg": 190.0427}
+    assert lines[1] == {
+        "time": "2025-04-11T23:14:09.000Z",
+        "lat": 45.0657719,
+        "lon": 7.6590617,
+        "alt": 257.384,
+        "quality": "rtk_float",
+        "sats": 26,
+        "hdop": 0.87,
+        "speed_mps": 0.008,
+        "course_deg": 190.0427,
+    }
     assert "NAV-PVT 30" in r.stderr and "RTCM3 frames 224" in r.stderr
     assert "bad checksums 0, truncated 0, garbage bytes 0" in r.stderr
 
@@ -87,8 +102,13 @@ def receiver_server() -> Iterator[tuple[str, threading.Event]]:
 
 def test_a_socket_source_gives_the_same_epochs_as_the_log_and_ends_when_the_peer_hangs_up(receiver_server):
     url, go = receiver_server
-    cli = subprocess.Popen([sys.executable, "-m", "edge.cli", "gnss", "read", url, "--json"], cwd=ROOT,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "gnss", "read", url, "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert cli.stderr is not None
     assert cli.stderr.readline().startswith(f"reading {url}")  # open: the receiver may start talking
     go.set()

@@ -10,8 +10,19 @@ from site_sim.exam_car import nmea_sentences
 
 def _epoch(i: int) -> Epoch:
     when = dt.datetime(2026, 12, 6, 8, 0, 0, tzinfo=dt.UTC) + dt.timedelta(milliseconds=100 * i)
-    return Epoch(t=0.0, time=when.isoformat().replace("+00:00", "Z"), lat=31.9 + i * 1e-7, lon=118.8, alt=12.0,
-                 quality=FixQuality.RTK_FIXED, sats=24, hdop=0.6, speed_mps=1.0, course_deg=90.0, heading_deg=90.5)
+    return Epoch(
+        t=0.0,
+        time=when.isoformat().replace("+00:00", "Z"),
+        lat=31.9 + i * 1e-7,
+        lon=118.8,
+        alt=12.0,
+        quality=FixQuality.RTK_FIXED,
+        sats=24,
+        hdop=0.6,
+        speed_mps=1.0,
+        course_deg=90.0,
+        heading_deg=90.5,
+    )
 
 
 def test_once_the_cycle_is_learnt_an_epoch_is_complete_at_its_last_sentence() -> None:

@@ -19,10 +19,23 @@ def one(*sentences: bytes) -> object:
     return epochs[0]
 
 
-@pytest.mark.parametrize(("q", "quality"), [
-    ("0", Q.INVALID), ("1", Q.GPS), ("2", Q.DGPS), ("3", Q.GPS), ("4", Q.RTK_FIXED), ("5", Q.RTK_FLOAT),
-    ("6", Q.DEAD_RECKONING), ("7", Q.INVALID), ("8", Q.INVALID), ("9", Q.DGPS), ("", Q.INVALID), ("12", Q.INVALID),
-])
+@pytest.mark.parametrize(
+    ("q", "quality"),
+    [
+        ("0", Q.INVALID),
+        ("1", Q.GPS),
+        ("2", Q.DGPS),
+        ("3", Q.GPS),
+        ("4", Q.RTK_FIXED),
+        ("5", Q.RTK_FLOAT),
+        ("6", Q.DEAD_RECKONING),
+        ("7", Q.INVALID),
+        ("8", Q.INVALID),
+        ("9", Q.DGPS),
+        ("", Q.INVALID),
+        ("12", Q.INVALID),
+    ],
+)
 def test_gga_quality_maps_to_the_exam_words_and_pps_counts_as_plain_gps(q, quality):
     e = one(nmea(GGA.format(q=q)))
     assert e.quality is quality
@@ -48,10 +61,20 @@ def test_every_talker_is_read_alike(talker):
     assert e.quality is Q.RTK_FLOAT and e.time == "2011-05-28T09:27:50.000Z"
 
 
-@pytest.mark.parametrize(("mode", "quality"), [
-    ("A", Q.GPS), ("D", Q.DGPS), ("P", Q.GPS), ("R", Q.RTK_FIXED), ("F", Q.RTK_FLOAT), ("E", Q.DEAD_RECKONING),
-    ("N", Q.INVALID), ("S", Q.INVALID), ("M", Q.INVALID),
-])
+@pytest.mark.parametrize(
+    ("mode", "quality"),
+    [
+        ("A", Q.GPS),
+        ("D", Q.DGPS),
+        ("P", Q.GPS),
+        ("R", Q.RTK_FIXED),
+        ("F", Q.RTK_FLOAT),
+        ("E", Q.DEAD_RECKONING),
+        ("N", Q.INVALID),
+        ("S", Q.INVALID),
+        ("M", Q.INVALID),
+    ],
+)
 def test_rmc_mode_indicator_gives_the_quality_when_no_gga_says_otherwise(mode, quality):
     e = one(nmea(RMC.format(mode=mode)))
     assert e.quality is quality
@@ -94,9 +117,17 @@ def test_vtg_speed_falls_back_to_kilometres_per_hour():
     assert e.speed_mps == pytest.approx(10.0) and e.course_deg is None
 
 
-@pytest.mark.parametrize(("modes", "quality"), [
-    ("ANNA", Q.GPS), ("NRNN", Q.RTK_FIXED), ("FDAN", Q.RTK_FLOAT), ("DA", Q.DGPS), ("NNNN", Q.INVALID), ("E", Q.DEAD_RECKONING),
-])
+@pytest.mark.parametrize(
+    ("modes", "quality"),
+    [
+        ("ANNA", Q.GPS),
+        ("NRNN", Q.RTK_FIXED),
+        ("FDAN", Q.RTK_FLOAT),
+        ("DA", Q.DGPS),
+        ("NNNN", Q.INVALID),
+        ("E", Q.DEAD_RECKONING),
+    ],
+)
 def test_gns_takes_the_best_constellation_mode(modes, quality):
     e = one(nmea(f"GNGNS,074157.799,3114.8902,N,12135.2443,E,{modes},07,1.1,192.9,8.3,,0000"))
     assert e.quality is quality
@@ -120,8 +151,12 @@ def test_a_gst_of_another_time_does_not_join_and_is_counted_unplaced():
 
 
 def test_a_gst_ahead_of_its_gga_waits_for_it_and_one_behind_is_dropped_when_the_next_epoch_opens():
-    data = (nmea(GGA.format(q=4)) + nmea("GNGST,092751.000,32,0.19,0.12,97,0.03,0.04,0.088")
-            + nmea("GNGST,092749.000,32,0.19,0.12,97,0.3,0.4,0.088") + nmea(GGA.format(q=4).replace("092750", "092751")))
+    data = (
+        nmea(GGA.format(q=4))
+        + nmea("GNGST,092751.000,32,0.19,0.12,97,0.03,0.04,0.088")
+        + nmea("GNGST,092749.000,32,0.19,0.12,97,0.3,0.4,0.088")
+        + nmea(GGA.format(q=4).replace("092750", "092751"))
+    )
     epochs, reader = read_all(data)
     assert [e.h_acc_m for e in epochs] == [None, pytest.approx(0.05)]
     assert reader.stats.unplaced == 1
@@ -138,8 +173,11 @@ def test_ths_not_autonomous_is_no_heading_and_ths_wins_over_hdt():
 
 
 def test_zda_dates_later_gga_only_epochs_and_the_date_rolls_over_midnight():
-    data = (nmea("GPZDA,235959.000,31,12,2023,00,00") + nmea("GPGGA,235959.500,5321.6802,N,00630.3372,W,1,8,1.0,61.7,M,55.2,M,,")
-            + nmea("GPGGA,000000.500,5321.6802,N,00630.3372,W,1,8,1.0,61.7,M,55.2,M,,"))
+    data = (
+        nmea("GPZDA,235959.000,31,12,2023,00,00")
+        + nmea("GPGGA,235959.500,5321.6802,N,00630.3372,W,1,8,1.0,61.7,M,55.2,M,,")
+        + nmea("GPGGA,000000.500,5321.6802,N,00630.3372,W,1,8,1.0,61.7,M,55.2,M,,")
+    )
     epochs, _ = read_all(data)
     assert [e.time for e in epochs] == ["2023-12-31T23:59:59.500Z", "2024-01-01T00:00:00.500Z"]
 
@@ -157,6 +195,7 @@ def test_when_gga_says_invalid_a_valid_rmc_does_not_make_a_fix():
 
 def test_an_epoch_is_emitted_when_the_next_fix_time_begins_and_the_last_on_flush():
     from exam_vehicle.gnss.reader import GnssReader
+
     reader = GnssReader()
     assert reader.feed(nmea(GGA.format(q=4))) == []
     assert reader.feed(nmea(RMC.format(mode="R"))) == []  # same time: same epoch
@@ -167,13 +206,16 @@ def test_an_epoch_is_emitted_when_the_next_fix_time_begins_and_the_last_on_flush
 
 
 def test_a_sentence_for_the_epoch_just_completed_is_counted_late_and_dropped():
-    data = nmea(GGA.format(q=4)) + nmea(GGA.format(q=4).replace("092750.000", "092751.000")) + nmea(RMC.format(mode="N"))
+    data = (
+        nmea(GGA.format(q=4)) + nmea(GGA.format(q=4).replace("092750.000", "092751.000")) + nmea(RMC.format(mode="N"))
+    )
     epochs, reader = read_all(data)
     assert [e.quality for e in epochs] == [Q.RTK_FIXED, Q.RTK_FIXED] and reader.stats.late == 1
 
 
 def test_the_live_clock_stamps_t_at_completion():
     from exam_vehicle.gnss.reader import GnssReader
+
     now = iter([1000.5, 1001.5])
     reader = GnssReader(clock=lambda: next(now))
     reader.feed(nmea(GGA.format(q=4)))
@@ -181,16 +223,19 @@ def test_the_live_clock_stamps_t_at_completion():
     assert e.t == 1000.5 and e.time == "09:27:50.000"
 
 
-@pytest.mark.parametrize("body", [
-    "GPGGA,092750.000,53X1.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,",  # letter in the latitude
-    "GPGGA,092750.000,5361.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,",  # 61 minutes
-    "GPGGA,092750.000,5321.6802,Q,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,",  # no such hemisphere
-    "GPGGA,092750.000,,,,,4,8,1.03,61.7,M,55.2,M,,",  # a fix without a position
-    "GPGGA,256050.000,5321.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,",  # hour 25
-    "GPGGA,092750.000,5321.6802,N,00630.3372,W,1,8,nan,61.7,M,55.2,M,,",  # not a finite number
-    "GPRMC,092750.000,A,5321.6802,N",  # short
-    "GPHDT,inf,T",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "GPGGA,092750.000,53X1.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,",  # letter in the latitude
+        "GPGGA,092750.000,5361.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,",  # 61 minutes
+        "GPGGA,092750.000,5321.6802,Q,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,",  # no such hemisphere
+        "GPGGA,092750.000,,,,,4,8,1.03,61.7,M,55.2,M,,",  # a fix without a position
+        "GPGGA,256050.000,5321.6802,N,00630.3372,W,1,8,1.03,61.7,M,55.2,M,,",  # hour 25
+        "GPGGA,092750.000,5321.6802,N,00630.3372,W,1,8,nan,61.7,M,55.2,M,,",  # not a finite number
+        "GPRMC,092750.000,A,5321.6802,N",  # short
+        "GPHDT,inf,T",
+    ],
+)
 def test_checksum_good_but_unusable_sentences_are_counted_malformed_not_raised(body):
     epochs, reader = read_all(nmea(body))
     assert epochs == [] and sum(reader.stats.malformed.values()) == 1

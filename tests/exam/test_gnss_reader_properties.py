@@ -14,7 +14,9 @@ from exam_vehicle.gnss import Epoch, FixQuality
 from exam_vehicle.gnss.framing import MAX_BUFFERED
 from exam_vehicle.gnss.reader import GnssReader
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -26,9 +28,14 @@ def sound(epoch: Epoch) -> bool:
     """What the judge may rely on in any epoch, whatever the stream held."""
     if epoch.quality is FixQuality.INVALID:
         return epoch.lat is None and epoch.lon is None and epoch.speed_mps is None
-    return (epoch.lat is not None and epoch.lon is not None and -90 <= epoch.lat <= 90 and -180 <= epoch.lon <= 180
-            and all(x is None or math.isfinite(x) for x in (epoch.alt, epoch.hdop, epoch.speed_mps, epoch.course_deg))
-            and all(x is None or 0 <= x < 360 for x in (epoch.course_deg, epoch.heading_deg)))
+    return (
+        epoch.lat is not None
+        and epoch.lon is not None
+        and -90 <= epoch.lat <= 90
+        and -180 <= epoch.lon <= 180
+        and all(x is None or math.isfinite(x) for x in (epoch.alt, epoch.hdop, epoch.speed_mps, epoch.course_deg))
+        and all(x is None or 0 <= x < 360 for x in (epoch.course_deg, epoch.heading_deg))
+    )
 
 
 @pytest.mark.parametrize("name", LOGS)
@@ -40,8 +47,11 @@ def test_a_log_fed_one_byte_at_a_time_gives_the_same_epochs_and_counts_as_fed_wh
 
 
 @SETTINGS
-@given(name=st.sampled_from(LOGS), window=st.tuples(st.integers(0, 200_000), st.integers(1, 30_000)),
-       cuts=st.lists(st.integers(0, 200_000), max_size=40))
+@given(
+    name=st.sampled_from(LOGS),
+    window=st.tuples(st.integers(0, 200_000), st.integers(1, 30_000)),
+    cuts=st.lists(st.integers(0, 200_000), max_size=40),
+)
 def test_epochs_and_counts_do_not_depend_on_how_the_stream_is_split(name, window, cuts):
     data = log_bytes(name)
     start = window[0] % len(data)
@@ -114,8 +124,11 @@ PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_charac
 
 
 @SETTINGS
-@given(body=st.sampled_from(REAL_SENTENCES), edits=st.lists(st.tuples(st.integers(0, 120), PRINTABLE), max_size=6),
-       drops=st.lists(st.integers(0, 120), max_size=4))
+@given(
+    body=st.sampled_from(REAL_SENTENCES),
+    edits=st.lists(st.tuples(st.integers(0, 120), PRINTABLE), max_size=6),
+    drops=st.lists(st.integers(0, 120), max_size=4),
+)
 def test_checksum_good_sentences_with_any_fields_never_raise(body, edits, drops):
     """The checksum protects against noise, not against a receiver's own odd fields: the decoders face those."""
     text = list(body)
@@ -128,9 +141,13 @@ def test_checksum_good_sentences_with_any_fields_never_raise(body, edits, drops)
 
 
 @SETTINGS
-@given(kind=st.sampled_from([(0x01, 0x07, 92), (0x01, 0x07, 84), (0x01, 0x3C, 64), (0x01, 0x3C, 40), (0x01, 0x04, 18),
-                             (0x01, 0x61, 4)]),
-       payload=st.binary(min_size=100, max_size=100), cut=st.integers(0, 100))
+@given(
+    kind=st.sampled_from(
+        [(0x01, 0x07, 92), (0x01, 0x07, 84), (0x01, 0x3C, 64), (0x01, 0x3C, 40), (0x01, 0x04, 18), (0x01, 0x61, 4)]
+    ),
+    payload=st.binary(min_size=100, max_size=100),
+    cut=st.integers(0, 100),
+)
 def test_checksum_good_ubx_messages_with_any_payload_never_raise(kind, payload, cut):
     cls, mid, size = kind
     frames = [ubx(cls, mid, payload[:size]), ubx(cls, mid, payload[:cut]), ubx(cls, mid, payload[:size]) * 2]

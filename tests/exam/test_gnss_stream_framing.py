@@ -86,7 +86,11 @@ def test_an_rtcm3_frame_with_a_bad_crc_is_garbage_and_what_follows_is_still_read
     frame = bytearray(rtcm3(bytes(50)))
     frame[10] ^= 0x40
     (e,), reader = read_all(bytes(frame) + nmea(GGA))
-    assert e.lat is not None and reader.stats.framing.rtcm3_frames == 0 and reader.stats.framing.garbage_bytes == len(frame)
+    assert (
+        e.lat is not None
+        and reader.stats.framing.rtcm3_frames == 0
+        and reader.stats.framing.garbage_bytes == len(frame)
+    )
 
 
 def test_a_ubx_length_beyond_any_real_message_is_not_waited_for():
@@ -102,13 +106,16 @@ def test_an_overlong_line_is_counted_truncated_and_not_held():
     assert reader.stats.framing.truncated == 1 and reader.buffered < MAX_SENTENCE
 
 
-@pytest.mark.parametrize("start", [
-    b"$",  # a sentence that never ends
-    b"\xb5\x62\x01\x07\x00\x10",  # a UBX frame of the longest length accepted, never completed
-    b"\xd3\x03\xff",  # an RTCM3 frame of the longest length
-    b"\n#",  # a comment that never ends (comments on)
-    b"",  # plain garbage
-])
+@pytest.mark.parametrize(
+    "start",
+    [
+        b"$",  # a sentence that never ends
+        b"\xb5\x62\x01\x07\x00\x10",  # a UBX frame of the longest length accepted, never completed
+        b"\xd3\x03\xff",  # an RTCM3 frame of the longest length
+        b"\n#",  # a comment that never ends (comments on)
+        b"",  # plain garbage
+    ],
+)
 def test_no_stream_makes_the_reader_hold_more_than_max_buffered(start):
     reader = GnssReader(comments=True)
     reader.feed(start)
@@ -120,7 +127,18 @@ def test_no_stream_makes_the_reader_hold_more_than_max_buffered(start):
 
 
 def test_frames_glued_to_garbage_on_both_sides_are_found():
-    data = b"\x00\xb5garbage\xd3" + nav_pvt() + b"\xb5\x61" + ubx(0x01, 0x35, bytes(8)) + b"$$" + nmea(GGA.replace("092750", "030405"))
+    data = (
+        b"\x00\xb5garbage\xd3"
+        + nav_pvt()
+        + b"\xb5\x61"
+        + ubx(0x01, 0x35, bytes(8))
+        + b"$$"
+        + nmea(GGA.replace("092750", "030405"))
+    )
     (e,), reader = read_all(data)  # NAV-PVT and GGA of 03:04:05: one epoch
-    assert e.time == "2024-05-20T03:04:05.000Z" and reader.stats.framing.ubx["NAV-PVT"] == 1 and reader.stats.framing.ubx["NAV-SAT"] == 1
+    assert (
+        e.time == "2024-05-20T03:04:05.000Z"
+        and reader.stats.framing.ubx["NAV-PVT"] == 1
+        and reader.stats.framing.ubx["NAV-SAT"] == 1
+    )
     assert reader.stats.framing.nmea["GGA"] == 1

@@ -14,19 +14,22 @@ FIX_OK, DIFF = 0x01, 0x02
 FLOAT, FIXED = 1 << 6, 2 << 6
 
 
-@pytest.mark.parametrize(("fix_type", "flags", "flags3", "quality"), [
-    (3, FIX_OK, 0, Q.GPS),
-    (3, FIX_OK | DIFF, 0, Q.DGPS),
-    (3, FIX_OK | DIFF | FLOAT, 0, Q.RTK_FLOAT),
-    (3, FIX_OK | DIFF | FIXED, 0, Q.RTK_FIXED),
-    (4, FIX_OK | DIFF | FIXED, 0, Q.RTK_FIXED),  # GNSS + dead reckoning with a fixed carrier solution
-    (2, FIX_OK, 0, Q.GPS),
-    (1, FIX_OK, 0, Q.DEAD_RECKONING),
-    (3, DIFF | FIXED, 0, Q.INVALID),  # no gnssFixOK: the receiver itself does not trust it
-    (0, FIX_OK, 0, Q.INVALID),
-    (5, FIX_OK, 0, Q.INVALID),  # time only
-    (3, FIX_OK | DIFF | FIXED, 0x01, Q.INVALID),  # invalidLlh
-])
+@pytest.mark.parametrize(
+    ("fix_type", "flags", "flags3", "quality"),
+    [
+        (3, FIX_OK, 0, Q.GPS),
+        (3, FIX_OK | DIFF, 0, Q.DGPS),
+        (3, FIX_OK | DIFF | FLOAT, 0, Q.RTK_FLOAT),
+        (3, FIX_OK | DIFF | FIXED, 0, Q.RTK_FIXED),
+        (4, FIX_OK | DIFF | FIXED, 0, Q.RTK_FIXED),  # GNSS + dead reckoning with a fixed carrier solution
+        (2, FIX_OK, 0, Q.GPS),
+        (1, FIX_OK, 0, Q.DEAD_RECKONING),
+        (3, DIFF | FIXED, 0, Q.INVALID),  # no gnssFixOK: the receiver itself does not trust it
+        (0, FIX_OK, 0, Q.INVALID),
+        (5, FIX_OK, 0, Q.INVALID),  # time only
+        (3, FIX_OK | DIFF | FIXED, 0x01, Q.INVALID),  # invalidLlh
+    ],
+)
 def test_nav_pvt_fix_type_and_carrier_solution_map_to_the_exam_words(fix_type, flags, flags3, quality):
     (e,), _ = read_all(nav_pvt(fix_type=fix_type, flags=flags, flags3=flags3))
     assert e.quality is quality
@@ -98,8 +101,13 @@ def test_nav_dop_gives_hdop_and_nav_eoe_completes_the_epoch_at_once():
 
 def test_ubx_and_nmea_interleaved_without_separators_are_all_read():
     itow = itow_of((3, 4, 5))
-    data = (b"\x00\xff" + nav_pvt(itow=itow) + nmea("GNVTG,,T,,M,0.025,N,0.045,K,A")
-            + nav_relposned(itow=itow, heading=5.0) + nmea("GNGST,030405.00,32,0.19,0.12,97,0.03,0.04,0.088"))
+    data = (
+        b"\x00\xff"
+        + nav_pvt(itow=itow)
+        + nmea("GNVTG,,T,,M,0.025,N,0.045,K,A")
+        + nav_relposned(itow=itow, heading=5.0)
+        + nmea("GNGST,030405.00,32,0.19,0.12,97,0.03,0.04,0.088")
+    )
     (e,), reader = read_all(data)
     assert e.heading_deg == 5.0 and e.h_acc_m == 0.014  # NAV-PVT's hAcc wins over GST's
     assert reader.stats.framing.ubx == {"NAV-PVT": 1, "NAV-RELPOSNED": 1}

@@ -16,11 +16,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _judge(track: Path, *extra: str, car: str = "c1-example") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", "exam", "judge", "--course", "example-site", "--car", car, "--track", str(track), *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "exam",
+            "judge",
+            "--course",
+            "example-site",
+            "--car",
+            car,
+            "--track",
+            str(track),
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("profile", ["clean", "bay-stop-3s", "hill-rollback-35cm", "par-no-signal", "rtk-lost-5s", "c2-clean"])
+@pytest.mark.parametrize(
+    "profile", ["clean", "bay-stop-3s", "hill-rollback-35cm", "par-no-signal", "rtk-lost-5s", "c2-clean"]
+)
 def test_a_profiles_track_judged_from_the_command_line_gets_its_expected_result(profile: str, tmp_path: Path) -> None:
     header, inputs = simulated(profile)
     track = tmp_path / ("track.jsonl.gz" if profile == "par-no-signal" else "track.jsonl")

@@ -16,7 +16,11 @@ DOC = (ROOT / "docs" / "exam-judging.md").read_text(encoding="utf-8")
 
 def test_every_rule_of_the_shipped_tables_is_in_the_doc_with_its_points_and_wording() -> None:
     items = {"general", *rules("c1-2022").items}
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `([a-z0-9-]+)` \| ([a-z_]+) \|.*$", DOC, re.MULTILINE) if m.group(2) in items}
+    rows = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r"^\| `([a-z0-9-]+)` \| ([a-z_]+) \|.*$", DOC, re.MULTILINE)
+        if m.group(2) in items
+    }
     for name in ("c1-2022", "c2-2022"):
         for r in rules(name).rule:
             row = rows.get(r.id)

@@ -25,7 +25,11 @@ def test_every_rule_of_both_tables_has_a_profile_that_breaks_it_and_a_near_miss(
 def test_each_driver_profile_gets_its_expected_deductions_and_end(profile: str) -> None:
     expect = PROFILES[profile][1]
     got = judged(profile)
-    assert (got.deductions, got.result.ended_by, got.result.passed) == (expect.deductions, expect.ended_by, expect.passed)
+    assert (got.deductions, got.result.ended_by, got.result.passed) == (
+        expect.deductions,
+        expect.ended_by,
+        expect.passed,
+    )
     assert got.result.rules_version == rules(PROFILES[profile][0].rules).version
 
 
@@ -46,7 +50,11 @@ def test_a_fail_ends_the_test_at_once_with_the_item_unfinished() -> None:
 
 def test_a_score_under_the_pass_mark_ends_the_test_at_the_deduction_that_takes_it_there() -> None:
     got = judged("sloppy")
-    assert got.result.score == 70 and got.result.ended_by == "disqualified" and got.result.failed_by == "parallel-turn-signal"
+    assert (
+        got.result.score == 70
+        and got.result.ended_by == "disqualified"
+        and got.result.failed_by == "parallel-turn-signal"
+    )
     assert "s_curve" not in [getattr(e, "item", None) for e in got.events]
 
 

@@ -20,8 +20,14 @@ from exam_vehicle.signals import Signal, SignalChange
 from exam_vehicle.track import iter_lines, read_track
 
 ROOT = Path(__file__).resolve().parents[2]
-LINE_RULES = {"bay-body-over-line", "hill-wheel-on-edge-line", "parallel-wheel-on-lane-line", "parallel-body-on-bay-line",
-              "s-curve-wheel-on-edge-line", "right-angle-wheel-on-edge-line"}
+LINE_RULES = {
+    "bay-body-over-line",
+    "hill-wheel-on-edge-line",
+    "parallel-wheel-on-lane-line",
+    "parallel-body-on-bay-line",
+    "s-curve-wheel-on-edge-line",
+    "right-angle-wheel-on-edge-line",
+}
 ITEMS = ["reverse_into_bay", "hill_stop_and_start", "parallel_park", "s_curve", "right_angle_turn"]
 T0 = 1_800_000_000.0
 
@@ -45,14 +51,30 @@ def epoch(t: float, x: float, y: float, heading_deg: float) -> Epoch:
     h = math.radians(heading_deg)
     e, n = x + a.x * math.sin(h), y + a.x * math.cos(h)
     lat, lon, alt = course().geodetic(e, n, 1.4)
-    return Epoch(t=t, time="12:00:00.000", lat=lat, lon=lon, alt=alt, quality=FixQuality.RTK_FIXED, speed_mps=1.0,
-                 course_deg=heading_deg, heading_deg=heading_deg)
+    return Epoch(
+        t=t,
+        time="12:00:00.000",
+        lat=lat,
+        lon=lon,
+        alt=alt,
+        quality=FixQuality.RTK_FIXED,
+        speed_mps=1.0,
+        course_deg=heading_deg,
+        heading_deg=heading_deg,
+    )
 
 
 def ready(t: float) -> list[SignalChange]:
     """Belt on, engine started in neutral, first gear, handbrake off."""
-    values = [(Signal.SEAT_BELT, True), (Signal.IGNITION, True), (Signal.GEAR_NEUTRAL, True), (Signal.ENGINE_RUNNING, True),
-              (Signal.GEAR_NEUTRAL, False), (Signal.GEAR_REVERSE, False), (Signal.HANDBRAKE, False)]
+    values = [
+        (Signal.SEAT_BELT, True),
+        (Signal.IGNITION, True),
+        (Signal.GEAR_NEUTRAL, True),
+        (Signal.ENGINE_RUNNING, True),
+        (Signal.GEAR_NEUTRAL, False),
+        (Signal.GEAR_REVERSE, False),
+        (Signal.HANDBRAKE, False),
+    ]
     return [SignalChange(t=t, signal=s, value=v) for s, v in values]
 
 
@@ -89,7 +111,10 @@ def test_a_car_whose_body_stays_inside_the_lines_never_gets_a_line_fault(item: s
 
 
 @settings(max_examples=15, deadline=None)
-@given(profile=st.sampled_from(["clean", "bay-stop-3s", "hill-rollback-15cm", "rtk-lost-5s", "par-no-signal"]), cut=st.floats(0.05, 1.0))
+@given(
+    profile=st.sampled_from(["clean", "bay-stop-3s", "hill-rollback-15cm", "rtk-lost-5s", "par-no-signal"]),
+    cut=st.floats(0.05, 1.0),
+)
 def test_the_same_inputs_give_the_same_events(profile: str, cut: float) -> None:
     inputs = simulated(profile)[1]
     inputs = inputs[: max(1, int(len(inputs) * cut))]
@@ -121,6 +146,14 @@ def test_the_judge_package_imports_no_clock_file_or_randomness() -> None:
     for path in sorted((ROOT / "exam_vehicle" / "judge").glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not {n.split(".")[0] for n in names} & banned, f"{path.name} imports {names}"
-            assert not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open"), path.name
+            assert not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open"), (
+                path.name
+            )

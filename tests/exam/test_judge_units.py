@@ -13,9 +13,21 @@ from exam_vehicle.signals import Signal, SignalChange
 T0 = 1_800_000_000.0
 
 
-def _fixed(t: float, e: float = 4.4, n: float = 0.0, speed: float = 0.0, quality: FixQuality = FixQuality.RTK_FIXED) -> Epoch:
+def _fixed(
+    t: float, e: float = 4.4, n: float = 0.0, speed: float = 0.0, quality: FixQuality = FixQuality.RTK_FIXED
+) -> Epoch:
     lat, lon, alt = course().geodetic(e, n, 1.45)
-    return Epoch(t=t, time="09:00:00.000", lat=lat, lon=lon, alt=alt, quality=quality, speed_mps=speed, course_deg=90.0, heading_deg=90.0)
+    return Epoch(
+        t=t,
+        time="09:00:00.000",
+        lat=lat,
+        lon=lon,
+        alt=alt,
+        quality=quality,
+        speed_mps=speed,
+        course_deg=90.0,
+        heading_deg=90.0,
+    )
 
 
 def test_a_table_that_lacks_a_rule_or_has_an_unknown_one_is_refused() -> None:
@@ -35,7 +47,11 @@ def test_a_course_lacking_what_an_item_needs_is_refused() -> None:
     from exam_vehicle.courses.make_example import geojson, layout
 
     doc = geojson(layout())
-    doc["features"] = [f for f in doc["features"] if not (f["properties"]["item"] == "hill_stop_and_start" and f["properties"]["role"] == "stop_line")]
+    doc["features"] = [
+        f
+        for f in doc["features"]
+        if not (f["properties"]["item"] == "hill_stop_and_start" and f["properties"]["role"] == "stop_line")
+    ]
     broken = course_from_geojson(doc, "no-stop-line")
     with pytest.raises(ConfigError, match="hill_stop_and_start: needs 1 stop_line"):
         Judge(broken, car(), rules())
@@ -75,9 +91,17 @@ def test_finishing_before_every_item_was_driven_fails_on_the_route() -> None:
 def test_engine_start_in_gear_and_stall_are_judged_from_signals() -> None:
     j = Judge(course(), car(), rules())
     j.feed(_fixed(T0))
-    for sig, value in [(Signal.IGNITION, True), (Signal.GEAR_NEUTRAL, True), (Signal.ENGINE_RUNNING, True), (Signal.GEAR_NEUTRAL, False)]:
+    for sig, value in [
+        (Signal.IGNITION, True),
+        (Signal.GEAR_NEUTRAL, True),
+        (Signal.ENGINE_RUNNING, True),
+        (Signal.GEAR_NEUTRAL, False),
+    ]:
         assert j.feed(SignalChange(t=T0 + 0.5, signal=sig, value=value)) == []
     stall = j.feed(SignalChange(t=T0 + 1.0, signal=Signal.ENGINE_RUNNING, value=False))
     assert [(e.rule_id, e.points, e.score) for e in stall] == [("stall", 10, 90)]
     again = j.feed(SignalChange(t=T0 + 2.0, signal=Signal.ENGINE_RUNNING, value=True))
-    assert [(e.kind, getattr(e, "rule_id", None)) for e in again] == [("deduction", "engine-start-in-gear"), ("result", None)]
+    assert [(e.kind, getattr(e, "rule_id", None)) for e in again] == [
+        ("deduction", "engine-start-in-gear"),
+        ("result", None),
+    ]

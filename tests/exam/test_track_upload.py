@@ -17,8 +17,18 @@ def _track(tmp_path: Path, lines: int = 30_000) -> Path:
     path = tmp_path / "lane-09-261206-00e001.jsonl"
     with path.open("w") as fh:
         for i in range(lines):  # a 10 Hz exam of 50 minutes with noisy positions: little to compress
-            fh.write(json.dumps({"kind": "epoch", "t": 1.0e9 + i / 10, "lat": 32.0 + rng.random() * 1e-4, "lon": 118.0 + rng.random() * 1e-4,
-                                 "quality": "rtk_fixed"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "kind": "epoch",
+                        "t": 1.0e9 + i / 10,
+                        "lat": 32.0 + rng.random() * 1e-4,
+                        "lon": 118.0 + rng.random() * 1e-4,
+                        "quality": "rtk_fixed",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -27,7 +37,9 @@ def test_every_piece_fits_in_one_event_and_the_pieces_give_back_the_exact_track(
     got = list(pieces("lane-09-261206-00e001", compress_once(track)))
     assert len(got) > 3 and got[-1].last and not any(p.last for p in got[:-1])
     for p in got:
-        ev = EventEnvelope(unit="lane-09", seq=1, ts=1.0, kind="exam.track_chunk", case_id=p.exam_id, data=p.model_dump())
+        ev = EventEnvelope(
+            unit="lane-09", seq=1, ts=1.0, kind="exam.track_chunk", case_id=p.exam_id, data=p.model_dump()
+        )
         assert len(ev.to_bytes()) < MAX_EVENT_BYTES
     shuffled = got[:]
     random.Random(1).shuffle(shuffled)

@@ -73,8 +73,15 @@ def test_start_reports_every_signal_once_then_each_change_stamped_with_the_calle
             ctl.set_switch("handbrake", False)
             ctl.set_switch("brake", True)
             ctl.set_switch("clutch", True)
-            await until(lambda: rec.saw(Signal.CLUTCH, True, n) and rec.saw(Signal.BRAKE, True, n)
-                        and rec.saw(Signal.HANDBRAKE, False, n), 3, "pedals and handbrake")
+            await until(
+                lambda: (
+                    rec.saw(Signal.CLUTCH, True, n)
+                    and rec.saw(Signal.BRAKE, True, n)
+                    and rec.saw(Signal.HANDBRAKE, False, n)
+                ),
+                3,
+                "pedals and handbrake",
+            )
             assert rec.of(Signal.GEAR_NEUTRAL, n) == [False]
             assert rec.of(Signal.SEAT_BELT, n) == [True]
             for c in rec.changes[n:]:
@@ -82,6 +89,7 @@ def test_start_reports_every_signal_once_then_each_change_stamped_with_the_calle
             assert clock.readings == len({c.t for c in rec.changes})  # stamped on arrival, by the given clock
             snap = await driver.snapshot()
             assert snap == driver.values
+
     asyncio.run(scenario())
 
 
@@ -100,6 +108,7 @@ def test_a_bouncing_door_switch_is_one_change(car_sim):
             assert (second.signal, second.value) == (Signal.DOOR_OPEN, False)
             await stream.aclose()
             assert rec.of(Signal.DOOR_OPEN) == [True, False]
+
     asyncio.run(scenario())
 
 
@@ -116,15 +125,19 @@ def test_a_blinking_turn_lamp_gives_one_on_and_after_it_stops_one_off(car_sim):
             stopped = time.monotonic()
             await until(lambda: rec.saw(Signal.TURN_LEFT, False), 5, "turn signal off")
             off = [c for c in rec.changes if c.signal is Signal.TURN_LEFT and not c.value][0]
-            assert off.t - stopped >= TURN_OFF_MS / 1000 - 0.6  # off only after the lamp stayed dark (it may have been dark already)
+            assert (
+                off.t - stopped >= TURN_OFF_MS / 1000 - 0.6
+            )  # off only after the lamp stayed dark (it may have been dark already)
             assert rec.of(Signal.TURN_LEFT) == [True, False]
             assert rec.of(Signal.TURN_RIGHT) == []
             n = len(rec.changes)
             ctl.turn_signal("hazard", flash_hz=2.0)
-            await until(lambda: rec.saw(Signal.TURN_LEFT, True, n) and rec.saw(Signal.TURN_RIGHT, True, n), 3,
-                        "hazard lights")
+            await until(
+                lambda: rec.saw(Signal.TURN_LEFT, True, n) and rec.saw(Signal.TURN_RIGHT, True, n), 3, "hazard lights"
+            )
             await until(lambda: ctl.state()["flashes"] >= 4, 5, "four hazard flashes")
             assert rec.of(Signal.TURN_LEFT, n) == [True] and rec.of(Signal.TURN_RIGHT, n) == [True]
+
     asyncio.run(scenario())
 
 
@@ -151,6 +164,7 @@ def test_engine_start_speed_and_stall(car_sim):
             await until(lambda: driver.values[Signal.ENGINE_RPM] == 0, 3, "no engine speed")
             assert rec.of(Signal.ENGINE_RUNNING) == [True, False]
             assert all(isinstance(v, int) and not isinstance(v, bool) for v in rec.of(Signal.ENGINE_RPM))
+
     asyncio.run(scenario())
 
 
@@ -169,6 +183,7 @@ def test_snapshot_returns_every_signal_as_the_board_has_it(car_sim):
             assert snap[Signal.GEAR_NEUTRAL] is False and snap[Signal.GEAR_REVERSE] is False
             assert snap[Signal.ENGINE_RUNNING] is False and snap[Signal.ENGINE_RPM] == 0
             assert all(isinstance(v, bool) for s, v in snap.items() if s is not Signal.ENGINE_RPM)
+
     asyncio.run(scenario())
 
 
@@ -189,6 +204,7 @@ def test_tach_setting_is_applied_at_start_and_again_after_a_board_reset(car_sim)
             await until(lambda: car_sim.firmware.logic.tach.pulses_per_rev_x10 == 10, 5, "tach set again")
             await until(lambda: abs(driver.values[Signal.ENGINE_RPM] - 1500) < 250, 5, "true speed after the reset")
             assert (await driver.snapshot())[Signal.ENGINE_RUNNING] is True
+
     asyncio.run(scenario())
 
 
@@ -212,6 +228,7 @@ def test_changes_lost_while_the_host_was_away_are_caught_up_from_the_heartbeat(c
             assert rec.of(Signal.DOOR_OPEN) == [True]
             assert driver.stats.events_lost > 0  # the events really were lost: the heartbeat did the work
             assert await driver.snapshot() == driver.values
+
     asyncio.run(scenario())
 
 

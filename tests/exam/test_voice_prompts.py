@@ -11,8 +11,10 @@ import pytest
 from exam_vehicle import voice
 from exam_vehicle.voice import Announcer
 
-needs_speech = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("aplay") is None,
-                                  reason="espeak-ng and alsa-utils are installed by `make test` (scripts/ensure-sysdeps.sh)")
+needs_speech = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("aplay") is None,
+    reason="espeak-ng and alsa-utils are installed by `make test` (scripts/ensure-sysdeps.sh)",
+)
 
 
 def _wait(cond, timeout: float = 20.0) -> None:
@@ -25,7 +27,9 @@ def _wait(cond, timeout: float = 20.0) -> None:
 @needs_speech
 def test_a_prompt_is_synthesised_in_chinese_and_played_to_the_audio_device(tmp_path: Path) -> None:
     played = tmp_path / "played.raw"
-    speak = voice.espeak(device=f"file:FILE={played},FORMAT=raw")  # ALSA's file plugin: the played samples land in a file
+    speak = voice.espeak(
+        device=f"file:FILE={played},FORMAT=raw"
+    )  # ALSA's file plugin: the played samples land in a file
     assert speak is not None
     announcer = Announcer(speak)
     try:

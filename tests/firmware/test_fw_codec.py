@@ -11,8 +11,17 @@ def test_crc16_ccitt_false_check_value_is_0x29b1():
 
 
 def test_cobs_round_trips_zero_runs_and_long_blocks():
-    cases = [b"", b"\x00", b"\x00\x00", b"\x11\x22\x00\x33", bytes(range(1, 256)),
-             bytes(range(256)), b"\x01" * 254, b"\x01" * 255, bytes(10)]
+    cases = [
+        b"",
+        b"\x00",
+        b"\x00\x00",
+        b"\x11\x22\x00\x33",
+        bytes(range(1, 256)),
+        bytes(range(256)),
+        b"\x01" * 254,
+        b"\x01" * 255,
+        bytes(10),
+    ]
     for data in cases:
         enc = lb.cobs_encode(data)
         assert 0 not in enc
@@ -36,7 +45,7 @@ def test_frame_round_trip_and_layout():
 
 
 def test_max_body_frame_fits_max_frame():
-    f = lb.encode_frame(0xFFFF, 0x7E, b"\xAA" * lb.MAX_BODY)
+    f = lb.encode_frame(0xFFFF, 0x7E, b"\xaa" * lb.MAX_BODY)
     assert len(f) <= lb.MAX_FRAME
 
 

@@ -77,6 +77,7 @@ def _hal_module():
     sys.modules["machine"] = _Machine
     _Pin.pins = {}
     from firmware import hal_rp2
+
     return hal_rp2
 
 
@@ -92,8 +93,8 @@ def test_io_inputs_are_fail_safe_and_limits_active_with_24v():
     hal = hal_rp2.IoBoardHal(use_uart=True)
     _set_24v(range(12, 23), False)  # nothing connected: no 24 V anywhere
     word = hal.read_inputs()
-    assert word & lb.PRESENCE_MASK == lb.PRESENCE_MASK          # cut wires read as presence
-    assert word & (1 << 16)                                      # and as e-stop pressed
+    assert word & lb.PRESENCE_MASK == lb.PRESENCE_MASK  # cut wires read as presence
+    assert word & (1 << 16)  # and as e-stop pressed
     assert not word & (lb.IN_LIMIT_OPEN | lb.IN_LIMIT_CLOSED)
     _set_24v(range(12, 23), True)
     word = hal.read_inputs()
@@ -105,6 +106,7 @@ def test_io_relays_follow_the_output_word():
         return
     hal_rp2 = _hal_module()
     from firmware.io_board import R_CLOSE, R_OPEN
+
     hal = hal_rp2.IoBoardHal(use_uart=True)
     hal.write_outputs(R_OPEN | (R_CLOSE << 8))
     assert _Pin.pins[2].v == 1 and _Pin.pins[8].v == 1
@@ -127,6 +129,7 @@ def test_io_board_answers_hello_over_uart_and_feeds_the_watchdog():
         return
     hal_rp2 = _hal_module()
     from firmware.io_board import IoBoard
+
     hal = hal_rp2.IoBoardHal(use_uart=True, watchdog=True)
     _set_24v(range(12, 23), True)
     board = IoBoard(hal)
@@ -146,6 +149,7 @@ def test_board_cfg_selects_the_board_kind_and_the_uart():
     if not ON_MICROPYTHON:
         return
     from firmware.main import read_board_cfg
+
     with open("/board_test.cfg", "w") as f:
         f.write("plate-issuer uart\n")
     assert read_board_cfg("/board_test.cfg") == ("plate-issuer", True)

@@ -168,6 +168,7 @@ def _heap_locked(fn):
     MemoryError).  Under CPython there is no heap lock: fn just runs."""
     try:
         import micropython
+
         lock = micropython.heap_lock
         unlock = micropython.heap_unlock
     except (ImportError, AttributeError):
@@ -195,6 +196,7 @@ def test_control_loop_step_does_not_allocate():
                 logic.update(now, raw)
                 while len(logic.events):
                     logic.events.pop_into(state)
+
     _heap_locked(run)
     assert logic.barriers[0].arm in (lb.ARM_STOPPED, lb.ARM_OPENING, lb.ARM_OPEN)
 

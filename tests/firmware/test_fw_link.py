@@ -126,17 +126,17 @@ def _ack(hal, seq, cmd_seq=900):
 def test_events_are_resent_until_acknowledged_and_ack_gets_no_reply():
     hal, b = board()
     roundtrip(hal, b, 1, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])  # host link up -> HOST_LINK event
-    roundtrip(hal, b, 2, lb.BARRIER_OPEN, [0])                   # BARRIER_EVENT opening
+    roundtrip(hal, b, 2, lb.BARRIER_OPEN, [0])  # BARRIER_EVENT opening
     hal.idle(lb.EVENT_RETRY_MS + 10)
     b.step()
     resent = _events(hal.received())
-    assert [p.seq for p in resent] == [1, 2]                      # go-back-N: all of the window, in order
+    assert [p.seq for p in resent] == [1, 2]  # go-back-N: all of the window, in order
     _ack(hal, 2)
     b.step()
-    assert hal.received() == []                                   # EVENT_ACK has no reply
+    assert hal.received() == []  # EVENT_ACK has no reply
     hal.idle(lb.EVENT_RETRY_MS + 10)
     b.step()
-    assert _events(hal.received()) == []                          # nothing left to resend
+    assert _events(hal.received()) == []  # nothing left to resend
 
 
 def test_ack_is_cumulative():
@@ -186,15 +186,15 @@ def test_an_ack_for_an_event_never_sent_acknowledges_nothing():
     not clear the window: the board's first events after a reset (reset_during_job) would be lost."""
     hal, b = board()
     roundtrip(hal, b, 1, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])  # HOST_LINK up: event 1
-    roundtrip(hal, b, 2, lb.BARRIER_OPEN, [0])                   # BARRIER_EVENT opening: event 2
-    _ack(hal, 57)                                                 # newer than anything the board sent
+    roundtrip(hal, b, 2, lb.BARRIER_OPEN, [0])  # BARRIER_EVENT opening: event 2
+    _ack(hal, 57)  # newer than anything the board sent
     b.step()
     hal.idle(lb.EVENT_RETRY_MS + 10)
     b.step()
-    assert [p.seq for p in _events(hal.received())] == [1, 2]     # both still kept and re-sent
+    assert [p.seq for p in _events(hal.received())] == [1, 2]  # both still kept and re-sent
     r = roundtrip(hal, b, 3, lb.HELLO, [lb.PROTOCOL_MAJOR, 0, 1])
     assert lb.unpack_fields(lb.reply_fields(lb.HELLO), r.body, 1)[7] == 1
-    _ack(hal, 2)                                                  # a real ACK still works
+    _ack(hal, 2)  # a real ACK still works
     b.step()
     hal.idle(lb.EVENT_RETRY_MS + 10)
     b.step()
@@ -205,7 +205,7 @@ def test_an_ack_before_the_board_sent_any_event_is_ignored():
     hal = FakeHal(now=100, inputs=lb.IN_LIMIT_CLOSED | (lb.IN_LIMIT_CLOSED << 8))
     b = IoBoard(hal)
     _ack(hal, 3)
-    b.step()                                                      # HOST_LINK up is event 1, sent after the ACK
+    b.step()  # HOST_LINK up is event 1, sent after the ACK
     hal.received()
     hal.idle(lb.EVENT_RETRY_MS + 10)
     b.step()
@@ -222,7 +222,7 @@ def test_uptime_counts_milliseconds_since_boot_across_tick_wraps_and_wraps_at_2_
     b = IoBoard(hal)
     assert _uptime(hal, b, 1) == 0
     elapsed = 0
-    for k in range(9):                        # 9 x 2**29 ms: the 2**30 tick counter wraps 4 times, 2**32 once
+    for k in range(9):  # 9 x 2**29 ms: the 2**30 tick counter wraps 4 times, 2**32 once
         hal.now = ticks_add(hal.now, 1 << 29)
         elapsed += 1 << 29
         b.step()

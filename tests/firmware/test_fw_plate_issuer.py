@@ -124,6 +124,7 @@ def test_journal_encoding_round_trips_and_keeps_whole_records_of_a_torn_write():
 
 def test_printer_that_never_starts_is_a_print_failure():
     from firmware.plate_issuer import PRINT_START_MS
+
     hal = FakeHal()
     logic = IssuerLogic(hal, 0)
     logic.issue(b"J1", 0, b"A12345", 0)
@@ -136,6 +137,7 @@ def test_printer_that_never_starts_is_a_print_failure():
 
 def _issuer_board():
     from firmware.plate_issuer import PlateIssuer
+
     hal = FakeHal(now=100)
     board = PlateIssuer(hal)
     board.step()
@@ -171,10 +173,11 @@ def test_job_events_carry_the_job_state_they_were_raised_in():
     """A jam (paused) and the operator's CLEAR_FAULT (feeding) in one loop step: the ring keeps both
     states, as the list it replaced did."""
     from firmware.plate_issuer import send_queued_events
+
     hal, board = _issuer_board()
     logic = board.logic
     logic.issue(b"J1", 0, b"A12345", 0)
-    logic.update(FEED_TIMEOUT_MS + 10, 0)                          # the blank never arrives: jam
+    logic.update(FEED_TIMEOUT_MS + 10, 0)  # the blank never arrives: jam
     logic.clear_fault(FEED_TIMEOUT_MS + 20)
     send_queued_events(logic, board.link, FEED_TIMEOUT_MS + 20)
     sent = [p for p in hal.received() if p.mtype in (lb.EV_JOB_PROGRESS, lb.EV_FAULT)]
@@ -191,6 +194,7 @@ def test_job_events_carry_the_job_state_they_were_raised_in():
 def test_pushing_an_issuer_event_does_not_allocate():
     from firmware.event_queue import EventQueue
     from firmware.plate_issuer import EVENT_QUEUE_SIZE
+
     q = EventQueue(EVENT_QUEUE_SIZE)
     job = object()
     out = [0]
@@ -199,6 +203,7 @@ def test_pushing_an_issuer_event_does_not_allocate():
         for _ in range(3 * EVENT_QUEUE_SIZE):
             q.push(lb.EV_JOB_PROGRESS, lb.JOB_FEEDING, 1, 0, job)
             q.pop_into(out)
+
     _heap_locked(run)
     assert out[0] == lb.EV_JOB_PROGRESS and len(q) == 0
 
@@ -206,6 +211,7 @@ def test_pushing_an_issuer_event_does_not_allocate():
 def _heap_locked(fn):
     try:
         import micropython
+
         lock = micropython.heap_lock
         unlock = micropython.heap_unlock
     except (ImportError, AttributeError):

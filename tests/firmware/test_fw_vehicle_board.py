@@ -159,10 +159,10 @@ def test_blink_detector_survives_the_tick_wrap():
 
 def test_rpm_is_pulses_over_the_window_divided_by_pulses_per_revolution():
     assert rpm_from_pulses(0, RPM_WINDOW_MS, 20) == 0
-    assert rpm_from_pulses(14, 500, 20) == 840   # 14 pulses in 0.5 s at 2 per revolution
-    assert rpm_from_pulses(7, 500, 10) == 840    # one pulse per revolution
-    assert rpm_from_pulses(40, 500, 5) == 9600   # one pulse per two revolutions
-    assert rpm_from_pulses(10 ** 9, 500, 5) <= 0xFFFF
+    assert rpm_from_pulses(14, 500, 20) == 840  # 14 pulses in 0.5 s at 2 per revolution
+    assert rpm_from_pulses(7, 500, 10) == 840  # one pulse per revolution
+    assert rpm_from_pulses(40, 500, 5) == 9600  # one pulse per two revolutions
+    assert rpm_from_pulses(10**9, 500, 5) <= 0xFFFF
     assert rpm_from_pulses(5, 0, 20) == 0
 
 
@@ -230,9 +230,9 @@ def test_rpm_is_reported_when_it_moves_by_the_step_not_less():
 
 
 def test_report_step_is_larger_than_a_coarse_tachs_one_pulse_jitter():
-    assert rpm_report_step(20) == RPM_REPORT_STEP      # two pulses per revolution: 60 rpm per pulse
-    assert rpm_report_step(10) == 180                  # one: 120 rpm per pulse
-    assert rpm_report_step(5) == 360                   # a half: 240 rpm per pulse
+    assert rpm_report_step(20) == RPM_REPORT_STEP  # two pulses per revolution: 60 rpm per pulse
+    assert rpm_report_step(10) == 180  # one: 120 rpm per pulse
+    assert rpm_report_step(5) == 360  # a half: 240 rpm per pulse
 
 
 def test_a_steady_engine_on_a_coarse_tach_reports_nothing_after_the_window_filled():
@@ -382,6 +382,7 @@ def _heap_locked(fn):
     MemoryError).  Under CPython there is no heap lock: fn just runs."""
     try:
         import micropython
+
         lock = micropython.heap_lock
         unlock = micropython.heap_unlock
     except (ImportError, AttributeError):
@@ -397,8 +398,7 @@ def _heap_locked(fn):
 def test_control_loop_step_does_not_allocate():
     logic, car = started(raw=IGNITION)
     car.rpm = 900
-    raws = (IGNITION, IGNITION | BELT, IGNITION | BELT | LEFT_LAMP, IGNITION | DOOR, IGNITION | LEFT_LAMP,
-            0, BELT)
+    raws = (IGNITION, IGNITION | BELT, IGNITION | BELT | LEFT_LAMP, IGNITION | DOOR, IGNITION | LEFT_LAMP, 0, BELT)
     state = [0]
     times = [0, 0]
 
@@ -413,5 +413,6 @@ def test_control_loop_step_does_not_allocate():
                 while len(logic.events):
                     logic.events.pop_into(state)
         times[0] = now
+
     _heap_locked(loop)
     assert times[0] > 0 and logic.signals & BELT

@@ -98,11 +98,13 @@ class _Clock:
     @staticmethod
     def ticks_ms():
         import time
+
         return time.ticks_ms()
 
     @staticmethod
     def ticks_diff(a, b):
         import time
+
         return time.ticks_diff(a, b)
 
     @staticmethod
@@ -116,6 +118,7 @@ def _with_hal(fn):
     if "machine" not in sys.modules:
         sys.modules["machine"] = _Machine
     from firmware import hal_rp2
+
     saved = hal_rp2.machine, hal_rp2.time
     hal_rp2.machine, hal_rp2.time = _Machine, _Clock
     _Pin.pins = {}
@@ -147,6 +150,7 @@ def test_vehicle_inputs_are_true_while_current_flows_in_the_opto():
         belt = [g for g, sig, _ in hal_rp2.VEHICLE_INPUT_PINS if sig == lb.SIG_SEAT_BELT][0]
         _current([belt], True)
         assert hal.read_signals() == 1 << lb.SIG_SEAT_BELT
+
     _with_hal(check)
 
 
@@ -162,6 +166,7 @@ def test_an_inverted_input_is_true_without_current():
         assert hal.read_signals() == bit
         pin.v = 0
         assert hal.read_signals() == 0
+
     _with_hal(check)
 
 
@@ -175,11 +180,12 @@ def test_tach_irq_counts_falling_edges_and_ignores_ringing_within_the_hold_off()
         assert tach.hard and tach.trigger == _Pin.IRQ_FALLING
         start = hal.pulse_count()
         for _ in range(10):
-            _Clock.us += 5000           # a clean pulse every 5 ms (6000 rpm at two per revolution)
+            _Clock.us += 5000  # a clean pulse every 5 ms (6000 rpm at two per revolution)
             tach.falling_edge()
             _Clock.us += hal_rp2.TACH_HOLDOFF_US // 4
-            tach.falling_edge()         # ringing on the same edge
+            tach.falling_edge()  # ringing on the same edge
         assert hal.pulse_count() - start == 10
+
     _with_hal(check)
 
 
@@ -189,11 +195,13 @@ def test_tach_counter_wraps_as_a_small_int():
 
     def check(hal_rp2):
         from firmware.vehicle_board import PULSE_COUNT_MASK
+
         hal = hal_rp2.VehicleBoardHal(use_uart=True, watchdog=False)
         hal._pulses = PULSE_COUNT_MASK
         _Clock.us += 10000
         _Pin.pins[hal_rp2.VEHICLE_TACH_PIN].falling_edge()
         assert hal.pulse_count() == 0
+
     _with_hal(check)
 
 
@@ -214,6 +222,7 @@ def test_tach_irq_handler_does_not_allocate():
         finally:
             micropython.heap_unlock()
         assert hal.pulse_count() == 50
+
     _with_hal(check)
 
 
@@ -223,6 +232,7 @@ def test_vehicle_board_answers_hello_over_uart_as_kind_3():
 
     def check(hal_rp2):
         from firmware.vehicle_board import VehicleBoard
+
         hal = hal_rp2.VehicleBoardHal(use_uart=True, watchdog=True)
         board = VehicleBoard(hal)
         uart = _UART.last
@@ -235,6 +245,7 @@ def test_vehicle_board_answers_hello_over_uart_as_kind_3():
         vals = lb.unpack_fields(lb.reply_fields(lb.HELLO), replies[0].body, 1)
         assert vals[0] == lb.KIND_VEHICLE_BOARD and vals[-1] == b"0102030405060708"
         assert hal.wdt.fed >= 3
+
     _with_hal(check)
 
 
@@ -242,8 +253,15 @@ def test_board_cfg_selects_the_vehicle_board_and_its_pulses_per_revolution():
     if not ON_MICROPYTHON:
         return
     from firmware.main import read_board_cfg, read_pulses_per_rev_x10
-    cases = (("vehicle-board ppr=1\n", 10), ("vehicle-board uart ppr=0.5\n", 5), ("vehicle-board\n", 20),
-             ("vehicle-board ppr=99\n", 20), ("vehicle-board ppr=x\n", 20), ("vehicle-board ppr=4\n", 40))
+
+    cases = (
+        ("vehicle-board ppr=1\n", 10),
+        ("vehicle-board uart ppr=0.5\n", 5),
+        ("vehicle-board\n", 20),
+        ("vehicle-board ppr=99\n", 20),
+        ("vehicle-board ppr=x\n", 20),
+        ("vehicle-board ppr=4\n", 40),
+    )
     for text, want in cases:
         with open("/board_vehicle.cfg", "w") as f:
             f.write(text)

@@ -67,4 +67,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     tr.write_sep("=", f"fuzz summary (hypothesis profile {fuzz_helpers.PROFILE!r})")
     for target, n in sorted(fuzz_helpers.EXAMPLES.items()):
         tr.write_line(f"{n:>9}  {target}")
-    tr.write_line(f"{sum(fuzz_helpers.EXAMPLES.values()):>9}  examples in {len(fuzz_helpers.EXAMPLES)} targets; failures: {failed}")
+    tr.write_line(
+        f"{sum(fuzz_helpers.EXAMPLES.values()):>9}  examples in {len(fuzz_helpers.EXAMPLES)} targets; failures: {failed}"
+    )

@@ -25,8 +25,13 @@ PROFILE = "fuzz" if os.environ.get("PASSLANE_FUZZ", "").lower() in ("long", "fuz
 _COMMON: dict[str, Any] = {
     "deadline": None,
     "print_blob": True,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large,
-                              HealthCheck.filter_too_much, HealthCheck.large_base_example],
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
 }
 settings.register_profile("ci", max_examples=50, **_COMMON)
 settings.register_profile("fuzz", max_examples=2000, **_COMMON)
@@ -54,14 +59,53 @@ def count(n: int = 1, target: str | None = None) -> None:
 
 
 # ---------------------------------------------------------------- JSON a parser trips on
-HUGE_NUMBERS = [b"1" + b"0" * 5000, b"-" + b"9" * 400, b"1e400", b"-1E99999", b"1e-400", b"0.000000000000000000000000000001",
-                b"123456789012345678901234567890", b"9007199254740993", b"-0", b"1.0", b"1e2", b"0x10", b"01", b".5", b"+1"]
+HUGE_NUMBERS = [
+    b"1" + b"0" * 5000,
+    b"-" + b"9" * 400,
+    b"1e400",
+    b"-1E99999",
+    b"1e-400",
+    b"0.000000000000000000000000000001",
+    b"123456789012345678901234567890",
+    b"9007199254740993",
+    b"-0",
+    b"1.0",
+    b"1e2",
+    b"0x10",
+    b"01",
+    b".5",
+    b"+1",
+]
 LITERALS = [b"NaN", b"Infinity", b"-Infinity", b"nan", b"inf", b"null", b"true", b"false", b"undefined", b"None"]
-NASTY_TEXT = ["", "\x00", "a\x00b", "\u202e", "\ufeff", "\ud800", "\udfff", "💥", "é", "e\u0301", "\u0085", "\u2028", "\x1b[2J",
-              "'; DROP TABLE events; --", "..", "../" * 10, "%00", "\\", "\"", "苏A12345", "x" * 300, " ", "\t\r\n"]
+NASTY_TEXT = [
+    "",
+    "\x00",
+    "a\x00b",
+    "\u202e",
+    "\ufeff",
+    "\ud800",
+    "\udfff",
+    "💥",
+    "é",
+    "e\u0301",
+    "\u0085",
+    "\u2028",
+    "\x1b[2J",
+    "'; DROP TABLE events; --",
+    "..",
+    "../" * 10,
+    "%00",
+    "\\",
+    '"',
+    "苏A12345",
+    "x" * 300,
+    " ",
+    "\t\r\n",
+]
 
 scalars = st.one_of(
-    st.none(), st.booleans(),
+    st.none(),
+    st.booleans(),
     st.integers(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -70,8 +114,10 @@ scalars = st.one_of(
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=5),
-                               st.dictionaries(st.one_of(st.text(max_size=12), st.sampled_from(NASTY_TEXT)), children, max_size=5)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=5),
+        st.dictionaries(st.one_of(st.text(max_size=12), st.sampled_from(NASTY_TEXT)), children, max_size=5),
+    ),
     max_leaves=25,
 )
 
@@ -111,13 +157,33 @@ def mutated(draw: st.DrawFn, raw: bytes) -> bytes:
         elif op == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete" and n:
-            del data[at:at + draw(st.integers(1, 8))]
+            del data[at : at + draw(st.integers(1, 8))]
         elif op == "repeat" and n:
             end = min(n, at + draw(st.integers(1, 32)))
             data[at:at] = data[at:end] * draw(st.integers(1, 4))
         elif op == "token":
-            data[at:at] = draw(st.sampled_from(HUGE_NUMBERS + LITERALS + [b",", b":", b"{", b"}", b"[", b"]", b'"', b"\\", b"\\u0000",
-                                                                          b"\\ud800", b"\x00", b"\xff", b"\xc0\xaf", b"\xed\xa0\x80"]))
+            data[at:at] = draw(
+                st.sampled_from(
+                    HUGE_NUMBERS
+                    + LITERALS
+                    + [
+                        b",",
+                        b":",
+                        b"{",
+                        b"}",
+                        b"[",
+                        b"]",
+                        b'"',
+                        b"\\",
+                        b"\\u0000",
+                        b"\\ud800",
+                        b"\x00",
+                        b"\xff",
+                        b"\xc0\xaf",
+                        b"\xed\xa0\x80",
+                    ]
+                )
+            )
     return bytes(data)
 
 
@@ -164,8 +230,16 @@ def api_operations(routes: Any) -> list[tuple[str, str]]:
 
     from fastapi.routing import APIRoute
 
-    return sorted({(m, re.sub(r"\{(\w+):\w+\}", r"{\1}", r.path)) for r in routes
-                   if isinstance(r, APIRoute) and r.include_in_schema for m in r.methods if m != "HEAD"}, key=lambda o: (o[1], o[0]))
+    return sorted(
+        {
+            (m, re.sub(r"\{(\w+):\w+\}", r"{\1}", r.path))
+            for r in routes
+            if isinstance(r, APIRoute) and r.include_in_schema
+            for m in r.methods
+            if m != "HEAD"
+        },
+        key=lambda o: (o[1], o[0]),
+    )
 
 
 def corpus(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
@@ -174,7 +248,9 @@ def corpus(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
 
     out: list[Any] = []
 
-    @settings(max_examples=n, phases=[Phase.generate], database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=n, phases=[Phase.generate], database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    )
     @given(strategy)
     def collect(value: Any) -> None:
         out.append(value)
@@ -183,9 +259,20 @@ def corpus(strategy: st.SearchStrategy[Any], n: int) -> list[Any]:
     return out
 
 
-CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
-                 "multipart/form-data; boundary=x", "application/octet-stream", "image/jpeg", "application/json; charset=latin-1", ""]
-path_texts = st.one_of(st.text(max_size=30), st.sampled_from(NASTY_TEXT), st.sampled_from([t.decode() for t in HUGE_NUMBERS + LITERALS]))
+CONTENT_TYPES = [
+    "application/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "multipart/form-data; boundary=x",
+    "application/octet-stream",
+    "image/jpeg",
+    "application/json; charset=latin-1",
+    "",
+]
+path_texts = st.one_of(
+    st.text(max_size=30), st.sampled_from(NASTY_TEXT), st.sampled_from([t.decode() for t in HUGE_NUMBERS + LITERALS])
+)
 
 
 def quoted(text: str) -> str:
@@ -196,13 +283,18 @@ def quoted(text: str) -> str:
 
 
 @st.composite
-def raw_requests(draw: st.DrawFn, operations: list[tuple[str, str]], real: dict[str, str]) -> tuple[str, str, bytes, dict[str, str]]:
+def raw_requests(
+    draw: st.DrawFn, operations: list[tuple[str, str]], real: dict[str, str]
+) -> tuple[str, str, bytes, dict[str, str]]:
     """(method, url, body, headers) to one of `operations`: path values real or junk, any query, any bytes in any content type."""
     import re
 
     method, template = draw(st.sampled_from(operations))
-    url = re.sub(r"\{(\w+)\}", lambda m: quoted(real[m.group(1)] if m.group(1) in real and draw(st.booleans()) else draw(path_texts)) or "x",
-                 template)
+    url = re.sub(
+        r"\{(\w+)\}",
+        lambda m: quoted(real[m.group(1)] if m.group(1) in real and draw(st.booleans()) else draw(path_texts)) or "x",
+        template,
+    )
     query = draw(st.lists(st.tuples(path_texts, path_texts), max_size=3))
     if query:
         url += "?" + "&".join(f"{quoted(k)}={quoted(v)}" for k, v in query)

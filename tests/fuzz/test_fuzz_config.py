@@ -25,7 +25,7 @@ from edge.config import load_config
 
 pytestmark = pytest.mark.fuzz
 
-LANE_TOML = '''site = "site-1"
+LANE_TOML = """site = "site-1"
 unit = "lane-01"
 stations = ["A", "B"]
 promise_minutes = 30.0
@@ -67,9 +67,9 @@ session_secret = { env = "PASSLANE_SESSION_SECRET" }
 id = "insp-1"
 name = "王检验"
 pin = { file = "insp-1.pin" }
-'''
+"""
 
-BRIDGE_TOML = '''db = "var/bridge.sqlite3"
+BRIDGE_TOML = """db = "var/bridge.sqlite3"
 workers = 1
 authorities = ["苏A", "京B"]
 
@@ -97,7 +97,7 @@ requests_per_s = 5.0
 
 [audit]
 key_env = "PASSLANE_AUDIT_KEY"
-'''
+"""
 
 
 # ---------------------------------------------------------------- TOML, written by hand (no writer in the dependencies)
@@ -134,10 +134,20 @@ def toml_document(doc: dict[str, Any]) -> str:
 
 
 text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
-toml_scalars = st.one_of(text, st.integers(), st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(),
-                         st.datetimes(timezones=st.none() | st.just(dt.UTC)), st.dates(), st.times(),
-                         st.sampled_from(["", "..", "/dev/null", "\x00", "socket://", "postgresql://x", "苏A", "A" * 300]))
-toml_values = st.recursive(toml_scalars, lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(text, c, max_size=4)), max_leaves=12)
+toml_scalars = st.one_of(
+    text,
+    st.integers(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.datetimes(timezones=st.none() | st.just(dt.UTC)),
+    st.dates(),
+    st.times(),
+    st.sampled_from(["", "..", "/dev/null", "\x00", "socket://", "postgresql://x", "苏A", "A" * 300]),
+)
+toml_values = st.recursive(
+    toml_scalars, lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(text, c, max_size=4)), max_leaves=12
+)
 
 
 @st.composite
@@ -166,11 +176,34 @@ def config_document(draw: st.DrawFn, valid: dict[str, Any]) -> str:
 
 def not_toml(valid_text: str) -> st.SearchStrategy[bytes]:
     # (a dotted key of n parts costs tomllib n² steps: 100,000 parts take 20 s, so keys stay at 2,000)
-    nesting = st.sampled_from([100, 1000, 10_000, 100_000]).flatmap(lambda n: st.sampled_from([
-        b"a = " + b"[" * n + b"]" * n, b"a = " + b"{b=" * n + b"1" + b"}" * n, b"a = " + b"[" * n, b"[" + b"a." * min(n, 2000) + b"a]"]))
-    return st.one_of(st.binary(max_size=300), st.just(valid_text.encode()).flatmap(mutated), nesting,
-                     st.sampled_from([b"\xff\xfe\x00s\x00i", b"\xef\xbb\xbfsite = 1", b"site = \"\xed\xa0\x80\"", b"\x00", b"= 1",
-                                      b"a = 1\na = 2", b"[a]\n[a]", b"a = 99999999999999999999999", b"a = 1979-13-45"]))
+    nesting = st.sampled_from([100, 1000, 10_000, 100_000]).flatmap(
+        lambda n: st.sampled_from(
+            [
+                b"a = " + b"[" * n + b"]" * n,
+                b"a = " + b"{b=" * n + b"1" + b"}" * n,
+                b"a = " + b"[" * n,
+                b"[" + b"a." * min(n, 2000) + b"a]",
+            ]
+        )
+    )
+    return st.one_of(
+        st.binary(max_size=300),
+        st.just(valid_text.encode()).flatmap(mutated),
+        nesting,
+        st.sampled_from(
+            [
+                b"\xff\xfe\x00s\x00i",
+                b"\xef\xbb\xbfsite = 1",
+                b'site = "\xed\xa0\x80"',
+                b"\x00",
+                b"= 1",
+                b"a = 1\na = 2",
+                b"[a]\n[a]",
+                b"a = 99999999999999999999999",
+                b"a = 1979-13-45",
+            ]
+        ),
+    )
 
 
 def _write(tmp: Path, name: str, data: bytes) -> Path:
@@ -206,11 +239,20 @@ def test_the_lane_refuses_bytes_that_are_not_toml_with_its_config_error(tmp_path
 
 
 # ---------------------------------------------------------------- the bridge
-CLI_OVERRIDES = st.fixed_dictionaries({}, optional={  # what `passlane bridge ...` passes on top of the file (None: flag not given)
-    "db": st.one_of(st.none(), text), "mqtt.host": st.one_of(st.none(), text), "mqtt.port": st.one_of(st.none(), st.integers()),
-    "http.listen": st.one_of(st.none(), text), "workers": st.one_of(st.none(), st.integers()),
-    "http.tls.cert_file": st.one_of(st.none(), text), "payments.key_file": st.one_of(st.none(), text),
-    "rules.file": st.one_of(st.none(), text), "audit.key_file": st.one_of(st.none(), text)})
+CLI_OVERRIDES = st.fixed_dictionaries(
+    {},
+    optional={  # what `passlane bridge ...` passes on top of the file (None: flag not given)
+        "db": st.one_of(st.none(), text),
+        "mqtt.host": st.one_of(st.none(), text),
+        "mqtt.port": st.one_of(st.none(), st.integers()),
+        "http.listen": st.one_of(st.none(), text),
+        "workers": st.one_of(st.none(), st.integers()),
+        "http.tls.cert_file": st.one_of(st.none(), text),
+        "payments.key_file": st.one_of(st.none(), text),
+        "rules.file": st.one_of(st.none(), text),
+        "audit.key_file": st.one_of(st.none(), text),
+    },
+)
 
 
 def _load_bridge(path: Path, overrides: dict[str, Any]) -> None:

@@ -38,14 +38,29 @@ CASE = "lane-01-261206-abcdef"
 def _seed(web: Any, ingest: Any) -> dict[str, str]:
     """Real rows for the fuzzer to name, made the ways they are made in the field: a lane's events (a case, and a refused
     event that raises an alert), its requests (a reserved plate, a payment), then the alert's id from the API."""
-    events = [EventEnvelope(unit="lane-01", seq=s, ts=time.time(), kind=k, case_id=CASE, actor="insp-1", data=d) for s, (k, d) in enumerate([
-        ("case.opened", {"id_number": "110101199001011234", "owner_name": "王"}), ("case.admitted", {}),
-        ("case.vin_read", {"vin": "LSVAB4182E2100001", "image": "data:image/png;base64,iVBORw0KGgo="})], start=1)]
+    events = [
+        EventEnvelope(unit="lane-01", seq=s, ts=time.time(), kind=k, case_id=CASE, actor="insp-1", data=d)
+        for s, (k, d) in enumerate(
+            [
+                ("case.opened", {"id_number": "110101199001011234", "owner_name": "王"}),
+                ("case.admitted", {}),
+                ("case.vin_read", {"vin": "LSVAB4182E2100001", "image": "data:image/png;base64,iVBORw0KGgo="}),
+            ],
+            start=1,
+        )
+    ]
     refused = b'{"v": 1, "unit": "lane-01", "seq": 4, "ts": "yesterday", "kind": "case.photo"}'
-    ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), raw, time.time()) for raw in [e.to_bytes() for e in events] + [refused]])
+    ingest(
+        [
+            classify(topic("site-1", "lane-01", Leaf.EVENTS), raw, time.time())
+            for raw in [e.to_bytes() for e in events] + [refused]
+        ]
+    )
 
     def ask(kind: RequestKind, body: dict[str, Any]) -> dict[str, Any]:
-        answer = web.app.state.service.handle_request(Request(unit="lane-01", kind=kind, case_id=CASE, body=body, ts=time.time()), "site-1")
+        answer = web.app.state.service.handle_request(
+            Request(unit="lane-01", kind=kind, case_id=CASE, body=body, ts=time.time()), "site-1"
+        )
         assert answer is not None and answer.ok, answer
         return answer.body
 
@@ -53,8 +68,14 @@ def _seed(web: Any, ingest: Any) -> dict[str, str]:
     ask(RequestKind.PLATE_RESERVE, {"number": number})
     payment = ask(RequestKind.PAYMENT_START, {})
     alerts = web.client().get("/api/alerts", headers=web.bearer("ada")).json()
-    return {"case_id": CASE, "unit": "lane-01", "site": "site-1", "number": number, "alert_id": str(alerts[0]["id"]),
-            "payment_id": payment["payment_id"]}
+    return {
+        "case_id": CASE,
+        "unit": "lane-01",
+        "site": "site-1",
+        "number": number,
+        "alert_id": str(alerts[0]["id"]),
+        "payment_id": payment["payment_id"],
+    }
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -63,7 +84,9 @@ def bridge_web(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     if request.param == "sqlite":
         store = open_migrated(str(tmp / "bridge.sqlite3"))
     else:
-        store = open_migrated(request.getfixturevalue("fuzz_pg_cluster").create_database(f"fzweb_{uuid.uuid4().hex[:8]}"))
+        store = open_migrated(
+            request.getfixturevalue("fuzz_pg_cluster").create_database(f"fzweb_{uuid.uuid4().hex[:8]}")
+        )
     key = tmp / "payment.key"
     key.write_bytes(b"fuzz-provider-key-0123456789")
     web = make_web(store, tmp, key)
@@ -77,9 +100,13 @@ def bridge_web(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
             """Half the requests that name a case, unit, alert, plate or payment name a real one."""
             if not isinstance(path_parameters, dict) or not set(path_parameters) & set(real):
                 return st.just(path_parameters)
-            return st.sampled_from([path_parameters, {**path_parameters, **{k: v for k, v in real.items() if k in path_parameters}}])
+            return st.sampled_from(
+                [path_parameters, {**path_parameters, **{k: v for k, v in real.items() if k in path_parameters}}]
+            )
 
-        yield SimpleNamespace(app=web.app, web=web, schema=schema, auth=auth, store=store, key=key.read_bytes(), real=real)
+        yield SimpleNamespace(
+            app=web.app, web=web, schema=schema, auth=auth, store=store, key=key.read_bytes(), real=real
+        )
     finally:
         web.close()
         store.close()
@@ -110,27 +137,51 @@ def test_the_bridge_answers_any_request_without_a_server_error_and_as_its_schema
 
 # ---------------------------------------------------------------- the payment provider's callback (its body is not in the schema)
 def callback_objects(payment_id: str) -> st.SearchStrategy[dict[str, Any]]:
-    amount = st.one_of(st.just(11000), st.integers(), st.floats(), st.text(max_size=12), st.sampled_from(["110.00", "110.001", "1e3", "-1"]))
-    return st.fixed_dictionaries({"payment_id": st.one_of(st.just(payment_id), st.text(max_size=70))},
-                                 optional={"status": st.one_of(st.just("paid"), st.text(max_size=40)), "amount_cents": amount,
-                                           "amount": amount, "paid_at": st.one_of(st.floats(), st.integers())})
+    amount = st.one_of(
+        st.just(11000),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=12),
+        st.sampled_from(["110.00", "110.001", "1e3", "-1"]),
+    )
+    return st.fixed_dictionaries(
+        {"payment_id": st.one_of(st.just(payment_id), st.text(max_size=70))},
+        optional={
+            "status": st.one_of(st.just("paid"), st.text(max_size=40)),
+            "amount_cents": amount,
+            "amount": amount,
+            "paid_at": st.one_of(st.floats(), st.integers()),
+        },
+    )
 
 
 def test_the_payment_callback_answers_any_signed_or_unsigned_body_without_a_server_error(bridge_web):
     from cloud_bridge import payments
 
     client = bridge_web.web.client("203.0.113.9")
-    bodies = st.one_of(callback_objects(bridge_web.real["payment_id"]).flatmap(hostile_object),
-                       callback_objects(bridge_web.real["payment_id"]).map(lambda o: dumps(o)),
-                       bytes_around(st.just(payments.callback_body(bridge_web.real["payment_id"], 11000))))
-    stamps = st.one_of(st.none(), st.integers(int(time.time()) - 400, int(time.time()) + 400), st.integers(), st.just(10**400))
-    nonces = st.one_of(st.none(), st.text(st.characters(codec="ascii", exclude_characters=",="), min_size=0, max_size=80))
-    headers = st.one_of(st.none(), st.text(max_size=80).filter(lambda h: h.isascii() and "\n" not in h and "\r" not in h))
+    bodies = st.one_of(
+        callback_objects(bridge_web.real["payment_id"]).flatmap(hostile_object),
+        callback_objects(bridge_web.real["payment_id"]).map(lambda o: dumps(o)),
+        bytes_around(st.just(payments.callback_body(bridge_web.real["payment_id"], 11000))),
+    )
+    stamps = st.one_of(
+        st.none(), st.integers(int(time.time()) - 400, int(time.time()) + 400), st.integers(), st.just(10**400)
+    )
+    nonces = st.one_of(
+        st.none(), st.text(st.characters(codec="ascii", exclude_characters=",="), min_size=0, max_size=80)
+    )
+    headers = st.one_of(
+        st.none(), st.text(max_size=80).filter(lambda h: h.isascii() and "\n" not in h and "\r" not in h)
+    )
 
     @budget(ci=50, long=3_000)
     @given(bodies, st.sampled_from(["signed", "signed", "forged", "raw"]), stamps, nonces, headers)
-    @example(b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", 10**400, None, None)  # was an OverflowError: a 500
-    @example(b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", None, "0000000\x00", None)  # a NUL nonce: 500 on PostgreSQL
+    @example(
+        b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", 10**400, None, None
+    )  # was an OverflowError: a 500
+    @example(
+        b'{"payment_id": "pay_x", "amount_cents": 1}', "signed", None, "0000000\x00", None
+    )  # a NUL nonce: 500 on PostgreSQL
     def callback(body, how, t, nonce, raw_header):
         count()
         if how == "signed":
@@ -139,7 +190,9 @@ def test_the_payment_callback_answers_any_signed_or_unsigned_body_without_a_serv
             header = payments.sign(b"not the provider's key", body)
         else:
             header = raw_header
-        r = client.post("/api/payments/notify", content=body, headers={payments.HEADER: header} if header is not None else {})
+        r = client.post(
+            "/api/payments/notify", content=body, headers={payments.HEADER: header} if header is not None else {}
+        )
         assert r.status_code < 500, (r.status_code, r.text[:300])
 
     callback()
@@ -151,9 +204,15 @@ def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(br
 
     @budget(ci=80, long=5_000)
     @given(raw_requests(bridge_operations(), bridge_web.real), st.booleans())
-    @example(("POST", "/api/tokens", b"\x00\x99\xb73V\xb0", {"content-type": "text/plain"}), True)  # was a 500: FastAPI echoed the bytes
-    @example(("POST", "/api/tokens", b'["\\ud800"]', {"content-type": "application/json"}), True)  # a 500: a lone surrogate echoed
-    @example(("POST", "/api/tokens", b'{"label": NaN}', {"content-type": "application/json"}), True)  # NaN echoed is not JSON
+    @example(
+        ("POST", "/api/tokens", b"\x00\x99\xb73V\xb0", {"content-type": "text/plain"}), True
+    )  # was a 500: FastAPI echoed the bytes
+    @example(
+        ("POST", "/api/tokens", b'["\\ud800"]', {"content-type": "application/json"}), True
+    )  # a 500: a lone surrogate echoed
+    @example(
+        ("POST", "/api/tokens", b'{"label": NaN}', {"content-type": "application/json"}), True
+    )  # NaN echoed is not JSON
     def send(request, signed_in):
         count()
         method, url, body, headers = request

@@ -85,11 +85,15 @@ def tablet_lane(tmp_path_factory: pytest.TempPathFactory, site_pki) -> Iterator[
     cloud = RealCloud(tmp / "bridge", broker, site_pki).start()
     try:
         with SimBoardServer("io-board", time_scale=50) as io, SimBoardServer("plate-issuer", time_scale=50) as issuer:
-            cfg = lane_config(tmp, broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0])
+            cfg = lane_config(
+                tmp, broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0]
+            )
             lane = Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
             served = LaneForTheModule(lane)
             try:
-                yield SimpleNamespace(app=served, sessions=served.app.state.sessions, lane=lane, cloud=cloud, case_ids=[])
+                yield SimpleNamespace(
+                    app=served, sessions=served.app.state.sessions, lane=lane, cloud=cloud, case_ids=[]
+                )
             finally:
                 served.stop()
     finally:
@@ -103,12 +107,16 @@ def tablet_schema(tablet_lane: SimpleNamespace) -> Any:
     app, lane = tablet_lane.app, tablet_lane.lane
     token = tablet_lane.sessions.issue("insp-1", "fuzz")
     tablet_lane.auth = {"Authorization": f"Bearer {token}"}
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=tablet_lane.auth)  # starts the app's lifespan: the lane
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", app, headers=tablet_lane.auth
+    )  # starts the app's lifespan: the lane
     schema.config.max_stream_events = 1  # /api/stream answers with an endless event stream: read its first event
     wait_until(lambda: lane.overview()["cloud_connected"], 20, "the lane connected to the cloud")
     client = schemathesis.python.asgi.get_client(app)
     owner = tablet_lane.cloud.good[0].owner_id_number
-    opened = client.post("http://testserver/api/cases", json={"station": "A", "id_number": owner}, headers=tablet_lane.auth)
+    opened = client.post(
+        "http://testserver/api/cases", json={"station": "A", "id_number": owner}, headers=tablet_lane.auth
+    )
     assert opened.status_code == 200, opened.text
     tablet_lane.case_ids.append(opened.json()["case"]["case_id"])
     wait_until(lambda: lane.case_view(tablet_lane.case_ids[0])["stage"] == "records_fetched", 20, "partner records")
@@ -131,7 +139,9 @@ def tablet_operations() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("method", "path"), tablet_operations(), ids=[f"{m} {p}" for m, p in tablet_operations()])
-def test_the_tablet_answers_any_request_without_a_server_error_and_as_its_schema_declares(tablet_schema, tablet_lane, method, path):
+def test_the_tablet_answers_any_request_without_a_server_error_and_as_its_schema_declares(
+    tablet_schema, tablet_lane, method, path
+):
     operation = tablet_schema[path][method]
     statuses: Counter[int] = Counter()
 
@@ -145,20 +155,26 @@ def test_the_tablet_answers_any_request_without_a_server_error_and_as_its_schema
             tablet_lane.auth["Authorization"] = "Bearer " + tablet_lane.sessions.issue("insp-1", "fuzz")
 
     call()
-    assert statuses[401] < sum(statuses.values()) or path == "/api/session", f"only refusals for want of a session: {statuses}"
+    assert statuses[401] < sum(statuses.values()) or path == "/api/session", (
+        f"only refusals for want of a session: {statuses}"
+    )
 
 
 def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(tablet_schema, tablet_lane):
     """What schemathesis does not send: bodies that are not JSON, in content types the operation does not take, signed in or not."""
     client = schemathesis.python.asgi.get_client(tablet_lane.app)
-    operations = [o for o in tablet_operations() if o != ("GET", "/api/stream")]  # an endless event stream (fuzzed above, one event)
+    operations = [
+        o for o in tablet_operations() if o != ("GET", "/api/stream")
+    ]  # an endless event stream (fuzzed above, one event)
 
     @budget(ci=80, long=5_000)
     @given(raw_requests(operations, {"case_id": tablet_lane.case_ids[0]}), st.booleans())
     def send(request, signed_in):
         count()
         method, url, body, headers = request
-        r = client.request(method, url, data=body, headers=headers | (tablet_lane.auth if signed_in else {}), allow_redirects=False)
+        r = client.request(
+            method, url, data=body, headers=headers | (tablet_lane.auth if signed_in else {}), allow_redirects=False
+        )
         assert r.status_code < 500, (method, url[:200], r.status_code, r.text[:300])
         if method == "DELETE" and url.startswith("/api/session"):
             tablet_lane.auth["Authorization"] = "Bearer " + tablet_lane.sessions.issue("insp-1", "fuzz")
@@ -167,8 +183,12 @@ def test_any_bytes_in_any_content_type_to_any_operation_is_not_a_server_error(ta
 
 
 @pytest.mark.parametrize("attempted", ["\x1b" * 20, "\\" * 40, "\u202e" * 13 + "x" * 20])
-def test_a_sign_in_whose_id_grows_past_64_characters_when_made_printable_is_refused_not_a_500(tablet_schema, tablet_lane, attempted):
+def test_a_sign_in_whose_id_grows_past_64_characters_when_made_printable_is_refused_not_a_500(
+    tablet_schema, tablet_lane, attempted
+):
     """Found by the POST /api/session target: the journaled attempt, escaped and cut to 64 characters plus '…', was 65
     characters, over the event's actor limit; journaling it failed and the public sign-in answered 500."""
-    r = schemathesis.python.asgi.get_client(tablet_lane.app).post("http://testserver/api/session", json={"inspector_id": attempted, "pin": "1"})
+    r = schemathesis.python.asgi.get_client(tablet_lane.app).post(
+        "http://testserver/api/session", json={"inspector_id": attempted, "pin": "1"}
+    )
     assert r.status_code in (401, 429), (r.status_code, r.text[:200])

@@ -29,12 +29,20 @@ pytestmark = pytest.mark.fuzz
 def service(store, ingest, tmp_path):
     data, _ = generate(6, seed=2)
     load_into(store, data)
-    opened = EventEnvelope(unit=UNIT, seq=1, ts=time.time(), kind="case.opened", case_id=OWN_CASE,
-                           data={"id_number": data.vehicles[0].owner_id_number})
+    opened = EventEnvelope(
+        unit=UNIT,
+        seq=1,
+        ts=time.time(),
+        kind="case.opened",
+        case_id=OWN_CASE,
+        data={"id_number": data.vehicles[0].owner_id_number},
+    )
     ingest([classify(topic(SITE, UNIT, Leaf.EVENTS), opened.to_bytes(), time.time())])
     key = tmp_path / "payment.key"
     key.write_bytes(b"fuzz-provider-key-0123456789")
-    settings = make_settings(str(tmp_path / "unused.sqlite3"), key_file=key, **{"limits.requests_per_s": 1e9, "limits.requests_burst": 10**9})
+    settings = make_settings(
+        str(tmp_path / "unused.sqlite3"), key_file=key, **{"limits.requests_per_s": 1e9, "limits.requests_burst": 10**9}
+    )
     return Service(settings, store), data
 
 

@@ -33,9 +33,16 @@ seqs = st.integers(0, 0xFFFF)
 
 
 def _value(t: str) -> st.SearchStrategy:
-    return {"u8": st.integers(0, 0xFF), "u16": st.integers(0, 0xFFFF), "u32": st.integers(0, 0xFFFFFFFF),
-            "str": st.one_of(st.binary(max_size=40), st.text(max_size=12).map(str.encode),
-                             st.sampled_from([b"", b"J-1", b"\xe8\x8b\x8fA12345", b"\xff\xfe", b"\x00" * 5, b"x" * 33]))}[t]
+    return {
+        "u8": st.integers(0, 0xFF),
+        "u16": st.integers(0, 0xFFFF),
+        "u32": st.integers(0, 0xFFFFFFFF),
+        "str": st.one_of(
+            st.binary(max_size=40),
+            st.text(max_size=12).map(str.encode),
+            st.sampled_from([b"", b"J-1", b"\xe8\x8b\x8fA12345", b"\xff\xfe", b"\x00" * 5, b"x" * 33]),
+        ),
+    }[t]
 
 
 @st.composite
@@ -52,7 +59,7 @@ def bodies_for(draw: st.DrawFn, mtype: int, kind: int) -> bytes:
         body = draw(st.binary(max_size=lb.MAX_BODY))
     if base != mtype:
         body = bytes([draw(st.one_of(st.just(lb.OK), st.integers(0, 0xFF)))]) + body
-    return body[:lb.MAX_BODY]
+    return body[: lb.MAX_BODY]
 
 
 @st.composite
@@ -70,14 +77,16 @@ def frame_of(p: tuple[int, int, int, bytes]) -> bytes:
 
 # ---------------------------------------------------------------- the codec
 @budget(ci=150, long=8_000)
-@given(st.lists(packets(), min_size=1, max_size=6).flatmap(lambda ps: mutated(b"".join(frame_of(p) for p in ps))),
-       st.integers(1, 64))
+@given(
+    st.lists(packets(), min_size=1, max_size=6).flatmap(lambda ps: mutated(b"".join(frame_of(p) for p in ps))),
+    st.integers(1, 64),
+)
 def test_the_stream_decoder_takes_mutated_frames_in_any_chunks_and_resyncs(stream, chunk):
     count()
     d = lb.FrameDecoder()
     got = []
     for i in range(0, len(stream), chunk):
-        got += d.feed(stream[i:i + chunk])
+        got += d.feed(stream[i : i + chunk])
     for p in got:  # whatever it lets through is a whole, CRC-checked packet
         assert len(p.body) <= lb.MAX_BODY
         assert lb.decode_packet(lb.encode_frame(p.seq, p.mtype, bytes(p.body), p.version)[:-1]) == p
@@ -85,8 +94,12 @@ def test_the_stream_decoder_takes_mutated_frames_in_any_chunks_and_resyncs(strea
 
 
 @budget(ci=150, long=8_000)
-@given(st.one_of(st.binary(min_size=0, max_size=lb.MAX_PACKET + 8),
-                 packets().map(lambda p: lb.encode_packet(p[1], p[2], p[3], p[0])).flatmap(mutated)))
+@given(
+    st.one_of(
+        st.binary(min_size=0, max_size=lb.MAX_PACKET + 8),
+        packets().map(lambda p: lb.encode_packet(p[1], p[2], p[3], p[0])).flatmap(mutated),
+    )
+)
 def test_decode_packet_of_cobs_valid_frames_raises_only_the_codecs_errors(packet):
     count()
     frame = lb.cobs_encode(packet)
@@ -170,14 +183,22 @@ def _answers_ping(hal: FakeHal, board, seq: int) -> bool:
     for _ in range(5):
         board.step()
         hal.now += 5
-    return any(p.seq == seq and p.mtype == lb.PING | lb.REPLY_FLAG and bytes(p.body[:1]) == bytes([lb.OK]) for p in hal.received())
+    return any(
+        p.seq == seq and p.mtype == lb.PING | lb.REPLY_FLAG and bytes(p.body[:1]) == bytes([lb.OK])
+        for p in hal.received()
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=["io-board", "plate-issuer"])
 def test_a_board_survives_any_frames_from_the_line_and_still_answers(kind):
     hello = lb.encode_frame(1, lb.HELLO, lb.pack_fields(lb.request_fields(lb.HELLO), [lb.PROTOCOL_MAJOR, 0, 7]))
-    chunk = st.one_of(packets(kind).map(frame_of), packets(kind).map(frame_of).flatmap(mutated), st.binary(max_size=64),
-                      st.just(hello), st.just(b"\x7e" * (lb.MAX_FRAME + 10) + b"\x00"))
+    chunk = st.one_of(
+        packets(kind).map(frame_of),
+        packets(kind).map(frame_of).flatmap(mutated),
+        st.binary(max_size=64),
+        st.just(hello),
+        st.just(b"\x7e" * (lb.MAX_FRAME + 10) + b"\x00"),
+    )
 
     @budget(ci=50, long=3_000)
     @given(st.lists(st.tuples(chunk, st.integers(0, 3000), st.integers(0, 0xFFFF)), min_size=1, max_size=12))

@@ -28,8 +28,16 @@ topics = st.one_of(
     st.sampled_from([topic(SITE, "lane-02", leaf) for leaf in Leaf]),
     # what else a broker may deliver: MQTT topic names are UTF-8 without NUL (the broker refuses those)
     st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=80),
-    st.sampled_from(["passlane/v1/site-1/lane-01/cmd/result/x", "passlane/v1/site-1/LANE-01/events", "passlane/v1//lane-01/events",
-                     "passlane/v2/site-1/lane-01/events", "passlane/v1/site-1/lane-01", "$share/bridge/passlane/v1/+/+/events"]),
+    st.sampled_from(
+        [
+            "passlane/v1/site-1/lane-01/cmd/result/x",
+            "passlane/v1/site-1/LANE-01/events",
+            "passlane/v1//lane-01/events",
+            "passlane/v2/site-1/lane-01/events",
+            "passlane/v1/site-1/lane-01",
+            "$share/bridge/passlane/v1/+/+/events",
+        ]
+    ),
 )
 
 
@@ -99,11 +107,20 @@ def test_a_unit_decodes_its_leaves_raising_only_payload_error(leaf):
 NUL_PAYLOADS = [  # (leaf, bytes): each crashed PostgreSQL ingest ("text fields cannot contain NUL (0x00) bytes")
     (Leaf.EVENTS, b'{"v":1,"unit":"lane-01","seq":1,"ts":1,"kind":"inspector.sign_in_failed","actor":"a\\u0000b"}'),
     (Leaf.EVENTS, b'{"v":1,"unit":"lane-01","seq":2,"ts":1,"kind":"device.fault","data":{"device":"\\u0000"}}'),
-    (Leaf.EVENTS, b'{"v":1,"unit":"lane-01","seq":3,"ts":1,"kind":"case.opened","case_id":"lane-01-261206-abcdef","data":{"owner_name":"\\u0000"}}'),
-    (Leaf.EVENTS, b'{"v":1,"unit":"lane-01","seq":4,"ts":1,"kind":"case.opened","a\\u0000b":1}'),  # the reason quoted the key
+    (
+        Leaf.EVENTS,
+        b'{"v":1,"unit":"lane-01","seq":3,"ts":1,"kind":"case.opened","case_id":"lane-01-261206-abcdef","data":{"owner_name":"\\u0000"}}',
+    ),
+    (
+        Leaf.EVENTS,
+        b'{"v":1,"unit":"lane-01","seq":4,"ts":1,"kind":"case.opened","a\\u0000b":1}',
+    ),  # the reason quoted the key
     (Leaf.EVENTS, b'{"seq": 5, "junk": "\x00"}'),  # not JSON (a raw control character): a dead letter naming no seq
     (Leaf.STATUS, b'{"v":1,"unit":"lane-01","state":"online","ts":1,"software":"\\u0000"}'),
-    (Leaf.TELEMETRY, b'{"v":1,"unit":"lane-01","ts":1,"load_1m":1,"mem_used_pct":1,"disk_used_pct":1,"outbox_depth":1,"stage":"\\u0000"}'),
+    (
+        Leaf.TELEMETRY,
+        b'{"v":1,"unit":"lane-01","ts":1,"load_1m":1,"mem_used_pct":1,"disk_used_pct":1,"outbox_depth":1,"stage":"\\u0000"}',
+    ),
     (Leaf.CMD_RESULT, b'{"v":1,"unit":"lane-01","request_id":"r\\u0000","command":"x","status":"done","ts":1}'),
 ]
 
@@ -111,7 +128,7 @@ NUL_PAYLOADS = [  # (leaf, bytes): each crashed PostgreSQL ingest ("text fields 
 @pytest.mark.parametrize("depth", [2**63, 10**30])
 def test_telemetry_with_an_integer_beyond_64_bits_is_a_dead_letter_that_both_engines_store(ingest, depth):
     """outbox_depth of 2**63 passed the model and made ingest raise (SQLite OverflowError, PostgreSQL out of range)."""
-    raw = (b'{"v":1,"unit":"lane-01","ts":1,"load_1m":0,"mem_used_pct":0,"disk_used_pct":0,"outbox_depth":%d}' % depth)
+    raw = b'{"v":1,"unit":"lane-01","ts":1,"load_1m":0,"mem_used_pct":0,"disk_used_pct":0,"outbox_depth":%d}' % depth
     item = classify(topic(SITE, UNIT, Leaf.TELEMETRY), raw, time.time())
     assert item.payload is None and "outbox_depth" in (item.reason or "")
     assert ingest([item]).dead == 1
@@ -122,7 +139,11 @@ def test_a_nul_character_anywhere_in_a_payload_makes_it_a_dead_letter_that_both_
     assert all(i.payload is None and "\x00" not in (i.reason or "") for i in items)
     result = ingest(items)
     assert result.dead == len(NUL_PAYLOADS)
-    assert [e["seq"] for e in unit_events(store, UNIT)] == [1, 2, 3, 4], "each refused event that names its seq holds its place"
+    assert [e["seq"] for e in unit_events(store, UNIT)] == [1, 2, 3, 4], (
+        "each refused event that names its seq holds its place"
+    )
     assert {e["kind"] for e in unit_events(store, UNIT)} == {EventKind.EVENT_REFUSED.value}
     kept = dead_letters(store)
-    assert len(kept) == len(NUL_PAYLOADS) and any(d["encoding"] == "base64" for d in kept), "the NUL byte is kept, as base64"
+    assert len(kept) == len(NUL_PAYLOADS) and any(d["encoding"] == "base64" for d in kept), (
+        "the NUL byte is kept, as base64"
+    )

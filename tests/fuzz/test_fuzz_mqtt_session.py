@@ -37,7 +37,9 @@ class BridgeAccount:
     """A client with the bridge's broker account: it may publish on every unit's leaves."""
 
     def __init__(self, broker, pki) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"fuzz-bridge-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"fuzz-bridge-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
+        )
         self.client.tls_set_context(ssl.create_default_context(cafile=str(pki.ca_cert)))
         self.client.username_pw_set("bridge", pki.password("bridge"))
         connected = threading.Event()
@@ -51,7 +53,13 @@ class BridgeAccount:
 
     def publish(self, topic_name: str, payload: bytes, retain: bool, props: Properties | None) -> None:
         assert not self.disconnects, f"the broker dropped the bridge account: {self.disconnects[:1]} after {self.last}"
-        self.last = (topic_name, payload[:100], len(payload), retain, props and (getattr(props, "ResponseTopic", None), getattr(props, "CorrelationData", None)))
+        self.last = (
+            topic_name,
+            payload[:100],
+            len(payload),
+            retain,
+            props and (getattr(props, "ResponseTopic", None), getattr(props, "CorrelationData", None)),
+        )
         info = self.client.publish(topic_name, payload, qos=1, retain=retain, properties=props)
         info.wait_for_publish(10)
         assert info.is_published(), f"the broker did not take a message on {topic_name}"
@@ -63,8 +71,10 @@ class BridgeAccount:
 
 def _record(journal: Journal, n: int) -> None:
     for i in range(n):
-        journal.record([NewEvent(EventKind.CASE_INSPECTION_ITEM, case_id="lane-01-261206-00000a", data={"i": i})],
-                       CaseRow("lane-01-261206-00000a", "A", "admitted", True, {"i": i}))
+        journal.record(
+            [NewEvent(EventKind.CASE_INSPECTION_ITEM, case_id="lane-01-261206-00000a", data={"i": i})],
+            CaseRow("lane-01-261206-00000a", "A", "admitted", True, {"i": i}),
+        )
 
 
 @pytest.fixture
@@ -101,26 +111,43 @@ def _harmless(leaf: Leaf, raw: bytes) -> bool:
     return not (isinstance(ack, Ack) and ack.unit == UNIT)
 
 
-oversize = st.integers(MAX_PAYLOAD_BYTES - 16, MAX_PAYLOAD_BYTES + 40_000).map(lambda n: b'{"v":1,"pad":"' + b"x" * n + b'"}')
-messages = st.sampled_from(UNIT_SUBSCRIBES).flatmap(lambda leaf: st.tuples(
-    st.just(leaf),
-    st.one_of(hostile(leaf), hostile(leaf), valid_bytes(leaf), oversize),
-    st.booleans(),  # retained
-    st.one_of(st.none(), st.binary(max_size=64)),  # CorrelationData
-    # a ResponseTopic: one the broker passes on (wildcards, control characters or non-characters in it make
-    # Mosquitto drop the publisher, not the unit)
-    st.one_of(st.none(), st.text(st.characters(exclude_characters="+#", exclude_categories=["Cc", "Cs", "Cn", "Co"]),
-                                 min_size=1, max_size=40)),
-)).filter(lambda m: _harmless(m[0], m[1]))
+oversize = st.integers(MAX_PAYLOAD_BYTES - 16, MAX_PAYLOAD_BYTES + 40_000).map(
+    lambda n: b'{"v":1,"pad":"' + b"x" * n + b'"}'
+)
+messages = (
+    st.sampled_from(UNIT_SUBSCRIBES)
+    .flatmap(
+        lambda leaf: st.tuples(
+            st.just(leaf),
+            st.one_of(hostile(leaf), hostile(leaf), valid_bytes(leaf), oversize),
+            st.booleans(),  # retained
+            st.one_of(st.none(), st.binary(max_size=64)),  # CorrelationData
+            # a ResponseTopic: one the broker passes on (wildcards, control characters or non-characters in it make
+            # Mosquitto drop the publisher, not the unit)
+            st.one_of(
+                st.none(),
+                st.text(
+                    st.characters(exclude_characters="+#", exclude_categories=["Cc", "Cs", "Cn", "Co"]),
+                    min_size=1,
+                    max_size=40,
+                ),
+            ),
+        )
+    )
+    .filter(lambda m: _harmless(m[0], m[1]))
+)
 
 
-def test_a_unit_session_refuses_junk_on_its_leaves_stays_connected_and_its_outbox_still_delivers(unit_with_outbox, mqtt_broker, site_pki):
+def test_a_unit_session_refuses_junk_on_its_leaves_stays_connected_and_its_outbox_still_delivers(
+    unit_with_outbox, mqtt_broker, site_pki
+):
     session, journal, cloud = unit_with_outbox
     _record(journal, 5)
     wait_until(lambda: journal.acked_seq() == 5, 20, "the first events acknowledged")
     bridge = BridgeAccount(mqtt_broker, site_pki)
     expected_bad = session.bad_payloads
     try:
+
         @budget(ci=10, long=400)
         @given(st.lists(messages, min_size=1, max_size=8))
         def junk_on_the_units_leaves(batch):
@@ -132,10 +159,16 @@ def test_a_unit_session_refuses_junk_on_its_leaves_stays_connected_and_its_outbo
                     props.CorrelationData = corr
                 if resp_topic:
                     props.ResponseTopic = resp_topic
-                bridge.publish(topic(SITE, UNIT, leaf), raw, retain, props if (corr is not None or resp_topic) else None)
+                bridge.publish(
+                    topic(SITE, UNIT, leaf), raw, retain, props if (corr is not None or resp_topic) else None
+                )
                 expected_bad += _is_bad(leaf, raw)
-            wait_until(lambda: session.bad_payloads >= expected_bad, 20, f"the session refusing {expected_bad} bad payloads")
-            assert session.bad_payloads == expected_bad, "a payload that is its leaf's model was refused, or junk was taken"
+            wait_until(
+                lambda: session.bad_payloads >= expected_bad, 20, f"the session refusing {expected_bad} bad payloads"
+            )
+            assert session.bad_payloads == expected_bad, (
+                "a payload that is its leaf's model was refused, or junk was taken"
+            )
             assert session.connected.is_set() and session.connects == 1, "the session lost its broker connection"
 
         junk_on_the_units_leaves()
@@ -144,7 +177,11 @@ def test_a_unit_session_refuses_junk_on_its_leaves_stays_connected_and_its_outbo
             bridge.publish(topic(SITE, UNIT, leaf), b"", True, None)
         bridge.close()
     _record(journal, 20)
-    wait_until(lambda: journal.acked_seq() == journal.last_seq() == 25 and journal.outbox_depth() == 0, 30, "the outbox drained")
+    wait_until(
+        lambda: journal.acked_seq() == journal.last_seq() == 25 and journal.outbox_depth() == 0,
+        30,
+        "the outbox drained",
+    )
     assert sorted(cloud.events(UNIT)) == list(range(1, 26)), "the bridge stored every journaled event"
     assert session.connects == 1
 

@@ -21,5 +21,8 @@ def cloud(tmp_path, mqtt_broker, site_pki):
 @pytest.fixture
 def boards():
     """The I/O board and the plate issuer: real firmware on the simulated world, over socket:// serial links."""
-    with SimBoardServer("io-board", time_scale=TIME_SCALE) as io, SimBoardServer("plate-issuer", time_scale=TIME_SCALE) as issuer:
+    with (
+        SimBoardServer("io-board", time_scale=TIME_SCALE) as io,
+        SimBoardServer("plate-issuer", time_scale=TIME_SCALE) as issuer,
+    ):
         yield io, issuer

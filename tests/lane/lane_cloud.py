@@ -31,15 +31,29 @@ class RealCloud:
         work.mkdir(parents=True, exist_ok=True)
         key = work / "payment.key"
         key.write_bytes(PAYMENT_KEY)
-        self.settings = load_settings(None, {
-            "db": str(work / "bridge.sqlite3"), "payments.key_file": str(key), "ingest.batch_wait_ms": 2.0,
-            "mqtt.host": broker.host, "mqtt.port": broker.port, "mqtt.site_dir": str(pki.root),
-            "mqtt.client_id_prefix": f"bridge-{uuid.uuid4().hex[:6]}"})
+        self.settings = load_settings(
+            None,
+            {
+                "db": str(work / "bridge.sqlite3"),
+                "payments.key_file": str(key),
+                "ingest.batch_wait_ms": 2.0,
+                "mqtt.host": broker.host,
+                "mqtt.port": broker.port,
+                "mqtt.site_dir": str(pki.root),
+                "mqtt.client_id_prefix": f"bridge-{uuid.uuid4().hex[:6]}",
+            },
+        )
         self.data, problems = generate(vehicles, seed=seed)
         bad = {v for vs in problems.values() for v in vs}
-        self.good = [v for v in self.data.vehicles
-                     if v.vin not in bad and v.owner_id_number not in bad and v.insurance.status == "valid"
-                     and v.purchase_tax.status != "missing" and v.certificate.vin == v.vin]
+        self.good = [
+            v
+            for v in self.data.vehicles
+            if v.vin not in bad
+            and v.owner_id_number not in bad
+            and v.insurance.status == "valid"
+            and v.purchase_tax.status != "missing"
+            and v.certificate.vin == v.vin
+        ]
         self._auto_pay = auto_pay
         self.bridge: Bridge | None = None
         self._payer: AutoPayer | None = None
@@ -68,9 +82,13 @@ class RealCloud:
 
     def start(self) -> RealCloud:
         self.bridge = Bridge(self.settings, sweep_s=3600).start()
-        wait_until(lambda: all(w.subscribed.is_set() for w in self.bridge.workers), 30, "bridge subscribed", interval=0.02)
+        wait_until(
+            lambda: all(w.subscribed.is_set() for w in self.bridge.workers), 30, "bridge subscribed", interval=0.02
+        )
         load_into(self.bridge.store, self.data)
-        self._payer = AutoPayer(self.bridge.store.payments.pending, signed_callback(self.bridge.service, PAYMENT_KEY)).start()
+        self._payer = AutoPayer(
+            self.bridge.store.payments.pending, signed_callback(self.bridge.service, PAYMENT_KEY)
+        ).start()
         self._payer.enabled = self._auto_pay
         return self
 

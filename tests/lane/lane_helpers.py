@@ -12,8 +12,19 @@ from site_sim import polling
 PINS = {"insp-1": "1234", "insp-2": "5678"}
 
 
-def write_lane_toml(tmp: Path, broker, pki, unit: str = "lane-01", *, io_url: str, issuer_url: str, camera: Path | str | None = None,
-                    ui_port: int = 0, extra: str = "", authority: str | None = None) -> Path:
+def write_lane_toml(
+    tmp: Path,
+    broker,
+    pki,
+    unit: str = "lane-01",
+    *,
+    io_url: str,
+    issuer_url: str,
+    camera: Path | str | None = None,
+    ui_port: int = 0,
+    extra: str = "",
+    authority: str | None = None,
+) -> Path:
     """A lane.toml on the test broker, the given board URLs and a camera folder (``tmp/camera`` by default)."""
     for ins, pin in PINS.items():
         (tmp / f"{ins}.pin").write_text(pin + "\n")

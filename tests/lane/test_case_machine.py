@@ -35,11 +35,20 @@ def run(steps, case=None, now=0.0):
 
 
 HAPPY = [
-    C.PartnerRecords(RECORDS), C.Admit(), C.VehiclePassed("entry"),
-    C.VinRead(vin=VIN, decision="accept", confidence=0.99, check_digit="valid"), C.MarkItem("vin", "pass"), C.MarkItem("tyres", "pass"),
-    C.Photo("0111", "p1.jpg"), C.Photo("0113", "p3.jpg"), C.Conclude(),
-    C.PlateOptions(("京AB1234", "京AC5678")), C.ChoosePlate("京AB1234"), C.PlateReserved("京AB1234", 999.0),
-    C.PaymentStarted("pay-1", 12500), C.PaymentConfirmed("pay-1", 12500),
+    C.PartnerRecords(RECORDS),
+    C.Admit(),
+    C.VehiclePassed("entry"),
+    C.VinRead(vin=VIN, decision="accept", confidence=0.99, check_digit="valid"),
+    C.MarkItem("vin", "pass"),
+    C.MarkItem("tyres", "pass"),
+    C.Photo("0111", "p1.jpg"),
+    C.Photo("0113", "p3.jpg"),
+    C.Conclude(),
+    C.PlateOptions(("京AB1234", "京AC5678")),
+    C.ChoosePlate("京AB1234"),
+    C.PlateReserved("京AB1234", 999.0),
+    C.PaymentStarted("pay-1", 12500),
+    C.PaymentConfirmed("pay-1", 12500),
 ]
 
 
@@ -90,14 +99,30 @@ def test_failed_inspection_leaves_without_plates():
 
 
 def test_a_read_sent_to_review_keeps_the_readers_reason_for_the_tablet():
-    case, steps = run(HAPPY[:3] + [C.VinRead(vin=VIN, decision="review", confidence=0.97, check_digit="valid", ms=3.0, review_reason="check_digit_not_required")])
+    case, steps = run(
+        HAPPY[:3]
+        + [
+            C.VinRead(
+                vin=VIN,
+                decision="review",
+                confidence=0.97,
+                check_digit="valid",
+                ms=3.0,
+                review_reason="check_digit_not_required",
+            )
+        ]
+    )
     assert case.stage == C.Stage.ADMITTED and case.vin_needs_review
     assert case.vin_read.review_reason == "check_digit_not_required"
-    assert [e.data["review_reason"] for e in steps[-1].events if e.kind == EventKind.CASE_VIN_READ] == ["check_digit_not_required"]
+    assert [e.data["review_reason"] for e in steps[-1].events if e.kind == EventKind.CASE_VIN_READ] == [
+        "check_digit_not_required"
+    ]
 
 
 def test_vin_differing_from_certificate_needs_review_and_cannot_be_accepted():
-    case, _ = run(HAPPY[:3] + [C.VinRead(vin="LSVAU2180N2183295", decision="accept", confidence=0.9, check_digit="valid")])
+    case, _ = run(
+        HAPPY[:3] + [C.VinRead(vin="LSVAU2180N2183295", decision="accept", confidence=0.9, check_digit="valid")]
+    )
     assert case.stage == C.Stage.ADMITTED and case.vin_needs_review
     with pytest.raises(C.Refused, match="differs from the certificate"):
         C.step(case, C.VinConfirm("LSVAU2180N2183295", "looks right"), 10, RULES)
@@ -134,20 +159,33 @@ def test_pending_after_restart_repeats_the_same_issue_job():
 
 # ---------------------------------------------------------------- random sequences
 
+
 def inputs():
     return st.one_of(
-        st.just(C.PartnerRecords(RECORDS)), st.just(C.PartnerLookupFailed("timeout")), st.just(C.Admit()),
+        st.just(C.PartnerRecords(RECORDS)),
+        st.just(C.PartnerLookupFailed("timeout")),
+        st.just(C.Admit()),
         st.sampled_from([C.VehiclePassed("entry"), C.VehiclePassed("exit")]),
-        st.builds(C.VinRead, vin=st.sampled_from([VIN, "LSVAU2180N2183295", None]), decision=st.sampled_from(["accept", "review", "none"]), confidence=st.floats(0, 1)),
+        st.builds(
+            C.VinRead,
+            vin=st.sampled_from([VIN, "LSVAU2180N2183295", None]),
+            decision=st.sampled_from(["accept", "review", "none"]),
+            confidence=st.floats(0, 1),
+        ),
         st.builds(C.VinConfirm, st.sampled_from([VIN, "X"]), st.sampled_from([None, "fixed"])),
         st.builds(C.MarkItem, st.sampled_from(["vin", "tyres", "bogus"]), st.sampled_from(["pass", "fail", "na"])),
         st.builds(C.Photo, st.sampled_from(["0111", "0113", "zz"]), st.just("p.jpg")),
-        st.just(C.Conclude()), st.just(C.PlateOptions(("京AB1234",))),
+        st.just(C.Conclude()),
+        st.just(C.PlateOptions(("京AB1234",))),
         st.sampled_from([C.ChoosePlate("京AB1234"), C.ChoosePlate("AB123", True), C.ChoosePlate("京AZZZZZ")]),
-        st.sampled_from([C.PlateReserved("京AB1234"), C.PlateReserveFailed("京AB1234", "taken"), C.PlateReserved("京AAB123")]),
+        st.sampled_from(
+            [C.PlateReserved("京AB1234"), C.PlateReserveFailed("京AB1234", "taken"), C.PlateReserved("京AAB123")]
+        ),
         st.sampled_from([C.PaymentStarted("pay-1", 100), C.PaymentConfirmed("pay-1"), C.PaymentConfirmed("pay-2")]),
-        st.just(C.Issue()), st.sampled_from([C.PlatesIssued("c1:AB1234"), C.PlatesIssued("c1:AAB123"), C.IssueFailed("c1:AB1234", "jam")]),
-        st.just(C.Fitted()), st.just(C.OpenExit()),
+        st.just(C.Issue()),
+        st.sampled_from([C.PlatesIssued("c1:AB1234"), C.PlatesIssued("c1:AAB123"), C.IssueFailed("c1:AB1234", "jam")]),
+        st.just(C.Fitted()),
+        st.just(C.OpenExit()),
         st.sampled_from([C.Reject("r"), C.Abort("a"), C.Hold("h"), C.Resume(), C.Reject("")]),
     )
 
@@ -196,8 +234,13 @@ def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problem
 
     data, _ = generate(5, seed=11)
     v = data.vehicles[0]
-    v = v.model_copy(update={"insurance": Insurance(status="missing"), "purchase_tax": PurchaseTax(status="paid"),
-                             "certificate": v.certificate.model_copy(update={"fuel_type": "bev", "vin": v.vin})})
+    v = v.model_copy(
+        update={
+            "insurance": Insurance(status="missing"),
+            "purchase_tax": PurchaseTax(status="paid"),
+            "certificate": v.certificate.model_copy(update={"fuel_type": "bev", "vin": v.vin}),
+        }
+    )
     data = data.model_copy(update={"vehicles": [v]})
     store = open_store(str(tmp_path / "bridge.sqlite3"))
     store.migrate()
@@ -208,7 +251,11 @@ def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problem
         store.close()
     rec = C.normalise_partner_answer({"owner": answer.owner.model_dump(), "vehicles": answer.vehicles})
     cert = rec["vehicle"]["certificate"]
-    assert cert["vin"] == v.vin and cert["brand_model"] == f"{v.certificate.brand} {v.certificate.model}" and cert["new_energy"] is True
+    assert (
+        cert["vin"] == v.vin
+        and cert["brand_model"] == f"{v.certificate.brand} {v.certificate.model}"
+        and cert["new_energy"] is True
+    )
     case = C.open_case({}, C.Open("c1", "A", id_number="x"), 0).case
     s = C.step(case, C.PartnerRecords(rec), 1, RULES)
     assert s.case.record_problems == ["no valid compulsory insurance"]

@@ -16,13 +16,21 @@ SECRETS = {"PASSLANE_UI_SECRET": "a session secret", "PASSLANE_PIN_INSP_1": "123
 
 
 def check_config(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", "lane", "check-config", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **SECRETS})
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "lane", "check-config", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **SECRETS},
+    )
 
 
 def _lane_toml(tmp_path: Path, site_dir: Path) -> Path:
     """The example config with its CA and password in `site_dir`, as `passlane pki init site_dir` lays them out."""
-    text = EXAMPLE.read_text().replace("/etc/passlane/secrets/lane-01.password", str(site_dir / "secrets" / "lane-01.password"))
+    text = EXAMPLE.read_text().replace(
+        "/etc/passlane/secrets/lane-01.password", str(site_dir / "secrets" / "lane-01.password")
+    )
     cfg = tmp_path / "lane.toml"
     cfg.write_text(text.replace("/etc/passlane/ca.crt", str(site_dir / "ca.crt")))
     return cfg
@@ -52,7 +60,9 @@ def test_a_missing_site_ca_and_password_suggest_the_exact_pki_init_command(tmp_p
     assert r.returncode == 1
     command = f"passlane pki init {site_dir} --site site-1 --unit lane-01"
     assert command in r.stderr
-    made = subprocess.run([sys.executable, "-m", "edge.cli", *command.split()[1:]], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [sys.executable, "-m", "edge.cli", *command.split()[1:]], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     r = check_config(str(cfg))
     assert r.returncode == 0, r.stderr  # the suggested command was all it took
@@ -63,7 +73,13 @@ def test_no_pki_hint_when_only_other_secrets_are_missing(tmp_path: Path) -> None
     site_dir = tmp_path / "site"
     SitePki(site_dir).init("site-1", {"lane-01": "lane"})
     cfg = _lane_toml(tmp_path, site_dir)
-    r = subprocess.run([sys.executable, "-m", "edge.cli", "lane", "check-config", "--config", str(cfg)], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60, env={k: v for k, v in os.environ.items() if k not in SECRETS})
+    r = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "lane", "check-config", "--config", str(cfg)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k not in SECRETS},
+    )
     assert r.returncode == 1 and "inspectors.0.pin" in r.stderr
     assert "pki init" not in r.stderr

@@ -24,8 +24,19 @@ REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-ORDER = ["case.opened", "case.partner_records", "case.admitted", "case.vin_confirmed", "case.inspected",
-         "case.plate_reserved", "case.paid", "case.plates_issued", "case.plates_fitted", "case.exit_opened", "case.closed"]
+ORDER = [
+    "case.opened",
+    "case.partner_records",
+    "case.admitted",
+    "case.vin_confirmed",
+    "case.inspected",
+    "case.plate_reserved",
+    "case.paid",
+    "case.plates_issued",
+    "case.plates_fitted",
+    "case.exit_opened",
+    "case.closed",
+]
 
 
 class LaneProcess:
@@ -35,8 +46,24 @@ class LaneProcess:
         self.kills = 0
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(self.config), "--no-reader",
-                                      "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "lane",
+                "run",
+                "--config",
+                str(self.config),
+                "--no-reader",
+                "--port",
+                str(self.port),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO,
+        )
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -58,8 +85,26 @@ def _closed(http: httpx.Client) -> list[dict]:
 
 
 def _sim(kind: str, port: int, ctl: int, scale: float, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "edge.cli", "sim", kind, "--listen", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{ctl}",
-                             "--time-scale", str(scale), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "sim",
+            kind,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--control",
+            f"127.0.0.1:{ctl}",
+            "--time-scale",
+            str(scale),
+            *extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=REPO,
+    )
 
 
 def _listening(port: int) -> bool:
@@ -72,14 +117,23 @@ def _listening(port: int) -> bool:
 
 def test_kill_9_on_lane_bus_boards_resumes_every_case_and_issues_each_pair_once(tmp_path, mqtt_broker, site_pki, cloud):
     io_port, io_ctl, is_port, is_ctl, ui_port = (free_port() for _ in range(5))
-    sims = [_sim("io-board", io_port, io_ctl, 20.0), _sim("plate-issuer", is_port, is_ctl, 50.0, "--journal", str(tmp_path / "issuer.flash"))]
+    sims = [
+        _sim("io-board", io_port, io_ctl, 20.0),
+        _sim("plate-issuer", is_port, is_ctl, 50.0, "--journal", str(tmp_path / "issuer.flash")),
+    ]
     for p in (io_port, io_ctl, is_port, is_ctl):
         wait_until(lambda p=p: _listening(p), 30, f"sim port {p}")
     world, issuer = SimControl("127.0.0.1", io_ctl), SimControl("127.0.0.1", is_ctl)
     secret = tmp_path / "session.secret"
     secret.write_text("s3cret")
-    config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=f"socket://127.0.0.1:{io_port}", issuer_url=f"socket://127.0.0.1:{is_port}",
-                             authority=cloud.settings.authorities[0])
+    config = write_lane_toml(
+        tmp_path,
+        mqtt_broker,
+        site_pki,
+        io_url=f"socket://127.0.0.1:{io_port}",
+        issuer_url=f"socket://127.0.0.1:{is_port}",
+        authority=cloud.settings.authorities[0],
+    )
     config.write_text(config.read_text().replace("[ui]\n", f'[ui]\nsession_secret = {{ file = "{secret}" }}\n'))
     n_cases = int(os.environ.get("PASSLANE_CRASH_CASES", "5"))
     ids = [v.owner_id_number for v in cloud.good[:n_cases]]
@@ -100,7 +154,9 @@ def test_kill_9_on_lane_bus_boards_resumes_every_case_and_issues_each_pair_once(
 
     try:
         wait_until(up, 30, "lane up")
-        http.headers["Authorization"] = "Bearer " + http.post("/api/session", json={"inspector_id": "insp-1", "pin": "1234"}).json()["token"]
+        http.headers["Authorization"] = (
+            "Bearer " + http.post("/api/session", json={"inspector_id": "insp-1", "pin": "1234"}).json()["token"]
+        )
         next_kill = time.monotonic() + rng.uniform(0.5, 3.0)
         deadline = time.monotonic() + 240
         while True:
@@ -132,7 +188,11 @@ def test_kill_9_on_lane_bus_boards_resumes_every_case_and_issues_each_pair_once(
                     if (cid, barrier) not in sent and w["vehicle"] == "none":
                         world.vehicle_pass(barrier)
                         sent[(cid, barrier)] = time.monotonic()
-                    elif (cid, barrier) in sent and w["vehicle"] == "none" and time.monotonic() - sent[(cid, barrier)] > 3:
+                    elif (
+                        (cid, barrier) in sent
+                        and w["vehicle"] == "none"
+                        and time.monotonic() - sent[(cid, barrier)] > 3
+                    ):
                         # the vehicle passed while the lane was down: the inspector confirms it by eye
                         http.post(f"{base}/passed", json={"barrier": barrier})
                         manual += 1
@@ -144,7 +204,10 @@ def test_kill_9_on_lane_bus_boards_resumes_every_case_and_issues_each_pair_once(
                             http.post(f"{base}/items", json={"item": item, "result": "pass"})
                     for code in c["required_photos"]:
                         if code not in c["photos"]:
-                            http.post(f"{base}/photos/{code}", files={"file": ("p.jpg", b"\xff\xd8\xff\xe0photo", "image/jpeg")})
+                            http.post(
+                                f"{base}/photos/{code}",
+                                files={"file": ("p.jpg", b"\xff\xd8\xff\xe0photo", "image/jpeg")},
+                            )
                     http.post(f"{base}/conclude")
                 elif st == "inspected" and c["plate_options"] and not c["plate_choice"]:
                     http.post(f"{base}/plate", json={"number": c["plate_options"][0]})
@@ -187,5 +250,7 @@ def test_kill_9_on_lane_bus_boards_resumes_every_case_and_issues_each_pair_once(
     per_text = Counter(p["text"] for p in issued)
     assert set(per_text) == set(plates.values()), (per_text, plates)
     assert len(set(per_text.values())) == 1, f"a plate pair was made twice: {per_text}"
-    bad = [e for e in log_io if e["event"] == "arm_struck_presence" or (e["event"] == "arm_closing" and e.get("presence"))]
+    bad = [
+        e for e in log_io if e["event"] == "arm_struck_presence" or (e["event"] == "arm_closing" and e.get("presence"))
+    ]
     assert not bad, bad

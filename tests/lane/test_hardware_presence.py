@@ -21,9 +21,9 @@ def test_a_vehicle_arriving_while_a_status_read_is_on_its_way_is_still_counted()
     """The lane's failure under load: a snapshot from before the vehicle reached the loop, applied after the loop
     event, made the lane believe the loop empty; the beam then never counted and the passage was lost."""
     d = PassageDetector()
-    mark = d.mark()                                   # the status read goes out
-    assert not d.presence("entry", "loop", True)      # the vehicle reaches the loop
-    assert d.snapshot(mark, CLEAR) == []              # the older reply arrives: not applied to the entry
+    mark = d.mark()  # the status read goes out
+    assert not d.presence("entry", "loop", True)  # the vehicle reaches the loop
+    assert d.snapshot(mark, CLEAR) == []  # the older reply arrives: not applied to the entry
     passed = [d.presence("entry", "beam", True), d.presence("entry", "loop", False), d.presence("entry", "beam", False)]
     assert passed == [False, False, True]
 
@@ -36,14 +36,14 @@ def test_a_crossing_that_cleared_while_a_status_read_was_on_its_way_counts_once(
     mark = d.mark()
     assert [d.presence("entry", "loop", False), d.presence("entry", "beam", False)] == [False, True]
     assert d.snapshot(mark, {"entry": (True, True), "exit": (False, False)}) == []
-    assert d.snapshot(d.mark(), CLEAR) == []          # the next poll: all clear, nothing counted again
+    assert d.snapshot(d.mark(), CLEAR) == []  # the next poll: all clear, nothing counted again
 
 
 def test_the_poll_still_completes_a_passage_whose_clear_events_were_missed():
     d = PassageDetector()
     d.presence("entry", "loop", True)
     d.presence("entry", "beam", True)
-    assert d.snapshot(d.mark(), CLEAR) == ["entry"]   # the events saying so were lost
+    assert d.snapshot(d.mark(), CLEAR) == ["entry"]  # the events saying so were lost
     assert d.snapshot(d.mark(), CLEAR) == []
 
 
@@ -83,7 +83,9 @@ def test_a_vehicle_through_the_entry_on_the_real_firmware_is_one_passage_with_a_
         try:
             await asyncio.to_thread(world.vehicle_pass, "entry")  # waits on the loop at the closed arm
             await hw.open_barrier("entry")
-            await await_until(lambda: world.state()["barriers"]["entry"]["vehicles_passed"] == 1, 20, "the vehicle drove through")
+            await await_until(
+                lambda: world.state()["barriers"]["entry"]["vehicles_passed"] == 1, 20, "the vehicle drove through"
+            )
             await await_until(lambda: heard.passed, 5, "the passage reported to the lane")
             polls = hw.io.stats.commands
             await await_until(lambda: hw.io.stats.commands >= polls + 5, 5, "more polls of the clear lane")

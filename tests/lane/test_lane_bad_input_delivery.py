@@ -79,14 +79,21 @@ def _publish_as(broker, pki, unit: str, payload: bytes) -> None:
 
 
 @pytest.mark.timeout(180)
-def test_oversize_sign_ins_are_refused_and_the_lanes_watermark_and_outbox_keep_moving(tmp_path, mqtt_broker, site_pki, boards, cloud) -> None:
+def test_oversize_sign_ins_are_refused_and_the_lanes_watermark_and_outbox_keep_moving(
+    tmp_path, mqtt_broker, site_pki, boards, cloud
+) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     io, issuer = boards
     config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url)
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
     try:
+
         def health() -> dict:
             try:
                 return httpx.get(f"{base}/api/health", timeout=2).json()
@@ -101,7 +108,16 @@ def test_oversize_sign_ins_are_refused_and_the_lanes_watermark_and_outbox_keep_m
             # the lane's own stream carries a message the bridge must refuse, sent with the lane's account
             after = cloud.storage.unit_records.watermarks()
             last = max([int(w["acked_seq"]) for w in after if w["unit"] == "lane-01"] or [0])
-            junk = json.dumps({"v": 1, "unit": "lane-01", "seq": last + 1, "ts": 1.0, "kind": "device.fault", "data": {"x": "A" * MAX_PAYLOAD_BYTES}})
+            junk = json.dumps(
+                {
+                    "v": 1,
+                    "unit": "lane-01",
+                    "seq": last + 1,
+                    "ts": 1.0,
+                    "kind": "device.fault",
+                    "data": {"x": "A" * MAX_PAYLOAD_BYTES},
+                }
+            )
             _publish_as(mqtt_broker, site_pki, "lane-01", junk.encode())
             # 40 real events after it: sign-ins of the lane's inspectors
             for i in range(40):
@@ -115,8 +131,12 @@ def test_oversize_sign_ins_are_refused_and_the_lanes_watermark_and_outbox_keep_m
         connects = mqtt_broker.log_file.read_text().count(" as lane-01 (")
         assert connects == 1, f"the lane connected {connects} times: its session dropped"
         stored = cloud.storage.unit_records.events("lane-01", 0, 10_000)
-        assert all(e["kind"] != "event.refused" for e in stored), [(e["seq"], e["kind"]) for e in stored if e["kind"] == "event.refused"] + [last, len(stored)]
-        assert any("oversize" in d["reason"] for d in cloud.storage.unit_records.dead_letters()), "the refused message is kept"
+        assert all(e["kind"] != "event.refused" for e in stored), [
+            (e["seq"], e["kind"]) for e in stored if e["kind"] == "event.refused"
+        ] + [last, len(stored)]
+        assert any("oversize" in d["reason"] for d in cloud.storage.unit_records.dead_letters()), (
+            "the refused message is kept"
+        )
         counts = cloud.storage.counts()
         assert counts["missing_seqs"] == 0 and counts["events_stored"] == len(stored)
         assert max(len(json.dumps(e["data"])) for e in stored) < 1000, "no event carries the 140,000-character id"

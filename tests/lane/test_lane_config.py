@@ -45,7 +45,12 @@ def test_check_config_reports_missing_secrets(tmp_path, monkeypatch):
     cfg = tmp_path / "lane.toml"
     cfg.write_text(EXAMPLE.read_text())
     monkeypatch.delenv("PASSLANE_PIN_INSP_1", raising=False)
-    r = subprocess.run([sys.executable, "-m", "edge.cli", "lane", "check-config", "--config", str(cfg)], capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "lane", "check-config", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert r.returncode == 1
     assert "inspectors.0.pin" in r.stderr and "mqtt.password" in r.stderr
 
@@ -68,8 +73,13 @@ def test_docs_list_every_tablet_api_route():
     from lane_controller.web import ROUTERS  # one router per area of the tablet
 
     doc = (ROOT / "docs" / "lane.md").read_text()
-    routes = {(m, r.path.replace("{path:path}", "{path}")) for router in ROUTERS for r in router.routes for m in r.methods
-              if r.path.startswith("/api/")}
+    routes = {
+        (m, r.path.replace("{path:path}", "{path}"))
+        for router in ROUTERS
+        for r in router.routes
+        for m in r.methods
+        if r.path.startswith("/api/")
+    }
     assert len(routes) > 10  # the routers were found
     for method, path in routes:
         assert f"{method.upper()} {path}" in doc, f"docs/lane.md does not document {method.upper()} {path}"

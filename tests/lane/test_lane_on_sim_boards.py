@@ -26,13 +26,22 @@ def boards():
     issuer.stop()
 
 
-def test_vehicle_through_the_lane_on_simulated_boards_closes_arms_only_after_passage(tmp_path, mqtt_broker, site_pki, cloud, boards):
+def test_vehicle_through_the_lane_on_simulated_boards_closes_arms_only_after_passage(
+    tmp_path, mqtt_broker, site_pki, cloud, boards
+):
     io, issuer = boards
     io_ctl = SimControl("127.0.0.1", io.control_port)
     issuer_ctl = SimControl("127.0.0.1", issuer.control_port)
 
     async def main():
-        cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0])
+        cfg = lane_config(
+            tmp_path,
+            mqtt_broker,
+            site_pki,
+            io_url=io.url,
+            issuer_url=issuer.url,
+            authority=cloud.settings.authorities[0],
+        )
         hw = BoardHardware(io.url, issuer.url)
         lane = Lane(cfg, hardware=hw, reader=VinReading(load=False))
         await lane.start()
@@ -55,8 +64,14 @@ def test_vehicle_through_the_lane_on_simulated_boards_closes_arms_only_after_pas
             await lane.apply(cid, C.OpenExit(), "insp-1")
             await asyncio.to_thread(io_ctl.vehicle_pass, "exit")
             await await_until(lambda: cid not in lane.cases, 20, "exit passage")
-            await await_until(lambda: io_ctl.state()["barriers"]["exit"]["arm"] == "closed"
-                              and io_ctl.state()["barriers"]["entry"]["arm"] == "closed", 20, "both arms closed in the world")
+            await await_until(
+                lambda: (
+                    io_ctl.state()["barriers"]["exit"]["arm"] == "closed"
+                    and io_ctl.state()["barriers"]["entry"]["arm"] == "closed"
+                ),
+                20,
+                "both arms closed in the world",
+            )
         finally:
             await lane.stop()
 

@@ -52,9 +52,15 @@ def test_sigterm_stops_the_lane_cleanly_and_leaves_status_stopped(tmp_path, mqtt
         port = s.getsockname()[1]
     io, issuer = boards
     config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url)
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+    )
     try:
+
         def healthy() -> bool:
             try:
                 return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()["cloud_connected"]
@@ -77,8 +83,18 @@ def test_a_lane_whose_vin_reader_cannot_load_refuses_to_start_with_the_cause(tmp
     io, issuer = boards
     config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url)
     # the model installation is broken (here: the reader class cannot be constructed), the rest is the real `lane run`
-    r = subprocess.run([sys.executable, "-c", "import sys, vision; vision.VinReader = None; "
-                        "from edge.cli import main; sys.exit(main(['lane', 'run', '--config', sys.argv[1]]))", str(config)],
-                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, vision; vision.VinReader = None; "
+            "from edge.cli import main; sys.exit(main(['lane', 'run', '--config', sys.argv[1]]))",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "VIN reader could not be loaded" in r.stderr and "--no-reader" in r.stderr

@@ -18,10 +18,13 @@ from lane_controller.vin_camera import VinReading
 pytestmark = pytest.mark.broker
 
 
-def make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=None, command_timeout_s: float = 15.0, **kw) -> Lane:
+def make_lane(
+    tmp_path, mqtt_broker, site_pki, cloud, boards, reader=None, command_timeout_s: float = 15.0, **kw
+) -> Lane:
     io, issuer = boards
-    cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url,
-                      authority=cloud.settings.authorities[0])
+    cfg = lane_config(
+        tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0]
+    )
     hw = BoardHardware(io.url, issuer.url, poll_s=0.2, command_timeout_s=command_timeout_s)
     return Lane(cfg, hardware=hw, reader=reader or VinReading(load=False), **kw)
 
@@ -64,7 +67,9 @@ async def drive_case(lane: Lane, world, id_number: str) -> str:
     return cid
 
 
-def test_a_case_goes_from_entry_to_exit_and_every_event_reaches_the_cloud(tmp_path, mqtt_broker, site_pki, cloud, boards):
+def test_a_case_goes_from_entry_to_exit_and_every_event_reaches_the_cloud(
+    tmp_path, mqtt_broker, site_pki, cloud, boards
+):
     io, issuer = boards
 
     async def main():
@@ -81,7 +86,9 @@ def test_a_case_goes_from_entry_to_exit_and_every_event_reaches_the_cloud(tmp_pa
             await lane.stop()
 
     cid, plate = asyncio.run(main())
-    assert [p["text"] for p in issuer.control().state()["issued"]].count(plate) == 2, "one plate pair (two plates), issued once"
+    assert [p["text"] for p in issuer.control().state()["issued"]].count(plate) == 2, (
+        "one plate pair (two plates), issued once"
+    )
     kinds = [e["kind"] for e in sorted(cloud.events().values(), key=lambda e: e["seq"]) if e["case_id"] == cid]
     assert kinds[0] == "case.opened" and kinds[-1] == "case.closed"
     assert "case.paid" in kinds and kinds.index("case.paid") < kinds.index("case.plates_issued")
@@ -99,9 +106,12 @@ def test_offline_cloud_makes_lookup_wait_with_a_reason_and_resume(tmp_path, mqtt
             await await_until(lambda: "cloud" in (lane.waiting.get(case.case_id) or ""), 15, "visible waiting reason")
             assert lane.cases[case.case_id].stage == C.Stage.OPENED
             await asyncio.to_thread(mqtt_broker.start)
-            await await_until(lambda: lane.cases[case.case_id].stage == C.Stage.RECORDS_FETCHED, 40, "lookup after reconnect")
+            await await_until(
+                lambda: lane.cases[case.case_id].stage == C.Stage.RECORDS_FETCHED, 40, "lookup after reconnect"
+            )
         finally:
             await lane.stop()
+
     asyncio.run(main())
 
 
@@ -140,7 +150,9 @@ def test_an_accepted_vin_matching_the_certificate_needs_no_inspector(tmp_path, m
 
     reader = VinReading(load=True)
     vehicle = cloud.good[0]
-    seed = next(s for s in range(40) if reader.read(render_scene(vehicle.vin, s)).decision == "accept")  # a readable photo
+    seed = next(
+        s for s in range(40) if reader.read(render_scene(vehicle.vin, s)).decision == "accept"
+    )  # a readable photo
 
     async def main():
         lane = make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=reader)
@@ -156,11 +168,15 @@ def test_an_accepted_vin_matching_the_certificate_needs_no_inspector(tmp_path, m
             assert cv2.imread(str(lane.data_dir / c.vin_read.image)) is not None
         finally:
             await lane.stop()
+
     asyncio.run(main())
 
 
-def _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, owner_id: str, vin: str, seed: int):
+def _admit_with_vin_on_camera(
+    tmp_path, mqtt_broker, site_pki, cloud, boards, reader, owner_id: str, vin: str, seed: int
+):
     """Open a case, let the camera see `vin`, admit the vehicle; the case as the lane left it, and the uploaded frame."""
+
     async def main():
         lane = make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader=reader)
         await lane.start()
@@ -171,21 +187,28 @@ def _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, re
             return lane.cases[cid], frame
         finally:
             await lane.stop()
+
     return asyncio.run(main())
 
 
-def test_a_vin_on_camera_that_differs_from_the_certificate_goes_to_the_inspector(tmp_path, mqtt_broker, site_pki, cloud, boards):
+def test_a_vin_on_camera_that_differs_from_the_certificate_goes_to_the_inspector(
+    tmp_path, mqtt_broker, site_pki, cloud, boards
+):
     """The camera shows another vehicle (the wrong car at the station): the lane must not confirm the VIN."""
     from vision.synth import render_scene
 
     reader = VinReading(load=True)
     vehicle, other = cloud.good[0], cloud.good[1]
     seed = next(s for s in range(40) if reader.read(render_scene(other.vin, s)).decision == "accept")
-    c, _ = _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, other.vin, seed)
+    c, _ = _admit_with_vin_on_camera(
+        tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, other.vin, seed
+    )
     assert c.vin_read.vin == other.vin and c.stage == C.Stage.ADMITTED and c.vin_needs_review
 
 
-def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(tmp_path, mqtt_broker, site_pki, cloud, boards):
+def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(
+    tmp_path, mqtt_broker, site_pki, cloud, boards
+):
     """The tablet tells the inspector why the reader wants a person to look."""
     import cv2
 
@@ -194,13 +217,17 @@ def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(tmp_
     reader = VinReading(load=True)
     vehicle = cloud.good[0]
     seed = next(s for s in range(40) if reader.read(render_scene(vehicle.vin, s)).decision == "review")
-    c, frame = _admit_with_vin_on_camera(tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, vehicle.vin, seed)
+    c, frame = _admit_with_vin_on_camera(
+        tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, vehicle.vin, seed
+    )
     expected = reader.read(cv2.imread(str(frame)))  # the frame as the camera uploaded it
     assert c.stage == C.Stage.ADMITTED and c.vin_needs_review and expected.decision == "review"
     assert c.vin_read.review_reason == expected.review_reason is not None
 
 
-def test_entry_barrier_fault_holds_the_case_with_an_alert_and_never_crashes(tmp_path, mqtt_broker, site_pki, cloud, boards):
+def test_entry_barrier_fault_holds_the_case_with_an_alert_and_never_crashes(
+    tmp_path, mqtt_broker, site_pki, cloud, boards
+):
     io, _ = boards
 
     async def main():
@@ -219,6 +246,7 @@ def test_entry_barrier_fault_holds_the_case_with_an_alert_and_never_crashes(tmp_
             await await_until(lambda: lane.cases[cid].stage == C.Stage.ADMITTED, 20, "admitted after resume")
         finally:
             await lane.stop()
+
     asyncio.run(main())
 
 
@@ -230,10 +258,14 @@ def test_remote_open_barrier_is_executed_with_its_reason_and_journaled(tmp_path,
         await lane.start()
         try:
             await await_until(lambda: lane.session.connected.is_set(), 10, "connected")
-            cmd = cloud.service.send_command("site-1", "lane-01", CommandName.OPEN_BARRIER, {"barrier": "exit"}, "ops-1", "ambulance")
+            cmd = cloud.service.send_command(
+                "site-1", "lane-01", CommandName.OPEN_BARRIER, {"barrier": "exit"}, "ops-1", "ambulance"
+            )
 
             def status():
-                return next((c["status"] for c in cloud.storage.commands.recent() if c["request_id"] == cmd.request_id), None)
+                return next(
+                    (c["status"] for c in cloud.storage.commands.recent() if c["request_id"] == cmd.request_id), None
+                )
 
             await await_until(lambda: status() not in (None, "sent"), 15, "command result stored by the bridge")
             assert status() == "done"
@@ -241,12 +273,15 @@ def test_remote_open_barrier_is_executed_with_its_reason_and_journaled(tmp_path,
             assert ev and ev[0]["data"]["reason"] == "ambulance" and ev[0]["actor"] == "ops-1"
         finally:
             await lane.stop()
+
     asyncio.run(main())
     assert io.control().state()["barriers"]["exit"]["arm"] == "open", "the arm really opened in the world"
 
 
 @pytest.mark.parametrize("taken", [False, True])
-def test_an_expired_plate_reservation_is_renewed_or_the_case_held(tmp_path, mqtt_broker, site_pki, cloud, boards, taken):
+def test_an_expired_plate_reservation_is_renewed_or_the_case_held(
+    tmp_path, mqtt_broker, site_pki, cloud, boards, taken
+):
     cloud.auto_pay = False  # the owner does not pay in time
 
     async def main():
@@ -268,19 +303,30 @@ def test_an_expired_plate_reservation_is_renewed_or_the_case_held(tmp_path, mqtt
                 # the reservation runs out, someone else takes the number, then the bridge tells the lane
                 expired = cloud.storage.plates.expire(later)
                 assert [r["number"] for r in expired] == [number]
-                assert cloud.storage.plates.reserve(number, lane.cfg.plates.authority, "ordinary", "other-case", "lane-02", 600).ok
-                n = Notification(kind=NotificationKind.RESERVATION_EXPIRED, case_id=cid, data={"number": number}, ts=time.time())
-                cloud.service.publish(topic("site-1", "lane-01", Leaf.NOTIFY), n.to_bytes(), 1, False)  # as the sweep does
+                assert cloud.storage.plates.reserve(
+                    number, lane.cfg.plates.authority, "ordinary", "other-case", "lane-02", 600
+                ).ok
+                n = Notification(
+                    kind=NotificationKind.RESERVATION_EXPIRED, case_id=cid, data={"number": number}, ts=time.time()
+                )
+                cloud.service.publish(
+                    topic("site-1", "lane-01", Leaf.NOTIFY), n.to_bytes(), 1, False
+                )  # as the sweep does
             if taken:
                 await await_until(lambda: lane.cases[cid].hold is not None, 15, "hold")
                 assert "no longer free" in lane.cases[cid].hold
             else:
+
                 def renewed() -> bool:
-                    return any(p["number"] == number and p["status"] == "reserved" for p in cloud.storage.plates.numbers(cid))
+                    return any(
+                        p["number"] == number and p["status"] == "reserved" for p in cloud.storage.plates.numbers(cid)
+                    )
+
                 await await_until(renewed, 15, "renewed")
                 assert lane.cases[cid].hold is None and lane.cases[cid].stage == C.Stage.PLATE_RESERVED
         finally:
             await lane.stop()
+
     asyncio.run(main())
 
 
@@ -296,4 +342,5 @@ def test_a_case_over_the_promise_raises_an_alert(tmp_path, mqtt_broker, site_pki
             await await_until(lambda: f"promise:{cid}" in lane.alerts, 5, "promise alert")
         finally:
             await lane.stop()
+
     asyncio.run(main())

@@ -27,9 +27,18 @@ KEY = b"lane-test-provider-key-0123456789"
 def bridge(tmp_path, mqtt_broker, site_pki):
     key = tmp_path / "payment.key"
     key.write_bytes(KEY)
-    settings = load_settings(None, {"db": str(tmp_path / "bridge.sqlite3"), "payments.key_file": str(key), "ingest.batch_wait_ms": 2.0,
-                                    "mqtt.host": mqtt_broker.host, "mqtt.port": mqtt_broker.port, "mqtt.site_dir": str(site_pki.root),
-                                    "mqtt.client_id_prefix": f"bridge-{uuid.uuid4().hex[:6]}"})
+    settings = load_settings(
+        None,
+        {
+            "db": str(tmp_path / "bridge.sqlite3"),
+            "payments.key_file": str(key),
+            "ingest.batch_wait_ms": 2.0,
+            "mqtt.host": mqtt_broker.host,
+            "mqtt.port": mqtt_broker.port,
+            "mqtt.site_dir": str(site_pki.root),
+            "mqtt.client_id_prefix": f"bridge-{uuid.uuid4().hex[:6]}",
+        },
+    )
     b = Bridge(settings, sweep_s=3600).start()
     wait_until(lambda: all(w.subscribed.is_set() for w in b.workers), 30, "bridge subscribed")
     data, problems = generate(20, seed=3)
@@ -52,7 +61,9 @@ def test_a_case_runs_end_to_end_against_the_cloud_bridge(tmp_path, mqtt_broker, 
         await lane.start()
         try:
             cid = (await lane.open_case("A", vehicle.owner_id_number, None, "insp-1")).case_id
-            await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 15, "partner records from the bridge")
+            await await_until(
+                lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 15, "partner records from the bridge"
+            )
             c = lane.cases[cid]
             assert c.certificate_vin == vehicle.vin and not c.record_problems, c.record_problems
             await lane.apply(cid, C.Admit(), "insp-1")
@@ -71,9 +82,15 @@ def test_a_case_runs_end_to_end_against_the_cloud_bridge(tmp_path, mqtt_broker, 
             await await_until(lambda: lane.cases[cid].payment is not None, 15, "payment started")
             pay = lane.cases[cid].payment
             body = payments.callback_body(pay["payment_id"], pay["amount_cents"])
-            r = await asyncio.to_thread(http.post, "/api/payments/notify", content=body, headers={payments.HEADER: payments.sign(KEY, body)})
+            r = await asyncio.to_thread(
+                http.post, "/api/payments/notify", content=body, headers={payments.HEADER: payments.sign(KEY, body)}
+            )
             assert r.status_code == 200, r.text
-            await await_until(lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED, 60, "payment.confirmed from the bridge, then issuing")
+            await await_until(
+                lambda: lane.cases[cid].stage == C.Stage.PLATES_ISSUED,
+                60,
+                "payment.confirmed from the bridge, then issuing",
+            )
             await lane.apply(cid, C.Fitted(), "insp-1")
             await lane.apply(cid, C.OpenExit(), "insp-1")
             await asyncio.to_thread(boards[0].control().vehicle_pass, "exit")

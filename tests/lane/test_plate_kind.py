@@ -24,5 +24,8 @@ def test_other_fuels_give_an_ordinary_blue_plate(fuel: str | None) -> None:
 
 
 def test_the_bridges_plate_kind_wins_over_the_fuel_type() -> None:
-    answer = {"owner": {}, "vehicles": [{"vin": "LSVAU218XN2183294", "plate_kind": "new-energy", "certificate": {"fuel_type": "unknown"}}]}
+    answer = {
+        "owner": {},
+        "vehicles": [{"vin": "LSVAU218XN2183294", "plate_kind": "new-energy", "certificate": {"fuel_type": "unknown"}}],
+    }
     assert normalise_partner_answer(answer)["vehicle"]["certificate"]["new_energy"] is True

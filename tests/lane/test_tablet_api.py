@@ -16,7 +16,9 @@ pytestmark = pytest.mark.broker
 
 def _lane(tmp_path, mqtt_broker, site_pki, cloud, boards, reader: VinReading | None = None) -> Lane:
     io, issuer = boards
-    cfg = lane_config(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0])
+    cfg = lane_config(
+        tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0]
+    )
     return Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=reader or VinReading(load=False))
 
 
@@ -49,7 +51,9 @@ def test_a_whole_case_through_the_http_api_is_attributed_to_the_inspector(client
         return client.get(f"/api/cases/{cid}").json()["case"]
 
     vehicle = client.cloud.good[0]
-    cid = client.post("/api/cases", json={"station": "A", "id_number": vehicle.owner_id_number}).json()["case"]["case_id"]
+    cid = client.post("/api/cases", json={"station": "A", "id_number": vehicle.owner_id_number}).json()["case"][
+        "case_id"
+    ]
     r = client.post("/api/cases", json={"station": "A", "id_number": "2"})
     assert r.status_code == 409 and "already has open case" in r.json()["error"]
     wait_until(lambda: case()["stage"] == "records_fetched", 10, "records")
@@ -63,14 +67,20 @@ def test_a_whole_case_through_the_http_api_is_attributed_to_the_inspector(client
     assert "off" in client.get("/api/lane").json()["camera"]["reader"]  # and the tablet says the reader is off
     r = client.post(f"/api/cases/{cid}/vin/confirm", json={"vin": c["certificate_vin"]})
     assert r.status_code == 409 and "reason" in r.json()["error"]
-    assert client.post(f"/api/cases/{cid}/vin/confirm", json={"vin": c["certificate_vin"], "reason": "read by eye"}).json()["ok"]
+    assert client.post(
+        f"/api/cases/{cid}/vin/confirm", json={"vin": c["certificate_vin"], "reason": "read by eye"}
+    ).json()["ok"]
     for item in c["checklist"]:
         assert client.post(f"/api/cases/{cid}/items", json={"item": item, "result": "pass"}).json()["ok"]
-    assert client.post(f"/api/cases/{cid}/photos/0111", files={"file": ("p.jpg", b"\xff\xd8\xff", "image/jpeg")}).json()["ok"]
+    assert client.post(
+        f"/api/cases/{cid}/photos/0111", files={"file": ("p.jpg", b"\xff\xd8\xff", "image/jpeg")}
+    ).json()["ok"]
     assert client.post(f"/api/cases/{cid}/photos/0113").json()["ok"]  # the station camera
     assert client.post(f"/api/cases/{cid}/conclude").json()["ok"]
     wait_until(lambda: case()["plate_options"], 10, "plate options")
-    assert client.post(f"/api/cases/{cid}/plate", json={"number": "AB12I", "composed": True}).status_code == 409  # I is not used
+    assert (
+        client.post(f"/api/cases/{cid}/plate", json={"number": "AB12I", "composed": True}).status_code == 409
+    )  # I is not used
     assert client.post(f"/api/cases/{cid}/plate", json={"number": case()["plate_options"][0]}).json()["ok"]
     wait_until(lambda: case()["stage"] == "plates_issued", 60, "paid and issued")
     assert client.post(f"/api/cases/{cid}/fitted").json()["ok"]
@@ -80,7 +90,11 @@ def test_a_whole_case_through_the_http_api_is_attributed_to_the_inspector(client
     page = client.get(f"/cases/{cid}")
     assert page.status_code == 200 and cid in page.text
     actors = {e["kind"]: e["actor"] for e in client.lane.journal.case_events(cid)}
-    assert actors["case.opened"] == "insp-1" and actors["case.plates_fitted"] == "insp-1" and actors["case.paid"] == "cloud"
+    assert (
+        actors["case.opened"] == "insp-1"
+        and actors["case.plates_fitted"] == "insp-1"
+        and actors["case.paid"] == "cloud"
+    )
     overview = client.get("/fragments/overview")
     assert overview.status_code == 200 and 'id="reader-off"' in overview.text  # the tablet says the reader is off
 
@@ -98,10 +112,19 @@ def test_an_inspector_can_confirm_a_passage_the_loop_did_not_report(tmp_path, mq
         client.post(f"/api/cases/{cid}/admit")
         r = client.post(f"/api/cases/{cid}/passed", json={"barrier": "entry"})
         assert r.json()["case"]["stage"] == "admitted"
-        def entry_events() -> list[str]:
-            return [e["event"] for e in world.world_log() if e.get("barrier") == "entry" and e["event"] in ("arm_opening", "arm_closed")]
 
-        wait_until(lambda: entry_events()[-2:] == ["arm_opening", "arm_closed"], 20, "entry opened, then closed after the confirmed passage")
+        def entry_events() -> list[str]:
+            return [
+                e["event"]
+                for e in world.world_log()
+                if e.get("barrier") == "entry" and e["event"] in ("arm_opening", "arm_closed")
+            ]
+
+        wait_until(
+            lambda: entry_events()[-2:] == ["arm_opening", "arm_closed"],
+            20,
+            "entry opened, then closed after the confirmed passage",
+        )
         ev = [e for e in lane.journal.case_events(cid) if e["kind"] == "case.admitted"]
         assert ev[0]["actor"] == "insp-2"
 
@@ -116,7 +139,9 @@ def test_the_case_page_says_why_the_reader_wants_a_person_to_look(client):
     vehicle = client.cloud.good[0]
     reader = client.lane.reader
     seed = next(s for s in range(40) if reader.read(render_scene(vehicle.vin, s)).decision == "review")
-    cid = client.post("/api/cases", json={"station": "A", "id_number": vehicle.owner_id_number}).json()["case"]["case_id"]
+    cid = client.post("/api/cases", json={"station": "A", "id_number": vehicle.owner_id_number}).json()["case"][
+        "case_id"
+    ]
     wait_until(lambda: client.get(f"/api/cases/{cid}").json()["case"]["stage"] == "records_fetched", 10, "records")
     show_vin(client.camera, vehicle.vin, seed)
     assert client.post(f"/api/cases/{cid}/admit").json()["ok"]

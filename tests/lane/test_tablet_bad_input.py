@@ -41,8 +41,13 @@ class Clock:
 @pytest.fixture
 def cold_lane(tmp_path, site_pki):
     """A lane built from a real lane.toml with its real journal, not started (no broker, no boards)."""
-    cfg = lane_config(tmp_path, SimpleNamespace(host="127.0.0.1", port=1), site_pki, io_url="socket://127.0.0.1:1",
-                      issuer_url="socket://127.0.0.1:1")
+    cfg = lane_config(
+        tmp_path,
+        SimpleNamespace(host="127.0.0.1", port=1),
+        site_pki,
+        io_url="socket://127.0.0.1:1",
+        issuer_url="socket://127.0.0.1:1",
+    )
     lane = Lane(cfg, hardware=BoardHardware(cfg.io_board.url, cfg.plate_issuer.url), reader=VinReading(load=False))
     yield lane
     lane.journal.close()
@@ -50,8 +55,13 @@ def cold_lane(tmp_path, site_pki):
 
 def tablet(app, address: str = "10.0.0.5", https: bool = False) -> TestClient:
     """A tablet at a client address; server errors come back as 500 answers (they must never happen)."""
-    return TestClient(app, raise_server_exceptions=False, client=(address, 50000), base_url="https://lane" if https else "http://lane",
-                      follow_redirects=False)
+    return TestClient(
+        app,
+        raise_server_exceptions=False,
+        client=(address, 50000),
+        base_url="https://lane" if https else "http://lane",
+        follow_redirects=False,
+    )
 
 
 @pytest.fixture
@@ -119,7 +129,9 @@ OVER_LONG = [  # (path, JSON body) with one field one past its maximum
 ]
 
 
-@pytest.mark.parametrize(("path", "body"), OVER_LONG, ids=[f"{p.rsplit('/', 1)[-1]}-{i}" for i, (p, _) in enumerate(OVER_LONG)])
+@pytest.mark.parametrize(
+    ("path", "body"), OVER_LONG, ids=[f"{p.rsplit('/', 1)[-1]}-{i}" for i, (p, _) in enumerate(OVER_LONG)]
+)
 def test_every_field_from_outside_has_a_maximum_length(app, cold_lane, path, body):
     client = tablet(app)
     sign_in(client)
@@ -180,7 +192,9 @@ def test_the_sign_in_back_off_allows_at_most_10_pin_checks_a_minute_from_one_add
     per_minute = len(after) / ((end - started) / 60)
     busiest = max(sum(1 for u in after if t <= u < t + 60) for t in after)
     assert per_minute <= 1 and busiest <= 10, (per_minute, busiest)
-    assert len(journaled(cold_lane, "inspector.sign_in_failed")) == len(checked)  # refused tries check no PIN and journal nothing
+    assert len(journaled(cold_lane, "inspector.sign_in_failed")) == len(
+        checked
+    )  # refused tries check no PIN and journal nothing
 
 
 def test_a_locked_out_id_does_not_lock_out_another_inspector_at_another_address(cold_lane):
@@ -192,8 +206,12 @@ def test_a_locked_out_id_does_not_lock_out_another_inspector_at_another_address(
     locked = attacker.post("/api/session", json={"inspector_id": "insp-1", "pin": PINS["insp-1"]})
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0  # even the right PIN: no oracle
     assert colleague.post("/api/session", json={"inspector_id": "insp-2", "pin": PINS["insp-2"]}).status_code == 200
-    assert colleague.post("/api/session", json={"inspector_id": "insp-1", "pin": PINS["insp-1"]}).status_code == 429  # the id is locked
-    assert attacker.post("/api/session", json={"inspector_id": "insp-2", "pin": PINS["insp-2"]}).status_code == 429  # so is the address
+    assert (
+        colleague.post("/api/session", json={"inspector_id": "insp-1", "pin": PINS["insp-1"]}).status_code == 429
+    )  # the id is locked
+    assert (
+        attacker.post("/api/session", json={"inspector_id": "insp-2", "pin": PINS["insp-2"]}).status_code == 429
+    )  # so is the address
     clock.now += 10 * 60 + 1  # the lock has run out
     assert colleague.post("/api/session", json={"inspector_id": "insp-1", "pin": PINS["insp-1"]}).status_code == 200
 
@@ -217,7 +235,9 @@ def running(tmp_path, mqtt_broker, site_pki, boards):
     lane = Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
     with TestClient(create_app(lane), raise_server_exceptions=False, follow_redirects=False) as client:
         sign_in(client)
-        cid = client.post("/api/cases", json={"station": "A", "id_number": "110101199001011234"}).json()["case"]["case_id"]
+        cid = client.post("/api/cases", json={"station": "A", "id_number": "110101199001011234"}).json()["case"][
+            "case_id"
+        ]
         client.lane, client.cid = lane, cid
         yield client
 
@@ -255,7 +275,9 @@ TRAVERSALS = [
 def test_case_files_serve_no_file_outside_the_cases_photo_folder_in_any_traversal_form(running):
     lane, cid = running.lane, running.cid
     secret = _secrets_beside_the_photos(lane, cid)
-    assert running.get(f"/api/cases/{cid}/files/photos/{cid}/0111-1.jpg").content == JPEG  # the case's own photo is served
+    assert (
+        running.get(f"/api/cases/{cid}/files/photos/{cid}/0111-1.jpg").content == JPEG
+    )  # the case's own photo is served
     served = {}
     for form in TRAVERSALS:
         url = form.format(cid=cid, data=quote(str(lane.data_dir.resolve())))
@@ -273,13 +295,16 @@ def test_case_files_of_a_case_that_does_not_exist_are_not_served(running):
 
 
 # ---------------------------------------------------------------- photos: only real JPEG or PNG, at most 10 MB
-@pytest.mark.parametrize(("content_type", "data", "status"), [
-    ("image/jpeg", b"<html><script>alert(1)</script>", 422),
-    ("text/html", JPEG, 422),
-    ("image/png", JPEG[:2], 422),
-    ("image/jpeg", b"", 422),
-    ("image/jpeg", b"\xff\xd8\xff" + b"\x00" * (10 * 1024 * 1024), 413),
-])
+@pytest.mark.parametrize(
+    ("content_type", "data", "status"),
+    [
+        ("image/jpeg", b"<html><script>alert(1)</script>", 422),
+        ("text/html", JPEG, 422),
+        ("image/png", JPEG[:2], 422),
+        ("image/jpeg", b"", 422),
+        ("image/jpeg", b"\xff\xd8\xff" + b"\x00" * (10 * 1024 * 1024), 413),
+    ],
+)
 def test_a_photo_that_is_not_a_jpeg_or_png_or_over_10_mb_is_refused_and_not_stored(running, content_type, data, status):
     r = running.post(f"/api/cases/{running.cid}/photos/0111", files={"file": ("p.jpg", data, content_type)})
     assert r.status_code == status and r.json()["ok"] is False
@@ -288,16 +313,27 @@ def test_a_photo_that_is_not_a_jpeg_or_png_or_over_10_mb_is_refused_and_not_stor
 
 @pytest.mark.parametrize("data", [JPEG, PNG])
 def test_a_jpeg_or_png_photo_passes_the_boundary_to_the_case_machine(running, data):
-    r = running.post(f"/api/cases/{running.cid}/photos/0111", files={"file": ("p", data, "image/png" if data == PNG else "image/jpeg")})
-    assert r.status_code == 409  # past the boundary: the case machine answers (the case is not at the checklist yet), as before
+    r = running.post(
+        f"/api/cases/{running.cid}/photos/0111",
+        files={"file": ("p", data, "image/png" if data == PNG else "image/jpeg")},
+    )
+    assert (
+        r.status_code == 409
+    )  # past the boundary: the case machine answers (the case is not at the checklist yet), as before
 
 
-@pytest.mark.parametrize("upload", [
-    {"files": [("file", ("a.jpg", JPEG, "image/jpeg")), ("file", ("b.jpg", JPEG, "image/jpeg"))]},  # two files
-    {"data": {"file": "not a file"}},
-    {"content": b"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n", "headers": {"content-type": "multipart/form-data; boundary=x"}},
-    {"content": b"garbage", "headers": {"content-type": "multipart/form-data"}},
-])
+@pytest.mark.parametrize(
+    "upload",
+    [
+        {"files": [("file", ("a.jpg", JPEG, "image/jpeg")), ("file", ("b.jpg", JPEG, "image/jpeg"))]},  # two files
+        {"data": {"file": "not a file"}},
+        {
+            "content": b'--x\r\nContent-Disposition: form-data; name="file"\r\n',
+            "headers": {"content-type": "multipart/form-data; boundary=x"},
+        },
+        {"content": b"garbage", "headers": {"content-type": "multipart/form-data"}},
+    ],
+)
 def test_a_malformed_photo_upload_is_a_clear_4xx(app, upload):
     client = tablet(app)
     sign_in(client)
@@ -335,8 +371,13 @@ def test_a_session_survives_a_restart_when_the_session_secret_is_configured(tmp_
     """The crash test relies on it: a lane killed and restarted keeps its inspectors signed in."""
     (tmp_path / "session.secret").write_text("s3cret")
     extra_ui = f'session_secret = {{ file = "{tmp_path / "session.secret"}" }}\n'
-    cfg_path = write_lane_toml(tmp_path, SimpleNamespace(host="127.0.0.1", port=1), site_pki,
-                               io_url="socket://127.0.0.1:1", issuer_url="socket://127.0.0.1:1")
+    cfg_path = write_lane_toml(
+        tmp_path,
+        SimpleNamespace(host="127.0.0.1", port=1),
+        site_pki,
+        io_url="socket://127.0.0.1:1",
+        issuer_url="socket://127.0.0.1:1",
+    )
     cfg_path.write_text(cfg_path.read_text().replace("[ui]\n", "[ui]\n" + extra_ui))
     from edge.config import load_config
 
@@ -354,8 +395,20 @@ def test_a_session_survives_a_restart_when_the_session_secret_is_configured(tmp_
 
 
 # ---------------------------------------------------------------- 5. no open redirect
-@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example/x", "https://evil.example/x", "\\\\evil.example",
-                                    "/%2F/evil.example", "javascript:alert(1)", "/\r\nSet-Cookie: a=b", " //evil.example", "/" + "a" * 5000])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/x",
+        "/\\evil.example/x",
+        "https://evil.example/x",
+        "\\\\evil.example",
+        "/%2F/evil.example",
+        "javascript:alert(1)",
+        "/\r\nSet-Cookie: a=b",
+        " //evil.example",
+        "/" + "a" * 5000,
+    ],
+)
 def test_the_language_toggle_redirects_only_to_a_local_path(app, target):
     r = tablet(app).get("/lang/en", params={"next": target})
     assert r.status_code in (303, 422)
@@ -391,8 +444,19 @@ def test_health_tells_a_monitor_what_it_needs_and_not_the_pid(app):
 
 # ---------------------------------------------------------------- 8. no input gives a 500
 @pytest.mark.parametrize("action", ["reject", "admit", "hold", "resume"])
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"null", b'{"reason": 5}', b'{"reason": "x", "extra": 1}', b"\xff\xfe",
-                                  b"[" * 30000, b'{"reason": "x"'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b"null",
+        b'{"reason": 5}',
+        b'{"reason": "x", "extra": 1}',
+        b"\xff\xfe",
+        b"[" * 30000,
+        b'{"reason": "x"',
+    ],
+)
 def test_a_bad_body_to_a_case_action_is_a_clear_4xx(app, action, body):
     client = tablet(app)
     sign_in(client)
@@ -417,7 +481,9 @@ def test_no_path_or_query_value_gives_a_server_error(app):
                 path = path.replace("{" + name + "}", value).replace("{" + name + ":path}", value)
             for method in sorted(route.methods - {"HEAD"}):
                 for query in ("", f"?next={value}&state={value}&limit={value}&since={value}"):
-                    r = client.request(method, path + query, content=value.encode(), headers={"content-type": "application/json"})
+                    r = client.request(
+                        method, path + query, content=value.encode(), headers={"content-type": "application/json"}
+                    )
                     if method == "DELETE":
                         sign_in(client)  # signing out was one of the routes
                     if r.status_code >= 500:
@@ -436,7 +502,9 @@ def test_a_bad_stream_position_is_refused_before_the_stream_starts(app, since):
 SECURITY_HEADERS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
 
-@pytest.mark.parametrize("path", ["/login", "/api/health", "/static/app.js", "/no-such-page", "/api/lane", "/lang/en?next=//x"])
+@pytest.mark.parametrize(
+    "path", ["/login", "/api/health", "/static/app.js", "/no-such-page", "/api/lane", "/lang/en?next=//x"]
+)
 def test_every_response_carries_the_security_headers(app, path):
     r = tablet(app).get(path)
     for name, value in SECURITY_HEADERS.items():
@@ -451,7 +519,9 @@ def test_the_pages_carry_no_inline_script_or_event_handler(app):
     sign_in(client)
     for name in sorted((ROOT / "lane_controller" / "templates").glob("*.html")):
         text = name.read_text()
-        assert "<script>" not in text and not [a for a in ("onclick=", "onload=", "onsubmit=", "onchange=", "javascript:") if a in text], name
+        assert "<script>" not in text and not [
+            a for a in ("onclick=", "onload=", "onsubmit=", "onchange=", "javascript:") if a in text
+        ], name
     for page in (client.get("/login").text, client.get("/").text):
         assert "<script src=" in page and "<script>" not in page and " onclick=" not in page
 
@@ -476,18 +546,40 @@ def test_the_tablet_code_has_no_function_over_80_lines_and_no_class_over_300():
     for path in _tablet_sources():
         for node in ast.walk(ast.parse(path.read_text())):
             limit = 300 if isinstance(node, ast.ClassDef) else 80
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.end_lineno - node.lineno + 1 > limit:
+            if (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and node.end_lineno - node.lineno + 1 > limit
+            ):
                 long.append(f"{path.name}:{node.name} {node.end_lineno - node.lineno + 1} lines")
     assert long == []
 
 
 def test_every_url_of_the_tablet_is_still_served():
     paths = {(m, r.path) for r in tablet_routes() for m in r.methods - {"HEAD"}}
-    expected = {("GET", "/"), ("GET", "/login"), ("GET", "/cases/{case_id}"), ("GET", "/fragments/overview"),
-                ("GET", "/fragments/cases/{case_id}"), ("GET", "/lang/{code}"), ("POST", "/api/session"), ("DELETE", "/api/session"),
-                ("GET", "/api/session"), ("GET", "/api/health"), ("GET", "/api/lane"), ("POST", "/api/cases"), ("GET", "/api/cases"),
-                ("GET", "/api/cases/{case_id}"), ("POST", "/api/cases/{case_id}/vin/confirm"), ("POST", "/api/cases/{case_id}/vin/reread"),
-                ("POST", "/api/cases/{case_id}/items"), ("POST", "/api/cases/{case_id}/photos/{code}"), ("POST", "/api/cases/{case_id}/plate"),
-                ("POST", "/api/cases/{case_id}/passed"), ("POST", "/api/cases/{case_id}/{action}"),
-                ("GET", "/api/cases/{case_id}/files/{path:path}"), ("POST", "/api/alerts/{key}/dismiss"), ("GET", "/api/stream")}
+    expected = {
+        ("GET", "/"),
+        ("GET", "/login"),
+        ("GET", "/cases/{case_id}"),
+        ("GET", "/fragments/overview"),
+        ("GET", "/fragments/cases/{case_id}"),
+        ("GET", "/lang/{code}"),
+        ("POST", "/api/session"),
+        ("DELETE", "/api/session"),
+        ("GET", "/api/session"),
+        ("GET", "/api/health"),
+        ("GET", "/api/lane"),
+        ("POST", "/api/cases"),
+        ("GET", "/api/cases"),
+        ("GET", "/api/cases/{case_id}"),
+        ("POST", "/api/cases/{case_id}/vin/confirm"),
+        ("POST", "/api/cases/{case_id}/vin/reread"),
+        ("POST", "/api/cases/{case_id}/items"),
+        ("POST", "/api/cases/{case_id}/photos/{code}"),
+        ("POST", "/api/cases/{case_id}/plate"),
+        ("POST", "/api/cases/{case_id}/passed"),
+        ("POST", "/api/cases/{case_id}/{action}"),
+        ("GET", "/api/cases/{case_id}/files/{path:path}"),
+        ("POST", "/api/alerts/{key}/dismiss"),
+        ("GET", "/api/stream"),
+    }
     assert expected <= paths

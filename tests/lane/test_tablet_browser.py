@@ -21,7 +21,14 @@ REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _free_port() -> int:
@@ -37,10 +44,17 @@ def lane_on_sim_boards(tmp_path, mqtt_broker, site_pki, cloud):
     io = SimBoardServer("io-board", time_scale=10.0).start()
     issuer = SimBoardServer("plate-issuer", time_scale=20.0).start()
     port = _free_port()
-    config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0])
+    config = write_lane_toml(
+        tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0]
+    )
     log = open(tmp_path / "lane.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(config), "--no-reader", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=REPO,
+    )
 
     def up() -> bool:
         try:
@@ -130,6 +144,8 @@ def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_bo
         except Exception as exc:
             page.screenshot(path=str(tmp / "failure.png"), full_page=True)
             flash = page.locator("#flash").text_content()
-            raise AssertionError(f"flash message: {flash!r}; lane log: {(tmp / 'lane.log').read_text()[-1500:]}") from exc
+            raise AssertionError(
+                f"flash message: {flash!r}; lane log: {(tmp / 'lane.log').read_text()[-1500:]}"
+            ) from exc
         finally:
             browser.close()

@@ -12,8 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 
-async def until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition",
-                poll: float = 0.02) -> Any:
+async def until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition", poll: float = 0.02) -> Any:
     """Wait until cond() is truthy (cond may be async); fail after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -105,8 +104,8 @@ class NoisyProxy:
                     i = pending.find(0)
                     if i < 0:
                         break
-                    out += self._mangle(bytes(pending[:i + 1]))
-                    del pending[:i + 1]
+                    out += self._mangle(bytes(pending[: i + 1]))
+                    del pending[: i + 1]
                 if out:
                     dst.sendall(out)
         except OSError:
@@ -139,6 +138,7 @@ class FirmwarePort:
         from fw_fakes import FakeHal
 
         from firmware.io_board import IoBoard
+
         self.hal = FakeHal(now=1000, inputs=16 | (16 << 8))
         self.board = IoBoard(self.hal)
         self.extra: dict[int, bytes] = {}  # reply type -> frame sent right behind it, in the same read
@@ -149,6 +149,7 @@ class FirmwarePort:
 
     def write(self, data: bytes) -> int:
         from firmware import lanebus as lb
+
         with self._ready:
             self.hal.rx.extend(data)
             self.board.step()

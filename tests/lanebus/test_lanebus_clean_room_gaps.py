@@ -36,8 +36,15 @@ class RawHost:
                 raise AssertionError("no matching frame from the board")
             self.seen += self.dec.feed(self.ser.read(256))
 
-    def command(self, seq: int, mtype: int, values: list | None = None, *, body: bytes | None = None,
-                kind: int = lb.KIND_IO_BOARD) -> lb.Packet:
+    def command(
+        self,
+        seq: int,
+        mtype: int,
+        values: list | None = None,
+        *,
+        body: bytes | None = None,
+        kind: int = lb.KIND_IO_BOARD,
+    ) -> lb.Packet:
         if body is None:
             body = lb.pack_fields(lb.request_fields(mtype, kind) or (), values or [])
         self.send(seq, mtype, body)
@@ -81,15 +88,17 @@ def test_a_stale_event_ack_does_not_drop_the_boards_first_events_after_a_reset(i
     """The host acknowledged events up to 57 before the board reset; the reset board's FAULT
     (reset_during_job) is its event 1, and the stale ACK must not clear it."""
     issuer_host.hello(1)
-    issuer_host.send(2, lb.ISSUE, lb.pack_fields(lb.request_fields(lb.ISSUE, lb.KIND_PLATE_ISSUER),
-                                                 ["J-9", 0, "京A00009"]))
+    issuer_host.send(
+        2, lb.ISSUE, lb.pack_fields(lb.request_fields(lb.ISSUE, lb.KIND_PLATE_ISSUER), ["J-9", 0, "京A00009"])
+    )
     issuer_host.wait_for(lambda p: p.mtype == lb.ISSUE | lb.REPLY_FLAG)
     issuer_sim.power_cycle()  # mid-job: the journal shows a running job at start-up
     first = issuer_host.wait_for(lambda p: p.mtype == lb.EV_FAULT, timeout=3).seq
     issuer_host.send(3, lb.EVENT_ACK, (57).to_bytes(2, "big"))  # the old count: stale for the new boot
     # the board keeps re-sending it until it is really acknowledged
-    again = issuer_host.wait_for(lambda p: p.mtype == lb.EV_FAULT and p.seq == first,
-                                 timeout=3 * lb.EVENT_RETRY_MS / 1000 + 1)
+    again = issuer_host.wait_for(
+        lambda p: p.mtype == lb.EV_FAULT and p.seq == first, timeout=3 * lb.EVENT_RETRY_MS / 1000 + 1
+    )
     assert lb.unpack_fields(lb.request_fields(lb.EV_FAULT), again.body)[0] == lb.FAULT_RESET_DURING_JOB
     assert issuer_host.hello(4)[7] == first  # event_seq: still the oldest unacknowledged
 

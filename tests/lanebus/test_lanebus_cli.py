@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def passlane(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -23,14 +24,32 @@ def sim_process(tmp_path):
 
     def start(kind: str) -> tuple[str, str]:
         log = tmp_path / f"{kind}.jsonl"
-        p = subprocess.Popen([sys.executable, "-m", "edge.cli", "sim", kind, "--listen", "127.0.0.1:0",
-                              "--control", "127.0.0.1:0", "--time-scale", "10", "--world-log", str(log)],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "sim",
+                kind,
+                "--listen",
+                "127.0.0.1:0",
+                "--control",
+                "127.0.0.1:0",
+                "--time-scale",
+                "10",
+                "--world-log",
+                str(log),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         procs.append(p)
         assert p.stdout is not None
         line = p.stdout.readline()
         words = dict(w.split("=", 1) for w in line.split() if "=" in w)
         return words["serial"], words["control"]
+
     yield start
     for p in procs:
         p.terminate()
@@ -53,6 +72,7 @@ def test_sim_and_board_cli_open_and_close_a_barrier_with_a_vehicle_passing(sim_p
 
 def test_close_refused_is_reported_by_the_cli(sim_process):
     from firmware.sim.control import SimControl
+
     url, control = sim_process("io-board")
     host, port = control.split(":")
     with SimControl(host, int(port)) as ctl:
@@ -79,6 +99,7 @@ def test_board_cli_reports_an_absent_board():
 
 def test_board_events_cli_prints_events_as_json_lines(sim_process):
     import json
+
     url, _ = sim_process("io-board")
     r = passlane("board", "events", "--url", url, "--seconds", "10", "--count", "2")
     assert r.returncode == 0, r.stderr

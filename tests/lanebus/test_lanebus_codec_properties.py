@@ -27,7 +27,7 @@ def test_stream_of_frames_round_trips_whatever_the_read_sizes(packets, chunk):
     d = lb.FrameDecoder()
     got = []
     for i in range(0, len(stream), chunk):
-        got += d.feed(stream[i:i + chunk])
+        got += d.feed(stream[i : i + chunk])
     assert [(p.seq, p.mtype, bytes(p.body)) for p in got] == packets
 
 
@@ -48,12 +48,16 @@ def test_stream_decoder_never_raises_or_hangs_on_noise(data):
     for p in out:
         assert len(p.body) <= lb.MAX_BODY
     # and it is back in sync for the next good frame
-    assert d.feed(b"\x00" + lb.encode_frame(7, lb.PING)) [-1].seq == 7
+    assert d.feed(b"\x00" + lb.encode_frame(7, lb.PING))[-1].seq == 7
 
 
 def _value(t):
-    return {"u8": st.integers(0, 0xFF), "u16": st.integers(0, 0xFFFF), "u32": st.integers(0, 0xFFFFFFFF),
-            "str": st.binary(max_size=24)}[t]
+    return {
+        "u8": st.integers(0, 0xFF),
+        "u16": st.integers(0, 0xFFFF),
+        "u32": st.integers(0, 0xFFFFFFFF),
+        "str": st.binary(max_size=24),
+    }[t]
 
 
 def _all_layouts():
@@ -66,8 +70,11 @@ def _all_layouts():
     return sorted(set(out))
 
 
-@given(st.sampled_from(_all_layouts()).flatmap(
-    lambda fields: st.tuples(st.just(fields), st.tuples(*[_value(t) for _, t in fields]))))
+@given(
+    st.sampled_from(_all_layouts()).flatmap(
+        lambda fields: st.tuples(st.just(fields), st.tuples(*[_value(t) for _, t in fields]))
+    )
+)
 def test_field_layouts_round_trip(case):
     fields, values = case
     body = lb.pack_fields(fields, list(values))

@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def hal_constants() -> dict[str, object]:
     tree = ast.parse((ROOT / "firmware" / "hal_rp2.py").read_text())
-    ns: dict[str, object] = {"lb": lb, **{k: getattr(m, k) for m in (io_board, plate_issuer) for k in dir(m) if k.isupper()}}
+    ns: dict[str, object] = {
+        "lb": lb,
+        **{k: getattr(m, k) for m in (io_board, plate_issuer) for k in dir(m) if k.isupper()},
+    }
     out = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
@@ -41,10 +44,20 @@ def table(doc: str, first_header: str) -> list[list[str]]:
     return rows
 
 
-RELAY_BITS = {"OPEN": io_board.R_OPEN, "CLOSE": io_board.R_CLOSE, "STOP": io_board.R_STOP,
-              "RED": io_board.R_RED, "GREEN": io_board.R_GREEN}
-INPUT_BITS = {"loop": lb.IN_LOOP, "beam": lb.IN_BEAM, "edge": lb.IN_EDGE, "limit open": lb.IN_LIMIT_OPEN,
-              "limit closed": lb.IN_LIMIT_CLOSED}
+RELAY_BITS = {
+    "OPEN": io_board.R_OPEN,
+    "CLOSE": io_board.R_CLOSE,
+    "STOP": io_board.R_STOP,
+    "RED": io_board.R_RED,
+    "GREEN": io_board.R_GREEN,
+}
+INPUT_BITS = {
+    "loop": lb.IN_LOOP,
+    "beam": lb.IN_BEAM,
+    "edge": lb.IN_EDGE,
+    "limit open": lb.IN_LIMIT_OPEN,
+    "limit closed": lb.IN_LIMIT_CLOSED,
+}
 
 
 def _gp(cell: str) -> int:
@@ -78,9 +91,14 @@ def test_plate_issuer_pins_match_hal():
     assert f"start on GP{c['ISSUER_PRINT_PIN']}" in text
     assert f"motor GP{c['ISSUER_EJECT_PIN']}" in text
     sensors = {bit: g for g, bit, _ in c["ISSUER_SENSOR_PINS"]}
-    for bit, label in ((lb.S_COVER_OPEN, "GP12"), (lb.S_TRAY_OCCUPIED, "GP13"), (lb.S_PLATE_AT_PRINTER, "GP14"),
-                       (lb.S_EXIT_BEAM, "GP15"), (plate_issuer.S_PRINTER_BUSY, "GP16"),
-                       (plate_issuer.S_PRINTER_ERROR, "GP17")):
+    for bit, label in (
+        (lb.S_COVER_OPEN, "GP12"),
+        (lb.S_TRAY_OCCUPIED, "GP13"),
+        (lb.S_PLATE_AT_PRINTER, "GP14"),
+        (lb.S_EXIT_BEAM, "GP15"),
+        (plate_issuer.S_PRINTER_BUSY, "GP16"),
+        (plate_issuer.S_PRINTER_ERROR, "GP17"),
+    ):
         assert f"GP{sensors[bit]}" == label and label in text
     for i in range(3):
         assert sensors[1 << (plate_issuer.MAGAZINE_SHIFT + i)] == 18 + i
@@ -95,6 +113,7 @@ def _methods(tree: ast.Module, cls: str) -> set[str]:
 
 def test_real_and_simulated_hal_have_the_same_methods():
     from firmware.sim.server import SimHal
+
     tree = ast.parse((ROOT / "firmware" / "hal_rp2.py").read_text())
     common = _methods(tree, "_CommonHal")
     real_io = common | _methods(tree, "IoBoardHal")
@@ -107,8 +126,12 @@ def test_real_and_simulated_hal_have_the_same_methods():
 def test_every_barrier_safety_reference_names_the_file_in_hardware_specs():
     """docs/architecture.md and the firmware linked to a barrier-safety.md that was not in the repo."""
     assert (ROOT / "hardware_specs" / "barrier-safety.md").is_file()
-    for path in ("docs/architecture.md", "firmware/io_board.py", "hardware_specs/io-board.md",
-                 "hardware_specs/lane-bus.md"):
+    for path in (
+        "docs/architecture.md",
+        "firmware/io_board.py",
+        "hardware_specs/io-board.md",
+        "hardware_specs/lane-bus.md",
+    ):
         text = (ROOT / path).read_text(encoding="utf-8")
         assert "barrier-safety.md" in text, path
         for m in re.finditer(r"\(([^)\s]*barrier-safety\.md)\)", text):  # markdown links resolve

@@ -91,9 +91,9 @@ def test_a_command_is_resent_identically_on_silence_and_answered_once():
     s.tick(1.1)
     assert sent(s) == []
     s.tick(1.25)
-    assert sent(s) == [first]                             # the same seq and body: executed at most once
+    assert sent(s) == [first]  # the same seq and body: executed at most once
     reply = lb.encode_reply(first.seq, lb.SET_LIGHT, lb.OK, lb.reply_fields(lb.SET_LIGHT), [lb.LIGHT_GREEN])
-    s.receive(reply + reply, 1.3)                         # the board answered both sends
+    s.receive(reply + reply, 1.3)  # the board answered both sends
     (answer,) = s.outputs()
     assert isinstance(answer, CommandAnswered) and answer.ticket == ticket
     assert answer.reply.ok and answer.reply.values == [lb.LIGHT_GREEN] and answer.reply.seq == first.seq
@@ -121,7 +121,7 @@ def test_a_command_issued_while_the_link_is_down_waits_and_keeps_its_seq():
     outs = s.outputs()
     assert [e.name for e in delivered(outs)] == ["offline"] and ClosePort("link lost: cable pulled", False) in outs
     s.tick(3.0)
-    assert sent(s) == []                                  # nothing goes out on a closed port
+    assert sent(s) == []  # nothing goes out on a closed port
     s.port_opened(3.0)
     (hello,) = sent(s)
     s.receive(hello_reply(hello.seq), 3.05)
@@ -176,12 +176,12 @@ def test_a_repeated_event_is_acknowledged_again_and_delivered_once():
 
 def test_after_a_gap_the_host_waits_for_the_resend_and_gives_up_only_after_event_give_up_ms():
     s = online()
-    s.receive(event(1) + event(3), 0.1)                  # event 2 lost
+    s.receive(event(1) + event(3), 0.1)  # event 2 lost
     assert [e.seq for e in delivered(s.outputs())] == [1]
     assert acks(sent(s)) == [1, 1]
-    s.receive(event(2) + event(3), 0.4)                  # go-back-N: the board re-sends from 2
+    s.receive(event(2) + event(3), 0.4)  # go-back-N: the board re-sends from 2
     assert [e.seq for e in delivered(s.outputs())] == [2, 3]
-    s.receive(event(5), 0.5)                              # 4 lost for good (the board's window overflowed)
+    s.receive(event(5), 0.5)  # 4 lost for good (the board's window overflowed)
     s.receive(event(5), 0.5 + lb.EVENT_GIVE_UP_MS / 1000)
     assert [e.seq for e in delivered(s.outputs())] == [5]
     assert s.stats(3.0).events_lost == 1
@@ -191,11 +191,11 @@ def test_an_event_counter_restart_makes_the_host_handshake_again_before_acknowle
     s = online()
     s.receive(event(1) + event(2), 0.1)
     sent(s), s.outputs()
-    s.receive(event(1), 0.2)                              # the board reset without the link dropping
+    s.receive(event(1), 0.2)  # the board reset without the link dropping
     packets = sent(s)
     assert [p.mtype for p in packets] == [lb.HELLO] and delivered(s.outputs()) == []
     s.receive(event(1), 0.25)
-    assert sent(s) == []                                  # nothing acknowledged before the HELLO reply
+    assert sent(s) == []  # nothing acknowledged before the HELLO reply
     s.receive(hello_reply(packets[0].seq, boot=BOOT + 1, event_seq=1) + event(1), 0.3)
     assert [e.name for e in delivered(s.outputs())] == ["board_reset", "barrier_opening"]
     assert acks(sent(s)) == [1]
@@ -227,9 +227,16 @@ def test_commands_go_one_at_a_time_in_the_order_given():
 # ---------------------------------------------------------------- the real firmware over a bad wire
 CLOSED = lb.IN_LIMIT_CLOSED | (lb.IN_LIMIT_CLOSED << 8)
 STEP_MS = 5
-COMMANDS = ((lb.SET_LIGHT, [0, lb.LIGHT_GREEN]), (lb.SET_LIGHT, [1, lb.LIGHT_RED]), (lb.BARRIER_OPEN, [0]),
-            (lb.BARRIER_CLOSE, [0]), (lb.BARRIER_STOP, [1]), (lb.BARRIER_OPEN, [1]), (lb.GET_STATUS, []),
-            (lb.PING, []))
+COMMANDS = (
+    (lb.SET_LIGHT, [0, lb.LIGHT_GREEN]),
+    (lb.SET_LIGHT, [1, lb.LIGHT_RED]),
+    (lb.BARRIER_OPEN, [0]),
+    (lb.BARRIER_CLOSE, [0]),
+    (lb.BARRIER_STOP, [1]),
+    (lb.BARRIER_OPEN, [1]),
+    (lb.GET_STATUS, []),
+    (lb.PING, []),
+)
 
 
 def _frames(data: bytes) -> list[bytes]:
@@ -297,6 +304,7 @@ class BadWire:
 
 def wire_fate(data):
     """(copies, delay in steps) for one frame: mostly on time, else lost, doubled or overtaken."""
+
     def fate() -> tuple[int, int]:
         k = data.draw(st.integers(0, 9))
         if k < 5:
@@ -306,14 +314,19 @@ def wire_fate(data):
         if k == 6:
             return 2, data.draw(st.integers(0, 40))
         return 1, data.draw(st.integers(1, 60))
+
     return fate
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(st.integers(0, len(COMMANDS) - 1), min_size=1, max_size=8),
-       st.lists(st.tuples(st.integers(0, BAD_STEPS), st.integers(0, 1)), max_size=4), st.data())
+@given(
+    st.lists(st.integers(0, len(COMMANDS) - 1), min_size=1, max_size=8),
+    st.lists(st.tuples(st.integers(0, BAD_STEPS), st.integers(0, 1)), max_size=4),
+    st.data(),
+)
 def test_lost_repeated_and_reordered_frames_answer_each_command_once_and_deliver_each_event_once_in_order(
-        picks, vehicles, data):
+    picks, vehicles, data
+):
     """Any interleaving of lost, duplicated and reordered frames (for 1 s, then a good wire): every command
     is answered exactly once and executed by the board exactly once; every event the board raised is
     delivered exactly once, in the board's order.  (Stale repeats stay within DEDUP_DEPTH commands and gaps
@@ -325,25 +338,29 @@ def test_lost_repeated_and_reordered_frames_answer_each_command_once_and_deliver
         body = lb.pack_fields(lb.request_fields(mtype), values)
         tickets[w.host.command(mtype, body, w.now, 15.0)] = mtype
     toggles = collections.Counter(vehicles)
-    for _ in range(BAD_STEPS + 600):                      # the bad second, then up to 3 s of good wire
+    for _ in range(BAD_STEPS + 600):  # the bad second, then up to 3 s of good wire
         for barrier in (0, 1):
             if toggles[(w.step, barrier)] % 2:
                 w.hal.inputs ^= lb.IN_LOOP << (8 * barrier)  # a vehicle arrives on / leaves a loop
         w.run_step()
         answered = [o for o in w.outputs if isinstance(o, CommandAnswered)]
         events = [e.seq for e in delivered(w.outputs) if e.seq]
-        if (w.step > BAD_STEPS and not w.in_flight and len(answered) == len(tickets)
-                and sorted(set(events)) == sorted(w.board_events)):
+        if (
+            w.step > BAD_STEPS
+            and not w.in_flight
+            and len(answered) == len(tickets)
+            and sorted(set(events)) == sorted(w.board_events)
+        ):
             break
     assert [o for o in w.outputs if isinstance(o, CommandFailed)] == []
-    assert sorted(o.ticket for o in answered) == sorted(tickets)          # each exactly once
+    assert sorted(o.ticket for o in answered) == sorted(tickets)  # each exactly once
     for mtype in {lb.SET_LIGHT, lb.BARRIER_OPEN, lb.BARRIER_CLOSE, lb.BARRIER_STOP}:
         assert w.board.link.executed[mtype] == sum(1 for t in tickets.values() if t == mtype)
     first = min(w.board_events)
-    assert events == list(range(first, first + len(events)))              # once each, in order, no gap
+    assert events == list(range(first, first + len(events)))  # once each, in order, no gap
     assert sorted(events) == sorted(w.board_events)
     by_seq = {e.seq: e for e in delivered(w.outputs) if e.seq}
-    for seq, body in w.board_events.items():                              # the board's event, unchanged
+    for seq, body in w.board_events.items():  # the board's event, unchanged
         assert by_seq[seq].name.startswith(("barrier_", "presence_", "host_link"))
         if by_seq[seq].name == "presence_changed":
             assert by_seq[seq].data["present"] == bool(body[2])
@@ -357,7 +374,7 @@ def test_a_lost_ack_for_event_1_does_not_make_the_host_handshake_forever():
     s = online()
     s.receive(event(1), 0.1)
     sent(s), s.outputs()
-    s.receive(event(1), 0.4)                              # our ACK was lost: the board repeats event 1
+    s.receive(event(1), 0.4)  # our ACK was lost: the board repeats event 1
     (hello,) = sent(s)
     s.receive(hello_reply(hello.seq, boot=BOOT, event_seq=1), 0.45)
     assert acks(sent(s)) == [1] and delivered(s.outputs()) == []

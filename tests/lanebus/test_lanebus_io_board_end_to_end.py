@@ -13,8 +13,11 @@ from firmware import lanebus as lb
 
 
 def no_safety_violation(sim) -> list:
-    return [e for e in sim.world_log()
-            if e["event"] == "arm_struck_presence" or (e["event"] == "arm_closing" and e.get("presence"))]
+    return [
+        e
+        for e in sim.world_log()
+        if e["event"] == "arm_struck_presence" or (e["event"] == "arm_closing" and e.get("presence"))
+    ]
 
 
 def test_barrier_opens_vehicle_passes_and_barrier_closes(io_sim):
@@ -40,6 +43,7 @@ def test_barrier_opens_vehicle_passes_and_barrier_closes(io_sim):
             assert rec.has("barrier_refused", barrier="entry", reason="OCCUPIED")
             assert rec.has("presence_changed", barrier="entry", input="beam", present=True)
             assert io.stats.frames_rx > 0 and io.stats.rtt_ms_p50 is not None
+
     asyncio.run(scenario())
     assert no_safety_violation(io_sim) == []
 
@@ -62,6 +66,7 @@ def test_presence_during_close_reverses_the_arm(io_sim):
             ctl.block_beam("exit", 3.0)  # someone walks under the arm
             await until(lambda: rec.has("barrier_reversed", barrier="exit"), 2, "reversal event")
             await io.wait_arm("exit", "open", 5)
+
     asyncio.run(scenario())
     assert no_safety_violation(io_sim) == []
 
@@ -78,6 +83,7 @@ def test_usb_unplug_goes_offline_then_reopens_and_pending_command_completes(io_s
             assert await io.set_light("entry", "green") == "green"
             assert io.online and io.stats.reconnects >= 1
             assert rec.has("offline") and rec.has("online")
+
     asyncio.run(scenario())
     assert io_sim.firmware.link.executed[lb.SET_LIGHT] == 1
 
@@ -97,6 +103,7 @@ def test_silent_board_is_declared_offline_after_the_documented_silence(io_sim):
             await until(lambda: client.online, 5, "back online")
         finally:
             await client.close()
+
     try:
         asyncio.run(scenario())
     finally:
@@ -107,6 +114,7 @@ def test_board_of_another_kind_is_refused_at_handshake(io_sim):
     async def scenario():
         with pytest.raises(WrongBoard):
             await BoardClient(io_sim.url, expected_kind="plate-issuer").start(timeout_s=2)
+
     asyncio.run(scenario())
 
 
@@ -114,6 +122,7 @@ def test_nothing_listening_raises_board_offline():
     async def scenario():
         with pytest.raises(BoardOffline):
             await BoardClient("socket://127.0.0.1:1", expected_kind="io-board").start(timeout_s=0.5)
+
     asyncio.run(scenario())
 
 
@@ -126,12 +135,14 @@ def test_host_gone_silent_leaves_the_open_barrier_open(io_sim):
         await io.open_barrier("entry")
         await io.wait_arm("entry", "open", 5)
         await io.close()  # the host dies
+
     asyncio.run(scenario())
     fw = io_sim.firmware
     deadline_s = (lb.HOST_SILENCE_MS + 1500) / 1000
 
     async def wait():
         await until(lambda: fw.logic.host_link == 0, deadline_s, "board notices the host is gone")
+
     asyncio.run(wait())
     assert ctl.state()["barriers"]["entry"]["arm"] == "open"
     assert ctl.state()["barriers"]["entry"]["light"] == "red"
@@ -166,6 +177,7 @@ def test_event_stream_and_estop(io_sim):
             names = [ev.name for ev in seen]
             assert "barrier_opening" in names
             assert io.stats.events > 0 and io.stats.events_lost == 0
+
     asyncio.run(scenario())
     assert io_sim.world_log()  # the world saw it all
     assert any(e["event"] == "arm_stopped" for e in io_sim.world_log())

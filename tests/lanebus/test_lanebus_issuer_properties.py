@@ -44,17 +44,47 @@ class WorldHal:
         self.journal = bytes(data)
 
 
-ACTIONS = ("issue", "issue", "issue", "jam", "cover_open", "print_failure", "empty", "operator_fix",
-           "clear_fault", "clear_fault", "reset", "refill")
-schedule = st.lists(st.tuples(st.integers(0, HORIZON_MS // STEP - 1).map(lambda k: k * STEP),
-                              st.sampled_from(ACTIONS), st.integers(0, len(JOBS) - 1)), max_size=60)
+ACTIONS = (
+    "issue",
+    "issue",
+    "issue",
+    "jam",
+    "cover_open",
+    "print_failure",
+    "empty",
+    "operator_fix",
+    "clear_fault",
+    "clear_fault",
+    "reset",
+    "refill",
+)
+schedule = st.lists(
+    st.tuples(
+        st.integers(0, HORIZON_MS // STEP - 1).map(lambda k: k * STEP),
+        st.sampled_from(ACTIONS),
+        st.integers(0, len(JOBS) - 1),
+    ),
+    max_size=60,
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schedule)
-@example([(0, "issue", 0), (100, "issue", 0), (3000, "reset", 0), (3100, "issue", 0), (4000, "issue", 1),
-          (4100, "clear_fault", 0), (4200, "issue", 1), (4300, "jam", 1), (9000, "operator_fix", 0),
-          (9100, "clear_fault", 0), (20000, "issue", 1)])
+@example(
+    [
+        (0, "issue", 0),
+        (100, "issue", 0),
+        (3000, "reset", 0),
+        (3100, "issue", 0),
+        (4000, "issue", 1),
+        (4100, "clear_fault", 0),
+        (4200, "issue", 1),
+        (4300, "jam", 1),
+        (9000, "operator_fix", 0),
+        (9100, "clear_fault", 0),
+        (20000, "issue", 1),
+    ]
+)
 def test_no_plate_is_issued_twice_whatever_happens(actions):
     world = IssuerWorld(magazine=6)
     hal = WorldHal(world)
@@ -86,8 +116,11 @@ def test_no_plate_is_issued_twice_whatever_happens(actions):
                 world.stop_mechanism()  # power off: the mechanism stops where it is
                 logic = IssuerLogic(hal, t)  # a new boot on the same flash
     issued = collections.Counter(p["text"] for p in world.issued)
-    event(f"plates issued: {min(len(world.issued), 6)}+" if len(world.issued) >= 6 else
-          f"plates issued: {len(world.issued)}")
+    event(
+        f"plates issued: {min(len(world.issued), 6)}+"
+        if len(world.issued) >= 6
+        else f"plates issued: {len(world.issued)}"
+    )
     for job_id, _, text in JOBS:
         n = issued.get(text.decode(), 0)
         assert n <= 2, f"{job_id!r}: {n} plates"

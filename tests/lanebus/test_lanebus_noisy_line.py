@@ -14,7 +14,11 @@ from lanebus_helpers import NoisyProxy, until
 from edge.lanebus import IoBoardDriver, PlateIssuerDriver
 from firmware import lanebus as lb
 
-FAST = {"reply_timeout_s": 0.08, "max_attempts": 50, "reopen_interval_s": 0.1}  # quick retries, but patient under CPU load
+FAST = {
+    "reply_timeout_s": 0.08,
+    "max_attempts": 50,
+    "reopen_interval_s": 0.1,
+}  # quick retries, but patient under CPU load
 
 
 def test_every_io_command_completes_exactly_once_over_a_noisy_line(io_sim):
@@ -39,6 +43,7 @@ def test_every_io_command_completes_exactly_once_over_a_noisy_line(io_sim):
             board_link = io_sim.firmware.link
             await until(lambda: seqs and seqs[-1] == board_link._event_seq, 10, "all events delivered")
             return io.stats
+
     try:
         stats = asyncio.run(scenario())
     finally:
@@ -67,6 +72,7 @@ def test_no_plate_is_issued_twice_over_a_noisy_line(issuer_sim):
                 await pi.issue(job_id, "blue", text)  # a deliberate repeat, too
                 await pi.wait_job(job_id, timeout_s=20, poll_s=0.05)
             return pi.stats
+
     try:
         stats = asyncio.run(scenario())
     finally:

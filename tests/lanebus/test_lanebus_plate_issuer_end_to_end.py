@@ -32,6 +32,7 @@ def test_issue_makes_one_pair_and_a_repeat_returns_the_job_state(issuer_sim):
             with pytest.raises(CommandRefused) as e:
                 await pi.issue("J-1", "blue", "京A99999")
             assert e.value.code == lb.E_JOB_CONFLICT
+
     asyncio.run(scenario())
     assert plates_by_text(issuer_sim) == {"京AD12345": 2}
 
@@ -55,6 +56,7 @@ def test_jam_pauses_the_job_and_clear_fault_finishes_it_with_exactly_two_plates(
             assert st.fault == "none"
             done = await pi.wait_job("J-2", timeout_s=10)
             assert done.plates_done == 2
+
     asyncio.run(scenario())
     assert plates_by_text(issuer_sim) == {"京B12345": 2}
 
@@ -73,6 +75,7 @@ def test_cover_open_refuses_clear_until_closed(issuer_sim):
             ctl.clear_fault()
             await until(lambda: _cleared(pi), 5, "fault cleared")
             await pi.wait_job("J-4", timeout_s=10)
+
     asyncio.run(scenario())
     assert plates_by_text(issuer_sim) == {"京C12345": 2}
 
@@ -96,6 +99,7 @@ def test_print_failure_spoils_one_blank_and_the_job_still_makes_two_plates(issue
             ctl.clear_fault()
             await pi.clear_fault()
             await pi.wait_job("J-5", timeout_s=10)
+
     asyncio.run(scenario())
     st = issuer_sim.control().state()
     assert plates_by_text(issuer_sim) == {"京D12345": 2}
@@ -116,6 +120,7 @@ def test_empty_magazine_refuses_new_jobs_until_refilled(issuer_sim):
             await until(lambda: _not_empty(pi), 2, "refill seen")
             await pi.issue("J-6", "blue", "京E12345")
             await pi.wait_job("J-6", timeout_s=10)
+
     asyncio.run(scenario())
 
 
@@ -149,6 +154,7 @@ def test_board_reset_mid_job_keeps_the_journal_and_never_issues_a_second_pair(is
             ctl.clear_fault()
             await pi.clear_fault()
             assert (await pi.job_status("J-7")).state == "interrupted"
+
     asyncio.run(scenario())
     assert plates_by_text(issuer_sim) == {"京F12345": 1}
 
@@ -163,6 +169,7 @@ def _one_plate(sim) -> bool:
 
 def test_journal_file_survives_a_simulator_restart(tmp_path):
     from firmware.sim.server import SimBoardServer
+
     journal = str(tmp_path / "issuer-flash.bin")
 
     async def issue(url):

@@ -28,10 +28,14 @@ HORIZON_MS = 30_000
 
 ACTIONS = ("open", "close", "close", "stop", "arrive", "pass", "leave", "pedestrian", "edge", "estop")
 schedule = st.lists(
-    st.tuples(st.integers(0, HORIZON_MS // STEP - 1).map(lambda k: k * STEP),
-              st.sampled_from(ACTIONS), st.sampled_from(lb.BARRIERS),
-              st.floats(0.05, 3.0)),
-    max_size=40)
+    st.tuples(
+        st.integers(0, HORIZON_MS // STEP - 1).map(lambda k: k * STEP),
+        st.sampled_from(ACTIONS),
+        st.sampled_from(lb.BARRIERS),
+        st.floats(0.05, 3.0),
+    ),
+    max_size=40,
+)
 
 
 def simulate(actions, host_silent_after_ms=None):
@@ -153,8 +157,13 @@ def test_host_silence_never_closes_a_barrier(actions, silent_after):
 
 
 def test_vehicle_passing_under_open_arm_then_close_completes():
-    actions = [(0, "open", "entry", 0), (100, "arrive", "entry", 0), (2500, "pass", "entry", 0),
-               (2600, "close", "entry", 0), (8000, "close", "entry", 0)]
+    actions = [
+        (0, "open", "entry", 0),
+        (100, "arrive", "entry", 0),
+        (2500, "pass", "entry", 0),
+        (2600, "close", "entry", 0),
+        (8000, "close", "entry", 0),
+    ]
     world, violations = simulate(actions)
     assert violations == []
     assert world.barriers["entry"].vehicles_passed == 1

@@ -19,7 +19,7 @@ def _tables_under(heading: str) -> list[list[str]]:
     assert m, f"heading {heading!r} missing in lane-bus.md"
     rows = []
     started = False
-    for line in text[m.end():].splitlines():
+    for line in text[m.end() :].splitlines():
         if line.startswith("|"):
             started = True
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -64,8 +64,12 @@ def test_limits_and_timing_match_codec():
 
 
 def test_records_match_codec():
-    for heading, record in (("IO status record", lb.IO_STATUS), ("Issuer status record", lb.ISSUER_STATUS),
-                            ("Vehicle status record", lb.VEHICLE_STATUS), ("Job record", lb.JOB_RECORD)):
+    for heading, record in (
+        ("IO status record", lb.IO_STATUS),
+        ("Issuer status record", lb.ISSUER_STATUS),
+        ("Vehicle status record", lb.VEHICLE_STATUS),
+        ("Job record", lb.JOB_RECORD),
+    ):
         assert tuple((r[0], r[1]) for r in _tables_under(heading)) == record, heading
 
 
@@ -81,8 +85,12 @@ def test_enumerations_match_codec():
     assert names("Issuer states") == dict(enumerate(lb.ISSUER_STATE_NAMES))
     assert names("Job states") == dict(enumerate(lb.JOB_STATE_NAMES))
     assert names("Faults") == dict(enumerate(lb.FAULT_NAMES))
-    assert names("Issuer sensor bits") == {lb.S_COVER_OPEN: "cover_open", lb.S_TRAY_OCCUPIED: "tray_occupied",
-                                           lb.S_PLATE_AT_PRINTER: "plate_at_printer", lb.S_EXIT_BEAM: "exit_beam"}
+    assert names("Issuer sensor bits") == {
+        lb.S_COVER_OPEN: "cover_open",
+        lb.S_TRAY_OCCUPIED: "tray_occupied",
+        lb.S_PLATE_AT_PRINTER: "plate_at_printer",
+        lb.S_EXIT_BEAM: "exit_beam",
+    }
     assert names("Board kinds") == lb.KIND_NAMES
     assert names("Vehicle signals") == dict(enumerate(lb.VEHICLE_SIGNAL_NAMES))
 

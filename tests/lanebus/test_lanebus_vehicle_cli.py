@@ -19,16 +19,34 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def passlane(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
 def car_process(tmp_path: Path) -> Iterator[tuple[str, SimControl, Path]]:
     log = tmp_path / "car.jsonl"
-    p = subprocess.Popen([sys.executable, "-m", "edge.cli", "sim", "vehicle-board", "--listen", "127.0.0.1:0",
-                          "--control", "127.0.0.1:0", "--world-log", str(log), "--pulses-per-rev", "2"],
-                         cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "sim",
+            "vehicle-board",
+            "--listen",
+            "127.0.0.1:0",
+            "--control",
+            "127.0.0.1:0",
+            "--world-log",
+            str(log),
+            "--pulses-per-rev",
+            "2",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert p.stdout is not None
         line = p.stdout.readline()
@@ -58,8 +76,20 @@ def test_status_shows_every_signal_of_the_simulated_car(car_process):
             break  # the engine speed settles over the board's 0.5 s window
         assert time.monotonic() < deadline, signals
     assert signals["gear_reverse"] is True and signals["gear_neutral"] is False
-    assert set(signals) == {"seat_belt", "door_open", "handbrake", "gear_neutral", "gear_reverse", "clutch", "brake",
-                            "turn_left", "turn_right", "ignition", "engine_running", "engine_rpm"}
+    assert set(signals) == {
+        "seat_belt",
+        "door_open",
+        "handbrake",
+        "gear_neutral",
+        "gear_reverse",
+        "clutch",
+        "brake",
+        "turn_left",
+        "turn_right",
+        "ignition",
+        "engine_running",
+        "engine_rpm",
+    }
     r = passlane("board", "status", "--url", url, "--kind", "vehicle-board")
     assert r.returncode == 0 and "seat_belt        True" in r.stdout and "tach 2 pulses/rev" in r.stdout
     events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
@@ -68,9 +98,25 @@ def test_status_shows_every_signal_of_the_simulated_car(car_process):
 
 def test_events_cli_prints_signal_changes_as_json_lines(car_process):
     url, ctl, _ = car_process
-    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "board", "events", "--url", url, "--kind",
-                             "vehicle-board", "--seconds", "20"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "board",
+            "events",
+            "--url",
+            url,
+            "--kind",
+            "vehicle-board",
+            "--seconds",
+            "20",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen: list[dict] = []
     try:
         assert proc.stdout is not None

@@ -72,14 +72,22 @@ def test_tach_pin_and_hold_off_match_the_hal():
 def test_timing_table_matches_the_firmware():
     doc = {r[0]: int(r[1]) for r in table("Constant | Value")}
     assert doc == {name: getattr(vehicle_board, name) for name in doc}
-    assert set(doc) >= {"DEBOUNCE_MS", "TURN_OFF_MS", "RPM_WINDOW_MS", "RPM_REPORT_STEP", "ENGINE_RUNNING_RPM",
-                        "ENGINE_STOPPED_RPM"}
+    assert set(doc) >= {
+        "DEBOUNCE_MS",
+        "TURN_OFF_MS",
+        "RPM_WINDOW_MS",
+        "RPM_REPORT_STEP",
+        "ENGINE_RUNNING_RPM",
+        "ENGINE_STOPPED_RPM",
+    }
 
 
 def test_coarse_tach_steps_in_the_doc_are_the_firmwares():
     text = DOC.read_text(encoding="utf-8")
-    assert f"({vehicle_board.rpm_report_step(10)} rpm at 1 pulse per revolution, " \
-           f"{vehicle_board.rpm_report_step(5)} at 0.5)" in text
+    assert (
+        f"({vehicle_board.rpm_report_step(10)} rpm at 1 pulse per revolution, "
+        f"{vehicle_board.rpm_report_step(5)} at 0.5)" in text
+    )
     assert vehicle_board.rpm_report_step(vehicle_board.DEFAULT_PULSES_PER_REV_X10) == vehicle_board.RPM_REPORT_STEP
 
 
@@ -92,6 +100,7 @@ def _methods(tree: ast.Module, cls: str) -> set[str]:
 
 def test_simulated_hal_has_the_vehicle_hal_methods():
     from firmware.sim.server import SimHal
+
     tree = ast.parse((ROOT / "firmware" / "hal_rp2.py").read_text())
     real = _methods(tree, "_CommonHal") | _methods(tree, "VehicleBoardHal")
     assert real <= {n for n in dir(SimHal) if not n.startswith("_")}

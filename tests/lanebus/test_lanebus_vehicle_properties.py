@@ -27,8 +27,7 @@ START = (1 << 30) - 3000  # the tick counter wraps during every run
 IGNITION = 1 << lb.SIG_IGNITION
 LEFT = 1 << lb.SIG_TURN_LEFT
 
-segments = st.lists(st.tuples(st.integers(0, (1 << SWITCH_INPUTS) - 1), st.integers(1, 120)), min_size=1,
-                    max_size=25)
+segments = st.lists(st.tuples(st.integers(0, (1 << SWITCH_INPUTS) - 1), st.integers(1, 120)), min_size=1, max_size=25)
 loop_steps = st.lists(st.integers(1, 9), min_size=1, max_size=8)
 
 
@@ -69,8 +68,7 @@ def test_debounced_inputs_change_only_after_a_stable_level_and_never_miss_one(se
 
 @settings(max_examples=80, deadline=None)
 @given(st.floats(1.0, 2.0), st.floats(0.3, 0.7), st.integers(1, 8), loop_steps)
-def test_a_flashing_lamp_is_one_on_then_one_off_turn_off_ms_after_it_was_last_lit(hz, lit_fraction, flashes,
-                                                                                    steps):
+def test_a_flashing_lamp_is_one_on_then_one_off_turn_off_ms_after_it_was_last_lit(hz, lit_fraction, flashes, steps):
     """60-120 flashes a minute, lit 30-70 % of the period: one `on` at the first flash, one `off` after."""
     period = 1000.0 / hz
     logic = VehicleLogic(START, 0)

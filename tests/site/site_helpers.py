@@ -27,14 +27,18 @@ def lane_journal_events(site: Site, unit: str) -> list[dict[str, Any]]:
     parts = next(p for p in site.lane_parts if p.unit == unit)
     with sqlite3.connect(f"file:{parts.root / 'journal.sqlite3'}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT seq, ts, kind, case_id, actor, data FROM events ORDER BY seq").fetchall()
-    return [{"seq": r[0], "ts": r[1], "kind": r[2], "case_id": r[3], "actor": r[4], "data": json.loads(r[5])} for r in rows]
+    return [
+        {"seq": r[0], "ts": r[1], "kind": r[2], "case_id": r[3], "actor": r[4], "data": json.loads(r[5])} for r in rows
+    ]
 
 
 def bridge_events(site: Site, token: str, unit: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     with httpx.Client(base_url=site.dashboard_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
         while True:
-            page = http.get(f"/api/units/{unit}/events", params={"after": events[-1]["seq"] if events else 0, "limit": 10000})
+            page = http.get(
+                f"/api/units/{unit}/events", params={"after": events[-1]["seq"] if events else 0, "limit": 10000}
+            )
             page.raise_for_status()
             if not page.json():
                 return events
@@ -46,14 +50,35 @@ def audit_verify(site: Site) -> tuple[int, str]:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "edge.cli", "bridge", "audit", "verify", "--db", str(site.bridge_db),
-                          "--audit-key-file", str(site.audit_key_file)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "bridge",
+            "audit",
+            "verify",
+            "--db",
+            str(site.bridge_db),
+            "--audit-key-file",
+            str(site.audit_key_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return out.returncode, out.stdout + out.stderr
 
 
 def comparable(event: dict[str, Any]) -> tuple[Any, ...]:
-    return (event["seq"], round(float(event["ts"]), 6), event["kind"], event.get("case_id"), event.get("actor"),
-            json.dumps(event["data"], sort_keys=True, ensure_ascii=False))
+    return (
+        event["seq"],
+        round(float(event["ts"]), 6),
+        event["kind"],
+        event.get("case_id"),
+        event.get("actor"),
+        json.dumps(event["data"], sort_keys=True, ensure_ascii=False),
+    )
 
 
 def issued_plates(site: Site) -> list[str]:
@@ -74,7 +99,9 @@ def barrier_safety_violations(site: Site) -> list[dict[str, Any]]:
     for parts in site.lane_parts:
         for line in (parts.root / "world-io-board.jsonl").read_text().splitlines():
             entry = json.loads(line)
-            if entry.get("event") == "arm_struck_presence" or (entry.get("event") == "arm_closing" and entry.get("presence")):
+            if entry.get("event") == "arm_struck_presence" or (
+                entry.get("event") == "arm_closing" and entry.get("presence")
+            ):
                 bad.append(entry)
     return bad
 

@@ -33,9 +33,16 @@ class Demo:
     def __init__(self, tmp: Path, *args: str) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
         self.lines: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "demo", "--lanes", "1", "--no-browser", *args], cwd=ROOT,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     bufsize=1, env={**os.environ, "TMPDIR": str(tmp)})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "demo", "--lanes", "1", "--no-browser", *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env={**os.environ, "TMPDIR": str(tmp)},
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.family: list[psutil.Process] = []
@@ -53,7 +60,9 @@ class Demo:
         def seen() -> re.Match[str] | None:
             found = next((m for line in list(self.lines) if (m := re.search(pattern, line))), None)
             if found is None and self.proc.poll() is not None:
-                raise AssertionError(f"the demo exited with {self.proc.returncode} before /{pattern}/:\n{self.output[-3000:]}")
+                raise AssertionError(
+                    f"the demo exited with {self.proc.returncode} before /{pattern}/:\n{self.output[-3000:]}"
+                )
             return found
 
         try:
@@ -90,18 +99,27 @@ def demos() -> Iterator[list[Demo]]:
 
 
 def test_the_demo_help_says_when_faults_fire_and_what_keep_running_and_keep_do() -> None:
-    r = subprocess.run([sys.executable, "-m", "edge.cli", "demo", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "edge.cli", "demo", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     text = " ".join(r.stdout.split())
     assert r.returncode == 0
     assert "the first listed fires within the first 2 minutes of traffic (real time)" in text
-    assert "--keep-running with --vehicles: after them, keep the site (dashboard, tablets) up until Ctrl-C or SIGTERM" in text
+    assert (
+        "--keep-running with --vehicles: after them, keep the site (dashboard, tablets) up until Ctrl-C or SIGTERM"
+        in text
+    )
     assert "removed at the end unless --keep" in text and "--keep keep the temporary site folder" in text
 
 
 def test_the_first_fault_is_planned_within_two_minutes_and_a_short_run_keeps_its_schedule() -> None:
     for seed in range(20):
         for horizon_sim_s, speed in ((200 / 6 * 3600, 60.0), (200 / 3 * 3600, 600.0), (1e6, 60.0)):
-            assert fault_delay_s(random.Random(f"{seed}-jam"), horizon_sim_s, speed, first=True) <= FIRST_FAULT_WITHIN_S == 120
+            assert (
+                fault_delay_s(random.Random(f"{seed}-jam"), horizon_sim_s, speed, first=True)
+                <= FIRST_FAULT_WITHIN_S
+                == 120
+            )
         # the fault test's run (12 vehicles at 8 an hour, 300x): every fault at 20-60% of the arrivals, as before
         rng, horizon_sim_s = random.Random(f"{seed}-jam"), 12 / 8 * 3600
         expected = random.Random(f"{seed}-jam").uniform(0.2, 0.6) * horizon_sim_s / 300
@@ -111,7 +129,9 @@ def test_the_first_fault_is_planned_within_two_minutes_and_a_short_run_keeps_its
 @pytest.mark.broker
 @pytest.mark.slow
 @pytest.mark.timeout(420)
-def test_an_open_ended_demo_fires_its_first_fault_within_two_minutes_and_removes_its_folder(tmp_path: Path, demos: list[Demo]) -> None:
+def test_an_open_ended_demo_fires_its_first_fault_within_two_minutes_and_removes_its_folder(
+    tmp_path: Path, demos: list[Demo]
+) -> None:
     demo = Demo(tmp_path / "tmp", "--faults", "jam")
     demos.append(demo)
     root = Path(demo.wait_line(r"starting a site with 1 lanes in (\S+) ", 30).group(1))
@@ -131,8 +151,9 @@ def test_an_open_ended_demo_fires_its_first_fault_within_two_minutes_and_removes
 @pytest.mark.broker
 @pytest.mark.slow
 @pytest.mark.timeout(420)
-def test_keep_running_keeps_the_site_up_after_its_vehicles_until_sigterm_and_keep_keeps_the_folder(tmp_path: Path,
-                                                                                                   demos: list[Demo]) -> None:
+def test_keep_running_keeps_the_site_up_after_its_vehicles_until_sigterm_and_keep_keeps_the_folder(
+    tmp_path: Path, demos: list[Demo]
+) -> None:
     demo = Demo(tmp_path / "tmp", "--vehicles", "1", "--speed", "600", "--keep-running", "--keep")
     demos.append(demo)
     root = Path(demo.wait_line(r"starting a site with 1 lanes in (\S+) ", 30).group(1))

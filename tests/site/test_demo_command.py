@@ -27,15 +27,42 @@ def test_demo_runs_headless_writes_its_summary_and_stops_everything(tmp_path: Pa
     root = tmp_path / "demo-site"
     summary_file = tmp_path / "s.json"
     result = subprocess.run(
-        [sys.executable, "-m", "edge.cli", "demo", "--vehicles", "4", "--speed", "600", "--no-browser",
-         "--summary-json", str(summary_file), "--dir", str(root)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "demo",
+            "--vehicles",
+            "4",
+            "--speed",
+            "600",
+            "--no-browser",
+            "--summary-json",
+            str(summary_file),
+            "--dir",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "dashboard: http://127.0.0.1:" in result.stdout and "tablet lane-01: http://127.0.0.1:" in result.stdout
     summary = json.loads(summary_file.read_text())
-    for key in ("vehicles", "completed", "rejected", "aborted", "p50_minutes", "p95_minutes", "max_minutes",
-                "share_within_30_min", "events_published", "events_stored", "duplicates", "lost"):
+    for key in (
+        "vehicles",
+        "completed",
+        "rejected",
+        "aborted",
+        "p50_minutes",
+        "p95_minutes",
+        "max_minutes",
+        "share_within_30_min",
+        "events_published",
+        "events_stored",
+        "duplicates",
+        "lost",
+    ):
         assert key in summary
     assert summary["vehicles"] == 4
     assert summary["completed"] + summary["rejected"] + summary["aborted"] == 4

@@ -87,8 +87,12 @@ class MqttJunk:
 
     def __init__(self, site: Site) -> None:
         leaves = (Leaf.STATUS, Leaf.TELEMETRY, Leaf.REQ, Leaf.CMD_RESULT)
-        self.junk = [(leaf, raw) for leaf in leaves for raw in corpus(st.one_of(hostile(leaf, UNIT), valid_bytes(leaf, UNIT)), CORPUS)
-                     if not (leaf == Leaf.REQ and _valid_request_holding_resources(raw))]
+        self.junk = [
+            (leaf, raw)
+            for leaf in leaves
+            for raw in corpus(st.one_of(hostile(leaf, UNIT), valid_bytes(leaf, UNIT)), CORPUS)
+            if not (leaf == Leaf.REQ and _valid_request_holding_resources(raw))
+        ]
         self.events = corpus(hostile(Leaf.EVENTS, UNIT), CORPUS * 2)
         self.sent: Counter[str] = Counter()
         self.site = site
@@ -109,7 +113,9 @@ class MqttJunk:
         """A few refused events certainly in the lane's way: wrong types, oversize, NUL, naming its next seqs."""
         last = _lane_last_seq(self.site)
         for k, body in enumerate([{"ts": "yesterday"}, {"data": {"x": "A" * 270_000}}, {"actor": "a\x00b"}], start=1):
-            raw = json.dumps({"v": 1, "unit": UNIT, "seq": last + k, "ts": 1.0, "kind": "device.fault", **body}).encode()
+            raw = json.dumps(
+                {"v": 1, "unit": UNIT, "seq": last + k, "ts": 1.0, "kind": "device.fault", **body}
+            ).encode()
             assert _refusable(raw, last)
             self.publish(Leaf.EVENTS, raw)
 
@@ -146,10 +152,22 @@ def _is_junk_request(raw: bytes) -> bool:
 class HttpJunk:
     """Requests to every operation of an app, with junk path values, queries and bodies; signed in only for what changes nothing."""
 
-    def __init__(self, base_url: str, operations: list[tuple[str, str]], auth: dict[str, str], *, never_well_formed: set[str],
-                 skip: set[str]) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        operations: list[tuple[str, str]],
+        auth: dict[str, str],
+        *,
+        never_well_formed: set[str],
+        skip: set[str],
+    ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=20)
-        self.operations = [o for o in operations if o[1] not in skip] + [("GET", "/x"), ("POST", "/api/x"), ("PUT", "/"), ("DELETE", "/")]
+        self.operations = [o for o in operations if o[1] not in skip] + [
+            ("GET", "/x"),
+            ("POST", "/api/x"),
+            ("PUT", "/"),
+            ("DELETE", "/"),
+        ]
         self.auth = auth
         self.never_well_formed = never_well_formed
         self.texts = corpus(st.one_of(st.text(max_size=40), st.sampled_from(NASTY_TEXT), json_values.map(str)), CORPUS)
@@ -159,16 +177,25 @@ class HttpJunk:
 
     def one(self, rng: random.Random) -> None:
         method, template = rng.choice(self.operations)
-        path = "".join(quoted(rng.choice(self.texts)) or "x" if part.startswith("{") else part for part in _split_path(template))
+        path = "".join(
+            quoted(rng.choice(self.texts)) or "x" if part.startswith("{") else part for part in _split_path(template)
+        )
         signed_in = rng.random() < 0.5
         body = rng.choice(self.bodies) if method in ("POST", "PUT", "DELETE") and rng.random() < 0.8 else b""
         if (signed_in and method != "GET") or template in self.never_well_formed:
             if method == "DELETE" and signed_in:
                 return  # signing the session out changes the run's inspector
             body = b"\x00" + body  # never well-formed: refused before anything acts on it
-        query = "&".join(f"{quoted(rng.choice(self.texts)[:20]) or 'q'}={quoted(rng.choice(self.texts))}" for _ in range(rng.randint(0, 3)))
+        query = "&".join(
+            f"{quoted(rng.choice(self.texts)[:20]) or 'q'}={quoted(rng.choice(self.texts))}"
+            for _ in range(rng.randint(0, 3))
+        )
         path += f"?{query}" if query else ""
-        headers = {"content-type": rng.choice(["application/json", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain"])}
+        headers = {
+            "content-type": rng.choice(
+                ["application/json", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain"]
+            )
+        }
         if signed_in:
             headers |= self.auth
         try:
@@ -203,12 +230,25 @@ def _split_path(template: str) -> list[str]:
 
 
 def _ops_token(site: Site) -> str:
-    argv = passlane("bridge", "user", "token", OPS_USER, "--db", str(site.bridge_db), "--label", "fuzz", "--audit-key-file", str(site.audit_key_file))
+    argv = passlane(
+        "bridge",
+        "user",
+        "token",
+        OPS_USER,
+        "--db",
+        str(site.bridge_db),
+        "--label",
+        "fuzz",
+        "--audit-key-file",
+        str(site.audit_key_file),
+    )
     return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.timeout(1800)
-def test_a_site_fuzzed_from_outside_keeps_running_and_the_bridge_still_matches_the_lane_event_for_event(tmp_path: Path) -> None:
+def test_a_site_fuzzed_from_outside_keeps_running_and_the_bridge_still_matches_the_lane_event_for_event(
+    tmp_path: Path,
+) -> None:
     from cloud_bridge.app import ROUTERS as BRIDGE_ROUTERS
     from lane_controller.web import ROUTERS as TABLET_ROUTERS
 
@@ -216,16 +256,36 @@ def test_a_site_fuzzed_from_outside_keeps_running_and_the_bridge_still_matches_t
     with site:
         parts = site.lane_parts[0]
         token = _ops_token(site)
-        session = httpx.post(f"{parts.tablet_url}/api/session", json={"inspector_id": parts.inspector_id, "pin": INSPECTOR_PIN}, timeout=20)
+        session = httpx.post(
+            f"{parts.tablet_url}/api/session",
+            json={"inspector_id": parts.inspector_id, "pin": INSPECTOR_PIN},
+            timeout=20,
+        )
         assert session.status_code == 200, session.text
         mqtt_junk = MqttJunk(site)
-        tablet_junk = HttpJunk(parts.tablet_url, api_operations(r for router in TABLET_ROUTERS for r in router.routes),
-                               {"Authorization": f"Bearer {session.json()['token']}"}, never_well_formed={"/api/session"},
-                               skip={"/api/stream"})  # an endless event stream: one request would hold a lane task for its 15 s keepalive
-        dashboard_junk = HttpJunk(site.dashboard_url, api_operations(r for module in BRIDGE_ROUTERS for r in module.router.routes),
-                                  {"Authorization": f"Bearer {token}"}, never_well_formed=set(), skip=set())
+        tablet_junk = HttpJunk(
+            parts.tablet_url,
+            api_operations(r for router in TABLET_ROUTERS for r in router.routes),
+            {"Authorization": f"Bearer {session.json()['token']}"},
+            never_well_formed={"/api/session"},
+            skip={"/api/stream"},
+        )  # an endless event stream: one request would hold a lane task for its 15 s keepalive
+        dashboard_junk = HttpJunk(
+            site.dashboard_url,
+            api_operations(r for module in BRIDGE_ROUTERS for r in module.router.routes),
+            {"Authorization": f"Bearer {token}"},
+            never_well_formed=set(),
+            skip=set(),
+        )
         for wrong in ("0000", "1111"):  # a few well-formed wrong PINs: journaled failures, still short of the lock
-            assert httpx.post(f"{parts.tablet_url}/api/session", json={"inspector_id": parts.inspector_id, "pin": wrong}, timeout=20).status_code == 401
+            assert (
+                httpx.post(
+                    f"{parts.tablet_url}/api/session",
+                    json={"inspector_id": parts.inspector_id, "pin": wrong},
+                    timeout=20,
+                ).status_code
+                == 401
+            )
         mqtt_junk.refusals_that_name_the_next_seqs()
 
         stop = threading.Event()
@@ -238,8 +298,10 @@ def test_a_site_fuzzed_from_outside_keeps_running_and_the_bridge_still_matches_t
                 failures.append(f"{type(f).__name__}: {exc!r}")
                 stop.set()
 
-        threads = [threading.Thread(target=fuzz, args=(f, n), daemon=True, name=f"fuzz-{n}")
-                   for n, f in enumerate((mqtt_junk, tablet_junk, dashboard_junk))]
+        threads = [
+            threading.Thread(target=fuzz, args=(f, n), daemon=True, name=f"fuzz-{n}")
+            for n, f in enumerate((mqtt_junk, tablet_junk, dashboard_junk))
+        ]
         for t in threads:
             t.start()
         stop.wait(FUZZ_S)  # the fuzzing lasts this long: a bounded run, not synchronisation
@@ -256,19 +318,31 @@ def test_a_site_fuzzed_from_outside_keeps_running_and_the_bridge_still_matches_t
         count(sum(dashboard_junk.statuses.values()), _target("HTTP requests to the dashboard"))
 
         assert site.processes.dead() == [], [p.name for p in site.processes.dead()]
-        assert tablet_junk.server_errors == [] and dashboard_junk.server_errors == [], "\n".join(e[:160] + " ... " + e[-140:] for e in tablet_junk.server_errors + dashboard_junk.server_errors)
-        assert mqtt_junk.sent["events"] >= 3 and all(mqtt_junk.sent[leaf] for leaf in ("status", "telemetry", "req", "cmd/result")), mqtt_junk.sent
+        assert tablet_junk.server_errors == [] and dashboard_junk.server_errors == [], "\n".join(
+            e[:160] + " ... " + e[-140:] for e in tablet_junk.server_errors + dashboard_junk.server_errors
+        )
+        assert mqtt_junk.sent["events"] >= 3 and all(
+            mqtt_junk.sent[leaf] for leaf in ("status", "telemetry", "req", "cmd/result")
+        ), mqtt_junk.sent
 
-        run, summary = run_vehicles(site, RunOptions(vehicles=VEHICLES, seed=16, fail_inspection_share=0.0, problem_record_share=0.0))
-        assert summary.vehicles == VEHICLES and summary.unfinished == 0, [o.reason for o in run.outcomes if o.outcome == "unfinished"]
-        assert summary.completed + summary.rejected == VEHICLES and summary.completed >= 1, summary.reasons  # the VIN reader may turn one away
+        run, summary = run_vehicles(
+            site, RunOptions(vehicles=VEHICLES, seed=16, fail_inspection_share=0.0, problem_record_share=0.0)
+        )
+        assert summary.vehicles == VEHICLES and summary.unfinished == 0, [
+            o.reason for o in run.outcomes if o.outcome == "unfinished"
+        ]
+        assert summary.completed + summary.rejected == VEHICLES and summary.completed >= 1, (
+            summary.reasons
+        )  # the VIN reader may turn one away
         assert all(o.reason for o in run.outcomes if o.outcome == "rejected")
         assert (summary.lost, summary.duplicates) == (0, 0)
 
         lane = [comparable(e) for e in lane_journal_events(site, UNIT)]
         bridge = [comparable(e) for e in bridge_events(site, run.token, UNIT)]
         assert lane and bridge == lane, "the bridge's record of the lane differs from its journal"
-        stats = httpx.get(f"{site.dashboard_url}/api/stats", headers={"Authorization": f"Bearer {token}"}, timeout=20).json()
+        stats = httpx.get(
+            f"{site.dashboard_url}/api/stats", headers={"Authorization": f"Bearer {token}"}, timeout=20
+        ).json()
         assert stats["events_refused"] >= 3, f"the refusals in the lane's way took their seqs' places first: {stats}"
         assert site.processes.dead() == [], [p.name for p in site.processes.dead()]
         connects = site.broker.log_file.read_text(errors="replace").count(f" as {UNIT} (")

@@ -55,10 +55,19 @@ class Child:
 
     def __init__(self, *args: str, cwd: Path = REPO) -> None:
         self.lines: list[str] = []
-        self.seen: list[psutil.Process] = []  # descendants at SIGTERM: once the parent is gone they are no longer its children
-        self.proc = subprocess.Popen([sys.executable, "-m", "edge.cli", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.seen: list[
+            psutil.Process
+        ] = []  # descendants at SIGTERM: once the parent is gone they are no longer its children
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -150,8 +159,20 @@ def children() -> Iterator[list[Child]]:
 
 def _board(children: list[Child], kind: str, tmp_path: Path) -> tuple[Child, int, int]:
     port, control = free_port(), free_port()
-    child = Child("sim", kind, "--listen", f"127.0.0.1:{port}", "--control", f"127.0.0.1:{control}", "--time-scale", "60",
-                  "--world-log", str(tmp_path / f"world-{kind}.jsonl"), "--journal", str(tmp_path / f"{kind}-flash.json"))
+    child = Child(
+        "sim",
+        kind,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--control",
+        f"127.0.0.1:{control}",
+        "--time-scale",
+        "60",
+        "--world-log",
+        str(tmp_path / f"world-{kind}.jsonl"),
+        "--journal",
+        str(tmp_path / f"{kind}-flash.json"),
+    )
     children.append(child)
     child.wait_ready(tcp_probe("127.0.0.1", control), 30, f"sim {kind} control port")
     return child, port, control
@@ -166,30 +187,54 @@ def test_a_simulated_board_stops_on_sigterm(children: list[Child], tmp_path: Pat
 
 
 def test_the_bridge_stops_on_sigterm_despite_a_half_sent_request_and_says_goodbye_to_the_broker(
-        children: list[Child], tmp_path: Path, mqtt_broker: MosquittoBroker, site_pki: SitePki) -> None:
+    children: list[Child], tmp_path: Path, mqtt_broker: MosquittoBroker, site_pki: SitePki
+) -> None:
     port = free_port()
-    bridge = Child("bridge", "serve", "--db", str(tmp_path / "bridge.sqlite3"), "--mqtt-host", mqtt_broker.host,
-                   "--mqtt-port", str(mqtt_broker.port), "--site-dir", str(site_pki.root), "--http", f"127.0.0.1:{port}",
-                   "--workers", "2")
+    bridge = Child(
+        "bridge",
+        "serve",
+        "--db",
+        str(tmp_path / "bridge.sqlite3"),
+        "--mqtt-host",
+        mqtt_broker.host,
+        "--mqtt-port",
+        str(mqtt_broker.port),
+        "--site-dir",
+        str(site_pki.root),
+        "--http",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+    )
     children.append(bridge)
     bridge.wait_ready(http_probe(f"http://127.0.0.1:{port}/login"), 60, "bridge answering /login")
     polling.wait_until(lambda: mqtt_broker.log_file.read_text().count("u'bridge'") >= 2, 10, "both workers connected")
     # A client that sent a sign-in's headers but not its body: the stop must not wait for it.
     with socket.create_connection(("127.0.0.1", port)) as slow:
-        slow.sendall(b"POST /login HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                     b"Content-Length: 100\r\n\r\nusername=ops")
+        slow.sendall(
+            b"POST /login HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 100\r\n\r\nusername=ops"
+        )
         stopped = bridge.sigterm(within_s=10)
     assert stopped.rc == 0, bridge.output
     assert still_running(stopped.family) == []
-    polling.wait_until(lambda: said_goodbye(mqtt_broker.log_file, "bridge"), 5, "the broker logging each worker's DISCONNECT")
+    polling.wait_until(
+        lambda: said_goodbye(mqtt_broker.log_file, "bridge"), 5, "the broker logging each worker's DISCONNECT"
+    )
 
 
 def test_the_lane_controller_stops_on_sigterm_despite_a_half_sent_request_with_its_journal_closed(
-        children: list[Child], tmp_path: Path, mqtt_broker: MosquittoBroker, site_pki: SitePki) -> None:
+    children: list[Child], tmp_path: Path, mqtt_broker: MosquittoBroker, site_pki: SitePki
+) -> None:
     _, io_port, _ = _board(children, "io-board", tmp_path)
     _, issuer_port, _ = _board(children, "plate-issuer", tmp_path)
-    config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=f"socket://127.0.0.1:{io_port}",
-                             issuer_url=f"socket://127.0.0.1:{issuer_port}")
+    config = write_lane_toml(
+        tmp_path,
+        mqtt_broker,
+        site_pki,
+        io_url=f"socket://127.0.0.1:{io_port}",
+        issuer_url=f"socket://127.0.0.1:{issuer_port}",
+    )
     ui = free_port()
     lane = Child("lane", "run", "--config", str(config), "--no-reader", "--port", str(ui))
     children.append(lane)
@@ -197,12 +242,16 @@ def test_the_lane_controller_stops_on_sigterm_despite_a_half_sent_request_with_i
     polling.wait_until(lambda: "u'lane-01'" in mqtt_broker.log_file.read_text(), 10, "lane connected to the broker")
     # A tablet that sent a sign-in's headers but not its body: the stop must not wait for it.
     with socket.create_connection(("127.0.0.1", ui)) as slow:
-        slow.sendall(b"POST /api/session HTTP/1.1\r\nHost: lane\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 100\r\n\r\n{")
+        slow.sendall(
+            b"POST /api/session HTTP/1.1\r\nHost: lane\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
         stopped = lane.sigterm(within_s=10)
     assert stopped.rc == 0, lane.output
     assert still_running(stopped.family) == []
-    polling.wait_until(lambda: said_goodbye(mqtt_broker.log_file, "lane-01"), 5, "the broker logging the lane's DISCONNECT")
+    polling.wait_until(
+        lambda: said_goodbye(mqtt_broker.log_file, "lane-01"), 5, "the broker logging the lane's DISCONNECT"
+    )
     journal = tmp_path / "var" / "lane.sqlite"
     assert not Path(f"{journal}-wal").exists(), "the journal was not closed (its write-ahead log is still there)"
     with sqlite3.connect(journal) as db:
@@ -246,7 +295,9 @@ def test_the_demo_stops_on_sigterm_while_vehicles_drive(children: list[Child], t
     demo.wait_ready(lambda: "vehicles in " in demo.output, 120, "vehicles arriving")
     stopped = demo.sigterm(within_s=25)
     assert stopped.rc == 0, demo.output
-    assert all(stopped.had(k) for k in ("mosquitto", "bridge serve", "lane run", "sim io-board", "sim plate-issuer")), stopped.commands
+    assert all(stopped.had(k) for k in ("mosquitto", "bridge serve", "lane run", "sim io-board", "sim plate-issuer")), (
+        stopped.commands
+    )
     assert still_running(stopped.family) == [] and _site_processes(root) == [], demo.output
     assert "SIGTERM: stopped on request" in demo.output and "site stopped" in demo.output
     broker_log = root / "broker" / "mosquitto.log"

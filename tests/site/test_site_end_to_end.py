@@ -31,7 +31,9 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 def test_two_lanes_register_twenty_vehicles_and_the_bridge_matches_the_journals(tmp_path: Path) -> None:
     site = Site(tmp_path / "site", lanes=2, speed=600, reference_vehicles=120, seed=5)
     with site:
-        run, summary = run_vehicles(site, RunOptions(vehicles=20, seed=5, fail_inspection_share=0.1, problem_record_share=0.1))
+        run, summary = run_vehicles(
+            site, RunOptions(vehicles=20, seed=5, fail_inspection_share=0.1, problem_record_share=0.1)
+        )
 
         assert summary.vehicles == 20
         assert summary.unfinished == 0, [o.reason for o in run.outcomes if o.outcome == "unfinished"]
@@ -39,7 +41,9 @@ def test_two_lanes_register_twenty_vehicles_and_the_bridge_matches_the_journals(
         assert summary.completed + summary.rejected == 20
         assert summary.completed >= 12, summary.reasons
         assert all(o.reason for o in run.outcomes if o.outcome == "rejected")
-        assert [o.passages_confirmed_by_hand for o in run.outcomes] == [0] * 20, "without faults the lane sees every passage"
+        assert [o.passages_confirmed_by_hand for o in run.outcomes] == [0] * 20, (
+            "without faults the lane sees every passage"
+        )
         assert (summary.lost, summary.duplicates) == (0, 0)
         assert summary.events_published == summary.events_stored > 20 * 5
 

@@ -31,9 +31,19 @@ def test_faults_lose_nothing_duplicate_nothing_and_never_close_on_a_vehicle(tmp_
     site = Site(tmp_path / "site", lanes=2, speed=300, reference_vehicles=100, seed=11, line_noise=0.01)
     log: list[str] = []
     with site:
-        run, summary = run_vehicles(site, RunOptions(vehicles=12, seed=11, faults=FAULTS, rate_per_hour=8,
-                                                     fail_inspection_share=0.0, problem_record_share=0.0,
-                                                     patience_s=90), log)
+        run, summary = run_vehicles(
+            site,
+            RunOptions(
+                vehicles=12,
+                seed=11,
+                faults=FAULTS,
+                rate_per_hour=8,
+                fail_inspection_share=0.0,
+                problem_record_share=0.0,
+                patience_s=90,
+            ),
+            log,
+        )
         fault_lines = [line for line in log if line.startswith("fault")]
         assert len([f for f in fault_lines if f.startswith("fault over")]) == len(FAULTS) - 1, log
 

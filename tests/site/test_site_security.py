@@ -46,11 +46,31 @@ def test_tablet_refuses_anonymous_callers_and_a_wrong_pin(site: Site) -> None:
 
 def test_bridge_api_refuses_missing_and_wrong_role_users(site: Site, tmp_path: Path) -> None:
     db = str(site.bridge_db)
-    key = ("--audit-key-file", str(site.audit_key_file))  # the site's audit log is signed: commands that write it need the key
+    key = (
+        "--audit-key-file",
+        str(site.audit_key_file),
+    )  # the site's audit log is signed: commands that write it need the key
     (tmp_path / "pw").write_text("viewer-password-123\n")
-    refused = _passlane("bridge", "user", "add", "viewer", "--role", "ops-viewer", "--db", db, "--password-file", str(tmp_path / "pw"))
+    refused = _passlane(
+        "bridge", "user", "add", "viewer", "--role", "ops-viewer", "--db", db, "--password-file", str(tmp_path / "pw")
+    )
     assert refused.returncode == 2 and "audit log is signed" in refused.stderr, "without the key nothing is written"
-    assert _passlane("bridge", "user", "add", "viewer", "--role", "ops-viewer", "--db", db, "--password-file", str(tmp_path / "pw"), *key).returncode == 0
+    assert (
+        _passlane(
+            "bridge",
+            "user",
+            "add",
+            "viewer",
+            "--role",
+            "ops-viewer",
+            "--db",
+            db,
+            "--password-file",
+            str(tmp_path / "pw"),
+            *key,
+        ).returncode
+        == 0
+    )
     viewer = _passlane("bridge", "user", "token", "viewer", "--db", db, *key).stdout.strip().splitlines()[-1]
     admin = _passlane("bridge", "user", "token", "ops", "--db", db, *key).stdout.strip().splitlines()[-1]
     command = {"command": "open_barrier", "args": {"barrier": "exit"}, "reason": "security test", "ttl_s": 30}
@@ -58,9 +78,13 @@ def test_bridge_api_refuses_missing_and_wrong_role_users(site: Site, tmp_path: P
         assert http.get("/api/stats").status_code == 401
         assert http.get("/api/stats", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
         assert http.get("/api/stats", headers={"Authorization": f"Bearer {viewer}"}).status_code == 200
-        denied = http.post("/api/units/site-1/lane-01/commands", json=command, headers={"Authorization": f"Bearer {viewer}"})
+        denied = http.post(
+            "/api/units/site-1/lane-01/commands", json=command, headers={"Authorization": f"Bearer {viewer}"}
+        )
         assert denied.status_code == 403
-        allowed = http.post("/api/units/site-1/lane-01/commands", json=command, headers={"Authorization": f"Bearer {admin}"})
+        allowed = http.post(
+            "/api/units/site-1/lane-01/commands", json=command, headers={"Authorization": f"Bearer {admin}"}
+        )
         assert allowed.status_code == 200, allowed.text
         assert http.get("/", follow_redirects=False).status_code in (302, 303, 401)
 

@@ -46,10 +46,22 @@ def test_percentile_is_one_of_the_values_and_monotone(values: list[float], q: fl
 
 
 def test_summary_counts_outcomes_and_the_30_minute_share() -> None:
-    outcomes = [("completed", 20.0, None), ("completed", 40.0, None), ("rejected", None, "inspection failed"),
-                ("aborted", None, "owner left")]
-    s = SiteSummary.from_outcomes(lanes=2, speed=60, outcomes=outcomes, events_published=10, events_stored=10,
-                                  duplicates=0, lost=0, wall_seconds=1.0)
+    outcomes = [
+        ("completed", 20.0, None),
+        ("completed", 40.0, None),
+        ("rejected", None, "inspection failed"),
+        ("aborted", None, "owner left"),
+    ]
+    s = SiteSummary.from_outcomes(
+        lanes=2,
+        speed=60,
+        outcomes=outcomes,
+        events_published=10,
+        events_stored=10,
+        duplicates=0,
+        lost=0,
+        wall_seconds=1.0,
+    )
     assert (s.vehicles, s.completed, s.rejected, s.aborted) == (4, 2, 1, 1)
     assert s.share_within_30_min == 0.5
     assert s.max_minutes == 40.0

@@ -60,7 +60,9 @@ def test_bad_files_get_an_error_field_and_a_nonzero_exit_but_others_are_read(cro
     junk.write_bytes(b"this is not an image")
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    rc, out = run(["read", "--json", "--crop", str(junk), str(tmp_path / "missing.png"), str(empty), str(crop_file)], capsys)
+    rc, out = run(
+        ["read", "--json", "--crop", str(junk), str(tmp_path / "missing.png"), str(empty), str(crop_file)], capsys
+    )
     lines = [json.loads(x) for x in out.strip().splitlines()]
     assert rc != 0 and len(lines) == 4
     assert all("error" in o and o["vin"] is None for o in lines[:3])

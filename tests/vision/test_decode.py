@@ -28,15 +28,17 @@ def probs_for(vin: str, ambiguous: dict[int, dict[str, float]] | None = None, fr
 
 
 #: VINs as the standard shapes them: a listed WMI, any VDS, a numeric serial (positions 12-17)
-valid_vins = st.builds(lambda wmi, body, serial: with_check_digit(wmi + body + serial),
-                       st.sampled_from(sorted(known_wmis()[0])),
-                       st.text(alphabet=ALPHABET, min_size=8, max_size=8),
-                       st.text(alphabet="0123456789", min_size=6, max_size=6))
+valid_vins = st.builds(
+    lambda wmi, body, serial: with_check_digit(wmi + body + serial),
+    st.sampled_from(sorted(known_wmis()[0])),
+    st.text(alphabet=ALPHABET, min_size=8, max_size=8),
+    st.text(alphabet="0123456789", min_size=6, max_size=6),
+)
 
 
 def priors_tell_apart(vin: str, pos: int, wrong: str) -> bool:
     """True when the VIN priors alone prefer `vin` over the misread (serial letter, unknown WMI)."""
-    misread = vin[:pos] + wrong + vin[pos + 1:]
+    misread = vin[:pos] + wrong + vin[pos + 1 :]
     return (pos >= 11 and not wrong.isdigit()) or (pos < 3 and not is_known_wmi(misread[:3]))
 
 
@@ -53,7 +55,7 @@ def test_clear_vin_with_failing_check_digit_is_still_read_and_flagged():
 @settings(max_examples=150, deadline=None)
 @given(valid_vins, st.integers(0, 16), st.sampled_from(ALPHABET), st.floats(0.51, 0.8))
 def test_one_ambiguous_position_is_recovered_when_the_alternative_is_close(vin, pos, wrong, p_wrong):
-    misread = vin[:pos] + wrong + vin[pos + 1:]
+    misread = vin[:pos] + wrong + vin[pos + 1 :]
     assume(wrong != vin[pos] and not check_digit_valid(misread) and not priors_tell_apart(vin, pos, wrong))
     d = decode(probs_for(vin, {pos: {wrong: p_wrong, vin[pos]: 1 - p_wrong}}))
     assert d.vin == vin and d.check_valid and d.corrected
@@ -95,7 +97,7 @@ def test_too_short_output_gives_no_read():
 def test_a_letter_misread_in_the_numeric_serial_gives_way_to_the_digit(vin, pos, wrong, p_wrong):
     d = decode(probs_for(vin, {pos: {wrong: p_wrong, vin[pos]: 1 - p_wrong}}))
     assert d.vin == vin
-    assert vin[:pos] + wrong + vin[pos + 1:] in d.next_best  # the image's own reading stays visible
+    assert vin[:pos] + wrong + vin[pos + 1 :] in d.next_best  # the image's own reading stays visible
 
 
 def test_a_clear_letter_in_the_serial_is_read_as_it_is_but_not_trusted():

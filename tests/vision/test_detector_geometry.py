@@ -12,10 +12,14 @@ from vision.train_det import _quad_target, write_geometry
 
 
 @pytest.mark.parametrize("stride", [4, 2])
-@pytest.mark.parametrize("cx,cy,w,h", [(160.0, 120.0, 200.0, 16.0), (97.0, 61.0, 150.0, 11.0), (203.0, 171.0, 230.0, 24.0)])
+@pytest.mark.parametrize(
+    "cx,cy,w,h", [(160.0, 120.0, 200.0, 16.0), (97.0, 61.0, 150.0, 11.0), (203.0, 171.0, 230.0, 24.0)]
+)
 def test_a_target_heat_map_decodes_to_its_line_without_offset(cx, cy, w, h, stride):
     geometry = Geometry(stride=stride)
-    quad = np.float32([[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2], [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]])
+    quad = np.float32(
+        [[cx - w / 2, cy - h / 2], [cx + w / 2, cy - h / 2], [cx + w / 2, cy + h / 2], [cx - w / 2, cy + h / 2]]
+    )
     prob = _quad_target(quad[None], 320, geometry)
     assert prob.shape == (320 // stride, 320 // stride)
     (box,) = boxes_from_heatmap(prob, scale=1.0, thr=0.5, height_scale=1.0, min_score=0.0, geometry=geometry)

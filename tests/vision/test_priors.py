@@ -33,6 +33,6 @@ def test_serial_prior_makes_a_letter_in_the_last_four_a_thousand_times_less_like
 
 def test_the_vin_is_the_most_vin_like_run_of_a_longer_line():
     line = "TPXWEKU814DEC002335"  # a logo read as "TP" before a Kia Russia VIN
-    runs = [line[i:i + 17] for i in range(len(line) - 16)]
+    runs = [line[i : i + 17] for i in range(len(line) - 16)]
     scores = [vin_likeness(one_hot(r)) for r in runs]
     assert runs[int(np.argmax(scores))] == "XWEKU814DEC002335"

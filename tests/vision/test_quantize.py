@@ -46,7 +46,9 @@ def test_seven_bit_weights_stay_in_the_range_that_cannot_saturate(tmp_path):
 
     src = tiny_recogniser(tmp_path / "f32.onnx")
     dst = quantize(src, tmp_path / "i7.onnx", n_synthetic=20, seven_bit=True)
-    weights = [numpy_helper.to_array(i) for i in onnx.load(str(dst)).graph.initializer if i.data_type == TensorProto.INT8]
+    weights = [
+        numpy_helper.to_array(i) for i in onnx.load(str(dst)).graph.initializer if i.data_type == TensorProto.INT8
+    ]
     # |a*w + a2*w2| <= 2*255*64 = 32640 < 2**15. (Without seven_bit a VNNI CPU keeps the full range, up
     # to 127; an AVX2-only one may fall back to 7 bits itself, so the default's range is not asserted.)
     assert weights and all(abs(w).max() <= 64 for w in weights)

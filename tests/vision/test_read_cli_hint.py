@@ -14,7 +14,9 @@ HINT = "--crop reads an image that is already the VIN line"
 
 
 def vin_read(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge.cli", "vin", "read", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "vin", "read", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_a_crop_read_as_a_whole_frame_says_no_vin_line_was_found_and_suggests_crop() -> None:

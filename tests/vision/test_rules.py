@@ -27,7 +27,12 @@ def test_alphabet_has_33_symbols_without_i_o_q():
 
 @pytest.mark.parametrize(
     "vin, valid",
-    [("1M8GDM9AXKP042788", True), ("WP0ZZZ99ZTS392124", False), ("LSVAU218XN2183294", True), ("LSVAU2180N21832S4", True)],
+    [
+        ("1M8GDM9AXKP042788", True),
+        ("WP0ZZZ99ZTS392124", False),
+        ("LSVAU218XN2183294", True),
+        ("LSVAU2180N21832S4", True),
+    ],
 )
 def test_published_check_digit_vectors(vin, valid):
     assert check_digit_valid(vin) is valid
@@ -64,8 +69,15 @@ def test_model_year_returns_both_cycle_candidates():
     assert model_years("WP0ZZZ99ZUS392124") == []  # U is never a year code
 
 
-@pytest.mark.parametrize("vin, region", [("LSVAU218XN2183294", "Asia"), ("WVWZZZ1KZ5B159201", "Europe"),
-                                         ("1G1ZD5E00CF274441", "North America"), ("9BWZZZ377VT004251", "South America")])
+@pytest.mark.parametrize(
+    "vin, region",
+    [
+        ("LSVAU218XN2183294", "Asia"),
+        ("WVWZZZ1KZ5B159201", "Europe"),
+        ("1G1ZD5E00CF274441", "North America"),
+        ("9BWZZZ377VT004251", "South America"),
+    ],
+)
 def test_wmi_region_from_first_symbol(vin, region):
     assert wmi_region(vin) == region
 
@@ -80,9 +92,17 @@ def test_is_well_formed_rejects_wrong_length_and_letters():
     assert not is_well_formed("W0L0SDL08860860I9")
 
 
-@pytest.mark.parametrize("vin,required", [("LSVAU218XN2183294", True), ("1M8GDM9AXKP042788", True),
-                                          ("WP0ZZZ99ZTS392124", False), ("X7L5SRAV459058654", False),
-                                          ("JTDBT123456789012", False), ("", False)])
+@pytest.mark.parametrize(
+    "vin,required",
+    [
+        ("LSVAU218XN2183294", True),
+        ("1M8GDM9AXKP042788", True),
+        ("WP0ZZZ99ZTS392124", False),
+        ("X7L5SRAV459058654", False),
+        ("JTDBT123456789012", False),
+        ("", False),
+    ],
+)
 def test_check_digit_is_required_in_china_and_north_america_only(vin, required):
     from vision.rules import check_digit_required
 

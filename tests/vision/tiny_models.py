@@ -23,8 +23,13 @@ def tiny_recogniser(path: Path, seed: int = 0) -> Path:
         helper.make_node("Softmax", ["t"], ["probs"], axis=-1),
     ]
     axes = numpy_helper.from_array(np.array([2], np.int64), "axes")
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["n", 1, 32, 256])],
-                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 64, 34])], [w1, w2, axes])
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("crop", TensorProto.FLOAT, ["n", 1, 32, 256])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 64, 34])],
+        [w1, w2, axes],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(model, str(path))
     return path
