@@ -29,6 +29,7 @@ from edge.contract import (
     EventEnvelope,
     EventKind,
     Leaf,
+    Payload,
     PayloadError,
     Telemetry,
     UnitStatus,
@@ -80,76 +81,44 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
+def _payload_refusal(payload: Payload, unit: str) -> str | None:
+    """Why a payload that matched its schema still cannot be stored, or None when it can."""
+    # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
+    wide = next((name for name, value in payload if type(value) is int and not -(2**63) <= value < 2**63), None)
+    if wide is not None:
+        return f"schema: {wide}: an integer beyond 64 bits"
+    if _holds_nul(payload.model_dump()):
+        # JSON may spell U+0000 (\u0000); PostgreSQL cannot keep it in text, so no store would take this payload
+        return "schema: a string holds a NUL character (U+0000)"
+    claimed = getattr(payload, "unit", unit)
+    if claimed != unit:
+        return f"unit mismatch: payload says {claimed!r}, topic {unit!r}"
+    if isinstance(payload, EventEnvelope) and payload.kind == EventKind.EVENT_REFUSED:
+        return "schema: event.refused is written by the bridge, never by a unit"
+    return None
+
+
 def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None) -> Inbound:
+    """One received message, parsed and checked: its payload, or the reason it goes to the dead letters."""
     try:
         site, unit, leaf = parse_topic(topic_name)
     except ValueError as exc:
         return Inbound(topic_name, None, None, None, None, raw, received_at, _reason(f"topic: {exc}"), token)
+
+    def refused(reason: str) -> Inbound:
+        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, _reason(reason), token)
+
     if leaf not in STORED_LEAVES:
-        return Inbound(
-            topic_name, site, unit, leaf, None, raw, received_at, f"leaf {leaf.value} is not sent to the bridge", token
-        )
+        return refused(f"leaf {leaf.value} is not sent to the bridge")
     if len(raw) > MAX_PAYLOAD_BYTES:
-        return Inbound(
-            topic_name,
-            site,
-            unit,
-            leaf,
-            None,
-            raw,
-            received_at,
-            f"oversize: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}",
-            token,
-        )
+        return refused(f"oversize: {len(raw)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
         payload = decode(leaf, raw)
     except PayloadError as exc:
-        return Inbound(topic_name, site, unit, leaf, None, raw, received_at, _reason(f"schema: {exc}"), token)
-    wide = next((name for name, value in payload if type(value) is int and not -(2**63) <= value < 2**63), None)
-    if (
-        wide is not None
-    ):  # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
-        return Inbound(
-            topic_name, site, unit, leaf, None, raw, received_at, f"schema: {wide}: an integer beyond 64 bits", token
-        )
-    if _holds_nul(payload.model_dump()):
-        # JSON may spell U+0000 (\u0000); PostgreSQL cannot keep it in text, so no store would take this payload
-        return Inbound(
-            topic_name,
-            site,
-            unit,
-            leaf,
-            None,
-            raw,
-            received_at,
-            "schema: a string holds a NUL character (U+0000)",
-            token,
-        )
-    claimed = getattr(payload, "unit", unit)
-    if claimed != unit:
-        return Inbound(
-            topic_name,
-            site,
-            unit,
-            leaf,
-            None,
-            raw,
-            received_at,
-            _reason(f"unit mismatch: payload says {claimed!r}, topic {unit!r}"),
-            token,
-        )
-    if isinstance(payload, EventEnvelope) and payload.kind == EventKind.EVENT_REFUSED:
-        return Inbound(
-            topic_name,
-            site,
-            unit,
-            leaf,
-            None,
-            raw,
-            received_at,
-            "schema: event.refused is written by the bridge, never by a unit",
-            token,
-        )
+        return refused(f"schema: {exc}")
+    reason = _payload_refusal(payload, unit)
+    if reason is not None:
+        return refused(reason)
     assert isinstance(payload, (EventEnvelope, UnitStatus, Telemetry, CommandResult))  # the models of STORED_LEAVES
     return Inbound(topic_name, site, unit, leaf, payload, raw, received_at, None, token)
 

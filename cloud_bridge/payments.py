@@ -69,9 +69,8 @@ def verify(key: bytes, body: bytes, header: str | None, now: float, max_skew_s: 
         given = parts["v1"]
     except (ValueError, KeyError):
         raise SignatureError("bad_signature", "malformed signature header") from None
-    if not (
-        8 <= len(nonce) <= 64 and nonce.isascii() and nonce.isprintable()
-    ):  # it is stored: PostgreSQL refuses a NUL in text
+    # the nonce is stored: PostgreSQL refuses a NUL in text
+    if not (8 <= len(nonce) <= 64 and nonce.isascii() and nonce.isprintable()):
         raise SignatureError("bad_signature", "nonce: 8-64 printable ASCII characters")
     if not hmac.compare_digest(_mac(key, t, nonce, body), given):
         raise SignatureError("bad_signature", "signature does not verify")

@@ -130,6 +130,20 @@ class AlertSignal:
     case_id: str | None = None
 
 
+def alert_signal(
+    cfg: RiskRulesConfig,
+    rule: Rule,
+    key: object,
+    title: str,
+    detail: str,
+    site: str | None,
+    unit: str | None,
+    case_id: str | None = None,
+) -> AlertSignal:
+    """An alert of `rule` at its configured severity; one stays open per rule and `key` (a case, a unit, a plate)."""
+    return AlertSignal(rule, f"{rule}:{key}", cfg.sev(rule), title, detail, site, unit, case_id)
+
+
 @dataclass(frozen=True)
 class _Judged:
     """One event being judged: what a rule needs to read it and to word its alert."""
@@ -140,8 +154,8 @@ class _Judged:
     cfg: RiskRulesConfig
     paid_by_bridge: bool
 
-    def signal(self, rule: Rule, key: str, title: str, detail: str, case_id: str | None = None) -> AlertSignal:
-        return AlertSignal(rule, f"{rule}:{key}", self.cfg.sev(rule), title, detail, self.site, self.ev.unit, case_id)
+    def signal(self, rule: Rule, key: object, title: str, detail: str, case_id: str | None = None) -> AlertSignal:
+        return alert_signal(self.cfg, rule, key, title, detail, self.site, self.ev.unit, case_id)
 
 
 def _inspection_too_short(j: _Judged) -> list[AlertSignal]:
@@ -155,7 +169,7 @@ def _inspection_too_short(j: _Judged) -> list[AlertSignal]:
     if duration is None or float(duration) >= j.cfg.min_inspection_s:
         return []
     detail = f"case {ev.case_id}: inspection took {float(duration):.0f}s < {j.cfg.min_inspection_s:.0f}s (inspector {ev.actor})"
-    return [j.signal(Rule.INSPECTION_TOO_SHORT, f"{ev.case_id}", "Inspection shorter than minimum", detail, ev.case_id)]
+    return [j.signal(Rule.INSPECTION_TOO_SHORT, ev.case_id, "Inspection shorter than minimum", detail, ev.case_id)]
 
 
 def _vin_corrected(j: _Judged) -> list[AlertSignal]:
@@ -164,7 +178,7 @@ def _vin_corrected(j: _Judged) -> list[AlertSignal]:
         return []
     case = j.ev.case_id
     detail = f"case {case}: read {read or '?'} confirmed as {vin} by {j.ev.actor}"
-    return [j.signal(Rule.VIN_CORRECTED, f"{case}", "VIN corrected by inspector", detail, case)]
+    return [j.signal(Rule.VIN_CORRECTED, case, "VIN corrected by inspector", detail, case)]
 
 
 def _vin_differs_from_certificate(j: _Judged) -> list[AlertSignal]:
@@ -174,7 +188,7 @@ def _vin_differs_from_certificate(j: _Judged) -> list[AlertSignal]:
         return []
     case = j.ev.case_id
     detail = f"case {case}: confirmed VIN {vin} but the certificate says {cert_vin}"
-    return [j.signal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, f"{case}", "VIN differs from certificate", detail, case)]
+    return [j.signal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, case, "VIN differs from certificate", detail, case)]
 
 
 def _barrier_outside_case(j: _Judged) -> list[AlertSignal]:
@@ -197,7 +211,7 @@ def _plate_without_payment(j: _Judged) -> list[AlertSignal]:
         return []
     case = j.ev.case_id
     detail = f"case {case}: plate {issued_number(j.ev.data) or '?'} issued but no payment is recorded"
-    return [j.signal(Rule.PLATE_WITHOUT_PAYMENT, f"{case}", "Plate issued without payment", detail, case)]
+    return [j.signal(Rule.PLATE_WITHOUT_PAYMENT, case, "Plate issued without payment", detail, case)]
 
 
 def _device_offline(j: _Judged) -> list[AlertSignal]:
@@ -242,15 +256,14 @@ def override_rate_signal(
     rate = corrections / inspections
     if rate <= cfg.override_rate_limit:
         return None
-    return AlertSignal(
+    return alert_signal(
+        cfg,
         Rule.OVERRIDE_RATE,
-        f"{Rule.OVERRIDE_RATE}:{inspector}",
-        cfg.sev(Rule.OVERRIDE_RATE),
+        inspector,
         "Inspector override rate above limit",
         f"inspector {inspector}: {corrections} VIN corrections in {inspections} inspections ({rate:.0%} > {cfg.override_rate_limit:.0%})",
         site,
         unit,
-        None,
     )
 
 
@@ -259,15 +272,14 @@ def failed_logins_signal(
 ) -> AlertSignal | None:
     if Rule.FAILED_LOGINS in cfg.disabled or count_in_window < cfg.failed_logins_limit:
         return None
-    return AlertSignal(
+    return alert_signal(
+        cfg,
         Rule.FAILED_LOGINS,
-        f"{Rule.FAILED_LOGINS}:{who}",
-        cfg.sev(Rule.FAILED_LOGINS),
+        who,
         "Repeated failed sign-ins",
         f"{who}: {count_in_window} failed sign-ins within {cfg.failed_logins_window_s:.0f}s",
         site,
         unit,
-        None,
     )
 
 
@@ -280,10 +292,10 @@ def open_case_signals(open_cases: list[dict[str, Any]], now: float, cfg: RiskRul
         opened = c.get("opened_at")
         if opened is not None and c.get("closed_at") is None and now - opened > cfg.case_open_limit_s:
             out.append(
-                AlertSignal(
+                alert_signal(
+                    cfg,
                     Rule.CASE_OPEN_TOO_LONG,
-                    f"{Rule.CASE_OPEN_TOO_LONG}:{c['case_id']}",
-                    cfg.sev(Rule.CASE_OPEN_TOO_LONG),
+                    c["case_id"],
                     "Case open too long",
                     f"case {c['case_id']} open for {(now - opened) / 60:.0f} min (stage {c.get('stage')})",
                     c.get("site"),
@@ -308,28 +320,26 @@ def offline_unit_signals(units: list[dict[str, Any]], now: float, cfg: RiskRules
         if state == "offline" or silent:
             why = "Last Will: offline" if state == "offline" or last is None else f"silent for {now - last:.0f}s"
             out.append(
-                AlertSignal(
+                alert_signal(
+                    cfg,
                     Rule.DEVICE_OFFLINE,
-                    f"{Rule.DEVICE_OFFLINE}:{u['unit']}",
-                    cfg.sev(Rule.DEVICE_OFFLINE),
+                    u["unit"],
                     "Unit offline",
                     f"{u['unit']}: {why}",
                     u.get("site"),
                     u["unit"],
-                    None,
                 )
             )
         for board in u.get("boards_offline") or []:
             out.append(
-                AlertSignal(
+                alert_signal(
+                    cfg,
                     Rule.DEVICE_OFFLINE,
-                    f"{Rule.DEVICE_OFFLINE}:{u['unit']}:{board}",
-                    cfg.sev(Rule.DEVICE_OFFLINE),
+                    f"{u['unit']}:{board}",
                     "Board offline",
                     f"{u['unit']}: board {board} offline",
                     u.get("site"),
                     u["unit"],
-                    None,
                 )
             )
     return out
@@ -337,15 +347,14 @@ def offline_unit_signals(units: list[dict[str, Any]], now: float, cfg: RiskRules
 
 def case_of_another_unit_signal(ev: EventEnvelope, site: str, cfg: RiskRulesConfig) -> AlertSignal:
     """A unit reported an event about a case another unit opened: kept in its record, applied to nothing."""
-    return AlertSignal(
+    return alert_signal(
+        cfg,
         Rule.CASE_OF_ANOTHER_UNIT,
-        f"{Rule.CASE_OF_ANOTHER_UNIT}:{ev.unit}",
-        cfg.sev(Rule.CASE_OF_ANOTHER_UNIT),
+        ev.unit,
         "Event about another unit's case",
         f"{ev.unit}: event {ev.seq} ({ev.kind.value}) names case {ev.case_id}, which is not this unit's; it changed nothing",
         site,
         ev.unit,
-        None,
     )
 
 
@@ -371,58 +380,54 @@ def integrity_signals(
                 else "arrived valid after a refused message with its seq: the valid one replaced the refusal, which stays a dead letter"
             )
             out.append(
-                AlertSignal(
+                alert_signal(
+                    cfg,
                     Rule.EVENT_CONFLICT,
-                    f"{Rule.EVENT_CONFLICT}:{c.unit}",
-                    cfg.sev(Rule.EVENT_CONFLICT),
+                    c.unit,
                     "Conflicting versions of an event",
                     f"{c.unit}: event {c.seq} {what}",
                     unit_site.get(c.unit),
                     c.unit,
-                    None,
                 )
             )
     if Rule.EVENT_REFUSED not in off:
         for a in refused:
             ev = a.ev
             out.append(
-                AlertSignal(
+                alert_signal(
+                    cfg,
                     Rule.EVENT_REFUSED,
-                    f"{Rule.EVENT_REFUSED}:{ev.unit}",
-                    cfg.sev(Rule.EVENT_REFUSED),
+                    ev.unit,
                     "Event refused by the bridge",
                     f"{ev.unit}: event {ev.seq} refused ({ev.data.get('reason', '')}); kept as a dead letter, the watermark moved past it",
                     unit_site.get(ev.unit),
                     ev.unit,
-                    None,
                 )
             )
     if Rule.EVENT_CHAIN_BROKEN not in off:
         for unit, (n, seq, why) in sorted(breaks.items()):
             out.append(
-                AlertSignal(
+                alert_signal(
+                    cfg,
                     Rule.EVENT_CHAIN_BROKEN,
-                    f"{Rule.EVENT_CHAIN_BROKEN}:{unit}",
-                    cfg.sev(Rule.EVENT_CHAIN_BROKEN),
+                    unit,
                     "Event chain broken",
                     f"{unit}: event {seq}: {why} ({n} broken link{'s' if n != 1 else ''} in this batch): an event was forged, altered or lost",
                     unit_site.get(unit),
                     unit,
-                    None,
                 )
             )
     if Rule.DEAD_LETTER_FLOOD not in off:
         for unit, n in sorted(dropped.items()):
             out.append(
-                AlertSignal(
+                alert_signal(
+                    cfg,
                     Rule.DEAD_LETTER_FLOOD,
-                    f"{Rule.DEAD_LETTER_FLOOD}:{unit}",
-                    cfg.sev(Rule.DEAD_LETTER_FLOOD),
+                    unit,
                     "Flood of malformed messages",
                     f"{unit}: {n} malformed messages beyond this hour's dead-letter budget were only counted",
                     unit_site.get(unit),
                     None if unit == "?" else unit,
-                    None,
                 )
             )
     return out
@@ -431,10 +436,10 @@ def integrity_signals(
 def plate_issued_twice_signal(
     number: str, case_id: str | None, holder: str | None, site: str | None, unit: str | None, cfg: RiskRulesConfig
 ) -> AlertSignal:
-    return AlertSignal(
+    return alert_signal(
+        cfg,
         Rule.PLATE_ISSUED_TWICE,
-        f"{Rule.PLATE_ISSUED_TWICE}:{number}",
-        cfg.sev(Rule.PLATE_ISSUED_TWICE),
+        number,
         "Plate number issued twice",
         f"plate {number} reported issued for case {case_id} but it belongs to case {holder}",
         site,

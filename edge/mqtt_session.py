@@ -271,9 +271,8 @@ def _nodelay(client: mqtt.Client) -> None:
     sock = client.socket()
     raw = getattr(sock, "_sock", sock)  # paho may wrap the TLS socket
     for s in (sock, raw):
-        if not isinstance(
-            s, socket.socket
-        ):  # a real TCP or TLS socket (ssl.SSLSocket is one), not paho's websocket wrapper
+        # a real TCP or TLS socket (ssl.SSLSocket is one), not paho's websocket wrapper
+        if not isinstance(s, socket.socket):
             continue
         try:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -963,9 +963,8 @@ def calibrate(p: Profile, car: CarModel, lay: Layout) -> Profile:
             p = replace(p, bay_gear_wait=p.bay_gear_wait + (value - _item_seconds(car, lay, p, "reverse_into_bay")) / 4)
         elif name == "par_seconds":  # time in the parallel-park area: longer stands at the two gear changes
             p = replace(p, par_gear_wait=p.par_gear_wait + (value - _item_seconds(car, lay, p, "parallel_park")) / 2)
-        elif (
-            name == "par_front_swing"
-        ):  # driving out: the body's closest pass to the bay's front end line (parked further forward)
+        elif name == "par_front_swing":
+            # driving out: the body's closest pass to the bay's front end line (parked further forward)
             lines = [LineString(_design_lines(lay, "parallel_park", "bay_line")[0].coords[2:4])]
 
             def front(gap: float, lines: list[LineString] = lines, p: Profile = p) -> float:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -105,6 +107,134 @@ def _decisions(reads: list, truths: list[str]) -> str:
     )
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1
+HEADER = f"  {'reader':<22} {'exact':>8} {'char acc':>9} {'median':>7} {'p95':>7}"
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _timed(read: Callable[[T], R], inputs: list[T]) -> tuple[list[R], list[float]]:
+    """Each input read in turn: the results and the latency of each read in ms."""
+    results: list[R] = []
+    ms: list[float] = []
+    for x in inputs:
+        t = time.perf_counter()
+        results.append(read(x))
+        ms.append((time.perf_counter() - t) * 1000)
+    return results, ms
+
+
+def _detection_row(name: str, propose: Callable[[np.ndarray], list[Box]], valid: list) -> str:
+    """Recall, precision and latency of one line detector over the labelled photos (IoU >= 0.5)."""
+    tp = fp = fn = 0
+    boxes, ms = _timed(propose, [img for _, img, _ in valid])
+    for found, (_, _, gts) in zip(boxes, valid):
+        hit, extra, missed = match(found, gts)
+        tp, fp, fn = tp + hit, fp + extra, fn + missed
+    return f"  {name:<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}"
+
+
+def _header(rapid: Rapid | None, rapid_note: str) -> None:
+    size_det = (MODEL_DIR / "vin_det.onnx").stat().st_size / 1e6
+    size_rec = (MODEL_DIR / "vin_rec.onnx").stat().st_size / 1e6
+    print("VIN reader benchmark (single-threaded; latency in ms)")
+    print(f"peer: {rapid_note}")
+    peer = ""
+    if rapid:
+        peer = (
+            f"; RapidOCR det {rapid.det_size_mb:.2f} MB + rec {rapid.rec_size_mb:.2f} MB (all {rapid.size_mb:.2f} MB)"
+        )
+    print(f"model size: ours det {size_det:.2f} MB + rec {size_rec:.2f} MB = {size_det + size_rec:.2f} MB" + peer)
+
+
+def _synthetic_crops(ours: VinReader, rapid: Rapid | None, n_crops: int) -> None:
+    items = heldout_vins(BENCH_CROPS, n_crops)
+    crops = [render_line(v, s) for v, s in items]
+    truths = [v for v, _ in items]
+    print(f"\n[1] held-out synthetic VIN-line crops: n={n_crops} (seeds {BENCH_CROPS}..), per-crop latency")
+    print(HEADER)
+    ours.read_crop(crops[0])  # warm-up: first runs allocate
+    if rapid:
+        rapid.read_crop(crops[0])
+    reads, ours_ms = _timed(ours.read_crop, crops)
+    print(_row("ours (read_crop)", [r.vin for r in reads], truths, ours_ms))
+    styles = [style_of(s) for _, s in items]
+    by_style = (
+        f"{st} {sum(r.vin == t for r, t, x in zip(reads, truths, styles) if x == st)}/{styles.count(st)}"
+        for st in STYLES
+        if st in styles
+    )
+    print("  ours by style: " + ", ".join(by_style))
+    if rapid:
+        preds, ms = _timed(rapid.read_crop, crops)
+        print(_row("RapidOCR rec only", preds, truths, ms))
+        print(f"  speed-up per crop (median): {np.median(ms) / np.median(ours_ms):.1f}x")
+    print(_decisions(reads, truths))
+
+
+def _synthetic_frames(ours: VinReader, rapid: Rapid | None, n_frames: int) -> None:
+    items = heldout_vins(BENCH_FRAMES, n_frames)
+    frames = [render_scene(v, s) for v, s in items]
+    truths = [v for v, _ in items]
+    print(
+        f"\n[2] held-out synthetic scenes 1280x960: n={n_frames} (seeds {BENCH_FRAMES}..), per-frame latency (detect + read)"
+    )
+    print(HEADER)
+    ours.read(frames[0])
+    if rapid:
+        rapid.read_frame(frames[0])
+    reads, ms = _timed(ours.read, frames)
+    print(_row("ours (read)", [r.vin for r in reads], truths, ms))
+    if rapid:
+        preds, ms = _timed(rapid.read_frame, frames)
+        print(_row("RapidOCR det+cls+rec", preds, truths, ms))
+    print(_decisions(reads, truths))
+
+
+def _rapid_vin_lines(rapid: Rapid, img: np.ndarray) -> list[Box]:
+    """RapidOCR finds all text: its boxes whose text maps to 15-19 VIN symbols."""
+    return [
+        (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()))
+        for b, txt, _ in rapid.lines(img)
+        if 15 <= len(txt) <= 19
+    ]
+
+
+def _real_detection(ours: VinReader, rapid: Rapid | None, valid: list) -> None:
+    print(f"\n[3] real plate photos, valid split: n={len(valid)} images, VIN-line detection at IoU >= 0.5")
+    print(f"  {'detector':<22} {'recall':>8} {'precision':>9} {'median':>7} {'p95':>7}")
+    print(_detection_row("ours", lambda img: [bx.aabb() for bx in ours.detector.detect(img)[: ours.max_lines]], valid))
+    print(
+        _detection_row("classical OpenCV", lambda img: [bx.aabb() for bx in propose_lines(img, ours.max_lines)], valid)
+    )
+    if rapid:
+        print(_detection_row("RapidOCR (VIN-like)", lambda img: _rapid_vin_lines(rapid, img), valid))
+        print("  (RapidOCR finds all text; its boxes count when their text maps to 15-19 VIN symbols)")
+
+
+def _real_reads(ours: VinReader, rapid: Rapid | None, valid: list) -> None:
+    rows = list(csv.DictReader(REAL_LABELS.open()))
+    by_name = {p.name: img for p, img, _ in valid}
+    crops = [_image(REAL_LABELS.parent / "real_crops" / r["crop"]) for r in rows]
+    truths = [r["vin"] for r in rows]
+    print(f"\n[4] real VIN lines transcribed by hand from the valid split: n={len(rows)} (never trained on)")
+    print(HEADER)
+    crop_reads, ms = _timed(ours.read_crop, crops)
+    print(_row("ours, labelled crop", [r.vin for r in crop_reads], truths, ms))
+    if rapid:
+        preds, ms = _timed(rapid.read_crop, crops)
+        print(_row("RapidOCR rec, crop", preds, truths, ms))
+    imgs = [by_name[r["image"]] for r in rows]
+    reads, ms = _timed(ours.read, imgs)
+    print(_row("ours, whole photo", [r.vin for r in reads], truths, ms))
+    if rapid:
+        preds, ms = _timed(rapid.read_frame, imgs)
+        print(_row("RapidOCR, whole photo", preds, truths, ms))
+    print("  crops:" + _decisions(crop_reads, truths)[1:])
+    print("  photos:" + _decisions(reads, truths)[1:])
+    print("  (most of these makers do not use the check digit, so a correct read still goes to review)")
+
+
 def run(n_crops: int = 200, n_frames: int = 50) -> int:
     cv2.setNumThreads(1)
     ours = VinReader(threads=1)
@@ -114,162 +244,16 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
     except ImportError:
         rapid = None
         rapid_note = "RapidOCR MISSING: pip install rapidocr-onnxruntime into this environment to compare"
-    size_det = (MODEL_DIR / "vin_det.onnx").stat().st_size / 1e6
-    size_rec = (MODEL_DIR / "vin_rec.onnx").stat().st_size / 1e6
-    print("VIN reader benchmark (single-threaded; latency in ms)")
-    print(f"peer: {rapid_note}")
-    print(
-        f"model size: ours det {size_det:.2f} MB + rec {size_rec:.2f} MB = {size_det + size_rec:.2f} MB"
-        + (
-            f"; RapidOCR det {rapid.det_size_mb:.2f} MB + rec {rapid.rec_size_mb:.2f} MB (all {rapid.size_mb:.2f} MB)"
-            if rapid
-            else ""
-        )
-    )
-    hdr = f"  {'reader':<22} {'exact':>8} {'char acc':>9} {'median':>7} {'p95':>7}"
-
-    # 1. held-out synthetic crops
-    items = heldout_vins(BENCH_CROPS, n_crops)
-    crops = [render_line(v, s) for v, s in items]
-    truths = [v for v, _ in items]
-    print(f"\n[1] held-out synthetic VIN-line crops: n={n_crops} (seeds {BENCH_CROPS}..), per-crop latency")
-    print(hdr)
-    ours.read_crop(crops[0])  # warm-up: first runs allocate
-    if rapid:
-        rapid.read_crop(crops[0])
-    reads, ms = [], []
-    for c in crops:
-        t = time.perf_counter()
-        reads.append(ours.read_crop(c))
-        ms.append((time.perf_counter() - t) * 1000)
-    print(_row("ours (read_crop)", [r.vin for r in reads], truths, ms))
-    rec_ms_ours = ms
-    styles = [style_of(s) for _, s in items]
-    print(
-        "  ours by style: "
-        + ", ".join(
-            f"{st} {sum(r.vin == t for r, t, x in zip(reads, truths, styles) if x == st)}/{styles.count(st)}"
-            for st in STYLES
-            if st in styles
-        )
-    )
-    if rapid:
-        preds, ms = [], []
-        for c in crops:
-            t = time.perf_counter()
-            preds.append(rapid.read_crop(c))
-            ms.append((time.perf_counter() - t) * 1000)
-        print(_row("RapidOCR rec only", preds, truths, ms))
-        print(f"  speed-up per crop (median): {np.median(ms) / np.median(rec_ms_ours):.1f}x")
-    print(_decisions(reads, truths))
-
-    # 2. held-out synthetic full frames
-    items = heldout_vins(BENCH_FRAMES, n_frames)
-    frames = [render_scene(v, s) for v, s in items]
-    truths = [v for v, _ in items]
-    print(
-        f"\n[2] held-out synthetic scenes 1280x960: n={n_frames} (seeds {BENCH_FRAMES}..), per-frame latency (detect + read)"
-    )
-    print(hdr)
-    ours.read(frames[0])
-    if rapid:
-        rapid.read_frame(frames[0])
-    reads, ms = [], []
-    for f in frames:
-        t = time.perf_counter()
-        reads.append(ours.read(f))
-        ms.append((time.perf_counter() - t) * 1000)
-    print(_row("ours (read)", [r.vin for r in reads], truths, ms))
-    if rapid:
-        preds, ms = [], []
-        for f in frames:
-            t = time.perf_counter()
-            preds.append(rapid.read_frame(f))
-            ms.append((time.perf_counter() - t) * 1000)
-        print(_row("RapidOCR det+cls+rec", preds, truths, ms))
-    print(_decisions(reads, truths))
-
-    # 3. real photos: detection on the valid split
+    _header(rapid, rapid_note)
+    _synthetic_crops(ours, rapid, n_crops)
+    _synthetic_frames(ours, rapid, n_frames)
     from vision.det_data import DATASET, load_split
 
     if not (DATASET / "valid").exists():
         print(f"\n[3]/[4] real photos: dataset not found at {DATASET}; skipped")
         return 0
     valid = load_split(DATASET, "valid")
-    print(f"\n[3] real plate photos, valid split: n={len(valid)} images, VIN-line detection at IoU >= 0.5")
-    print(f"  {'detector':<22} {'recall':>8} {'precision':>9} {'median':>7} {'p95':>7}")
-    tp = fp = fn = 0
-    ms = []
-    for _, img, gts in valid:
-        t = time.perf_counter()
-        boxes = ours.detector.detect(img)[: ours.max_lines]
-        ms.append((time.perf_counter() - t) * 1000)
-        hit, extra, missed = match([bx.aabb() for bx in boxes], gts)
-        tp, fp, fn = tp + hit, fp + extra, fn + missed
-    print(f"  {'ours':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
-    tp = fp = fn = 0
-    ms = []
-    for _, img, gts in valid:
-        t = time.perf_counter()
-        boxes = propose_lines(img, ours.max_lines)
-        ms.append((time.perf_counter() - t) * 1000)
-        hit, extra, missed = match([bx.aabb() for bx in boxes], gts)
-        tp, fp, fn = tp + hit, fp + extra, fn + missed
-    print(f"  {'classical OpenCV':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
-    if rapid:
-        tp = fp = fn = 0
-        ms = []
-        for _, img, gts in valid:
-            t = time.perf_counter()
-            lines = rapid.lines(img)
-            ms.append((time.perf_counter() - t) * 1000)
-            vinlike = [
-                (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 0].max()), float(b[:, 1].max()))
-                for b, txt, _ in lines
-                if 15 <= len(txt) <= 19
-            ]
-            hit, extra, missed = match(vinlike, gts)
-            tp, fp, fn = tp + hit, fp + extra, fn + missed
-        print(f"  {'RapidOCR (VIN-like)':<22} {tp / max(1, tp + fn):8.1%} {tp / max(1, tp + fp):9.1%} {_stats(ms)}")
-        print("  (RapidOCR finds all text; its boxes count when their text maps to 15-19 VIN symbols)")
-
-    # 4. real photos: our hand-transcribed VIN lines
+    _real_detection(ours, rapid, valid)
     if REAL_LABELS.exists():
-        rows = list(csv.DictReader(REAL_LABELS.open()))
-        by_name = {p.name: img for p, img, _ in valid}
-        crops = [_image(REAL_LABELS.parent / "real_crops" / r["crop"]) for r in rows]
-        truths = [r["vin"] for r in rows]
-        print(f"\n[4] real VIN lines transcribed by hand from the valid split: n={len(rows)} (never trained on)")
-        print(hdr)
-        reads, ms = [], []
-        for c in crops:
-            t = time.perf_counter()
-            reads.append(ours.read_crop(c))
-            ms.append((time.perf_counter() - t) * 1000)
-        print(_row("ours, labelled crop", [r.vin for r in reads], truths, ms))
-        crop_reads = reads
-        if rapid:
-            preds, ms = [], []
-            for c in crops:
-                t = time.perf_counter()
-                preds.append(rapid.read_crop(c))
-                ms.append((time.perf_counter() - t) * 1000)
-            print(_row("RapidOCR rec, crop", preds, truths, ms))
-        imgs = [by_name[r["image"]] for r in rows]
-        reads, ms = [], []
-        for im in imgs:
-            t = time.perf_counter()
-            reads.append(ours.read(im))
-            ms.append((time.perf_counter() - t) * 1000)
-        print(_row("ours, whole photo", [r.vin for r in reads], truths, ms))
-        if rapid:
-            preds, ms = [], []
-            for im in imgs:
-                t = time.perf_counter()
-                preds.append(rapid.read_frame(im))
-                ms.append((time.perf_counter() - t) * 1000)
-            print(_row("RapidOCR, whole photo", preds, truths, ms))
-        print("  crops:" + _decisions(crop_reads, truths)[1:])
-        print("  photos:" + _decisions(reads, truths)[1:])
-        print("  (most of these makers do not use the check digit, so a correct read still goes to review)")
+        _real_reads(ours, rapid, valid)
     return 0

@@ -1,4 +1,4 @@
-"""The bench's exam replay runs and prints its table (the 15-minute figure is `passlane bench`'s business)."""
+"""The exam bench runs and prints its tables (the 15-minute replay and 2-minute live figures are `passlane bench`'s business)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from site_sim.bench.exam import run
 
 
 def test_the_exam_replay_bench_judges_a_simulated_exam_and_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(minutes=5.0) == 0
+    assert run(minutes=5.0, live_seconds=20.0) == 0
     out = capsys.readouterr().out
     assert "judge replay (best of 3)" in out and "100 points, completed, rules c1-2022.1" in out
+    assert "unit CPU at 10 Hz" in out and "epoch -> exam event at a subscriber" in out

@@ -5,77 +5,16 @@ Under CPython (no time.ticks_ms) these tests return at once."""
 
 import sys
 
+from fake_machine import UART, UNIQUE_ID_HEX, Machine, Pin
+
 from firmware import lanebus as lb
 
 ON_MICROPYTHON = sys.implementation.name == "micropython"
 
 
-class _Pin:
-    OUT = 1
-    IN = 0
-    PULL_UP = 2
-    pins = {}
-
-    def __init__(self, gpio, mode=-1, pull=-1, value=None):
-        self.gpio = gpio
-        self.mode = mode
-        self.v = value if value is not None else 1  # pull-up: high without 24 V
-        _Pin.pins[gpio] = self
-
-    def value(self, v=None):
-        if v is None:
-            return self.v
-        self.v = v
-
-    def toggle(self):
-        self.v = 1 - self.v
-
-
-class _UART:
-    last = None
-
-    def __init__(self, uid, baudrate=115200, **kw):
-        self.uid = uid
-        self.rx = bytearray()
-        self.tx = bytearray()
-        if uid == 0:
-            _UART.last = self
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.rx))
-        if not n:
-            return None
-        for i in range(n):
-            buf[i] = self.rx[i]
-        self.rx = self.rx[n:]
-        return n
-
-    def write(self, data):
-        self.tx.extend(data)
-
-
-class _WDT:
-    def __init__(self, timeout=0):
-        self.timeout = timeout
-        self.fed = 0
-
-    def feed(self):
-        self.fed += 1
-
-
-class _Machine:
-    Pin = _Pin
-    UART = _UART
-    WDT = _WDT
-
-    @staticmethod
-    def unique_id():
-        return b"\xe6\x61\x41\x04\x03\x2b\x5c\x2f"
-
-
 def _hal_module():
-    sys.modules["machine"] = _Machine
-    _Pin.pins = {}
+    sys.modules["machine"] = Machine
+    Pin.pins = {}
     from firmware import hal_rp2
 
     return hal_rp2
@@ -83,7 +22,7 @@ def _hal_module():
 
 def _set_24v(gpios, present):
     for g in gpios:
-        _Pin.pins[g].v = 0 if present else 1
+        Pin.pins[g].v = 0 if present else 1
 
 
 def test_io_inputs_are_fail_safe_and_limits_active_with_24v():
@@ -109,8 +48,8 @@ def test_io_relays_follow_the_output_word():
 
     hal = hal_rp2.IoBoardHal(use_uart=True)
     hal.write_outputs(R_OPEN | (R_CLOSE << 8))
-    assert _Pin.pins[2].v == 1 and _Pin.pins[8].v == 1
-    assert _Pin.pins[3].v == 0 and _Pin.pins[7].v == 0
+    assert Pin.pins[2].v == 1 and Pin.pins[8].v == 1
+    assert Pin.pins[3].v == 0 and Pin.pins[7].v == 0
 
 
 def test_issuer_journal_is_written_atomically_and_read_back():
@@ -133,7 +72,7 @@ def test_io_board_answers_hello_over_uart_and_feeds_the_watchdog():
     hal = hal_rp2.IoBoardHal(use_uart=True, watchdog=True)
     _set_24v(range(12, 23), True)
     board = IoBoard(hal)
-    uart = _UART.last
+    uart = UART.last
     body = lb.pack_fields(lb.request_fields(lb.HELLO), [lb.PROTOCOL_MAJOR, lb.PROTOCOL_MINOR, 7])
     uart.rx.extend(lb.encode_frame(5, lb.HELLO, body))
     for _ in range(3):
@@ -141,7 +80,7 @@ def test_io_board_answers_hello_over_uart_and_feeds_the_watchdog():
     replies = [p for p in lb.FrameDecoder().feed(bytes(uart.tx)) if p.mtype == lb.HELLO | lb.REPLY_FLAG]
     assert replies and replies[0].seq == 5
     vals = lb.unpack_fields(lb.reply_fields(lb.HELLO), replies[0].body, 1)
-    assert vals[-1] == b"e6614104032b5c2f"
+    assert vals[-1] == UNIQUE_ID_HEX
     assert hal.wdt.fed >= 3
 
 

@@ -6,84 +6,11 @@ Under CPython (no `machine`, no time.ticks_us) these tests return at once."""
 
 import sys
 
+from fake_machine import UART, UNIQUE_ID_HEX, Machine, Pin
+
 from firmware import lanebus as lb
 
 ON_MICROPYTHON = sys.implementation.name == "micropython"
-
-
-class _Pin:
-    OUT = 1
-    IN = 0
-    PULL_UP = 2
-    IRQ_FALLING = 4
-    IRQ_RISING = 8
-    pins = {}
-
-    def __init__(self, gpio, mode=-1, pull=-1, value=None):
-        self.gpio = gpio
-        self.v = value if value is not None else 1  # pull-up: high while no current flows in the opto
-        self.handler = None
-        self.trigger = 0
-        self.hard = False
-        _Pin.pins[gpio] = self
-
-    def value(self, v=None):
-        if v is None:
-            return self.v
-        self.v = v
-
-    def toggle(self):
-        self.v = 1 - self.v
-
-    def irq(self, handler=None, trigger=0, hard=False):
-        self.handler = handler
-        self.trigger = trigger
-        self.hard = hard
-
-    def falling_edge(self):
-        """The optocoupler pulls the pin low: what the hardware would interrupt on."""
-        if self.handler is not None and self.trigger & _Pin.IRQ_FALLING:
-            self.handler(self)
-
-
-class _UART:
-    last = None
-
-    def __init__(self, uid, baudrate=115200, **kw):
-        self.rx = bytearray()
-        self.tx = bytearray()
-        if uid == 0:
-            _UART.last = self
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.rx))
-        if not n:
-            return None
-        for i in range(n):
-            buf[i] = self.rx[i]
-        self.rx = self.rx[n:]
-        return n
-
-    def write(self, data):
-        self.tx.extend(data)
-
-
-class _WDT:
-    def __init__(self, timeout=0):
-        self.fed = 0
-
-    def feed(self):
-        self.fed += 1
-
-
-class _Machine:
-    Pin = _Pin
-    UART = _UART
-    WDT = _WDT
-
-    @staticmethod
-    def unique_id():
-        return b"\x01\x02\x03\x04\x05\x06\x07\x08"
 
 
 class _Clock:
@@ -116,12 +43,12 @@ def _with_hal(fn):
     """Run fn(hal_rp2) with the stand-ins in place, then put the module's own back
     (hal_rp2 is imported once per interpreter: another test file may have imported it first)."""
     if "machine" not in sys.modules:
-        sys.modules["machine"] = _Machine
+        sys.modules["machine"] = Machine
     from firmware import hal_rp2
 
     saved = hal_rp2.machine, hal_rp2.time
-    hal_rp2.machine, hal_rp2.time = _Machine, _Clock
-    _Pin.pins = {}
+    hal_rp2.machine, hal_rp2.time = Machine, _Clock
+    Pin.pins = {}
     _Clock.us = 1000
     try:
         fn(hal_rp2)
@@ -132,7 +59,7 @@ def _with_hal(fn):
 def _current(gpios, flowing):
     """Current through the optocoupler of each input pulls its GPIO low."""
     for g in gpios:
-        _Pin.pins[g].v = 0 if flowing else 1
+        Pin.pins[g].v = 0 if flowing else 1
 
 
 def test_vehicle_inputs_are_true_while_current_flows_in_the_opto():
@@ -176,8 +103,8 @@ def test_tach_irq_counts_falling_edges_and_ignores_ringing_within_the_hold_off()
 
     def check(hal_rp2):
         hal = hal_rp2.VehicleBoardHal(use_uart=True, watchdog=False)
-        tach = _Pin.pins[hal_rp2.VEHICLE_TACH_PIN]
-        assert tach.hard and tach.trigger == _Pin.IRQ_FALLING
+        tach = Pin.pins[hal_rp2.VEHICLE_TACH_PIN]
+        assert tach.hard and tach.trigger == Pin.IRQ_FALLING
         start = hal.pulse_count()
         for _ in range(10):
             _Clock.us += 5000  # a clean pulse every 5 ms (6000 rpm at two per revolution)
@@ -199,7 +126,7 @@ def test_tach_counter_wraps_as_a_small_int():
         hal = hal_rp2.VehicleBoardHal(use_uart=True, watchdog=False)
         hal._pulses = PULSE_COUNT_MASK
         _Clock.us += 10000
-        _Pin.pins[hal_rp2.VEHICLE_TACH_PIN].falling_edge()
+        Pin.pins[hal_rp2.VEHICLE_TACH_PIN].falling_edge()
         assert hal.pulse_count() == 0
 
     _with_hal(check)
@@ -212,8 +139,8 @@ def test_tach_irq_handler_does_not_allocate():
 
     def check(hal_rp2):
         hal = hal_rp2.VehicleBoardHal(use_uart=True, watchdog=False)
-        handler = _Pin.pins[hal_rp2.VEHICLE_TACH_PIN].handler
-        tach = _Pin.pins[hal_rp2.VEHICLE_TACH_PIN]
+        handler = Pin.pins[hal_rp2.VEHICLE_TACH_PIN].handler
+        tach = Pin.pins[hal_rp2.VEHICLE_TACH_PIN]
         micropython.heap_lock()
         try:
             for _ in range(50):
@@ -235,7 +162,7 @@ def test_vehicle_board_answers_hello_over_uart_as_kind_3():
 
         hal = hal_rp2.VehicleBoardHal(use_uart=True, watchdog=True)
         board = VehicleBoard(hal)
-        uart = _UART.last
+        uart = UART.last
         body = lb.pack_fields(lb.request_fields(lb.HELLO), [lb.PROTOCOL_MAJOR, lb.PROTOCOL_MINOR, 9])
         uart.rx.extend(lb.encode_frame(4, lb.HELLO, body))
         for _ in range(3):
@@ -243,7 +170,7 @@ def test_vehicle_board_answers_hello_over_uart_as_kind_3():
         replies = [p for p in lb.FrameDecoder().feed(bytes(uart.tx)) if p.mtype == lb.HELLO | lb.REPLY_FLAG]
         assert replies and replies[0].seq == 4
         vals = lb.unpack_fields(lb.reply_fields(lb.HELLO), replies[0].body, 1)
-        assert vals[0] == lb.KIND_VEHICLE_BOARD and vals[-1] == b"0102030405060708"
+        assert vals[0] == lb.KIND_VEHICLE_BOARD and vals[-1] == UNIQUE_ID_HEX
         assert hal.wdt.fed >= 3
 
     _with_hal(check)
