@@ -8,7 +8,6 @@ lane tablet (`edge.web_guard`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from edge.web_guard import BodyLimit, SecurityHeaders
+from edge.web_serve import ServerReady, serve_app
 from exam_vehicle.i18n import item_name, translator
 from exam_vehicle.unit import ExamUnit
 
@@ -90,38 +90,6 @@ def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> FastAPI:
     return app
 
 
-class ServerReady(asyncio.Event):
-    """Set when the page serves; `port` is the port it got (for port 0)."""
-
-    port: int | None = None
-
-
 async def serve(unit: ExamUnit, host: str, port: int, ready: ServerReady | None = None) -> None:
     """Run the unit and its page until cancelled or SIGTERM (uvicorn's graceful shutdown stops the unit)."""
-    import uvicorn
-
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_page(unit, manage_lifecycle=True),
-            host=host,
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            timeout_graceful_shutdown=3,
-        )
-    )
-    if ready is not None:
-
-        async def announce() -> None:
-            while not server.started:
-                await asyncio.sleep(0.02)  # uvicorn offers no started event; this only announces readiness
-            try:
-                ready.port = server.servers[0].sockets[0].getsockname()[1]
-            except (AttributeError, IndexError):
-                pass
-            ready.set()
-
-        announcer = asyncio.get_running_loop().create_task(announce())
-    await server.serve()
-    if ready is not None:
-        announcer.cancel()
+    await serve_app(create_page(unit, manage_lifecycle=True), host, port, ready)

@@ -18,7 +18,7 @@ whatever the host asks:
 
 from firmware import lanebus as lb
 from firmware.event_queue import EventQueue
-from firmware.link import BoardLink
+from firmware.link import BoardMain
 from firmware.ticks import ticks_add, ticks_diff
 
 # relay bits, per barrier (exit barrier shifted by 8)
@@ -35,7 +35,6 @@ TRAVEL_TIMEOUT_MS = 6000  # class O arm: 1.4-4 s, plus margin
 STOP_PULSE_MS = 500
 DEBOUNCE_ON_MS = 10  # presence is believed quickly ...
 DEBOUNCE_OFF_MS = 60  # ... and released slowly
-LOOP_PERIOD_MS = 5
 
 _PRESENCE_BITS = (lb.IN_LOOP, lb.IN_BEAM, lb.IN_EDGE)
 
@@ -322,30 +321,16 @@ def send_queued_events(logic, link, now):
             link.send_event(t, [a], None, now)
 
 
-class IoBoard:
+class IoBoard(BoardMain):
     """The I/O board application on a HAL (hal_rp2.IoBoardHal or the simulator's)."""
 
     def __init__(self, hal):
-        self.hal = hal
-        self.logic = IoLogic()
-        now = hal.ticks_ms()
-        self.link = BoardLink(hal, self.logic, now)
-        self._last_status = now
-        self.running = True
+        super().__init__(hal, IoLogic(), hal.ticks_ms())
 
-    def step(self):
-        hal = self.hal
-        now = hal.ticks_ms()
-        self.logic.update(now, hal.read_inputs())
+    def sense(self, now):
+        self.logic.update(now, self.hal.read_inputs())
         self.link.poll(now)
-        hal.write_outputs(self.logic.relays())
-        send_queued_events(self.logic, self.link, now)
-        if ticks_diff(now, self._last_status) >= lb.HEARTBEAT_MS:
-            self._last_status = now
-            self.link.send_event(lb.EV_STATUS, self.logic.status_values(self.link.uptime.ms()))
-        hal.feed_watchdog()
+        self.hal.write_outputs(self.logic.relays())
 
-    def run(self):
-        while self.running:
-            self.step()
-            self.hal.idle(LOOP_PERIOD_MS)
+    def send_events(self, now):
+        send_queued_events(self.logic, self.link, now)

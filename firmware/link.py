@@ -201,3 +201,40 @@ class BoardLink:
             self.hal.board_id(),
         ]
         self.hal.serial_write(lb.encode_reply(pkt.seq, lb.HELLO, lb.OK, lb.reply_fields(lb.HELLO), vals))
+
+
+LOOP_PERIOD_MS = 5
+
+
+class BoardMain:
+    """The main loop every board shares: sense (and act), serve the host, send the queued events, the
+    heartbeat STATUS, feed the watchdog. A board gives its HAL and its logic core (the link's `app`),
+    and `sense(now)` and `send_events(now)`."""
+
+    def __init__(self, hal, logic, now):
+        self.hal = hal
+        self.logic = logic
+        self.link = BoardLink(hal, logic, now)
+        self._last_status = now
+        self.running = True
+
+    def sense(self, now):
+        raise NotImplementedError
+
+    def send_events(self, now):
+        raise NotImplementedError
+
+    def step(self):
+        hal = self.hal
+        now = hal.ticks_ms()
+        self.sense(now)
+        self.send_events(now)
+        if ticks_diff(now, self._last_status) >= lb.HEARTBEAT_MS:
+            self._last_status = now
+            self.link.send_event(lb.EV_STATUS, self.logic.status_values(self.link.uptime.ms()))
+        hal.feed_watchdog()
+
+    def run(self):
+        while self.running:
+            self.step()
+            self.hal.idle(LOOP_PERIOD_MS)

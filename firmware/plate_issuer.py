@@ -16,7 +16,7 @@ Mechanism, one plate at a time, two plates per job:
 
 from firmware import lanebus as lb
 from firmware.event_queue import EventQueue
-from firmware.link import BoardLink
+from firmware.link import BoardMain
 from firmware.ticks import ticks_diff
 
 PLATES_PER_JOB = 2
@@ -25,7 +25,6 @@ FEED_TIMEOUT_MS = 3000
 PRINT_TIMEOUT_MS = 8000
 PRINT_START_MS = 500  # the printer must report busy within this time
 EJECT_TIMEOUT_MS = 3000
-LOOP_PERIOD_MS = 5
 
 # HAL sensor word: the lanebus S_* bits (reported in STATUS), plus these,
 # which only the board sees
@@ -306,30 +305,18 @@ def send_queued_events(logic, link, now):
             link.send_event(t, [a], None, now)
 
 
-class PlateIssuer:
+class PlateIssuer(BoardMain):
     """The plate issuer application on a HAL."""
 
     def __init__(self, hal):
-        self.hal = hal
         now = hal.ticks_ms()
-        self.logic = IssuerLogic(hal, now)
-        self.logic.sensors = hal.read_sensors()
-        self.link = BoardLink(hal, self.logic, now)
-        self._last_status = now
-        self.running = True
+        logic = IssuerLogic(hal, now)
+        logic.sensors = hal.read_sensors()
+        super().__init__(hal, logic, now)
 
-    def step(self):
-        hal = self.hal
-        now = hal.ticks_ms()
-        self.logic.update(now, hal.read_sensors())
+    def sense(self, now):
+        self.logic.update(now, self.hal.read_sensors())
         self.link.poll(now)
-        send_queued_events(self.logic, self.link, now)
-        if ticks_diff(now, self._last_status) >= lb.HEARTBEAT_MS:
-            self._last_status = now
-            self.link.send_event(lb.EV_STATUS, self.logic.status_values(self.link.uptime.ms()))
-        hal.feed_watchdog()
 
-    def run(self):
-        while self.running:
-            self.step()
-            self.hal.idle(LOOP_PERIOD_MS)
+    def send_events(self, now):
+        send_queued_events(self.logic, self.link, now)

@@ -36,10 +36,9 @@ Timing (the numbers are the constants below):
 from firmware import lanebus as lb
 from firmware.event_queue import EventQueue
 from firmware.io_board import Debouncer
-from firmware.link import BoardLink
+from firmware.link import BoardMain
 from firmware.ticks import ticks_diff
 
-LOOP_PERIOD_MS = 5
 DEBOUNCE_MS = 20  # switch inputs: stable this long, either way
 TURN_OFF_MS = 1500  # turn signal off after the lamp was dark this long
 RPM_SLOT_MS = 100  # engine speed recomputed this often ...
@@ -231,29 +230,16 @@ def send_queued_events(logic, link, now):
             link.send_event(t, [a], None, now)
 
 
-class VehicleBoard:
+class VehicleBoard(BoardMain):
     """The vehicle board application on a HAL (hal_rp2.VehicleBoardHal or the simulator's)."""
 
     def __init__(self, hal, pulses_per_rev_x10=DEFAULT_PULSES_PER_REV_X10):
-        self.hal = hal
         now = hal.ticks_ms()
-        self.logic = VehicleLogic(now, hal.pulse_count(), pulses_per_rev_x10)
-        self.link = BoardLink(hal, self.logic, now)
-        self._last_status = now
-        self.running = True
+        super().__init__(hal, VehicleLogic(now, hal.pulse_count(), pulses_per_rev_x10), now)
 
-    def step(self):
-        hal = self.hal
-        now = hal.ticks_ms()
-        self.logic.update(now, hal.read_signals(), hal.pulse_count())
+    def sense(self, now):
+        self.logic.update(now, self.hal.read_signals(), self.hal.pulse_count())
         self.link.poll(now)
-        send_queued_events(self.logic, self.link, now)
-        if ticks_diff(now, self._last_status) >= lb.HEARTBEAT_MS:
-            self._last_status = now
-            self.link.send_event(lb.EV_STATUS, self.logic.status_values(self.link.uptime.ms()))
-        hal.feed_watchdog()
 
-    def run(self):
-        while self.running:
-            self.step()
-            self.hal.idle(LOOP_PERIOD_MS)
+    def send_events(self, now):
+        send_queued_events(self.logic, self.link, now)

@@ -13,7 +13,6 @@ state the routes share (the lane, the sessions, the sign-in back-off).
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from edge.web_guard import BodyLimit, SecurityHeaders
+from edge.web_serve import ServerReady, serve_app
 from lane_controller.runtime import Lane
 from lane_controller.tablet import cases, errors, files, lane_api, pages, sign_in, stream
 from lane_controller.tablet.backoff import SignInBackoff
@@ -69,29 +69,6 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True, clock: Callable[[],
     return app
 
 
-class ServerReady(asyncio.Event):
-    """Set once the tablet server listens; ``port`` is the port it bound, when uvicorn tells."""
-
-    port: int | None = None
-
-
 async def serve(lane: Lane, host: str, port: int, ready: ServerReady | None = None) -> None:
     """Run the lane and its tablet UI until cancelled or SIGTERM."""
-    import uvicorn
-
-    app = create_app(lane)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
-    server = uvicorn.Server(config)
-    if ready is not None:
-
-        async def announce() -> None:
-            while not server.started:
-                await asyncio.sleep(0.02)  # uvicorn offers no started event; this only announces readiness
-            try:
-                ready.port = server.servers[0].sockets[0].getsockname()[1]
-            except (AttributeError, IndexError):
-                pass
-            ready.set()
-
-        asyncio.get_running_loop().create_task(announce())
-    await server.serve()
+    await serve_app(create_app(lane), host, port, ready)

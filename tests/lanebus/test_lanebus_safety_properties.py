@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware import lanebus as lb
-from firmware.io_board import DEBOUNCE_ON_MS, LOOP_PERIOD_MS, IoLogic
+from firmware.io_board import DEBOUNCE_ON_MS, IoLogic
+from firmware.link import LOOP_PERIOD_MS
 from firmware.sim.world import IoWorld
 from firmware.ticks import TICKS_MAX, ticks_add
 
