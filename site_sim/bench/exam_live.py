@@ -106,6 +106,7 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
         arrivals: list[tuple[float, EventEnvelope]] = []
         listener = _listen(broker, pki, arrivals)
         port = free_port()
+        unit_log = (tmp / "unit.log").open("wb")
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -121,10 +122,10 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
             cwd=tmp,
             env={**os.environ, "PYTHONPATH": REPO},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=unit_log,
         )
         try:
-            wait_until(lambda: _status(port), 60, "the unit's page")
+            _wait_served(proc, port, tmp / "unit.log")
             _, inputs, _ = drive_exam(PROFILES[profile][0])
             t0 = inputs[0].t
             drive = TimedDrive(
@@ -144,6 +145,7 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+            unit_log.close()
             listener.loop_stop()
             listener.disconnect()
             nmea.close()
@@ -179,6 +181,19 @@ def _sent_before(sent_by_t: list[tuple[float, float]], t: float) -> float:
             break
         best = sent
     return best
+
+
+def _wait_served(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 60.0) -> None:
+    """Wait for the unit's page; a unit that exits or never serves fails with its own last words."""
+    deadline = time.monotonic() + timeout
+    while _status(port) is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            state = (
+                f"exited with {proc.returncode}" if proc.returncode is not None else f"not serving after {timeout:.0f}s"
+            )
+            tail = log.read_text(errors="replace")[-4000:]
+            raise RuntimeError(f"the exam unit is {state}; its log ends:\n{tail}")
+        time.sleep(0.05)
 
 
 def _status(port: int) -> dict[str, Any] | None:
