@@ -9,6 +9,7 @@ leaf               direction  QoS    retained  payload model
 status             unit->     1      yes       UnitStatus (Last Will: state "offline")
 events             unit->     1      no        EventEnvelope (durable outbox, per-unit seq)
 telemetry          unit->     0      no        Telemetry (may be dropped when offline)
+position           unit->     0      no        PositionReport (exam vehicles only; live, never journaled)
 req                unit->     1      no        Request (MQTT v5 ResponseTopic + CorrelationData)
 cmd/result         unit->     1      no        CommandResult
 ack                ->unit     1      yes       Ack (highest contiguous seq stored)
@@ -63,6 +64,7 @@ class Leaf(StrEnum):
     STATUS = "status"
     EVENTS = "events"
     TELEMETRY = "telemetry"
+    POSITION = "position"
     REQ = "req"
     CMD_RESULT = "cmd/result"
     ACK = "ack"
@@ -71,9 +73,11 @@ class Leaf(StrEnum):
     NOTIFY = "notify"
 
 
-UNIT_PUBLISHES = (Leaf.STATUS, Leaf.EVENTS, Leaf.TELEMETRY, Leaf.REQ, Leaf.CMD_RESULT)
+UNIT_PUBLISHES = (Leaf.STATUS, Leaf.EVENTS, Leaf.TELEMETRY, Leaf.POSITION, Leaf.REQ, Leaf.CMD_RESULT)
 UNIT_SUBSCRIBES = (Leaf.ACK, Leaf.RESP, Leaf.CMD, Leaf.NOTIFY)
-QOS: dict[Leaf, int] = dict.fromkeys(Leaf, 1) | {Leaf.TELEMETRY: 0}
+EXAM_VEHICLE_ONLY = frozenset({Leaf.POSITION})
+"""Leaves only an exam vehicle publishes: a lane's account has no right to them."""
+QOS: dict[Leaf, int] = dict.fromkeys(Leaf, 1) | {Leaf.TELEMETRY: 0, Leaf.POSITION: 0}
 RETAINED = frozenset({Leaf.STATUS, Leaf.ACK})
 
 
@@ -208,6 +212,34 @@ class Telemetry(Payload):
     camera_fps: float | None = None
     stage: str | None = Field(None, max_length=64, description="current case stage per station, for the dashboard")
     stations: dict[str, Any] = {}
+
+
+# ---------------------------------------------------------------- an exam vehicle's live position
+
+
+FixQualityName = Literal["invalid", "gps", "dgps", "rtk_float", "rtk_fixed", "dead_reckoning"]
+
+
+class PositionReport(Payload):
+    """Where an exam car is now, for the live map: QoS 0 at the car's `position_hz`, never journaled or stored.
+
+    The exam's uploaded track is the record; a dropped position only makes the map a moment late.
+    """
+
+    unit: str = Field(max_length=32)
+    t: float = Field(
+        ge=0, le=1e11, allow_inf_nan=False, description="the epoch's time on the unit's judging time base, unix seconds"
+    )
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="WGS-84 degrees")
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="WGS-84 degrees")
+    e: float = Field(allow_inf_nan=False, description="course metres east of the survey origin")
+    n: float = Field(allow_inf_nan=False, description="course metres north of the survey origin")
+    heading_deg: float | None = Field(None, ge=0, lt=360, allow_inf_nan=False, description="null when unknown")
+    speed_mps: float | None = Field(None, ge=0, allow_inf_nan=False, description="ground speed")
+    quality: FixQualityName
+    exam_id: str | None = Field(None, max_length=64, description="the exam under way, null when none")
+    item: str | None = Field(None, max_length=64, description="its current item, null between items")
+    score: int | None = Field(None, ge=0, le=100, description="its score so far")
 
 
 # ---------------------------------------------------------------- business events
@@ -441,6 +473,7 @@ PAYLOAD_MODELS: dict[Leaf, type[Payload]] = {
     Leaf.STATUS: UnitStatus,
     Leaf.EVENTS: EventEnvelope,
     Leaf.TELEMETRY: Telemetry,
+    Leaf.POSITION: PositionReport,
     Leaf.REQ: Request,
     Leaf.CMD_RESULT: CommandResult,
     Leaf.ACK: Ack,

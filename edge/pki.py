@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import BaseModel, ConfigDict
 
-from edge.contract import TOPIC_ROOT, UNIT_ID_RE, UNIT_PUBLISHES, UNIT_SUBSCRIBES, topic
+from edge.contract import EXAM_VEHICLE_ONLY, TOPIC_ROOT, UNIT_ID_RE, UNIT_PUBLISHES, UNIT_SUBSCRIBES, topic
 
 ROLES = ("lane", "exam-vehicle", "bridge", "ops")
 _PBKDF2_ITERATIONS = 101  # what mosquitto_passwd itself writes for $7$
@@ -73,7 +73,8 @@ def unit_acls(site: str, unit: str, role: str) -> list[tuple[str, str]]:
     """The (ACL type, topic) rights of one account; everything not listed is refused.
 
     A unit may touch only its own topics and subscribes to them by their exact
-    names; the ops viewer reads every unit's status and telemetry; only the
+    names, and only an exam vehicle publishes a position; the ops viewer reads
+    every unit's status, telemetry and position (the live map); only the
     bridge may subscribe through `$share/` (any group name: `mqtt.shared_group`
     is configurable), so no other account can take a turn of the bridge's messages.
     """
@@ -86,10 +87,14 @@ def unit_acls(site: str, unit: str, role: str) -> list[tuple[str, str]]:
             (SUBSCRIBE_MATCHING, f"$share/+/{everything}"),
         ]
     if role == "ops":
-        readable = [f"{TOPIC_ROOT}/+/+/status", f"{TOPIC_ROOT}/+/+/telemetry"]
+        readable = [f"{TOPIC_ROOT}/+/+/status", f"{TOPIC_ROOT}/+/+/telemetry", f"{TOPIC_ROOT}/+/+/position"]
         return [(RECEIVE, t) for t in readable] + [(SUBSCRIBE_MATCHING, t) for t in readable]
     return (
-        [(SEND, topic(site, unit, leaf)) for leaf in UNIT_PUBLISHES]
+        [
+            (SEND, topic(site, unit, leaf))
+            for leaf in UNIT_PUBLISHES
+            if role == "exam-vehicle" or leaf not in EXAM_VEHICLE_ONLY
+        ]
         + [(RECEIVE, topic(site, unit, leaf)) for leaf in UNIT_SUBSCRIBES]
         + [(SUBSCRIBE_EXACT, topic(site, unit, leaf)) for leaf in UNIT_SUBSCRIBES]
     )

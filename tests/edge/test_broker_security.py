@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -11,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.broker import MosquittoBroker
 from edge.contract import Leaf, topic
-from edge.pki import SitePki, mosquitto_password_hash
+from edge.pki import SEND, SitePki, mosquitto_password_hash, unit_acls
 
 SITE = "site-1"
 
@@ -125,3 +127,77 @@ def test_lane_cannot_publish_as_another_lane_or_read_its_commands(
         c.disconnect()
     assert topic(SITE, "lane-02", Leaf.EVENTS) not in seen
     assert lane1_got == [topic(SITE, "lane-01", Leaf.CMD)]
+
+
+@pytest.fixture
+def exam_site(tmp_path: Path) -> Iterator[tuple[MosquittoBroker, SitePki]]:
+    """A site with two exam cars beside a lane, the bridge and the ops viewer."""
+    pki = SitePki(tmp_path / "pki")
+    pki.init(
+        SITE, {"bridge": "bridge", "ops": "ops", "lane-01": "lane", "car-01": "exam-vehicle", "car-02": "exam-vehicle"}
+    )
+    broker = MosquittoBroker(pki, tmp_path / "broker")
+    broker.start()
+    try:
+        yield broker, pki
+    finally:
+        broker.stop()
+
+
+def _reader(broker: MosquittoBroker, pki: SitePki, user: str) -> tuple[mqtt.Client, list[tuple[str, bytes]]]:
+    client, rc = _connect(broker, pki, user, pki.password(user))
+    assert rc == 0, rc
+    got: list[tuple[str, bytes]] = []
+    client.on_message = lambda c, u, m: got.append((m.topic, m.payload))
+    subscribed = threading.Event()
+    granted: list = []
+
+    def on_subscribe(c, u, mid, reason_codes, props):
+        granted.extend(reason_codes)
+        subscribed.set()
+
+    client.on_subscribe = on_subscribe
+    client.subscribe(f"passlane/v1/{SITE}/+/position", qos=0)
+    assert subscribed.wait(5) and not granted[0].is_failure, f"{user} may read positions"
+    return client, got
+
+
+def test_an_exam_car_publishes_only_its_own_position_a_lane_none_and_the_bridge_and_ops_read_them(exam_site) -> None:
+    broker, pki = exam_site
+    bridge, bridge_got = _reader(broker, pki, "bridge")
+    ops, ops_got = _reader(broker, pki, "ops")
+    car, rc = _connect(broker, pki, "car-01", pki.password("car-01"))
+    lane, rc2 = _connect(broker, pki, "lane-01", pki.password("lane-01"))
+    assert rc == 0 and rc2 == 0
+    car.publish(topic(SITE, "car-02", Leaf.POSITION), b"forged", qos=1).wait_for_publish(5)
+    lane.publish(topic(SITE, "lane-01", Leaf.POSITION), b"lane", qos=1).wait_for_publish(5)
+    car.publish(topic(SITE, "car-01", Leaf.POSITION), b"own", qos=1).wait_for_publish(5)
+    # QoS 1 markers on topics each publisher may use flush the broker's per-connection order
+    bridge_marker = threading.Event()
+    bridge.on_message = lambda c, u, m: (
+        bridge_got.append((m.topic, m.payload)),
+        m.payload == b"marker" and bridge_marker.set(),
+    )
+    bridge.subscribe(f"passlane/v1/{SITE}/+/events", qos=1)
+    lane.publish(topic(SITE, "lane-01", Leaf.EVENTS), b"marker", qos=1).wait_for_publish(5)
+    assert bridge_marker.wait(5)
+    deadline = threading.Event()
+    for _ in range(50):
+        if (topic(SITE, "car-01", Leaf.POSITION), b"own") in ops_got:
+            break
+        deadline.wait(0.1)
+    for c in (bridge, ops, car, lane):
+        c.loop_stop()
+        c.disconnect()
+    positions = [(t, p) for t, p in bridge_got if t.endswith("/position")]
+    assert positions == [(topic(SITE, "car-01", Leaf.POSITION), b"own")], (
+        "the car's own, neither the forgery nor the lane's"
+    )
+    assert ops_got == [(topic(SITE, "car-01", Leaf.POSITION), b"own")], "the ops viewer reads positions"
+
+
+def test_position_rights_come_from_the_role() -> None:
+    car_rights = unit_acls(SITE, "car-01", "exam-vehicle")
+    lane_rights = unit_acls(SITE, "lane-01", "lane")
+    assert (SEND, topic(SITE, "car-01", Leaf.POSITION)) in car_rights
+    assert not [t for _, t in lane_rights if t.endswith("/position")]
