@@ -1,0 +1,229 @@
+// The exam console (/exam): today's candidates (import, add, check in, start on a free car), the cars, the live map
+// fed by the SSE stream /api/exam/live, exams in progress and finished today. Reads and writes the JSON console API.
+"use strict";
+
+(() => {
+  const {t, esc, api, refusal} = Exam;
+  const DAY = Exam.root.dataset.day || Exam.today();
+  const state = {cars: new Map(), candidates: [], exams: [], courseName: null, layers: null, markers: new Map()};
+  const $ = id => document.getElementById(id);
+
+  function say(id, ok, html) {
+    const node = $(id);
+    node.className = "msg " + (ok ? "ok" : "error");
+    node.innerHTML = html;
+  }
+
+  // ---------------------------------------------------------------- the cars and the live map
+  const freeCars = () => [...state.cars.values()].filter(c => c.online && !c.busy);
+
+  function renderCars() {
+    const rows = [...state.cars.values()].sort((a, b) => a.unit.localeCompare(b.unit)).map(c => {
+      const p = c.position || {};
+      const st = !c.online ? `<span class="offline">${esc(t("offline"))}</span>`
+        : `<span class="online">${esc(t("online"))}</span> · ${esc(c.busy ? t("exam_busy") : t("exam_free"))}`;
+      const exam = p.exam_id || c.exam_id;
+      const cand = exam ? `<a href="/exam/exams/${encodeURIComponent(exam)}">${esc(c.candidate || exam)}</a>` : "";
+      return `<tr data-car="${esc(c.unit)}"><td>${esc(c.unit)}</td><td>${st}</td><td class="fix">${Exam.fixBadge(p.quality || c.quality)}</td>` +
+        `<td>${cand}</td><td class="item">${exam ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${p.score ?? ""}</td></tr>`;
+    });
+    document.querySelector("#cars tbody").innerHTML = rows.join("");
+  }
+
+  function moveCar(p) {
+    if (!state.layers || p.e === null || p.e === undefined) return;
+    let g = state.markers.get(p.unit);
+    if (!g) { g = Exam.carMarker(state.layers.cars, p.unit); state.markers.set(p.unit, g); }
+    Exam.placeCar(g, p.e, p.n, p.heading_deg, p.quality);
+    g.dataset.seen = String(Date.now());
+    g.classList.remove("stale");
+  }
+
+  function onPosition(p) {
+    const car = state.cars.get(p.unit) || {unit: p.unit, online: true};
+    car.position = p;
+    car.quality = p.quality;
+    state.cars.set(p.unit, car);
+    moveCar(p);
+    const row = document.querySelector(`#cars tr[data-car="${CSS.escape(p.unit)}"]`);
+    if (!row) { renderCars(); return; }
+    row.querySelector(".fix").innerHTML = Exam.fixBadge(p.quality);
+    row.querySelector(".item").textContent = p.exam_id ? Exam.itemName(p.item) : "";
+    row.querySelector(".score").textContent = p.score ?? "";
+    const run = document.querySelector(`#exams-running tr[data-exam="${CSS.escape(p.exam_id || "")}"]`);
+    if (run) { run.querySelector(".item").textContent = Exam.itemName(p.item); run.querySelector(".score").textContent = p.score ?? ""; }
+  }
+
+  async function loadCourse(name) {
+    if (!name || name === state.courseName) return;
+    const res = await api("GET", "/api/exam/courses/" + encodeURIComponent(name));
+    if (!res.ok) return;
+    state.courseName = name;
+    $("course-name").textContent = name;
+    state.layers = Exam.drawCourse($("course-map"), res.data);
+    state.markers.clear();
+    for (const c of state.cars.values()) if (c.position) moveCar(c.position);
+  }
+
+  async function loadCars() {
+    const res = await api("GET", "/api/exam/cars");
+    if (!res.ok) return;
+    for (const c of res.data) {
+      const known = state.cars.get(c.unit) || {};
+      state.cars.set(c.unit, {...known, ...c, position: known.position || c.position || null});
+    }
+    renderCars();
+    const withCourse = res.data.find(c => c.course);
+    if (withCourse) await loadCourse(withCourse.course);
+    for (const c of state.cars.values()) if (c.position) moveCar(c.position);
+  }
+
+  // ---------------------------------------------------------------- candidates
+  function startCell(c) {
+    if (c.status === "booked") return `<button class="row-check-in" data-id="${esc(c.id_number)}">${esc(t("exam_check_in"))}</button>`;
+    if (c.status !== "checked_in") return "";
+    const cars = freeCars();
+    if (!cars.length) return `<span class="muted">${esc(t("exam_no_free_car"))}</span>`;
+    const opts = cars.map(car => `<option value="${esc(car.unit)}">${esc(car.unit)}</option>`).join("");
+    return `<select class="car-choice" aria-label="${esc(t("exam_choose_car"))}">${opts}</select> ` +
+      `<button class="start" data-candidate="${esc(c.candidate_id)}">${esc(t("exam_start"))}</button>`;
+  }
+  const masked = id => id && id.length === 18 ? id.slice(0, 6) + "********" + id.slice(14) : (id || "");
+
+  function renderCandidates() {
+    const list = [...state.candidates].sort((a, b) => String(a.booked_at).localeCompare(String(b.booked_at)));
+    document.querySelector("#candidates tbody").innerHTML = list.map(c => {
+      const car = c.exam_id ? `<a href="/exam/exams/${encodeURIComponent(c.exam_id)}">${esc(c.car || c.exam_id)}</a>` : esc(c.car || "");
+      return `<tr data-candidate="${esc(c.candidate_id)}" data-id-number="${esc(c.id_number)}"><td class="nowrap">${esc(Exam.fmtHm(c.booked_at))}</td>` +
+        `<td>${esc(c.name)}</td><td class="mono small">${esc(masked(c.id_number))}</td><td>${esc(c.licence_class)}</td>` +
+        `<td>${Exam.candStatus(c.status)}</td><td>${car}</td><td class="nowrap">${startCell(c)}</td></tr>`;
+    }).join("");
+  }
+
+  async function loadCandidates() {
+    const res = await api("GET", "/api/exam/candidates?day=" + encodeURIComponent(DAY));
+    if (res.ok) { state.candidates = res.data; renderCandidates(); }
+  }
+
+  async function checkIn(idNumber) {
+    const res = await api("POST", "/api/exam/check-in", {id_number: idNumber});
+    const name = res.ok ? (res.data.name || idNumber) : "";
+    say("check-in-msg", res.ok, esc(res.ok ? t("exam_checked_in", {name}) : refusal(res)));
+    if (res.ok) { $("check-in-id").value = ""; await loadCandidates(); }
+  }
+
+  async function importCsv() {
+    const file = $("import-file").files[0];
+    if (!file) { say("import-msg", false, esc(t("exam_choose_file"))); return; }
+    const res = await api("POST", "/api/exam/candidates/import", await file.text(), "text/csv");
+    if (res.ok) {
+      say("import-msg", true, esc(t("exam_imported", {n: res.data.imported})));
+      $("import-file").value = "";
+      await loadCandidates();
+    } else if (res.data && Array.isArray(res.data.errors)) {
+      const items = res.data.errors.map(e =>
+        `<li class="import-error" data-row="${esc(e.row)}">${esc(t("exam_row", {row: e.row}))} · ${esc(e.field || "")}: ${esc(e.message)}</li>`);
+      say("import-msg", false, `${esc(t("exam_import_failed"))}<ul>${items.join("")}</ul>`);
+    } else {
+      say("import-msg", false, esc(refusal(res)));
+    }
+  }
+
+  async function addOne(form) {
+    const f = new FormData(form);
+    const body = {name: f.get("name"), id_number: f.get("id_number"), licence_class: f.get("licence_class"), booking_time: f.get("booking_time")};
+    const res = await api("POST", "/api/exam/candidates", body);
+    say("add-msg", res.ok, esc(res.ok ? t("exam_added", {name: body.name}) : refusal(res)));
+    if (res.ok) { form.reset(); await loadCandidates(); }
+  }
+
+  async function start(candidateId, car) {
+    const res = await api("POST", `/api/exam/candidates/${encodeURIComponent(candidateId)}/start`, {car});
+    say("start-msg", res.ok, esc(res.ok ? t("exam_start_sent", {car, exam_id: res.data.exam_id}) : refusal(res)));
+    await Promise.all([loadCars(), loadCandidates(), loadExams()]);
+  }
+
+  // ---------------------------------------------------------------- exams
+  function renderExams() {
+    const link = e => `<a href="/exam/exams/${encodeURIComponent(e.exam_id)}">${esc(e.exam_id)}</a>`;
+    const running = state.exams.filter(e => e.status === "running");
+    const done = state.exams.filter(e => e.status !== "running").sort((a, b) => (b.ended_at || 0) - (a.ended_at || 0));
+    document.querySelector("#exams-running tbody").innerHTML = running.map(e => {
+      const p = (state.cars.get(e.unit) || {}).position || {};
+      const live = p.exam_id === e.exam_id;
+      return `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate || "")}</td><td>${esc(e.car || e.unit)}</td>` +
+        `<td class="item">${live ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${live ? p.score ?? "" : e.score ?? ""}</td>` +
+        `<td>${esc(Exam.fmtTime(e.started_at))}</td></tr>`;
+    }).join("");
+    document.querySelector("#exams-done tbody").innerHTML = done.map(e =>
+      `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate || "")}</td><td>${esc(e.car || e.unit)}</td>` +
+      `<td>${Exam.examStatus(e.status)}</td><td>${e.score ?? "—"}</td><td>${esc(Exam.fmtTime(e.ended_at))}</td></tr>`).join("");
+  }
+
+  async function loadExams() {
+    const res = await api("GET", "/api/exam/exams?day=" + encodeURIComponent(DAY));
+    if (res.ok) { state.exams = res.data; renderExams(); }
+  }
+
+  // ---------------------------------------------------------------- the live stream
+  let refreshTimer = null;
+  function refreshSoon() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(async () => {
+      refreshTimer = null;
+      await Promise.all([loadExams(), loadCandidates(), loadCars()]);
+    }, 300);
+  }
+
+  function onExam(ev) {
+    const d = ev.deduction;
+    if (d) {
+      const li = document.createElement("li");
+      li.className = d.fail ? "fail" : "";
+      li.innerHTML = `<span class="nowrap">${esc(Exam.fmtTime(d.ts || ev.ts))}</span> · ${esc(ev.unit || "")} · ` +
+        `<a href="/exam/exams/${encodeURIComponent(ev.exam_id)}">${esc(ev.exam_id)}</a> · ${esc(Exam.itemName(d.item))} · ` +
+        `${esc(d.wording || d.rule_id)} · <strong>${esc(Exam.cost(d))}</strong>`;
+      $("live-deductions").prepend(li);
+    }
+    refreshSoon();
+  }
+
+  function connect() {
+    const live = $("live-state");
+    const src = new EventSource("/api/exam/live");
+    src.addEventListener("open", () => { live.textContent = "● " + t("exam_live_on"); live.className = "live-state small on"; });
+    src.addEventListener("error", () => { live.textContent = t("exam_live_lost"); live.className = "live-state small lost"; });
+    src.addEventListener("position", m => onPosition(JSON.parse(m.data)));
+    src.addEventListener("exam", m => onExam(JSON.parse(m.data)));
+  }
+
+  // A car whose last position is over 3 s old is drawn grey (its receiver or link is gone).
+  function markStale() {
+    const now = Date.now();
+    for (const g of state.markers.values()) g.classList.toggle("stale", now - Number(g.dataset.seen || 0) > 3000);
+  }
+
+  // ---------------------------------------------------------------- wiring
+  function wire() {
+    $("check-in-form").addEventListener("submit", ev => { ev.preventDefault(); checkIn($("check-in-id").value.trim()); });
+    $("import-form").addEventListener("submit", ev => { ev.preventDefault(); importCsv(); });
+    $("add-form").addEventListener("submit", ev => { ev.preventDefault(); addOne(ev.target); });
+    document.querySelector("#candidates tbody").addEventListener("click", ev => {
+      const b = ev.target.closest("button");
+      if (!b) return;
+      if (b.classList.contains("row-check-in")) checkIn(b.dataset.id);
+      if (b.classList.contains("start")) start(b.dataset.candidate, b.parentElement.querySelector(".car-choice").value);
+    });
+  }
+
+  async function init() {
+    wire();
+    await loadCars();
+    await Promise.all([loadCandidates(), loadExams()]);
+    connect();
+    setInterval(markStale, 1000);
+    setInterval(() => { loadCars().then(() => document.querySelector(".car-choice:focus") || renderCandidates()); }, 5000);
+    document.body.dataset.ready = "1";
+  }
+  init();
+})();
