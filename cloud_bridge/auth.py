@@ -29,6 +29,8 @@ class Perm(StrEnum):
     STATS = "stats"  # the summary figures
     ACK = "ack"  # acknowledge an alert
     ADMIN = "admin"  # resolve alerts, remote commands, audit log, users, tokens, plate pool
+    EXAM = "exam"  # the exam console: candidates, check-in, starting exams, sign-off, overrides
+    EXAM_READ = "exam_read"  # exams, their results and tracks, cars, the live map, the exam summary (read only)
 
 
 GRANTS: dict[Perm, frozenset[Role]] = {
@@ -36,6 +38,8 @@ GRANTS: dict[Perm, frozenset[Role]] = {
     Perm.STATS: frozenset({Role.OPS_ADMIN, Role.OPS_VIEWER, Role.EXAM_OPERATOR}),
     Perm.ACK: frozenset({Role.OPS_ADMIN, Role.OPS_VIEWER}),
     Perm.ADMIN: frozenset({Role.OPS_ADMIN}),
+    Perm.EXAM: frozenset({Role.OPS_ADMIN, Role.EXAM_OPERATOR}),
+    Perm.EXAM_READ: frozenset({Role.OPS_ADMIN, Role.OPS_VIEWER, Role.EXAM_OPERATOR}),
 }
 
 _hasher = PasswordHasher()  # Argon2id, 64 MiB, t=3 (argon2-cffi defaults)

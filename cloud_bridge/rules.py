@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_bridge.case_view import CaseFacts, data_float, data_str, issued_number, vin_confirmation
+from cloud_bridge.exam_view import ExamFinding
 from cloud_bridge.ingest import FoldFindings, sign_in_name
 from edge.contract import EventEnvelope, EventKind
 
@@ -53,6 +54,13 @@ class Rule(StrEnum):
     EVENT_CHAIN_BROKEN = "event_chain_broken"
     CASE_OF_ANOTHER_UNIT = "case_of_another_unit"
     DEAD_LETTER_FLOOD = "dead_letter_flood"
+    # exam supervision (docs/exam-site.md): named as the exam console and the spec name them
+    EXAM_DEGRADED_FIX = "exam-degraded-fix"
+    EXAM_RESULT_OVERRIDDEN = "exam-result-overridden"
+    EXAM_RETAKE_TOO_SOON = "exam-retake-too-soon"
+    EXAM_TOO_FAST = "exam-too-fast"
+    EXAM_PASS_RATE_DEVIATION = "exam-pass-rate-deviation"
+    EXAM_TRACK_MISSING = "exam-track-missing"
 
 
 class RiskRulesConfig(BaseModel):
@@ -82,6 +90,26 @@ class RiskRulesConfig(BaseModel):
         description="failed sign-ins (lane inspectors or dashboard users) within the window that raise an alert",
     )
     failed_logins_window_s: float = Field(600.0, ge=1, description="window for counting failed sign-ins")
+    exam_retake_min_days: float = Field(
+        10.0,
+        ge=0,
+        description="a candidate (ID number) examined again sooner than this many days after a failed exam is flagged",
+    )
+    exam_min_minutes: float = Field(
+        3.0, ge=0, description="a completed exam (every item driven) that took less than this many minutes is flagged"
+    )
+    exam_rate_min_exams: int = Field(
+        20, ge=1, description="judged exams a car or examiner needs before its pass rate is compared with the site's"
+    )
+    exam_rate_max_gap: float = Field(
+        0.25, gt=0, le=1, description="a car's or examiner's pass rate further than this from its site's is flagged"
+    )
+    exam_rate_window_days: float = Field(
+        30.0, gt=0, description="pass rates are computed over the exams that ended within this many days"
+    )
+    exam_track_grace_s: float = Field(
+        600.0, ge=0, description="an exam ended this long ago whose track has not arrived complete is flagged"
+    )
     severity: dict[str, Severity] = Field(
         default_factory=lambda: dict[str, Severity](
             {
@@ -100,6 +128,12 @@ class RiskRulesConfig(BaseModel):
                 Rule.EVENT_CHAIN_BROKEN: Severity.HIGH,
                 Rule.CASE_OF_ANOTHER_UNIT: Severity.CRITICAL,
                 Rule.DEAD_LETTER_FLOOD: Severity.WARNING,
+                Rule.EXAM_DEGRADED_FIX: Severity.HIGH,
+                Rule.EXAM_RESULT_OVERRIDDEN: Severity.HIGH,
+                Rule.EXAM_RETAKE_TOO_SOON: Severity.WARNING,
+                Rule.EXAM_TOO_FAST: Severity.WARNING,
+                Rule.EXAM_PASS_RATE_DEVIATION: Severity.WARNING,
+                Rule.EXAM_TRACK_MISSING: Severity.HIGH,
             }
         ),
         description="severity per rule (info, warning, high, critical)",
@@ -476,6 +510,173 @@ def fold_signals(f: FoldFindings, cfg: RiskRulesConfig) -> list[AlertSignal]:
         sig = override_rate_signal(t.inspector, t.inspections, t.corrections, cfg, t.site, t.unit)
         if sig:
             out.append(sig)
+    return out + exam_fold_signals(getattr(f, "exams", []), cfg)
+
+
+# ---------------------------------------------------------------- exam supervision (docs/exam-site.md)
+def exam_link(exam_id: str) -> str:
+    """Where an exam alert's evidence is: the exam's result page."""
+    return f"/exam/exams/{exam_id}"
+
+
+def exam_signal(
+    cfg: RiskRulesConfig, rule: Rule, key: object, title: str, detail: str, exam: dict[str, Any]
+) -> AlertSignal:
+    """An exam alert: its rule, the exam as `case_id`, the car and site, and the link to the evidence in its detail."""
+    exam_id = str(exam.get("exam_id"))
+    return alert_signal(
+        cfg, rule, key, title, f"{detail} — {exam_link(exam_id)}", exam.get("site"), exam.get("unit"), exam_id
+    )
+
+
+def _exam_degraded_fix(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    worst = x.exam.get("worst_quality")
+    if x.kind != "track_complete" or worst in (None, "rtk_fixed") or x.exam.get("status") not in ("passed", "failed"):
+        return []
+    detail = f"exam {x.exam['exam_id']} on {x.unit} was judged while the fix was {worst} (worse than RTK fixed)"
+    return [
+        exam_signal(cfg, Rule.EXAM_DEGRADED_FIX, x.exam["exam_id"], "Exam judged on a degraded fix", detail, x.exam)
+    ]
+
+
+def _exam_result_changed(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    if x.kind != "result_changed" or x.previous is None:
+        return []
+    p = x.previous
+    detail = (
+        f"exam {x.exam['exam_id']}: stored result {p.get('status')} ({p.get('score')}) changed to "
+        f"{x.exam.get('status')} ({x.exam.get('score')}) by {x.unit}"
+    )
+    return [
+        exam_signal(cfg, Rule.EXAM_RESULT_OVERRIDDEN, x.exam["exam_id"], "Stored exam result changed", detail, x.exam)
+    ]
+
+
+def _exam_retake_too_soon(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    started, failed = x.exam.get("started_at"), x.last_failed_at
+    if x.kind != "started" or started is None or failed is None:
+        return []
+    days = (float(started) - failed) / 86400.0
+    if days >= cfg.exam_retake_min_days:
+        return []
+    detail = (
+        f"exam {x.exam['exam_id']}: candidate {x.id_number} examined again {days:.1f} days after a failed exam "
+        f"(at least {cfg.exam_retake_min_days:g} days)"
+    )
+    return [
+        exam_signal(
+            cfg, Rule.EXAM_RETAKE_TOO_SOON, x.exam["exam_id"], "Candidate examined again too soon", detail, x.exam
+        )
+    ]
+
+
+def _exam_too_fast(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    e = x.exam
+    if x.kind not in ("result", "result_changed") or e.get("ended_by") != "completed" or e.get("started_at") is None:
+        return []
+    minutes = (float(e["ended_at"]) - float(e["started_at"])) / 60.0
+    if minutes >= cfg.exam_min_minutes:
+        return []
+    detail = f"exam {e['exam_id']} on {x.unit}: every item driven in {minutes:.1f} min (at least {cfg.exam_min_minutes:g} min)"
+    return [exam_signal(cfg, Rule.EXAM_TOO_FAST, e["exam_id"], "Exam finished implausibly fast", detail, e)]
+
+
+def _exam_track_corrupt(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    if x.kind != "track_corrupt":
+        return []
+    detail = f"exam {x.exam['exam_id']} on {x.unit}: its track's pieces do not reassemble (missing or altered)"
+    return [exam_signal(cfg, Rule.EXAM_TRACK_MISSING, x.exam["exam_id"], "Exam track corrupt", detail, x.exam)]
+
+
+# Which rules judge the exam fold's findings, in the order their alerts are raised.
+EXAM_RULES: tuple[tuple[Rule, Callable[[ExamFinding, RiskRulesConfig], list[AlertSignal]]], ...] = (
+    (Rule.EXAM_RETAKE_TOO_SOON, _exam_retake_too_soon),
+    (Rule.EXAM_RESULT_OVERRIDDEN, _exam_result_changed),
+    (Rule.EXAM_TOO_FAST, _exam_too_fast),
+    (Rule.EXAM_DEGRADED_FIX, _exam_degraded_fix),
+    (Rule.EXAM_TRACK_MISSING, _exam_track_corrupt),
+)
+
+
+def exam_fold_signals(found: list[ExamFinding], cfg: RiskRulesConfig) -> list[AlertSignal]:
+    """The exam rules over what one fold found; a rule that trips over odd data is skipped for that finding."""
+    off, out = set(cfg.disabled), []
+    for x in found:
+        for rule, judge in EXAM_RULES:
+            if rule in off:
+                continue
+            try:
+                out += judge(x, cfg)
+            except Exception:
+                log.exception("exam rule %s skipped for %s", rule, x.exam.get("exam_id"))
+    return out
+
+
+def exam_override_signal(
+    exam: dict[str, Any], who: str, passed: bool, reason: str, cfg: RiskRulesConfig
+) -> AlertSignal | None:
+    """An examiner overrode the electronic judgement (kept beside it)."""
+    if Rule.EXAM_RESULT_OVERRIDDEN in cfg.disabled:
+        return None
+    detail = (
+        f"exam {exam['exam_id']}: {who} overrode the electronic result {exam.get('status')} ({exam.get('score')}) "
+        f"with {'passed' if passed else 'failed'}: {reason}"
+    )
+    return exam_signal(
+        cfg, Rule.EXAM_RESULT_OVERRIDDEN, exam["exam_id"], "Examiner overrode the electronic judgement", detail, exam
+    )
+
+
+def pass_rate_signals(judged: list[dict[str, Any]], cfg: RiskRulesConfig) -> list[AlertSignal]:
+    """Cars and examiners whose pass rate over enough exams differs from their site's by more than the gap (periodic sweep)."""
+    if Rule.EXAM_PASS_RATE_DEVIATION in cfg.disabled:
+        return []
+    groups: dict[tuple[str, str, str], list[bool]] = {}
+    for x in judged:
+        passed = x["status"] == "passed"
+        groups.setdefault((x["site"], "site", ""), []).append(passed)
+        groups.setdefault((x["site"], "car", x["unit"]), []).append(passed)
+        if x.get("signed_by"):
+            groups.setdefault((x["site"], "examiner", x["signed_by"]), []).append(passed)
+    out = []
+    for (site, what, who), results in sorted(groups.items()):
+        site_results = groups[(site, "site", "")]
+        if what == "site" or len(results) < cfg.exam_rate_min_exams:
+            continue
+        rate, site_rate = sum(results) / len(results), sum(site_results) / len(site_results)
+        if abs(rate - site_rate) <= cfg.exam_rate_max_gap:
+            continue
+        detail = (
+            f"{what} {who} at {site}: pass rate {rate:.0%} over {len(results)} exams, the site's {site_rate:.0%} "
+            f"over {len(site_results)} (gap over {cfg.exam_rate_max_gap:.0%}) — /exam/exams?{what}={who}"
+        )
+        out.append(
+            alert_signal(
+                cfg,
+                Rule.EXAM_PASS_RATE_DEVIATION,
+                f"{site}:{what}:{who}",
+                "Exam pass rate deviates from the site's",
+                detail,
+                site,
+                who if what == "car" else None,
+            )
+        )
+    return out
+
+
+def track_missing_signals(missing: list[dict[str, Any]], now: float, cfg: RiskRulesConfig) -> list[AlertSignal]:
+    """Exams ended longer ago than the grace whose track has not arrived complete (periodic sweep; the store picks them)."""
+    if Rule.EXAM_TRACK_MISSING in cfg.disabled:
+        return []
+    out = []
+    for x in missing:
+        if x.get("ended_at") is None or now - float(x["ended_at"]) <= cfg.exam_track_grace_s:
+            continue
+        detail = (
+            f"exam {x['exam_id']} on {x['unit']} ended {(now - float(x['ended_at'])) / 60:.0f} min ago and its track "
+            f"is {x.get('track_state') or 'pending'}, not complete"
+        )
+        out.append(exam_signal(cfg, Rule.EXAM_TRACK_MISSING, x["exam_id"], "Exam track missing", detail, x))
     return out
 
 

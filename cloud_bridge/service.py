@@ -24,7 +24,14 @@ from cloud_bridge.ingest_service import IngestService
 from cloud_bridge.limits import TokenBuckets
 from cloud_bridge.plates import random_options
 from cloud_bridge.reference import PartnerAdapter, ReferenceDataAdapter
-from cloud_bridge.rules import RiskRulesConfig, load_rules, offline_unit_signals, open_case_signals
+from cloud_bridge.rules import (
+    RiskRulesConfig,
+    load_rules,
+    offline_unit_signals,
+    open_case_signals,
+    pass_rate_signals,
+    track_missing_signals,
+)
 from cloud_bridge.store import Store
 from edge.contract import (
     CommandName,
@@ -402,5 +409,13 @@ class Service:
         signals = open_case_signals(self.store.cases.still_open(), now, self.rules) + offline_unit_signals(
             list(units.values()), now, self.rules
         )
+        signals += self._exam_signals(now)
         self.store.alerts.raise_all(signals, now)
         return {"expired": len(expired), "signals": len(signals)}
+
+    def _exam_signals(self, now: float) -> list[Any]:
+        """The periodic exam rules: pass rates that deviate from their site's, tracks that never arrived complete."""
+        r = self.rules
+        judged = self.store.exams.judged_since(now - r.exam_rate_window_days * 86400.0)
+        missing = self.store.exams.tracks_missing(now - r.exam_track_grace_s)
+        return pass_rate_signals(judged, r) + track_missing_signals(missing, now, r)

@@ -19,6 +19,8 @@ attribute              class (module)              tables
 ``partner_records``    PartnerRecords              partner_owners, partner_vehicles
 ``commands``           RemoteCommands (commands)   commands
 ``case_requests``      CaseRequests                case_requests
+``exams``              ExamRecords (exams)         exams, exam_deductions, exam_item_results, exam_tracks
+``candidates``         CandidateBook (exams)       exam_candidates
 =====================  ==========================  ==============================================
 
 A repository's methods run their own transaction; those ending in ``_in`` take
@@ -44,6 +46,7 @@ from cloud_bridge.store.case_requests import CaseRequests
 from cloud_bridge.store.cases import CaseView
 from cloud_bridge.store.commands import RemoteCommands
 from cloud_bridge.store.engine import Engine, StoreError, open_engine
+from cloud_bridge.store.exams import CandidateBook, DuplicateBooking, ExamRecords
 from cloud_bridge.store.fold import EventFold
 from cloud_bridge.store.migrations import migrate, schema_version
 from cloud_bridge.store.partner_records import PartnerRecords
@@ -51,7 +54,7 @@ from cloud_bridge.store.payments import Payments
 from cloud_bridge.store.plates import PlatePool, ReserveOutcome
 from cloud_bridge.store.unit_records import UnitRecords
 
-__all__ = ["AuditKeyMissing", "ReserveOutcome", "Store", "StoreError", "open_store"]
+__all__ = ["AuditKeyMissing", "DuplicateBooking", "ReserveOutcome", "Store", "StoreError", "open_store"]
 
 
 class Store:
@@ -70,7 +73,11 @@ class Store:
         self.accounts = AccountRecords(engine)
         self.partner_records = PartnerRecords(engine)
         self.case_requests = CaseRequests(engine)
-        self.fold = EventFold(engine, self.unit_records, self.cases, self.plates, self.payments, self.accounts)
+        self.exams = ExamRecords(engine)
+        self.candidates = CandidateBook(engine)
+        self.fold = EventFold(
+            engine, self.unit_records, self.cases, self.plates, self.payments, self.accounts, self.exams
+        )
 
     def migrate(self) -> int:
         """Bring the schema up to date; returns the migrations applied."""

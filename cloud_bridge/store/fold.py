@@ -18,12 +18,12 @@ from collections import defaultdict
 from typing import Any
 
 from cloud_bridge.case_view import CaseFacts, is_person, issued_number, project, vin_confirmation
+from cloud_bridge.exam_view import EXAM_KINDS, ExamFinding, ExamFoldFindings
 from cloud_bridge.ingest import (
     Arrived,
     Batch,
     Conflict,
     FoldedEvent,
-    FoldFindings,
     IngestResult,
     InspectorTotals,
     sign_in_name,
@@ -34,10 +34,11 @@ from cloud_bridge.store import event_chains
 from cloud_bridge.store.accounts import AccountRecords
 from cloud_bridge.store.cases import CaseView
 from cloud_bridge.store.engine import Cur, Engine, marks
+from cloud_bridge.store.exams import ExamRecords
 from cloud_bridge.store.payments import Payments
 from cloud_bridge.store.plates import PlatePool
 from cloud_bridge.store.unit_records import UnitRecords
-from edge.contract import EventKind, Telemetry, case_owner, event_hash, is_case_event
+from edge.contract import EventEnvelope, EventKind, Telemetry, case_owner, event_hash, is_case_event
 
 log = logging.getLogger("passlane.bridge")
 _CHUNK = 500
@@ -58,6 +59,7 @@ class EventFold:
         plates: PlatePool,
         payments: Payments,
         accounts: AccountRecords,
+        exams: ExamRecords,
     ) -> None:
         self.engine = engine
         self.unit_records = unit_records
@@ -65,6 +67,7 @@ class EventFold:
         self.plates = plates
         self.payments = payments
         self.accounts = accounts
+        self.exams = exams
 
     def fold(self, batch: Batch, now: float, sign_in_window_s: float) -> IngestResult:
         """Fold a batch kept by `UnitRecords.keep`; `sign_in_window_s`: the window lane inspectors' failed sign-ins are counted in."""
@@ -112,7 +115,7 @@ class EventFold:
         self._count_units(cur, b, inserted, claimed, breaks, units_before, unit_site, res, now)
 
         replaced = [b.events[k] for k in sorted(b.superseded) if k in claimed]
-        res.findings = FoldFindings(
+        res.findings = ExamFoldFindings(
             conflicts=b.conflicts
             + [Conflict(a.site, a.ev.unit, a.ev.seq, None, a.ev, a.hash, a.received_at) for a in replaced],
             refused=[a for a in inserted if a.hash is None],
@@ -258,7 +261,7 @@ class EventFold:
         cur: Cur,
         inserted: list[Arrived],
         facts: dict[str, CaseFacts],
-        findings: FoldFindings,
+        findings: ExamFoldFindings,
         sign_in_window_s: float,
     ) -> None:
         """Fold events into their cases in time order, with the records some events make; note for each what the rules need."""
@@ -282,6 +285,8 @@ class EventFold:
                 except Exception:
                     log.exception("case view not updated by %s#%s", ev.unit, ev.seq)
                 touched.add(ev.case_id)
+            if ev.case_id and ev.kind in EXAM_KINDS:
+                findings.exams += self._exam_in(cur, site, ev)
             if ev.kind == EventKind.CASE_INSPECTED and is_person(ev.actor):
                 tallies.setdefault(str(ev.actor), [0, 0, site, ev.unit])[0] += 1
             if ev.kind == EventKind.CASE_VIN_CONFIRMED and is_person(ev.actor) and vin_confirmation(ev.data).corrected:
@@ -315,6 +320,18 @@ class EventFold:
         totals = self.cases.count_inspections_in(cur, {n: (t[0], t[1]) for n, t in tallies.items()})
         findings.inspectors = [InspectorTotals(n, *totals[n], tallies[n][2], tallies[n][3]) for n in sorted(totals)]
         self.cases.save_in(cur, [facts[c] for c in sorted(touched)])
+
+    def _exam_in(self, cur: Cur, site: str, ev: EventEnvelope) -> list[ExamFinding]:
+        """Fold one exam event into the exam tables; a failure (whatever the car put in `data`) is logged and undone alone."""
+        cur.x("SAVEPOINT exam_fold")
+        try:
+            found = self.exams.fold_in(cur, site, ev, time.time())
+        except Exception:
+            log.exception("exam view not updated by %s#%s", ev.unit, ev.seq)
+            cur.x("ROLLBACK TO SAVEPOINT exam_fold")
+            return []
+        cur.x("RELEASE SAVEPOINT exam_fold")
+        return found
 
 
 def _integrity_counts(

@@ -108,6 +108,36 @@ CREATE TABLE case_requests (case_id TEXT NOT NULL, kind TEXT NOT NULL, n BIGINT 
 ALTER TABLE audit ADD COLUMN mac TEXT;
 """,
     ),
+    (
+        3,
+        """
+CREATE TABLE exam_candidates (
+  candidate_id TEXT PRIMARY KEY, site TEXT NOT NULL, name TEXT NOT NULL, id_number TEXT NOT NULL,
+  licence_class TEXT NOT NULL, booked_at DOUBLE PRECISION NOT NULL, checked_in_at DOUBLE PRECISION,
+  status TEXT NOT NULL, car TEXT, exam_id TEXT, created_at DOUBLE PRECISION NOT NULL);
+CREATE UNIQUE INDEX exam_candidates_booking ON exam_candidates (site, id_number, booked_at);
+CREATE INDEX exam_candidates_day ON exam_candidates (booked_at);
+CREATE INDEX exam_candidates_exam ON exam_candidates (exam_id);
+CREATE TABLE exams (
+  exam_id TEXT PRIMARY KEY, site TEXT NOT NULL, unit TEXT NOT NULL, candidate_id TEXT, candidate TEXT,
+  car TEXT, course TEXT, rules_version TEXT, started_at DOUBLE PRECISION, ended_at DOUBLE PRECISION,
+  status TEXT NOT NULL, score BIGINT, reason TEXT, ended_by TEXT, worst_quality TEXT, item TEXT,
+  track_state TEXT NOT NULL DEFAULT 'pending', track_sha256 TEXT, signed_by TEXT, signed_at DOUBLE PRECISION,
+  sign_note TEXT, override TEXT, updated_at DOUBLE PRECISION NOT NULL);
+CREATE INDEX exams_started ON exams (started_at);
+CREATE INDEX exams_updated ON exams (updated_at);
+CREATE INDEX exams_unit ON exams (unit);
+CREATE TABLE exam_deductions (
+  exam_id TEXT NOT NULL, seq BIGINT NOT NULL, ts DOUBLE PRECISION NOT NULL, item TEXT, rule_id TEXT NOT NULL,
+  points BIGINT NOT NULL DEFAULT 0, fail INTEGER NOT NULL DEFAULT 0, wording TEXT, e DOUBLE PRECISION,
+  n DOUBLE PRECISION, lat DOUBLE PRECISION, lon DOUBLE PRECISION, PRIMARY KEY (exam_id, seq));
+CREATE TABLE exam_item_results (
+  exam_id TEXT NOT NULL, item TEXT NOT NULL, started_at DOUBLE PRECISION, ended_at DOUBLE PRECISION,
+  completed INTEGER, points_lost BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (exam_id, item));
+CREATE TABLE exam_tracks (
+  exam_id TEXT PRIMARY KEY, gz TEXT NOT NULL, bytes BIGINT NOT NULL, sha256 TEXT NOT NULL);
+""",
+    ),
 ]
 
 
