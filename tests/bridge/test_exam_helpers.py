@@ -11,7 +11,8 @@ from functools import cache
 from pathlib import Path
 
 from cloud_bridge.ingest import Inbound, classify
-from edge.contract import EventEnvelope, EventKind, Leaf, topic
+from cloud_bridge.reference import id_check_char
+from edge.contract import EventEnvelope, EventKind, Leaf, UnitState, UnitStatus, topic
 from edge.journal import Journal, NewEvent
 from exam_vehicle.car import load_car
 from exam_vehicle.course import load_course
@@ -75,7 +76,7 @@ class Car:
         run = ExamRun(
             header, Judge(load_course("example-site"), load_car(p.car), load_rules(p.rules)), track, record, str
         )
-        for inp in inputs:
+        for inp in inputs if end else inputs[: len(inputs) // 3]:  # not ended: the car is still in the first items
             run.feed(inp)
         if not end:
             run.close()
@@ -105,3 +106,15 @@ class Car:
 
 def inbound(events: list[EventEnvelope], site: str = SITE) -> list[Inbound]:
     return [classify(topic(site, e.unit, Leaf.EVENTS), e.to_bytes(), time.time()) for e in events]
+
+
+def online(unit: str, site: str = SITE, role: str = "exam-vehicle") -> Inbound:
+    """The unit's retained status `online`, as its session publishes it on connecting."""
+    status = UnitStatus(unit=unit, state=UnitState.ONLINE, ts=time.time(), role=role)
+    return classify(topic(site, unit, Leaf.STATUS), status.to_bytes(), time.time())
+
+
+def id_number(serial: int) -> str:
+    """A valid 18-character resident ID number (GB 11643 check character)."""
+    first17 = f"32010219900101{serial:03d}"
+    return first17 + id_check_char(first17)
