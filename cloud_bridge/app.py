@@ -31,6 +31,7 @@ from cloud_bridge.web import (
     audit_log,
     cases,
     dashboard,
+    exam_pages,
     metrics,
     payments,
     plates,
@@ -44,7 +45,7 @@ from edge.web_guard import BodyLimit, SecurityHeaders
 
 __all__ = ["PUBLIC", "ROUTE_PERMS", "create_app"]
 
-ROUTERS = (signin, dashboard, cases, alerts, units, audit_log, plates, payments, tokens, metrics, apidocs)
+ROUTERS = (signin, dashboard, cases, alerts, units, audit_log, plates, payments, tokens, metrics, apidocs, exam_pages)
 
 
 def create_app(

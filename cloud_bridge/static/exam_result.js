@@ -49,8 +49,10 @@
     const o = e.override;
     $("override-state").textContent = o
       ? t("exam_overridden", {by: o.by || "", at: Exam.fmtDateTime(o.at), result: resultWord(o.passed), reason: o.reason}) : "";
-    $("sign-form").hidden = !finished(e) || !!e.signed_by;
-    $("override-box").hidden = !finished(e) || !!o;
+    if ($("sign-form")) {  // only for those who may act on exams
+      $("sign-form").hidden = !finished(e) || !!e.signed_by;
+      $("override-box").hidden = !finished(e) || !!o;
+    }
   }
 
   // ---------------------------------------------------------------- the track, the marks and the replay
@@ -159,8 +161,10 @@
       $("replay-slider").value = String(k);
       replayTo(k);
     });
-    $("sign-form").addEventListener("submit", ev => { ev.preventDefault(); signOff(); });
-    $("override-form").addEventListener("submit", ev => { ev.preventDefault(); override(); });
+    if ($("sign-form")) {
+      $("sign-form").addEventListener("submit", ev => { ev.preventDefault(); signOff(); });
+      $("override-form").addEventListener("submit", ev => { ev.preventDefault(); override(); });
+    }
     $("print").addEventListener("click", () => window.print());
     window.addEventListener("beforeprint", () => { $("printed-at").textContent = Exam.fmtDateTime(Date.now() / 1000); });
   }

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cloud_bridge.auth import Perm
 from cloud_bridge.figures import registration_figures
@@ -64,8 +64,11 @@ def dashboard_view(store: Store, rules: RiskRulesConfig, now: float) -> dict[str
     }
 
 
-@declare(router, "GET", "/", Perm.READ, page=True, response_class=HTMLResponse)
-def dashboard_page(page: PageOf) -> HTMLResponse:
+@declare(router, "GET", "/", Perm.STATS, page=True, response_class=HTMLResponse)
+def dashboard_page(page: PageOf) -> Response:
+    """The ops overview; an exam operator (who signs in to `/` like everyone) is sent on to the exam console."""
+    if page.user is not None and not page.user.may(Perm.READ):
+        return RedirectResponse("/exam", status_code=303)
     return page.render("dashboard.html", t_json=json.dumps(strings(page.lang), ensure_ascii=False))
 
 
