@@ -53,6 +53,19 @@ class ExamSetup(Section):
         title="Rules table",
         description="a rules TOML file, or the name of one shipped in exam_vehicle/rules/",
     )
+    time_base: Literal["unit", "gnss"] = Field(
+        "gnss",
+        title="Judging time base",
+        description="the clock every judge input is stamped on: gnss (the receiver's fix times, signals interpolated "
+        "between them; a Pi has no real-time clock) or unit (the unit's clock on arrival)",
+    )
+    position_hz: float = Field(
+        5.0,
+        ge=2.0,
+        le=10.0,
+        title="Position reports per second",
+        description="live positions on the position leaf (QoS 0) while the receiver gives a fix",
+    )
 
 
 class PageConfig(Section):
@@ -111,7 +124,7 @@ def load_config(path: Path | str) -> ExamVehicleConfig:
             found[key] = str(shipped(getattr(cfg.exam, key), folder, suffix, base))
         except ConfigError as exc:
             raise ConfigError(f"{path}: exam.{key}: {exc}") from None
-    return cfg.model_copy(update={"exam": ExamSetup(**found)})
+    return cfg.model_copy(update={"exam": cfg.exam.model_copy(update=found)})
 
 
 def config_reference_markdown() -> str:

@@ -2,7 +2,10 @@
 
 One asyncio loop owns the unit. Every judge input is stamped once, on arrival
 (the receiver thread stamps epochs as they complete, the board driver its
-signal changes), handed to the loop, written to the exam's track and judged;
+signal changes), handed to the loop, put on the judging time base
+(`exam_vehicle.time_base`: the receiver's GNSS time, or the unit's clock),
+written to the exam's track and judged; each epoch is also offered to the
+live position feed (`exam_vehicle.position`);
 the judge's events are journaled (the same durable outbox and delivery
 guarantee as a lane's events) before they are spoken or shown. On start, an
 exam that was running when the unit stopped or died is reported interrupted,
@@ -32,9 +35,11 @@ from exam_vehicle.course import load_course
 from exam_vehicle.exam_run import ExamRun, ExamView
 from exam_vehicle.gnss import Epoch, FixQuality
 from exam_vehicle.judge import Judge
+from exam_vehicle.position import PositionFeed
 from exam_vehicle.receiver import ReceiverLink
 from exam_vehicle.rules import load_rules
 from exam_vehicle.signals import SignalChange
+from exam_vehicle.time_base import time_base
 from exam_vehicle.track import Input, TrackHeader
 from exam_vehicle.track_upload import compress_once, pieces
 from exam_vehicle.unit_commands import ExamCommands
@@ -82,12 +87,14 @@ class ExamUnit:
         if speak is None and cfg.audio.enabled:
             speak = espeak(cfg.audio.voice, cfg.audio.device)
         self.announcer = Announcer(speak)
+        self.time_base = time_base(cfg.exam.time_base, clock)  # judging time; the threads stamp on its local clock
         self.receiver = ReceiverLink(
-            cfg.gnss.url, cfg.gnss.baud, clock, self._epoch_from_thread, self._receiver_state_from_thread
+            cfg.gnss.url, cfg.gnss.baud, self.time_base.local, self._epoch_from_thread, self._receiver_state_from_thread
         )
         self.board = VehicleBoardDriver(
-            cfg.vehicle_board.url, clock=clock, pulses_per_rev=cfg.vehicle_board.pulses_per_rev
+            cfg.vehicle_board.url, clock=self.time_base.local, pulses_per_rev=cfg.vehicle_board.pulses_per_rev
         )
+        self.positions = PositionFeed(self.session, cfg.unit, self.course, cfg.exam.position_hz, time.monotonic)
         self.tasks = OwnedTasks()
         self.changes = ChangeFeed(self.tasks)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -133,7 +140,7 @@ class ExamUnit:
         """Begin judging `candidate`; the signals as the board has them now are the judge's first inputs."""
         if self.run is not None:
             raise ExamRefused(f"exam {self.run.header.exam_id} is under way")
-        now = self.clock()
+        now = self.time_base.now()
         if not self.rtk_fixed(now):
             raise ExamRefused("no RTK fixed position from the receiver: an exam is judged only on an RTK fixed fix")
         exam_id = exam_id or new_case_id(
@@ -186,7 +193,7 @@ class ExamUnit:
         """The examiner ends the test now: the judge gives its result."""
         if self.run is None:
             raise ExamRefused("no exam is under way")
-        self.run.finish(self.clock())
+        self.run.finish(self.time_base.now())
         self._after_input()
 
     def _track_path(self, exam_id: str) -> Path:
@@ -194,6 +201,15 @@ class ExamUnit:
 
     def _record(self, events: list[NewEvent]) -> None:
         self.journal.record(events)
+
+    def _arrived(self, inp: Input) -> None:
+        """An input as a thread stamped it on arrival: on judging time, judged, and an epoch shown on the map."""
+        if isinstance(inp, Epoch):
+            inp = self.time_base.epoch(inp)
+            self._input(inp)
+            self.positions.offer(inp, self.run.view if self.run is not None else None)
+        else:
+            self._input(self.time_base.signal(inp))
 
     def _input(self, inp: Input) -> None:
         if isinstance(inp, Epoch):
@@ -230,7 +246,7 @@ class ExamUnit:
     # ------------------------------------------------------------ inputs from the receiver and the board
     def _epoch_from_thread(self, epoch: Epoch) -> None:
         if self.loop is not None:
-            self.loop.call_soon_threadsafe(self._input, epoch)
+            self.loop.call_soon_threadsafe(self._arrived, epoch)
 
     def _receiver_state_from_thread(self, online: bool, detail: str) -> None:
         if self.loop is not None:
@@ -251,7 +267,7 @@ class ExamUnit:
         except Exception as exc:  # noqa: BLE001 - judging needs the board; the page and the bridge say it is missing
             self._device_state("vehicle-board", False, f"could not start: {exc}")
         async for change in self.board.changes():
-            self._input(change)
+            self._arrived(change)
 
     # ------------------------------------------------------------ recovery and uploads
     def _open_exams(self) -> list[str]:
@@ -342,7 +358,7 @@ class ExamUnit:
                 "h_acc_m": e.h_acc_m,
                 "speed_mps": e.speed_mps,
                 "heading_deg": e.heading_deg,
-                "age_s": round(self.clock() - e.t, 1),
+                "age_s": round(self.time_base.now() - e.t, 1),
             },
             "signals": {s.value: v for s, v in self.board.values.items()},
             "devices": {**self.devices, "vehicle-board": {"online": self.board.online, "detail": ""}},
