@@ -51,6 +51,33 @@ function drawStages(canvas, stages) {
   });
 }
 
+const pct = x => x === null || x === undefined ? "—" : Math.round(x * 100) + "%";
+const hhmm = ts => { if (!ts) return "—"; const d = new Date(ts * 1000); return String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0"); };
+
+// The exam sites beside the lanes (GET /api/exam/summary): cars online, exams in progress, the day's results and pass
+// rates per item, and the invalid and interrupted runs with their reasons.
+function renderExamSites(sites) {
+  const card = document.getElementById("exam-sites-card");
+  card.hidden = !sites.length;
+  if (card.hidden) return;
+  const d = new Date();
+  document.getElementById("exam-day").textContent = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  document.querySelector("#exam-sites tbody").innerHTML = sites.map(s => {
+    const r = s.results;
+    return `<tr data-site="${esc(s.site)}"><td>${esc(s.site)}</td><td>${s.cars_online} / ${s.cars}</td><td>${s.in_progress}</td>` +
+      `<td>${r.passed}</td><td>${r.failed}</td><td>${r.invalid}</td><td>${r.interrupted}</td><td>${pct(s.pass_rate)}</td></tr>`;
+  }).join("");
+  document.querySelector("#exam-items tbody").innerHTML = sites.flatMap(s => s.items.map(i =>
+    `<tr><td>${esc(s.site)}</td><td>${esc(T["exam_item_" + i.item] || i.item)}</td><td>${pct(i.rate)} <span class="muted small">(${i.passed}/${i.driven})</span></td>` +
+    `<td><meter min="0" max="1" value="${Number(i.rate) || 0}"></meter></td></tr>`)).join("") ||
+    `<tr><td colspan="4" class="muted">${esc(T.exam_none)}</td></tr>`;
+  const runs = sites.flatMap(s => s.unjudged);
+  document.querySelector("#exam-abnormal tbody").innerHTML = runs.map(a =>
+    `<tr data-exam="${esc(a.exam_id)}"><td class="mono small"><a href="/exam/exams/${encodeURIComponent(a.exam_id)}">${esc(a.exam_id)}</a></td><td>${esc(a.unit)}</td>` +
+    `<td>${esc(T["exam_st_" + a.status] || a.status)}</td><td>${esc(a.reason || "")}</td><td>${hhmm(a.ended_at || a.started_at)}</td></tr>`).join("") ||
+    `<tr><td colspan="5" class="muted">${esc(T.exam_none)}</td></tr>`;
+}
+
 function render(d) {
   const f = d.today;
   document.getElementById("fig-registered").textContent = f.registered;
@@ -76,8 +103,9 @@ function render(d) {
 
 async function refresh() {
   try {
-    const r = await fetch("/api/dashboard", {credentials: "same-origin"});
+    const [r, x] = await Promise.all([fetch("/api/dashboard", {credentials: "same-origin"}), fetch("/api/exam/summary", {credentials: "same-origin"})]);
     if (r.status === 401) { location.href = "/login"; return; }
+    renderExamSites(x.ok ? await x.json() : []);
     render(await r.json());
   } catch (e) { console.error(e); }
 }

@@ -91,9 +91,9 @@
   const masked = id => id && id.length === 18 ? id.slice(0, 6) + "********" + id.slice(14) : (id || "");
 
   function renderCandidates() {
-    const list = [...state.candidates].sort((a, b) => String(a.booked_at).localeCompare(String(b.booked_at)));
-    document.querySelector("#candidates tbody").innerHTML = list.map(c => {
-      const car = c.exam_id ? `<a href="/exam/exams/${encodeURIComponent(c.exam_id)}">${esc(c.car || c.exam_id)}</a>` : esc(c.car || "");
+    document.querySelector("#candidates tbody").innerHTML = state.candidates.map(c => {  // by booking time (the API's order)
+      const result = c.exam_status && c.exam_status !== "running" ? ` ${Exam.examStatus(c.exam_status)} ${c.score ?? ""}` : "";
+      const car = c.exam_id ? `<a href="/exam/exams/${encodeURIComponent(c.exam_id)}">${esc(c.car || c.exam_id)}</a>${result}` : esc(c.car || "");
       return `<tr data-candidate="${esc(c.candidate_id)}" data-id-number="${esc(c.id_number)}"><td class="nowrap">${esc(Exam.fmtHm(c.booked_at))}</td>` +
         `<td>${esc(c.name)}</td><td class="mono small">${esc(masked(c.id_number))}</td><td>${esc(c.licence_class)}</td>` +
         `<td>${Exam.candStatus(c.status)}</td><td>${car}</td><td class="nowrap">${startCell(c)}</td></tr>`;
@@ -151,12 +151,12 @@
     document.querySelector("#exams-running tbody").innerHTML = running.map(e => {
       const p = (state.cars.get(e.unit) || {}).position || {};
       const live = p.exam_id === e.exam_id;
-      return `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate || "")}</td><td>${esc(e.car || e.unit)}</td>` +
+      return `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate_name || e.candidate || "")}</td><td>${esc(e.unit)}</td>` +
         `<td class="item">${live ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${live ? p.score ?? "" : e.score ?? ""}</td>` +
         `<td>${esc(Exam.fmtTime(e.started_at))}</td></tr>`;
     }).join("");
     document.querySelector("#exams-done tbody").innerHTML = done.map(e =>
-      `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate || "")}</td><td>${esc(e.car || e.unit)}</td>` +
+      `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate_name || e.candidate || "")}</td><td>${esc(e.unit)}</td>` +
       `<td>${Exam.examStatus(e.status)}</td><td>${e.score ?? "—"}</td><td>${esc(Exam.fmtTime(e.ended_at))}</td></tr>`).join("");
   }
 

@@ -17,7 +17,7 @@
     $("exam-score").textContent = e.score ?? "";
     $("f-candidate").textContent = e.candidate || "—";
     $("f-id-number").textContent = e.id_number || "—";
-    $("f-car").textContent = e.car || e.unit || "—";
+    $("f-car").textContent = [e.unit, e.car].filter(Boolean).join(" · ") || "—";
     $("f-course").textContent = e.course || "—";
     $("f-rules").textContent = e.rules_version || "—";
     $("f-started").textContent = Exam.fmtDateTime(e.started_at);
@@ -120,7 +120,7 @@
     $("track-msg").textContent = "";
     state.epochs = res.data.epochs;
     drawTrack(state.epochs);
-    state.car = Exam.carMarker(state.layers.cars, e.car || e.unit || "");
+    state.car = Exam.carMarker(state.layers.cars, e.unit || "");
     const slider = $("replay-slider");
     slider.max = String(state.epochs.length - 1);
     slider.disabled = false;

@@ -49,10 +49,10 @@ def _unit_row(u: dict[str, Any], now: float, offline_after_s: float) -> dict[str
 
 
 def dashboard_view(store: Store, rules: RiskRulesConfig, now: float) -> dict[str, Any]:
-    """Every site's lanes, today's figures, active alerts and the ingest counts."""
+    """Every site's lanes, today's figures, active alerts and the ingest counts (exam sites: `/api/exam/summary`)."""
     sites: dict[str, list[dict[str, Any]]] = {}
     for u in store.units():
-        if u.get("role") not in ("bridge", "ops"):
+        if u.get("role") not in ("bridge", "ops", "exam-vehicle"):  # exam cars: the exam section (/api/exam/summary)
             sites.setdefault(u["site"], []).append(_unit_row(u, now, rules.device_offline_after_s))
     figures = registration_figures(store.cases.closed_since(_day_start(now)), rules.case_open_limit_s)
     return {
