@@ -41,7 +41,8 @@ node: node_modules/.stamp-installed
 
 # ---------------------------------------------------------------- main jobs
 demo: sysdeps venv
-	$(VENV)/bin/passlane demo
+	$(VENV)/bin/passlane demo --vehicles 12
+	$(VENV)/bin/passlane demo exam --cars 3 --candidates 12
 
 test: sysdeps venv node
 	@$(MAKE) --no-print-directory firmware-test

@@ -1,4 +1,5 @@
-"""`passlane demo`: a whole registration site on this machine (its benchmark is `passlane bench site`).
+"""`passlane demo`: a whole registration site on this machine (its benchmark is `passlane bench site`);
+`passlane demo exam`: a whole exam site (site_sim/exam_demo.py).
 
 Exit status of `passlane demo`: 0 when every vehicle finished and no event was
 lost or duplicated, and 0 when SIGTERM or SIGINT stopped it (at any moment: the
@@ -68,6 +69,11 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
 
 def _run(ns: argparse.Namespace) -> int:
     """Start the site, drive vehicles through it, stop it; SIGTERM or SIGINT stop it at any moment (exit 0)."""
+    if ns.what == "exam":
+        from site_sim.exam_demo import run_exam_cli
+
+        return run_exam_cli(ns)
+    ns.speed = ns.speed or 60.0
     root = Path(ns.dir) if ns.dir else Path(tempfile.mkdtemp(prefix="passlane-demo-"))
     site = Site(
         root,
@@ -189,7 +195,20 @@ def register(parser: argparse.ArgumentParser) -> None:
         "At the end the demo prints the site folder and its size, and removes a temporary one "
         "unless --keep is given or the run failed."
     )
+    parser.add_argument(
+        "what",
+        nargs="?",
+        choices=("lanes", "exam"),
+        default="lanes",
+        help="lanes: a registration site (default); exam: an exam site (--cars, --candidates, --speed)",
+    )
     parser.add_argument("--lanes", type=int, default=2, help="lane controllers (default 2)")
+    parser.add_argument(
+        "--cars", type=int, default=3, help="exam: test cars, each a real exam vehicle unit (default 3)"
+    )
+    parser.add_argument(
+        "--candidates", type=int, default=12, help="exam: candidates of the day, a seeded mix of skill (default 12)"
+    )
     parser.add_argument(
         "--vehicles", type=int, default=None, help="stop after this many vehicles (default: until Ctrl-C)"
     )
@@ -198,7 +217,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --vehicles: after them, keep the site (dashboard, tablets) up until Ctrl-C or SIGTERM",
     )
-    parser.add_argument("--speed", type=float, default=60.0, help="simulated seconds per real second (default 60)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="simulated seconds per real second (default 60; exam: the world's speed, default 8)",
+    )
     parser.add_argument("--rate", type=float, default=None, help="arrivals per simulated hour (default 3 per lane)")
     parser.add_argument(
         "--seed",

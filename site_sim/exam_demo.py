@@ -8,16 +8,25 @@ driving calls for (mismatches).
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import tempfile
 import threading
 import time
+import webbrowser
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
 from site_sim.exam_operator import Operator, Outcome, candidates, ops_token
 from site_sim.exam_site import ExamSite
+from site_sim.shutdown import StopSignals
+from site_sim.site import OPS_USER
 
 
 class ExamSiteSummary(BaseModel):
@@ -120,3 +129,54 @@ def run_candidates(
     outcomes = op.run()
     events = account_events(site, token)
     return summarise(site, outcomes, count, op.interrupted, events, time.monotonic() - started)
+
+
+def print_summary(s: ExamSiteSummary, out: Callable[[str], None] = print) -> None:
+    out("")
+    out(f"summary ({s.cars} cars, speed {s.speed:g}x, {s.wall_seconds:.0f} s wall time)")
+    out(
+        f"  candidates {s.candidates}: judged {s.judged} (passed {s.passed}, failed {s.failed}, invalid {s.invalid}), "
+        f"interrupted runs {s.interrupted}, mismatches {s.mismatches}"
+    )
+    out(f"  events: published {s.events_published}, stored {s.events_stored}, duplicates {s.duplicates}, lost {s.lost}")
+    for line in s.mismatched:
+        out(f"  mismatch: {line}")
+
+
+def run_exam_cli(ns: Any) -> int:
+    """`passlane demo exam`: exit 0 when every candidate was judged as their driving calls for and no event was lost or doubled."""
+    root = Path(ns.dir) if ns.dir else Path(tempfile.mkdtemp(prefix="passlane-exam-demo-"))
+    ns.speed = ns.speed or 8.0
+    site = ExamSite(root, cars=ns.cars, speed=ns.speed, seed=ns.seed)
+    print(f"starting an exam site with {ns.cars} cars in {root} (speed {ns.speed:g}x)", flush=True)
+    stop = threading.Event()
+    status = 1
+    with StopSignals(on_first=stop.set) as signals:
+        try:
+            site.start()
+            password = site.site.ops_password_file.read_text().strip()
+            print(f"dashboard: {site.site.dashboard_url}/   (user {OPS_USER}, password {password})", flush=True)
+            for parts in site.car_parts:
+                print(f"examiner's page {parts.unit}: {parts.page_url}/", flush=True)
+            if not ns.no_browser and (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+                webbrowser.open(f"{site.site.dashboard_url}/exam")
+            summary = run_candidates(site, ns.candidates, ns.seed, lambda line: print(line, flush=True), stop)
+            print_summary(summary)
+            if ns.summary_json:
+                Path(ns.summary_json).write_text(summary.model_dump_json(indent=2))
+                print(f"summary written to {ns.summary_json}")
+            ok = summary.judged == summary.candidates and summary.mismatches == 0
+            status = 0 if signals.requested or (ok and summary.lost == 0 and summary.duplicates == 0) else 1
+            return status
+        except Exception as exc:  # noqa: BLE001 - say what failed; the site is stopped below
+            if signals.requested:
+                return 0
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            site.stop()
+            print("exam site stopped", flush=True)
+            if not ns.dir and not ns.keep and status == 0:
+                shutil.rmtree(root, ignore_errors=True)
+            else:
+                print(f"site folder {root} kept", flush=True)
