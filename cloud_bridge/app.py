@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cloud_bridge.accounts import Accounts
 from cloud_bridge.config import BridgeSettings
+from cloud_bridge.exam_live import LivePositions
 from cloud_bridge.metrics import Metrics
 from cloud_bridge.service import Service
 from cloud_bridge.store import Store, open_store
@@ -32,6 +33,7 @@ from cloud_bridge.web import (
     cases,
     dashboard,
     exam_pages,
+    exams_api,
     metrics,
     payments,
     plates,
@@ -45,7 +47,21 @@ from edge.web_guard import BodyLimit, SecurityHeaders
 
 __all__ = ["PUBLIC", "ROUTE_PERMS", "create_app"]
 
-ROUTERS = (signin, dashboard, cases, alerts, units, audit_log, plates, payments, tokens, metrics, apidocs, exam_pages)
+ROUTERS = (
+    signin,
+    dashboard,
+    cases,
+    alerts,
+    units,
+    audit_log,
+    plates,
+    payments,
+    tokens,
+    metrics,
+    apidocs,
+    exams_api,
+    exam_pages,
+)
 
 
 def create_app(
@@ -64,15 +80,18 @@ def create_app(
         metrics.add_store_collector(store)
     service = service or Service(settings, store)
     accounts = Accounts(store, settings.http, service.clock, service.rules)
+    exam_live = LivePositions()  # subscribes to the cars' positions on first use (exams_api)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         accounts.flush_audit(everything=True)  # sign-in summaries still open are written, not lost
+        exam_live.stop()
 
     app = FastAPI(title="PassLane cloud bridge", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.settings, app.state.store, app.state.service, app.state.metrics = settings, store, service, metrics
     app.state.ctx = AppContext(settings, store, service, accounts, metrics)
+    app.state.exam_live = exam_live
     app.add_exception_handler(RequestValidationError, bad_input)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.http.max_body_bytes)
     app.add_middleware(

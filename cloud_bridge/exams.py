@@ -371,3 +371,47 @@ def cars(service: Service, positions: dict[str, dict[str, Any]]) -> list[dict[st
             }
         )
     return out
+
+
+def summary(service: Service, day: dt.date) -> list[dict[str, Any]]:
+    """Per site, for the ops dashboard: cars online, exams in progress, results of the day, pass rate per item,
+    and the invalid and interrupted runs with their reasons."""
+    since, until = day_bounds(day)
+    sites: dict[str, dict[str, Any]] = {}
+
+    def site(name: str) -> dict[str, Any]:
+        return sites.setdefault(
+            name,
+            {
+                "site": name,
+                "cars": 0,
+                "cars_online": 0,
+                "in_progress": 0,
+                "results": dict.fromkeys(("passed", "failed", "invalid", "interrupted"), 0),
+                "pass_rate": None,
+                "items": [],
+                "unjudged": [],
+            },
+        )
+
+    for c in cars(service, {}):
+        s = site(c["site"])
+        s["cars"] += 1
+        s["cars_online"] += int(c["online"])
+    for x in service.store.exams.listed(since, until):
+        s = site(x["site"])
+        if x["status"] == "running":
+            s["in_progress"] += 1
+            continue
+        s["results"][x["status"]] = s["results"].get(x["status"], 0) + 1
+        if x["status"] in ("invalid", "interrupted"):
+            s["unjudged"].append({k: x[k] for k in ("exam_id", "unit", "status", "reason", "started_at", "ended_at")})
+    for r in service.store.exams.item_rates(since, until):
+        driven = int(r["driven"])
+        site(r["site"])["items"].append(
+            {"item": r["item"], "driven": driven, "passed": int(r["clean"] or 0), "rate": (r["clean"] or 0) / driven}
+        )
+    for s in sites.values():
+        judged = s["results"]["passed"] + s["results"]["failed"]
+        s["pass_rate"] = s["results"]["passed"] / judged if judged else None
+    return [sites[k] for k in sorted(sites)]

@@ -258,10 +258,11 @@ class ExamRecords:
             )
 
     def item_rates(self, since: float, until: float) -> list[dict[str, Any]]:
-        """Per site and item: items driven and items passed (completed without losing points)."""
+        """Per site and item: items driven, and items passed (driven to the end with no failing deduction)."""
         with self.engine.tx(write=False) as cur:
             return cur.q(
-                "SELECT x.site, i.item, COUNT(*) AS driven, SUM(CASE WHEN i.completed = 1 AND i.points_lost = 0 THEN 1 ELSE 0 END) AS clean, "
+                "SELECT x.site, i.item, COUNT(*) AS driven, SUM(CASE WHEN i.completed = 1 AND NOT EXISTS (SELECT 1 FROM exam_deductions d WHERE d.exam_id = i.exam_id "
+                "AND d.item = i.item AND d.fail = 1) THEN 1 ELSE 0 END) AS clean, "
                 "SUM(CASE WHEN i.completed = 1 THEN 1 ELSE 0 END) AS completed FROM exam_item_results i JOIN exams x ON x.exam_id = i.exam_id "
                 "WHERE x.started_at >= ? AND x.started_at < ? GROUP BY x.site, i.item ORDER BY x.site, i.item",
                 (since, until),
