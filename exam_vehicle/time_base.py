@@ -8,10 +8,11 @@ epoch is stamped with its own fix time (when the position was measured, not when
 its sentences arrived). A signal change is stamped by interpolating between
 epochs: the last epoch's fix time plus the local time since it arrived, scaled by
 the rate of GNSS seconds per local second over the last epochs (a disciplined
-clock, as chrony disciplines a clock to a reference). While epochs come, a signal
-is kept inside the epoch it arrived in (before the next fix is due), so the judge
-sees inputs in the order they arrived; stamps never go backwards. Without epochs
-(the receiver lost) the clock runs on at the last rate.
+clock, as chrony disciplines a clock to a reference). While epochs come (for
+`HOLD_S` after the last one arrived) a signal is kept inside the epoch it arrived
+in, before the next fix is due, so the judge sees inputs in the order they
+arrived; stamps never go backwards. Without epochs (the receiver lost) the clock
+runs on at the last rate.
 
 Both are pure: the threads stamp inputs with `local` as they arrive, and the
 unit's loop turns those stamps into judging time in arrival order.
@@ -32,6 +33,9 @@ WINDOW = 10
 """Epochs the rate is measured over (1 s at 10 Hz)."""
 GAP_S = 2.0
 """Local seconds without an epoch after which the rate is measured afresh (the receiver was lost)."""
+HOLD_S = 0.5
+"""Local seconds after an epoch's arrival during which a signal change belongs to that epoch (the next one is late,
+not missing); later the clock runs on at the last rate."""
 
 
 def fix_time(epoch: Epoch) -> float | None:
@@ -113,7 +117,7 @@ class GnssTimeBase:
             return self.fallback()
         arrived, fix = self._pairs[-1]
         since = max(0.0, (local_t - arrived) * self.rate)
-        if since < 2 * self.cycle:  # the next epoch is due: stay inside this one
+        if local_t - arrived < HOLD_S:  # the next epoch is due: stay inside this one
             since = min(since, max(0.0, self.cycle - 0.001))
         return self._issue(fix + since)
 

@@ -8,10 +8,15 @@ remote command with its expiry, audited), waits for the car's result in the
 bridge's record and takes the next one. An interrupted exam (the car's unit
 died) is taken again.
 
-The console's own JSON API (docs/exam-site.md: import, check-in, start, sign
-off) is being built in cloud_bridge/; until it is served the operator uses the
-ops API that exists: `POST /api/units/{site}/{unit}/commands` and the unit's
-stored events (`GET /api/units/{unit}/events`).
+When the bridge serves the console's JSON API (docs/exam-site.md) the
+operator works through it as a person at the console would: imports the day's
+candidates, checks each in on arrival, starts them on a free car and signs the
+result off (`site_sim.exam_console`). A bridge without it (the API is being
+built beside this simulation) is driven through the ops API that exists:
+the `start_exam` remote command (`POST /api/units/{site}/{unit}/commands`).
+Either way the result is read from the car's own record as the bridge stored
+it (`GET /api/units/{unit}/events`), which is what the summary compares with
+what the candidate's driving calls for.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import httpx
 
 from edge.contract import new_case_id
 from site_sim.exam_car import PROFILES, Expect
+from site_sim.exam_console import Console
 from site_sim.exam_site import CarParts, ExamSite
 from site_sim.site import OPS_USER, SITE_ID, passlane
 
@@ -123,10 +129,17 @@ class Operator:
     out: Callable[[str], None] = print
     outcomes: list[Outcome] = field(default_factory=list)
     interrupted: int = 0
+    signed_off: int = 0
+    console_used: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self) -> list[Outcome]:
+        with self._http() as http:
+            self.console_used = Console.served(http)
+            if self.console_used:
+                n = Console(http).import_day(self.queue)
+                self.out(f"console: {n} candidates imported")
         threads = [threading.Thread(target=self._car_loop, args=(p,), daemon=True) for p in self.site.car_parts]
         for t in threads:
             t.start()
@@ -147,16 +160,19 @@ class Operator:
         examiner = self.site.examiners[car.unit]
         cursor = 0
         with self._http() as http:
+            console = Console(http) if self.console_used else None
             while not self.stop.is_set():
                 cand = self._next()
                 if cand is None:
                     return
+                if console is not None:
+                    console.check_in(cand)
                 tries = 0
                 while not self.stop.is_set():
                     while not (car.world.ready and examiner.idle and _fixed(car)) and not self.stop.wait(0.2):
                         pass
                     examiner.seat(PROFILES[cand.profile][0])
-                    exam_id = self._start(http, car, cand)
+                    exam_id = self._start(http, console, car, cand)
                     final, cursor = self._wait(http, car.unit, exam_id, cursor)
                     if final is None:  # the command expired or was refused: the candidate waits for the car
                         examiner.seated = None
@@ -168,10 +184,19 @@ class Operator:
                             self.interrupted += 1
                         self.out(f"  {car.unit} {cand.name}: exam {exam_id} interrupted; taken again")
                         continue
-                    self._record(cand, car.unit, exam_id, final, tries, http)
+                    self._record(cand, car.unit, exam_id, final, tries)
+                    if console is not None and console.sign_off(exam_id, "signed by the simulated examiner"):
+                        with self._lock:
+                            self.signed_off += 1
                     break
 
-    def _start(self, http: httpx.Client, car: CarParts, cand: Candidate) -> str:
+    def _start(self, http: httpx.Client, console: Console | None, car: CarParts, cand: Candidate) -> str:
+        """Start the candidate on the car: through the console when it is served, else by the ops command."""
+        if console is not None:
+            try:
+                return console.start(cand, car.unit)
+            except httpx.HTTPStatusError as exc:
+                self.out(f"  console refused the start on {car.unit}: {exc.response.text[:200]}; by ops command")
         exam_id = new_case_id(car.unit, time.strftime("%y%m%d"), secrets.token_hex(3))
         body = {
             "command": "start_exam",
@@ -202,9 +227,7 @@ class Operator:
                 return None, cursor
         return None, cursor
 
-    def _record(
-        self, cand: Candidate, unit: str, exam_id: str, final: dict[str, Any], tries: int, http: httpx.Client
-    ) -> None:
+    def _record(self, cand: Candidate, unit: str, exam_id: str, final: dict[str, Any], tries: int) -> None:
         d = final["data"]
         status = "invalid" if d["passed"] is None else "passed" if d["passed"] else "failed"
         o = Outcome(

@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 
 from edge.broker import free_port
+from firmware.sim.control import SimControl
 from site_sim.exam_car import Profile
 from site_sim.exam_world import SimCar
-from site_sim.processes import ManagedProcess, http_probe
+from site_sim.processes import ManagedProcess, http_probe, tcp_probe
 from site_sim.site import SITE_ID, Site, passlane
 
 
@@ -119,12 +120,31 @@ class ExamSite:
         for unit in self.units:
             root = self.root / unit
             root.mkdir(parents=True, exist_ok=True)
-            parts = CarParts(unit, root, free_port(), SimCar(unit, self.speed))
+            parts = CarParts(unit, root, free_port(), SimCar(unit, self.speed, board=self._start_board(unit)))
             parts.config_path.write_text(exam_vehicle_toml(parts, self.site))
             self.car_parts.append(parts)
             self.start_unit(parts)
             self.examiners[unit] = Examiner(parts)
         return self
+
+    def _start_board(self, unit: str) -> tuple[str, SimControl]:
+        """The car's vehicle board: the real firmware on the simulated car, in its own process (its own clock)."""
+        port, control = free_port(), free_port()
+        self.site.processes.start(
+            f"{unit}-vehicle-board",
+            passlane(
+                "sim",
+                "vehicle-board",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--control",
+                f"127.0.0.1:{control}",
+                "--world-log",
+                str(self.root / unit / "world-vehicle-board.jsonl"),
+            ),
+            ready=tcp_probe("127.0.0.1", control),
+        )
+        return f"socket://127.0.0.1:{port}", SimControl("127.0.0.1", control)
 
     def car(self, unit: str) -> CarParts:
         return next(p for p in self.car_parts if p.unit == unit)
@@ -190,7 +210,7 @@ path = "{parts.root / "journal.sqlite3"}"
 url = "{parts.world.nmea.url}"
 
 [vehicle_board]
-url = "{parts.world.board.url}"
+url = "{parts.world.board_url}"
 
 [exam]
 time_base = "gnss"

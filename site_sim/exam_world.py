@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from exam_vehicle.gnss import Epoch
 from exam_vehicle.signals import Signal, SignalChange
@@ -72,10 +73,15 @@ def real_offsets(inputs: list[Input], speed: float) -> list[float]:
     return out
 
 
+def _fix(epoch: Epoch) -> float:
+    fix = fix_time(epoch)
+    assert fix is not None, "the simulated receiver always knows the date"
+    return fix
+
+
 def _moved(epoch: Epoch, offset: float) -> Epoch:
     """The epoch `offset` seconds later on the world's clock (its fix time and its stamp)."""
-    fix = fix_time(epoch)
-    assert fix is not None
+    fix = _fix(epoch)
     when = dt.datetime.fromtimestamp(fix + offset, dt.UTC).isoformat(timespec="milliseconds")
     return epoch.model_copy(update={"t": epoch.t + offset, "time": when.replace("+00:00", "Z")})
 
@@ -90,13 +96,27 @@ class Drive:
 
 
 class SimCar:
-    """The car, its receiver and its board, on one world clock; `go(profile)` and `stop()` are the examiner's words."""
+    """The car, its receiver and its board, on one world clock; `go(profile)` and `stop()` are the examiner's words.
 
-    def __init__(self, name: str, speed: float, profiles: Callable[[Profile], list[Input]] | None = None) -> None:
+    The board is `board`: (its serial URL, its world control), e.g. a `passlane sim vehicle-board` process and a
+    `SimControl` on its control port; by default the firmware runs in this process (`SimBoardServer`).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        speed: float,
+        profiles: Callable[[Profile], list[Input]] | None = None,
+        board: tuple[str, Any] | None = None,
+    ) -> None:
         self.name, self.speed = name, speed
         self.nmea = NmeaServer()
-        self.board = SimBoardServer("vehicle-board").start()
-        self.signals = CarSignals(self.board.control())
+        self._own_board: SimBoardServer | None = None
+        if board is None:
+            self._own_board = SimBoardServer("vehicle-board").start()
+            board = (self._own_board.url, self._own_board.control())
+        self.board_url, control = board
+        self.signals = CarSignals(control)
         self.profiles = profiles or (lambda p: drive_exam(p)[1])
         start = self.profiles(Profile())
         self._standing_at_start = next(i for i in start if isinstance(i, Epoch))
@@ -153,7 +173,8 @@ class SimCar:
         self._stop.set()
         self._thread.join(5)
         self.nmea.close()
-        self.board.stop()
+        if self._own_board is not None:
+            self._own_board.stop()
 
     # ---------------------------------------------------------------- the world
     def _end_drive(self) -> None:
@@ -185,7 +206,7 @@ class SimCar:
                 if isinstance(inp, Epoch):
                     self.nmea.send(b"".join(nmea_sentences(inp)))
                     self._standing = inp.model_copy(update={"speed_mps": 0.0})
-                    self._next_fix = round(fix_time(inp) + EPOCH_S, 3)  # type: ignore[operator]
+                    self._next_fix = round(_fix(inp) + EPOCH_S, 3)
                     self.epochs += 1
                 else:
                     self.signals.apply(inp)
@@ -199,7 +220,7 @@ class SimCar:
             return min(0.05, due - now)
         if self._back_at is not None and self._next_fix >= self._back_at:
             self._standing, self._back_at = self._standing_at_start, None
-        epoch = _moved(self._standing, self._next_fix - fix_time(self._standing))  # type: ignore[operator]
+        epoch = _moved(self._standing, self._next_fix - _fix(self._standing))
         self.nmea.send(b"".join(nmea_sentences(epoch)))
         self.epochs += 1
         self._next_fix = round(self._next_fix + EPOCH_S, 3)

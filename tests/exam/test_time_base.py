@@ -65,6 +65,7 @@ def test_without_epochs_the_clock_runs_on_at_the_last_rate_and_before_the_first_
     for k in range(5):
         tb.epoch(_epoch(T + 0.1 * k, 10.0 + 0.05 * k))  # rate 2
     assert tb.signal(_signal(10.2 + 3.0)).t == pytest.approx(T + 0.4 + 6.0)
+    assert tb.epoch(_epoch(T + 0.5, 13.3)).t == pytest.approx(T + 6.4), "a fix older than a stamp given: no step back"
 
 
 def test_an_epoch_without_a_date_is_not_a_time_and_the_unit_base_keeps_arrival_stamps() -> None:
@@ -117,7 +118,7 @@ tls = {{ ca_file = "{pki.ca_cert}" }}
 [gnss]
 url = "{car.nmea.url}"
 [vehicle_board]
-url = "{car.board.url}"
+url = "{car.board_url}"
 [exam]
 time_base = "{time_base}"
 [page]
