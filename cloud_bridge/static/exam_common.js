@@ -91,7 +91,7 @@ const Exam = (() => {
       el(g, "polygon", {class: `area ${f.item}`, points: pts(f.coords)});
       const cx = f.coords.reduce((a, c) => a + c[0], 0) / f.coords.length;
       const top = Math.max(...f.coords.map(c => c[1]));
-      el(g, "text", {class: "item-label", x: cx.toFixed(1), y: (-top + 3.5).toFixed(1), "text-anchor": "middle"}, itemName(f.item));
+      el(g, "text", {class: "item-label", x: cx.toFixed(1), y: (-top - 1).toFixed(1), "text-anchor": "middle"}, itemName(f.item));
     }
     for (const f of feats.filter(x => x.kind === "line")) {
       el(g, "polyline", {class: f.role === "route" ? "route" : `line ${f.role}`, points: pts(f.coords)});

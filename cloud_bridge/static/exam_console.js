@@ -22,7 +22,7 @@
       const p = c.position || {};
       const st = !c.online ? `<span class="offline">${esc(t("offline"))}</span>`
         : `<span class="online">${esc(t("online"))}</span> · ${esc(c.busy ? t("exam_busy") : t("exam_free"))}`;
-      const exam = p.exam_id || c.exam_id;
+      const exam = c.busy ? c.exam_id || p.exam_id : null;  // a car's last position may name an exam since ended
       const cand = exam ? `<a href="/exam/exams/${encodeURIComponent(exam)}">${esc(c.candidate || exam)}</a>` : "";
       return `<tr data-car="${esc(c.unit)}"><td>${esc(c.unit)}</td><td>${st}</td><td class="fix">${Exam.fixBadge(p.quality || c.quality)}</td>` +
         `<td>${cand}</td><td class="item">${exam ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${p.score ?? ""}</td></tr>`;
@@ -35,8 +35,9 @@
     let g = state.markers.get(p.unit);
     if (!g) { g = Exam.carMarker(state.layers.cars, p.unit); state.markers.set(p.unit, g); }
     Exam.placeCar(g, p.e, p.n, p.heading_deg, p.quality);
-    g.dataset.seen = String(Date.now());
-    g.classList.remove("stale");
+    // when the bridge heard it (a car's last position, replayed when the stream opens, may be old)
+    g.dataset.seen = String(p.received_at ? Math.min(Date.now(), p.received_at * 1000) : Date.now());
+    g.classList.toggle("stale", Date.now() - Number(g.dataset.seen) > 3000);
   }
 
   function onPosition(p) {
@@ -48,7 +49,7 @@
     const row = document.querySelector(`#cars tr[data-car="${CSS.escape(p.unit)}"]`);
     if (!row) { renderCars(); return; }
     row.querySelector(".fix").innerHTML = Exam.fixBadge(p.quality);
-    row.querySelector(".item").textContent = p.exam_id ? Exam.itemName(p.item) : "";
+    row.querySelector(".item").textContent = p.exam_id && car.busy ? Exam.itemName(p.item) : "";
     row.querySelector(".score").textContent = p.score ?? "";
     const run = document.querySelector(`#exams-running tr[data-exam="${CSS.escape(p.exam_id || "")}"]`);
     if (run) { run.querySelector(".item").textContent = Exam.itemName(p.item); run.querySelector(".score").textContent = p.score ?? ""; }
@@ -95,7 +96,7 @@
       const result = c.exam_status && c.exam_status !== "running" ? ` ${Exam.examStatus(c.exam_status)} ${c.score ?? ""}` : "";
       const car = c.exam_id ? `<a href="/exam/exams/${encodeURIComponent(c.exam_id)}">${esc(c.car || c.exam_id)}</a>${result}` : esc(c.car || "");
       return `<tr data-candidate="${esc(c.candidate_id)}" data-id-number="${esc(c.id_number)}"><td class="nowrap">${esc(Exam.fmtHm(c.booked_at))}</td>` +
-        `<td>${esc(c.name)}</td><td class="mono small">${esc(masked(c.id_number))}</td><td>${esc(c.licence_class)}</td>` +
+        `<td>${esc(c.name)}</td><td class="num">${esc(masked(c.id_number))}</td><td>${esc(c.licence_class)}</td>` +
         `<td>${Exam.candStatus(c.status)}</td><td>${car}</td><td class="nowrap">${startCell(c)}</td></tr>`;
     }).join("");
   }
@@ -119,6 +120,7 @@
     if (res.ok) {
       say("import-msg", true, esc(t("exam_imported", {n: res.data.imported})));
       $("import-file").value = "";
+      $("import-file-name").textContent = t("exam_no_file");
       await loadCandidates();
     } else if (res.data && Array.isArray(res.data.errors)) {
       const items = res.data.errors.map(e =>
@@ -131,10 +133,10 @@
 
   async function addOne(form) {
     const f = new FormData(form);
-    const body = {name: f.get("name"), id_number: f.get("id_number"), licence_class: f.get("licence_class"), booking_time: f.get("booking_time")};
+    const body = {name: f.get("name"), id_number: f.get("id_number"), licence_class: f.get("licence_class"), booking_time: `${f.get("booking_day")}T${f.get("booking_hm")}`};  // local time, 24-hour
     const res = await api("POST", "/api/exam/candidates", body);
     say("add-msg", res.ok, esc(res.ok ? t("exam_added", {name: body.name}) : refusal(res)));
-    if (res.ok) { form.reset(); await loadCandidates(); }
+    if (res.ok) { form.reset(); form.elements.booking_day.value = DAY; await loadCandidates(); }
   }
 
   async function start(candidateId, car) {
@@ -207,6 +209,7 @@
   function wire() {
     $("check-in-form").addEventListener("submit", ev => { ev.preventDefault(); checkIn($("check-in-id").value.trim()); });
     $("import-form").addEventListener("submit", ev => { ev.preventDefault(); importCsv(); });
+    $("import-file").addEventListener("change", ev => { $("import-file-name").textContent = ev.target.files[0] ? ev.target.files[0].name : t("exam_no_file"); });
     $("add-form").addEventListener("submit", ev => { ev.preventDefault(); addOne(ev.target); });
     document.querySelector("#candidates tbody").addEventListener("click", ev => {
       const b = ev.target.closest("button");

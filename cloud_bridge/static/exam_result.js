@@ -13,7 +13,9 @@
   const resultWord = passed => t(passed ? "exam_st_passed" : "exam_st_failed");
 
   function renderFacts(e) {
-    $("exam-status").innerHTML = Exam.examStatus(e.status);
+    const o = e.override;
+    const final = o ? `<span class="st st-${o.passed ? "passed" : "failed"}">${esc(resultWord(o.passed))}</span>` : Exam.examStatus(e.status);
+    $("exam-status").innerHTML = final;
     $("exam-score").textContent = e.score ?? "";
     $("f-candidate").textContent = e.candidate || "—";
     $("f-id-number").textContent = e.id_number || "—";
@@ -22,12 +24,11 @@
     $("f-rules").textContent = e.rules_version || "—";
     $("f-started").textContent = Exam.fmtDateTime(e.started_at);
     $("f-ended").textContent = Exam.fmtDateTime(e.ended_at);
-    $("f-ended-by").textContent = e.ended_by || "—";
+    $("f-ended-by").textContent = e.ended_by ? t("exam_ended_" + e.ended_by) : "—";
     $("f-quality").innerHTML = Exam.fixBadge(e.worst_quality);
     $("f-reason").textContent = e.reason || "—";
     $("f-electronic").innerHTML = Exam.examStatus(e.status) + (e.score === null || e.score === undefined ? "" : ` · ${esc(e.score)}`);
-    const o = e.override;
-    $("f-final").innerHTML = o ? `<span class="st st-${o.passed ? "passed" : "failed"}">${esc(resultWord(o.passed))}</span>` : Exam.examStatus(e.status);
+    $("f-final").innerHTML = final;
   }
 
   function renderTables(e) {

@@ -108,6 +108,7 @@ def test_every_word_the_exam_pages_and_scripts_use_is_in_the_catalogue_in_both_l
     # keys the scripts build from data: items, fix qualities, exam and candidate statuses
     used |= {f"exam_item_{i}" for i in ITEMS} | {f"exam_fix_{q}" for q in QUALITIES}
     used |= {f"exam_st_{s}" for s in EXAM_STATUSES} | {f"exam_cand_{s}" for s in CANDIDATE_STATUSES}
+    used |= {f"exam_ended_{e}" for e in ("completed", "disqualified", "finished", "invalid")}
     missing = sorted(k for k in used if k not in STRINGS)
     assert missing == [], f"words without a catalogue entry: {missing}"
     for key in used:
