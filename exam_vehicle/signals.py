@@ -25,9 +25,9 @@ class Signal(StrEnum):
 
 
 class SignalChange(BaseModel):
-    """One signal's new value, stamped with the unit's clock on arrival (the same clock as `Epoch.t`)."""
+    """One signal's new value, stamped on arrival and put on the judging time base (the same clock as `Epoch.t`)."""
 
     model_config = ConfigDict(extra="forbid")
-    t: float = Field(description="the unit's clock when the change arrived, unix seconds")
+    t: float = Field(description="when the change arrived, on the unit's judging time base, unix seconds")
     signal: Signal
     value: bool | int

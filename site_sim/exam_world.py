@@ -13,8 +13,10 @@ runs `speed` times faster, so a unit judging on GNSS time judges the world as it
 is. The vehicle board is hardware with real-time constants (20 ms debounce, a
 turn signal off after 1.5 s dark, a 0.5 s tach window), so for `REAL_TIME_AFTER_S`
 of world time after a change it needs real time to sense (the engine starting or
-stopping, a turn signal switched off) this car's world runs at real speed. Each
-car's world has its own clock for that reason.
+stopping, a turn signal switched off) this car's world runs at real speed, and for
+`SWITCH_REAL_S` after any other switch (so the board's and the link's real latency
+is not magnified into world time). Each car's world has its own clock for that
+reason.
 """
 
 from __future__ import annotations
@@ -36,23 +38,28 @@ from site_sim.exam_drive import CarSignals, NmeaServer
 
 REAL_TIME_AFTER_S = 2.0
 """World seconds after a change the board needs real time to sense: TURN_OFF_MS 1.5 s plus margin, the tach window."""
+SWITCH_REAL_S = 0.3
+"""World seconds at real speed after any other switch change: the board's debounce and the lane bus (tens of ms,
+more on a busy machine) are not magnified into the world's time, so the judge sees the change where the car was."""
 BACK_AT_START_S = 20.0
 """World seconds from the end of an exam until the car stands at the start again."""
 EPOCH_S = 0.1
 
 
-def slow_change(inp: Input) -> bool:
-    """A change the vehicle board takes real time to sense."""
-    if not isinstance(inp, SignalChange):
-        return False
-    return inp.signal is Signal.ENGINE_RUNNING or (
-        inp.signal in (Signal.TURN_LEFT, Signal.TURN_RIGHT) and inp.value is False
-    )
+def real_time_after(inp: Input) -> float:
+    """World seconds the world runs at real speed after `inp`: long after a change the vehicle board takes real time
+    to sense (the engine starting or stopping, a turn signal switched off), short after another switch, none after
+    an epoch or an engine speed (the judge reads the speed only as running or not)."""
+    if not isinstance(inp, SignalChange) or inp.signal is Signal.ENGINE_RPM:
+        return 0.0
+    if inp.signal is Signal.ENGINE_RUNNING or (inp.signal in (Signal.TURN_LEFT, Signal.TURN_RIGHT) and not inp.value):
+        return REAL_TIME_AFTER_S
+    return SWITCH_REAL_S
 
 
 def real_offsets(inputs: list[Input], speed: float) -> list[float]:
     """Real seconds after the first input at which each input happens: world time / speed, but real time
-    (rate 1) for `REAL_TIME_AFTER_S` after each slow change."""
+    (rate 1) for `real_time_after` each change."""
     if not inputs:
         return []
     out, real, rate_end, prev = [], 0.0, float("-inf"), inputs[0].t
@@ -68,8 +75,7 @@ def real_offsets(inputs: list[Input], speed: float) -> list[float]:
             w = nxt
         prev = inp.t
         out.append(real)
-        if slow_change(inp):
-            rate_end = max(rate_end, inp.t + REAL_TIME_AFTER_S)
+        rate_end = max(rate_end, inp.t + real_time_after(inp))
     return out
 
 

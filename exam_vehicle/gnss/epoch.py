@@ -21,12 +21,13 @@ class FixQuality(StrEnum):
 class Epoch(BaseModel):
     """One position epoch (all sentences of one fix time merged). `--json` of `passlane gnss read` prints these fields.
 
-    `t` is not the receiver's: it is the unit's clock when the epoch was complete (unix seconds), the one
+    `t` is the reader's clock when the epoch was complete (unix seconds); the unit then puts it on its judging
+    time base (`exam_vehicle.time_base`: the fix time, by default), the one
     clock every judge input is stamped with (see `exam_vehicle`). Offline readers set it from the fix time.
     """
 
     model_config = ConfigDict(extra="forbid")
-    t: float = Field(description="the unit's clock when the epoch was complete, unix seconds")
+    t: float = Field(description="when the epoch was complete (the reader's clock), or its judging time, unix seconds")
     time: str = Field(description="the fix time: ISO 8601 UTC when a date is known, else HH:MM:SS.sss")
     lat: float | None = Field(None, description="latitude, signed degrees (north positive)")
     lon: float | None = Field(None, description="longitude, signed degrees (east positive)")

@@ -76,13 +76,17 @@ def test_an_epoch_without_a_date_is_not_a_time_and_the_unit_base_keeps_arrival_s
 
 
 def test_the_world_runs_at_real_speed_after_a_change_the_board_needs_real_time_to_sense() -> None:
+    rpm = SignalChange(t=0.0, signal=Signal.ENGINE_RPM, value=900)
     inputs: list[Any] = [
-        _signal(0.0),
-        SignalChange(t=1.0, signal=Signal.ENGINE_RUNNING, value=True),
-        _signal(2.0),
-        _signal(5.0),
+        rpm,
+        SignalChange(t=1.0, signal=Signal.ENGINE_RUNNING, value=True),  # 2 s at real speed
+        rpm.model_copy(update={"t": 2.0}),
+        _signal(5.0),  # a switch: 0.3 s at real speed
+        rpm.model_copy(update={"t": 7.0}),
     ]
-    assert real_offsets(inputs, 8.0) == pytest.approx([0.0, 1 / 8, 1 / 8 + 1.0, 1 / 8 + 2.0 + 2.0 / 8])
+    assert real_offsets(inputs, 8.0) == pytest.approx(
+        [0.0, 1 / 8, 1 / 8 + 1.0, 1 / 8 + 2.0 + 2.0 / 8, 1 / 8 + 2.0 + 2.0 / 8 + 0.3 + 1.7 / 8]
+    )
 
 
 # ---------------------------------------------------------------- the real unit, a world at two speeds
