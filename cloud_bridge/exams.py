@@ -352,6 +352,11 @@ def cars(service: Service, positions: dict[str, dict[str, Any]]) -> list[dict[st
     """Every exam vehicle: online, busy (exam under way), its exam, last position and fix quality (from `positions`)."""
     now, rules = service.clock(), service.rules
     running = service.store.exams.running_units()
+    for c in service.store.commands.recent(200):  # a start sent and not yet expired holds its car too
+        exam_id = json.loads(c["args"]).get("exam_id")
+        pending = c["command"] == CommandName.START_EXAM.value and c["status"] == "sent" and c["expires_at"] > now
+        if pending and c["unit"] not in running and service.store.exams.get(exam_id or "") is None:
+            running[c["unit"]] = exam_id
     out = []
     for u in service.store.unit_records.units():
         if u.get("role") != "exam-vehicle":

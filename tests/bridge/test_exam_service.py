@@ -114,6 +114,10 @@ def test_start_sends_start_exam_with_a_bridge_made_exam_id_and_the_cars_exam_lin
     with pytest.raises(ExamError) as twice:
         exams.start(cand["candidate_id"], "car-01", "olga")
     assert twice.value.status == 409
+    other = _checked_in(exams, 2)
+    with pytest.raises(ExamError) as held:  # the start is on its way to the car: the car is taken
+        exams.start(other["candidate_id"], "car-01", "olga")
+    assert held.value.status == 409 and "busy" in held.value.detail
     ingest.ingest(inbound(car.exam(out["exam_id"], "clean", candidate="考生1")))
     x = store.exams.get(out["exam_id"])
     assert x["candidate_id"] == cand["candidate_id"] and x["status"] == "passed"
