@@ -67,7 +67,9 @@ function renderExamSites(sites) {
     return `<tr data-site="${esc(s.site)}"><td>${esc(s.site)}</td><td>${s.cars_online} / ${s.cars}</td><td>${s.in_progress}</td>` +
       `<td>${r.passed}</td><td>${r.failed}</td><td>${r.invalid}</td><td>${r.interrupted}</td><td>${pct(s.pass_rate)}</td></tr>`;
   }).join("");
-  document.querySelector("#exam-items tbody").innerHTML = sites.flatMap(s => s.items.map(i =>
+  const order = ["reverse_into_bay", "hill_stop_and_start", "parallel_park", "s_curve", "right_angle_turn"];  // the course's
+  const rank = i => order.indexOf(i.item) < 0 ? order.length : order.indexOf(i.item);
+  document.querySelector("#exam-items tbody").innerHTML = sites.flatMap(s => [...s.items].sort((a, b) => rank(a) - rank(b)).map(i =>
     `<tr><td>${esc(s.site)}</td><td>${esc(T["exam_item_" + i.item] || i.item)}</td><td>${pct(i.rate)} <span class="muted small">(${i.passed}/${i.driven})</span></td>` +
     `<td><meter min="0" max="1" value="${Number(i.rate) || 0}"></meter></td></tr>`)).join("") ||
     `<tr><td colspan="4" class="muted">${esc(T.exam_none)}</td></tr>`;

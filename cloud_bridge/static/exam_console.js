@@ -25,7 +25,7 @@
       const exam = c.busy ? c.exam_id || p.exam_id : null;  // a car's last position may name an exam since ended
       const cand = exam ? `<a href="/exam/exams/${encodeURIComponent(exam)}">${esc(c.candidate || exam)}</a>` : "";
       return `<tr data-car="${esc(c.unit)}"><td>${esc(c.unit)}</td><td>${st}</td><td class="fix">${Exam.fixBadge(p.quality || c.quality)}</td>` +
-        `<td>${cand}</td><td class="item">${exam ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${p.score ?? ""}</td></tr>`;
+        `<td>${cand}</td><td class="item">${exam ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${exam ? p.score ?? "" : ""}</td></tr>`;
     });
     document.querySelector("#cars tbody").innerHTML = rows.join("");
   }
@@ -50,7 +50,7 @@
     if (!row) { renderCars(); return; }
     row.querySelector(".fix").innerHTML = Exam.fixBadge(p.quality);
     row.querySelector(".item").textContent = p.exam_id && car.busy ? Exam.itemName(p.item) : "";
-    row.querySelector(".score").textContent = p.score ?? "";
+    row.querySelector(".score").textContent = p.exam_id && car.busy ? p.score ?? "" : "";
     const run = document.querySelector(`#exams-running tr[data-exam="${CSS.escape(p.exam_id || "")}"]`);
     if (run) { run.querySelector(".item").textContent = Exam.itemName(p.item); run.querySelector(".score").textContent = p.score ?? ""; }
   }

@@ -18,7 +18,6 @@
     $("exam-status").innerHTML = final;
     $("exam-score").textContent = e.score ?? "";
     $("f-candidate").textContent = e.candidate || "—";
-    $("f-id-number").textContent = e.id_number || "—";
     $("f-car").textContent = [e.unit, e.car].filter(Boolean).join(" · ") || "—";
     $("f-course").textContent = e.course || "—";
     $("f-rules").textContent = e.rules_version || "—";
@@ -39,7 +38,7 @@
       const at = d.e === null || d.e === undefined ? "—" : `${d.e.toFixed(1)}, ${d.n.toFixed(1)}`;
       return `<tr data-k="${k}"><td>${k + 1}</td><td class="nowrap">${esc(Exam.fmtTime(d.ts))}</td><td>${esc(Exam.itemName(d.item))}</td>` +
         `<td>${esc(d.wording || "")} <span class="muted small mono">${esc(d.rule_id)}</span></td>` +
-        `<td class="${d.fail ? "fail" : ""}">${esc(Exam.cost(d))}</td><td class="mono small">${esc(at)}</td></tr>`;
+        `<td class="${d.fail ? "fail" : ""}">${esc(Exam.cost(d))}</td><td class="num">${esc(at)}</td></tr>`;
     }).join("") || `<tr><td colspan="6" class="muted">${esc(t("exam_none"))}</td></tr>`;
   }
 
@@ -75,7 +74,7 @@
     state.marks = deductions.map((d, k) => {
       if (d.e === null || d.e === undefined) return null;
       const g = Exam.el(layer, "g", {class: "ded", "data-k": String(k), transform: `translate(${d.e.toFixed(2)},${(-d.n).toFixed(2)})`});
-      Exam.el(g, "circle", {class: d.fail ? "ded-mark" : "ded-mark minor", r: "1.6"});
+      Exam.el(g, "circle", {class: d.fail ? "ded-mark" : "ded-mark minor", r: "2.4"});
       Exam.el(g, "text", {class: "ded-num"}, String(k + 1));
       Exam.el(g, "title", {}, `${k + 1}. ${Exam.fmtTime(d.ts)} ${d.wording || d.rule_id} (${Exam.cost(d)})`);
       return g;

@@ -13,12 +13,12 @@ import json
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse
 
 from cloud_bridge.auth import Perm
 from cloud_bridge.i18n import strings
-from cloud_bridge.web.common import TOKEN_TEXT, Page, PageOf, declare
+from cloud_bridge.web.common import TOKEN_TEXT, Ctx, Page, PageOf, declare
 
 router = APIRouter()
 
@@ -38,8 +38,13 @@ def exam_console_page(page: PageOf) -> HTMLResponse:
 
 
 @declare(router, "GET", "/exam/exams/{exam_id}", Perm.EXAM_READ, page=True, response_class=HTMLResponse)
-def exam_result_page(page: PageOf, exam_id: ExamId) -> HTMLResponse:
+def exam_result_page(page: PageOf, ctx: Ctx, exam_id: ExamId) -> HTMLResponse:
     """One exam's result: items, deductions, the track on the course with a replay, the printable sheet; the sign-off
     and override forms for those who may act on exams (an ops viewer reads the result, as the dashboard links it)."""
+    exam = ctx.store.exams.get(exam_id)
+    if exam is None:
+        raise HTTPException(404, "no such exam")
+    # the booking behind an exam the bridge started: the sheet names the candidate's ID number and licence class
+    booking = ctx.store.candidates.get(exam["candidate_id"]) if exam.get("candidate_id") else None
     may_act = page.user is not None and page.user.may(Perm.EXAM)
-    return _render(page, "exam_result.html", exam_id=exam_id, may_act=may_act)
+    return _render(page, "exam_result.html", exam_id=exam_id, booking=booking, may_act=may_act)

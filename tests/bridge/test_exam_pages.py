@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from bridge_helpers import make_settings
 from fastapi.testclient import TestClient
+from test_exam_helpers import Car, exam_id_of, inbound, online
 
 from cloud_bridge.app import create_app
 from cloud_bridge.auth import hash_password
 from cloud_bridge.i18n import LANGS, STRINGS
+from cloud_bridge.ingest_service import IngestService
+from cloud_bridge.rules import RiskRulesConfig
 from cloud_bridge.store import open_store
 
 PASSWORD = "correct horse battery"
@@ -25,14 +28,20 @@ EXAM_STATUSES = ("running", "passed", "failed", "invalid", "interrupted")
 CANDIDATE_STATUSES = ("booked", "checked_in", "examining", "done")
 
 
+EXAM = exam_id_of("car-01", 1)
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory):
-    db = tmp_path_factory.mktemp("exam-pages") / "b.sqlite3"
-    store = open_store(str(db))
+    tmp = tmp_path_factory.mktemp("exam-pages")
+    store = open_store(str(tmp / "b.sqlite3"))
     store.migrate()
     for name, role in (("ada", "ops-admin"), ("vic", "ops-viewer"), ("eve", "exam-operator")):
         store.accounts.add_user(name, role, hash_password(PASSWORD))
-    yield create_app(make_settings(str(db)), store=store)
+    car = Car(tmp, "car-01")  # one exam judged on a car, as its unit sends it
+    IngestService(store, RiskRulesConfig()).ingest([online("car-01"), *inbound(car.exam(EXAM))])
+    car.close()
+    yield create_app(make_settings(str(tmp / "b.sqlite3")), store=store)
     store.close()
 
 
@@ -45,7 +54,7 @@ def _signed_in(app, name: str) -> TestClient:
     return client
 
 
-@pytest.mark.parametrize("path", ["/exam", "/exam/exams/car-01-261206-00a1b2"])
+@pytest.mark.parametrize("path", ["/exam", f"/exam/exams/{EXAM}"])
 def test_exam_pages_send_the_signed_out_to_sign_in(app, path: str) -> None:
     r = TestClient(app).get(path, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
@@ -54,7 +63,7 @@ def test_exam_pages_send_the_signed_out_to_sign_in(app, path: str) -> None:
 def test_an_ops_viewer_cannot_open_the_console_and_reads_a_result_without_the_sign_off_forms(app) -> None:
     client = _signed_in(app, "vic")
     assert client.get("/exam", follow_redirects=False).status_code == 403
-    result = client.get("/exam/exams/car-01-261206-00a1b2")
+    result = client.get(f"/exam/exams/{EXAM}")
     assert result.status_code == 200
     assert 'id="sign-form"' not in result.text and 'id="override-form"' not in result.text
     assert 'href="/exam"' not in result.text  # no console link in the viewer's navigation
@@ -74,9 +83,13 @@ def test_exam_operator_and_ops_admin_open_the_console_with_its_scripts_and_no_in
     assert all(body.strip() == "" for _, body in scripts)
     assert not re.search(r"\son[a-z]+=", page.text), "an event-handler attribute in the page"
     assert 'href="/exam" id="nav-exam"' in page.text
-    result = client.get("/exam/exams/car-01-261206-00a1b2")
-    assert result.status_code == 200 and 'data-exam="car-01-261206-00a1b2"' in result.text
+    result = client.get(f"/exam/exams/{EXAM}")
+    assert result.status_code == 200 and f'data-exam="{EXAM}"' in result.text
     assert 'id="sign-form"' in result.text and 'id="override-form"' in result.text
+
+
+def test_an_unknown_exam_has_no_result_page(app) -> None:
+    assert _signed_in(app, "eve").get(f"/exam/exams/{exam_id_of('car-01', 99)}").status_code == 404
 
 
 def test_exam_operator_lands_on_the_console_after_sign_in_and_sees_no_ops_links(app) -> None:
