@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from site_sim.exam_operator import Operator, Outcome, candidates, ops_token
+from site_sim.exam_operator import Operator, candidates, ops_token
 from site_sim.exam_site import ExamSite
 from site_sim.shutdown import StopSignals
 from site_sim.site import OPS_USER
@@ -39,6 +39,8 @@ class ExamSiteSummary(BaseModel):
     failed: int
     invalid: int
     interrupted: int
+    signed_off: int
+    console: bool
     mismatches: int
     events_published: int
     events_stored: int
@@ -84,13 +86,9 @@ def account_events(site: ExamSite, token: str, drain_s: float = 60.0) -> tuple[i
 
 
 def summarise(
-    site: ExamSite,
-    outcomes: list[Outcome],
-    count: int,
-    interrupted: int,
-    events: tuple[int, int, int, int],
-    wall: float,
+    site: ExamSite, op: Operator, count: int, events: tuple[int, int, int, int], wall: float
 ) -> ExamSiteSummary:
+    outcomes = op.outcomes
     status = Counter(o.status for o in outcomes)
     published, stored, duplicates, lost = events
     return ExamSiteSummary(
@@ -101,7 +99,9 @@ def summarise(
         passed=status["passed"],
         failed=status["failed"],
         invalid=status["invalid"],
-        interrupted=interrupted,
+        interrupted=op.interrupted,
+        signed_off=op.signed_off,
+        console=op.console_used,
         mismatches=sum(o.mismatch for o in outcomes),
         events_published=published,
         events_stored=stored,
@@ -126,9 +126,9 @@ def run_candidates(
     op = Operator(site, candidates(count, seed), token, out)
     if stop is not None:
         op.stop = stop
-    outcomes = op.run()
+    op.run()
     events = account_events(site, token)
-    return summarise(site, outcomes, count, op.interrupted, events, time.monotonic() - started)
+    return summarise(site, op, count, events, time.monotonic() - started)
 
 
 def print_summary(s: ExamSiteSummary, out: Callable[[str], None] = print) -> None:
@@ -138,6 +138,7 @@ def print_summary(s: ExamSiteSummary, out: Callable[[str], None] = print) -> Non
         f"  candidates {s.candidates}: judged {s.judged} (passed {s.passed}, failed {s.failed}, invalid {s.invalid}), "
         f"interrupted runs {s.interrupted}, mismatches {s.mismatches}"
     )
+    out(f"  operator: {'console API' if s.console else 'ops API (no console API served)'}, signed off {s.signed_off}")
     out(f"  events: published {s.events_published}, stored {s.events_stored}, duplicates {s.duplicates}, lost {s.lost}")
     for line in s.mismatched:
         out(f"  mismatch: {line}")
