@@ -97,6 +97,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "exam_choose_file": {"zh-CN": "请先选择文件", "en": "Choose a file first"},
     "exam_choose_csv": {"zh-CN": "选择文件", "en": "Choose file"},
     "exam_item_col": {"zh-CN": "考试项目", "en": "Item"},
+    "exam_overridden_short": {"zh-CN": "（考官已更改）", "en": "(overridden)"},
     "exam_ended_completed": {"zh-CN": "全部项目考完", "en": "every item driven"},
     "exam_ended_disqualified": {"zh-CN": "判定不合格，考试结束", "en": "disqualified"},
     "exam_ended_finished": {"zh-CN": "考官在全部项目考完前结束", "en": "ended by the examiner before every item"},

@@ -79,6 +79,13 @@
     for (const c of state.cars.values()) if (c.position) moveCar(c.position);
   }
 
+  // The result that stands: an examiner's override, else the electronic judgement; "(overridden)" beside an override.
+  function finalResult(status, override) {
+    if (!override) return Exam.examStatus(status);
+    const word = override.passed ? "passed" : "failed";
+    return `${Exam.examStatus(word)} <span class="muted small">${esc(t("exam_overridden_short"))}</span>`;
+  }
+
   // ---------------------------------------------------------------- candidates
   function startCell(c) {
     if (c.status === "booked") return `<button class="row-check-in" data-id="${esc(c.id_number)}">${esc(t("exam_check_in"))}</button>`;
@@ -92,13 +99,21 @@
   const masked = id => id && id.length === 18 ? id.slice(0, 6) + "********" + id.slice(14) : (id || "");
 
   function renderCandidates() {
+    // keep each row's chosen car across a refresh (the lists refresh as cars and exams change)
+    const chosen = new Map([...document.querySelectorAll("#candidates tr[data-candidate]")].map(tr =>
+      [tr.dataset.candidate, (tr.querySelector(".car-choice") || {}).value]));
     document.querySelector("#candidates tbody").innerHTML = state.candidates.map(c => {  // by booking time (the API's order)
-      const result = c.exam_status && c.exam_status !== "running" ? ` ${Exam.examStatus(c.exam_status)} ${c.score ?? ""}` : "";
+      const override = (state.exams.find(e => e.exam_id === c.exam_id) || {}).override;
+      const result = c.exam_status && c.exam_status !== "running" ? ` ${finalResult(c.exam_status, override)} ${c.score ?? ""}` : "";
       const car = c.exam_id ? `<a href="/exam/exams/${encodeURIComponent(c.exam_id)}">${esc(c.car || c.exam_id)}</a>${result}` : esc(c.car || "");
       return `<tr data-candidate="${esc(c.candidate_id)}" data-id-number="${esc(c.id_number)}"><td class="nowrap">${esc(Exam.fmtHm(c.booked_at))}</td>` +
         `<td>${esc(c.name)}</td><td class="num">${esc(masked(c.id_number))}</td><td>${esc(c.licence_class)}</td>` +
         `<td>${Exam.candStatus(c.status)}</td><td>${car}</td><td class="nowrap">${startCell(c)}</td></tr>`;
     }).join("");
+    for (const sel of document.querySelectorAll("#candidates .car-choice")) {
+      const was = chosen.get(sel.closest("tr").dataset.candidate);
+      if (was && [...sel.options].some(o => o.value === was)) sel.value = was;
+    }
   }
 
   async function loadCandidates() {
@@ -159,12 +174,12 @@
     }).join("");
     document.querySelector("#exams-done tbody").innerHTML = done.map(e =>
       `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate_name || e.candidate || "")}</td><td>${esc(e.unit)}</td>` +
-      `<td>${Exam.examStatus(e.status)}</td><td>${e.score ?? "—"}</td><td>${esc(Exam.fmtTime(e.ended_at))}</td></tr>`).join("");
+      `<td class="result">${finalResult(e.status, e.override)}</td><td>${e.score ?? "—"}</td><td>${esc(Exam.fmtTime(e.ended_at))}</td></tr>`).join("");
   }
 
   async function loadExams() {
     const res = await api("GET", "/api/exam/exams?day=" + encodeURIComponent(DAY));
-    if (res.ok) { state.exams = res.data; renderExams(); }
+    if (res.ok) { state.exams = res.data; renderExams(); renderCandidates(); }
   }
 
   // ---------------------------------------------------------------- the live stream
@@ -225,7 +240,7 @@
     await Promise.all([loadCandidates(), loadExams()]);
     connect();
     setInterval(markStale, 1000);
-    setInterval(() => { loadCars().then(() => document.querySelector(".car-choice:focus") || renderCandidates()); }, 5000);
+    setInterval(() => { loadCars().then(renderCandidates); }, 5000);
     document.body.dataset.ready = "1";
   }
   init();

@@ -27,7 +27,7 @@ from cloud_bridge.auth import hash_password
 from cloud_bridge.reference import id_check_char
 from cloud_bridge.runner import Bridge
 from edge.broker import MosquittoBroker
-from edge.contract import EventKind, Leaf, PositionReport, UnitState, UnitStatus
+from edge.contract import EventKind, Leaf, PositionReport, UnitState, UnitStatus, new_case_id
 from edge.journal import Journal, NewEvent
 from edge.pki import SitePki
 from exam_vehicle.car import load_car
@@ -296,7 +296,8 @@ def test_operator_runs_a_candidate_from_import_to_signed_result_with_the_live_ma
         wait_for(lambda: (bridge.store.exams.get(exam_id) or {}).get("track_state") == "complete", 20, "track stored")
         _result_page(page, url, exam_id, bridge)
         _screens(page, url, exam_id)
-        _dashboard(browser.new_page(viewport={"width": 1280, "height": 800}), url, exam_id)
+        interrupted = _interrupted_on(cars[1], bridge)
+        _dashboard(browser.new_page(viewport={"width": 1280, "height": 800}), url, interrupted)
         browser.close()
     assert external == [], f"the console fetched from outside: {external}"
 
@@ -337,6 +338,11 @@ def _result_page(page: Any, url: str, exam_id: str, bridge: Bridge) -> None:
     page.wait_for_function("() => document.getElementById('override-state').textContent.includes('安全带')")
     assert bridge.store.exams.get(exam_id)["override"]["passed"] is False
     assert "不合格" in page.inner_text("#f-final") and "合格" in page.inner_text("#f-electronic")
+    page.goto(url + "/exam")  # the console shows the result that stands, marked as overridden
+    page.wait_for_selector(f"#exams-done tr[data-exam='{exam_id}'] .st-failed")
+    assert "考官已更改" in page.inner_text(f"#exams-done tr[data-exam='{exam_id}'] .result")
+    page.go_back()
+    page.wait_for_selector("body[data-ready='1'] #deductions tbody tr[data-k]")
 
 
 def _pdf_pages(pdf: bytes) -> int:
@@ -350,7 +356,7 @@ def _screens(page: Any, url: str, exam_id: str) -> None:
     assert page.locator(".sig-lines").is_visible()
     if SHOTS:
         page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
-        page.screenshot(path=str(Path(SHOTS) / "exam-result-print-zh.png"), full_page=True)
+        page.screenshot(path=str(Path(SHOTS) / "exam-result-print-zh-CN.png"), full_page=True)
     pdf = page.pdf(format="A4", print_background=True)
     if SHOTS:
         (Path(SHOTS) / "exam-result-sheet.pdf").write_bytes(pdf)
@@ -371,18 +377,43 @@ def _screens(page: Any, url: str, exam_id: str) -> None:
     )
 
 
-def _dashboard(page: Any, url: str, exam_id: str) -> None:
-    """The ops dashboard shows the exam site beside the lanes: the day's result, pass rates per item."""
+def _interrupted_on(car: ExamCar, bridge: Bridge) -> str:
+    """An exam started on the car itself (no booking) that its unit reports interrupted: its id."""
+    t0 = time.time() - 90
+    exam_id = new_case_id(car.unit, dt.datetime.fromtimestamp(t0).astimezone().strftime("%y%m%d"), "00abcd")
+    header, _ = drive()
+    data = {"exam_id": exam_id, "candidate": "王芳", "car": header.car, "course": header.course}
+    car.send(
+        [
+            NewEvent(EventKind.EXAM_STARTED, case_id=exam_id, actor="examiner", ts=t0,
+                     data={**data, "rules_version": header.rules_version}),
+            NewEvent(EventKind.EXAM_INTERRUPTED, case_id=exam_id, actor="system", ts=t0 + 40,
+                     data={"reason": "the unit restarted mid-exam"}),
+        ]
+    )  # fmt: skip
+    wait_for(lambda: (bridge.store.exams.get(exam_id) or {}).get("status") == "interrupted", 15, "interrupted")
+    return exam_id
+
+
+def _dashboard(page: Any, url: str, interrupted: str) -> None:
+    """The ops dashboard shows the exam site beside the lanes: the day's results, pass rates per item, the
+    interrupted run with its reason (linked to its result page, which an ops viewer may read)."""
     _sign_in(page, url, "vic")
-    page.wait_for_selector("#exam-sites tbody tr[data-site='site-1']")
+    page.wait_for_selector(f"#exam-abnormal tr[data-exam='{interrupted}']")
     cells = page.locator("#exam-sites tbody tr[data-site='site-1'] td").all_inner_texts()
-    assert cells == ["site-1", "2 / 2", "0", "1", "0", "0", "0", "100%"], cells
+    assert cells == ["site-1", "2 / 2", "0", "1", "0", "0", "1", "100%"], cells
+    run = page.inner_text(f"#exam-abnormal tr[data-exam='{interrupted}']")
+    assert "car-02" in run and "中断" in run and "the unit restarted mid-exam" in run
     items = page.inner_text("#exam-items")
     # an item is passed when driven to its end without a failing deduction: the stop in the bay cost 5, not the item
     rows = page.locator("#exam-items tbody tr").all_inner_texts()
     assert [r.split("\t")[1] for r in rows] == ["倒车入库", "坡道定点停车和起步", "侧方停车", "曲线行驶", "直角转弯"]
     assert items.count("100% (1/1)") == 5
     _shot(page, "dashboard-zh-CN-1280x800")
+    page.click(f"#exam-abnormal tr[data-exam='{interrupted}'] a")
+    page.wait_for_selector("body[data-ready='1']")
+    assert "中断" in page.inner_text("#exam-status") and page.locator("#sign-form").count() == 0
+    assert "轨迹尚未上传" in page.inner_text("#track-msg")
 
 
 def test_page_roles_in_the_browser_viewer_refused_the_console_and_signed_out_sent_to_sign_in(site) -> None:
