@@ -113,7 +113,12 @@ class ExamRecords:
         elif ev.kind == EventKind.EXAM_TRACK_CHUNK:
             found += self._pieces_in(cur, site, ev, after)
         if ev.kind in (EventKind.EXAM_RESULT, EventKind.EXAM_INVALID, EventKind.EXAM_INTERRUPTED):
-            cur.x("UPDATE exam_candidates SET status = 'done' WHERE exam_id = ?", (exam_id,))
+            # a verdict ends the candidate's day; a run without one (invalid, interrupted) is driven again
+            again = after.get("status") in ("invalid", "interrupted")
+            cur.x(
+                "UPDATE exam_candidates SET status = ? WHERE exam_id = ? AND status = 'examining'",
+                ("checked_in" if again else "done", exam_id),
+            )
         if ev.kind == EventKind.EXAM_RESULT:
             changed = result_changed(before, after)
             found.append(ExamFinding("result_changed" if changed else "result", site, ev.unit, after, previous=before))

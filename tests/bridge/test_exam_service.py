@@ -124,6 +124,18 @@ def test_start_sends_start_exam_with_a_bridge_made_exam_id_and_the_cars_exam_lin
     assert store.candidates.get(cand["candidate_id"])["status"] == "done"
 
 
+def test_a_run_without_a_verdict_lets_the_candidate_drive_again(env, store) -> None:
+    exams, ingest, car, _ = env
+    cand = _checked_in(exams)
+    first = exams.start(cand["candidate_id"], "car-01", "olga")
+    ingest.ingest(inbound(car.exam(first["exam_id"], "rtk-lost-5s")))
+    assert store.exams.get(first["exam_id"])["status"] == "invalid"
+    assert store.candidates.get(cand["candidate_id"])["status"] == "checked_in"
+    again = exams.start(cand["candidate_id"], "car-01", "olga")
+    assert again["exam_id"] != first["exam_id"]
+    assert store.candidates.get(cand["candidate_id"])["exam_id"] == again["exam_id"]
+
+
 def test_a_busy_or_offline_car_is_refused(env, store) -> None:
     exams, ingest, car, _ = env
     ingest.ingest(inbound(car.exam(exam_id_of("car-01", 7), "clean", end=False)))
