@@ -38,7 +38,7 @@ from site_sim.exam_drive import CarSignals, NmeaServer
 
 REAL_TIME_AFTER_S = 2.0
 """World seconds after a change the board needs real time to sense: TURN_OFF_MS 1.5 s plus margin, the tach window."""
-SWITCH_REAL_S = 0.3
+SWITCH_REAL_S = 0.6
 """World seconds at real speed after any other switch change: the board's debounce and the lane bus (tens of ms,
 more on a busy machine) are not magnified into the world's time, so the judge sees the change where the car was."""
 BACK_AT_START_S = 20.0

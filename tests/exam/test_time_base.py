@@ -81,11 +81,11 @@ def test_the_world_runs_at_real_speed_after_a_change_the_board_needs_real_time_t
         rpm,
         SignalChange(t=1.0, signal=Signal.ENGINE_RUNNING, value=True),  # 2 s at real speed
         rpm.model_copy(update={"t": 2.0}),
-        _signal(5.0),  # a switch: 0.3 s at real speed
+        _signal(5.0),  # a switch: 0.6 s at real speed
         rpm.model_copy(update={"t": 7.0}),
     ]
     assert real_offsets(inputs, 8.0) == pytest.approx(
-        [0.0, 1 / 8, 1 / 8 + 1.0, 1 / 8 + 2.0 + 2.0 / 8, 1 / 8 + 2.0 + 2.0 / 8 + 0.3 + 1.7 / 8]
+        [0.0, 1 / 8, 1 / 8 + 1.0, 1 / 8 + 2.0 + 2.0 / 8, 1 / 8 + 2.0 + 2.0 / 8 + 0.6 + 1.4 / 8]
     )
 
 

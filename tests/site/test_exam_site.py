@@ -30,7 +30,7 @@ from site_sim.exam_site import ExamSite
 from site_sim.polling import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
-SPEED = 8.0
+SPEED = 10.0
 KIND = {"item_started": "exam.item_started", "item_ended": "exam.item_ended", "deduction": "exam.deduction",
         "run_invalid": "exam.invalid", "result": "exam.result"}  # fmt: skip
 
