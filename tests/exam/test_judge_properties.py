@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import random
 import time
 from pathlib import Path
 
@@ -80,17 +81,25 @@ def ready(t: float) -> list[SignalChange]:
 
 @st.composite
 def inside_poses(draw: st.DrawFn, item: str) -> list[tuple[float, float, float]]:
-    """1-6 poses of the car (rear axle, heading) with the whole body in the item's area and 5 cm from every line."""
+    """1-6 poses of the car (rear axle, heading) with the whole body in the item's area and 5 cm from every line.
+
+    In a narrow item (the S curve) few uniform poses fit, so each pose is the first of up to 400 candidates from a
+    drawn seed that does: the examples stay satisfiable whatever hypothesis's own seed is.
+    """
     m = course().items[item]
     lines = [f.geom for f in m.features if f.geom.geom_type == "LineString"]
     x0, y0, x1, y1 = m.area.bounds
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
     poses = []
     for _ in range(draw(st.integers(1, 6))):
-        x, y = draw(st.floats(x0, x1)), draw(st.floats(y0, y1))
-        heading = draw(st.floats(0.0, 360.0))
-        b = body(x, y, heading)
-        assume(m.area.contains(b) and all(b.distance(line) > 0.05 for line in lines))
-        poses.append((x, y, heading))
+        for _try in range(400):
+            x, y, heading = rng.uniform(x0, x1), rng.uniform(y0, y1), rng.uniform(0.0, 360.0)
+            b = body(x, y, heading)
+            if m.area.contains(b) and all(b.distance(line) > 0.05 for line in lines):
+                poses.append((x, y, heading))
+                break
+        else:
+            assume(False)
     return poses
 
 
