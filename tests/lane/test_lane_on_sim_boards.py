@@ -50,7 +50,7 @@ def test_vehicle_through_the_lane_on_simulated_boards_closes_arms_only_after_pas
             await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 10, "records")
             await lane.apply(cid, C.Admit(), "insp-1")
             await asyncio.to_thread(io_ctl.vehicle_pass, "entry")
-            await await_until(lambda: lane.cases[cid].vin_read is not None, 20, "vehicle admitted and VIN read")
+            await await_until(lambda: lane.cases[cid].vin_read is not None, 60, "vehicle admitted and VIN read")
             await lane.apply(cid, C.VinConfirm(lane.cases[cid].certificate_vin, "by eye"), "insp-1")
             for item in ("vin", "engine", "tyres"):
                 await lane.apply(cid, C.MarkItem(item, "pass"), "insp-1")

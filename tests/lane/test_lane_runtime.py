@@ -39,7 +39,7 @@ async def admit(lane: Lane, world, cid: str) -> None:
     """The inspector admits; the world drives the car through the entry barrier once it is open."""
     await lane.apply(cid, C.Admit(), "insp-1")
     await asyncio.to_thread(world.vehicle_pass, "entry")
-    await await_until(lambda: lane.cases[cid].vin_read is not None, 20, "vehicle admitted and VIN read")
+    await await_until(lambda: lane.cases[cid].vin_read is not None, 60, "vehicle admitted and VIN read")
 
 
 async def inspect(lane: Lane, cid: str) -> None:
@@ -162,7 +162,7 @@ def test_an_accepted_vin_matching_the_certificate_needs_no_inspector(tmp_path, m
             show_vin(tmp_path / "camera", vehicle.vin, seed)
             await lane.apply(cid, C.Admit(), "insp-1")
             await asyncio.to_thread(boards[0].control().vehicle_pass, "entry")
-            await await_until(lambda: lane.cases[cid].stage == C.Stage.VIN_CONFIRMED, 20, "VIN confirmed by the reader")
+            await await_until(lambda: lane.cases[cid].stage == C.Stage.VIN_CONFIRMED, 60, "VIN confirmed by the reader")
             c = lane.cases[cid]
             assert c.vin == vehicle.vin and (lane.data_dir / c.vin_read.image).exists()
             assert cv2.imread(str(lane.data_dir / c.vin_read.image)) is not None
