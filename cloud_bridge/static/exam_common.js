@@ -58,13 +58,31 @@ const Exam = (() => {
     try { data = await r.json(); } catch (e) { data = null; }
     return {ok: r.ok, status: r.status, data};
   }
-  // The refusal's words: FastAPI's detail text, or each validation error's field and message.
-  function refusal(res) {
+  // The server's own words (English) for a refusal: kept for the element's title, shown only when nothing else fits.
+  function serverWords(res) {
     const d = res.data && res.data.detail;
     if (typeof d === "string") return d;
     if (Array.isArray(d)) return d.map(e => `${(e.loc || []).slice(1).join(".")}: ${e.msg}`).join("; ");
-    return `${t("exam_failed_request")} (HTTP ${res.status})`;
+    return `HTTP ${res.status}`;
   }
+  // A refusal in the page's language: `keys` maps an HTTP status to a catalogue key for this action.
+  function refusal(res, keys) {
+    const key = (keys || {})[res.status] || {404: "exam_err_not_found", 409: "exam_err_not_now", 422: "exam_err_invalid"}[res.status];
+    return key ? t(key) : `${t("exam_failed_request")} (HTTP ${res.status})`;
+  }
+  // One bad row of a candidate file (or form) in the page's language: [field, words the server used, catalogue key].
+  const ROW_ERRORS = [
+    ["header", "", "exam_err_header"], ["row", "columns", "exam_err_columns"], ["row", "no candidates", "exam_err_empty"],
+    ["id_number", "twice", "exam_err_twice"], ["id_number", "already stored", "exam_err_stored"],
+    ["id_number", "", "exam_err_id_number"], ["name", "", "exam_err_name"],
+    ["licence_class", "", "exam_err_licence_class"], ["booking_time", "", "exam_err_booking_time"],
+  ];
+  function rowError(e) {
+    const hit = ROW_ERRORS.find(([field, words]) => field === e.field && String(e.message || "").includes(words));
+    return hit ? t(hit[2]) : String(e.message || "");
+  }
+  const fieldName = f => ({name: t("exam_name"), id_number: t("exam_id_number"), licence_class: t("exam_licence_class"),
+    booking_time: t("exam_booking_time")})[f] || "";
 
   function el(parent, name, attrs, text) {
     const node = document.createElementNS(SVG_NS, name);
@@ -118,5 +136,5 @@ const Exam = (() => {
   }
 
   return {t, esc, toDate, fmtTime, fmtHm, fmtDateTime, fmtDur, today, itemName, fixName, fixBadge, examStatus, candStatus,
-    cost, api, refusal, el, pts, drawCourse, carMarker, placeCar, root};
+    cost, api, refusal, serverWords, rowError, fieldName, el, pts, drawCourse, carMarker, placeCar, root};
 })();

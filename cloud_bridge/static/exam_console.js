@@ -3,16 +3,19 @@
 "use strict";
 
 (() => {
-  const {t, esc, api, refusal} = Exam;
+  const {t, esc, api, refusal, serverWords} = Exam;
   const DAY = Exam.root.dataset.day || Exam.today();
   const state = {cars: new Map(), candidates: [], exams: [], courseName: null, layers: null, markers: new Map()};
   const $ = id => document.getElementById(id);
 
-  function say(id, ok, html) {
+  function say(id, ok, html, res) {
     const node = $(id);
     node.className = "msg " + (ok ? "ok" : "error");
     node.innerHTML = html;
+    node.title = res && !ok ? serverWords(res) : "";  // the bridge's own words, for whoever supports the site
   }
+  // which site an import or a new candidate is for: the one chosen when the bridge hears several
+  const siteChoice = () => ($("site-choice") && !$("site-choice").hidden ? $("site-choice").value : "");
 
   // ---------------------------------------------------------------- the cars and the live map
   const freeCars = () => [...state.cars.values()].filter(c => c.online && !c.busy);
@@ -74,6 +77,7 @@
       state.cars.set(c.unit, {...known, ...c, position: known.position || c.position || null});
     }
     renderCars();
+    renderSites();
     const withCourse = res.data.find(c => c.course);
     if (withCourse) await loadCourse(withCourse.course);
     for (const c of state.cars.values()) if (c.position) moveCar(c.position);
@@ -84,6 +88,18 @@
     if (!override) return Exam.examStatus(status);
     const word = override.passed ? "passed" : "failed";
     return `${Exam.examStatus(word)} <span class="muted small">${esc(t("exam_overridden_short"))}</span>`;
+  }
+
+  // A bridge that hears several exam sites: the operator says which site an import or a new candidate is for.
+  function renderSites() {
+    const sel = $("site-choice");
+    const sites = [...new Set([...state.cars.values()].map(c => c.site).filter(Boolean))].sort();
+    sel.hidden = sites.length < 2;
+    if (sites.join() !== [...sel.options].map(o => o.value).join()) {
+      const was = sel.value;
+      sel.innerHTML = sites.map(x => `<option value="${esc(x)}">${esc(x)}</option>`).join("");
+      if (sites.includes(was)) sel.value = was;
+    }
   }
 
   // ---------------------------------------------------------------- candidates
@@ -124,39 +140,44 @@
   async function checkIn(idNumber) {
     const res = await api("POST", "/api/exam/check-in", {id_number: idNumber});
     const name = res.ok ? (res.data.name || idNumber) : "";
-    say("check-in-msg", res.ok, esc(res.ok ? t("exam_checked_in", {name}) : refusal(res)));
+    say("check-in-msg", res.ok, esc(res.ok ? t("exam_checked_in", {name}) : refusal(res, {404: "exam_err_no_booking", 409: "exam_err_checked_in"})), res);
     if (res.ok) { $("check-in-id").value = ""; await loadCandidates(); }
   }
 
   async function importCsv() {
     const file = $("import-file").files[0];
     if (!file) { say("import-msg", false, esc(t("exam_choose_file"))); return; }
-    const res = await api("POST", "/api/exam/candidates/import", await file.text(), "text/csv");
+    const site = siteChoice() ? "?site=" + encodeURIComponent(siteChoice()) : "";
+    const res = await api("POST", "/api/exam/candidates/import" + site, await file.text(), "text/csv");
     if (res.ok) {
       say("import-msg", true, esc(t("exam_imported", {n: res.data.imported})));
       $("import-file").value = "";
       $("import-file-name").textContent = t("exam_no_file");
       await loadCandidates();
     } else if (res.data && Array.isArray(res.data.errors)) {
-      const items = res.data.errors.map(e =>
-        `<li class="import-error" data-row="${esc(e.row)}">${esc(t("exam_row", {row: e.row}))} · ${esc(e.field || "")}: ${esc(e.message)}</li>`);
-      say("import-msg", false, `${esc(t("exam_import_failed"))}<ul>${items.join("")}</ul>`);
+      const items = res.data.errors.map(e => {
+        const where = [e.row > 0 ? t("exam_row", {row: e.row}) : "", Exam.fieldName(e.field)].filter(Boolean).join(" · ");
+        return `<li class="import-error" data-row="${esc(e.row)}" data-field="${esc(e.field)}" title="${esc(e.message)}">` +
+          `${esc(where)}${where ? "：" : ""}${esc(Exam.rowError(e))}</li>`;
+      });
+      say("import-msg", false, `${esc(t("exam_import_failed"))}<ul>${items.join("")}</ul>`, res);
     } else {
-      say("import-msg", false, esc(refusal(res)));
+      say("import-msg", false, esc(refusal(res, {413: "exam_err_too_many", 400: "exam_err_not_utf8"})), res);
     }
   }
 
   async function addOne(form) {
     const f = new FormData(form);
-    const body = {name: f.get("name"), id_number: f.get("id_number"), licence_class: f.get("licence_class"), booking_time: `${f.get("booking_day")}T${f.get("booking_hm")}`};  // local time, 24-hour
+    const body = {...(siteChoice() ? {site: siteChoice()} : {}), name: f.get("name"), id_number: f.get("id_number"), licence_class: f.get("licence_class"), booking_time: `${f.get("booking_day")}T${f.get("booking_hm")}`};  // local time, 24-hour
     const res = await api("POST", "/api/exam/candidates", body);
-    say("add-msg", res.ok, esc(res.ok ? t("exam_added", {name: body.name}) : refusal(res)));
+    const bad = !res.ok && res.data && Array.isArray(res.data.errors) ? res.data.errors.map(e => `${Exam.fieldName(e.field)}：${Exam.rowError(e)}`).join("；") : "";
+    say("add-msg", res.ok, esc(res.ok ? t("exam_added", {name: body.name}) : bad || refusal(res)), res);
     if (res.ok) { form.reset(); form.elements.booking_day.value = DAY; await loadCandidates(); }
   }
 
   async function start(candidateId, car) {
     const res = await api("POST", `/api/exam/candidates/${encodeURIComponent(candidateId)}/start`, {car});
-    say("start-msg", res.ok, esc(res.ok ? t("exam_start_sent", {car, exam_id: res.data.exam_id}) : refusal(res)));
+    say("start-msg", res.ok, esc(res.ok ? t("exam_start_sent", {car, exam_id: res.data.exam_id}) : refusal(res, {409: "exam_err_car_not_free"})), res);
     await Promise.all([loadCars(), loadCandidates(), loadExams()]);
   }
 

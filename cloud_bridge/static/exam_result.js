@@ -8,7 +8,11 @@
   const $ = id => document.getElementById(id);
   const state = {exam: null, epochs: [], layers: null, car: null, marks: []};
 
-  function say(id, ok, text) { $(id).className = "msg " + (ok ? "ok" : "error"); $(id).textContent = text; }
+  function say(id, ok, text, res) {
+    $(id).className = "msg " + (ok ? "ok" : "error");
+    $(id).textContent = text;
+    $(id).title = res && !ok ? Exam.serverWords(res) : "";
+  }
   const finished = e => e.status !== "running";
   const resultWord = passed => t(passed ? "exam_st_passed" : "exam_st_failed");
 
@@ -130,7 +134,7 @@
 
   async function loadExam() {
     const res = await api("GET", `/api/exam/exams/${encodeURIComponent(EXAM)}`);
-    if (!res.ok) { say("track-msg", false, refusal(res)); return null; }
+    if (!res.ok) { say("track-msg", false, refusal(res), res); return null; }
     state.exam = res.data;
     renderFacts(res.data);
     renderTables(res.data);
@@ -141,14 +145,14 @@
   async function signOff() {
     const note = $("sign-note").value.trim();
     const res = await api("POST", `/api/exam/exams/${encodeURIComponent(EXAM)}/sign-off`, note ? {note} : {});
-    say("sign-msg", res.ok, res.ok ? "" : refusal(res));
+    say("sign-msg", res.ok, res.ok ? "" : refusal(res, {409: "exam_err_sign_conflict"}), res);
     if (res.ok) await loadExam();
   }
 
   async function override() {
     const body = {passed: $("override-passed").value === "true", reason: $("override-reason").value.trim()};
     const res = await api("POST", `/api/exam/exams/${encodeURIComponent(EXAM)}/override`, body);
-    say("override-msg", res.ok, res.ok ? "" : refusal(res));
+    say("override-msg", res.ok, res.ok ? "" : refusal(res, {409: "exam_err_not_finished", 422: "exam_err_reason"}), res);
     if (res.ok) await loadExam();
   }
 

@@ -118,6 +118,7 @@ def test_every_word_the_exam_pages_and_scripts_use_is_in_the_catalogue_in_both_l
         src = (BRIDGE / "static" / name).read_text()
         used |= set(re.findall(r"""\bt\(\s*"(\w+)"\s*[,)]""", src))
         used |= set(re.findall(r"""\bT\.(\w+)""", src))
+        used |= set(re.findall(r"""["'](exam_\w*[a-z0-9])["']""", src))  # keys named in tables (refusals, row errors)
     # keys the scripts build from data: items, fix qualities, exam and candidate statuses
     used |= {f"exam_item_{i}" for i in ITEMS} | {f"exam_fix_{q}" for q in QUALITIES}
     used |= {f"exam_st_{s}" for s in EXAM_STATUSES} | {f"exam_cand_{s}" for s in CANDIDATE_STATUSES}

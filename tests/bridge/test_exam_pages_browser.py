@@ -207,7 +207,9 @@ def _import_and_check_in(page: Any, booked: str) -> None:
     page.wait_for_selector("#import-msg li.import-error")
     assert page.locator("#import-msg li.import-error").count() == 1
     assert page.get_attribute("#import-msg li.import-error", "data-row") == "2"
-    assert "id_number" in page.inner_text("#import-msg") and "未导入" in page.inner_text("#import-msg")
+    assert page.get_attribute("#import-msg li.import-error", "data-field") == "id_number"
+    words = page.inner_text("#import-msg")
+    assert "未导入" in words and "第 2 行 · 身份证号" in words and "校验位" in words
     assert page.locator("#candidates tbody tr").count() == 0  # nothing imported half-way
     good = _csv([("张伟", id_number(1), "C1", booked), ("李娜", id_number(2), "C2", booked)])
     _upload(page, "good.csv", good)
@@ -220,6 +222,10 @@ def _import_and_check_in(page: Any, booked: str) -> None:
     page.click("#add")
     page.wait_for_selector(f"#candidates tr[data-id-number='{id_number(3)}']")
     assert "15:45" in page.inner_text(f"#candidates tr[data-id-number='{id_number(3)}']")
+    page.fill("#check-in-id", id_number(9))  # no booking today
+    page.click("#check-in")
+    page.wait_for_selector("#check-in-msg.error")
+    assert "今日没有该身份证号的预约" in page.inner_text("#check-in-msg")
     page.fill("#check-in-id", id_number(1))
     page.click("#check-in")
     page.wait_for_selector("#check-in-msg.ok")
