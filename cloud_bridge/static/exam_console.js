@@ -17,6 +17,8 @@
   // which site an import or a new candidate is for: the one chosen when the bridge hears several
   const siteChoice = () => ($("site-choice") && !$("site-choice").hidden ? $("site-choice").value : "");
 
+  const none = cols => `<tr class="empty"><td colspan="${cols}" class="muted">${esc(t("exam_none"))}</td></tr>`;
+
   // ---------------------------------------------------------------- the cars and the live map
   const freeCars = () => [...state.cars.values()].filter(c => c.online && !c.busy);
 
@@ -30,7 +32,7 @@
       return `<tr data-car="${esc(c.unit)}"><td>${esc(c.unit)}</td><td>${st}</td><td class="fix">${Exam.fixBadge(p.quality || c.quality)}</td>` +
         `<td>${cand}</td><td class="item">${exam ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${exam ? p.score ?? "" : ""}</td></tr>`;
     });
-    document.querySelector("#cars tbody").innerHTML = rows.join("");
+    document.querySelector("#cars tbody").innerHTML = rows.join("") || none(6);
   }
 
   function moveCar(p) {
@@ -63,7 +65,8 @@
     const res = await api("GET", "/api/exam/courses/" + encodeURIComponent(name));
     if (!res.ok) return;
     state.courseName = name;
-    $("course-name").textContent = name;
+    $("course-name").textContent = $("course-choice").hidden ? name : "";
+    $("course-choice").value = name;
     state.layers = Exam.drawCourse($("course-map"), res.data);
     state.markers.clear();
     for (const c of state.cars.values()) if (c.position) moveCar(c.position);
@@ -78,8 +81,10 @@
     }
     renderCars();
     renderSites();
-    const withCourse = res.data.find(c => c.course);
-    if (withCourse) await loadCourse(withCourse.course);
+    // the course a car is on (or last drove); before any exam, the one chosen on the page
+    const withCourse = res.data.find(c => c.busy && c.course) || res.data.find(c => c.course);
+    const name = state.courseName || (withCourse ? withCourse.course : $("course-choice").value);
+    if (name) await loadCourse(name);
     for (const c of state.cars.values()) if (c.position) moveCar(c.position);
   }
 
@@ -125,7 +130,7 @@
       return `<tr data-candidate="${esc(c.candidate_id)}" data-id-number="${esc(c.id_number)}"><td class="nowrap">${esc(Exam.fmtHm(c.booked_at))}</td>` +
         `<td>${esc(c.name)}</td><td class="num">${esc(masked(c.id_number))}</td><td>${esc(c.licence_class)}</td>` +
         `<td>${Exam.candStatus(c.status)}</td><td>${car}</td><td class="nowrap">${startCell(c)}</td></tr>`;
-    }).join("");
+    }).join("") || none(7);
     for (const sel of document.querySelectorAll("#candidates .car-choice")) {
       const was = chosen.get(sel.closest("tr").dataset.candidate);
       if (was && [...sel.options].some(o => o.value === was)) sel.value = was;
@@ -192,10 +197,10 @@
       return `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate_name || e.candidate || "")}</td><td>${esc(e.unit)}</td>` +
         `<td class="item">${live ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${live ? p.score ?? "" : e.score ?? ""}</td>` +
         `<td>${esc(Exam.fmtTime(e.started_at))}</td></tr>`;
-    }).join("");
+    }).join("") || none(6);
     document.querySelector("#exams-done tbody").innerHTML = done.map(e =>
       `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate_name || e.candidate || "")}</td><td>${esc(e.unit)}</td>` +
-      `<td class="result">${finalResult(e.status, e.override)}</td><td>${e.score ?? "—"}</td><td>${esc(Exam.fmtTime(e.ended_at))}</td></tr>`).join("");
+      `<td class="result">${finalResult(e.status, e.override)}</td><td>${e.score ?? "—"}</td><td>${esc(Exam.fmtTime(e.ended_at))}</td></tr>`).join("") || none(6);
   }
 
   async function loadExams() {
@@ -229,8 +234,14 @@
   function connect() {
     const live = $("live-state");
     const src = new EventSource("/api/exam/live");
-    src.addEventListener("open", () => { live.textContent = "● " + t("exam_live_on"); live.className = "live-state small on"; });
-    src.addEventListener("error", () => { live.textContent = t("exam_live_lost"); live.className = "live-state small lost"; });
+    let lost = false;
+    src.addEventListener("open", () => {
+      live.textContent = "● " + t("exam_live_on");
+      live.className = "live-state small on";
+      if (lost) refreshSoon();  // back after a break: what changed meanwhile
+      lost = false;
+    });
+    src.addEventListener("error", () => { lost = true; live.textContent = t("exam_live_lost"); live.className = "live-state small lost"; });
     src.addEventListener("position", m => onPosition(JSON.parse(m.data)));
     src.addEventListener("exam", m => onExam(JSON.parse(m.data)));
   }
@@ -243,6 +254,7 @@
 
   // ---------------------------------------------------------------- wiring
   function wire() {
+    $("course-choice").addEventListener("change", ev => loadCourse(ev.target.value));
     $("check-in-form").addEventListener("submit", ev => { ev.preventDefault(); checkIn($("check-in-id").value.trim()); });
     $("import-form").addEventListener("submit", ev => { ev.preventDefault(); importCsv(); });
     $("import-file").addEventListener("change", ev => { $("import-file-name").textContent = ev.target.files[0] ? ev.target.files[0].name : t("exam_no_file"); });

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from cloud_bridge.auth import Perm
 from cloud_bridge.i18n import strings
 from cloud_bridge.web.common import TOKEN_TEXT, Ctx, Page, PageOf, declare
+from exam_vehicle.course import COURSES_DIR
 
 router = APIRouter()
 
@@ -34,7 +35,9 @@ def exam_console_page(page: PageOf) -> HTMLResponse:
     """Today's candidates, the cars and the live map of the course, exams in progress and finished today (role
     exam-operator or ops-admin)."""
     day = dt.datetime.fromtimestamp(time.time()).astimezone().date().isoformat()
-    return _render(page, "exam_console.html", day=day)
+    # the courses the bridge can draw: the map shows the one the cars last drove, else the one chosen here
+    courses = sorted(p.stem for p in COURSES_DIR.glob("*.geojson"))
+    return _render(page, "exam_console.html", day=day, courses=courses)
 
 
 @declare(router, "GET", "/exam/exams/{exam_id}", Perm.EXAM_READ, page=True, response_class=HTMLResponse)

@@ -210,11 +210,13 @@ def _import_and_check_in(page: Any, booked: str) -> None:
     assert page.get_attribute("#import-msg li.import-error", "data-field") == "id_number"
     words = page.inner_text("#import-msg")
     assert "未导入" in words and "第 2 行 · 身份证号" in words and "校验位" in words
-    assert page.locator("#candidates tbody tr").count() == 0  # nothing imported half-way
+    assert page.locator("#candidates tbody tr[data-candidate]").count() == 0  # nothing imported half-way
+    page.locator("#add-one").scroll_into_view_if_needed()
+    _shot(page, "console-import-error-zh-CN-1280x800")
     good = _csv([("张伟", id_number(1), "C1", booked), ("李娜", id_number(2), "C2", booked)])
     _upload(page, "good.csv", good)
     page.wait_for_selector("#import-msg.ok")
-    page.wait_for_function("() => document.querySelectorAll('#candidates tbody tr').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#candidates tbody tr[data-candidate]').length === 2")
     page.click("#add-one summary")  # one more, by hand: booking time typed as 24-hour HH:MM
     page.fill("#add-form input[name=name]", "李强")
     page.fill("#add-form input[name=id_number]", id_number(3))
@@ -271,7 +273,8 @@ def test_operator_runs_a_candidate_from_import_to_signed_result_with_the_live_ma
         _sign_in(page, url, "eve")
         page.wait_for_url(url + "/exam")
         page.wait_for_selector("body[data-ready='1']")
-        assert page.locator("#cars tbody tr").count() == 2 and "在线" in page.inner_text("#cars")
+        assert page.locator("#cars tbody tr[data-car]").count() == 2 and "在线" in page.inner_text("#cars")
+        page.wait_for_selector("#course-map polygon.area")  # the course drawn before any car has driven it
         _import_and_check_in(page, booked)
         row = f"#candidates tr[data-id-number='{id_number(1)}']"
         page.select_option(f"{row} select.car-choice", "car-01")
@@ -285,7 +288,6 @@ def test_operator_runs_a_candidate_from_import_to_signed_result_with_the_live_ma
         for inp in inputs[:first]:
             car.feed(inp)
         page.wait_for_selector(f"#exams-running tr[data-exam='{exam_id}']")
-        page.wait_for_selector("#course-map polygon.area")  # the course drawn from /api/exam/courses/example-site
         moves, rest = _watch_live(page, car, inputs, first)
         assert len(set(moves)) >= LIVE_POSITIONS // 2, f"the car hardly moved on the map: {moves}"
         assert "RTK" in page.inner_text("#cars tr[data-car='car-01'] .fix")
