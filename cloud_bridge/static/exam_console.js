@@ -195,7 +195,7 @@
       const p = (state.cars.get(e.unit) || {}).position || {};
       const live = p.exam_id === e.exam_id;
       return `<tr data-exam="${esc(e.exam_id)}"><td>${link(e)}</td><td>${esc(e.candidate_name || e.candidate || "")}</td><td>${esc(e.unit)}</td>` +
-        `<td class="item">${live ? esc(Exam.itemName(p.item)) : ""}</td><td class="score">${live ? p.score ?? "" : e.score ?? ""}</td>` +
+        `<td class="item">${esc(Exam.itemName(live ? p.item : e.item))}</td><td class="score">${live ? p.score ?? "" : e.score ?? ""}</td>` +
         `<td>${esc(Exam.fmtTime(e.started_at))}</td></tr>`;
     }).join("") || none(6);
     document.querySelector("#exams-done tbody").innerHTML = done.map(e =>

@@ -288,7 +288,10 @@ def test_operator_runs_a_candidate_from_import_to_signed_result_with_the_live_ma
         for inp in inputs[:first]:
             car.feed(inp)
         page.wait_for_selector(f"#exams-running tr[data-exam='{exam_id}']")
+        began = time.monotonic()
         moves, rest = _watch_live(page, car, inputs, first)
+        # each position was on the map before the next was sent: the map followed the car at 2 Hz or more
+        assert time.monotonic() - began < LIVE_POSITIONS / 2
         assert len(set(moves)) >= LIVE_POSITIONS // 2, f"the car hardly moved on the map: {moves}"
         assert "RTK" in page.inner_text("#cars tr[data-car='car-01'] .fix")
         assert page.inner_text("#cars tr[data-car='car-01'] .score") == "100"
@@ -371,7 +374,7 @@ def _screens(page: Any, url: str, exam_id: str) -> None:
     assert _pdf_pages(pdf) == 1
     page.emulate_media(media="screen")
     for lang in ("zh-CN", "en"):
-        for w, h in ((1280, 800), (1024, 768)):
+        for w, h in ((1280, 800), (1024, 768), (768, 1024)):
             page.set_viewport_size({"width": w, "height": h})
             page.goto(f"{url}/exam/exams/{exam_id}?lang={lang}")
             page.wait_for_selector("body[data-ready='1']")
