@@ -98,6 +98,15 @@ STRINGS: dict[str, dict[str, str]] = {
     "exam_choose_csv": {"zh-CN": "选择文件", "en": "Choose file"},
     "exam_item_col": {"zh-CN": "考试项目", "en": "Item"},
     "exam_overridden_short": {"zh-CN": "（考官已更改）", "en": "(overridden)"},
+    "exam_reproduce": {"zh-CN": "按存储的轨迹重新评判", "en": "Judge the stored track again"},
+    "exam_reproduce_equal": {
+        "zh-CN": "重新评判的结果与存储的结果一致（评判规则 {v}）",
+        "en": "Judged again, the stored track gives the stored result (rules {v})",
+    },
+    "exam_reproduce_differs": {
+        "zh-CN": "重新评判的结果与存储的结果不一致（评判规则 {v}）",
+        "en": "Judged again, the stored track gives another result than the stored one (rules {v})",
+    },
     "exam_err_not_found": {"zh-CN": "未找到", "en": "Not found"},
     "exam_err_not_now": {"zh-CN": "当前不能进行此操作", "en": "Not possible now"},
     "exam_err_invalid": {"zh-CN": "输入有误", "en": "The input is not valid"},

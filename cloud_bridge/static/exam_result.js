@@ -128,6 +128,7 @@
     const slider = $("replay-slider");
     slider.max = String(state.epochs.length - 1);
     slider.disabled = false;
+    $("reproduce").disabled = false;
     slider.value = String(state.epochs.length - 1);
     replayTo(state.epochs.length - 1);
   }
@@ -140,6 +141,15 @@
     renderTables(res.data);
     renderSignOff(res.data);
     return res.data;
+  }
+
+  // Judge the stored track again with the stored rules version: the result must come out the same.
+  async function reproduce() {
+    const res = await api("GET", `/api/exam/exams/${encodeURIComponent(EXAM)}/reproduce`);
+    const ok = res.ok && res.data.equal;
+    const words = res.ok ? t(ok ? "exam_reproduce_equal" : "exam_reproduce_differs", {v: res.data.rules_version}) : refusal(res);
+    say("reproduce-msg", ok, words, res);
+    $("reproduce-msg").dataset.equal = String(ok);
   }
 
   async function signOff() {
@@ -170,6 +180,7 @@
       $("override-form").addEventListener("submit", ev => { ev.preventDefault(); override(); });
     }
     $("print").addEventListener("click", () => window.print());
+    $("reproduce").addEventListener("click", reproduce);
     window.addEventListener("beforeprint", () => { $("printed-at").textContent = Exam.fmtDateTime(Date.now() / 1000); });
   }
 

@@ -337,6 +337,9 @@ def _result_page(page: Any, url: str, exam_id: str, bridge: Bridge) -> None:
     page.click("#deductions tbody tr[data-k='0']")  # to where the deduction happened
     k = int(slider.input_value())
     assert 0 < k < last and page.locator("#deductions tr.passed-by").count() == 1
+    page.click("#reproduce")  # the stored track judged again with its stored rules gives the stored result
+    page.wait_for_selector("#reproduce-msg[data-equal='true']")
+    assert "一致" in page.inner_text("#reproduce-msg")
     page.fill("#sign-note", "现场复核无异议")
     page.click("#sign")
     page.wait_for_function("() => document.getElementById('sign-state').textContent.includes('eve')")
