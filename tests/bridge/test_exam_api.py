@@ -27,8 +27,8 @@ def _at(hour: int) -> str:
 
 
 @pytest.fixture
-def env(tmp_path):
-    db = str(tmp_path / "b.sqlite3")
+def env(tmp_path, db_url):
+    db = db_url
     store = open_store(db)
     store.migrate()
     tokens = {}
