@@ -36,6 +36,7 @@ class LivePositions:
         self._listeners: set[Callable[[dict[str, Any]], None]] = set()
         self._lock = threading.Lock()
         self._client: Any = None
+        self._unavailable = False  # said once: no password for the bridge account in this process
 
     def offer(self, topic_name: str, payload: bytes) -> None:
         """One `position` message: kept when it is a valid report of the unit of its topic; else dropped."""
@@ -65,13 +66,14 @@ class LivePositions:
     def subscribe(self, settings: BridgeSettings) -> bool:
         """Subscribe with the bridge's MQTT account once; False (no live positions) when it has no password here."""
         with self._lock:
-            if self._client is not None:
-                return True
+            if self._client is not None or self._unavailable:
+                return not self._unavailable
             try:
                 settings.mqtt.password()
                 settings.mqtt.ca_file()
             except (ValueError, OSError) as exc:
                 log.info("no live exam positions: %s", exc)
+                self._unavailable = True
                 return False
             from cloud_bridge.worker import make_client
 
