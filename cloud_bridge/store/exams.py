@@ -302,17 +302,16 @@ class CandidateBook:
 
     def add(self, rows: list[dict[str, Any]]) -> int:
         """Store every booking or none (DuplicateBooking names the first already stored)."""
-        with self.engine.tx() as cur:
+        with (
+            self.engine.tx() as cur
+        ):  # the unique booking index decides, also against an import running beside this one
             for i, r in enumerate(rows):
-                if cur.one(
-                    "SELECT 1 AS x FROM exam_candidates WHERE site = ? AND id_number = ? AND booked_at = ?",
-                    (r["site"], r["id_number"], r["booked_at"]),
+                if not cur.q(
+                    f"INSERT INTO exam_candidates ({', '.join(CANDIDATE_COLUMNS)}) VALUES ({marks(len(CANDIDATE_COLUMNS))}) "
+                    "ON CONFLICT (site, id_number, booked_at) DO NOTHING RETURNING candidate_id",
+                    [r.get(c) for c in CANDIDATE_COLUMNS],
                 ):
-                    raise DuplicateBooking(i)
-            cur.many(
-                f"INSERT INTO exam_candidates ({', '.join(CANDIDATE_COLUMNS)}) VALUES ({marks(len(CANDIDATE_COLUMNS))})",
-                [[r.get(c) for c in CANDIDATE_COLUMNS] for r in rows],
-            )
+                    raise DuplicateBooking(i)  # the transaction ends in a rollback: nothing of this batch is kept
         return len(rows)
 
     def get(self, candidate_id: str) -> dict[str, Any] | None:
