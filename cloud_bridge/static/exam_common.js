@@ -118,11 +118,11 @@ const Exam = (() => {
   }
 
   // A car on the map: a body outline (4.5 x 1.8 m) turned to its heading, coloured by fix quality, and its name.
-  function carMarker(layer, unit) {
+  function carMarker(layer, unit, index) {
     const g = el(layer, "g", {class: "car", "data-unit": unit});
     const body = el(g, "g", {class: "car-rot"});
     el(body, "polygon", {class: "car-body", points: "-2.25,0.9 1.6,0.9 2.25,0 1.6,-0.9 -2.25,-0.9"});
-    el(g, "text", {class: "car-label", x: "0", y: "-2.2", "text-anchor": "middle"}, unit);
+    el(g, "text", {class: "car-label", x: "0", y: String(-2.4 - 3.6 * ((index || 0) % 4)), "text-anchor": "middle"}, unit);
     return g;
   }
   function placeCar(g, e, n, headingDeg, quality) {

@@ -38,7 +38,11 @@
   function moveCar(p) {
     if (!state.layers || p.e === null || p.e === undefined) return;
     let g = state.markers.get(p.unit);
-    if (!g) { g = Exam.carMarker(state.layers.cars, p.unit); state.markers.set(p.unit, g); }
+    if (!g) {
+      // cars close together (or a demo's cars, each in its own world) keep their names apart
+      g = Exam.carMarker(state.layers.cars, p.unit, state.markers.size);
+      state.markers.set(p.unit, g);
+    }
     Exam.placeCar(g, p.e, p.n, p.heading_deg, p.quality);
     // when the bridge heard it (a car's last position, replayed when the stream opens, may be old)
     g.dataset.seen = String(p.received_at ? Math.min(Date.now(), p.received_at * 1000) : Date.now());
@@ -218,16 +222,30 @@
     }, 300);
   }
 
-  function onExam(ev) {
-    const d = ev.deduction;
-    if (d) {
-      const li = document.createElement("li");
-      li.className = d.fail ? "fail" : "";
-      li.innerHTML = `<span class="nowrap">${esc(Exam.fmtTime(d.ts || ev.ts))}</span> · ${esc(ev.unit || "")} · ` +
-        `<a href="/exam/exams/${encodeURIComponent(ev.exam_id)}">${esc(ev.exam_id)}</a> · ${esc(Exam.itemName(d.item))} · ` +
-        `${esc(d.wording || d.rule_id)} · <strong>${esc(Exam.cost(d))}</strong>`;
-      $("live-deductions").prepend(li);
+  // One deduction in the feed, newest on top; each once (the stream and the opening look-up may both name it).
+  const shown = new Set();
+  function addDeduction(exam, d) {
+    const key = `${exam.exam_id}#${d.seq}`;
+    if (shown.has(key)) return;
+    shown.add(key);
+    const li = document.createElement("li");
+    li.className = d.fail ? "fail" : "";
+    li.innerHTML = `<span class="nowrap">${esc(Exam.fmtTime(d.ts))}</span> · ${esc(exam.unit || "")} · ` +
+      `<a href="/exam/exams/${encodeURIComponent(exam.exam_id)}">${esc(exam.candidate_name || exam.candidate || exam.exam_id)}</a> · ` +
+      `${esc(Exam.itemName(d.item))} · ${esc(d.wording || d.rule_id)} · <strong>${esc(Exam.cost(d))}</strong>`;
+    $("live-deductions").prepend(li);
+  }
+
+  // On opening: the deductions so far of the exams under way.
+  async function loadRunningDeductions() {
+    for (const e of state.exams.filter(x => x.status === "running")) {
+      const res = await api("GET", "/api/exam/exams/" + encodeURIComponent(e.exam_id));
+      if (res.ok) for (const d of res.data.deductions || []) addDeduction(e, d);
     }
+  }
+
+  function onExam(ev) {
+    if (ev.deduction) addDeduction(ev, ev.deduction);
     refreshSoon();
   }
 
@@ -272,6 +290,7 @@
     await loadCars();
     await Promise.all([loadCandidates(), loadExams()]);
     connect();
+    await loadRunningDeductions();
     setInterval(markStale, 1000);
     setInterval(() => { loadCars().then(renderCandidates); }, 5000);
     document.body.dataset.ready = "1";
