@@ -4,9 +4,14 @@
 
 (() => {
   const {t, esc, api, refusal, serverWords} = Exam;
-  const DAY = Exam.root.dataset.day || Exam.today();
-  const state = {cars: new Map(), candidates: [], exams: [], courseName: null, layers: null, markers: new Map()};
   const $ = id => document.getElementById(id);
+  // today, as the page's clock says: a console left open overnight moves on to the new day's lists
+  const day = () => {
+    const d = Exam.today();
+    if ($("cand-day") && $("cand-day").textContent !== d) $("cand-day").textContent = d;
+    return d;
+  };
+  const state = {cars: new Map(), candidates: [], exams: [], courseName: null, layers: null, markers: new Map()};
 
   function say(id, ok, html, res) {
     const node = $(id);
@@ -142,7 +147,7 @@
   }
 
   async function loadCandidates() {
-    const res = await api("GET", "/api/exam/candidates?day=" + encodeURIComponent(DAY));
+    const res = await api("GET", "/api/exam/candidates?day=" + encodeURIComponent(day()));
     if (res.ok) { state.candidates = res.data; renderCandidates(); }
   }
 
@@ -181,7 +186,7 @@
     const res = await api("POST", "/api/exam/candidates", body);
     const bad = !res.ok && res.data && Array.isArray(res.data.errors) ? res.data.errors.map(e => `${Exam.fieldName(e.field)}：${Exam.rowError(e)}`).join("；") : "";
     say("add-msg", res.ok, esc(res.ok ? t("exam_added", {name: body.name}) : bad || refusal(res)), res);
-    if (res.ok) { form.reset(); form.elements.booking_day.value = DAY; await loadCandidates(); }
+    if (res.ok) { form.reset(); form.elements.booking_day.value = day(); await loadCandidates(); }
   }
 
   async function start(candidateId, car) {
@@ -208,7 +213,7 @@
   }
 
   async function loadExams() {
-    const res = await api("GET", "/api/exam/exams?day=" + encodeURIComponent(DAY));
+    const res = await api("GET", "/api/exam/exams?day=" + encodeURIComponent(day()));
     if (res.ok) { state.exams = res.data; renderExams(); renderCandidates(); }
   }
 
@@ -293,6 +298,7 @@
     await loadRunningDeductions();
     setInterval(markStale, 1000);
     setInterval(() => { loadCars().then(renderCandidates); }, 5000);
+    setInterval(() => { loadCandidates(); loadExams(); }, 30000);  // and what the stream may have missed, or a new day
     document.body.dataset.ready = "1";
   }
   init();

@@ -393,7 +393,9 @@ def _screens(page: Any, url: str, exam_id: str) -> None:
 
 def _interrupted_on(car: ExamCar, bridge: Bridge) -> str:
     """An exam started on the car itself (no booking) that its unit reports interrupted: its id."""
-    t0 = time.time() - 90
+    now = time.time()
+    midnight = dt.datetime.fromtimestamp(now).astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    t0 = max(now - 90, midnight.timestamp() + 1)  # today's, whatever the time the test runs
     exam_id = new_case_id(car.unit, dt.datetime.fromtimestamp(t0).astimezone().strftime("%y%m%d"), "00abcd")
     header, _ = drive()
     data = {"exam_id": exam_id, "candidate": "王芳", "car": header.car, "course": header.course}
