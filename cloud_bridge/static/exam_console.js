@@ -239,6 +239,19 @@
       `<a href="/exam/exams/${encodeURIComponent(exam.exam_id)}">${esc(exam.candidate_name || exam.candidate || exam.exam_id)}</a> · ` +
       `${esc(Exam.itemName(d.item))} · ${esc(d.wording || d.rule_id)} · <strong>${esc(Exam.cost(d))}</strong>`;
     $("live-deductions").prepend(li);
+    markOnMap(exam, d);
+  }
+
+  // Where a car lost points, on the live map, until that car starts its next exam.
+  function markOnMap(exam, d) {
+    if (!state.layers || d.e === null || d.e === undefined) return;
+    for (const old of state.layers.marks.querySelectorAll(`g.live-ded[data-unit="${CSS.escape(exam.unit || "")}"]`)) {
+      if (old.dataset.exam !== exam.exam_id) old.remove();
+    }
+    const g = Exam.el(state.layers.marks, "g", {class: "ded live-ded", "data-unit": exam.unit || "", "data-exam": exam.exam_id,
+      transform: `translate(${d.e.toFixed(2)},${(-d.n).toFixed(2)})`});
+    Exam.el(g, "circle", {class: d.fail ? "ded-mark" : "ded-mark minor", r: "1.8"});
+    Exam.el(g, "title", {}, `${exam.unit} ${Exam.fmtTime(d.ts)} ${d.wording || d.rule_id} (${Exam.cost(d)})`);
   }
 
   // On opening: the deductions so far of the exams under way.
