@@ -22,6 +22,9 @@ PARAMS = {
     "alert_id": "1",
     "number": "苏A12345",
     "payment_id": "pay_x",
+    "exam_id": "car-01-261206-00a1b2",
+    "candidate_id": "cand-0123456789",
+    "name": "example-site",
 }
 BODIES = {
     "/api/units/{site}/{unit}/commands": {
