@@ -9,6 +9,7 @@ the unit's clock by the reader as they complete.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -75,8 +76,9 @@ class ReceiverLink:
 
     def _read(self, port: serial.SerialBase) -> None:
         last = time.monotonic()
+        read = _chunk_reader(port)
         while not self._stop.is_set():
-            data = port.read(port.in_waiting or 1)
+            data = read()
             now = time.monotonic()
             if not data:
                 if self.online and now - last > SILENT_S:
@@ -87,3 +89,24 @@ class ReceiverLink:
                 self.epochs += 1
                 self._set_online(True, "")
                 self.on_epoch(epoch)
+
+
+def _chunk_reader(port: serial.SerialBase) -> Callable[[], bytes]:
+    """Whatever has arrived, at once, waiting at most 50 ms.
+
+    A `socket://` port says one byte is waiting whenever any is (pyserial's `in_waiting` on a socket), so reading
+    `in_waiting` bytes read a network receiver a byte at a time: a thread call per byte, which on a busy unit (the
+    GIL shared with the loop) fell behind the receiver's own rate. A port with a file descriptor is waited on with
+    select and read without blocking; others as before.
+    """
+    try:
+        fd = port.fileno()
+    except (AttributeError, OSError, NotImplementedError, ValueError):
+        return lambda: port.read(port.in_waiting or 1)
+    port.timeout = 0
+
+    def read() -> bytes:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        return port.read(4096) if ready else b""
+
+    return read

@@ -44,6 +44,10 @@ more on a busy machine) are not magnified into the world's time, so the judge se
 BACK_AT_START_S = 20.0
 """World seconds from the end of an exam until the car stands at the start again."""
 EPOCH_S = 0.1
+MAX_LATE_S = 0.02
+"""The world never catches up more than this: when the machine kept it from playing an input on time, the rest of
+the drive moves later (the world's time stretches, as in a real-time stretch) instead of coming in a burst that would
+outrun the board's real latency."""
 
 
 def real_time_after(inp: Input) -> float:
@@ -99,6 +103,10 @@ class Drive:
     inputs: list[Input]
     due: list[float]
     played: int = 0
+    stretched: float = 0.0  # real seconds the world's time was stretched by a busy machine
+
+    def next_due(self) -> float:
+        return self.due[self.played] + self.stretched
 
 
 class SimCar:
@@ -204,26 +212,34 @@ class SimCar:
 
     def _step(self) -> float:
         """Play what is due; the real seconds until something is due next."""
+        return self._play_drive(self._drive) if self._drive is not None else self._play_standing()
+
+    def _play_drive(self, d: Drive) -> float:
         now = time.monotonic()
-        d = self._drive
-        if d is not None:
-            while d.played < len(d.inputs) and d.due[d.played] <= now:
-                inp = d.inputs[d.played]
-                if isinstance(inp, Epoch):
-                    self.nmea.send(b"".join(nmea_sentences(inp)))
-                    self._standing = inp.model_copy(update={"speed_mps": 0.0})
-                    self._next_fix = round(_fix(inp) + EPOCH_S, 3)
-                    self.epochs += 1
-                else:
-                    self.signals.apply(inp)
-                d.played += 1
-            if d.played >= len(d.inputs):
-                self._end_drive()
-                return 0.0
-            return min(0.05, d.due[d.played] - now)
+        if now - d.next_due() > MAX_LATE_S:
+            d.stretched += now - d.next_due()
+        while d.played < len(d.inputs) and d.next_due() <= now:
+            inp = d.inputs[d.played]
+            if isinstance(inp, Epoch):
+                self.nmea.send(b"".join(nmea_sentences(inp)))
+                self._standing = inp.model_copy(update={"speed_mps": 0.0})
+                self._next_fix = round(_fix(inp) + EPOCH_S, 3)
+                self.epochs += 1
+            else:
+                self.signals.apply(inp)
+            d.played += 1
+        if d.played >= len(d.inputs):
+            self._end_drive()
+            return 0.0
+        return min(0.05, d.next_due() - now)
+
+    def _play_standing(self) -> float:
+        now = time.monotonic()
         due = self._real_of(self._next_fix)
         if due > now:
             return min(0.05, due - now)
+        if now - due > MAX_LATE_S:  # no burst of standing epochs either: the world's clock goes on from here
+            self._real0, self._world0 = now, self._next_fix
         if self._back_at is not None and self._next_fix >= self._back_at:
             self._standing, self._back_at = self._standing_at_start, None
         epoch = _moved(self._standing, self._next_fix - _fix(self._standing))
