@@ -10,10 +10,8 @@ raises for it: odd values are read as absent.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
-from cloud_bridge.ingest import FoldFindings
 from edge.contract import EventEnvelope, EventKind
 
 FINAL = ("passed", "failed", "invalid", "interrupted")
@@ -40,26 +38,6 @@ def text(v: Any, limit: int = 200) -> str | None:
 def number(v: Any) -> float | None:
     """A numeric field of `data` (a bool is not one); None otherwise."""
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-@dataclass(frozen=True)
-class ExamFinding:
-    """One folded exam event with what the exam rules need: the exam's row after it, and history the rules cannot look up."""
-
-    kind: str  # started, result, result_changed, track_complete, track_corrupt
-    site: str
-    unit: str
-    exam: dict[str, Any]
-    id_number: str | None = None  # the candidate's, when the bridge started the exam
-    last_failed_at: float | None = None  # started: when that ID number's latest failed exam ended
-    previous: dict[str, Any] | None = None  # result_changed: the stored result before
-
-
-@dataclass
-class ExamFoldFindings(FoldFindings):
-    """The fold's findings with the exam findings beside the lanes' (what `rules.fold_signals` judges)."""
-
-    exams: list[ExamFinding] = field(default_factory=list)
 
 
 def apply(row: dict[str, Any], ev: EventEnvelope) -> dict[str, Any]:

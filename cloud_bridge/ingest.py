@@ -366,6 +366,19 @@ class InspectorTotals:
     unit: str
 
 
+@dataclass(frozen=True)
+class ExamFinding:
+    """One folded exam event with what the exam rules need: the exam's row after it, and history the rules cannot look up."""
+
+    kind: str  # started, result, result_changed, track_complete, track_corrupt
+    site: str
+    unit: str
+    exam: dict[str, Any]
+    id_number: str | None = None  # the candidate's, when the bridge started the exam
+    last_failed_at: float | None = None  # started: when that ID number's latest failed exam ended
+    previous: dict[str, Any] | None = None  # result_changed: the stored result before
+
+
 @dataclass
 class FoldFindings:
     """What a fold saw, for the risk rules to judge once it is committed.
@@ -381,6 +394,7 @@ class FoldFindings:
     breaks: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     dead_dropped: dict[str, int] = field(default_factory=dict)
     unit_site: dict[str, str] = field(default_factory=dict)
+    exams: list[ExamFinding] = field(default_factory=list)
 
 
 @dataclass

@@ -24,8 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_bridge.case_view import CaseFacts, data_float, data_str, issued_number, vin_confirmation
-from cloud_bridge.exam_view import ExamFinding
-from cloud_bridge.ingest import FoldFindings, sign_in_name
+from cloud_bridge.ingest import ExamFinding, FoldFindings, sign_in_name
 from edge.contract import EventEnvelope, EventKind
 
 log = logging.getLogger("passlane.bridge")
@@ -510,7 +509,7 @@ def fold_signals(f: FoldFindings, cfg: RiskRulesConfig) -> list[AlertSignal]:
         sig = override_rate_signal(t.inspector, t.inspections, t.corrections, cfg, t.site, t.unit)
         if sig:
             out.append(sig)
-    return out + exam_fold_signals(getattr(f, "exams", []), cfg)
+    return out + exam_fold_signals(f.exams, cfg)
 
 
 # ---------------------------------------------------------------- exam supervision (docs/exam-site.md)

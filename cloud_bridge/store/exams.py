@@ -13,7 +13,8 @@ import json
 import logging
 from typing import Any
 
-from cloud_bridge.exam_view import FINAL, ExamFinding, apply, deduction_row, result_changed, text, worst_quality
+from cloud_bridge.exam_view import FINAL, apply, deduction_row, result_changed, text, worst_quality
+from cloud_bridge.ingest import ExamFinding
 from cloud_bridge.store.engine import Cur, Engine, marks
 from edge.contract import EventEnvelope, EventKind
 from exam_vehicle.track_upload import TrackPiece, reassemble

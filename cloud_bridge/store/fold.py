@@ -18,12 +18,14 @@ from collections import defaultdict
 from typing import Any
 
 from cloud_bridge.case_view import CaseFacts, is_person, issued_number, project, vin_confirmation
-from cloud_bridge.exam_view import EXAM_KINDS, ExamFinding, ExamFoldFindings
+from cloud_bridge.exam_view import EXAM_KINDS
 from cloud_bridge.ingest import (
     Arrived,
     Batch,
     Conflict,
+    ExamFinding,
     FoldedEvent,
+    FoldFindings,
     IngestResult,
     InspectorTotals,
     sign_in_name,
@@ -115,7 +117,7 @@ class EventFold:
         self._count_units(cur, b, inserted, claimed, breaks, units_before, unit_site, res, now)
 
         replaced = [b.events[k] for k in sorted(b.superseded) if k in claimed]
-        res.findings = ExamFoldFindings(
+        res.findings = FoldFindings(
             conflicts=b.conflicts
             + [Conflict(a.site, a.ev.unit, a.ev.seq, None, a.ev, a.hash, a.received_at) for a in replaced],
             refused=[a for a in inserted if a.hash is None],
@@ -261,7 +263,7 @@ class EventFold:
         cur: Cur,
         inserted: list[Arrived],
         facts: dict[str, CaseFacts],
-        findings: ExamFoldFindings,
+        findings: FoldFindings,
         sign_in_window_s: float,
     ) -> None:
         """Fold events into their cases in time order, with the records some events make; note for each what the rules need."""

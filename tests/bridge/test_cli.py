@@ -12,6 +12,8 @@ import httpx
 import pytest
 from bridge_helpers import wait_for
 
+from cloud_bridge.store.migrations import MIGRATIONS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,7 +32,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_reference_data_users_and_database_from_the_command_line(tmp_path: Path) -> None:
     db = str(tmp_path / "b.sqlite3")
-    assert "schema version 2" in _cli("init-db", "--db", db).stdout
+    assert f"schema version {MIGRATIONS[-1][0]}" in _cli("init-db", "--db", db).stdout
     gen = _cli("gen-reference", str(tmp_path / "ref.csv"), "--vehicles", "60", "--seed", "3")
     assert gen.returncode == 0 and "60 vehicles" in gen.stdout and "insurance_missing" in gen.stdout
     load = _cli("load-reference", str(tmp_path / "ref.csv"), "--db", db)
