@@ -103,7 +103,7 @@ class ExamRun:
         header: TrackHeader,
         judge: Judge,
         track_path: Path,
-        record: Callable[[list[NewEvent]], None],
+        record: Callable[[list[NewEvent]], object],
         say: Callable[[str], None],
     ) -> None:
         self.header = header

@@ -176,7 +176,7 @@ class ExamUnit:
             header,
             Judge(self.course, self.car, self.rules),
             self._track_path(exam_id),
-            self._record,
+            self.journal.record,
             self.announcer.say,
         )
         for signal, value in self.board.values.items():
@@ -198,9 +198,6 @@ class ExamUnit:
 
     def _track_path(self, exam_id: str) -> Path:
         return self.cfg.tracks_dir / f"{exam_id}.jsonl"
-
-    def _record(self, events: list[NewEvent]) -> None:
-        self.journal.record(events)
 
     def _arrived(self, inp: Input) -> None:
         """An input as a thread stamped it on arrival: on judging time, judged, and an epoch shown on the map."""
