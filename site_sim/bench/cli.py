@@ -1,4 +1,4 @@
-"""`passlane bench [board|vin|gnss|lane|bridge|site]`: the benchmarks, with the machine stated.
+"""`passlane bench [board|vin|gnss|lane|bridge|exam|exam-site|site]`: the benchmarks, with the machine stated.
 
 Without a name every benchmark runs, each as `passlane bench <name>` in a child
 process so one component's imports, threads and memory never skew another's
@@ -22,6 +22,7 @@ BENCHES: list[tuple[str, str]] = [
     ("lane controller", "lane"),
     ("cloud bridge", "bridge"),
     ("exam vehicle", "exam"),
+    ("exam site", "exam-site"),
     ("whole site", "site"),
 ]
 
@@ -96,6 +97,12 @@ def _exam(ns: argparse.Namespace) -> int:
     return run(minutes=ns.minutes, live_seconds=ns.live_seconds)
 
 
+def _exam_site(ns: argparse.Namespace) -> int:
+    from site_sim.bench.exam_site import run
+
+    return run(positions=ns.positions, seconds=ns.seconds)
+
+
 def _site(ns: argparse.Namespace) -> int:
     from site_sim.bench.site import run_bench
 
@@ -149,6 +156,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--live-seconds", type=float, default=120.0, help="seconds of live driving against a unit process (0: skip)"
     )
     p.set_defaults(func=_exam)
+    p = sub.add_parser(
+        "exam-site",
+        help="exam site: a car's position to the console's map; the bridge with 20 cars at 10 Hz beside lanes",
+    )
+    p.add_argument("--positions", type=int, default=300, help="positions of one car at 10 Hz to time to the map")
+    p.add_argument("--seconds", type=float, default=20.0, help="seconds of lane load without and with the cars")
+    p.set_defaults(func=_exam_site)
     p = sub.add_parser("site", help="whole site: registration times and the software's share at several arrival rates")
     p.add_argument("--lanes", type=int, default=2, help="lane controllers")
     p.add_argument("--vehicles", type=int, default=None, help="vehicles per point (default 12)")
