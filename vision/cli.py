@@ -1,4 +1,4 @@
-"""`passlane vin ...`: read, synth, train, bench, calibrate.
+"""`passlane vin ...`: read, verify, synth, train, bench, calibrate.
 
 Thin shell: argument parsing, file I/O and printing; the work is in the
 pure modules (rules, decode, synth) and the reader.
@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,6 +84,97 @@ def _hint_crop(missed: list[str], total: int) -> None:
         else f"no VIN line found in {len(missed)} of {total} images"
     )
     print(f"{where}; --crop reads an image that is already the VIN line", file=sys.stderr)
+
+
+def _pairs(ns: argparse.Namespace) -> list[tuple[str, str, str | None]]:
+    """(path, expected, problem) for every pair asked for: the images with --expected, or the rows of
+    --pairs (paths relative to the CSV's folder). A row that cannot be a pair keeps its problem."""
+    import csv
+
+    from vision.rules import is_well_formed
+
+    def check(vin: str) -> str | None:
+        return None if is_well_formed(vin) else f"expected VIN {vin!r} is not a VIN (17 symbols, no I, O or Q)"
+
+    if ns.pairs is None:
+        exp = (ns.expected or "").strip().upper()
+        return [(path, exp, check(exp)) for path in ns.images]
+    csv_path = Path(ns.pairs)
+    try:
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{ns.pairs}: cannot read the pairs file ({exc})") from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or [c.strip().lower() for c in rows[0]] != ["path", "expected"]:
+        raise ValueError(f"{ns.pairs}: the first line must be the header 'path,expected'")
+    out: list[tuple[str, str, str | None]] = []
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != 2 or not row[0].strip():
+            out.append((row[0].strip() if row else "", "", f"{ns.pairs} line {n}: expected 'path,expected'"))
+            continue
+        path, exp = row[0].strip(), row[1].strip().upper()
+        full = path if Path(path).is_absolute() else str(csv_path.parent / path)
+        out.append((full, exp, check(exp)))
+    return out
+
+
+def _cmd_verify(ns: argparse.Namespace) -> int:
+    """Is the expected VIN the one in the image? One result per pair; a bad pair never stops the others."""
+    if (ns.pairs is None) == (ns.expected is None):
+        print("give either --expected VIN IMAGE... or --pairs CSV", file=sys.stderr)
+        return 2
+    if ns.pairs is None and not ns.images:
+        print("--expected needs at least one IMAGE", file=sys.stderr)
+        return 2
+    if ns.pairs is not None and ns.images:
+        print("--pairs takes its images from the CSV: give no IMAGE arguments", file=sys.stderr)
+        return 2
+    try:
+        pairs = _pairs(ns)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    from vision.reader import VinReader
+    from vision.verifier import VinVerifier
+
+    verifier = VinVerifier(VinReader(model_dir=ns.models, threads=ns.threads))
+    failed, rows = 0, []
+    for path, expected, problem in pairs:
+        out: dict[str, Any] = {"path": path, "expected": expected, "decision": None, "score": None, "read": None}
+        out["differs_at"] = []
+        try:
+            if problem:
+                raise ValueError(problem)
+            v = verifier.verify(load_image(path), expected, crop=ns.crop).read
+            check = v.verification
+            assert check is not None  # the verifier always fills it
+            out.update(decision=check.decision, score=check.score, read=check.read, differs_at=check.differs_at)
+            out["ms"] = check.ms
+        except Exception as exc:  # noqa: BLE001 - one bad pair never stops the others
+            failed += 1
+            out.update(ms=0.0, error=str(exc))
+        if ns.json:
+            print(json.dumps(out), flush=True)
+        else:
+            rows.append(out)
+    if not ns.json:
+        _print_verifications(rows)
+    return 1 if failed else 0
+
+
+def _print_verifications(rows: list[dict]) -> None:
+    print(f"{'path':<40} {'expected':<17} {'decision':<8} {'score':>7} {'read':<17} {'differs at':<12} {'ms':>7}")
+    for o in rows:
+        name = o["path"] if len(o["path"]) <= 40 else "..." + o["path"][-37:]
+        if "error" in o:
+            print(f"{name:<40} {o['expected'] or '-':<17} error: {o['error']}")
+            continue
+        differs = ",".join(map(str, o["differs_at"])) or "-"
+        print(
+            f"{name:<40} {o['expected']:<17} {o['decision']:<8} {o['score']:>7.2f} {o['read'] or '-':<17} {differs:<12} {o['ms']:>7.1f}"
+        )
 
 
 def _cmd_synth(ns: argparse.Namespace) -> int:
@@ -167,6 +259,31 @@ def _cmd_calibrate(ns: argparse.Namespace) -> int:
     return run(n=ns.count, write=not ns.dry_run)
 
 
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    """`passlane vin verify`."""
+    p = sub.add_parser(
+        "verify",
+        help="check that images show an expected VIN (match, mismatch or review)",
+        description="Verify the expected (certificate) VIN against each image: match, mismatch or review, with "
+        "the score (nats the expected VIN beats its closest alternative), the unconstrained read and the "
+        "positions where the image shows something else.",
+    )
+    p.add_argument(
+        "images", nargs="*", metavar="IMAGE", help="image files (whole frames, or VIN-line crops with --crop)"
+    )
+    p.add_argument("--expected", metavar="VIN", help="the VIN every IMAGE should show")
+    p.add_argument(
+        "--pairs",
+        metavar="CSV",
+        help="a CSV with the header 'path,expected', one pair a row (relative paths from the CSV's folder)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per pair")
+    p.add_argument("--crop", action="store_true", help="each image is already a VIN-line crop (skip detection)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for the models (default 1)")
+    p.add_argument("--models", default=None, help="directory with vin_det.onnx / vin_rec.onnx (default: shipped)")
+    p.set_defaults(func=_cmd_verify)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the `vin` subcommands to the `passlane vin` parser."""
     sub = parser.add_subparsers(dest="vin_cmd", required=True)
@@ -180,6 +297,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the models (default 1)")
     p.add_argument("--models", default=None, help="directory with vin_det.onnx / vin_rec.onnx (default: shipped)")
     p.set_defaults(func=_cmd_read)
+
+    _add_verify(sub)
 
     p = sub.add_parser("synth", help="write synthetic VIN images plus labels.csv")
     p.add_argument("out", help="output folder (created if missing)")

@@ -112,6 +112,34 @@ def quantize(
                 break
         assert best is not None
         shutil.copyfile(best[1], dst)
+    float_softmax(dst, dst)
+    return dst
+
+
+def float_softmax(src: Path, dst: Path) -> Path:
+    """`src` without the Quantize/Dequantize pair after its Softmax: the probabilities in float.
+
+    The quantiser rounds the output probabilities to multiples of 1/255 with 0 as the
+    floor, which caps a symbol's evidence against its runner-up at ln 255 = 5.5 nats and
+    makes every unlikely symbol equally impossible. The verifier (vision/verify.py) weighs
+    exactly that evidence; the logits before the Softmax keep their int8 step (0.34 nats
+    for the shipped model), so the argmax and every read stay the same (MODEL_CARD, step 22)."""
+    import onnx
+
+    model = onnx.load(str(src))
+    g = model.graph
+    softmax = [n for n in g.node if n.op_type == "Softmax"]
+    q = [n for n in g.node if n.op_type == "QuantizeLinear" and softmax and n.input[0] == softmax[-1].output[0]]
+    dq = [n for n in g.node if n.op_type == "DequantizeLinear" and q and n.input[0] == q[0].output[0]]
+    if q and dq:
+        g.node.remove(q[0])
+        g.node.remove(dq[0])
+        softmax[-1].output[0] = dq[0].output[0]
+        used = {name for n in g.node for name in n.input}
+        for init in [i for i in g.initializer if i.name not in used]:
+            g.initializer.remove(init)
+        onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
     return dst
 
 
@@ -130,6 +158,14 @@ if __name__ == "__main__":
         action="store_true",
         help="7-bit weights only: no saturation on x86 CPUs without VNNI, whichever CPU quantises",
     )
+    ap.add_argument(
+        "--float-softmax-only",
+        action="store_true",
+        help="only take the quantisation off the output probabilities of an int8 SRC (MODEL_CARD, step 22)",
+    )
     a = ap.parse_args()
-    out = quantize(a.src, a.dst, a.real, seven_bit=a.seven_bit)
+    if a.float_softmax_only:
+        out = float_softmax(a.src, a.dst)
+    else:
+        out = quantize(a.src, a.dst, a.real, seven_bit=a.seven_bit)
     print(f"{a.src} ({a.src.stat().st_size / 1e6:.2f} MB) -> {out} ({out.stat().st_size / 1e6:.2f} MB)")

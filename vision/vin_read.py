@@ -19,6 +19,33 @@ class Alternative(BaseModel):
     confidence: float
 
 
+class CharCheck(BaseModel):
+    """What the image says at one position of the expected VIN (vision/verify.py)."""
+
+    position: int = Field(description="1-based")
+    expected: str
+    posterior: float = Field(description="P(expected symbol) against the other symbols tried here")
+    best_other: str = Field("", description="the likeliest other symbol here")
+    best_other_posterior: float = 0.0
+    margin: float = Field(description="nats the expected VIN beats its best change at this position")
+    x0: float = Field(description="the symbol's cell in the verified crop, pixels from its left edge")
+    x1: float
+
+
+class VinVerification(BaseModel):
+    """Whether the image shows the expected (certificate) VIN, with per-symbol evidence."""
+
+    expected: str
+    decision: Literal["match", "mismatch", "review"]
+    score: float = Field(description="nats the expected VIN beats its closest alternative (the weakest position)")
+    read: str | None = Field(None, description="the unconstrained read of the same cut")
+    differs_at: list[int] = Field(default_factory=list, description="1-based positions the image reads differently")
+    chars: list[CharCheck] = Field(default_factory=list)
+    crop_width: float = Field(0.0, description="width of the verified crop (the read's image) the x ranges refer to")
+    thresholds: str = Field("", description="version of the calibrated thresholds")
+    ms: float = 0.0
+
+
 class VinRead(BaseModel):
     """The reader's answer for one image (JSON-ready)."""
 
@@ -39,4 +66,11 @@ class VinRead(BaseModel):
     ms: float = 0.0
     image: str | None = Field(
         None, description="where the unit keeps the crop the read came from (a path under its data folder)"
+    )
+    reshoot: Literal["blur", "glare", "no_vin"] | None = Field(
+        None, description="the camera frames were not good enough to read: why a new photo is needed"
+    )
+    frames: int = Field(1, description="camera frames looked at")
+    verification: VinVerification | None = Field(
+        None, description="the certificate's VIN checked against the image, when the lane knew it"
     )
