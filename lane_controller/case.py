@@ -28,8 +28,20 @@ from edge.contract import EventKind, PlateKind, plate_kind_for_fuel
 from edge.plate_numbers import PlateError, PlateRules, validate_number
 from vision.vin_read import VinRead
 
-VIN_READ_EVENT_FIELDS = {"vin", "decision", "confidence", "check_digit", "image", "ms", "review_reason"}
+VIN_READ_EVENT_FIELDS = {
+    "vin",
+    "decision",
+    "confidence",
+    "check_digit",
+    "image",
+    "ms",
+    "review_reason",
+    "reshoot",
+    "frames",
+}
 """What a case.vin_read event carries of the read (the whole read stays in the case)."""
+VERIFICATION_EVENT_FIELDS = {"expected", "decision", "score", "read", "differs_at", "thresholds"}
+"""... and of its verification against the certificate's VIN, when there was one."""
 
 
 class Stage(StrEnum):
@@ -127,7 +139,18 @@ class Case(BaseModel):
     def vin_needs_review(self) -> bool:
         if self.vin_read is None or self.vin is not None:
             return False
-        return self.vin_read.decision != "accept" or self.vin_read.vin != self.certificate_vin
+        return not self.vin_read_confirms
+
+    @property
+    def vin_read_confirms(self) -> bool:
+        """The read confirms the certificate's VIN without the inspector: the verifier matched that VIN
+        in the image, or (no verification) the reader accepted exactly it."""
+        read, cert = self.vin_read, self.certificate_vin
+        if read is None or not cert:
+            return False
+        if read.verification is not None:
+            return read.verification.decision == "match" and read.verification.expected == cert
+        return read.decision == "accept" and read.vin == cert
 
     def age(self, now: float) -> float:
         return (self.closed_at or now) - self.opened_at
@@ -556,21 +579,18 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
             _need(s == Stage.ADMITTED, "a VIN is read only while the vehicle is on the station")
             read = read.model_copy(update={"ms": round(read.ms, 1)})
             matches = read.vin is not None and read.vin == case.certificate_vin
-            E.append(
-                Event(
-                    EventKind.CASE_VIN_READ,
-                    {
-                        **read.model_dump(include=VIN_READ_EVENT_FIELDS),
-                        "certificate_vin": case.certificate_vin,
-                        "matches": matches,
-                    },
-                )
-            )
-            if read.decision == "accept" and matches:
-                case = _to(case, Stage.VIN_CONFIRMED, now, vin_read=read, vin=read.vin)
-                E.append(Event(EventKind.CASE_VIN_CONFIRMED, {"vin": read.vin, "by": "reader"}))
-            else:
-                case = case.model_copy(update={"vin_read": read})
+            data = {**read.model_dump(include=VIN_READ_EVENT_FIELDS), "certificate_vin": case.certificate_vin}
+            if read.verification is not None:
+                data["verification"] = read.verification.model_dump(include=VERIFICATION_EVENT_FIELDS)
+            E.append(Event(EventKind.CASE_VIN_READ, {**data, "matches": matches}))
+            case = case.model_copy(update={"vin_read": read})
+            if case.vin_read_confirms:
+                cert = case.certificate_vin
+                case = _to(case, Stage.VIN_CONFIRMED, now, vin=cert)
+                confirmed: dict[str, Any] = {"vin": cert, "by": "reader"}
+                if read.verification is not None:  # not "read": a differing free read is no correction
+                    confirmed["verification"] = {"decision": "match", "score": read.verification.score}
+                E.append(Event(EventKind.CASE_VIN_CONFIRMED, confirmed))
         case VinConfirm(vin, reason):
             _need(s == Stage.ADMITTED, "the VIN can be confirmed only while the vehicle is on the station")
             vin = vin.strip().upper()

@@ -40,6 +40,7 @@ from lane_controller.inspectors import attempted_id, pin_matches
 from lane_controller.remote_control import LaneCommands
 from lane_controller.vin_camera import VinCamera, VinReading
 from lane_controller.vin_capture import VisionWorker
+from vision.rules import is_well_formed
 
 log = logging.getLogger("passlane.lane")
 
@@ -322,7 +323,8 @@ class Lane:
         self.waiting[case_id] = "reading VIN"
         self.changes.bump()
         try:
-            read = await self.vision.read_vin(case_id)
+            cert = self.cases[case_id].certificate_vin
+            read = await self.vision.read_vin(case_id, cert if cert and is_well_formed(cert) else None)
         except Exception as exc:  # noqa: BLE001 - a camera fault: the inspector reviews by eye
             self.alert("device:camera", f"VIN camera: {exc}")
             self.record(EventKind.DEVICE_FAULT, {"device": "camera", "detail": str(exc)[:500]}, case_id=case_id)

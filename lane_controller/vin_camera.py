@@ -132,6 +132,7 @@ class VinReading:
 
     def __init__(self, load: bool = True) -> None:
         self.reader = None
+        self._verifier: Any = None
         self.error: str | None = None
         if load:
             try:
@@ -153,6 +154,18 @@ class VinReading:
         if self.reader is None:
             return VinRead(decision="none", check_digit="invalid")
         return self.reader.read(frame)
+
+    def verify(self, frame: np.ndarray, expected: str) -> tuple[VinRead, np.ndarray | None]:
+        """The certificate's VIN checked against the frame (vision.verifier): the read with its
+        verification, and the cut it was checked on (the tablet draws the evidence on it)."""
+        if self.reader is None:
+            return VinRead(decision="none", check_digit="invalid"), None
+        if self._verifier is None:
+            from vision.verifier import VinVerifier
+
+            self._verifier = VinVerifier(self.reader)
+        done = self._verifier.verify(frame, expected)
+        return done.read, done.crop
 
 
 def crop_jpeg(frame: np.ndarray, box: Any, path: Path) -> Path:

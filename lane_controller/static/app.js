@@ -33,6 +33,10 @@
     if (el.dataset.then !== undefined && el.dataset.then !== "") { location.href = el.dataset.then; return; }
     if (el.dataset.thenCase !== undefined && data.case) { location.href = "/cases/" + data.case.case_id; }
   }
+  document.addEventListener("click", function (ev) {
+    var z = ev.target.closest("[data-zoom]");
+    if (z) z.classList.toggle("zoomed");
+  });
   document.addEventListener("click", async function (ev) {
     var el = ev.target.closest("button[data-api]");
     if (!el || el.closest("form")) return;
