@@ -2,13 +2,18 @@
 
 A real unit process against a simulated car (NMEA over socket:// at 10 Hz, the vehicle-board firmware on the
 simulated car), the real broker and bridge. Each of the car's exam events is timed from the moment the
-drive sent the NMEA of the epoch that completed it (the unit stamps the epoch's `t` when it is complete; the
-track holds `t` against the fix time) to its arrival at an MQTT subscriber of the unit's events leaf.
+drive sent the input that completed it (the NMEA of an epoch, or a signal change to the vehicle board: the last
+input sent before the event's stamp) to its arrival at an MQTT subscriber of the unit's events leaf; the link
+latency is each epoch's send time against its stamp in the track.
+The unit judges on its own clock here (`[exam] time_base = "unit"`): its stamps are then this machine's wall clock,
+comparable with the drive's send times (on the default GNSS time base they are the receiver's fix times); what
+runs per epoch is the same.
 Targets: CPU <= 5 % of one core; fault to published p99 <= 100 ms.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import signal
@@ -30,6 +35,7 @@ from edge.contract import EventEnvelope, Leaf, topic
 from edge.pki import SitePki
 from edge.stats import percentile
 from exam_vehicle.gnss import Epoch
+from exam_vehicle.signals import SignalChange
 from firmware.sim.server import SimBoardServer
 from site_sim.exam_car import PROFILES, drive_exam, nmea_sentences
 from site_sim.exam_drive import CarSignals, ExamDrive, NmeaServer
@@ -40,19 +46,30 @@ REPO = str(Path(__file__).resolve().parents[2])
 
 
 class TimedDrive(ExamDrive):
-    """The drive, remembering when each epoch's sentences left (by fix time)."""
+    """The drive, remembering when each epoch's sentences left (by fix time) and when each input left at all."""
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.sent: dict[str, float] = {}
-        sentences = self.sentences
+        self.inputs_sent: list[float] = []  # wall times at which an epoch or a signal change went to the car
+        sentences, apply = self.sentences, self.signals.apply
 
         def timed(epoch: Epoch) -> list[bytes]:
             out = sentences(epoch)
-            self.sent[epoch.time] = time.time()
+            self.sent[epoch.time] = self.inputs_sent_now()
             return out
 
+        def timed_apply(change: SignalChange) -> None:
+            self.inputs_sent_now()
+            apply(change)
+
         self.sentences = timed
+        self.signals.apply = timed_apply  # type: ignore[method-assign]
+
+    def inputs_sent_now(self) -> float:
+        now = time.time()
+        self.inputs_sent.append(now)
+        return now
 
 
 def _listen(broker: MosquittoBroker, pki: SitePki, arrivals: list[tuple[float, EventEnvelope]]) -> mqtt.Client:
@@ -72,7 +89,7 @@ def _config(
     path = tmp / "exam-vehicle.toml"
     path.write_text(f'''site = "{SITE}"\nunit = "{UNIT}"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}
 password = {{ file = "{pki.password_file(UNIT)}" }}\ntls = {{ ca_file = "{pki.ca_cert}" }}
-[gnss]\nurl = "{nmea.url}"\n[vehicle_board]\nurl = "{board.url}"\n[page]\nport = {port}\n[audio]\nenabled = false\n''')
+[exam]\ntime_base = "unit"\n[gnss]\nurl = "{nmea.url}"\n[vehicle_board]\nurl = "{board.url}"\n[page]\nport = {port}\n[audio]\nenabled = false\n''')
     return path
 
 
@@ -138,7 +155,8 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
             drive.done.wait(seconds + 60)
             c1, w1 = unit.cpu_times(), time.monotonic()
             wait_until(lambda: (_status(port) or {}).get("outbox", {}).get("depth") == 0, 30, "delivered")
-            track = next((tmp / "var" / "tracks").glob("*.jsonl"))
+            tracks = tmp / "var" / "tracks"  # a finished exam's track is renamed once its upload is acknowledged
+            track = next(p for p in [*tracks.glob("*.jsonl"), *tracks.glob("*.jsonl.uploaded")])
             stamped = {
                 o["time"]: o["t"] for o in map(json.loads, track.read_text().splitlines()) if o.get("kind") == "epoch"
             }
@@ -155,13 +173,18 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
     cpu_pct = 100.0 * ((c1.user - c0.user) + (c1.system - c0.system)) / (w1 - w0)
     sent_by_t = sorted((stamped[k], s) for k, s in drive.sent.items() if k in stamped)
     link = [t - s for t, s in sent_by_t]
-    decided = [
+    last_input = drive.inputs_sent[-1] if drive.inputs_sent else 0.0
+    decided = [  # what the drive's inputs made the judge decide (not what stopping the unit after the drive says)
         (at, ev)
         for at, ev in arrivals
-        if ev.kind.value.startswith("exam.") and ev.kind.value not in ("exam.started", "exam.track_chunk")
+        if ev.kind.value.startswith("exam.")
+        and ev.kind.value not in ("exam.started", "exam.track_chunk")
+        and ev.ts <= last_input + 0.05
     ]
-    total = [at - _sent_before(sent_by_t, ev.ts) for at, ev in decided]
-    deductions = [at - _sent_before(sent_by_t, ev.ts) for at, ev in decided if ev.kind.value == "exam.deduction"]
+    total = [at - _input_before(drive.inputs_sent, ev.ts) for at, ev in decided]
+    deductions = [
+        at - _input_before(drive.inputs_sent, ev.ts) for at, ev in decided if ev.kind.value == "exam.deduction"
+    ]
     return {
         "cpu_pct": cpu_pct,
         "seconds": w1 - w0,
@@ -173,14 +196,11 @@ def measure(profile: str = "bay-stop-3s", seconds: float = 120.0) -> dict[str, A
     }
 
 
-def _sent_before(sent_by_t: list[tuple[float, float]], t: float) -> float:
-    """When the sentences of the epoch stamped `t` (or the last one stamped before it) were sent."""
-    best = sent_by_t[0][1]
-    for stamped, sent in sent_by_t:
-        if stamped > t + 1e-9:
-            break
-        best = sent
-    return best
+def _input_before(sent: list[float], t: float) -> float:
+    """When the input that completed an event went to the car: the last epoch or signal change sent before the
+    event's stamp `t` (the unit stamps an input on arrival, on this machine's clock here)."""
+    i = bisect.bisect_right(sent, t + 1e-9)
+    return sent[max(0, i - 1)]
 
 
 def _wait_served(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 60.0) -> None:
