@@ -203,7 +203,7 @@ def test_an_exam_on_the_car_reaches_the_bridge_whole_and_its_uploaded_track_repl
 
 
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(REPO) / "docs" / "screenshots"
+SHOTS = os.environ.get("PASSLANE_SCREENSHOTS")  # a folder to save the page's screenshots in (docs/screenshots)
 
 
 def _look_at_the_examiners_page(port: int, tmp: Path) -> None:
@@ -257,7 +257,8 @@ def _look_at_the_examiners_page(port: int, tmp: Path) -> None:
                         f"wider than {w}px"
                     )
                     assert not problems, problems
-                    page.screenshot(path=str(SHOTS / f"exam-page-{lang}-{w}x{h}.png"), full_page=True)
+                    if SHOTS:
+                        page.screenshot(path=str(Path(SHOTS) / f"exam-page-{lang}-{w}x{h}.png"), full_page=True)
                     page.close()
         finally:
             browser.close()

@@ -159,6 +159,26 @@ def valid_object(leaf: Leaf, unit: str = UNIT) -> st.SearchStrategy[dict[str, An
                 "prev": st.one_of(st.none(), hex64, st.just("0" * 64)),
             },
         )
+    if leaf == Leaf.POSITION:
+        return st.fixed_dictionaries(
+            {
+                "v": st.just(1),
+                "unit": st.just(unit),
+                "t": st.floats(0, 1e11),
+                "lat": st.floats(-90, 90),
+                "lon": st.floats(-180, 180),
+                "e": finite,
+                "n": finite,
+                "quality": st.sampled_from(["invalid", "gps", "dgps", "rtk_float", "rtk_fixed", "dead_reckoning"]),
+            },
+            optional={
+                "heading_deg": st.one_of(st.none(), st.floats(0, 359.9)),
+                "speed_mps": st.one_of(st.none(), st.floats(0, 100)),
+                "exam_id": st.one_of(st.none(), st.text(max_size=64)),
+                "item": st.one_of(st.none(), st.text(max_size=64)),
+                "score": st.one_of(st.none(), st.integers(0, 100)),
+            },
+        )
     if leaf == Leaf.TELEMETRY:
         return st.fixed_dictionaries(
             {
