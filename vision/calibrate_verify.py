@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vision.reader import VinReader
 from vision.rules import ALPHABET
 from vision.verifier import candidate_cuts, crop_cuts, photo_cuts
 from vision.verify import (
@@ -183,6 +184,13 @@ def score_item(item: Item, fleet: list[str], th: Thresholds) -> dict:
     return out
 
 
+def item_of(reader: VinReader, name: str, vin: str, source: str, kind: str, img: np.ndarray) -> Item:
+    """One image cut as the verifier cuts it (a whole photo, or a crop), every cut read once."""
+    cuts = photo_cuts(reader, img) if kind == "photo" else crop_cuts(img)
+    probs = list(reader.recognizer.probs([c.crop for c in cuts])) if cuts else []
+    return Item(name, vin, source, kind, probs, [float(c.crop.shape[1]) for c in cuts], [c.stage for c in cuts])
+
+
 def collect(n_synthetic_crops: int, n_synthetic_scenes: int) -> list[Item]:
     """Every calibration image cut as the verifier cuts it, each cut read once."""
     import cv2
@@ -190,15 +198,12 @@ def collect(n_synthetic_crops: int, n_synthetic_scenes: int) -> list[Item]:
     from vision import hand_labels
     from vision.det_data import DATASET, cut_box, load_photo
     from vision.heldout import CALIBRATION, heldout_vins
-    from vision.reader import VinReader
     from vision.synth import render_line, render_scene
 
     reader = VinReader()
 
     def item(name: str, vin: str, source: str, kind: str, img: np.ndarray) -> Item:
-        cuts = photo_cuts(reader, img) if kind == "photo" else crop_cuts(img)
-        probs = list(reader.recognizer.probs([c.crop for c in cuts])) if cuts else []
-        return Item(name, vin, source, kind, probs, [float(c.crop.shape[1]) for c in cuts], [c.stage for c in cuts])
+        return item_of(reader, name, vin, source, kind, img)
 
     items = []
     for row in hand_labels.load():

@@ -96,6 +96,16 @@
       input.dataset.form = input.form ? input.form.dataset.api : "";
     });
   }
+  // The VIN marks sit over the symbols they name: positioned here from their data (the page's
+  // Content-Security-Policy allows no inline style attributes).
+  function placeMarks(root) {
+    (root || document).querySelectorAll(".vin-mark[data-x0]").forEach(function (m) {
+      var w = parseFloat(m.dataset.width), x0 = parseFloat(m.dataset.x0), x1 = parseFloat(m.dataset.x1);
+      if (!(w > 0)) return;
+      m.style.left = (100 * x0 / w) + "%";
+      m.style.width = (100 * (x1 - x0) / w) + "%";
+    });
+  }
   async function refresh() {
     if (!live) return;
     if (busyTyping()) { pending = true; setTimeout(refresh, 1000); return; }
@@ -106,12 +116,13 @@
       var html = r.ok ? await r.text() : null;
       // checked again right before the swap, with no await in between
       if (busyTyping()) { pending = true; setTimeout(refresh, 1000); return; }
-      if (html !== null) { live.innerHTML = html; fmtTimes(live); adoptFileInputs(live); live.dataset.version = String(Date.now()); }
+      if (html !== null) { live.innerHTML = html; fmtTimes(live); adoptFileInputs(live); placeMarks(live); live.dataset.version = String(Date.now()); }
     } catch (e) { /* the next change event retries */ }
   }
   document.addEventListener("focusout", function () { if (pending) setTimeout(refresh, 50); });
   document.addEventListener("DOMContentLoaded", function () {
     fmtTimes(document);
+    placeMarks(document);
     live = document.getElementById("live");
     adoptFileInputs(document);
     if (live && window.EventSource) {

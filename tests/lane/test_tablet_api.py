@@ -130,8 +130,9 @@ def test_an_inspector_can_confirm_a_passage_the_loop_did_not_report(tmp_path, mq
 
 
 @pytest.mark.parametrize("client", [True], indirect=True)
-def test_the_case_page_says_why_the_reader_wants_a_person_to_look(client):
-    """The reason row on the page an inspector actually sees, in the tablet's default language."""
+def test_the_case_page_shows_the_verdict_against_the_certificate_vin_and_both_vins_aligned(client):
+    """With the certificate's VIN known the lane verifies it (vision/verify.py): the page an inspector
+    sees gives the verdict in the tablet's default language and the aligned comparison."""
     from lane_controller.i18n import STRINGS
     from vision.synth import render_scene
 
@@ -146,8 +147,11 @@ def test_the_case_page_says_why_the_reader_wants_a_person_to_look(client):
     show_vin(client.camera, vehicle.vin, seed)
     assert client.post(f"/api/cases/{cid}/admit").json()["ok"]
     client.world.vehicle_pass("entry")
-    wait_until(lambda: client.get(f"/api/cases/{cid}").json()["case"]["vin_read"] is not None, 20, "VIN read")
-    reason = client.get(f"/api/cases/{cid}").json()["case"]["vin_read"]["review_reason"]
-    assert reason is not None
+    wait_until(lambda: client.get(f"/api/cases/{cid}").json()["case"]["vin_read"] is not None, 60, "VIN read")
+    case = client.get(f"/api/cases/{cid}").json()["case"]
+    check = case["vin_read"]["verification"]
+    assert check["expected"] == vehicle.vin and len(check["chars"]) == 17
+    assert (case["stage"] == "vin_confirmed") == (check["decision"] == "match")
     page = client.get(f"/cases/{cid}").text
-    assert 'id="vin-review-reason"' in page and STRINGS[f"review_{reason}"]["zh-CN"] in page
+    assert 'id="vin-verdict"' in page and STRINGS[f"verdict_{check['decision']}"]["zh-CN"] in page
+    assert 'id="vin-compare"' in page
