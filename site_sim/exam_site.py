@@ -24,7 +24,7 @@ from firmware.sim.control import SimControl
 from site_sim.exam_car import Profile
 from site_sim.exam_world import SimCar
 from site_sim.processes import ManagedProcess, http_probe, tcp_probe
-from site_sim.site import SITE_ID, Site, passlane
+from site_sim.site import SITE_ID, Site, edge_sections_toml, passlane
 
 
 @dataclass
@@ -191,21 +191,7 @@ site = "{SITE_ID}"
 unit = "{parts.unit}"
 tracks_dir = "{parts.root / "tracks"}"
 
-[mqtt]
-host = "{site.broker.host}"
-port = {site.broker.port}
-password = {{ file = "{site.pki.password_file(parts.unit)}" }}
-tls = {{ ca_file = "{site.pki.ca_cert}" }}
-
-[outbox]
-resend_after_s = 3
-
-[telemetry]
-interval_s = 5
-
-[journal]
-path = "{parts.root / "journal.sqlite3"}"
-
+{edge_sections_toml(site, parts.unit, parts.root / "journal.sqlite3", 3)}
 [gnss]
 url = "{parts.world.nmea.url}"
 
