@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -223,16 +224,23 @@ def collect(n_synthetic_crops: int, n_synthetic_scenes: int) -> list[Item]:
 
 
 def clopper_pearson_upper(k: int, n: int, conf: float = 0.95) -> float:
-    """One-sided upper confidence bound of a binomial rate (k events in n trials)."""
-    if n == 0:
+    """One-sided upper confidence bound of a binomial rate (k events in n trials): the p at which
+    P(X <= k) = 1 - conf, found by bisection (numpy only)."""
+    if n == 0 or k >= n:
         return 1.0
     if k == 0:
         return 1.0 - (1.0 - conf) ** (1.0 / n)
-    if k >= n:
-        return 1.0
-    from scipy.stats import beta
+    i = np.arange(k + 1)
+    log_choose = np.array([math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) for j in i])
 
-    return float(beta.ppf(conf, k + 1, n - k))
+    def cdf(p: float) -> float:
+        return float(np.exp(log_choose + i * math.log(p) + (n - i) * math.log1p(-p)).sum())
+
+    lo, hi = k / n, 1.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) > 1.0 - conf else (lo, mid)
+    return hi
 
 
 def _grid_up(x: float) -> float:
