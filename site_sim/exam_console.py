@@ -27,9 +27,21 @@ class _Candidate(Protocol):
 class Console:
     """The console API of one bridge, with the operator's bearer token."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, patience_s: float = 60.0) -> None:
         self.http = http
+        self.patience_s = patience_s
         self._ids: dict[str, str] = {}  # ID number -> candidate id
+
+    def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        """One request; while the bridge is down (restarting) the operator tries again, as a person reloads a page."""
+        deadline = time.monotonic() + self.patience_s
+        while True:
+            try:
+                return self.http.request(method, url, **kw)
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)  # a person's pause before trying again
 
     @staticmethod
     def served(http: httpx.Client) -> bool:
@@ -44,7 +56,8 @@ class Console:
         booked = dt.datetime.now().replace(second=0, microsecond=0).isoformat(timespec="minutes")
         rows = ["name,id_number,licence_class,booking_time"]
         rows += [f"{c.name},{c.id_number},{licence},{booked}" for c in candidates]
-        resp = self.http.post(
+        resp = self._request(
+            "POST",
             "/api/exam/candidates/import",
             content=("\n".join(rows) + "\n").encode(),
             headers={"Content-Type": "text/csv"},
@@ -54,19 +67,19 @@ class Console:
         return int(resp.json()["imported"])
 
     def check_in(self, cand: _Candidate) -> None:
-        resp = self.http.post("/api/exam/check-in", json={"id_number": cand.id_number})
+        resp = self._request("POST", "/api/exam/check-in", json={"id_number": cand.id_number})
         if resp.status_code not in (200, 409):  # 409: already checked in (a retake after an interruption)
             raise RuntimeError(f"check-in of {cand.name} refused: {resp.status_code} {resp.text[:300]}")
 
     def _candidate_id(self, cand: _Candidate) -> str:
         if cand.id_number not in self._ids:
-            for row in self.http.get("/api/exam/candidates").json():
+            for row in self._request("GET", "/api/exam/candidates").json():
                 self._ids[row["id_number"]] = row["candidate_id"]
         return self._ids[cand.id_number]
 
     def start(self, cand: _Candidate, car: str) -> str:
         """Start the candidate on `car`; the exam id the bridge made (raises httpx.HTTPStatusError when refused)."""
-        resp = self.http.post(f"/api/exam/candidates/{self._candidate_id(cand)}/start", json={"car": car})
+        resp = self._request("POST", f"/api/exam/candidates/{self._candidate_id(cand)}/start", json={"car": car})
         resp.raise_for_status()
         return str(resp.json()["exam_id"])
 
@@ -74,11 +87,11 @@ class Console:
         """The examiner's sign-off, once the bridge has the result (it may be a moment behind the car)."""
         deadline = time.monotonic() + within_s
         while True:
-            resp = self.http.post(f"/api/exam/exams/{exam_id}/sign-off", json={"note": note})
+            resp = self._request("POST", f"/api/exam/exams/{exam_id}/sign-off", json={"note": note})
             if resp.status_code == 200 or time.monotonic() > deadline:
                 return resp.status_code == 200
             time.sleep(0.5)
 
     def exam(self, exam_id: str) -> dict[str, Any] | None:
-        resp = self.http.get(f"/api/exam/exams/{exam_id}")
+        resp = self._request("GET", f"/api/exam/exams/{exam_id}")
         return resp.json() if resp.status_code == 200 else None

@@ -213,7 +213,10 @@ class Operator:
         started = False
         events: list[dict[str, Any]] = []
         while not self.stop.wait(0.3):
-            page = http.get(f"/api/units/{unit}/events", params={"after": cursor, "limit": 10000}).json()
+            try:
+                page = http.get(f"/api/units/{unit}/events", params={"after": cursor, "limit": 10000}).json()
+            except httpx.TransportError:
+                continue  # the bridge is restarting: a person at the console simply looks again
             if page:
                 cursor = int(page[-1]["seq"])
             mine = [e for e in page if e.get("case_id") == exam_id]

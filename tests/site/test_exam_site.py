@@ -3,7 +3,8 @@
 Every candidate is judged as their driving calls for (their profile's `Expect`), the bridge's record of each car is
 the car's journal event for event, and each uploaded track, replayed, gives the car's own judgement. Faults: a
 car's unit killed mid-exam (the exam is reported interrupted, its track until then kept and uploaded, the
-candidate examined again) and a broker restart: nothing lost or doubled.
+candidate examined again), a broker restart and a bridge killed and restarted: nothing lost or doubled; the
+bridge reproduces every stored result by replaying its stored track.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,10 @@ def check_records(site: ExamSite, token: str) -> None:
             ]
             replayed = replay(Judge(course, car, default_rules(car.licence)), uploaded_track(theirs, exam_id))
             assert [(e["kind"], e["ts"]) for e in events] == [(KIND[ev.kind], ev.t) for ev in replayed], exam_id
+            # the bridge itself reproduces its stored result from its stored track and rules version
+            with httpx.Client(base_url=site.site.dashboard_url, headers={"Authorization": f"Bearer {token}"}) as http:
+                again = http.get(f"/api/exam/exams/{exam_id}/reproduce")
+            assert again.status_code == 200 and again.json()["equal"], (exam_id, again.text)
 
 
 def assert_clean(s: ExamSiteSummary, candidates: int) -> None:
@@ -110,7 +116,7 @@ def test_three_cars_and_ten_candidates_every_one_judged_as_they_drove_and_nothin
 
 
 @pytest.mark.timeout(480)
-def test_a_unit_killed_mid_exam_and_a_broker_restart_lose_nothing_and_the_interrupted_track_is_kept(
+def test_a_unit_killed_mid_exam_and_broker_and_bridge_restarts_lose_nothing_and_the_interrupted_track_is_kept(
     tmp_path: Path,
 ) -> None:
     log: list[str] = []
@@ -127,6 +133,9 @@ def test_a_unit_killed_mid_exam_and_a_broker_restart_lose_nothing_and_the_interr
         site.kill_unit("car-01")  # kill -9: a power cut
         site.restart_broker(down_s=3.0)
         site.start_unit(car)
+        site.site.processes["bridge"].kill()  # the bridge dies too (kill -9) and comes back
+        time.sleep(2.0)  # the bridge's downtime, a physical wait
+        site.site.start_bridge()
         runner.join(420)
         assert result, log
         token = ops_token(site)
