@@ -14,6 +14,7 @@ from cloud_bridge.config import BridgeSettings, ConfigError, HttpTlsConfig
 from cloud_bridge.metrics import Metrics
 from cloud_bridge.service import Service
 from cloud_bridge.store import Store, open_store
+from edge.systemd_notify import SystemdNotifier
 
 log = logging.getLogger("passlane.bridge")
 
@@ -121,6 +122,27 @@ def check_tls_files(tls: HttpTlsConfig) -> None:
         ) from None
 
 
+def _notifying_server_class() -> type:
+    """uvicorn's Server that says READY=1 once it listens (and feeds the watchdog from its loop), STOPPING=1 on shutdown."""
+    import uvicorn
+
+    class NotifyingServer(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config, systemd: SystemdNotifier, status: str) -> None:
+            super().__init__(config)
+            self.systemd, self.status = systemd, status
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:  # uvicorn sets should_exit when it could not bind
+                self.systemd.ready(self.status)
+
+        async def shutdown(self, sockets: Any = None) -> None:
+            self.systemd.stopping()
+            await super().shutdown(sockets=sockets)
+
+    return NotifyingServer
+
+
 def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) -> int:
     """Run until SIGINT/SIGTERM (then stop within seconds and return 0).
 
@@ -136,6 +158,7 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
         0.001
     )  # the MQTT network thread and the ingest thread hand the GIL over quickly (default 5 ms)
     bridge = Bridge(settings, worker_base=worker_base).start()
+    systemd = SystemdNotifier()  # under systemd (deploy/systemd): READY once serving, then the watchdog
     try:
         if http:
             import uvicorn
@@ -153,7 +176,9 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
                 ssl_certfile=str(tls.cert_file) if tls.cert_file else None,
                 ssl_keyfile=str(tls.key_file) if tls.key_file else None,
             )
-            server = uvicorn.Server(config)
+            server = _notifying_server_class()(
+                config, systemd, f"bridge: {settings.http.listen}, {len(bridge.workers)} worker(s)"
+            )
             # uvicorn re-raises the signal that stopped it once it has shut down: let that land on a handler
             # that returns, so the workers below are stopped cleanly and the exit status is 0.
             signal.signal(signal.SIGTERM, lambda *a: None)
@@ -171,7 +196,10 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
             signal.signal(signal.SIGTERM, lambda *a: stop.set())
             signal.signal(signal.SIGINT, lambda *a: stop.set())
             log.info("bridge running %d worker(s) without HTTP", len(bridge.workers))
-            stop.wait()
+            systemd.notify("READY=1", f"STATUS=bridge: {len(bridge.workers)} worker(s), no HTTP")
+            while not stop.wait(systemd.watchdog_s or 3600.0):  # no event loop here: the main thread feeds it
+                systemd.notify("WATCHDOG=1")
+            systemd.notify("STOPPING=1")
     finally:
         bridge.stop()
     return 0

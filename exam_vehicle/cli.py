@@ -177,6 +177,7 @@ def _run(ns: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from edge.systemd_notify import SystemdNotifier
     from exam_vehicle.page import ServerReady, serve
     from exam_vehicle.unit import ExamRefused, ExamUnit
 
@@ -195,6 +196,7 @@ def _run(ns: argparse.Namespace) -> int:
             signal.SIGTERM, lambda *_: None
         )  # uvicorn handles SIGTERM during serve(); this keeps its re-raise harmless
         ready = ServerReady()
+        systemd = SystemdNotifier()  # under systemd (deploy/systemd): READY once the page listens, then the watchdog
 
         async def announce_and_start() -> None:
             await ready.wait()
@@ -203,6 +205,7 @@ def _run(ns: argparse.Namespace) -> int:
                 f"journal {cfg.journal.path}",
                 flush=True,
             )
+            systemd.ready(f"exam vehicle {cfg.unit}: page on port {ready.port or cfg.page.port}")
             if ns.start:
                 while True:  # the exam starts once the receiver has an RTK fixed position
                     try:
@@ -217,6 +220,7 @@ def _run(ns: argparse.Namespace) -> int:
         except asyncio.CancelledError:
             pass
         starter.cancel()
+        systemd.stopping()
 
     try:
         asyncio.run(main())

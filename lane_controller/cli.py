@@ -57,6 +57,7 @@ def _run(ns: argparse.Namespace) -> int:
     import signal
 
     from edge.config import ConfigError, check_secrets, load_config
+    from edge.systemd_notify import SystemdNotifier
     from lane_controller.memory import limit_malloc_arenas
     from lane_controller.runtime import Lane
     from lane_controller.web import ServerReady, serve
@@ -98,6 +99,7 @@ def _run(ns: argparse.Namespace) -> int:
         # and re-raises them afterwards; this no-op keeps that re-raise from killing the finished process.
         signal.signal(signal.SIGTERM, lambda *_: None)
         ready = ServerReady()
+        systemd = SystemdNotifier()  # under systemd (deploy/systemd): READY once the tablet listens, then the watchdog
 
         async def announce() -> None:
             await ready.wait()
@@ -106,6 +108,7 @@ def _run(ns: argparse.Namespace) -> int:
                 f"lane {cfg.unit} running: tablet on http://{cfg.ui.host}:{port}/ ; journal {cfg.journal.path}",
                 flush=True,
             )
+            systemd.ready(f"lane {cfg.unit}: tablet on port {port}")
 
         announcer = loop.create_task(announce())
         try:
@@ -114,6 +117,7 @@ def _run(ns: argparse.Namespace) -> int:
             pass
         finally:
             announcer.cancel()
+            systemd.stopping()
 
     try:
         asyncio.run(main())
