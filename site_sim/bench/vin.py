@@ -23,6 +23,7 @@ from vision.heldout import BENCH_CROPS, BENCH_FRAMES, heldout_vins
 from vision.reader import MODEL_DIR, VinReader
 from vision.rules import normalise
 from vision.synth import STYLES, render_line, render_scene, style_of
+from vision.vin_read import VinRead
 
 REAL_LABELS = Path(__file__).resolve().parents[2] / "tests" / "vision" / "data" / "real_valid_labels.csv"
 
@@ -147,7 +148,7 @@ def _header(rapid: Rapid | None, rapid_note: str) -> None:
     print(f"model size: ours det {size_det:.2f} MB + rec {size_rec:.2f} MB = {size_det + size_rec:.2f} MB" + peer)
 
 
-def _synthetic_crops(ours: VinReader, rapid: Rapid | None, n_crops: int) -> None:
+def _synthetic_crops(ours: VinReader, rapid: Rapid | None, n_crops: int) -> dict:
     items = heldout_vins(BENCH_CROPS, n_crops)
     crops = [render_line(v, s) for v, s in items]
     truths = [v for v, _ in items]
@@ -170,9 +171,10 @@ def _synthetic_crops(ours: VinReader, rapid: Rapid | None, n_crops: int) -> None
         print(_row("RapidOCR rec only", preds, truths, ms))
         print(f"  speed-up per crop (median): {np.median(ms) / np.median(ours_ms):.1f}x")
     print(_decisions(reads, truths))
+    return {"images": crops, "truths": truths, "rapid": preds if rapid else None, "ours": [r.vin for r in reads]}
 
 
-def _synthetic_frames(ours: VinReader, rapid: Rapid | None, n_frames: int) -> None:
+def _synthetic_frames(ours: VinReader, rapid: Rapid | None, n_frames: int) -> dict:
     items = heldout_vins(BENCH_FRAMES, n_frames)
     frames = [render_scene(v, s) for v, s in items]
     truths = [v for v, _ in items]
@@ -185,10 +187,12 @@ def _synthetic_frames(ours: VinReader, rapid: Rapid | None, n_frames: int) -> No
         rapid.read_frame(frames[0])
     reads, ms = _timed(ours.read, frames)
     print(_row("ours (read)", [r.vin for r in reads], truths, ms))
+    preds = None
     if rapid:
         preds, ms = _timed(rapid.read_frame, frames)
         print(_row("RapidOCR det+cls+rec", preds, truths, ms))
     print(_decisions(reads, truths))
+    return {"images": frames, "truths": truths, "rapid": preds, "ours": [r.vin for r in reads]}
 
 
 def _rapid_vin_lines(rapid: Rapid, img: np.ndarray) -> list[Box]:
@@ -212,7 +216,7 @@ def _real_detection(ours: VinReader, rapid: Rapid | None, valid: list) -> None:
         print("  (RapidOCR finds all text; its boxes count when their text maps to 15-19 VIN symbols)")
 
 
-def _real_reads(ours: VinReader, rapid: Rapid | None, valid: list) -> None:
+def _real_reads(ours: VinReader, rapid: Rapid | None, valid: list) -> tuple[dict, dict]:
     rows = list(csv.DictReader(REAL_LABELS.open()))
     by_name = {p.name: img for p, img, _ in valid}
     crops = [_image(REAL_LABELS.parent / "real_crops" / r["crop"]) for r in rows]
@@ -221,18 +225,87 @@ def _real_reads(ours: VinReader, rapid: Rapid | None, valid: list) -> None:
     print(HEADER)
     crop_reads, ms = _timed(ours.read_crop, crops)
     print(_row("ours, labelled crop", [r.vin for r in crop_reads], truths, ms))
+    crop_preds = photo_preds = None
     if rapid:
-        preds, ms = _timed(rapid.read_crop, crops)
-        print(_row("RapidOCR rec, crop", preds, truths, ms))
+        crop_preds, ms = _timed(rapid.read_crop, crops)
+        print(_row("RapidOCR rec, crop", crop_preds, truths, ms))
     imgs = [by_name[r["image"]] for r in rows]
     reads, ms = _timed(ours.read, imgs)
     print(_row("ours, whole photo", [r.vin for r in reads], truths, ms))
     if rapid:
-        preds, ms = _timed(rapid.read_frame, imgs)
-        print(_row("RapidOCR, whole photo", preds, truths, ms))
+        photo_preds, ms = _timed(rapid.read_frame, imgs)
+        print(_row("RapidOCR, whole photo", photo_preds, truths, ms))
     print("  crops:" + _decisions(crop_reads, truths)[1:])
     print("  photos:" + _decisions(reads, truths)[1:])
     print("  (most of these makers do not use the check digit, so a correct read still goes to review)")
+    crop_set = {"images": crops, "truths": truths, "rapid": crop_preds, "ours": [r.vin for r in crop_reads]}
+    photo_set = {"images": imgs, "truths": truths, "rapid": photo_preds, "ours": [r.vin for r in reads]}
+    return crop_set, photo_set
+
+
+def _read_compare(preds: list[str | None], truths: list[str], fleet: list[str]) -> tuple[int, int, int]:
+    """A reader used as a verifier by comparing its read with the expected VIN: (genuine matches,
+    impostors matched, impostors) over the same impostors as the verifier's."""
+    from vision.calibrate_verify import HARD_KINDS, impostors
+
+    genuine = sum(p == t for p, t in zip(preds, truths))
+    hit = total = 0
+    for p, t in zip(preds, truths):
+        kinds = impostors(t, fleet)
+        for k in HARD_KINDS:
+            total += len(kinds[k])
+            hit += sum(p == e for e in kinds[k])
+    return genuine, hit, total
+
+
+def _verification(ours: VinReader, sets: dict[str, tuple[str, dict]]) -> None:
+    """[5] Is the image the expected VIN's? Genuine pairs and impostors (one-symbol changes of every
+    kind, two look-alike changes, other cars' VINs) per set, with the calibrated thresholds."""
+    from vision.calibrate_verify import HARD_KINDS, clopper_pearson_upper, item_of, score_item
+    from vision.verifier import VinVerifier
+    from vision.verify import Thresholds
+
+    th = Thresholds.load()
+    verifier = VinVerifier(ours, th)
+    print(f"\n[5] verification against the expected VIN (thresholds {th.version}: match >= {th.match} nats)")
+    print(
+        "  impostors per image: every one-symbol change, up to 20 two-symbol look-alike changes, 5 other VINs of the set"
+    )
+    print(
+        f"  {'set':<26} {'verifier':<10} {'genuine match':>13} {'mismatch':>8} {'false match':>17} {'95% upper':>9} {'median':>7} {'p95':>7}"
+    )
+    for name, (kind, data) in sets.items():
+        imgs, truths = data["images"], data["truths"]
+        fleet = sorted(set(truths))
+        crop = kind == "crop"
+
+        def check(pair: tuple[np.ndarray, str], crop: bool = crop) -> VinRead:
+            return verifier.verify(pair[0], pair[1], crop=crop).read
+
+        done, ms = _timed(check, list(zip(imgs, truths)))
+        checks = [d.verification for d in done]
+        genuine = sum(c is not None and c.decision == "match" for c in checks)
+        mism = sum(c is not None and c.decision == "mismatch" for c in checks)
+        hit = total = 0
+        for img, vin in zip(imgs, truths):
+            row = score_item(item_of(ours, name, vin, name, kind, img), fleet, th)
+            scores = np.concatenate([row[k] for k in HARD_KINDS])
+            total += len(scores)
+            hit += int((scores >= th.match).sum())
+        n = len(truths)
+        print(
+            f"  {name:<26} {'ours':<10} {genuine / n:13.1%} {mism:8d} {f'{hit} / {total}':>17} "
+            f"{clopper_pearson_upper(hit, total):9.4%} {_stats(ms)}"
+        )
+        for who, preds in (("our read", data["ours"]), ("RapidOCR", data["rapid"])):
+            if preds is None:
+                continue
+            g, h, tot = _read_compare(preds, truths, fleet)
+            print(
+                f"  {'':<26} {who + ' ==':<10} {g / n:13.1%} {'-':>8} {f'{h} / {tot}':>17} {clopper_pearson_upper(h, tot):9.4%}"
+            )
+    print("  (read ==: the verifier's question answered by comparing a free read with the expected VIN;")
+    print("   false match: impostors scored at or above the match threshold; upper: one-sided 95% Clopper-Pearson)")
 
 
 def run(n_crops: int = 200, n_frames: int = 50) -> int:
@@ -245,15 +318,19 @@ def run(n_crops: int = 200, n_frames: int = 50) -> int:
         rapid = None
         rapid_note = "RapidOCR MISSING: pip install rapidocr-onnxruntime into this environment to compare"
     _header(rapid, rapid_note)
-    _synthetic_crops(ours, rapid, n_crops)
-    _synthetic_frames(ours, rapid, n_frames)
+    sets = {
+        "synthetic crops": ("crop", _synthetic_crops(ours, rapid, n_crops)),
+        "synthetic scenes": ("photo", _synthetic_frames(ours, rapid, n_frames)),
+    }
     from vision.det_data import DATASET, load_split
 
     if not (DATASET / "valid").exists():
         print(f"\n[3]/[4] real photos: dataset not found at {DATASET}; skipped")
-        return 0
-    valid = load_split(DATASET, "valid")
-    _real_detection(ours, rapid, valid)
-    if REAL_LABELS.exists():
-        _real_reads(ours, rapid, valid)
+    else:
+        valid = load_split(DATASET, "valid")
+        _real_detection(ours, rapid, valid)
+        if REAL_LABELS.exists():
+            crop_set, photo_set = _real_reads(ours, rapid, valid)
+            sets = {"real lines, crop": ("crop", crop_set), "real lines, whole photo": ("photo", photo_set), **sets}
+    _verification(ours, sets)
     return 0
