@@ -71,7 +71,10 @@ class VisionWorker:
         gap = capture.WINDOW_S / capture.FRAMES
         for _ in range(capture.FRAMES - 1):
             time.sleep(gap)  # the camera's pace, on the worker thread; not synchronisation
-            f = self.camera.grab()
+            try:
+                f = self.camera.grab()
+            except CameraError:  # the first frame stands; a later failed grab only means fewer frames
+                break
             if not any(f.shape == g.shape and np.array_equal(f, g) for g in frames):
                 frames.append(f)
         return frames

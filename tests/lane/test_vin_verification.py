@@ -71,3 +71,53 @@ def test_every_reshoot_reason_and_verdict_has_tablet_text_in_both_languages():
     assert reasons and verdicts
     for key in [f"reshoot_{r}" for r in reasons] + [f"verdict_{d}" for d in verdicts]:
         assert set(STRINGS[key]) == {"zh-CN", "en"}
+
+
+def _worker(tmp_path):
+    from lane_controller.vin_camera import VinCamera, VinReading
+    from lane_controller.vin_capture import VisionWorker
+
+    (tmp_path / "camera").mkdir()
+    return VisionWorker(VinCamera(str(tmp_path / "camera")), VinReading(load=True), tmp_path, lambda: 1000.0)
+
+
+def test_the_lane_verifies_the_certificate_vin_in_the_cameras_frame_and_keeps_the_verified_cut(tmp_path):
+    import asyncio
+
+    import cv2
+
+    from lane_controller.vin_camera import upload_frame
+    from vision.synth import render_scene
+
+    worker = _worker(tmp_path)
+    try:
+        upload_frame(tmp_path / "camera", render_scene(VIN, 650_003))
+        read = asyncio.run(worker.read_vin("c1", VIN))
+        assert read.verification is not None and read.verification.expected == VIN
+        assert read.frames == 1  # a snapshot folder's same newest file counts once
+        assert read.reshoot is None
+        kept = cv2.imread(str(tmp_path / read.image))
+        assert kept is not None and kept.shape[1] == read.verification.crop_width  # the x-ranges fit the kept cut
+        plain = asyncio.run(worker.read_vin("c2", None))  # no certificate VIN: read, not verified
+        assert plain.verification is None and plain.vin is not None
+    finally:
+        worker.close()
+
+
+def test_a_blurred_camera_frame_asks_for_a_reshoot_instead_of_a_verdict(tmp_path):
+    import asyncio
+
+    import cv2
+
+    from lane_controller.vin_camera import upload_frame
+    from vision.synth import render_scene
+
+    worker = _worker(tmp_path)
+    try:
+        upload_frame(tmp_path / "camera", cv2.GaussianBlur(render_scene(VIN, 650_003), (0, 0), 4))
+        read = asyncio.run(worker.read_vin("c1", VIN))
+        assert read.reshoot == "blur" and read.decision == "none"
+        assert read.verification is not None and read.verification.decision == "review"
+        assert read.image is not None  # the inspector sees the frame that was refused
+    finally:
+        worker.close()
