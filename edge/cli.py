@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "exam_vehicle.cli",
         "the exam vehicle: run the unit on a test car, check a course, judge a recorded track",
     ),
+    "bundle": ("edge.bundle", "build the offline install bundle for the units of one architecture (docs/deploy.md)"),
     "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
     "bench": (
         "site_sim.bench.cli",
