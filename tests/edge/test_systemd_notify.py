@@ -187,19 +187,16 @@ enabled = false
     return path
 
 
-@pytest.mark.broker
-@pytest.mark.slow
-def test_exam_unit_says_ready_once_its_page_answers_then_feeds_the_watchdog(
-    tmp_path: Path, car_site: dict[str, Any], notify_socket: tuple[NotifySocket, str]
+def _serve_under_notify_socket(
+    args: list[str], cwd: Path, url: str, status: str, notify: tuple[NotifySocket, str]
 ) -> None:
-    receiver, path = notify_socket
-    port = free_port()
-    config = _exam_config(tmp_path, car_site, port)
+    """Run `passlane ARGS` as systemd would (NOTIFY_SOCKET, WATCHDOG_USEC 0.4 s); READY once `url` answers, then pings."""
+    receiver, path = notify
     env = {**os.environ, "PYTHONPATH": str(REPO), "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
     env.pop("WATCHDOG_PID", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "exam", "run", "--config", str(config)],
-        cwd=tmp_path,
+        [sys.executable, "-m", "edge.cli", *args],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -208,16 +205,47 @@ def test_exam_unit_says_ready_once_its_page_answers_then_feeds_the_watchdog(
     try:
         wait_until(lambda: receiver.with_line("READY=1") or proc.poll() is not None, 60, "READY=1")
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        # READY came only once the page answers: it answers now, at the first try
-        assert httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=5).status_code == 200
+        # READY came only once the unit serves: its page answers now, at the first try
+        assert httpx.get(url, timeout=5).status_code == 200
         ready_at = receiver.with_line("READY=1")[0]
-        assert any(f"STATUS=exam vehicle {UNIT}: page on port {port}" in m for _, m in receiver.messages)
+        assert any(f"STATUS={status}" in m for _, m in receiver.messages), receiver.messages
         wait_until(lambda: len([t for t in receiver.with_line("WATCHDOG=1") if t >= ready_at]) >= 3, 10, "3 pings")
         assert not [t for t in receiver.with_line("WATCHDOG=1") if t < ready_at], "no ping before READY"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     wait_until(lambda: receiver.with_line("STOPPING=1"), 5, "STOPPING=1")
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_exam_unit_says_ready_once_its_page_answers_then_feeds_the_watchdog(
+    tmp_path: Path, car_site: dict[str, Any], notify_socket: tuple[NotifySocket, str]
+) -> None:
+    port = free_port()
+    config = _exam_config(tmp_path, car_site, port)
+    _serve_under_notify_socket(
+        ["exam", "run", "--config", str(config)],
+        tmp_path,
+        f"http://127.0.0.1:{port}/api/status",
+        f"exam vehicle {UNIT}: page on port {port}",
+        notify_socket,
+    )
+
+
+@pytest.mark.slow
+def test_bridge_says_ready_once_its_http_server_answers_then_feeds_the_watchdog(
+    tmp_path: Path, notify_socket: tuple[NotifySocket, str]
+) -> None:
+    port = free_port()
+    args = ["bridge", "serve", "--db", str(tmp_path / "bridge.sqlite3"), "--http", f"127.0.0.1:{port}"]
+    _serve_under_notify_socket(
+        args + ["--workers", "0"],
+        tmp_path,
+        f"http://127.0.0.1:{port}/metrics",
+        f"bridge: 127.0.0.1:{port}, 0 worker(s)",
+        notify_socket,
+    )
 
 
 def _scratch_root(tmp: Path) -> Path:
