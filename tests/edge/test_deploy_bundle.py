@@ -68,6 +68,9 @@ def test_a_bundle_installs_into_a_scratch_root_and_its_passlane_checks_a_config(
     assert (root / "etc/systemd/system/passlane-lane.service").exists()
     assert (root / "etc/udev/rules.d/99-passlane.rules").exists()
     assert (root / f"opt/passlane/{version}/share/passlane/firmware/main.py").exists()
+    unit = (root / "etc/systemd/system/passlane-lane.service").read_text()
+    documentation = unit.split("Documentation=file:")[1].split()[0]
+    assert (root / documentation.lstrip("/")).exists(), f"the unit's Documentation= {documentation} is not installed"
 
     pki = SitePki(tmp_path / "site")
     pki.init("site-1", {"bridge": "bridge", "ops": "ops", "lane-01": "lane"})
