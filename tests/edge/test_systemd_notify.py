@@ -2,7 +2,9 @@
 
 A real AF_UNIX datagram socket stands in for systemd's notify socket (it is what systemd binds);
 `passlane exam run` runs as a process against a real broker, the real vehicle-board firmware on the
-simulated car and a receiver's NMEA stream, as in tests/exam/test_exam_vehicle_end_to_end.py.
+simulated car and a receiver's NMEA stream, as in tests/exam/test_exam_vehicle_end_to_end.py;
+`passlane lane run` against a real broker and the real I/O board and plate issuer firmware on the
+simulated world, as in tests/lane/test_lane_process.py; `passlane bridge serve` on SQLite.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from lane_helpers import write_lane_toml
 
 from edge.broker import MosquittoBroker, free_port
 from edge.pki import SitePki
@@ -231,6 +234,23 @@ def test_exam_unit_says_ready_once_its_page_answers_then_feeds_the_watchdog(
         f"exam vehicle {UNIT}: page on port {port}",
         notify_socket,
     )
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_lane_says_ready_once_its_tablet_answers_then_feeds_the_watchdog(
+    tmp_path: Path, mqtt_broker: MosquittoBroker, site_pki: SitePki, notify_socket: tuple[NotifySocket, str]
+) -> None:
+    port = free_port()
+    with SimBoardServer("io-board") as io, SimBoardServer("plate-issuer") as issuer:
+        config = write_lane_toml(tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, ui_port=port)
+        _serve_under_notify_socket(
+            ["lane", "run", "--config", str(config), "--no-reader"],
+            tmp_path,
+            f"http://127.0.0.1:{port}/api/health",
+            f"lane lane-01: tablet on port {port}",
+            notify_socket,
+        )
 
 
 @pytest.mark.slow
