@@ -29,6 +29,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "exam_vehicle.cli",
         "the exam vehicle: run the unit on a test car, check a course, judge a recorded track",
     ),
+    "doctor": (
+        "edge.doctor",
+        "check a lane or exam vehicle on site: config, CA, broker login, boards, disk, clock, journal",
+    ),
     "bundle": ("edge.bundle", "build the offline install bundle for the units of one architecture (docs/deploy.md)"),
     "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
     "bench": (
