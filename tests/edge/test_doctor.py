@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +38,7 @@ from edge.doctor import (
 )
 from edge.journal import Journal, NewEvent
 from edge.pki import SitePki
+from exam_vehicle.doctor_checks import gnss_result
 from firmware.sim.server import SimBoardServer
 from lane_controller.vin_camera import upload_frame
 
@@ -249,3 +253,48 @@ def test_the_command_exits_0_when_healthy_and_1_on_a_failure(tmp_path, mqtt_brok
     bad = subprocess.run(run, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 1
     assert "FAIL  camera" in bad.stdout and "fix: check the camera" in bad.stdout
+
+
+def _babble(server: socket.socket) -> None:
+    """Send garbage to whoever connects, as a receiver set to another baud rate does, until they hang up."""
+    with server.accept()[0] as conn:
+        try:
+            while True:
+                conn.sendall(bytes(range(256)))
+                time.sleep(0.05)
+        except OSError:
+            return
+
+
+@pytest.fixture
+def exam_site(tmp_path) -> Iterator[tuple[MosquittoBroker, SitePki]]:
+    """The site broker with an exam car's account (car-01)."""
+    pki = SitePki(tmp_path / "pki")
+    pki.init("site-1", {"bridge": "bridge", "car-01": "exam-vehicle"})
+    broker = MosquittoBroker(pki, tmp_path / "broker").start()
+    yield broker, pki
+    broker.stop()
+
+
+def test_a_healthy_exam_vehicle_passes_and_a_silent_or_garbled_receiver_is_named(tmp_path, exam_site) -> None:
+    from site_sim.exam_world import SimCar
+    from site_sim.unit_configs import exam_vehicle_toml
+
+    broker, pki = exam_site
+    car = SimCar("car-01", 1.0)
+    noise = socket.create_server(("127.0.0.1", 0))  # a "receiver" at the wrong baud rate: bytes, never a sentence
+    threading.Thread(target=_babble, args=(noise,), daemon=True).start()
+    try:
+        config = tmp_path / "exam-vehicle.toml"
+        config.write_text(exam_vehicle_toml("site-1", "car-01", broker, pki, car.nmea.url, car.board_url, 0))
+        found = by_check(diagnose(config))  # the role guessed from the file
+        assert list(found) == ["config", "certificates", "broker", "vehicle-board", "disk", "clock", "journal", "gnss"]
+        assert all(r.status is Status.OK for r in found.values() if r.check != "clock"), found
+        garbled = f"socket://127.0.0.1:{noise.getsockname()[1]}"
+        config.write_text(exam_vehicle_toml("site-1", "car-01", broker, pki, garbled, car.board_url, 0))
+        results = diagnose(config, "exam-vehicle")
+        assert "no position epoch parsed" in assert_only_failing(results, "gnss", "bytes from").detail
+    finally:
+        noise.close()
+        car.close()
+    assert gnss_result(f"socket://127.0.0.1:{free_port()}", 115200, wait_s=1).status is Status.FAIL
