@@ -40,6 +40,7 @@ from firmware.sim.server import SimBoardServer
 from site_sim.exam_car import PROFILES, drive_exam, nmea_sentences
 from site_sim.exam_drive import CarSignals, ExamDrive, NmeaServer
 from site_sim.polling import wait_until
+from site_sim.unit_configs import exam_vehicle_toml
 
 SITE, UNIT = "bench", "car-01"
 REPO = str(Path(__file__).resolve().parents[2])
@@ -87,9 +88,7 @@ def _config(
     tmp: Path, broker: MosquittoBroker, pki: SitePki, nmea: NmeaServer, board: SimBoardServer, port: int
 ) -> Path:
     path = tmp / "exam-vehicle.toml"
-    path.write_text(f'''site = "{SITE}"\nunit = "{UNIT}"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}
-password = {{ file = "{pki.password_file(UNIT)}" }}\ntls = {{ ca_file = "{pki.ca_cert}" }}
-[exam]\ntime_base = "unit"\n[gnss]\nurl = "{nmea.url}"\n[vehicle_board]\nurl = "{board.url}"\n[page]\nport = {port}\n[audio]\nenabled = false\n''')
+    path.write_text(exam_vehicle_toml(SITE, UNIT, broker, pki, nmea.url, board.url, port, exam={"time_base": "unit"}))
     return path
 
 

@@ -32,6 +32,7 @@ from edge.systemd_notify import SystemdNotifier, notify_address, watchdog_interv
 from firmware.sim.server import SimBoardServer
 from site_sim.exam_drive import NmeaServer
 from site_sim.polling import wait_until
+from site_sim.unit_configs import exam_vehicle_toml
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "deploy" / "systemd"
@@ -162,31 +163,8 @@ def car_site(tmp_path: Path, pki: SitePki) -> Iterator[dict[str, Any]]:
 
 
 def _exam_config(tmp: Path, s: dict[str, Any], port: int) -> Path:
-    pki, broker = s["pki"], s["broker"]
     path = tmp / "exam-vehicle.toml"
-    path.write_text(f'''
-site = "{SITE}"
-unit = "{UNIT}"
-tracks_dir = "var/tracks"
-
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-password = {{ file = "{pki.password_file(UNIT)}" }}
-tls = {{ ca_file = "{pki.ca_cert}" }}
-
-[gnss]
-url = "{s["nmea"].url}"
-
-[vehicle_board]
-url = "{s["board"].url}"
-
-[page]
-port = {port}
-
-[audio]
-enabled = false
-''')
+    path.write_text(exam_vehicle_toml(SITE, UNIT, s["broker"], s["pki"], s["nmea"].url, s["board"].url, port))
     return path
 
 

@@ -34,6 +34,7 @@ from firmware.sim.server import SimBoardServer
 from site_sim.exam_car import PROFILES, drive_exam, nmea_sentences
 from site_sim.exam_drive import CarSignals, ExamDrive, NmeaServer
 from site_sim.polling import wait_until
+from site_sim.unit_configs import exam_vehicle_toml
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 REPO = str(Path(__file__).resolve().parents[2])
@@ -64,34 +65,12 @@ def site(tmp_path: Path, pki: SitePki) -> Iterator[dict[str, Any]]:
 
 
 def _config(tmp: Path, s: dict[str, Any]) -> Path:
-    pki, broker = s["pki"], s["broker"]
     path = tmp / "exam-vehicle.toml"
-    path.write_text(f'''
-site = "{SITE}"
-unit = "{UNIT}"
-tracks_dir = "var/tracks"
-
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-password = {{ file = "{pki.password_file(UNIT)}" }}
-tls = {{ ca_file = "{pki.ca_cert}" }}
-
-[outbox]
-resend_after_s = 2
-
-[gnss]
-url = "{s["nmea"].url}"
-
-[vehicle_board]
-url = "{s["board"].url}"
-
-[page]
-port = {free_port()}
-
-[audio]
-enabled = false
-''')
+    path.write_text(
+        exam_vehicle_toml(
+            SITE, UNIT, s["broker"], s["pki"], s["nmea"].url, s["board"].url, free_port(), resend_after_s=2
+        )
+    )
     return path
 
 
@@ -213,7 +192,8 @@ def _look_at_the_examiners_page(port: int, tmp: Path) -> None:
         pytest.fail("Debian chromium is installed by `make test` (scripts/ensure-sysdeps.sh)")
     from playwright.sync_api import sync_playwright
 
-    SHOTS.mkdir(exist_ok=True)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,

@@ -24,6 +24,7 @@ from edge.contract import CommandName, Leaf, PositionReport, RemoteCommand, topi
 from edge.pki import SitePki
 from site_sim.exam_world import SimCar
 from site_sim.polling import wait_until
+from site_sim.unit_configs import exam_vehicle_toml
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 REPO = str(Path(__file__).resolve().parents[2])
@@ -56,25 +57,9 @@ def test_a_car_publishes_its_position_at_position_hz_with_the_exam_and_never_jou
     listener = _listen(broker, pki, got)
     port = free_port()
     config = tmp_path / "exam-vehicle.toml"
-    config.write_text(f'''
-site = "{SITE}"
-unit = "{UNIT}"
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-password = {{ file = "{pki.password_file(UNIT)}" }}
-tls = {{ ca_file = "{pki.ca_cert}" }}
-[gnss]
-url = "{car.nmea.url}"
-[vehicle_board]
-url = "{car.board_url}"
-[exam]
-position_hz = 4
-[page]
-port = {port}
-[audio]
-enabled = false
-''')
+    config.write_text(
+        exam_vehicle_toml(SITE, UNIT, broker, pki, car.nmea.url, car.board_url, port, exam={"position_hz": 4})
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "exam", "run", "--config", str(config)],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": REPO},

@@ -26,6 +26,7 @@ from exam_vehicle.time_base import GnssTimeBase, UnitTimeBase, fix_time
 from site_sim.exam_car import PROFILES
 from site_sim.exam_world import SimCar, real_offsets
 from site_sim.polling import wait_until
+from site_sim.unit_configs import exam_vehicle_toml
 
 REPO = str(Path(__file__).resolve().parents[2])
 T = 1_767_000_000.0
@@ -110,26 +111,9 @@ def _judged_in_the_bay(tmp: Path, broker: MosquittoBroker, pki: SitePki, speed: 
     car = SimCar(UNIT, speed)
     port = free_port()
     config = tmp / "exam-vehicle.toml"
-    config.write_text(f'''
-site = "{SITE}"
-unit = "{UNIT}"
-tracks_dir = "var/tracks"
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-password = {{ file = "{pki.password_file(UNIT)}" }}
-tls = {{ ca_file = "{pki.ca_cert}" }}
-[gnss]
-url = "{car.nmea.url}"
-[vehicle_board]
-url = "{car.board_url}"
-[exam]
-time_base = "{time_base}"
-[page]
-port = {port}
-[audio]
-enabled = false
-''')
+    config.write_text(
+        exam_vehicle_toml(SITE, UNIT, broker, pki, car.nmea.url, car.board_url, port, exam={"time_base": time_base})
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "exam", "run", "--config", str(config), "--start", "张伟"],
         cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": REPO},
