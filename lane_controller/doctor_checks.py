@@ -24,8 +24,7 @@ def camera_result(source: str) -> Result:
         try:
             frame = camera.grab()
         finally:
-            if camera._cap is not None:  # a live stream: let the device go for the running lane
-                camera._cap.release()
+            camera.close()  # a live stream: let the device go for the running lane
     except CameraError as exc:
         return Result("camera", Status.FAIL, str(exc), fix)
     height, width = frame.shape[:2]

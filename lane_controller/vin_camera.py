@@ -125,6 +125,13 @@ class VinCamera:
                 raise CameraError(f"camera {self.source}: no frame")
             return frame
 
+    def close(self) -> None:
+        """Let a live device or stream go (another process, e.g. the running lane, may want it)."""
+        with self._lock:
+            if self._cap is not None:
+                self._cap.release()
+                self._cap = None
+
 
 class VinReading:
     """``vision.VinReader``, loaded once at start. ``load=False`` is the operator's explicit ``--no-reader``:
