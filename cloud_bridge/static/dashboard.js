@@ -11,6 +11,8 @@ function fmtDur(s) {
   if (m < 60) return m + "m" + (r ? String(r).padStart(2, "0") + "s" : "");
   return Math.floor(m / 60) + "h" + String(m % 60).padStart(2, "0") + "m";
 }
+// A stored value (an event kind, an outcome, a rule) in the page's words: its catalogue entry, else the value itself.
+function tv(prefix, value) { return value === null || value === undefined || value === "" ? "" : (T[prefix + value] || String(value)); }
 function esc(x) { return String(x === null || x === undefined ? "" : x).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c])); }
 
 function drawHistogram(canvas, h) {
@@ -93,11 +95,11 @@ function render(d) {
     const boards = u.boards.map(b => `<span class="badge ${b.online ? "up" : "down"}">${esc(b.name)}</span>`).join("");
     rows.push(`<tr data-unit="${esc(u.unit)}"><td>${esc(s.site)}</td><td>${esc(u.unit)}</td>` +
       `<td class="${u.online ? "online" : "offline"}">${u.online ? T.online : (T[u.state] || T.offline)}</td>` +
-      `<td>${esc(u.stage || "")}</td><td>${fmtDur(u.stage_age_s)}</td><td>${u.queue}</td><td>${boards}</td><td>${u.outbox_depth ?? "—"}</td></tr>`);
+      `<td data-stage="${esc(u.stage || "")}">${esc(tv("ev_", u.stage))}</td><td>${fmtDur(u.stage_age_s)}</td><td>${u.queue}</td><td>${boards}</td><td>${u.outbox_depth ?? "—"}</td></tr>`);
   }
   document.querySelector("#lanes tbody").innerHTML = rows.join("");
   document.querySelector("#alerts tbody").innerHTML = d.alerts.map(a =>
-    `<tr class="sev-${esc(a.severity)}"><td>${esc(a.severity)}</td><td>${esc(a.rule)}</td><td>${esc(a.detail)}</td><td>${a.count}</td><td>${esc(a.status)}</td></tr>`).join("");
+    `<tr class="sev-${esc(a.severity)}"><td>${esc(tv("sev_", a.severity))}</td><td data-rule="${esc(a.rule)}">${esc(tv("rule_", a.rule))}</td><td>${esc(a.detail)}</td><td>${a.count}</td><td>${esc(tv("alert_", a.status))}</td></tr>`).join("");
   drawHistogram(document.getElementById("histogram"), f.histogram);
   drawStages(document.getElementById("stages"), f.stages);
   document.body.dataset.rendered = String(Date.now());

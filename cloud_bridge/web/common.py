@@ -184,11 +184,13 @@ class Page:
     user: Principal | None
 
     def render(self, name: str, **values: Any) -> HTMLResponse:
+        t = strings(self.lang)
         resp = TEMPLATES.TemplateResponse(
             self.request,
             name,
             {
-                "t": strings(self.lang),
+                "t": t,
+                "tv": lambda prefix, value: value_text(t, prefix, value),
                 "lang": self.lang,
                 "other_lang": "en" if self.lang == "zh-CN" else "zh-CN",
                 "user": self.user,
@@ -199,6 +201,14 @@ class Page:
         if self.request.query_params.get("lang") in LANGS:
             set_cookie(resp, self.request, self.ctx, LANG_COOKIE, self.lang)
         return resp
+
+
+def value_text(t: dict[str, str], prefix: str, value: Any) -> str:
+    """A stored value (an outcome, an event kind, a rule) in the page's words: its catalogue entry `prefix + value`,
+    else the value itself (an exam rule or a new value has no entry yet)."""
+    if value is None or value == "":
+        return ""
+    return t.get(f"{prefix}{value}", str(value))
 
 
 def page_of(

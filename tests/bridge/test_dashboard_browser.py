@@ -210,6 +210,11 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         green = sum(n for n, (r, g, b) in Image.open(stages).convert("RGB").getcolors(1 << 20) if g > 130 and r < 90)
         assert green > 200
         assert "exit-io" in page.inner_text("#alerts tbody")  # the open alert shows on the dashboard
+        # in Chinese: the running case's stage and the alert's rule by their catalogue names, no raw event name
+        assert "业务受理" in page.inner_text("#lanes") and "case." not in page.inner_text("#lanes")
+        assert "设备离线" in page.inner_text("#alerts tbody") and "device_offline" not in page.inner_text(
+            "#alerts tbody"
+        )
         # case search by VIN: the full timeline and the VIN photo
         page.click("a[href='/cases']")
         page.fill("#case-q", VIN)
@@ -227,9 +232,9 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         # acknowledged and resolved by name on the alerts page (CSRF-protected forms)
         page.goto(url + "/alerts")
         page.click("tr[data-alert] button.ack")
-        page.wait_for_selector("tr[data-alert]:has-text('acknowledged · ada')")
+        page.wait_for_selector("tr[data-alert]:has-text('已确认 · ada')")
         page.click("tr[data-alert] button.resolve")
-        page.wait_for_selector("tr[data-alert]:has-text('resolved')")
+        page.wait_for_selector("tr[data-alert]:has-text('已处置')")
         assert store.alerts.recent("resolved")[0]["resolved_by"] == "ada"
         # English, the alerts page and the audit log with its chain check
         page.goto(url + "/?lang=en")
