@@ -183,6 +183,96 @@ PHOTOS: dict[str, dict[str, str]] = {
 }
 
 
+EVENTS: dict[str, dict[str, str]] = {  # every edge.contract.EventKind, as the case journal names it
+    "case.opened": {"zh-CN": "业务受理", "en": "case opened"},
+    "case.partner_records": {"zh-CN": "调取合作方资料", "en": "partner records"},
+    "case.admitted": {"zh-CN": "放行进入工位", "en": "admitted"},
+    "case.vin_read": {"zh-CN": "VIN 识别", "en": "VIN read"},
+    "case.vin_confirmed": {"zh-CN": "VIN 确认", "en": "VIN confirmed"},
+    "case.inspection_item": {"zh-CN": "查验项目", "en": "inspection item"},
+    "case.photo": {"zh-CN": "照片", "en": "photo"},
+    "case.inspected": {"zh-CN": "查验完成", "en": "inspected"},
+    "case.plate_reserved": {"zh-CN": "号牌预留", "en": "plate reserved"},
+    "case.paid": {"zh-CN": "已缴费", "en": "paid"},
+    "case.plates_issued": {"zh-CN": "号牌已制作", "en": "plates issued"},
+    "case.plates_fitted": {"zh-CN": "号牌已安装", "en": "plates fitted"},
+    "case.exit_opened": {"zh-CN": "出口道闸开启", "en": "exit opened"},
+    "case.closed": {"zh-CN": "业务办结", "en": "case closed"},
+    "case.rejected": {"zh-CN": "退办", "en": "rejected"},
+    "case.aborted": {"zh-CN": "中止", "en": "aborted"},
+    "case.held": {"zh-CN": "暂停", "en": "on hold"},
+    "case.resumed": {"zh-CN": "恢复", "en": "resumed"},
+    "barrier.actuated": {"zh-CN": "道闸动作", "en": "barrier moved"},
+    "device.fault": {"zh-CN": "设备故障", "en": "device fault"},
+    "device.recovered": {"zh-CN": "设备恢复", "en": "device recovered"},
+    "command.executed": {"zh-CN": "远程指令已执行", "en": "command executed"},
+    "inspector.signed_in": {"zh-CN": "查验员登录", "en": "inspector signed in"},
+    "inspector.sign_in_failed": {"zh-CN": "查验员登录失败", "en": "inspector sign-in failed"},
+    "exam.started": {"zh-CN": "考试开始", "en": "exam started"},
+    "exam.item_started": {"zh-CN": "项目开始", "en": "item started"},
+    "exam.item_ended": {"zh-CN": "项目结束", "en": "item ended"},
+    "exam.deduction": {"zh-CN": "扣分", "en": "deduction"},
+    "exam.result": {"zh-CN": "考试结果", "en": "exam result"},
+    "exam.invalid": {"zh-CN": "考试无效", "en": "exam invalid"},
+    "exam.interrupted": {"zh-CN": "考试中断", "en": "exam interrupted"},
+    "exam.track_chunk": {"zh-CN": "轨迹上传", "en": "track uploaded"},
+    "event.refused": {"zh-CN": "事件被拒收", "en": "event refused"},
+}
+
+VALUES: dict[str, dict[str, str]] = {  # values the pages show: partner record states, VIN read decisions, outcomes
+    "paid": {"zh-CN": "已缴纳", "en": "paid"},
+    "exempt": {"zh-CN": "免征", "en": "exempt"},
+    "missing": {"zh-CN": "缺失", "en": "missing"},
+    "valid": {"zh-CN": "有效", "en": "valid"},
+    "expired": {"zh-CN": "已过期", "en": "expired"},
+    "invalid": {"zh-CN": "无效", "en": "invalid"},
+    "accept": {"zh-CN": "自动通过", "en": "accept"},
+    "review": {"zh-CN": "人工复核", "en": "review"},
+    "none": {"zh-CN": "未读到", "en": "none"},
+    "registered": {"zh-CN": "已上牌", "en": "registered"},
+    "rejected": {"zh-CN": "退办", "en": "rejected"},
+    "aborted": {"zh-CN": "已中止", "en": "aborted"},
+    "nev": {"zh-CN": "新能源", "en": "NEV"},
+    "check_digit": {"zh-CN": "校验位", "en": "check digit"},
+    "unknown": {"zh-CN": "未知", "en": "unknown"},
+    "closed": {"zh-CN": "落杆", "en": "closed"},
+    "opening": {"zh-CN": "正在抬杆", "en": "opening"},
+    "open": {"zh-CN": "抬杆", "en": "open"},
+    "closing": {"zh-CN": "正在落杆", "en": "closing"},
+    "stopped": {"zh-CN": "停止", "en": "stopped"},
+    "fault": {"zh-CN": "故障", "en": "fault"},
+    "red": {"zh-CN": "红", "en": "red"},
+    "green": {"zh-CN": "绿", "en": "green"},
+    "off": {"zh-CN": "灭", "en": "off"},
+    "minutes": {"zh-CN": "分钟", "en": "min"},
+    # what the simulated inspector (and many a real one) types as the VIN confirmation's reason
+    "checked on the vehicle": {"zh-CN": "已在车上核对", "en": "checked on the vehicle"},
+    "read by eye": {"zh-CN": "人工目视识读", "en": "read by eye"},
+    # the case's record problems (lane_controller.case._record_problems)
+    "no factory certificate record": {"zh-CN": "无合格证记录", "en": "no factory certificate record"},
+    "purchase tax not paid": {"zh-CN": "购置税未缴纳", "en": "purchase tax not paid"},
+    "no valid compulsory insurance": {"zh-CN": "无有效交强险", "en": "no valid compulsory insurance"},
+}
+
+DEVICE_DETAILS: dict[str, str] = {  # what lane_controller.hardware reports of a board, in zh-CN
+    "link down": "通信中断",
+    "recovered": "已恢复",
+}
+DEVICE_DETAIL_PREFIXES: dict[str, str] = {"could not start: ": "无法启动："}
+DEVICES: dict[str, str] = {"io-board": "I/O 板", "plate-issuer": "制牌机", "camera": "VIN 相机"}
+
+
+def translate_device_message(text: str, lang: str) -> str:
+    """A device alert (``"io-board: link down"``) in the tablet's language; English stays as the lane wrote it."""
+    if lang == "en" or ": " not in text:
+        return text
+    device, detail = text.split(": ", 1)
+    zh = DEVICE_DETAILS.get(detail)
+    if zh is None:
+        zh = next((z + detail[len(p) :] for p, z in DEVICE_DETAIL_PREFIXES.items() if detail.startswith(p)), detail)
+    return f"{DEVICES.get(device, device)}：{zh}"
+
+
 REASONS: dict[str, str] = {  # what a case waits for (lane_controller.case.waiting_for and the runtime), in zh-CN
     "partner records": "调取合作方资料",
     "vehicle to enter": "车辆驶入",

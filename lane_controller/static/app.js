@@ -7,9 +7,14 @@
     el.textContent = text; el.hidden = false;
     clearTimeout(flash.t); flash.t = setTimeout(function () { el.hidden = true; }, 6000);
   }
+  // Times of day as a 24-hour clock in both languages (toLocaleTimeString gives "5:20:57 PM" in English).
+  function clock(d) {
+    function two(n) { return String(n).padStart(2, "0"); }
+    return two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
+  }
   function fmtTimes(root) {
     (root || document).querySelectorAll(".ts[data-ts]").forEach(function (el) {
-      var d = new Date(parseFloat(el.dataset.ts) * 1000); el.textContent = d.toLocaleTimeString();
+      el.textContent = clock(new Date(parseFloat(el.dataset.ts) * 1000));
     });
   }
   var busy = 0;

@@ -8,7 +8,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lane_controller.i18n import ITEMS, LANGUAGES, PHOTOS, STAGES, translate_reason, translator
+from lane_controller.i18n import (
+    EVENTS,
+    ITEMS,
+    LANGUAGES,
+    PHOTOS,
+    STAGES,
+    VALUES,
+    translate_device_message,
+    translate_reason,
+    translator,
+)
 from lane_controller.runtime import Lane
 from lane_controller.tablet.bodies import CaseId, LanguageCode, NextPage
 from lane_controller.tablet.deps import Actor, LaneDep, case_view, language, over_tls, signed_in
@@ -37,6 +47,9 @@ def render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
             "stage_name": lambda s: t(s, STAGES),
             "item_name": lambda s: t(s, ITEMS),
             "photo_name": lambda s: t(s, PHOTOS),
+            "event_name": lambda s: t(s, EVENTS),
+            "value": lambda s: "" if s is None else t(str(s), VALUES),
+            "device_message": lambda s: translate_device_message(s, lang),
             "reason": lambda r: translate_reason(r, lang),
             "me": signed_in(request),
             "lane": lane,

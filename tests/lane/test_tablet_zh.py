@@ -1,0 +1,122 @@
+"""The tablet in zh-CN says every value in Chinese: no catalogue key, raw event name, English value word or AM/PM.
+
+A whole case runs through the tablet API (registered), a device alert is raised, and the overview and the case page
+are rendered by the app; their visible text (outside <code>: VINs) is searched."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+from lane_helpers import lane_config, show_vin, wait_until
+
+from edge.contract import EventKind
+from lane_controller.hardware import BoardHardware
+from lane_controller.i18n import EVENTS, STAGES, STRINGS, VALUES, translate_device_message
+from lane_controller.runtime import Lane
+from lane_controller.vin_camera import VinReading
+from lane_controller.web import create_app
+
+RAW_EVENT = re.compile(r"\b(?:case|exam|device|barrier|inspector|command|event)\.[a-z_]+")
+AM_PM = re.compile(r"\b[AP]M\b")
+# the English words of the values the tablet shows (record states, VIN decisions, outcomes, stages, event kinds)
+ENGLISH_VALUES = sorted(
+    {e["en"].lower() for table in (VALUES, STAGES, EVENTS) for e in table.values()} - {"vin", "nev"}
+)
+ENGLISH_VALUE = re.compile(r"\b(?:" + "|".join(map(re.escape, ENGLISH_VALUES)) + r")\b", re.IGNORECASE)
+KEYS = re.compile(r"\b(?:" + "|".join(re.escape(k) for k in STRINGS if "_" in k) + r")\b")
+
+
+class _Text(HTMLParser):
+    """The text a reader sees: no tags, attributes or scripts, nor <code> (VINs, payment links)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.skip: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.skip or tag in ("script", "style", "code"):
+            self.skip.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.skip and self.skip[-1] == tag:
+            self.skip.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    p = _Text()
+    p.feed(html)
+    return " ".join(" ".join(p.parts).split())
+
+
+def untranslated(text: str) -> list[str]:
+    return RAW_EVENT.findall(text) + KEYS.findall(text) + ENGLISH_VALUE.findall(text) + AM_PM.findall(text)
+
+
+def test_every_event_kind_has_a_catalogue_entry_and_device_messages_are_said_in_chinese() -> None:
+    assert {k.value for k in EventKind} == EVENTS.keys()
+    assert translate_device_message("io-board: link down", "zh-CN") == "I/O 板：通信中断"
+    assert translate_device_message("io-board: link down", "en") == "io-board: link down"
+    assert translate_device_message("plate-issuer: could not start: boom", "zh-CN") == "制牌机：无法启动：boom"
+    assert untranslated("case.inspection_item · registered 5:20:57 PM") == ["case.inspection_item", "registered", "PM"]
+
+
+@pytest.mark.broker
+def test_the_tablet_in_chinese_shows_no_key_raw_event_name_english_value_or_12_hour_time(
+    tmp_path, mqtt_broker, site_pki, cloud, boards
+) -> None:
+    io, issuer = boards
+    cfg = lane_config(
+        tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0]
+    )
+    lane = Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
+    world = boards[0].control()
+    with TestClient(create_app(lane)) as client:
+        client.cookies.set("lang", "zh-CN")
+        assert client.post("/api/session", json={"inspector_id": "insp-1", "pin": "1234"}).status_code == 200
+        vehicle = cloud.good[0]
+        cid = client.post("/api/cases", json={"station": "A", "id_number": vehicle.owner_id_number}).json()["case"][
+            "case_id"
+        ]
+
+        def case():
+            return client.get(f"/api/cases/{cid}").json()["case"]
+
+        wait_until(lambda: case()["stage"] == "records_fetched", 10, "records")
+        show_vin(tmp_path / "camera", vehicle.vin)
+        client.post(f"/api/cases/{cid}/admit")
+        world.vehicle_pass("entry")
+        wait_until(lambda: case()["vin_read"] is not None, 20, "VIN read")
+        c = case()
+        body = {"vin": c["certificate_vin"], "reason": "checked on the vehicle"}
+        assert client.post(f"/api/cases/{cid}/vin/confirm", json=body).json()["ok"]
+        for item in c["checklist"]:
+            client.post(f"/api/cases/{cid}/items", json={"item": item, "result": "pass"})
+        client.post(f"/api/cases/{cid}/photos/0111", files={"file": ("p.jpg", b"\xff\xd8\xff", "image/jpeg")})
+        client.post(f"/api/cases/{cid}/photos/0113")
+        assert client.post(f"/api/cases/{cid}/conclude").json()["ok"]
+        wait_until(lambda: case()["plate_options"], 10, "plate options")
+        client.post(f"/api/cases/{cid}/plate", json={"number": case()["plate_options"][0]})
+        wait_until(lambda: case()["stage"] == "plates_issued", 60, "paid and issued")
+        client.post(f"/api/cases/{cid}/fitted")
+        client.post(f"/api/cases/{cid}/exit")
+        world.vehicle_pass("exit")
+        wait_until(lambda: case()["stage"] == "closed", 20, "exit passage")
+        client.portal.call(lane.alert, "device:io-board", "io-board: link down")  # on the app's event loop
+        pages = {url: visible_text(client.get(url).text) for url in ("/", f"/cases/{cid}", "/fragments/overview")}
+        client.post("/api/session", json={}).status_code  # noqa: B018 - a refusal flashed in the tablet's words
+        refusal = client.post("/api/session", json={"inspector_id": "insp-1", "pin": "0000"}).json()["error"]
+    for url, text in pages.items():
+        assert untranslated(text) == [], url
+    page = pages[f"/cases/{cid}"]
+    assert "已上牌" in page and "查验项目" in page and "已在车上核对" in page and "业务办结" in page
+    assert "已缴纳" in page or "免征" in page
+    assert "I/O 板：通信中断" in pages["/"]
+    assert refusal == "查验员编号或 PIN 码错误"
