@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -136,6 +137,9 @@ def test_inspector_takes_a_vehicle_from_entry_to_exit_on_a_tablet(lane_on_sim_bo
             world.vehicle_pass("exit")
             expect(page.locator("#stage")).to_have_attribute("data-stage", "closed", timeout=30000)
             expect(page.locator("#outcome")).to_have_text("registered")
+            # the journal's times: a 24-hour clock in English too (no "5:20:57 PM")
+            times = page.locator("#timeline .ts").all_text_contents()
+            assert times and all(re.fullmatch(r"\d\d:\d\d:\d\d", x) for x in times), times
 
             page.click('header button[data-api="/api/session"]')  # sign out
             expect(page).to_have_url(base + "/login")
