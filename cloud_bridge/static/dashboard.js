@@ -6,10 +6,11 @@ const T = JSON.parse(document.getElementById("dashboard").dataset.strings);
 function fmtDur(s) {
   if (s === null || s === undefined) return "—";
   s = Math.max(0, Math.round(s));
-  if (s < 60) return s + "s";
+  const S = T.unit_s, M = T.unit_m, H = T.unit_h;
+  if (s < 60) return s + S;
   const m = Math.floor(s / 60), r = s % 60;
-  if (m < 60) return m + "m" + (r ? String(r).padStart(2, "0") + "s" : "");
-  return Math.floor(m / 60) + "h" + String(m % 60).padStart(2, "0") + "m";
+  if (m < 60) return m + M + (r ? String(r).padStart(2, "0") + S : "");
+  return Math.floor(m / 60) + H + String(m % 60).padStart(2, "0") + M;
 }
 // A stored value (an event kind, an outcome, a rule) in the page's words: its catalogue entry, else the value itself.
 function tv(prefix, value) { return value === null || value === undefined || value === "" ? "" : (T[prefix + value] || String(value)); }

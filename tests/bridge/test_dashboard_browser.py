@@ -243,6 +243,6 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         page.goto(url + "/audit")
         assert "Hash chain intact" in page.inner_text("#chain-state")
         log = page.inner_text("#audit-log")
-        assert "user.sign_in" in log and "alert.acknowledge" in log and "alert.resolve" in log
+        assert "signed in" in log and "alert acknowledged" in log and "alert resolved" in log
         browser.close()
     assert external == [], f"the dashboard fetched from outside: {external}"

@@ -48,10 +48,13 @@ CASES = {
     "lane-01-261206-000003": [("case.opened", {}), ("case.aborted", {"reason": "x"}), ("case.closed", {})],
     "lane-01-261206-000004": [("case.opened", {}), ("case.admitted", {}), ("case.inspection_item", {"item": "vin"})],
 }
-RAW_EVENT = re.compile(r"\b(?:case|exam|device|barrier|inspector|command|event)\.[a-z_]+")
+# event kinds, and the audit log's actions (user.sign_in, alert.resolve, plate_pool.release, ...)
+RAW_EVENT = re.compile(
+    r"\b(?:case|exam|device|barrier|inspector|command|event|user|alert|token|reference|plate_pool)\.[a-z_]+"
+)
 AM_PM = re.compile(r"\b[AP]M\b")
 # the English words of the values these pages show (outcomes, severities, alert states, event kinds)
-VALUE_PREFIXES = ("out_", "sev_", "alert_", "ev_", "rule_")
+VALUE_PREFIXES = ("out_", "sev_", "alert_", "ev_", "rule_", "act_", "role_")
 ENGLISH_VALUES = sorted(
     {v["en"].lower() for k, v in STRINGS.items() if k.startswith(VALUE_PREFIXES) and " " not in v["en"]}
 )
@@ -107,6 +110,8 @@ def _store_site(store, ingest) -> None:
             alert_signal(cfg, Rule.VIN_CORRECTED, 3, "t", "d", "site-1", "lane-01"),
         ]
     )
+    for action in ("user.sign_in", "alert.acknowledge", "plate_pool.release", "exam.override", "command.sent"):
+        store.audit.append("ada", action, "dashboard", {"addr": "198.51.100.7"})
     first = store.alerts.recent()[0]["id"]
     store.alerts.acknowledge(first, "ada")
 
@@ -141,6 +146,8 @@ def test_the_ops_pages_in_chinese_show_no_key_raw_event_name_english_value_or_12
     assert "查验项目" in case and "业务办结" in case and "已上牌" in case and "序号" in case
     assert "退办" in seen["/cases/lane-01-261206-000002?lang=zh-CN"]
     assert "VIN 与合格证不符" in seen["/alerts?lang=zh-CN"] and "已确认" in seen["/alerts?lang=zh-CN"]
+    assert "处置预警" not in seen["/audit?lang=zh-CN"] and "确认预警" in seen["/audit?lang=zh-CN"]
+    assert "ada (运维管理员)" in seen["/alerts?lang=zh-CN"]
     assert "查验项目" in seen["/cases?q=lane-01-261206-000004&lang=zh-CN"]  # the open case's stage: its last event
     assert "已中止" in seen["/cases?q=lane-01-261206-000003&lang=zh-CN"]
 
