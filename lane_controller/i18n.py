@@ -245,6 +245,9 @@ VALUES: dict[str, dict[str, str]] = {  # values the pages show: partner record s
     "green": {"zh-CN": "绿", "en": "green"},
     "off": {"zh-CN": "灭", "en": "off"},
     "minutes": {"zh-CN": "分钟", "en": "min"},
+    # who wrote a journal event besides an inspector
+    "system": {"zh-CN": "系统", "en": "system"},
+    "cloud": {"zh-CN": "云端", "en": "cloud"},
     # what the simulated inspector (and many a real one) types as the VIN confirmation's reason
     "checked on the vehicle": {"zh-CN": "已在车上核对", "en": "checked on the vehicle"},
     "read by eye": {"zh-CN": "人工目视识读", "en": "read by eye"},
@@ -262,6 +265,11 @@ DEVICE_DETAIL_PREFIXES: dict[str, str] = {"could not start: ": "无法启动："
 DEVICES: dict[str, str] = {"io-board": "I/O 板", "plate-issuer": "制牌机", "camera": "VIN 相机"}
 
 
+def device_name(name: str, lang: str) -> str:
+    """A board's name as the tablet shows it (``io-board`` -> ``I/O 板`` in zh-CN)."""
+    return name if lang == "en" else DEVICES.get(name, name)
+
+
 def translate_device_message(text: str, lang: str) -> str:
     """A device alert (``"io-board: link down"``) in the tablet's language; English stays as the lane wrote it."""
     if lang == "en" or ": " not in text:
@@ -270,7 +278,7 @@ def translate_device_message(text: str, lang: str) -> str:
     zh = DEVICE_DETAILS.get(detail)
     if zh is None:
         zh = next((z + detail[len(p) :] for p, z in DEVICE_DETAIL_PREFIXES.items() if detail.startswith(p)), detail)
-    return f"{DEVICES.get(device, device)}：{zh}"
+    return f"{device_name(device, lang)}：{zh}"
 
 
 REASONS: dict[str, str] = {  # what a case waits for (lane_controller.case.waiting_for and the runtime), in zh-CN

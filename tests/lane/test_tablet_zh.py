@@ -118,5 +118,6 @@ def test_the_tablet_in_chinese_shows_no_key_raw_event_name_english_value_or_12_h
     page = pages[f"/cases/{cid}"]
     assert "已上牌" in page and "查验项目" in page and "已在车上核对" in page and "业务办结" in page
     assert "已缴纳" in page or "免征" in page
-    assert "I/O 板：通信中断" in pages["/"]
+    assert "I/O 板：通信中断" in pages["/"] and "制牌机" in pages["/"] and "plate-issuer" not in pages["/"]
+    assert "系统" in page and "云端" in page
     assert refusal == "查验员编号或 PIN 码错误"
