@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 STRINGS: dict[str, dict[str, str]] = {
     "app": {"zh-CN": "通道式上牌 · 车道", "en": "Drive-through registration · lane"},
     "sign_in": {"zh-CN": "查验员登录", "en": "Inspector sign-in"},
@@ -262,6 +264,36 @@ DEVICE_DETAILS: dict[str, str] = {  # what lane_controller.hardware reports of a
     "recovered": "已恢复",
 }
 DEVICE_DETAIL_PREFIXES: dict[str, str] = {"could not start: ": "无法启动："}
+# the plate issuer's job states and faults (firmware/lanebus.py JOB_STATE_NAMES, FAULT_NAMES), in zh-CN
+ISSUER_WORDS: dict[str, str] = {
+    "none": "无",
+    "accepted": "已接收",
+    "feeding": "送牌中",
+    "printing": "印制中",
+    "ejecting": "出牌中",
+    "done": "完成",
+    "paused": "已暂停",
+    "interrupted": "已中断",
+    "jam": "卡牌",
+    "magazine_empty": "牌库空",
+    "cover_open": "机盖打开",
+    "print_failure": "印制失败",
+    "reset_during_job": "制牌中复位",
+    "arm_travel": "机械臂行程故障",
+}
+ISSUER_JOB = re.compile(r"job (\w+): (\w+)")
+ISSUER_PROGRESS = re.compile(r"plate issuer: (\w+), (\d+) plate\(s\) done")
+
+
+def _device_detail_zh(detail: str) -> str:
+    """What a board reported (``link down``, ``job interrupted: jam``, ``could not start: ...``) in zh-CN."""
+    if detail in DEVICE_DETAILS:
+        return DEVICE_DETAILS[detail]
+    if m := ISSUER_JOB.fullmatch(detail):
+        return f"制牌任务{ISSUER_WORDS.get(m[1], m[1])}：{ISSUER_WORDS.get(m[2], m[2])}"
+    return next((z + detail[len(p) :] for p, z in DEVICE_DETAIL_PREFIXES.items() if detail.startswith(p)), detail)
+
+
 DEVICES: dict[str, str] = {"io-board": "I/O 板", "plate-issuer": "制牌机", "camera": "VIN 相机"}
 
 
@@ -275,10 +307,7 @@ def translate_device_message(text: str, lang: str) -> str:
     if lang == "en" or ": " not in text:
         return text
     device, detail = text.split(": ", 1)
-    zh = DEVICE_DETAILS.get(detail)
-    if zh is None:
-        zh = next((z + detail[len(p) :] for p, z in DEVICE_DETAIL_PREFIXES.items() if detail.startswith(p)), detail)
-    return f"{device_name(device, lang)}：{zh}"
+    return f"{device_name(device, lang)}：{_device_detail_zh(detail)}"
 
 
 REASONS: dict[str, str] = {  # what a case waits for (lane_controller.case.waiting_for and the runtime), in zh-CN
@@ -304,7 +333,6 @@ REASON_PREFIXES: dict[str, str] = {
     "waiting for the cloud": "等待云端",
     "on hold": "暂停",
     "partner records (": "调取合作方资料（",
-    "plate issuer:": "制牌：",
 }
 
 
@@ -314,6 +342,10 @@ def translate_reason(text: str | None, lang: str) -> str | None:
         return text
     if text in REASONS:
         return REASONS[text]
+    if m := ISSUER_PROGRESS.fullmatch(text):
+        return f"制牌：{ISSUER_WORDS.get(m[1], m[1])}，已完成 {m[2]} 块"
+    if text.startswith("plate issuer: "):
+        return "制牌：" + _device_detail_zh(text[len("plate issuer: ") :])
     for prefix, zh in REASON_PREFIXES.items():
         if text.startswith(prefix):
             return zh + text[len(prefix) :]

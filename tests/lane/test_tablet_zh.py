@@ -14,7 +14,7 @@ from lane_helpers import lane_config, show_vin, wait_until
 
 from edge.contract import EventKind
 from lane_controller.hardware import BoardHardware
-from lane_controller.i18n import EVENTS, STAGES, STRINGS, VALUES, translate_device_message
+from lane_controller.i18n import EVENTS, STAGES, STRINGS, VALUES, translate_device_message, translate_reason
 from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
 from lane_controller.web import create_app
@@ -65,6 +65,12 @@ def test_every_event_kind_has_a_catalogue_entry_and_device_messages_are_said_in_
     assert translate_device_message("io-board: link down", "zh-CN") == "I/O 板：通信中断"
     assert translate_device_message("io-board: link down", "en") == "io-board: link down"
     assert translate_device_message("plate-issuer: could not start: boom", "zh-CN") == "制牌机：无法启动：boom"
+    assert translate_device_message("plate-issuer: job interrupted: jam", "zh-CN") == "制牌机：制牌任务已中断：卡牌"
+    assert translate_reason("plate issuer: job interrupted: jam", "zh-CN") == "制牌：制牌任务已中断：卡牌"
+    assert translate_reason("plate issuer: printing, 1 plate(s) done", "zh-CN") == "制牌：印制中，已完成 1 块"
+    assert (
+        translate_reason("plate issuer: printing, 1 plate(s) done", "en") == "plate issuer: printing, 1 plate(s) done"
+    )
     assert untranslated("case.inspection_item · registered 5:20:57 PM") == ["case.inspection_item", "registered", "PM"]
 
 
