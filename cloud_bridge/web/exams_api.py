@@ -66,6 +66,24 @@ class Override(_Body):
     reason: str = Field(min_length=1, max_length=500, pattern=NO_CONTROL)
 
 
+class RowError(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
+class ImportRefusal(BaseModel):
+    """A 422 of the candidate routes: a refused CSV or candidate (its rows' errors), or a body FastAPI refused."""
+
+    detail: str | list[dict[str, Any]]
+    errors: list[RowError] = []
+
+
+REFUSED_ROWS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ImportRefusal, "description": "bad rows; nothing imported"}
+}
+
+
 def _exams(ctx: Ctx) -> ExamService:
     return ExamService(ctx.service)
 
@@ -87,7 +105,7 @@ def positions(request: Request) -> LivePositions:
 
 
 # ---------------------------------------------------------------- candidates
-@declare(router, "POST", "/api/exam/candidates/import", Perm.EXAM)
+@declare(router, "POST", "/api/exam/candidates/import", Perm.EXAM, responses=REFUSED_ROWS)
 async def import_candidates(request: Request, ctx: Ctx, me: Me, site: SiteQuery = None) -> Any:
     raw = await request.body()
     try:
@@ -104,7 +122,7 @@ async def import_candidates(request: Request, ctx: Ctx, me: Me, site: SiteQuery 
         raise _http(exc) from None
 
 
-@declare(router, "POST", "/api/exam/candidates", Perm.EXAM)
+@declare(router, "POST", "/api/exam/candidates", Perm.EXAM, responses=REFUSED_ROWS)
 def add_candidate(ctx: Ctx, me: Me, body: CandidateIn) -> Any:
     try:
         return _exams(ctx).add_one(body.model_dump(exclude={"site"}), body.site, me.name)
