@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from edge.event_names import EVENT_NAMES
+
 STRINGS: dict[str, dict[str, str]] = {
     "title": {"zh-CN": "通道式上牌 · 业务监管中心", "en": "Drive-through registration · supervision centre"},
     "dashboard": {"zh-CN": "总览", "en": "Overview"},
@@ -316,40 +318,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "unit_s": {"zh-CN": "秒", "en": "s"},
     "unit_m": {"zh-CN": "分", "en": "m"},
     "unit_h": {"zh-CN": "时", "en": "h"},
-    # every event kind (edge.contract.EventKind): the timeline and the lanes' stage column
-    "ev_case.opened": {"zh-CN": "业务受理", "en": "case opened"},
-    "ev_case.partner_records": {"zh-CN": "调取合作方资料", "en": "partner records"},
-    "ev_case.admitted": {"zh-CN": "放行进入工位", "en": "admitted"},
-    "ev_case.vin_read": {"zh-CN": "VIN 识别", "en": "VIN read"},
-    "ev_case.vin_confirmed": {"zh-CN": "VIN 确认", "en": "VIN confirmed"},
-    "ev_case.inspection_item": {"zh-CN": "查验项目", "en": "inspection item"},
-    "ev_case.photo": {"zh-CN": "照片", "en": "photo"},
-    "ev_case.inspected": {"zh-CN": "查验完成", "en": "inspected"},
-    "ev_case.plate_reserved": {"zh-CN": "号牌预留", "en": "plate reserved"},
-    "ev_case.paid": {"zh-CN": "已缴费", "en": "paid"},
-    "ev_case.plates_issued": {"zh-CN": "号牌已制作", "en": "plates issued"},
-    "ev_case.plates_fitted": {"zh-CN": "号牌已安装", "en": "plates fitted"},
-    "ev_case.exit_opened": {"zh-CN": "出口道闸开启", "en": "exit opened"},
-    "ev_case.closed": {"zh-CN": "业务办结", "en": "case closed"},
-    "ev_case.rejected": {"zh-CN": "退办", "en": "rejected"},
-    "ev_case.aborted": {"zh-CN": "中止", "en": "aborted"},
-    "ev_case.held": {"zh-CN": "暂停", "en": "on hold"},
-    "ev_case.resumed": {"zh-CN": "恢复", "en": "resumed"},
-    "ev_barrier.actuated": {"zh-CN": "道闸动作", "en": "barrier moved"},
-    "ev_device.fault": {"zh-CN": "设备故障", "en": "device fault"},
-    "ev_device.recovered": {"zh-CN": "设备恢复", "en": "device recovered"},
-    "ev_command.executed": {"zh-CN": "远程指令已执行", "en": "command executed"},
-    "ev_inspector.signed_in": {"zh-CN": "查验员登录", "en": "inspector signed in"},
-    "ev_inspector.sign_in_failed": {"zh-CN": "查验员登录失败", "en": "inspector sign-in failed"},
-    "ev_exam.started": {"zh-CN": "考试开始", "en": "exam started"},
-    "ev_exam.item_started": {"zh-CN": "项目开始", "en": "item started"},
-    "ev_exam.item_ended": {"zh-CN": "项目结束", "en": "item ended"},
-    "ev_exam.deduction": {"zh-CN": "扣分", "en": "deduction"},
-    "ev_exam.result": {"zh-CN": "考试结果", "en": "exam result"},
-    "ev_exam.invalid": {"zh-CN": "考试无效", "en": "exam invalid"},
-    "ev_exam.interrupted": {"zh-CN": "考试中断", "en": "exam interrupted"},
-    "ev_exam.track_chunk": {"zh-CN": "轨迹上传", "en": "track uploaded"},
-    "ev_event.refused": {"zh-CN": "事件被拒收", "en": "event refused"},
+    # every event kind (edge/event_names.py): the timeline and the lanes' stage column
+    **{f"ev_{kind}": names for kind, names in EVENT_NAMES.items()},
 }
 
 LANGS = ("zh-CN", "en")
