@@ -178,7 +178,10 @@ def test_an_exam_car_publishes_only_its_own_position_a_lane_none_and_the_bridge_
         bridge_got.append((m.topic, m.payload)),
         m.payload == b"marker" and bridge_marker.set(),
     )
+    events_subscribed = threading.Event()
+    bridge.on_subscribe = lambda *a: events_subscribed.set()
     bridge.subscribe(f"passlane/v1/{SITE}/+/events", qos=1)
+    assert events_subscribed.wait(5)  # else the marker may pass before the subscription exists
     lane.publish(topic(SITE, "lane-01", Leaf.EVENTS), b"marker", qos=1).wait_for_publish(5)
     assert bridge_marker.wait(5)
     deadline = threading.Event()
