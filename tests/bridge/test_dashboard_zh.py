@@ -6,11 +6,11 @@ is searched."""
 
 from __future__ import annotations
 
-import re
 import time
-from html.parser import HTMLParser
 
+import page_text
 import pytest
+from page_text import untranslated_finder
 from web_helpers import make_web
 
 from cloud_bridge.i18n import STRINGS
@@ -48,49 +48,17 @@ CASES = {
     "lane-01-261206-000003": [("case.opened", {}), ("case.aborted", {"reason": "x"}), ("case.closed", {})],
     "lane-01-261206-000004": [("case.opened", {}), ("case.admitted", {}), ("case.inspection_item", {"item": "vin"})],
 }
-# event kinds, and the audit log's actions (user.sign_in, alert.resolve, plate_pool.release, ...)
-RAW_EVENT = re.compile(
-    r"\b(?:case|exam|device|barrier|inspector|command|event|user|alert|token|reference|plate_pool)\.[a-z_]+"
-)
-AM_PM = re.compile(r"\b[AP]M\b")
 # the English words of the values these pages show (outcomes, severities, alert states, event kinds)
 VALUE_PREFIXES = ("out_", "sev_", "alert_", "ev_", "rule_", "act_", "role_")
-ENGLISH_VALUES = sorted(
-    {v["en"].lower() for k, v in STRINGS.items() if k.startswith(VALUE_PREFIXES) and " " not in v["en"]}
-)
-ENGLISH_VALUE = re.compile(r"\b(?:" + "|".join(map(re.escape, ENGLISH_VALUES)) + r")\b", re.IGNORECASE)
-KEYS = re.compile(r"\b(?:" + "|".join(re.escape(k) for k in STRINGS if "_" in k) + r")\b")
-
-
-class _Text(HTMLParser):
-    """The text a reader sees: no tags, attributes, scripts or code cells (class mono: VINs, hashes, event data)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self.skip: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.skip or tag in ("script", "style") or "mono" in (dict(attrs).get("class") or "").split():
-            self.skip.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.skip and self.skip[-1] == tag:
-            self.skip.pop()
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
+ENGLISH_VALUES = {v["en"].lower() for k, v in STRINGS.items() if k.startswith(VALUE_PREFIXES) and " " not in v["en"]}
+# event kinds, and the audit log's actions (user.sign_in, alert.resolve, plate_pool.release, ...)
+RAW = ("case", "exam", "device", "barrier", "inspector", "command", "event", "user", "alert", "token", "reference")
+untranslated = untranslated_finder(STRINGS, ENGLISH_VALUES, (*RAW, "plate_pool"))
 
 
 def visible_text(html: str) -> str:
-    p = _Text()
-    p.feed(html)
-    return " ".join(" ".join(p.parts).split())
-
-
-def untranslated(text: str) -> list[str]:
-    return RAW_EVENT.findall(text) + KEYS.findall(text) + ENGLISH_VALUE.findall(text) + AM_PM.findall(text)
+    """No tags, attributes, scripts or code cells (class mono: VINs, hashes, event data)."""
+    return page_text.visible_text(html, skip_classes=("mono",))
 
 
 def _store_site(store, ingest) -> None:

@@ -5,12 +5,11 @@ are rendered by the app; their visible text (outside <code>: VINs) is searched."
 
 from __future__ import annotations
 
-import re
-from html.parser import HTMLParser
-
+import page_text
 import pytest
 from fastapi.testclient import TestClient
 from lane_helpers import lane_config, show_vin, wait_until
+from page_text import untranslated_finder
 
 from edge.contract import EventKind
 from lane_controller.hardware import BoardHardware
@@ -19,45 +18,16 @@ from lane_controller.runtime import Lane
 from lane_controller.vin_camera import VinReading
 from lane_controller.web import create_app
 
-RAW_EVENT = re.compile(r"\b(?:case|exam|device|barrier|inspector|command|event)\.[a-z_]+")
-AM_PM = re.compile(r"\b[AP]M\b")
 # the English words of the values the tablet shows (record states, VIN decisions, outcomes, stages, event kinds)
-ENGLISH_VALUES = sorted(
-    {e["en"].lower() for table in (VALUES, STAGES, EVENTS) for e in table.values()} - {"vin", "nev"}
+ENGLISH_VALUES = {e["en"].lower() for table in (VALUES, STAGES, EVENTS) for e in table.values()} - {"vin", "nev"}
+untranslated = untranslated_finder(
+    STRINGS, ENGLISH_VALUES, ("case", "exam", "device", "barrier", "inspector", "command", "event")
 )
-ENGLISH_VALUE = re.compile(r"\b(?:" + "|".join(map(re.escape, ENGLISH_VALUES)) + r")\b", re.IGNORECASE)
-KEYS = re.compile(r"\b(?:" + "|".join(re.escape(k) for k in STRINGS if "_" in k) + r")\b")
-
-
-class _Text(HTMLParser):
-    """The text a reader sees: no tags, attributes or scripts, nor <code> (VINs, payment links)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self.skip: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.skip or tag in ("script", "style", "code"):
-            self.skip.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.skip and self.skip[-1] == tag:
-            self.skip.pop()
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
 
 
 def visible_text(html: str) -> str:
-    p = _Text()
-    p.feed(html)
-    return " ".join(" ".join(p.parts).split())
-
-
-def untranslated(text: str) -> list[str]:
-    return RAW_EVENT.findall(text) + KEYS.findall(text) + ENGLISH_VALUE.findall(text) + AM_PM.findall(text)
+    """No tags, attributes or scripts, nor <code> (VINs, payment links)."""
+    return page_text.visible_text(html, skip_tags=("script", "style", "code"))
 
 
 def test_every_event_kind_has_a_catalogue_entry_and_device_messages_are_said_in_chinese() -> None:
