@@ -27,6 +27,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psutil
 from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from edge.contract import Ack, Leaf, PositionReport, UnitState, UnitStatus, topic
 from edge.pki import SitePki
@@ -77,6 +78,7 @@ def _cars_proc(pki_root: str, host: str, port: int, units: list[str], seconds: f
     clients = [(u, _client(pki, host, port, u)) for u in units]
     for u, c in clients:
         _announce(c, u)
+    out.put("announced")
     start, sent, i = time.monotonic(), 0, 0
     while time.monotonic() - start < seconds:
         for k, (u, c) in enumerate(clients):
@@ -142,7 +144,10 @@ def map_latency(site: Site, page: Any, n: int) -> dict[str, Any]:
         sent[f"{p.e:.2f},{p.n:.2f}"] = time.time()
         car.publish(topic(SITE_ID, "car-01", Leaf.POSITION), p.to_bytes(), qos=0)
         time.sleep(max(0.0, start + (i + 1) / HZ - time.monotonic()))  # the car's 10 Hz
-    time.sleep(2.0)  # the last positions' way to the page: a physical wait for late arrivals, not synchronisation
+    try:  # until the last position is on the map (one the page replaced within a frame never shows on its own)
+        page.wait_for_function("n => window.__moves.length >= n", arg=n, timeout=3000)
+    except PlaywrightTimeout:
+        pass
     moves = {key: t / 1000.0 for t, key in page.evaluate("() => window.__moves")}
     for c in (car, peer):
         c.loop_stop()
@@ -229,7 +234,8 @@ def bridge_load(site: Site, seconds: float) -> list[dict[str, Any]]:
                 args = (str(site.pki.root), site.broker.host, site.broker.port, units, seconds + 3, out)
                 proc = mp.get_context("spawn").Process(target=_cars_proc, args=args)
                 proc.start()
-                time.sleep(3.0)  # the cars connect and announce themselves before the measured window
+                if out.get(timeout=60) != "announced":  # the cars are connected before the measured window
+                    raise RuntimeError("the cars did not connect")
             c0, w0 = _bridge_cpu_s(site), time.monotonic()
             lat = lanes.run(seconds)
             c1, w1 = _bridge_cpu_s(site), time.monotonic()
