@@ -116,6 +116,23 @@ class Engine:
         raise NotImplementedError
 
 
+def _enter_wal(conn: sqlite3.Connection, patience_s: float = 30.0) -> None:
+    """Switch a new database file to WAL, waiting for another process doing the same.
+
+    Changing the journal mode needs an exclusive lock and SQLite answers "database is locked" at
+    once (without the busy handler) while a second worker process creates the same file.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05 + 0.05 * random.random())
+
+
 class SqliteEngine(Engine):
     """The embedded default: one file, WAL, one writer at a time (BEGIN IMMEDIATE)."""
 
@@ -136,7 +153,7 @@ class SqliteEngine(Engine):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enter_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.execute("PRAGMA foreign_keys=ON")
