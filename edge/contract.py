@@ -212,6 +212,10 @@ class Telemetry(Payload):
     camera_fps: float | None = None
     stage: str | None = Field(None, max_length=64, description="current case stage per station, for the dashboard")
     stations: dict[str, Any] = {}
+    clock_synced: bool | None = Field(
+        None, description="the unit's clock is synchronised (NTP or GNSS); no case or exam starts until it is"
+    )
+    disk_full: bool = Field(False, description="too little free space: the unit takes no new case or exam")
 
 
 # ---------------------------------------------------------------- an exam vehicle's live position

@@ -6,8 +6,12 @@ a row in ``outbox``; the outbox row is deleted only when the cloud's Ack
 watermark covers it. ``events`` is the lane's own permanent record (the case
 timeline), ``outbox`` is what still has to reach the cloud.
 
-The file is opened in WAL mode with ``synchronous=FULL``: a committed
-transaction survives kill -9 and a power cut.
+The file is opened in WAL mode with ``synchronous=FULL`` (docs/deploy.md, "The
+SD card"): a committed transaction survives kill -9 and a power cut, because
+the WAL is fsynced at every commit; ``NORMAL`` would keep the file consistent
+too but could lose the last commits to a power cut, after the barrier had
+opened or the plates were made. ``journal_size_limit`` gives the WAL back to
+the card after a checkpoint. `PRAGMAS` is the one statement of these settings.
 """
 
 from __future__ import annotations
@@ -47,6 +51,14 @@ CREATE TABLE IF NOT EXISTS commands (
 """
 
 
+PRAGMAS: dict[str, str | int] = {
+    "journal_mode": "wal",  # readers never block the writer; a commit appends to the WAL, one fsync
+    "synchronous": 2,  # FULL: fsync the WAL at every commit, so a power cut keeps every committed event
+    "journal_size_limit": 64 * 1024 * 1024,  # after a checkpoint the WAL is cut back to this (bytes)
+}
+"""The journal's SQLite settings, set on its connection at open and read back by :meth:`Journal.pragmas`."""
+
+
 class EventInvalid(PayloadError):
     """An event that must not be journaled: it breaks the contract (a field too long, NaN, ...)."""
 
@@ -82,8 +94,8 @@ class Journal:
         self.unit = unit
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        for name, value in PRAGMAS.items():
+            self._db.execute(f"PRAGMA {name}={value}")
         self._db.executescript(SCHEMA)
         self._add_chain_columns()
         self._lock = threading.RLock()
@@ -92,6 +104,17 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _rollback(self) -> None:
+        """Undo the open transaction; SQLite has already rolled it back itself after some errors (a full disk:
+        SQLITE_FULL), and a second ROLLBACK would replace that error with "no transaction is active"."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def pragmas(self) -> dict[str, str | int]:
+        """The settings in force on the journal's own connection (``synchronous`` is per connection)."""
+        with self._lock:
+            return {name: self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in PRAGMAS}
 
     def _add_chain_columns(self) -> None:
         """Journals written before events were chained get the columns (their old events stay unchained)."""
@@ -174,7 +197,7 @@ class Journal:
                     )
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                self._rollback()
                 raise
         if out:
             for fn in list(self.listeners):
@@ -272,10 +295,14 @@ class Journal:
             return
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany(
-                "UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE seq=?", [(now, s) for s in seqs]
-            )
-            self._db.execute("COMMIT")
+            try:
+                self._db.executemany(
+                    "UPDATE outbox SET sent_at=?, attempts=attempts+1 WHERE seq=?", [(now, s) for s in seqs]
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
 
     def mark_all_unsent(self) -> None:
         """After a reconnect or a timeout: everything unacknowledged goes out again, in order."""
@@ -291,11 +318,32 @@ class Journal:
         out once more and is deleted by the Ack for the repeat (the bridge counts it a duplicate)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            n = self._db.execute("DELETE FROM outbox WHERE seq<=? AND sent_at IS NOT NULL", (acked_seq,)).rowcount
-            if acked_seq > int(self._meta("acked_seq")):
-                self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('acked_seq', ?)", (str(acked_seq),))
-            self._db.execute("COMMIT")
+            try:
+                n = self._db.execute("DELETE FROM outbox WHERE seq<=? AND sent_at IS NOT NULL", (acked_seq,)).rowcount
+                if acked_seq > int(self._meta("acked_seq")):
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta(key, value) VALUES ('acked_seq', ?)", (str(acked_seq),)
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
         return n
+
+    def delivered(self, case_id: str, closed: bool = False) -> bool:
+        """Whether the cloud has acknowledged every event of this case or exam (and, with ``closed``, the case is
+        closed): only then may its files go (`edge.storage.sweep`). False for an id the journal does not know."""
+        with self._lock:
+            last, waiting = self._db.execute(
+                "SELECT max(e.seq), count(o.seq) FROM events e LEFT JOIN outbox o ON o.seq = e.seq WHERE e.case_id=?",
+                (case_id,),
+            ).fetchone()
+            acked = int(self._meta("acked_seq"))
+            if closed:
+                row = self._db.execute("SELECT open FROM cases WHERE case_id=?", (case_id,)).fetchone()
+                if row is None or row[0]:
+                    return False
+        return last is not None and waiting == 0 and last <= acked
 
     # ------------------------------------------------------------ remote commands
     def command(self, request_id: str) -> dict[str, Any] | None:

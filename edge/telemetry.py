@@ -37,6 +37,8 @@ def sample(
     disk_path: Path,
     stations: dict[str, Any] | None = None,
     now: float | None = None,
+    clock_synced: bool | None = None,
+    disk_full: bool = False,
 ) -> Telemetry:
     du = shutil.disk_usage(disk_path if disk_path.exists() else Path("/"))
     return Telemetry(
@@ -52,6 +54,8 @@ def sample(
         boards=boards,
         camera_fps=camera_fps,
         stations=stations or {},
+        clock_synced=clock_synced,
+        disk_full=disk_full,
     )
 
 

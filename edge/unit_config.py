@@ -60,6 +60,60 @@ class JournalConfig(Section):
     )
 
 
+class ClockConfig(Section):
+    """A Pi has no battery clock: until NTP (or the car's GNSS) sets it, case ids, event times and exam times are wrong."""
+
+    require_sync: bool = Field(
+        True,
+        title="Require a synchronised clock",
+        description="no case (lane) or exam (car) starts until the clock is synchronised; false only for the demo and tests",
+    )
+    sync_command: list[str] | None = Field(
+        None,
+        min_length=1,
+        title="Synchronisation probe command",
+        description='a command whose exit status 0 means synchronised (e.g. ["chronyc", "waitsync", "1"]); '
+        "default: the kernel's own flag (adjtimex STA_UNSYNC), which systemd-timesyncd and chrony clear",
+    )
+    check_interval_s: float = Field(10.0, gt=0, title="Clock check interval (s)")
+
+
+class StorageConfig(Section):
+    """The SD card: stop taking new work before the disk is full, and keep photos and tracks within a budget."""
+
+    min_free_mb: float = Field(
+        200.0,
+        ge=0,
+        title="Free space to take new work (MiB)",
+        description="below this much free space where the journal lives, no new case (or exam) starts",
+    )
+    resume_free_mb: float = Field(
+        300.0,
+        ge=0,
+        title="Free space to resume (MiB)",
+        description="new work is taken again once this much is free (above min_free_mb, so it does not flap)",
+    )
+    max_age_days: float = Field(
+        90.0,
+        gt=0,
+        title="Photo and track retention (days)",
+        description="photos and exam tracks older than this are deleted once every event of their case is delivered",
+    )
+    files_budget_mb: float = Field(
+        8192.0,
+        gt=0,
+        title="Photo and track budget (MiB)",
+        description="above this total, the oldest delivered photos and tracks are deleted first",
+    )
+    sweep_interval_s: float = Field(60.0, gt=0, title="Disk and retention check interval (s)")
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Self:
+        if self.resume_free_mb < self.min_free_mb:
+            raise ValueError("storage.resume_free_mb must be at least storage.min_free_mb")
+        return self
+
+
 class UnitConfig(Section):
     """The part of every unit's config the shared runtime uses."""
 
@@ -69,6 +123,8 @@ class UnitConfig(Section):
     outbox: OutboxConfig = OutboxConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     journal: JournalConfig = JournalConfig()
+    clock: ClockConfig = ClockConfig()
+    storage: StorageConfig = StorageConfig()
 
     @model_validator(mode="after")
     def _ids(self) -> Self:

@@ -10,6 +10,11 @@ the judge's events are journaled (the same durable outbox and delivery
 guarantee as a lane's events) before they are spoken or shown. On start, an
 exam that was running when the unit stopped or died is reported interrupted,
 and every ended exam's track is uploaded (or its upload resumed).
+
+No exam starts while the clock is not synchronised (`edge.clock_sync`; on the
+`gnss` time base a receiver giving dated fixes counts, since judging time is
+then GNSS time) or the disk is nearly full (`edge.storage`); uploaded tracks
+whose events the cloud acknowledged are deleted by age and disk budget.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from edge.changes import ChangeFeed, OwnedTasks
+from edge.clock_sync import ClockGate, ClockState
 from edge.contract import BoardHealth, EventKind, Telemetry, new_case_id
 from edge.journal import Journal, NewEvent
 from edge.mqtt_session import MqttSession, SessionSettings
 from edge.outbox import Outbox
 from edge.remote_commands import CommandDispatcher
+from edge.storage import DiskGuard, SweepResult, sweep, track_files
 from edge.telemetry import TelemetryPublisher, sample
 from exam_vehicle.car import load_car
 from exam_vehicle.config import ExamVehicleConfig
@@ -39,7 +46,7 @@ from exam_vehicle.position import PositionFeed
 from exam_vehicle.receiver import ReceiverLink
 from exam_vehicle.rules import load_rules
 from exam_vehicle.signals import SignalChange
-from exam_vehicle.time_base import time_base
+from exam_vehicle.time_base import GnssTimeBase, time_base
 from exam_vehicle.track import Input, TrackHeader
 from exam_vehicle.track_upload import compress_once, pieces
 from exam_vehicle.unit_commands import ExamCommands
@@ -104,6 +111,8 @@ class ExamUnit:
         self.devices: dict[str, dict[str, Any]] = {"gnss": {"online": False, "detail": "not yet heard"}}
         self.telemetry: TelemetryPublisher | None = None
         self.commands: CommandDispatcher | None = None
+        self.clock_gate = ClockGate(cfg.clock, extra=self._gnss_time)
+        self.disk = DiskGuard(self.data_dir, cfg.storage)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -121,6 +130,7 @@ class ExamUnit:
         self.receiver.start()
         self.tasks.start(self._board_loop())
         self.tasks.start(self._upload_pending())
+        self.tasks.start(self._watch_storage())
 
     async def stop(self) -> None:
         if self.run is not None:
@@ -140,6 +150,9 @@ class ExamUnit:
         """Begin judging `candidate`; the signals as the board has them now are the judge's first inputs."""
         if self.run is not None:
             raise ExamRefused(f"exam {self.run.header.exam_id} is under way")
+        for reason in (self.clock_gate.refusal("exam"), self.disk.refusal("exam")):
+            if reason is not None:
+                raise ExamRefused(reason)
         now = self.time_base.now()
         if not self.rtk_fixed(now):
             raise ExamRefused("no RTK fixed position from the receiver: an exam is judged only on an RTK fixed fix")
@@ -195,6 +208,34 @@ class ExamUnit:
             raise ExamRefused("no exam is under way")
         self.run.finish(self.time_base.now())
         self._after_input()
+
+    def _gnss_time(self) -> ClockState | None:
+        """On the `gnss` time base, a receiver giving dated fixes vouches for the time exams are judged on."""
+        e = self.last_epoch
+        if not isinstance(self.time_base, GnssTimeBase) or not self.time_base.locked or e is None:
+            return None
+        if e.quality is FixQuality.INVALID or self.time_base.now() - e.t > 2.0:
+            return ClockState(False, "gnss", "no recent GNSS fix")
+        return ClockState(True, "gnss", "GNSS time from the receiver (the judging time base)")
+
+    def sweep_tracks(self) -> SweepResult:
+        """Delete uploaded tracks the cloud acknowledged, by age and disk budget (on a worker thread)."""
+        return sweep(track_files(self.cfg.tracks_dir), self.journal.delivered, self.cfg.storage)
+
+    async def _watch_storage(self) -> None:
+        """Every clock check interval: the clock and the disk (status, telemetry); every sweep interval: retention."""
+        swept_at = -float("inf")
+        while True:
+            try:
+                if time.monotonic() - swept_at >= self.cfg.storage.sweep_interval_s:
+                    swept_at = time.monotonic()
+                    await asyncio.to_thread(self.sweep_tracks)
+                await asyncio.to_thread(self.disk.check)
+                await asyncio.to_thread(self.clock_gate.probe)
+            except Exception:  # tried again next time; a failed sweep must not stop the checks
+                log.exception("storage check failed")
+            self.changes.bump()
+            await asyncio.sleep(min(self.cfg.storage.sweep_interval_s, self.cfg.clock.check_interval_s))  # periodic
 
     def _track_path(self, exam_id: str) -> Path:
         return self.cfg.tracks_dir / f"{exam_id}.jsonl"
@@ -335,12 +376,15 @@ class ExamUnit:
             camera_fps=None,
             disk_path=self.data_dir,
             stations={"exam": stage},
+            clock_synced=self.clock_gate.state().synced,
+            disk_full=self.disk.full,
         )
 
     def status(self) -> dict[str, Any]:
         """What the examiner's page shows: the exam (or the last), the fix, the signals, the devices, the cloud link."""
         view = self.run.view if self.run is not None else self.last
         e = self.last_epoch
+        clock = self.clock_gate.known()
         return {
             "unit": self.cfg.unit,
             "version": self.changes.version,
@@ -358,6 +402,8 @@ class ExamUnit:
                 "age_s": round(self.time_base.now() - e.t, 1),
             },
             "signals": {s.value: v for s, v in self.board.values.items()},
+            "clock": {"synced": clock.synced, "source": clock.source, "detail": clock.detail},
+            "disk": {"full": self.disk.full, "detail": self.disk.describe()},
             "devices": {**self.devices, "vehicle-board": {"online": self.board.online, "detail": ""}},
             "outbox": {
                 "depth": self.journal.outbox_depth(),

@@ -11,12 +11,20 @@ The lane's collaborators each own one concern: `CloudLink` (requests to the
 bridge and its notifications), `VisionWorker` (camera, VIN reader, photo
 files), `LaneCommands` (remote commands), `views` (what the tablet shows),
 `inspectors` (PIN checks), `ChangeFeed`/`OwnedTasks` (live updates, tasks).
+
+No new case opens while the clock is not synchronised (`edge.clock_sync`) or
+the disk is nearly full (`edge.storage`); both show as the lane's alerts
+(``clock:unsynced``, ``disk:full``) and in its telemetry, and clear by
+themselves. Cases already open go on; a step that does not fit on the disk is
+refused whole, so nothing journaled is lost. Delivered photos are deleted by
+age and disk budget.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -24,12 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from edge.changes import ChangeFeed, OwnedTasks
+from edge.clock_sync import ClockGate
 from edge.config import LaneConfig
 from edge.contract import EventKind, Telemetry, new_case_id
 from edge.journal import CaseRow, Journal, NewEvent
 from edge.mqtt_session import MqttSession, SessionSettings
 from edge.outbox import Outbox
 from edge.remote_commands import CommandDispatcher
+from edge.storage import DiskGuard, SweepResult, is_disk_full, photo_files, remove_empty_folders, sweep
 from edge.telemetry import TelemetryPublisher, sample
 from lane_controller import case as C
 from lane_controller import views
@@ -80,6 +90,8 @@ class Lane:
         self.data_dir = cfg.journal.path.parent
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(cfg.journal.path, cfg.unit)
+        self.clock_gate = ClockGate(cfg.clock)
+        self.disk = DiskGuard(self.data_dir, cfg.storage)
         self.hw: Hardware = hardware if hardware is not None else hardware_from(cfg)
         # the lane always has its cloud link: there is no mode that runs cases without the bridge
         self.session: MqttSession = (
@@ -145,6 +157,7 @@ class Lane:
         self.telemetry = TelemetryPublisher(self.session, self.telemetry_sample, self.cfg.telemetry.interval_s)
         self.telemetry.start()
         self.tasks.start(self._watch_promise())
+        self.tasks.start(self._watch_storage())
         for case in list(self.cases.values()):
             log.info("resuming case %s at stage %s", case.case_id, case.stage)
             self.run_actions(case.case_id, C.pending(case))
@@ -180,6 +193,7 @@ class Lane:
     async def open_case(self, station: str, id_number: str | None, booking_number: str | None, actor: str) -> C.Case:
         if station not in self.cfg.stations:
             raise C.Refused(f"unknown station {station}")
+        await self._may_start_a_case()
         async with self._lock:
             t0 = time.perf_counter()
             open_by_station = {c.station: c.case_id for c in self.cases.values() if c.is_open}
@@ -216,9 +230,14 @@ class Lane:
         events = [
             NewEvent(e.kind, case_id=c.case_id, station=c.station, actor=actor, data=e.data, ts=now) for e in st.events
         ]
-        self.journal.record(
-            events, CaseRow(c.case_id, c.station, c.stage.value, c.is_open, c.model_dump(mode="json")), now=now
-        )
+        row = CaseRow(c.case_id, c.station, c.stage.value, c.is_open, c.model_dump(mode="json"))
+        try:
+            self.journal.record(events, row, now=now)
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                raise
+            self._disk_full()  # the transaction was rolled back whole: the case stays as it was
+            raise C.Refused(f"not saved: {self.disk.describe()}") from None
         if c.is_open:
             self.cases[c.case_id] = c
         else:
@@ -337,7 +356,13 @@ class Lane:
         """A checklist photo: uploaded from the tablet, or taken by the station camera when ``data`` is None."""
         if case_id not in self.cases:
             raise C.Refused(f"no open case {case_id}")
-        ref = await self.vision.store_photo(case_id, code, data)
+        try:
+            ref = await self.vision.store_photo(case_id, code, data)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            self._disk_full()
+            raise C.Refused(f"photo not saved: {self.disk.describe()}") from None
         return await self.apply(case_id, C.Photo(code, ref), actor)
 
     # ------------------------------------------------------------ device events
@@ -358,6 +383,60 @@ class Lane:
         while True:
             self.check_promises()
             await asyncio.sleep(period_s)  # a periodic check, not synchronisation
+
+    # ------------------------------------------------------------ clock and disk
+    async def _may_start_a_case(self) -> None:
+        """Refuse a new case on an unsynchronised clock or a full disk, with the reason the tablet shows."""
+        for key, reason in (
+            ("clock:unsynced", await asyncio.to_thread(self.clock_gate.refusal, "case")),
+            ("disk:full", await asyncio.to_thread(self.disk.refusal, "case")),
+        ):
+            if reason is not None:
+                self.alert(key, reason)
+                raise C.Refused(reason)
+            if key in self.alerts:
+                self.clear_alert(key)
+
+    def _disk_full(self) -> None:
+        self.disk.mark_full()
+        self.alert("disk:full", self.disk.describe())
+
+    def sweep_photos(self) -> SweepResult:
+        """Delete delivered photos by age and disk budget (on a worker thread)."""
+        photos = self.data_dir / "photos"
+        result = sweep(
+            photo_files(photos), lambda case_id: self.journal.delivered(case_id, closed=True), self.cfg.storage
+        )
+        remove_empty_folders(photos)
+        return result
+
+    def _show_storage_state(self) -> None:
+        """The clock's and the disk's alerts as they are now (set or cleared)."""
+        clock = self.clock_gate.known()
+        for key, problem in (
+            ("clock:unsynced", None if clock.synced else f"clock not synchronised: no case starts ({clock.detail})"),
+            ("disk:full", self.disk.describe() if self.disk.full else None),
+        ):
+            if problem is not None:
+                if self.alerts.get(key, {}).get("text") != problem:
+                    self.alert(key, problem)
+            elif key in self.alerts:
+                self.clear_alert(key)
+
+    async def _watch_storage(self) -> None:
+        """Every clock check interval: the clock and the disk, shown as alerts; every sweep interval: retention."""
+        swept_at = -float("inf")
+        while True:
+            try:
+                if time.monotonic() - swept_at >= self.cfg.storage.sweep_interval_s:
+                    swept_at = time.monotonic()
+                    await asyncio.to_thread(self.sweep_photos)
+                await asyncio.to_thread(self.disk.check)
+                await asyncio.to_thread(self.clock_gate.probe)
+            except Exception:  # tried again next time; a failed sweep must not stop the checks
+                log.exception("storage check failed")
+            self._show_storage_state()
+            await asyncio.sleep(min(self.cfg.storage.sweep_interval_s, self.cfg.clock.check_interval_s))  # periodic
 
     async def refresh_hardware(self) -> None:
         try:
@@ -399,6 +478,8 @@ class Lane:
             camera_fps=self.camera.fps,
             disk_path=self.data_dir,
             stations=stations,
+            clock_synced=self.clock_gate.state().synced,
+            disk_full=self.disk.full,
         )
 
     def case_summary(self, c: C.Case) -> dict[str, Any]:

@@ -246,6 +246,8 @@ password = {{ file = "{pki.password_file("lane-01")}" }}
 tls = {{ ca_file = "{pki.ca_cert}" }}
 [journal]
 path = "var/lane.sqlite"
+[clock]
+require_sync = false
 [io_board]
 url = "{io.url}"
 [plate_issuer]

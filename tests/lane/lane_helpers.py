@@ -54,6 +54,9 @@ interval_s = 1
 [journal]
 path = "var/lane.sqlite"
 
+[clock]
+require_sync = false
+
 [camera]
 source = "{camera}"
 

@@ -1,0 +1,112 @@
+"""An exam car starts no exam until its clock is synchronised: on the unit time base only NTP (here a
+`[clock] sync_command` the test controls) counts; on the `gnss` time base dated RTK fixes from the receiver count
+too. The real unit in-process, a real broker, the simulated car's NMEA stream and its vehicle-board firmware."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.broker import MosquittoBroker, free_port
+from edge.pki import SitePki
+from edge.unit_config import ClockConfig
+from exam_vehicle.config import load_config
+from exam_vehicle.gnss import FixQuality
+from exam_vehicle.unit import ExamRefused, ExamUnit
+from site_sim.exam_world import SimCar
+from site_sim.unit_configs import exam_vehicle_toml
+
+pytestmark = [pytest.mark.broker]
+UNIT, SITE = "car-01", "site-1"
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MosquittoBroker, SitePki]]:
+    pki = SitePki(tmp_path_factory.mktemp("pki"))
+    pki.init(SITE, {"bridge": "bridge", "ops": "ops", UNIT: "exam-vehicle"})
+    b = MosquittoBroker(pki, tmp_path_factory.mktemp("broker"))
+    b.start()
+    try:
+        yield b, pki
+    finally:
+        b.stop()
+
+
+async def _until(pred, timeout: float, what: str) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if pred():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _unit(tmp: Path, broker, pki, car: SimCar, time_base: str, probe: list[str]) -> ExamUnit:
+    config = tmp / "exam-vehicle.toml"
+    config.write_text(
+        exam_vehicle_toml(
+            SITE, UNIT, broker, pki, car.nmea.url, car.board_url, free_port(), exam={"time_base": time_base}
+        )
+    )
+    cfg = load_config(config)
+    cfg = cfg.model_copy(update={"clock": ClockConfig(require_sync=True, sync_command=probe, check_interval_s=0.1)})
+    return ExamUnit(cfg, speak=lambda text: None)
+
+
+@pytest.mark.timeout(120)
+def test_on_the_unit_time_base_no_exam_starts_until_ntp_says_synchronised(tmp_path: Path, broker) -> None:
+    b, pki = broker
+    flag = tmp_path / "ntp-synchronised"
+    car = SimCar(UNIT, 1.0)
+
+    async def main() -> None:
+        unit = _unit(tmp_path, b, pki, car, "unit", ["test", "-e", str(flag)])
+        await unit.start()
+        try:
+            await _until(lambda: unit.rtk_fixed(unit.time_base.now()), 30, "an RTK fixed position")
+            with pytest.raises(ExamRefused, match="clock not synchronised: no exam starts"):
+                unit.start_exam("张伟")
+            assert unit.status()["clock"]["synced"] is False
+            assert unit.telemetry_sample(0).clock_synced is False
+            flag.touch()
+            await _until(lambda: unit.status()["clock"]["synced"], 10, "the clock synchronised")
+            assert unit.status()["clock"]["source"] == "command"
+            assert unit.start_exam("张伟")
+        finally:
+            await unit.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        car.close()
+
+
+@pytest.mark.timeout(120)
+def test_on_the_gnss_time_base_dated_fixes_from_the_receiver_count_as_a_synchronised_clock(
+    tmp_path: Path, broker
+) -> None:
+    b, pki = broker
+    car = SimCar(UNIT, 1.0)
+
+    async def main() -> None:
+        unit = _unit(tmp_path, b, pki, car, "gnss", ["false"])  # no NTP at all
+        assert unit.clock_gate.refusal("exam") is not None, "before the receiver is heard"
+        await unit.start()
+        try:
+            await _until(
+                lambda: unit.last_epoch is not None and unit.last_epoch.quality is FixQuality.RTK_FIXED,
+                30,
+                "an RTK fixed position",
+            )
+            await _until(lambda: unit.status()["clock"]["synced"], 10, "GNSS time vouching for the clock")
+            assert unit.status()["clock"]["source"] == "gnss"
+            assert unit.start_exam("张伟")
+        finally:
+            await unit.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        car.close()
