@@ -81,13 +81,22 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
-def _payload_refusal(payload: Payload, unit: str) -> str | None:
+def _may_hold_nul(raw: bytes) -> bool:
+    """Whether the wire bytes could parse to a string holding U+0000: JSON can only spell it escaped
+    (``\\u0000``; a raw control byte in a string is invalid JSON), so most payloads need no walk."""
+    return b"\\u0000" in raw or b"\x00" in raw
+
+
+def _payload_refusal(payload: Payload, unit: str, raw: bytes) -> str | None:
     """Why a payload that matched its schema still cannot be stored, or None when it can."""
     # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
-    wide = next((name for name, value in payload if type(value) is int and not -(2**63) <= value < 2**63), None)
+    # (the fields read straight from __dict__: the payload models forbid extra keys, and pydantic's __iter__ costs more)
+    wide = next(
+        (name for name, value in vars(payload).items() if type(value) is int and not -(2**63) <= value < 2**63), None
+    )
     if wide is not None:
         return f"schema: {wide}: an integer beyond 64 bits"
-    if _holds_nul(payload.model_dump()):
+    if _may_hold_nul(raw) and _holds_nul(payload.model_dump()):
         # JSON may spell U+0000 (\u0000); PostgreSQL cannot keep it in text, so no store would take this payload
         return "schema: a string holds a NUL character (U+0000)"
     claimed = getattr(payload, "unit", unit)
@@ -116,7 +125,7 @@ def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None)
         payload = decode(leaf, raw)
     except PayloadError as exc:
         return refused(f"schema: {exc}")
-    reason = _payload_refusal(payload, unit)
+    reason = _payload_refusal(payload, unit, raw)
     if reason is not None:
         return refused(reason)
     assert isinstance(payload, (EventEnvelope, UnitStatus, Telemetry, CommandResult))  # the models of STORED_LEAVES

@@ -77,8 +77,10 @@ def link_breaks_in(cur: Cur, fresh: list[Arrived]) -> dict[str, tuple[int, int, 
     """Chain links of newly stored events, to the stored event before and after each: unit -> (breaks, a seq, why)."""
     if not fresh:
         return {}
+    fresh_keys = {(a.ev.unit, a.ev.seq) for a in fresh}
+    # only the neighbours outside the batch are read: in a run of consecutive events most are in it
     keys = [(a.ev.unit, a.ev.seq + d) for a in fresh for d in (-1, 1) if a.ev.seq + d >= 1]
-    stored = stored_links_in(cur, keys)
+    stored = stored_links_in(cur, [k for k in keys if k not in fresh_keys])
     for a in fresh:
         stored[(a.ev.unit, a.ev.seq)] = StoredLink(a.hash, a.ev.prev, a.ev.kind.value)
     out: dict[str, tuple[int, int, str]] = {}
