@@ -368,7 +368,11 @@ pin = {{ file = "pin" }}
                 f"{ob['ack_ms_p50']} ms",
                 f"p99 {ob['ack_ms_p99']} ms, n={ob['acks_measured']} (real cloud bridge, SQLite store)",
             ),
-            ("lane controller RSS", f"{rss_mb:.0f} MB", f"VIN reader: {reader}; target <= 200 MB"),
+            (
+                "lane controller RSS",
+                f"{rss_mb:.0f} MB",
+                f"VIN reader: {reader}; target <= 120 MB (issue #23): {'met' if rss_mb <= 120 else 'NOT met'}",
+            ),
             (
                 "lane controller idle CPU",
                 f"{idle_pct:.1f} % of one core",
