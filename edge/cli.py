@@ -33,6 +33,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "edge.doctor",
         "check a lane or exam vehicle on site: config, CA, broker login, boards, disk, clock, journal",
     ),
+    "firmware": (
+        "edge.firmware_flash",
+        "put this installation's firmware on a Pico (mpremote) and check the board's HELLO (firmware/README.md)",
+    ),
     "bundle": ("edge.bundle", "build the offline install bundle for the units of one architecture (docs/deploy.md)"),
     "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
     "bench": (

@@ -226,7 +226,8 @@ def board_result(kind: str, url: str, expected: str | None = None, timeout_s: fl
             kind,
             Status.FAIL,
             f"{info.board_id} runs firmware {info.firmware_version}, this software expects {expected}",
-            f"flash the {kind} with this installation's firmware (firmware/README.md), then check again",
+            f"flash the {kind} with this installation's firmware: passlane firmware flash --port PORT --role {kind} "
+            "(firmware/README.md), then check again",
         )
     return Result(kind, Status.OK, f"{info.board_id} answers, firmware {info.firmware_version}")
 
