@@ -73,7 +73,6 @@ STRINGS: dict[str, dict[str, str]] = {
     "verdict_review": {"zh-CN": "无法确定，请人工核对", "en": "unsure: the inspector checks it"},
     "score": {"zh-CN": "证据分", "en": "score"},
     "differs_at": {"zh-CN": "不一致位置", "en": "differs at"},
-    "zoom": {"zh-CN": "点击放大 / 缩小", "en": "Tap to zoom in or out"},
     "reshoot_blur": {
         "zh-CN": "照片模糊，请待车辆停稳后重新识别",
         "en": "The photos are blurred: read again once the car stands still",
@@ -130,6 +129,117 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh-CN": "地感未报告通过时（如车道控制器重启期间），查验员目视确认后使用。道闸仍只在地感和光电均无车时落杆。",
         "en": "Use when the loop did not report the passage (e.g. while the lane controller restarted). The arm still closes only when loop and photo-eye are clear.",
     },
+    # the car the case is about, and the lane's queue (overview)
+    "no_vehicle_yet": {"zh-CN": "车辆信息待调取", "en": "vehicle not known yet"},
+    "queue": {"zh-CN": "等候进入的车辆", "en": "Vehicles waiting to enter"},
+    "queue_empty": {"zh-CN": "没有已建业务等候进入的车辆", "en": "No open case is waiting to enter"},
+    "in_lane": {"zh-CN": "道内车辆", "en": "In the lane"},
+    "waiting_count": {"zh-CN": "等候进入", "en": "Waiting to enter"},
+    "at_entry": {
+        "zh-CN": "入口地感上有车，尚未建业务",
+        "en": "A vehicle stands on the entry loop with no case yet",
+    },
+    "queue_note": {
+        "zh-CN": "只统计已建业务的车辆和入口地感上的车辆；更后面排队的车辆车道无法感知。",
+        "en": "Counts the vehicles with an open case and the one on the entry loop; the lane cannot sense cars further back.",
+    },
+    # the case page's sticky head: the step the case is at and its one primary action
+    "now": {"zh-CN": "当前", "en": "Now"},
+    "step_records": {"zh-CN": "正在调取合作方资料", "en": "Fetching the partner records"},
+    "step_admit": {"zh-CN": "资料齐全：放行车辆进入", "en": "Records complete: let the vehicle in"},
+    "step_records_problem": {
+        "zh-CN": "资料有问题，不能放行：请退办",
+        "en": "The records have problems, the vehicle cannot be admitted: reject the case",
+    },
+    "step_entering": {"zh-CN": "入口已开，等待车辆驶入", "en": "Entry open: waiting for the vehicle to drive in"},
+    "step_vin_reading": {"zh-CN": "正在识别车辆识别代号", "en": "Reading the VIN"},
+    "step_vin_review": {"zh-CN": "核对并确认车辆识别代号", "en": "Check and confirm the VIN"},
+    "step_inspection": {
+        "zh-CN": "逐项查验、拍照，然后完成查验",
+        "en": "Mark each item, take the photos, then conclude",
+    },
+    "step_plate_choice": {"zh-CN": "车主选号", "en": "The owner chooses a plate number"},
+    "step_payment": {"zh-CN": "请车主扫码缴费", "en": "The owner scans the code and pays"},
+    "step_issuing": {"zh-CN": "正在制牌", "en": "Making the plates"},
+    "step_issue_failed": {
+        "zh-CN": "制牌失败：排除故障后重试",
+        "en": "Plate issuing failed: clear the fault, then retry",
+    },
+    "step_fitting": {"zh-CN": "号牌已制作：请安装号牌", "en": "Plates made: fit them"},
+    "step_exit": {"zh-CN": "开出口道闸放行", "en": "Open the exit barrier"},
+    "step_passing_exit": {"zh-CN": "出口已开，等待车辆驶出", "en": "Exit open: waiting for the vehicle to drive out"},
+    "step_hold": {"zh-CN": "业务已暂停", "en": "The case is on hold"},
+    "step_closed": {"zh-CN": "业务已办结", "en": "The case is closed"},
+    "go_vin": {"zh-CN": "去核对 VIN", "en": "Go to the VIN"},
+    "go_plates": {"zh-CN": "去选号", "en": "Go to the plate numbers"},
+    "go_payment": {"zh-CN": "显示缴费二维码", "en": "Show the payment code"},
+    "items_done": {"zh-CN": "已查验", "en": "Items marked"},
+    "photos_done": {"zh-CN": "已拍照", "en": "Photos taken"},
+    "done": {"zh-CN": "已完成", "en": "done"},
+    # one control to end or pause a case, away from the primary action
+    "end_case": {"zh-CN": "结束或暂停本业务", "en": "End or pause this case"},
+    "end_what": {"zh-CN": "选择操作", "en": "Choose what to do"},
+    "end_reject_help": {
+        "zh-CN": "车辆本次不予登记（如 VIN 与合格证不符、查验不合格）。业务结束，车辆从出口离场，车主须处理问题后重新预约。",
+        "en": "The vehicle fails registration this time (e.g. its VIN differs from the certificate, the inspection failed). "
+        "The case ends, the vehicle leaves through the exit, and the owner must fix the problem and book again.",
+    },
+    "end_abort_help": {
+        "zh-CN": "业务取消，不作登记结论（如车主离开、误建业务）。已预留的号牌释放，车主可重新办理。",
+        "en": "The case is cancelled with no registration decision (e.g. the owner left, it was opened by mistake). "
+        "A reserved plate number is released; the owner can start again.",
+    },
+    "end_hold_help": {
+        "zh-CN": "业务暂停，之后可恢复（如等候材料）。暂停期间不放行、不制牌、不开出口。",
+        "en": "The case pauses and can be resumed later (e.g. waiting for a document). "
+        "While on hold nothing is admitted, issued or let out.",
+    },
+    "end_more": {"zh-CN": "补充说明", "en": "Details"},
+    "end_more_help": {"zh-CN": "选“其他”时必填", "en": "needed when the reason is “other”"},
+    "end_next": {"zh-CN": "下一步：确认", "en": "Next: confirm"},
+    "end_confirm_reject": {
+        "zh-CN": "确认退办？车辆本次不予登记，车主须重新预约。此操作不能撤销。",
+        "en": "Reject the case? The vehicle is not registered this time and the owner must book again. "
+        "This cannot be undone.",
+    },
+    "end_confirm_abort": {
+        "zh-CN": "确认中止？业务取消，已预留的号牌释放。此操作不能撤销。",
+        "en": "Abort the case? It is cancelled and a reserved plate number released. This cannot be undone.",
+    },
+    "end_confirm_hold": {
+        "zh-CN": "确认暂停？业务暂停，可随时点“恢复”继续。",
+        "en": "Put the case on hold? It pauses until someone taps “Resume”.",
+    },
+    "end_do_reject": {"zh-CN": "确认退办", "en": "Yes, reject"},
+    "end_do_abort": {"zh-CN": "确认中止", "en": "Yes, abort"},
+    "end_do_hold": {"zh-CN": "确认暂停", "en": "Yes, hold"},
+    "end_back": {"zh-CN": "返回", "en": "Go back"},
+    "end_need_reason": {"zh-CN": "请选择原因，或选“其他”并填写说明", "en": "Choose a reason, or “other” and write it"},
+    "end_after_issue": {
+        "zh-CN": "号牌已制作，不能退办，只能中止。",
+        "en": "The plates are made: the case can no longer be rejected, only aborted.",
+    },
+    # photos, the VIN crop and the full-size viewer
+    "take_photo": {"zh-CN": "拍照", "en": "Take photo"},
+    "retake": {"zh-CN": "重拍", "en": "Retake"},
+    "open_full": {"zh-CN": "点击查看原图，可放大", "en": "Tap to open full size and zoom"},
+    "zoom_in": {"zh-CN": "放大", "en": "Zoom in"},
+    "zoom_out": {"zh-CN": "缩小", "en": "Zoom out"},
+    "zoom_fit": {"zh-CN": "适应屏幕", "en": "Fit"},
+    "close": {"zh-CN": "关闭", "en": "Close"},
+    # payment and plate issuing
+    "scan_to_pay": {"zh-CN": "请车主用手机扫码缴费", "en": "The owner scans this code with a phone to pay"},
+    "amount": {"zh-CN": "金额", "en": "Amount"},
+    "plates_made": {"zh-CN": "号牌已制作", "en": "Plates made"},
+    "plates_making": {"zh-CN": "制牌中", "en": "Making plates"},
+    "plate_nev": {"zh-CN": "新能源号牌", "en": "new-energy plate"},
+    "plate_ordinary": {"zh-CN": "小型汽车号牌", "en": "small-car plate"},
+    # the VIN camera, said without its folder path or stream URL
+    "camera_device": {"zh-CN": "本机相机", "en": "camera device"},
+    "camera_stream": {"zh-CN": "网络相机", "en": "network camera"},
+    "camera_folder": {"zh-CN": "快照目录（模拟或测试）", "en": "snapshot folder (simulation or test)"},
+    "camera_ok": {"zh-CN": "正常", "en": "working"},
+    "camera_fault": {"zh-CN": "故障", "en": "fault"},
     # refusals of the tablet API (flashed on the page; scripts read them too)
     "err_sign_in_first": {"zh-CN": "请先登录", "en": "Sign in first"},
     "err_wrong_pin": {"zh-CN": "查验员编号或 PIN 码错误", "en": "Wrong inspector id or PIN"},
@@ -227,6 +337,49 @@ VALUES: dict[str, dict[str, str]] = {  # values the pages show: partner record s
     "no valid compulsory insurance": {"zh-CN": "无有效交强险", "en": "no valid compulsory insurance"},
 }
 
+COLOURS: dict[str, dict[str, str]] = {  # body colours as the factory certificate gives them (in Chinese)
+    "白": {"zh-CN": "白", "en": "white"},
+    "黑": {"zh-CN": "黑", "en": "black"},
+    "灰": {"zh-CN": "灰", "en": "grey"},
+    "银": {"zh-CN": "银", "en": "silver"},
+    "蓝": {"zh-CN": "蓝", "en": "blue"},
+    "红": {"zh-CN": "红", "en": "red"},
+    "绿": {"zh-CN": "绿", "en": "green"},
+    "棕": {"zh-CN": "棕", "en": "brown"},
+    "黄": {"zh-CN": "黄", "en": "yellow"},
+}
+
+# the preset reasons of the end-or-pause control, per action; the reason journaled is the English text (the lane's
+# words, like every other reason), shown in zh-CN through CASE_REASONS; "other" means the inspector writes one
+END_REASONS: dict[str, tuple[str, ...]] = {
+    "reject": (
+        "VIN differs from the certificate",
+        "vehicle differs from the certificate",
+        "inspection failed",
+        "partner records have problems",
+        "other",
+    ),
+    "abort": ("owner left", "owner asked to stop", "case opened by mistake", "equipment fault", "other"),
+    "hold": ("waiting for documents", "owner away for a moment", "equipment fault", "inspector called away", "other"),
+}
+CASE_REASONS: dict[str, dict[str, str]] = {
+    "VIN differs from the certificate": {"zh-CN": "VIN 与合格证不符", "en": "VIN differs from the certificate"},
+    "vehicle differs from the certificate": {
+        "zh-CN": "车辆与合格证不符",
+        "en": "vehicle differs from the certificate",
+    },
+    "inspection failed": {"zh-CN": "查验不合格", "en": "inspection failed"},
+    "partner records have problems": {"zh-CN": "合作方资料有问题", "en": "partner records have problems"},
+    "owner left": {"zh-CN": "车主离开", "en": "owner left"},
+    "owner asked to stop": {"zh-CN": "车主要求取消", "en": "owner asked to stop"},
+    "case opened by mistake": {"zh-CN": "误建业务", "en": "case opened by mistake"},
+    "equipment fault": {"zh-CN": "设备故障", "en": "equipment fault"},
+    "waiting for documents": {"zh-CN": "等候材料", "en": "waiting for documents"},
+    "owner away for a moment": {"zh-CN": "车主暂时离开", "en": "owner away for a moment"},
+    "inspector called away": {"zh-CN": "查验员临时离开", "en": "inspector called away"},
+    "other": {"zh-CN": "其他", "en": "other"},
+}
+
 DEVICE_DETAILS: dict[str, str] = {  # what lane_controller.hardware reports of a board, in zh-CN
     "link down": "通信中断",
     "recovered": "已恢复",
@@ -310,6 +463,14 @@ def translate_reason(text: str | None, lang: str) -> str | None:
         return text
     if text in REASONS:
         return REASONS[text]
+    preset, _, more = text.partition(": ")
+    if preset == "on hold" and more:
+        inner = translate_reason(more, lang) or more
+        return "暂停：" + (translate_device_message(more, lang) if inner == more else inner)
+    if preset == "inspection failed" and more:  # the case machine's reason: the failed items
+        return "查验不合格：" + "、".join(ITEMS.get(i, {}).get("zh-CN", i) for i in more.split(", "))
+    if preset in CASE_REASONS:  # a preset of the end-or-pause control, maybe with the inspector's own words
+        return CASE_REASONS[preset]["zh-CN"] + (f"：{more}" if more else "")
     if m := ISSUER_PROGRESS.fullmatch(text):
         return f"制牌：{ISSUER_WORDS.get(m[1], m[1])}，已完成 {m[2]} 块"
     if text.startswith("plate issuer: "):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import segno
 
 from edge.stats import percentile
 from lane_controller import case as C
@@ -16,8 +19,92 @@ def _ms(values: list[float], p: float, scale: float = 1.0) -> float | None:
     return None if v is None else round(v * scale, 2)
 
 
+def vehicle_of(c: C.Case) -> dict[str, Any]:
+    """The car as the inspector knows it (make and model, colour, plate once there is one): the case's headline,
+    from the factory certificate in the partner records, since an inspector looks for the car, not a case id."""
+    cert = ((c.partner or {}).get("vehicle") or {}).get("certificate") or {}
+    return {
+        "brand_model": cert.get("brand_model") or None,
+        "colour": cert.get("colour") or None,
+        "new_energy": c.new_energy,
+        "plate": c.plate or c.plate_choice,
+        "vin": c.vin or cert.get("vin"),
+    }
+
+
+# the one step an open case is at, for the sticky head of the case page: (step, primary action or None).
+# An action is a button that calls the case's API (``api``) or a link to the section where the step is done.
+STEP_ACTIONS: dict[str, tuple[str, str | None]] = {
+    "records": ("records", None),
+    "admit": ("admit", "admit"),
+    "records_problem": ("records_problem", None),
+    "entering": ("entering", None),
+    "vin_reading": ("vin_reading", None),
+    "vin_review": ("vin_review", "#vin"),
+    "inspection": ("inspection", "conclude"),
+    "plate_choice": ("plate_choice", "#plates"),
+    "payment": ("payment", "#payment"),
+    "issuing": ("issuing", None),
+    "issue_failed": ("issue_failed", "issue"),
+    "fitting": ("fitting", "fitted"),
+    "exit": ("exit", "exit"),
+    "leaving": ("exit", "exit"),
+    "passing_exit": ("passing_exit", None),
+    "hold": ("hold", "resume"),
+    "closed": ("closed", None),
+}
+
+
+def current_step(c: C.Case) -> str:
+    """Which step of the visit the case is at, in the tablet's words (a key of STEP_ACTIONS)."""
+    S = C.Stage
+    if c.stage == S.CLOSED:
+        return "closed"
+    if c.hold and c.stage not in (S.LEAVING, S.EXIT_OPEN):
+        return "hold"
+    if c.stage == S.OPENED:
+        return "records"
+    if c.stage == S.RECORDS_FETCHED:
+        return "entering" if c.entry_requested else ("records_problem" if c.record_problems else "admit")
+    if c.stage == S.ADMITTED:
+        return "vin_review" if c.vin_read is not None else "vin_reading"
+    by_stage = {
+        S.VIN_CONFIRMED: "inspection",
+        S.INSPECTED: "plate_choice",
+        S.PLATE_RESERVED: "payment",
+        S.PAID: "issue_failed" if c.issue_error else "issuing",
+        S.PLATES_ISSUED: "fitting",
+        S.PLATES_FITTED: "exit",
+        S.LEAVING: "leaving",
+        S.EXIT_OPEN: "passing_exit",
+    }
+    return by_stage[c.stage]
+
+
+def payment_qr(url: str | None) -> str | None:
+    """The payment link as an inline SVG QR code for the owner's phone, drawn here: the tablet needs no network
+    beyond the lane, and a raw URL is useless to an owner standing at the car."""
+    if not url:
+        return None
+    return str(segno.make(url, error="m").svg_inline(scale=5, border=2, dark="#000", light="#fff"))
+
+
+def camera_of(lane: Lane) -> dict[str, Any]:
+    """What the tablet says of the VIN camera: its kind and a name an inspector can place (a device number, a
+    stream's host), never a folder path or a stream URL (which may carry a password)."""
+    source = lane.cfg.camera.source
+    if source.isdigit():
+        kind, name = "device", source
+    elif "://" in source:
+        kind, name = "stream", urlsplit(source).hostname or ""
+    else:
+        kind, name = "folder", ""
+    fault = lane.alerts.get("device:camera")
+    return {"kind": kind, "name": name, "fps": lane.camera.fps, "reader": lane.reader.status, "fault": bool(fault)}
+
+
 def case_summary(lane: Lane, c: C.Case) -> dict[str, Any]:
-    """One line of a case: where it is, how long it has taken, what it waits for."""
+    """One line of a case: the car, where it is, how long it has taken, what it waits for."""
     now = lane.clock()
     return {
         "case_id": c.case_id,
@@ -27,9 +114,28 @@ def case_summary(lane: Lane, c: C.Case) -> dict[str, Any]:
         "over_promise": c.over_promise(now, lane.cfg.promise_minutes * 60),
         "hold": c.hold,
         "waiting": lane.waiting.get(c.case_id) or C.waiting_for(c),
+        "progress": lane.waiting.get(c.case_id),  # what the lane is doing for the case right now, if anything
         "plate": c.plate,
         "outcome": c.outcome,
         "owner": ((c.partner or {}).get("owner") or {}).get("name"),
+        "vehicle": vehicle_of(c),
+        "step": current_step(c),
+    }
+
+
+def queue(lane: Lane) -> dict[str, Any]:
+    """The vehicles the lane knows of and is not yet working on, and those inside: the open cases whose car has
+    not entered (oldest first), the cars past the entry, and whether a car stands on the entry loop with no case
+    letting it in. Cars further back are not sensed by the lane, so they are not counted."""
+    open_cases = sorted((c for c in lane.cases.values() if c.is_open), key=lambda c: c.opened_at)
+    before = (C.Stage.OPENED, C.Stage.RECORDS_FETCHED)
+    waiting = [c for c in open_cases if c.stage in before]
+    entry = ((lane.last_hw_status or {}).get("barriers") or {}).get("entry") or {}
+    on_loop = bool(entry.get("loop_occupied") or entry.get("loop"))
+    return {
+        "waiting": [case_summary(lane, c) for c in waiting],
+        "in_lane": len(open_cases) - len(waiting),
+        "at_entry": on_loop and not any(c.entry_requested for c in waiting),
     }
 
 
@@ -47,7 +153,8 @@ def overview(lane: Lane) -> dict[str, Any]:
         "hardware": lane.last_hw_status,
         "devices": lane.device_state,
         "boards": [b.model_dump() for b in lane.hw.health()],
-        "camera": {"source": lane.cfg.camera.source, "fps": lane.camera.fps, "reader": lane.reader.status},
+        "camera": camera_of(lane),
+        "queue": queue(lane),
         "outbox": {
             "depth": depth,
             "alarm": depth > lane.cfg.outbox.alarm_depth,

@@ -7,8 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from lane_controller.i18n import (
+    CASE_REASONS,
+    COLOURS,
+    END_REASONS,
     EVENTS,
     ITEMS,
     LANGUAGES,
@@ -23,6 +27,7 @@ from lane_controller.i18n import (
 from lane_controller.runtime import Lane
 from lane_controller.tablet.bodies import CaseId, LanguageCode, NextPage
 from lane_controller.tablet.deps import Actor, LaneDep, case_view, language, over_tls, signed_in
+from lane_controller.views import STEP_ACTIONS, payment_qr
 
 router = APIRouter()
 
@@ -53,6 +58,11 @@ def render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
             "device_message": lambda s: translate_device_message(s, lang),
             "device_name": lambda s: device_name(s, lang),
             "reason": lambda r: translate_reason(r, lang),
+            "colour": lambda s: t(s, COLOURS) if s else "",
+            "end_reasons": END_REASONS,
+            "case_reasons": CASE_REASONS,
+            "step_actions": STEP_ACTIONS,
+            "qr": lambda url: Markup(svg) if (svg := payment_qr(url)) else "",  # segno's own SVG: no page input
             "me": signed_in(request),
             "lane": lane,
             "promise_s": lane.cfg.promise_minutes * 60,

@@ -11,6 +11,7 @@ names a folder (docs/screenshots holds the last ones looked at).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -170,13 +171,35 @@ def test_the_tablet_shows_the_certificate_vin_and_the_read_aligned_with_the_diff
                     page.set_viewport_size({"width": w, "height": h})
                     page.locator("#vin").scroll_into_view_if_needed()
                     assert page.evaluate("document.documentElement.scrollWidth") <= w, "nothing wider than the tablet"
+                    # the whole crop (all 17 symbols) is drawn inside the card, at the card's width
+                    card, img = page.locator("#vin").bounding_box(), page.locator(".vin-crop").bounding_box()
+                    assert card["x"] <= img["x"] and img["x"] + img["width"] <= card["x"] + card["width"], (w, img)
+                    assert img["width"] >= 0.8 * card["width"], (w, img, card)
+                    assert page.evaluate(
+                        "(() => { const i = document.querySelector('.vin-crop');"
+                        " return Math.abs(i.clientWidth / i.clientHeight - i.naturalWidth / i.naturalHeight) < 0.05"
+                        " * i.naturalWidth / i.naturalHeight; })()"
+                    ), "the crop keeps its proportions: nothing of it is cut"
                     shot(page.locator("#vin"), f"lane-vin-mismatch-{lang}-{w}x{h}.png")
-            page.click(".vin-zoom")
-            expect(page.locator(".vin-zoom")).to_have_class("vin-zoom zoomed")
-            shot(page.locator("#vin"), "lane-vin-zoomed-en-1024x768.png")
+            page.set_viewport_size({"width": 1024, "height": 768})
+            # tapped, the crop opens full size; the zoom control makes it bigger
+            page.click(".vin-open")
+            expect(page.locator("#viewer")).to_be_visible()
+            expect(page.locator("#viewer-img")).to_have_attribute("data-zoom", re.compile(r"\d"))
+            before = page.locator("#viewer-img").bounding_box()["width"]
+            page.click('#viewer [data-zoom="1"]')
+            page.click('#viewer [data-zoom="1"]')
+            assert page.locator("#viewer-img").bounding_box()["width"] > 2 * before
+            if SHOTS:
+                page.screenshot(path=str(Path(SHOTS) / "lane-vin-zoomed-en-1024x768.png"))
+            page.click("#viewer [data-viewer-close]")
 
-            page.fill("#stop form[data-api$='/reject'] input[name=reason]", "VIN differs from the certificate")
-            page.click("#stop form[data-api$='/reject'] button[type=submit]")
+            # rejected through the end-or-pause control, with a preset reason and a confirmation
+            page.click("#stop summary")
+            page.check("#stop input[value=reject]")
+            page.select_option("#stop select[name=preset-reject]", "VIN differs from the certificate")
+            page.click("#stop button[type=submit]")
+            page.click('#stop [data-end-do="reject"]')
             page.click("#open-exit")
             world.vehicle_pass("exit")
             expect(page.locator("#stage")).to_have_attribute("data-stage", "closed")
@@ -188,6 +211,7 @@ def test_the_tablet_shows_the_certificate_vin_and_the_read_aligned_with_the_diff
             expect(page.locator("#stage")).to_have_attribute("data-stage", "vin_confirmed")
             expect(page.locator("#vin-verdict")).to_have_class("verdict match")
             expect(page.locator("#vin-confirmed")).to_have_text(cert)
+            page.click("#vin summary")  # a confirmed VIN is folded away: opened to look at it
             shot(page.locator("#vin"), "lane-vin-match-en-1024x768.png")
         except Exception:
             page.screenshot(path=str(tmp / "failure.png"), full_page=True)
