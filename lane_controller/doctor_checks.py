@@ -13,7 +13,7 @@ __all__ = ["camera_result", "checks", "load_config"]
 
 def camera_result(source: str) -> Result:
     """One frame can be read from the configured source (device, stream or snapshot folder), as the lane reads it."""
-    from lane_controller.vin_camera import CameraError, VinCamera
+    from lane_controller.vin_camera import CameraError, VinCamera, without_password
 
     fix = (
         "check the camera's power and cable (or network), and that [camera] source names it; for a snapshot "
@@ -28,7 +28,7 @@ def camera_result(source: str) -> Result:
     except CameraError as exc:
         return Result("camera", Status.FAIL, str(exc), fix)
     height, width = frame.shape[:2]
-    return Result("camera", Status.OK, f"one {width}x{height} frame read from {source}")
+    return Result("camera", Status.OK, f"one {width}x{height} frame read from {without_password(source)}")
 
 
 def checks(cfg: LaneConfig) -> list[tuple[str, Check]]:

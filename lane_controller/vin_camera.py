@@ -2,7 +2,14 @@
 
 ``camera.source`` in lane.toml is what a real installation has:
 
-* a device number (``"0"``) or an RTSP/HTTP URL: a live stream, read with OpenCV;
+* a device number (``"0"``) or an RTSP/HTTP URL: a live stream, read with OpenCV
+  (`LiveStream`). While in use it is read continuously on its own thread and a
+  grab waits for a frame decoded after it was asked for: a stream nobody read
+  for a while holds seconds of old frames (RTSP over UDP: the socket's buffer;
+  V4L2: the driver's buffers), and reading those would show the car before.
+  After ``idle_s`` without a grab the stream is let go (no decoding between
+  cars) and opened again by the next grab, which then waits for the stream's
+  first frame (about 2 s for RTSP, measured in tests/lane/test_rtsp_camera.py);
 * a folder into which a snapshot camera uploads frames: a grab is the NEWEST
   image in the folder at that moment (by modification time, re-scanned on
   every grab), so the lane sees whatever stands in front of the camera now.
@@ -20,14 +27,11 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from vision.vin_read import VinRead
-
-if TYPE_CHECKING:
-    import cv2
 
 log = logging.getLogger("passlane.vin")
 
@@ -82,15 +86,117 @@ def newest_frame(folder: Path) -> Path:
     return best_path
 
 
+def without_password(source: str) -> str:
+    """The source as messages, logs and alerts may show it: an RTSP URL's password (``rtsp://user:pw@cam/``, as
+    most IP cameras want it) replaced by ``***``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(source)
+    if "://" not in source or parts.password is None:
+        return source
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class LiveStream:
+    """A device or stream URL read on its own thread while grabs come; a grab is a frame decoded after it was asked."""
+
+    def __init__(self, source: str, idle_s: float = 30.0, frame_timeout_s: float = 10.0) -> None:
+        self.source = source
+        self.shown = without_password(source)
+        self.idle_s = idle_s
+        self.frame_timeout_s = frame_timeout_s
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._frame: np.ndarray | None = None
+        self._frame_at = -float("inf")
+        self._wanted = 0
+        self._last_use = 0.0
+        self._error: str | None = None
+        self._running = False
+        self._stop = False
+
+    @property
+    def live(self) -> bool:
+        """Whether the stream is open and being read now."""
+        return self._running
+
+    def _start(self) -> None:
+        """Open and read the stream on a new thread (called holding the condition)."""
+        self._error, self._stop, self._running = None, False, True
+        self._thread = threading.Thread(target=self._read, name="camera-stream", daemon=True)
+        self._thread.start()
+
+    def grab(self) -> np.ndarray:
+        asked = time.monotonic()
+        deadline = asked + self.frame_timeout_s
+        with self._cond:
+            self._last_use = asked
+            if not self._running:
+                self._start()
+            self._wanted += 1
+            try:
+                while self._frame is None or self._frame_at <= asked:
+                    if not self._running:
+                        if self._error is not None:
+                            raise CameraError(f"camera {self.shown}: {self._error}")
+                        self._start()  # the reader had just let the stream go for idleness
+                    if not self._cond.wait(max(0.0, deadline - time.monotonic())):
+                        raise CameraError(f"camera {self.shown}: no frame within {self.frame_timeout_s:g} s")
+                return self._frame
+            finally:
+                self._wanted -= 1
+                self._last_use = time.monotonic()  # idle counts from the last grab served
+
+    def _read(self) -> None:
+        """The reader thread: decode every frame (so none waits in a buffer), convert only those asked for."""
+        import cv2
+
+        cap = cv2.VideoCapture(int(self.source) if self.source.isdigit() else self.source)
+        try:
+            if not cap.isOpened():
+                self._fail("could not be opened")
+                return
+            while not self._stop and (self._wanted or time.monotonic() - self._last_use < self.idle_s):
+                if not cap.grab():
+                    self._fail("no frame (stream ended or camera unreachable)")
+                    return
+                if self._wanted:
+                    ok, frame = cap.retrieve()
+                    with self._cond:
+                        if ok:
+                            self._frame, self._frame_at = frame, time.monotonic()
+                        self._cond.notify_all()
+        finally:
+            cap.release()
+            with self._cond:
+                self._running = False
+                self._cond.notify_all()
+
+    def _fail(self, why: str) -> None:
+        with self._cond:
+            self._error = why
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Stop reading and let the device or stream go."""
+        self._stop = True
+        thread = self._thread
+        if thread is not None:
+            thread.join(5)
+        self._thread = None
+
+
 class VinCamera:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, idle_s: float = 30.0) -> None:
         self.source = source
         self.folder = Path(source) if not source.isdigit() and "://" not in source else None
         if self.folder is not None and not self.folder.is_dir():
             raise CameraError(
                 f"camera source {source!r} is neither a device number, a stream URL nor an existing folder"
             )
-        self._cap: cv2.VideoCapture | None = None
+        self._stream = LiveStream(source, idle_s) if self.folder is None else None
         self._lock = threading.Lock()
         self._grabs: list[float] = []
 
@@ -104,6 +210,11 @@ class VinCamera:
             return None
         return round((len(recent) - 1) / max(recent[-1] - recent[0], 1e-6), 2)
 
+    @property
+    def streaming(self) -> bool:
+        """Whether a live stream is open and being decoded now (never for a snapshot folder)."""
+        return self._stream is not None and self._stream.live
+
     def grab(self) -> np.ndarray:
         """The frame the camera shows now (BGR). Blocking: run it in a worker thread."""
         import cv2
@@ -116,21 +227,13 @@ class VinCamera:
                 if img is None:
                     raise CameraError(f"camera folder: {path.name} is not a readable image")
                 return img
-            if self._cap is None:
-                self._cap = cv2.VideoCapture(int(self.source) if self.source.isdigit() else self.source)
-            ok, frame = self._cap.read()
-            if not ok:
-                self._cap.release()
-                self._cap = None
-                raise CameraError(f"camera {self.source}: no frame")
-            return frame
+            assert self._stream is not None
+            return self._stream.grab()
 
     def close(self) -> None:
         """Let a live device or stream go (another process, e.g. the running lane, may want it)."""
-        with self._lock:
-            if self._cap is not None:
-                self._cap.release()
-                self._cap = None
+        if self._stream is not None:
+            self._stream.close()
 
 
 class VinReading:

@@ -17,6 +17,12 @@ command -v aplay >/dev/null || need+=(alsa-utils)
 # Chinese text on the tablet and dashboard pages (zh-CN is the default language).
 ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 
+# An RTSP camera for the VIN camera test (tests/lane/test_rtsp_camera.py): ffmpeg encodes synthetic frames to
+# H.264, GStreamer's RTSP server (through the system Python's PyGObject) serves them.
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' \
+  >/dev/null 2>&1 || need+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gst-1.0)
+
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
