@@ -180,9 +180,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "end_case": {"zh-CN": "结束或暂停本业务", "en": "End or pause this case"},
     "end_what": {"zh-CN": "选择操作", "en": "Choose what to do"},
     "end_reject_help": {
-        "zh-CN": "车辆本次不予登记（如 VIN 与合格证不符、查验不合格）。业务结束，车辆从出口离场，车主须处理问题后重新预约。",
+        "zh-CN": "车辆本次不予登记（如 VIN 与合格证不符、查验不合格）。业务结束，已进入的车辆从出口离场，车主须处理问题后重新预约。",
         "en": "The vehicle fails registration this time (e.g. its VIN differs from the certificate, the inspection failed). "
-        "The case ends, the vehicle leaves through the exit, and the owner must fix the problem and book again.",
+        "The case ends, a vehicle inside leaves through the exit, and the owner must fix the problem and book again.",
     },
     "end_abort_help": {
         "zh-CN": "业务取消，不作登记结论（如车主离开、误建业务）。已预留的号牌释放，车主可重新办理。",

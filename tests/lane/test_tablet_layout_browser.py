@@ -331,7 +331,9 @@ def test_ending_or_pausing_a_case_takes_a_reason_and_a_confirmation_that_names_t
                     assert page.evaluate(OVERFLOWS) == [], (lang, w, h)
                     if SHOTS:
                         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-                        stop.screenshot(path=str(Path(SHOTS) / f"tablet-end-case-{lang}-{w}x{h}.png"))
+                        page.evaluate("window.scrollTo(0, 0)")  # the page from its top: the sticky head hides nothing
+                        name = f"tablet-end-case-{lang}-{w}x{h}.png"
+                        page.screenshot(path=str(Path(SHOTS) / name), full_page=True, clip=stop.bounding_box())
                 if lang == "en":  # the same state in Chinese
                     page.goto(f"{base}/lang/zh-CN?next=/cases/{cid}")
                     stop.locator("summary").click()

@@ -130,9 +130,12 @@ def test_the_tablet_shows_the_certificate_vin_and_the_read_aligned_with_the_diff
     car = vehicles[0]
 
     def shot(locator, name: str) -> None:
+        """The element as it lies on the page (from the top: the case page's sticky head covers nothing of it)."""
         if SHOTS:
             Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            locator.screenshot(path=str(Path(SHOTS) / name))
+            page.evaluate("window.scrollTo(0, 0)")
+            box = locator.bounding_box()
+            page.screenshot(path=str(Path(SHOTS) / name), full_page=True, clip=box)
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
