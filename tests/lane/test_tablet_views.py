@@ -106,3 +106,22 @@ def test_every_preset_reason_is_said_in_chinese_also_with_the_inspectors_own_wor
     assert translate_reason("on hold: io-board: link down", "zh-CN") == "暂停：I/O 板：通信中断"
     assert translate_reason("inspection failed: vin, tyres", "zh-CN") == "查验不合格：车辆识别代号、轮胎完好情况"
     assert translate_reason("owner left", "en") == "owner left"
+
+
+def test_a_plate_is_drawn_blue_for_an_ordinary_car_and_green_for_a_new_energy_car() -> None:
+    from pathlib import Path
+
+    from jinja2 import Environment, FileSystemLoader
+
+    import lane_controller
+
+    templates = Path(lane_controller.__file__).parent / "templates"
+    car = Environment(loader=FileSystemLoader(templates), autoescape=True).get_template("_car.html")
+    words = {"t": lambda k: k, "value": lambda k: k, "colour": lambda k: k}
+    ordinary = car.render(car={"brand_model": "大众 朗逸", "colour": "白", "plate": "苏A12345"}, **words)
+    nev = car.render(car={"brand_model": "比亚迪 汉", "new_energy": True, "plate": "苏AD12345"}, **words)
+    assert "plate-blue" in ordinary and "plate-nev" not in ordinary and "苏A12345" in ordinary
+    assert "plate-nev" in nev and "plate-blue" not in nev
+    css = (Path(lane_controller.__file__).parent / "static" / "app.css").read_text()
+    assert ".plate-blue { background:#1d4ed8; color:#fff; }" in css
+    assert ".plate-nev { background:linear-gradient(" in css and "color:#000" in css.split(".plate-nev")[1][:120]
