@@ -214,6 +214,22 @@ class RulesConfig(Section):
     )
 
 
+class DashboardConfig(Section):
+    time_scale: float = Field(
+        1.0,
+        gt=0,
+        le=10000,
+        description="seconds of site time one second of event time stands for: 1 at a real site; a simulated site "
+        "whose world runs N times faster (`passlane demo --speed N`) sets N, and the dashboard then shows durations "
+        "in the site's (simulated) time",
+    )
+
+    @property
+    def simulated(self) -> bool:
+        """A sped-up site: durations are labelled as simulated time."""
+        return self.time_scale != 1.0
+
+
 class BridgeSettings(Section):
     """`bridge.toml`: everything one bridge deployment needs."""
 
@@ -230,6 +246,7 @@ class BridgeSettings(Section):
     rules: RulesConfig = Field(default_factory=RulesConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     authorities: list[str] = Field(
         default_factory=lambda: ["苏A"],
         description="issuing authorities (province character + letter) whose plate pools this bridge serves",

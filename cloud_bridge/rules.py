@@ -5,7 +5,14 @@ before it (`CaseFacts`, `cloud_bridge.case_view`), and counters; the rules
 return `AlertSignal`s. `fold_signals` judges everything one ingest fold found
 (`FoldFindings`), once the fold has committed (`cloud_bridge.ingest_service`).
 An alert is keyed (`AlertSignal.key`): the store keeps one open alert per key
-and updates it when the same key fires again, so a rule may fire freely.
+and updates it when the same key fires again, so a rule may fire freely. A
+rule also says when its cause has ended (a clearing signal, `clears=True`:
+the device recovered, the unit is back online): the store then resolves the
+open alert of that key itself, keeping it and auditing the resolution.
+
+Each alert carries its detail twice: `detail`, English text for logs and the
+API, and `code` with `values`, which the pages word through the catalogue
+(`cloud_bridge/i18n.py`, key `ad_<code>`) in the reader's language.
 
 Defaults are documented in docs/bridge.md and can be changed in a rules file
 (TOML, a `[rules]` table with the fields of `RiskRulesConfig`).
@@ -14,9 +21,10 @@ Defaults are documented in docs/bridge.md and can be changed in a rules file
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -26,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud_bridge.case_view import CaseFacts, data_float, data_str, issued_number, vin_confirmation
 from cloud_bridge.ingest import ExamFinding, FoldFindings, sign_in_name
 from edge.contract import EventEnvelope, EventKind
+from firmware.lanebus import FAULT_NAMES
 
 log = logging.getLogger("passlane.bridge")
 
@@ -53,6 +62,7 @@ class Rule(StrEnum):
     EVENT_CHAIN_BROKEN = "event_chain_broken"
     CASE_OF_ANOTHER_UNIT = "case_of_another_unit"
     DEAD_LETTER_FLOOD = "dead_letter_flood"
+    PLATE_JAM = "plate_jam"
     # exam supervision (docs/exam-site.md): named as the exam console and the spec name them
     EXAM_DEGRADED_FIX = "exam-degraded-fix"
     EXAM_RESULT_OVERRIDDEN = "exam-result-overridden"
@@ -78,7 +88,9 @@ class RiskRulesConfig(BaseModel):
         20, ge=1, description="inspections an inspector needs before the override rate is judged"
     )
     case_open_limit_s: float = Field(
-        1800.0, ge=60, description="a case still open this long after case.opened is flagged (the 30-minute promise)"
+        1800.0,
+        ge=1,
+        description="a case still open this long after case.opened is flagged (the 30-minute promise; the dashboard's limit too)",
     )
     device_offline_after_s: float = Field(
         120.0, ge=5, description="a unit silent this long (no status, telemetry or event) counts as offline"
@@ -127,6 +139,7 @@ class RiskRulesConfig(BaseModel):
                 Rule.EVENT_CHAIN_BROKEN: Severity.HIGH,
                 Rule.CASE_OF_ANOTHER_UNIT: Severity.CRITICAL,
                 Rule.DEAD_LETTER_FLOOD: Severity.WARNING,
+                Rule.PLATE_JAM: Severity.HIGH,
                 Rule.EXAM_DEGRADED_FIX: Severity.HIGH,
                 Rule.EXAM_RESULT_OVERRIDDEN: Severity.HIGH,
                 Rule.EXAM_RETAKE_TOO_SOON: Severity.WARNING,
@@ -153,6 +166,12 @@ def load_rules(path: Path | None) -> RiskRulesConfig:
 
 @dataclass(frozen=True)
 class AlertSignal:
+    """An alert to raise (or update), or with `clears` the end of its cause: resolve the open alert of `key`.
+
+    `code` and `values` are the detail for the catalogue (`ad_<code>`); on a clearing signal `code` says why
+    the cause ended and `only_codes`, when given, limits the clearing to an open alert raised with one of them.
+    """
+
     rule: Rule
     key: str  # de-duplication key: one open alert per key
     severity: Severity
@@ -161,6 +180,10 @@ class AlertSignal:
     site: str | None = None
     unit: str | None = None
     case_id: str | None = None
+    code: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    clears: bool = False
+    only_codes: tuple[str, ...] = ()
 
 
 def alert_signal(
@@ -172,9 +195,29 @@ def alert_signal(
     site: str | None,
     unit: str | None,
     case_id: str | None = None,
+    *,
+    code: str = "",
+    values: dict[str, Any] | None = None,
 ) -> AlertSignal:
     """An alert of `rule` at its configured severity; one stays open per rule and `key` (a case, a unit, a plate)."""
-    return AlertSignal(rule, f"{rule}:{key}", cfg.sev(rule), title, detail, site, unit, case_id)
+    return AlertSignal(rule, f"{rule}:{key}", cfg.sev(rule), title, detail, site, unit, case_id, code, values or {})
+
+
+def clear_signal(
+    cfg: RiskRulesConfig,
+    rule: Rule,
+    key: object,
+    cause: str,
+    site: str | None,
+    unit: str | None,
+    *,
+    only_codes: tuple[str, ...] = (),
+    values: dict[str, Any] | None = None,
+) -> AlertSignal:
+    """The cause of `rule`'s alert for `key` has ended (`cause` says how): its open alert resolves itself, if there is one."""
+    return AlertSignal(
+        rule, f"{rule}:{key}", cfg.sev(rule), "", cause, site, unit, None, cause, values or {}, True, only_codes
+    )
 
 
 @dataclass(frozen=True)
@@ -187,8 +230,20 @@ class _Judged:
     cfg: RiskRulesConfig
     paid_by_bridge: bool
 
-    def signal(self, rule: Rule, key: object, title: str, detail: str, case_id: str | None = None) -> AlertSignal:
-        return alert_signal(self.cfg, rule, key, title, detail, self.site, self.ev.unit, case_id)
+    def signal(
+        self,
+        rule: Rule,
+        key: object,
+        title: str,
+        detail: str,
+        case_id: str | None = None,
+        *,
+        code: str = "",
+        values: dict[str, Any] | None = None,
+    ) -> AlertSignal:
+        return alert_signal(
+            self.cfg, rule, key, title, detail, self.site, self.ev.unit, case_id, code=code or rule.value, values=values
+        )
 
 
 def _inspection_too_short(j: _Judged) -> list[AlertSignal]:
@@ -202,7 +257,17 @@ def _inspection_too_short(j: _Judged) -> list[AlertSignal]:
     if duration is None or float(duration) >= j.cfg.min_inspection_s:
         return []
     detail = f"case {ev.case_id}: inspection took {float(duration):.0f}s < {j.cfg.min_inspection_s:.0f}s (inspector {ev.actor})"
-    return [j.signal(Rule.INSPECTION_TOO_SHORT, ev.case_id, "Inspection shorter than minimum", detail, ev.case_id)]
+    values = {
+        "case": ev.case_id,
+        "duration_s": float(duration),
+        "min_s": j.cfg.min_inspection_s,
+        "inspector": ev.actor or "?",
+    }
+    return [
+        j.signal(
+            Rule.INSPECTION_TOO_SHORT, ev.case_id, "Inspection shorter than minimum", detail, ev.case_id, values=values
+        )
+    ]
 
 
 def _vin_corrected(j: _Judged) -> list[AlertSignal]:
@@ -211,7 +276,8 @@ def _vin_corrected(j: _Judged) -> list[AlertSignal]:
         return []
     case = j.ev.case_id
     detail = f"case {case}: read {read or '?'} confirmed as {vin} by {j.ev.actor}"
-    return [j.signal(Rule.VIN_CORRECTED, case, "VIN corrected by inspector", detail, case)]
+    values = {"case": case, "read": read or "?", "vin": vin, "inspector": j.ev.actor or "?"}
+    return [j.signal(Rule.VIN_CORRECTED, case, "VIN corrected by inspector", detail, case, values=values)]
 
 
 def _vin_differs_from_certificate(j: _Judged) -> list[AlertSignal]:
@@ -221,7 +287,10 @@ def _vin_differs_from_certificate(j: _Judged) -> list[AlertSignal]:
         return []
     case = j.ev.case_id
     detail = f"case {case}: confirmed VIN {vin} but the certificate says {cert_vin}"
-    return [j.signal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, case, "VIN differs from certificate", detail, case)]
+    values = {"case": case, "vin": vin, "cert_vin": cert_vin}
+    return [
+        j.signal(Rule.VIN_DIFFERS_FROM_CERTIFICATE, case, "VIN differs from certificate", detail, case, values=values)
+    ]
 
 
 def _barrier_outside_case(j: _Judged) -> list[AlertSignal]:
@@ -232,10 +301,19 @@ def _barrier_outside_case(j: _Judged) -> list[AlertSignal]:
     if not opened or in_case:
         return []
     barrier = d.get("barrier", "?")
-    remote = " (remote command)" if d.get("request_id") or d.get("remote") else ""
+    by_command = bool(d.get("request_id") or d.get("remote"))
+    remote = " (remote command)" if by_command else ""
     detail = f"{ev.unit}: barrier {barrier} opened with no open case{remote} at {ev.ts:.0f}"
     return [
-        j.signal(Rule.BARRIER_OUTSIDE_CASE, f"{ev.unit}:{barrier}", "Barrier opened outside a case", detail, ev.case_id)
+        j.signal(
+            Rule.BARRIER_OUTSIDE_CASE,
+            f"{ev.unit}:{barrier}",
+            "Barrier opened outside a case",
+            detail,
+            ev.case_id,
+            code="barrier_outside_case_remote" if by_command else "barrier_outside_case",
+            values={"unit": ev.unit, "barrier": str(barrier), "at": ev.ts},
+        )
     ]
 
 
@@ -243,15 +321,81 @@ def _plate_without_payment(j: _Judged) -> list[AlertSignal]:
     if j.paid_by_bridge or (j.before is not None and j.before.paid):
         return []
     case = j.ev.case_id
-    detail = f"case {case}: plate {issued_number(j.ev.data) or '?'} issued but no payment is recorded"
-    return [j.signal(Rule.PLATE_WITHOUT_PAYMENT, case, "Plate issued without payment", detail, case)]
+    plate = issued_number(j.ev.data) or "?"
+    detail = f"case {case}: plate {plate} issued but no payment is recorded"
+    values = {"case": case, "plate": plate}
+    return [j.signal(Rule.PLATE_WITHOUT_PAYMENT, case, "Plate issued without payment", detail, case, values=values)]
+
+
+def _device(d: dict[str, Any]) -> str:
+    return data_str(d.get("device")) or data_str(d.get("board")) or data_str(d.get("name")) or "device"
+
+
+def device_fault_name(detail: str) -> str:
+    """The fault a lane's free-text device report names, for the catalogue (`fault_<name>`).
+
+    The lane words its reports as the board said them: "jam (job j-1)", "job paused: jam", "link down",
+    "could not start: ..."; a report of none of these is `other` and keeps its text.
+    """
+    text = detail.strip().lower()
+    if text.startswith("could not start"):
+        return "start_failed"
+    if text.startswith("link down"):
+        return "link_down"
+    for name in FAULT_NAMES[1:]:
+        if re.search(rf"\b{name}\b", text):
+            return name
+    return "other"
+
+
+def _is_plate_jam(j: _Judged) -> bool:
+    d = j.ev.data
+    words = str(d.get("fault") or d.get("reason") or d.get("detail") or "")
+    return _device(d) == "plate-issuer" and device_fault_name(words) == "jam"
 
 
 def _device_offline(j: _Judged) -> list[AlertSignal]:
-    d = j.ev.data
-    dev = data_str(d.get("device")) or data_str(d.get("board")) or data_str(d.get("name")) or "device"
-    detail = f"{j.ev.unit}: {dev} fault: {d.get('reason') or d.get('detail') or ''}".strip()
-    return [j.signal(Rule.DEVICE_OFFLINE, f"{j.ev.unit}:{dev}", "Device fault", detail)]
+    """A device fault the lane reported; a plate jam is its own alert (`_plate_jam`), not this one."""
+    if _is_plate_jam(j) and Rule.PLATE_JAM not in j.cfg.disabled:
+        return []
+    d, dev = j.ev.data, _device(j.ev.data)
+    said = str(d.get("reason") or d.get("detail") or "")
+    detail = f"{j.ev.unit}: {dev} fault: {said}".strip()
+    fault = device_fault_name(said)
+    values = {"unit": j.ev.unit, "device": dev, "fault": fault, "detail": said}
+    code = "device_fault_other" if fault == "other" else "device_fault"  # the lane's own words, when no name fits
+    return [j.signal(Rule.DEVICE_OFFLINE, f"{j.ev.unit}:{dev}", "Device fault", detail, code=code, values=values)]
+
+
+def _plate_jam(j: _Judged) -> list[AlertSignal]:
+    """The plate issuer jammed: a plate sticks in the feeder or ejector and the job pauses until someone frees it."""
+    if not _is_plate_jam(j):
+        return []
+    job = data_str(j.ev.data.get("job_id")) or ""
+    detail = f"{j.ev.unit}: plate issuer jammed" + (f" (job {job})" if job else "")
+    values = {"unit": j.ev.unit, "job": job or "—"}
+    return [
+        j.signal(
+            Rule.PLATE_JAM, f"{j.ev.unit}:plate-issuer", "Plate issuer jammed", detail, j.ev.case_id, values=values
+        )
+    ]
+
+
+def _device_recovered(j: _Judged) -> list[AlertSignal]:
+    """The lane says a device works again: the device's fault alert resolves itself."""
+    dev = _device(j.ev.data)
+    values = {"unit": j.ev.unit, "device": dev}
+    key = f"{j.ev.unit}:{dev}"
+    return [clear_signal(j.cfg, Rule.DEVICE_OFFLINE, key, "device_recovered", j.site, j.ev.unit, values=values)]
+
+
+def _jam_cleared(j: _Judged) -> list[AlertSignal]:
+    """The plate issuer works again (its fault was cleared once the jammed plate was freed): the jam alert resolves itself."""
+    if _device(j.ev.data) != "plate-issuer":
+        return []
+    values = {"unit": j.ev.unit, "device": "plate-issuer"}
+    key = f"{j.ev.unit}:plate-issuer"
+    return [clear_signal(j.cfg, Rule.PLATE_JAM, key, "device_recovered", j.site, j.ev.unit, values=values)]
 
 
 # Which rules judge which event kind, in the order their alerts are raised.
@@ -263,7 +407,8 @@ EVENT_RULES: dict[EventKind, tuple[tuple[Rule, Callable[[_Judged], list[AlertSig
     ),
     EventKind.BARRIER_ACTUATED: ((Rule.BARRIER_OUTSIDE_CASE, _barrier_outside_case),),
     EventKind.CASE_PLATES_ISSUED: ((Rule.PLATE_WITHOUT_PAYMENT, _plate_without_payment),),
-    EventKind.DEVICE_FAULT: ((Rule.DEVICE_OFFLINE, _device_offline),),
+    EventKind.DEVICE_FAULT: ((Rule.DEVICE_OFFLINE, _device_offline), (Rule.PLATE_JAM, _plate_jam)),
+    EventKind.DEVICE_RECOVERED: ((Rule.DEVICE_OFFLINE, _device_recovered), (Rule.PLATE_JAM, _jam_cleared)),
 }
 
 
@@ -297,6 +442,14 @@ def override_rate_signal(
         f"inspector {inspector}: {corrections} VIN corrections in {inspections} inspections ({rate:.0%} > {cfg.override_rate_limit:.0%})",
         site,
         unit,
+        code=Rule.OVERRIDE_RATE.value,
+        values={
+            "inspector": inspector,
+            "corrections": corrections,
+            "inspections": inspections,
+            "rate_pct": round(rate * 100),
+            "limit_pct": round(cfg.override_rate_limit * 100),
+        },
     )
 
 
@@ -313,6 +466,8 @@ def failed_logins_signal(
         f"{who}: {count_in_window} failed sign-ins within {cfg.failed_logins_window_s:.0f}s",
         site,
         unit,
+        code=Rule.FAILED_LOGINS.value,
+        values={"who": who, "count": count_in_window, "window_real_s": cfg.failed_logins_window_s},
     )
 
 
@@ -334,47 +489,98 @@ def open_case_signals(open_cases: list[dict[str, Any]], now: float, cfg: RiskRul
                     c.get("site"),
                     c.get("unit"),
                     c["case_id"],
+                    code=Rule.CASE_OPEN_TOO_LONG.value,
+                    values={"case": c["case_id"], "open_s": now - opened, "stage": c.get("stage") or ""},
                 )
             )
     return out
 
 
+# what the sweep raises about a unit and its boards, and so may clear: not a fault the lane reported itself
+_UNIT_OFFLINE_CODES = ("unit_offline", "unit_silent")
+_BOARD_OFFLINE_CODES = ("board_offline",)
+
+
 def offline_unit_signals(units: list[dict[str, Any]], now: float, cfg: RiskRulesConfig) -> list[AlertSignal]:
-    """Units that said they went offline (Last Will) or fell silent, and boards reported offline (periodic sweep)."""
+    """Units that said they went offline (Last Will) or fell silent, and boards reported offline (periodic sweep).
+
+    A unit online and heard from again, and a board its telemetry reports online again, clear the alert the
+    sweep raised about them (a device fault the lane reported clears with its `device.recovered`).
+    """
     if Rule.DEVICE_OFFLINE in cfg.disabled:
         return []
     out = []
     for u in units:
         if u.get("role") == "bridge":
             continue
+        unit, site = u["unit"], u.get("site")
         last = u.get("last_seen_at")
         state = u.get("state")
         silent = last is not None and now - last > cfg.device_offline_after_s and state != "stopped"
         if state == "offline" or silent:
-            why = "Last Will: offline" if state == "offline" or last is None else f"silent for {now - last:.0f}s"
+            quiet = None if state == "offline" or last is None else now - last
+            why = "Last Will: offline" if quiet is None else f"silent for {quiet:.0f}s"
+            code, values = (
+                ("unit_offline", {"unit": unit})
+                if quiet is None
+                else ("unit_silent", {"unit": unit, "silent_real_s": quiet})
+            )
             out.append(
                 alert_signal(
                     cfg,
                     Rule.DEVICE_OFFLINE,
-                    u["unit"],
+                    unit,
                     "Unit offline",
-                    f"{u['unit']}: {why}",
-                    u.get("site"),
-                    u["unit"],
+                    f"{unit}: {why}",
+                    site,
+                    unit,
+                    code=code,
+                    values=values,
                 )
             )
-        for board in u.get("boards_offline") or []:
+        elif state == "online":
+            out.append(
+                clear_signal(
+                    cfg,
+                    Rule.DEVICE_OFFLINE,
+                    unit,
+                    "unit_online",
+                    site,
+                    unit,
+                    only_codes=_UNIT_OFFLINE_CODES,
+                    values={"unit": unit},
+                )
+            )
+        offline = set(u.get("boards_offline") or [])
+        for board in sorted(offline):
             out.append(
                 alert_signal(
                     cfg,
                     Rule.DEVICE_OFFLINE,
-                    f"{u['unit']}:{board}",
+                    f"{unit}:{board}",
                     "Board offline",
-                    f"{u['unit']}: board {board} offline",
-                    u.get("site"),
-                    u["unit"],
+                    f"{unit}: board {board} offline",
+                    site,
+                    unit,
+                    code="board_offline",
+                    values={"unit": unit, "device": board},
                 )
             )
+        for b in (u.get("telemetry") or {}).get("boards") or []:
+            name = b.get("name") if isinstance(b, dict) else None
+            if isinstance(name, str) and b.get("online") and name not in offline:
+                out.append(
+                    clear_signal(
+                        cfg,
+                        Rule.DEVICE_OFFLINE,
+                        f"{unit}:{name}",
+                        "board_online",
+                        site,
+                        unit,
+                        only_codes=_BOARD_OFFLINE_CODES,
+                        values={"unit": unit, "device": name},
+                    )
+                )
     return out
 
 
@@ -388,6 +594,8 @@ def case_of_another_unit_signal(ev: EventEnvelope, site: str, cfg: RiskRulesConf
         f"{ev.unit}: event {ev.seq} ({ev.kind.value}) names case {ev.case_id}, which is not this unit's; it changed nothing",
         site,
         ev.unit,
+        code=Rule.CASE_OF_ANOTHER_UNIT.value,
+        values={"unit": ev.unit, "seq": ev.seq, "kind": ev.kind.value, "case": ev.case_id or "?"},
     )
 
 
@@ -407,10 +615,11 @@ def integrity_signals(
     out: list[AlertSignal] = []
     if Rule.EVENT_CONFLICT not in off:
         for c in conflicts:
+            replaced = c.stored_hash is None
             what = (
-                "arrived again with other content; both versions are kept (bridge audit verify)"
-                if c.stored_hash is not None
-                else "arrived valid after a refused message with its seq: the valid one replaced the refusal, which stays a dead letter"
+                "arrived valid after a refused message with its seq: the valid one replaced the refusal, which stays a dead letter"
+                if replaced
+                else "arrived again with other content; both versions are kept (bridge audit verify)"
             )
             out.append(
                 alert_signal(
@@ -421,6 +630,8 @@ def integrity_signals(
                     f"{c.unit}: event {c.seq} {what}",
                     unit_site.get(c.unit),
                     c.unit,
+                    code="event_replaced_refusal" if replaced else "event_conflict",
+                    values={"unit": c.unit, "seq": c.seq},
                 )
             )
     if Rule.EVENT_REFUSED not in off:
@@ -435,6 +646,8 @@ def integrity_signals(
                     f"{ev.unit}: event {ev.seq} refused ({ev.data.get('reason', '')}); kept as a dead letter, the watermark moved past it",
                     unit_site.get(ev.unit),
                     ev.unit,
+                    code=Rule.EVENT_REFUSED.value,
+                    values={"unit": ev.unit, "seq": ev.seq, "reason": str(ev.data.get("reason", ""))},
                 )
             )
     if Rule.EVENT_CHAIN_BROKEN not in off:
@@ -448,6 +661,8 @@ def integrity_signals(
                     f"{unit}: event {seq}: {why} ({n} broken link{'s' if n != 1 else ''} in this batch): an event was forged, altered or lost",
                     unit_site.get(unit),
                     unit,
+                    code=Rule.EVENT_CHAIN_BROKEN.value,
+                    values={"unit": unit, "seq": seq, "count": n, "why": why},
                 )
             )
     if Rule.DEAD_LETTER_FLOOD not in off:
@@ -461,6 +676,8 @@ def integrity_signals(
                     f"{unit}: {n} malformed messages beyond this hour's dead-letter budget were only counted",
                     unit_site.get(unit),
                     None if unit == "?" else unit,
+                    code=Rule.DEAD_LETTER_FLOOD.value,
+                    values={"unit": unit, "count": n},
                 )
             )
     return out
@@ -478,6 +695,8 @@ def plate_issued_twice_signal(
         site,
         unit,
         case_id,
+        code=Rule.PLATE_ISSUED_TWICE.value,
+        values={"plate": number, "case": case_id or "?", "holder": holder or "?"},
     )
 
 
@@ -519,12 +738,29 @@ def exam_link(exam_id: str) -> str:
 
 
 def exam_signal(
-    cfg: RiskRulesConfig, rule: Rule, key: object, title: str, detail: str, exam: dict[str, Any]
+    cfg: RiskRulesConfig,
+    rule: Rule,
+    key: object,
+    title: str,
+    detail: str,
+    exam: dict[str, Any],
+    *,
+    code: str = "",
+    values: dict[str, Any] | None = None,
 ) -> AlertSignal:
     """An exam alert: its rule, the exam as `case_id`, the car and site, and the link to the evidence in its detail."""
     exam_id = str(exam.get("exam_id"))
     return alert_signal(
-        cfg, rule, key, title, f"{detail} — {exam_link(exam_id)}", exam.get("site"), exam.get("unit"), exam_id
+        cfg,
+        rule,
+        key,
+        title,
+        f"{detail} — {exam_link(exam_id)}",
+        exam.get("site"),
+        exam.get("unit"),
+        exam_id,
+        code=code or rule.value,
+        values={"exam": exam_id, "unit": exam.get("unit") or "?", **(values or {})},
     )
 
 
@@ -534,7 +770,15 @@ def _exam_degraded_fix(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSignal
         return []
     detail = f"exam {x.exam['exam_id']} on {x.unit} was judged while the fix was {worst} (worse than RTK fixed)"
     return [
-        exam_signal(cfg, Rule.EXAM_DEGRADED_FIX, x.exam["exam_id"], "Exam judged on a degraded fix", detail, x.exam)
+        exam_signal(
+            cfg,
+            Rule.EXAM_DEGRADED_FIX,
+            x.exam["exam_id"],
+            "Exam judged on a degraded fix",
+            detail,
+            x.exam,
+            values={"fix": str(worst)},
+        )
     ]
 
 
@@ -547,7 +791,21 @@ def _exam_result_changed(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSign
         f"{x.exam.get('status')} ({x.exam.get('score')}) by {x.unit}"
     )
     return [
-        exam_signal(cfg, Rule.EXAM_RESULT_OVERRIDDEN, x.exam["exam_id"], "Stored exam result changed", detail, x.exam)
+        exam_signal(
+            cfg,
+            Rule.EXAM_RESULT_OVERRIDDEN,
+            x.exam["exam_id"],
+            "Stored exam result changed",
+            detail,
+            x.exam,
+            code="exam-result-changed",
+            values={
+                "was": str(p.get("status")),
+                "was_score": p.get("score"),
+                "now": str(x.exam.get("status")),
+                "now_score": x.exam.get("score"),
+            },
+        )
     ]
 
 
@@ -564,7 +822,13 @@ def _exam_retake_too_soon(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSig
     )
     return [
         exam_signal(
-            cfg, Rule.EXAM_RETAKE_TOO_SOON, x.exam["exam_id"], "Candidate examined again too soon", detail, x.exam
+            cfg,
+            Rule.EXAM_RETAKE_TOO_SOON,
+            x.exam["exam_id"],
+            "Candidate examined again too soon",
+            detail,
+            x.exam,
+            values={"candidate": x.id_number or "?", "days": round(days, 1), "min_days": cfg.exam_retake_min_days},
         )
     ]
 
@@ -577,14 +841,27 @@ def _exam_too_fast(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSignal]:
     if minutes >= cfg.exam_min_minutes:
         return []
     detail = f"exam {e['exam_id']} on {x.unit}: every item driven in {minutes:.1f} min (at least {cfg.exam_min_minutes:g} min)"
-    return [exam_signal(cfg, Rule.EXAM_TOO_FAST, e["exam_id"], "Exam finished implausibly fast", detail, e)]
+    values = {"minutes": round(minutes, 1), "min_minutes": cfg.exam_min_minutes}
+    return [
+        exam_signal(cfg, Rule.EXAM_TOO_FAST, e["exam_id"], "Exam finished implausibly fast", detail, e, values=values)
+    ]
 
 
 def _exam_track_corrupt(x: ExamFinding, cfg: RiskRulesConfig) -> list[AlertSignal]:
     if x.kind != "track_corrupt":
         return []
     detail = f"exam {x.exam['exam_id']} on {x.unit}: its track's pieces do not reassemble (missing or altered)"
-    return [exam_signal(cfg, Rule.EXAM_TRACK_MISSING, x.exam["exam_id"], "Exam track corrupt", detail, x.exam)]
+    return [
+        exam_signal(
+            cfg,
+            Rule.EXAM_TRACK_MISSING,
+            x.exam["exam_id"],
+            "Exam track corrupt",
+            detail,
+            x.exam,
+            code="exam-track-corrupt",
+        )
+    ]
 
 
 # Which rules judge the exam fold's findings, in the order their alerts are raised.
@@ -622,7 +899,19 @@ def exam_override_signal(
         f"with {'passed' if passed else 'failed'}: {reason}"
     )
     return exam_signal(
-        cfg, Rule.EXAM_RESULT_OVERRIDDEN, exam["exam_id"], "Examiner overrode the electronic judgement", detail, exam
+        cfg,
+        Rule.EXAM_RESULT_OVERRIDDEN,
+        exam["exam_id"],
+        "Examiner overrode the electronic judgement",
+        detail,
+        exam,
+        values={
+            "who": who,
+            "was": str(exam.get("status")),
+            "was_score": exam.get("score"),
+            "now": "passed" if passed else "failed",
+            "reason": reason,
+        },
     )
 
 
@@ -658,6 +947,16 @@ def pass_rate_signals(judged: list[dict[str, Any]], cfg: RiskRulesConfig) -> lis
                 detail,
                 site,
                 who if what == "car" else None,
+                code=f"exam-pass-rate-{what}",
+                values={
+                    "who": who,
+                    "site": site,
+                    "rate_pct": round(rate * 100),
+                    "n": len(results),
+                    "site_rate_pct": round(site_rate * 100),
+                    "site_n": len(site_results),
+                    "gap_pct": round(cfg.exam_rate_max_gap * 100),
+                },
             )
         )
     return out
@@ -675,7 +974,10 @@ def track_missing_signals(missing: list[dict[str, Any]], now: float, cfg: RiskRu
             f"exam {x['exam_id']} on {x['unit']} ended {(now - float(x['ended_at'])) / 60:.0f} min ago and its track "
             f"is {x.get('track_state') or 'pending'}, not complete"
         )
-        out.append(exam_signal(cfg, Rule.EXAM_TRACK_MISSING, x["exam_id"], "Exam track missing", detail, x))
+        values = {"minutes": round((now - float(x["ended_at"])) / 60), "state": x.get("track_state") or "pending"}
+        out.append(
+            exam_signal(cfg, Rule.EXAM_TRACK_MISSING, x["exam_id"], "Exam track missing", detail, x, values=values)
+        )
     return out
 
 

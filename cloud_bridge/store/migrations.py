@@ -138,6 +138,14 @@ CREATE TABLE exam_tracks (
   exam_id TEXT PRIMARY KEY, gz TEXT NOT NULL, bytes BIGINT NOT NULL, sha256 TEXT NOT NULL);
 """,
     ),
+    (
+        4,
+        """
+ALTER TABLE alerts ADD COLUMN code TEXT;
+ALTER TABLE alerts ADD COLUMN params TEXT;
+ALTER TABLE alerts ADD COLUMN cleared TEXT;
+""",
+    ),
 ]
 
 

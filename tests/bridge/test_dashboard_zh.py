@@ -6,6 +6,7 @@ is searched."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import page_text
@@ -13,9 +14,21 @@ import pytest
 from page_text import untranslated_finder
 from web_helpers import make_web
 
-from cloud_bridge.i18n import STRINGS
+from cloud_bridge.i18n import STRINGS, strings
 from cloud_bridge.ingest import classify
-from cloud_bridge.rules import RiskRulesConfig, Rule, alert_signal
+from cloud_bridge.rules import (
+    RiskRulesConfig,
+    Rule,
+    alert_signal,
+    case_of_another_unit_signal,
+    check_event,
+    failed_logins_signal,
+    offline_unit_signals,
+    open_case_signals,
+    override_rate_signal,
+    plate_issued_twice_signal,
+)
+from cloud_bridge.web.alerts import alert_text
 from edge.contract import EventEnvelope, EventKind, Leaf, topic
 
 T0 = time.time() - 3600
@@ -61,6 +74,14 @@ def visible_text(html: str) -> str:
     return page_text.visible_text(html, skip_classes=("mono",))
 
 
+# device reports as the lane words them: a plate jam (its own alert), a link lost and back (an alert that cleared itself)
+DEVICE_EVENTS = [
+    ("device.fault", {"device": "plate-issuer", "detail": "jam (job j-1)", "job_id": "j-1"}),
+    ("device.fault", {"device": "io-board", "detail": "link down"}),
+    ("device.recovered", {"device": "io-board"}),
+]
+
+
 def _store_site(store, ingest) -> None:
     seq = 1
     for case, kinds in CASES.items():
@@ -70,6 +91,11 @@ def _store_site(store, ingest) -> None:
         ]
         ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), e.to_bytes(), time.time()) for e in events])
         seq += len(kinds)
+    devices = [
+        EventEnvelope(unit="lane-01", seq=seq + i, ts=time.time(), kind=k, data=d)
+        for i, (k, d) in enumerate(DEVICE_EVENTS)
+    ]
+    ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), e.to_bytes(), time.time()) for e in devices])
     cfg = RiskRulesConfig()
     store.alerts.raise_all(
         [
@@ -118,6 +144,82 @@ def test_the_ops_pages_in_chinese_show_no_key_raw_event_name_english_value_or_12
     assert "ada (运维管理员)" in seen["/alerts?lang=zh-CN"]
     assert "查验项目" in seen["/cases?q=lane-01-261206-000004&lang=zh-CN"]  # the open case's stage: its last event
     assert "已中止" in seen["/cases?q=lane-01-261206-000003&lang=zh-CN"]
+    # alert details through the catalogue: the jam, and the link alert that cleared itself when the board came back
+    alerts = seen["/alerts?lang=zh-CN"]
+    assert "制牌机卡牌" in alerts and "lane-01：制牌机卡牌，制牌任务 j-1 暂停" in alerts
+    assert "lane-01：I/O 控制板故障：通信中断" in alerts and "已自动解除（设备已恢复）" in alerts
+    assert "link down" not in alerts and "jam (job" not in alerts
+    assert "预警自动解除" in seen["/audit?lang=zh-CN"]
+
+
+_FIELD = re.compile(r"\{([a-z_]+)\}")
+
+
+def _sample_signals() -> list:
+    """A signal of every lane rule with a detail code, as the rules make them."""
+    cfg = RiskRulesConfig()
+
+    def ev(kind: str, case: str | None = "lane-01-261206-000001", **data):
+        return EventEnvelope(unit="lane-01", seq=1, ts=T0, kind=kind, case_id=case, actor="insp-7", data=data)
+
+    events = [
+        ev("case.inspected", duration_s=30),
+        ev(
+            "case.vin_confirmed", vin="LSVAU218XN2183294", read="LSVAU2180N21832S4", by="inspector", certificate_vin="X"
+        ),
+        ev("barrier.actuated", case=None, barrier="exit", state="open"),
+        ev("barrier.actuated", case=None, barrier="exit", state="open", remote=True),
+        ev("case.plates_issued", number="苏A12345"),
+        ev("device.fault", case=None, device="io-board", detail="link down"),
+        ev("device.fault", case=None, device="io-board", detail="E_PRESENCE"),
+        ev("device.fault", case=None, device="plate-issuer", detail="jam (job j-1)"),
+        ev("device.recovered", case=None, device="plate-issuer"),
+    ]
+    out = [s for e in events for s in check_event(e, None, "site-1", cfg)]
+    out += [override_rate_signal("insp-7", 40, 20, cfg), failed_logins_signal("insp-7", 9, cfg)]
+    out += open_case_signals(
+        [{"case_id": "c", "opened_at": T0, "closed_at": None, "stage": "case.paid"}], T0 + 4000, cfg
+    )
+    units = [
+        {"unit": "lane-01", "state": "offline", "last_seen_at": T0},
+        {"unit": "lane-02", "state": "online", "last_seen_at": T0 - 900, "boards_offline": ["plate-issuer"]},
+    ]
+    out += offline_unit_signals(units, T0, cfg)
+    out.append(case_of_another_unit_signal(ev("case.paid", case="lane-02-261206-000001"), "site-1", cfg))
+    out.append(plate_issued_twice_signal("苏A12345", "c1", "c2", "site-1", "lane-01", cfg))
+    return out
+
+
+def test_every_alert_detail_code_is_worded_in_both_languages_from_the_values_it_carries() -> None:
+    signals = _sample_signals()
+    codes = {s.code for s in signals if not s.clears}
+    assert {"plate_jam", "device_fault", "device_fault_other", "unit_silent", "board_offline"} <= codes
+    for s in signals:
+        if s.clears:
+            assert f"clear_{s.code}" in STRINGS, s.code
+            continue
+        template = STRINGS.get(f"ad_{s.code}")
+        assert template is not None, s.code
+        for lang in ("zh-CN", "en"):
+            assert set(_FIELD.findall(template[lang])) <= set(s.values), (s.code, lang, s.values)
+    for key, names in STRINGS.items():  # the two languages of a detail name the same values
+        if key.startswith("ad_"):
+            assert set(_FIELD.findall(names["zh-CN"])) == set(_FIELD.findall(names["en"])), key
+
+
+def test_an_alert_detail_reads_in_the_page_language_with_site_time() -> None:
+    """The alerts page words a detail from its values: catalogue words for devices and faults, durations in the site's
+    time (a 30 s inspection at a 60x simulated site took 30 simulated minutes)."""
+    zh, en = strings("zh-CN"), strings("en")
+    jam = {"code": "plate_jam", "values": {"unit": "lane-01", "job": "j-9"}, "detail": "English"}
+    assert alert_text(jam, zh) == "lane-01：制牌机卡牌，制牌任务 j-9 暂停，待取出卡住的号牌"
+    short = {
+        "code": "inspection_too_short",
+        "values": {"case": "c1", "duration_s": 30.0, "min_s": 120.0, "inspector": "insp-7"},
+    }
+    assert alert_text(short, en) == "case c1: inspection took 30s, under 2m (inspector insp-7)"
+    assert alert_text(short, zh, time_scale=60.0) == "业务 c1：查验用时 30分，少于 2时00分（查验员 insp-7）"
+    assert alert_text({"code": None, "detail": "as stored"}, zh) == "as stored"  # an alert from before codes
 
 
 def test_the_check_finds_what_an_untranslated_page_would_show(pages) -> None:

@@ -10,6 +10,7 @@ from cloud_bridge.rules import (
     RiskRulesConfig,
     Rule,
     check_event,
+    device_fault_name,
     failed_logins_signal,
     offline_unit_signals,
     open_case_signals,
@@ -97,8 +98,11 @@ def test_device_offline_by_last_will_silence_or_board() -> None:
         {"unit": "lane-04", "state": "stopped", "last_seen_at": T0 - 5000},
         {"unit": "bridge", "role": "bridge", "state": "offline"},
     ]
-    keys = {s.key for s in offline_unit_signals(units, T0, CFG)}
-    assert keys == {"device_offline:lane-01", "device_offline:lane-02", "device_offline:lane-03:exit-io"}
+    signals = offline_unit_signals(units, T0, CFG)
+    raised = {s.key for s in signals if not s.clears}
+    assert raised == {"device_offline:lane-01", "device_offline:lane-02", "device_offline:lane-03:exit-io"}
+    # lane-03 is online and heard from: the sweep's own offline alert about it, if one is open, clears
+    assert {s.key for s in signals if s.clears} == {"device_offline:lane-03"}
     assert Rule.DEVICE_OFFLINE in rules_of(
         check_event(ev("device.fault", case=None, device="plate-issuer"), None, "site-1", CFG)
     )
@@ -241,3 +245,62 @@ def test_odd_event_data_never_breaks_the_rules_or_the_case_view(store, ingest) -
     assert res.stored == 7
     case = store.case(C1)
     assert case["events"] == 5 and case["owner_name"] is None and case["plate"] is None
+
+
+# ---------------------------------------------------------------- a plate jam, and faults that end
+def test_a_plate_jam_raises_its_own_alert_and_not_a_device_offline_one() -> None:
+    """The lane words the issuer's jam as the board said it: "jam (job j-1)" from the issuer's fault event,
+    "job paused: jam" when the issue it waited for paused (lane_controller/hardware.py)."""
+    for said in ("jam (job j-1)", "job paused: jam"):
+        signals = check_event(ev("device.fault", device="plate-issuer", detail=said, job_id="j-1"), None, "site-1", CFG)
+        assert rules_of(signals) == {Rule.PLATE_JAM}, said
+        (jam,) = signals
+        assert jam.key == "plate_jam:lane-01:plate-issuer" and jam.severity == "high"
+        assert jam.code == "plate_jam" and jam.values == {"unit": "lane-01", "job": "j-1"}
+    # another issuer fault is a device fault with its name, not a jam
+    (other,) = check_event(ev("device.fault", device="plate-issuer", detail="magazine_empty (job j-2)"), None, "s", CFG)
+    assert other.rule == Rule.DEVICE_OFFLINE and other.values["fault"] == "magazine_empty"
+    # a jam alert switched off leaves the jam reported as a device fault
+    off = RiskRulesConfig(disabled=[Rule.PLATE_JAM])
+    assert rules_of(check_event(ev("device.fault", device="plate-issuer", detail="jam"), None, "s", off)) == {
+        Rule.DEVICE_OFFLINE
+    }
+
+
+def test_device_reports_are_named_for_the_catalogue() -> None:
+    assert device_fault_name("jam (job j-1)") == "jam"
+    assert device_fault_name("job paused: jam") == "jam"
+    assert device_fault_name("job interrupted: cover_open") == "cover_open"
+    assert device_fault_name("link down") == "link_down"
+    assert device_fault_name("could not start: [Errno 111] Connection refused") == "start_failed"
+    assert device_fault_name("E_PRESENCE: vehicle under the arm") == "other"
+    assert device_fault_name("jammed") == "other"  # a word, not the fault's name
+
+
+def test_a_recovered_device_clears_its_fault_and_for_the_issuer_its_jam() -> None:
+    signals = check_event(ev("device.recovered", case=None, device="plate-issuer"), None, "site-1", CFG)
+    assert all(s.clears for s in signals)
+    assert {s.key for s in signals} == {"device_offline:lane-01:plate-issuer", "plate_jam:lane-01:plate-issuer"}
+    assert {s.code for s in signals} == {"device_recovered"}
+    io = check_event(ev("device.recovered", case=None, device="io-board"), None, "site-1", CFG)
+    assert [(s.key, s.clears) for s in io] == [("device_offline:lane-01:io-board", True)]
+
+
+def test_the_sweep_clears_only_what_it_raised_about_boards() -> None:
+    """A board its telemetry reports online again clears the sweep's board_offline alert, never a fault the lane
+    reported about that board (an actuation refused while the link was up)."""
+    unit = {
+        "unit": "lane-01",
+        "site": "site-1",
+        "state": "online",
+        "last_seen_at": T0,
+        "telemetry": {"boards": [{"name": "io-board", "online": True}, {"name": "plate-issuer", "online": False}]},
+        "boards_offline": ["plate-issuer"],
+    }
+    signals = offline_unit_signals([unit], T0, CFG)
+    clears = {s.key: s.only_codes for s in signals if s.clears}
+    assert clears == {
+        "device_offline:lane-01": ("unit_offline", "unit_silent"),
+        "device_offline:lane-01:io-board": ("board_offline",),
+    }
+    assert [s.key for s in signals if not s.clears] == ["device_offline:lane-01:plate-issuer"]
