@@ -60,7 +60,7 @@ def current_step(c: C.Case) -> str:
     S = C.Stage
     if c.stage == S.CLOSED:
         return "closed"
-    if c.hold and c.stage not in (S.LEAVING, S.EXIT_OPEN):
+    if c.hold:
         return "hold"
     if c.stage == S.OPENED:
         return "records"
@@ -106,6 +106,7 @@ def camera_of(lane: Lane) -> dict[str, Any]:
 def case_summary(lane: Lane, c: C.Case) -> dict[str, Any]:
     """One line of a case: the car, where it is, how long it has taken, what it waits for."""
     now = lane.clock()
+    step = current_step(c)
     return {
         "case_id": c.case_id,
         "station": c.station,
@@ -119,7 +120,8 @@ def case_summary(lane: Lane, c: C.Case) -> dict[str, Any]:
         "outcome": c.outcome,
         "owner": ((c.partner or {}).get("owner") or {}).get("name"),
         "vehicle": vehicle_of(c),
-        "step": current_step(c),
+        # a retried issue job at work is no failure any more (the case keeps its last issuer error until done)
+        "step": "issuing" if step == "issue_failed" and lane.waiting.get(c.case_id) else step,
     }
 
 

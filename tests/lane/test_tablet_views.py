@@ -62,6 +62,31 @@ def test_each_stage_has_one_step_and_the_step_names_its_primary_action() -> None
         assert f"step_{name}" in STRINGS, step
 
 
+def test_an_issuer_fault_holds_the_case_and_a_retried_job_at_work_reads_as_issuing() -> None:
+    read = C.VinRead(vin=VIN, decision="accept", confidence=0.99, check_digit="valid")
+    paid = _case(
+        "c",
+        *ADMITTED,
+        read,
+        C.MarkItem("vin", "pass"),
+        C.Photo("0111", "p.jpg"),
+        C.Conclude(),
+        C.PlateOptions(("苏AD12345",)),
+        C.ChoosePlate("苏AD12345"),
+        C.PlateReserved("苏AD12345"),
+        C.PaymentConfirmed("pay-1", 100),
+    )
+    assert views.current_step(paid) == "issuing"
+    jammed = C.step(paid, C.IssueFailed(paid.issue_job or "", "jam"), 50, RULES).case
+    assert views.current_step(jammed) == "hold"  # its primary action: Resume, which re-sends the same job
+    resumed = C.step(jammed, C.Resume(), 60, RULES).case
+    assert views.current_step(resumed) == "issue_failed"
+    lane = _lane([resumed])
+    assert views.case_summary(lane, resumed)["step"] == "issue_failed"
+    lane.waiting[resumed.case_id] = "plate issuer working"
+    assert views.case_summary(lane, resumed)["step"] == "issuing"
+
+
 def test_the_queue_lists_the_cases_whose_car_has_not_entered_and_counts_the_cars_inside() -> None:
     inside = _case("in", *ADMITTED, opened_at=1.0)
     first = _case("first", C.PartnerRecords(RECORDS), opened_at=2.0)
