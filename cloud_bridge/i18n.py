@@ -320,6 +320,180 @@ STRINGS: dict[str, dict[str, str]] = {
     "unit_h": {"zh-CN": "时", "en": "h"},
     # every event kind (edge/event_names.py): the timeline and the lanes' stage column
     **{f"ev_{kind}": names for kind, names in EVENT_NAMES.items()},
+    # the overview (cloud_bridge/web/dashboard.py, static/dashboard.js): time ranges, charts, lanes compared, open cases
+    "range": {"zh-CN": "时间范围", "en": "Time range"},
+    "range_1h": {"zh-CN": "近 1 小时", "en": "Last 1 h"},
+    "range_8h": {"zh-CN": "近 8 小时", "en": "Last 8 h"},
+    "range_24h": {"zh-CN": "近 24 小时", "en": "Last 24 h"},
+    "range_7d": {"zh-CN": "近 7 天", "en": "Last 7 days"},
+    "bucket_300": {"zh-CN": "每 5 分钟", "en": "per 5 min"},
+    "bucket_1800": {"zh-CN": "每 30 分钟", "en": "per 30 min"},
+    "bucket_3600": {"zh-CN": "每小时", "en": "per hour"},
+    "bucket_21600": {"zh-CN": "每 6 小时", "en": "per 6 h"},
+    "dash_sim_note": {
+        "zh-CN": "模拟现场：以 {scale} 倍速运行，用时与时间范围均按模拟时间显示",
+        "en": "Simulated site running {scale}× faster: times and ranges are in simulated time",
+    },
+    "dash_sim_badge": {"zh-CN": "模拟时间", "en": "simulated time"},
+    "within_min": {"zh-CN": "{n} 分钟内办结", "en": "Within {n} min"},
+    "limit_min": {"zh-CN": "{n} 分钟", "en": "{n} min"},
+    "hist_minutes": {"zh-CN": "办理用时（分钟）", "en": "Registration time (minutes)"},
+    "hist_sim_minutes": {"zh-CN": "办理用时（模拟分钟）", "en": "Registration time (simulated minutes)"},
+    "hist_cases": {"zh-CN": "业务数", "en": "cases"},
+    "chart_throughput": {"zh-CN": "办结量（{bucket}）", "en": "Registered ({bucket})"},
+    "chart_queue": {"zh-CN": "排队业务数", "en": "Cases open (queue)"},
+    "chart_sla": {"zh-CN": "{n} 分钟内办结比例", "en": "Share registered within {n} min"},
+    "chart_no_data": {"zh-CN": "无数据", "en": "no data"},
+    "rel_now": {"zh-CN": "现在", "en": "now"},
+    "rel_ago": {"zh-CN": "{d}前", "en": "{d} ago"},
+    "lanes_compared": {"zh-CN": "各通道对比", "en": "Lanes compared"},
+    "col_per_hour": {"zh-CN": "每小时办结", "en": "Registered per hour"},
+    "col_open": {"zh-CN": "在办业务", "en": "Open cases"},
+    "last_heard": {"zh-CN": "最近通信", "en": "Last heard"},
+    "never_heard": {"zh-CN": "从未", "en": "never"},
+    "open_cases_clock": {"zh-CN": "在办业务距时限", "en": "Open cases against the limit"},
+    "col_elapsed": {"zh-CN": "已用时", "en": "Time so far"},
+    "col_remaining": {"zh-CN": "剩余时间", "en": "Time left"},
+    "overdue_by": {"zh-CN": "已超时 {d}", "en": "{d} over"},
+    "no_open_cases": {"zh-CN": "当前无在办业务", "en": "No open cases"},
+    # alerts that resolve themselves when their cause ends (cloud_bridge/rules.py clear_signal)
+    "alert_cleared": {"zh-CN": "已自动解除", "en": "cleared itself"},
+    "alert_cleared_why": {"zh-CN": "已自动解除（{why}）", "en": "cleared itself ({why})"},
+    "clear_device_recovered": {"zh-CN": "设备已恢复", "en": "the device recovered"},
+    "clear_unit_online": {"zh-CN": "通道已恢复在线", "en": "the unit is back online"},
+    "clear_board_online": {"zh-CN": "板卡已恢复在线", "en": "the board is back online"},
+    "act_alert.clear": {"zh-CN": "预警自动解除", "en": "alert cleared itself"},
+    "rule_plate_jam": {"zh-CN": "制牌机卡牌", "en": "Plate issuer jammed"},
+    # the units and faults alert details name (lane devices; firmware/lanebus.py FAULT_NAMES)
+    "dev_io-board": {"zh-CN": "I/O 控制板", "en": "I/O board"},
+    "dev_plate-issuer": {"zh-CN": "制牌机", "en": "plate issuer"},
+    "dev_camera": {"zh-CN": "VIN 相机", "en": "VIN camera"},
+    "dev_device": {"zh-CN": "设备", "en": "device"},
+    "fault_jam": {"zh-CN": "卡牌", "en": "jam"},
+    "fault_magazine_empty": {"zh-CN": "号牌坯料用完", "en": "magazine empty"},
+    "fault_cover_open": {"zh-CN": "机盖打开", "en": "cover open"},
+    "fault_print_failure": {"zh-CN": "打印失败", "en": "print failure"},
+    "fault_reset_during_job": {"zh-CN": "制牌中复位", "en": "reset during a job"},
+    "fault_arm_travel": {"zh-CN": "道闸臂行程异常", "en": "arm travel fault"},
+    "fault_link_down": {"zh-CN": "通信中断", "en": "link down"},
+    "fault_start_failed": {"zh-CN": "无法启动", "en": "could not start"},
+    "track_pending": {"zh-CN": "尚未上传", "en": "pending"},
+    "track_corrupt": {"zh-CN": "已损坏", "en": "corrupt"},
+    # alert details (cloud_bridge/rules.py `code` -> ad_<code>, its `values` in the braces)
+    **{
+        f"ad_{code}": {"zh-CN": zh, "en": en}
+        for code, (zh, en) in {
+            "inspection_too_short": (
+                "业务 {case}：查验用时 {duration_s}，少于 {min_s}（查验员 {inspector}）",
+                "case {case}: inspection took {duration_s}, under {min_s} (inspector {inspector})",
+            ),
+            "vin_corrected": (
+                "业务 {case}：识别结果 {read} 被 {inspector} 更正为 {vin}",
+                "case {case}: read {read}, confirmed as {vin} by {inspector}",
+            ),
+            "vin_differs_from_certificate": (
+                "业务 {case}：确认的 VIN {vin} 与合格证 {cert_vin} 不符",
+                "case {case}: confirmed VIN {vin}, the certificate says {cert_vin}",
+            ),
+            "barrier_outside_case": (
+                "{unit}：{barrier}道闸在无业务时开启（{at}）",
+                "{unit}: {barrier} barrier opened with no open case ({at})",
+            ),
+            "barrier_outside_case_remote": (
+                "{unit}：{barrier}道闸在无业务时由远程指令开启（{at}）",
+                "{unit}: {barrier} barrier opened by a remote command with no open case ({at})",
+            ),
+            "plate_without_payment": (
+                "业务 {case}：号牌 {plate} 已制作，但无缴费记录",
+                "case {case}: plate {plate} issued but no payment is recorded",
+            ),
+            "device_fault": ("{unit}：{device}故障：{fault}", "{unit}: {device} fault: {fault}"),
+            "device_fault_other": ("{unit}：{device}故障（{detail}）", "{unit}: {device} fault ({detail})"),
+            "plate_jam": (
+                "{unit}：制牌机卡牌，制牌任务 {job} 暂停，待取出卡住的号牌",
+                "{unit}: the plate issuer jammed; job {job} paused until the stuck plate is freed",
+            ),
+            "inspector_override_rate": (
+                "查验员 {inspector}：{inspections} 次查验中人工更正 VIN {corrections} 次（{rate_pct}% > {limit_pct}%）",
+                "inspector {inspector}: {corrections} VIN corrections in {inspections} inspections ({rate_pct}% > {limit_pct}%)",
+            ),
+            "failed_logins": (
+                "{who}：{window_real_s}内登录失败 {count} 次",
+                "{who}: {count} failed sign-ins within {window_real_s}",
+            ),
+            "case_open_too_long": (
+                "业务 {case} 已办理 {open_s}（当前环节：{stage}）",
+                "case {case} open for {open_s} (stage: {stage})",
+            ),
+            "unit_offline": ("{unit}：已离线（遗嘱消息）", "{unit}: offline (Last Will)"),
+            "unit_silent": ("{unit}：已 {silent_real_s} 无消息", "{unit}: silent for {silent_real_s}"),
+            "board_offline": ("{unit}：{device}离线", "{unit}: {device} offline"),
+            "case_of_another_unit": (
+                "{unit}：事件 {seq}（{kind}）涉及业务 {case}，该业务不属于本通道，未予采用",
+                "{unit}: event {seq} ({kind}) names case {case}, not this unit's; it changed nothing",
+            ),
+            "event_conflict": (
+                "{unit}：事件 {seq} 以不同内容再次到达，两个版本均已保存",
+                "{unit}: event {seq} arrived again with other content; both versions are kept",
+            ),
+            "event_replaced_refusal": (
+                "{unit}：事件 {seq} 在被拒收后以有效内容到达，已替换拒收记录",
+                "{unit}: event {seq} arrived valid after a refused message with its seq and replaced the refusal",
+            ),
+            "event_refused": (
+                "{unit}：事件 {seq} 被拒收（{reason}），已存为死信",
+                "{unit}: event {seq} refused ({reason}); kept as a dead letter",
+            ),
+            "event_chain_broken": (
+                "{unit}：事件 {seq} 哈希链断裂（本批 {count} 处）：事件被伪造、篡改或丢失",
+                "{unit}: event {seq}: chain broken ({count} in this batch): an event was forged, altered or lost",
+            ),
+            "dead_letter_flood": (
+                "{unit}：本小时死信超出限额，另有 {count} 条格式错误的消息仅计数",
+                "{unit}: {count} malformed messages beyond this hour's dead-letter budget were only counted",
+            ),
+            "plate_issued_twice": (
+                "号牌 {plate} 被报告为业务 {case} 制作，但已属于业务 {holder}",
+                "plate {plate} reported issued for case {case} but it belongs to case {holder}",
+            ),
+            "exam-degraded-fix": (
+                "考试 {exam}（{unit}）在定位质量为{fix}时评判",
+                "exam {exam} on {unit} was judged on a {fix} fix",
+            ),
+            "exam-result-changed": (
+                "考试 {exam}：已存结果{was}（{was_score} 分）被 {unit} 改为{now}（{now_score} 分）",
+                "exam {exam}: stored result {was} ({was_score}) changed to {now} ({now_score}) by {unit}",
+            ),
+            "exam-result-overridden": (
+                "考试 {exam}：{who} 将电子评判结果{was}（{was_score} 分）更改为{now}，理由：{reason}",
+                "exam {exam}: {who} overrode the electronic result {was} ({was_score}) with {now}: {reason}",
+            ),
+            "exam-retake-too-soon": (
+                "考试 {exam}：考生 {candidate} 在上次不合格后 {days} 天即再次参考（至少 {min_days} 天）",
+                "exam {exam}: candidate {candidate} examined again {days} days after a failed exam (at least {min_days})",
+            ),
+            "exam-too-fast": (
+                "考试 {exam}（{unit}）：全部项目在 {minutes} 分钟内完成（至少 {min_minutes} 分钟）",
+                "exam {exam} on {unit}: every item driven in {minutes} min (at least {min_minutes} min)",
+            ),
+            "exam-track-corrupt": (
+                "考试 {exam}（{unit}）：轨迹分段无法拼合（缺失或被篡改）",
+                "exam {exam} on {unit}: its track's pieces do not reassemble (missing or altered)",
+            ),
+            "exam-track-missing": (
+                "考试 {exam}（{unit}）已结束 {minutes} 分钟，轨迹{state}，尚不完整",
+                "exam {exam} on {unit} ended {minutes} min ago; its track is {state}, not complete",
+            ),
+            "exam-pass-rate-car": (
+                "考试车 {who}（{site}）：合格率 {rate_pct}%（{n} 场），考场 {site_rate_pct}%（{site_n} 场），相差超过 {gap_pct}%",
+                "car {who} at {site}: pass rate {rate_pct}% over {n} exams, the site's {site_rate_pct}% over {site_n} (gap over {gap_pct}%)",
+            ),
+            "exam-pass-rate-examiner": (
+                "考官 {who}（{site}）：合格率 {rate_pct}%（{n} 场），考场 {site_rate_pct}%（{site_n} 场），相差超过 {gap_pct}%",
+                "examiner {who} at {site}: pass rate {rate_pct}% over {n} exams, the site's {site_rate_pct}% over {site_n} (gap over {gap_pct}%)",
+            ),
+        }.items()
+    },
 }
 
 LANGS = ("zh-CN", "en")
