@@ -31,6 +31,7 @@ class Perm(StrEnum):
     ADMIN = "admin"  # resolve alerts, remote commands, audit log, users, tokens, plate pool
     EXAM = "exam"  # the exam console: candidates, check-in, starting exams, sign-off, overrides
     EXAM_READ = "exam_read"  # exams, their results and tracks, cars, the live map, the exam summary (read only)
+    PERSONAL_DATA = "personal_data"  # a case owner's ID number, phone, address, birth date, name unmasked (audited)
 
 
 GRANTS: dict[Perm, frozenset[Role]] = {
@@ -40,6 +41,9 @@ GRANTS: dict[Perm, frozenset[Role]] = {
     Perm.ADMIN: frozenset({Role.OPS_ADMIN}),
     Perm.EXAM: frozenset({Role.OPS_ADMIN, Role.EXAM_OPERATOR}),
     Perm.EXAM_READ: frozenset({Role.OPS_ADMIN, Role.OPS_VIEWER, Role.EXAM_OPERATOR}),
+    # Watching lanes, alerts and case progress needs no one's identity: a viewer sees it masked. The admin handles
+    # what does (a disputed rejection, a complaint, a request from the authorities), and each view is audited.
+    Perm.PERSONAL_DATA: frozenset({Role.OPS_ADMIN}),
 }
 
 _hasher = PasswordHasher()  # Argon2id, 64 MiB, t=3 (argon2-cffi defaults)

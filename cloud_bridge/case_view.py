@@ -9,6 +9,9 @@ rules, so both read a lane's event the same way.
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -194,3 +197,260 @@ def vin_confirmation(d: dict[str, Any]) -> VinConfirmation:
 def is_person(actor: str | None) -> bool:
     """Whether an event's actor is a person (an inspector), not the lane's own software."""
     return bool(actor) and actor != "system"
+
+
+# ------------------------------------------------------------------ what the ops case pages show (pure)
+def mask_id_number(s: str) -> str:
+    """An ID number as ops see it without the personal-data permission: the first 4 and last 4 characters
+    (3201**********0386); the region code and check digits stay, so cases can be told apart and matched by eye."""
+    return s[:4] + "*" * (len(s) - 8) + s[-4:] if len(s) > 8 else "*" * len(s)
+
+
+def mask_phone(s: str) -> str:
+    """A phone number reduced to its carrier prefix and last 4 digits (134****2064)."""
+    return s[:3] + "*" * (len(s) - 7) + s[-4:] if len(s) > 7 else "*" * len(s)
+
+
+_DISTRICT = re.compile(
+    r"^((?:[^省]{2,7}省|[^区]{2,10}自治区)?(?:[^市州盟]{1,9}(?:市|自治州|州|盟|地区))?[^区县旗市]{1,9}(?:区|县|旗|市))"
+)
+
+
+def reduce_address(s: str) -> str:
+    """An address cut after its district (江苏省南京市玄武区 ***): enough to know the area, not to find the house."""
+    m = _DISTRICT.match(s)
+    return f"{m.group(1)} ***" if m and len(m.group(1)) < len(s) else "***"
+
+
+def mask_birth_date(s: str) -> str:
+    """A birth date reduced to its year (it is also digits 7-14 of the ID number, which the mask hides)."""
+    return s[:4] + "-**-**" if len(s) >= 4 and s[:4].isdigit() else "****"
+
+
+def mask_name(s: str) -> str:
+    """A person's name as its first character (usually the surname) and a star per further character (张*)."""
+    return s[:1] + "*" * (len(s) - 1)
+
+
+PERSONAL_FIELDS: dict[str, Callable[[str], str]] = {
+    "id_number": mask_id_number,
+    "owner_id_number": mask_id_number,
+    "phone": mask_phone,
+    "address": reduce_address,
+    "birth_date": mask_birth_date,
+    "owner_name": mask_name,
+}
+"""Keys that hold an owner's personal data wherever they appear (case rows, event data, partner records)."""
+
+
+def mask_personal(value: Any, parent: str = "") -> Any:
+    """A copy of `value` (a case, a timeline, any event data) with every personal field masked.
+
+    Walks the whole tree by key, so a field a lane nests anywhere (``records.owner.phone``,
+    ``records.vehicle.owner_id_number``) is masked as well as the case row's own columns; an owner's
+    ``name`` is personal only inside ``owner``."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            mask = PERSONAL_FIELDS.get(k) or (mask_name if k == "name" and parent == "owner" else None)
+            if mask is not None and v is not None and not isinstance(v, (dict, list, bool)) and str(v):
+                out[k] = mask(str(v))
+            else:
+                out[k] = mask_personal(v, k)
+        return out
+    if isinstance(value, list):
+        return [mask_personal(v, parent) for v in value]
+    return value
+
+
+STAGE_MILESTONES: tuple[tuple[str, ...], ...] = (
+    (EventKind.CASE_OPENED,),
+    (EventKind.CASE_PARTNER_RECORDS,),
+    (EventKind.CASE_ADMITTED,),
+    (EventKind.CASE_VIN_CONFIRMED, EventKind.CASE_VIN_READ),
+    (EventKind.CASE_INSPECTED,),
+    (EventKind.CASE_PLATE_RESERVED,),
+    (EventKind.CASE_PAID,),
+    (EventKind.CASE_PLATES_ISSUED,),
+    (EventKind.CASE_PLATES_FITTED,),
+    (EventKind.CASE_REJECTED,),
+    (EventKind.CASE_ABORTED,),
+    (EventKind.CASE_EXIT_OPENED,),
+    (EventKind.CASE_CLOSED,),
+)
+"""The steps a case's time is cut at, in their usual order; a step may name fallbacks (a VIN the reader read but
+nobody confirmed ends the VIN step at the read)."""
+
+
+@dataclass(frozen=True)
+class StageBar:
+    """One stage of a case: from the step before to the step `kind` (None: still running), in unix seconds."""
+
+    kind: str | None
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True)
+class StageChart:
+    """A case's time cut into stages, and the periods it was on hold; `origin` is its first step."""
+
+    origin: float
+    bars: list[StageBar]
+    holds: list[StageBar]
+
+    @property
+    def total(self) -> float:
+        ends = [b.end for b in self.bars + self.holds]
+        return max(ends) - self.origin if ends else 0.0
+
+
+def _first_times(timeline: list[dict[str, Any]]) -> dict[str, float]:
+    first: dict[str, float] = {}
+    for e in timeline:
+        ts = data_float(e.get("ts"))
+        if ts is not None and isinstance(e.get("kind"), str):
+            first[e["kind"]] = min(first.get(e["kind"], ts), ts)
+    return first
+
+
+def stage_chart(timeline: list[dict[str, Any]], now: float | None = None) -> StageChart | None:
+    """The stages of a case from its stored events (any order): a bar from each step to the next that the events
+    give, one more up to `now` while the case is open, and the held periods (case.held to case.resumed or the end).
+    None when the events give fewer than two points in time to measure between."""
+    first = _first_times(timeline)
+    steps: list[tuple[float, int, str]] = []
+    for i, kinds in enumerate(STAGE_MILESTONES):
+        kind = next((k for k in kinds if k in first), None)
+        if kind is not None:
+            steps.append((first[kind], i, kind))
+    steps.sort()
+    closed = any(k in first for k in TERMINAL)
+    if not steps or (len(steps) < 2 and (closed or now is None)):
+        return None
+    bars = [StageBar(k, prev[0], ts) for prev, (ts, _, k) in itertools.pairwise(steps)]
+    if not closed and now is not None and now > steps[-1][0]:
+        bars.append(StageBar(None, steps[-1][0], now))
+    end = bars[-1].end if bars else steps[-1][0]
+    return StageChart(steps[0][0], bars, _holds(timeline, end))
+
+
+def _holds(timeline: list[dict[str, Any]], end: float) -> list[StageBar]:
+    """Each case.held to the next case.resumed (or `end`): the time a case waited for someone to act."""
+    marks = sorted(
+        (float(e["ts"]), e["kind"])
+        for e in timeline
+        if e.get("kind") in (EventKind.CASE_HELD, EventKind.CASE_RESUMED) and data_float(e.get("ts")) is not None
+    )
+    holds: list[StageBar] = []
+    since: float | None = None
+    for ts, kind in marks:
+        if kind == EventKind.CASE_HELD and since is None:
+            since = ts
+        elif kind == EventKind.CASE_RESUMED and since is not None:
+            holds.append(StageBar(EventKind.CASE_HELD, since, ts))
+            since = None
+    if since is not None:
+        holds.append(StageBar(EventKind.CASE_HELD, since, max(since, end)))
+    return holds
+
+
+@dataclass(frozen=True)
+class VinCell:
+    """One position (1-based) of the VIN: what the reader read, what the certificate says, and whether the
+    verification on the lane flagged it."""
+
+    position: int
+    read: str
+    expected: str
+    flagged: bool
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.read and self.expected) and self.read != self.expected
+
+
+@dataclass(frozen=True)
+class VinEvidence:
+    """What the bridge knows of a case's VIN check: the read, the certificate's VIN, the confirmed VIN, who confirmed
+    it, the reader's confidence and decision, and where the lane keeps the photo (the bridge is never sent its bytes
+    unless the lane puts them in the event)."""
+
+    read: str | None
+    expected: str | None
+    confirmed: str | None
+    confirmed_by: str | None
+    confirmed_actor: str | None
+    reason: str | None
+    confidence: float | None
+    decision: str | None
+    check_digit: str | None
+    review_reason: str | None
+    verification: str | None
+    score: float | None
+    photo: str | None
+    photo_ref: str | None
+    cells: list[VinCell]
+
+
+def _last(timeline: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    found = [e for e in timeline if e.get("kind") == kind]
+    return max(found, key=lambda e: (data_float(e.get("ts")) or 0.0, e.get("seq") or 0)) if found else None
+
+
+def _photo_event(timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data of the lane's VIN photo (case.photo code 0113), or {}."""
+    photos = [e for e in timeline if e.get("kind") == EventKind.CASE_PHOTO and _d(e.get("data")).get("code") == "0113"]
+    return _d(photos[-1].get("data")) if photos else {}
+
+
+def vin_evidence(case: dict[str, Any]) -> VinEvidence | None:
+    """The VIN check of a case from its row and timeline; None when no event says anything about its VIN."""
+    timeline = case.get("timeline") or []
+    read_ev, conf_ev = _last(timeline, EventKind.CASE_VIN_READ), _last(timeline, EventKind.CASE_VIN_CONFIRMED)
+    if read_ev is None and conf_ev is None:
+        return None
+    rd, cd, photo = _d((read_ev or {}).get("data")), _d((conf_ev or {}).get("data")), _photo_event(timeline)
+    ver = _d(rd.get("verification"))
+    read = data_str(rd.get("vin")) or vin_confirmation(cd).read
+    expected = data_str(rd.get("certificate_vin")) or data_str(ver.get("expected")) or data_str(case.get("cert_vin"))
+    flagged = {int(p) for p in ver.get("differs_at") or [] if isinstance(p, int) and not isinstance(p, bool)}
+    width = max(len(read or ""), len(expected or ""))
+    cells = [
+        VinCell(i + 1, (read or "")[i : i + 1], (expected or "")[i : i + 1], i + 1 in flagged) for i in range(width)
+    ]
+    images = [rd.get("image_b64"), rd.get("image"), cd.get("image"), photo.get("image"), case.get("vin_image")]
+    refs = [rd.get("image"), photo.get("ref"), photo.get("image_url"), rd.get("image_url")]
+    return VinEvidence(
+        read=read,
+        expected=expected,
+        confirmed=data_str(cd.get("vin")),  # not the row's VIN: before a confirmation that is the reader's
+        confirmed_by=data_str(cd.get("by")),
+        confirmed_actor=data_str((conf_ev or {}).get("actor")),
+        reason=data_str(cd.get("reason")),
+        confidence=data_float(rd.get("confidence")),
+        decision=data_str(rd.get("decision")),
+        check_digit=data_str(rd.get("check_digit")),
+        review_reason=data_str(rd.get("review_reason")),
+        verification=data_str(ver.get("decision")) or data_str(_d(cd.get("verification")).get("decision")),
+        score=data_float(ver.get("score")),
+        photo=next((p for p in map(image_data_url, images) if p), None),
+        photo_ref=next((r for r in map(data_str, refs) if r and not image_data_url(r)), None),
+        cells=cells,
+    )
+
+
+def image_data_url(img: Any) -> str | None:
+    """A browser-usable source for a VIN photo: a data: URL or bare base64 (JPEG or PNG). A lane-local path is not,
+    and neither is a remote URL (the page's Content-Security-Policy loads images only from the bridge and data: URLs)."""
+    if not isinstance(img, str) or not img:
+        return None
+    if img.startswith("data:image/"):
+        return img
+    if len(img) > 200 and re.fullmatch(r"[A-Za-z0-9+/=\s]+", img):
+        return ("data:image/png;base64," if img.startswith("iVBOR") else "data:image/jpeg;base64,") + img
+    return None
