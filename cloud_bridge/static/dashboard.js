@@ -165,7 +165,8 @@ function renderLanes(d) {
   for (const s of d.sites) for (const u of s.units) {
     const boards = u.boards.map(b => `<span class="badge ${b.online ? "up" : "down"}">${esc(tv("dev_", b.name))}</span>`).join("");
     rows.push(`<tr data-unit="${esc(u.unit)}"><td>${esc(s.site)}</td><td>${esc(u.unit)}</td>` +
-      `<td class="${u.online ? "online" : "offline"}">${u.online ? T.online : (T[u.state] || T.offline)}</td>` +
+      // a unit whose last word was "online" but that has been silent past the limit is offline all the same
+      `<td class="${u.online ? "online" : "offline"}">${u.online || u.state === "online" ? (u.online ? T.online : T.offline) : (T[u.state] || T.offline)}</td>` +
       `<td class="heard" data-age="${u.last_seen_age_s ?? ""}"></td>` +
       `<td data-stage="${esc(u.stage || "")}">${esc(stageText(u.stage))}</td><td>${fmtDur(u.stage_age_s)}</td><td>${u.queue}</td><td>${boards}</td><td>${u.outbox_depth ?? "—"}</td></tr>`);
   }

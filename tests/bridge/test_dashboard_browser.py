@@ -143,7 +143,12 @@ def _seed(store: Store) -> None:
                 now,
             )
         )
-    IngestService(store, RiskRulesConfig()).ingest(items, now)
+    ingest = IngestService(store, RiskRulesConfig())
+    ingest.ingest(items, now)
+    # two more lanes, last heard from 60 s ago (amber: past a quarter of the 120 s offline limit) and 200 s ago (red)
+    for unit, silent_s in (("lane-03", 60), ("lane-04", 200)):
+        status = UnitStatus(unit=unit, state=UnitState.ONLINE, ts=now - silent_s)
+        ingest.ingest([classify(topic("site-1", unit, Leaf.STATUS), status.to_bytes(), now - silent_s)], now - silent_s)
 
 
 @pytest.fixture
@@ -236,7 +241,7 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         page.click("#sign-in")
         page.wait_for_selector("#lanes tbody tr[data-unit=lane-01]")
         rows = page.locator("#lanes tbody tr")
-        assert rows.count() == 2
+        assert rows.count() == 4
         assert "在线" in page.inner_text("#lanes")
         assert page.inner_text("#fig-registered") == "40"
         assert page.locator("#lanes .badge.down").count() == 1  # lane-02's exit board is offline
@@ -283,9 +288,14 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         assert page.locator("#chart-throughput rect").count() == 28
         assert sum(_bar_values(page, "#chart-throughput")) == 40
         # lanes compared over the range, each unit's last message, the open case's time left ticking down
-        assert page.locator("#lane-compare tbody tr").count() == 2
+        assert page.locator("#lane-compare tbody tr").count() == 4
         assert page.inner_text("#lane-compare tr[data-unit=lane-01] td:nth-child(2)") == "20"
         heard = page.inner_text("#lanes tr[data-unit=lane-01] td.heard")
+        assert page.get_attribute("#lanes tr[data-unit=lane-01] td.heard", "class") == "heard"
+        assert "heard-warn" in (page.get_attribute("#lanes tr[data-unit=lane-03] td.heard", "class") or "")
+        assert "heard-late" in (page.get_attribute("#lanes tr[data-unit=lane-04] td.heard", "class") or "")
+        assert page.inner_text("#lanes tr[data-unit=lane-04] td.heard").startswith("3分")  # 200 s: 3分20秒前
+        assert page.inner_text("#lanes tr[data-unit=lane-04] td.offline") == "离线"  # said online, then silent
         assert heard.endswith("秒前"), heard
         left = page.locator("#open-cases tr[data-case=lane-01-261206-00c0de] td.remaining")
         first = left.inner_text()
