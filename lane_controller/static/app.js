@@ -219,7 +219,11 @@
         if (live && !live.contains(input)) {
           var api = input.dataset.form;
           var target = live.querySelector('form[data-api="' + api + '"] input[type=file]');
-          if (target) target.replaceWith(input);
+          if (target) {
+            target.replaceWith(input);
+            // its change event began off the page, so the page-wide handler never saw it: send it from here
+            if (input.form && input.form.dataset.auto !== undefined && input.files && input.files.length) input.form.requestSubmit();
+          }
         }
       });
       input.dataset.form = input.form ? input.form.dataset.api : "";

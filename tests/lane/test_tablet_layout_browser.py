@@ -308,6 +308,11 @@ def test_ending_or_pausing_a_case_takes_a_reason_and_a_confirmation_that_names_t
             tab.sign_in()
             cid = tab.open_case("A", cloud.good[0].owner_id_number)
             page.goto(f"{base}/lang/en?next=/cases/{cid}")
+            # what the inspector unfolds stays unfolded when the live part re-renders (every few seconds)
+            page.locator("#timeline summary").click()
+            expect(page.locator("#live")).to_have_attribute("data-version", re.compile(r"\d"))
+            expect(page.locator("#timeline")).to_have_attribute("open", "")
+            expect(page.locator("#timeline li").first).to_be_visible()
             stop = page.locator("#stop")
             # folded at the foot of the page, below the primary action
             expect(stop).not_to_have_attribute("open", "")
