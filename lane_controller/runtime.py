@@ -90,8 +90,7 @@ class Lane:
         self.data_dir = cfg.journal.path.parent
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(cfg.journal.path, cfg.unit)
-        self.clock_gate = ClockGate(cfg.clock)
-        self.disk = DiskGuard(self.data_dir, cfg.storage)
+        self.upkeep = LaneUpkeep(self)
         self.hw: Hardware = hardware if hardware is not None else hardware_from(cfg)
         # the lane always has its cloud link: there is no mode that runs cases without the bridge
         self.session: MqttSession = (
@@ -157,7 +156,7 @@ class Lane:
         self.telemetry = TelemetryPublisher(self.session, self.telemetry_sample, self.cfg.telemetry.interval_s)
         self.telemetry.start()
         self.tasks.start(self._watch_promise())
-        self.tasks.start(self._watch_storage())
+        self.tasks.start(self.upkeep.watch())
         for case in list(self.cases.values()):
             log.info("resuming case %s at stage %s", case.case_id, case.stage)
             self.run_actions(case.case_id, C.pending(case))
@@ -193,7 +192,7 @@ class Lane:
     async def open_case(self, station: str, id_number: str | None, booking_number: str | None, actor: str) -> C.Case:
         if station not in self.cfg.stations:
             raise C.Refused(f"unknown station {station}")
-        await self._may_start_a_case()
+        await self.upkeep.may_start_a_case()
         async with self._lock:
             t0 = time.perf_counter()
             open_by_station = {c.station: c.case_id for c in self.cases.values() if c.is_open}
@@ -236,8 +235,8 @@ class Lane:
         except sqlite3.OperationalError as exc:
             if not is_disk_full(exc):
                 raise
-            self._disk_full()  # the transaction was rolled back whole: the case stays as it was
-            raise C.Refused(f"not saved: {self.disk.describe()}") from None
+            self.upkeep.disk_full()  # the transaction was rolled back whole: the case stays as it was
+            raise C.Refused(f"not saved: {self.upkeep.disk.describe()}") from None
         if c.is_open:
             self.cases[c.case_id] = c
         else:
@@ -361,8 +360,8 @@ class Lane:
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
-            self._disk_full()
-            raise C.Refused(f"photo not saved: {self.disk.describe()}") from None
+            self.upkeep.disk_full()
+            raise C.Refused(f"photo not saved: {self.upkeep.disk.describe()}") from None
         return await self.apply(case_id, C.Photo(code, ref), actor)
 
     # ------------------------------------------------------------ device events
@@ -383,60 +382,6 @@ class Lane:
         while True:
             self.check_promises()
             await asyncio.sleep(period_s)  # a periodic check, not synchronisation
-
-    # ------------------------------------------------------------ clock and disk
-    async def _may_start_a_case(self) -> None:
-        """Refuse a new case on an unsynchronised clock or a full disk, with the reason the tablet shows."""
-        for key, reason in (
-            ("clock:unsynced", await asyncio.to_thread(self.clock_gate.refusal, "case")),
-            ("disk:full", await asyncio.to_thread(self.disk.refusal, "case")),
-        ):
-            if reason is not None:
-                self.alert(key, reason)
-                raise C.Refused(reason)
-            if key in self.alerts:
-                self.clear_alert(key)
-
-    def _disk_full(self) -> None:
-        self.disk.mark_full()
-        self.alert("disk:full", self.disk.describe())
-
-    def sweep_photos(self) -> SweepResult:
-        """Delete delivered photos by age and disk budget (on a worker thread)."""
-        photos = self.data_dir / "photos"
-        result = sweep(
-            photo_files(photos), lambda case_id: self.journal.delivered(case_id, closed=True), self.cfg.storage
-        )
-        remove_empty_folders(photos)
-        return result
-
-    def _show_storage_state(self) -> None:
-        """The clock's and the disk's alerts as they are now (set or cleared)."""
-        clock = self.clock_gate.known()
-        for key, problem in (
-            ("clock:unsynced", None if clock.synced else f"clock not synchronised: no case starts ({clock.detail})"),
-            ("disk:full", self.disk.describe() if self.disk.full else None),
-        ):
-            if problem is not None:
-                if self.alerts.get(key, {}).get("text") != problem:
-                    self.alert(key, problem)
-            elif key in self.alerts:
-                self.clear_alert(key)
-
-    async def _watch_storage(self) -> None:
-        """Every clock check interval: the clock and the disk, shown as alerts; every sweep interval: retention."""
-        swept_at = -float("inf")
-        while True:
-            try:
-                if time.monotonic() - swept_at >= self.cfg.storage.sweep_interval_s:
-                    swept_at = time.monotonic()
-                    await asyncio.to_thread(self.sweep_photos)
-                await asyncio.to_thread(self.disk.check)
-                await asyncio.to_thread(self.clock_gate.probe)
-            except Exception:  # tried again next time; a failed sweep must not stop the checks
-                log.exception("storage check failed")
-            self._show_storage_state()
-            await asyncio.sleep(min(self.cfg.storage.sweep_interval_s, self.cfg.clock.check_interval_s))  # periodic
 
     async def refresh_hardware(self) -> None:
         try:
@@ -478,8 +423,8 @@ class Lane:
             camera_fps=self.camera.fps,
             disk_path=self.data_dir,
             stations=stations,
-            clock_synced=self.clock_gate.state().synced,
-            disk_full=self.disk.full,
+            clock_synced=self.upkeep.clock_gate.state().synced,
+            disk_full=self.upkeep.disk.full,
         )
 
     def case_summary(self, c: C.Case) -> dict[str, Any]:
@@ -490,3 +435,69 @@ class Lane:
 
     def case_view(self, case_id: str) -> dict[str, Any]:
         return views.case_view(self, case_id)
+
+
+class LaneUpkeep:
+    """The lane's clock and disk: whether a new case may open (the alerts ``clock:unsynced`` and ``disk:full`` say
+    why not, and clear by themselves), and photo retention."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+        self.clock_gate = ClockGate(lane.cfg.clock)
+        self.disk = DiskGuard(lane.data_dir, lane.cfg.storage)
+
+    async def may_start_a_case(self) -> None:
+        """Refuse a new case on an unsynchronised clock or a full disk, with the reason the tablet shows."""
+        for key, reason in (
+            ("clock:unsynced", await asyncio.to_thread(self.clock_gate.refusal, "case")),
+            ("disk:full", await asyncio.to_thread(self.disk.refusal, "case")),
+        ):
+            if reason is not None:
+                self.lane.alert(key, reason)
+                raise C.Refused(reason)
+            if key in self.lane.alerts:
+                self.lane.clear_alert(key)
+
+    def disk_full(self) -> None:
+        """A write failed for want of space."""
+        self.disk.mark_full()
+        self.lane.alert("disk:full", self.disk.describe())
+
+    def sweep_photos(self) -> SweepResult:
+        """Delete delivered photos by age and disk budget (on a worker thread)."""
+        photos = self.lane.data_dir / "photos"
+        journal = self.lane.journal
+        result = sweep(
+            photo_files(photos), lambda case_id: journal.delivered(case_id, closed=True), self.lane.cfg.storage
+        )
+        remove_empty_folders(photos)
+        return result
+
+    def show_state(self) -> None:
+        """The clock's and the disk's alerts as they are now (set or cleared)."""
+        clock = self.clock_gate.known()
+        for key, problem in (
+            ("clock:unsynced", None if clock.synced else f"clock not synchronised: no case starts ({clock.detail})"),
+            ("disk:full", self.disk.describe() if self.disk.full else None),
+        ):
+            if problem is not None:
+                if self.lane.alerts.get(key, {}).get("text") != problem:
+                    self.lane.alert(key, problem)
+            elif key in self.lane.alerts:
+                self.lane.clear_alert(key)
+
+    async def watch(self) -> None:
+        """Every clock check interval: the clock and the disk, shown as alerts; every sweep interval: retention."""
+        cfg = self.lane.cfg
+        swept_at = -float("inf")
+        while True:
+            try:
+                if time.monotonic() - swept_at >= cfg.storage.sweep_interval_s:
+                    swept_at = time.monotonic()
+                    await asyncio.to_thread(self.sweep_photos)
+                await asyncio.to_thread(self.disk.check)
+                await asyncio.to_thread(self.clock_gate.probe)
+            except Exception:  # tried again next time; a failed sweep must not stop the checks
+                log.exception("storage check failed")
+            self.show_state()
+            await asyncio.sleep(min(cfg.storage.sweep_interval_s, cfg.clock.check_interval_s))  # periodic
