@@ -211,6 +211,11 @@ class VinCamera:
         return round((len(recent) - 1) / max(recent[-1] - recent[0], 1e-6), 2)
 
     @property
+    def stills(self) -> bool:
+        """A snapshot folder: a new frame only when a new photo is written, so waiting for more is pointless."""
+        return self.folder is not None
+
+    @property
     def streaming(self) -> bool:
         """Whether a live stream is open and being decoded now (never for a snapshot folder)."""
         return self._stream is not None and self._stream.live

@@ -64,10 +64,10 @@ class VisionWorker:
         return res.model_copy(update={"image": str(path.relative_to(self.data_dir))})
 
     def grab_frames(self) -> list[np.ndarray]:
-        """`capture.FRAMES` frames within `capture.WINDOW_S` (a snapshot folder's same newest file counts once)."""
+        """`capture.FRAMES` frames within `capture.WINDOW_S` from a live camera; one from a snapshot folder."""
         frames = [self.camera.grab()]
-        if self.reader.reader is None:
-            return frames
+        if self.reader.reader is None or self.camera.stills:
+            return frames  # (a snapshot folder's next grab is the same photo: no wait buys another frame)
         gap = capture.WINDOW_S / capture.FRAMES
         for _ in range(capture.FRAMES - 1):
             time.sleep(gap)  # the camera's pace, on the worker thread; not synchronisation
