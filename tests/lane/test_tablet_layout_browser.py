@@ -192,6 +192,7 @@ def test_every_tablet_page_fits_both_tablet_sizes_in_both_languages_and_says_the
         browser, page = _browser(p)
         tab = Tablet(page, base)
         try:
+            tab.measure("/login", "login")
             tab.sign_in()
             cid = tab.open_case("A", nev.owner_id_number)
             waiting = tab.open_case("B", other.owner_id_number)  # a second car, its case open, not yet let in
@@ -288,7 +289,7 @@ def test_every_tablet_page_fits_both_tablet_sizes_in_both_languages_and_says_the
             expect(page.locator("#stop")).to_have_count(0)
             expect(page.locator("#outcome")).to_have_text(VALUES["registered"]["zh-CN"])
             tab.measure(f"/cases/{cid}", "case-closed")
-            assert len(tab.measured) == 7 * len(LANGS) * len(SIZES)
+            assert len(tab.measured) == 8 * len(LANGS) * len(SIZES)
         except Exception:
             page.screenshot(path=str(tmp / "failure.png"), full_page=True)
             raise
