@@ -15,18 +15,22 @@ from page_text import untranslated_finder
 from web_helpers import make_web
 
 from cloud_bridge.i18n import STRINGS, strings
-from cloud_bridge.ingest import classify
+from cloud_bridge.ingest import ExamFinding, classify
 from cloud_bridge.rules import (
     RiskRulesConfig,
     Rule,
     alert_signal,
     case_of_another_unit_signal,
     check_event,
+    exam_fold_signals,
+    exam_override_signal,
     failed_logins_signal,
     offline_unit_signals,
     open_case_signals,
     override_rate_signal,
+    pass_rate_signals,
     plate_issued_twice_signal,
+    track_missing_signals,
 )
 from cloud_bridge.web.alerts import alert_text
 from edge.contract import EventEnvelope, EventKind, Leaf, topic
@@ -187,6 +191,35 @@ def _sample_signals() -> list:
     out += offline_unit_signals(units, T0, cfg)
     out.append(case_of_another_unit_signal(ev("case.paid", case="lane-02-261206-000001"), "site-1", cfg))
     out.append(plate_issued_twice_signal("苏A12345", "c1", "c2", "site-1", "lane-01", cfg))
+    return out + _exam_signals(cfg)
+
+
+def _exam_signals(cfg: RiskRulesConfig) -> list:
+    """A signal of every exam supervision rule (they show on the ops overview too)."""
+    exam = {
+        "exam_id": "e1",
+        "site": "exam-1",
+        "unit": "car-01",
+        "status": "passed",
+        "score": 90,
+        "started_at": T0,
+        "ended_at": T0 + 60,
+        "ended_by": "completed",
+        "worst_quality": "rtk_float",
+    }
+    found = [
+        ExamFinding("started", "exam-1", "car-01", exam, id_number="110105194912310025", last_failed_at=T0 - 86400),
+        ExamFinding("result", "exam-1", "car-01", exam),
+        ExamFinding("result_changed", "exam-1", "car-01", exam, previous={"status": "failed", "score": 70}),
+        ExamFinding("track_complete", "exam-1", "car-01", exam),
+        ExamFinding("track_corrupt", "exam-1", "car-01", exam),
+    ]
+    out = exam_fold_signals(found, cfg)
+    out.append(exam_override_signal(exam, "examiner-2", False, "left the course", cfg))
+    judged = [{"site": "exam-1", "unit": u, "status": st, "signed_by": "ex-1"} for u, st in [("car-01", "failed")] * 25]
+    judged += [{"site": "exam-1", "unit": "car-02", "status": "passed", "signed_by": "ex-2"} for _ in range(25)]
+    out += pass_rate_signals(judged, cfg)
+    out += track_missing_signals([exam | {"track_state": "pending"}], T0 + 4000, cfg)
     return out
 
 
@@ -194,6 +227,9 @@ def test_every_alert_detail_code_is_worded_in_both_languages_from_the_values_it_
     signals = _sample_signals()
     codes = {s.code for s in signals if not s.clears}
     assert {"plate_jam", "device_fault", "device_fault_other", "unit_silent", "board_offline"} <= codes
+    assert {"exam-too-fast", "exam-result-changed", "exam-result-overridden", "exam-pass-rate-car"} <= codes
+    assert {"exam-pass-rate-examiner", "exam-track-missing", "exam-track-corrupt", "exam-retake-too-soon"} <= codes
+    assert "exam-degraded-fix" in codes
     for s in signals:
         if s.clears:
             assert f"clear_{s.code}" in STRINGS, s.code
