@@ -9,6 +9,7 @@ audit log before the data is sent.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -130,7 +131,8 @@ def cases_page(
         prev_link=link(p - 1) if p > 1 else None,
         next_link=link(p + 1) if p < pages else None,
         fmt=fmt_ts,
-        duration=lambda s: duration_text(s, page),
+        duration=site_time(ctx, page),
+        simulated=ctx.settings.dashboard.simulated,
     )
 
 
@@ -151,6 +153,13 @@ def api_cases(
 
 
 # ------------------------------------------------------------------ one case
+def site_time(ctx: AppContext, page: Page) -> Callable[[float | None], str]:
+    """Durations of event time (the lanes' clocks) in the site's time, as the dashboard shows them: a simulated site
+    (`[dashboard] time_scale`, `passlane demo --speed`) says simulated minutes where its lanes stamped seconds."""
+    scale = ctx.settings.dashboard.time_scale
+    return lambda s: duration_text(None if s is None else s * scale, page)
+
+
 def duration_text(seconds: float | None, page: Page) -> str:
     """A duration in the page's units (1时 02分, 3分 12秒, 45秒 / 1h 02m, 3m 12s, 45s)."""
     if seconds is None:
@@ -178,7 +187,7 @@ def tick_text(seconds: float, page: Page) -> str:
 
 @dataclass(frozen=True)
 class ChartRow:
-    """One bar of the stage chart in SVG units."""
+    """One bar of the stage chart in SVG units; `seconds` in site time."""
 
     kind: str | None
     x: float
@@ -201,20 +210,21 @@ CHART_LEFT, CHART_RIGHT, ROW_H = 170.0, 700.0, 24.0
 _STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
 
 
-def chart_geometry(chart: StageChart) -> ChartGeometry:
-    """Bars placed on a time axis from the case's first step, with round ticks (at most about 7)."""
-    span = max(chart.total, 1.0)
+def chart_geometry(chart: StageChart, scale: float = 1.0) -> ChartGeometry:
+    """Bars placed on a time axis from the case's first step, with round ticks (at most about 7), in site seconds
+    (`scale` site seconds per event second)."""
+    span = max(chart.total * scale, 1.0)
     step = next((s for s in _STEPS if span / s <= 7), _STEPS[-1])
     axis = step * -(-span // step)
-    scale = (CHART_RIGHT - CHART_LEFT) / axis
+    px = (CHART_RIGHT - CHART_LEFT) / axis  # per site second
 
     def row(b: Any, held: bool = False) -> ChartRow:
-        x = CHART_LEFT + (b.start - chart.origin) * scale
-        return ChartRow(b.kind, x, max(1.0, b.seconds * scale), b.seconds, held)
+        x = CHART_LEFT + (b.start - chart.origin) * scale * px
+        return ChartRow(b.kind, x, max(1.0, b.seconds * scale * px), b.seconds * scale, held)
 
     rows = [row(b) for b in chart.bars] + [row(b, True) for b in chart.holds]
-    ticks = [(CHART_LEFT + k * step * scale, float(k * step)) for k in range(int(axis // step) + 1)]
-    limit = CHART_LEFT + PROMISE_S * scale if PROMISE_S <= axis else None
+    ticks = [(CHART_LEFT + k * step * px, float(k * step)) for k in range(int(axis // step) + 1)]
+    limit = CHART_LEFT + PROMISE_S * px if PROMISE_S <= axis else None
     return ChartGeometry(rows, ticks, limit, ROW_H * len(rows) + 34)
 
 
@@ -240,7 +250,7 @@ DURATION_FIELDS = frozenset({"age_s", "duration_s"})
 ITEM_FIELDS = frozenset({"item", "failed"})
 
 
-def _scalar(key: str, v: Any, t: dict[str, str], page: Page) -> str:
+def _scalar(key: str, v: Any, t: dict[str, str], page: Page, scale: float = 1.0) -> str:
     """One value in words: yes/no, times, durations, money, confidences, and the lanes' enumerations by catalogue."""
     if isinstance(v, bool):
         return t["yes"] if v else t["no"]
@@ -250,7 +260,7 @@ def _scalar(key: str, v: Any, t: dict[str, str], page: Page) -> str:
         if key in TIME_FIELDS:
             return fmt_ts(float(v))
         if key in DURATION_FIELDS:
-            return duration_text(float(v), page)
+            return duration_text(float(v) * scale, page)
         if key == "amount_cents":
             return f"¥{v / 100:.2f}"
         if key == "ms":
@@ -268,7 +278,7 @@ def _scalar(key: str, v: Any, t: dict[str, str], page: Page) -> str:
     return t.get(f"v_{key}_{text}", text)
 
 
-def event_fields(data: Any, page: Page, depth: int = 0) -> list[FieldRow]:
+def event_fields(data: Any, page: Page, scale: float = 1.0, depth: int = 0) -> list[FieldRow]:
     """An event's data as labelled rows (nested records indented under their group), never as raw JSON.
 
     A key the catalogue does not know keeps its own name, shown as code: a newer lane's field is still readable."""
@@ -286,23 +296,24 @@ def event_fields(data: Any, page: Page, depth: int = 0) -> list[FieldRow]:
             ]
         elif isinstance(v, dict):
             rows.append(FieldRow(name, "", depth, group=True, known=label is not None))
-            rows += event_fields(v, page, depth + 1)
+            rows += event_fields(v, page, scale, depth + 1)
         elif isinstance(v, list) and any(isinstance(x, dict) for x in v):
             rows.append(FieldRow(name, "", depth, group=True, known=label is not None))
             for x in v:
-                rows += event_fields(x, page, depth + 1) if isinstance(x, dict) else []
+                rows += event_fields(x, page, scale, depth + 1) if isinstance(x, dict) else []
         elif isinstance(v, list):
             sep = "、" if page.lang == "zh-CN" else ", "
             text = sep.join(_scalar(key, x, t, page) for x in v) or "—"
             rows.append(FieldRow(name, text, depth, key in MONO_FIELDS or label is None, known=label is not None))
         else:
-            value = _scalar(key, v, t, page)
+            value = _scalar(key, v, t, page, scale)
             rows.append(FieldRow(name, value, depth, key in MONO_FIELDS or label is None, known=label is not None))
     return rows
 
 
 def _render_case(page: Page, ctx: AppContext, case: dict[str, Any], unmasked: bool) -> HTMLResponse:
     closed = case.get("closed_at")
+    scale = ctx.settings.dashboard.time_scale
     chart = stage_chart(case.get("timeline") or [], None if closed else ctx.service.clock())
     shown = case if unmasked else mask_personal(case)
     opened = case.get("opened_at")
@@ -310,12 +321,14 @@ def _render_case(page: Page, ctx: AppContext, case: dict[str, Any], unmasked: bo
         "case.html",
         case=shown,
         fmt=fmt_ts,
-        chart=chart_geometry(chart) if chart else None,
+        chart=chart_geometry(chart, scale) if chart else None,
         chart_total=chart.total if chart else None,
         vin=vin_evidence(case),
-        fields=lambda data: event_fields(data, page),
-        duration=lambda s: duration_text(s, page),
+        fields=lambda data: event_fields(data, page, scale),
+        duration=site_time(ctx, page),
+        site_duration=lambda s: duration_text(s, page),
         tick=lambda s: tick_text(s, page),
+        simulated=ctx.settings.dashboard.simulated,
         status=case.get("outcome") or ("held" if case.get("stage") == "case.held" else "open"),
         age=(closed or ctx.service.clock()) - opened if opened else None,
         unmasked=unmasked,

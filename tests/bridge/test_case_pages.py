@@ -399,3 +399,23 @@ def test_the_case_pages_in_chinese_show_no_key_raw_event_name_or_english_value(w
         assert not re.search(r"\b(accept|review|valid|invalid|match|mismatch|reader|inspector|pass|fail)\b", text), (
             r.url
         )
+
+
+def test_a_simulated_site_shows_case_durations_in_its_own_time(store: Store, ingest, tmp_path) -> None:
+    """`[dashboard] time_scale = 60` (a 60x demo): one event second is a site minute, on the case pages as on the
+    dashboard; clock times stay as the lanes stamped them."""
+    seed_cases(ingest)
+    web = make_web(store, tmp_path, **{"dashboard.time_scale": 60.0})
+    try:
+        c = web.client()
+        c.headers.update(web.bearer("vic"))
+        html = c.get("/cases/lane-01-261203-00a001?lang=en").text
+        assert 'id="sim-badge"' in html
+        assert re.search(r'id="case-age">26h 00m<', html)  # 26 event minutes
+        chart = re.search(r'<svg id="stage-chart".*?</svg>', html, re.S)
+        assert chart is not None and ">6h 48m<" in chart.group(0)  # the inspection: 408 event seconds
+        assert 'Time taken</dt><dd class="">26h 00m' in html  # case.closed's age_s in the timeline
+        listing = c.get("/cases?outcome=registered&lang=en").text
+        assert 'id="sim-badge"' in listing and ">26h 00m<" in listing
+    finally:
+        web.close()
