@@ -72,6 +72,19 @@ HEADER_LINES = """() => {
 }"""
 
 
+# Two fingers on the viewer, spread from 100 px apart to 200 px: the zoom it ends at over the zoom it began at.
+PINCH = """() => {
+  const area = document.getElementById("viewer-area"), img = document.getElementById("viewer-img");
+  const finger = (id, x) => new Touch({ identifier: id, target: area, clientX: x, clientY: 300 });
+  const touch = (kind, touches) => area.dispatchEvent(new TouchEvent(kind, { touches, bubbles: true, cancelable: true }));
+  const before = parseFloat(img.dataset.zoom);
+  touch("touchstart", [finger(1, 300), finger(2, 400)]);
+  touch("touchmove", [finger(1, 250), finger(2, 450)]);
+  touch("touchend", []);
+  return parseFloat(img.dataset.zoom) / before;
+}"""
+
+
 @pytest.fixture
 def lane_two_stations(tmp_path, mqtt_broker, site_pki, cloud) -> Iterator[tuple[str, SimControl, Path, Any]]:
     """A lane process with stations A and B on simulated boards, the bridge's owners paying only when told."""
@@ -229,6 +242,7 @@ def test_every_tablet_page_fits_both_tablet_sizes_in_both_languages_and_says_the
             expect(page.locator("#viewer-img")).not_to_have_attribute("data-zoom", f"{fit:.3f}")
             assert page.locator("#viewer-img").bounding_box()["width"] > 1.4 * width
             assert page.evaluate(OVERFLOWS) == []
+            assert page.evaluate(PINCH) == pytest.approx(2.0, rel=0.01)  # two fingers spread twice as far apart
             page.click("#viewer [data-viewer-close]")
             expect(page.locator("#viewer")).to_be_hidden()
             tab.measure(f"/cases/{cid}", "case-vin")
