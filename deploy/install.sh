@@ -64,6 +64,9 @@ if [ "$role" != bridge ] && [ ! -e "$root/etc/udev/rules.d/99-passlane.rules" ];
     install -m 0644 "$here/udev/99-passlane.rules" "$root/etc/udev/rules.d/99-passlane.rules"
 fi
 if [ "$role" = bridge ]; then
+    # certificate renewal on the site server (enable the timer once the site folder exists: docs/deploy.md)
+    install -m 0644 "$here/systemd/passlane-pki-renew.service" "$root/etc/systemd/system/passlane-pki-renew.service"
+    install -m 0644 "$here/systemd/passlane-pki-renew.timer" "$root/etc/systemd/system/passlane-pki-renew.timer"
     install -d "$root/etc/passlane/examples"
     install -m 0644 "$here/mosquitto/passlane.conf" "$root/etc/passlane/examples/mosquitto-passlane.conf"
 fi

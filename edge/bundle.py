@@ -101,6 +101,7 @@ def build(arch: str, out: Path, *, pythons: tuple[str, ...] = PYTHONS, extras: s
     (out / "VERSION").write_text(version + "\n")
     (out / "ARCH").write_text(arch + "\n")
     _copy_tree_files(REPO / "deploy" / "systemd", out / "systemd", "*.service")
+    _copy_tree_files(REPO / "deploy" / "systemd", out / "systemd", "*.timer")
     _copy_tree_files(REPO / "deploy" / "udev", out / "udev", "*.rules")
     _copy_tree_files(REPO / "deploy" / "mosquitto", out / "mosquitto", "*.conf")
     _copy_tree_files(REPO / "firmware", out / "firmware", "*.py")

@@ -91,7 +91,7 @@ def ca_result(ca_file: Path, now: dt.datetime | None = None) -> Result:
         return Result("certificates", Status.FAIL, f"site CA {ca_file} is not a certificate ({exc})", fix_copy)
     end = cert.not_valid_after_utc
     days = (end - now).total_seconds() / 86400
-    renew = "renew the site CA (`passlane pki init` on the site server) and copy the new ca.crt to every unit"
+    renew = "renew the site CA (`passlane pki renew` on the site server) and copy the new ca.crt to every unit"
     if now < cert.not_valid_before_utc:
         return Result(
             "certificates",

@@ -24,6 +24,15 @@ it on SIGHUP): units added by re-running `init` can connect after a broker resta
 
 Creating a site is idempotent: existing keys and passwords are kept, new units
 are added, so re-running `passlane pki init` never locks a running lane out.
+
+Renewal (`SitePki.renew`, `passlane pki renew`, daily by
+`deploy/systemd/passlane-pki-renew.timer`): a server certificate (the
+broker's, the bridge's HTTPS) that expires within 30 days gets a new key and
+certificate for the same names; the CA, within a year of its end, is signed
+again with the *same* key and name, so every certificate it signed stays
+valid and a unit holding the old `ca.crt` still trusts the broker until the
+old end (copy the new one to every unit before then: `passlane doctor` warns
+30 days ahead).
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import ipaddress
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,10 +180,11 @@ def _issue_server_cert(
     days: int,
     cert_path: Path,
     key_path: Path,
+    now: dt.datetime | None = None,
 ) -> x509.Certificate:
     """A TLS server certificate (serverAuth, names as SANs) and its new key (file mode 0600)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -190,6 +201,33 @@ def _issue_server_cert(
     _write_private(key_path, _key_pem(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert
+
+
+SERVER_CERT_DAYS = {"broker": 825}
+HTTP_CERT_DAYS = 397
+CA_DAYS = 3650
+
+
+@dataclass(frozen=True)
+class Renewed:
+    """One certificate `SitePki.renew` replaced: its file, why, and its new end."""
+
+    path: Path
+    old_end: dt.datetime
+    new_end: dt.datetime
+    key_path: Path | None  # a new key beside it (None: the CA, signed again with its own key)
+
+
+def _days_left(cert: x509.Certificate, now: dt.datetime) -> float:
+    return (cert.not_valid_after_utc - now).total_seconds() / 86400
+
+
+def _san_hosts(cert: x509.Certificate) -> list[str]:
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n.value) for n in names]
 
 
 class SitePki:
@@ -254,22 +292,26 @@ class SitePki:
             assert isinstance(key, ec.EllipticCurvePrivateKey)
             return key, x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
         key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
+        _write_private(key_path, _key_pem(key))
+        return key, self._sign_ca(key, _name("PassLane site CA"), dt.datetime.now(dt.UTC))
+
+    def _sign_ca(self, key: ec.EllipticCurvePrivateKey, name: x509.Name, now: dt.datetime) -> x509.Certificate:
+        """The self-signed CA certificate for `key` (new, or the same key again to renew), written to ca.crt."""
         cert = (
             x509.CertificateBuilder()
-            .subject_name(_name("PassLane site CA"))
-            .issuer_name(_name("PassLane site CA"))
+            .subject_name(name)
+            .issuer_name(name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=3650))
+            .not_valid_after(now + dt.timedelta(days=CA_DAYS))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
-        _write_private(key_path, _key_pem(key))
         self.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return key, cert
+        return cert
 
     def _ensure_broker_cert(
         self, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, extra_hosts: list[str]
@@ -297,6 +339,35 @@ class SitePki:
         ca_key, ca_cert = self._ensure_ca()
         cert_path, key_path = self.http_cert(name)
         return _issue_server_cert(ca_key, ca_cert, "PassLane bridge (HTTPS)", hosts, 397, cert_path, key_path)
+
+    def renew(
+        self, within_days: float = 30, ca_within_days: float = 365, now: dt.datetime | None = None
+    ) -> list[Renewed]:
+        """Renew what expires soon: server certificates within `within_days` (new key, same names, same lifetime),
+        the CA within `ca_within_days` (same key and name, 10 more years). Returns what was renewed."""
+        if not (self.root / "ca.key").exists():
+            raise ValueError(f"{self.root} holds no site CA: run `passlane pki init {self.root}` first")
+        now = now or dt.datetime.now(dt.UTC)
+        done: list[Renewed] = []
+        ca_key, ca_cert = self._ensure_ca()
+        if _days_left(ca_cert, now) < ca_within_days:
+            new_ca = self._sign_ca(ca_key, ca_cert.subject, now)
+            done.append(Renewed(self.ca_cert, ca_cert.not_valid_after_utc, new_ca.not_valid_after_utc, None))
+            ca_cert = new_ca
+        for cert_path in sorted(self.root.glob("*.crt")):
+            key_path = cert_path.with_suffix(".key")
+            if cert_path == self.ca_cert or not key_path.exists():
+                continue
+            old = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            if old.issuer != ca_cert.subject or _days_left(old, now) >= within_days:
+                continue
+            days = SERVER_CERT_DAYS.get(cert_path.stem, HTTP_CERT_DAYS)
+            common_name = old.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+            new = _issue_server_cert(
+                ca_key, ca_cert, str(common_name), _san_hosts(old), days, cert_path, key_path, now=now
+            )
+            done.append(Renewed(cert_path, old.not_valid_after_utc, new.not_valid_after_utc, key_path))
+        return done
 
     def _write_broker_accounts(self, site_units: SiteUnits) -> None:
         config = dynsec_config(site_units, {u: self.password(u) for u in site_units.units})

@@ -1,8 +1,12 @@
-"""`passlane pki ...`: create a site's CA, broker certificate and per-unit broker accounts; the bridge's HTTPS certificate."""
+"""`passlane pki ...`: create a site's CA, broker certificate and per-unit broker accounts; the bridge's HTTPS
+certificate; renew them before they expire (`renew`, daily from deploy/systemd/passlane-pki-renew.timer)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 from cryptography import x509
@@ -52,6 +56,45 @@ def _http_cert(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _copy_keeping_owner_and_mode(src: Path, dst: Path) -> None:
+    """Replace an installed copy (e.g. /etc/mosquitto/passlane/broker.key, owner mosquitto, 0600) in place."""
+    st = dst.stat()
+    tmp = dst.with_name(dst.name + ".new")
+    shutil.copyfile(src, tmp)
+    os.chown(tmp, st.st_uid, st.st_gid)
+    os.chmod(tmp, st.st_mode & 0o7777)
+    tmp.replace(dst)
+
+
+def _renew(ns: argparse.Namespace) -> int:
+    pki = SitePki(ns.dir)
+    try:
+        renewed = pki.renew(ns.within_days, ns.ca_within_days)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return 2
+    if not renewed:
+        print(f"nothing to renew in {pki.root} (servers: more than {ns.within_days:g} days left)")
+        return 0
+    for r in renewed:
+        print(f"renewed {r.path.name}: was valid until {r.old_end:%Y-%m-%d}, now until {r.new_end:%Y-%m-%d}")
+    files = [f for r in renewed for f in (r.path, r.key_path) if f is not None]
+    for folder in ns.copy_to:
+        for f in files:
+            installed = Path(folder) / f.name
+            if installed.exists():
+                _copy_keeping_owner_and_mode(f, installed)
+                print(f"  replaced {installed}")
+    if any(r.path == pki.ca_cert for r in renewed):
+        print(f"copy the new {pki.ca_cert} to every unit (/etc/passlane/site/ca.crt) before the old one ends")
+    if ns.then:
+        done = subprocess.run(ns.then, shell=True, check=False)  # the operator's own command, e.g. a restart
+        if done.returncode != 0:
+            print(f"error: `{ns.then}` exited {done.returncode}")
+            return 1
+    return 0
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     init = sub.add_parser("init", help="create or extend a site (idempotent: keeps existing keys and passwords)")
@@ -78,3 +121,24 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--name", default="bridge-http", help="file name stem: <dir>/<name>.crt and .key (default bridge-http)"
     )
     http.set_defaults(func=_http_cert)
+    renew = sub.add_parser(
+        "renew", help="renew server certificates about to expire (same names, new key) and the CA (same key)"
+    )
+    renew.add_argument("dir", help="site directory created by `passlane pki init`")
+    renew.add_argument(
+        "--within-days", type=float, default=30, help="renew a server certificate with fewer days left (default 30)"
+    )
+    renew.add_argument(
+        "--ca-within-days", type=float, default=365, help="sign the CA again with fewer days left (default 365)"
+    )
+    renew.add_argument(
+        "--copy-to",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="replace the renewed files found in DIR, keeping their owner and mode (repeat; e.g. /etc/mosquitto/passlane)",
+    )
+    renew.add_argument(
+        "--then", metavar="COMMAND", help="run this shell command once when something was renewed (a restart)"
+    )
+    renew.set_defaults(func=_renew)

@@ -36,6 +36,8 @@ from site_sim.unit_configs import exam_vehicle_toml
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "deploy" / "systemd"
+DAEMONS = ["passlane-bridge.service", "passlane-exam-vehicle.service", "passlane-lane.service"]
+"""The long-running units (the other, passlane-pki-renew.service, is a oneshot its timer starts daily)."""
 UNIT, SITE = "car-01", "site-1"
 
 
@@ -271,8 +273,8 @@ def _verify(root: Path, names: list[str]) -> subprocess.CompletedProcess[str]:
 )
 def test_unit_files_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     root = _scratch_root(tmp_path)
-    names = sorted(p.name for p in UNITS.glob("*.service"))
-    assert names == ["passlane-bridge.service", "passlane-exam-vehicle.service", "passlane-lane.service"]
+    names = sorted(p.name for p in UNITS.glob("*.service")) + ["passlane-pki-renew.timer"]
+    assert names == [*DAEMONS, "passlane-pki-renew.service", "passlane-pki-renew.timer"]
     for name in names:
         shutil.copy(UNITS / name, root / "etc/systemd/system" / name)
     result = _verify(root, names)
@@ -285,7 +287,7 @@ def test_unit_files_pass_systemd_analyze_verify(tmp_path: Path) -> None:
 
 def test_units_run_as_notify_services_with_a_watchdog_and_hardening() -> None:
     """What the unit files promise (docs/deploy.md): read as systemd reads them, key by key."""
-    for unit in UNITS.glob("*.service"):
+    for unit in (UNITS / name for name in DAEMONS):
         keys: dict[str, list[str]] = {}
         for line in unit.read_text().splitlines():
             if "=" in line and not line.startswith("#"):
