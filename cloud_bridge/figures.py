@@ -205,7 +205,7 @@ def lane_comparison(
     cases: list[dict[str, Any]], units: list[str], start: float, end: float, limit_s: float, time_base: TimeBase
 ) -> list[dict[str, Any]]:
     """Per lane over [start, end) of event time: registered, throughput per site hour, median time, SLA share, open now."""
-    hours = time_base.site_s(end - start) or 0.0
+    span_h = (time_base.site_s(end - start) or 0.0) / 3600.0
     rows = []
     for unit in units:
         mine = [c for c in cases if c.get("unit") == unit]
@@ -215,7 +215,7 @@ def lane_comparison(
             {
                 "unit": unit,
                 "registered": len(closed),
-                "per_hour": len(closed) / (hours / 3600.0) if hours > 0 else None,
+                "per_hour": len(closed) / span_h if span_h > 0 else None,
                 "median_s": time_base.site_s(percentile(durations, 50)),
                 "within_limit_share": _share_within(durations, limit_s),
                 "open": sum(1 for c in mine if c.get("opened_at") is not None and c.get("closed_at") is None),

@@ -200,7 +200,9 @@ def alert_signal(
     values: dict[str, Any] | None = None,
 ) -> AlertSignal:
     """An alert of `rule` at its configured severity; one stays open per rule and `key` (a case, a unit, a plate)."""
-    return AlertSignal(rule, f"{rule}:{key}", cfg.sev(rule), title, detail, site, unit, case_id, code, values or {})
+    return AlertSignal(
+        rule, f"{rule}:{key}", cfg.sev(rule), title, detail, site, unit, case_id, code=code, values=values or {}
+    )
 
 
 def clear_signal(
@@ -216,7 +218,17 @@ def clear_signal(
 ) -> AlertSignal:
     """The cause of `rule`'s alert for `key` has ended (`cause` says how): its open alert resolves itself, if there is one."""
     return AlertSignal(
-        rule, f"{rule}:{key}", cfg.sev(rule), "", cause, site, unit, None, cause, values or {}, True, only_codes
+        rule,
+        f"{rule}:{key}",
+        cfg.sev(rule),
+        title="",
+        detail=cause,
+        site=site,
+        unit=unit,
+        code=cause,
+        values=values or {},
+        clears=True,
+        only_codes=only_codes,
     )
 
 
