@@ -130,3 +130,40 @@ def test_a_full_disk_stops_new_cases_keeps_the_journal_and_recovers_when_space_r
             assert journal_result(cfg.journal.path, cfg.unit).status is Status.OK  # the hash chain verifies
 
         asyncio.run(main())
+
+
+def test_the_running_lane_deletes_a_closed_delivered_cases_old_photos_and_keeps_an_open_cases(
+    tmp_path, mqtt_broker, site_pki, cloud, boards
+):
+    io, issuer = boards
+    cfg = lane_config(
+        tmp_path, mqtt_broker, site_pki, io_url=io.url, issuer_url=issuer.url, authority=cloud.settings.authorities[0]
+    )
+    cfg = cfg.model_copy(update={"storage": StorageConfig(max_age_days=1, sweep_interval_s=0.2)})
+    owner = cloud.good[0].owner_id_number
+
+    def old_photo(case_id: str) -> Path:
+        path = cfg.journal.path.parent / "photos" / case_id / "0111-1.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\xff\xd8photo")
+        os.utime(path, (1.0e9, 1.0e9))  # taken in 2001: far older than max_age_days
+        return path
+
+    async def main() -> None:
+        lane = Lane(cfg, hardware=BoardHardware(io.url, issuer.url, poll_s=0.2), reader=VinReading(load=False))
+        await lane.start()
+        try:
+            closed = (await lane.open_case("A", owner, None, "insp-1")).case_id
+            await await_until(lambda: lane.cases[closed].stage == C.Stage.RECORDS_FETCHED, 15, "partner records")
+            await lane.apply(closed, C.Abort("driver left"), "insp-1")
+            still_open = (await lane.open_case("A", owner, None, "insp-1")).case_id
+            closed_photo, open_photo = old_photo(closed), old_photo(still_open)
+            await await_until(lambda: not closed_photo.exists(), 20, "the closed, acknowledged case's photo deleted")
+            assert lane.journal.delivered(closed, closed=True)
+            assert not closed_photo.parent.exists(), "its emptied case folder too"
+            swept = await asyncio.to_thread(lane.upkeep.sweep_photos)  # one more sweep, surely after the first
+            assert open_photo.exists() and swept.kept_undelivered == 1, "an open case's photos are never deleted"
+        finally:
+            await lane.stop()
+
+    asyncio.run(main())
