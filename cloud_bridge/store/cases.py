@@ -101,6 +101,17 @@ class CaseView:
         with self.engine.tx(write=False) as cur:
             return cur.one("SELECT unit, closed_at, outcome FROM cases WHERE case_id = ?", (case_id,))
 
+    def search(self, q: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Cases by id or ID number (exact), or VIN, plate or owner name (substring); newest first."""
+        q = q.strip()
+        like = f"%{q}%"
+        with self.engine.tx(write=False) as cur:
+            return cur.q(
+                "SELECT case_id, unit, site, opened_at, closed_at, outcome, stage, vin, plate, owner_name, id_number, paid FROM cases "
+                "WHERE case_id = ? OR vin LIKE ? OR plate LIKE ? OR owner_name LIKE ? OR id_number = ? ORDER BY opened_at DESC LIMIT ?",
+                (q, like, like, like, q, limit),
+            )
+
     def closed_since(self, since: float) -> list[dict[str, Any]]:
         """Cases closed at or after `since`, with their stage times (the registration figures)."""
         with self.engine.tx(write=False) as cur:
