@@ -1,6 +1,6 @@
 """An exam car starts no exam until its clock is synchronised: on the unit time base only NTP (here a
 `[clock] sync_command` the test controls) counts; on the `gnss` time base dated RTK fixes from the receiver count
-too. The real unit in-process, a real broker, the simulated car's NMEA stream and its vehicle-board firmware."""
+too; nor below the free space `[storage]` asks. The real unit in-process, a real broker, the simulated car's NMEA stream and its vehicle-board firmware."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from edge.broker import MosquittoBroker, free_port
+from edge.contract import EventKind
 from edge.pki import SitePki
-from edge.unit_config import ClockConfig
+from edge.unit_config import ClockConfig, StorageConfig
 from exam_vehicle.config import load_config
 from exam_vehicle.gnss import FixQuality
 from exam_vehicle.unit import ExamRefused, ExamUnit
@@ -43,7 +44,9 @@ async def _until(pred, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _unit(tmp: Path, broker, pki, car: SimCar, time_base: str, probe: list[str]) -> ExamUnit:
+def _unit(
+    tmp: Path, broker, pki, car: SimCar, time_base: str, probe: list[str], storage: StorageConfig | None = None
+) -> ExamUnit:
     config = tmp / "exam-vehicle.toml"
     config.write_text(
         exam_vehicle_toml(
@@ -52,6 +55,8 @@ def _unit(tmp: Path, broker, pki, car: SimCar, time_base: str, probe: list[str])
     )
     cfg = load_config(config)
     cfg = cfg.model_copy(update={"clock": ClockConfig(require_sync=True, sync_command=probe, check_interval_s=0.1)})
+    if storage is not None:
+        cfg = cfg.model_copy(update={"storage": storage})
     return ExamUnit(cfg, speak=lambda text: None)
 
 
@@ -103,6 +108,30 @@ def test_on_the_gnss_time_base_dated_fixes_from_the_receiver_count_as_a_synchron
             await _until(lambda: unit.status()["clock"]["synced"], 10, "GNSS time vouching for the clock")
             assert unit.status()["clock"]["source"] == "gnss"
             assert unit.start_exam("张伟")
+        finally:
+            await unit.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        car.close()
+
+
+@pytest.mark.timeout(120)
+def test_no_exam_starts_below_the_free_space_it_needs(tmp_path: Path, broker) -> None:
+    """A threshold above what the disk has (a petabyte): the real free space is too little, as on a full SD card."""
+    b, pki = broker
+    car = SimCar(UNIT, 1.0)
+
+    async def main() -> None:
+        unit = _unit(tmp_path, b, pki, car, "unit", ["true"], StorageConfig(min_free_mb=1e9, resume_free_mb=1e9))
+        await unit.start()
+        try:
+            await _until(lambda: unit.rtk_fixed(unit.time_base.now()), 30, "an RTK fixed position")
+            with pytest.raises(ExamRefused, match=r"disk full: .* no new exam"):
+                unit.start_exam("张伟")
+            assert unit.status()["disk"]["full"] is True and unit.telemetry_sample(0).disk_full is True
+            assert not unit.journal.events_of_kinds([EventKind.EXAM_STARTED])
         finally:
             await unit.stop()
 
