@@ -63,6 +63,11 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
             f"  time per vehicle not spent by people (software + sped-up machines): "
             f"{summary.system_added_s_per_vehicle:.2f} s real, median"
         )
+        shown = [(name, s) for name, s in summary.added_s_by_step.items() if s >= 0.005][:12]
+        if shown:
+            out("    by step (median real seconds per registered vehicle; waits include the sped-up machines):")
+            for name, s in shown:
+                out(f"      {s:7.3f} s  {name}")
     for reason, n in sorted(summary.reasons.items()):
         out(f"  {n} x {reason}")
 

@@ -12,9 +12,13 @@ everything the software does takes the real time it takes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import random
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from site_sim.payment_provider import SimulatedProvider
 from site_sim.timing import HumanDurations
 
 TERMINAL = ("closed",)
+PHOTOS_FORESEEN = ("0111", "0112", "0113")  # the photos a lane asks for by default (lane_controller.case)
 
 
 class JourneyError(RuntimeError):
@@ -56,6 +61,7 @@ class Outcome:
     passages_confirmed_by_hand: int = 0  # the lane missed a passage the inspector then saw
     human_real_s: float = 0.0
     non_human_real_s: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)  # real seconds per step the people did not spend
 
 
 class Tablet:
@@ -107,6 +113,61 @@ class Tablet:
         await self.http.aclose()
 
 
+class Pictures:
+    """What the cameras will see of one car, rendered ahead on a worker thread from the moment it arrives.
+
+    A real camera costs the site nothing; rendering a scene costs this machine 0.1-0.3 s, and at 600x every
+    real second is ten simulated minutes, so rendered on the way it would pass for the software's time.
+    The VIN scene comes first, then the inspector's photos, one at a time (the lanes' people share the cores).
+    """
+
+    def __init__(self, vehicle: Vehicle) -> None:
+        self.v = vehicle
+        loop = asyncio.get_running_loop()
+        self._ready: dict[str, asyncio.Future[Any]] = {k: loop.create_future() for k in ("scene", *PHOTOS_FORESEEN)}
+        self._stop = threading.Event()
+        self._worker = asyncio.ensure_future(asyncio.to_thread(self._render_all, loop))
+
+    def _render_all(self, loop: asyncio.AbstractEventLoop) -> None:
+        from vision.synth import render_scene
+
+        jobs: list[tuple[str, Callable[[], Any]]] = [("scene", lambda: render_scene(self.v.vin, self.v.seed))]
+        jobs += [(code, functools.partial(_jpeg_of, self.v, code)) for code in PHOTOS_FORESEEN]
+        for key, job in jobs:
+            if self._stop.is_set():
+                return
+            try:
+                value = job()
+            except Exception as exc:  # noqa: BLE001 - handed to whoever awaits this picture
+                loop.call_soon_threadsafe(_settle, self._ready[key], None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, self._ready[key], value, None)
+
+    async def scene(self) -> Any:
+        """The frame the station's VIN camera takes of the car."""
+        return await asyncio.shield(self._ready["scene"])
+
+    async def photo(self, code: str) -> bytes:
+        """The inspector's photo `code` of the car (JPEG)."""
+        if code not in self._ready:
+            return await asyncio.to_thread(_jpeg_of, self.v, code)
+        return bytes(await asyncio.shield(self._ready[code]))
+
+    def cancel(self) -> None:
+        self._stop.set()
+        for fut in self._ready.values():
+            fut.cancel()
+
+
+def _settle(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(value)
+
+
 class Journey:
     """Plays one vehicle through one lane."""
 
@@ -123,8 +184,10 @@ class Journey:
         speed: float,
         durations: HumanDurations,
         patience_s: float = 120.0,
+        pictures: Pictures | None = None,
     ) -> None:
         self.v = vehicle
+        self.pictures = pictures or Pictures(vehicle)
         self.lane = lane
         self.tablet = tablet
         self.io = io
@@ -143,11 +206,31 @@ class Journey:
         self.outcome.human_real_s += delay
         await asyncio.sleep(delay)
 
+    @contextlib.asynccontextmanager
+    async def step(self, name: str) -> AsyncIterator[None]:
+        """Count the real time of one step of the visit under `name` (the per-step breakdown of the
+        time not spent by people: software, look-ups, sped-up machines)."""
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.outcome.steps[name] = self.outcome.steps.get(name, 0.0) + time.monotonic() - t0
+
     async def world(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.to_thread(fn, *args)
+        async with self.step(f"world: {fn.__name__.replace('_', ' ')}"):
+            return await asyncio.to_thread(fn, *args)
+
+    async def act(self, case_id: str, action: str, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """The inspector's action on the tablet, timed as its own step."""
+        async with self.step(f"tablet: {action.split('/')[0]}"):
+            return await self.tablet.act(case_id, action, body, **kw)
 
     async def until(self, case_id: str, pred: Any, what: str, patience_s: float | None = None) -> dict[str, Any]:
         """Wait (as a person would, patiently) until the case view satisfies `pred`."""
+        async with self.step(f"wait: {what}"):
+            return await self._until(case_id, pred, what, patience_s)
+
+    async def _until(self, case_id: str, pred: Any, what: str, patience_s: float | None) -> dict[str, Any]:
         deadline = time.monotonic() + (self.patience_s if patience_s is None else patience_s)
         next_resume = time.monotonic() + 1.0
         while True:
@@ -169,6 +252,10 @@ class Journey:
             await asyncio.sleep(0.02)
 
     async def arm_open(self, barrier: str) -> None:
+        async with self.step(f"wait: the {barrier} arm to open"):
+            await self._arm_open(barrier)
+
+    async def _arm_open(self, barrier: str) -> None:
         deadline = time.monotonic() + self.patience_s
         while True:
             state = await self.world(self.io.state)
@@ -178,13 +265,13 @@ class Journey:
                 raise JourneyError(f"{self.lane}: the {barrier} barrier never opened")
             await asyncio.sleep(0.05)
 
-    def show_vin_to_camera(self) -> Path:
-        """The car stands on the station: the VIN camera's next snapshot shows its plate."""
-        from vision.synth import render_scene
-
-        return upload_frame(self.camera_dir, render_scene(self.v.vin, self.v.seed), quality=90)
-
     async def run(self) -> Outcome:
+        try:
+            return await self._timed_run()
+        finally:
+            self.pictures.cancel()
+
+    async def _timed_run(self) -> Outcome:
         started = time.monotonic()
         try:
             await self._run()
@@ -197,13 +284,18 @@ class Journey:
             if await self._clear_the_lane():
                 self.outcome.outcome = "aborted"  # the staff aborted the case with a reason; the car is out
         self.outcome.non_human_real_s = time.monotonic() - started - self.outcome.human_real_s
+        # what no step accounts for: the journey's own code, a person's sleep waking late on a busy machine
+        self.outcome.steps["between the steps"] = max(
+            0.0, self.outcome.non_human_real_s - sum(self.outcome.steps.values())
+        )
         return self.outcome
 
     async def _run(self) -> None:
         t = self.tablet
         await self.world(self.io.vehicle_arrive, "entry")
         await self.human("show_id_card")
-        opened = await t.call("POST", "/api/cases", json={"station": "A", "id_number": self.v.owner_id_number})
+        async with self.step("tablet: open case"):
+            opened = await t.call("POST", "/api/cases", json={"station": "A", "id_number": self.v.owner_id_number})
         if not opened.get("ok"):
             raise JourneyError(f"{self.lane}: case not opened: {opened.get('error')}")
         case_id = opened["case"]["case_id"]
@@ -217,13 +309,15 @@ class Journey:
         if view.get("record_problems"):
             # The inspector sees the problem on the tablet and turns the car away.
             await self.human("show_id_card")
-            await t.act(case_id, "reject", {"reason": "partner records: " + "; ".join(view["record_problems"])})
+            await self.act(case_id, "reject", {"reason": "partner records: " + "; ".join(view["record_problems"])})
             await self.world(self.io.vehicle_leave, "entry")
             await self._entry_clear()
             raise _Ended(await t.case(case_id))
         # Drive onto the inspection station.
-        self.show_vin_to_camera()
-        await t.act(case_id, "admit")
+        async with self.step("world: the camera photographs the VIN"):
+            frame = await self.pictures.scene()
+            await asyncio.to_thread(upload_frame, self.camera_dir, frame, 90)
+        await self.act(case_id, "admit")
         await self.arm_open("entry")
         await self._drive_through(case_id, "entry", lambda c: c["stage"] != "records_fetched")
         view = await self.until(case_id, lambda c: c.get("vin_read") is not None, "the VIN read")
@@ -232,39 +326,42 @@ class Journey:
             # The reader asked for review (or differs from the certificate): the inspector reads the plate by eye.
             await self.human("inspection_item")
             if self.v.vin != view.get("certificate_vin"):
-                await t.act(
+                await self.act(
                     case_id, "reject", {"reason": f"VIN on the vehicle {self.v.vin} differs from the certificate"}
                 )
                 await self._leave(case_id)
-            await t.act(case_id, "vin/confirm", {"vin": self.v.vin, "reason": "checked on the vehicle"})
+            await self.act(case_id, "vin/confirm", {"vin": self.v.vin, "reason": "checked on the vehicle"})
         view = await self.until(case_id, lambda c: c["stage"] != "admitted", "VIN confirmed")
         failing = self.rng.choice(view["checklist"]) if self.v.fails_inspection else None
         for item in view["checklist"]:
             await self.human("inspection_item")
-            await t.act(case_id, "items", {"item": item, "result": "fail" if item == failing else "pass"})
+            await self.act(case_id, "items", {"item": item, "result": "fail" if item == failing else "pass"})
         for code in view["required_photos"]:
             await self.human("photo")
-            files = {"file": (f"{code}.jpg", _jpeg_of(self.v, code), "image/jpeg")}
-            await t.act(case_id, f"photos/{code}", files=files)
-        await t.act(case_id, "conclude")
+            async with self.step("world: the inspector takes a photo"):
+                jpeg = await self.pictures.photo(code)
+            files = {"file": (f"{code}.jpg", jpeg, "image/jpeg")}
+            await self.act(case_id, f"photos/{code}", files=files)
+        await self.act(case_id, "conclude")
         if failing:
             await self._leave(case_id)
             return
         view = await self.until(case_id, lambda c: bool(c.get("plate_options")), "plate options")
         await self.human("choose_plate")
         choice = self.rng.choice(view["plate_options"][: max(1, len(view["plate_options"]))])
-        await t.act(case_id, "plate", {"number": choice, "composed": False})
+        await self.act(case_id, "plate", {"number": choice, "composed": False})
         view = await self.until(
             case_id, lambda c: bool((c.get("payment") or {}).get("payment_id")), "the payment request"
         )
         await self.human("pay")
         pay = view["payment"]
-        await asyncio.to_thread(self.provider.pay, pay["payment_id"], int(pay["amount_cents"]))
+        async with self.step("payment provider"):
+            await asyncio.to_thread(self.provider.pay, pay["payment_id"], int(pay["amount_cents"]))
         view = await self.until(case_id, lambda c: c["stage"] == "plates_issued", "plates issued")
         self.outcome.plate = view.get("plate")
         await self.world(self.issuer.take_plates)
         await self.human("fit_plates")
-        await t.act(case_id, "fitted")
+        await self.act(case_id, "fitted")
         await self._leave(case_id)
         view = await t.case(case_id)
         if view.get("outcome") == "registered":
@@ -285,7 +382,7 @@ class Journey:
                 case_id = self.outcome.case_id
                 view = await self.tablet.case(case_id)
                 if view["stage"] not in ("closed", "leaving", "exit_open"):
-                    await self.tablet.act(case_id, "abort", {"reason": "visit could not go on (site demo staff)"})
+                    await self.act(case_id, "abort", {"reason": "visit could not go on (site demo staff)"})
                     view = await self.tablet.case(case_id)
                 if view["stage"] != "closed" and entry["vehicle"] == "none":
                     await self._leave(case_id)  # the car is in the lane: out through the exit
@@ -310,7 +407,7 @@ class Journey:
             "the case to be ready to leave",
         )
         if view["stage"] in ("plates_fitted", "leaving"):
-            await self.tablet.act(case_id, "exit")
+            await self.act(case_id, "exit")
         view = await self.until(case_id, lambda c: c["stage"] in ("exit_open", "closed"), "the exit barrier")
         if view["stage"] == "exit_open":
             await self.arm_open("exit")
@@ -334,7 +431,7 @@ class Journey:
                     raise JourneyError(f"{self.lane}: the car never got through the {barrier} barrier") from None
                 await asyncio.sleep(0.05)
             if not noticed(await self.tablet.case(case_id)):
-                await self.tablet.act(case_id, "passed", {"barrier": barrier})
+                await self.act(case_id, "passed", {"barrier": barrier})
                 self.outcome.passages_confirmed_by_hand += 1
 
     async def _entry_clear(self) -> None:

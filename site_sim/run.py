@@ -21,7 +21,7 @@ import httpx
 
 from edge.stats import percentile
 from firmware.sim.control import SimControl
-from site_sim.journey import Journey, Outcome, Tablet, Vehicle
+from site_sim.journey import Journey, Outcome, Pictures, Tablet, Vehicle
 from site_sim.payment_provider import SimulatedProvider
 from site_sim.site import INSPECTOR_PIN, OPS_USER, Site, passlane
 from site_sim.summary import SiteSummary
@@ -146,6 +146,7 @@ class SiteRun:
             await asyncio.sleep(max(0.0, t0 + at_sim_s / speed - time.monotonic()))
             self.arrived += 1
             arrived.append(vehicle)
+            pictures = Pictures(vehicle)  # what the cameras will see of it, drawn while it queues
             lane = min(self.lanes, key=lambda s: (s.queued, s.index))
             lane.queued += 1
             try:
@@ -166,6 +167,7 @@ class SiteRun:
                             speed=speed,
                             durations=self.durations,
                             patience_s=self.opts.patience_s,
+                            pictures=pictures,
                         )
                         outcome = await journey.run()
                         self.outcomes.append(outcome)
@@ -211,6 +213,7 @@ class SiteRun:
             lost=lost,
             wall_seconds=round(time.monotonic() - started, 1),
             system_added_s_per_vehicle=None if not non_human else round(percentile(non_human, 50) or 0.0, 3),
+            steps=[o.steps for o in self.outcomes if o.outcome == "completed"],
         )
 
     # ------------------------------------------------------------ faults

@@ -25,6 +25,8 @@ class SiteSummary(BaseModel):
     duplicates: int
     lost: int
     system_added_s_per_vehicle: float | None = None
+    # per step of a registered vehicle's visit: the median real seconds it took (people's own time left out)
+    added_s_by_step: dict[str, float] = {}
     wall_seconds: float
     reasons: dict[str, int] = {}
 
@@ -41,8 +43,10 @@ class SiteSummary(BaseModel):
         lost: int,
         wall_seconds: float,
         system_added_s_per_vehicle: float | None = None,
+        steps: list[dict[str, float]] | None = None,
     ) -> SiteSummary:
-        """outcomes: (outcome, registration minutes in simulated time or None, reason)."""
+        """outcomes: (outcome, registration minutes in simulated time or None, reason); steps: per registered
+        vehicle, the real seconds of each step of its visit that people did not spend (a step it skipped counts 0)."""
         minutes = [m for o, m, _ in outcomes if o == "completed" and m is not None]
         reasons: dict[str, int] = {}
         for outcome, _, reason in outcomes:
@@ -67,6 +71,14 @@ class SiteSummary(BaseModel):
             duplicates=duplicates,
             lost=lost,
             system_added_s_per_vehicle=system_added_s_per_vehicle,
+            added_s_by_step=_median_by_step(steps or []),
             wall_seconds=wall_seconds,
             reasons=reasons,
         )
+
+
+def _median_by_step(steps: list[dict[str, float]]) -> dict[str, float]:
+    """Each step's median over the vehicles (0 for a vehicle that skipped it), largest first."""
+    names = {name for one in steps for name in one}
+    medians = {name: round(percentile([one.get(name, 0.0) for one in steps], 50) or 0.0, 3) for name in names}
+    return dict(sorted(medians.items(), key=lambda kv: (-kv[1], kv[0])))

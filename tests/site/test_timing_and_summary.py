@@ -66,3 +66,24 @@ def test_summary_counts_outcomes_and_the_30_minute_share() -> None:
     assert s.share_within_30_min == 0.5
     assert s.max_minutes == 40.0
     assert s.reasons == {"rejected: inspection failed": 1, "aborted: owner left": 1}
+
+
+def test_the_time_by_step_is_each_steps_median_over_vehicles_a_skipped_step_counting_zero() -> None:
+    steps = [
+        {"wait: the VIN read": 0.30, "tablet: admit": 0.02},
+        {"wait: the VIN read": 0.10, "tablet: admit": 0.04, "wait: plate options": 0.5},
+        {"wait: the VIN read": 0.20, "tablet: admit": 0.03},
+    ]
+    s = SiteSummary.from_outcomes(
+        lanes=1,
+        speed=600,
+        outcomes=[("completed", 10.0, None)] * 3,
+        events_published=0,
+        events_stored=0,
+        duplicates=0,
+        lost=0,
+        wall_seconds=1.0,
+        steps=steps,
+    )
+    assert s.added_s_by_step == {"wait: the VIN read": 0.2, "tablet: admit": 0.03, "wait: plate options": 0.0}
+    assert list(s.added_s_by_step) == ["wait: the VIN read", "tablet: admit", "wait: plate options"]
