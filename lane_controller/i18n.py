@@ -423,10 +423,34 @@ def device_name(name: str, lang: str) -> str:
     return name if lang == "en" else DEVICES.get(name, name)
 
 
+DISK_FULL = re.compile(
+    r"(?P<pre>(?:photo )?not saved: )?disk full: (?P<free>[\d.]+) MiB free in (?P<folder>.+?) \(needs (?P<need>[\d.e+]+) MiB\); "
+    r"no new work until space returns; nothing journaled is lost(?P<what>: no new \w+)?"
+)
+CLOCK_UNSYNCED = re.compile(r"clock not synchronised: no (?P<what>\w+) starts(?: until it is)? \((?P<detail>.*)\)")
+_NOT_SAVED = {"not saved: ": "未保存：", "photo not saved: ": "照片未保存："}
+_NEW_WORK = {"case": "案件", "exam": "考试"}
+
+
+def _unit_state_zh(text: str) -> str | None:
+    """The unit's own disk and clock alerts (edge.storage, edge.clock_sync) in zh-CN, or None for other texts."""
+    if m := DISK_FULL.fullmatch(text):
+        what = (m["what"] or "").removeprefix(": no new ")
+        return (
+            f"{_NOT_SAVED.get(m['pre'] or '', '')}磁盘已满：{m['folder']} 仅剩 {m['free']} MiB（需要 {m['need']} MiB）；"
+            "空间恢复前不接新业务，已记录的数据不会丢失" + (f"；不能开新{_NEW_WORK.get(what, what)}" if what else "")
+        )
+    if m := CLOCK_UNSYNCED.fullmatch(text):
+        return f"时钟未同步：同步前不能开始{_NEW_WORK.get(m['what'], m['what'])}（{m['detail']}）"
+    return None
+
+
 def translate_device_message(text: str, lang: str) -> str:
     """A device alert (``"io-board: link down"``) in the tablet's language; English stays as the lane wrote it."""
     if lang == "en" or ": " not in text:
         return text
+    if (said := _unit_state_zh(text)) is not None:
+        return said
     device, detail = text.split(": ", 1)
     return f"{device_name(device, lang)}：{_device_detail_zh(detail)}"
 
