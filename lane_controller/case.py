@@ -34,6 +34,7 @@ VIN_READ_EVENT_FIELDS = {
     "confidence",
     "check_digit",
     "image",
+    "image_b64",
     "ms",
     "review_reason",
     "reshoot",
@@ -583,7 +584,7 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
             if read.verification is not None:
                 data["verification"] = read.verification.model_dump(include=VERIFICATION_EVENT_FIELDS)
             E.append(Event(EventKind.CASE_VIN_READ, {**data, "matches": matches}))
-            case = case.model_copy(update={"vin_read": read})
+            case = case.model_copy(update={"vin_read": read.model_copy(update={"image_b64": None})})  # sent, not kept
             if case.vin_read_confirms:
                 cert = case.certificate_vin
                 case = _to(case, Stage.VIN_CONFIRMED, now, vin=cert)

@@ -283,21 +283,49 @@ class VinReading:
         return done.read, done.crop
 
 
-def crop_jpeg(frame: np.ndarray, box: Any, path: Path) -> Path:
-    """Save the VIN crop (or the whole frame) as a JPEG for the case page."""
-    import cv2
-
-    img = frame
+def vin_cut(frame: np.ndarray, box: Any) -> np.ndarray:
+    """The VIN line with a margin of a third of its height all round (a detector box is tight: the tops of
+    the characters must not be cut off), or the whole frame when there is no usable box."""
     try:
         if box is not None:
             pts = np.asarray(box, dtype=float).reshape(-1, 2)  # corners TL, TR, BR, BL (or x0, y0, x1, y1)
             x0, y0 = (int(v) for v in pts.min(axis=0))
             x1, y1 = (int(v) for v in pts.max(axis=0))
             if x1 > x0 and y1 > y0:
-                pad = 10
-                img = frame[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+                pad = max(10, (y1 - y0) // 3)
+                return frame[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
     except (TypeError, ValueError):
-        img = frame
+        pass
+    return frame
+
+
+def crop_jpeg(frame: np.ndarray, box: Any, path: Path) -> Path:
+    """Save the VIN crop (or the whole frame) as a JPEG for the case page."""
+    import cv2
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), img)
+    cv2.imwrite(str(path), vin_cut(frame, box))
     return path
+
+
+THUMBNAIL_MAX_BYTES = 16 * 1024
+THUMBNAIL_MAX_WIDTH = 640
+
+
+def thumbnail_b64(img: np.ndarray, max_bytes: int = THUMBNAIL_MAX_BYTES, max_width: int = THUMBNAIL_MAX_WIDTH) -> str:
+    """`img` as a JPEG of at most `max_bytes`, in base64: first lower quality, then a smaller picture.
+
+    Bounded so that a case.vin_read event stays far below the 64 KiB event limit (edge.contract)."""
+    import base64
+
+    import cv2
+
+    scale = min(1.0, max_width / max(1, img.shape[1]))
+    while True:
+        size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
+        small = img if scale >= 1.0 else cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        for quality in (85, 70, 55, 40):
+            ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if ok and (len(buf) <= max_bytes or max(size) <= 8):  # (8 px of anything fits: the loop ends)
+                return base64.b64encode(buf.tobytes()).decode("ascii")
+        scale *= 0.7

@@ -26,7 +26,7 @@ import numpy as np
 
 from lane_controller import case as C
 from lane_controller.memory import release_memory
-from lane_controller.vin_camera import CameraError, VinCamera, VinReading, crop_jpeg
+from lane_controller.vin_camera import CameraError, VinCamera, VinReading, crop_jpeg, thumbnail_b64, vin_cut
 from vision import capture
 
 READ_AT_MOST = 3  # usable frames read per check, sharpest first, until one is clear
@@ -58,10 +58,11 @@ class VisionWorker:
             res, img, box = await self._run(self.check_frames, frames, expected)
             path = self.photo_path(case_id, "vin")
             await self._run(crop_jpeg, img, box, path)
+            small = await self._run(thumbnail_b64, vin_cut(img, box))
         finally:
             del frames
             await self._run(release_memory)
-        return res.model_copy(update={"image": str(path.relative_to(self.data_dir))})
+        return res.model_copy(update={"image": str(path.relative_to(self.data_dir)), "image_b64": small})
 
     def grab_frames(self) -> list[np.ndarray]:
         """`capture.FRAMES` frames within `capture.WINDOW_S` from a live camera; one from a snapshot folder."""

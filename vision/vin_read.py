@@ -67,6 +67,11 @@ class VinRead(BaseModel):
     image: str | None = Field(
         None, description="where the unit keeps the crop the read came from (a path under its data folder)"
     )
+    image_b64: str | None = Field(
+        None,
+        description="the crop as a small JPEG in base64 (at most 16 KiB before encoding): it travels in the "
+        "case.vin_read event so the ops case page shows what the camera saw; the lane's case keeps only the path",
+    )
     reshoot: Literal["blur", "glare", "no_vin"] | None = Field(
         None, description="the camera frames were not good enough to read: why a new photo is needed"
     )
