@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cloud_bridge.auth import Perm
+from cloud_bridge.case_view import mask_personal
 from cloud_bridge.web.common import MAX_INT, NO_CONTROL, Ctx, Me, SiteId, UnitId, declare
 from edge.contract import CommandName
 
@@ -46,8 +47,14 @@ def api_unit_events(
     after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_INT)] = 1000,
 ) -> list[dict[str, Any]]:
-    """Stored events with seq > after in seq order; `limit` is clamped to 10,000 (page by passing the last seq as after)."""
-    return ctx.store.unit_records.events(unit, after, min(limit, EVENTS_PAGE_MAX))
+    """Stored events with seq > after in seq order; `limit` is clamped to 10,000 (page by passing the last seq as after).
+
+    Personal data in the events (partner records, the owner's ID number) is masked as on the case pages; a role that
+    may see it asks for one case's through the audited ``POST /api/cases/{id}/personal-data``."""
+    events: list[dict[str, Any]] = mask_personal(
+        ctx.store.unit_records.events(unit, after, min(limit, EVENTS_PAGE_MAX))
+    )
+    return events
 
 
 @declare(router, "POST", "/api/units/{site}/{unit}/commands", Perm.ADMIN)

@@ -134,3 +134,13 @@ def test_the_api_unmasks_for_the_admin_and_audits_each_call(web) -> None:
     assert c.post("/api/cases/lane-09-261206-00ffff/personal-data", headers=h).status_code == 404
     assert len(_views(web)) == 2  # an unknown case shows nothing and audits nothing
     assert c.post(f"/api/cases/{CASE}/personal-data", headers=h, json={"why": "x"}).status_code == 422
+
+
+@pytest.mark.parametrize("user", ["ada", "vic"])
+def test_the_unit_events_api_masks_personal_data_too(web, user: str) -> None:
+    """The raw event pages carry the partner records and the owner's ID number: masked there as well."""
+    c = web.client()
+    r = c.get(f"/api/units/{CASE.rsplit('-', 2)[0]}/events", headers=web.bearer(user))
+    assert r.status_code == 200 and r.json(), r.text
+    assert not any(s in r.text for s in SECRETS), [s for s in SECRETS if s in r.text]
+    assert MASKED[0] in r.text
