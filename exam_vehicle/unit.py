@@ -28,13 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from edge.changes import ChangeFeed, OwnedTasks
-from edge.clock_sync import ClockGate, ClockState
 from edge.contract import BoardHealth, EventKind, Telemetry, new_case_id
 from edge.journal import Journal, NewEvent
 from edge.mqtt_session import MqttSession, SessionSettings
 from edge.outbox import Outbox
 from edge.remote_commands import CommandDispatcher
-from edge.storage import DiskGuard, SweepResult, sweep, track_files
 from edge.telemetry import TelemetryPublisher, sample
 from exam_vehicle.car import load_car
 from exam_vehicle.config import ExamVehicleConfig
@@ -46,10 +44,11 @@ from exam_vehicle.position import PositionFeed
 from exam_vehicle.receiver import ReceiverLink
 from exam_vehicle.rules import load_rules
 from exam_vehicle.signals import SignalChange
-from exam_vehicle.time_base import GnssTimeBase, time_base
+from exam_vehicle.time_base import time_base
 from exam_vehicle.track import Input, TrackHeader
 from exam_vehicle.track_upload import compress_once, pieces
 from exam_vehicle.unit_commands import ExamCommands
+from exam_vehicle.upkeep import ExamUpkeep
 from exam_vehicle.vehicle_board import VehicleBoardDriver
 from exam_vehicle.voice import Announcer, Speak, espeak
 
@@ -111,8 +110,8 @@ class ExamUnit:
         self.devices: dict[str, dict[str, Any]] = {"gnss": {"online": False, "detail": "not yet heard"}}
         self.telemetry: TelemetryPublisher | None = None
         self.commands: CommandDispatcher | None = None
-        self.clock_gate = ClockGate(cfg.clock, extra=self._gnss_time)
-        self.disk = DiskGuard(self.data_dir, cfg.storage)
+        self.upkeep = ExamUpkeep(cfg, self.journal, self.time_base, lambda: self.last_epoch, self.changes.bump)
+        self.clock_gate, self.disk = self.upkeep.clock_gate, self.upkeep.disk
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -130,7 +129,7 @@ class ExamUnit:
         self.receiver.start()
         self.tasks.start(self._board_loop())
         self.tasks.start(self._upload_pending())
-        self.tasks.start(self._watch_storage())
+        self.tasks.start(self.upkeep.watch())
 
     async def stop(self) -> None:
         if self.run is not None:
@@ -150,9 +149,8 @@ class ExamUnit:
         """Begin judging `candidate`; the signals as the board has them now are the judge's first inputs."""
         if self.run is not None:
             raise ExamRefused(f"exam {self.run.header.exam_id} is under way")
-        for reason in (self.clock_gate.refusal("exam"), self.disk.refusal("exam")):
-            if reason is not None:
-                raise ExamRefused(reason)
+        if (reason := self.upkeep.refusal()) is not None:
+            raise ExamRefused(reason)
         now = self.time_base.now()
         if not self.rtk_fixed(now):
             raise ExamRefused("no RTK fixed position from the receiver: an exam is judged only on an RTK fixed fix")
@@ -167,24 +165,7 @@ class ExamUnit:
             rules_version=self.rules.version,
             started_at=now,
         )
-        self.journal.record(
-            [
-                NewEvent(
-                    EventKind.EXAM_STARTED,
-                    case_id=exam_id,
-                    actor="examiner",
-                    ts=now,
-                    data={
-                        "exam_id": exam_id,
-                        "candidate": candidate,
-                        "car": self.car.name,
-                        "course": self.course.name,
-                        "rules_version": self.rules.version,
-                        "licence": self.rules.licence,
-                    },
-                )
-            ]
-        )
+        self.journal.record([exam_started(header, self.rules.licence)])
         self.run = ExamRun(
             header,
             Judge(self.course, self.car, self.rules),
@@ -208,34 +189,6 @@ class ExamUnit:
             raise ExamRefused("no exam is under way")
         self.run.finish(self.time_base.now())
         self._after_input()
-
-    def _gnss_time(self) -> ClockState | None:
-        """On the `gnss` time base, a receiver giving dated fixes vouches for the time exams are judged on."""
-        e = self.last_epoch
-        if not isinstance(self.time_base, GnssTimeBase) or not self.time_base.locked or e is None:
-            return None
-        if e.quality is FixQuality.INVALID or self.time_base.now() - e.t > 2.0:
-            return ClockState(False, "gnss", "no recent GNSS fix")
-        return ClockState(True, "gnss", "GNSS time from the receiver (the judging time base)")
-
-    def sweep_tracks(self) -> SweepResult:
-        """Delete uploaded tracks the cloud acknowledged, by age and disk budget (on a worker thread)."""
-        return sweep(track_files(self.cfg.tracks_dir), self.journal.delivered, self.cfg.storage)
-
-    async def _watch_storage(self) -> None:
-        """Every clock check interval: the clock and the disk (status, telemetry); every sweep interval: retention."""
-        swept_at = -float("inf")
-        while True:
-            try:
-                if time.monotonic() - swept_at >= self.cfg.storage.sweep_interval_s:
-                    swept_at = time.monotonic()
-                    await asyncio.to_thread(self.sweep_tracks)
-                await asyncio.to_thread(self.disk.check)
-                await asyncio.to_thread(self.clock_gate.probe)
-            except Exception:  # tried again next time; a failed sweep must not stop the checks
-                log.exception("storage check failed")
-            self.changes.bump()
-            await asyncio.sleep(min(self.cfg.storage.sweep_interval_s, self.cfg.clock.check_interval_s))  # periodic
 
     def _track_path(self, exam_id: str) -> Path:
         return self.cfg.tracks_dir / f"{exam_id}.jsonl"
@@ -416,6 +369,24 @@ class ExamUnit:
                 "dropped": self.announcer.dropped,
             },
         }
+
+
+def exam_started(header: TrackHeader, licence: str) -> NewEvent:
+    """The journaled start of an exam: who, on which car, course and rules version."""
+    return NewEvent(
+        EventKind.EXAM_STARTED,
+        case_id=header.exam_id,
+        actor="examiner",
+        ts=header.started_at,
+        data={
+            "exam_id": header.exam_id,
+            "candidate": header.candidate,
+            "car": header.car,
+            "course": header.course,
+            "rules_version": header.rules_version,
+            "licence": licence,
+        },
+    )
 
 
 class ExamRefused(RuntimeError):
