@@ -109,6 +109,14 @@ class UiConfig(Section):
     host: str = Field("127.0.0.1", title="Tablet UI address")
     port: int = Field(8080, ge=0, le=65535, title="Tablet UI port (0 = any free port)")
     language: Literal["zh-CN", "en"] = Field("zh-CN", title="Default language")
+    time_scale: float = Field(
+        1.0,
+        gt=0,
+        le=100_000,
+        title="Site seconds per lane second",
+        description="1 at a real lane; a sped-up simulated site (`passlane demo --speed`) sets its speed, so that the "
+        "tablet shows case times, and measures the promise, in the site's simulated minutes",
+    )
     session_secret: Secret | None = Field(
         None, title="Session secret", description="signs inspector sessions; a random one per start when absent"
     )
@@ -131,6 +139,11 @@ class LaneConfig(UnitConfig):
     plates: PlateConfig = PlateConfig()
     ui: UiConfig = UiConfig()
     inspectors: list[Inspector] = Field([], title="Inspectors", description="who may sign in on the tablet")
+
+    @property
+    def promise_lane_s(self) -> float:
+        """The promise in the lane's own seconds (the site's minutes divided by `ui.time_scale`)."""
+        return self.promise_minutes * 60 / self.ui.time_scale
 
     @model_validator(mode="after")
     def _unique(self) -> LaneConfig:

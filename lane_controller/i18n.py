@@ -35,6 +35,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "age": {"zh-CN": "用时", "en": "Time in lane"},
     "promise": {"zh-CN": "30 分钟承诺", "en": "30-minute promise"},
     "over_promise": {"zh-CN": "已超时", "en": "over the promise"},
+    "simulated_time": {"zh-CN": "（模拟时间）", "en": "(simulated time)"},
     "waiting": {"zh-CN": "等待", "en": "Waiting for"},
     "hold": {"zh-CN": "暂停", "en": "On hold"},
     "owner_vehicle": {"zh-CN": "车主与车辆（合作方数据）", "en": "Owner and vehicle (partner records)"},

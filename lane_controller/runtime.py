@@ -370,7 +370,7 @@ class Lane:
         now = self.clock()
         for c in list(self.cases.values()):
             key = f"promise:{c.case_id}"
-            if key not in self._promise_warned and c.over_promise(now, self.cfg.promise_minutes * 60):
+            if key not in self._promise_warned and c.over_promise(now, self.cfg.promise_lane_s):
                 self._promise_warned.add(key)
                 self.alert(
                     key,

@@ -111,8 +111,8 @@ def case_summary(lane: Lane, c: C.Case) -> dict[str, Any]:
         "case_id": c.case_id,
         "station": c.station,
         "stage": c.stage.value,
-        "age_s": round(c.age(now), 1),
-        "over_promise": c.over_promise(now, lane.cfg.promise_minutes * 60),
+        "age_s": round(c.age(now) * lane.cfg.ui.time_scale, 1),  # in the site's time (simulated in a sped-up demo)
+        "over_promise": c.over_promise(now, lane.cfg.promise_lane_s),
         "hold": c.hold,
         "waiting": lane.waiting.get(c.case_id) or C.waiting_for(c),
         "progress": lane.waiting.get(c.case_id),  # what the lane is doing for the case right now, if anything

@@ -357,6 +357,7 @@ authority = "{AUTHORITY}"
 
 [ui]
 port = {parts.ui_port}
+time_scale = {site.speed:g}
 
 [[inspectors]]
 id = "{parts.inspector_id}"

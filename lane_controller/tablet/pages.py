@@ -66,6 +66,7 @@ def render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
             "me": signed_in(request),
             "lane": lane,
             "promise_s": lane.cfg.promise_minutes * 60,
+            "simulated": lane.cfg.ui.time_scale != 1.0,  # case times are a sped-up site's simulated minutes
             **ctx,
         },
     )

@@ -29,13 +29,20 @@ def _case(case_id: str, *inputs: C.Input, opened_at: float = 0.0) -> C.Case:
     return case
 
 
-def _lane(cases: list[C.Case], *, entry_loop: bool = False, source: str = "/tmp/x/camera") -> Any:
+def _lane(
+    cases: list[C.Case], *, entry_loop: bool = False, source: str = "/tmp/x/camera", time_scale: float = 1.0
+) -> Any:
     """The parts of a Lane the views read."""
     return SimpleNamespace(
         cases={c.case_id: c for c in cases},
         waiting={},
         clock=lambda: 100.0,
-        cfg=SimpleNamespace(promise_minutes=30, camera=SimpleNamespace(source=source)),
+        cfg=SimpleNamespace(
+            promise_minutes=30,
+            promise_lane_s=30 * 60 / time_scale,
+            ui=SimpleNamespace(time_scale=time_scale),
+            camera=SimpleNamespace(source=source),
+        ),
         last_hw_status={"barriers": {"entry": {"loop_occupied": entry_loop}}},
         alerts={},
         camera=SimpleNamespace(fps=None),
@@ -150,3 +157,11 @@ def test_a_plate_is_drawn_blue_for_an_ordinary_car_and_green_for_a_new_energy_ca
     css = (Path(lane_controller.__file__).parent / "static" / "app.css").read_text()
     assert ".plate-blue { background:#1d4ed8; color:#fff; }" in css
     assert ".plate-nev { background:linear-gradient(" in css and "color:#000" in css.split(".plate-nev")[1][:120]
+
+
+def test_a_sped_up_site_shows_case_times_and_the_promise_in_its_own_minutes() -> None:
+    case = _case("c", C.PartnerRecords(RECORDS), opened_at=60.0)  # 40 lane seconds old at the clock's 100
+    real = views.case_summary(_lane([case]), case)
+    assert real["age_s"] == 40.0 and not real["over_promise"]
+    fast = views.case_summary(_lane([case], time_scale=60.0), case)  # 40 s at 60x: 40 simulated minutes
+    assert fast["age_s"] == 2400.0 and fast["over_promise"]
