@@ -14,6 +14,7 @@ from cloud_bridge.config import BridgeSettings, ConfigError, HttpTlsConfig
 from cloud_bridge.metrics import Metrics
 from cloud_bridge.service import Service
 from cloud_bridge.store import Store, open_store
+from edge.logs import setup_logging
 from edge.systemd_notify import SystemdNotifier
 
 log = logging.getLogger("passlane.bridge")
@@ -148,7 +149,7 @@ def serve(settings: BridgeSettings, *, http: bool = True, worker_base: int = 0) 
 
     HTTPS when `http.tls` names a certificate and key (checked first: see check_tls_files).
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(logging.INFO)
     import sys
 
     tls = settings.http.tls

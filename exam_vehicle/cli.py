@@ -177,13 +177,12 @@ def _run(ns: argparse.Namespace) -> int:
     import logging
     import signal
 
+    from edge.logs import setup_logging
     from edge.systemd_notify import SystemdNotifier
     from exam_vehicle.page import ServerReady, serve
     from exam_vehicle.unit import ExamRefused, ExamUnit
 
-    logging.basicConfig(
-        level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    setup_logging(logging.INFO if ns.verbose else logging.WARNING)
     cfg = _load_unit_config(ns.config)
     if cfg is None:
         return 1

@@ -57,6 +57,7 @@ def _run(ns: argparse.Namespace) -> int:
     import signal
 
     from edge.config import ConfigError, check_secrets, load_config
+    from edge.logs import setup_logging
     from edge.systemd_notify import SystemdNotifier
     from lane_controller.memory import limit_malloc_arenas
     from lane_controller.runtime import Lane
@@ -64,9 +65,7 @@ def _run(ns: argparse.Namespace) -> int:
 
     limit_malloc_arenas(2)
 
-    logging.basicConfig(
-        level=logging.INFO if ns.verbose else logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    setup_logging(logging.INFO if ns.verbose else logging.WARNING)
     try:
         cfg = load_config(ns.config)
     except ConfigError as exc:
