@@ -19,7 +19,6 @@ import shutil
 import socket
 import sqlite3
 import ssl
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from edge.clock_sync import ClockGate, ClockState
 
 CERT_WARN_DAYS = 30
 """WARN when the site CA expires within this many days: time to renew it on every unit and the broker."""
@@ -250,28 +251,18 @@ def disk_result(folder: Path, warn: int = DISK_WARN_BYTES, fail: int = DISK_FAIL
     return Result("disk", Status.OK, text)
 
 
-def clock_result(ntp_synchronized: str | None, timesync_marker: bool) -> Result:
-    """timedatectl's NTPSynchronized ("yes"/"no", None when it cannot say) or systemd-timesyncd's marker file."""
+def clock_result(state: ClockState) -> Result:
+    """The clock as the unit itself judges it (its `[clock]` section: the kernel's flag, or the site's
+    `sync_command`, or not required), so the doctor and the gate that refuses cases never disagree."""
     fix = "give the unit a network path to the site's time server (systemd-timesyncd, NTP=) and wait a minute"
-    if ntp_synchronized == "yes" or (ntp_synchronized is None and timesync_marker):
-        return Result("clock", Status.OK, "clock synchronised")
-    if ntp_synchronized == "no":
-        return Result("clock", Status.FAIL, "clock not synchronised: cases and exams cannot start", fix)
-    return Result("clock", Status.WARN, "cannot tell whether the clock is synchronised (no timedatectl answer)", fix)
-
-
-def read_clock_state() -> tuple[str | None, bool]:
-    """Ask timedatectl; where it cannot answer (no systemd), look for timesyncd's marker."""
-    answer: str | None = None
-    try:
-        done = subprocess.run(
-            ["timedatectl", "show", "-p", "NTPSynchronized", "--value"], capture_output=True, text=True, timeout=5
-        )
-        if done.returncode == 0 and done.stdout.strip() in ("yes", "no"):
-            answer = done.stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return answer, Path("/run/systemd/timesync/synchronized").exists()
+    if state.synced:
+        return Result("clock", Status.OK, f"clock synchronised ({state.source}: {state.detail})")
+    return Result(
+        "clock",
+        Status.FAIL,
+        f"clock not synchronised: cases and exams cannot start ({state.source}: {state.detail})",
+        fix,
+    )
 
 
 # ---------------------------------------------------------------- journal
@@ -340,7 +331,7 @@ def common_checks(cfg: Any, boards: Sequence[tuple[str, str]], data_folder: Path
     checks += [(kind, lambda k=kind, u=url: board_result(k, u)) for kind, url in boards]  # type: ignore[misc]
     checks += [
         ("disk", lambda: disk_result(data_folder)),
-        ("clock", lambda: clock_result(*read_clock_state())),
+        ("clock", lambda: clock_result(ClockGate(cfg.clock).probe())),
         ("journal", lambda: journal_result(Path(cfg.journal.path), cfg.unit)),
     ]
     return checks

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from edge.broker import MosquittoBroker, free_port
+from edge.clock_sync import ClockState
 from edge.contract import EventKind
 from edge.doctor import (
     DISK_FAIL_BYTES,
@@ -34,7 +35,6 @@ from edge.doctor import (
     diagnose,
     disk_result,
     expected_firmware,
-    read_clock_state,
 )
 from edge.journal import Journal, NewEvent
 from edge.pki import SitePki
@@ -66,6 +66,7 @@ def write_lane(
     io_url: str | None = None,
     frame: bool = True,
     events: int = 3,
+    clock_probe: str = "true",
 ) -> Path:
     """A lane.toml for lane-01 on the test broker and boards, its camera folder (one frame) and a journal."""
     camera = tmp / "camera"
@@ -86,6 +87,9 @@ tls = {{ ca_file = "{ca_file or pki.ca_cert}" }}
 
 [journal]
 path = "var/lane.sqlite"
+
+[clock]
+sync_command = ["{clock_probe}"]
 
 [io_board]
 url = "{io_url or boards[0].url}"
@@ -113,7 +117,7 @@ def by_check(results: list[Result]) -> dict[str, Result]:
 
 
 def assert_only_failing(results: list[Result], check: str, words: str) -> Result:
-    """`check` fails naming `words` and has a fix; nothing else fails (the clock may be unknown in a container)."""
+    """`check` fails naming `words` and has a fix; nothing else fails."""
     found = by_check(results)
     assert found[check].status is Status.FAIL, found[check]
     assert words in found[check].detail, found[check]
@@ -148,11 +152,9 @@ def test_a_healthy_lane_passes_every_check(tmp_path, mqtt_broker, site_pki, boar
     assert list(found) == [
         "config", "certificates", "broker", "io-board", "plate-issuer", "disk", "clock", "journal", "camera"
     ]  # fmt: skip
-    clock = clock_result(*read_clock_state())  # this machine's real clock state (unknown without systemd)
-    assert found["clock"] == clock
+    assert found["clock"] == clock_result(ClockState(True, "command", "true says synchronised"))  # the site's probe
     for r in results:
-        if r.check != "clock":
-            assert r.status is Status.OK, r
+        assert r.status is Status.OK, r
     assert f"firmware {expected_firmware()}" in found["io-board"].detail
     assert "3 events, chain intact; 3 not yet acknowledged" in found["journal"].detail
     assert "logged in to" in found["broker"].detail
@@ -235,11 +237,12 @@ def test_disk_thresholds(tmp_path) -> None:
     assert DISK_FAIL_BYTES == 200 << 20
 
 
-def test_clock_states() -> None:
-    assert clock_result("yes", False).status is Status.OK
-    assert clock_result("no", True).status is Status.FAIL
-    assert clock_result(None, True).status is Status.OK
-    assert clock_result(None, False).status is Status.WARN
+def test_the_doctor_judges_the_clock_as_the_unit_does(tmp_path, mqtt_broker, site_pki, boards) -> None:
+    """The unit's own `[clock]`: a site probe that says "not synchronised" fails the check, naming it."""
+    results = diagnose(write_lane(tmp_path, mqtt_broker, site_pki, boards, clock_probe="false"))
+    failed = assert_only_failing(results, "clock", "clock not synchronised: cases and exams cannot start (command:")
+    assert "time server" in failed.fix
+    assert clock_result(ClockState(True, "not required", "off")).status is Status.OK
 
 
 def test_the_command_exits_0_when_healthy_and_1_on_a_failure(tmp_path, mqtt_broker, site_pki, boards) -> None:
@@ -274,6 +277,9 @@ url = "{board_url}"
 
 [audio]
 enabled = false
+
+[clock]
+sync_command = ["true"]
 ''')
     return path
 
@@ -311,7 +317,7 @@ def test_a_healthy_exam_vehicle_passes_and_a_silent_or_garbled_receiver_is_named
         write_exam_vehicle(config, broker, pki, car.nmea.url, car.board_url)
         found = by_check(diagnose(config))  # the role guessed from the file
         assert list(found) == ["config", "certificates", "broker", "vehicle-board", "disk", "clock", "journal", "gnss"]
-        assert all(r.status is Status.OK for r in found.values() if r.check != "clock"), found
+        assert all(r.status is Status.OK for r in found.values()), found
         garbled = f"socket://127.0.0.1:{noise.getsockname()[1]}"
         write_exam_vehicle(config, broker, pki, garbled, car.board_url)
         results = diagnose(config, "exam-vehicle")
