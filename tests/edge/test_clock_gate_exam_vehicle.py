@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from edge.broker import MosquittoBroker, free_port
 from edge.contract import EventKind
@@ -16,6 +17,7 @@ from edge.pki import SitePki
 from edge.unit_config import ClockConfig, StorageConfig
 from exam_vehicle.config import load_config
 from exam_vehicle.gnss import FixQuality
+from exam_vehicle.page import create_page
 from exam_vehicle.unit import ExamRefused, ExamUnit
 from site_sim.exam_world import SimCar
 from site_sim.unit_configs import exam_vehicle_toml
@@ -132,6 +134,9 @@ def test_no_exam_starts_below_the_free_space_it_needs(tmp_path: Path, broker) ->
                 unit.start_exam("张伟")
             assert unit.status()["disk"]["full"] is True and unit.telemetry_sample(0).disk_full is True
             assert not unit.journal.events_of_kinds([EventKind.EXAM_STARTED])
+            with TestClient(create_page(unit)) as page:  # the examiner sees why on the car's page
+                zh, en = page.get("/?lang=zh-CN").text, page.get("/lang/en").text
+            assert "磁盘已满：空间恢复前不能开始考试" in zh and "disk full: no exam starts until space returns" in en
         finally:
             await unit.stop()
 
