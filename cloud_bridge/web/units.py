@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cloud_bridge.auth import Perm
@@ -50,11 +50,29 @@ def api_unit_events(
     """Stored events with seq > after in seq order; `limit` is clamped to 10,000 (page by passing the last seq as after).
 
     Personal data in the events (partner records, the owner's ID number) is masked as on the case pages; a role that
-    may see it asks for one case's through the audited ``POST /api/cases/{id}/personal-data``."""
+    may see it reads them through the audited ``.../events/unmasked`` or ``POST /api/cases/{id}/personal-data``."""
     events: list[dict[str, Any]] = mask_personal(
         ctx.store.unit_records.events(unit, after, min(limit, EVENTS_PAGE_MAX))
     )
     return events
+
+
+@declare(router, "GET", "/api/units/{unit}/events/unmasked", Perm.PERSONAL_DATA)
+def api_unit_events_unmasked(
+    ctx: Ctx,
+    request: Request,
+    me: Me,
+    unit: UnitId,
+    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_INT)] = 1000,
+) -> list[dict[str, Any]]:
+    """The same page verbatim, for a role that may see personal data (comparing the bridge's record of a unit with
+    the unit's own journal); each page read is written to the audit log first."""
+    limit = min(limit, EVENTS_PAGE_MAX)
+    addr = request.client.host if request.client else "?"
+    detail = {"addr": addr, "via": me.via, "after": after, "limit": limit}
+    ctx.store.audit.append(me.name, "unit.events_personal_view", f"unit/{unit}", detail, ctx.service.clock())
+    return ctx.store.unit_records.events(unit, after, limit)
 
 
 @declare(router, "POST", "/api/units/{site}/{unit}/commands", Perm.ADMIN)

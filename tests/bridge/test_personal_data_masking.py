@@ -144,3 +144,14 @@ def test_the_unit_events_api_masks_personal_data_too(web, user: str) -> None:
     assert r.status_code == 200 and r.json(), r.text
     assert not any(s in r.text for s in SECRETS), [s for s in SECRETS if s in r.text]
     assert MASKED[0] in r.text
+
+
+def test_the_admin_reads_a_units_events_unmasked_and_each_page_is_audited(web) -> None:
+    c = web.client()
+    page = c.get("/api/units/lane-01/events/unmasked", headers=web.bearer("ada"))
+    assert page.status_code == 200 and ID_NUMBER in page.text
+    views = [r for r in web.store.audit.entries() if r["action"] == "unit.events_personal_view"]
+    assert len(views) == 1 and views[0]["target"] == "unit/lane-01" and views[0]["actor"] == "ada"
+    refused = c.get("/api/units/lane-01/events/unmasked", headers=web.bearer("vic"))
+    assert refused.status_code == 403 and ID_NUMBER not in refused.text
+    assert len([r for r in web.store.audit.entries() if r["action"] == "unit.events_personal_view"]) == 1

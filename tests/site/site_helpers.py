@@ -37,7 +37,8 @@ def bridge_events(site: Site, token: str, unit: str) -> list[dict[str, Any]]:
     with httpx.Client(base_url=site.dashboard_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
         while True:
             page = http.get(
-                f"/api/units/{unit}/events", params={"after": events[-1]["seq"] if events else 0, "limit": 10000}
+                f"/api/units/{unit}/events/unmasked",
+                params={"after": events[-1]["seq"] if events else 0, "limit": 10000},
             )
             page.raise_for_status()
             if not page.json():

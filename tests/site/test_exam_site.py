@@ -49,7 +49,7 @@ def stored(site: ExamSite, token: str, unit: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     with httpx.Client(base_url=site.site.dashboard_url, headers={"Authorization": f"Bearer {token}"}) as http:
         while page := http.get(
-            f"/api/units/{unit}/events", params={"after": events[-1]["seq"] if events else 0, "limit": 10000}
+            f"/api/units/{unit}/events/unmasked", params={"after": events[-1]["seq"] if events else 0, "limit": 10000}
         ).json():
             events += page
     return events
