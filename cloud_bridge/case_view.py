@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from edge.contract import EventEnvelope, EventKind
@@ -47,8 +47,14 @@ class CaseFacts:
         return {k: getattr(self, k) for k in CASE_COLUMNS}
 
     def snapshot(self) -> CaseFacts:
-        """A copy that later folds do not change (the facts as they were before an event, for the rules)."""
-        return replace(self, stage_times=dict(self.stage_times))
+        """A copy that later folds do not change (the facts as they were before an event, for the rules).
+
+        (A shallow copy with its own stage_times, the only mutable field: `dataclasses.replace` re-ran __init__ and
+        was a tenth of the bridge's ingest CPU; `copy.copy` still half of that.)"""
+        twin = object.__new__(CaseFacts)
+        twin.__dict__.update(self.__dict__)
+        twin.stage_times = dict(self.stage_times)
+        return twin
 
 
 CASE_COLUMNS = (

@@ -31,7 +31,9 @@ def topic_table() -> str:
     for leaf in c.Leaf:
         rows.append(
             f"| `{leaf.value}` | `{c.TOPIC_ROOT}/{{site}}/{{unit}}/{leaf.value}` | {DIRECTION[leaf]} | {c.QOS[leaf]} | "
-            f"{'yes' if leaf in c.RETAINED else 'no'} | `{c.PAYLOAD_MODELS[leaf].__name__}` |"
+            f"{'yes' if leaf in c.RETAINED else 'no'} | `{c.PAYLOAD_MODELS[leaf].__name__}`"
+            + (" or `EventBatch`" if leaf == c.Leaf.EVENTS else "")
+            + " |"
         )
     return "\n".join(rows)
 
@@ -54,7 +56,7 @@ def generated() -> list[str]:
     """Every block docs/mqtt.md must contain verbatim."""
     blocks = [topic_table()]
     seen: set[type[BaseModel]] = set()
-    models: list[type[BaseModel]] = [*c.PAYLOAD_MODELS.values(), c.BoardHealth]
+    models: list[type[BaseModel]] = [*c.PAYLOAD_MODELS.values(), c.EventBatch, c.BoardHealth]
     for model in models:
         if model not in seen:
             seen.add(model)

@@ -20,6 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from pydantic import ValidationError
+
 from cloud_bridge.case_view import CaseFacts
 from edge.contract import (
     GENESIS_HASH,
@@ -36,6 +38,7 @@ from edge.contract import (
     decode,
     event_hash,
     parse_topic,
+    split_events,
 )
 
 if TYPE_CHECKING:
@@ -130,6 +133,55 @@ def classify(topic_name: str, raw: bytes, received_at: float, token: Any = None)
         return refused(reason)
     assert isinstance(payload, (EventEnvelope, UnitStatus, Telemetry, CommandResult))  # the models of STORED_LEAVES
     return Inbound(topic_name, site, unit, leaf, payload, raw, received_at, None, token)
+
+
+def classify_all(topic_name: str, raw: bytes, received_at: float, token: Any = None) -> list[Inbound]:
+    """Every item of one received message: one for most, one per event for a unit's batch of events
+    (`edge.contract.pack_events`), each checked as if it had come alone; all carry the message's `token`, so
+    the message is acknowledged once every one of them is stored."""
+    if not topic_name.endswith("/" + Leaf.EVENTS.value) or len(raw) > MAX_PAYLOAD_BYTES:
+        return [classify(topic_name, raw, received_at, token)]  # (which names an oversize message as such)
+    try:
+        events = split_events(raw)
+    except PayloadError as exc:  # a malformed batch: one dead letter
+        try:
+            site, unit, leaf = parse_topic(topic_name)
+        except ValueError:
+            return [classify(topic_name, raw, received_at, token)]  # (which names the bad topic)
+        return [Inbound(topic_name, site, unit, leaf, None, raw, received_at, _reason(f"schema: {exc}"), token)]
+    if events is None:
+        return [classify(topic_name, raw, received_at, token)]
+    try:
+        site, unit, leaf = parse_topic(topic_name)
+    except ValueError:
+        return [classify(topic_name, raw, received_at, token)]  # (which names the bad topic)
+    return [_batched(topic_name, site, unit, event, raw, received_at, token) for event in events]
+
+
+def _batched(
+    topic_name: str, site: str, unit: str, event: dict[str, Any], batch: bytes, received_at: float, token: Any
+) -> Inbound:
+    """One event of a batch, checked as `classify` checks one that came alone (validated from the batch's parsed
+    JSON: one parse per message). Its raw bytes are written only when it is refused (for the dead letter)."""
+    try:
+        payload = EventEnvelope.model_validate(event)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        reason: str | None = f"schema: EventEnvelope: {where}: {first.get('msg')}"
+    else:
+        reason = _payload_refusal(payload, unit, batch)  # (the batch's bytes: a NUL anywhere in it means a closer look)
+        if reason is None:
+            return Inbound(topic_name, site, unit, Leaf.EVENTS, payload, b"", received_at, None, token)
+    return Inbound(
+        topic_name, site, unit, Leaf.EVENTS, None, _event_bytes(event), received_at, _reason(str(reason)), token
+    )
+
+
+def _event_bytes(event: dict[str, Any]) -> bytes:
+    """One event of a batch as the bytes it would have come alone in (NaN kept as JSON's reader wrote it: the
+    envelope's own checks refuse it, with the reason)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def refused_seq(item: Inbound) -> int | None:

@@ -26,7 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud_bridge.config import BridgeSettings
-from cloud_bridge.ingest import Inbound, IngestResult, classify
+from cloud_bridge.ingest import Inbound, IngestResult, classify_all
 from cloud_bridge.metrics import Metrics
 from cloud_bridge.service import Service
 from edge.contract import Ack, Leaf, PayloadError, Request, Response, parse_topic, shared_filter, topic
@@ -251,7 +251,7 @@ class IngestWorker:
                 self._store(msgs)
 
     def _store(self, msgs: list[_Msg]) -> None:
-        items = [classify(m.topic, m.payload, m.received_at, m) for m in msgs]
+        items = [it for m in msgs for it in classify_all(m.topic, m.payload, m.received_at, m)]
         result = None
         attempt = 0
         while result is None and not self.stop_event.is_set():
@@ -261,12 +261,11 @@ class IngestWorker:
                 attempt += 1
                 self.metrics.store_errors.inc()
                 log.warning("%s: batch of %d not stored (attempt %d): %s", self.client_id, len(items), attempt, exc)
-                if attempt >= 3 and len(items) > 1:
-                    for it in items:  # isolate a poisonous message
-                        self._store_one(it)
-                    return
                 if attempt >= 3:
-                    self._store_one(items[0])
+                    for it in items:  # isolate a poisonous message: each item alone, acknowledged once all are in
+                        self._store_one(it)
+                    if not self.stop_event.is_set():
+                        self._acknowledge(items)
                     return
                 time.sleep(min(2.0, 0.05 * 2**attempt))
         if result is None:
@@ -282,7 +281,7 @@ class IngestWorker:
         while not self.stop_event.is_set():
             try:
                 result = self.ingest.ingest([item])
-                self._after_commit([item], result)
+                self._after_commit([item], result, acknowledge=False)
                 return
             except Exception as exc:  # noqa: BLE001
                 self.metrics.store_errors.inc()
@@ -296,21 +295,30 @@ class IngestWorker:
                         item.unit,
                         item.leaf,
                         None,
-                        item.raw,
+                        item.raw or (item.payload.to_bytes() if item.payload is not None else b""),  # (a batch's)
                         item.received_at,
                         f"store: {str(exc)[:200]}",
                         item.token,
                     )
                     result = self.ingest.ingest([dead])
-                    self._after_commit([dead], result)
+                    self._after_commit([dead], result, acknowledge=False)
                     return
                 except Exception:  # noqa: BLE001 - the database itself is failing: wait and retry
                     time.sleep(1.0)
 
-    def _after_commit(self, items: list[Inbound], result: IngestResult) -> None:
-        now = time.time()
+    def _acknowledge(self, items: list[Inbound]) -> None:
+        """Acknowledge each message of `items` once (a batch of events is several items of one message)."""
+        seen: set[int] = set()
         for it in items:
-            self._ack(it.token)
+            if id(it.token) not in seen:
+                seen.add(id(it.token))
+                self._ack(it.token)
+
+    def _after_commit(self, items: list[Inbound], result: IngestResult, acknowledge: bool = True) -> None:
+        """`acknowledge`: the messages of `items` are all stored now (else the caller acknowledges them later)."""
+        now = time.time()
+        if acknowledge:
+            self._acknowledge(items)
         self.batches += 1
         self.stored += result.stored
         mt = self.metrics

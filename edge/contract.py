@@ -322,6 +322,69 @@ class EventEnvelope(Payload):
         return data
 
 
+BATCH_MAX_EVENTS = 100
+"""Events one ``events`` message carries at most (a batch); with MAX_PAYLOAD_BYTES the other bound."""
+_BATCH_HEAD = b'{"v":1,"unit":"%s","events":['
+
+
+def pack_events(unit: str, payloads: list[bytes], max_bytes: int = MAX_PAYLOAD_BYTES) -> list[list[int]]:
+    """How consecutive journaled events (their envelope bytes, in seq order) go out: the index ranges of the
+    messages, each one event (sent as its envelope) or a batch of up to BATCH_MAX_EVENTS within `max_bytes`.
+
+    A batch amortises the per-message cost of MQTT (a PUBLISH and a PUBACK, the client's parsing) over its events:
+    a unit catching up after an outage, or a busy one, sends tens of events per message. The bridge stores each
+    event of a batch as if it had come alone and acknowledges the message once all of them are stored."""
+    overhead = len(_BATCH_HEAD % unit.encode()) + 2
+    groups: list[list[int]] = []
+    size = 0
+    for i, raw in enumerate(payloads):
+        if groups and len(groups[-1]) < BATCH_MAX_EVENTS and size + 1 + len(raw) <= max_bytes:
+            groups[-1].append(i)
+            size += 1 + len(raw)
+        else:
+            groups.append([i])
+            size = overhead + len(raw)
+    return groups
+
+
+def batch_bytes(unit: str, payloads: list[bytes]) -> bytes:
+    """One ``events`` message for these envelopes: the envelope itself for one, else an EventBatch."""
+    if len(payloads) == 1:
+        return payloads[0]
+    return _BATCH_HEAD % unit.encode() + b",".join(payloads) + b"]}"
+
+
+class EventBatch(Payload):
+    """Several consecutive events of one unit in one ``events`` message (see `pack_events`)."""
+
+    unit: str = Field(max_length=32)
+    events: list[dict[str, Any]] = Field(min_length=2, max_length=BATCH_MAX_EVENTS)
+
+
+def split_events(raw: bytes) -> list[dict[str, Any]] | None:
+    """The events of an ``events`` message that is a batch, each as parsed JSON (validated one by one by the
+    bridge, so one bad event is refused alone); None when the message is a single envelope.
+
+    Raises PayloadError for a batch that is malformed as a whole (the message is then one dead letter)."""
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if b'"events"' not in raw:
+        return None
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise PayloadError("EventBatch: not JSON") from None
+    if not isinstance(obj, dict) or "events" not in obj:
+        return None  # an envelope whose data merely mentions "events": parsed as one
+    try:
+        batch = EventBatch.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        raise PayloadError(f"EventBatch: {where}: {first.get('msg')}") from None
+    return batch.events
+
+
 def is_case_event(kind: EventKind) -> bool:
     """A registration case's event (``case.*``): the ones the bridge folds into its case view. An exam's events
     carry the exam id in ``case_id`` (exam ids have the same form and the same owner rule) but are not cases."""

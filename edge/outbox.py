@@ -2,7 +2,9 @@
 
 The journal already holds every event (written with the state change it
 records). This pump publishes the unsent ones in seq order, at most ``window``
-in flight; the cloud's retained Ack watermark (highest contiguous seq stored)
+in flight, consecutive ones packed into one message when several are pending
+(`edge.contract.pack_events`: a unit catching up after an outage sends tens per
+message, a quiet one each alone); the cloud's retained Ack watermark (highest contiguous seq stored)
 deletes them. After a reconnect, or when the oldest in-flight event waited
 longer than ``resend_after_s``, everything unacknowledged is sent again from
 the watermark, in order: the cloud stores by (unit, seq), so a repeat has no
@@ -16,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from edge.contract import Ack, Leaf
+from edge.contract import MAX_PAYLOAD_BYTES, Ack, Leaf, batch_bytes, pack_events
 from edge.journal import Journal
 from edge.mqtt_session import MqttSession
 
@@ -33,8 +35,12 @@ class Outbox:
         window: int = 200,
         alarm_depth: int = 500,
         clock: Callable[[], float] = time.time,
+        max_message_bytes: int = MAX_PAYLOAD_BYTES,
     ) -> None:
+        """`max_message_bytes`: the largest message pending events are packed into (one event always goes alone)."""
         self.journal = journal
+        self.max_message_bytes = max_message_bytes
+        self.messages = 0  # MQTT messages published (an event alone, or a batch of consecutive ones)
         self.session = session
         self.resend_after_s = resend_after_s
         self.window = window
@@ -117,13 +123,16 @@ class Outbox:
             if room <= 0:
                 return 0
             rows = self.journal.outbox_unsent(room)
+            payloads = [bytes(payload) for _, payload in rows]
             sent: list[int] = []
-            for seq, payload in rows:
-                info = self.session.publish(Leaf.EVENTS, bytes(payload))
+            for group in pack_events(self.journal.unit, payloads, self.max_message_bytes):
+                info = self.session.publish(Leaf.EVENTS, batch_bytes(self.journal.unit, [payloads[i] for i in group]))
                 if info.rc != 0:
                     break
-                sent.append(seq)
-                self._sent_at.setdefault(seq, now)
+                self.messages += 1
+                for i in group:
+                    sent.append(rows[i][0])
+                    self._sent_at.setdefault(rows[i][0], now)
             self.journal.mark_sent(sent, now)
             self.published += len(sent)
             if len(rows) == room and sent:

@@ -145,7 +145,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--only",
         dest="only_parts",
-        help="comma list of sqlite,sqlite2,pg1,pg2,lookups (default all; the broker-only row always runs)",
+        help="comma list of sqlite,packed,sqlite2,pg1,pg2,lookups (default all; the broker-only row always runs)",
     )
     p.set_defaults(func=_bridge)
     p = sub.add_parser(

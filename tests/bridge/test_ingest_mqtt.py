@@ -127,3 +127,26 @@ def test_a_failing_database_delays_acknowledgement_but_loses_nothing(bridge, lan
     assert [e["seq"] for e in bridge.store.unit_records.events("lane-02")] == list(range(1, 11))
     assert bridge.metrics.registry.get_sample_value("passlane_bridge_store_errors_total") >= 6
     assert bridge.store.unit_records.dead_letters() == []
+
+
+def test_a_batch_of_events_is_stored_event_by_event_and_a_bad_one_is_refused_alone(bridge, lane_factory) -> None:
+    """A unit's catch-up message (`edge.contract.pack_events`): each event stored as if it had come alone, the bad
+    one in its place as refused (the watermark passes it), the message acknowledged once; a malformed batch is
+    one dead letter."""
+    from edge.contract import batch_bytes
+
+    lane = lane_factory("lane-02")
+    good = [lane.event(s, "case.inspection_item", "b-1", item=s).to_bytes() for s in range(1, 31)]
+    bad = good[9].replace(b'"case.inspection_item"', b'"case.teleported"')  # seq 10: no such event kind
+    lane.publish_raw(Leaf.EVENTS, batch_bytes("lane-02", good[:9] + [bad] + good[10:20]))
+    lane.publish_raw(Leaf.EVENTS, batch_bytes("lane-02", good[20:]))
+    lane.publish_raw(Leaf.EVENTS, b'{"v":1,"unit":"lane-02","events":[1,2]}')
+    wait_for(lambda: lane.acked == 30, 30, "watermark 30 past the refused seq 10")
+    stored = bridge.store.unit_records.events("lane-02")
+    assert [e["seq"] for e in stored] == list(range(1, 31))
+    assert stored[9]["kind"] == "event.refused" and all(e["kind"] == "case.inspection_item" for e in stored[10:])
+    reasons = [d["reason"] for d in bridge.store.unit_records.dead_letters() if d.get("unit") == "lane-02"]
+    assert len(reasons) == 2 and any("EventBatch" in r for r in reasons), reasons
+    assert bridge.store.counts()["duplicates_seen"] == 0
+    lane.publish_raw(Leaf.EVENTS, batch_bytes("lane-02", good[:5]))  # the same batch again: duplicates only
+    wait_for(lambda: bridge.store.counts()["duplicates_seen"] == 5, 30, "the repeated batch counted as duplicates")

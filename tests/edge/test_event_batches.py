@@ -1,0 +1,69 @@
+"""Pending events packed into messages (`pack_events`, `batch_bytes`) and split again (`split_events`)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.contract import (
+    BATCH_MAX_EVENTS,
+    MAX_PAYLOAD_BYTES,
+    EventEnvelope,
+    PayloadError,
+    batch_bytes,
+    pack_events,
+    split_events,
+)
+
+UNIT = "lane-01"
+
+
+def envelope(seq: int, pad: int) -> bytes:
+    return EventEnvelope(unit=UNIT, seq=seq, ts=1.0, kind="case.opened", case_id="c", data={"p": "x" * pad}).to_bytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 40_000), min_size=1, max_size=250), st.integers(2_000, MAX_PAYLOAD_BYTES))
+def test_every_event_goes_once_in_order_and_no_message_is_over_its_bounds(pads: list[int], max_bytes: int) -> None:
+    payloads = [envelope(i + 1, pad) for i, pad in enumerate(pads)]
+    groups = pack_events(UNIT, payloads, max_bytes)
+    assert [i for g in groups for i in g] == list(range(len(payloads)))
+    for g in groups:
+        message = batch_bytes(UNIT, [payloads[i] for i in g])
+        assert len(g) <= BATCH_MAX_EVENTS
+        if len(g) == 1:
+            assert message == payloads[g[0]] and split_events(message) is None  # one event goes as itself
+        else:
+            assert len(message) <= max_bytes
+            parsed = split_events(message)
+            assert parsed == [json.loads(payloads[i]) for i in g]
+            assert [EventEnvelope.model_validate(e).seq for e in parsed] == [i + 1 for i in g]
+    # greedy: a message is only closed when the next event does not fit or it is full
+    for a, b in itertools.pairwise(groups):
+        joined = batch_bytes(UNIT, [payloads[i] for i in a + [b[0]]])
+        assert len(a) == BATCH_MAX_EVENTS or len(joined) > max_bytes
+
+
+def test_an_envelope_that_merely_mentions_events_is_one_event() -> None:
+    raw = EventEnvelope(unit=UNIT, seq=1, ts=1.0, kind="case.opened", data={"events": [1, 2]}).to_bytes()
+    assert split_events(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"v":1,"unit":"lane-01","events":[{"seq":1}]}',  # one is not a batch
+        b'{"v":1,"unit":"lane-01","events":[1,2]}',  # events are objects
+        b'{"v":1,"unit":"lane-01","events":[{},{}],"x":1}',  # unknown key
+        b'{"v":2,"unit":"lane-01","events":[{},{}]}',
+        b'{"v":1,"unit":"lane-01","events":' + json.dumps([{}] * (BATCH_MAX_EVENTS + 1)).encode() + b"}",
+        b'{"events": [',
+    ],
+)
+def test_a_malformed_batch_is_refused_as_a_whole(raw: bytes) -> None:
+    with pytest.raises(PayloadError):
+        split_events(raw)
