@@ -446,12 +446,49 @@ def _unit_state_zh(text: str) -> str | None:
     return None
 
 
+CLOUD_ERRORS: dict[str, str] = {  # the bridge's error codes (cloud_bridge.service RequestError, limits) in zh-CN
+    "bad_request": "请求无效",
+    "case_closed": "案件已办结",
+    "no_plate": "号牌不可用",
+    "not_found": "合作方系统中未查到记录",
+    "not_offered": "该号码不在本案件的可选号码中",
+    "not_your_case": "不是本车道的案件",
+    "quota": "超出本案件的次数限制",
+    "rate_limited": "请求过于频繁，请稍后再试",
+    "taken": "该号码已被占用，请另选",
+    "unknown_item": "云端不认识该项目",
+    "unknown_authority": "发牌机关与本站不符",
+    "internal": "云端内部错误",
+    "error": "云端出错",
+}
+CLOUD_STEPS = {"plate options": "获取号码", "payment start": "发起缴费"}
+CLOUD_ERROR = re.compile(
+    r"(?:(?P<step>plate options|payment start): )?(?:(?P<number>[^\s:：]+): )?(?P<code>[a-z_]+)(?=$|[\s:])"
+)
+
+
+def translate_cloud_error(text: str | None, lang: str) -> str | None:
+    """An answer the bridge refused with (``not_found``, ``苏A12345: taken: ...``, ``plate options: quota ...``) in the
+    tablet's language: the step and the code in words; the bridge's English detail is left to the English page."""
+    if not text or lang == "en":
+        return text
+    m = CLOUD_ERROR.match(text)
+    if m is None or m["code"] not in CLOUD_ERRORS:
+        return text
+    said = CLOUD_ERRORS[m["code"]]
+    if m["number"]:
+        said = f"{m['number']}：{said}"
+    return f"{CLOUD_STEPS[m['step']]}：{said}" if m["step"] else said
+
+
 def translate_device_message(text: str, lang: str) -> str:
     """A device alert (``"io-board: link down"``) in the tablet's language; English stays as the lane wrote it."""
     if lang == "en" or ": " not in text:
         return text
     if (said := _unit_state_zh(text)) is not None:
         return said
+    if text.split(": ", 1)[0] in CLOUD_STEPS:
+        return translate_cloud_error(text, lang) or text
     device, detail = text.split(": ", 1)
     return f"{device_name(device, lang)}：{_device_detail_zh(detail)}"
 
