@@ -160,11 +160,18 @@ function tick() {
   }
 }
 
+// Where ops drill down: a lane's cases, an alert's case or exam (its evidence), else the lane it names.
+const laneCases = unit => `/cases?unit=${encodeURIComponent(unit)}`;
+function alertHref(a) {
+  if (a.case_id) return String(a.rule).startsWith("exam") ? `/exam/exams/${encodeURIComponent(a.case_id)}` : `/cases/${encodeURIComponent(a.case_id)}`;
+  return a.unit ? laneCases(a.unit) : "/alerts";
+}
+
 function renderLanes(d) {
   const rows = [];
   for (const s of d.sites) for (const u of s.units) {
     const boards = u.boards.map(b => `<span class="badge ${b.online ? "up" : "down"}">${esc(tv("dev_", b.name))}</span>`).join("");
-    rows.push(`<tr data-unit="${esc(u.unit)}"><td>${esc(s.site)}</td><td>${esc(u.unit)}</td>` +
+    rows.push(`<tr data-unit="${esc(u.unit)}"><td>${esc(s.site)}</td><td><a href="${laneCases(u.unit)}">${esc(u.unit)}</a></td>` +
       // a unit whose last word was "online" but that has been silent past the limit is offline all the same
       `<td class="${u.online ? "online" : "offline"}">${u.online || u.state === "online" ? (u.online ? T.online : T.offline) : (T[u.state] || T.offline)}</td>` +
       `<td class="heard" data-age="${u.last_seen_age_s ?? ""}"></td>` +
@@ -172,7 +179,7 @@ function renderLanes(d) {
   }
   document.querySelector("#lanes tbody").innerHTML = rows.join("");
   document.querySelector("#lane-compare tbody").innerHTML = d.lanes.map(l =>
-    `<tr data-unit="${esc(l.unit)}"><td>${esc(l.unit)}</td><td>${l.registered}</td><td>${l.per_hour === null ? "—" : l.per_hour.toFixed(1)}</td>` +
+    `<tr data-unit="${esc(l.unit)}"><td><a href="${laneCases(l.unit)}">${esc(l.unit)}</a></td><td>${l.registered}</td><td>${l.per_hour === null ? "—" : l.per_hour.toFixed(1)}</td>` +
     `<td>${fmtDur(l.median_s)}</td><td>${pct(l.within_limit_share)}</td><td>${l.open}</td></tr>`).join("");
   document.querySelector("#open-cases tbody").innerHTML = d.open_cases.map(c =>
     `<tr data-case="${esc(c.case_id)}" data-elapsed="${c.elapsed_s}" data-remaining="${c.remaining_s}"><td class="mono small"><a href="/cases/${encodeURIComponent(c.case_id)}">${esc(c.case_id)}</a></td>` +
@@ -196,7 +203,7 @@ function render(d) {
   renderLanes(d);
   document.querySelector("#alerts tbody").innerHTML = d.alerts.map(a =>
     `<tr class="sev-${esc(a.severity)}" data-code="${esc(a.code || "")}"><td>${esc(tv("sev_", a.severity))}</td><td data-rule="${esc(a.rule)}">${esc(tv("rule_", a.rule))}</td>` +
-    `<td class="alert-detail">${esc(alertText(a, d.time_scale))}</td><td>${a.count}</td><td>${esc(tv("alert_", a.status))}</td></tr>`).join("");
+    `<td class="alert-detail"><a href="${esc(alertHref(a))}">${esc(alertText(a, d.time_scale))}</a></td><td>${a.count}</td><td>${esc(tv("alert_", a.status))}</td></tr>`).join("");
   drawHistogram(f.histogram, d.simulated);
   drawStages(f.stages);
   drawSeries(d);

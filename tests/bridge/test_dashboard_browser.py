@@ -313,7 +313,18 @@ def test_dashboard_signs_in_shows_lanes_renders_charts_and_finds_a_case(server, 
         # the jam: its own rule, its detail worded from its values
         assert "制牌机卡牌" in page.inner_text("#alerts tbody")
         assert "lane-02：制牌机卡牌，制牌任务 j-41 暂停" in page.inner_text("#alerts tbody")
+        # drill-down: a lane's name opens its cases, an alert opens its evidence (here the lane it names)
+        assert page.get_attribute("#lanes tr[data-unit=lane-01] td:nth-child(2) a", "href") == "/cases?unit=lane-01"
+        assert page.get_attribute("#lane-compare tr[data-unit=lane-02] a", "href") == "/cases?unit=lane-02"
+        jam = page.locator("#alerts tbody tr", has_text="制牌机卡牌").locator("td.alert-detail a")
+        assert jam.get_attribute("href") == "/cases?unit=lane-02"
         _screenshot(page, url + "/?lang=zh-CN&range=24h", "zh-CN")
+        page.click("#lanes tr[data-unit=lane-01] td:nth-child(2) a")
+        page.wait_for_url("**/cases?unit=lane-01")
+        listed = page.locator("#case-results tbody tr")
+        assert listed.count() >= 1 and "lane-02" not in page.inner_text("#case-results tbody")
+        page.goto(url + "/")
+        page.wait_for_selector("#lanes tbody tr[data-unit=lane-01]")
         # case search by VIN: the full timeline and the VIN photo
         page.click("a[href='/cases']")
         page.fill("#case-q", VIN)
