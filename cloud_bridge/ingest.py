@@ -35,6 +35,7 @@ from edge.contract import (
     PayloadError,
     Telemetry,
     UnitStatus,
+    canonical_json,
     decode,
     event_hash,
     parse_topic,
@@ -347,6 +348,7 @@ class Batch:
     batch_dupes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     conflicts: list[Conflict] = field(default_factory=list)
     superseded: set[tuple[str, int]] = field(default_factory=set)  # refusal markers replaced by a valid event
+    data_json: dict[tuple[str, int], str] = field(default_factory=dict)  # (unit, seq) -> its data, canonical JSON
     dead_dropped: dict[str, int] = field(
         default_factory=lambda: defaultdict(int)
     )  # per unit: dead letters only counted
@@ -374,10 +376,12 @@ class Batch:
 
     def _add_event(self, site: str, ev: EventEnvelope, received_at: float) -> None:
         key = (ev.unit, ev.seq)
-        h = event_hash(ev)
+        data_json = canonical_json(ev.data)  # encoded once: hashed here, stored as is (UnitRecords)
+        h = event_hash(ev, data_json)
         known = self.events.get(key)
         if known is None or known.hash is None:  # new, or a valid event in place of a refusal
             self.events[key] = Arrived(site, ev, received_at, h)
+            self.data_json[key] = data_json.decode()
         elif known.hash == h:
             self.in_batch_dupes += 1
             self.batch_dupes[ev.unit] += 1

@@ -406,14 +406,20 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def event_hash(ev: EventEnvelope) -> str:
+def event_hash(ev: EventEnvelope, data_json: bytes | None = None) -> str:
     """SHA-256 (hex) of an event's canonical form, ``prev`` included: the link its successor carries.
 
     Computed from the fields, not the wire bytes, so the bridge can recompute it from what it
     stored. The unit computes it from the envelope as the bridge will parse it (edge/journal.py).
+    `data_json`: ``canonical_json(ev.data)`` when the caller has it already (the bridge stores it);
+    the bytes hashed are the same either way (a JSON array is its items' encodings joined by commas).
     """
-    fields = [ev.v, ev.unit, ev.seq, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor, ev.data, ev.prev]
-    return hashlib.sha256(canonical_json(fields)).hexdigest()
+    head = [ev.v, ev.unit, ev.seq, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor]
+    if data_json is None:
+        return hashlib.sha256(canonical_json([*head, ev.data, ev.prev])).hexdigest()
+    return hashlib.sha256(
+        canonical_json(head)[:-1] + b"," + data_json + b"," + canonical_json(ev.prev) + b"]"
+    ).hexdigest()
 
 
 # ---------------------------------------------------------------- plate kinds

@@ -55,7 +55,9 @@ class UnitRecords:
         if b.dead:
             self._store_dead_letters(cur, b)
         if b.events:
-            stored = self._insert_events(cur, sorted(b.events.values(), key=lambda t: (t.ev.unit, t.ev.seq)))
+            stored = self._insert_events(
+                cur, sorted(b.events.values(), key=lambda t: (t.ev.unit, t.ev.seq)), b.data_json
+            )
             again = [k for k in b.events if k not in stored]
             if again:
                 self._judge_repeats(cur, b, again)
@@ -99,7 +101,9 @@ class UnitRecords:
         )
 
     @staticmethod
-    def _insert_events(cur: Cur, ordered: list[Arrived]) -> set[tuple[str, int]]:
+    def _insert_events(
+        cur: Cur, ordered: list[Arrived], data_json: dict[tuple[str, int], str] | None = None
+    ) -> set[tuple[str, int]]:
         """Insert-or-ignore; the keys stored now are listed in `unfolded` for the fold, and returned."""
         stored: set[tuple[str, int]] = set()
         for start in range(0, len(ordered), _CHUNK):
@@ -116,7 +120,7 @@ class UnitRecords:
                     ev.case_id,
                     ev.station,
                     ev.actor,
-                    event_json(ev.data),
+                    (data_json or {}).get((ev.unit, ev.seq)) or event_json(ev.data),
                     a.received_at,
                     ev.prev,
                     a.hash,

@@ -67,3 +67,24 @@ def test_an_envelope_that_merely_mentions_events_is_one_event() -> None:
 def test_a_malformed_batch_is_refused_as_a_whole(raw: bytes) -> None:
     with pytest.raises(PayloadError):
         split_events(raw)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), json_values, max_size=6), st.sampled_from([None, "a" * 64]))
+def test_the_hash_from_data_encoded_once_is_the_hash(data: dict, prev: str | None) -> None:
+    """The bridge hashes with the data's canonical JSON it also stores: the same bytes, the same hash."""
+    from edge.contract import canonical_json, event_hash
+
+    ev = EventEnvelope(unit=UNIT, seq=3, ts=1.5, kind="case.photo", case_id="c", actor="a", data=data, prev=prev)
+    assert event_hash(ev, canonical_json(ev.data)) == event_hash(ev)
