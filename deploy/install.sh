@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install PassLane from an offline bundle (`passlane bundle`), with no network access.
 #
-#   sudo ./install.sh --role lane|exam-vehicle|bridge [--root DIR] [--python PYTHON]
+#   sudo ./install.sh --role lane|exam-vehicle|bridge [--root DIR] [--python PYTHON] [--system-site-packages]
 #
 # Into /opt/passlane/<version> (a venv from the bundle's wheels only) with /opt/passlane/current
 # pointing at it: upgrade or roll back by pointing the link at another version and restarting
@@ -10,18 +10,22 @@
 # passlane) and /var/lib/passlane/ (passlane, 0750); installs the role's systemd unit, the udev
 # rules (never over a copy a technician has filled in) and, for the bridge, the broker config
 # example. --root installs into a scratch root instead of / (tests, image builds): no user,
-# no ownership, no systemctl. Needs python3 with venv (Debian: python3-venv). docs/deploy.md.
+# no ownership, no systemctl. Needs python3 with venv (Debian: python3-venv). --system-site-packages
+# lets the venv see Debian's python3-picamera2 (a Raspberry Pi camera module, camera source
+# picamera2:0), which is not on PyPI. docs/deploy.md.
 set -eu
 
 role=""
 root=""
 python="python3"
+venv_args=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --role) role="${2:-}"; shift 2 ;;
         --root) root="${2:-}"; shift 2 ;;
         --python) python="${2:-}"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --system-site-packages) venv_args="--system-site-packages"; shift ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -50,7 +54,7 @@ fi
 prefix="$root/opt/passlane/$version"
 echo "installing passlane $version ($role) into $prefix"
 rm -rf "$prefix"
-"$python" -m venv "$prefix"
+"$python" -m venv $venv_args "$prefix"
 "$prefix/bin/python" -m pip install --quiet --no-index --find-links "$here/wheels" "passlane[$extras]==$version"
 mkdir -p "$prefix/share/passlane"
 cp -r "$here/firmware" "$prefix/share/passlane/"

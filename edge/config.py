@@ -51,7 +51,8 @@ class CameraConfig(Section):
     source: str = Field(
         min_length=1,
         title="VIN camera source",
-        description="a device number ('0'), an RTSP/HTTP stream URL, or a folder into which a snapshot camera uploads "
+        description="a device number ('0'), an RTSP/HTTP stream URL, a Raspberry Pi camera module ('picamera2:0', "
+        "through picamera2 where it is installed), or a folder into which a snapshot camera uploads "
         "frames (each grab takes the newest image; *.tmp and *.tmp.jpg are ignored)",
     )
 

@@ -238,6 +238,7 @@ STRINGS: dict[str, dict[str, str]] = {
     # the VIN camera, said without its folder path or stream URL
     "camera_device": {"zh-CN": "本机相机", "en": "camera device"},
     "camera_stream": {"zh-CN": "网络相机", "en": "network camera"},
+    "camera_module": {"zh-CN": "树莓派相机模块", "en": "Raspberry Pi camera module"},
     "camera_folder": {"zh-CN": "快照目录（模拟或测试）", "en": "snapshot folder (simulation or test)"},
     "camera_ok": {"zh-CN": "正常", "en": "working"},
     "camera_fault": {"zh-CN": "故障", "en": "fault"},

@@ -9,6 +9,7 @@ import segno
 
 from edge.stats import percentile
 from lane_controller import case as C
+from lane_controller.vin_camera import PICAMERA_PREFIX
 
 if TYPE_CHECKING:
     from lane_controller.runtime import Lane
@@ -95,6 +96,8 @@ def camera_of(lane: Lane) -> dict[str, Any]:
     source = lane.cfg.camera.source
     if source.isdigit():
         kind, name = "device", source
+    elif source.startswith(PICAMERA_PREFIX):
+        kind, name = "module", source[len(PICAMERA_PREFIX) :]
     elif "://" in source:
         kind, name = "stream", urlsplit(source).hostname or ""
     else:

@@ -188,15 +188,78 @@ class LiveStream:
         self._thread = None
 
 
+PICAMERA_PREFIX = "picamera2:"
+PICAMERA_SIZE = (1280, 960)
+
+
+class PiCamera:
+    """A Raspberry Pi camera module on the camera connector (`picamera2:<n>`), through picamera2 where it is installed.
+
+    picamera2 comes with Raspberry Pi OS (Debian package python3-picamera2, on libcamera), not from PyPI, so the
+    lane's venv must see the system's packages (`install.sh --system-site-packages`). Opened on the first grab and
+    kept running (a module streams at no cost to the CPU until a frame is asked for); 'RGB888' is BGR in memory,
+    the order OpenCV and the reader use."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self._cam: Any = None
+
+    @property
+    def live(self) -> bool:
+        return self._cam is not None
+
+    def _open(self) -> Any:
+        try:
+            from picamera2 import Picamera2  # Raspberry Pi OS only (python3-picamera2)
+        except ImportError:
+            raise CameraError(
+                f"camera {PICAMERA_PREFIX}{self.index}: picamera2 is not installed here (Raspberry Pi OS: "
+                "apt-get install python3-picamera2, and install the lane with --system-site-packages)"
+            ) from None
+        try:
+            cam = Picamera2(self.index)
+            cam.configure(cam.create_still_configuration(main={"size": PICAMERA_SIZE, "format": "RGB888"}))
+            cam.start()
+        except Exception as exc:  # noqa: BLE001 - libcamera's errors (no module, busy) become the camera's fault
+            raise CameraError(f"camera {PICAMERA_PREFIX}{self.index}: {exc}") from None
+        return cam
+
+    def grab(self) -> np.ndarray:
+        if self._cam is None:
+            self._cam = self._open()
+        try:
+            return np.asarray(self._cam.capture_array("main"))
+        except Exception as exc:  # noqa: BLE001
+            raise CameraError(f"camera {PICAMERA_PREFIX}{self.index}: no frame ({exc})") from None
+
+    def close(self) -> None:
+        cam, self._cam = self._cam, None
+        if cam is not None:
+            cam.stop()
+            cam.close()
+
+
+def picamera_index(source: str) -> int | None:
+    """The module number of a `picamera2:<n>` source, None for any other source."""
+    if not source.startswith(PICAMERA_PREFIX):
+        return None
+    rest = source[len(PICAMERA_PREFIX) :]
+    if not rest.isdigit():
+        raise CameraError(f"camera source {source!r}: write {PICAMERA_PREFIX}0 for the first camera module")
+    return int(rest)
+
+
 class VinCamera:
     def __init__(self, source: str, idle_s: float = 30.0) -> None:
         self.source = source
-        self.folder = Path(source) if not source.isdigit() and "://" not in source else None
+        module = picamera_index(source)
+        self.module = PiCamera(module) if module is not None else None
+        self.folder = Path(source) if module is None and not source.isdigit() and "://" not in source else None
         if self.folder is not None and not self.folder.is_dir():
             raise CameraError(
                 f"camera source {source!r} is neither a device number, a stream URL nor an existing folder"
             )
-        self._stream = LiveStream(source, idle_s) if self.folder is None else None
+        self._stream = LiveStream(source, idle_s) if self.folder is None and self.module is None else None
         self._lock = threading.Lock()
         self._grabs: list[float] = []
 
@@ -217,8 +280,8 @@ class VinCamera:
 
     @property
     def streaming(self) -> bool:
-        """Whether a live stream is open and being decoded now (never for a snapshot folder)."""
-        return self._stream is not None and self._stream.live
+        """Whether a live stream or camera module is open now (never for a snapshot folder)."""
+        return (self._stream is not None and self._stream.live) or (self.module is not None and self.module.live)
 
     def grab(self) -> np.ndarray:
         """The frame the camera shows now (BGR). Blocking: run it in a worker thread."""
@@ -232,13 +295,17 @@ class VinCamera:
                 if img is None:
                     raise CameraError(f"camera folder: {path.name} is not a readable image")
                 return img
+            if self.module is not None:
+                return self.module.grab()
             assert self._stream is not None
             return self._stream.grab()
 
     def close(self) -> None:
-        """Let a live device or stream go (another process, e.g. the running lane, may want it)."""
+        """Let a live device, stream or camera module go (another process, e.g. the running lane, may want it)."""
         if self._stream is not None:
             self._stream.close()
+        if self.module is not None:
+            self.module.close()
 
 
 class VinReading:

@@ -69,3 +69,19 @@ def test_a_reader_that_cannot_load_is_a_start_up_error(monkeypatch):
     monkeypatch.setattr(vision, "VinReader", broken)
     with pytest.raises(ReaderUnavailable, match="--no-reader"):
         VinReading(load=True)
+
+
+def test_a_camera_module_source_needs_picamera2_and_says_how_to_get_it() -> None:
+    """`picamera2:0` is a Raspberry Pi camera module; where picamera2 is missing the first grab says what to install."""
+    import importlib.util
+
+    from lane_controller.vin_camera import CameraError, VinCamera
+
+    if importlib.util.find_spec("picamera2") is not None:
+        pytest.skip("picamera2 is installed here: the module itself is exercised on a Pi")
+    cam = VinCamera("picamera2:0")
+    assert cam.folder is None and not cam.stills and not cam.streaming
+    with pytest.raises(CameraError, match=r"picamera2:0: picamera2 is not installed .*python3-picamera2"):
+        cam.grab()
+    with pytest.raises(CameraError, match=r"write picamera2:0"):
+        VinCamera("picamera2:front")
