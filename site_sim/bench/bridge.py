@@ -465,6 +465,8 @@ def run_ingest(
             if counter is not None:
                 cmd_q.put(("done", counter.wait_count(seen)))
         _, report = get()
+        if workers and cpu0 is not None and cpu_per_event is None:  # (packed: no paced phase came after)
+            cpu_per_event = (workers.cpu_s() - cpu0) / total_sat
         lanes.join(30)
         if counter is not None:
             report["sat_lat"] = counter.lat[:total_sat]
