@@ -7,14 +7,13 @@ the time exams are judged on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable
 
 from edge.clock_sync import ClockGate, ClockState
 from edge.journal import Journal
 from edge.storage import DiskGuard, SweepResult, sweep, track_files
+from edge.upkeep import watch_upkeep
 from exam_vehicle.config import ExamVehicleConfig
 from exam_vehicle.gnss import Epoch, FixQuality
 from exam_vehicle.time_base import GnssTimeBase, TimeBase
@@ -59,16 +58,7 @@ class ExamUpkeep:
         return sweep(track_files(self.cfg.tracks_dir), self.journal.delivered, self.cfg.storage)
 
     async def watch(self) -> None:
-        """Every clock check interval: the clock and the disk (status, telemetry); every sweep interval: retention."""
-        swept_at = -float("inf")
-        while True:
-            try:
-                if time.monotonic() - swept_at >= self.cfg.storage.sweep_interval_s:
-                    swept_at = time.monotonic()
-                    await asyncio.to_thread(self.sweep_tracks)
-                await asyncio.to_thread(self.disk.check)
-                await asyncio.to_thread(self.clock_gate.probe)
-            except Exception:  # tried again next time; a failed sweep must not stop the checks
-                log.exception("storage check failed")
-            self.changed()
-            await asyncio.sleep(min(self.cfg.storage.sweep_interval_s, self.cfg.clock.check_interval_s))  # periodic
+        """The clock and the disk (status, telemetry) and track retention, periodically (`edge.upkeep`)."""
+        await watch_upkeep(
+            self.cfg.storage, self.cfg.clock, self.disk, self.clock_gate, self.sweep_tracks, self.changed
+        )

@@ -41,6 +41,7 @@ from edge.outbox import Outbox
 from edge.remote_commands import CommandDispatcher
 from edge.storage import DiskGuard, SweepResult, is_disk_full, photo_files, remove_empty_folders, sweep
 from edge.telemetry import TelemetryPublisher, sample
+from edge.upkeep import watch_upkeep
 from lane_controller import case as C
 from lane_controller import views
 from lane_controller.cloud_link import CloudLink
@@ -487,17 +488,6 @@ class LaneUpkeep:
                 self.lane.clear_alert(key)
 
     async def watch(self) -> None:
-        """Every clock check interval: the clock and the disk, shown as alerts; every sweep interval: retention."""
+        """The clock and the disk, shown as alerts, and photo retention, periodically (`edge.upkeep`)."""
         cfg = self.lane.cfg
-        swept_at = -float("inf")
-        while True:
-            try:
-                if time.monotonic() - swept_at >= cfg.storage.sweep_interval_s:
-                    swept_at = time.monotonic()
-                    await asyncio.to_thread(self.sweep_photos)
-                await asyncio.to_thread(self.disk.check)
-                await asyncio.to_thread(self.clock_gate.probe)
-            except Exception:  # tried again next time; a failed sweep must not stop the checks
-                log.exception("storage check failed")
-            self.show_state()
-            await asyncio.sleep(min(cfg.storage.sweep_interval_s, cfg.clock.check_interval_s))  # periodic
+        await watch_upkeep(cfg.storage, cfg.clock, self.disk, self.clock_gate, self.sweep_photos, self.show_state)
