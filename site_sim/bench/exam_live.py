@@ -31,7 +31,7 @@ import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.broker import MosquittoBroker, free_port
-from edge.contract import EventEnvelope, Leaf, topic
+from edge.contract import EventEnvelope, Leaf, split_events, topic
 from edge.pki import SitePki
 from edge.stats import percentile
 from exam_vehicle.gnss import Epoch
@@ -78,7 +78,18 @@ def _listen(broker: MosquittoBroker, pki: SitePki, arrivals: list[tuple[float, E
     c.tls_set_context(ssl.create_default_context(cafile=str(pki.ca_cert)))
     c.username_pw_set("bridge", pki.password("bridge"))
     c.on_connect = lambda cl, *a: cl.subscribe(topic(SITE, UNIT, Leaf.EVENTS), 1)
-    c.on_message = lambda cl, u, m: arrivals.append((time.time(), EventEnvelope.model_validate_json(m.payload)))
+
+    def on_message(cl: mqtt.Client, u: Any, m: mqtt.MQTTMessage) -> None:
+        now = time.time()
+        batch = split_events(bytes(m.payload))  # the unit's outbox packs events that are pending together
+        for ev in (
+            [EventEnvelope.model_validate_json(m.payload)]
+            if batch is None
+            else map(EventEnvelope.model_validate, batch)
+        ):
+            arrivals.append((now, ev))
+
+    c.on_message = on_message
     c.connect(broker.host, broker.port)
     c.loop_start()
     return c
