@@ -5,7 +5,7 @@ too; nor below the free space `[storage]` asks. The real unit in-process, a real
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,25 +62,13 @@ def _unit(
     return ExamUnit(cfg, speak=lambda text: None)
 
 
-@pytest.mark.timeout(120)
-def test_on_the_unit_time_base_no_exam_starts_until_ntp_says_synchronised(tmp_path: Path, broker) -> None:
-    b, pki = broker
-    flag = tmp_path / "ntp-synchronised"
-    car = SimCar(UNIT, 1.0)
+def _run(car: SimCar, unit: ExamUnit, scenario: Callable[[ExamUnit], Awaitable[None]]) -> None:
+    """Start the unit, play `scenario` on it, stop it; the simulated car is closed whatever happened."""
 
     async def main() -> None:
-        unit = _unit(tmp_path, b, pki, car, "unit", ["test", "-e", str(flag)])
         await unit.start()
         try:
-            await _until(lambda: unit.rtk_fixed(unit.time_base.now()), 30, "an RTK fixed position")
-            with pytest.raises(ExamRefused, match="clock not synchronised: no exam starts"):
-                unit.start_exam("张伟")
-            assert unit.status()["clock"]["synced"] is False
-            assert unit.telemetry_sample(0).clock_synced is False
-            flag.touch()
-            await _until(lambda: unit.status()["clock"]["synced"], 10, "the clock synchronised")
-            assert unit.status()["clock"]["source"] == "command"
-            assert unit.start_exam("张伟")
+            await scenario(unit)
         finally:
             await unit.stop()
 
@@ -88,6 +76,26 @@ def test_on_the_unit_time_base_no_exam_starts_until_ntp_says_synchronised(tmp_pa
         asyncio.run(main())
     finally:
         car.close()
+
+
+@pytest.mark.timeout(120)
+def test_on_the_unit_time_base_no_exam_starts_until_ntp_says_synchronised(tmp_path: Path, broker) -> None:
+    b, pki = broker
+    flag = tmp_path / "ntp-synchronised"
+    car = SimCar(UNIT, 1.0)
+
+    async def scenario(unit: ExamUnit) -> None:
+        await _until(lambda: unit.rtk_fixed(unit.time_base.now()), 30, "an RTK fixed position")
+        with pytest.raises(ExamRefused, match="clock not synchronised: no exam starts"):
+            unit.start_exam("张伟")
+        assert unit.status()["clock"]["synced"] is False
+        assert unit.telemetry_sample(0).clock_synced is False
+        flag.touch()
+        await _until(lambda: unit.status()["clock"]["synced"], 10, "the clock synchronised")
+        assert unit.status()["clock"]["source"] == "command"
+        assert unit.start_exam("张伟")
+
+    _run(car, _unit(tmp_path, b, pki, car, "unit", ["test", "-e", str(flag)]), scenario)
 
 
 @pytest.mark.timeout(120)
@@ -97,26 +105,19 @@ def test_on_the_gnss_time_base_dated_fixes_from_the_receiver_count_as_a_synchron
     b, pki = broker
     car = SimCar(UNIT, 1.0)
 
-    async def main() -> None:
-        unit = _unit(tmp_path, b, pki, car, "gnss", ["false"])  # no NTP at all
-        assert unit.clock_gate.refusal("exam") is not None, "before the receiver is heard"
-        await unit.start()
-        try:
-            await _until(
-                lambda: unit.last_epoch is not None and unit.last_epoch.quality is FixQuality.RTK_FIXED,
-                30,
-                "an RTK fixed position",
-            )
-            await _until(lambda: unit.status()["clock"]["synced"], 10, "GNSS time vouching for the clock")
-            assert unit.status()["clock"]["source"] == "gnss"
-            assert unit.start_exam("张伟")
-        finally:
-            await unit.stop()
+    async def scenario(unit: ExamUnit) -> None:
+        await _until(
+            lambda: unit.last_epoch is not None and unit.last_epoch.quality is FixQuality.RTK_FIXED,
+            30,
+            "an RTK fixed position",
+        )
+        await _until(lambda: unit.status()["clock"]["synced"], 10, "GNSS time vouching for the clock")
+        assert unit.status()["clock"]["source"] == "gnss"
+        assert unit.start_exam("张伟")
 
-    try:
-        asyncio.run(main())
-    finally:
-        car.close()
+    unit = _unit(tmp_path, b, pki, car, "gnss", ["false"])  # no NTP at all
+    assert unit.clock_gate.refusal("exam") is not None, "before the receiver is heard"
+    _run(car, unit, scenario)
 
 
 @pytest.mark.timeout(120)
@@ -125,22 +126,15 @@ def test_no_exam_starts_below_the_free_space_it_needs(tmp_path: Path, broker) ->
     b, pki = broker
     car = SimCar(UNIT, 1.0)
 
-    async def main() -> None:
-        unit = _unit(tmp_path, b, pki, car, "unit", ["true"], StorageConfig(min_free_mb=1e9, resume_free_mb=1e9))
-        await unit.start()
-        try:
-            await _until(lambda: unit.rtk_fixed(unit.time_base.now()), 30, "an RTK fixed position")
-            with pytest.raises(ExamRefused, match=r"disk full: .* no new exam"):
-                unit.start_exam("张伟")
-            assert unit.status()["disk"]["full"] is True and unit.telemetry_sample(0).disk_full is True
-            assert not unit.journal.events_of_kinds([EventKind.EXAM_STARTED])
-            with TestClient(create_page(unit)) as page:  # the examiner sees why on the car's page
-                zh, en = page.get("/?lang=zh-CN").text, page.get("/lang/en").text
-            assert "磁盘已满：空间恢复前不能开始考试" in zh and "disk full: no exam starts until space returns" in en
-        finally:
-            await unit.stop()
+    async def scenario(unit: ExamUnit) -> None:
+        await _until(lambda: unit.rtk_fixed(unit.time_base.now()), 30, "an RTK fixed position")
+        with pytest.raises(ExamRefused, match=r"disk full: .* no new exam"):
+            unit.start_exam("张伟")
+        assert unit.status()["disk"]["full"] is True and unit.telemetry_sample(0).disk_full is True
+        assert not unit.journal.events_of_kinds([EventKind.EXAM_STARTED])
+        with TestClient(create_page(unit)) as page:  # the examiner sees why on the car's page
+            zh, en = page.get("/?lang=zh-CN").text, page.get("/lang/en").text
+        assert "磁盘已满：空间恢复前不能开始考试" in zh and "disk full: no exam starts until space returns" in en
 
-    try:
-        asyncio.run(main())
-    finally:
-        car.close()
+    full = StorageConfig(min_free_mb=1e9, resume_free_mb=1e9)
+    _run(car, _unit(tmp_path, b, pki, car, "unit", ["true"], full), scenario)
