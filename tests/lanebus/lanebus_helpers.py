@@ -39,9 +39,12 @@ class EventRecorder:
 
 
 class NoisyProxy:
-    """TCP proxy between host and simulated board.  Per direction, each frame
-    (bytes up to a 0x00) is dropped with probability `drop`, and each
-    forwarded byte is corrupted with probability `corrupt`.  `blackhole`
+    """TCP proxy between host and simulated board.  Per direction, one frame
+    (bytes up to a 0x00) in every round(1/`drop`) is dropped, at a seeded
+    offset, and each forwarded byte is corrupted with probability `corrupt`.
+    Drops are evenly spaced rather than random so that a run of a hundred
+    frames always loses some, whatever the thread timing: the tests that
+    assert the recovery paths ran cannot pass or fail by luck.  `blackhole`
     swallows everything (a board that went silent)."""
 
     def __init__(self, upstream_port: int, corrupt: float = 0.01, drop: float = 0.01, seed: int = 1) -> None:
@@ -49,6 +52,9 @@ class NoisyProxy:
         self.corrupt = corrupt
         self.drop = drop
         self.rng = random.Random(seed)
+        self._drop_every = round(1 / drop) if drop > 0 else 0
+        self._frames_seen = [0, 0]  # per direction: host to board, board to host
+        self._drop_offset = [self.rng.randrange(self._drop_every) if drop > 0 else 0 for _ in range(2)]
         self.lock = threading.Lock()
         self.blackhole = False
         self.frames_dropped = 0
@@ -74,12 +80,14 @@ class NoisyProxy:
             for s in (c, u):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._conns += [c, u]
-            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
-            threading.Thread(target=self._pump, args=(u, c), daemon=True).start()
+            threading.Thread(target=self._pump, args=(c, u, 0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, 1), daemon=True).start()
 
-    def _mangle(self, frame: bytes) -> bytes:
+    def _mangle(self, frame: bytes, direction: int) -> bytes:
         with self.lock:
-            if self.rng.random() < self.drop:
+            index = self._frames_seen[direction]
+            self._frames_seen[direction] += 1
+            if self._drop_every and index % self._drop_every == self._drop_offset[direction]:
                 self.frames_dropped += 1
                 return b""
             out = bytearray(frame)
@@ -89,7 +97,7 @@ class NoisyProxy:
                     self.bytes_corrupted += 1
             return bytes(out)
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, direction: int) -> None:
         pending = bytearray()
         try:
             while self._running:
@@ -104,7 +112,7 @@ class NoisyProxy:
                     i = pending.find(0)
                     if i < 0:
                         break
-                    out += self._mangle(bytes(pending[: i + 1]))
+                    out += self._mangle(bytes(pending[: i + 1]), direction)
                     del pending[: i + 1]
                 if out:
                     dst.sendall(out)
