@@ -35,9 +35,7 @@ from edge.contract import (
     PayloadError,
     Telemetry,
     UnitStatus,
-    canonical_json,
     decode,
-    event_hash,
     parse_topic,
     split_events,
 )
@@ -46,6 +44,19 @@ if TYPE_CHECKING:
     from cloud_bridge.rules import AlertSignal
 
 STORED_LEAVES = (Leaf.EVENTS, Leaf.STATUS, Leaf.TELEMETRY, Leaf.CMD_RESULT)
+
+# `edge.contract.canonical_json` as text, its encoder made once (json.dumps builds one per call with these options)
+_canonical_text = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def encoded_event(ev: EventEnvelope) -> tuple[str, str]:
+    """(data, hash) of an event: its data as canonical JSON (what the store keeps) and `edge.contract.event_hash`
+    of it, both from one encoding of the data (the bytes hashed are event_hash's: a JSON array is its items'
+    encodings joined by commas)."""
+    data = _canonical_text(ev.data)
+    head = _canonical_text([ev.v, ev.unit, ev.seq, ev.ts, ev.kind.value, ev.case_id, ev.station, ev.actor])
+    prev = "null" if ev.prev is None else _canonical_text(ev.prev)
+    return data, hashlib.sha256(f"{head[:-1]},{data},{prev}]".encode()).hexdigest()
 
 
 @dataclass
@@ -91,8 +102,10 @@ def _may_hold_nul(raw: bytes) -> bool:
     return b"\\u0000" in raw or b"\x00" in raw
 
 
-def _payload_refusal(payload: Payload, unit: str, raw: bytes) -> str | None:
-    """Why a payload that matched its schema still cannot be stored, or None when it can."""
+def _payload_refusal(payload: Payload, unit: str, raw: bytes, may_hold_nul: bool | None = None) -> str | None:
+    """Why a payload that matched its schema still cannot be stored, or None when it can.
+
+    `may_hold_nul`: `_may_hold_nul(raw)` when the caller knows it already (one scan per message, not per event)."""
     # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
     # (the fields read straight from __dict__: the payload models forbid extra keys, and pydantic's __iter__ costs more)
     wide = next(
@@ -100,7 +113,7 @@ def _payload_refusal(payload: Payload, unit: str, raw: bytes) -> str | None:
     )
     if wide is not None:
         return f"schema: {wide}: an integer beyond 64 bits"
-    if _may_hold_nul(raw) and _holds_nul(payload.model_dump()):
+    if (_may_hold_nul(raw) if may_hold_nul is None else may_hold_nul) and _holds_nul(payload.model_dump()):
         # JSON may spell U+0000 (\u0000); PostgreSQL cannot keep it in text, so no store would take this payload
         return "schema: a string holds a NUL character (U+0000)"
     claimed = getattr(payload, "unit", unit)
@@ -156,11 +169,19 @@ def classify_all(topic_name: str, raw: bytes, received_at: float, token: Any = N
         site, unit, leaf = parse_topic(topic_name)
     except ValueError:
         return [classify(topic_name, raw, received_at, token)]  # (which names the bad topic)
-    return [_batched(topic_name, site, unit, event, raw, received_at, token) for event in events]
+    nul = _may_hold_nul(raw)  # the batch's bytes, scanned once: a NUL anywhere in it means a closer look at each event
+    return [_batched(topic_name, site, unit, event, raw, nul, received_at, token) for event in events]
 
 
 def _batched(
-    topic_name: str, site: str, unit: str, event: dict[str, Any], batch: bytes, received_at: float, token: Any
+    topic_name: str,
+    site: str,
+    unit: str,
+    event: dict[str, Any],
+    batch: bytes,
+    may_hold_nul: bool,
+    received_at: float,
+    token: Any,
 ) -> Inbound:
     """One event of a batch, checked as `classify` checks one that came alone (validated from the batch's parsed
     JSON: one parse per message). Its raw bytes are written only when it is refused (for the dead letter)."""
@@ -171,7 +192,7 @@ def _batched(
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
         reason: str | None = f"schema: EventEnvelope: {where}: {first.get('msg')}"
     else:
-        reason = _payload_refusal(payload, unit, batch)  # (the batch's bytes: a NUL anywhere in it means a closer look)
+        reason = _payload_refusal(payload, unit, batch, may_hold_nul)
         if reason is None:
             return Inbound(topic_name, site, unit, Leaf.EVENTS, payload, b"", received_at, None, token)
     return Inbound(
@@ -376,12 +397,11 @@ class Batch:
 
     def _add_event(self, site: str, ev: EventEnvelope, received_at: float) -> None:
         key = (ev.unit, ev.seq)
-        data_json = canonical_json(ev.data)  # encoded once: hashed here, stored as is (UnitRecords)
-        h = event_hash(ev, data_json)
+        data_json, h = encoded_event(ev)  # data encoded once: hashed here, stored as is (UnitRecords)
         known = self.events.get(key)
         if known is None or known.hash is None:  # new, or a valid event in place of a refusal
             self.events[key] = Arrived(site, ev, received_at, h)
-            self.data_json[key] = data_json.decode()
+            self.data_json[key] = data_json
         elif known.hash == h:
             self.in_batch_dupes += 1
             self.batch_dupes[ev.unit] += 1
@@ -448,7 +468,8 @@ class ExamFinding:
 class FoldFindings:
     """What a fold saw, for the risk rules to judge once it is committed.
 
-    `events` in fold order (time, unit, seq); `conflicts` include refusals replaced by a valid event;
+    `events` in fold order (time, unit, seq): those a rule judges (a kind in `rules.JUDGED_KINDS`, a case of another
+    unit, a failed sign-in, a plate clash; the others are folded but not noted); `conflicts` include refusals replaced by a valid event;
     `refused` are the refusal markers folded; `breaks` is unit -> (broken links, a seq, why).
     """
 

@@ -422,6 +422,8 @@ EVENT_RULES: dict[EventKind, tuple[tuple[Rule, Callable[[_Judged], list[AlertSig
     EventKind.DEVICE_FAULT: ((Rule.DEVICE_OFFLINE, _device_offline), (Rule.PLATE_JAM, _plate_jam)),
     EventKind.DEVICE_RECOVERED: ((Rule.DEVICE_OFFLINE, _device_recovered), (Rule.PLATE_JAM, _jam_cleared)),
 }
+JUDGED_KINDS: frozenset[EventKind] = frozenset(EVENT_RULES)
+"""The event kinds a rule judges by themselves: the fold notes the other events only when they tripped over something."""
 
 
 def check_event(

@@ -32,6 +32,7 @@ from cloud_bridge.ingest import (
     track_sequences,
 )
 from cloud_bridge.plates import issued_kind
+from cloud_bridge.rules import JUDGED_KINDS
 from cloud_bridge.store import event_chains
 from cloud_bridge.store.accounts import AccountRecords
 from cloud_bridge.store.cases import CaseView
@@ -278,7 +279,8 @@ class EventFold:
                 findings.events.append(FoldedEvent(site, ev, foreign=True))
                 continue  # kept in the unit's record, but it changes no case, plate or figure
             registration = bool(ev.case_id) and is_case_event(ev.kind)  # an exam's events name their exam, not a case
-            before = facts.get(ev.case_id) if registration and ev.case_id else None
+            judged = ev.kind in JUDGED_KINDS  # (the rules read the case as it was before only for these)
+            before = facts.get(ev.case_id) if judged and registration and ev.case_id else None
             snapshot = before.snapshot() if before is not None else None
             if registration and ev.case_id:
                 f = facts.setdefault(ev.case_id, CaseFacts(ev.case_id))
@@ -309,16 +311,17 @@ class EventFold:
                     ev.ts,
                     time.time(),
                 )
-            findings.events.append(
-                FoldedEvent(
-                    site,
-                    ev,
-                    snapshot,
-                    paid_by_bridge=ev.case_id in paid_cases,
-                    sign_in_failures=failures,
-                    plate_clash=clash,
+            if judged or failures is not None or clash is not None:  # an event no rule looks at is not noted
+                findings.events.append(
+                    FoldedEvent(
+                        site,
+                        ev,
+                        snapshot,
+                        paid_by_bridge=ev.case_id in paid_cases,
+                        sign_in_failures=failures,
+                        plate_clash=clash,
+                    )
                 )
-            )
         totals = self.cases.count_inspections_in(cur, {n: (t[0], t[1]) for n, t in tallies.items()})
         findings.inspectors = [InspectorTotals(n, *totals[n], tallies[n][2], tallies[n][3]) for n in sorted(totals)]
         self.cases.save_in(cur, [facts[c] for c in sorted(touched)])

@@ -83,3 +83,34 @@ def test_an_event_stored_but_not_folded_is_folded_once_on_redelivery_or_by_the_s
     # a real repeat after that is a duplicate and changes nothing
     assert service.ingest([_msg("lane-01", 2)]).duplicates == 1
     assert store.case("lane-01-261206-000000")["events"] == 3
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.dictionaries(st.text(max_size=10), _json_values, max_size=6),
+    prev=st.sampled_from([None, "a" * 64]),
+    text=st.text(max_size=12),
+    ts=st.floats(0, 1e11, allow_nan=False),
+)
+def test_the_bridge_encodes_and_hashes_an_event_as_the_contract_does(data: dict, prev, text: str, ts: float) -> None:
+    """Ingest encodes an event's data once and hashes from it: the same text as canonical_json, the same event_hash."""
+    from cloud_bridge.ingest import encoded_event
+    from edge.contract import canonical_json, event_hash
+
+    ev = EventEnvelope(
+        unit="lane-01", seq=3, ts=ts, kind="case.photo", case_id=text or None, actor=text, data=data, prev=prev
+    )
+    data_json, h = encoded_event(ev)
+    assert data_json.encode() == canonical_json(ev.data)
+    assert h == event_hash(ev)
