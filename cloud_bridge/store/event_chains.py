@@ -77,25 +77,26 @@ def link_breaks_in(cur: Cur, fresh: list[Arrived]) -> dict[str, tuple[int, int, 
     """Chain links of newly stored events, to the stored event before and after each: unit -> (breaks, a seq, why)."""
     if not fresh:
         return {}
-    fresh_keys = {(a.ev.unit, a.ev.seq) for a in fresh}
+    links = {(a.ev.unit, a.ev.seq): StoredLink(a.hash, a.ev.prev, a.ev.kind.value) for a in fresh}
     # only the neighbours outside the batch are read: in a run of consecutive events most are in it
-    keys = [(a.ev.unit, a.ev.seq + d) for a in fresh for d in (-1, 1) if a.ev.seq + d >= 1]
-    stored = stored_links_in(cur, [k for k in keys if k not in fresh_keys])
-    for a in fresh:
-        stored[(a.ev.unit, a.ev.seq)] = StoredLink(a.hash, a.ev.prev, a.ev.kind.value)
+    outside = {(unit, seq + d) for unit, seq in links for d in (-1, 1) if seq + d >= 1 and (unit, seq + d) not in links}
+    stored = stored_links_in(cur, list(outside)) if outside else {}
+    stored.update(links)
     out: dict[str, tuple[int, int, str]] = {}
     seen: set[tuple[str, int]] = set()
-    for a in fresh:
-        unit, seq = a.ev.unit, a.ev.seq
-        for later in (seq, seq + 1):  # this event's own link, and the stored successor's link to it
-            succ = stored.get((unit, later))
-            if succ is None or (unit, later) in seen:
+    for unit, seq in links:  # (arrival order)
+        for key in ((unit, seq), (unit, seq + 1)):  # this event's own link, and the stored successor's link to it
+            succ = stored.get(key)
+            if succ is None or key in seen:
                 continue
-            seen.add((unit, later))
-            why = chain_link_problem(stored.get((unit, later - 1)), succ.prev, later)
+            seen.add(key)
+            before = stored.get((unit, key[1] - 1))
+            if before is not None and (succ.prev == before.hash if succ.prev is not None else before.prev is None):
+                continue  # the usual link: it names the hash before it, or neither is chained (chain_link_problem: fits)
+            why = chain_link_problem(before, succ.prev, key[1])
             if why:
                 n, _, _ = out.get(unit, (0, 0, ""))
-                out[unit] = (n + 1, later, why)
+                out[unit] = (n + 1, key[1], why)
     return out
 
 

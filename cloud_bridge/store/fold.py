@@ -101,11 +101,12 @@ class EventFold:
         res = IngestResult(dead=len(b.dead), dead_reasons=[d.reason or "" for d in b.dead], conflicts=len(b.conflicts))
         unit_site = self._unit_sites(b)
         units_before = self._lock_units(cur, unit_site)
+        owners = {c: case_owner(c) for c in {a.ev.case_id for a in b.events.values()} if c}  # (one match per case)
         case_ids = sorted(
             {
                 a.ev.case_id
                 for a in b.events.values()
-                if a.ev.case_id and is_case_event(a.ev.kind) and case_owner(a.ev.case_id) == a.ev.unit
+                if a.ev.case_id and owners[a.ev.case_id] == a.ev.unit and is_case_event(a.ev.kind)
             }
         )
         facts = self.cases.lock_in(cur, case_ids)
@@ -127,7 +128,7 @@ class EventFold:
             unit_site=unit_site,
         )
         if inserted:
-            self._project(cur, inserted, facts, res.findings, sign_in_window_s)
+            self._project(cur, inserted, facts, owners, res.findings, sign_in_window_s)
         for unit, i in b.telemetry.items():
             tm = i.payload
             assert isinstance(tm, Telemetry)
@@ -264,6 +265,7 @@ class EventFold:
         cur: Cur,
         inserted: list[Arrived],
         facts: dict[str, CaseFacts],
+        owners: dict[str, str | None],
         findings: FoldFindings,
         sign_in_window_s: float,
     ) -> None:
@@ -275,7 +277,7 @@ class EventFold:
         touched: set[str] = set()
         tallies: dict[str, list[Any]] = {}  # inspector -> [inspections, corrections, site, unit]
         for site, ev, _, _ in sorted(inserted, key=lambda t: (t.ev.ts, t.ev.unit, t.ev.seq)):
-            if ev.case_id and case_owner(ev.case_id) != ev.unit:
+            if ev.case_id and owners[ev.case_id] != ev.unit:
                 findings.events.append(FoldedEvent(site, ev, foreign=True))
                 continue  # kept in the unit's record, but it changes no case, plate or figure
             registration = bool(ev.case_id) and is_case_event(ev.kind)  # an exam's events name their exam, not a case
