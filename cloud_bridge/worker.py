@@ -11,6 +11,7 @@ that leaves them unacknowledged and the broker delivers them again (the
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import ssl
@@ -96,6 +97,24 @@ class _Msg:
     properties: Any = None
 
 
+_gc_tuned = False
+
+
+def _tune_gc() -> None:
+    """Once per process, before the first worker starts: what is alive now (modules, models, settings) is moved out of
+    the collector's sight, and the young generation collected less often. An ingest batch holds thousands of young
+    objects (messages, envelopes, rows) until its commit; collected every 700 allocations they were scanned again and
+    again, and promoted to be scanned in full collections: about a tenth of a worker's CPU per event."""
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    threshold0, threshold1, threshold2 = gc.get_threshold()
+    gc.set_threshold(max(threshold0, 10_000), max(threshold1, 20), max(threshold2, 20))
+
+
 class IngestWorker:
     """Receives, stores in batches, acknowledges after commit, publishes watermarks; answers requests."""
 
@@ -146,6 +165,7 @@ class IngestWorker:
 
     # -- lifecycle
     def start(self) -> IngestWorker:
+        _tune_gc()
         m = self.settings.mqtt
         self.client.connect_async(m.host, m.port, m.keepalive_s, clean_start=False, properties=self._props)
         self.client.loop_start()

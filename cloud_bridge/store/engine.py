@@ -50,6 +50,13 @@ class Cur:
         cols = [d[0] for d in self.raw.description] if self.raw.description else []
         return [dict(zip(cols, r)) for r in self.raw.fetchall()]
 
+    def tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as tuples in the SELECT's (or RETURNING's) column order: for many rows read by position, no dict each."""
+        self.raw.execute(self._sql(sql), tuple(params))
+        if self.pg:
+            return [tuple(r.values()) for r in self.raw.fetchall()]
+        return self.raw.fetchall()
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self.q(sql, params)
         return rows[0] if rows else None

@@ -11,6 +11,7 @@ the alerts once the fold has committed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -41,7 +42,7 @@ from cloud_bridge.store.exams import ExamRecords
 from cloud_bridge.store.payments import Payments
 from cloud_bridge.store.plates import PlatePool
 from cloud_bridge.store.unit_records import UnitRecords
-from edge.contract import EventEnvelope, EventKind, Telemetry, case_owner, event_hash, is_case_event
+from edge.contract import EventEnvelope, EventKind, PlateKind, Telemetry, case_owner, event_hash, is_case_event
 
 log = logging.getLogger("passlane.bridge")
 _CHUNK = 500
@@ -177,11 +178,11 @@ class EventFold:
             seqs = sorted(by_unit[unit])
             for start in range(0, len(seqs), _CHUNK):
                 chunk = seqs[start : start + _CHUNK]
-                rows = cur.q(
+                rows = cur.tuples(
                     f"DELETE FROM unfolded WHERE unit = ? AND seq IN ({marks(len(chunk))}) RETURNING seq",
                     [unit, *chunk],
                 )
-                claimed.update((unit, int(r["seq"])) for r in rows)
+                claimed.update((unit, int(seq)) for (seq,) in rows)
         return claimed
 
     def _count_units(
@@ -276,6 +277,7 @@ class EventFold:
         paid_cases = self.payments.paid_cases_in(cur, issued_cases)
         touched: set[str] = set()
         tallies: dict[str, list[Any]] = {}  # inspector -> [inspections, corrections, site, unit]
+        issues: list[tuple[int, tuple[str, str, PlateKind, str | None, str, float]]] = []  # (at, plate issued)
         for site, ev, _, _ in sorted(inserted, key=lambda t: (t.ev.ts, t.ev.unit, t.ev.seq)):
             if ev.case_id and owners[ev.case_id] != ev.unit:
                 findings.events.append(FoldedEvent(site, ev, foreign=True))
@@ -300,30 +302,19 @@ class EventFold:
             failures = None
             if ev.kind == EventKind.INSPECTOR_SIGN_IN_FAILED:
                 failures = self.accounts.record_failure_in(cur, sign_in_name(ev), ev.unit, ev.ts, sign_in_window_s)
-            clash = None
             number = issued_number(ev.data) if ev.kind == EventKind.CASE_PLATES_ISSUED else None
-            if number:
-                clash = self.plates.issue_in(
-                    cur,
-                    number,
-                    number[:2],
-                    issued_kind(number, ev.data.get("plate_kind")),
-                    ev.case_id,
-                    ev.unit,
-                    ev.ts,
-                    time.time(),
-                )
-            if judged or failures is not None or clash is not None:  # an event no rule looks at is not noted
+            if number:  # recorded below, all at once; its clash (if any) is noted on this event
+                kind = issued_kind(number, ev.data.get("plate_kind"))
+                issues.append((len(findings.events), (number, number[:2], kind, ev.case_id, ev.unit, ev.ts)))
+            if judged or failures is not None or number:  # an event no rule looks at is not noted
                 findings.events.append(
-                    FoldedEvent(
-                        site,
-                        ev,
-                        snapshot,
-                        paid_by_bridge=ev.case_id in paid_cases,
-                        sign_in_failures=failures,
-                        plate_clash=clash,
-                    )
+                    FoldedEvent(site, ev, snapshot, paid_by_bridge=ev.case_id in paid_cases, sign_in_failures=failures)
                 )
+        if issues:
+            clashes = self.plates.issue_all_in(cur, [i for _, i in issues], time.time())
+            for (at, _), clash in zip(issues, clashes):
+                if clash is not None:
+                    findings.events[at] = dataclasses.replace(findings.events[at], plate_clash=clash)
         totals = self.cases.count_inspections_in(cur, {n: (t[0], t[1]) for n, t in tallies.items()})
         findings.inspectors = [InspectorTotals(n, *totals[n], tallies[n][2], tallies[n][3]) for n in sorted(totals)]
         self.cases.save_in(cur, [facts[c] for c in sorted(touched)])

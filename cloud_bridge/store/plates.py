@@ -10,6 +10,8 @@ from cloud_bridge.ingest import PlateClash
 from cloud_bridge.store.engine import Cur, Engine, marks
 from edge.contract import PlateKind
 
+_ISSUE_CHUNK = 500
+
 
 @dataclass
 class ReserveOutcome:
@@ -149,6 +151,53 @@ class PlatePool:
         if holder and holder["case_id"] == case_id and holder["status"] == "issued":
             return None  # the same case reported again
         return PlateClash(number, holder["case_id"] if holder else None)
+
+    @staticmethod
+    def issue_all_in(
+        cur: Cur, issues: list[tuple[str, str, PlateKind, str | None, str, float]], now: float
+    ) -> list[PlateClash | None]:
+        """`issue_in` for each (number, authority, kind, case_id, unit, ts) in order, in one statement per chunk when
+        the numbers differ (each row then meets only what was stored before the batch, as it would one by one)."""
+        if len({i[0] for i in issues}) != len(issues):  # a number twice: the second meets the first, one by one
+            return [PlatePool.issue_in(cur, *i, now) for i in issues]
+        out: list[PlateClash | None] = []
+        for start in range(0, len(issues), _ISSUE_CHUNK):
+            chunk = issues[start : start + _ISSUE_CHUNK]
+            values = ",".join(["(?, ?, ?, 'issued', ?, ?, NULL, NULL, ?)"] * len(chunk))
+            params: list[Any] = [
+                v
+                for number, auth, kind, case_id, unit, ts in chunk
+                for v in (number, auth, kind.value, case_id, unit, ts)
+            ]
+            issued = {
+                n
+                for (n,) in cur.tuples(
+                    "INSERT INTO plates (number, authority, plate_kind, status, case_id, unit, reserved_at, reserved_until, issued_at) "
+                    f"VALUES {values} ON CONFLICT (number) DO UPDATE SET status = 'issued', "
+                    "issued_at = excluded.issued_at, case_id = excluded.case_id, unit = excluded.unit "
+                    "WHERE plates.status = 'reserved' AND (plates.case_id = excluded.case_id OR plates.reserved_until < ?) "
+                    "RETURNING number",
+                    [*params, now],
+                )
+            }
+            others = [i[0] for i in chunk if i[0] not in issued]
+            holders = (
+                {
+                    n: (case_id, status)
+                    for n, case_id, status in cur.tuples(
+                        f"SELECT number, case_id, status FROM plates WHERE number IN ({marks(len(others))})", others
+                    )
+                }
+                if others
+                else {}
+            )
+            for number, _, _, case_id, _, _ in chunk:
+                holder = holders.get(number)
+                if number in issued or (holder is not None and holder == (case_id, "issued")):
+                    out.append(None)  # issued now, or the same case reported again
+                else:
+                    out.append(PlateClash(number, holder[0] if holder else None))
+        return out
 
     # -- offers
     def record_offers(self, case_id: str, unit: str, numbers: list[str], now: float) -> None:

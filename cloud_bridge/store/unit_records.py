@@ -125,7 +125,7 @@ class UnitRecords:
                     ev.prev,
                     a.hash,
                 ]
-            rows = cur.q(
+            rows = cur.tuples(
                 f"INSERT INTO events (unit, seq, site, ts, kind, case_id, station, actor, data, received_at, prev, hash) VALUES "
                 f"{rows_of(len(chunk), 12)} ON CONFLICT (unit, seq) DO NOTHING RETURNING unit, seq, received_at",
                 params,
@@ -133,9 +133,9 @@ class UnitRecords:
             if rows:
                 cur.x(
                     f"INSERT INTO unfolded (unit, seq, received_at) VALUES {rows_of(len(rows), 3)}",
-                    [v for r in rows for v in (r["unit"], r["seq"], r["received_at"])],
+                    [v for r in rows for v in r],
                 )
-            stored.update((r["unit"], int(r["seq"])) for r in rows)
+            stored.update((unit, int(seq)) for unit, seq, _ in rows)
         return stored
 
     @staticmethod

@@ -156,3 +156,41 @@ def test_a_number_issued_by_a_lane_event_is_recorded_with_the_kind_its_format_te
         and row["plate_kind"] == "new-energy"
         and row["authority"] == "苏A"
     )
+
+
+@pytest.mark.parametrize("same_number_in_batch", [False, True])
+def test_numbers_issued_in_one_batch_are_judged_as_one_by_one(store, ingest, same_number_in_batch: bool) -> None:
+    """A batch's plates are recorded together: each number meets what was stored before it, a clash is noted on its event."""
+    t = time.time()
+    assert store.plates.reserve("苏A50001", "苏A", "ordinary", "lane-09-261206-000001", "lane-09", 600, t).ok
+    case = [f"lane-01-261206-00000{i}" for i in range(5)]
+
+    def issued(seq: int, case_id: str, number: str) -> EventEnvelope:
+        return EventEnvelope(
+            unit="lane-01", seq=seq, ts=t + seq, kind="case.plates_issued", case_id=case_id, data={"number": number}
+        )
+
+    first = [issued(1, case[0], "苏A50002")]
+    ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), e.to_bytes(), t) for e in first])
+    batch = [
+        issued(2, case[1], "苏A50001"),  # reserved by another case, live: a clash with that holder
+        issued(3, case[0], "苏A50002"),  # the same case reported again: no clash
+        issued(4, case[2], "苏A50003"),  # free: issued
+        issued(5, case[3], "苏A50002"),  # issued to case 0: a clash
+    ]
+    if same_number_in_batch:
+        batch.append(issued(6, case[4], "苏A50003"))  # issued to case 2 earlier in this batch: a clash
+    res = ingest([classify(topic("site-1", "lane-01", Leaf.EVENTS), e.to_bytes(), t) for e in batch])
+    clashes = {
+        e.ev.seq: (e.plate_clash.number, e.plate_clash.holder) for e in res.findings.events if e.plate_clash is not None
+    }
+    expected = {2: ("苏A50001", "lane-09-261206-000001"), 5: ("苏A50002", case[0])}
+    if same_number_in_batch:
+        expected[6] = ("苏A50003", case[2])
+    assert clashes == expected
+    assert (
+        store.plates.number("苏A50003")["case_id"] == case[2] and store.plates.number("苏A50003")["status"] == "issued"
+    )
+    assert store.plates.number("苏A50001")["status"] == "reserved"
+    twice = [a for a in store.alerts.recent("active") if a["rule"] == "plate_issued_twice"]
+    assert len(twice) == len(expected)
