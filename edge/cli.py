@@ -41,7 +41,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("site_sim.cli", "run a whole simulated registration site on this machine"),
     "bench": (
         "site_sim.bench.cli",
-        "run the benchmarks (all, or one of board, gnss, vin, lane, bridge, exam, site) and print their tables",
+        "run the benchmarks (all, or one of board, vin, gnss, lane, soak, bridge, exam, exam-site, site) and print their tables",
     ),
 }
 

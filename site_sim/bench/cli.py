@@ -1,4 +1,4 @@
-"""`passlane bench [board|vin|gnss|lane|bridge|exam|exam-site|site]`: the benchmarks, with the machine stated.
+"""`passlane bench [board|vin|gnss|lane|soak|bridge|exam|exam-site|site]`: the benchmarks, with the machine stated.
 
 Without a name every benchmark runs, each as `passlane bench <name>` in a child
 process so one component's imports, threads and memory never skew another's
@@ -20,6 +20,7 @@ BENCHES: list[tuple[str, str]] = [
     ("VIN reader", "vin"),
     ("GNSS reader", "gnss"),
     ("lane controller", "lane"),
+    ("lane soak", "soak"),
     ("cloud bridge", "bridge"),
     ("exam vehicle", "exam"),
     ("exam site", "exam-site"),
@@ -85,6 +86,12 @@ def _lane(ns: argparse.Namespace) -> int:
     return run_bench(cases=ns.cases, idle_s=ns.idle)
 
 
+def _soak(ns: argparse.Namespace) -> int:
+    from site_sim.bench.soak import run_soak
+
+    return run_soak(vehicles=ns.vehicles, time_scale=ns.speed)
+
+
 def _bridge(ns: argparse.Namespace) -> int:
     from site_sim.bench.bridge import main
 
@@ -138,6 +145,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--cases", type=int, default=30, help="cases to run")
     p.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement")
     p.set_defaults(func=_lane)
+    p = sub.add_parser("soak", help="lane controller: RSS, open files and threads over many vehicles (flat or not)")
+    p.add_argument("--vehicles", type=int, default=1000, help="vehicles back to back")
+    p.add_argument("--speed", type=float, default=200.0, help="how much faster than real the simulated world moves")
+    p.set_defaults(func=_soak)
     p = sub.add_parser("bridge", help="cloud bridge: ingest, look-up and plate-reservation benchmarks")
     p.add_argument("--seconds", type=float, default=8.0, help="publishing time per ingest run")
     p.add_argument("--lanes", type=int, default=8, help="simulated lanes K")

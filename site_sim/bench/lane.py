@@ -20,23 +20,17 @@ per waiting step.
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-import psutil
 
-from edge.broker import free_port
 from lane_controller.vin_camera import upload_frame
-from site_sim.payment_provider import AutoPayer, signed_callback
+from site_sim.bench.lane_rig import LaneRig, bench_bridge
 from site_sim.polling import wait_until
 
-REPO = str(Path(__file__).resolve().parents[2])  # run the repo's code, whatever the cwd
 POLL_S = 0.005  # the inspector reacts this soon after a stage changes: small against the times measured
 
 
@@ -45,7 +39,7 @@ def _pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, max(0, round(q / 100 * (len(v) - 1))))]
 
 
-def _case(http: httpx.Client, world, id_number: str, phases: dict[str, list[float]] | None = None) -> float:  # noqa: ANN001
+def drive_case(http: httpx.Client, world, id_number: str, phases: dict[str, list[float]] | None = None) -> float:  # noqa: ANN001
     """One case, inspector and world acting the moment the lane is ready; returns its wall time."""
     t0 = time.perf_counter()
     mark = [t0]
@@ -127,32 +121,11 @@ def _world_busy_s(entries: list[dict], time_scale: float) -> float:
     return total / time_scale
 
 
-def _show_vin(camera: Path, vin: str, seed: int) -> None:
+def show_vin(camera: Path, vin: str, seed: int) -> None:
     """The world: the snapshot camera uploads a frame of the car at the station."""
     from vision.synth import render_scene
 
     upload_frame(camera, render_scene(vin, seed), quality=92)
-
-
-def _bridge(work: Path, broker, pki, key: Path):  # noqa: ANN001, ANN202
-    from cloud_bridge.config import load_settings
-    from cloud_bridge.runner import Bridge
-
-    settings = load_settings(
-        None,
-        {
-            "db": str(work / "bridge.sqlite3"),
-            "payments.key_file": str(key),
-            "ingest.batch_wait_ms": 2.0,
-            "mqtt.host": broker.host,
-            "mqtt.port": broker.port,
-            "mqtt.site_dir": str(pki.root),
-            "mqtt.client_id_prefix": f"bench-bridge-{os.getpid()}",
-        },
-    )
-    bridge = Bridge(settings, sweep_s=3600).start()
-    wait_until(lambda: all(w.subscribed.is_set() for w in bridge.workers), 30, "bridge subscribed", interval=0.05)
-    return bridge
 
 
 def _request_rtt_ms(pki, broker) -> float:  # noqa: ANN001
@@ -197,138 +170,68 @@ def _nodelay_broker_class():  # noqa: ANN202
 
 
 def run_bench(cases: int = 30, idle_s: float = 10.0, time_scale: float = 50.0) -> int:
-    from cloud_bridge.reference import generate, load_into
-    from edge.broker import MosquittoBroker
-    from edge.pki import SitePki
-    from firmware.sim.server import SimBoardServer
-
-    work = Path(tempfile.mkdtemp(prefix="passlane-lane-bench-"))
-    broker = bridge = proc = io = issuer = None
     rows: list[tuple[str, str, str]] = []
-    key = b"bench-provider-key-0123456789abcdef"
-    payer: AutoPayer | None = None
     try:
-        pki = SitePki(work / "pki")
-        pki.init("site-1", {"bridge": "bridge", "lane-01": "lane", "lane-02": "lane"})
-        broker = MosquittoBroker(pki, work / "broker").start()
-        (work / "payment.key").write_bytes(key)
-        bridge = _bridge(work, broker, pki, work / "payment.key")
-        data, problems = generate(cases * 2 + 20, seed=7)
-        load_into(bridge.store, data)
-        bad = {v for vs in problems.values() for v in vs}
-        good = [
-            v
-            for v in data.vehicles
-            if v.vin not in bad
-            and v.owner_id_number not in bad
-            and v.insurance.status == "valid"
-            and v.purchase_tax.status != "missing"
-            and v.certificate.vin == v.vin
-        ]
-        if len(good) < cases + 1:
-            raise RuntimeError(f"only {len(good)} registrable vehicles in the reference data")
-        payer = AutoPayer(bridge.store.payments.pending, signed_callback(bridge.service, key), period_s=0.005).start()
-        io = SimBoardServer("io-board", time_scale=time_scale).start()
-        issuer = SimBoardServer("plate-issuer", time_scale=time_scale).start()
-        world, mechanism = io.control(), issuer.control()
-        (work / "pin").write_text("1234\n")
-        camera = work / "camera"
-        camera.mkdir()
-        port = free_port()
-        cfg = work / "lane.toml"
-        cfg.write_text(f'''
-site = "site-1"
-unit = "lane-01"
-[mqtt]
-host = "{broker.host}"
-port = {broker.port}
-password = {{ file = "{pki.password_file("lane-01")}" }}
-tls = {{ ca_file = "{pki.ca_cert}" }}
-[journal]
-path = "var/lane.sqlite"
-[clock]
-require_sync = false
-[io_board]
-url = "{io.url}"
-[plate_issuer]
-url = "{issuer.url}"
-[camera]
-source = "{camera}"
-[plates]
-authority = "{bridge.settings.authorities[0]}"
-[telemetry]
-interval_s = 30
-[ui]
-port = {port}
-[[inspectors]]
-id = "bench"
-name = "Bench"
-pin = {{ file = "pin" }}
-''')
-        with open(work / "lane.log", "ab") as log:  # the child keeps its own descriptor
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "edge.cli", "lane", "run", "--config", str(cfg)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=REPO,
-            )
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        with LaneRig(cases, time_scale) as rig:
+            rows = _measure(rig, cases, idle_s, time_scale)
+    except Exception as exc:  # noqa: BLE001 - print what we have and say what failed
+        rows.append(("bench failed", type(exc).__name__, str(exc)[:300]))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print(f"{'lane controller':<{w0}}  {'value':<{w1}}  notes")
+    print("-" * (w0 + w1 + 40))
+    for a, b, c in rows:
+        print(f"{a:<{w0}}  {b:<{w1}}  {c}")
+    print(
+        f"(cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.2f}: other work on this machine shows in these numbers)"
+    )
+    return 1 if any(r[0] == "bench failed" for r in rows) else 0
 
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"lane exited with {proc.returncode}: {(work / 'lane.log').read_text()[-800:]}")
-            try:
-                return http.get("/api/health").status_code == 200
-            except httpx.HTTPError:
-                return False
 
-        t_start = time.monotonic()
-        wait_until(up, 120, "lane start", interval=0.1)
-        start_s = time.monotonic() - t_start
-        tok = http.post("/api/session", json={"inspector_id": "bench", "pin": "1234"}).json()["token"]
-        http.headers["Authorization"] = f"Bearer {tok}"
-        lane_proc = psutil.Process(proc.pid)
+def _measure(rig: LaneRig, cases: int, idle_s: float, time_scale: float) -> list[tuple[str, str, str]]:
+    """Run the cases on the rig's lane and return the table's rows."""
+    try:
+        http, world, mechanism, good = rig.http, rig.world, rig.mechanism, rig.good
         reader = http.get("/api/lane").json()["camera"]["reader"]
-
-        _show_vin(camera, good[0].vin, 0)
-        _case(http, world, good[0].owner_id_number)  # warm-up, not counted
+        show_vin(rig.camera, good[0].vin, 0)
+        drive_case(http, world, good[0].owner_id_number)  # warm-up, not counted
         phases: dict[str, list[float]] = {}
         walls: list[float] = []
         added: list[float] = []
         world_s: list[float] = []
         for i in range(1, cases + 1):
-            _show_vin(camera, good[i].vin, i)  # the car that is about to come in, as the station camera will see it
+            show_vin(rig.camera, good[i].vin, i)  # the car that is about to come in, as the station camera will see it
             n_io, n_is = len(world.world_log()), len(mechanism.world_log())
-            wall = _case(http, world, good[i].owner_id_number, phases)
+            wall = drive_case(http, world, good[i].owner_id_number, phases)
             busy = _world_busy_s(world.world_log()[n_io:], time_scale) + _world_busy_s(
                 mechanism.world_log()[n_is:], time_scale
             )
             walls.append(wall)
             world_s.append(busy)
             added.append(wall - busy)
-        wait_until(lambda: http.get("/api/health").json()["outbox"]["depth"] == 0, 30, "outbox drained", interval=0.05)
-        health = http.get("/api/health").json()
-        rss_mb = lane_proc.memory_info().rss / 2**20
-        http.close()
+        health = rig.wait_outbox_drained()
+        rss_mb = rig.process.memory_info().rss / 2**20
         # idle CPU: the lane with nothing to do (telemetry, host driver polling the boards, MQTT keepalive)
-        c0 = lane_proc.cpu_times()
+        c0 = rig.process.cpu_times()
         t0 = time.monotonic()
         time.sleep(idle_s)  # the measurement window itself
-        c1 = lane_proc.cpu_times()
+        c1 = rig.process.cpu_times()
         idle_pct = 100.0 * ((c1.user - c0.user) + (c1.system - c0.system)) / (time.monotonic() - t0)
-        proc.terminate()
-        proc.wait(10)
-        rtt_stock = _request_rtt_ms(pki, broker)
-        payer.stop()
-        bridge.stop()
-        broker.stop()
-        broker = _nodelay_broker_class()(pki, work / "broker-nodelay").start()
-        (work / "nodelay").mkdir()
-        bridge = _bridge(work / "nodelay", broker, pki, work / "payment.key")
-        rtt_nodelay = _request_rtt_ms(pki, broker)
+        rig.stop_lane()
+        rtt_stock = _request_rtt_ms(rig.pki, rig.broker)
+        nodelay = _nodelay_broker_class()(rig.pki, rig.work / "broker-nodelay").start()
+        try:
+            (rig.work / "nodelay").mkdir()
+            bridge = bench_bridge(rig.work / "nodelay", nodelay, rig.pki, rig.key)
+            try:
+                rtt_nodelay = _request_rtt_ms(rig.pki, nodelay)
+            finally:
+                bridge.stop()
+        finally:
+            nodelay.stop()
+        start_s = rig.start_s
         ob = health["outbox"]
-        rows += [
+        return [
             (
                 "system-added time per case, median",
                 f"{statistics.median(added) * 1000:.0f} ms",
@@ -399,33 +302,6 @@ pin = {{ file = "pin" }}
                 "nothing left in the outbox" if ob["depth"] == 0 else f"outbox depth {ob['depth']}",
             ),
         ]
-    except Exception as exc:  # noqa: BLE001 - print what we have and say what failed
-        rows.append(("bench failed", type(exc).__name__, str(exc)[:300]))
-        if (work / "lane.log").exists():
-            print((work / "lane.log").read_text()[-2000:], file=sys.stderr)
-    finally:
-        if payer is not None:
-            payer.stop()
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for part in (bridge, io, issuer, broker):
-            if part is not None:
-                try:
-                    part.stop()
-                except Exception:  # noqa: BLE001 - tearing down; the table is what matters
-                    pass
-        shutil.rmtree(work, ignore_errors=True)
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    print(f"{'lane controller':<{w0}}  {'value':<{w1}}  notes")
-    print("-" * (w0 + w1 + 40))
-    for a, b, c in rows:
-        print(f"{a:<{w0}}  {b:<{w1}}  {c}")
-    print(
-        f"(cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.2f}: other work on this machine shows in these numbers)"
-    )
-    return 1 if any(r[0] == "bench failed" for r in rows) else 0
+    except Exception:
+        print(rig.log_tail(), file=sys.stderr)
+        raise
