@@ -17,13 +17,16 @@ substitutions, and `OTHERS_PER_IMAGE` other cars' VINs from the same set (the
 nearest ones by Hamming distance first: cars of one batch differ in a few serial
 symbols).
 
-**Procedure.** Each image is cut exactly as `VinVerifier` cuts it and each cut read
-once. A pair is a `match` when any cut's score reaches the threshold (the verifier
-stops at the first matching stage, which matches exactly the same pairs). For a
-one-symbol impostor the margin at its changed position is exact from the genuine
-VIN's forward-backward pass (all its substitutions and deletions are computed
-there), and the score can only be lower; impostors whose bound reaches 0 on some
-cut are verified in full.
+**Procedure.** Each image is cut exactly as `VinVerifier` cuts it (each line in its
+views: as detected and 12% tighter, upright and turned) and each view read once. A
+pair's score on a line pools that line's views (vision/verify.py: mean log-likelihood
+over the views); a pair is a `match` when any line's score reaches the threshold (the
+verifier stops at the first matching stage, which matches exactly the same pairs). For
+a one-symbol impostor the pooled margin at its changed position is exact from the
+genuine VIN's forward-backward pass over the views (all its substitutions and
+deletions are computed there), and the score can only be lower; for any other
+impostor its pooled margin over the views' reads bounds the score; impostors whose
+bound reaches 0 on some line are verified in full.
 
 **Rule.** `match` = the smallest threshold (on a 0.25-nat grid) above every
 impostor's score, plus `MARGIN` nats; `mismatch` = the largest threshold (grid)
@@ -48,17 +51,18 @@ import numpy as np
 
 from vision.reader import VinReader
 from vision.rules import ALPHABET
-from vision.verifier import candidate_cuts, crop_cuts, photo_cuts
+from vision.verifier import crop_cuts, photo_cuts
 from vision.verify import (
     THRESHOLDS_FILE,
     Thresholds,
     Verification,
-    _changes,
+    _changes_views,
     _codes,
     _emissions,
     decide,
     log_likelihoods,
     verify,
+    view_reads,
 )
 
 #: symbols a reader (or a forger) may take for one another; I, O and Q never occur in a VIN
@@ -69,7 +73,8 @@ MARGIN = 0.5  # nats added above the highest impostor score
 GRID = 0.25
 CACHE = Path("var/verify-cal")
 REPORT_FILE = Path(__file__).with_name("verify_calibration.md")
-VERSION_PREFIX = "v1"
+VERSION_PREFIX = "v2"  # v2: each line's views pooled (v1: the best single cut)
+CUTS_VERSION = "pooled2"  # the cache of read cuts is per way of cutting
 
 
 def lookalikes(ch: str) -> str:
@@ -114,29 +119,32 @@ class Item:
     probs: list[np.ndarray]
     widths: list[float]
     stages: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the views of one line share a number (vision/verifier.Cut)
 
 
 def _bounds(item: Item, th: Thresholds, fleet: list[str]) -> tuple[list[Verification], dict[str, np.ndarray]]:
-    """The genuine VIN verified on every cut, and per impostor an upper bound of its score on every cut.
+    """The genuine VIN verified on every line (its views pooled), and per impostor an upper bound of its
+    score on every line.
 
-    One-symbol changes: the margin at the changed position, exact from the genuine VIN's
-    pass (its substitutions and deletion there are the impostor's neighbours there).
-    Anything else: the impostor's likelihood against the best of the cut's reads (the
-    read margin), from one batched forward pass."""
+    One-symbol changes: the pooled margin at the changed position, exact from the genuine
+    VIN's pass over the views (its substitutions and deletion there are the impostor's
+    neighbours there). Anything else: the impostor's pooled likelihood against the best of
+    the views' reads (the read margin), from one batched forward pass per view."""
     genuine: list[Verification] = []
     bound: dict[str, np.ndarray] = {}
-    n = len(item.probs)
+    groups = _groups(item)
+    n = len(groups)
     vin = item.vin
-    use = set(candidate_cuts(item.probs, item.stages))
     singles = [vin[:k] + c + vin[k + 1 :] for k in range(len(vin)) for c in ALPHABET if c != vin[k]]
     kinds = impostors(vin, fleet)
     multi = sorted(set(kinds["two"]) | set(kinds["other"]))
-    for i, (p, w) in enumerate(zip(item.probs, item.widths)):
-        if i not in use:
-            continue
-        g = verify(p, vin, th, w)
+    for i, idx in enumerate(groups):
+        views = np.stack([item.probs[j] for j in idx])
+        g = verify(views, vin, th, item.widths[idx[0]])
         genuine.append(g)
-        _, subs, drops = _changes(np.log(_emissions(p, th.filler)), vin)
+        le = np.log(np.stack([_emissions(p, th.filler) for p in views]))
+        _, subs_v, drops_v = _changes_views(le, vin)
+        subs, drops = subs_v.mean(0), drops_v.mean(0)
         order = np.argsort(-subs, axis=1)
         rows = np.arange(len(subs))
         top1, top2 = subs[rows, order[:, 0]], subs[rows, order[:, 1]]
@@ -147,9 +155,9 @@ def _bounds(item: Item, th: Thresholds, fleet: list[str]) -> tuple[list[Verifica
         keep[rows, own] = False
         for e, m in zip(singles, margin[keep]):
             bound.setdefault(e, np.full(n, -np.inf))[i] = m
-        reads = [r for r in ([g.read] if g.read else []) if len(r) == len(vin)]
+        reads = view_reads(views)
         if reads and multi:
-            lls = log_likelihoods(p, multi + reads, th.filler)
+            lls = np.mean([log_likelihoods(p, multi + reads, th.filler) for p in views], 0)
             for e, ll in zip(multi, lls[: len(multi)]):
                 b = np.inf if e in reads else ll - lls[len(multi) :].max()
                 bound.setdefault(e, np.full(n, -np.inf))[i] = b
@@ -159,10 +167,21 @@ def _bounds(item: Item, th: Thresholds, fleet: list[str]) -> tuple[list[Verifica
     return genuine, bound
 
 
+def _groups(item: Item) -> list[list[int]]:
+    """Each line's views (indices into item.probs); an item without line numbers is one view per line."""
+    if len(item.lines) != len(item.probs):
+        return [[i] for i in range(len(item.probs))]
+    out: dict[int, list[int]] = {}
+    for i, line in enumerate(item.lines):
+        out.setdefault(line, []).append(i)
+    return list(out.values())
+
+
 def score_item(item: Item, fleet: list[str], th: Thresholds) -> dict:
-    """One image: its genuine verification (the best cut) and, per impostor kind, every impostor's score
-    (the best over the cuts; where every cut's bound is below 0, that bound)."""
+    """One image: its genuine verification (the best line) and, per impostor kind, every impostor's score
+    (the best over the lines; where every line's bound is below 0, that bound)."""
     genuine, bound = _bounds(item, th, fleet)
+    groups = _groups(item)
     best = max(genuine, key=lambda v: v.score) if genuine else None
     out: dict = {
         "name": item.name,
@@ -175,12 +194,17 @@ def score_item(item: Item, fleet: list[str], th: Thresholds) -> dict:
     for kind, vins in impostors(item.vin, fleet).items():
         scores = []
         for e in vins:
-            b = bound.get(e, np.full(len(item.probs), -1e6))
-            cuts = np.flatnonzero(b >= 0)
-            if len(cuts) == 0:
+            b = bound.get(e, np.full(len(groups), -1e6))
+            lines = np.flatnonzero(b >= 0)
+            if len(lines) == 0:
                 scores.append(float(np.max(b, initial=-1e6)))
                 continue
-            scores.append(max(verify(item.probs[i], e, th, item.widths[i]).score for i in cuts))
+            scores.append(
+                max(
+                    verify(np.stack([item.probs[j] for j in groups[i]]), e, th, item.widths[groups[i][0]]).score
+                    for i in lines
+                )
+            )
         out[kind] = np.asarray(scores, np.float64)
     return out
 
@@ -189,7 +213,8 @@ def item_of(reader: VinReader, name: str, vin: str, source: str, kind: str, img:
     """One image cut as the verifier cuts it (a whole photo, or a crop), every cut read once."""
     cuts = photo_cuts(reader, img) if kind == "photo" else crop_cuts(img)
     probs = list(reader.recognizer.probs([c.crop for c in cuts])) if cuts else []
-    return Item(name, vin, source, kind, probs, [float(c.crop.shape[1]) for c in cuts], [c.stage for c in cuts])
+    widths = [float(c.crop.shape[1]) for c in cuts]
+    return Item(name, vin, source, kind, probs, widths, [c.stage for c in cuts], [c.line for c in cuts])
 
 
 def collect(n_synthetic_crops: int, n_synthetic_scenes: int) -> list[Item]:
@@ -299,7 +324,7 @@ def decide_row(r: dict, th: Thresholds) -> str:
 def run(n_crops: int, n_scenes: int, write: bool) -> int:
     t0 = time.time()
     CACHE.mkdir(parents=True, exist_ok=True)
-    cache = CACHE / f"items_{n_crops}_{n_scenes}.pkl"
+    cache = CACHE / f"items_{CUTS_VERSION}_{n_crops}_{n_scenes}.pkl"
     if cache.exists():
         items = load_items(cache)
     else:

@@ -1,14 +1,22 @@
 """`VinVerifier`: a frame (or a VIN-line crop) and the certificate's VIN in, a verified `VinRead` out.
 
-The image side of vision/verify.py. The line is cut out the way `VinReader`
-cuts it (vision/reader.py): first each detected box with its margin and 12%
-tighter, and the expected VIN is scored on each; when none gives a `match`, the
-nearby cuts (shifted, taller, level, trimmed, the densest band, turned 180
-degrees) are read too, and the cut the reader itself would choose among all of
-them is scored as well. The best score decides. Choosing the best of several cuts
-favours the expected string, impostors included: the thresholds were calibrated
-with exactly this procedure (vision/calibrate_verify.py), so the choice is paid
-for there.
+The image side of vision/verify.py. Each detected line box is cut the way
+`VinReader` cuts it (vision/reader.py), and the line is read in three views: the
+cut as detected, 12% tighter and contrast-equalised (`line_views`). The expected
+VIN is scored on all views at once: every candidate string's log-likelihood is its mean over the
+views, so a symbol one view barely separates from a look-alike gets the evidence
+of the others (`verify` with (V, T, 34) probabilities). The pooling is the same
+for the expected string and for every impostor: the expected VIN chooses no
+view. It does choose the line: the best-scoring box (each box's views pooled),
+and, only when no box matches, the boxes turned 180 degrees. The thresholds were
+calibrated with exactly this procedure (vision/calibrate_verify.py), so that
+choice is paid for there.
+
+Until 2026-12-07 the verifier took the best single cut (the expected VIN chose
+between the detected and the tighter cut) and, with no match, the cut the reader
+chose among all its search cuts; pooling the views matched more genuine pairs
+at a lower threshold with fewer impostors, and needs no search cuts
+(vision/verify_calibration.md, vision/MODEL_CARD.md step 23).
 """
 
 from __future__ import annotations
@@ -16,12 +24,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from vision.decode import decode
 from vision.detector import LineBox, crop_line
 from vision.preprocess import to_bgr8
-from vision.reader import CANDIDATE_MIN_SCORE, FLIP_BELOW, PAD_W, VinReader, _tighter
+from vision.reader import CANDIDATE_MIN_SCORE, PAD_W, VinReader, _tighter
 from vision.rules import is_well_formed
 from vision.verify import Thresholds, Verification, verify
 from vision.vin_read import CharCheck, VinRead, VinVerification
@@ -29,11 +38,12 @@ from vision.vin_read import CharCheck, VinRead, VinVerification
 
 @dataclass
 class Cut:
-    """One cut of the line the recogniser reads: the upright crop, the box it came from, its stage."""
+    """One view of a line the recogniser reads: the upright crop, the box it came from, its line."""
 
     crop: np.ndarray
     box: LineBox | None
-    stage: int  # 1: the box as detected (and tighter); 2: the search around it
+    stage: int  # 1: upright; 2: turned 180 degrees (scored only when no upright line matches)
+    line: int = 0  # the views of one line (same box, same turn) are pooled
 
 
 @dataclass
@@ -45,63 +55,62 @@ class Verified:
     probs: np.ndarray | None = None
 
 
+def line_views(crop: np.ndarray) -> list[np.ndarray]:
+    """The views of one line that are pooled: the cut as it is, 12% tighter (when tall enough), and
+    the cut with its contrast equalised locally (CLAHE), which separates strokes a glare or a
+    shadow runs together. Chosen on the calibration data (vision/verify_calibration.md): adding
+    views shifted up or down, taller, shorter or narrower let more calibration impostors score
+    higher than genuine pairs gained."""
+    return [crop] + [t for t in [_tighter(crop)] if t is not None] + [equalised(crop)]
+
+
+def equalised(crop: np.ndarray) -> np.ndarray:
+    """The crop in grey with contrast-limited adaptive histogram equalisation (clip 2, 4x4 tiles)."""
+    g = cv2.cvtColor(to_bgr8(crop), cv2.COLOR_BGR2GRAY)
+    return cv2.createCLAHE(2.0, (4, 4)).apply(g)
+
+
+def _line(crop: np.ndarray, box: LineBox | None, stage: int, line: int) -> list[Cut]:
+    return [Cut(v, box, stage, line) for v in line_views(crop)]
+
+
 def photo_cuts(reader: VinReader, img: np.ndarray) -> list[Cut]:
-    """Every cut the verifier may read in a whole frame, stage 1 first."""
+    """Every view the verifier may read in a whole frame: each detected box's views upright, then turned."""
     boxes = [reader.detector.refine(img, b) for b in reader.detector.detect(img, min_score=CANDIDATE_MIN_SCORE)]
     boxes = boxes[: reader.max_lines]
     h, w = img.shape[:2]
     if not boxes and w >= 3 * h:  # looks like a crop already
         return crop_cuts(img)
-    first, search = [], []
-    for box in boxes:
-        c = crop_line(img, box, pad_w=PAD_W)
-        first += [Cut(c, box, 1)] + [Cut(t, box, 1) for t in [_tighter(c)] if t is not None]
-        near = list(reader._nearby_cuts(img, box))
-        near += [t for t in map(_tighter, near) if t is not None]
-        search += [Cut(n, box, 2) for n in near] + [Cut(c[::-1, ::-1], box, 2)]
-    return first + search
+    crops = [crop_line(img, box, pad_w=PAD_W) for box in boxes]
+    n = len(boxes)
+    upright = [c for i, (crop, box) in enumerate(zip(crops, boxes)) for c in _line(crop, box, 1, i)]
+    turned = [c for i, (crop, box) in enumerate(zip(crops, boxes)) for c in _line(crop[::-1, ::-1], box, 2, n + i)]
+    return upright + turned
 
 
 def crop_cuts(img: np.ndarray) -> list[Cut]:
-    """An image that is already the line: as it is, 12% tighter, and turned 180 degrees."""
-    return (
-        [Cut(img, None, 1)]
-        + [Cut(t, None, 1) for t in [_tighter(img)] if t is not None]
-        + [Cut(img[::-1, ::-1], None, 2)]
-    )
+    """An image that is already the line: its views as it is, then turned 180 degrees."""
+    return _line(img, None, 1, 0) + _line(img[::-1, ::-1], None, 2, 1)
 
 
-def best_of(probs: list[np.ndarray], widths: list[float], expected: str, th: Thresholds) -> tuple[Verification, int]:
-    """The cut whose verification scores best: (verification, index)."""
-    vs = [verify(p, expected, th, w) for p, w in zip(probs, widths)]
-    i = max(range(len(vs)), key=lambda k: vs[k].score)
-    return vs[i], i
+def lines_of(cuts: list[Cut]) -> list[list[int]]:
+    """The indices of each line's views, in order of the lines."""
+    out: dict[int, list[int]] = {}
+    for i, c in enumerate(cuts):
+        out.setdefault(c.line, []).append(i)
+    return list(out.values())
 
 
-def reader_choice(probs: list[np.ndarray], stages: list[int]) -> int | None:
-    """The cut the reader would take, whatever VIN is expected: the jointly most probable read, a
-    clear stage-1 read first (as `VinReader._read_box` does)."""
-    decoded = [decode(p) for p in probs]
-    ranks = [VinReader._rank(d) if d is not None else -np.inf for d in decoded]
-    if not any(np.isfinite(r) for r in ranks):
-        return None
-    first = [i for i, s in enumerate(stages) if s == 1 and np.isfinite(ranks[i])]
-    if first:
-        i = max(first, key=lambda k: ranks[k])
-        d = decoded[i]
-        if d is not None and d.length_ok and d.confidence >= FLIP_BELOW:
-            return i
-    return max(range(len(ranks)), key=lambda k: ranks[k])
-
-
-def candidate_cuts(probs: list[np.ndarray], stages: list[int]) -> list[int]:
-    """The cuts the expected VIN is scored on: every stage-1 cut (the boxes as detected, and tighter)
-    and the reader's own choice among all cuts. Choosing the best of the search cuts by the
-    expected VIN would let one odd cut match an impostor (calibration: worst impostor 5.4
-    nats against 3.7 on the train photos), so the search cuts count only through the reader."""
-    chosen = [i for i, s in enumerate(stages) if s == 1]
-    r = reader_choice(probs, stages)
-    return chosen + ([r] if r is not None and r not in chosen else [])
+def best_line(
+    probs: list[np.ndarray], cuts: list[Cut], expected: str, th: Thresholds
+) -> tuple[Verification, int] | None:
+    """The line whose pooled verification scores best: (verification, index of its first view)."""
+    best: tuple[Verification, int] | None = None
+    for idx in lines_of(cuts):
+        v = verify(np.stack([probs[i] for i in idx]), expected, th, float(cuts[idx[0]].crop.shape[1]))
+        if best is None or v.score > best[0].score:
+            best = (v, idx[0])
+    return best
 
 
 class VinVerifier:
@@ -114,7 +123,8 @@ class VinVerifier:
     def verify(self, frame: np.ndarray, expected: str, crop: bool = False) -> Verified:
         """Verify `expected` (a well-formed VIN; ValueError otherwise) in a frame, or in a crop with `crop`.
 
-        Stage 1 (the box as detected) is read first; the search cuts only when it has no match."""
+        The upright lines are read first; the turned ones only when no upright line matches
+        (which matches exactly the pairs the best of all lines would)."""
         if not is_well_formed(expected):
             raise ValueError(f"not a VIN (17 symbols, no I, O or Q): {expected!r}")
         t0 = time.perf_counter()
@@ -122,19 +132,15 @@ class VinVerifier:
         cuts = crop_cuts(img) if crop else photo_cuts(self.reader, img)
         first = [c for c in cuts if c.stage == 1]
         probs = list(self.reader.recognizer.probs([c.crop for c in first])) if first else []
-        best: tuple[Verification, int] | None = None
-        if first:
-            best = best_of(probs, [float(c.crop.shape[1]) for c in first], expected, self.thresholds)
+        best = best_line(probs, first, expected, self.thresholds) if first else None
         rest = [c for c in cuts if c.stage != 1]
         if rest and (best is None or best[0].decision != "match"):
-            probs += list(self.reader.recognizer.probs([c.crop for c in rest]))
-            order = first + rest
-            r = reader_choice(probs, [c.stage for c in order])
-            if r is not None and r >= len(first):
-                v = verify(probs[r], expected, self.thresholds, float(order[r].crop.shape[1]))
-                if best is None or v.score > best[0].score:
-                    best = (v, r)
-            cuts = order
+            more = list(self.reader.recognizer.probs([c.crop for c in rest]))
+            turned = best_line(more, rest, expected, self.thresholds)
+            if turned is not None and (best is None or turned[0].score > best[0].score):
+                best = (turned[0], len(first) + turned[1])
+            probs += more
+            cuts = first + rest
         else:
             cuts = first
         if best is None:  # no line found: nothing to compare

@@ -183,31 +183,40 @@ _CODE[np.frombuffer(ALPHABET.encode("ascii"), np.uint8)] = np.arange(1, len(ALPH
 
 
 def _alpha_beta(le: np.ndarray, cls: np.ndarray, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log forward and backward variables (T, S) of one string's lattice; both include the frame's emission."""
-    E = le[:, cls]
-    T, S = E.shape
-    a = np.full((T, S), -np.inf)
-    b = np.full((T, S), -np.inf)
-    a[0, :3] = E[0, :3]
-    b[-1, -3:] = E[-1, -3:]
-    prev = np.full((3, S), -np.inf)
-    nxt = np.full((3, S), -np.inf)
+    """Log forward and backward variables (V, T, S) of one string's lattice under V views' (V, T, 35)
+    log emissions; both include the frame's emission."""
+    E = le[:, :, cls]
+    V, T, S = E.shape
+    a = np.full((V, T, S), -np.inf)
+    b = np.full((V, T, S), -np.inf)
+    a[:, 0, :3] = E[:, 0, :3]
+    b[:, -1, -3:] = E[:, -1, -3:]
+    prev = np.full((3, V, S), -np.inf)
+    nxt = np.full((3, V, S), -np.inf)
+    sk = skip[2:]
     for t in range(1, T):
-        prev[0] = a[t - 1]
-        prev[1, 1:] = a[t - 1, :-1]
-        prev[2, 2:] = np.where(skip[2:], a[t - 1, :-2], -np.inf)
-        a[t] = _lse(prev, 0) + E[t]
+        prev[0] = a[:, t - 1]
+        prev[1, :, 1:] = a[:, t - 1, :-1]
+        prev[2, :, 2:] = np.where(sk, a[:, t - 1, :-2], -np.inf)
+        a[:, t] = _lse(prev, 0) + E[:, t]
         u = T - 1 - t
-        nxt[0] = b[u + 1]
-        nxt[1, :-1] = b[u + 1, 1:]
-        nxt[2, :-2] = np.where(skip[2:], b[u + 1, 2:], -np.inf)
-        b[u] = _lse(nxt, 0) + E[u]
+        nxt[0] = b[:, u + 1]
+        nxt[1, :, :-1] = b[:, u + 1, 1:]
+        nxt[2, :, :-2] = np.where(sk, b[:, u + 1, 2:], -np.inf)
+        b[:, u] = _lse(nxt, 0) + E[:, u]
     return a, b
 
 
 def _changes(le: np.ndarray, expected: str) -> tuple[float, np.ndarray, np.ndarray]:
     """Exact log-likelihoods of the expected string, of every one-symbol substitution (L, 33; the
-    expected symbol's own column is the string itself) and of every one-symbol deletion (L,).
+    expected symbol's own column is the string itself) and of every one-symbol deletion (L,),
+    under one view's (T, 35) log emissions."""
+    ll, subs, drops = _changes_views(le[None], expected)
+    return float(ll[0]), subs[0], drops[0]
+
+
+def _changes_views(le: np.ndarray, expected: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_changes` for V views of one line at once: (V,), (V, L, 33), (V, L).
 
     A substitution at label state j only changes the frames that state occupies: the paths
     enter it from the shared prefix (alpha) and leave it into the shared suffix (beta), so
@@ -218,33 +227,36 @@ def _changes(le: np.ndarray, expected: str) -> tuple[float, np.ndarray, np.ndarr
     cls, skip = _lattice(labels)
     cls, skip, lab = cls[0], skip[0], labels[0]
     a, b = _alpha_beta(le, cls, skip)
-    L = len(expected)
-    ll = float(_lse(a[-1, -3:], 0))
+    V, L = le.shape[0], len(expected)
+    ll = _lse(a[:, -1, -3:], 1)
     j = 2 * np.arange(1, L + 1)  # label states
     C = np.arange(1, len(ALPHABET) + 1)
     before = np.r_[-1, lab[:-1]]  # symbol two states back (-1: the leading filler)
     after = np.r_[lab[1:], -1]  # symbol two states on (-1: the trailing filler)
-    neg = np.full((L, 1), -np.inf)
-    a_blank = np.concatenate([neg, a[:-1, j - 1].T], 1)  # (L, T): entering at t from the blank before
-    a_skip = np.concatenate([neg, a[:-1, j - 2].T], 1)  # ... or from two states back
-    a_blank[0, 0] = 0.0  # the first symbol may start the line
-    b_blank = np.concatenate([b[1:, j + 1].T, neg], 1)  # (L, T): leaving after t into the blank after
-    b_skip = np.concatenate([b[1:, j + 2].T, neg], 1)
-    b_blank[-1, -1] = 0.0  # the last symbol may end the line
+    neg = np.full((V, L, 1), -np.inf)
+    # (V, L, T): entering the symbol at t from the blank before, or from two states back
+    a_blank = np.concatenate([neg, a[:, :-1, j - 1].transpose(0, 2, 1)], 2)
+    a_skip = np.concatenate([neg, a[:, :-1, j - 2].transpose(0, 2, 1)], 2)
+    a_blank[:, 0, 0] = 0.0  # the first symbol may start the line
+    # (V, L, T): leaving after t into the blank after, or two states on
+    b_blank = np.concatenate([b[:, 1:, j + 1].transpose(0, 2, 1), neg], 2)
+    b_skip = np.concatenate([b[:, 1:, j + 2].transpose(0, 2, 1), neg], 2)
+    b_blank[:, -1, -1] = 0.0  # the last symbol may end the line
     ok_in = (before[:, None] != C[None, :])[:, :, None]  # (L, 33, 1)
     ok_out = (after[:, None] != C[None, :])[:, :, None]
-    In = np.where(ok_in, np.logaddexp(a_blank, a_skip)[:, None, :], a_blank[:, None, :])
-    Out = np.where(ok_out, np.logaddexp(b_blank, b_skip)[:, None, :], b_blank[:, None, :])
-    cum = np.concatenate([np.zeros((1, len(C))), np.cumsum(le[:, C], 0)], 0).T  # (33, T+1): sum of log p(c) before t
-    inner = np.logaddexp.accumulate(In - cum[None, :, :-1], axis=2)
-    subs = _lse(cum[None, :, 1:] + Out + inner, 2)
+    In = np.where(ok_in, np.logaddexp(a_blank, a_skip)[:, :, None, :], a_blank[:, :, None, :])  # (V, L, 33, T)
+    Out = np.where(ok_out, np.logaddexp(b_blank, b_skip)[:, :, None, :], b_blank[:, :, None, :])
+    # (V, 33, T+1): sum of log p(c) before frame t
+    cum = np.concatenate([np.zeros((V, 1, len(C))), np.cumsum(le[:, :, C], 1)], 1).transpose(0, 2, 1)
+    inner = np.logaddexp.accumulate(In - cum[:, None, :, :-1], axis=3)
+    subs = _lse(cum[:, None, :, 1:] + Out + inner, 3)
     # deletions: prefix up to the state before the symbol's (label or blank), then the suffix from the state after
     jn = j + 2  # the next label state, or the trailing filler
     skip_ok = (before != after) | (before < 0) | (after < 0)
-    cross = np.logaddexp(a[:-1, j - 1], np.where(skip_ok, a[:-1, j - 2], -np.inf)) + b[1:, jn]
-    drops = _lse(cross, 0)
-    drops[-1] = np.logaddexp.reduce([drops[-1], a[-1, j[-1] - 1], a[-1, j[-1] - 2]])
-    drops[0] = np.logaddexp(drops[0], b[0, jn[0]])
+    cross = np.logaddexp(a[:, :-1, j - 1], np.where(skip_ok, a[:, :-1, j - 2], -np.inf)) + b[:, 1:, jn]
+    drops = _lse(cross, 1)
+    drops[:, -1] = np.logaddexp.reduce([drops[:, -1], a[:, -1, j[-1] - 1], a[:, -1, j[-1] - 2]], axis=0)
+    drops[:, 0] = np.logaddexp(drops[:, 0], b[:, 0, jn[0]])
     return ll, subs, drops
 
 
@@ -293,25 +305,40 @@ def _cells(frames: list[tuple[int, int]], T: int, width: float) -> list[tuple[fl
     return [(round(max(0.0, mids[k] * f), 1), round(min(width, mids[k + 1] * f), 1)) for k in range(len(frames))]
 
 
+def view_reads(views: np.ndarray, decs: list | None = None) -> list[str]:
+    """The decoder's own 17-symbol reads of every view (its read, next best and greedy path), once each."""
+    decs = decs if decs is not None else [decode(p) for p in views]
+    reads = [r for d, p in zip(decs, views) for r in ([d.vin, *d.next_best] if d else []) + [greedy(p)]]
+    return [r for r in dict.fromkeys(reads) if len(r) == VIN_LEN]
+
+
 def verify(
     probs: np.ndarray, expected: str, thresholds: Thresholds | None = None, width: float | None = None
 ) -> Verification:
-    """Score `expected` under one line's CTC probabilities (T, 34) and decide.
+    """Score `expected` under one line's CTC probabilities and decide.
 
-    `width` is the crop's width in pixels (the recogniser stretches the crop over
-    its T frames), so that each symbol's x-range can be drawn on the crop.
+    `probs` is one cut's (T, 34), or (V, T, 34) for V views of the same line (the cut as
+    detected and 12% tighter, vision/verifier.py): then every candidate string's
+    log-likelihood is its mean over the views, and the margins are taken between those
+    means, so a symbol one view barely separates gets the evidence of the others. The
+    pooling is the same for every string: the expected VIN chooses no view. The first view
+    is the one drawn (`width`: its width in pixels; the recogniser stretches the crop over
+    its T frames) and the one whose read is reported.
     """
     th = thresholds or Thresholds.load()
     if not is_well_formed(expected):
         raise ValueError(f"not a VIN (17 symbols, no I, O or Q): {expected!r}")
-    le = np.log(_emissions(probs, th.filler))
-    ll_e, subs, drops = _changes(le, expected)
-    dec = decode(probs)
-    reads = [r for r in ([dec.vin, *dec.next_best] if dec else []) + [greedy(probs)] if len(r) == VIN_LEN]
-    reads = [r for r in dict.fromkeys(reads) if r != expected]
-    read_margin = float(ll_e - log_likelihoods(probs, reads, th.filler).max()) if reads else float("inf")
-    frames = align(probs, expected, th.filler)
-    cells = _cells(frames, probs.shape[0], float(width if width is not None else probs.shape[0]))
+    views = np.asarray(probs)
+    views = views[None] if views.ndim == 2 else views
+    le = np.log(np.stack([_emissions(p, th.filler) for p in views]))
+    lls, subs_v, drops_v = _changes_views(le, expected)
+    ll_e, subs, drops = float(lls.mean()), subs_v.mean(0), drops_v.mean(0)
+    decs = [decode(p) for p in views]
+    reads = [r for r in view_reads(views, decs) if r != expected]
+    read_ll = np.mean([log_likelihoods(p, reads, th.filler) for p in views], 0) if reads else None
+    read_margin = float(ll_e - read_ll.max()) if read_ll is not None else float("inf")
+    frames = align(views[0], expected, th.filler)
+    cells = _cells(frames, views.shape[1], float(width if width is not None else views.shape[1]))
     own = _codes([expected])[0] - 1
     others = subs.copy()
     others[np.arange(VIN_LEN), own] = -np.inf
@@ -335,6 +362,7 @@ def verify(
     ]
     score = _finite(min(float(margins.min()), read_margin))
     best_change = _finite(min(float(sub_m.min()), read_margin))
+    dec = decs[0]
     read = dec.vin if dec else None
     read_ok = bool(dec and dec.length_ok)
     decision = decide(score, best_change, read, expected, read_ok, th)
