@@ -1,7 +1,8 @@
 """Ingest: store a batch of lane messages, then judge what it showed and raise the alerts.
 
 The store does the storing in two transactions (`UnitRecords.keep`, then
-`EventFold.fold`) and judges nothing; the fold returns its findings (each newly
+`EventFold.fold`; on SQLite, with one writer at a time, in one: `EventFold.keep_and_fold`)
+and judges nothing; the fold returns its findings (each newly
 folded event with its case as it was before it, the per-unit integrity
 findings, inspectors' totals, sign-in failures, plate clashes). Once the fold
 has committed, the pure risk rules (`rules.fold_signals`) turn the findings
@@ -36,13 +37,12 @@ class IngestService:
     def ingest(self, items: list[Inbound], now: float | None = None) -> IngestResult:
         """Store a batch; when it returns, every item may be acknowledged to the broker.
 
-        An event stored but not folded (a worker killed between the two transactions) is folded when its
-        message is delivered again, or by `fold_pending()` in the periodic sweep.
+        An event stored but not folded (a worker killed between the two transactions, or a fold that failed) is
+        folded when its message is delivered again, or by `fold_pending()` in the periodic sweep.
         """
         now = time.time() if now is None else now
         batch = Batch.of(items)
-        self.store.unit_records.keep(batch)
-        return self._judged(self.store.fold.fold(batch, now, self.rules.failed_logins_window_s), now)
+        return self._judged(self.store.fold.keep_and_fold(batch, now, self.rules.failed_logins_window_s), now)
 
     def fold_pending(self, older_than_s: float = 60.0, limit: int = 5000, now: float | None = None) -> IngestResult:
         """Fold (and judge) events stored but never folded: their worker died between its two transactions and never came back."""

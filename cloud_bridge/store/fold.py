@@ -77,6 +77,36 @@ class EventFold:
         """Fold a batch kept by `UnitRecords.keep`; `sign_in_window_s`: the window lane inspectors' failed sign-ins are counted in."""
         return self.engine.retrying(lambda cur: self._fold(cur, batch, now, sign_in_window_s), fast=True)
 
+    def keep_and_fold(self, batch: Batch, now: float, sign_in_window_s: float) -> IngestResult:
+        """`UnitRecords.keep` then `fold`: on PostgreSQL in those two transactions; on SQLite (one writer at a time) in
+        one, the events stored now folded without being listed in `unfolded` and claimed back from it.
+
+        The fold runs in a savepoint: when it fails, the events are still kept, listed in `unfolded` (a redelivery or
+        the sweep folds them, as after a failed second transaction), and the fold's error is raised once committed."""
+        if self.engine.pg:
+            self.unit_records.keep(batch)
+            return self.fold(batch, now, sign_in_window_s)
+        failed: list[Exception] = []
+
+        def run(cur: Cur) -> IngestResult | None:
+            stored = self.unit_records.keep_in(cur, batch, listed=False)
+            cur.x("SAVEPOINT fold")
+            try:
+                res = self._fold(cur, batch, now, sign_in_window_s, stored)
+            except Exception as exc:  # noqa: BLE001 - raised below, once the events are committed
+                cur.x("ROLLBACK TO SAVEPOINT fold")
+                cur.x("RELEASE SAVEPOINT fold")
+                self.unit_records.list_unfolded_in(cur, batch, stored)
+                failed.append(exc)
+                return None
+            cur.x("RELEASE SAVEPOINT fold")
+            return res
+
+        result = self.engine.retrying(run)
+        if result is None:
+            raise failed[-1]
+        return result
+
     def unfolded(self, older_than_s: float = 60.0, limit: int = 5000, now: float | None = None) -> Batch | None:
         """Events stored but never folded (their worker died between its two transactions), as a batch to fold; None if none."""
         now = time.time() if now is None else now
@@ -98,7 +128,16 @@ class EventFold:
         return batch
 
     # -- the transaction
-    def _fold(self, cur: Cur, b: Batch, now: float, sign_in_window_s: float) -> IngestResult:
+    def _fold(
+        self,
+        cur: Cur,
+        b: Batch,
+        now: float,
+        sign_in_window_s: float,
+        stored_now: set[tuple[str, int]] | None = None,
+    ) -> IngestResult:
+        """`stored_now`: the events this transaction stored, not listed in `unfolded` (`keep_and_fold`); the batch's
+        other events are claimed from `unfolded` (stored earlier, never folded) or are duplicates."""
         res = IngestResult(dead=len(b.dead), dead_reasons=[d.reason or "" for d in b.dead], conflicts=len(b.conflicts))
         unit_site = self._unit_sites(b)
         units_before = self._lock_units(cur, unit_site)
@@ -112,7 +151,10 @@ class EventFold:
         )
         facts = self.cases.lock_in(cur, case_ids)
 
-        claimed = self._claim(cur, list(b.events)) if b.events else set()
+        if stored_now is None:
+            claimed = self._claim(cur, list(b.events)) if b.events else set()
+        else:
+            claimed = stored_now | self._claim(cur, [k for k in b.events if k not in stored_now])
         inserted = [t for k, t in b.events.items() if k in claimed]  # arrival order, for gap / reorder bookkeeping
         res.stored = len(inserted)
         res.duplicates = len(b.events) - len(inserted) + b.in_batch_dupes

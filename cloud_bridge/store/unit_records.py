@@ -47,16 +47,21 @@ class UnitRecords:
         become duplicates or conflicts, replaced refusals are noted. Takes no lock that another worker's
         batch needs, except on the very same event key.
         """
-        self.engine.retrying(lambda cur: self._keep(cur, batch))
+        self.engine.retrying(lambda cur: self.keep_in(cur, batch))
 
-    def _keep(self, cur: Cur, b: Batch) -> None:
+    def keep_in(self, cur: Cur, b: Batch, *, listed: bool = True) -> set[tuple[str, int]]:
+        """`keep` inside the caller's transaction; returns the keys of the events stored now.
+
+        `listed=False`: the events stored now are not listed in `unfolded`, for a caller that folds them in the same
+        transaction (`EventFold.keep_and_fold`) and lists them itself if its fold fails (`list_unfolded_in`)."""
+        stored: set[tuple[str, int]] = set()
         if b.events:
             self._refuse_far_ahead(cur, b)
         if b.dead:
             self._store_dead_letters(cur, b)
         if b.events:
             stored = self._insert_events(
-                cur, sorted(b.events.values(), key=lambda t: (t.ev.unit, t.ev.seq)), b.data_json
+                cur, sorted(b.events.values(), key=lambda t: (t.ev.unit, t.ev.seq)), b.data_json, listed
             )
             again = [k for k in b.events if k not in stored]
             if again:
@@ -90,6 +95,19 @@ class UnitRecords:
                 (st.state.value, st.role, st.software, st.ts, i.received_at, st.unit),
             )
         self.commands.record_results_in(cur, b.results)
+        return stored
+
+    @staticmethod
+    def list_unfolded_in(cur: Cur, b: Batch, keys: set[tuple[str, int]]) -> None:
+        """List these stored events in `unfolded` (their fold failed: a redelivery or the sweep folds them)."""
+        rows = [(unit, seq, b.events[(unit, seq)].received_at) for unit, seq in sorted(keys)]
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            cur.x(
+                f"INSERT INTO unfolded (unit, seq, received_at) VALUES {rows_of(len(chunk), 3)} "
+                "ON CONFLICT (unit, seq) DO NOTHING",
+                [v for r in chunk for v in r],
+            )
 
     @staticmethod
     def ensure_units_in(cur: Cur, unit_site: dict[str, str]) -> None:
@@ -102,9 +120,9 @@ class UnitRecords:
 
     @staticmethod
     def _insert_events(
-        cur: Cur, ordered: list[Arrived], data_json: dict[tuple[str, int], str] | None = None
+        cur: Cur, ordered: list[Arrived], data_json: dict[tuple[str, int], str] | None = None, listed: bool = True
     ) -> set[tuple[str, int]]:
-        """Insert-or-ignore; the keys stored now are listed in `unfolded` for the fold, and returned."""
+        """Insert-or-ignore; the keys stored now are listed in `unfolded` for the fold (`listed`), and returned."""
         stored: set[tuple[str, int]] = set()
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
@@ -130,7 +148,7 @@ class UnitRecords:
                 f"{rows_of(len(chunk), 12)} ON CONFLICT (unit, seq) DO NOTHING RETURNING unit, seq, received_at",
                 params,
             )
-            if rows:
+            if rows and listed:
                 cur.x(
                     f"INSERT INTO unfolded (unit, seq, received_at) VALUES {rows_of(len(rows), 3)}",
                     [v for r in rows for v in r],

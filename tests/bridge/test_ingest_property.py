@@ -114,3 +114,30 @@ def test_the_bridge_encodes_and_hashes_an_event_as_the_contract_does(data: dict,
     data_json, h = encoded_event(ev)
     assert data_json.encode() == canonical_json(ev.data)
     assert h == event_hash(ev)
+
+
+def test_a_fold_that_fails_leaves_the_events_kept_and_listed_to_fold_later(store, monkeypatch) -> None:
+    """On SQLite keep and fold share a transaction: a failing fold is undone alone, its events stay stored and unfolded."""
+    import pytest
+
+    from cloud_bridge.store.fold import EventFold
+
+    service = IngestService(store, RiskRulesConfig())
+    real = EventFold._project
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("fold broke")
+
+    monkeypatch.setattr(EventFold, "_project", broken)
+    with pytest.raises(RuntimeError, match="fold broke"):
+        service.ingest([_msg("lane-01", s) for s in (1, 2, 3)])
+    counts = store.counts()
+    assert counts["events_stored"] == 3 and store.case("lane-01-261206-000000").get("events") in (None, 0)
+    assert not store.unit_records.watermarks() or store.unit_records.watermarks()[0]["acked_seq"] == 0
+    monkeypatch.setattr(EventFold, "_project", real)
+    # the message is delivered again (it was never acknowledged): folded now, once, not counted as duplicates
+    res = service.ingest([_msg("lane-01", s) for s in (1, 2, 3)])
+    assert res.stored == 3 and res.duplicates == 0 and res.watermarks[("site-1", "lane-01")] == 3
+    assert service.fold_pending(0.0).stored == 0
+    assert store.case("lane-01-261206-000000")["events"] == 3
+    assert service.ingest([_msg("lane-01", 3)]).duplicates == 1
