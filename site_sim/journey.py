@@ -27,6 +27,7 @@ import httpx
 
 from firmware.sim.control import SimControl
 from lane_controller.vin_camera import upload_frame
+from site_sim.attendant import top_up_magazines
 from site_sim.payment_provider import SimulatedProvider
 from site_sim.timing import HumanDurations
 
@@ -266,6 +267,8 @@ class Journey:
             await asyncio.sleep(0.05)
 
     async def run(self) -> Outcome:
+        # the attendant's look at the magazines as the car pulls up: before its visit, not part of it
+        await asyncio.to_thread(top_up_magazines, self.issuer)
         try:
             return await self._timed_run()
         finally:

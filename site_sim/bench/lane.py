@@ -82,7 +82,18 @@ def drive_case(http: httpx.Client, world, id_number: str, phases: dict[str, list
     c = wait_until(lambda: c if (c := get())["plate_options"] else None, 30, "plate options", interval=POLL_S)
     lap("conclude + plate options")
     http.post(f"{base}/plate", json={"number": c["plate_options"][0]})
-    wait_until(lambda: get()["stage"] == "plates_issued", 60, "payment and issuing", interval=POLL_S)
+    last: dict = {}
+
+    def issued() -> bool:
+        last.update(get())
+        return bool(last["stage"] == "plates_issued")
+
+    try:
+        wait_until(issued, 60, "payment and issuing", interval=POLL_S)
+    except TimeoutError as exc:
+        keys = ("case_id", "stage", "step", "waiting", "progress", "hold", "plate", "plate_choice")
+        seen = {k: last.get(k) for k in keys} | {"timeline": [e.get("kind") for e in last.get("timeline", [])[-6:]]}
+        raise TimeoutError(f"{exc}; the case: {seen}") from None
     lap("reserve + payment + issue")
     http.post(f"{base}/fitted")
     http.post(f"{base}/exit")

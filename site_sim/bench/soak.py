@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 
+from site_sim.attendant import top_up_magazines
 from site_sim.bench.lane import drive_case, show_vin
 from site_sim.bench.lane_rig import LaneRig
 
@@ -53,6 +55,7 @@ def soak(rig: LaneRig, vehicles: int) -> list[Sample]:
     walls: list[float] = []
     for i in range(vehicles):
         car = rig.good[i]
+        top_up_magazines(rig.mechanism)
         show_vin(rig.camera, car.vin, i)
         walls.append(drive_case(rig.http, rig.world, car.owner_id_number))
         done = i + 1
@@ -81,7 +84,11 @@ def run_soak(vehicles: int = 1000, time_scale: float = 200.0) -> int:
     started = time.monotonic()
     try:
         with LaneRig(vehicles, time_scale) as rig:
-            samples = soak(rig, vehicles)
+            try:
+                samples = soak(rig, vehicles)
+            except Exception:
+                print(rig.log_tail(), file=sys.stderr)
+                raise
     except Exception as exc:  # noqa: BLE001 - say what failed, as the other benches do
         print(f"soak failed: {type(exc).__name__}: {str(exc)[:300]}")
         return 1

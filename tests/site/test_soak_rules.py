@@ -1,4 +1,5 @@
-"""`bench soak` calls a lane flat only when its memory, open files and threads stay put after the warm-up."""
+"""`bench soak`: a lane is flat only when its memory, open files and threads stay put after the warm-up; the
+attendant keeps the plate magazines stocked over a thousand cars."""
 
 from __future__ import annotations
 
@@ -24,3 +25,18 @@ def test_memory_growing_past_the_slack_is_not_flat():
 def test_a_leaked_descriptor_or_thread_per_hundred_cars_is_not_flat():
     assert not verdict([_s(50, 130.0), _s(1000, 130.0, files=30)])[0]
     assert not verdict([_s(50, 130.0), _s(1000, 130.0, threads=24)])[0]
+
+
+def test_the_attendant_tops_up_a_magazine_running_low_and_leaves_the_others():
+    from firmware.sim.server import SimBoardServer
+    from site_sim.attendant import MAGAZINE, REFILL_BELOW, top_up_magazines
+
+    server = SimBoardServer("plate-issuer", time_scale=100).start()
+    try:
+        mechanism = server.control()
+        mechanism.inject_fault("magazine_empty")
+        mechanism.refill("green", REFILL_BELOW)  # green is not low yet
+        assert top_up_magazines(mechanism) == ["blue", "yellow"]
+        assert mechanism.state()["magazines"] == {"blue": MAGAZINE, "green": REFILL_BELOW, "yellow": MAGAZINE}
+    finally:
+        server.stop()
