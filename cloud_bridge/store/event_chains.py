@@ -77,10 +77,15 @@ def link_breaks_in(cur: Cur, fresh: list[Arrived]) -> dict[str, tuple[int, int, 
     """Chain links of newly stored events, to the stored event before and after each: unit -> (breaks, a seq, why)."""
     if not fresh:
         return {}
-    links = {(a.ev.unit, a.ev.seq): StoredLink(a.hash, a.ev.prev, a.ev.kind.value) for a in fresh}
+    # (hash, prev, kind) as plain tuples, read by position below; a StoredLink made only for a link judged in full
+    links: dict[tuple[str, int], tuple[str | None, str | None, str]] = {
+        (a.ev.unit, a.ev.seq): (a.hash, a.ev.prev, a.ev.kind) for a in fresh
+    }
     # only the neighbours outside the batch are read: in a run of consecutive events most are in it
     outside = {(unit, seq + d) for unit, seq in links for d in (-1, 1) if seq + d >= 1 and (unit, seq + d) not in links}
-    stored = stored_links_in(cur, list(outside)) if outside else {}
+    stored: dict[tuple[str, int], tuple[str | None, str | None, str]] = {}
+    if outside:
+        stored.update(stored_links_in(cur, list(outside)))
     stored.update(links)
     out: dict[str, tuple[int, int, str]] = {}
     seen: set[tuple[str, int]] = set()
@@ -91,9 +96,9 @@ def link_breaks_in(cur: Cur, fresh: list[Arrived]) -> dict[str, tuple[int, int, 
                 continue
             seen.add(key)
             before = stored.get((unit, key[1] - 1))
-            if before is not None and (succ.prev == before.hash if succ.prev is not None else before.prev is None):
+            if before is not None and (succ[1] == before[0] if succ[1] is not None else before[1] is None):
                 continue  # the usual link: it names the hash before it, or neither is chained (chain_link_problem: fits)
-            why = chain_link_problem(before, succ.prev, key[1])
+            why = chain_link_problem(None if before is None else StoredLink(*before), succ[1], key[1])
             if why:
                 n, _, _ = out.get(unit, (0, 0, ""))
                 out[unit] = (n + 1, key[1], why)
