@@ -13,6 +13,7 @@ which the lane turns into a case hold and an alert.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -22,6 +23,8 @@ from typing import Any, Protocol
 from edge.contract import BoardHealth, PlateKind
 
 log = logging.getLogger("passlane.hardware")
+JOB_ENDS = ("done", "paused", "interrupted")  # a plate job in one of these states is waited for no longer
+JOB_POLL_S = 0.5  # the job is re-read this often even without a report from the issuer (one may be lost on the line)
 
 PassedCallback = Callable[[str], Awaitable[None]]
 FaultCallback = Callable[[str, str, bool], Awaitable[None]]  # device, detail, recovered?
@@ -137,6 +140,7 @@ class BoardHardware:
         # what the lane must be told, in order, by one owned task (board events arrive in sync callbacks)
         self._notices: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue()
         self._online = True
+        self._job_news: dict[str, asyncio.Event] = {}  # plate jobs being waited for: set when the issuer reports on one
         self.io.on_event(self._on_io_event)
         self.issuer.on_event(self._on_issuer_event)
 
@@ -226,12 +230,27 @@ class BoardHardware:
             await self._cmd("plate-issuer", self.issuer.clear_fault())
             js = await self._cmd("plate-issuer", self.issuer.job_status(job_id))
         if js.state != "done":
-            js = await self._cmd(
-                "plate-issuer",
-                self.issuer.wait_job(job_id, ("done", "paused", "interrupted"), self.issue_timeout_s, 0.1),
-            )
+            js = await self._until_job_ends(job_id, js)
         if js.state != "done":
             raise HardwareFault("plate-issuer", f"job {js.state}: {js.fault}")
+
+    async def _until_job_ends(self, job_id: str, js: Any) -> Any:
+        """Re-read the job when the issuer reports on it (each plate made, done, a fault), and every
+        ``JOB_POLL_S`` besides in case a report was lost: a fixed poll alone made a finished job wait up to
+        a poll period (100 ms, about half of it on average) before the car's plates counted as issued."""
+        news = self._job_news.setdefault(job_id, asyncio.Event())
+        deadline = time.monotonic() + self.issue_timeout_s
+        try:
+            while js.state not in JOB_ENDS:
+                if time.monotonic() > deadline:
+                    raise HardwareFault("plate-issuer", f"job {job_id} is {js.state} after {self.issue_timeout_s:g} s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(news.wait(), JOB_POLL_S)
+                news.clear()  # before the read: a report arriving during it wakes the next wait
+                js = await self._cmd("plate-issuer", self.issuer.job_status(job_id))
+            return js
+        finally:
+            self._job_news.pop(job_id, None)
 
     async def status(self) -> dict[str, Any]:
         st = (await self._cmd("io-board", self.io.status())).model_dump()
@@ -239,6 +258,9 @@ class BoardHardware:
 
     def _on_issuer_event(self, ev: Any) -> None:
         """Job progress goes to the tablet; the issuer's own fault reports (jam, empty magazine, cover open) become alerts at once."""
+        news = self._job_news.get(str(ev.data.get("job_id")))
+        if news is not None:
+            news.set()
         if ev.name in ("job_progress", "job_done") and self._listener is not None:
             self._listener.issue_progress(
                 str(ev.data.get("job_id")), str(ev.data.get("state")), int(ev.data.get("plates_done") or 0)
