@@ -30,7 +30,7 @@ import numpy as np
 from vision.decode import decode
 from vision.detector import LineBox, crop_line
 from vision.preprocess import to_bgr8
-from vision.reader import CANDIDATE_MIN_SCORE, PAD_W, VinReader, _tighter
+from vision.reader import CANDIDATE_MIN_SCORE, FLIP_BELOW, PAD_W, VinReader, _tighter
 from vision.rules import is_well_formed
 from vision.verify import Thresholds, Verification, verify
 from vision.vin_read import CharCheck, VinRead, VinVerification
@@ -113,6 +113,37 @@ def best_line(
     return best
 
 
+def reader_choice(probs: list[np.ndarray], stages: list[int]) -> int | None:
+    """The view the reader would take, whatever VIN is expected: the most probable read, a clear
+    upright read first (as `VinReader._read_box` does)."""
+    decoded = [decode(p) for p in probs]
+    ranks = [VinReader._rank(d) if d is not None else -np.inf for d in decoded]
+    if not any(np.isfinite(r) for r in ranks):
+        return None
+    first = [i for i, s in enumerate(stages) if s == 1 and np.isfinite(ranks[i])]
+    if first:
+        i = max(first, key=lambda k: ranks[k])
+        d = decoded[i]
+        if d is not None and d.length_ok and d.confidence >= FLIP_BELOW:
+            return i
+    return max(range(len(ranks)), key=lambda k: ranks[k])
+
+
+def reader_line(
+    probs: list[np.ndarray], cuts: list[Cut], expected: str, th: Thresholds
+) -> tuple[Verification, int] | None:
+    """The line the reader itself would read, verified with the reader's view drawn first.
+
+    With no match, this is what the inspector is shown: what the camera reads and where it
+    differs from the certificate. The best-scoring line for the expected VIN may be another
+    text line of the frame (a label, a distractor), whose read says nothing about the car."""
+    r = reader_choice(probs, [c.stage for c in cuts])
+    if r is None:
+        return None
+    idx = [r] + [i for i, c in enumerate(cuts) if c.line == cuts[r].line and i != r]
+    return verify(np.stack([probs[i] for i in idx]), expected, th, float(cuts[r].crop.shape[1])), r
+
+
 class VinVerifier:
     """Verifies the certificate's VIN against a frame with the shipped models and thresholds."""
 
@@ -124,7 +155,8 @@ class VinVerifier:
         """Verify `expected` (a well-formed VIN; ValueError otherwise) in a frame, or in a crop with `crop`.
 
         The upright lines are read first; the turned ones only when no upright line matches
-        (which matches exactly the pairs the best of all lines would)."""
+        (which matches exactly the pairs the best of all lines would). With no match, the read
+        and the character evidence reported are those of the line the reader itself chooses."""
         if not is_well_formed(expected):
             raise ValueError(f"not a VIN (17 symbols, no I, O or Q): {expected!r}")
         t0 = time.perf_counter()
@@ -145,6 +177,8 @@ class VinVerifier:
             cuts = first
         if best is None:  # no line found: nothing to compare
             return Verified(self._read(None, None, Verification(expected, "review", -1e6, None), t0, img.shape), None)
+        if best[0].decision != "match":  # the decision stands; the read shown is the reader's own
+            best = reader_line(probs, cuts, expected, self.thresholds) or best
         v, i = best
         return Verified(self._read(probs[i], cuts[i], v, t0, img.shape), cuts[i].crop, probs[i])
 

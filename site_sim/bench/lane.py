@@ -23,6 +23,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -54,19 +55,28 @@ def drive_case(http: httpx.Client, world, id_number: str, phases: dict[str, list
     cid = r["case"]["case_id"]
     base = f"/api/cases/{cid}"
 
-    def get() -> dict:
-        return http.get(base).json()["case"]
+    last: dict = {}
 
-    wait_until(lambda: get()["stage"] == "records_fetched", 30, "records", interval=POLL_S)
+    def get() -> dict:
+        case = http.get(base).json()["case"]
+        last.clear()
+        last.update(case)
+        return dict(case)
+
+    def wait_case(condition: Callable[[dict], object], timeout: float, what: str) -> dict:
+        """Wait until the case satisfies `condition`; a timeout names the case's stage, hold and last events."""
+        try:
+            return wait_until(lambda: c if condition(c := get()) else None, timeout, what, interval=POLL_S)
+        except TimeoutError as exc:
+            keys = ("case_id", "stage", "step", "waiting", "progress", "hold", "plate", "plate_choice", "vin_read")
+            seen = {k: last.get(k) for k in keys} | {"timeline": [e.get("kind") for e in last.get("timeline", [])[-6:]]}
+            raise TimeoutError(f"{exc}; the case: {seen}") from None
+
+    wait_case(lambda c: c["stage"] == "records_fetched", 30, "records")
     lap("open + partner look-up")
     http.post(f"{base}/admit")
     world.vehicle_pass("entry")  # the car waits at the arm and drives through once it is open
-    c = wait_until(
-        lambda: c if (c := get())["stage"] == "vin_confirmed" or c["vin_read"] else None,
-        30,
-        "VIN read",
-        interval=POLL_S,
-    )
+    c = wait_case(lambda c: c["stage"] == "vin_confirmed" or c["vin_read"], 30, "VIN read")
     lap("admit + entry barrier + VIN capture/read")
     if phases is not None:
         phases.setdefault("_reader_accepted", []).append(1.0 if c["stage"] == "vin_confirmed" else 0.0)
@@ -79,26 +89,15 @@ def drive_case(http: httpx.Client, world, id_number: str, phases: dict[str, list
         http.post(f"{base}/photos/{code}", files={"file": ("p.jpg", b"\xff\xd8\xff\xe0bench-photo", "image/jpeg")})
     lap("VIN confirm + checklist + photos")
     http.post(f"{base}/conclude")
-    c = wait_until(lambda: c if (c := get())["plate_options"] else None, 30, "plate options", interval=POLL_S)
+    c = wait_case(lambda c: c["plate_options"], 30, "plate options")
     lap("conclude + plate options")
     http.post(f"{base}/plate", json={"number": c["plate_options"][0]})
-    last: dict = {}
-
-    def issued() -> bool:
-        last.update(get())
-        return bool(last["stage"] == "plates_issued")
-
-    try:
-        wait_until(issued, 60, "payment and issuing", interval=POLL_S)
-    except TimeoutError as exc:
-        keys = ("case_id", "stage", "step", "waiting", "progress", "hold", "plate", "plate_choice")
-        seen = {k: last.get(k) for k in keys} | {"timeline": [e.get("kind") for e in last.get("timeline", [])[-6:]]}
-        raise TimeoutError(f"{exc}; the case: {seen}") from None
+    wait_case(lambda c: c["stage"] == "plates_issued", 60, "payment and issuing")
     lap("reserve + payment + issue")
     http.post(f"{base}/fitted")
     http.post(f"{base}/exit")
     world.vehicle_pass("exit")
-    wait_until(lambda: get()["stage"] == "closed", 30, "exit", interval=POLL_S)
+    wait_case(lambda c: c["stage"] == "closed", 30, "exit")
     lap("fitted + exit")
     return time.perf_counter() - t0
 

@@ -57,7 +57,10 @@ def soak(rig: LaneRig, vehicles: int) -> list[Sample]:
         car = rig.good[i]
         top_up_magazines(rig.mechanism)
         show_vin(rig.camera, car.vin, i)
-        walls.append(drive_case(rig.http, rig.world, car.owner_id_number))
+        try:
+            walls.append(drive_case(rig.http, rig.world, car.owner_id_number))
+        except TimeoutError as exc:
+            raise TimeoutError(f"car {i + 1} of {vehicles}: {exc}") from None
         done = i + 1
         if done == warm_up or (done > warm_up and (done % every == 0 or done == vehicles)):
             samples.append(_sample(rig, done, walls))
@@ -90,7 +93,7 @@ def run_soak(vehicles: int = 1000, time_scale: float = 200.0) -> int:
                 print(rig.log_tail(), file=sys.stderr)
                 raise
     except Exception as exc:  # noqa: BLE001 - say what failed, as the other benches do
-        print(f"soak failed: {type(exc).__name__}: {str(exc)[:300]}")
+        print(f"soak failed: {type(exc).__name__}: {str(exc)[:1500]}")
         return 1
     print(f"lane soak: {vehicles} vehicles back to back, world x{time_scale:g}, {time.monotonic() - started:.0f} s")
     print(f"{'after car':>9}  {'RSS MB':>7}  {'open files':>10}  {'threads':>7}  {'outbox':>6}  {'s per case':>10}")

@@ -88,3 +88,19 @@ def test_a_look_alike_impostor_one_view_favoured_stays_out(reader) -> None:
     assert pooled.decision != "match"
     got = VinVerifier(reader, th).verify(img, impostor, crop=True).read.verification
     assert got is not None and got.decision != "match"
+
+
+def test_another_cars_vin_on_camera_is_reported_as_the_reader_reads_it(reader) -> None:
+    """With no match, the read shown to the inspector is the reader's own (what the camera shows),
+    not the read of whichever text line scored best for the certificate's VIN (found at the lane:
+    a label line's garbage was reported as the read)."""
+    from vision.synth import render_scene
+
+    shown, expected = "LHG1Z3RY8T1492589", "LSVAM4187C2184762"
+    verifier = VinVerifier(reader, Thresholds.load())
+    seeds = [s for s in range(40) if reader.read(render_scene(shown, s)).decision == "accept"][:4]
+    assert seeds
+    for s in seeds:
+        got = verifier.verify(render_scene(shown, s), expected).read
+        assert got.vin == shown and got.verification is not None
+        assert got.verification.decision != "match" and got.verification.differs_at
