@@ -271,11 +271,14 @@ def test_remote_open_barrier_is_executed_with_its_reason_and_journaled(tmp_path,
             assert status() == "done"
             ev = [e for e in lane.journal.events() if e["kind"] == "barrier.actuated"]
             assert ev and ev[0]["data"]["reason"] == "ambulance" and ev[0]["actor"] == "ops-1"
+            # "done" is the board's acceptance; the arm then travels (seconds in the world, sped up here)
+            await await_until(
+                lambda: io.control().state()["barriers"]["exit"]["arm"] == "open", 10, "the arm open in the world"
+            )
         finally:
             await lane.stop()
 
     asyncio.run(main())
-    assert io.control().state()["barriers"]["exit"]["arm"] == "open", "the arm really opened in the world"
 
 
 @pytest.mark.parametrize("taken", [False, True])
