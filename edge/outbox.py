@@ -13,6 +13,7 @@ effect. Events are never dropped.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -21,6 +22,8 @@ from collections.abc import Callable
 from edge.contract import MAX_PAYLOAD_BYTES, Ack, Leaf, batch_bytes, pack_events
 from edge.journal import Journal
 from edge.mqtt_session import MqttSession
+
+LATENCIES_KEPT = 2000  # publish-to-ack latencies (and a lane's step times) kept for the health figures
 
 log = logging.getLogger("passlane.outbox")
 
@@ -49,7 +52,8 @@ class Outbox:
         self.resends = 0
         self.published = 0
         self._sent_at: dict[int, float] = {}
-        self.ack_latencies: list[float] = []  # publish -> ack, seconds (first publish of each seq)
+        # publish -> ack, seconds (first publish of each seq); the latest only, so a lane running for months stays flat
+        self.ack_latencies: collections.deque[float] = collections.deque(maxlen=LATENCIES_KEPT)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pump_lock = threading.Lock()
@@ -94,7 +98,6 @@ class Outbox:
         now = self.clock()
         for seq in [s for s in self._sent_at if s <= ack.acked_seq]:
             self.ack_latencies.append(now - self._sent_at.pop(seq))
-        del self.ack_latencies[:-10000]
         with self.acked_changed:
             self.acked_changed.notify_all()
         self.kick()

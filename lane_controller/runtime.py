@@ -23,6 +23,7 @@ age and disk budget.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import sqlite3
 import time
@@ -37,7 +38,7 @@ from edge.config import LaneConfig
 from edge.contract import EventKind, Telemetry, new_case_id
 from edge.journal import CaseRow, Journal, NewEvent
 from edge.mqtt_session import MqttSession, SessionSettings
-from edge.outbox import Outbox
+from edge.outbox import LATENCIES_KEPT, Outbox
 from edge.remote_commands import CommandDispatcher
 from edge.storage import DiskGuard, SweepResult, is_disk_full, photo_files, remove_empty_folders, sweep
 from edge.telemetry import TelemetryPublisher, sample
@@ -118,7 +119,7 @@ class Lane:
         self.alerts: dict[str, dict[str, Any]] = {}
         self.device_state: dict[str, dict[str, Any]] = {}
         self.started_at = clock()
-        self.step_ms: list[float] = []
+        self.step_ms: collections.deque[float] = collections.deque(maxlen=LATENCIES_KEPT)  # the latest steps only
         self.loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self.telemetry: TelemetryPublisher | None = None
@@ -217,7 +218,6 @@ class Lane:
             st = C.step(case, inp, self.clock(), self.rules)
             self._commit(st, actor)
             self.step_ms.append((time.perf_counter() - t0) * 1000)
-            del self.step_ms[:-5000]
         actions = list(st.actions)
         if isinstance(inp, C.Resume):
             actions += C.pending(st.case)

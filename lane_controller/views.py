@@ -147,8 +147,8 @@ def queue(lane: Lane) -> dict[str, Any]:
 def overview(lane: Lane) -> dict[str, Any]:
     """The lane page: stations, devices, the cloud link, the outbox, alerts and recent cases."""
     depth = lane.journal.outbox_depth()
-    lat = lane.outbox.ack_latencies[-2000:]
-    steps = lane.step_ms[-2000:]
+    lat = list(lane.outbox.ack_latencies)
+    steps = list(lane.step_ms)
     return {
         "unit": lane.cfg.unit,
         "site": lane.cfg.site,

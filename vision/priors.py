@@ -101,7 +101,9 @@ def apply_wmi_prior(P: np.ndarray) -> np.ndarray:
     return Q
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(
+    maxsize=1024
+)  # a plate's reads share one context; 8192 arrays took 2.5 MB of a lane over its first thousands of cars
 def _wmi_weights(k: int, before: str, after: str) -> np.ndarray:
     """Per symbol at WMI position `k` (0-2) between `before` and `after`: 1 if it makes a
     known WMI, else UNKNOWN_WMI_ODDS. Cached: reads of one plate share their context."""

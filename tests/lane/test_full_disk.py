@@ -63,7 +63,12 @@ def test_the_running_journal_uses_wal_and_synchronous_full(tmp_path):
 
     journal = Journal(tmp_path / "lane.sqlite", "lane-01")
     try:
-        assert journal.pragmas() == {"journal_mode": "wal", "synchronous": 2, "journal_size_limit": 64 << 20}
+        assert journal.pragmas() == {
+            "journal_mode": "wal",
+            "synchronous": 2,
+            "journal_size_limit": 64 << 20,
+            "cache_size": -1024,
+        }
         assert journal.pragmas() == PRAGMAS
     finally:
         journal.close()
