@@ -177,7 +177,7 @@ class VinVerifier:
             cuts = first
         if best is None:  # no line found: nothing to compare
             return Verified(self._read(None, None, Verification(expected, "review", -1e6, None), t0, img.shape), None)
-        if best[0].decision != "match":  # the decision stands; the read shown is the reader's own
+        if best[0].decision != "match":  # no line matched, so neither does the reader's own: show that one
             best = reader_line(probs, cuts, expected, self.thresholds) or best
         v, i = best
         return Verified(self._read(probs[i], cuts[i], v, t0, img.shape), cuts[i].crop, probs[i])
