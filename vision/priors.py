@@ -101,9 +101,8 @@ def apply_wmi_prior(P: np.ndarray) -> np.ndarray:
     return Q
 
 
-@lru_cache(
-    maxsize=1024
-)  # a plate's reads share one context; 8192 arrays took 2.5 MB of a lane over its first thousands of cars
+# a plate's reads share one context; 8,192 cached arrays took 2.5 MB of a lane over its first thousands of cars
+@lru_cache(maxsize=1024)
 def _wmi_weights(k: int, before: str, after: str) -> np.ndarray:
     """Per symbol at WMI position `k` (0-2) between `before` and `after`: 1 if it makes a
     known WMI, else UNKNOWN_WMI_ODDS. Cached: reads of one plate share their context."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vision.decode import decode
+from vision.decode import Decoded, decode
 from vision.detector import LineBox, crop_line
 from vision.preprocess import to_bgr8
 from vision.reader import CANDIDATE_MIN_SCORE, FLIP_BELOW, PAD_W, VinReader, _tighter
@@ -102,21 +102,22 @@ def lines_of(cuts: list[Cut]) -> list[list[int]]:
 
 
 def best_line(
-    probs: list[np.ndarray], cuts: list[Cut], expected: str, th: Thresholds
+    probs: list[np.ndarray], decs: list[Decoded | None], cuts: list[Cut], expected: str, th: Thresholds
 ) -> tuple[Verification, int] | None:
-    """The line whose pooled verification scores best: (verification, index of its first view)."""
+    """The line whose pooled verification scores best: (verification, index of its first view).
+    `decs`: each view's `decode`, made once for every use."""
     best: tuple[Verification, int] | None = None
     for idx in lines_of(cuts):
-        v = verify(np.stack([probs[i] for i in idx]), expected, th, float(cuts[idx[0]].crop.shape[1]))
+        views = np.stack([probs[i] for i in idx])
+        v = verify(views, expected, th, float(cuts[idx[0]].crop.shape[1]), [decs[i] for i in idx])
         if best is None or v.score > best[0].score:
             best = (v, idx[0])
     return best
 
 
-def reader_choice(probs: list[np.ndarray], stages: list[int]) -> int | None:
+def reader_choice(decoded: list[Decoded | None], stages: list[int]) -> int | None:
     """The view the reader would take, whatever VIN is expected: the most probable read, a clear
     upright read first (as `VinReader._read_box` does)."""
-    decoded = [decode(p) for p in probs]
     ranks = [VinReader._rank(d) if d is not None else -np.inf for d in decoded]
     if not any(np.isfinite(r) for r in ranks):
         return None
@@ -130,18 +131,19 @@ def reader_choice(probs: list[np.ndarray], stages: list[int]) -> int | None:
 
 
 def reader_line(
-    probs: list[np.ndarray], cuts: list[Cut], expected: str, th: Thresholds
+    probs: list[np.ndarray], decs: list[Decoded | None], cuts: list[Cut], expected: str, th: Thresholds
 ) -> tuple[Verification, int] | None:
     """The line the reader itself would read, verified with the reader's view drawn first.
 
     With no match, this is what the inspector is shown: what the camera reads and where it
     differs from the certificate. The best-scoring line for the expected VIN may be another
     text line of the frame (a label, a distractor), whose read says nothing about the car."""
-    r = reader_choice(probs, [c.stage for c in cuts])
+    r = reader_choice(decs, [c.stage for c in cuts])
     if r is None:
         return None
     idx = [r] + [i for i, c in enumerate(cuts) if c.line == cuts[r].line and i != r]
-    return verify(np.stack([probs[i] for i in idx]), expected, th, float(cuts[r].crop.shape[1])), r
+    views = np.stack([probs[i] for i in idx])
+    return verify(views, expected, th, float(cuts[r].crop.shape[1]), [decs[i] for i in idx]), r
 
 
 class VinVerifier:
@@ -164,28 +166,28 @@ class VinVerifier:
         cuts = crop_cuts(img) if crop else photo_cuts(self.reader, img)
         first = [c for c in cuts if c.stage == 1]
         probs = list(self.reader.recognizer.probs([c.crop for c in first])) if first else []
-        best = best_line(probs, first, expected, self.thresholds) if first else None
+        decs = [decode(p) for p in probs]  # once each: the lines' scores, the reader's choice and the read share them
+        best = best_line(probs, decs, first, expected, self.thresholds) if first else None
         rest = [c for c in cuts if c.stage != 1]
         if rest and (best is None or best[0].decision != "match"):
             more = list(self.reader.recognizer.probs([c.crop for c in rest]))
-            turned = best_line(more, rest, expected, self.thresholds)
+            more_decs = [decode(p) for p in more]
+            turned = best_line(more, more_decs, rest, expected, self.thresholds)
             if turned is not None and (best is None or turned[0].score > best[0].score):
                 best = (turned[0], len(first) + turned[1])
             probs += more
+            decs += more_decs
             cuts = first + rest
         else:
             cuts = first
         if best is None:  # no line found: nothing to compare
             return Verified(self._read(None, None, Verification(expected, "review", -1e6, None), t0, img.shape), None)
         if best[0].decision != "match":  # no line matched, so neither does the reader's own: show that one
-            best = reader_line(probs, cuts, expected, self.thresholds) or best
+            best = reader_line(probs, decs, cuts, expected, self.thresholds) or best
         v, i = best
-        return Verified(self._read(probs[i], cuts[i], v, t0, img.shape), cuts[i].crop, probs[i])
+        return Verified(self._read(decs[i], cuts[i], v, t0, img.shape), cuts[i].crop, probs[i])
 
-    def _read(
-        self, probs: np.ndarray | None, cut: Cut | None, v: Verification, t0: float, shape: tuple[int, ...]
-    ) -> VinRead:
-        d = decode(probs) if probs is not None else None
+    def _read(self, d: Decoded | None, cut: Cut | None, v: Verification, t0: float, shape: tuple[int, ...]) -> VinRead:
         whole = shape if cut is not None and cut.box is None else None
         read = self.reader._result(d, cut.box if cut else None, t0, whole=whole, searched=bool(cut and cut.stage == 2))
         ms = round((time.perf_counter() - t0) * 1000.0, 2)

@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from vision.decode import VIN_LEN, decode, greedy
+from vision.decode import VIN_LEN, Decoded, decode, greedy
 from vision.rules import ALPHABET, is_well_formed
 
 Decision = Literal["match", "mismatch", "review"]
@@ -313,7 +313,11 @@ def view_reads(views: np.ndarray, decs: list | None = None) -> list[str]:
 
 
 def verify(
-    probs: np.ndarray, expected: str, thresholds: Thresholds | None = None, width: float | None = None
+    probs: np.ndarray,
+    expected: str,
+    thresholds: Thresholds | None = None,
+    width: float | None = None,
+    decoded: list[Decoded | None] | None = None,
 ) -> Verification:
     """Score `expected` under one line's CTC probabilities and decide.
 
@@ -323,7 +327,8 @@ def verify(
     means, so a symbol one view barely separates gets the evidence of the others. The
     pooling is the same for every string: the expected VIN chooses no view. The first view
     is the one drawn (`width`: its width in pixels; the recogniser stretches the crop over
-    its T frames) and the one whose read is reported.
+    its T frames) and the one whose read is reported. `decoded`: each view's `decode`, when
+    the caller has them already.
     """
     th = thresholds or Thresholds.load()
     if not is_well_formed(expected):
@@ -333,7 +338,7 @@ def verify(
     le = np.log(np.stack([_emissions(p, th.filler) for p in views]))
     lls, subs_v, drops_v = _changes_views(le, expected)
     ll_e, subs, drops = float(lls.mean()), subs_v.mean(0), drops_v.mean(0)
-    decs = [decode(p) for p in views]
+    decs = decoded if decoded is not None else [decode(p) for p in views]
     reads = [r for r in view_reads(views, decs) if r != expected]
     read_ll = np.mean([log_likelihoods(p, reads, th.filler) for p in views], 0) if reads else None
     read_margin = float(ll_e - read_ll.max()) if read_ll is not None else float("inf")

@@ -55,18 +55,17 @@ def drive_case(http: httpx.Client, world, id_number: str, phases: dict[str, list
     cid = r["case"]["case_id"]
     base = f"/api/cases/{cid}"
 
-    last: dict = {}
-
-    def get() -> dict:
-        case = http.get(base).json()["case"]
-        last.clear()
-        last.update(case)
-        return dict(case)
-
     def wait_case(condition: Callable[[dict], object], timeout: float, what: str) -> dict:
         """Wait until the case satisfies `condition`; a timeout names the case's stage, hold and last events."""
+        last: dict = {}
+
+        def check() -> dict | None:
+            last.clear()
+            last.update(http.get(base).json()["case"])
+            return dict(last) if condition(last) else None
+
         try:
-            return wait_until(lambda: c if condition(c := get()) else None, timeout, what, interval=POLL_S)
+            return wait_until(check, timeout, what, interval=POLL_S)
         except TimeoutError as exc:
             keys = ("case_id", "stage", "step", "waiting", "progress", "hold", "plate", "plate_choice", "vin_read")
             seen = {k: last.get(k) for k in keys} | {"timeline": [e.get("kind") for e in last.get("timeline", [])[-6:]]}
