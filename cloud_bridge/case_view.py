@@ -126,10 +126,10 @@ def project(facts: CaseFacts, ev: EventEnvelope, site: str) -> CaseFacts:
     facts.unit = facts.unit or ev.unit
     facts.site = facts.site or site
     facts.events += 1
-    if facts.stage_since is None or ev.ts >= facts.stage_since:
-        facts.stage, facts.stage_since = ev.kind.value, ev.ts
-    facts.stage_times.setdefault(ev.kind.value, ev.ts)
     k = ev.kind
+    if facts.stage_since is None or ev.ts >= facts.stage_since:
+        facts.stage, facts.stage_since = k.value, ev.ts
+    facts.stage_times.setdefault(k.value, ev.ts)
     if k == EventKind.CASE_OPENED:
         facts.opened_at = _first(facts.opened_at, ev.ts)
         facts.owner_name = data_str(d.get("owner_name")) or facts.owner_name

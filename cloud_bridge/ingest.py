@@ -136,10 +136,11 @@ def _payload_refusal(payload: Payload, unit: str, raw: bytes, may_hold_nul: bool
     `may_hold_nul`: `_may_hold_nul(raw)` when the caller knows it already (one scan per message, not per event)."""
     # a model's own integers go into BIGINT columns (telemetry's outbox_depth): SQLite and PostgreSQL refuse more
     # (the fields read straight from __dict__: the payload models forbid extra keys, and pydantic's __iter__ costs more)
-    wide = next(
+    # (an event's own integers, v and seq, are bounded by its schema: the walk is for the other payloads)
+    wide = type(payload) is not EventEnvelope and next(
         (name for name, value in vars(payload).items() if type(value) is int and not -(2**63) <= value < 2**63), None
     )
-    if wide is not None:
+    if wide:
         return f"schema: {wide}: an integer beyond 64 bits"
     if (_may_hold_nul(raw) if may_hold_nul is None else may_hold_nul) and _holds_nul(payload.model_dump()):
         # JSON may spell U+0000 (\u0000); PostgreSQL cannot keep it in text, so no store would take this payload

@@ -24,6 +24,7 @@ so a receiver can refuse a payload it does not understand without guessing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -114,8 +115,11 @@ def shared_filter(leaf: Leaf | str, group: str = SHARED_GROUP) -> str:
     return f"$share/{group}/{all_units_filter(leaf)}"
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_topic(topic_name: str) -> tuple[str, str, Leaf]:
-    """Split a topic into (site, unit, leaf); raises ValueError for anything outside the contract."""
+    """Split a topic into (site, unit, leaf); raises ValueError for anything outside the contract.
+
+    Cached: a bridge sees the same few topics per unit on every message (a refused topic is never cached)."""
     prefix = TOPIC_ROOT + "/"
     if not topic_name.startswith(prefix):
         raise ValueError(f"topic {topic_name!r} is not under {TOPIC_ROOT}/")
@@ -385,19 +389,29 @@ def split_events(raw: bytes) -> list[dict[str, Any]] | None:
     return batch.events
 
 
+CASE_KINDS = frozenset(k for k in EventKind if k.value.startswith("case."))
+
+
 def is_case_event(kind: EventKind) -> bool:
     """A registration case's event (``case.*``): the ones the bridge folds into its case view. An exam's events
     carry the exam id in ``case_id`` (exam ids have the same form and the same owner rule) but are not cases."""
-    return kind.value.startswith("case.")
+    return kind in CASE_KINDS
+
+
+_FINITE_LEAVES = frozenset({str, int, bool, type(None)})  # exact types: the common values skip the other checks
 
 
 def _has_non_finite(value: Any) -> bool:
+    """Whether a float anywhere in parsed JSON is NaN or infinite (every event's data passes here: kept cheap)."""
     if isinstance(value, float):
         return not math.isfinite(value)
     if isinstance(value, dict):
-        return any(_has_non_finite(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_non_finite(v) for v in value)
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return False
+    for v in value:
+        if type(v) not in _FINITE_LEAVES and _has_non_finite(v):
+            return True
     return False
 
 

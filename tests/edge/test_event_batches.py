@@ -88,3 +88,35 @@ def test_the_hash_from_data_encoded_once_is_the_hash(data: dict, prev: str | Non
 
     ev = EventEnvelope(unit=UNIT, seq=3, ts=1.5, kind="case.photo", case_id="c", actor="a", data=data, prev=prev)
     assert event_hash(ev, canonical_json(ev.data)) == event_hash(ev)
+
+
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _holds_non_finite(value: object) -> bool:
+    """The plain definition the envelope's fast check must agree with."""
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return any(_holds_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_non_finite(v) for v in value)
+    return False
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), any_json, max_size=5))
+def test_an_event_with_nan_or_infinity_anywhere_in_its_data_is_refused(data: dict) -> None:
+    """NaN and infinities are not JSON: at any depth they refuse the event, and nothing else does."""
+    from pydantic import ValidationError
+
+    try:
+        EventEnvelope(unit=UNIT, seq=1, ts=1.0, kind="case.photo", data=data)
+    except ValidationError:
+        assert _holds_non_finite(data)
+    else:
+        assert not _holds_non_finite(data)
