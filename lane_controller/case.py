@@ -123,6 +123,15 @@ class Case(BaseModel):
         return cert.get("vin")
 
     @property
+    def vehicle_choices(self) -> list[str]:
+        """The VINs of the owner's pending vehicles when the ID card found several (the inspector says which is here)."""
+        return [str(v.get("vin")) for v in (self.partner or {}).get("vehicles") or [] if v.get("vin")]
+
+    @property
+    def needs_vehicle_choice(self) -> bool:
+        return bool(self.vehicle_choices) and not (self.partner or {}).get("vehicle")
+
+    @property
     def vehicle_type(self) -> str:
         cert = ((self.partner or {}).get("vehicle") or {}).get("certificate") or {}
         return cert.get("vehicle_type") or "passenger_car"
@@ -183,6 +192,13 @@ class PartnerRecords:
 @dataclass(frozen=True)
 class PartnerLookupFailed:
     error: str
+
+
+@dataclass(frozen=True)
+class ChooseVehicle:
+    """The inspector says which of the owner's pending vehicles is the one at the lane (by its certificate VIN)."""
+
+    vin: str
 
 
 @dataclass(frozen=True)
@@ -303,6 +319,7 @@ class Resume:
 Input = (
     PartnerRecords
     | PartnerLookupFailed
+    | ChooseVehicle
     | Admit
     | VehiclePassed
     | VinRead
@@ -482,6 +499,8 @@ def open_case(open_cases: dict[str, str], inp: Open, now: float) -> Step:
 
 
 def _record_problems(records: dict[str, Any]) -> list[str]:
+    if not records.get("vehicle") and records.get("vehicles"):
+        return []  # several pending vehicles: judged once the inspector has chosen the one at the lane
     problems = []
     vehicle = records.get("vehicle") or {}
     if not vehicle.get("certificate", {}).get("vin"):
@@ -498,37 +517,58 @@ def _record_problems(records: dict[str, Any]) -> list[str]:
     return problems
 
 
+MAX_VEHICLE_CHOICES = 20
+"""Pending vehicles of one owner a case offers to choose from (a fleet owner beyond this registers by booking number)."""
+
+
 def normalise_partner_answer(body: dict[str, Any], vin: str | None = None) -> dict[str, Any]:
-    """The cloud's partner.lookup answer -> the case's partner records: the owner and ONE vehicle.
+    """The cloud's partner.lookup answer -> the case's partner records: the owner and ONE vehicle, or (an owner with
+    several pending vehicles) the owner and the vehicles to choose from.
 
     The bridge answers ``{"owner", "vehicles": [...]}`` (certificate with brand
     and model, fuel type, plate kind, issues); the case keeps
-    ``{"owner", "vehicle": {"certificate": {..., "brand_model", "new_energy"}, "purchase_tax", "insurance", "issues"}, "other_vehicles"}``.
+    ``{"owner", "vehicle": {"certificate": {..., "brand_model", "new_energy"}, "purchase_tax", "insurance", "issues"}, "other_vehicles"}``,
+    with ``"vehicle": {}`` and ``"vehicles": [...]`` (each normalised alike) until one is chosen (`choose_vehicle`):
+    an ID card names the owner, not the car, so the inspector says which car is at the lane.
     """
     if "vehicle" in body:
         return body
-    vehicles = list(body.get("vehicles") or [])
+    vehicles = [_normalised_vehicle(v) for v in list(body.get("vehicles") or [])[:MAX_VEHICLE_CHOICES]]
     if vin:
         vehicles = [v for v in vehicles if v.get("vin") == vin] or vehicles
-    out: dict[str, Any] = {
-        "owner": body.get("owner") or {},
-        "vehicle": {},
-        "other_vehicles": [v.get("vin") for v in vehicles[1:]],
-    }
-    if vehicles:
-        v = dict(vehicles[0])
-        cert = dict(v.get("certificate") or {})
-        cert.setdefault("vin", v.get("vin"))
-        cert.setdefault("brand_model", " ".join(x for x in (cert.get("brand"), cert.get("model")) if x))
-        kind = (
-            v.get("plate_kind")
-            if v.get("plate_kind") in tuple(PlateKind)
-            else plate_kind_for_fuel(str(cert.get("fuel_type") or ""))
-        )
-        cert.setdefault("new_energy", kind == PlateKind.NEW_ENERGY)
-        v["certificate"] = cert
-        out["vehicle"] = v
-    return out
+    owner = body.get("owner") or {}
+    if len(vehicles) > 1:
+        return {"owner": owner, "vehicle": {}, "vehicles": vehicles, "other_vehicles": [v.get("vin") for v in vehicles]}
+    return {"owner": owner, "vehicle": vehicles[0] if vehicles else {}, "other_vehicles": []}
+
+
+def _normalised_vehicle(vehicle: dict[str, Any]) -> dict[str, Any]:
+    """One vehicle of the partner answer as a case keeps it: its certificate with VIN, brand and model, new energy."""
+    v = dict(vehicle)
+    cert = dict(v.get("certificate") or {})
+    cert.setdefault("vin", v.get("vin"))
+    cert.setdefault("brand_model", " ".join(x for x in (cert.get("brand"), cert.get("model")) if x))
+    kind = (
+        v.get("plate_kind")
+        if v.get("plate_kind") in tuple(PlateKind)
+        else plate_kind_for_fuel(str(cert.get("fuel_type") or ""))
+    )
+    cert.setdefault("new_energy", kind == PlateKind.NEW_ENERGY)
+    v["certificate"] = cert
+    return v
+
+
+def choose_vehicle(records: dict[str, Any], vin: str) -> dict[str, Any]:
+    """The partner records with `vin` as the case's vehicle; the owner's other pending vehicles named by VIN."""
+    vehicles = records.get("vehicles") or []
+    chosen = next(v for v in vehicles if v.get("vin") == vin)
+    others = [v.get("vin") for v in vehicles if v.get("vin") != vin]
+    return {**records, "vehicle": chosen, "other_vehicles": others}
+
+
+def records_event_data(records: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """A case.partner_records event: the records without the list to choose from (the other VINs name them)."""
+    return {"records": {k: v for k, v in records.items() if k != "vehicles"}, "problems": problems}
 
 
 def _to(case: Case, stage: Stage, now: float, **changes: Any) -> Case:
@@ -554,12 +594,22 @@ def step(case: Case, inp: Input, now: float, rules: Rules = Rules()) -> Step:
             _need(s == Stage.OPENED, "partner records were already fetched")
             problems = _record_problems(records)
             case = _to(case, Stage.RECORDS_FETCHED, now, partner=records, record_problems=problems, lookup_error=None)
-            E.append(Event(EventKind.CASE_PARTNER_RECORDS, {"records": records, "problems": problems}))
+            E.append(Event(EventKind.CASE_PARTNER_RECORDS, records_event_data(records, problems)))
+        case ChooseVehicle(vin):
+            _need(s == Stage.RECORDS_FETCHED and not case.entry_requested, "the vehicle is chosen before it enters")
+            _need(bool(case.vehicle_choices), "the owner has one pending vehicle: there is nothing to choose")
+            vin = vin.strip().upper()
+            _need(vin in case.vehicle_choices, f"VIN {vin} is not one of the owner's pending vehicles")
+            records = choose_vehicle(case.partner or {}, vin)
+            problems = _record_problems(records)
+            case = case.model_copy(update={"partner": records, "record_problems": problems})
+            E.append(Event(EventKind.CASE_PARTNER_RECORDS, {**records_event_data(records, problems), "chosen": vin}))
         case PartnerLookupFailed(error):
             _need(s == Stage.OPENED, "partner records were already fetched")
             case = case.model_copy(update={"lookup_error": error})
         case Admit():
             _need(s == Stage.RECORDS_FETCHED, "partner records are needed before admitting the vehicle")
+            _need(not case.needs_vehicle_choice, "choose which of the owner's vehicles is at the lane first")
             _need(not case.record_problems, "partner records have problems: " + "; ".join(case.record_problems))
             _need(not case.entry_requested, "the entry barrier is already open for this case")
             case = case.model_copy(update={"entry_requested": True})
@@ -796,7 +846,9 @@ def waiting_for(case: Case) -> str | None:
         return f"on hold: {case.hold}"
     return {
         Stage.OPENED: "partner records" if not case.lookup_error else f"partner records ({case.lookup_error})",
-        Stage.RECORDS_FETCHED: "vehicle to enter" if case.entry_requested else "inspector to admit the vehicle",
+        Stage.RECORDS_FETCHED: "vehicle to enter"
+        if case.entry_requested
+        else ("inspector to choose the vehicle" if case.needs_vehicle_choice else "inspector to admit the vehicle"),
         Stage.ADMITTED: "VIN review" if case.vin_needs_review else "VIN read",
         Stage.VIN_CONFIRMED: "inspection",
         Stage.INSPECTED: "plate reservation" if case.plate_choice else "owner's plate choice",

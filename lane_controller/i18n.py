@@ -132,6 +132,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     # the car the case is about, and the lane's queue (overview)
     "no_vehicle_yet": {"zh-CN": "车辆信息待调取", "en": "vehicle not known yet"},
+    "vehicles_to_choose": {"zh-CN": "车主名下 {n} 辆待选", "en": "one of the owner's {n} vehicles"},
     "queue": {"zh-CN": "等候进入的车辆", "en": "Vehicles waiting to enter"},
     "queue_empty": {"zh-CN": "没有已建业务等候进入的车辆", "en": "No open case is waiting to enter"},
     "in_lane": {"zh-CN": "道内车辆", "en": "In the lane"},
@@ -148,6 +149,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "now": {"zh-CN": "当前", "en": "Now"},
     "step_records": {"zh-CN": "正在调取合作方资料", "en": "Fetching the partner records"},
     "step_admit": {"zh-CN": "资料齐全：放行车辆进入", "en": "Records complete: let the vehicle in"},
+    "step_vehicle_choice": {
+        "zh-CN": "车主名下有多辆待登记车辆：请选择到场的车辆",
+        "en": "The owner has several vehicles awaiting registration: choose the one at the lane",
+    },
+    "vehicle_choice_help": {
+        "zh-CN": "核对到场车辆的品牌型号、颜色和车辆识别代号，选择对应的一辆。",
+        "en": "Match the brand and model, colour and VIN of the car at the lane, and choose that one.",
+    },
+    "this_vehicle": {"zh-CN": "是这辆车", "en": "This vehicle"},
+    "chosen_vehicle": {"zh-CN": "已选", "en": "Chosen"},
     "step_records_problem": {
         "zh-CN": "资料有问题，不能放行：请退办",
         "en": "The records have problems, the vehicle cannot be admitted: reject the case",
@@ -172,6 +183,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "step_hold": {"zh-CN": "业务已暂停", "en": "The case is on hold"},
     "step_closed": {"zh-CN": "业务已办结", "en": "The case is closed"},
     "go_vin": {"zh-CN": "去核对 VIN", "en": "Go to the VIN"},
+    "go_vehicle_choice": {"zh-CN": "去选择车辆", "en": "Choose the vehicle"},
     "go_plates": {"zh-CN": "去选号", "en": "Go to the plate numbers"},
     "go_payment": {"zh-CN": "显示缴费二维码", "en": "Show the payment code"},
     "items_done": {"zh-CN": "已查验", "en": "Items marked"},
@@ -498,6 +510,7 @@ REASONS: dict[str, str] = {  # what a case waits for (lane_controller.case.waiti
     "partner records": "调取合作方资料",
     "vehicle to enter": "车辆驶入",
     "inspector to admit the vehicle": "查验员放行进入",
+    "inspector to choose the vehicle": "查验员选择到场车辆",
     "VIN review": "人工复核 VIN",
     "VIN read": "识别 VIN",
     "reading VIN": "正在识别 VIN",

@@ -30,6 +30,7 @@ def vehicle_of(c: C.Case) -> dict[str, Any]:
         "new_energy": c.new_energy,
         "plate": c.plate or c.plate_choice,
         "vin": c.vin or cert.get("vin"),
+        "choices": len(c.vehicle_choices) if c.needs_vehicle_choice else 0,  # the owner's cars, none chosen yet
     }
 
 
@@ -38,6 +39,7 @@ def vehicle_of(c: C.Case) -> dict[str, Any]:
 STEP_ACTIONS: dict[str, tuple[str, str | None]] = {
     "records": ("records", None),
     "admit": ("admit", "admit"),
+    "vehicle_choice": ("vehicle_choice", "#partner"),
     "records_problem": ("records_problem", None),
     "entering": ("entering", None),
     "vin_reading": ("vin_reading", None),
@@ -66,7 +68,11 @@ def current_step(c: C.Case) -> str:
     if c.stage == S.OPENED:
         return "records"
     if c.stage == S.RECORDS_FETCHED:
-        return "entering" if c.entry_requested else ("records_problem" if c.record_problems else "admit")
+        if c.entry_requested:
+            return "entering"
+        if c.needs_vehicle_choice:
+            return "vehicle_choice"
+        return "records_problem" if c.record_problems else "admit"
     if c.stage == S.ADMITTED:
         return "vin_review" if c.vin_read is not None else "vin_reading"
     by_stage = {
@@ -189,6 +195,7 @@ def case_view(lane: Lane, case_id: str) -> dict[str, Any]:
     view.update(case_summary(lane, c))
     view["certificate_vin"] = c.certificate_vin
     view["vin_needs_review"] = c.vin_needs_review
+    view["vehicle_choices"] = c.vehicle_choices
     view["checklist"] = list(lane.rules.checklist(c.vehicle_type))
     view["required_photos"] = list(lane.rules.required_photos)
     view["timeline"] = lane.journal.case_events(case_id)

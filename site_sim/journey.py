@@ -309,6 +309,15 @@ class Journey:
             await self.world(self.io.vehicle_leave, "entry")
             await self._entry_clear()
             raise _Ended(view)
+        if view.get("vehicle_choices") and not (view.get("partner") or {}).get("vehicle"):
+            # The owner has several pending cars: the inspector matches the one at the lane by its VIN plate.
+            await self.human("choose_vehicle")
+            if self.v.vin not in view["vehicle_choices"]:
+                await self.act(case_id, "reject", {"reason": f"the vehicle {self.v.vin} is not among the owner's"})
+                await self.world(self.io.vehicle_leave, "entry")
+                await self._entry_clear()
+                raise _Ended(await t.case(case_id))
+            view = (await self.act(case_id, "vehicle", {"vin": self.v.vin}))["case"]
         if view.get("record_problems"):
             # The inspector sees the problem on the tablet and turns the car away.
             await self.human("show_id_card")

@@ -63,10 +63,6 @@ class LaneState:
 def pick_vehicles(records: list[dict[str, Any]], count: int, opts: RunOptions) -> list[Vehicle]:
     """Mostly cars with complete records; a few with a problem record, a few that fail inspection."""
     rng = random.Random(opts.seed)
-    # an ID card opens the case with the owner's first pending vehicle (by VIN), so an owner with several
-    # would bring one car and get another's case: the lane has no choice of vehicle yet, the demo leaves them out
-    owners = Counter(r.get("owner_id_number") for r in records)
-    records = [r for r in records if owners[r.get("owner_id_number")] == 1]
     good = [r for r in records if _records_complete(r)]
     bad = [r for r in records if not _records_complete(r)]
     chosen: list[Vehicle] = []

@@ -44,6 +44,7 @@ class HumanDurations:
     """Median simulated seconds of each human step (log-normal spread, sigma)."""
 
     show_id_card: float = 40
+    choose_vehicle: float = 20  # an owner with several pending cars: the inspector finds the one at the lane
     drive_to_station: float = 45
     inspection_item: float = 25
     photo: float = 15

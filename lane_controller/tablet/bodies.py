@@ -67,6 +67,12 @@ class VinConfirmBody(Body):
     reason: Reason | None = None
 
 
+class VehicleBody(Body):
+    """Which of the owner's pending vehicles is at the lane: its certificate VIN."""
+
+    vin: Vin
+
+
 class ItemBody(Body):
     item: ItemCode
     result: Literal["pass", "fail", "na"]

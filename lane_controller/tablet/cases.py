@@ -29,6 +29,7 @@ from lane_controller.tablet.bodies import (
     PhotoCode,
     PlateBody,
     ReasonBody,
+    VehicleBody,
     VinConfirmBody,
     photo_type,
 )
@@ -79,6 +80,12 @@ async def list_cases(lane: LaneDep, _: Actor, state: CaseState = "all", limit: C
 @router.get("/api/cases/{case_id}")
 async def get_case(case_id: CaseId, lane: LaneDep, _: Actor) -> dict[str, Any]:
     return {"ok": True, "case": case_view(lane, case_id)}
+
+
+@router.post("/api/cases/{case_id}/vehicle")
+async def choose_vehicle(case_id: CaseId, body: VehicleBody, lane: LaneDep, actor: Actor) -> Any:
+    """The owner has several pending vehicles: the inspector says which one is at the lane."""
+    return await apply(lane, case_id, C.ChooseVehicle(body.vin), actor)
 
 
 @router.post("/api/cases/{case_id}/vin/confirm")

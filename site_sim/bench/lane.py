@@ -40,8 +40,14 @@ def _pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, max(0, round(q / 100 * (len(v) - 1))))]
 
 
-def drive_case(http: httpx.Client, world, id_number: str, phases: dict[str, list[float]] | None = None) -> float:  # noqa: ANN001
-    """One case, inspector and world acting the moment the lane is ready; returns its wall time."""
+def drive_case(
+    http: httpx.Client,
+    world,  # noqa: ANN001
+    id_number: str,
+    vin: str,
+    phases: dict[str, list[float]] | None = None,
+) -> float:
+    """One case of the car `vin`, inspector and world acting the moment the lane is ready; returns its wall time."""
     t0 = time.perf_counter()
     mark = [t0]
 
@@ -71,7 +77,9 @@ def drive_case(http: httpx.Client, world, id_number: str, phases: dict[str, list
             seen = {k: last.get(k) for k in keys} | {"timeline": [e.get("kind") for e in last.get("timeline", [])[-6:]]}
             raise TimeoutError(f"{exc}; the case: {seen}") from None
 
-    wait_case(lambda c: c["stage"] == "records_fetched", 30, "records")
+    c = wait_case(lambda c: c["stage"] == "records_fetched", 30, "records")
+    if c["vehicle_choices"] and not c["partner"]["vehicle"]:  # the owner has several pending cars: say which is here
+        http.post(f"{base}/vehicle", json={"vin": vin})
     lap("open + partner look-up")
     http.post(f"{base}/admit")
     world.vehicle_pass("entry")  # the car waits at the arm and drives through once it is open
@@ -203,7 +211,7 @@ def _measure(rig: LaneRig, cases: int, idle_s: float, time_scale: float) -> list
         http, world, mechanism, good = rig.http, rig.world, rig.mechanism, rig.good
         reader = http.get("/api/lane").json()["camera"]["reader"]
         show_vin(rig.camera, good[0].vin, 0)
-        drive_case(http, world, good[0].owner_id_number)  # warm-up, not counted
+        drive_case(http, world, good[0].owner_id_number, good[0].vin)  # warm-up, not counted
         phases: dict[str, list[float]] = {}
         walls: list[float] = []
         added: list[float] = []
@@ -211,7 +219,7 @@ def _measure(rig: LaneRig, cases: int, idle_s: float, time_scale: float) -> list
         for i in range(1, cases + 1):
             show_vin(rig.camera, good[i].vin, i)  # the car that is about to come in, as the station camera will see it
             n_io, n_is = len(world.world_log()), len(mechanism.world_log())
-            wall = drive_case(http, world, good[i].owner_id_number, phases)
+            wall = drive_case(http, world, good[i].owner_id_number, good[i].vin, phases)
             busy = _world_busy_s(world.world_log()[n_io:], time_scale) + _world_busy_s(
                 mechanism.world_log()[n_is:], time_scale
             )

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -126,14 +125,10 @@ class LaneRig:
         data, problems = generate(self.vehicles * 2 + 20, seed=7)
         load_into(self.bridge.store, data)
         bad = {v for vs in problems.values() for v in vs}
-        # an ID card opens the case with the owner's first pending vehicle (by VIN): an owner with several
-        # (one of them perhaps uninsured) would make car N another car's case; the benches leave them out
-        owners = Counter(v.owner_id_number for v in data.vehicles)
         self.good = [
             v
             for v in data.vehicles
-            if owners[v.owner_id_number] == 1
-            and v.vin not in bad
+            if v.vin not in bad
             and v.owner_id_number not in bad
             and v.insurance.status == "valid"
             and v.purchase_tax.status != "missing"

@@ -58,7 +58,7 @@ def soak(rig: LaneRig, vehicles: int) -> list[Sample]:
         top_up_magazines(rig.mechanism)
         show_vin(rig.camera, car.vin, i)
         try:
-            walls.append(drive_case(rig.http, rig.world, car.owner_id_number))
+            walls.append(drive_case(rig.http, rig.world, car.owner_id_number, car.vin))
         except TimeoutError as exc:
             raise TimeoutError(f"car {i + 1} of {vehicles}: {exc}") from None
         done = i + 1

@@ -20,6 +20,17 @@ RECORDS = {
     },
 }
 
+OTHER_VIN = "LFV2A21K8N4000017"
+TWO_VEHICLES = C.normalise_partner_answer(  # an owner with two pending cars, the other one uninsured
+    {
+        "owner": RECORDS["owner"],
+        "vehicles": [
+            {"vin": OTHER_VIN, "certificate": {"vin": OTHER_VIN}, "purchase_tax": {"status": "paid"}, "insurance": {}},
+            {"vin": VIN, **RECORDS["vehicle"]},
+        ],
+    }
+)
+
 
 def run(steps, case=None, now=0.0):
     if case is None:
@@ -162,7 +173,8 @@ def test_pending_after_restart_repeats_the_same_issue_job():
 
 def inputs():
     return st.one_of(
-        st.just(C.PartnerRecords(RECORDS)),
+        st.sampled_from([C.PartnerRecords(RECORDS), C.PartnerRecords(TWO_VEHICLES)]),
+        st.builds(C.ChooseVehicle, st.sampled_from([VIN, OTHER_VIN, "X"])),
         st.just(C.PartnerLookupFailed("timeout")),
         st.just(C.Admit()),
         st.sampled_from([C.VehiclePassed("entry"), C.VehiclePassed("exit")]),
@@ -225,6 +237,8 @@ def test_no_illegal_state_is_reachable_by_any_input_sequence(seq):
             assert case.issued_at is None
         if case.stage in (C.Stage.VIN_CONFIRMED, C.Stage.INSPECTED, C.Stage.PAID):
             assert case.vin == case.certificate_vin
+        if case.entry_requested:  # no car is let in before the inspector has said which of the owner's it is
+            assert not case.needs_vehicle_choice and not case.record_problems
 
 
 def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problems(tmp_path):
@@ -261,6 +275,34 @@ def test_the_bridge_partner_answer_is_normalised_to_one_vehicle_with_its_problem
     assert s.case.record_problems == ["no valid compulsory insurance"]
     with pytest.raises(C.Refused, match="insurance"):
         C.step(s.case, C.Admit(), 2, RULES)
+
+
+def test_an_owner_with_several_pending_vehicles_is_asked_which_one_is_at_the_lane():
+    """An ID card names the owner, not the car: the inspector chooses, and only the chosen car's records count."""
+    assert TWO_VEHICLES["vehicle"] == {} and [v["vin"] for v in TWO_VEHICLES["vehicles"]] == [OTHER_VIN, VIN]
+    case, steps = run([C.PartnerRecords(TWO_VEHICLES)])
+    assert case.needs_vehicle_choice and case.vehicle_choices == [OTHER_VIN, VIN]
+    assert case.record_problems == [] and case.certificate_vin is None
+    assert "vehicles" not in steps[0].events[0].data["records"]  # the event names the choices by VIN only
+    assert C.waiting_for(case) == "inspector to choose the vehicle"
+    with pytest.raises(C.Refused, match="choose which"):
+        C.step(case, C.Admit(), 10, RULES)
+    with pytest.raises(C.Refused, match="not one of the owner's"):
+        C.step(case, C.ChooseVehicle("LSVAU2180N2183295"), 10, RULES)
+    wrong = C.step(case, C.ChooseVehicle(OTHER_VIN.lower()), 10, RULES)  # the inspector picks the uninsured one
+    assert wrong.case.certificate_vin == OTHER_VIN and wrong.case.record_problems == ["no valid compulsory insurance"]
+    assert wrong.events[0].kind == EventKind.CASE_PARTNER_RECORDS and wrong.events[0].data["chosen"] == OTHER_VIN
+    with pytest.raises(C.Refused, match="insurance"):
+        C.step(wrong.case, C.Admit(), 11, RULES)
+    right = C.step(wrong.case, C.ChooseVehicle(VIN), 12, RULES)  # and corrects it before the car enters
+    assert right.case.certificate_vin == VIN and right.case.record_problems == []
+    assert right.case.partner["other_vehicles"] == [OTHER_VIN] and not right.case.needs_vehicle_choice
+    admitted = C.step(right.case, C.Admit(), 13, RULES).case
+    with pytest.raises(C.Refused, match="before it enters"):
+        C.step(admitted, C.ChooseVehicle(OTHER_VIN), 14, RULES)
+    single, _ = run([C.PartnerRecords(RECORDS)])
+    with pytest.raises(C.Refused, match="nothing to choose"):
+        C.step(single, C.ChooseVehicle(VIN), 10, RULES)
 
 
 # ---------------------------------------------------------------- many cases, several stations

@@ -411,3 +411,54 @@ def test_ending_or_pausing_a_case_takes_a_reason_and_a_confirmation_that_names_t
             raise
         finally:
             browser.close()
+
+
+def test_an_owner_with_two_pending_cars_is_asked_which_one_is_at_the_lane(lane_two_stations):
+    """An ID card names the owner, not the car: the tablet lists the owner's pending cars, the inspector picks the
+    one at the lane, and only then is the car's record judged and the admit button offered; the bridge is told."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _world, tmp, cloud = lane_two_stations
+    expect.set_options(timeout=30000)
+    owners = [v.owner_id_number for v in cloud.data.vehicles]
+    fleet = next(o for o in owners if owners.count(o) == 2 and sum(v.owner_id_number == o for v in cloud.good) == 2)
+    first, here = sorted((v for v in cloud.good if v.owner_id_number == fleet), key=lambda v: v.vin)
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        tab = Tablet(page, base)
+        try:
+            tab.sign_in()
+            cid = tab.open_case("A", fleet)
+            page.goto(f"{base}/cases/{cid}")
+            expect(page.locator("#head[data-step=vehicle_choice] a[href='#vehicle-choice']")).to_be_visible()
+            expect(page.locator("#admit")).to_have_count(0)
+            rows = page.locator("#vehicle-choice tr")
+            expect(rows).to_have_count(2)
+            expect(rows.nth(0)).to_contain_text(first.vin)
+            expect(rows.nth(1)).to_contain_text(here.certificate.brand)
+            tab.measure(f"/cases/{cid}", "case-vehicle-choice")
+
+            rows.filter(has_text=here.vin).locator("button").click()
+            expect(page.locator("#head[data-step=admit] #admit")).to_be_visible()
+            expect(page.locator("#partner table.kv")).to_contain_text(here.vin)
+            expect(rows.filter(has_text=here.vin)).to_contain_text(STRINGS["chosen_vehicle"]["zh-CN"])
+            expect(rows.filter(has_text=first.vin).locator("button")).to_be_visible()  # still correctable
+            c = tab.case(cid)
+            assert c["certificate_vin"] == here.vin and c["partner"]["other_vehicles"] == [first.vin]
+            tab.measure(f"/cases/{cid}", "case-vehicle-chosen")
+
+            def told() -> bool:
+                return any(
+                    e["kind"] == "case.partner_records" and here.vin in str(e["data"]) and "chosen" in str(e["data"])
+                    for e in cloud.events().values()
+                    if e["case_id"] == cid
+                )
+
+            wait_until(told, 30, "the bridge told of the choice")
+            wait_until(lambda: cloud.storage.case(cid)["cert_vin"] == here.vin, 30, "the bridge's case view")
+            tab.post(f"/api/cases/{cid}/abort", {"reason": "owner left"})
+        except Exception:
+            page.screenshot(path=str(tmp / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
