@@ -10,6 +10,7 @@ provider confirms it in the field: a signed callback into the bridge
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ class RealCloud:
         )
         self.data, problems = generate(vehicles, seed=seed)
         bad = {v for vs in problems.values() for v in vs}
-        self.good = [
+        registrable = [
             v
             for v in self.data.vehicles
             if v.vin not in bad
@@ -54,6 +55,11 @@ class RealCloud:
             and v.purchase_tax.status != "missing"
             and v.certificate.vin == v.vin
         ]
+        owners = Counter(v.owner_id_number for v in self.data.vehicles)
+        # the tests open cases by ID card: `good` cars are their owner's only pending one (the look-up finds that
+        # car), `fleet` cars share an owner with another (the inspector is asked which one is at the lane)
+        self.good = [v for v in registrable if owners[v.owner_id_number] == 1]
+        self.fleet = [v for v in registrable if owners[v.owner_id_number] > 1]
         self._auto_pay = auto_pay
         self.bridge: Bridge | None = None
         self._payer: AutoPayer | None = None

@@ -195,10 +195,8 @@ def test_every_tablet_page_fits_both_tablet_sizes_in_both_languages_and_says_the
 
     base, world, tmp, cloud = lane_two_stations
     expect.set_options(timeout=30000)
-    owners = [v.owner_id_number for v in cloud.data.vehicles]
-    sole = [v for v in cloud.good if owners.count(v.owner_id_number) == 1]  # the look-up by ID number finds this car
-    nev = next(v for v in sole if v.certificate.fuel_type in NEW_ENERGY_FUELS)
-    other = next(v for v in sole if v is not nev)
+    nev = next(v for v in cloud.good if v.certificate.fuel_type in NEW_ENERGY_FUELS)  # (the ID card finds one car)
+    other = next(v for v in cloud.good if v is not nev)
     photo = tmp / "photo.jpg"
     show_vin(tmp, nev.vin).rename(photo)  # a real JPEG of the car's VIN plate stands for the photo taken
     with sync_playwright() as p:
@@ -421,8 +419,8 @@ def test_an_owner_with_two_pending_cars_is_asked_which_one_is_at_the_lane(lane_t
     base, _world, tmp, cloud = lane_two_stations
     expect.set_options(timeout=30000)
     owners = [v.owner_id_number for v in cloud.data.vehicles]
-    fleet = next(o for o in owners if owners.count(o) == 2 and sum(v.owner_id_number == o for v in cloud.good) == 2)
-    first, here = sorted((v for v in cloud.good if v.owner_id_number == fleet), key=lambda v: v.vin)
+    fleet = next(o for o in owners if owners.count(o) == 2 and sum(v.owner_id_number == o for v in cloud.fleet) == 2)
+    first, here = sorted((v for v in cloud.fleet if v.owner_id_number == fleet), key=lambda v: v.vin)
     with sync_playwright() as p:
         browser, page = _browser(p)
         tab = Tablet(page, base)

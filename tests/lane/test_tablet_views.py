@@ -107,6 +107,7 @@ def test_the_queue_lists_the_cases_whose_car_has_not_entered_and_counts_the_cars
         "new_energy": True,
         "plate": None,
         "vin": VIN,
+        "choices": 0,
     }
     letting_in = _case("first", C.PartnerRecords(RECORDS), C.Admit())
     assert not views.queue(_lane([letting_in], entry_loop=True))["at_entry"]  # that car is the one let in
