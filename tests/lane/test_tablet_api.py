@@ -140,7 +140,9 @@ def test_the_case_page_shows_the_verdict_against_the_certificate_vin_and_both_vi
     assert client.post("/api/session", json={"inspector_id": "insp-1", "pin": "1234"}).status_code == 200
     vehicle = client.cloud.good[0]
     reader = client.lane.reader
-    def kept_for_review(frame) -> bool:  # a frame the lane keeps (sharp, no glare on the line) whose read goes to review
+
+    def kept_for_review(frame) -> bool:
+        """A frame the lane keeps (sharp, no glare on the line) whose read goes to review."""
         read = reader.read(frame)
         return quality(frame).usable and read.decision == "review" and not quality(frame, read.box).glared
 
