@@ -106,3 +106,17 @@ def show_vin(camera: Path, vin: str, seed: int = 0) -> Path:
     from vision.synth import render_scene
 
     return upload_frame(camera, render_scene(vin, seed))
+
+
+def seed_kept_for_review(reader, vin: str) -> int:
+    """A synthetic scene of `vin` the lane keeps (sharp, no glare over the VIN line) and whose read goes to review
+    (`reader`: the lane's VinReading or a VinReader)."""
+    from vision.capture import quality
+    from vision.synth import render_scene
+
+    for seed in range(60):
+        frame = render_scene(vin, seed)
+        read = reader.read(frame)
+        if quality(frame).usable and read.decision == "review" and not quality(frame, read.box).glared:
+            return seed
+    raise AssertionError(f"no scene of {vin} is read for review")

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import pytest
-from lane_helpers import await_until, lane_config, show_vin
+from lane_helpers import await_until, lane_config, seed_kept_for_review, show_vin
 
 from edge.contract import CommandName, Leaf, Notification, NotificationKind, topic
 from lane_controller import case as C
@@ -212,11 +212,9 @@ def test_a_read_the_reader_sends_to_review_reaches_the_case_with_its_reason(
     """The tablet tells the inspector why the reader wants a person to look."""
     import cv2
 
-    from vision.synth import render_scene
-
     reader = VinReading(load=True)
     vehicle = cloud.good[0]
-    seed = next(s for s in range(40) if reader.read(render_scene(vehicle.vin, s)).decision == "review")
+    seed = seed_kept_for_review(reader, vehicle.vin)
     c, frame = _admit_with_vin_on_camera(
         tmp_path, mqtt_broker, site_pki, cloud, boards, reader, vehicle.owner_id_number, vehicle.vin, seed
     )

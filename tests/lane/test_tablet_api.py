@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from lane_helpers import lane_config, show_vin, wait_until
+from lane_helpers import lane_config, seed_kept_for_review, show_vin, wait_until
 
 from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane
@@ -134,19 +134,11 @@ def test_the_case_page_shows_the_verdict_against_the_certificate_vin_and_both_vi
     """With the certificate's VIN known the lane verifies it (vision/verify.py): the page an inspector
     sees gives the verdict in the tablet's default language and the aligned comparison."""
     from lane_controller.i18n import STRINGS
-    from vision.capture import quality
-    from vision.synth import render_scene
 
     assert client.post("/api/session", json={"inspector_id": "insp-1", "pin": "1234"}).status_code == 200
     vehicle = client.cloud.good[0]
     reader = client.lane.reader
-
-    def kept_for_review(frame) -> bool:
-        """A frame the lane keeps (sharp, no glare on the line) whose read goes to review."""
-        read = reader.read(frame)
-        return quality(frame).usable and read.decision == "review" and not quality(frame, read.box).glared
-
-    seed = next(s for s in range(40) if kept_for_review(render_scene(vehicle.vin, s)))
+    seed = seed_kept_for_review(reader, vehicle.vin)
     cid = client.post("/api/cases", json={"station": "A", "id_number": vehicle.owner_id_number}).json()["case"][
         "case_id"
     ]
