@@ -51,6 +51,8 @@ def test_a_lane_controller_case_is_served_paid_issued_and_stored_event_for_event
         try:
             cid = (await lane.open_case("A", vehicle.owner_id_number, None, "insp-1")).case_id
             await await_until(lambda: lane.cases[cid].stage == C.Stage.RECORDS_FETCHED, 30, "partner records")
+            if lane.cases[cid].needs_vehicle_choice:  # its owner has another pending car: say which one is here
+                await lane.apply(cid, C.ChooseVehicle(vehicle.vin), "insp-1")
             show_vin(tmp_path / "camera", vehicle.vin, seed=1)  # the station camera sees the car that will stand there
             await lane.apply(cid, C.Admit(), "insp-1")
             await asyncio.to_thread(world.vehicle_pass, "entry")  # the world drives the car in
