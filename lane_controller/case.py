@@ -533,12 +533,17 @@ def normalise_partner_answer(body: dict[str, Any], vin: str | None = None) -> di
     """
     if "vehicle" in body:
         return body
-    vehicles = [_normalised_vehicle(v) for v in list(body.get("vehicles") or [])[:MAX_VEHICLE_CHOICES]]
+    answered = list(body.get("vehicles") or [])
     if vin:
-        vehicles = [v for v in vehicles if v.get("vin") == vin] or vehicles
+        answered = [v for v in answered if v.get("vin") == vin] or answered
+    vehicles = [_normalised_vehicle(v) for v in answered[:MAX_VEHICLE_CHOICES]]
     owner = body.get("owner") or {}
     if len(vehicles) > 1:
-        return {"owner": owner, "vehicle": {}, "vehicles": vehicles, "other_vehicles": [v.get("vin") for v in vehicles]}
+        others = [v.get("vin") for v in vehicles]
+        out = {"owner": owner, "vehicle": {}, "vehicles": vehicles, "other_vehicles": others}
+        if len(answered) > len(vehicles):  # the tablet says so: a car not listed opens by its booking number
+            out["vehicles_not_listed"] = len(answered) - len(vehicles)
+        return out
     return {"owner": owner, "vehicle": vehicles[0] if vehicles else {}, "other_vehicles": []}
 
 

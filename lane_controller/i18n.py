@@ -158,6 +158,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Match the brand and model, colour and VIN of the car at the lane, and choose that one.",
     },
     "this_vehicle": {"zh-CN": "是这辆车", "en": "This vehicle"},
+    "vehicles_not_listed": {
+        "zh-CN": "另有 {n} 辆未列出：到场车辆不在列表中时，请退出本业务，按预约号重新办理。",
+        "en": "{n} more are not listed: if the car at the lane is not here, end this case and open one by its booking number.",
+    },
     "chosen_vehicle": {"zh-CN": "已选", "en": "Chosen"},
     "step_records_problem": {
         "zh-CN": "资料有问题，不能放行：请退办",

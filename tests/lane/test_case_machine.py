@@ -305,6 +305,15 @@ def test_an_owner_with_several_pending_vehicles_is_asked_which_one_is_at_the_lan
         C.step(single, C.ChooseVehicle(VIN), 10, RULES)
 
 
+def test_a_fleet_owner_is_offered_at_most_twenty_cars_and_told_how_many_more_there_are():
+    cars = [{"vin": f"LSVAU2180N21{i:05d}", "certificate": {"brand": "VW"}} for i in range(23)]
+    rec = C.normalise_partner_answer({"owner": RECORDS["owner"], "vehicles": cars})
+    assert len(rec["vehicles"]) == C.MAX_VEHICLE_CHOICES == 20 and rec["vehicles_not_listed"] == 3
+    assert "vehicles_not_listed" not in TWO_VEHICLES
+    one = C.normalise_partner_answer({"owner": RECORDS["owner"], "vehicles": cars}, vin=cars[22]["vin"])
+    assert one["vehicle"]["vin"] == cars[22]["vin"] and "vehicles" not in one  # a known VIN finds its car at once
+
+
 # ---------------------------------------------------------------- many cases, several stations
 
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
