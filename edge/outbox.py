@@ -13,7 +13,6 @@ effect. Events are never dropped.
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
@@ -22,8 +21,7 @@ from collections.abc import Callable
 from edge.contract import MAX_PAYLOAD_BYTES, Ack, Leaf, batch_bytes, pack_events
 from edge.journal import Journal
 from edge.mqtt_session import MqttSession
-
-LATENCIES_KEPT = 2000  # publish-to-ack latencies (and a lane's step times) kept for the health figures
+from edge.stats import recent_samples
 
 log = logging.getLogger("passlane.outbox")
 
@@ -52,8 +50,7 @@ class Outbox:
         self.resends = 0
         self.published = 0
         self._sent_at: dict[int, float] = {}
-        # publish -> ack, seconds (first publish of each seq); the latest only, so a lane running for months stays flat
-        self.ack_latencies: collections.deque[float] = collections.deque(maxlen=LATENCIES_KEPT)
+        self.ack_latencies = recent_samples()  # publish -> ack, seconds (first publish of each seq)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pump_lock = threading.Lock()

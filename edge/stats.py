@@ -6,8 +6,18 @@ so a p99 of 100 values is the 99th smallest and every figure is a value that was
 
 from __future__ import annotations
 
+import collections
 import math
 from collections.abc import Iterable
+
+SAMPLES_KEPT = 2000
+"""Latest samples a long-running unit keeps of a figure it reports (publish-to-ack latencies, step times): enough
+for a p99, and flat memory however long it runs."""
+
+
+def recent_samples() -> collections.deque[float]:
+    """A figure's samples, the latest SAMPLES_KEPT only."""
+    return collections.deque(maxlen=SAMPLES_KEPT)
 
 
 def percentile(values: Iterable[float], p: float) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from edge.event_names import EVENT_NAMES
 
@@ -571,8 +572,10 @@ def language_of(cookie: str | None, default: str) -> str:
 
 
 def translator(lang: str):  # noqa: ANN201
-    def t(key: str, table: dict[str, dict[str, str]] = STRINGS) -> str:
+    def t(key: str, table: dict[str, dict[str, str]] = STRINGS, **fields: Any) -> str:
+        """The text of `key`; `fields` fill its placeholders (``{n}``)."""
         entry = table.get(key)
-        return entry.get(lang, entry.get("en", key)) if entry else key
+        text = entry.get(lang, entry.get("en", key)) if entry else key
+        return text.format(**fields) if fields else text
 
     return t

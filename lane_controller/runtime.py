@@ -23,7 +23,6 @@ age and disk budget.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import sqlite3
 import time
@@ -38,8 +37,9 @@ from edge.config import LaneConfig
 from edge.contract import EventKind, Telemetry, new_case_id
 from edge.journal import CaseRow, Journal, NewEvent
 from edge.mqtt_session import MqttSession, SessionSettings
-from edge.outbox import LATENCIES_KEPT, Outbox
+from edge.outbox import Outbox
 from edge.remote_commands import CommandDispatcher
+from edge.stats import recent_samples
 from edge.storage import DiskGuard, SweepResult, is_disk_full, photo_files, remove_empty_folders, sweep
 from edge.telemetry import TelemetryPublisher, sample
 from edge.upkeep import watch_upkeep
@@ -119,7 +119,7 @@ class Lane:
         self.alerts: dict[str, dict[str, Any]] = {}
         self.device_state: dict[str, dict[str, Any]] = {}
         self.started_at = clock()
-        self.step_ms: collections.deque[float] = collections.deque(maxlen=LATENCIES_KEPT)  # the latest steps only
+        self.step_ms = recent_samples()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self.telemetry: TelemetryPublisher | None = None

@@ -196,6 +196,7 @@ def case_view(lane: Lane, case_id: str) -> dict[str, Any]:
     view["certificate_vin"] = c.certificate_vin
     view["vin_needs_review"] = c.vin_needs_review
     view["vehicle_choices"] = c.vehicle_choices
+    view["needs_vehicle_choice"] = c.needs_vehicle_choice
     view["checklist"] = list(lane.rules.checklist(c.vehicle_type))
     view["required_photos"] = list(lane.rules.required_photos)
     view["timeline"] = lane.journal.case_events(case_id)

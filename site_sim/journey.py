@@ -309,7 +309,7 @@ class Journey:
             await self.world(self.io.vehicle_leave, "entry")
             await self._entry_clear()
             raise _Ended(view)
-        if view.get("vehicle_choices") and not (view.get("partner") or {}).get("vehicle"):
+        if view["needs_vehicle_choice"]:
             # The owner has several pending cars: the inspector matches the one at the lane by its VIN plate.
             await self.human("choose_vehicle")
             if self.v.vin not in view["vehicle_choices"]:

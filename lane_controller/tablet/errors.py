@@ -30,7 +30,7 @@ class TabletError(HTTPException):
 
 def _say(request: Request, key: str, **values: Any) -> str:
     lang = language_of(request.cookies.get("lang"), request.app.state.lane.cfg.ui.language)
-    return translator(lang)(key).format(**values)
+    return translator(lang)(key, **values)
 
 
 def refusal(status: int, text: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:

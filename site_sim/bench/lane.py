@@ -78,7 +78,7 @@ def drive_case(
             raise TimeoutError(f"{exc}; the case: {seen}") from None
 
     c = wait_case(lambda c: c["stage"] == "records_fetched", 30, "records")
-    if c["vehicle_choices"] and not c["partner"]["vehicle"]:  # the owner has several pending cars: say which is here
+    if c["needs_vehicle_choice"]:  # the owner has several pending cars: say which one is here
         http.post(f"{base}/vehicle", json={"vin": vin})
     lap("open + partner look-up")
     http.post(f"{base}/admit")
