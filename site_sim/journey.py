@@ -25,13 +25,17 @@ from typing import Any
 import cv2
 import httpx
 
-from firmware.sim.control import SimControl
+from firmware.sim.control import SimControl, SimControlError
 from lane_controller.vin_camera import upload_frame
 from site_sim.attendant import top_up_magazines
+from site_sim.machine_time import WorldMark, covered_s
 from site_sim.payment_provider import SimulatedProvider
 from site_sim.timing import HumanDurations
 
 TERMINAL = ("closed",)
+# how often a driver looks at the arm or the loop again: the world has no change stream, and a long
+# glance would pass for the software's time (at 600x, 10 ms is 6 simulated seconds)
+WORLD_GLANCE_S = 0.005
 PHOTOS_FORESEEN = ("0111", "0112", "0113")  # the photos a lane asks for by default (lane_controller.case)
 
 
@@ -62,22 +66,86 @@ class Outcome:
     passages_confirmed_by_hand: int = 0  # the lane missed a passage the inspector then saw
     human_real_s: float = 0.0
     non_human_real_s: float = 0.0
+    machine_real_s: float = 0.0  # of non_human_real_s: the machines' own motion (site_sim.machine_time)
     steps: dict[str, float] = field(default_factory=dict)  # real seconds per step the people did not spend
+    machine_steps: dict[str, float] = field(default_factory=dict)  # of which the machines were moving
+
+    @property
+    def added_real_s(self) -> float:
+        """The real time the software added to the visit: neither the people's nor the machines' own."""
+        return self.non_human_real_s - self.machine_real_s
+
+    @property
+    def added_steps(self) -> dict[str, float]:
+        """Each step's real seconds less the machines' motion in it."""
+        return {name: s - self.machine_steps.get(name, 0.0) for name, s in self.steps.items()}
+
+
+class ChangeWatch:
+    """The tablet page's change stream (`GET /api/stream`, Server-Sent Events), listened to as the page does:
+    the inspector looks at the case again when the lane says something changed, not on a timer.
+
+    `changes` counts the change events seen; a reconnection counts as one (something may have changed
+    while the lane restarted). The stream sends the signed-in cookie of the tablet's client.
+    """
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.changes = 0
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def after(self, seen: int, timeout_s: float) -> None:
+        """Return once a change after `seen` has come, or after `timeout_s` (a person glances anyway)."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.changes != seen), timeout_s)
+
+    async def _bump(self) -> None:
+        async with self._changed:
+            self.changes += 1
+            self._changed.notify_all()
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.http.stream("GET", "/api/stream", timeout=httpx.Timeout(30.0)) as resp:
+                    if resp.status_code == 200:
+                        async for line in resp.aiter_lines():
+                            if line.startswith("data:"):
+                                await self._bump()
+            except httpx.HTTPError:
+                pass
+            await self._bump()
+            await asyncio.sleep(0.2)
 
 
 class Tablet:
-    """The inspector's tablet session on one lane (JSON API, signed-in cookie)."""
+    """The inspector's tablet session on one lane (JSON API, signed-in cookie, the page's change stream)."""
 
     def __init__(self, base_url: str, inspector_id: str, pin: str, patience_s: float = 120.0) -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=30.0)
         self.patience_s = patience_s
         self.inspector_id = inspector_id
         self.pin = pin
+        self.watch = ChangeWatch(self.http)
 
     async def sign_in(self) -> None:
         answer = await self.call("POST", "/api/session", json={"inspector_id": self.inspector_id, "pin": self.pin})
         if not answer.get("ok"):
             raise JourneyError(f"inspector {self.inspector_id} could not sign in: {answer.get('error')}")
+        self.watch.start()
 
     async def call(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         """One API call, as a patient person makes it: while the lane restarts (connection refused)
@@ -111,6 +179,7 @@ class Tablet:
         return (await self.call("GET", f"/api/cases/{case_id}"))["case"]
 
     async def close(self) -> None:
+        await self.watch.stop()
         await self.http.aclose()
 
 
@@ -200,22 +269,33 @@ class Journey:
         self.rng = random.Random(vehicle.seed)
         self.patience_s = patience_s
         self.outcome = Outcome(vehicle, lane, "unfinished")
+        self._windows: list[tuple[str, float, float]] = []  # (step, start, end), outermost steps only
+        self._tapped: tuple[str, asyncio.Task[dict[str, Any]]] | None = None  # the last tap, its answer not awaited
+        self._depth = 0
 
     async def human(self, step: str) -> None:
-        """A person takes their time (simulated seconds, scaled to real)."""
+        """A person takes their time (simulated seconds, scaled to real). All of the sleep counts as theirs,
+        including its waking late: that is this simulation's process, not the software under test."""
         delay = self.durations.draw(step, self.rng) / self.speed
-        self.outcome.human_real_s += delay
+        t0 = time.monotonic()
         await asyncio.sleep(delay)
+        self.outcome.human_real_s += time.monotonic() - t0
 
     @contextlib.asynccontextmanager
     async def step(self, name: str) -> AsyncIterator[None]:
         """Count the real time of one step of the visit under `name` (the per-step breakdown of the
-        time not spent by people: software, look-ups, sped-up machines)."""
+        time not spent by people: software, look-ups, sped-up machines). A step inside another counts
+        as part of the outer one."""
         t0 = time.monotonic()
+        self._depth += 1
         try:
             yield
         finally:
-            self.outcome.steps[name] = self.outcome.steps.get(name, 0.0) + time.monotonic() - t0
+            self._depth -= 1
+            if not self._depth:
+                t1 = time.monotonic()
+                self.outcome.steps[name] = self.outcome.steps.get(name, 0.0) + t1 - t0
+                self._windows.append((name, t0, t1))
 
     async def world(self, fn: Any, *args: Any) -> Any:
         async with self.step(f"world: {fn.__name__.replace('_', ' ')}"):
@@ -223,11 +303,41 @@ class Journey:
 
     async def act(self, case_id: str, action: str, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         """The inspector's action on the tablet, timed as its own step."""
+        await self.settle()
         async with self.step(f"tablet: {action.split('/')[0]}"):
             return await self.tablet.act(case_id, action, body, **kw)
 
+    async def tap(self, case_id: str, action: str, body: dict[str, Any] | None = None, **kw: Any) -> None:
+        """An action whose answer the inspector does not wait for: they tap a checklist item or send a
+        photo and turn to the next one while the tablet sends it. The next action or wait first settles
+        it (the page sends one at a time); only the time still left then counts, as the software's."""
+        await self.settle()
+        self._tapped = (
+            f"tablet: {action.split('/')[0]}",
+            asyncio.create_task(self.tablet.act(case_id, action, body, **kw)),
+        )
+
+    async def settle(self) -> None:
+        """Wait for the answer to the last tap (a refusal is the journey's error, as for `act`)."""
+        if self._tapped is None:
+            return
+        name, task = self._tapped
+        self._tapped = None
+        async with self.step(name):
+            await task
+
+    def _drop_tap(self) -> None:
+        """A visit that went wrong: the last tap's answer no longer matters."""
+        if self._tapped is not None:
+            task = self._tapped[1]
+            self._tapped = None
+            task.cancel()
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: it is part of what went wrong, reported already or moot
+
     async def until(self, case_id: str, pred: Any, what: str, patience_s: float | None = None) -> dict[str, Any]:
         """Wait (as a person would, patiently) until the case view satisfies `pred`."""
+        await self.settle()
         async with self.step(f"wait: {what}"):
             return await self._until(case_id, pred, what, patience_s)
 
@@ -235,6 +345,7 @@ class Journey:
         deadline = time.monotonic() + (self.patience_s if patience_s is None else patience_s)
         next_resume = time.monotonic() + 1.0
         while True:
+            seen = self.tablet.watch.changes
             view = await self.tablet.case(case_id)
             if pred(view):
                 return view
@@ -250,7 +361,7 @@ class Journey:
                     f"{self.lane}: waited {self.patience_s:.0f}s for {what}; case at {view['stage']} "
                     f"(waiting: {view.get('waiting')}, hold: {view.get('hold')})"
                 )
-            await asyncio.sleep(0.02)
+            await self.tablet.watch.after(seen, timeout_s=0.5)
 
     async def arm_open(self, barrier: str) -> None:
         async with self.step(f"wait: the {barrier} arm to open"):
@@ -264,26 +375,45 @@ class Journey:
                 return
             if time.monotonic() > deadline:
                 raise JourneyError(f"{self.lane}: the {barrier} barrier never opened")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(WORLD_GLANCE_S)
 
     async def run(self) -> Outcome:
         # the attendant's look at the magazines as the car pulls up: before its visit, not part of it
         await asyncio.to_thread(top_up_magazines, self.issuer)
+        boards = (self.io, self.issuer)
+        marks = await asyncio.gather(*(asyncio.to_thread(board.state) for board in boards))
         try:
-            return await self._timed_run()
+            outcome = await self._timed_run()
         finally:
             self.pictures.cancel()
+        await self._split_out_machine_time(list(zip(boards, map(WorldMark.of, marks))))
+        return outcome
+
+    async def _split_out_machine_time(self, marks: list[tuple[SimControl, WorldMark]]) -> None:
+        """Take the machines' own motion during each step out of the time the software added (if a board
+        simulator cannot say, none is taken out: the software's share is overstated, never understated)."""
+        try:
+            logs = await asyncio.gather(*(asyncio.to_thread(b.world_log, m.log_entries) for b, m in marks))
+        except (OSError, SimControlError):
+            return
+        moving = [span for (_, mark), log in zip(marks, logs) for span in mark.motions(log)]
+        for name, t0, t1 in self._windows:
+            share = covered_s(moving, t0, t1)
+            self.outcome.machine_steps[name] = self.outcome.machine_steps.get(name, 0.0) + share
+            self.outcome.machine_real_s += share
 
     async def _timed_run(self) -> Outcome:
         started = time.monotonic()
         try:
             await self._run()
         except _Ended as ended:
+            self._drop_tap()
             view = ended.view
             self.outcome.outcome = "rejected" if view.get("outcome") == "rejected" else "aborted"
             self.outcome.reason = view.get("reason")
         except (JourneyError, httpx.HTTPError, OSError, RuntimeError, KeyError) as exc:
             self.outcome.reason = f"{type(exc).__name__}: {exc}"
+            self._drop_tap()
             if await self._clear_the_lane():
                 self.outcome.outcome = "aborted"  # the staff aborted the case with a reason; the car is out
         self.outcome.non_human_real_s = time.monotonic() - started - self.outcome.human_real_s
@@ -347,13 +477,13 @@ class Journey:
         failing = self.rng.choice(view["checklist"]) if self.v.fails_inspection else None
         for item in view["checklist"]:
             await self.human("inspection_item")
-            await self.act(case_id, "items", {"item": item, "result": "fail" if item == failing else "pass"})
+            await self.tap(case_id, "items", {"item": item, "result": "fail" if item == failing else "pass"})
         for code in view["required_photos"]:
             await self.human("photo")
             async with self.step("world: the inspector takes a photo"):
                 jpeg = await self.pictures.photo(code)
             files = {"file": (f"{code}.jpg", jpeg, "image/jpeg")}
-            await self.act(case_id, f"photos/{code}", files=files)
+            await self.tap(case_id, f"photos/{code}", files=files)
         await self.act(case_id, "conclude")
         if failing:
             await self._leave(case_id)
@@ -441,7 +571,7 @@ class Journey:
             while (await self.world(self.io.state))["barriers"][barrier]["vehicle"] != "none":
                 if time.monotonic() > deadline:
                     raise JourneyError(f"{self.lane}: the car never got through the {barrier} barrier") from None
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(WORLD_GLANCE_S)
             if not noticed(await self.tablet.case(case_id)):
                 await self.act(case_id, "passed", {"barrier": barrier})
                 self.outcome.passages_confirmed_by_hand += 1
@@ -451,7 +581,7 @@ class Journey:
         while (await self.world(self.io.state))["barriers"]["entry"]["vehicle"] != "none":
             if time.monotonic() > deadline:
                 raise JourneyError(f"{self.lane}: the entry loop never cleared")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(WORLD_GLANCE_S)
 
 
 class _Ended(Exception):

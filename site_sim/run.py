@@ -200,9 +200,10 @@ class SiteRun:
             await progress
             for tablet in tablets:
                 await tablet.close()
+            provider.close()
         # stopped on request: the operator waits, so the lanes get a few seconds to drain their outboxes, not a minute
         published, stored, duplicates, lost = await self.account_events(drain_all_s=5.0 if stop.is_set() else None)
-        non_human = [o.non_human_real_s for o in self.outcomes if o.outcome == "completed"]
+        registered = [o for o in self.outcomes if o.outcome == "completed"]
         return SiteSummary.from_outcomes(
             lanes=len(self.lanes),
             speed=speed,
@@ -212,8 +213,10 @@ class SiteRun:
             duplicates=duplicates,
             lost=lost,
             wall_seconds=round(time.monotonic() - started, 1),
-            system_added_s_per_vehicle=None if not non_human else round(percentile(non_human, 50) or 0.0, 3),
-            steps=[o.steps for o in self.outcomes if o.outcome == "completed"],
+            system_added_s_per_vehicle=_median([o.added_real_s for o in registered]),
+            machine_s_per_vehicle=_median([o.machine_real_s for o in registered]),
+            steps=[o.added_steps for o in registered],
+            machine_steps=[o.machine_steps for o in registered],
         )
 
     # ------------------------------------------------------------ faults
@@ -324,3 +327,7 @@ def describe(o: Outcome) -> str:
     if o.outcome == "completed":
         return f"  {o.lane} {o.vehicle.vin}: registered in {o.minutes:.1f} min (VIN read: {o.vin_decision}), plate {o.plate}"
     return f"  {o.lane} {o.vehicle.vin}: {o.outcome}: {o.reason}"
+
+
+def _median(values: list[float]) -> float | None:
+    return None if not values else round(percentile(values, 50) or 0.0, 3)

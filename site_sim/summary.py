@@ -24,9 +24,14 @@ class SiteSummary(BaseModel):
     events_stored: int
     duplicates: int
     lost: int
+    # the real time the software adds to a registered vehicle's visit (median): neither people's nor machines'
     system_added_s_per_vehicle: float | None = None
-    # per step of a registered vehicle's visit: the median real seconds it took (people's own time left out)
+    # the machines' own motion in the visit (arms, the car under them, the plate mechanism), median real seconds
+    machine_s_per_vehicle: float | None = None
+    # per step of a registered vehicle's visit: the median real seconds the software added in it
     added_s_by_step: dict[str, float] = {}
+    # per step: the median real seconds the machines were moving in it
+    machine_s_by_step: dict[str, float] = {}
     wall_seconds: float
     reasons: dict[str, int] = {}
 
@@ -43,10 +48,13 @@ class SiteSummary(BaseModel):
         lost: int,
         wall_seconds: float,
         system_added_s_per_vehicle: float | None = None,
+        machine_s_per_vehicle: float | None = None,
         steps: list[dict[str, float]] | None = None,
+        machine_steps: list[dict[str, float]] | None = None,
     ) -> SiteSummary:
         """outcomes: (outcome, registration minutes in simulated time or None, reason); steps: per registered
-        vehicle, the real seconds of each step of its visit that people did not spend (a step it skipped counts 0)."""
+        vehicle, the real seconds the software added in each step of its visit (a step it skipped counts 0);
+        machine_steps: likewise, the seconds the machines were moving in each step."""
         minutes = [m for o, m, _ in outcomes if o == "completed" and m is not None]
         reasons: dict[str, int] = {}
         for outcome, _, reason in outcomes:
@@ -71,7 +79,9 @@ class SiteSummary(BaseModel):
             duplicates=duplicates,
             lost=lost,
             system_added_s_per_vehicle=system_added_s_per_vehicle,
+            machine_s_per_vehicle=machine_s_per_vehicle,
             added_s_by_step=_median_by_step(steps or []),
+            machine_s_by_step={k: v for k, v in _median_by_step(machine_steps or []).items() if v > 0},
             wall_seconds=wall_seconds,
             reasons=reasons,
         )

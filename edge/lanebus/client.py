@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -226,6 +227,13 @@ class BoardClient:
     # ---------------------------------------------------------------- the shell
     def _open_serial(self) -> SerialPort:
         port: SerialPort = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.05, write_timeout=2)
+        sock = getattr(port, "_socket", None)  # a socket:// port: a simulated board or a serial device server
+        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # A UART sends each byte as it comes. TCP (Nagle) holds a small frame back until the previous
+            # one is acknowledged, and the far end delays that acknowledgement by up to 40 ms: a command
+            # written just after an EVENT_ACK reached the board 40 ms late (a job status read while the
+            # issuer was printing took 40 ms instead of under 1 ms).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return port
 
     async def _drive(self) -> None:
@@ -287,6 +295,10 @@ class BoardClient:
         while gen == self._gen:
             try:
                 data = port.read(max(1, port.in_waiting))
+                while data and port.in_waiting:
+                    # a socket:// port says only "one byte or more" is waiting: gather the frame here, so
+                    # that the event loop is woken once for it and not once per byte (40 ms for a job status)
+                    data += port.read(port.in_waiting)
             except Exception as e:  # noqa: BLE001 - unplugged, closed, socket dropped
                 self._call_soon(loop, self._port_failed, gen, e)
                 return

@@ -206,6 +206,11 @@ class SimBoardServer:
         return f"socket://{self.host}:{self.port}"
 
     # ---------------------------------------------------------------- world
+    @property
+    def world_started_monotonic(self) -> float:
+        """The world's time 0 on this machine's monotonic clock (world time = elapsed x time scale)."""
+        return self._world_t0
+
     def world_time(self) -> float:
         return (time.monotonic() - self._world_t0) * self.time_scale
 
@@ -505,6 +510,10 @@ class LocalControl:
             self.s.advance_world()
             st = self.s.world.state()
         st["kind"] = self.s.kind
+        # where the world's clock started on this machine's monotonic clock, and how fast it runs: a
+        # client maps a log entry's world time to its own time (the demo splits a visit's machine time out)
+        st["clock"] = {"started_monotonic": self.s.world_started_monotonic, "scale": self.s.time_scale}
+        st["log_entries"] = len(self.s.world.log.entries)
         st["board_id"] = self.s.board_id
         st["boots"] = self.s.boots
         st["crashes"] = self.s.crashes

@@ -256,6 +256,7 @@ class Barrier:
         if self.vehicle not in ("waiting", "wants_to_pass"):
             raise ValueError(f"{self.name}: no vehicle waiting")
         self.vehicle = "leaving"
+        self.log(t, "vehicle_backing_off", barrier=self.name)
 
         def gone(tt: float) -> None:
             self._set_loop(tt, False)
@@ -426,6 +427,7 @@ class IssuerWorld:
                 self.log(t, "plate_jammed", where="feeder")
                 return
             self.plate_at_printer = True
+            self.log(t, "plate_at_printer")
 
         self.tl.at(self.t + FEED_S, arrived, "mech")
 
@@ -436,6 +438,7 @@ class IssuerWorld:
 
         def done(t: float) -> None:
             self.printer_busy = False
+            self.log(t, "print_done")
             if self.print_failure:
                 self.print_failure = False
                 self.printer_error = True

@@ -30,6 +30,7 @@ import httpx
 
 from lane_controller.vin_camera import upload_frame
 from site_sim.bench.lane_rig import LaneRig, bench_bridge
+from site_sim.machine_time import WorldMark, covered_s
 from site_sim.polling import wait_until
 
 POLL_S = 0.005  # the inspector reacts this soon after a stage changes: small against the times measured
@@ -107,35 +108,6 @@ def drive_case(
     wait_case(lambda c: c["stage"] == "closed", 30, "exit")
     lap("fitted + exit")
     return time.perf_counter() - t0
-
-
-# intervals of the simulated world's own motion that the inspector waits for (world-log event pairs)
-_WORLD_MOTION = (("arm_opening", "arm_open"), ("vehicle_moving", "vehicle_passed"), ("feed_started", "plate_issued"))
-
-
-def _world_busy_s(entries: list[dict], time_scale: float) -> float:
-    """Real seconds in which the world was moving (union of the motion intervals in these log entries)."""
-    spans: list[tuple[float, float]] = []
-    for start, end in _WORLD_MOTION:
-        opened: dict[str, float] = {}
-        for e in entries:
-            key = str(e.get("barrier", ""))
-            if e["event"] == start and key not in opened:
-                opened[key] = float(e["t"])
-            elif e["event"] == end and key in opened:
-                spans.append((opened.pop(key), float(e["t"])))
-    total, cur_s = 0.0, 0.0  # cur_s is read only once cur_e is set
-    cur_e: float | None = None
-    for s0, s1 in sorted(spans):
-        if cur_e is None or s0 > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s0, s1
-        else:
-            cur_e = max(cur_e, s1)
-    if cur_e is not None:
-        total += cur_e - cur_s
-    return total / time_scale
 
 
 def show_vin(camera: Path, vin: str, seed: int) -> None:
@@ -218,11 +190,11 @@ def _measure(rig: LaneRig, cases: int, idle_s: float, time_scale: float) -> list
         world_s: list[float] = []
         for i in range(1, cases + 1):
             show_vin(rig.camera, good[i].vin, i)  # the car that is about to come in, as the station camera will see it
-            n_io, n_is = len(world.world_log()), len(mechanism.world_log())
+            marks = [(board, WorldMark.of(board.state())) for board in (world, mechanism)]
+            t0 = time.monotonic()
             wall = drive_case(http, world, good[i].owner_id_number, good[i].vin, phases)
-            busy = _world_busy_s(world.world_log()[n_io:], time_scale) + _world_busy_s(
-                mechanism.world_log()[n_is:], time_scale
-            )
+            moving = [m for board, mark in marks for m in mark.motions(board.world_log(since=mark.log_entries))]
+            busy = covered_s(moving, t0, time.monotonic())
             walls.append(wall)
             world_s.append(busy)
             added.append(wall - busy)

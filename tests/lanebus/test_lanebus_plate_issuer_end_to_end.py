@@ -188,3 +188,17 @@ def test_journal_file_survives_a_simulator_restart(tmp_path):
         again, status = asyncio.run(ask(sim.url))
         assert again.state == status.state == "done" and again.plates_done == 2
         assert sim.control().state()["issued"] == []  # the new board made nothing
+
+
+def test_a_socket_link_sends_each_frame_at_once(issuer_sim):
+    """The TCP stand-in for the serial cable must not hold frames back (Nagle): a command written just
+    after an EVENT_ACK waited for the board's delayed acknowledgement, 40 ms."""
+    import socket
+
+    async def scenario():
+        async with PlateIssuerDriver(issuer_sim.url) as pi:
+            port = pi.client._port
+            assert port is not None
+            assert port._socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+    asyncio.run(scenario())

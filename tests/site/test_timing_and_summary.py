@@ -87,3 +87,27 @@ def test_the_time_by_step_is_each_steps_median_over_vehicles_a_skipped_step_coun
     )
     assert s.added_s_by_step == {"wait: the VIN read": 0.2, "tablet: admit": 0.03, "wait: plate options": 0.0}
     assert list(s.added_s_by_step) == ["wait: the VIN read", "tablet: admit", "wait: plate options"]
+
+
+def test_the_machines_motion_is_its_own_breakdown_and_steps_without_it_are_left_out() -> None:
+    s = SiteSummary.from_outcomes(
+        lanes=1,
+        speed=60,
+        outcomes=[("completed", 10.0, None)] * 3,
+        events_published=0,
+        events_stored=0,
+        duplicates=0,
+        lost=0,
+        wall_seconds=1.0,
+        system_added_s_per_vehicle=0.4,
+        machine_s_per_vehicle=0.5,
+        steps=[{"wait: plates issued": 0.02}, {"wait: plates issued": 0.04}, {"wait: plates issued": 0.03}],
+        machine_steps=[
+            {"wait: plates issued": 0.24, "tablet: admit": 0.0},
+            {"wait: plates issued": 0.22, "tablet: admit": 0.0},
+            {"wait: plates issued": 0.23, "tablet: admit": 0.0},
+        ],
+    )
+    assert s.machine_s_by_step == {"wait: plates issued": 0.23}
+    assert s.added_s_by_step == {"wait: plates issued": 0.03}
+    assert (s.system_added_s_per_vehicle, s.machine_s_per_vehicle) == (0.4, 0.5)
