@@ -168,14 +168,14 @@ def print_table(points: list[RatePoint], lanes: int, speed: float, out=print) ->
         f"site benchmark: {lanes} lanes, speed {speed:g}x (simulated seconds per real second); machine: {machine_line()}"
     )
     out(
-        "arrivals/lane/h  vehicles  registered/h (site, per lane)  within 30 min  within-30/h/lane  p50 min  p95 min  non-human s/vehicle (real)  bridge events/s"
+        "arrivals/lane/h  vehicles  registered/h (site, per lane)  within 30 min  within-30/h/lane  p50 min  p95 min  software-added s/vehicle (real)  bridge events/s"
     )
     for p in points:
         s = p.summary
         share = "-" if s.share_within_30_min is None else f"{s.share_within_30_min:.0%}"
         out(
             f"{p.rate_per_lane_h:>15g}  {s.vehicles:>8}  {p.registered_per_hour:>12.1f} {p.registered_per_hour / lanes:>14.1f}"
-            f"  {share:>13}  {p.within_promise_per_hour / lanes:>16.1f}  {_fmt(s.p50_minutes):>7}  {_fmt(s.p95_minutes):>7}  {_fmt(s.system_added_s_per_vehicle, '.2f'):>26}"
+            f"  {share:>13}  {p.within_promise_per_hour / lanes:>16.1f}  {_fmt(s.p50_minutes):>7}  {_fmt(s.p95_minutes):>7}  {_fmt(s.system_added_s_per_vehicle, '.2f'):>31}"
             f"  {p.bridge_events_per_s:>15.1f}"
         )
     last = points[-1]
