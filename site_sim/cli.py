@@ -75,6 +75,11 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
         )
         for name, s in list(summary.machine_s_by_step.items())[:6]:
             out(f"      {s:7.3f} s  {name}")
+    if summary.world_s_per_vehicle is not None:
+        out(
+            f"  the simulated world's own work per registered vehicle: {summary.world_s_per_vehicle:.2f} s real, "
+            "median (its camera's pictures, the simulators' control links)"
+        )
     for reason, n in sorted(summary.reasons.items()):
         out(f"  {n} x {reason}")
 

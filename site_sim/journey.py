@@ -36,6 +36,7 @@ TERMINAL = ("closed",)
 # how often a driver looks at the arm or the loop again: the world has no change stream, and a long
 # glance would pass for the software's time (at 600x, 10 ms is 6 simulated seconds)
 WORLD_GLANCE_S = 0.005
+WORLD_STEP = "world: "  # a step of the simulated world's own work (`Journey.world`), not the software's
 PHOTOS_FORESEEN = ("0111", "0112", "0113")  # the photos a lane asks for by default (lane_controller.case)
 
 
@@ -71,14 +72,24 @@ class Outcome:
     machine_steps: dict[str, float] = field(default_factory=dict)  # of which the machines were moving
 
     @property
+    def world_real_s(self) -> float:
+        """The simulated world's own work in the visit: its camera's pictures, the people's glances at
+        the arms and loops (the board simulators' control links). Not the software's."""
+        return sum(s for name, s in self.steps.items() if name.startswith(WORLD_STEP))
+
+    @property
     def added_real_s(self) -> float:
-        """The real time the software added to the visit: neither the people's nor the machines' own."""
-        return self.non_human_real_s - self.machine_real_s
+        """The real time the software added to the visit: not the people's, the machines' or the world's."""
+        return self.non_human_real_s - self.machine_real_s - self.world_real_s
 
     @property
     def added_steps(self) -> dict[str, float]:
-        """Each step's real seconds less the machines' motion in it."""
-        return {name: s - self.machine_steps.get(name, 0.0) for name, s in self.steps.items()}
+        """Each of the software's steps: its real seconds less the machines' motion in it."""
+        return {
+            name: s - self.machine_steps.get(name, 0.0)
+            for name, s in self.steps.items()
+            if not name.startswith(WORLD_STEP)
+        }
 
 
 class ChangeWatch:
@@ -188,7 +199,9 @@ class Pictures:
 
     A real camera costs the site nothing; rendering a scene costs this machine 0.1-0.3 s, and at 600x every
     real second is ten simulated minutes, so rendered on the way it would pass for the software's time.
-    The VIN scene comes first, then the inspector's photos, one at a time (the lanes' people share the cores).
+    The VIN scene comes first. The inspector's photos follow one at a time, once the lane has read the VIN
+    (`photos_may_render`): rendered during the lane's VIN check, they took the cores from the software
+    being measured (the lanes' people share the cores).
     """
 
     def __init__(self, vehicle: Vehicle) -> None:
@@ -196,7 +209,11 @@ class Pictures:
         loop = asyncio.get_running_loop()
         self._ready: dict[str, asyncio.Future[Any]] = {k: loop.create_future() for k in ("scene", *PHOTOS_FORESEEN)}
         self._stop = threading.Event()
+        self._photos_go = threading.Event()
         self._worker = asyncio.ensure_future(asyncio.to_thread(self._render_all, loop))
+
+    def photos_may_render(self) -> None:
+        self._photos_go.set()
 
     def _render_all(self, loop: asyncio.AbstractEventLoop) -> None:
         from vision.synth import render_scene
@@ -204,6 +221,8 @@ class Pictures:
         jobs: list[tuple[str, Callable[[], Any]]] = [("scene", lambda: render_scene(self.v.vin, self.v.seed))]
         jobs += [(code, functools.partial(_jpeg_of, self.v, code)) for code in PHOTOS_FORESEEN]
         for key, job in jobs:
+            if key != "scene":
+                self._photos_go.wait()
             if self._stop.is_set():
                 return
             try:
@@ -219,12 +238,14 @@ class Pictures:
 
     async def photo(self, code: str) -> bytes:
         """The inspector's photo `code` of the car (JPEG)."""
+        self.photos_may_render()
         if code not in self._ready:
             return await asyncio.to_thread(_jpeg_of, self.v, code)
         return bytes(await asyncio.shield(self._ready[code]))
 
     def cancel(self) -> None:
         self._stop.set()
+        self._photos_go.set()
         for fut in self._ready.values():
             fut.cancel()
 
@@ -298,7 +319,7 @@ class Journey:
                 self._windows.append((name, t0, t1))
 
     async def world(self, fn: Any, *args: Any) -> Any:
-        async with self.step(f"world: {fn.__name__.replace('_', ' ')}"):
+        async with self.step(f"{WORLD_STEP}{fn.__name__.replace('_', ' ')}"):
             return await asyncio.to_thread(fn, *args)
 
     async def act(self, case_id: str, action: str, body: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
@@ -456,13 +477,14 @@ class Journey:
             await self._entry_clear()
             raise _Ended(await t.case(case_id))
         # Drive onto the inspection station.
-        async with self.step("world: the camera photographs the VIN"):
+        async with self.step(f"{WORLD_STEP}the camera photographs the VIN"):
             frame = await self.pictures.scene()
             await asyncio.to_thread(upload_frame, self.camera_dir, frame, 90)
         await self.act(case_id, "admit")
         await self.arm_open("entry")
         await self._drive_through(case_id, "entry", lambda c: c["stage"] != "records_fetched")
         view = await self.until(case_id, lambda c: c.get("vin_read") is not None, "the VIN read")
+        self.pictures.photos_may_render()
         self.outcome.vin_decision = (view.get("vin_read") or {}).get("decision")
         if view["stage"] == "admitted":
             # The reader asked for review (or differs from the certificate): the inspector reads the plate by eye.
@@ -480,7 +502,7 @@ class Journey:
             await self.tap(case_id, "items", {"item": item, "result": "fail" if item == failing else "pass"})
         for code in view["required_photos"]:
             await self.human("photo")
-            async with self.step("world: the inspector takes a photo"):
+            async with self.step(f"{WORLD_STEP}the inspector takes a photo"):
                 jpeg = await self.pictures.photo(code)
             files = {"file": (f"{code}.jpg", jpeg, "image/jpeg")}
             await self.tap(case_id, f"photos/{code}", files=files)

@@ -215,6 +215,7 @@ class SiteRun:
             wall_seconds=round(time.monotonic() - started, 1),
             system_added_s_per_vehicle=_median([o.added_real_s for o in registered]),
             machine_s_per_vehicle=_median([o.machine_real_s for o in registered]),
+            world_s_per_vehicle=_median([o.world_real_s for o in registered]),
             steps=[o.added_steps for o in registered],
             machine_steps=[o.machine_steps for o in registered],
         )

@@ -28,6 +28,8 @@ class SiteSummary(BaseModel):
     system_added_s_per_vehicle: float | None = None
     # the machines' own motion in the visit (arms, the car under them, the plate mechanism), median real seconds
     machine_s_per_vehicle: float | None = None
+    # the simulated world's own work in the visit (camera pictures, glances at the arms), median real seconds
+    world_s_per_vehicle: float | None = None
     # per step of a registered vehicle's visit: the median real seconds the software added in it
     added_s_by_step: dict[str, float] = {}
     # per step: the median real seconds the machines were moving in it
@@ -49,6 +51,7 @@ class SiteSummary(BaseModel):
         wall_seconds: float,
         system_added_s_per_vehicle: float | None = None,
         machine_s_per_vehicle: float | None = None,
+        world_s_per_vehicle: float | None = None,
         steps: list[dict[str, float]] | None = None,
         machine_steps: list[dict[str, float]] | None = None,
     ) -> SiteSummary:
@@ -80,6 +83,7 @@ class SiteSummary(BaseModel):
             lost=lost,
             system_added_s_per_vehicle=system_added_s_per_vehicle,
             machine_s_per_vehicle=machine_s_per_vehicle,
+            world_s_per_vehicle=world_s_per_vehicle,
             added_s_by_step=_median_by_step(steps or []),
             machine_s_by_step={k: v for k, v in _median_by_step(machine_steps or []).items() if v > 0},
             wall_seconds=wall_seconds,
