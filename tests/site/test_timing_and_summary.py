@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -74,31 +75,13 @@ def test_the_time_by_step_is_each_steps_median_over_vehicles_a_skipped_step_coun
         {"wait: the VIN read": 0.10, "tablet: admit": 0.04, "wait: plate options": 0.5},
         {"wait: the VIN read": 0.20, "tablet: admit": 0.03},
     ]
-    s = SiteSummary.from_outcomes(
-        lanes=1,
-        speed=600,
-        outcomes=[("completed", 10.0, None)] * 3,
-        events_published=0,
-        events_stored=0,
-        duplicates=0,
-        lost=0,
-        wall_seconds=1.0,
-        steps=steps,
-    )
+    s = _three_registered(steps=steps)
     assert s.added_s_by_step == {"wait: the VIN read": 0.2, "tablet: admit": 0.03, "wait: plate options": 0.0}
     assert list(s.added_s_by_step) == ["wait: the VIN read", "tablet: admit", "wait: plate options"]
 
 
 def test_the_machines_motion_is_its_own_breakdown_and_steps_without_it_are_left_out() -> None:
-    s = SiteSummary.from_outcomes(
-        lanes=1,
-        speed=60,
-        outcomes=[("completed", 10.0, None)] * 3,
-        events_published=0,
-        events_stored=0,
-        duplicates=0,
-        lost=0,
-        wall_seconds=1.0,
+    s = _three_registered(
         system_added_s_per_vehicle=0.4,
         machine_s_per_vehicle=0.5,
         steps=[{"wait: plates issued": 0.02}, {"wait: plates issued": 0.04}, {"wait: plates issued": 0.03}],
@@ -111,3 +94,18 @@ def test_the_machines_motion_is_its_own_breakdown_and_steps_without_it_are_left_
     assert s.machine_s_by_step == {"wait: plates issued": 0.23}
     assert s.added_s_by_step == {"wait: plates issued": 0.03}
     assert (s.system_added_s_per_vehicle, s.machine_s_per_vehicle) == (0.4, 0.5)
+
+
+def _three_registered(**breakdown: Any) -> SiteSummary:
+    """The summary of three registered vehicles and no events, with the time breakdown given."""
+    return SiteSummary.from_outcomes(
+        lanes=1,
+        speed=600,
+        outcomes=[("completed", 10.0, None)] * 3,
+        events_published=0,
+        events_stored=0,
+        duplicates=0,
+        lost=0,
+        wall_seconds=1.0,
+        **breakdown,
+    )
