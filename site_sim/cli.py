@@ -61,7 +61,7 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
     if summary.system_added_s_per_vehicle is not None:
         out(
             f"  time the software adds per registered vehicle: {summary.system_added_s_per_vehicle:.2f} s real, "
-            "median (not the people's time, not the machines' own motion)"
+            "median (not the people's time, the machines' own motion or the simulated world's work)"
         )
         shown = [(name, s) for name, s in summary.added_s_by_step.items() if s >= 0.005][:12]
         if shown:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import random
 import threading
 import time
@@ -195,13 +196,14 @@ class Tablet:
 
 
 class Pictures:
-    """What the cameras will see of one car, rendered ahead on a worker thread from the moment it arrives.
+    """What the cameras will see of one car, rendered ahead on a thread of its own from the moment it arrives.
 
     A real camera costs the site nothing; rendering a scene costs this machine 0.1-0.3 s, and at 600x every
     real second is ten simulated minutes, so rendered on the way it would pass for the software's time.
-    The VIN scene comes first. The inspector's photos follow one at a time, once the lane has read the VIN
-    (`photos_may_render`): rendered during the lane's VIN check, they took the cores from the software
-    being measured (the lanes' people share the cores).
+    The VIN scene comes first, then the inspector's photos, one at a time (the lanes' people share the cores).
+    The thread runs at a lower priority (nice 10): where it and the lanes want the same core, the software
+    being measured goes first (rendered at the same priority, the photos took the cores from the lane's
+    VIN check). A thread of its own, not the journeys' pool: nothing else runs at its priority.
     """
 
     def __init__(self, vehicle: Vehicle) -> None:
@@ -209,28 +211,24 @@ class Pictures:
         loop = asyncio.get_running_loop()
         self._ready: dict[str, asyncio.Future[Any]] = {k: loop.create_future() for k in ("scene", *PHOTOS_FORESEEN)}
         self._stop = threading.Event()
-        self._photos_go = threading.Event()
-        self._worker = asyncio.ensure_future(asyncio.to_thread(self._render_all, loop))
-
-    def photos_may_render(self) -> None:
-        self._photos_go.set()
+        self._worker = threading.Thread(target=self._render_all, args=(loop,), name="pictures", daemon=True)
+        self._worker.start()
 
     def _render_all(self, loop: asyncio.AbstractEventLoop) -> None:
         from vision.synth import render_scene
 
+        _give_way()
         jobs: list[tuple[str, Callable[[], Any]]] = [("scene", lambda: render_scene(self.v.vin, self.v.seed))]
         jobs += [(code, functools.partial(_jpeg_of, self.v, code)) for code in PHOTOS_FORESEEN]
         for key, job in jobs:
-            if key != "scene":
-                self._photos_go.wait()
             if self._stop.is_set():
                 return
             try:
                 value = job()
             except Exception as exc:  # noqa: BLE001 - handed to whoever awaits this picture
-                loop.call_soon_threadsafe(_settle, self._ready[key], None, exc)
+                _call_soon(loop, _settle, self._ready[key], None, exc)
             else:
-                loop.call_soon_threadsafe(_settle, self._ready[key], value, None)
+                _call_soon(loop, _settle, self._ready[key], value, None)
 
     async def scene(self) -> Any:
         """The frame the station's VIN camera takes of the car."""
@@ -238,16 +236,25 @@ class Pictures:
 
     async def photo(self, code: str) -> bytes:
         """The inspector's photo `code` of the car (JPEG)."""
-        self.photos_may_render()
         if code not in self._ready:
             return await asyncio.to_thread(_jpeg_of, self.v, code)
         return bytes(await asyncio.shield(self._ready[code]))
 
     def cancel(self) -> None:
         self._stop.set()
-        self._photos_go.set()
         for fut in self._ready.values():
             fut.cancel()
+
+
+def _give_way() -> None:
+    """Lower this thread's priority (Linux: each thread has its own nice value); elsewhere, leave it."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the demo's event loop closed while a picture was rendering
+        loop.call_soon_threadsafe(fn, *args)
 
 
 def _settle(fut: asyncio.Future[Any], value: Any, exc: BaseException | None) -> None:
@@ -484,7 +491,6 @@ class Journey:
         await self.arm_open("entry")
         await self._drive_through(case_id, "entry", lambda c: c["stage"] != "records_fetched")
         view = await self.until(case_id, lambda c: c.get("vin_read") is not None, "the VIN read")
-        self.pictures.photos_may_render()
         self.outcome.vin_decision = (view.get("vin_read") or {}).get("decision")
         if view["stage"] == "admitted":
             # The reader asked for review (or differs from the certificate): the inspector reads the plate by eye.
