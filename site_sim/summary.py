@@ -24,7 +24,7 @@ class SiteSummary(BaseModel):
     events_stored: int
     duplicates: int
     lost: int
-    # the real time the software adds to a registered vehicle's visit (median): neither people's nor machines'
+    # the real time the software adds to a registered vehicle's visit (median): not people's, machines' or the world's
     system_added_s_per_vehicle: float | None = None
     # the machines' own motion in the visit (arms, the car under them, the plate mechanism), median real seconds
     machine_s_per_vehicle: float | None = None

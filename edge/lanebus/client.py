@@ -296,8 +296,8 @@ class BoardClient:
             try:
                 data = port.read(max(1, port.in_waiting))
                 while data and port.in_waiting:
-                    # a socket:// port says only "one byte or more" is waiting: gather the frame here, so
-                    # that the event loop is woken once for it and not once per byte (40 ms for a job status)
+                    # a socket:// port says only "one byte or more" is waiting: gather what has come here,
+                    # so that the event loop is woken once for a frame and not once per byte
                     data += port.read(port.in_waiting)
             except Exception as e:  # noqa: BLE001 - unplugged, closed, socket dropped
                 self._call_soon(loop, self._port_failed, gen, e)
