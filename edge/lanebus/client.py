@@ -293,6 +293,7 @@ class BoardClient:
     def _read_port(self, port: SerialPort, gen: int, loop: asyncio.AbstractEventLoop) -> None:
         """Reader thread: hand every chunk to the event loop; stop when the port fails or is replaced."""
         while gen == self._gen:
+            data = b""
             try:
                 data = port.read(max(1, port.in_waiting))
                 while data and port.in_waiting:
@@ -300,6 +301,8 @@ class BoardClient:
                     # so that the event loop is woken once for a frame and not once per byte
                     data += port.read(port.in_waiting)
             except Exception as e:  # noqa: BLE001 - unplugged, closed, socket dropped
+                if data:  # what came before the line went
+                    self._call_soon(loop, self._received, gen, data)
                 self._call_soon(loop, self._port_failed, gen, e)
                 return
             if data:
