@@ -87,7 +87,7 @@ def _reply_len(mtype: int, vals: list[Any] | None, kind: int = lb.KIND_IO_BOARD)
 
 
 async def measure(url: str, n: int, control_port: int | None = None) -> list[dict[str, Any]]:
-    """Round trips of each command; with the simulator's control port, GET_STATUS again while events flow."""
+    """Round trips of each command; with the simulator's control port, GET_STATUS again the moment an event came in."""
     rows = []
     async with IoBoardDriver(url) as io:
         client = io.client
