@@ -260,15 +260,13 @@ class Lane:
 
     # ------------------------------------------------------------ actions
     def run_actions(self, case_id: str, actions: list[C.Action]) -> None:
-        """The actions of one step run in order (open the barrier, then the green light), as one task.
-        The VIN check runs beside them: the car is at the station, and the camera need not wait while
-        the entry arm closes behind it and its light turns red (several round trips to the board)."""
+        """The actions of one step run in order (open the barrier, then the green light), as one task; the VIN
+        check runs beside them (the camera need not wait while the entry arm closes behind the car)."""
         ordered: list[C.Action] = [a for a in actions if not isinstance(a, C.CaptureVin)]
         if ordered:
             self.tasks.start(self._execute_all(case_id, ordered))
-        for a in actions:
-            if isinstance(a, C.CaptureVin):
-                self.tasks.start(self._execute(case_id, a))
+        for capture in (a for a in actions if isinstance(a, C.CaptureVin)):
+            self.tasks.start(self._execute(case_id, capture))
 
     async def _execute_all(self, case_id: str, actions: list[C.Action]) -> None:
         for a in actions:
