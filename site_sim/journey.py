@@ -29,7 +29,7 @@ import httpx
 from firmware.sim.control import SimControl, SimControlError
 from lane_controller.vin_camera import upload_frame
 from site_sim.attendant import top_up_magazines
-from site_sim.machine_time import WorldMark, covered_s
+from site_sim.machine_time import Board, WorldMark, covered_s, mark_boards, moving_since
 from site_sim.payment_provider import SimulatedProvider
 from site_sim.timing import HumanDurations
 
@@ -68,9 +68,13 @@ class Outcome:
     passages_confirmed_by_hand: int = 0  # the lane missed a passage the inspector then saw
     human_real_s: float = 0.0
     non_human_real_s: float = 0.0
-    machine_real_s: float = 0.0  # of non_human_real_s: the machines' own motion (site_sim.machine_time)
     steps: dict[str, float] = field(default_factory=dict)  # real seconds per step the people did not spend
     machine_steps: dict[str, float] = field(default_factory=dict)  # of which the machines were moving
+
+    @property
+    def machine_real_s(self) -> float:
+        """Of non_human_real_s: the machines' own motion (site_sim.machine_time)."""
+        return sum(self.machine_steps.values())
 
     @property
     def world_real_s(self) -> float:
@@ -408,27 +412,23 @@ class Journey:
     async def run(self) -> Outcome:
         # the attendant's look at the magazines as the car pulls up: before its visit, not part of it
         await asyncio.to_thread(top_up_magazines, self.issuer)
-        boards = (self.io, self.issuer)
-        marks = await asyncio.gather(*(asyncio.to_thread(board.state) for board in boards))
+        marks = await asyncio.to_thread(mark_boards, (self.io, self.issuer))
         try:
             outcome = await self._timed_run()
         finally:
             self.pictures.cancel()
-        await self._split_out_machine_time(list(zip(boards, map(WorldMark.of, marks))))
+        await self._split_out_machine_time(marks)
         return outcome
 
-    async def _split_out_machine_time(self, marks: list[tuple[SimControl, WorldMark]]) -> None:
+    async def _split_out_machine_time(self, marks: list[tuple[Board, WorldMark]]) -> None:
         """Take the machines' own motion during each step out of the time the software added (if a board
         simulator cannot say, none is taken out: the software's share is overstated, never understated)."""
         try:
-            logs = await asyncio.gather(*(asyncio.to_thread(b.world_log, m.log_entries) for b, m in marks))
+            moving = await asyncio.to_thread(moving_since, marks)
         except (OSError, SimControlError):
             return
-        moving = [span for (_, mark), log in zip(marks, logs) for span in mark.motions(log)]
         for name, t0, t1 in self._windows:
-            share = covered_s(moving, t0, t1)
-            self.outcome.machine_steps[name] = self.outcome.machine_steps.get(name, 0.0) + share
-            self.outcome.machine_real_s += share
+            self.outcome.machine_steps[name] = self.outcome.machine_steps.get(name, 0.0) + covered_s(moving, t0, t1)
 
     async def _timed_run(self) -> Outcome:
         started = time.monotonic()

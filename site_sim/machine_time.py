@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 # a motion's first log event -> its last (firmware.sim.world)
 MOTIONS = {
@@ -27,6 +27,14 @@ MOTIONS = {
 _START_OF = {end: start for start, end in MOTIONS.items()}
 
 Interval = tuple[float, float]
+
+
+class Board(Protocol):
+    """A board simulator's control (`firmware.sim.control.SimControl`, or `SimBoardServer.control()`)."""
+
+    def state(self) -> dict[str, Any]: ...
+
+    def world_log(self, since: int = 0) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -78,3 +86,13 @@ def covered_s(intervals: Iterable[Interval], start: float, end: float) -> float:
     if run_start is not None and run_end is not None:
         total += run_end - run_start
     return total
+
+
+def mark_boards(boards: Iterable[Board]) -> list[tuple[Board, WorldMark]]:
+    """Each board with where its world stands now: the start of a visit."""
+    return [(board, WorldMark.of(board.state())) for board in boards]
+
+
+def moving_since(marks: Iterable[tuple[Board, WorldMark]]) -> list[Interval]:
+    """The machines' motions on these boards since they were marked, on this machine's monotonic clock."""
+    return [span for board, mark in marks for span in mark.motions(board.world_log(since=mark.log_entries))]

@@ -222,9 +222,10 @@ class SimBoardServer:
         self._log_file.write(json.dumps(entry, ensure_ascii=False) + "\n")
         self._log_file.flush()
 
-    def world_log(self) -> list[dict[str, Any]]:
+    def world_log(self, since: int = 0) -> list[dict[str, Any]]:
+        """The world's log from entry `since` on (a copy of that part only)."""
         with self.world_lock:
-            return list(self.world.log.entries)
+            return self.world.log.entries[since:]
 
     # ---------------------------------------------------------------- journal ("flash")
     def journal_read(self) -> bytes | None:
@@ -525,7 +526,7 @@ class LocalControl:
         return st
 
     def world_log(self, since: int = 0) -> list[dict[str, Any]]:
-        return self.s.world_log()[since:]
+        return self.s.world_log(since)
 
     def unplug(self, seconds: float = 2.0) -> None:
         self.s.unplug(seconds)

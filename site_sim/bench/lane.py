@@ -30,7 +30,7 @@ import httpx
 
 from lane_controller.vin_camera import upload_frame
 from site_sim.bench.lane_rig import LaneRig, bench_bridge
-from site_sim.machine_time import WorldMark, covered_s
+from site_sim.machine_time import covered_s, mark_boards, moving_since
 from site_sim.polling import wait_until
 
 POLL_S = 0.005  # the inspector reacts this soon after a stage changes: small against the times measured
@@ -190,11 +190,10 @@ def _measure(rig: LaneRig, cases: int, idle_s: float, time_scale: float) -> list
         world_s: list[float] = []
         for i in range(1, cases + 1):
             show_vin(rig.camera, good[i].vin, i)  # the car that is about to come in, as the station camera will see it
-            marks = [(board, WorldMark.of(board.state())) for board in (world, mechanism)]
+            marks = mark_boards((world, mechanism))
             t0 = time.monotonic()
             wall = drive_case(http, world, good[i].owner_id_number, good[i].vin, phases)
-            moving = [m for board, mark in marks for m in mark.motions(board.world_log(since=mark.log_entries))]
-            busy = covered_s(moving, t0, time.monotonic())
+            busy = covered_s(moving_since(marks), t0, time.monotonic())
             walls.append(wall)
             world_s.append(busy)
             added.append(wall - busy)

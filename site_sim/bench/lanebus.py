@@ -62,20 +62,23 @@ async def _status_on_events(io: IoBoardDriver, control_port: int, n: int) -> tup
     report: the host's EVENT_ACK has just gone out. Over TCP with Nagle's algorithm, the command then waited
     for the board's delayed acknowledgement of that ACK, 40 ms. Someone walks through the exit photo-eye
     for each sample (the world's control port)."""
-    came = asyncio.Event()
-    unsubscribe = io.on_event(lambda ev: came.set() if ev.name == "presence_changed" else None)
+    presence: asyncio.Queue[bool] = asyncio.Queue()
+    unsubscribe = io.on_event(
+        lambda ev: presence.put_nowait(bool(ev.data["present"])) if ev.name == "presence_changed" else None
+    )
     samples: list[float] = []
     reply = None
     try:
         with SimControl("127.0.0.1", control_port) as world:
             for _ in range(n):
-                came.clear()
                 await asyncio.to_thread(world.block_beam, "exit", 0.05 * TIME_SCALE)  # 50 ms real
-                await asyncio.wait_for(came.wait(), 5.0)
+                while not await asyncio.wait_for(presence.get(), 5.0):
+                    pass  # someone is in the beam
                 t0 = time.perf_counter()
                 reply = await io.client.command(lb.GET_STATUS, [])
                 samples.append((time.perf_counter() - t0) * 1000)
-                await asyncio.sleep(0.15)  # out of the beam, and its release debounced
+                while await asyncio.wait_for(presence.get(), 5.0):
+                    pass  # ... and out of it again (its release debounced) before the next one walks in
     finally:
         unsubscribe()
     return samples, reply
