@@ -80,6 +80,17 @@ def print_summary(summary: SiteSummary, out=print) -> None:  # noqa: ANN001
             f"  the simulated world's own work per registered vehicle: {summary.world_s_per_vehicle:.2f} s real, "
             "median (its camera's pictures, the simulators' control links)"
         )
+    if summary.vin_check_ms is not None:
+        out(
+            f"  the VIN check in the lane: {summary.vin_check_ms:.0f} ms of the reader's time per registered vehicle, "
+            "median (done while the inspector works through the checklist)"
+        )
+    if summary.after_visit_s_per_vehicle is not None:
+        out(
+            f"  after a registered car has driven out, the lane notices and closes its case in "
+            f"{summary.after_visit_s_per_vehicle:.2f} s real, median (after its visit; in life the next driver "
+            "shows an ID card meanwhile, here the lane's next car starts after it)"
+        )
     for reason, n in sorted(summary.reasons.items()):
         out(f"  {n} x {reason}")
 

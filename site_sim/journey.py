@@ -38,6 +38,7 @@ TERMINAL = ("closed",)
 # glance would pass for the software's time (at 600x, 10 ms is 6 simulated seconds)
 WORLD_GLANCE_S = 0.005
 WORLD_STEP = "world: "  # a step of the simulated world's own work (`Journey.world`), not the software's
+AFTER_VISIT = "after the car left: "  # a step of the lane's after the car has driven out: not the visit's time
 PHOTOS_FORESEEN = ("0111", "0112", "0113")  # the photos a lane asks for by default (lane_controller.case)
 
 
@@ -64,6 +65,9 @@ class Outcome:
     reason: str | None = None
     case_id: str | None = None
     vin_decision: str | None = None
+    vin_check_ms: float | None = (
+        None  # the reader's time for the VIN check, in the lane (done while the inspector works)
+    )
     plate: str | None = None
     passages_confirmed_by_hand: int = 0  # the lane missed a passage the inspector then saw
     human_real_s: float = 0.0
@@ -73,7 +77,7 @@ class Outcome:
 
     @property
     def machine_real_s(self) -> float:
-        """Of non_human_real_s: the machines' own motion (site_sim.machine_time)."""
+        """Of non_human_real_s: the machines' own motion in the visit (site_sim.machine_time)."""
         return sum(self.machine_steps.values())
 
     @property
@@ -83,17 +87,25 @@ class Outcome:
         return sum(s for name, s in self.steps.items() if name.startswith(WORLD_STEP))
 
     @property
+    def after_visit_real_s(self) -> float:
+        """The lane's work after the car has driven out (noticing the exit passage, closing the case): not
+        part of the visit, which ends as the car leaves. (In life the next driver shows an ID card meanwhile;
+        the site demo starts a lane's next car after it.)"""
+        return sum(s for name, s in self.steps.items() if name.startswith(AFTER_VISIT))
+
+    @property
     def added_real_s(self) -> float:
-        """The real time the software added to the visit: not the people's, the machines' or the world's."""
-        return self.non_human_real_s - self.machine_real_s - self.world_real_s
+        """The real time the software added to the visit: not the people's, the machines' or the world's,
+        and not the lane's after the car has gone."""
+        return self.non_human_real_s - self.machine_real_s - self.world_real_s - self.after_visit_real_s
 
     @property
     def added_steps(self) -> dict[str, float]:
-        """Each of the software's steps: its real seconds less the machines' motion in it."""
+        """Each of the software's steps in the visit: its real seconds less the machines' motion in it."""
         return {
             name: s - self.machine_steps.get(name, 0.0)
             for name, s in self.steps.items()
-            if not name.startswith(WORLD_STEP)
+            if not name.startswith((WORLD_STEP, AFTER_VISIT))
         }
 
 
@@ -304,6 +316,7 @@ class Journey:
         self._windows: list[tuple[str, float, float]] = []  # (step, start, end), outermost steps only
         self._tapped: tuple[str, asyncio.Task[dict[str, Any]]] | None = None  # the last tap, its answer not awaited
         self._depth = 0
+        self._left_at: float | None = None  # when the car drove out of the lane (the visit's end)
 
     async def human(self, step: str) -> None:
         """A person takes their time (simulated seconds, scaled to real). All of the sleep counts as theirs,
@@ -367,10 +380,13 @@ class Journey:
             if task.done() and not task.cancelled():
                 task.exception()  # retrieved: it is part of what went wrong, reported already or moot
 
-    async def until(self, case_id: str, pred: Any, what: str, patience_s: float | None = None) -> dict[str, Any]:
-        """Wait (as a person would, patiently) until the case view satisfies `pred`."""
+    async def until(
+        self, case_id: str, pred: Any, what: str, patience_s: float | None = None, prefix: str = ""
+    ) -> dict[str, Any]:
+        """Wait (as a person would, patiently) until the case view satisfies `pred`; `prefix` puts the step
+        in a category (AFTER_VISIT)."""
         await self.settle()
-        async with self.step(f"wait: {what}"):
+        async with self.step(f"{prefix}wait: {what}"):
             return await self._until(case_id, pred, what, patience_s)
 
     async def _until(self, case_id: str, pred: Any, what: str, patience_s: float | None) -> dict[str, Any]:
@@ -428,6 +444,8 @@ class Journey:
         except (OSError, SimControlError):
             return
         for name, t0, t1 in self._windows:
+            if name.startswith(AFTER_VISIT):
+                continue  # the whole step is left out of the visit: its machines' motion with it
             self.outcome.machine_steps[name] = self.outcome.machine_steps.get(name, 0.0) + covered_s(moving, t0, t1)
 
     async def _timed_run(self) -> Outcome:
@@ -465,7 +483,7 @@ class Journey:
         view = await self.until(case_id, lambda c: c["stage"] != "opened" or c.get("outcome"), "partner records")
         if view.get("outcome") == "rejected" or view["stage"] == "closed":
             await self.world(self.io.vehicle_leave, "entry")
-            await self._entry_clear()
+            await self._clear_of("entry")
             raise _Ended(view)
         if view["needs_vehicle_choice"]:
             # The owner has several pending cars: the inspector matches the one at the lane by its VIN plate.
@@ -473,7 +491,7 @@ class Journey:
             if self.v.vin not in view["vehicle_choices"]:
                 await self.act(case_id, "reject", {"reason": f"the vehicle {self.v.vin} is not among the owner's"})
                 await self.world(self.io.vehicle_leave, "entry")
-                await self._entry_clear()
+                await self._clear_of("entry")
                 raise _Ended(await t.case(case_id))
             view = (await self.act(case_id, "vehicle", {"vin": self.v.vin}))["case"]
         if view.get("record_problems"):
@@ -481,7 +499,7 @@ class Journey:
             await self.human("show_id_card")
             await self.act(case_id, "reject", {"reason": "partner records: " + "; ".join(view["record_problems"])})
             await self.world(self.io.vehicle_leave, "entry")
-            await self._entry_clear()
+            await self._clear_of("entry")
             raise _Ended(await t.case(case_id))
         # Drive onto the inspection station.
         async with self.step(f"{WORLD_STEP}the camera photographs the VIN"):
@@ -489,9 +507,15 @@ class Journey:
             await asyncio.to_thread(upload_frame, self.camera_dir, frame, 90)
         await self.act(case_id, "admit")
         await self.arm_open("entry")
-        await self._drive_through(case_id, "entry", lambda c: c["stage"] != "records_fetched")
+        view = await self._drive_through(case_id, "entry", lambda c: c["stage"] != "records_fetched")
+        # The lane checks the VIN on its camera while the inspector works through the checklist (the tablet
+        # offers it from the moment the car is in); the inspector looks at the VIN check when done with it.
+        failing = self.rng.choice(view["checklist"]) if self.v.fails_inspection else None
+        await self._inspect(case_id, view, failing)
         view = await self.until(case_id, lambda c: c.get("vin_read") is not None, "the VIN read")
-        self.outcome.vin_decision = (view.get("vin_read") or {}).get("decision")
+        vin_read = view.get("vin_read") or {}
+        self.outcome.vin_decision = vin_read.get("decision")
+        self.outcome.vin_check_ms = vin_read.get("ms")
         if view["stage"] == "admitted":
             # The reader asked for review (or differs from the certificate): the inspector reads the plate by eye.
             await self.human("inspection_item")
@@ -501,17 +525,7 @@ class Journey:
                 )
                 await self._leave(case_id)
             await self.act(case_id, "vin/confirm", {"vin": self.v.vin, "reason": "checked on the vehicle"})
-        view = await self.until(case_id, lambda c: c["stage"] != "admitted", "VIN confirmed")
-        failing = self.rng.choice(view["checklist"]) if self.v.fails_inspection else None
-        for item in view["checklist"]:
-            await self.human("inspection_item")
-            await self.tap(case_id, "items", {"item": item, "result": "fail" if item == failing else "pass"})
-        for code in view["required_photos"]:
-            await self.human("photo")
-            async with self.step(f"{WORLD_STEP}the inspector takes a photo"):
-                jpeg = await self.pictures.photo(code)
-            files = {"file": (f"{code}.jpg", jpeg, "image/jpeg")}
-            await self.tap(case_id, f"photos/{code}", files=files)
+        await self.until(case_id, lambda c: c["stage"] != "admitted", "VIN confirmed")
         await self.act(case_id, "conclude")
         if failing:
             await self._leave(case_id)
@@ -534,11 +548,23 @@ class Journey:
         await self.act(case_id, "fitted")
         await self._leave(case_id)
         view = await t.case(case_id)
-        if view.get("outcome") == "registered":
+        if view.get("outcome") == "registered" and self._left_at is not None:
             self.outcome.outcome = "completed"
-            self.outcome.minutes = (time.monotonic() - t_open) * self.speed / 60.0
+            self.outcome.minutes = (self._left_at - t_open) * self.speed / 60.0
         else:
             raise _Ended(view)
+
+    async def _inspect(self, case_id: str, view: dict[str, Any], failing: str | None) -> None:
+        """The checklist and the photos, each tapped or sent as the inspector turns to the next."""
+        for item in view["checklist"]:
+            await self.human("inspection_item")
+            await self.tap(case_id, "items", {"item": item, "result": "fail" if item == failing else "pass"})
+        for code in view["required_photos"]:
+            await self.human("photo")
+            async with self.step(f"{WORLD_STEP}the inspector takes a photo"):
+                jpeg = await self.pictures.photo(code)
+            files = {"file": (f"{code}.jpg", jpeg, "image/jpeg")}
+            await self.tap(case_id, f"photos/{code}", files=files)
 
     async def _clear_the_lane(self) -> bool:
         """After a visit that went wrong, the staff abort its case and see the car out of the lane.
@@ -558,7 +584,7 @@ class Journey:
                     await self._leave(case_id)  # the car is in the lane: out through the exit
             if entry["vehicle"] in ("waiting", "wants_to_pass"):
                 await self.world(self.io.vehicle_leave, "entry")
-            await self._entry_clear()
+            await self._clear_of("entry")
         except _Ended:
             pass
         except (JourneyError, httpx.HTTPError, OSError, RuntimeError, KeyError) as exc:
@@ -582,33 +608,43 @@ class Journey:
         if view["stage"] == "exit_open":
             await self.arm_open("exit")
             await self.human("drive_out")
-            await self._drive_through(case_id, "exit", lambda c: c["stage"] == "closed")
+            await self.world(self.io.vehicle_pass, "exit")
+            async with self.step("wait: the car to clear the exit"):
+                await self._clear_of("exit")
+            self._left_at = time.monotonic()  # the visit ends as the car drives out
+            # what follows is the lane's, after the car has gone: not part of this visit's time
+            await self._noticed(case_id, "exit", lambda c: c["stage"] == "closed", AFTER_VISIT)
         view = await self.until(case_id, lambda c: c["stage"] == "closed", "the case to close")
         if view.get("outcome") != "registered":
             raise _Ended(view)
 
-    async def _drive_through(self, case_id: str, barrier: str, noticed: Any) -> None:
-        """The car drives under the open arm. If the lane has not noticed the passage a while after
-        the car is through (its loop events were lost, e.g. while the lane restarted), the inspector
-        confirms it by eye on the tablet, as the lane's operator guide says; the journey counts it."""
+    async def _drive_through(self, case_id: str, barrier: str, noticed: Any) -> dict[str, Any]:
+        """The car drives under the open arm; the case view once the lane has noticed it."""
         await self.world(self.io.vehicle_pass, barrier)
-        try:
-            await self.until(case_id, noticed, f"the lane to notice the {barrier} passage", patience_s=10.0)
-        except JourneyError:
-            deadline = time.monotonic() + self.patience_s
-            while (await self.world(self.io.state))["barriers"][barrier]["vehicle"] != "none":
-                if time.monotonic() > deadline:
-                    raise JourneyError(f"{self.lane}: the car never got through the {barrier} barrier") from None
-                await asyncio.sleep(WORLD_GLANCE_S)
-            if not noticed(await self.tablet.case(case_id)):
-                await self.act(case_id, "passed", {"barrier": barrier})
-                self.outcome.passages_confirmed_by_hand += 1
+        return await self._noticed(case_id, barrier, noticed)
 
-    async def _entry_clear(self) -> None:
-        deadline = time.monotonic() + self.patience_s
-        while (await self.world(self.io.state))["barriers"]["entry"]["vehicle"] != "none":
+    async def _noticed(self, case_id: str, barrier: str, noticed: Any, prefix: str = "") -> dict[str, Any]:
+        """The case view once the lane has noticed the car's passage. If it has not a while after the car
+        is through (its loop events were lost, e.g. while the lane restarted), the inspector confirms it
+        by eye on the tablet, as the lane's operator guide says; the journey counts it."""
+        what = f"the lane to notice the {barrier} passage"
+        try:
+            return await self.until(case_id, noticed, what, patience_s=10.0, prefix=prefix)
+        except JourneyError:
+            await self._clear_of(barrier, patience_s=self.patience_s)
+            view = await self.tablet.case(case_id)
+            if noticed(view):
+                return view
+            answer = await self.act(case_id, "passed", {"barrier": barrier})
+            self.outcome.passages_confirmed_by_hand += 1
+            return answer["case"]
+
+    async def _clear_of(self, barrier: str, patience_s: float | None = None) -> None:
+        """Until the car is off the loop and out of the beam under `barrier` (the driver's glances)."""
+        deadline = time.monotonic() + (self.patience_s if patience_s is None else patience_s)
+        while (await self.world(self.io.state))["barriers"][barrier]["vehicle"] != "none":
             if time.monotonic() > deadline:
-                raise JourneyError(f"{self.lane}: the entry loop never cleared")
+                raise JourneyError(f"{self.lane}: the {barrier} loop never cleared")
             await asyncio.sleep(WORLD_GLANCE_S)
 
 

@@ -216,6 +216,8 @@ class SiteRun:
             system_added_s_per_vehicle=_median([o.added_real_s for o in registered]),
             machine_s_per_vehicle=_median([o.machine_real_s for o in registered]),
             world_s_per_vehicle=_median([o.world_real_s for o in registered]),
+            after_visit_s_per_vehicle=_median([o.after_visit_real_s for o in registered]),
+            vin_check_ms=_median([o.vin_check_ms for o in registered if o.vin_check_ms is not None]),
             steps=[o.added_steps for o in registered],
             machine_steps=[o.machine_steps for o in registered],
         )

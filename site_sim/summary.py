@@ -30,6 +30,10 @@ class SiteSummary(BaseModel):
     machine_s_per_vehicle: float | None = None
     # the simulated world's own work in the visit (camera pictures, glances at the arms), median real seconds
     world_s_per_vehicle: float | None = None
+    # after a registered car has driven out: the lane's time to notice it and close the case (median real s)
+    after_visit_s_per_vehicle: float | None = None
+    # the reader's time for a registered car's VIN check, in the lane (median ms; done while the inspector works)
+    vin_check_ms: float | None = None
     # per step of a registered vehicle's visit: the median real seconds the software added in it
     added_s_by_step: dict[str, float] = {}
     # per step: the median real seconds the machines were moving in it
@@ -52,6 +56,8 @@ class SiteSummary(BaseModel):
         system_added_s_per_vehicle: float | None = None,
         machine_s_per_vehicle: float | None = None,
         world_s_per_vehicle: float | None = None,
+        after_visit_s_per_vehicle: float | None = None,
+        vin_check_ms: float | None = None,
         steps: list[dict[str, float]] | None = None,
         machine_steps: list[dict[str, float]] | None = None,
     ) -> SiteSummary:
@@ -84,6 +90,8 @@ class SiteSummary(BaseModel):
             system_added_s_per_vehicle=system_added_s_per_vehicle,
             machine_s_per_vehicle=machine_s_per_vehicle,
             world_s_per_vehicle=world_s_per_vehicle,
+            after_visit_s_per_vehicle=after_visit_s_per_vehicle,
+            vin_check_ms=vin_check_ms,
             added_s_by_step=_median_by_step(steps or []),
             machine_s_by_step={k: v for k, v in _median_by_step(machine_steps or []).items() if v > 0},
             wall_seconds=wall_seconds,

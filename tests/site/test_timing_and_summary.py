@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.stats import percentile
+from site_sim.journey import AFTER_VISIT, WORLD_STEP, Outcome, Vehicle
 from site_sim.summary import SiteSummary
 from site_sim.timing import HumanDurations, SimClock, poisson_arrivals
 
@@ -94,6 +95,28 @@ def test_the_machines_motion_is_its_own_breakdown_and_steps_without_it_are_left_
     assert s.machine_s_by_step == {"wait: plates issued": 0.23}
     assert s.added_s_by_step == {"wait: plates issued": 0.03}
     assert (s.system_added_s_per_vehicle, s.machine_s_per_vehicle) == (0.4, 0.5)
+
+
+def test_a_visits_added_time_leaves_out_the_world_the_machines_and_the_lanes_work_after_the_car_left() -> None:
+    o = Outcome(Vehicle("LSVAU2180N2183294", "110101199001011234", seed=1), "lane-01", "completed")
+    o.non_human_real_s = 1.0
+    o.steps = {
+        "wait: the lane to notice the entry passage": 0.20,
+        f"{WORLD_STEP}the camera photographs the VIN": 0.05,
+        "wait: the car to clear the exit": 0.12,
+        f"{AFTER_VISIT}wait: the lane to notice the exit passage": 0.08,
+        "between the steps": 0.55,
+    }
+    o.machine_steps = {"wait: the lane to notice the entry passage": 0.11, "wait: the car to clear the exit": 0.11}
+    assert (o.world_real_s, o.after_visit_real_s, o.machine_real_s) == (0.05, 0.08, 0.22)
+    assert o.added_real_s == pytest.approx(1.0 - 0.05 - 0.08 - 0.22)
+    assert o.added_steps == pytest.approx(
+        {
+            "wait: the lane to notice the entry passage": 0.09,
+            "wait: the car to clear the exit": 0.01,
+            "between the steps": 0.55,
+        }
+    )
 
 
 def _three_registered(**breakdown: Any) -> SiteSummary:
