@@ -163,9 +163,9 @@ class ExamSite:
         self.site.processes[unit].kill()
 
     def restart_broker(self, down_s: float = 2.0) -> None:
-        self.site.broker.kill()
+        self.site.crash_broker()
         time.sleep(down_s)
-        self.site.broker.start()
+        self.site.start_broker()
 
     def stop(self) -> None:
         for ex in self.examiners.values():

@@ -8,7 +8,9 @@ answers), never after a fixed sleep.
 Stopping is bounded, as a service manager expects: every process of a group is
 sent SIGTERM at once, given a few seconds to finish (journal committed, MQTT
 goodbye), and whatever is still there is killed. Once a group is stopping it
-starts nothing more and a start waiting for readiness gives up at once.
+starts nothing more and a start waiting for readiness gives up at once. If
+whatever started the group dies without stopping it, the group's guardian
+(`site_sim.guardian`) stops its processes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from site_sim.guardian import Guardian
 
 Probe = Callable[[], bool]
 STOP_GRACE_S = 8.0  # time a process gets between SIGTERM and SIGKILL
@@ -69,6 +73,7 @@ class ManagedProcess:
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
         cancel: threading.Event | None = None,
+        guardian: Guardian | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -79,6 +84,7 @@ class ManagedProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.cancel = cancel or threading.Event()  # set: stop waiting for readiness (the site is stopping)
+        self.guardian = guardian  # told of each start and stop, so that the owner's death stops the process
 
     def start(self, timeout: float = 30.0) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +100,8 @@ class ManagedProcess:
                 cwd=self.cwd,
                 start_new_session=True,
             )
+        if self.guardian is not None:
+            self.guardian.watch(self.proc.pid)
         self.starts += 1
         if self.ready is not None:
             self.wait_ready(timeout)
@@ -156,6 +164,11 @@ class ManagedProcess:
                 self._signal_group(signal.SIGKILL)
                 self.proc.wait()
         self._signal_group(signal.SIGKILL)  # any grandchild left behind
+        self._gone()
+
+    def _gone(self) -> None:
+        if self.guardian is not None and self.proc is not None:
+            self.guardian.release(self.proc.pid)
         self.proc = None
 
     def kill(self) -> None:
@@ -163,7 +176,7 @@ class ManagedProcess:
         if self.proc is not None:
             self._signal_group(signal.SIGKILL)
             self.proc.wait()
-            self.proc = None
+            self._gone()
 
 
 class ProcessGroup:
@@ -173,6 +186,7 @@ class ProcessGroup:
         self.log_dir = log_dir
         self.processes: dict[str, ManagedProcess] = {}
         self.stopping = threading.Event()  # set from any thread (a signal handler too): start nothing more
+        self.guardian = Guardian()  # the owner's death stops what is still running
 
     def start(
         self,
@@ -185,7 +199,9 @@ class ProcessGroup:
     ) -> ManagedProcess:
         if self.stopping.is_set():
             raise ProcessFailed(f"{name} not started: the site is stopping")
-        proc = ManagedProcess(name, argv, self.log_dir, ready=ready, env=env, cancel=self.stopping)
+        proc = ManagedProcess(
+            name, argv, self.log_dir, ready=ready, env=env, cancel=self.stopping, guardian=self.guardian
+        )
         self.processes[name] = proc
         return proc.start(timeout)
 
@@ -210,3 +226,4 @@ class ProcessGroup:
 
     def __exit__(self, *exc: object) -> None:
         self.stop_all()
+        self.guardian.close()

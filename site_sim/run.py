@@ -262,9 +262,9 @@ class SiteRun:
             await asyncio.sleep(max(1.0, 60.0 / speed))
             await asyncio.to_thread(self.site.start_lane, parts)
         elif kind == "broker-crash":
-            await asyncio.to_thread(self.site.broker.kill)
+            await asyncio.to_thread(self.site.crash_broker)
             await asyncio.sleep(max(2.0, 60.0 / speed))
-            await asyncio.to_thread(self.site.broker.start)
+            await asyncio.to_thread(self.site.start_broker)
         self.out(f"fault over: {kind}")
 
     # ------------------------------------------------------------ reporting

@@ -131,7 +131,7 @@ class Site:
         self.pki.init(SITE_ID, units)
         self._check_not_stopping()
         self.broker = MosquittoBroker(self.pki, self.root / "broker")
-        self.broker.start()
+        self.start_broker()
         self._prepare_bridge()
         self.start_bridge()
         for i in range(1, self.lanes + 1):
@@ -140,6 +140,19 @@ class Site:
             self.start_boards(parts)
             self.start_lane(parts)
         return self
+
+    def start_broker(self) -> None:
+        """Start (or restart) the broker, under the guardian's eye like the site's other processes."""
+        self.broker.start()
+        if self.broker.proc is not None:
+            self.processes.guardian.watch(self.broker.proc.pid)
+
+    def crash_broker(self) -> None:
+        """kill -9 of the broker, as a power cut would."""
+        pid = self.broker.proc.pid if self.broker.proc is not None else None
+        self.broker.kill()
+        if pid is not None:
+            self.processes.guardian.release(pid)
 
     @property
     def stopping(self) -> bool:
@@ -155,7 +168,7 @@ class Site:
 
     def _run_once(self, name: str, *args: str, timeout: float = 120.0) -> None:
         self._check_not_stopping()
-        proc = ManagedProcess(name, passlane(*args), self.root / "logs")
+        proc = ManagedProcess(name, passlane(*args), self.root / "logs", guardian=self.processes.guardian)
         proc.start()
         deadline = time.monotonic() + timeout
         while proc.running:
@@ -165,7 +178,9 @@ class Site:
                     f"`passlane {' '.join(args)}` "
                     + ("stopped: the site is stopping" if self.stopping else f"took over {timeout:.0f}s")
                 )
-        if proc.returncode != 0:
+        code = proc.returncode
+        proc.stop()  # it has exited: what is left of its group goes, and the guardian forgets it
+        if code != 0:
             raise RuntimeError(f"`passlane {' '.join(args)}` failed:\n{proc.tail_log()}")
 
     def _prepare_bridge(self) -> None:
@@ -301,7 +316,11 @@ class Site:
     def stop(self) -> None:
         self.processes.stop_all()
         if getattr(self, "broker", None) is not None:
+            pid = self.broker.proc.pid if self.broker.proc is not None else None
             self.broker.stop()
+            if pid is not None:
+                self.processes.guardian.release(pid)
+        self.processes.guardian.close()  # a clean stop: nothing left for it to do
 
     def __enter__(self) -> Site:
         try:
