@@ -65,9 +65,8 @@ class Outcome:
     reason: str | None = None
     case_id: str | None = None
     vin_decision: str | None = None
-    vin_check_ms: float | None = (
-        None  # the reader's time for the VIN check, in the lane (done while the inspector works)
-    )
+    # the reader's time for the VIN check, in the lane (done while the inspector works through the checklist)
+    vin_check_ms: float | None = None
     plate: str | None = None
     passages_confirmed_by_hand: int = 0  # the lane missed a passage the inspector then saw
     human_real_s: float = 0.0
@@ -631,7 +630,7 @@ class Journey:
         try:
             return await self.until(case_id, noticed, what, patience_s=10.0, prefix=prefix)
         except JourneyError:
-            await self._clear_of(barrier, patience_s=self.patience_s)
+            await self._clear_of(barrier)
             view = await self.tablet.case(case_id)
             if noticed(view):
                 return view
