@@ -638,9 +638,9 @@ class Journey:
             self.outcome.passages_confirmed_by_hand += 1
             return answer["case"]
 
-    async def _clear_of(self, barrier: str, patience_s: float | None = None) -> None:
+    async def _clear_of(self, barrier: str) -> None:
         """Until the car is off the loop and out of the beam under `barrier` (the driver's glances)."""
-        deadline = time.monotonic() + (self.patience_s if patience_s is None else patience_s)
+        deadline = time.monotonic() + self.patience_s
         while (await self.world(self.io.state))["barriers"][barrier]["vehicle"] != "none":
             if time.monotonic() > deadline:
                 raise JourneyError(f"{self.lane}: the {barrier} loop never cleared")
