@@ -379,13 +379,10 @@ class Journey:
             if task.done() and not task.cancelled():
                 task.exception()  # retrieved: it is part of what went wrong, reported already or moot
 
-    async def until(
-        self, case_id: str, pred: Any, what: str, patience_s: float | None = None, prefix: str = ""
-    ) -> dict[str, Any]:
-        """Wait (as a person would, patiently) until the case view satisfies `pred`; `prefix` puts the step
-        in a category (AFTER_VISIT)."""
+    async def until(self, case_id: str, pred: Any, what: str, patience_s: float | None = None) -> dict[str, Any]:
+        """Wait (as a person would, patiently) until the case view satisfies `pred`."""
         await self.settle()
-        async with self.step(f"{prefix}wait: {what}"):
+        async with self.step(f"wait: {what}"):
             return await self._until(case_id, pred, what, patience_s)
 
     async def _until(self, case_id: str, pred: Any, what: str, patience_s: float | None) -> dict[str, Any]:
@@ -625,10 +622,14 @@ class Journey:
     async def _noticed(self, case_id: str, barrier: str, noticed: Any, prefix: str = "") -> dict[str, Any]:
         """The case view once the lane has noticed the car's passage. If it has not a while after the car
         is through (its loop events were lost, e.g. while the lane restarted), the inspector confirms it
-        by eye on the tablet, as the lane's operator guide says; the journey counts it."""
+        by eye on the tablet, as the lane's operator guide says; the journey counts it. With a `prefix`
+        (AFTER_VISIT) all of it is one step of that category, the inspector's confirmation too."""
         what = f"the lane to notice the {barrier} passage"
+        if prefix:
+            async with self.step(f"{prefix}wait: {what}"):
+                return await self._noticed(case_id, barrier, noticed)
         try:
-            return await self.until(case_id, noticed, what, patience_s=10.0, prefix=prefix)
+            return await self.until(case_id, noticed, what, patience_s=10.0)
         except JourneyError:
             await self._clear_of(barrier)
             view = await self.tablet.case(case_id)
