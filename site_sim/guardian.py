@@ -11,7 +11,7 @@ owner, one line each:
 - ``bye``: the site stopped cleanly; the guardian leaves.
 
 The end of the pipe without ``bye`` means the owner died: every group still listed gets SIGTERM, and
-what is left after `GRACE_S` gets SIGKILL.
+what is left after the grace the owner gave (its own stop's, `site_sim.processes.STOP_GRACE_S`) gets SIGKILL.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Iterable
 
-GRACE_S = 8.0  # as site_sim.processes.STOP_GRACE_S: time to commit the journal and say goodbye
 BYE = "bye"
 
 
@@ -39,7 +38,7 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-def stop_groups(groups: Iterable[int], grace_s: float = GRACE_S) -> None:
+def stop_groups(groups: Iterable[int], grace_s: float) -> None:
     """SIGTERM every group, wait up to `grace_s` for them to go, then SIGKILL the rest."""
     left = {g for g in groups if _signal_group(g, signal.SIGTERM)}
     deadline = time.monotonic() + grace_s
@@ -50,23 +49,24 @@ def stop_groups(groups: Iterable[int], grace_s: float = GRACE_S) -> None:
         _signal_group(g, signal.SIGKILL)
 
 
-def watch(lines: Iterable[str], grace_s: float = GRACE_S) -> bool:
-    """Follow the owner's lines; stop the listed groups unless it said goodbye. True after a clean stop."""
+def groups_left(lines: Iterable[str]) -> set[int] | None:
+    """Follow the owner's lines: the groups still listed when they end, or None after a goodbye."""
     groups: set[int] = set()
     for line in lines:
         word = line.strip()
         if word == BYE:
-            return True
+            return None
         if word[:1] in ("+", "-") and word[1:].isdigit():
             (groups.add if word[0] == "+" else groups.discard)(int(word[1:]))
-    stop_groups(groups, grace_s)
-    return False
+    return groups
 
 
 def main(argv: list[str]) -> int:
-    """`python -m site_sim.guardian [GRACE_S]`, the owner's pipe on stdin."""
+    """`python -m site_sim.guardian GRACE_S`, the owner's pipe on stdin."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the owner's to handle; its end shows here as EOF
-    watch(sys.stdin, float(argv[0]) if argv else GRACE_S)
+    groups = groups_left(sys.stdin)
+    if groups:
+        stop_groups(groups, float(argv[0]))
     return 0
 
 
@@ -75,7 +75,7 @@ class Guardian:
 
     Best effort: if the guardian cannot be started or has gone, the site runs on without it."""
 
-    def __init__(self, grace_s: float = GRACE_S) -> None:
+    def __init__(self, grace_s: float) -> None:
         self.grace_s = grace_s
         self.proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()  # processes start and stop from several threads

@@ -608,8 +608,10 @@ class Journey:
             async with self.step("wait: the car to clear the exit"):
                 await self._clear_of("exit")
             self._left_at = time.monotonic()  # the visit ends as the car drives out
-            # what follows is the lane's, after the car has gone: not part of this visit's time
-            await self._noticed(case_id, "exit", lambda c: c["stage"] == "closed", AFTER_VISIT)
+            # what follows is the lane's, after the car has gone (the inspector's confirmation of a missed
+            # passage too): one step outside the visit's time
+            async with self.step(f"{AFTER_VISIT}wait: the lane to notice the exit passage"):
+                await self._noticed(case_id, "exit", lambda c: c["stage"] == "closed")
         view = await self.until(case_id, lambda c: c["stage"] == "closed", "the case to close")
         if view.get("outcome") != "registered":
             raise _Ended(view)
@@ -619,17 +621,12 @@ class Journey:
         await self.world(self.io.vehicle_pass, barrier)
         return await self._noticed(case_id, barrier, noticed)
 
-    async def _noticed(self, case_id: str, barrier: str, noticed: Any, prefix: str = "") -> dict[str, Any]:
+    async def _noticed(self, case_id: str, barrier: str, noticed: Any) -> dict[str, Any]:
         """The case view once the lane has noticed the car's passage. If it has not a while after the car
         is through (its loop events were lost, e.g. while the lane restarted), the inspector confirms it
-        by eye on the tablet, as the lane's operator guide says; the journey counts it. With a `prefix`
-        (AFTER_VISIT) all of it is one step of that category, the inspector's confirmation too."""
-        what = f"the lane to notice the {barrier} passage"
-        if prefix:
-            async with self.step(f"{prefix}wait: {what}"):
-                return await self._noticed(case_id, barrier, noticed)
+        by eye on the tablet, as the lane's operator guide says; the journey counts it."""
         try:
-            return await self.until(case_id, noticed, what, patience_s=10.0)
+            return await self.until(case_id, noticed, f"the lane to notice the {barrier} passage", patience_s=10.0)
         except JourneyError:
             await self._clear_of(barrier)
             view = await self.tablet.case(case_id)

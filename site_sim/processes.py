@@ -186,7 +186,7 @@ class ProcessGroup:
         self.log_dir = log_dir
         self.processes: dict[str, ManagedProcess] = {}
         self.stopping = threading.Event()  # set from any thread (a signal handler too): start nothing more
-        self.guardian = Guardian()  # the owner's death stops what is still running
+        self.guardian = Guardian(STOP_GRACE_S)  # the owner's death stops what is still running
 
     def start(
         self,

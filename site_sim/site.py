@@ -316,10 +316,7 @@ class Site:
     def stop(self) -> None:
         self.processes.stop_all()
         if getattr(self, "broker", None) is not None:
-            pid = self.broker.proc.pid if self.broker.proc is not None else None
             self.broker.stop()
-            if pid is not None:
-                self.processes.guardian.release(pid)
         self.processes.guardian.close()  # a clean stop: nothing left for it to do
 
     def __enter__(self) -> Site:
