@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,29 @@ from cloud_bridge.store import Store, open_store
 from edge.broker import MosquittoBroker
 from edge.pki import SitePki
 from site_sim import pgcluster
+
+
+def noon_zone(now: float) -> str:
+    """A fixed-offset time zone (`Etc/GMT-8` is UTC+8) whose clock reads between 11:30 and 12:30 at `now`."""
+    utc_hour = (now % 86400.0) / 3600.0
+    offset = round(12.0 - utc_hour)  # in -12..+12, every one an Etc zone
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+@pytest.fixture
+def local_noon(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run a test at about local noon, so that "today", "yesterday" and "the last hour" never straddle midnight,
+    whatever hour the suite runs at (CI at 00:40 UTC once found the last hour holding all of today's cases)."""
+    zone = noon_zone(time.time())
+    if not Path("/usr/share/zoneinfo", zone).exists():
+        pytest.fail(f"time zone {zone} is missing: install Debian's tzdata")
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        yield zone
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 @pytest.fixture(scope="session")

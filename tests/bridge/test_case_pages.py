@@ -29,6 +29,7 @@ VIN = "LSVAU2180N2183294"
 MISREAD = "LSVAU2180N2I83Z94"  # what the reader made of a dirty plate: 2 positions differ
 NOW = time.time()  # every case opened before now: four, three, two, one day(s) ago and within the last hour
 DAY = 86400.0
+pytestmark = pytest.mark.usefixtures("local_noon")  # the cases of "yesterday" and "today" fall on those days
 
 
 def _records(vin: str = VIN) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from cloud_bridge.rules import RiskRulesConfig
 from cloud_bridge.store import Store, open_store
 from edge.contract import BoardHealth, EventEnvelope, Leaf, Telemetry, UnitState, UnitStatus, topic
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("local_noon")]
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
@@ -64,12 +64,13 @@ def _seed(store: Store) -> None:
     now = time.time()
     items = []
     seqs = {"lane-01": 0, "lane-02": 0}
-    # The dashboard counts cases closed since local midnight: all 40 close today, before
-    # now, whatever the time of day the test runs (it used to fail between 00:00 and 03:00).
+    # The dashboard counts cases closed since local midnight. The test runs at about local noon (`local_noon`),
+    # so all 40 close today, over the last three hours: the last hour holds some of them, never all.
     midnight = (
         dt.datetime.fromtimestamp(now).astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     )
-    first_close, last_close = max(now - 3 * 3600, midnight + 1), now - 60
+    first_close, last_close = now - 3 * 3600, now - 60
+    assert first_close > midnight, "not run at local noon"
     for i in range(40):
         unit = "lane-01" if i % 2 else "lane-02"
         minutes = rng.choice([12, 15, 18, 20, 22, 25, 27, 29, 33, 41])
