@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
+from pydantic import Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 
+from edge.typed_routes import BadInput, Router, bad_input_answer
 from edge.web_guard import BodyLimit, SecurityHeaders
 from edge.web_serve import ServerReady, serve_app
 from exam_vehicle.i18n import item_name, translator
@@ -36,11 +39,14 @@ def _language(request: Request, default: str) -> str:
     return lang if lang in ("zh-CN", "en") else "zh-CN"
 
 
-def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> FastAPI:
+LanguageCode = Annotated[str, Field(pattern="^(zh-CN|en)$", max_length=5)]
+
+
+def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> Starlette:
     """The page app over a unit; with `manage_lifecycle` the app starts the unit and stops it when it stops."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_lifecycle:
             await unit.start()
         try:
@@ -49,13 +55,11 @@ def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> FastAPI:
             if manage_lifecycle:
                 await unit.stop()
 
-    app = FastAPI(title="PassLane exam car", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    router = APIRouter()
+    router = Router()
 
-    @router.get("/", response_class=HTMLResponse)
-    def page(request: Request) -> HTMLResponse:
+    @router.get("/", html=True)
+    async def page(request: Request) -> HTMLResponse:
         lang = _language(request, unit.cfg.page.language)
         return templates.TemplateResponse(
             request,
@@ -64,11 +68,11 @@ def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> FastAPI:
         )
 
     @router.get("/api/status")
-    def status() -> dict[str, Any]:
+    async def status() -> dict[str, Any]:
         return unit.status()
 
     @router.get("/api/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         s = unit.status()
         return {
             "ok": True,
@@ -79,12 +83,13 @@ def create_page(unit: ExamUnit, manage_lifecycle: bool = False) -> FastAPI:
         }
 
     @router.get("/lang/{code}")
-    def set_language(code: str = PathParam(pattern="^(zh-CN|en)$", max_length=5)) -> RedirectResponse:
+    async def set_language(code: LanguageCode) -> RedirectResponse:
         resp = RedirectResponse("/", 303)
         resp.set_cookie("lang", code, max_age=365 * 86400, samesite="strict", httponly=True)
         return resp
 
-    app.include_router(router)
+    static = Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app = Starlette(routes=[*router.routes, static], lifespan=lifespan, exception_handlers={BadInput: bad_input_answer})
     app.add_middleware(BodyLimit, limit=4096)
     app.add_middleware(SecurityHeaders, csp=CSP)
     return app

@@ -6,7 +6,8 @@ signs in with id + PIN (``POST /api/session``); the session token comes back as
 a cookie and in the body (usable as ``Authorization: Bearer``), and every action
 is attributed to that inspector in the journal.
 
-This module assembles the app: one router per area (``lane_controller.tablet``),
+This module assembles the app: plain Starlette with typed routes (``edge.typed_routes``; FastAPI's
+own models would cost the lane 11 MB), one router per area (``lane_controller.tablet``),
 the limits on what comes in, the security headers on what goes out, and the
 state the routes share (the lane, the sessions, the sign-in back-off).
 """
@@ -19,9 +20,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
 
 from edge.web_guard import BodyLimit, SecurityHeaders
 from edge.web_serve import ServerReady, serve_app
@@ -35,15 +37,16 @@ from lane_controller.tablet.sessions import SessionStore
 HERE = Path(__file__).parent
 ROUTERS = (sign_in.router, pages.router, lane_api.router, cases.router, files.router, stream.router)
 SESSIONS_FILE = "tablet-sessions.sqlite"
+TITLE = "PassLane lane tablet"
 
 
-def create_app(lane: Lane, *, manage_lifecycle: bool = True, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+def create_app(lane: Lane, *, manage_lifecycle: bool = True, clock: Callable[[], float] = time.monotonic) -> Starlette:
     """The tablet app for ``lane``; ``clock`` times the sign-in back-off (tests move it by hand)."""
     secret = lane.cfg.ui.session_secret.reveal().encode() if lane.cfg.ui.session_secret else secrets.token_bytes(32)
     sessions = SessionStore(lane.data_dir / SESSIONS_FILE, secret)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_lifecycle:
             await lane.start()
         try:
@@ -53,16 +56,16 @@ def create_app(lane: Lane, *, manage_lifecycle: bool = True, clock: Callable[[],
                 await lane.stop()
             sessions.close()
 
-    # the API description is served to signed-in inspectors only (lane_api); the docs pages need inline script
-    app = FastAPI(title="PassLane lane tablet", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    # the API description is served to signed-in inspectors only (lane_api); no docs pages (they need inline script)
+    routes = [route for router in ROUTERS for route in router.routes]
+    static = Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app = Starlette(routes=[*routes, static], lifespan=lifespan)
+    app.state.title = TITLE
     app.state.lane = lane
     app.state.sessions = sessions
     app.state.sign_in_backoff = SignInBackoff()
     app.state.clock = clock
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
-    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for router in ROUTERS:
-        app.include_router(router)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=body_limit, refuse=tablet_refusal)
     app.add_middleware(SecurityHeaders, csp=CONTENT_SECURITY_POLICY)  # outermost: on every answer, refusals too

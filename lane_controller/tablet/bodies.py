@@ -9,8 +9,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 MAX_JSON_BODY = 64 * 1024  # every request body (JSON, or none) ...
 MAX_PHOTO = 10 * 1024 * 1024  # ... except a photo upload: the photo itself ...
@@ -95,18 +94,19 @@ class Empty(Body):
     pass
 
 
-CaseId = Annotated[str, Path(pattern=CASE_ID_PATTERN, max_length=MAX_CASE_ID, description="<unit>-<yymmdd>-<6 hex>")]
-PhotoCode = Annotated[str, Path(pattern=r"^[0-9]{4}$", description="photo type code, e.g. 0111")]
-ActionName = Annotated[str, Path(pattern=r"^[a-z]{1,16}$")]
-AlertKey = Annotated[str, Path(min_length=1, max_length=128)]
+# path and query values (edge.typed_routes: a name in the route's path is a path value, any other a query value)
+CaseId = Annotated[str, Field(pattern=CASE_ID_PATTERN, max_length=MAX_CASE_ID, description="<unit>-<yymmdd>-<6 hex>")]
+PhotoCode = Annotated[str, Field(pattern=r"^[0-9]{4}$", description="photo type code, e.g. 0111")]
+ActionName = Annotated[str, Field(pattern=r"^[a-z]{1,16}$")]
+AlertKey = Annotated[str, Field(min_length=1, max_length=128)]
 FilePath = Annotated[
-    str, Path(min_length=1, max_length=256, description="as the case view gives it: photos/<case id>/<file>")
+    str, Field(min_length=1, max_length=256, description="as the case view gives it: photos/<case id>/<file>")
 ]
-LanguageCode = Annotated[str, Path(max_length=16)]
-NextPage = Annotated[str, Query(max_length=512)]
-CaseState = Annotated[Literal["open", "closed", "all"], Query()]
-CaseLimit = Annotated[int, Query(ge=1, le=5000)]
-StreamPosition = Annotated[int, Query(ge=-1, le=2**53)]
+LanguageCode = Annotated[str, Field(max_length=16)]
+NextPage = Annotated[str, Field(max_length=512)]
+CaseState = Literal["open", "closed", "all"]
+CaseLimit = Annotated[int, Field(ge=1, le=5000)]
+StreamPosition = Annotated[int, Field(ge=-1, le=2**53)]
 
 PHOTO_TYPES = ("image/jpeg", "image/png")
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from edge.typed_routes import Router, json_body
 from lane_controller import case as C
 from lane_controller.runtime import Lane
 from lane_controller.tablet.bodies import (
@@ -36,7 +34,7 @@ from lane_controller.tablet.bodies import (
 from lane_controller.tablet.deps import Actor, LaneDep, case_view
 from lane_controller.tablet.errors import TabletError
 
-router = APIRouter()
+router = Router()
 
 SIMPLE_ACTIONS: dict[str, Callable[[], C.Input]] = {
     "admit": C.Admit,
@@ -164,30 +162,13 @@ async def passed(case_id: CaseId, body: PassedBody, lane: LaneDep, actor: Actor)
     return await apply(lane, case_id, C.VehiclePassed(body.barrier), actor)
 
 
-async def json_object(request: Request, model: type[BaseModel]) -> Any:
-    """The body as ``model``: none at all counts as ``{}``; not JSON is 422, like a body FastAPI reads itself."""
-    raw = await request.body()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, RecursionError):
-        raise TabletError(422, "err_not_json") from None
-    if not isinstance(data, dict):
-        raise TabletError(422, "err_not_json")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_input=False, include_url=False)]
-        ) from None
-
-
 @router.post("/api/cases/{case_id}/{action}")
 async def case_action(request: Request, case_id: CaseId, action: ActionName, lane: LaneDep, actor: Actor) -> Any:
     """The generic route behind admit, conclude, issue, fitted, exit, resume (no body) and reject, abort, hold (a reason)."""
     if action in SIMPLE_ACTIONS:
-        await json_object(request, Empty)
+        await json_body(request, Empty, empty={})  # no body, or an empty object
         return await apply(lane, case_id, SIMPLE_ACTIONS[action](), actor)
     if action in REASON_ACTIONS:
-        body = await json_object(request, ReasonBody)
+        body = await json_body(request, ReasonBody, empty={})
         return await apply(lane, case_id, REASON_ACTIONS[action](body.reason), actor)
     raise TabletError(404, "err_unknown_action", action=action)

@@ -1,11 +1,12 @@
-"""What every route may ask for (FastAPI dependencies): the lane, the tablet's language, the signed-in inspector."""
+"""What every route may ask for (`edge.typed_routes.Use`): the lane, the tablet's language, the signed-in inspector."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from starlette.requests import Request
 
+from edge.typed_routes import Use
 from lane_controller.i18n import language_of
 from lane_controller.runtime import Lane
 from lane_controller.tablet.errors import TabletError
@@ -49,9 +50,9 @@ def over_tls(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-LaneDep = Annotated[Lane, Depends(lane_of)]
-Actor = Annotated[str, Depends(inspector)]
-Language = Annotated[str, Depends(language)]
+LaneDep = Annotated[Lane, Use(lane_of)]
+Actor = Annotated[str, Use(inspector)]
+Language = Annotated[str, Use(language)]
 
 
 def case_view(lane: Lane, case_id: str) -> dict[str, Any]:

@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from edge.typed_routes import BadInput
 from lane_controller.i18n import language_of, translator
 
-# the refusals of FastAPI and Starlette themselves (unreadable body, no route, body over its limit) in the tablet's words
+# the refusals of Starlette itself (unreadable body, no route, body over its limit) in the tablet's words
 _STATUS_KEYS = {400: "err_bad_body", 404: "err_not_found", 405: "err_not_found", 413: "err_body_too_large"}
 
 
@@ -36,7 +37,7 @@ def _say(request: Request, key: str, **values: Any) -> str:
 def refusal(status: int, text: str, headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
     detail = extra.pop("detail", text)
     if status == 422 and not isinstance(detail, list):
-        # the API description declares FastAPI's shape for every 422: detail is a list of {loc, msg, type}
+        # the API description declares one shape for every 422 (FastAPI's): detail is a list of {loc, msg, type}
         detail = [{"loc": ["body"], "msg": text, "type": "value_error"}]
     return JSONResponse({"ok": False, "error": text, "detail": detail, **extra}, status_code=status, headers=headers)
 
@@ -45,7 +46,7 @@ async def tablet_error(request: Request, exc: TabletError) -> JSONResponse:
     return refusal(exc.status_code, _say(request, exc.key, **exc.values), exc.headers)
 
 
-async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     key = _STATUS_KEYS.get(exc.status_code)
     text = _say(request, key) if key else str(exc.detail)
     return refusal(exc.status_code, text, getattr(exc, "headers", None))
@@ -57,8 +58,8 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p)[:64] for p in parts) or "body"
 
 
-async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming the fields (``detail`` as FastAPI gives it, without the input values)."""
+async def bad_input(request: Request, exc: BadInput) -> JSONResponse:
+    """422 naming the fields (``detail`` as FastAPI would give it, without the input values)."""
     errors = list(exc.errors())[:20]
     detail = [
         {"loc": [str(p)[:64] for p in e.get("loc", ())], "msg": str(e.get("msg", ""))[:200], "type": e.get("type")}
@@ -70,8 +71,10 @@ async def bad_input(request: Request, exc: RequestValidationError) -> JSONRespon
     return refusal(422, _say(request, "err_bad_input", fields=fields), detail=detail)
 
 
-def install(app: FastAPI) -> None:
-    # Starlette types every handler as taking (Request, Exception), so one for a subclass is refused (arg-type)
-    app.add_exception_handler(TabletError, tablet_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, bad_input)  # type: ignore[arg-type]
+HANDLERS = {TabletError: tablet_error, HTTPException: http_error, BadInput: bad_input}
+
+
+def install(app: Starlette) -> None:
+    for kind, handler in HANDLERS.items():
+        # Starlette types every handler as taking (Request, Exception), so one for a subclass is refused (arg-type)
+        app.add_exception_handler(kind, handler)  # type: ignore[arg-type]

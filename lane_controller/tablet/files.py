@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from starlette.responses import FileResponse
 
+from edge.typed_routes import Router
 from lane_controller.tablet.bodies import CaseId, FilePath
 from lane_controller.tablet.deps import Actor, LaneDep
 from lane_controller.tablet.errors import TabletError
 
-router = APIRouter()
+router = Router()
 
 
 def case_file(data_dir: Path, case_id: str, relative: str) -> Path | None:

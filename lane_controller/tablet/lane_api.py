@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from edge.typed_routes import Router, openapi_document
 from lane_controller.tablet.bodies import AlertKey
 from lane_controller.tablet.deps import Actor, LaneDep
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/api/health")
@@ -42,4 +43,4 @@ async def dismiss(key: AlertKey, lane: LaneDep, _: Actor) -> dict[str, Any]:
 @router.get("/openapi.json", include_in_schema=False)
 async def api_description(request: Request, _: Actor) -> JSONResponse:
     """The OpenAPI description, for a signed-in inspector only (docs/lane.md documents the API for everyone else)."""
-    return JSONResponse(request.app.openapi())
+    return JSONResponse(openapi_document(request.app.state.title, "1", request.app.routes))

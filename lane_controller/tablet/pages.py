@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from edge.typed_routes import Router
 from lane_controller.i18n import (
     CASE_REASONS,
     COLOURS,
@@ -30,7 +31,7 @@ from lane_controller.tablet.bodies import CaseId, LanguageCode, NextPage
 from lane_controller.tablet.deps import Actor, LaneDep, case_view, language, over_tls, signed_in
 from lane_controller.views import STEP_ACTIONS, payment_qr
 
-router = APIRouter()
+router = Router()
 
 # the tablet's own paths (what base.html passes as ?next=): one leading '/', never '//' or '/\', no scheme
 LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/_.~-]{0,255}")
@@ -74,31 +75,31 @@ def render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
     )
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", html=True)
 async def overview_page(request: Request, lane: LaneDep) -> Response:
     if signed_in(request) is None:
         return RedirectResponse("/login", 303)
     return render(request, "overview.html", ov=lane.overview())
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", html=True)
 async def login_page(request: Request) -> Response:
     return render(request, "login.html")
 
 
-@router.get("/cases/{case_id}", response_class=HTMLResponse)
+@router.get("/cases/{case_id}", html=True)
 async def case_page(request: Request, case_id: CaseId, lane: LaneDep) -> Response:
     if signed_in(request) is None:
         return RedirectResponse("/login", 303)
     return render(request, "case.html", c=case_view(lane, case_id), ov=lane.overview())
 
 
-@router.get("/fragments/overview", response_class=HTMLResponse)
+@router.get("/fragments/overview", html=True)
 async def overview_fragment(request: Request, lane: LaneDep, _: Actor) -> Response:
     return render(request, "_overview.html", ov=lane.overview())
 
 
-@router.get("/fragments/cases/{case_id}", response_class=HTMLResponse)
+@router.get("/fragments/cases/{case_id}", html=True)
 async def case_fragment(request: Request, case_id: CaseId, lane: LaneDep, _: Actor) -> Response:
     return render(request, "_case.html", c=case_view(lane, case_id), ov=lane.overview())
 

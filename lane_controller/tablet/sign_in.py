@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from edge.typed_routes import Router
 from lane_controller.tablet.bodies import SignIn
 from lane_controller.tablet.deps import COOKIE, LaneDep, client_address, over_tls, session_token, signed_in
 from lane_controller.tablet.errors import TabletError
 from lane_controller.tablet.sessions import SESSION_S
 
-router = APIRouter()
+router = Router()
 
 
 @router.post("/api/session")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
 
+from edge.typed_routes import Router
 from lane_controller.tablet.bodies import StreamPosition
 from lane_controller.tablet.deps import Actor, LaneDep
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/api/stream")

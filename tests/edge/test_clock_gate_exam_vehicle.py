@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from starlette.testclient import TestClient
 
 from edge.broker import MosquittoBroker, free_port
 from edge.contract import EventKind
@@ -134,7 +134,9 @@ def test_no_exam_starts_below_the_free_space_it_needs(tmp_path: Path, broker) ->
         assert not unit.journal.events_of_kinds([EventKind.EXAM_STARTED])
         with TestClient(create_page(unit)) as page:  # the examiner sees why on the car's page
             zh, en = page.get("/?lang=zh-CN").text, page.get("/lang/en").text
+            unknown = page.get("/lang/fr")  # a language the page does not have: a clear 422, not a 500
         assert "磁盘已满：空间恢复前不能开始考试" in zh and "disk full: no exam starts until space returns" in en
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["path", "code"]
 
     full = StorageConfig(min_free_mb=1e9, resume_free_mb=1e9)
     _run(car, _unit(tmp_path, b, pki, car, "unit", ["true"], full), scenario)

@@ -228,13 +228,13 @@ def api_operations(routes: Any) -> list[tuple[str, str]]:
     """(method, path) of every route an app describes in its OpenAPI document, paths as the document writes them."""
     import re
 
-    from fastapi.routing import APIRoute
+    from starlette.routing import Route  # FastAPI's routes (the bridge) are Starlette routes, as the tablet's are
 
     return sorted(
         {
             (m, re.sub(r"\{(\w+):\w+\}", r"{\1}", r.path))
             for r in routes
-            if isinstance(r, APIRoute) and r.include_in_schema
+            if isinstance(r, Route) and r.include_in_schema
             for m in r.methods
             if m != "HEAD"
         },

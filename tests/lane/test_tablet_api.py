@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from lane_helpers import lane_config, seed_kept_for_review, show_vin, wait_until
+from starlette.testclient import TestClient
 
 from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
-from fastapi.testclient import TestClient
 from lane_helpers import PINS, lane_config, write_lane_toml
+from starlette.testclient import TestClient
 
 from lane_controller.hardware import BoardHardware
 from lane_controller.runtime import Lane

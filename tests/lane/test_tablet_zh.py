@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import page_text
 import pytest
-from fastapi.testclient import TestClient
 from lane_helpers import lane_config, show_vin, wait_until
 from page_text import untranslated_finder
+from starlette.testclient import TestClient
 
 from edge.contract import EventKind
 from lane_controller.hardware import BoardHardware
