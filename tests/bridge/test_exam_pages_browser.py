@@ -40,7 +40,7 @@ from exam_vehicle.track import Input, TrackHeader
 from exam_vehicle.track_upload import compress_once, pieces
 from site_sim.exam_car import PROFILES, drive_exam
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("local_noon")]  # "today's" candidates stay today's
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
