@@ -67,8 +67,11 @@ class Console:
         return int(resp.json()["imported"])
 
     def check_in(self, cand: _Candidate) -> None:
+        """Check in today's booking; the candidate is started under that booking (not another day's)."""
         resp = self._request("POST", "/api/exam/check-in", json={"id_number": cand.id_number})
-        if resp.status_code not in (200, 409):  # 409: already checked in (a retake after an interruption)
+        if resp.status_code == 200:
+            self._ids[cand.id_number] = str(resp.json()["candidate_id"])
+        elif resp.status_code != 409:  # 409: already checked in (a retake after an interruption)
             raise RuntimeError(f"check-in of {cand.name} refused: {resp.status_code} {resp.text[:300]}")
 
     def _candidate_id(self, cand: _Candidate) -> str:

@@ -21,6 +21,7 @@ what the candidate's driving calls for.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import secrets
 import subprocess
@@ -133,19 +134,40 @@ class Operator:
     console_used: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _not_checked_in: list[Candidate] = field(default_factory=list)
+    _booked_on: dt.date | None = None  # the day the console's bookings are for
+
+    def __post_init__(self) -> None:
+        self._not_checked_in = list(self.queue)
 
     def run(self) -> list[Outcome]:
         with self._http() as http:
             self.console_used = Console.served(http)
             if self.console_used:
-                n = Console(http).import_day(self.queue)
-                self.out(f"console: {n} candidates imported")
+                self._book_today(Console(http))
         threads = [threading.Thread(target=self._car_loop, args=(p,), daemon=True) for p in self.site.car_parts]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         return self.outcomes
+
+    def _book_today(self, console: Console) -> None:
+        """Import today's bookings: every candidate at the start, and on a run past midnight the ones not yet
+        checked in again, as the new day's list (check-in takes only a booking of the day)."""
+        with self._lock:
+            today = dt.date.today()
+            if self._booked_on == today:
+                return
+            n = console.import_day(self._not_checked_in)
+            self.out(f"console: {n} candidates imported" + (" for a new day" if self._booked_on else ""))
+            self._booked_on = today
+
+    def _check_in(self, console: Console, cand: Candidate) -> None:
+        self._book_today(console)
+        console.check_in(cand)
+        with self._lock:
+            self._not_checked_in.remove(cand)
 
     def _http(self) -> httpx.Client:
         return httpx.Client(
@@ -166,7 +188,7 @@ class Operator:
                 if cand is None:
                     return
                 if console is not None:
-                    console.check_in(cand)
+                    self._check_in(console, cand)
                 tries = 0
                 while not self.stop.is_set():
                     while not (car.world.ready and examiner.idle and _fixed(car)) and not self.stop.wait(0.2):

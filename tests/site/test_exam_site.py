@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,16 +104,52 @@ def assert_clean(s: ExamSiteSummary, candidates: int) -> None:
     assert s.passed > 0 and s.failed > 0, "a mix of skill"
 
 
+def zone_with_midnight_in(seconds: float, now: float) -> str:
+    """A POSIX fixed-offset zone, to the second, whose local midnight comes `seconds` after `now`."""
+    offset = round(now + seconds) % 86400  # UTC seconds of the day at that midnight = UTC minus local
+    offset = offset - 86400 if offset > 43200 else offset
+    sign = "-" if offset < 0 else ""
+    h, rest = divmod(abs(offset), 3600)
+    return f"<LOC>{sign}{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def test_the_zone_puts_midnight_where_asked() -> None:
+    for now in (0.0, 1_765_000_000.0, 1_765_040_000.5):
+        zone = zone_with_midnight_in(40, now)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("TZ", zone)
+            time.tzset()
+            midnight = time.localtime(now + 40)
+            before = time.localtime(now + 39)
+        time.tzset()
+        assert (midnight.tm_hour, midnight.tm_min, midnight.tm_sec) == (0, 0, 0), zone
+        assert (before.tm_hour, before.tm_min, before.tm_sec) == (23, 59, 59), zone
+
+
+@pytest.fixture
+def midnight_soon(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local midnight 40 s from now, for this process and every process the site starts (they inherit TZ):
+    the exam day changes while the candidates are examined, whatever hour the suite runs at."""
+    monkeypatch.setenv("TZ", zone_with_midnight_in(40, time.time()))
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.timeout(480)
 def test_three_cars_and_ten_candidates_every_one_judged_as_they_drove_and_nothing_lost_or_doubled(
-    tmp_path: Path,
+    tmp_path: Path, midnight_soon: None
 ) -> None:
+    """Run across local midnight: check-in takes only a booking of the day, so the operator imports the
+    candidates not yet checked in as the new day's list; those checked in before midnight are still examined."""
     log: list[str] = []
     with ExamSite(tmp_path / "site", cars=3, speed=SPEED) as site:
         summary = run_candidates(site, 10, seed=1, out=log.append)
         assert_clean(summary, 10)
         check_records(site, ops_token(site))
     assert summary.interrupted == 0, log
+    assert any(line.endswith("imported for a new day") for line in log), log  # the run did cross midnight
 
 
 @pytest.mark.timeout(480)
