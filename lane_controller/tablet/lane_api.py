@@ -7,7 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from edge.typed_routes import Router, openapi_document
+from edge.openapi_doc import openapi_document
+from edge.typed_routes import Router
 from lane_controller.tablet.bodies import AlertKey
 from lane_controller.tablet.deps import Actor, LaneDep
 

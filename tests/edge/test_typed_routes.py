@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.testclient import TestClient
 
-from edge.typed_routes import BadInput, Router, Use, bad_input_answer, openapi_document, plan
+from edge.openapi_doc import openapi_document
+from edge.typed_routes import BadInput, Router, Use, bad_input_answer, plan
 
 
 class Note(BaseModel):
