@@ -23,7 +23,7 @@ from cloud_bridge.reference import id_number_valid
 from cloud_bridge.rules import exam_override_signal
 from cloud_bridge.service import Service
 from cloud_bridge.store import DuplicateBooking
-from edge.contract import CommandName, new_case_id
+from edge.contract import CommandName, unused_case_id
 from exam_vehicle.car import CARS_DIR, CarModel, load_car
 from exam_vehicle.course import load_course
 from exam_vehicle.judge import Deduction, Judge, Result, RunInvalid
@@ -210,7 +210,8 @@ class ExamService:
             raise ExamError(409, f"car {car} is {'busy' if unit['busy'] else 'offline'}")
         now = self.service.clock()
         stale = cand["exam_id"] if cand["status"] == "examining" and self._never_started(cand["exam_id"], now) else None
-        exam_id = new_case_id(car, dt.datetime.fromtimestamp(now).astimezone().strftime("%y%m%d"), secrets.token_hex(3))
+        day = dt.datetime.fromtimestamp(now).astimezone().strftime("%y%m%d")
+        exam_id = unused_case_id(car, day, lambda e: self.store.exams.get(e) is not None)
         if not self.store.candidates.assign(candidate_id, car, exam_id, stale):
             raise ExamError(409, f"the candidate is {cand['status'].replace('_', ' ')}, not checked in")
         cmd = self.service.send_command(

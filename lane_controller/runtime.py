@@ -26,7 +26,6 @@ import asyncio
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 from edge.changes import ChangeFeed, OwnedTasks
 from edge.clock_sync import ClockGate
 from edge.config import LaneConfig
-from edge.contract import EventKind, Telemetry, new_case_id
+from edge.contract import EventKind, Telemetry, unused_case_id
 from edge.journal import CaseRow, Journal, NewEvent
 from edge.mqtt_session import MqttSession, SessionSettings
 from edge.outbox import Outbox
@@ -198,9 +197,8 @@ class Lane:
         async with self._lock:
             t0 = time.perf_counter()
             open_by_station = {c.station: c.case_id for c in self.cases.values() if c.is_open}
-            case_id = new_case_id(
-                self.cfg.unit, time.strftime("%y%m%d", time.localtime(self.clock())), uuid.uuid4().hex[:6]
-            )
+            day = time.strftime("%y%m%d", time.localtime(self.clock()))
+            case_id = unused_case_id(self.cfg.unit, day, lambda c: c in self.cases or self.journal.case(c) is not None)
             st = C.open_case(
                 open_by_station, C.Open(case_id, station, id_number or None, booking_number or None), self.clock()
             )

@@ -345,3 +345,28 @@ def test_a_case_over_the_promise_raises_an_alert(tmp_path, mqtt_broker, site_pki
             await lane.stop()
 
     asyncio.run(main())
+
+
+def test_a_new_case_never_takes_the_id_of_a_case_this_lane_journaled(
+    tmp_path, mqtt_broker, site_pki, cloud, boards, monkeypatch
+):
+    """A case id's 24 random bits a day clash now and then (a 1,000-car soak met one at car 497, and the new car's
+    case landed on top of the old one's journal): a draw the journal already has is drawn again."""
+    draws = iter(["0a0a0a", "0a0a0a", "0b0b0b"])  # the second case draws the first one's serial, then a free one
+    monkeypatch.setattr("edge.contract.secrets.token_hex", lambda nbytes: next(draws))
+
+    async def main():
+        lane = make_lane(tmp_path, mqtt_broker, site_pki, cloud, boards)
+        await lane.start()
+        try:
+            first = await lane.open_case("A", cloud.good[0].owner_id_number, None, "insp-1")
+            await lane.apply(first.case_id, C.Abort("the owner left"), "insp-1")
+            assert first.case_id not in lane.cases  # closed: only its journal knows it now
+            second = await lane.open_case("A", cloud.good[1].owner_id_number, None, "insp-1")
+            assert first.case_id.endswith("-0a0a0a") and second.case_id.endswith("-0b0b0b")
+            kinds = [e["kind"] for e in lane.journal.events(0, 1000) if e["case_id"] == second.case_id]
+            assert kinds[0] == "case.opened" and "case.aborted" not in kinds  # a case of its own
+        finally:
+            await lane.stop()
+
+    asyncio.run(main())
