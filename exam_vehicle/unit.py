@@ -22,13 +22,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from edge.changes import ChangeFeed, OwnedTasks
-from edge.contract import BoardHealth, EventKind, Telemetry, new_case_id
+from edge.contract import BoardHealth, EventKind, Telemetry, unused_case_id
 from edge.journal import Journal, NewEvent
 from edge.mqtt_session import MqttSession, SessionSettings
 from edge.outbox import Outbox
@@ -154,9 +153,8 @@ class ExamUnit:
         now = self.time_base.now()
         if not self.rtk_fixed(now):
             raise ExamRefused("no RTK fixed position from the receiver: an exam is judged only on an RTK fixed fix")
-        exam_id = exam_id or new_case_id(
-            self.cfg.unit, time.strftime("%y%m%d", time.localtime(now)), uuid.uuid4().hex[:6]
-        )
+        day = time.strftime("%y%m%d", time.localtime(now))
+        exam_id = exam_id or unused_case_id(self.cfg.unit, day, lambda e: bool(self.journal.case_events(e)))
         header = TrackHeader(
             exam_id=exam_id,
             candidate=candidate,
