@@ -110,7 +110,7 @@ def new_case_id(unit: str, day: str, serial: str) -> str:
 def unused_case_id(unit: str, day: str, taken: Callable[[str], bool]) -> str:
     """A new ``{unit}-{yymmdd}-{6 hex}`` that ``taken`` does not know yet.
 
-    24 random bits a day clash about once in 34,000 pairs of ids (3% of days at 1,000 cases), and a clash
+    With 24 random bits, two of a day's ids are the same on about 3% of days of 1,000 cases, and a clash
     would put a new vehicle's case on top of another one's journal (a 1,000-car soak hit one at car 497).
     """
     while True:
